@@ -86,7 +86,11 @@ pub trait Plugin {
     /// Improve the state by one step. The step is charged [`HaltConfig::cost_per_step`] by the
     /// loop before it runs; a plugin whose step costs more (a chunk of tokens, say) charges the
     /// extra through [`Budget::charge`] and should stop when the charge is refused.
-    fn step(&mut self, state: &mut Self::State, budget: &mut Budget) -> Result<StepOutcome, PluginError>;
+    fn step(
+        &mut self,
+        state: &mut Self::State,
+        budget: &mut Budget,
+    ) -> Result<StepOutcome, PluginError>;
 
     /// Energy of a state; lower is better.
     fn energy(&self, state: &Self::State) -> f64;
@@ -116,15 +120,21 @@ pub struct HaltConfig {
 
 impl Default for HaltConfig {
     fn default() -> Self {
-        Self { max_steps: 100, eps: 1e-4, k: 3, cost_per_step: 0.1 }
+        Self {
+            max_steps: 100,
+            eps: 1e-4,
+            k: 3,
+            cost_per_step: 0.1,
+        }
     }
 }
 
-/// A refinement in progress. Drive it with [`Run::step`] (one step at a time, so a scheduler can
+/// A refinement in progress. It owns its plugin; pass `&mut plugin` to keep yours (a `&mut`
+/// of a plugin is a plugin). Drive it with [`Run::step`] (one step at a time, so a scheduler can
 /// interleave several plugins and move budget between them with [`Run::grant`]) or let
 /// [`Run::run_to_end`] finish it.
-pub struct Run<'p, P: Plugin> {
-    plugin: &'p mut P,
+pub struct Run<P: Plugin> {
+    plugin: P,
     state: P::State,
     config: HaltConfig,
     budget: Budget,
@@ -133,10 +143,10 @@ pub struct Run<'p, P: Plugin> {
     error: Option<PluginError>,
 }
 
-impl<'p, P: Plugin> Run<'p, P> {
+impl<P: Plugin> Run<P> {
     /// Start a refinement: builds the initial state and records its energy.
     pub fn start(
-        plugin: &'p mut P,
+        mut plugin: P,
         input: P::Input,
         config: HaltConfig,
         budget: Budget,
@@ -145,7 +155,15 @@ impl<'p, P: Plugin> Run<'p, P> {
         let e0 = plugin.energy(&state);
         let mut energies = Vec::with_capacity(config.max_steps.min(256) as usize + 1);
         energies.push(e0);
-        Ok(Self { plugin, state, config, budget, energies, halted: None, error: None })
+        Ok(Self {
+            plugin,
+            state,
+            config,
+            budget,
+            energies,
+            halted: None,
+            error: None,
+        })
     }
 
     /// Add ATP to the running plugin's budget (reallocation from plugins that finished early).
@@ -167,6 +185,11 @@ impl<'p, P: Plugin> Run<'p, P> {
     /// Energies so far, the initial state's first.
     pub fn energies(&self) -> &[f64] {
         &self.energies
+    }
+
+    /// The plugin.
+    pub fn plugin(&self) -> &P {
+        &self.plugin
     }
 
     /// Why the run stopped, if it has.
@@ -244,7 +267,38 @@ impl<'p, P: Plugin> Run<'p, P> {
             self.budget.remaining(),
             elapsed_s,
         );
-        Refined { state: self.state, telemetry, error: self.error }
+        Refined {
+            state: self.state,
+            telemetry,
+            error: self.error,
+        }
+    }
+}
+
+impl<P: Plugin + ?Sized> Plugin for &mut P {
+    type Input = P::Input;
+    type State = P::State;
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn init_state(&mut self, input: Self::Input) -> Result<Self::State, PluginError> {
+        (**self).init_state(input)
+    }
+    fn step(
+        &mut self,
+        state: &mut Self::State,
+        budget: &mut Budget,
+    ) -> Result<StepOutcome, PluginError> {
+        (**self).step(state, budget)
+    }
+    fn energy(&self, state: &Self::State) -> f64 {
+        (**self).energy(state)
+    }
+    fn project(&self, state: &mut Self::State) {
+        (**self).project(state)
+    }
+    fn halt(&self, energies: &[f64]) -> bool {
+        (**self).halt(energies)
     }
 }
 

@@ -1,0 +1,221 @@
+use super::*;
+
+fn kernel() -> Kernel {
+    Kernel::new(KernelConfig::default()).unwrap()
+}
+
+#[test]
+fn an_empty_tick_costs_the_base_cost_and_recovers() {
+    let mut k = kernel();
+    let r = k.tick(0.0, &[], false);
+    assert_eq!(r.state, State::Wake);
+    assert!((r.atp.base_cost - 0.5).abs() < 1e-12);
+    assert!((r.atp.recovered - 0.1).abs() < 1e-12);
+    assert!((k.ledger().balance() - 99.6).abs() < 1e-12);
+    assert!(r.runs.is_empty() && r.decisions.is_empty());
+    assert!(k.ledger().imbalance().abs() < 1e-9);
+}
+
+#[test]
+fn salient_observations_are_routed_run_and_debited() {
+    let mut k = kernel();
+    let obs = [
+        Observation::text(
+            "operator",
+            "URGENT: smoke near the charging dock, stop the robot!",
+        ),
+        Observation::text("log", "ok"),
+    ];
+    let r = k.tick(0.0, &obs, false);
+    assert_eq!(r.observations[0].attention, Attention::Attended);
+    assert_eq!(r.observations[0].class, "text.alert");
+    assert_eq!(r.observations[1].attention, Attention::Ignored);
+    assert_eq!(r.runs.len(), 1);
+    let run = &r.runs[0];
+    assert_eq!(run.observation, 0);
+    assert!(run.telemetry.steps > 0);
+    assert!((r.atp.spent - run.telemetry.atp_spent).abs() < 1e-12);
+    assert!(run.telemetry.atp_spent <= run.allocated + run.reallocated + 1e-9);
+    assert_eq!(r.decisions.len(), 1);
+    let d = &r.decisions[0].2;
+    assert_eq!(
+        d.chosen.map(|id| k.expert_name(id).to_string()),
+        Some(run.expert.clone())
+    );
+    assert_eq!(d.candidates.len(), 2, "both text experts serve text.alert");
+    assert!(k.ledger().imbalance().abs() < 1e-9);
+}
+
+#[test]
+fn invalid_observations_are_rejected_and_the_rest_still_counts() {
+    let mut k = kernel();
+    let obs = [
+        Observation::sensor("lidar", vec![]),
+        Observation::sensor("imu", vec![1.0, f64::INFINITY]),
+        Observation::sensor("cam", vec![9.0, 9.0, 9.0]),
+    ];
+    let r = k.tick(0.0, &obs, false);
+    assert!(matches!(
+        r.observations[0].attention,
+        Attention::Rejected { .. }
+    ));
+    match &r.observations[1].attention {
+        Attention::Rejected { error } => assert!(
+            error.contains("imu") && error.contains("not finite"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(r.observations[2].salience.is_some());
+}
+
+#[test]
+fn no_debit_without_a_running_plugin() {
+    let mut k = kernel();
+    for t in 0..20 {
+        let r = k.tick(t as f64, &[Observation::text("log", "ok")], false);
+        assert_eq!(r.atp.spent, 0.0);
+        assert!(r.runs.is_empty());
+    }
+    let plugin_entries = k
+        .ledger()
+        .recent()
+        .filter(|e| e.kind == EntryKind::PluginSpend)
+        .count();
+    assert_eq!(plugin_entries, 0);
+}
+
+#[test]
+fn budget_left_by_an_early_finisher_goes_to_the_plugins_still_running() {
+    let mut k = kernel();
+    // A keyword job finishes in a couple of steps; a smoothing job runs long.
+    let noisy: Vec<f64> = (0..48)
+        .map(|i| if i % 2 == 0 { 3.0 } else { -3.0 })
+        .collect();
+    let obs = [
+        Observation::sensor("arm", noisy),
+        Observation::text("operator", "Help! Emergency stop now, fire alarm!"),
+    ];
+    let r = k.tick(0.0, &obs, false);
+    assert_eq!(r.runs.len(), 2, "{:?}", r.observations);
+    let long = r.runs.iter().find(|x| x.class == "sensor").unwrap();
+    let short = r.runs.iter().find(|x| x.class != "sensor").unwrap();
+    assert!(short.telemetry.steps < long.telemetry.steps);
+    assert!(long.reallocated > 0.0, "{long:?}");
+    assert!(long.telemetry.atp_spent <= long.allocated + long.reallocated + 1e-9);
+    let total_spent: f64 = r.runs.iter().map(|x| x.telemetry.atp_spent).sum();
+    assert!(total_spent <= r.atp.allocated + 1e-9);
+}
+
+#[test]
+fn dream_runs_no_plugins_and_feedback_waits_for_a_learning_state() {
+    let mut cfg = KernelConfig::default();
+    cfg.atp_initial = 60.0;
+    let mut k = Kernel::new(cfg).unwrap();
+    // Quiet until WAKE -> DREAM (quiet for 30 ticks with ATP in 40..80).
+    let mut t = 0.0;
+    while k.state() != State::Dream {
+        k.tick(t, &[], false);
+        t += 1.0;
+        assert!(t < 200.0, "never dreamed");
+    }
+    k.feedback(Feedback {
+        expert: Some("keywords".into()),
+        class: Some("text.chat".into()),
+        success: Some(false),
+        quality: None,
+        stream: None,
+        reward: None,
+    });
+    let before = k.trust().entry(3, "text.chat").unwrap().samples;
+    let r = k.tick(
+        t,
+        &[Observation::text(
+            "operator",
+            "URGENT: collision! Stop now!",
+        )],
+        false,
+    );
+    assert_eq!(r.state, State::Dream);
+    assert!(r.runs.is_empty());
+    assert_eq!(r.observations[0].attention, Attention::Capped);
+    assert_eq!(r.feedback_applied, 0);
+    assert_eq!(k.trust().entry(3, "text.chat").unwrap().samples, before);
+    // Back in a learning state the queued feedback is applied.
+    let mut applied = 0;
+    for _ in 0..100 {
+        t += 1.0;
+        applied += k.tick(t, &[], false).feedback_applied;
+        if applied > 0 {
+            break;
+        }
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(k.trust().entry(3, "text.chat").unwrap().samples, before + 1);
+}
+
+#[test]
+fn state_changes_apply_the_keep_hot_set() {
+    let mut k = kernel();
+    assert_eq!(k.resident(), vec!["intent"]);
+    let r = k.tick(0.0, &[], true);
+    assert_eq!(r.transition.map(|t| t.to), Some(State::Crisis));
+    let mut names: Vec<&str> = k.resident();
+    names.sort();
+    assert_eq!(names, vec!["keywords", "smooth-lite"]);
+    assert!(r
+        .residency
+        .iter()
+        .any(|e| matches!(e, ResidencyEvent::Unload { expert, .. } if expert == "intent")));
+}
+
+#[test]
+fn bad_configs_are_typed_errors() {
+    let mut cfg = KernelConfig::default();
+    cfg.experts.push(cfg.experts[0].clone());
+    assert!(matches!(
+        Kernel::new(cfg),
+        Err(ConfigError::DuplicateExpert(_))
+    ));
+    let cfg = KernelConfig {
+        atp_initial: 500.0,
+        ..KernelConfig::default()
+    };
+    assert!(matches!(
+        Kernel::new(cfg),
+        Err(ConfigError::OutOfRange {
+            field: "atp_initial",
+            ..
+        })
+    ));
+    let mut cfg = KernelConfig::default();
+    cfg.experts[0].classes.clear();
+    assert!(matches!(Kernel::new(cfg), Err(ConfigError::NoClass(_))));
+}
+
+#[test]
+fn same_seed_same_decisions() {
+    let obs = |i: u32| {
+        vec![
+            Observation::sensor(
+                "imu",
+                vec![(i as f64).sin(), (i as f64 * 0.3).cos(), 0.1 * i as f64],
+            ),
+            Observation::text(
+                "op",
+                if i % 7 == 0 {
+                    "Where is the robot going?"
+                } else {
+                    "status ok"
+                },
+            ),
+        ]
+    };
+    let run = || {
+        let mut k = kernel();
+        (0..60)
+            .map(|i| k.tick(i as f64, &obs(i), i == 40))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+}

@@ -1,0 +1,425 @@
+//! The expert selector: one rule for choosing a model, a plugin or a peer.
+//!
+//! `permission = expertise × cheapness × persistence × (1 + bias)`, where
+//! - `expertise` blends the expert's prior capability with learned trust for the class;
+//! - `cheapness = 1 / (1 + cost)`, cost 0 for a resident expert, the normalised load cost for a
+//!   cold one, and a large blocking cost when it cannot fit or the swap budget is spent;
+//! - `persistence` is 1.2 for the hot expert (the resident incumbent, or every resident one when
+//!   no incumbent is resident), 1.0 otherwise: the hysteresis that stops thrashing;
+//! - `bias` is a small per-expert load bias nudged by the sign of its load error (loss-free load
+//!   balancing), clamped to ±`bias_limit`, so that the router cannot collapse onto one expert.
+//!
+//! Then: ε exploration (never in CRISIS or when the state forbids it), the WAKE preference for a
+//! lighter expert when the heavier one is less than 1.5× better, and the trust-floor fallback.
+//! Every decision is a [`RouteDecision`] value with every candidate's factors and the reason.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::metabolic::State;
+use crate::rng::Rng;
+
+/// Settings of the selector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SelectorConfig {
+    /// Persistence factor of the hot expert.
+    pub persistence: f64,
+    /// Cost of an expert that cannot run now (does not fit, or no swap left).
+    pub blocking_cost: f64,
+    /// Exploration probability where the state allows it.
+    pub epsilon: f64,
+    /// Bias step per selection.
+    pub bias_rate: f64,
+    /// Largest absolute bias.
+    pub bias_limit: f64,
+    /// EMA rate of each expert's observed load.
+    pub load_rate: f64,
+    /// In WAKE, a heavier winner must be at least this many times more expert than a lighter one.
+    pub wake_light_ratio: f64,
+    /// Below this trust, prefer a more trusted alternative.
+    pub trust_floor: f64,
+}
+
+impl Default for SelectorConfig {
+    fn default() -> Self {
+        Self {
+            persistence: 1.2,
+            blocking_cost: 10.0,
+            epsilon: 0.05,
+            bias_rate: 0.001,
+            bias_limit: 0.04,
+            load_rate: 0.02,
+            wake_light_ratio: 1.5,
+            trust_floor: 0.3,
+        }
+    }
+}
+
+/// One expert offered to the selector.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// Expert id.
+    pub id: u32,
+    /// Blend of prior capability and learned trust, `[0, 1]`.
+    pub expertise: f64,
+    /// Learned trust, `[0, 1]` (used by the trust floor).
+    pub trust: f64,
+    /// Loaded and ready.
+    pub resident: bool,
+    /// Load cost if cold, normalised (load seconds / reference seconds).
+    pub cold_cost: f64,
+    /// Memory it needs, bytes (lighter experts are preferred in WAKE).
+    pub bytes: u64,
+    /// Whether it fits the memory budget now (with evictions).
+    pub fits: bool,
+    /// Cooled down by the trust ledger.
+    pub suppressed: bool,
+}
+
+/// Where a decision is made.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Context {
+    /// Metabolic state.
+    pub state: State,
+    /// Swaps (cold loads) still allowed in the current window.
+    pub swaps_left: u32,
+    /// The expert chosen last time for this class, if any.
+    pub incumbent: Option<u32>,
+    /// Whether the state allows exploration.
+    pub exploration: bool,
+}
+
+/// Why a candidate could not be chosen at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exclusion {
+    /// Cooled down by the trust ledger.
+    Suppressed,
+}
+
+/// Every factor of one candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Factors {
+    /// Expert id.
+    pub id: u32,
+    /// Expertise.
+    pub expertise: f64,
+    /// Trust.
+    pub trust: f64,
+    /// Resident?
+    pub resident: bool,
+    /// Cost used for cheapness.
+    pub cost: f64,
+    /// `1 / (1 + cost)`.
+    pub cheapness: f64,
+    /// 1.2 when hot, else 1.
+    pub persistence: f64,
+    /// Load bias.
+    pub bias: f64,
+    /// The product.
+    pub permission: f64,
+    /// Why it could not be chosen, if so.
+    pub excluded: Option<Exclusion>,
+}
+
+/// Why the chosen expert was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// Highest permission.
+    Best,
+    /// The hot expert kept its place against a challenger that would have won without
+    /// persistence and cheapness.
+    Hysteresis {
+        /// The challenger that lost.
+        challenger: u32,
+    },
+    /// WAKE: a lighter expert within 1.5× of the heavier winner's expertise.
+    WakePrefersLighter {
+        /// The heavier expert passed over.
+        over: u32,
+    },
+    /// The winner's trust was below the floor; a more trusted expert was chosen.
+    TrustFloor {
+        /// The untrusted winner passed over.
+        over: u32,
+    },
+    /// ε exploration.
+    Explore,
+    /// No candidate could be chosen.
+    NoCandidate,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Best => f.write_str("best permission"),
+            Reason::Hysteresis { challenger } => {
+                write!(f, "hysteresis kept the hot expert over #{challenger}")
+            }
+            Reason::WakePrefersLighter { over } => {
+                write!(f, "WAKE prefers the lighter expert over #{over}")
+            }
+            Reason::TrustFloor { over } => write!(f, "trust floor: #{over} is not trusted enough"),
+            Reason::Explore => f.write_str("exploration"),
+            Reason::NoCandidate => f.write_str("no candidate"),
+        }
+    }
+}
+
+/// A routing decision as a value.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RouteDecision {
+    /// The chosen expert.
+    pub chosen: Option<u32>,
+    /// Whether using it requires a load (a swap).
+    pub swap: bool,
+    /// Every candidate with its factors, in the order given.
+    pub candidates: Vec<Factors>,
+    /// Why.
+    pub reason: Option<Reason>,
+}
+
+impl RouteDecision {
+    /// Factors of the chosen expert.
+    pub fn chosen_factors(&self) -> Option<&Factors> {
+        let id = self.chosen?;
+        self.candidates.iter().find(|f| f.id == id)
+    }
+}
+
+/// The selector: configuration, load biases and a seeded random source for exploration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selector {
+    config: SelectorConfig,
+    bias: Vec<f64>,
+    load: Vec<f64>,
+    rng: Rng,
+}
+
+impl Selector {
+    /// A selector whose exploration draws from `seed`.
+    pub fn new(config: SelectorConfig, seed: u64) -> Self {
+        Self {
+            config,
+            bias: vec![],
+            load: vec![],
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &SelectorConfig {
+        &self.config
+    }
+
+    /// Current load bias of `id`.
+    pub fn bias(&self, id: u32) -> f64 {
+        self.bias.get(id as usize).copied().unwrap_or(0.0)
+    }
+
+    /// Choose among `candidates`.
+    pub fn select(&mut self, ctx: &Context, candidates: &[Candidate]) -> RouteDecision {
+        let mut d = RouteDecision::default();
+        self.select_into(ctx, candidates, &mut d);
+        d
+    }
+
+    /// Choose among `candidates`, writing into `out` (reuses its allocation).
+    pub fn select_into(
+        &mut self,
+        ctx: &Context,
+        candidates: &[Candidate],
+        out: &mut RouteDecision,
+    ) {
+        let cfg = self.config;
+        out.candidates.clear();
+        out.chosen = None;
+        out.swap = false;
+        out.reason = Some(Reason::NoCandidate);
+        let incumbent_resident = ctx.incumbent.is_some_and(|inc| {
+            candidates
+                .iter()
+                .any(|c| c.id == inc && c.resident && !c.suppressed)
+        });
+
+        let mut best: Option<usize> = None;
+        for c in candidates {
+            let expertise = clamp01(c.expertise);
+            let cost = if c.resident {
+                0.0
+            } else if !c.fits || ctx.swaps_left == 0 {
+                cfg.blocking_cost
+            } else if c.cold_cost.is_finite() {
+                c.cold_cost.max(0.0)
+            } else {
+                cfg.blocking_cost
+            };
+            let cheapness = 1.0 / (1.0 + cost);
+            let hot = c.resident && (!incumbent_resident || ctx.incumbent == Some(c.id));
+            let persistence = if hot { cfg.persistence } else { 1.0 };
+            let bias = self.bias.get(c.id as usize).copied().unwrap_or(0.0);
+            let permission = expertise * cheapness * persistence * (1.0 + bias);
+            let excluded = c.suppressed.then_some(Exclusion::Suppressed);
+            out.candidates.push(Factors {
+                id: c.id,
+                expertise,
+                trust: clamp01(c.trust),
+                resident: c.resident,
+                cost,
+                cheapness,
+                persistence,
+                bias,
+                permission,
+                excluded,
+            });
+            if excluded.is_none() {
+                let i = out.candidates.len() - 1;
+                // Ties go to the hot expert, then to the earlier candidate.
+                let better = match best {
+                    None => true,
+                    Some(b) => {
+                        let (pb, pi) = (out.candidates[b].permission, permission);
+                        pi > pb * (1.0 + 1e-12)
+                            || (pi >= pb * (1.0 - 1e-12)
+                                && hot
+                                && out.candidates[b].persistence == 1.0)
+                    }
+                };
+                if better {
+                    best = Some(i);
+                }
+            }
+        }
+        let Some(mut pick) = best else { return };
+        let mut reason = Reason::Best;
+        let runnable = |f: &Factors, c: &Candidate| {
+            f.excluded.is_none() && c.fits && (f.resident || ctx.swaps_left > 0)
+        };
+
+        let explore = ctx.exploration
+            && ctx.state != State::Crisis
+            && cfg.epsilon > 0.0
+            && self.rng.next_f64() < cfg.epsilon;
+        if explore {
+            let n = out
+                .candidates
+                .iter()
+                .zip(candidates)
+                .filter(|(f, c)| runnable(f, c))
+                .count();
+            if n > 0 {
+                let k = self.rng.below(n);
+                if let Some(i) = out
+                    .candidates
+                    .iter()
+                    .zip(candidates)
+                    .enumerate()
+                    .filter(|(_, (f, c))| runnable(f, c))
+                    .map(|(i, _)| i)
+                    .nth(k)
+                {
+                    pick = i;
+                    reason = Reason::Explore;
+                }
+            }
+        } else {
+            // Hysteresis: did a challenger lose only because of cost and persistence?
+            let p = out.candidates[pick];
+            if p.resident {
+                let raw = p.expertise * (1.0 + p.bias);
+                if let Some(ch) = out
+                    .candidates
+                    .iter()
+                    .filter(|f| {
+                        f.excluded.is_none() && f.id != p.id && f.expertise * (1.0 + f.bias) > raw
+                    })
+                    .max_by(|a, b| a.expertise.total_cmp(&b.expertise))
+                {
+                    reason = Reason::Hysteresis { challenger: ch.id };
+                }
+            }
+            // WAKE: prefer a lighter expert unless the heavier one is clearly better.
+            if ctx.state == State::Wake {
+                let heavy = candidates[pick];
+                let lighter = out
+                    .candidates
+                    .iter()
+                    .zip(candidates)
+                    .enumerate()
+                    .filter(|(_, (f, c))| {
+                        runnable(f, c)
+                            && c.bytes < heavy.bytes
+                            && out.candidates[pick].expertise < cfg.wake_light_ratio * f.expertise
+                    })
+                    .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
+                    .map(|(i, _)| i);
+                if let Some(l) = lighter {
+                    reason = Reason::WakePrefersLighter {
+                        over: out.candidates[pick].id,
+                    };
+                    pick = l;
+                }
+            }
+            // Trust floor: an untrusted winner gives way to the best more trusted one.
+            let chosen = out.candidates[pick];
+            if chosen.trust < cfg.trust_floor {
+                let alt = out
+                    .candidates
+                    .iter()
+                    .zip(candidates)
+                    .enumerate()
+                    .filter(|(_, (f, c))| {
+                        runnable(f, c) && f.trust >= cfg.trust_floor && f.trust > chosen.trust
+                    })
+                    .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
+                    .map(|(i, _)| i);
+                if let Some(a) = alt {
+                    reason = Reason::TrustFloor { over: chosen.id };
+                    pick = a;
+                }
+            }
+        }
+
+        let chosen = out.candidates[pick];
+        out.chosen = Some(chosen.id);
+        out.swap = !chosen.resident;
+        out.reason = Some(reason);
+        self.update_bias(candidates, chosen.id);
+    }
+
+    /// Loss-free balancing: an expert chosen more than its share gets a lower bias, one chosen
+    /// less a higher one, by a fixed step in the direction of the error.
+    fn update_bias(&mut self, candidates: &[Candidate], chosen: u32) {
+        let cfg = self.config;
+        let n = candidates.iter().filter(|c| !c.suppressed).count();
+        if n < 2 || cfg.bias_rate == 0.0 {
+            return;
+        }
+        let target = 1.0 / n as f64;
+        for c in candidates.iter().filter(|c| !c.suppressed) {
+            let i = c.id as usize;
+            if i >= self.bias.len() {
+                self.bias.resize(i + 1, 0.0);
+                self.load.resize(i + 1, 0.0);
+            }
+            let hit = if c.id == chosen { 1.0 } else { 0.0 };
+            self.load[i] += cfg.load_rate * (hit - self.load[i]);
+            let err = target - self.load[i];
+            self.bias[i] = (self.bias[i] + cfg.bias_rate * err.signum())
+                .clamp(-cfg.bias_limit, cfg.bias_limit);
+        }
+    }
+}
+
+fn clamp01(x: f64) -> f64 {
+    if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,805 @@
+//! SNARC salience: Surprise, Novelty, Arousal, Reward, Conflict.
+//!
+//! One scorer for numeric sensor vectors ([`Snarc::assess_frame`]) and one for text
+//! ([`Snarc::assess_text`]); both produce a [`Salience`] value with the five dimensions in
+//! `[0, 1]`, their weighted total, and a confidence. Weights learn from outcomes
+//! ([`Snarc::learn`]). An external semantic-importance score (from a language model) can be
+//! blended in for text: `total = 0.5·surprise + 0.5·semantic`.
+//!
+//! Deviations from the Python reference are listed in `docs/decisions/0002-kernel-deviations.md`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+/// Number of recent errors/magnitudes kept for the running percentiles.
+const PERCENTILE_WINDOW: usize = 100;
+/// Below this many samples the percentiles fall back to a fixed scale.
+const WARMUP: usize = 10;
+/// Recent observations compared for novelty.
+const NOVELTY_WINDOW: usize = 50;
+/// Outcomes remembered per sensor or text stream.
+const OUTCOME_MEMORY: usize = 200;
+/// Window of the cross-sensor correlation used by Conflict.
+const CONFLICT_WINDOW: usize = 20;
+/// Minimum samples before Conflict is computed.
+const CONFLICT_MIN: usize = 5;
+/// EMA rate of the predictor.
+const EMA_ALPHA: f64 = 0.3;
+/// EMA rate of the expected cross-sensor correlation.
+const EXPECT_ALPHA: f64 = 0.1;
+/// Recent text messages kept for surprise and novelty.
+const TEXT_WINDOW: usize = 20;
+/// Smallest weight a dimension can learn down to.
+const MIN_WEIGHT: f64 = 0.05;
+
+/// The five SNARC dimensions, each in `[0, 1]`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Dims {
+    /// Prediction error.
+    pub surprise: f64,
+    /// Dissimilarity to recent memory.
+    pub novelty: f64,
+    /// Intensity.
+    pub arousal: f64,
+    /// Expected value from similar past outcomes (0.5 when unknown).
+    pub reward: f64,
+    /// Disagreement between sensors or with expectation.
+    pub conflict: f64,
+}
+
+impl Dims {
+    /// The dimensions as an array in S, N, A, R, C order.
+    pub fn as_array(&self) -> [f64; 5] {
+        [
+            self.surprise,
+            self.novelty,
+            self.arousal,
+            self.reward,
+            self.conflict,
+        ]
+    }
+}
+
+/// Names of the dimensions, in S, N, A, R, C order.
+pub const DIM_NAMES: [&str; 5] = ["surprise", "novelty", "arousal", "reward", "conflict"];
+
+/// A salience assessment.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Salience {
+    /// The five dimensions.
+    pub dims: Dims,
+    /// Weighted total in `[0, 1]` (with the semantic blend when one was given).
+    pub total: f64,
+    /// `1 - min(2·var(dims), 1)`: how much the dimensions agree.
+    pub confidence: f64,
+    /// The external semantic-importance score blended in, if any.
+    pub semantic: Option<f64>,
+}
+
+/// SNARC weights; they always sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Weights(pub [f64; 5]);
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self([0.2; 5])
+    }
+}
+
+impl Weights {
+    fn combine(&self, d: &Dims) -> f64 {
+        let a = d.as_array();
+        let mut t = 0.0;
+        for i in 0..5 {
+            t += self.0[i] * a[i];
+        }
+        clamp01(t)
+    }
+}
+
+/// Settings of the salience scorer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnarcConfig {
+    /// Initial weights.
+    pub weights: Weights,
+    /// Weight learning rate (share of the dominant weight moved per outcome).
+    pub learning_rate: f64,
+    /// Words that mark urgency in text.
+    pub urgency_words: Vec<String>,
+    /// Domain keywords whose density raises arousal in text.
+    pub keywords: Vec<String>,
+    /// Words that mark contradiction in text.
+    pub contradiction_words: Vec<String>,
+}
+
+fn words(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+impl Default for SnarcConfig {
+    fn default() -> Self {
+        Self {
+            weights: Weights::default(),
+            learning_rate: 0.05,
+            urgency_words: words(&[
+                "urgent",
+                "emergency",
+                "help",
+                "stop",
+                "now",
+                "immediately",
+                "danger",
+                "fire",
+                "collision",
+                "crash",
+                "fail",
+                "failure",
+                "failed",
+                "error",
+                "critical",
+                "warning",
+                "alert",
+                "asap",
+                "hurry",
+                "fault",
+                "smoke",
+                "fall",
+                "fell",
+                "injured",
+            ]),
+            keywords: words(&[
+                "robot",
+                "battery",
+                "motor",
+                "sensor",
+                "obstacle",
+                "temperature",
+                "arm",
+                "camera",
+                "lidar",
+                "path",
+                "goal",
+                "door",
+                "person",
+                "human",
+                "charge",
+                "load",
+                "memory",
+                "model",
+                "task",
+                "plan",
+            ]),
+            contradiction_words: words(&[
+                "not",
+                "no",
+                "but",
+                "however",
+                "wrong",
+                "incorrect",
+                "contradicts",
+                "conflict",
+                "disagree",
+                "instead",
+                "although",
+                "despite",
+                "unexpected",
+                "mismatch",
+            ]),
+        }
+    }
+}
+
+/// Small ring buffer of f64 with a fixed capacity.
+#[derive(Debug, Clone, Default)]
+struct Ring {
+    buf: VecDeque<f64>,
+    cap: usize,
+}
+
+impl Ring {
+    fn new(cap: usize) -> Self {
+        Self {
+            buf: VecDeque::with_capacity(cap),
+            cap,
+        }
+    }
+    fn push(&mut self, x: f64) {
+        if self.buf.len() == self.cap {
+            self.buf.pop_front();
+        }
+        self.buf.push_back(x);
+    }
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+    /// Mid-rank percentile of `x` among the stored values.
+    fn percentile(&self, x: f64) -> f64 {
+        let (mut below, mut equal) = (0usize, 0usize);
+        for &v in &self.buf {
+            if v < x {
+                below += 1;
+            } else if v == x {
+                equal += 1;
+            }
+        }
+        (below as f64 + 0.5 * equal as f64) / self.buf.len().max(1) as f64
+    }
+}
+
+/// What is remembered about one numeric sensor.
+#[derive(Debug, Clone)]
+struct SensorTrack {
+    prediction: Option<Vec<f64>>,
+    errors: Ring,
+    magnitudes: Ring,
+    recent: VecDeque<(Vec<f64>, f64)>,
+    outcomes: VecDeque<(Vec<f64>, f64)>,
+    last: Option<Vec<f64>>,
+    norms: Ring,
+}
+
+impl SensorTrack {
+    fn new() -> Self {
+        Self {
+            prediction: None,
+            errors: Ring::new(PERCENTILE_WINDOW),
+            magnitudes: Ring::new(PERCENTILE_WINDOW),
+            recent: VecDeque::with_capacity(NOVELTY_WINDOW),
+            outcomes: VecDeque::new(),
+            last: None,
+            norms: Ring::new(CONFLICT_WINDOW),
+        }
+    }
+}
+
+/// What is remembered about one text stream (a source of messages).
+#[derive(Debug, Clone, Default)]
+struct TextTrack {
+    recent: VecDeque<HashSet<String>>,
+    vocabulary: HashMap<String, u32>,
+    outcomes: VecDeque<(HashSet<String>, f64)>,
+    last: Option<HashSet<String>>,
+}
+
+/// The salience scorer. Deterministic: the same observations in the same order give the same
+/// scores.
+#[derive(Debug, Clone)]
+pub struct Snarc {
+    config: SnarcConfig,
+    weights: Weights,
+    sensors: HashMap<String, SensorTrack>,
+    /// Expected correlation per sensor pair (names sorted).
+    expected_corr: HashMap<(String, String), f64>,
+    texts: HashMap<String, TextTrack>,
+    urgency: HashSet<String>,
+    keywords: HashSet<String>,
+    contradiction: HashSet<String>,
+}
+
+/// A salience input that cannot be scored.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SnarcError {
+    /// A sensor vector was empty.
+    #[error("sensor {sensor}: empty vector")]
+    EmptyVector {
+        /// Sensor name.
+        sensor: String,
+    },
+    /// A sensor vector contained NaN or infinity.
+    #[error("sensor {sensor}: value {index} is not finite")]
+    NotFinite {
+        /// Sensor name.
+        sensor: String,
+        /// Index of the bad value.
+        index: usize,
+    },
+}
+
+impl Snarc {
+    /// A scorer with the given settings.
+    pub fn new(config: SnarcConfig) -> Self {
+        let set = |v: &[String]| v.iter().map(|w| w.to_lowercase()).collect::<HashSet<_>>();
+        Self {
+            weights: config.weights,
+            urgency: set(&config.urgency_words),
+            keywords: set(&config.keywords),
+            contradiction: set(&config.contradiction_words),
+            config,
+            sensors: HashMap::new(),
+            expected_corr: HashMap::new(),
+            texts: HashMap::new(),
+        }
+    }
+
+    /// Current weights.
+    pub fn weights(&self) -> Weights {
+        self.weights
+    }
+
+    fn finish(&self, dims: Dims, semantic: Option<f64>) -> Salience {
+        let a = dims.as_array();
+        let mean = a.iter().sum::<f64>() / 5.0;
+        let var = a.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 5.0;
+        let confidence = 1.0 - (2.0 * var).min(1.0);
+        let total = match semantic {
+            Some(s) => clamp01(0.5 * dims.surprise + 0.5 * clamp01(s)),
+            None => self.weights.combine(&dims),
+        };
+        Salience {
+            dims,
+            total,
+            confidence,
+            semantic: semantic.map(clamp01),
+        }
+    }
+
+    /// Score one frame of numeric sensor readings observed together. Conflict compares the
+    /// sensors of the frame with each other. Returns one assessment per input, in order.
+    pub fn assess_frame(&mut self, frame: &[(&str, &[f64])]) -> Result<Vec<Salience>, SnarcError> {
+        for (name, v) in frame {
+            if v.is_empty() {
+                return Err(SnarcError::EmptyVector {
+                    sensor: name.to_string(),
+                });
+            }
+            if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                return Err(SnarcError::NotFinite {
+                    sensor: name.to_string(),
+                    index: i,
+                });
+            }
+        }
+        let mut dims: Vec<Dims> = Vec::with_capacity(frame.len());
+        for (name, v) in frame {
+            let track = match self.sensors.get_mut(*name) {
+                Some(t) => t,
+                None => self
+                    .sensors
+                    .entry(name.to_string())
+                    .or_insert_with(SensorTrack::new),
+            };
+            dims.push(assess_sensor(track, v));
+        }
+        // Conflict: how far each pair's current correlation is from what it usually is.
+        if frame.len() > 1 {
+            let mut conflict = vec![0.0f64; frame.len()];
+            for i in 0..frame.len() {
+                for j in i + 1..frame.len() {
+                    let (a, b) = (frame[i].0, frame[j].0);
+                    let (ta, tb) = match (self.sensors.get(a), self.sensors.get(b)) {
+                        (Some(x), Some(y)) => (x, y),
+                        _ => continue,
+                    };
+                    let Some(corr) = pearson(&ta.norms, &tb.norms) else {
+                        continue;
+                    };
+                    let key = if a < b {
+                        (a.to_string(), b.to_string())
+                    } else {
+                        (b.to_string(), a.to_string())
+                    };
+                    let expected = self.expected_corr.entry(key).or_insert(corr);
+                    let c = clamp01((corr - *expected).abs());
+                    *expected += EXPECT_ALPHA * (corr - *expected);
+                    conflict[i] = conflict[i].max(c);
+                    conflict[j] = conflict[j].max(c);
+                }
+            }
+            for (d, c) in dims.iter_mut().zip(conflict) {
+                d.conflict = c;
+            }
+        }
+        Ok(dims.into_iter().map(|d| self.finish(d, None)).collect())
+    }
+
+    /// Score a text message from `source`. `semantic` is an optional external importance score
+    /// in `[0, 1]`; when given, `total = 0.5·surprise + 0.5·semantic`.
+    pub fn assess_text(&mut self, source: &str, text: &str, semantic: Option<f64>) -> Salience {
+        let raw: Vec<&str> = text.split_whitespace().collect();
+        let tokens: Vec<String> = raw
+            .iter()
+            .map(|w| normalize_word(w))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let content: HashSet<String> = tokens.iter().filter(|w| !is_stopword(w)).cloned().collect();
+        let track = self.texts.entry(source.to_string()).or_default();
+
+        // Surprise: share of content words not in the recent vocabulary.
+        // No vocabulary yet means no expectation, hence no prediction error (as for sensors).
+        let surprise = if content.is_empty() || track.vocabulary.is_empty() {
+            0.0
+        } else {
+            content
+                .iter()
+                .filter(|w| !track.vocabulary.contains_key(*w))
+                .count() as f64
+                / content.len() as f64
+        };
+        // Novelty: 1 - max Jaccard similarity to recent messages.
+        let novelty = if track.recent.is_empty() {
+            1.0
+        } else {
+            1.0 - track
+                .recent
+                .iter()
+                .map(|m| jaccard(m, &content))
+                .fold(0.0, f64::max)
+        };
+        // Arousal: urgency words, exclamation, shouting, domain keyword density.
+        let urgent = tokens.iter().filter(|w| self.urgency.contains(*w)).count() as f64;
+        let exclaim = text.matches('!').count() as f64;
+        let long_words: Vec<&&str> = raw
+            .iter()
+            .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
+            .collect();
+        let caps = if long_words.is_empty() {
+            0.0
+        } else {
+            long_words
+                .iter()
+                .filter(|w| {
+                    w.chars()
+                        .filter(|c| c.is_alphabetic())
+                        .all(|c| c.is_uppercase())
+                })
+                .count() as f64
+                / long_words.len() as f64
+        };
+        let urgency = 0.6 * (urgent / 2.0).min(1.0) + 0.2 * (exclaim / 2.0).min(1.0) + 0.2 * caps;
+        let density = if content.is_empty() {
+            0.0
+        } else {
+            (3.0 * content
+                .iter()
+                .filter(|w| self.keywords.contains(*w))
+                .count() as f64
+                / content.len() as f64)
+                .min(1.0)
+        };
+        let arousal = clamp01(urgency.max(0.5 * density));
+        // Reward: what similar messages led to; a question is worth answering.
+        let mut reward = expected_reward(
+            track
+                .outcomes
+                .iter()
+                .map(|(m, r)| (jaccard(m, &content), *r)),
+        );
+        let question = text.trim_end().ends_with('?')
+            || tokens.first().is_some_and(|w| {
+                matches!(
+                    w.as_str(),
+                    "what"
+                        | "why"
+                        | "how"
+                        | "when"
+                        | "where"
+                        | "who"
+                        | "which"
+                        | "can"
+                        | "could"
+                        | "is"
+                        | "are"
+                        | "do"
+                        | "does"
+                        | "should"
+                )
+            });
+        if question {
+            reward = reward.max(0.75);
+        }
+        // Conflict: contradiction markers.
+        let contra = tokens
+            .iter()
+            .filter(|w| self.contradiction.contains(*w))
+            .count() as f64;
+        let conflict = clamp01(contra / 2.0);
+
+        // Remember.
+        if track.recent.len() == TEXT_WINDOW {
+            if let Some(old) = track.recent.pop_front() {
+                for w in old {
+                    if let Some(c) = track.vocabulary.get_mut(&w) {
+                        *c -= 1;
+                        if *c == 0 {
+                            track.vocabulary.remove(&w);
+                        }
+                    }
+                }
+            }
+        }
+        for w in &content {
+            *track.vocabulary.entry(w.clone()).or_insert(0) += 1;
+        }
+        track.last = Some(content.clone());
+        track.recent.push_back(content);
+
+        let dims = Dims {
+            surprise,
+            novelty,
+            arousal,
+            reward,
+            conflict,
+        };
+        self.finish(dims, semantic)
+    }
+
+    /// Record the outcome of attending to the last observation of `stream` (a sensor name or a
+    /// text source): `reward` in `[-1, 1]`. Future similar observations expect that reward.
+    pub fn record_outcome(&mut self, stream: &str, reward: f64) {
+        let reward = if reward.is_finite() {
+            reward.clamp(-1.0, 1.0)
+        } else {
+            return;
+        };
+        if let Some(t) = self.sensors.get_mut(stream) {
+            if let Some(last) = t.last.clone() {
+                if t.outcomes.len() == OUTCOME_MEMORY {
+                    t.outcomes.pop_front();
+                }
+                t.outcomes.push_back((last, reward));
+            }
+        }
+        if let Some(t) = self.texts.get_mut(stream) {
+            if let Some(last) = t.last.clone() {
+                if t.outcomes.len() == OUTCOME_MEMORY {
+                    t.outcomes.pop_front();
+                }
+                t.outcomes.push_back((last, reward));
+            }
+        }
+    }
+
+    /// Learn the weights from an outcome: the dimension that dominated `dims` gains weight when
+    /// the outcome was good (`reward > 0`) and loses weight when it was bad; the others share the
+    /// difference. Weights stay at least 0.05 and sum to 1.
+    pub fn learn(&mut self, dims: &Dims, reward: f64) {
+        if !reward.is_finite() || reward == 0.0 {
+            return;
+        }
+        let a = dims.as_array();
+        let mut k = 0;
+        for i in 1..5 {
+            if a[i] > a[k] {
+                k = i;
+            }
+        }
+        let w = &mut self.weights.0;
+        let lr = self.config.learning_rate * reward.clamp(-1.0, 1.0).abs();
+        let delta = if reward > 0.0 {
+            // Take from the others, no one below the floor.
+            let room: f64 = (0..5)
+                .filter(|&i| i != k)
+                .map(|i| (w[i] - MIN_WEIGHT).max(0.0))
+                .sum();
+            (lr * w[k]).min(room)
+        } else {
+            -(lr * w[k]).min((w[k] - MIN_WEIGHT).max(0.0))
+        };
+        if delta == 0.0 {
+            return;
+        }
+        w[k] += delta;
+        if delta > 0.0 {
+            let room: f64 = (0..5)
+                .filter(|&i| i != k)
+                .map(|i| (w[i] - MIN_WEIGHT).max(0.0))
+                .sum();
+            for i in (0..5).filter(|&i| i != k) {
+                w[i] -= delta * (w[i] - MIN_WEIGHT).max(0.0) / room;
+            }
+        } else {
+            for i in (0..5).filter(|&i| i != k) {
+                w[i] += -delta / 4.0;
+            }
+        }
+        let s: f64 = w.iter().sum();
+        for x in w.iter_mut() {
+            *x /= s;
+        }
+    }
+}
+
+fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> Dims {
+    let norm = l2(v);
+    // Surprise: error of the EMA predictor, normalised by its running percentile.
+    let surprise = match &mut track.prediction {
+        None => {
+            track.prediction = Some(v.to_vec());
+            0.0
+        }
+        Some(p) => {
+            let err = if p.len() == v.len() {
+                p.iter()
+                    .zip(v)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f64>()
+                    .sqrt()
+            } else {
+                // A shape change is maximally surprising; restart the predictor.
+                f64::INFINITY
+            };
+            let s = if err.is_infinite() {
+                *p = v.to_vec();
+                1.0
+            } else {
+                let s = if track.errors.len() < WARMUP {
+                    (err / 10.0).min(1.0)
+                } else {
+                    track.errors.percentile(err)
+                };
+                for (a, b) in p.iter_mut().zip(v) {
+                    *a += EMA_ALPHA * (b - *a);
+                }
+                track.errors.push(err);
+                s
+            };
+            s
+        }
+    };
+    // Novelty: 1 - max similarity to recent observations.
+    let novelty = if track.recent.is_empty() {
+        1.0
+    } else {
+        let mut best: f64 = 0.0;
+        for (r, rn) in &track.recent {
+            best = best.max(similarity(r, *rn, v, norm));
+        }
+        1.0 - best
+    };
+    // Arousal: magnitude, normalised by its running percentile.
+    let arousal = if track.magnitudes.len() < WARMUP {
+        (norm / 10.0).min(1.0)
+    } else {
+        track.magnitudes.percentile(norm)
+    };
+    track.magnitudes.push(norm);
+    // Reward: expected value of similar past outcomes.
+    let reward = expected_reward(
+        track
+            .outcomes
+            .iter()
+            .map(|(o, r)| (similarity(o, l2(o), v, norm), *r)),
+    );
+
+    if track.recent.len() == NOVELTY_WINDOW {
+        track.recent.pop_front();
+    }
+    track.recent.push_back((v.to_vec(), norm));
+    track.last = Some(v.to_vec());
+    track.norms.push(norm);
+    Dims {
+        surprise: clamp01(surprise),
+        novelty: clamp01(novelty),
+        arousal: clamp01(arousal),
+        reward,
+        conflict: 0.0,
+    }
+}
+
+/// Mean mapped reward `(r+1)/2` of the 10 most similar past outcomes, 0.5 with none.
+fn expected_reward(it: impl Iterator<Item = (f64, f64)>) -> f64 {
+    let mut top: Vec<(f64, f64)> = it.collect();
+    if top.is_empty() {
+        return 0.5;
+    }
+    top.sort_by(|a, b| b.0.total_cmp(&a.0));
+    top.truncate(10);
+    let wsum: f64 = top.iter().map(|(s, _)| s).sum();
+    if wsum <= 1e-12 {
+        return 0.5;
+    }
+    // Similarity-weighted, so unrelated outcomes count for little.
+    let r = top.iter().map(|(s, r)| s * r).sum::<f64>() / wsum;
+    clamp01((r + 1.0) / 2.0)
+}
+
+/// `(cos + 1) / 2`, 0 when shapes differ; for scalars `exp(-|Δ|/10)`.
+fn similarity(a: &[f64], an: f64, b: &[f64], bn: f64) -> f64 {
+    if a.len() != b.len() {
+        return 0.0;
+    }
+    if a.len() == 1 {
+        return (-(a[0] - b[0]).abs() / 10.0).exp();
+    }
+    if an == 0.0 || bn == 0.0 {
+        return if an == bn { 1.0 } else { 0.5 };
+    }
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    (dot / (an * bn)).clamp(-1.0, 1.0) * 0.5 + 0.5
+}
+
+fn pearson(a: &Ring, b: &Ring) -> Option<f64> {
+    let n = a.len().min(b.len());
+    if n < CONFLICT_MIN {
+        return None;
+    }
+    let xs = a.buf.iter().skip(a.len() - n);
+    let ys: Vec<f64> = b.buf.iter().skip(b.len() - n).copied().collect();
+    let (mx, my) = (
+        a.buf.iter().skip(a.len() - n).sum::<f64>() / n as f64,
+        ys.iter().sum::<f64>() / n as f64,
+    );
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in xs.zip(ys.iter()) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    if sxx <= 1e-12 || syy <= 1e-12 {
+        // A constant sensor correlates with nothing; treat as uncorrelated.
+        return Some(0.0);
+    }
+    Some(sxy / (sxx * syy).sqrt())
+}
+
+fn l2(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    let inter = a.iter().filter(|w| b.contains(*w)).count() as f64;
+    inter / (a.len() as f64 + b.len() as f64 - inter)
+}
+
+fn normalize_word(w: &str) -> String {
+    w.trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
+}
+
+fn is_stopword(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "the"
+            | "and"
+            | "or"
+            | "of"
+            | "to"
+            | "in"
+            | "on"
+            | "at"
+            | "for"
+            | "is"
+            | "are"
+            | "was"
+            | "were"
+            | "be"
+            | "it"
+            | "this"
+            | "that"
+            | "with"
+            | "as"
+            | "by"
+            | "i"
+            | "you"
+            | "we"
+            | "me"
+            | "my"
+            | "your"
+            | "our"
+            | "from"
+            | "has"
+            | "have"
+            | "had"
+            | "will"
+            | "would"
+            | "so"
+            | "do"
+            | "does"
+    )
+}
+
+fn clamp01(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests;

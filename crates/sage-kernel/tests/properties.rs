@@ -1,0 +1,145 @@
+//! Invariants of the kernel, checked on random inputs.
+
+use proptest::prelude::*;
+use sage_kernel::kernel::Feedback;
+use sage_kernel::metabolic::{Biases, Inputs, Machine, State, Thresholds};
+use sage_kernel::router::{Candidate, Context, Selector, SelectorConfig};
+use sage_kernel::{Kernel, KernelConfig, Observation};
+
+const TEXTS: [&str; 6] = [
+    "status ok",
+    "URGENT: collision ahead, stop now!",
+    "What is the battery level?",
+    "the arm is not where the plan says",
+    "",
+    "Help! smoke in the lab!",
+];
+
+fn observation() -> impl Strategy<Value = Observation> {
+    prop_oneof![
+        (0usize..3, prop::collection::vec(-50.0f64..50.0, 1..16))
+            .prop_map(|(s, v)| Observation::sensor(["imu", "lidar", "cam"][s], v)),
+        (0usize..TEXTS.len()).prop_map(|i| Observation::text("operator", TEXTS[i])),
+        Just(Observation::sensor("bad", vec![f64::NAN])),
+    ]
+}
+
+#[derive(Debug, Clone)]
+struct TickInput {
+    obs: Vec<Observation>,
+    crisis: bool,
+    feedback: Option<(usize, bool)>,
+}
+
+fn tick_input() -> impl Strategy<Value = TickInput> {
+    (
+        prop::collection::vec(observation(), 0..5),
+        prop::bool::weighted(0.05),
+        prop::option::of((0usize..4, any::<bool>())),
+    )
+        .prop_map(|(obs, crisis, feedback)| TickInput {
+            obs,
+            crisis,
+            feedback,
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// initial + recovered - spent == balance after every tick, and the balance stays in range.
+    #[test]
+    fn atp_is_conserved(ticks in prop::collection::vec(tick_input(), 1..150), initial in 0.0f64..100.0) {
+        let mut k = Kernel::new(KernelConfig { atp_initial: initial, ..KernelConfig::default() }).unwrap();
+        let names = ["smooth-lite", "smooth-momentum", "intent", "keywords"];
+        for (i, t) in ticks.iter().enumerate() {
+            if let Some((e, ok)) = t.feedback {
+                k.feedback(Feedback { expert: Some(names[e].into()), class: Some("sensor".into()), success: Some(ok),
+                    quality: Some(0.7), stream: Some("imu".into()), reward: Some(if ok { 1.0 } else { -1.0 }) });
+            }
+            let r = k.tick(i as f64, &t.obs, t.crisis);
+            let l = k.ledger();
+            prop_assert!(l.imbalance().abs() < 1e-9, "imbalance {} at tick {}", l.imbalance(), i);
+            prop_assert!(l.balance() >= 0.0 && l.balance() <= l.max());
+            let spent: f64 = r.runs.iter().map(|x| x.telemetry.atp_spent).sum();
+            prop_assert!((spent - r.atp.spent).abs() < 1e-9);
+            prop_assert!(spent <= r.atp.allocated + 1e-9);
+            prop_assert!(r.runs.len() <= k.config().policies.get(r.state).max_plugins);
+        }
+    }
+
+    /// Every transition is in the legal table, and none but CRISIS happens inside the dwell.
+    #[test]
+    fn transitions_are_legal(steps in prop::collection::vec((0.0f64..100.0, 0.0f64..1.0, prop::bool::weighted(0.05)), 1..400)) {
+        let th = Thresholds::default();
+        let mut m = Machine::new(th);
+        for (atp, salience, crisis) in steps {
+            let before = m.ticks_in_state();
+            if let Some(t) = m.update(Inputs { atp, salience, crisis, biases: Biases::NEUTRAL }) {
+                prop_assert!(t.from.can_go_to(t.to), "{:?} -> {:?}", t.from, t.to);
+                if t.to != State::Crisis {
+                    prop_assert!(before + 1 >= th.min_dwell, "left {:?} after {} ticks", t.from, before + 1);
+                }
+            }
+        }
+    }
+
+    /// The same through the whole kernel.
+    #[test]
+    fn kernel_transitions_are_legal(ticks in prop::collection::vec(tick_input(), 1..200)) {
+        let mut k = Kernel::new(KernelConfig { circadian_period: Some(50), ..KernelConfig::default() }).unwrap();
+        for (i, t) in ticks.iter().enumerate() {
+            let r = k.tick(i as f64, &t.obs, t.crisis);
+            if let Some(tr) = r.transition {
+                prop_assert!(tr.from.can_go_to(tr.to));
+                prop_assert_eq!(tr.from, r.state);
+            }
+        }
+    }
+
+    /// Two resident experts whose expertise differs by less than the hysteresis margin, with
+    /// noise: the incumbent keeps winning (one choice at the start, no flapping).
+    #[test]
+    fn selector_does_not_flap(base in 0.2f64..0.9, ratio in 0.926f64..1.08, seed in any::<u64>(), noise_seed in any::<u64>()) {
+        let cfg = SelectorConfig { epsilon: 0.0, ..SelectorConfig::default() };
+        let margin = cfg.persistence * (1.0 - cfg.bias_limit) / (1.0 + cfg.bias_limit) - 1.0;
+        prop_assert!(1.08 * 1.01 / 0.99 < 1.0 + margin);
+        let mut s = Selector::new(cfg, seed);
+        let mut noise = sage_kernel::rng::Rng::new(noise_seed);
+        let mut incumbent = None;
+        let mut switches = 0;
+        for _ in 0..500 {
+            let jitter = |n: &mut sage_kernel::rng::Rng| 1.0 + 0.02 * (n.next_f64() - 0.5);
+            let a = base * jitter(&mut noise);
+            let b = base * ratio * jitter(&mut noise);
+            let c = |id, e| Candidate { id, expertise: e, trust: e, resident: true, cold_cost: 0.5, bytes: 100, fits: true, suppressed: false };
+            let ctx = Context { state: State::Focus, swaps_left: 8, incumbent, exploration: true };
+            let d = s.select(&ctx, &[c(0, a), c(1, b)]);
+            if incumbent.is_some() && d.chosen != incumbent {
+                switches += 1;
+            }
+            incumbent = d.chosen;
+        }
+        prop_assert_eq!(switches, 0);
+    }
+
+    /// With exploration on, every runnable expert is chosen at some point.
+    #[test]
+    fn exploration_starves_no_expert(n in 2usize..9, expertise in prop::collection::vec(0.05f64..1.0, 8), resident in prop::collection::vec(any::<bool>(), 8), seed in any::<u64>()) {
+        let mut s = Selector::new(SelectorConfig::default(), seed);
+        let cands: Vec<Candidate> = (0..n).map(|i| Candidate {
+            id: i as u32, expertise: expertise[i], trust: expertise[i], resident: resident[i],
+            cold_cost: 0.5, bytes: 100 * (i as u64 + 1), fits: true, suppressed: false,
+        }).collect();
+        let mut seen = vec![false; n];
+        let mut incumbent = None;
+        for _ in 0..3000 {
+            let ctx = Context { state: State::Wake, swaps_left: 8, incumbent, exploration: true };
+            let d = s.select(&ctx, &cands);
+            let id = d.chosen.unwrap() as usize;
+            seen[id] = true;
+            incumbent = d.chosen;
+        }
+        prop_assert!(seen.iter().all(|x| *x), "unselected: {:?}", seen);
+    }
+}
