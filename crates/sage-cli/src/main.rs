@@ -1,1 +1,61 @@
-fn main() {}
+//! `sage`: the SAGE command line.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod run;
+mod trace;
+
+/// SAGE: a cognition kernel for edge AI. It decides when to think and with what.
+#[derive(Debug, Parser)]
+#[command(name = "sage", version, about, long_about = None)]
+struct Cli {
+    /// Log filter for diagnostics on stderr (also `SAGE_LOG`), e.g. `debug` or `sage_kernel=trace`.
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Drive the kernel through a scenario (JSON lines) and print what it attended to, which
+    /// expert it chose and why, ATP and state over time, and a summary.
+    Run(run::RunArgs),
+}
+
+fn init_tracing(filter: Option<&str>) {
+    let filter = filter
+        .map(str::to_string)
+        .or_else(|| std::env::var("SAGE_LOG").ok())
+        .unwrap_or_else(|| "warn".to_string());
+    let env = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(env).with_writer(std::io::stderr).try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log.as_deref());
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`sage run | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -11,18 +11,12 @@ pub struct Budget {
 impl Budget {
     /// A budget of `atp` (negative or non-finite values count as zero).
     pub fn new(atp: f64) -> Self {
-        Self {
-            granted: sanitize(atp),
-            spent: 0.0,
-        }
+        Self { granted: sanitize(atp), spent: 0.0 }
     }
 
     /// A budget that never runs out (for plugins run outside the kernel's economy).
     pub fn unlimited() -> Self {
-        Self {
-            granted: f64::INFINITY,
-            spent: 0.0,
-        }
+        Self { granted: f64::INFINITY, spent: 0.0 }
     }
 
     /// Add ATP.

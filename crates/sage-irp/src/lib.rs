@@ -86,11 +86,7 @@ pub trait Plugin {
     /// Improve the state by one step. The step is charged [`HaltConfig::cost_per_step`] by the
     /// loop before it runs; a plugin whose step costs more (a chunk of tokens, say) charges the
     /// extra through [`Budget::charge`] and should stop when the charge is refused.
-    fn step(
-        &mut self,
-        state: &mut Self::State,
-        budget: &mut Budget,
-    ) -> Result<StepOutcome, PluginError>;
+    fn step(&mut self, state: &mut Self::State, budget: &mut Budget) -> Result<StepOutcome, PluginError>;
 
     /// Energy of a state; lower is better.
     fn energy(&self, state: &Self::State) -> f64;
@@ -120,12 +116,7 @@ pub struct HaltConfig {
 
 impl Default for HaltConfig {
     fn default() -> Self {
-        Self {
-            max_steps: 100,
-            eps: 1e-4,
-            k: 3,
-            cost_per_step: 0.1,
-        }
+        Self { max_steps: 100, eps: 1e-4, k: 3, cost_per_step: 0.1 }
     }
 }
 
@@ -155,15 +146,7 @@ impl<P: Plugin> Run<P> {
         let e0 = plugin.energy(&state);
         let mut energies = Vec::with_capacity(config.max_steps.min(256) as usize + 1);
         energies.push(e0);
-        Ok(Self {
-            plugin,
-            state,
-            config,
-            budget,
-            energies,
-            halted: None,
-            error: None,
-        })
+        Ok(Self { plugin, state, config, budget, energies, halted: None, error: None })
     }
 
     /// Add ATP to the running plugin's budget (reallocation from plugins that finished early).
@@ -267,11 +250,7 @@ impl<P: Plugin> Run<P> {
             self.budget.remaining(),
             elapsed_s,
         );
-        Refined {
-            state: self.state,
-            telemetry,
-            error: self.error,
-        }
+        Refined { state: self.state, telemetry, error: self.error }
     }
 }
 
@@ -284,11 +263,7 @@ impl<P: Plugin + ?Sized> Plugin for &mut P {
     fn init_state(&mut self, input: Self::Input) -> Result<Self::State, PluginError> {
         (**self).init_state(input)
     }
-    fn step(
-        &mut self,
-        state: &mut Self::State,
-        budget: &mut Budget,
-    ) -> Result<StepOutcome, PluginError> {
+    fn step(&mut self, state: &mut Self::State, budget: &mut Budget) -> Result<StepOutcome, PluginError> {
         (**self).step(state, budget)
     }
     fn energy(&self, state: &Self::State) -> f64 {

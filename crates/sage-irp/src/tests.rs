@@ -36,7 +36,7 @@ impl Plugin for Oscillate {
         Ok(StepOutcome::Continue)
     }
     fn energy(&self, s: &u32) -> f64 {
-        if s % 2 == 0 {
+        if s.is_multiple_of(2) {
             1.0
         } else {
             2.0
@@ -67,11 +67,7 @@ impl Plugin for Countdown {
                 message: "boom".into(),
             });
         }
-        Ok(if *s >= self.n {
-            StepOutcome::Done
-        } else {
-            StepOutcome::Continue
-        })
+        Ok(if *s >= self.n { StepOutcome::Done } else { StepOutcome::Continue })
     }
     fn energy(&self, s: &u32) -> f64 {
         10.0 - *s as f64
@@ -80,14 +76,7 @@ impl Plugin for Countdown {
 
 #[test]
 fn contracting_plugin_halts_on_slope_with_monotonicity_one() {
-    let out = refine(
-        &mut Contract,
-        1.0,
-        HaltConfig::default(),
-        Budget::new(100.0),
-        0.0,
-    )
-    .unwrap();
+    let out = refine(&mut Contract, 1.0, HaltConfig::default(), Budget::new(100.0), 0.0).unwrap();
     let t = out.telemetry;
     assert_eq!(t.halt_reason, HaltReason::Converged);
     assert_eq!(t.monotonicity, 1.0);
@@ -101,10 +90,7 @@ fn contracting_plugin_halts_on_slope_with_monotonicity_one() {
 
 #[test]
 fn oscillating_plugin_runs_to_max_steps_with_low_monotonicity() {
-    let cfg = HaltConfig {
-        max_steps: 20,
-        ..HaltConfig::default()
-    };
+    let cfg = HaltConfig { max_steps: 20, ..HaltConfig::default() };
     let out = refine(&mut Oscillate, (), cfg, Budget::new(100.0), 0.0).unwrap();
     let t = out.telemetry;
     assert_eq!(t.halt_reason, HaltReason::MaxSteps);
@@ -116,14 +102,7 @@ fn oscillating_plugin_runs_to_max_steps_with_low_monotonicity() {
 
 #[test]
 fn plugin_whose_budget_runs_out_halts_as_budget_spent() {
-    let out = refine(
-        &mut Oscillate,
-        (),
-        HaltConfig::default(),
-        Budget::new(0.55),
-        0.0,
-    )
-    .unwrap();
+    let out = refine(&mut Oscillate, (), HaltConfig::default(), Budget::new(0.55), 0.0).unwrap();
     let t = out.telemetry;
     assert_eq!(t.halt_reason, HaltReason::BudgetSpent);
     assert_eq!(t.steps, 5);
@@ -133,45 +112,23 @@ fn plugin_whose_budget_runs_out_halts_as_budget_spent() {
 
 #[test]
 fn plugin_done_and_errors_are_reported() {
-    let out = refine(
-        &mut Countdown {
-            n: 4,
-            fail_at: None,
-        },
-        (),
-        HaltConfig::default(),
-        Budget::new(10.0),
-        0.25,
-    )
-    .unwrap();
+    let out =
+        refine(&mut Countdown { n: 4, fail_at: None }, (), HaltConfig::default(), Budget::new(10.0), 0.25)
+            .unwrap();
     assert_eq!(out.telemetry.halt_reason, HaltReason::PluginDone);
     assert_eq!(out.telemetry.steps, 4);
     assert_eq!(out.telemetry.elapsed_s, 0.25);
-    let out = refine(
-        &mut Countdown {
-            n: 9,
-            fail_at: Some(3),
-        },
-        (),
-        HaltConfig::default(),
-        Budget::new(10.0),
-        0.0,
-    )
-    .unwrap();
+    let out =
+        refine(&mut Countdown { n: 9, fail_at: Some(3) }, (), HaltConfig::default(), Budget::new(10.0), 0.0)
+            .unwrap();
     assert_eq!(out.telemetry.halt_reason, HaltReason::Error);
     assert_eq!(out.telemetry.steps, 2);
-    assert!(matches!(
-        out.error,
-        Some(PluginError::StepFailed { step: 3, .. })
-    ));
+    assert!(matches!(out.error, Some(PluginError::StepFailed { step: 3, .. })));
 }
 
 #[test]
 fn a_grant_during_the_run_is_visible_to_the_plugin() {
-    let cfg = HaltConfig {
-        max_steps: 50,
-        ..HaltConfig::default()
-    };
+    let cfg = HaltConfig { max_steps: 50, ..HaltConfig::default() };
     let mut p = Oscillate;
     let mut run = Run::start(&mut p, (), cfg, Budget::new(0.3)).unwrap();
     run.run_to_end().unwrap();
@@ -193,10 +150,7 @@ fn a_grant_during_the_run_is_visible_to_the_plugin() {
 #[test]
 fn no_step_means_zero_metrics_and_bad_budgets_are_sanitized() {
     let t = Telemetry::from_energies("x", &[3.0], HaltReason::Stopped, 0.0, 0.0, 0.0);
-    assert_eq!(
-        (t.steps, t.monotonicity, t.de_variance, t.convergence_rate),
-        (0, 0.0, 0.0, 0.0)
-    );
+    assert_eq!((t.steps, t.monotonicity, t.de_variance, t.convergence_rate), (0, 0.0, 0.0, 0.0));
     let mut b = Budget::new(f64::NAN);
     assert_eq!(b.remaining(), 0.0);
     b.grant(-5.0);

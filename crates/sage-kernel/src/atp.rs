@@ -53,11 +53,7 @@ impl Ledger {
     /// A ledger holding `initial` ATP out of `max` (both clamped to be finite and non-negative).
     pub fn new(initial: f64, max: f64) -> Self {
         let max = if max.is_finite() { max.max(0.0) } else { 100.0 };
-        let initial = if initial.is_finite() {
-            initial.clamp(0.0, max)
-        } else {
-            max
-        };
+        let initial = if initial.is_finite() { initial.clamp(0.0, max) } else { max };
         Self {
             balance: initial,
             max,
@@ -112,42 +108,24 @@ impl Ledger {
 
     /// Credit up to `amount` (never past `max`); returns what was credited.
     pub fn credit(&mut self, tick: u64, kind: EntryKind, amount: f64) -> f64 {
-        let amount = if amount.is_finite() {
-            amount.max(0.0)
-        } else {
-            0.0
-        };
+        let amount = if amount.is_finite() { amount.max(0.0) } else { 0.0 };
         let credited = amount.min(self.max - self.balance).max(0.0);
         if credited > 0.0 {
             self.balance += credited;
             self.recovered += credited;
-            self.record(Entry {
-                tick,
-                kind,
-                amount: credited,
-                expert: None,
-            });
+            self.record(Entry { tick, kind, amount: credited, expert: None });
         }
         credited
     }
 
     /// Debit up to `amount` (never below zero); returns what was debited.
     pub fn debit(&mut self, tick: u64, kind: EntryKind, amount: f64, expert: Option<u32>) -> f64 {
-        let amount = if amount.is_finite() {
-            amount.max(0.0)
-        } else {
-            0.0
-        };
+        let amount = if amount.is_finite() { amount.max(0.0) } else { 0.0 };
         let debited = amount.min(self.balance).max(0.0);
         if debited > 0.0 {
             self.balance -= debited;
             self.spent += debited;
-            self.record(Entry {
-                tick,
-                kind,
-                amount: -debited,
-                expert,
-            });
+            self.record(Entry { tick, kind, amount: -debited, expert });
         }
         debited
     }
@@ -177,39 +155,19 @@ pub struct Allocation {
 
 /// Split `cycle_budget` across the `targets` (already filtered for attention) in proportion to
 /// `salience × max(trust, probe_floor)`, keeping the `max_plugins` with the highest weight.
-pub fn allocate(
-    cycle_budget: f64,
-    max_plugins: usize,
-    probe_floor: f64,
-    targets: &[Target],
-) -> Allocation {
+pub fn allocate(cycle_budget: f64, max_plugins: usize, probe_floor: f64, targets: &[Target]) -> Allocation {
     let mut order: Vec<(usize, f64)> = targets
         .iter()
-        .map(|t| {
-            (
-                t.index,
-                finite01(t.salience) * finite01(t.trust).max(probe_floor),
-            )
-        })
+        .map(|t| (t.index, finite01(t.salience) * finite01(t.trust).max(probe_floor)))
         .collect();
     order.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let capped: Vec<usize> = order.iter().skip(max_plugins).map(|(i, _)| *i).collect();
     order.truncate(max_plugins);
-    let budget = if cycle_budget.is_finite() {
-        cycle_budget.max(0.0)
-    } else {
-        0.0
-    };
+    let budget = if cycle_budget.is_finite() { cycle_budget.max(0.0) } else { 0.0 };
     let total: f64 = order.iter().map(|(_, w)| w).sum();
-    let grants = order
-        .into_iter()
-        .map(|(i, w)| (i, if total > 0.0 { budget * w / total } else { 0.0 }))
-        .collect();
-    Allocation {
-        cycle_budget: budget,
-        grants,
-        capped,
-    }
+    let grants =
+        order.into_iter().map(|(i, w)| (i, if total > 0.0 { budget * w / total } else { 0.0 })).collect();
+    Allocation { cycle_budget: budget, grants, capped }
 }
 
 fn finite01(x: f64) -> f64 {
@@ -239,32 +197,13 @@ mod tests {
     #[test]
     fn allocation_is_proportional_with_probe_floor_and_cap() {
         let t = [
-            Target {
-                index: 0,
-                salience: 0.8,
-                trust: 1.0,
-            },
-            Target {
-                index: 1,
-                salience: 0.4,
-                trust: 1.0,
-            },
-            Target {
-                index: 2,
-                salience: 0.9,
-                trust: 0.0,
-            },
-            Target {
-                index: 3,
-                salience: 0.1,
-                trust: 0.5,
-            },
+            Target { index: 0, salience: 0.8, trust: 1.0 },
+            Target { index: 1, salience: 0.4, trust: 1.0 },
+            Target { index: 2, salience: 0.9, trust: 0.0 },
+            Target { index: 3, salience: 0.1, trust: 0.5 },
         ];
         let a = allocate(12.0, 3, 0.02, &t);
-        assert_eq!(
-            a.grants.iter().map(|g| g.0).collect::<Vec<_>>(),
-            vec![0, 1, 3]
-        );
+        assert_eq!(a.grants.iter().map(|g| g.0).collect::<Vec<_>>(), vec![0, 1, 3]);
         assert_eq!(a.capped, vec![2]);
         let total: f64 = a.grants.iter().map(|g| g.1).sum();
         assert!((total - 12.0).abs() < 1e-9);

@@ -22,9 +22,7 @@ use serde::{Deserialize, Serialize};
 use sage_irp::{Budget, HaltConfig, HaltReason, Plugin, Run, Telemetry};
 
 use crate::atp::{allocate, Allocation, EntryKind, Ledger, Target};
-use crate::metabolic::{
-    Biases, Circadian, Inputs, Machine, Policies, Policy, State, Thresholds, Transition,
-};
+use crate::metabolic::{Biases, Circadian, Inputs, Machine, Policies, Policy, State, Thresholds, Transition};
 use crate::plugins::{Intent, Keywords, Smoother};
 use crate::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
 use crate::snarc::{Salience, Snarc, SnarcConfig, SnarcError};
@@ -55,20 +53,12 @@ pub struct Observation {
 impl Observation {
     /// A sensor reading.
     pub fn sensor(source: &str, values: Vec<f64>) -> Self {
-        Self {
-            source: source.to_string(),
-            payload: Payload::Sensor(values),
-            semantic: None,
-        }
+        Self { source: source.to_string(), payload: Payload::Sensor(values), semantic: None }
     }
 
     /// A text message.
     pub fn text(source: &str, text: &str) -> Self {
-        Self {
-            source: source.to_string(),
-            payload: Payload::Text(text.to_string()),
-            semantic: None,
-        }
+        Self { source: source.to_string(), payload: Payload::Text(text.to_string()), semantic: None }
     }
 
     /// The situation class used for trust and routing: `sensor`, `text.alert`,
@@ -77,7 +67,7 @@ impl Observation {
         match &self.payload {
             Payload::Sensor(_) => "sensor",
             Payload::Text(t) => {
-                if snarc_arousal >= 0.5 {
+                if snarc_arousal >= 0.6 {
                     "text.alert"
                 } else if t.trim_end().ends_with('?') {
                     "text.question"
@@ -196,12 +186,7 @@ fn classes(list: &[(&str, f64)]) -> BTreeMap<String, f64> {
 
 /// The four built-in experts used by `sage run` and the benchmarks.
 pub fn builtin_experts() -> Vec<ExpertSpec> {
-    let halt = HaltConfig {
-        max_steps: 60,
-        eps: 1e-3,
-        k: 3,
-        cost_per_step: 0.1,
-    };
+    let halt = HaltConfig { max_steps: 60, eps: 1e-3, k: 3, cost_per_step: 0.1 };
     vec![
         ExpertSpec {
             name: "smooth-lite".into(),
@@ -209,11 +194,7 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
             classes: classes(&[("sensor", 0.55)]),
             bytes: 40 << 20,
             load_s: 0.2,
-            plugin: Builtin::Smoother {
-                lambda: 0.5,
-                rate: 0.1,
-                momentum: 0.0,
-            },
+            plugin: Builtin::Smoother { lambda: 0.5, rate: 0.1, momentum: 0.0 },
             halt,
         },
         ExpertSpec {
@@ -222,21 +203,13 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
             classes: classes(&[("sensor", 0.6)]),
             bytes: 160 << 20,
             load_s: 0.8,
-            plugin: Builtin::Smoother {
-                lambda: 0.5,
-                rate: 0.1,
-                momentum: 0.5,
-            },
+            plugin: Builtin::Smoother { lambda: 0.5, rate: 0.1, momentum: 0.5 },
             halt,
         },
         ExpertSpec {
             name: "intent".into(),
             role: "primary".into(),
-            classes: classes(&[
-                ("text.alert", 0.7),
-                ("text.question", 0.6),
-                ("text.chat", 0.5),
-            ]),
+            classes: classes(&[("text.alert", 0.7), ("text.question", 0.6), ("text.chat", 0.5)]),
             bytes: 120 << 20,
             load_s: 0.5,
             plugin: Builtin::Intent { rate: 0.6 },
@@ -245,11 +218,7 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
         ExpertSpec {
             name: "keywords".into(),
             role: "small".into(),
-            classes: classes(&[
-                ("text.alert", 0.5),
-                ("text.question", 0.5),
-                ("text.chat", 0.6),
-            ]),
+            classes: classes(&[("text.alert", 0.5), ("text.question", 0.5), ("text.chat", 0.6)]),
             bytes: 30 << 20,
             load_s: 0.1,
             plugin: Builtin::Keywords,
@@ -326,12 +295,30 @@ pub enum Attention {
     /// Routed and run (see the run with the same observation index).
     Attended,
     /// Above the threshold, but no expert could take it.
-    Unrouted,
+    Unrouted {
+        /// Why.
+        why: String,
+    },
     /// Rejected: the observation was invalid.
     Rejected {
         /// Why.
         error: String,
     },
+}
+
+/// The routing of one attended observation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Routing {
+    /// Observation index in this tick.
+    pub observation: usize,
+    /// Situation class.
+    pub class: String,
+    /// The selector's decision with every candidate's factors.
+    pub decision: RouteDecision,
+    /// The expert actually used: the decision's choice, or a fallback when it cannot run here.
+    pub used: Option<u32>,
+    /// Why the choice was not used, if it was not.
+    pub fallback: Option<String>,
 }
 
 /// One plugin run.
@@ -403,8 +390,8 @@ pub struct TickReport {
     pub transition: Option<Transition>,
     /// Per observation.
     pub observations: Vec<ObservationReport>,
-    /// Routing decisions: `(observation index, class, decision)`.
-    pub decisions: Vec<(usize, String, RouteDecision)>,
+    /// Routing decisions, one per attended observation.
+    pub decisions: Vec<Routing>,
     /// Plugin runs.
     pub runs: Vec<RunReport>,
     /// ATP.
@@ -424,10 +411,7 @@ pub struct TickReport {
 impl TickReport {
     /// Highest salience this tick.
     pub fn max_salience(&self) -> f64 {
-        self.observations
-            .iter()
-            .filter_map(|o| o.salience.map(|s| s.total))
-            .fold(0.0, f64::max)
+        self.observations.iter().filter_map(|o| o.salience.map(|s| s.total)).fold(0.0, f64::max)
     }
 }
 
@@ -448,6 +432,7 @@ pub struct Kernel {
     window_start: u64,
     pending: Vec<Feedback>,
     total_swaps: u64,
+    last_dims: BTreeMap<String, crate::snarc::Dims>,
 }
 
 impl Kernel {
@@ -457,11 +442,7 @@ impl Kernel {
             if ok && value.is_finite() {
                 Ok(())
             } else {
-                Err(ConfigError::OutOfRange {
-                    field,
-                    expected,
-                    value,
-                })
+                Err(ConfigError::OutOfRange { field, expected, value })
             }
         };
         check("atp_max", config.atp_max, config.atp_max > 0.0, "positive")?;
@@ -477,12 +458,7 @@ impl Kernel {
             (0.0..=1.0).contains(&config.attention_threshold),
             "in [0, 1]",
         )?;
-        check(
-            "reference_load_s",
-            config.reference_load_s,
-            config.reference_load_s > 0.0,
-            "positive",
-        )?;
+        check("reference_load_s", config.reference_load_s, config.reference_load_s > 0.0, "positive")?;
         let mut trust = TrustLedger::new(config.trust);
         for (i, e) in config.experts.iter().enumerate() {
             if config.experts[..i].iter().any(|o| o.name == e.name) {
@@ -510,6 +486,7 @@ impl Kernel {
             window_start: 0,
             pending: vec![],
             total_swaps: 0,
+            last_dims: BTreeMap::new(),
             config,
         };
         // Start with WAKE's keep-hot set resident.
@@ -555,20 +532,12 @@ impl Kernel {
 
     /// Name of expert `id`.
     pub fn expert_name(&self, id: u32) -> &str {
-        self.config
-            .experts
-            .get(id as usize)
-            .map(|e| e.name.as_str())
-            .unwrap_or("?")
+        self.config.experts.get(id as usize).map(|e| e.name.as_str()).unwrap_or("?")
     }
 
     /// Id of the expert called `name`.
     pub fn expert_id(&self, name: &str) -> Option<u32> {
-        self.config
-            .experts
-            .iter()
-            .position(|e| e.name == name)
-            .map(|i| i as u32)
+        self.config.experts.iter().position(|e| e.name == name).map(|i| i as u32)
     }
 
     /// Names of the resident experts.
@@ -588,18 +557,12 @@ impl Kernel {
     }
 
     fn memory_budget(&self, state: State) -> u64 {
-        (self.config.memory_bytes as f64
-            * self.config.policies.get(state).memory_share.clamp(0.0, 1.0)) as u64
+        (self.config.memory_bytes as f64 * self.config.policies.get(state).memory_share.clamp(0.0, 1.0))
+            as u64
     }
 
     fn resident_bytes(&self) -> u64 {
-        self.config
-            .experts
-            .iter()
-            .zip(&self.resident)
-            .filter(|(_, r)| **r)
-            .map(|(e, _)| e.bytes)
-            .sum()
+        self.config.experts.iter().zip(&self.resident).filter(|(_, r)| **r).map(|(e, _)| e.bytes).sum()
     }
 
     /// Whether `id` could be made resident, evicting idle experts not in use this tick.
@@ -637,31 +600,51 @@ impl Kernel {
         });
     }
 
-    /// Make the keep-hot roles of `state` resident (as memory allows) and unload the rest.
+    /// Apply the residency policy of `state`: its keep-hot roles are made resident, evicting
+    /// other experts (least recently used first) to make room, and whatever no longer fits the
+    /// state's memory budget is unloaded, non-keep-hot experts first.
     fn apply_keep_hot(&mut self, state: State, events: &mut Vec<ResidencyEvent>) {
         let policy = self.config.policies.get(state).clone();
         let budget = self.memory_budget(state);
+        let hot = |k: &Self, i: usize| policy.keep_hot.contains(&k.config.experts[i].role);
+        // Least valuable first: not kept hot, then least recently used.
+        let victim = |k: &Self, spare: Option<usize>| {
+            (0..k.resident.len())
+                .filter(|&i| k.resident[i] && Some(i) != spare)
+                .min_by_key(|&i| (hot(k, i), k.last_used[i], i))
+        };
         for i in 0..self.resident.len() {
-            if self.resident[i] && !policy.keep_hot.contains(&self.config.experts[i].role) {
-                self.resident[i] = false;
-                events.push(ResidencyEvent::Unload {
-                    expert: self.config.experts[i].name.clone(),
-                    why: format!("not in the {state} keep-hot set"),
-                });
+            if self.resident[i] || !hot(self, i) || self.config.experts[i].bytes > budget {
+                continue;
             }
-        }
-        for i in 0..self.resident.len() {
-            let e = &self.config.experts[i];
-            if !self.resident[i]
-                && policy.keep_hot.contains(&e.role)
-                && self.resident_bytes() + e.bytes <= budget
-            {
+            while self.resident_bytes() + self.config.experts[i].bytes > budget {
+                match victim(self, Some(i)) {
+                    Some(v) if !hot(self, v) => {
+                        self.resident[v] = false;
+                        events.push(ResidencyEvent::Unload {
+                            expert: self.config.experts[v].name.clone(),
+                            why: format!("making room for the {state} keep-hot set"),
+                        });
+                    }
+                    _ => break,
+                }
+            }
+            if self.resident_bytes() + self.config.experts[i].bytes <= budget {
                 self.resident[i] = true;
+                let e = &self.config.experts[i];
                 events.push(ResidencyEvent::Load {
                     expert: e.name.clone(),
                     why: format!("{state} keeps {} hot", e.role),
                 });
             }
+        }
+        while self.resident_bytes() > budget {
+            let Some(v) = victim(self, None) else { break };
+            self.resident[v] = false;
+            events.push(ResidencyEvent::Unload {
+                expert: self.config.experts[v].name.clone(),
+                why: format!("over the {state} memory budget"),
+            });
         }
     }
 
@@ -676,15 +659,18 @@ impl Kernel {
         for f in pending {
             if let (Some(name), Some(class)) = (&f.expert, &f.class) {
                 if let Some(id) = self.expert_id(name) {
-                    let outcome = Outcome {
-                        success: f.success.unwrap_or(true),
-                        quality: f.quality.unwrap_or(1.0),
-                    };
+                    let outcome =
+                        Outcome { success: f.success.unwrap_or(true), quality: f.quality.unwrap_or(1.0) };
                     events.extend(self.trust.record(id, class, outcome, now));
                 }
             }
+            // Whether attending to the stream's last observation was worth it: its expected
+            // reward, and the salience weights, learn from that.
             if let (Some(stream), Some(reward)) = (&f.stream, f.reward) {
                 self.snarc.record_outcome(stream, reward);
+                if let Some(dims) = self.last_dims.get(stream) {
+                    self.snarc.learn(dims, reward);
+                }
             }
         }
         n
@@ -729,9 +715,7 @@ impl Kernel {
             for (_, s, v) in &sensors {
                 if v.is_empty() || !v.iter().all(|x| x.is_finite()) {
                     let e = if v.is_empty() {
-                        SnarcError::EmptyVector {
-                            sensor: s.to_string(),
-                        }
+                        SnarcError::EmptyVector { sensor: s.to_string() }
                     } else {
                         SnarcError::NotFinite {
                             sensor: s.to_string(),
@@ -740,9 +724,8 @@ impl Kernel {
                     };
                     sensor_sal.push(Err(e));
                 } else {
-                    sensor_sal.push(scored.next().ok_or_else(|| SnarcError::EmptyVector {
-                        sensor: s.to_string(),
-                    }));
+                    sensor_sal
+                        .push(scored.next().ok_or_else(|| SnarcError::EmptyVector { sensor: s.to_string() }));
                 }
             }
         }
@@ -757,6 +740,14 @@ impl Kernel {
                 })),
                 Payload::Text(t) => Ok(self.snarc.assess_text(&o.source, t, o.semantic)),
             };
+            if let Ok(s) = &sal {
+                match self.last_dims.get_mut(&o.source) {
+                    Some(d) => *d = s.dims,
+                    None => {
+                        self.last_dims.insert(o.source.clone(), s.dims);
+                    }
+                }
+            }
             match sal {
                 Ok(s) => reports.push(ObservationReport {
                     source: o.source.clone(),
@@ -768,9 +759,7 @@ impl Kernel {
                     source: o.source.clone(),
                     class: o.class(0.0).to_string(),
                     salience: None,
-                    attention: Attention::Rejected {
-                        error: e.to_string(),
-                    },
+                    attention: Attention::Rejected { error: e.to_string() },
                 }),
             }
         }
@@ -779,10 +768,7 @@ impl Kernel {
         let mut attended: Vec<usize> = reports
             .iter()
             .enumerate()
-            .filter(|(_, r)| {
-                r.salience
-                    .is_some_and(|s| s.total >= self.config.attention_threshold)
-            })
+            .filter(|(_, r)| r.salience.is_some_and(|s| s.total >= self.config.attention_threshold))
             .map(|(i, _)| i)
             .collect();
         attended.sort_by(|&a, &b| {
@@ -826,21 +812,42 @@ impl Kernel {
                 exploration: policy.exploration,
             };
             let d = self.selector.select(&ctx, &candidates);
-            match d.chosen {
-                Some(id)
-                    if candidates
-                        .iter()
-                        .any(|c| c.id == id && (c.resident || c.fits)) =>
-                {
-                    if d.swap {
+            let runnable = |c: &Candidate| !c.suppressed && (c.resident || c.fits);
+            // The selector's choice, or, if it cannot run here, the best runnable alternative.
+            let mut fallback = None;
+            let used = match d.chosen {
+                Some(id) if candidates.iter().any(|c| c.id == id && runnable(c)) => Some(id),
+                Some(id) => {
+                    let budget = self.memory_budget(state) >> 20;
+                    let need = self.config.experts[id as usize].bytes >> 20;
+                    let why = format!(
+                        "{} needs {need} MiB, more than the {state} budget of {budget} MiB allows",
+                        self.config.experts[id as usize].name
+                    );
+                    let mut ranked: Vec<&crate::router::Factors> = d.candidates.iter().collect();
+                    ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission));
+                    let alt = ranked
+                        .into_iter()
+                        .find(|f| f.id != id && candidates.iter().any(|c| c.id == f.id && runnable(c)))
+                        .map(|f| f.id);
+                    fallback = Some(match alt {
+                        Some(a) => format!("{why}; fell back to {}", self.config.experts[a as usize].name),
+                        None => format!("{why}, and no other expert for {class} is available"),
+                    });
+                    alt
+                }
+                None => {
+                    fallback = Some(format!("every expert for {class} is cooled down or none serves it"));
+                    None
+                }
+            };
+            match used {
+                Some(id) => {
+                    let cold = !self.resident[id as usize];
+                    if cold {
                         self.swaps_in_window += 1;
                         self.total_swaps += 1;
-                        self.load(
-                            id as usize,
-                            &busy,
-                            &format!("routed {class} to it"),
-                            &mut residency,
-                        );
+                        self.load(id as usize, &busy, &format!("routed {class} to it"), &mut residency);
                     }
                     busy[id as usize] = true;
                     self.last_used[id as usize] = tick;
@@ -848,9 +855,11 @@ impl Kernel {
                     routed.push((i, id));
                     reports[i].attention = Attention::Attended;
                 }
-                _ => reports[i].attention = Attention::Unrouted,
+                None => {
+                    reports[i].attention = Attention::Unrouted { why: fallback.clone().unwrap_or_default() };
+                }
             }
-            decisions.push((i, class, d));
+            decisions.push(Routing { observation: i, class, decision: d, used, fallback });
         }
 
         // 3. Allocation.
@@ -863,12 +872,8 @@ impl Kernel {
                 trust: self.trust.trust(id, &reports[i].class),
             })
             .collect();
-        let allocation: Allocation = allocate(
-            cycle_budget,
-            policy.max_plugins,
-            self.config.probe_floor,
-            &targets,
-        );
+        let allocation: Allocation =
+            allocate(cycle_budget, policy.max_plugins, self.config.probe_floor, &targets);
 
         // 4. Run, interleaved, reallocating what early finishers leave.
         let mut jobs: Vec<Job> = Vec::with_capacity(allocation.grants.len());
@@ -889,9 +894,7 @@ impl Kernel {
                     done: false,
                 }),
                 Err(e) => {
-                    reports[i].attention = Attention::Rejected {
-                        error: e.to_string(),
-                    };
+                    reports[i].attention = Attention::Rejected { error: e.to_string() };
                 }
             }
         }
@@ -906,11 +909,8 @@ impl Kernel {
                     jobs[j].done = true;
                     alive -= 1;
                     let left = jobs[j].run.remaining();
-                    let others: f64 = jobs
-                        .iter()
-                        .filter(|o| !o.done)
-                        .map(|o| o.trust.max(self.config.probe_floor))
-                        .sum();
+                    let others: f64 =
+                        jobs.iter().filter(|o| !o.done).map(|o| o.trust.max(self.config.probe_floor)).sum();
                     if left > 0.0 && others > 0.0 {
                         for o in jobs.iter_mut().filter(|o| !o.done) {
                             let g = left * o.trust.max(self.config.probe_floor) / others;
@@ -926,12 +926,8 @@ impl Kernel {
         let mut spent_total = 0.0;
         for job in jobs {
             let (telemetry, output) = job.run.finish();
-            let spent = self.ledger.debit(
-                tick,
-                EntryKind::PluginSpend,
-                telemetry.atp_spent,
-                Some(job.expert),
-            );
+            let spent =
+                self.ledger.debit(tick, EntryKind::PluginSpend, telemetry.atp_spent, Some(job.expert));
             spent_total += spent;
             let quality = quality_of(&telemetry);
             let class = reports[job.obs].class.clone();
@@ -958,34 +954,21 @@ impl Kernel {
                 trust_events.extend(self.trust.record(
                     id,
                     &r.class,
-                    Outcome {
-                        success,
-                        quality: r.quality,
-                    },
+                    Outcome { success, quality: r.quality },
                     now,
                 ));
-                if let Some(s) = reports[r.observation].salience {
-                    self.snarc.learn(&s.dims, 2.0 * r.quality - 1.0);
-                }
             }
             feedback_applied = self.apply_feedback(now, &mut trust_events);
         }
 
         // 6. Metabolism.
-        let base_cost = self
-            .ledger
-            .debit(tick, EntryKind::BaseCost, policy.base_cost, None);
-        let recovered = self
-            .ledger
-            .credit(tick, EntryKind::Recovery, policy.recovery);
+        let base_cost = self.ledger.debit(tick, EntryKind::BaseCost, policy.base_cost, None);
+        let recovered = self.ledger.credit(tick, EntryKind::Recovery, policy.recovery);
         let biases = match self.config.circadian_period {
             Some(period) => Circadian { period }.biases(tick),
             None => Biases::NEUTRAL,
         };
-        let max_salience = reports
-            .iter()
-            .filter_map(|r| r.salience.map(|s| s.total))
-            .fold(0.0, f64::max);
+        let max_salience = reports.iter().filter_map(|r| r.salience.map(|s| s.total)).fold(0.0, f64::max);
         let transition = self.machine.update(Inputs {
             atp: self.ledger.balance(),
             salience: max_salience,
@@ -1021,11 +1004,7 @@ impl Kernel {
             trust_events,
             consolidated,
             feedback_applied,
-            next_tick_in_s: self
-                .config
-                .policies
-                .get(self.machine.state())
-                .tick_interval_s,
+            next_tick_in_s: self.config.policies.get(self.machine.state()).tick_interval_s,
         }
     }
 }
@@ -1035,16 +1014,9 @@ pub fn quality_of(t: &Telemetry) -> f64 {
     if t.halt_reason == HaltReason::Error {
         return 0.0;
     }
-    let halted_well = matches!(
-        t.halt_reason,
-        HaltReason::Converged | HaltReason::PluginDone
-    ) as u8 as f64;
+    let halted_well = matches!(t.halt_reason, HaltReason::Converged | HaltReason::PluginDone) as u8 as f64;
     let budget = t.atp_spent + t.atp_unused;
-    let thrift = if budget > 0.0 {
-        1.0 - t.atp_spent / budget
-    } else {
-        0.0
-    };
+    let thrift = if budget > 0.0 { 1.0 - t.atp_spent / budget } else { 0.0 };
     (0.5 * t.monotonicity + 0.3 * halted_well + 0.2 * thrift).clamp(0.0, 1.0)
 }
 
@@ -1112,24 +1084,8 @@ fn start_job(
         message: format!("expects {what}"),
     };
     Ok(match (spec.plugin, &obs.payload) {
-        (
-            Builtin::Smoother {
-                lambda,
-                rate,
-                momentum,
-            },
-            Payload::Sensor(v),
-        ) => Box::new(Typed {
-            run: Run::start(
-                Smoother {
-                    lambda,
-                    rate,
-                    momentum,
-                },
-                v.clone(),
-                spec.halt,
-                budget,
-            )?,
+        (Builtin::Smoother { lambda, rate, momentum }, Payload::Sensor(v)) => Box::new(Typed {
+            run: Run::start(Smoother { lambda, rate, momentum }, v.clone(), spec.halt, budget)?,
             given_back: 0.0,
             describe: |s, t| {
                 format!(

@@ -23,6 +23,7 @@ pub mod rng;
 pub mod router;
 pub mod scenario;
 pub mod snarc;
+mod text;
 pub mod trust;
 
 pub use kernel::{

@@ -29,13 +29,7 @@ pub enum State {
 
 impl State {
     /// All states.
-    pub const ALL: [State; 5] = [
-        State::Wake,
-        State::Focus,
-        State::Rest,
-        State::Dream,
-        State::Crisis,
-    ];
+    pub const ALL: [State; 5] = [State::Wake, State::Focus, State::Rest, State::Dream, State::Crisis];
 
     /// Upper-case name.
     pub fn as_str(self) -> &'static str {
@@ -149,23 +143,13 @@ fn policy(
 
 impl Default for Policies {
     fn default() -> Self {
-        let mut dream = policy(0, false, false, 0.1, 0.5, &[], 0.5, 0.3, 0.0);
+        let mut dream = policy(0, false, false, 0.1, 0.6, &[], 0.5, 0.3, 0.0);
         dream.consolidation = true;
         Self {
             // max plugins, learning, exploration, Hz, memory share, keep-hot roles,
             // recovery, base cost, budget share.
             wake: policy(3, true, true, 30.0, 0.75, &["primary"], 0.1, 0.5, 0.1),
-            focus: policy(
-                1,
-                true,
-                false,
-                60.0,
-                1.0,
-                &["primary", "large"],
-                0.0,
-                2.0,
-                0.2,
-            ),
+            focus: policy(1, true, false, 60.0, 1.0, &["primary", "large"], 0.0, 2.0, 0.2),
             rest: policy(1, false, false, 1.0, 0.25, &["small"], 1.0, 0.1, 0.05),
             dream,
             crisis: policy(1, false, false, 5.0, 0.25, &["small"], 0.2, 0.05, 0.05),
@@ -202,11 +186,7 @@ pub struct Biases {
 
 impl Biases {
     /// No bias.
-    pub const NEUTRAL: Biases = Biases {
-        wake: 1.0,
-        focus: 1.0,
-        dream: 1.0,
-    };
+    pub const NEUTRAL: Biases = Biases { wake: 1.0, focus: 1.0, dream: 1.0 };
 }
 
 /// The circadian clock: a period in ticks.
@@ -239,11 +219,7 @@ impl Circadian {
         let p = self.position(tick);
         let day = (TAU * (p - 0.25)).cos().max(0.0);
         let night = (TAU * (p - 0.75)).cos().max(0.0);
-        Biases {
-            wake: 1.0 + 0.5 * day,
-            focus: 1.0 + day,
-            dream: 1.0 + 2.0 * night,
-        }
+        Biases { wake: 1.0 + 0.5 * day, focus: 1.0 + day, dream: 1.0 + 2.0 * night }
     }
 }
 
@@ -411,12 +387,7 @@ pub struct Machine {
 impl Machine {
     /// A machine in WAKE.
     pub fn new(thresholds: Thresholds) -> Self {
-        Self {
-            state: State::Wake,
-            ticks_in_state: 0,
-            quiet_ticks: 0,
-            thresholds,
-        }
+        Self { state: State::Wake, ticks_in_state: 0, quiet_ticks: 0, thresholds }
     }
 
     /// Current state.
@@ -438,11 +409,7 @@ impl Machine {
     pub fn update(&mut self, i: Inputs) -> Option<Transition> {
         let t = &self.thresholds;
         let atp = if i.atp.is_finite() { i.atp } else { 0.0 };
-        let sal = if i.salience.is_finite() {
-            i.salience
-        } else {
-            0.0
-        };
+        let sal = if i.salience.is_finite() { i.salience } else { 0.0 };
         self.ticks_in_state = self.ticks_in_state.saturating_add(1);
         if sal < t.quiet_salience {
             self.quiet_ticks = self.quiet_ticks.saturating_add(1);
@@ -453,86 +420,74 @@ impl Machine {
         let dwell = t.min_dwell as f64;
         let ticks = self.ticks_in_state as f64;
 
-        let next: Option<(State, Rule)> =
-            if (i.crisis || atp < t.crisis_atp) && self.state != State::Crisis {
-                Some((
-                    State::Crisis,
-                    if i.crisis {
-                        Rule::CrisisSignal
+        let next: Option<(State, Rule)> = if (i.crisis || atp < t.crisis_atp) && self.state != State::Crisis {
+            Some((State::Crisis, if i.crisis { Rule::CrisisSignal } else { Rule::AtpCritical }))
+        } else if self.ticks_in_state < t.min_dwell {
+            None
+        } else {
+            match self.state {
+                State::Wake => {
+                    if sal > t.focus_salience && atp > t.focus_atp / b.focus {
+                        Some((State::Focus, Rule::SalienceHigh))
+                    } else if atp < t.rest_atp / b.wake {
+                        Some((State::Rest, Rule::AtpLow))
+                    } else if atp > t.dream_atp.0
+                        && atp < t.dream_atp.1
+                        && self.quiet_ticks as f64 > dwell.max(t.dream_after_quiet / b.dream)
+                    {
+                        Some((State::Dream, Rule::QuietLongEnough))
                     } else {
-                        Rule::AtpCritical
-                    },
-                ))
-            } else if self.ticks_in_state < t.min_dwell {
-                None
-            } else {
-                match self.state {
-                    State::Wake => {
-                        if sal > t.focus_salience && atp > t.focus_atp / b.focus {
-                            Some((State::Focus, Rule::SalienceHigh))
-                        } else if atp < t.rest_atp / b.wake {
-                            Some((State::Rest, Rule::AtpLow))
-                        } else if atp > t.dream_atp.0
-                            && atp < t.dream_atp.1
-                            && self.quiet_ticks as f64 > dwell.max(t.dream_after_quiet / b.dream)
-                        {
-                            Some((State::Dream, Rule::QuietLongEnough))
-                        } else {
-                            None
-                        }
-                    }
-                    State::Focus => {
-                        if atp < t.focus_rest_atp {
-                            Some((State::Rest, Rule::FocusExhausted))
-                        } else if atp < t.focus_wake_atp {
-                            Some((State::Wake, Rule::FocusUnaffordable))
-                        } else if sal < t.unfocus_salience {
-                            Some((State::Wake, Rule::SalienceDropped))
-                        } else {
-                            None
-                        }
-                    }
-                    State::Rest => {
-                        if atp > t.rest_dream_atp / b.dream
-                            && ticks > dwell.max(t.rest_dream_ticks / b.dream)
-                            && sal < t.quiet_salience
-                        {
-                            Some((State::Dream, Rule::RestedAndQuiet))
-                        } else if atp > t.rest_wake_atp / b.wake {
-                            Some((State::Wake, Rule::AtpRecovered))
-                        } else {
-                            None
-                        }
-                    }
-                    State::Dream => {
-                        if atp < t.dream_rest_atp {
-                            Some((State::Rest, Rule::DreamUnaffordable))
-                        } else if atp > t.dream_wake_atp / b.wake {
-                            Some((State::Wake, Rule::AtpRecovered))
-                        } else if ticks > t.dream_ticks * b.dream {
-                            Some((State::Wake, Rule::DreamComplete))
-                        } else if sal >= t.focus_salience {
-                            Some((State::Wake, Rule::WokenBySalience))
-                        } else {
-                            None
-                        }
-                    }
-                    State::Crisis => {
-                        if atp > t.crisis_exit_atp && !i.crisis {
-                            Some((State::Rest, Rule::CrisisOver))
-                        } else {
-                            None
-                        }
+                        None
                     }
                 }
-            };
+                State::Focus => {
+                    if atp < t.focus_rest_atp {
+                        Some((State::Rest, Rule::FocusExhausted))
+                    } else if atp < t.focus_wake_atp {
+                        Some((State::Wake, Rule::FocusUnaffordable))
+                    } else if sal < t.unfocus_salience {
+                        Some((State::Wake, Rule::SalienceDropped))
+                    } else {
+                        None
+                    }
+                }
+                State::Rest => {
+                    if atp > t.rest_dream_atp / b.dream
+                        && ticks > dwell.max(t.rest_dream_ticks / b.dream)
+                        && sal < t.quiet_salience
+                    {
+                        Some((State::Dream, Rule::RestedAndQuiet))
+                    } else if atp > t.rest_wake_atp / b.wake {
+                        Some((State::Wake, Rule::AtpRecovered))
+                    } else {
+                        None
+                    }
+                }
+                State::Dream => {
+                    if atp < t.dream_rest_atp {
+                        Some((State::Rest, Rule::DreamUnaffordable))
+                    } else if atp > t.dream_wake_atp / b.wake {
+                        Some((State::Wake, Rule::AtpRecovered))
+                    } else if ticks > t.dream_ticks * b.dream {
+                        Some((State::Wake, Rule::DreamComplete))
+                    } else if sal >= t.focus_salience {
+                        Some((State::Wake, Rule::WokenBySalience))
+                    } else {
+                        None
+                    }
+                }
+                State::Crisis => {
+                    if atp > t.crisis_exit_atp && !i.crisis {
+                        Some((State::Rest, Rule::CrisisOver))
+                    } else {
+                        None
+                    }
+                }
+            }
+        };
         let (to, rule) = next?;
         debug_assert!(self.state.can_go_to(to));
-        let tr = Transition {
-            from: self.state,
-            to,
-            rule,
-        };
+        let tr = Transition { from: self.state, to, rule };
         self.state = to;
         self.ticks_in_state = 0;
         Some(tr)

@@ -15,6 +15,8 @@
 
 use sage_irp::{Budget, Plugin, PluginError, StepOutcome};
 
+use crate::text::{is_stopword, normalize_word};
+
 /// Tikhonov smoothing of a sensor vector.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Smoother {
@@ -61,12 +63,7 @@ impl Plugin for Smoother {
             });
         }
         let n = x.len();
-        Ok(SmootherState {
-            x0: x.clone(),
-            x,
-            velocity: vec![0.0; n],
-            grad: vec![0.0; n],
-        })
+        Ok(SmootherState { x0: x.clone(), x, velocity: vec![0.0; n], grad: vec![0.0; n] })
     }
 
     fn step(&mut self, s: &mut SmootherState, _b: &mut Budget) -> Result<StepOutcome, PluginError> {
@@ -93,15 +90,9 @@ impl Plugin for Smoother {
     }
 }
 
-/// Tokenise into lower-case words.
+/// Content words of a text, lower case, without stop words and very short words.
 fn words(text: &str) -> Vec<String> {
-    text.split_whitespace()
-        .map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric())
-                .to_lowercase()
-        })
-        .filter(|w| w.len() > 2)
-        .collect()
+    text.split_whitespace().map(normalize_word).filter(|w| w.len() > 2 && !is_stopword(w)).collect()
 }
 
 /// Greedy keyword cover.
@@ -137,21 +128,11 @@ impl Plugin for Keywords {
             }
         }
         let total = candidates.iter().map(|c| c.1).sum();
-        Ok(KeywordsState {
-            candidates,
-            chosen: vec![],
-            total,
-            covered: 0.0,
-        })
+        Ok(KeywordsState { candidates, chosen: vec![], total, covered: 0.0 })
     }
 
     fn step(&mut self, s: &mut KeywordsState, _b: &mut Budget) -> Result<StepOutcome, PluginError> {
-        let best = s
-            .candidates
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1 .1.total_cmp(&b.1 .1))
-            .map(|(i, _)| i);
+        let best = s.candidates.iter().enumerate().max_by(|a, b| a.1 .1.total_cmp(&b.1 .1)).map(|(i, _)| i);
         let Some(i) = best else {
             return Ok(StepOutcome::Done);
         };
@@ -214,15 +195,11 @@ impl Plugin for Intent {
     }
 
     fn init_state(&mut self, text: String) -> Result<IntentState, PluginError> {
-        let ws = words(&text);
+        // Function words are the cues here, so no stop-word filter.
+        let ws: Vec<String> = text.split_whitespace().map(normalize_word).collect();
         let has = |list: &[&str]| ws.iter().filter(|w| list.contains(&w.as_str())).count() as f64;
-        let question = has(&[
-            "what", "why", "how", "when", "where", "who", "which", "can", "could", "does",
-        ]) + if text.trim_end().ends_with('?') {
-            2.0
-        } else {
-            0.0
-        };
+        let question = has(&["what", "why", "how", "when", "where", "who", "which", "can", "could", "does"])
+            + if text.trim_end().ends_with('?') { 2.0 } else { 0.0 };
         let alert = has(&[
             "urgent",
             "emergency",
@@ -236,9 +213,8 @@ impl Plugin for Intent {
             "alert",
             "smoke",
         ]) + text.matches('!').count() as f64;
-        let command = has(&[
-            "please", "go", "move", "bring", "fetch", "open", "close", "turn", "start", "pick",
-        ]);
+        let command =
+            has(&["please", "go", "move", "bring", "fetch", "open", "close", "turn", "start", "pick"]);
         let report = has(&[
             "status",
             "battery",
@@ -250,10 +226,7 @@ impl Plugin for Intent {
             "ok",
             "normal",
         ]) + 0.5;
-        Ok(IntentState {
-            p: [0.25; 4],
-            evidence: [question, alert, command, report],
-        })
+        Ok(IntentState { p: [0.25; 4], evidence: [question, alert, command, report] })
     }
 
     fn step(&mut self, s: &mut IntentState, _b: &mut Budget) -> Result<StepOutcome, PluginError> {
@@ -269,10 +242,7 @@ impl Plugin for Intent {
     }
 
     fn energy(&self, s: &IntentState) -> f64 {
-        -s.p.iter()
-            .filter(|p| **p > 0.0)
-            .map(|p| p * p.ln())
-            .sum::<f64>()
+        -s.p.iter().filter(|p| **p > 0.0).map(|p| p * p.ln()).sum::<f64>()
     }
 }
 
@@ -283,15 +253,10 @@ mod tests {
 
     #[test]
     fn smoother_descends_monotonically_and_momentum_is_faster() {
-        let x: Vec<f64> = (0..32)
-            .map(|i| (i as f64 * 0.3).sin() + if i % 2 == 0 { 0.5 } else { -0.5 })
-            .collect();
+        let x: Vec<f64> =
+            (0..32).map(|i| (i as f64 * 0.3).sin() + if i % 2 == 0 { 0.5 } else { -0.5 }).collect();
         let plain = refine(
-            &mut Smoother {
-                lambda: 0.5,
-                rate: 0.1,
-                momentum: 0.0,
-            },
+            &mut Smoother { lambda: 0.5, rate: 0.1, momentum: 0.0 },
             x.clone(),
             HaltConfig::default(),
             Budget::new(100.0),
@@ -299,11 +264,7 @@ mod tests {
         )
         .unwrap();
         let fast = refine(
-            &mut Smoother {
-                lambda: 0.5,
-                rate: 0.1,
-                momentum: 0.5,
-            },
+            &mut Smoother { lambda: 0.5, rate: 0.1, momentum: 0.5 },
             x,
             HaltConfig::default(),
             Budget::new(100.0),
@@ -315,11 +276,7 @@ mod tests {
         assert!(fast.telemetry.steps < plain.telemetry.steps);
         assert!(plain.telemetry.final_energy() < plain.telemetry.energies[0] * 0.5);
         assert!(refine(
-            &mut Smoother {
-                lambda: 0.5,
-                rate: 0.1,
-                momentum: 0.0
-            },
+            &mut Smoother { lambda: 0.5, rate: 0.1, momentum: 0.0 },
             vec![1.0],
             HaltConfig::default(),
             Budget::new(1.0),
@@ -359,14 +316,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.state.best().0, "question");
-        let empty = refine(
-            &mut Keywords,
-            String::new(),
-            HaltConfig::default(),
-            Budget::new(10.0),
-            0.0,
-        )
-        .unwrap();
+        let empty =
+            refine(&mut Keywords, String::new(), HaltConfig::default(), Budget::new(10.0), 0.0).unwrap();
         assert_eq!(empty.telemetry.halt_reason, HaltReason::PluginDone);
     }
 }

@@ -201,12 +201,7 @@ pub struct Selector {
 impl Selector {
     /// A selector whose exploration draws from `seed`.
     pub fn new(config: SelectorConfig, seed: u64) -> Self {
-        Self {
-            config,
-            bias: vec![],
-            load: vec![],
-            rng: Rng::new(seed),
-        }
+        Self { config, bias: vec![], load: vec![], rng: Rng::new(seed) }
     }
 
     /// Settings.
@@ -227,22 +222,15 @@ impl Selector {
     }
 
     /// Choose among `candidates`, writing into `out` (reuses its allocation).
-    pub fn select_into(
-        &mut self,
-        ctx: &Context,
-        candidates: &[Candidate],
-        out: &mut RouteDecision,
-    ) {
+    pub fn select_into(&mut self, ctx: &Context, candidates: &[Candidate], out: &mut RouteDecision) {
         let cfg = self.config;
         out.candidates.clear();
         out.chosen = None;
         out.swap = false;
         out.reason = Some(Reason::NoCandidate);
-        let incumbent_resident = ctx.incumbent.is_some_and(|inc| {
-            candidates
-                .iter()
-                .any(|c| c.id == inc && c.resident && !c.suppressed)
-        });
+        let incumbent_resident = ctx
+            .incumbent
+            .is_some_and(|inc| candidates.iter().any(|c| c.id == inc && c.resident && !c.suppressed));
 
         let mut best: Option<usize> = None;
         for c in candidates {
@@ -282,9 +270,7 @@ impl Selector {
                     Some(b) => {
                         let (pb, pi) = (out.candidates[b].permission, permission);
                         pi > pb * (1.0 + 1e-12)
-                            || (pi >= pb * (1.0 - 1e-12)
-                                && hot
-                                && out.candidates[b].persistence == 1.0)
+                            || (pi >= pb * (1.0 - 1e-12) && hot && out.candidates[b].persistence == 1.0)
                     }
                 };
                 if better {
@@ -294,21 +280,15 @@ impl Selector {
         }
         let Some(mut pick) = best else { return };
         let mut reason = Reason::Best;
-        let runnable = |f: &Factors, c: &Candidate| {
-            f.excluded.is_none() && c.fits && (f.resident || ctx.swaps_left > 0)
-        };
+        let runnable =
+            |f: &Factors, c: &Candidate| f.excluded.is_none() && c.fits && (f.resident || ctx.swaps_left > 0);
 
         let explore = ctx.exploration
             && ctx.state != State::Crisis
             && cfg.epsilon > 0.0
             && self.rng.next_f64() < cfg.epsilon;
         if explore {
-            let n = out
-                .candidates
-                .iter()
-                .zip(candidates)
-                .filter(|(f, c)| runnable(f, c))
-                .count();
+            let n = out.candidates.iter().zip(candidates).filter(|(f, c)| runnable(f, c)).count();
             if n > 0 {
                 let k = self.rng.below(n);
                 if let Some(i) = out
@@ -332,9 +312,7 @@ impl Selector {
                 if let Some(ch) = out
                     .candidates
                     .iter()
-                    .filter(|f| {
-                        f.excluded.is_none() && f.id != p.id && f.expertise * (1.0 + f.bias) > raw
-                    })
+                    .filter(|f| f.excluded.is_none() && f.id != p.id && f.expertise * (1.0 + f.bias) > raw)
                     .max_by(|a, b| a.expertise.total_cmp(&b.expertise))
                 {
                     reason = Reason::Hysteresis { challenger: ch.id };
@@ -356,9 +334,7 @@ impl Selector {
                     .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
                     .map(|(i, _)| i);
                 if let Some(l) = lighter {
-                    reason = Reason::WakePrefersLighter {
-                        over: out.candidates[pick].id,
-                    };
+                    reason = Reason::WakePrefersLighter { over: out.candidates[pick].id };
                     pick = l;
                 }
             }
@@ -407,8 +383,8 @@ impl Selector {
             let hit = if c.id == chosen { 1.0 } else { 0.0 };
             self.load[i] += cfg.load_rate * (hit - self.load[i]);
             let err = target - self.load[i];
-            self.bias[i] = (self.bias[i] + cfg.bias_rate * err.signum())
-                .clamp(-cfg.bias_limit, cfg.bias_limit);
+            self.bias[i] =
+                (self.bias[i] + cfg.bias_rate * err.signum()).clamp(-cfg.bias_limit, cfg.bias_limit);
         }
     }
 }

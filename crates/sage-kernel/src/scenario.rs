@@ -127,12 +127,8 @@ impl Scenario {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |message: String| ScenarioError::Line {
-                line: n + 1,
-                message,
-            };
-            let value: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
+            let err = |message: String| ScenarioError::Line { line: n + 1, message };
+            let value: serde_json::Value = serde_json::from_str(line).map_err(|e| err(e.to_string()))?;
             if value.get("scenario").is_some() {
                 if header.is_some() || !events.is_empty() {
                     return Err(err("the header must be the first line".into()));
@@ -163,16 +159,11 @@ impl Scenario {
             description: None,
         });
         if !(header.tick_s.is_finite() && header.tick_s > 0.0) {
-            return Err(ScenarioError::Header(format!(
-                "tick_s must be positive, got {}",
-                header.tick_s
-            )));
+            return Err(ScenarioError::Header(format!("tick_s must be positive, got {}", header.tick_s)));
         }
         if let Some(end) = header.end {
             if !end.is_finite() || end < 0.0 {
-                return Err(ScenarioError::Header(format!(
-                    "end must be a non-negative number, got {end}"
-                )));
+                return Err(ScenarioError::Header(format!("end must be a non-negative number, got {end}")));
             }
         }
         Ok(Self { header, events })
@@ -243,15 +234,9 @@ pub fn run(
     let n = scenario.ticks();
     let mut by_tick: BTreeMap<u64, Vec<&Event>> = BTreeMap::new();
     for e in &scenario.events {
-        by_tick
-            .entry((e.t / tick_s).round() as u64)
-            .or_default()
-            .push(e);
+        by_tick.entry((e.t / tick_s).round() as u64).or_default().push(e);
     }
-    let mut s = Summary {
-        atp_min: kernel.ledger().balance(),
-        ..Summary::default()
-    };
+    let mut s = Summary { atp_min: kernel.ledger().balance(), ..Summary::default() };
     let mut crisis = false;
     let swaps_before = kernel.swaps();
     let mut obs: Vec<Observation> = vec![];
@@ -265,10 +250,7 @@ pub fn run(
                     obs.push(Observation::sensor(name, v.clone()));
                 }
                 for m in &e.text {
-                    obs.push(Observation {
-                        semantic: m.semantic,
-                        ..Observation::text(&m.source, &m.text)
-                    });
+                    obs.push(Observation { semantic: m.semantic, ..Observation::text(&m.source, &m.text) });
                 }
                 for f in &e.feedback {
                     kernel.feedback(f.clone());
@@ -285,8 +267,7 @@ pub fn run(
         s.ticks += 1;
         *s.ticks_in_state.entry(r.state).or_default() += 1;
         if let Some(t) = r.transition {
-            s.transitions
-                .push((r.tick, t.from, t.to, t.rule.to_string()));
+            s.transitions.push((r.tick, t.from, t.to, t.rule.to_string()));
         }
         for o in &r.observations {
             s.observations += 1;
@@ -294,7 +275,7 @@ pub fn run(
                 Attention::Attended => s.attended += 1,
                 Attention::Ignored => s.ignored += 1,
                 Attention::Capped => s.capped += 1,
-                Attention::Unrouted => s.unrouted += 1,
+                Attention::Unrouted { .. } => s.unrouted += 1,
                 Attention::Rejected { .. } => s.rejected += 1,
             }
         }
@@ -310,10 +291,10 @@ pub fn run(
     }
     s.swaps = kernel.swaps() - swaps_before;
     for (class, id, _) in kernel.trust().entries() {
-        s.trust.entry(class.to_string()).or_default().insert(
-            kernel.expert_name(id).to_string(),
-            kernel.trust().trust(id, class),
-        );
+        s.trust
+            .entry(class.to_string())
+            .or_default()
+            .insert(kernel.expert_name(id).to_string(), kernel.trust().trust(id, class));
     }
     s
 }
@@ -328,10 +309,7 @@ mod tests {
         assert!(matches!(e, ScenarioError::Line { line: 2, .. }), "{e}");
         let e = Scenario::parse("{\"t\": 1}\nnot json\n").unwrap_err();
         assert!(matches!(e, ScenarioError::Line { line: 2, .. }));
-        assert_eq!(
-            Scenario::parse("# only a comment\n\n"),
-            Err(ScenarioError::Empty)
-        );
+        assert_eq!(Scenario::parse("# only a comment\n\n"), Err(ScenarioError::Empty));
         let e = Scenario::parse("{\"t\": -1}").unwrap_err();
         assert!(e.to_string().contains("non-negative"));
         let e = Scenario::parse("{\"scenario\":\"x\",\"tick_s\":0}\n{\"t\": 1}").unwrap_err();
@@ -346,8 +324,7 @@ mod tests {
     fn ticks_cover_the_events_and_a_tail() {
         let s = Scenario::parse("{\"t\": 5}\n{\"t\": 2}").unwrap();
         assert_eq!(s.ticks(), 16);
-        let s =
-            Scenario::parse("{\"scenario\":\"x\",\"tick_s\":0.5,\"end\":10}\n{\"t\": 2}").unwrap();
+        let s = Scenario::parse("{\"scenario\":\"x\",\"tick_s\":0.5,\"end\":10}\n{\"t\": 2}").unwrap();
         assert_eq!(s.ticks(), 21);
     }
 }

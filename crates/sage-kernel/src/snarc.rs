@@ -12,10 +12,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-/// Number of recent errors/magnitudes kept for the running percentiles.
+use crate::text::{is_stopword, normalize_word};
+
+/// Number of recent errors/magnitudes kept for the robust running statistics.
 const PERCENTILE_WINDOW: usize = 100;
-/// Below this many samples the percentiles fall back to a fixed scale.
-const WARMUP: usize = 10;
+/// Below this many samples surprise and arousal fall back to a fixed scale (value / 10).
+const WARMUP: usize = 3;
 /// Recent observations compared for novelty.
 const NOVELTY_WINDOW: usize = 50;
 /// Outcomes remembered per sensor or text stream.
@@ -51,13 +53,7 @@ pub struct Dims {
 impl Dims {
     /// The dimensions as an array in S, N, A, R, C order.
     pub fn as_array(&self) -> [f64; 5] {
-        [
-            self.surprise,
-            self.novelty,
-            self.arousal,
-            self.reward,
-            self.conflict,
-        ]
+        [self.surprise, self.novelty, self.arousal, self.reward, self.conflict]
     }
 }
 
@@ -89,12 +85,7 @@ impl Default for Weights {
 
 impl Weights {
     fn combine(&self, d: &Dims) -> f64 {
-        let a = d.as_array();
-        let mut t = 0.0;
-        for i in 0..5 {
-            t += self.0[i] * a[i];
-        }
-        clamp01(t)
+        clamp01(self.0.iter().zip(d.as_array()).map(|(w, x)| w * x).sum())
     }
 }
 
@@ -199,10 +190,7 @@ struct Ring {
 
 impl Ring {
     fn new(cap: usize) -> Self {
-        Self {
-            buf: VecDeque::with_capacity(cap),
-            cap,
-        }
+        Self { buf: VecDeque::with_capacity(cap), cap }
     }
     fn push(&mut self, x: f64) {
         if self.buf.len() == self.cap {
@@ -213,17 +201,23 @@ impl Ring {
     fn len(&self) -> usize {
         self.buf.len()
     }
-    /// Mid-rank percentile of `x` among the stored values.
-    fn percentile(&self, x: f64) -> f64 {
-        let (mut below, mut equal) = (0usize, 0usize);
-        for &v in &self.buf {
-            if v < x {
-                below += 1;
-            } else if v == x {
-                equal += 1;
-            }
+    /// How many robust standard deviations `x` lies from the median of the stored values:
+    /// `(x − median) / (1.4826·MAD + floor·|median| + 1e-9)`. The relative floor keeps tiny
+    /// fluctuations of a steady signal from looking dramatic.
+    fn robust_z(&self, x: f64, floor: f64, scratch: &mut Vec<f64>) -> f64 {
+        scratch.clear();
+        scratch.extend(self.buf.iter().copied());
+        let n = scratch.len();
+        if n == 0 {
+            return 0.0;
         }
-        (below as f64 + 0.5 * equal as f64) / self.buf.len().max(1) as f64
+        let mid = n / 2;
+        let median = *scratch.select_nth_unstable_by(mid, f64::total_cmp).1;
+        for v in scratch.iter_mut() {
+            *v = (*v - median).abs();
+        }
+        let mad = *scratch.select_nth_unstable_by(mid, f64::total_cmp).1;
+        (x - median) / (1.4826 * mad + floor * median.abs() + 1e-9)
     }
 }
 
@@ -237,6 +231,7 @@ struct SensorTrack {
     outcomes: VecDeque<(Vec<f64>, f64)>,
     last: Option<Vec<f64>>,
     norms: Ring,
+    scratch: Vec<f64>,
 }
 
 impl SensorTrack {
@@ -249,6 +244,7 @@ impl SensorTrack {
             outcomes: VecDeque::new(),
             last: None,
             norms: Ring::new(CONFLICT_WINDOW),
+            scratch: Vec::with_capacity(PERCENTILE_WINDOW),
         }
     }
 }
@@ -326,12 +322,7 @@ impl Snarc {
             Some(s) => clamp01(0.5 * dims.surprise + 0.5 * clamp01(s)),
             None => self.weights.combine(&dims),
         };
-        Salience {
-            dims,
-            total,
-            confidence,
-            semantic: semantic.map(clamp01),
-        }
+        Salience { dims, total, confidence, semantic: semantic.map(clamp01) }
     }
 
     /// Score one frame of numeric sensor readings observed together. Conflict compares the
@@ -339,25 +330,17 @@ impl Snarc {
     pub fn assess_frame(&mut self, frame: &[(&str, &[f64])]) -> Result<Vec<Salience>, SnarcError> {
         for (name, v) in frame {
             if v.is_empty() {
-                return Err(SnarcError::EmptyVector {
-                    sensor: name.to_string(),
-                });
+                return Err(SnarcError::EmptyVector { sensor: name.to_string() });
             }
             if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-                return Err(SnarcError::NotFinite {
-                    sensor: name.to_string(),
-                    index: i,
-                });
+                return Err(SnarcError::NotFinite { sensor: name.to_string(), index: i });
             }
         }
         let mut dims: Vec<Dims> = Vec::with_capacity(frame.len());
         for (name, v) in frame {
             let track = match self.sensors.get_mut(*name) {
                 Some(t) => t,
-                None => self
-                    .sensors
-                    .entry(name.to_string())
-                    .or_insert_with(SensorTrack::new),
+                None => self.sensors.entry(name.to_string()).or_insert_with(SensorTrack::new),
             };
             dims.push(assess_sensor(track, v));
         }
@@ -374,13 +357,12 @@ impl Snarc {
                     let Some(corr) = pearson(&ta.norms, &tb.norms) else {
                         continue;
                     };
-                    let key = if a < b {
-                        (a.to_string(), b.to_string())
-                    } else {
-                        (b.to_string(), a.to_string())
-                    };
+                    let key =
+                        if a < b { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) };
                     let expected = self.expected_corr.entry(key).or_insert(corr);
-                    let c = clamp01((corr - *expected).abs());
+                    // Only a break from a reliable expectation is a conflict: weight the
+                    // deviation by how strongly the pair usually correlates.
+                    let c = clamp01((corr - *expected).abs() * expected.abs());
                     *expected += EXPECT_ALPHA * (corr - *expected);
                     conflict[i] = conflict[i].max(c);
                     conflict[j] = conflict[j].max(c);
@@ -397,11 +379,7 @@ impl Snarc {
     /// in `[0, 1]`; when given, `total = 0.5·surprise + 0.5·semantic`.
     pub fn assess_text(&mut self, source: &str, text: &str, semantic: Option<f64>) -> Salience {
         let raw: Vec<&str> = text.split_whitespace().collect();
-        let tokens: Vec<String> = raw
-            .iter()
-            .map(|w| normalize_word(w))
-            .filter(|w| !w.is_empty())
-            .collect();
+        let tokens: Vec<String> = raw.iter().map(|w| normalize_word(w)).filter(|w| !w.is_empty()).collect();
         let content: HashSet<String> = tokens.iter().filter(|w| !is_stopword(w)).cloned().collect();
         let track = self.texts.entry(source.to_string()).or_default();
 
@@ -410,39 +388,26 @@ impl Snarc {
         let surprise = if content.is_empty() || track.vocabulary.is_empty() {
             0.0
         } else {
-            content
-                .iter()
-                .filter(|w| !track.vocabulary.contains_key(*w))
-                .count() as f64
+            content.iter().filter(|w| !track.vocabulary.contains_key(*w)).count() as f64
                 / content.len() as f64
         };
         // Novelty: 1 - max Jaccard similarity to recent messages.
         let novelty = if track.recent.is_empty() {
             1.0
         } else {
-            1.0 - track
-                .recent
-                .iter()
-                .map(|m| jaccard(m, &content))
-                .fold(0.0, f64::max)
+            1.0 - track.recent.iter().map(|m| jaccard(m, &content)).fold(0.0, f64::max)
         };
         // Arousal: urgency words, exclamation, shouting, domain keyword density.
         let urgent = tokens.iter().filter(|w| self.urgency.contains(*w)).count() as f64;
         let exclaim = text.matches('!').count() as f64;
-        let long_words: Vec<&&str> = raw
-            .iter()
-            .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2)
-            .collect();
+        let long_words: Vec<&&str> =
+            raw.iter().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
         let caps = if long_words.is_empty() {
             0.0
         } else {
             long_words
                 .iter()
-                .filter(|w| {
-                    w.chars()
-                        .filter(|c| c.is_alphabetic())
-                        .all(|c| c.is_uppercase())
-                })
+                .filter(|w| w.chars().filter(|c| c.is_alphabetic()).all(|c| c.is_uppercase()))
                 .count() as f64
                 / long_words.len() as f64
         };
@@ -450,21 +415,13 @@ impl Snarc {
         let density = if content.is_empty() {
             0.0
         } else {
-            (3.0 * content
-                .iter()
-                .filter(|w| self.keywords.contains(*w))
-                .count() as f64
+            (3.0 * content.iter().filter(|w| self.keywords.contains(*w)).count() as f64
                 / content.len() as f64)
                 .min(1.0)
         };
         let arousal = clamp01(urgency.max(0.5 * density));
         // Reward: what similar messages led to; a question is worth answering.
-        let mut reward = expected_reward(
-            track
-                .outcomes
-                .iter()
-                .map(|(m, r)| (jaccard(m, &content), *r)),
-        );
+        let mut reward = expected_reward(track.outcomes.iter().map(|(m, r)| (jaccard(m, &content), *r)));
         let question = text.trim_end().ends_with('?')
             || tokens.first().is_some_and(|w| {
                 matches!(
@@ -489,10 +446,7 @@ impl Snarc {
             reward = reward.max(0.75);
         }
         // Conflict: contradiction markers.
-        let contra = tokens
-            .iter()
-            .filter(|w| self.contradiction.contains(*w))
-            .count() as f64;
+        let contra = tokens.iter().filter(|w| self.contradiction.contains(*w)).count() as f64;
         let conflict = clamp01(contra / 2.0);
 
         // Remember.
@@ -514,13 +468,7 @@ impl Snarc {
         track.last = Some(content.clone());
         track.recent.push_back(content);
 
-        let dims = Dims {
-            surprise,
-            novelty,
-            arousal,
-            reward,
-            conflict,
-        };
+        let dims = Dims { surprise, novelty, arousal, reward, conflict };
         self.finish(dims, semantic)
     }
 
@@ -568,10 +516,7 @@ impl Snarc {
         let lr = self.config.learning_rate * reward.clamp(-1.0, 1.0).abs();
         let delta = if reward > 0.0 {
             // Take from the others, no one below the floor.
-            let room: f64 = (0..5)
-                .filter(|&i| i != k)
-                .map(|i| (w[i] - MIN_WEIGHT).max(0.0))
-                .sum();
+            let room: f64 = (0..5).filter(|&i| i != k).map(|i| (w[i] - MIN_WEIGHT).max(0.0)).sum();
             (lr * w[k]).min(room)
         } else {
             -(lr * w[k]).min((w[k] - MIN_WEIGHT).max(0.0))
@@ -581,10 +526,7 @@ impl Snarc {
         }
         w[k] += delta;
         if delta > 0.0 {
-            let room: f64 = (0..5)
-                .filter(|&i| i != k)
-                .map(|i| (w[i] - MIN_WEIGHT).max(0.0))
-                .sum();
+            let room: f64 = (0..5).filter(|&i| i != k).map(|i| (w[i] - MIN_WEIGHT).max(0.0)).sum();
             for i in (0..5).filter(|&i| i != k) {
                 w[i] -= delta * (w[i] - MIN_WEIGHT).max(0.0) / room;
             }
@@ -610,11 +552,7 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> Dims {
         }
         Some(p) => {
             let err = if p.len() == v.len() {
-                p.iter()
-                    .zip(v)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
+                p.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
             } else {
                 // A shape change is maximally surprising; restart the predictor.
                 f64::INFINITY
@@ -626,7 +564,7 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> Dims {
                 let s = if track.errors.len() < WARMUP {
                     (err / 10.0).min(1.0)
                 } else {
-                    track.errors.percentile(err)
+                    unusual(track.errors.robust_z(err, 0.1, &mut track.scratch))
                 };
                 for (a, b) in p.iter_mut().zip(v) {
                     *a += EMA_ALPHA * (b - *a);
@@ -651,16 +589,11 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> Dims {
     let arousal = if track.magnitudes.len() < WARMUP {
         (norm / 10.0).min(1.0)
     } else {
-        track.magnitudes.percentile(norm)
+        unusual(track.magnitudes.robust_z(norm, 0.02, &mut track.scratch).abs())
     };
     track.magnitudes.push(norm);
     // Reward: expected value of similar past outcomes.
-    let reward = expected_reward(
-        track
-            .outcomes
-            .iter()
-            .map(|(o, r)| (similarity(o, l2(o), v, norm), *r)),
-    );
+    let reward = expected_reward(track.outcomes.iter().map(|(o, r)| (similarity(o, l2(o), v, norm), *r)));
 
     if track.recent.len() == NOVELTY_WINDOW {
         track.recent.pop_front();
@@ -677,8 +610,18 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> Dims {
     }
 }
 
-/// Mean mapped reward `(r+1)/2` of the 10 most similar past outcomes, 0.5 with none.
+/// Map a robust z-score onto `[0, 1]`: within 2 deviations of the median is usual (0), 6 or more
+/// is maximally unusual (1), linear in between. (The reference's raw percentile made every
+/// routine reading half-salient, and the newest of a few noisy samples "the highest ever".)
+fn unusual(z: f64) -> f64 {
+    clamp01((z - 2.0) / 4.0)
+}
+
+/// Expected reward from the 10 most similar past outcomes: the similarity-weighted mean of
+/// `(r+1)/2`, shrunk toward 0.5 by a prior pseudo-weight so that one unrelated outcome cannot
+/// decide it. 0.5 with none.
 fn expected_reward(it: impl Iterator<Item = (f64, f64)>) -> f64 {
+    const PRIOR_WEIGHT: f64 = 0.25;
     let mut top: Vec<(f64, f64)> = it.collect();
     if top.is_empty() {
         return 0.5;
@@ -686,12 +629,8 @@ fn expected_reward(it: impl Iterator<Item = (f64, f64)>) -> f64 {
     top.sort_by(|a, b| b.0.total_cmp(&a.0));
     top.truncate(10);
     let wsum: f64 = top.iter().map(|(s, _)| s).sum();
-    if wsum <= 1e-12 {
-        return 0.5;
-    }
-    // Similarity-weighted, so unrelated outcomes count for little.
-    let r = top.iter().map(|(s, r)| s * r).sum::<f64>() / wsum;
-    clamp01((r + 1.0) / 2.0)
+    let r = top.iter().map(|(s, r)| s * (r + 1.0) / 2.0).sum::<f64>();
+    clamp01((r + 0.5 * PRIOR_WEIGHT) / (wsum + PRIOR_WEIGHT))
 }
 
 /// `(cos + 1) / 2`, 0 when shapes differ; for scalars `exp(-|Δ|/10)`.
@@ -716,10 +655,8 @@ fn pearson(a: &Ring, b: &Ring) -> Option<f64> {
     }
     let xs = a.buf.iter().skip(a.len() - n);
     let ys: Vec<f64> = b.buf.iter().skip(b.len() - n).copied().collect();
-    let (mx, my) = (
-        a.buf.iter().skip(a.len() - n).sum::<f64>() / n as f64,
-        ys.iter().sum::<f64>() / n as f64,
-    );
+    let (mx, my) =
+        (a.buf.iter().skip(a.len() - n).sum::<f64>() / n as f64, ys.iter().sum::<f64>() / n as f64);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (x, y) in xs.zip(ys.iter()) {
         sxy += (x - mx) * (y - my);
@@ -743,54 +680,6 @@ fn jaccard(a: &HashSet<String>, b: &HashSet<String>) -> f64 {
     }
     let inter = a.iter().filter(|w| b.contains(*w)).count() as f64;
     inter / (a.len() as f64 + b.len() as f64 - inter)
-}
-
-fn normalize_word(w: &str) -> String {
-    w.trim_matches(|c: char| !c.is_alphanumeric())
-        .to_lowercase()
-}
-
-fn is_stopword(w: &str) -> bool {
-    matches!(
-        w,
-        "a" | "an"
-            | "the"
-            | "and"
-            | "or"
-            | "of"
-            | "to"
-            | "in"
-            | "on"
-            | "at"
-            | "for"
-            | "is"
-            | "are"
-            | "was"
-            | "were"
-            | "be"
-            | "it"
-            | "this"
-            | "that"
-            | "with"
-            | "as"
-            | "by"
-            | "i"
-            | "you"
-            | "we"
-            | "me"
-            | "my"
-            | "your"
-            | "our"
-            | "from"
-            | "has"
-            | "have"
-            | "had"
-            | "will"
-            | "would"
-            | "so"
-            | "do"
-            | "does"
-    )
 }
 
 fn clamp01(x: f64) -> f64 {

@@ -117,10 +117,7 @@ pub struct TrustLedger {
 impl TrustLedger {
     /// An empty ledger.
     pub fn new(config: TrustConfig) -> Self {
-        Self {
-            config,
-            entries: BTreeMap::new(),
-        }
+        Self { config, entries: BTreeMap::new() }
     }
 
     /// Settings.
@@ -130,22 +127,16 @@ impl TrustLedger {
 
     /// Make `expert` known in `class` with its own prior (no effect if already known).
     pub fn register(&mut self, expert: u32, class: &str, prior: f64) {
-        let prior = if prior.is_finite() {
-            prior.clamp(0.0, 1.0)
-        } else {
-            self.config.prior
-        };
-        self.entries
-            .entry((class.to_string(), expert))
-            .or_insert(TrustEntry {
-                prior,
-                score: prior,
-                samples: 0,
-                penalty: 0.0,
-                penalty_at: 0.0,
-                suppressed: false,
-                updated_at: 0.0,
-            });
+        let prior = if prior.is_finite() { prior.clamp(0.0, 1.0) } else { self.config.prior };
+        self.entries.entry((class.to_string(), expert)).or_insert(TrustEntry {
+            prior,
+            score: prior,
+            samples: 0,
+            penalty: 0.0,
+            penalty_at: 0.0,
+            suppressed: false,
+            updated_at: 0.0,
+        });
     }
 
     /// The entry for `expert` in `class`, if known.
@@ -180,19 +171,11 @@ impl TrustLedger {
 
     /// Whether `expert` is cooled down in `class`.
     pub fn is_suppressed(&self, expert: u32, class: &str) -> bool {
-        self.entries
-            .get(&(class.to_string(), expert))
-            .is_some_and(|e| e.suppressed)
+        self.entries.get(&(class.to_string(), expert)).is_some_and(|e| e.suppressed)
     }
 
     /// Learn from an outcome at time `now`. Returns a suppression event if one happened.
-    pub fn record(
-        &mut self,
-        expert: u32,
-        class: &str,
-        outcome: Outcome,
-        now: f64,
-    ) -> Option<TrustEvent> {
+    pub fn record(&mut self, expert: u32, class: &str, outcome: Outcome, now: f64) -> Option<TrustEvent> {
         self.register(expert, class, self.config.prior);
         let cfg = self.config;
         let key = (class.to_string(), expert);
@@ -220,23 +203,15 @@ impl TrustLedger {
             .entries
             .iter()
             .filter(|((c, _), _)| c == class)
-            .fold((0usize, 0usize), |(n, d), (_, v)| {
-                (n + 1, d + v.suppressed as usize)
-            });
+            .fold((0usize, 0usize), |(n, d), (_, v)| (n + 1, d + v.suppressed as usize));
         let allowed = ((cfg.ejection_cap * n as f64).floor() as usize).min(n.saturating_sub(1));
         if down < allowed {
             if let Some(e) = self.entries.get_mut(&key) {
                 e.suppressed = true;
             }
-            Some(TrustEvent::Suppressed {
-                expert,
-                class: class.to_string(),
-            })
+            Some(TrustEvent::Suppressed { expert, class: class.to_string() })
         } else {
-            Some(TrustEvent::EjectionCapHeld {
-                expert,
-                class: class.to_string(),
-            })
+            Some(TrustEvent::EjectionCapHeld { expert, class: class.to_string() })
         }
     }
 
@@ -249,10 +224,7 @@ impl TrustLedger {
                 let dt = (now - e.penalty_at).max(0.0);
                 if e.penalty * 0.5f64.powf(dt / cfg.half_life_s.max(1e-9)) < cfg.reuse {
                     e.suppressed = false;
-                    events.push(TrustEvent::Reinstated {
-                        expert: *expert,
-                        class: class.clone(),
-                    });
+                    events.push(TrustEvent::Reinstated { expert: *expert, class: class.clone() });
                 }
             }
         }
@@ -278,14 +250,8 @@ impl TrustLedger {
 mod tests {
     use super::*;
 
-    const OK: Outcome = Outcome {
-        success: true,
-        quality: 0.9,
-    };
-    const FAIL: Outcome = Outcome {
-        success: false,
-        quality: 0.0,
-    };
+    const OK: Outcome = Outcome { success: true, quality: 0.9 };
+    const FAIL: Outcome = Outcome { success: false, quality: 0.0 };
 
     #[test]
     fn trust_moves_from_prior_toward_outcomes_with_confidence() {
@@ -309,21 +275,12 @@ mod tests {
         assert_eq!(t.record(0, "sensor", FAIL, 1.0), None);
         assert_eq!(
             t.record(0, "sensor", FAIL, 2.0),
-            Some(TrustEvent::Suppressed {
-                expert: 0,
-                class: "sensor".into()
-            })
+            Some(TrustEvent::Suppressed { expert: 0, class: "sensor".into() })
         );
         assert!(t.is_suppressed(0, "sensor"));
         // Penalty ~2.95 at t=2; below 0.75 after two half-lives (60 s).
         assert!(t.refresh(40.0).is_empty());
-        assert_eq!(
-            t.refresh(70.0),
-            vec![TrustEvent::Reinstated {
-                expert: 0,
-                class: "sensor".into()
-            }]
-        );
+        assert_eq!(t.refresh(70.0), vec![TrustEvent::Reinstated { expert: 0, class: "sensor".into() }]);
         assert!(!t.is_suppressed(0, "sensor"));
     }
 
@@ -340,13 +297,7 @@ mod tests {
         for i in 0..3 {
             last = t.record(1, "c", FAIL, i as f64);
         }
-        assert_eq!(
-            last,
-            Some(TrustEvent::EjectionCapHeld {
-                expert: 1,
-                class: "c".into()
-            })
-        );
+        assert_eq!(last, Some(TrustEvent::EjectionCapHeld { expert: 1, class: "c".into() }));
         assert!(!t.is_suppressed(1, "c"));
     }
 

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)]
 //! Invariants of the kernel, checked on random inputs.
 
 use proptest::prelude::*;
@@ -37,11 +38,7 @@ fn tick_input() -> impl Strategy<Value = TickInput> {
         prop::bool::weighted(0.05),
         prop::option::of((0usize..4, any::<bool>())),
     )
-        .prop_map(|(obs, crisis, feedback)| TickInput {
-            obs,
-            crisis,
-            feedback,
-        })
+        .prop_map(|(obs, crisis, feedback)| TickInput { obs, crisis, feedback })
 }
 
 proptest! {

@@ -20,10 +20,7 @@ fn an_empty_tick_costs_the_base_cost_and_recovers() {
 fn salient_observations_are_routed_run_and_debited() {
     let mut k = kernel();
     let obs = [
-        Observation::text(
-            "operator",
-            "URGENT: smoke near the charging dock, stop the robot!",
-        ),
+        Observation::text("operator", "URGENT: smoke near the charging dock, stop the robot!"),
         Observation::text("log", "ok"),
     ];
     let r = k.tick(0.0, &obs, false);
@@ -37,11 +34,9 @@ fn salient_observations_are_routed_run_and_debited() {
     assert!((r.atp.spent - run.telemetry.atp_spent).abs() < 1e-12);
     assert!(run.telemetry.atp_spent <= run.allocated + run.reallocated + 1e-9);
     assert_eq!(r.decisions.len(), 1);
-    let d = &r.decisions[0].2;
-    assert_eq!(
-        d.chosen.map(|id| k.expert_name(id).to_string()),
-        Some(run.expert.clone())
-    );
+    let d = &r.decisions[0].decision;
+    assert_eq!(r.decisions[0].used, d.chosen);
+    assert_eq!(d.chosen.map(|id| k.expert_name(id).to_string()), Some(run.expert.clone()));
     assert_eq!(d.candidates.len(), 2, "both text experts serve text.alert");
     assert!(k.ledger().imbalance().abs() < 1e-9);
 }
@@ -55,15 +50,11 @@ fn invalid_observations_are_rejected_and_the_rest_still_counts() {
         Observation::sensor("cam", vec![9.0, 9.0, 9.0]),
     ];
     let r = k.tick(0.0, &obs, false);
-    assert!(matches!(
-        r.observations[0].attention,
-        Attention::Rejected { .. }
-    ));
+    assert!(matches!(r.observations[0].attention, Attention::Rejected { .. }));
     match &r.observations[1].attention {
-        Attention::Rejected { error } => assert!(
-            error.contains("imu") && error.contains("not finite"),
-            "{error}"
-        ),
+        Attention::Rejected { error } => {
+            assert!(error.contains("imu") && error.contains("not finite"), "{error}")
+        }
         other => panic!("{other:?}"),
     }
     assert!(r.observations[2].salience.is_some());
@@ -77,11 +68,7 @@ fn no_debit_without_a_running_plugin() {
         assert_eq!(r.atp.spent, 0.0);
         assert!(r.runs.is_empty());
     }
-    let plugin_entries = k
-        .ledger()
-        .recent()
-        .filter(|e| e.kind == EntryKind::PluginSpend)
-        .count();
+    let plugin_entries = k.ledger().recent().filter(|e| e.kind == EntryKind::PluginSpend).count();
     assert_eq!(plugin_entries, 0);
 }
 
@@ -89,9 +76,7 @@ fn no_debit_without_a_running_plugin() {
 fn budget_left_by_an_early_finisher_goes_to_the_plugins_still_running() {
     let mut k = kernel();
     // A keyword job finishes in a couple of steps; a smoothing job runs long.
-    let noisy: Vec<f64> = (0..48)
-        .map(|i| if i % 2 == 0 { 3.0 } else { -3.0 })
-        .collect();
+    let noisy: Vec<f64> = (0..48).map(|i| if i % 2 == 0 { 3.0 } else { -3.0 }).collect();
     let obs = [
         Observation::sensor("arm", noisy),
         Observation::text("operator", "Help! Emergency stop now, fire alarm!"),
@@ -109,9 +94,7 @@ fn budget_left_by_an_early_finisher_goes_to_the_plugins_still_running() {
 
 #[test]
 fn dream_runs_no_plugins_and_feedback_waits_for_a_learning_state() {
-    let mut cfg = KernelConfig::default();
-    cfg.atp_initial = 60.0;
-    let mut k = Kernel::new(cfg).unwrap();
+    let mut k = Kernel::new(KernelConfig { atp_initial: 60.0, ..Default::default() }).unwrap();
     // Quiet until WAKE -> DREAM (quiet for 30 ticks with ATP in 40..80).
     let mut t = 0.0;
     while k.state() != State::Dream {
@@ -128,14 +111,7 @@ fn dream_runs_no_plugins_and_feedback_waits_for_a_learning_state() {
         reward: None,
     });
     let before = k.trust().entry(3, "text.chat").unwrap().samples;
-    let r = k.tick(
-        t,
-        &[Observation::text(
-            "operator",
-            "URGENT: collision! Stop now!",
-        )],
-        false,
-    );
+    let r = k.tick(t, &[Observation::text("operator", "URGENT: collision! Stop now!")], false);
     assert_eq!(r.state, State::Dream);
     assert!(r.runs.is_empty());
     assert_eq!(r.observations[0].attention, Attention::Capped);
@@ -173,21 +149,9 @@ fn state_changes_apply_the_keep_hot_set() {
 fn bad_configs_are_typed_errors() {
     let mut cfg = KernelConfig::default();
     cfg.experts.push(cfg.experts[0].clone());
-    assert!(matches!(
-        Kernel::new(cfg),
-        Err(ConfigError::DuplicateExpert(_))
-    ));
-    let cfg = KernelConfig {
-        atp_initial: 500.0,
-        ..KernelConfig::default()
-    };
-    assert!(matches!(
-        Kernel::new(cfg),
-        Err(ConfigError::OutOfRange {
-            field: "atp_initial",
-            ..
-        })
-    ));
+    assert!(matches!(Kernel::new(cfg), Err(ConfigError::DuplicateExpert(_))));
+    let cfg = KernelConfig { atp_initial: 500.0, ..KernelConfig::default() };
+    assert!(matches!(Kernel::new(cfg), Err(ConfigError::OutOfRange { field: "atp_initial", .. })));
     let mut cfg = KernelConfig::default();
     cfg.experts[0].classes.clear();
     assert!(matches!(Kernel::new(cfg), Err(ConfigError::NoClass(_))));
@@ -197,25 +161,13 @@ fn bad_configs_are_typed_errors() {
 fn same_seed_same_decisions() {
     let obs = |i: u32| {
         vec![
-            Observation::sensor(
-                "imu",
-                vec![(i as f64).sin(), (i as f64 * 0.3).cos(), 0.1 * i as f64],
-            ),
-            Observation::text(
-                "op",
-                if i % 7 == 0 {
-                    "Where is the robot going?"
-                } else {
-                    "status ok"
-                },
-            ),
+            Observation::sensor("imu", vec![(i as f64).sin(), (i as f64 * 0.3).cos(), 0.1 * i as f64]),
+            Observation::text("op", if i.is_multiple_of(7) { "Where is the robot going?" } else { "status ok" }),
         ]
     };
     let run = || {
         let mut k = kernel();
-        (0..60)
-            .map(|i| k.tick(i as f64, &obs(i), i == 40))
-            .collect::<Vec<_>>()
+        (0..60).map(|i| k.tick(i as f64, &obs(i), i == 40)).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
 }

@@ -1,12 +1,7 @@
 use super::*;
 
 fn inputs(atp: f64, salience: f64) -> Inputs {
-    Inputs {
-        atp,
-        salience,
-        crisis: false,
-        biases: Biases::NEUTRAL,
-    }
+    Inputs { atp, salience, crisis: false, biases: Biases::NEUTRAL }
 }
 
 /// Drive the machine with the default policies' recovery and base cost plus `burn` ATP per tick
@@ -35,11 +30,7 @@ fn simulate(
 fn high_salience_moves_wake_to_focus_after_the_dwell() {
     let mut m = Machine::new(Thresholds::default());
     for tick in 1..5 {
-        assert_eq!(
-            m.update(inputs(100.0, 0.9)),
-            None,
-            "tick {tick} is inside the dwell"
-        );
+        assert_eq!(m.update(inputs(100.0, 0.9)), None, "tick {tick} is inside the dwell");
     }
     let t = m.update(inputs(100.0, 0.9)).expect("transition at tick 5");
     assert_eq!((t.from, t.to), (State::Wake, State::Focus));
@@ -49,10 +40,7 @@ fn high_salience_moves_wake_to_focus_after_the_dwell() {
 fn burning_atp_reaches_crisis() {
     let mut m = Machine::new(Thresholds::default());
     let tr = simulate(&mut m, 100.0, 5.0, 0.9, 40);
-    assert_eq!(
-        tr.first().map(|t| (t.1, t.2)),
-        Some((State::Wake, State::Focus))
-    );
+    assert_eq!(tr.first().map(|t| (t.1, t.2)), Some((State::Wake, State::Focus)));
     assert_eq!(m.state(), State::Crisis, "transitions: {tr:?}");
     let crisis = tr.iter().find(|t| t.2 == State::Crisis).expect("crisis");
     assert!(crisis.3 < 10.0);
@@ -83,23 +71,12 @@ fn focus_goes_to_rest_when_atp_falls_below_15() {
 #[test]
 fn recovery_goes_crisis_rest_dream_wake() {
     let mut m = Machine::new(Thresholds::default());
-    assert_eq!(
-        m.update(Inputs {
-            crisis: true,
-            ..inputs(5.0, 0.0)
-        })
-        .map(|t| t.to),
-        Some(State::Crisis)
-    );
+    assert_eq!(m.update(Inputs { crisis: true, ..inputs(5.0, 0.0) }).map(|t| t.to), Some(State::Crisis));
     let tr = simulate(&mut m, 5.0, 0.0, 0.0, 200);
     let path: Vec<(State, State)> = tr.iter().map(|t| (t.1, t.2)).take(3).collect();
     assert_eq!(
         path,
-        vec![
-            (State::Crisis, State::Rest),
-            (State::Rest, State::Dream),
-            (State::Dream, State::Wake)
-        ],
+        vec![(State::Crisis, State::Rest), (State::Rest, State::Dream), (State::Dream, State::Wake)],
         "{tr:?}"
     );
     assert!(tr[0].3 > 15.0);
@@ -109,21 +86,10 @@ fn recovery_goes_crisis_rest_dream_wake() {
 #[test]
 fn crisis_signal_overrides_the_dwell_and_holds() {
     let mut m = Machine::new(Thresholds::default());
-    let t = m
-        .update(Inputs {
-            crisis: true,
-            ..inputs(90.0, 0.1)
-        })
-        .expect("crisis at once");
+    let t = m.update(Inputs { crisis: true, ..inputs(90.0, 0.1) }).expect("crisis at once");
     assert_eq!(t.to, State::Crisis);
     for _ in 0..20 {
-        assert_eq!(
-            m.update(Inputs {
-                crisis: true,
-                ..inputs(90.0, 0.1)
-            }),
-            None
-        );
+        assert_eq!(m.update(Inputs { crisis: true, ..inputs(90.0, 0.1) }), None);
     }
     assert_eq!(m.update(inputs(90.0, 0.1)).map(|t| t.to), Some(State::Rest));
 }
@@ -140,12 +106,7 @@ fn circadian_biases_make_rest_easier_at_night() {
         let mut m = Machine::new(Thresholds::default());
         let mut last = None;
         for _ in 0..5 {
-            last = m
-                .update(Inputs {
-                    biases,
-                    ..inputs(25.0, 0.4)
-                })
-                .map(|t| t.to);
+            last = m.update(Inputs { biases, ..inputs(25.0, 0.4) }).map(|t| t.to);
         }
         assert_eq!(last, expect);
     }

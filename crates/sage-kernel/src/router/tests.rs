@@ -14,22 +14,14 @@ fn cand(id: u32, expertise: f64, resident: bool) -> Candidate {
 }
 
 fn ctx(state: State, swaps_left: u32) -> Context {
-    Context {
-        state,
-        swaps_left,
-        incumbent: None,
-        exploration: false,
-    }
+    Context { state, swaps_left, incumbent: None, exploration: false }
 }
 
 #[test]
 fn resident_holds_until_the_1_8x_crossover() {
     for challenger in [0.6, 0.7, 0.85, 0.89, 0.9] {
         let mut s = Selector::new(SelectorConfig::default(), 1);
-        let d = s.select(
-            &ctx(State::Focus, 8),
-            &[cand(0, 0.5, true), cand(1, challenger, false)],
-        );
+        let d = s.select(&ctx(State::Focus, 8), &[cand(0, 0.5, true), cand(1, challenger, false)]);
         assert_eq!(d.chosen, Some(0), "challenger {challenger}: {d:?}");
         assert!(!d.swap);
         let f = d.chosen_factors().unwrap();
@@ -38,10 +30,7 @@ fn resident_holds_until_the_1_8x_crossover() {
     }
     for challenger in [0.91, 0.95, 1.0] {
         let mut s = Selector::new(SelectorConfig::default(), 1);
-        let d = s.select(
-            &ctx(State::Focus, 8),
-            &[cand(0, 0.5, true), cand(1, challenger, false)],
-        );
+        let d = s.select(&ctx(State::Focus, 8), &[cand(0, 0.5, true), cand(1, challenger, false)]);
         assert_eq!(d.chosen, Some(1), "challenger {challenger}");
         assert!(d.swap);
         assert_eq!(d.reason, Some(Reason::Best));
@@ -51,55 +40,31 @@ fn resident_holds_until_the_1_8x_crossover() {
 #[test]
 fn spent_swap_budget_blocks_the_cold_expert() {
     let mut s = Selector::new(SelectorConfig::default(), 1);
-    let d = s.select(
-        &ctx(State::Focus, 0),
-        &[cand(0, 0.1, true), cand(1, 1.0, false)],
-    );
+    let d = s.select(&ctx(State::Focus, 0), &[cand(0, 0.1, true), cand(1, 1.0, false)]);
     assert_eq!(d.chosen, Some(0));
     let cold = d.candidates[1];
     assert!((cold.permission - 1.0 / 11.0).abs() < 1e-12);
     assert!((d.candidates[0].permission - 0.12).abs() < 1e-12);
     // With swaps available again the cold expert wins: 1/1.5 = 0.667 > 0.12.
-    let d = s.select(
-        &ctx(State::Focus, 1),
-        &[cand(0, 0.1, true), cand(1, 1.0, false)],
-    );
+    let d = s.select(&ctx(State::Focus, 1), &[cand(0, 0.1, true), cand(1, 1.0, false)]);
     assert_eq!(d.chosen, Some(1));
 }
 
 #[test]
 fn wake_prefers_the_lighter_expert_unless_the_heavy_one_is_1_5x_better() {
-    let light = Candidate {
-        bytes: 100,
-        ..cand(0, 0.5, true)
-    };
-    let heavy = Candidate {
-        bytes: 10_000,
-        ..cand(1, 0.7, true)
-    };
+    let light = Candidate { bytes: 100, ..cand(0, 0.5, true) };
+    let heavy = Candidate { bytes: 10_000, ..cand(1, 0.7, true) };
     let mut s = Selector::new(SelectorConfig::default(), 1);
-    let c = Context {
-        incumbent: Some(1),
-        ..ctx(State::Wake, 8)
-    };
+    let c = Context { incumbent: Some(1), ..ctx(State::Wake, 8) };
     let d = s.select(&c, &[light, heavy]);
     assert_eq!(d.chosen, Some(0));
     assert_eq!(d.reason, Some(Reason::WakePrefersLighter { over: 1 }));
     // In FOCUS the heavy one keeps it.
-    let d = Selector::new(SelectorConfig::default(), 1).select(
-        &Context {
-            state: State::Focus,
-            ..c
-        },
-        &[light, heavy],
-    );
+    let d = Selector::new(SelectorConfig::default(), 1)
+        .select(&Context { state: State::Focus, ..c }, &[light, heavy]);
     assert_eq!(d.chosen, Some(1));
     // 0.8 >= 1.5 x 0.5: heavy wins in WAKE too.
-    let heavy = Candidate {
-        expertise: 0.8,
-        trust: 0.8,
-        ..heavy
-    };
+    let heavy = Candidate { expertise: 0.8, trust: 0.8, ..heavy };
     let d = Selector::new(SelectorConfig::default(), 1).select(&c, &[light, heavy]);
     assert_eq!(d.chosen, Some(1));
 }
@@ -107,16 +72,8 @@ fn wake_prefers_the_lighter_expert_unless_the_heavy_one_is_1_5x_better() {
 #[test]
 fn trust_floor_and_suppression() {
     // A cheap resident with trust 0.2 gives way to a trusted cold one.
-    let cheap = Candidate {
-        expertise: 0.6,
-        trust: 0.2,
-        ..cand(0, 0.6, true)
-    };
-    let trusted = Candidate {
-        expertise: 0.5,
-        trust: 0.5,
-        ..cand(1, 0.5, false)
-    };
+    let cheap = Candidate { expertise: 0.6, trust: 0.2, ..cand(0, 0.6, true) };
+    let trusted = Candidate { expertise: 0.5, trust: 0.5, ..cand(1, 0.5, false) };
     let mut s = Selector::new(SelectorConfig::default(), 1);
     let d = s.select(&ctx(State::Focus, 8), &[cheap, trusted]);
     assert_eq!(d.chosen, Some(1));
@@ -124,55 +81,27 @@ fn trust_floor_and_suppression() {
     // A suppressed expert is listed but never chosen.
     let d = s.select(
         &ctx(State::Focus, 8),
-        &[
-            Candidate {
-                suppressed: true,
-                ..cand(0, 1.0, true)
-            },
-            cand(1, 0.2, false),
-        ],
+        &[Candidate { suppressed: true, ..cand(0, 1.0, true) }, cand(1, 0.2, false)],
     );
     assert_eq!(d.chosen, Some(1));
     assert_eq!(d.candidates[0].excluded, Some(Exclusion::Suppressed));
     // Nothing to choose.
-    let d = s.select(
-        &ctx(State::Focus, 8),
-        &[Candidate {
-            suppressed: true,
-            ..cand(0, 1.0, true)
-        }],
-    );
+    let d = s.select(&ctx(State::Focus, 8), &[Candidate { suppressed: true, ..cand(0, 1.0, true) }]);
     assert_eq!((d.chosen, d.reason), (None, Some(Reason::NoCandidate)));
 }
 
 #[test]
 fn crisis_never_explores() {
-    let cfg = SelectorConfig {
-        epsilon: 1.0,
-        ..SelectorConfig::default()
-    };
+    let cfg = SelectorConfig { epsilon: 1.0, ..SelectorConfig::default() };
     let mut s = Selector::new(cfg, 3);
-    let c = Context {
-        exploration: true,
-        ..ctx(State::Crisis, 8)
-    };
+    let c = Context { exploration: true, ..ctx(State::Crisis, 8) };
     for _ in 0..100 {
-        let d = s.select(
-            &c,
-            &[cand(0, 0.9, true), cand(1, 0.1, true), cand(2, 0.2, false)],
-        );
+        let d = s.select(&c, &[cand(0, 0.9, true), cand(1, 0.1, true), cand(2, 0.2, false)]);
         assert_eq!(d.chosen, Some(0));
     }
-    let c = Context {
-        state: State::Focus,
-        ..c
-    };
+    let c = Context { state: State::Focus, ..c };
     let explored = (0..100)
-        .filter(|_| {
-            s.select(&c, &[cand(0, 0.9, true), cand(1, 0.1, true)])
-                .chosen
-                == Some(1)
-        })
+        .filter(|_| s.select(&c, &[cand(0, 0.9, true), cand(1, 0.1, true)]).chosen == Some(1))
         .count();
     assert!(explored > 20, "{explored}");
 }

@@ -1,0 +1,350 @@
+//! Rendering tick reports as a readable trace or as JSON lines.
+
+use std::io::{self, Write};
+
+use sage_kernel::kernel::{Attention, ResidencyEvent, TickReport};
+use sage_kernel::metabolic::State;
+use sage_kernel::router::Reason;
+use sage_kernel::scenario::{Scenario, Summary};
+use sage_kernel::trust::TrustEvent;
+use sage_kernel::Kernel;
+use serde_json::json;
+
+/// How much to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceMode {
+    /// Only ticks where something happened, quiet stretches folded.
+    Events,
+    /// Every tick.
+    Verbose,
+    /// Only the summary.
+    Quiet,
+    /// JSON lines.
+    Json,
+}
+
+/// A trace writer. It remembers the expert names and the ATP/state history for the timeline.
+pub struct Trace {
+    mode: TraceMode,
+    names: Vec<String>,
+    states: Vec<State>,
+    atp: Vec<f64>,
+    quiet: Option<(u64, u64, State, f64, f64)>,
+}
+
+const INDENT: &str = "                    ";
+
+fn state_letter(s: State) -> char {
+    match s {
+        State::Wake => 'W',
+        State::Focus => 'F',
+        State::Rest => 'R',
+        State::Dream => 'D',
+        State::Crisis => 'C',
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
+    if s.chars().count() > n {
+        out.push('…');
+    }
+    out
+}
+
+impl Trace {
+    /// A writer for `kernel`'s experts.
+    pub fn new(mode: TraceMode, kernel: &Kernel) -> Self {
+        let names = kernel.config().experts.iter().map(|e| e.name.clone()).collect();
+        Self { mode, names, states: vec![], atp: vec![], quiet: None }
+    }
+
+    fn name(&self, id: u32) -> &str {
+        self.names.get(id as usize).map(String::as_str).unwrap_or("?")
+    }
+
+    /// The header.
+    pub fn header(&mut self, out: &mut impl Write, scenario: &Scenario, origin: &str) -> io::Result<()> {
+        let h = &scenario.header;
+        if self.mode == TraceMode::Json {
+            let v = json!({"type": "header", "scenario": h.scenario, "origin": origin, "ticks": scenario.ticks(),
+                "tick_s": h.tick_s, "experts": self.names});
+            return writeln!(out, "{v}");
+        }
+        writeln!(out, "SAGE run · {} ({origin})", h.scenario)?;
+        if let Some(d) = &h.description {
+            writeln!(out, "{d}")?;
+        }
+        writeln!(out, "{} ticks of {} s · experts: {}", scenario.ticks(), h.tick_s, self.names.join(", "))?;
+        if self.mode == TraceMode::Quiet {
+            return Ok(());
+        }
+        writeln!(out)?;
+        writeln!(out, "tick  state    ATP  what happened")
+    }
+
+    fn flush_quiet(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if let Some((first, last, state, a0, a1)) = self.quiet.take() {
+            if first == last {
+                writeln!(out, "{first:>4}  {:<6} {a1:>5.1}  quiet", state.as_str())?;
+            } else {
+                writeln!(
+                    out,
+                    "{:>4}  {:<6} {a1:>5.1}  … ticks {first}–{last} quiet (ATP {a0:.1} → {a1:.1})",
+                    last,
+                    state.as_str()
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One tick.
+    pub fn tick(&mut self, out: &mut impl Write, r: &TickReport, notes: &[&str]) -> io::Result<()> {
+        self.states.push(r.state);
+        self.atp.push(r.atp.balance);
+        match self.mode {
+            TraceMode::Quiet => return Ok(()),
+            TraceMode::Json => {
+                let v = json!({"type": "tick", "notes": notes, "report": r});
+                return writeln!(out, "{v}");
+            }
+            _ => {}
+        }
+        let eventful = !notes.is_empty()
+            || r.transition.is_some()
+            || !r.residency.is_empty()
+            || !r.trust_events.is_empty()
+            || r.consolidated > 0
+            || r.feedback_applied > 0
+            || r.observations.iter().any(|o| !matches!(o.attention, Attention::Ignored));
+        if !eventful && self.mode == TraceMode::Events {
+            self.quiet = Some(match self.quiet {
+                Some((first, _, s, a0, _)) if s == r.state => (first, r.tick, s, a0, r.atp.balance),
+                _ => {
+                    self.flush_quiet(out)?;
+                    (r.tick, r.tick, r.state, r.atp.balance, r.atp.balance)
+                }
+            });
+            return Ok(());
+        }
+        self.flush_quiet(out)?;
+        let mut lines: Vec<String> = vec![];
+        for n in notes {
+            lines.push(format!("# {n}"));
+        }
+        for (i, o) in r.observations.iter().enumerate() {
+            let head = match &o.salience {
+                Some(s) => {
+                    let d = s.dims;
+                    let sem = s.semantic.map(|x| format!(" semantic {x:.2}")).unwrap_or_default();
+                    format!(
+                        "{} {}: salience {:.2} (S {:.2} N {:.2} A {:.2} R {:.2} C {:.2}{sem})",
+                        o.class, o.source, s.total, d.surprise, d.novelty, d.arousal, d.reward, d.conflict
+                    )
+                }
+                None => format!("{} {}", o.class, o.source),
+            };
+            match &o.attention {
+                Attention::Ignored => {
+                    if self.mode == TraceMode::Verbose {
+                        lines.push(format!("{head} · ignored"));
+                    }
+                    continue;
+                }
+                Attention::Capped => {
+                    lines.push(format!("{head} · not run: {} allows no more plugins", r.state));
+                    continue;
+                }
+                Attention::Unrouted { .. } => lines.push(format!("{head} · no expert could take it")),
+                Attention::Rejected { error } => {
+                    lines.push(format!("{head} · rejected: {error}"));
+                    continue;
+                }
+                Attention::Attended => lines.push(head),
+            }
+            if let Some(routing) = r.decisions.iter().find(|x| x.observation == i) {
+                let d = &routing.decision;
+                let chosen = d.chosen.map(|c| self.name(c).to_string()).unwrap_or_else(|| "nobody".into());
+                let reason = match d.reason {
+                    Some(Reason::Hysteresis { challenger }) => {
+                        format!("hysteresis: kept over {}", self.name(challenger))
+                    }
+                    Some(Reason::WakePrefersLighter { over }) => {
+                        format!("WAKE prefers lighter over {}", self.name(over))
+                    }
+                    Some(Reason::TrustFloor { over }) => {
+                        format!("trust floor: {} not trusted", self.name(over))
+                    }
+                    Some(other) => other.to_string(),
+                    None => "-".into(),
+                };
+                let swap = if d.swap { ", cold load" } else { "" };
+                let factors: Vec<String> = d
+                    .candidates
+                    .iter()
+                    .map(|f| {
+                        let ex = if f.excluded.is_some() { " (cooled down)" } else { "" };
+                        format!(
+                            "{} {:.3} = {:.2}×{:.2}×{:.1}×{:.3}{ex}",
+                            self.name(f.id),
+                            f.permission,
+                            f.expertise,
+                            f.cheapness,
+                            f.persistence,
+                            1.0 + f.bias
+                        )
+                    })
+                    .collect();
+                lines.push(format!(
+                    "  → {chosen} ({reason}{swap}); permission = expertise×cheapness×persistence×bias:"
+                ));
+                lines.push(format!("    {}", factors.join(" · ")));
+                if let Some(f) = &routing.fallback {
+                    lines.push(format!("    {f}"));
+                }
+            }
+            if let Some(run) = r.runs.iter().find(|x| x.observation == i) {
+                let t = &run.telemetry;
+                let extra = if run.reallocated > 0.0 {
+                    format!(" +{:.2} reallocated", run.reallocated)
+                } else {
+                    String::new()
+                };
+                lines.push(format!(
+                    "    ran {} steps, {:.2} ATP of {:.2}{extra}, {}, quality {:.2}: {}",
+                    t.steps,
+                    t.atp_spent,
+                    run.allocated,
+                    t.halt_reason,
+                    run.quality,
+                    clip(&run.output, 60)
+                ));
+            }
+        }
+        for e in &r.residency {
+            lines.push(match e {
+                ResidencyEvent::Load { expert, why } => format!("load {expert}: {why}"),
+                ResidencyEvent::Unload { expert, why } => format!("unload {expert}: {why}"),
+            });
+        }
+        for e in &r.trust_events {
+            lines.push(match e {
+                TrustEvent::Suppressed { expert, class } => {
+                    format!("trust: {} cooled down for {class}", self.name(*expert))
+                }
+                TrustEvent::Reinstated { expert, class } => {
+                    format!("trust: {} back in service for {class}", self.name(*expert))
+                }
+                TrustEvent::EjectionCapHeld { expert, class } => {
+                    format!(
+                        "trust: {} would be cooled down for {class}, but the ejection cap holds",
+                        self.name(*expert)
+                    )
+                }
+            });
+        }
+        if r.feedback_applied > 0 {
+            lines.push(format!("learned from {} feedback item(s)", r.feedback_applied));
+        }
+        if r.consolidated > 0 {
+            lines.push(format!("dream: {} stale trust entries decayed toward their prior", r.consolidated));
+        }
+        if let Some(t) = r.transition {
+            lines.push(format!("state {} → {} ({})", t.from, t.to, t.rule));
+        }
+        let mut first = true;
+        for l in lines {
+            if first {
+                writeln!(out, "{:>4}  {:<6} {:>5.1}  {l}", r.tick, r.state.as_str(), r.atp.balance)?;
+                first = false;
+            } else {
+                writeln!(out, "{INDENT}{l}")?;
+            }
+        }
+        if first {
+            writeln!(out, "{:>4}  {:<6} {:>5.1}", r.tick, r.state.as_str(), r.atp.balance)?;
+        }
+        Ok(())
+    }
+
+    /// The timeline and summary.
+    pub fn summary(&mut self, out: &mut impl Write, s: &Summary, kernel: &Kernel) -> io::Result<()> {
+        if self.mode == TraceMode::Json {
+            let v = json!({"type": "summary", "summary": s});
+            return writeln!(out, "{v}");
+        }
+        self.flush_quiet(out)?;
+        writeln!(out)?;
+        // Timeline: at most 96 columns.
+        let n = self.states.len().max(1);
+        let per = n.div_ceil(96);
+        let bars = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let max = kernel.ledger().max().max(1e-9);
+        let mut st = String::new();
+        let mut at = String::new();
+        for chunk in 0..n.div_ceil(per) {
+            let range = chunk * per..((chunk + 1) * per).min(self.states.len());
+            if range.is_empty() {
+                break;
+            }
+            // The most severe state of the chunk, so short visits stay visible.
+            let s = self.states[range.clone()]
+                .iter()
+                .copied()
+                .max_by_key(|s| match s {
+                    State::Crisis => 4,
+                    State::Focus => 3,
+                    State::Dream => 2,
+                    State::Rest => 1,
+                    State::Wake => 0,
+                })
+                .unwrap_or(State::Wake);
+            st.push(state_letter(s));
+            let mean = self.atp[range.clone()].iter().sum::<f64>() / range.len() as f64;
+            at.push(bars[((mean / max) * 7.0).round().clamp(0.0, 7.0) as usize]);
+        }
+        writeln!(
+            out,
+            "timeline ({per} tick{} per column; W wake, F focus, R rest, D dream, C crisis)",
+            if per == 1 { "" } else { "s" }
+        )?;
+        writeln!(out, "  state {st}")?;
+        writeln!(out, "  ATP   {at}")?;
+        writeln!(out)?;
+        writeln!(out, "summary")?;
+        let states: Vec<String> = s.ticks_in_state.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(out, "  ticks {}: {}", s.ticks, states.join(" · "))?;
+        writeln!(out, "  transitions {}:", s.transitions.len())?;
+        for (tick, from, to, rule) in &s.transitions {
+            writeln!(out, "    tick {tick:>4}  {from} → {to}: {rule}")?;
+        }
+        let valid = s.observations - s.rejected;
+        let skipped = if valid > 0 { 100.0 * (valid - s.attended) as f64 / valid as f64 } else { 0.0 };
+        writeln!(
+            out,
+            "  observations {}: attended {} · ignored {} · capped {} · unrouted {} · rejected {}",
+            s.observations, s.attended, s.ignored, s.capped, s.unrouted, s.rejected
+        )?;
+        writeln!(out, "  {skipped:.0}% of valid observations needed no plugin run")?;
+        let runs: Vec<String> = s.runs_per_expert.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(out, "  runs: {}", if runs.is_empty() { "none".to_string() } else { runs.join(" · ") })?;
+        writeln!(
+            out,
+            "  ATP: plugins spent {:.1} · state base cost {:.1} · recovered {:.1} · lowest {:.1} · final {:.1}",
+            s.atp_spent_plugins, s.atp_base_cost, s.atp_recovered, s.atp_min, s.atp_final
+        )?;
+        writeln!(out, "  cold loads (swaps): {} · resident now: {}", s.swaps, kernel.resident().join(", "))?;
+        writeln!(out, "  trust:")?;
+        for (class, experts) in &s.trust {
+            let e: Vec<String> = experts.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+            writeln!(out, "    {class:<14} {}", e.join(" · "))?;
+        }
+        let w = kernel.snarc().weights().0;
+        writeln!(
+            out,
+            "  salience weights: S {:.3} N {:.3} A {:.3} R {:.3} C {:.3}",
+            w[0], w[1], w[2], w[3], w[4]
+        )
+    }
+}
