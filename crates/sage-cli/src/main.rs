@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod run;
 mod trace;
 
@@ -23,6 +24,8 @@ enum Command {
     /// Drive the kernel through a scenario (JSON lines) and print what it attended to, which
     /// expert it chose and why, ATP and state over time, and a summary.
     Run(run::RunArgs),
+    /// Benchmarks, each against its baseline measured or documented beside it.
+    Bench(bench::BenchArgs),
 }
 
 fn init_tracing(filter: Option<&str>) {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     init_tracing(cli.log.as_deref());
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

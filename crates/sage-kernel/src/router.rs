@@ -195,13 +195,18 @@ pub struct Selector {
     config: SelectorConfig,
     bias: Vec<f64>,
     load: Vec<f64>,
+    counts: Vec<u32>,
+    since: u32,
     rng: Rng,
 }
+
+/// Selections between two load-bias updates.
+pub const BIAS_PERIOD: u32 = 16;
 
 impl Selector {
     /// A selector whose exploration draws from `seed`.
     pub fn new(config: SelectorConfig, seed: u64) -> Self {
-        Self { config, bias: vec![], load: vec![], rng: Rng::new(seed) }
+        Self { config, bias: vec![], load: vec![], counts: vec![], since: 0, rng: Rng::new(seed) }
     }
 
     /// Settings.
@@ -366,26 +371,41 @@ impl Selector {
     }
 
     /// Loss-free balancing: an expert chosen more than its share gets a lower bias, one chosen
-    /// less a higher one, by a fixed step in the direction of the error.
+    /// less a higher one, by a fixed step in the direction of the error. Loads are counted per
+    /// selection and folded in every [`BIAS_PERIOD`] selections, so a selection costs O(1) here.
     fn update_bias(&mut self, candidates: &[Candidate], chosen: u32) {
         let cfg = self.config;
-        let n = candidates.iter().filter(|c| !c.suppressed).count();
-        if n < 2 || cfg.bias_rate == 0.0 {
+        if cfg.bias_rate == 0.0 {
             return;
         }
-        let target = 1.0 / n as f64;
-        for c in candidates.iter().filter(|c| !c.suppressed) {
-            let i = c.id as usize;
-            if i >= self.bias.len() {
-                self.bias.resize(i + 1, 0.0);
-                self.load.resize(i + 1, 0.0);
-            }
-            let hit = if c.id == chosen { 1.0 } else { 0.0 };
-            self.load[i] += cfg.load_rate * (hit - self.load[i]);
-            let err = target - self.load[i];
-            self.bias[i] =
-                (self.bias[i] + cfg.bias_rate * err.signum()).clamp(-cfg.bias_limit, cfg.bias_limit);
+        let c = chosen as usize;
+        if c >= self.counts.len() {
+            self.counts.resize(c + 1, 0);
         }
+        self.counts[c] += 1;
+        self.since += 1;
+        if self.since < BIAS_PERIOD {
+            return;
+        }
+        let n = candidates.iter().filter(|c| !c.suppressed).count();
+        if n >= 2 {
+            let target = 1.0 / n as f64;
+            let beta = (cfg.load_rate * BIAS_PERIOD as f64).min(1.0);
+            let step = cfg.bias_rate * BIAS_PERIOD as f64;
+            for cand in candidates.iter().filter(|c| !c.suppressed) {
+                let i = cand.id as usize;
+                if i >= self.bias.len() {
+                    self.bias.resize(i + 1, 0.0);
+                    self.load.resize(i + 1, 0.0);
+                }
+                let share = self.counts.get(i).copied().unwrap_or(0) as f64 / self.since as f64;
+                self.load[i] += beta * (share - self.load[i]);
+                let err = target - self.load[i];
+                self.bias[i] = (self.bias[i] + step * err.signum()).clamp(-cfg.bias_limit, cfg.bias_limit);
+            }
+        }
+        self.counts.iter_mut().for_each(|x| *x = 0);
+        self.since = 0;
     }
 }
 

@@ -1,0 +1,87 @@
+#![allow(clippy::unwrap_used)]
+
+//! The `sage` binary, run as a user would run it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use expect_test::expect_file;
+
+fn sage(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+#[test]
+fn run_prints_the_demo_trace() {
+    let out = sage(&["run"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for state in ["WAKE", "FOCUS", "REST", "DREAM", "CRISIS"] {
+        assert!(stdout.contains(&format!("→ {state}")), "no transition to {state}");
+    }
+    expect_file!["snapshots/demo_trace.txt"].assert_eq(&stdout);
+}
+
+#[test]
+fn run_json_is_one_object_per_line() {
+    let out = sage(&["run", "--json"], None);
+    assert!(out.status.success());
+    let lines: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["type"], "header");
+    let ticks = lines.iter().filter(|l| l["type"] == "tick").count();
+    assert_eq!(ticks as u64, lines[0]["ticks"].as_u64().unwrap());
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(summary["ticks"].as_u64().unwrap(), ticks as u64);
+    assert!(lines[1]["report"]["atp"]["balance"].is_number());
+}
+
+#[test]
+fn run_reads_stdin_and_names_the_bad_line() {
+    let ok = sage(&["run", "-", "--quiet"], Some("{\"t\": 0, \"text\": [{\"source\": \"op\", \"text\": \"hi\"}]}\n"));
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("summary"));
+    let bad = sage(&["run", "-"], Some("{\"t\": 0}\n{\"t\": 1, \"sensors\": {\"imu\": \"x\"}}\n"));
+    assert_eq!(bad.status.code(), Some(1));
+    let err = text(&bad.stderr);
+    assert!(err.contains("line 2"), "{err}");
+    let empty = sage(&["run", "-"], Some(""));
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(text(&empty.stderr).contains("no events"));
+}
+
+#[test]
+fn run_names_a_missing_file() {
+    let out = sage(&["run", "no/such/scenario.jsonl"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no/such/scenario.jsonl"));
+}
+
+#[test]
+fn invalid_utf8_is_an_error_not_a_panic() {
+    let dir = std::env::temp_dir().join(format!("sage-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.jsonl");
+    std::fs::write(&path, b"{\"t\": 0, \"note\": \"\xff\xfe\"}\n").unwrap();
+    let out = sage(&["run", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!text(&out.stderr).contains("panicked"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
