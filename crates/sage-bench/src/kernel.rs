@@ -65,7 +65,11 @@ pub fn run(opts: Options) -> Vec<Row> {
             t += 0.01;
             black_box(k.tick(t, &[], false));
         });
-        rows.push(row("kernel tick, no observations (ref: SAGEConsciousness.step, mock)", rate, Some(35_000.0)));
+        rows.push(row(
+            "kernel tick, no observations (ref: SAGEConsciousness.step, mock)",
+            rate,
+            Some(35_000.0),
+        ));
     }
 
     // 2. Expert selection over 128 experts (ref: S90 select_expert, 9.8k/s).
@@ -94,7 +98,11 @@ pub fn run(opts: Options) -> Vec<Row> {
             s.select_into(&ctx, black_box(&cands), &mut d);
             incumbent = d.chosen;
         });
-        rows.push(row("expert selection, 128 experts, all factors recorded (ref: S90 select_expert)", rate, Some(9_800.0)));
+        rows.push(row(
+            "expert selection, 128 experts, all factors recorded (ref: S90 select_expert)",
+            rate,
+            Some(9_800.0),
+        ));
     }
 
     // 3. SNARC for 3 sensors x 64 dims once history is full (ref: SNARCService.assess, 215/s,
@@ -102,8 +110,9 @@ pub fn run(opts: Options) -> Vec<Row> {
     {
         let mut rng = Rng::new(2);
         let mut snarc = Snarc::new(SnarcConfig::default());
-        let frames: Vec<[Vec<f64>; 3]> =
-            (0..256).map(|_| [vector(&mut rng, 64, 2.0), vector(&mut rng, 64, 2.0), vector(&mut rng, 64, 2.0)]).collect();
+        let frames: Vec<[Vec<f64>; 3]> = (0..256)
+            .map(|_| [vector(&mut rng, 64, 2.0), vector(&mut rng, 64, 2.0), vector(&mut rng, 64, 2.0)])
+            .collect();
         for f in frames.iter().take(200) {
             snarc.assess_frame(&[("a", &f[0]), ("b", &f[1]), ("c", &f[2])]).expect("finite vectors");
         }
@@ -113,7 +122,11 @@ pub fn run(opts: Options) -> Vec<Row> {
             i += 1;
             black_box(snarc.assess_frame(&[("a", &f[0]), ("b", &f[1]), ("c", &f[2])]).ok());
         });
-        rows.push(row("SNARC, 3 sensors x 64 dims, full history (ref: SNARCService.assess)", rate, Some(215.0)));
+        rows.push(row(
+            "SNARC, 3 sensors x 64 dims, full history (ref: SNARCService.assess)",
+            rate,
+            Some(215.0),
+        ));
     }
 
     // 4. Context: a full tick with 3 sensors x 64 dims and a text message, routing and running
@@ -127,7 +140,10 @@ pub fn run(opts: Options) -> Vec<Row> {
                     Observation::sensor("imu", vector(&mut rng, 64, 1.0)),
                     Observation::sensor("lidar", vector(&mut rng, 64, 1.0)),
                     Observation::sensor("cam", vector(&mut rng, 64, 1.0)),
-                    Observation::text("operator", if i % 8 == 0 { "What is the battery level?" } else { "status ok" }),
+                    Observation::text(
+                        "operator",
+                        if i % 8 == 0 { "What is the battery level?" } else { "status ok" },
+                    ),
                 ]
             })
             .collect();
@@ -138,7 +154,11 @@ pub fn run(opts: Options) -> Vec<Row> {
             i += 1;
             black_box(k.tick(t, &frames[i % frames.len()], false));
         });
-        rows.push(row("kernel tick, 3x64-d sensors + 1 text, routing and plugins (no reference)", rate, None));
+        rows.push(row(
+            "kernel tick, 3x64-d sensors + 1 text, routing and plugins (no reference)",
+            rate,
+            None,
+        ));
     }
     rows
 }

@@ -51,7 +51,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             println!("kernel benchmarks: median of {reps} runs of {ms} ms, one thread");
-            println!("{:<84} {:>10} {:>10} {:>9}  goal {GOAL_RATIO:.0}x", "workload", "ops/s", "reference", "ratio");
+            println!(
+                "{:<84} {:>10} {:>10} {:>9}  goal {GOAL_RATIO:.0}x",
+                "workload", "ops/s", "reference", "ratio"
+            );
             for r in &rows {
                 let reference = r.reference_per_s.map(human).unwrap_or_else(|| "-".into());
                 let (ratio, verdict) = match r.ratio {

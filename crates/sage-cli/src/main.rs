@@ -5,6 +5,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod engine_args;
+mod generate;
+mod model_path;
+mod models;
 mod run;
 mod trace;
 
@@ -24,6 +28,10 @@ enum Command {
     /// Drive the kernel through a scenario (JSON lines) and print what it attended to, which
     /// expert it chose and why, ATP and state over time, and a summary.
     Run(run::RunArgs),
+    /// Generate text with a language model (streaming; `--json` for ids, logprobs, timings).
+    Generate(generate::GenerateArgs),
+    /// Inspect model files.
+    Models(models::ModelsArgs),
     /// Benchmarks, each against its baseline measured or documented beside it.
     Bench(bench::BenchArgs),
 }
@@ -43,6 +51,8 @@ fn main() -> ExitCode {
     init_tracing(cli.log.as_deref());
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

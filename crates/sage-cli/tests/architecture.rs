@@ -19,7 +19,15 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("sage-bench", vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime"]),
         (
             "sage-cli",
-            vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime", "sage-server", "sage-bench"],
+            vec![
+                "sage-irp",
+                "sage-kernel",
+                "sage-llm",
+                "sage-store",
+                "sage-runtime",
+                "sage-server",
+                "sage-bench",
+            ],
         ),
     ])
 }
@@ -38,11 +46,7 @@ fn manifests() -> BTreeMap<String, toml::Table> {
         }
         let table: toml::Table = std::fs::read_to_string(&manifest).unwrap().parse().unwrap();
         let name = table["package"]["name"].as_str().unwrap().to_string();
-        assert_eq!(
-            dir.file_name().unwrap().to_str().unwrap(),
-            name,
-            "folder name and crate name must match"
-        );
+        assert_eq!(dir.file_name().unwrap().to_str().unwrap(), name, "folder name and crate name must match");
         out.insert(name, table);
     }
     out

@@ -55,7 +55,10 @@ fn run_json_is_one_object_per_line() {
 
 #[test]
 fn run_reads_stdin_and_names_the_bad_line() {
-    let ok = sage(&["run", "-", "--quiet"], Some("{\"t\": 0, \"text\": [{\"source\": \"op\", \"text\": \"hi\"}]}\n"));
+    let ok = sage(
+        &["run", "-", "--quiet"],
+        Some("{\"t\": 0, \"text\": [{\"source\": \"op\", \"text\": \"hi\"}]}\n"),
+    );
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("summary"));
     let bad = sage(&["run", "-"], Some("{\"t\": 0}\n{\"t\": 1, \"sensors\": {\"imu\": \"x\"}}\n"));

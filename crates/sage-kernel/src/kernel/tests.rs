@@ -162,7 +162,10 @@ fn same_seed_same_decisions() {
     let obs = |i: u32| {
         vec![
             Observation::sensor("imu", vec![(i as f64).sin(), (i as f64 * 0.3).cos(), 0.1 * i as f64]),
-            Observation::text("op", if i.is_multiple_of(7) { "Where is the robot going?" } else { "status ok" }),
+            Observation::text(
+                "op",
+                if i.is_multiple_of(7) { "Where is the robot going?" } else { "status ok" },
+            ),
         ]
     };
     let run = || {

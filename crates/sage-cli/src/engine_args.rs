@@ -1,0 +1,73 @@
+//! Engine settings shared by every command that loads a model.
+
+use clap::{Args, ValueEnum};
+use sage_llm::{EngineConfig, FlashAttention, KvType};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum KvArg {
+    F32,
+    F16,
+    Q8_0,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FlashArg {
+    Auto,
+    On,
+    Off,
+}
+
+/// llama.cpp settings.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<u32>,
+    /// Context window in tokens (default: min(training context, 4096)).
+    #[arg(long)]
+    pub ctx: Option<u32>,
+    /// Prompt batch size.
+    #[arg(long, default_value_t = 512)]
+    pub batch: u32,
+    /// KV cache precision.
+    #[arg(long, value_enum, default_value_t = KvArg::F16)]
+    pub kv: KvArg,
+    /// Flash attention.
+    #[arg(long, value_enum, default_value_t = FlashArg::Auto)]
+    pub flash_attn: FlashArg,
+    /// Do not memory-map the weights.
+    #[arg(long)]
+    pub no_mmap: bool,
+    /// Lock the weights in RAM.
+    #[arg(long)]
+    pub mlock: bool,
+    /// Layers to offload to the GPU (builds with the `cuda` feature).
+    #[arg(long, default_value_t = 0)]
+    pub gpu_layers: u32,
+}
+
+impl EngineArgs {
+    /// The engine configuration.
+    pub fn config(&self) -> EngineConfig {
+        EngineConfig {
+            threads: self.threads,
+            threads_batch: self.threads,
+            context: self.ctx,
+            batch: self.batch,
+            ubatch: self.batch,
+            kv_type: match self.kv {
+                KvArg::F32 => KvType::F32,
+                KvArg::F16 => KvType::F16,
+                KvArg::Q8_0 => KvType::Q8_0,
+            },
+            flash_attention: match self.flash_attn {
+                FlashArg::Auto => FlashAttention::Auto,
+                FlashArg::On => FlashAttention::On,
+                FlashArg::Off => FlashAttention::Off,
+            },
+            mmap: !self.no_mmap,
+            mlock: self.mlock,
+            gpu_layers: self.gpu_layers,
+        }
+    }
+}

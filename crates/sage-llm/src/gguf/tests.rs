@@ -1,0 +1,97 @@
+use super::writer::{GgufWriter, MetaValue, TensorData};
+use super::*;
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sage-gguf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn sample(path: &Path) {
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", MetaValue::Str("llama".into()))
+        .meta("llama.context_length", MetaValue::U32(4096))
+        .meta("tokenizer.ggml.tokens", MetaValue::Strings((0..100).map(|i| format!("t{i}")).collect()))
+        .meta("tokenizer.chat_template", MetaValue::Str("{{ messages }}".into()));
+    w.tensor(TensorData { name: "a".into(), dims: vec![4, 2], ggml_type: 0, data: vec![1u8; 32] });
+    w.tensor(TensorData { name: "b".into(), dims: vec![32], ggml_type: 1, data: vec![2u8; 64] });
+    w.write(path).unwrap();
+}
+
+#[test]
+fn round_trip() {
+    let p = tmp("ok.gguf");
+    sample(&p);
+    let g = GgufFile::open(&p).unwrap();
+    assert_eq!(g.version, 3);
+    assert_eq!(g.architecture(), Some("llama"));
+    assert_eq!(g.arch_value("context_length").and_then(Value::as_u64), Some(4096));
+    assert_eq!(g.chat_template(), Some("{{ messages }}"));
+    match g.get("tokenizer.ggml.tokens").unwrap() {
+        Value::Array { of, len, head } => {
+            assert_eq!((*of, *len, head.len()), ("string", 100, 8));
+        }
+        v => panic!("{v:?}"),
+    }
+    assert_eq!(g.tensors.len(), 2);
+    assert_eq!(g.tensor_bytes(), 96);
+    assert_eq!(g.parameters(), 40);
+    assert_eq!(g.tensor_data("b").unwrap(), vec![2u8; 64]);
+}
+
+#[test]
+fn bad_files_are_typed_errors() {
+    let p = tmp("ok2.gguf");
+    sample(&p);
+    let bytes = std::fs::read(&p).unwrap();
+    // Truncated in the data section.
+    let t = tmp("trunc.gguf");
+    std::fs::write(&t, &bytes[..bytes.len() - 40]).unwrap();
+    assert!(matches!(GgufFile::open(&t), Err(GgufError::Truncated { .. })), "{:?}", GgufFile::open(&t));
+    // Truncated in the header, at every length.
+    for cut in [0usize, 3, 4, 10, 30, 60, 200] {
+        let t = tmp(&format!("cut{cut}.gguf"));
+        std::fs::write(&t, &bytes[..cut.min(bytes.len())]).unwrap();
+        let e = GgufFile::open(&t).unwrap_err();
+        assert!(e.to_string().contains("cut"), "{e}");
+    }
+    // Not GGUF.
+    let t = tmp("text.gguf");
+    std::fs::write(&t, b"hello world, not a model").unwrap();
+    assert!(matches!(GgufFile::open(&t), Err(GgufError::NotGguf { .. })));
+    // Wrong version.
+    let mut v = bytes.clone();
+    v[4] = 9;
+    let t = tmp("ver.gguf");
+    std::fs::write(&t, &v).unwrap();
+    assert!(matches!(GgufFile::open(&t), Err(GgufError::Version { version: 9, .. })));
+    // Absurd string length.
+    let mut v = bytes.clone();
+    v[24..32].copy_from_slice(&u64::MAX.to_le_bytes());
+    let t = tmp("huge.gguf");
+    std::fs::write(&t, &v).unwrap();
+    assert!(matches!(GgufFile::open(&t), Err(GgufError::Malformed { .. })));
+    // Missing file.
+    assert!(matches!(GgufFile::open(tmp("nope.gguf")), Err(GgufError::Io { .. })));
+}
+
+#[test]
+fn random_garbage_never_panics() {
+    let mut x: u64 = 0x1234_5678;
+    let p = tmp("ok3.gguf");
+    sample(&p);
+    let good = std::fs::read(&p).unwrap();
+    for i in 0..300 {
+        let mut b = good.clone();
+        for _ in 0..4 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let at = (x as usize) % b.len();
+            b[at] = (x >> 32) as u8;
+        }
+        let t = tmp(&format!("fuzz{}.gguf", i % 4));
+        std::fs::write(&t, &b).unwrap();
+        let _ = GgufFile::open(&t);
+    }
+}

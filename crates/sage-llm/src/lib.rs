@@ -1,0 +1,26 @@
+//! SAGE's language engine.
+//!
+//! - [`LanguageModel`]: the trait every engine implements (tokenize, sessions with KV reuse,
+//!   streaming generation with log-probabilities and timings, logits for parity tests).
+//! - [`llama::LlamaEngine`]: llama.cpp in-process through `llama-cpp-2`, one worker thread per
+//!   model.
+//! - [`gguf`]: a validating GGUF reader (and writer), so that bad files are typed errors.
+//! - [`template`]: chat templates rendered with `minijinja`, and the plain completion format for
+//!   base models.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod gguf;
+pub mod llama;
+pub mod model;
+pub mod template;
+pub mod types;
+
+pub use error::{GenerateError, LoadError, TemplateError, TokenizeError};
+pub use llama::{EngineConfig, FlashAttention, KvType, LlamaEngine};
+pub use model::{LanguageModel, SessionId};
+pub use types::{
+    ChatMessage, Constraint, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Prompt, Role,
+    Sampling, Timings, TokenId, TokenOut,
+};

@@ -1,0 +1,874 @@
+//! The llama.cpp engine, in-process through `llama-cpp-2`.
+//!
+//! Each loaded model lives on its own worker thread, which owns the `LlamaModel` and the
+//! contexts of its sessions (a context borrows its model, so both stay on one stack; no unsafe
+//! code). Callers talk to it over channels; generation streams events back as they happen, and a
+//! caller that stops listening stops the generation at the next token.
+//!
+//! One process-wide llama.cpp backend is initialised on first use, and llama.cpp's logs are sent to
+//! `tracing` (target `llama-cpp-2`), so a subscriber decides what is shown.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::{Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{GenerateError, LoadError, TokenizeError};
+use crate::gguf::{GgufFile, Value};
+use crate::model::{LanguageModel, SessionId};
+use crate::types::{
+    Constraint, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Sampling, Timings, TokenId,
+    TokenOut,
+};
+
+/// KV cache precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvType {
+    /// 32-bit floats (exact, twice the memory).
+    F32,
+    /// 16-bit floats (llama.cpp's default).
+    F16,
+    /// 8-bit quantised (half of F16).
+    Q8_0,
+}
+
+/// Flash attention policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlashAttention {
+    /// Let llama.cpp decide.
+    Auto,
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// How to run a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// Threads for decoding (default: the machine's cores).
+    pub threads: Option<u32>,
+    /// Threads for prompt evaluation (default: same as `threads`).
+    pub threads_batch: Option<u32>,
+    /// Context window per session (default: min(model's training context, 4096)).
+    pub context: Option<u32>,
+    /// Logical batch size for prompt evaluation.
+    pub batch: u32,
+    /// Physical batch size.
+    pub ubatch: u32,
+    /// KV cache precision.
+    pub kv_type: KvType,
+    /// Flash attention.
+    pub flash_attention: FlashAttention,
+    /// Memory-map the weights.
+    pub mmap: bool,
+    /// Lock the weights in RAM.
+    pub mlock: bool,
+    /// Layers to offload to the GPU (needs the `cuda` feature).
+    pub gpu_layers: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            threads_batch: None,
+            context: None,
+            batch: 512,
+            ubatch: 512,
+            kv_type: KvType::F16,
+            flash_attention: FlashAttention::Auto,
+            mmap: true,
+            mlock: false,
+            gpu_layers: 0,
+        }
+    }
+}
+
+static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+
+/// The process-wide llama.cpp backend (initialised once; llama.cpp logs go to `tracing`).
+fn backend() -> Result<&'static LlamaBackend, String> {
+    BACKEND
+        .get_or_init(|| {
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+            LlamaBackend::init().map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Resident set size of this process, bytes (Linux; 0 elsewhere).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|x| x.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
+}
+
+type Reply<T> = SyncSender<T>;
+
+enum Job {
+    Tokenize { text: String, add_bos: bool, reply: Reply<Result<Vec<TokenId>, TokenizeError>> },
+    Detokenize { tokens: Vec<TokenId>, reply: Reply<Result<String, TokenizeError>> },
+    Open { context: Option<u32>, reply: Reply<Result<(SessionId, u32), GenerateError>> },
+    Close { session: SessionId },
+    Generate { session: SessionId, prompt: Vec<TokenId>, params: GenerateParams, events: Sender<WorkerEvent> },
+    Logits { session: SessionId, tokens: Vec<TokenId>, reply: Reply<Result<Vec<Vec<f32>>, GenerateError>> },
+}
+
+enum WorkerEvent {
+    Prompt { evaluated: u32, cached: u32 },
+    Token { token: TokenOut, delta: String },
+    Done(Result<Generation, GenerateError>),
+}
+
+/// A model loaded into llama.cpp.
+pub struct LlamaEngine {
+    info: ModelInfo,
+    jobs: Mutex<Option<Sender<Job>>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for LlamaEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LlamaEngine").field("info", &self.info).finish()
+    }
+}
+
+fn meta_u32(g: &GgufFile, key: &str) -> u32 {
+    g.arch_value(key).and_then(Value::as_u64).unwrap_or(0) as u32
+}
+
+impl LlamaEngine {
+    /// Validate `path` as GGUF, load it into llama.cpp on a worker thread and wait until it is
+    /// ready. `id` names the model in logs and errors (default: the file stem).
+    pub fn load(path: impl AsRef<Path>, id: Option<&str>, config: EngineConfig) -> Result<Self, LoadError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(LoadError::NotFound(path));
+        }
+        if config.batch == 0 || config.ubatch == 0 || config.context == Some(0) {
+            return Err(LoadError::Settings {
+                path,
+                message: "batch, ubatch and context must be positive".into(),
+            });
+        }
+        let start = Instant::now();
+        let gguf = GgufFile::open(&path)?;
+        let arch = gguf.architecture().unwrap_or("").to_string();
+        if arch.is_empty() {
+            return Err(LoadError::Engine {
+                path,
+                message: "no general.architecture in the metadata".into(),
+            });
+        }
+        let id = id.map(str::to_string).unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+        });
+        let mut info = ModelInfo {
+            id: id.clone(),
+            path: path.clone(),
+            architecture: arch.clone(),
+            name: gguf.get("general.name").and_then(Value::as_str).map(str::to_string),
+            parameters: gguf.parameters(),
+            weight_bytes: gguf.tensor_bytes(),
+            train_context: meta_u32(&gguf, "context_length"),
+            vocab: 0,
+            layers: meta_u32(&gguf, "block_count"),
+            chat_template: gguf.chat_template().map(str::to_string),
+            // Token texts come from llama.cpp once the vocabulary is loaded.
+            bos: None,
+            eos: None,
+            load_s: 0.0,
+            resident_bytes: 0,
+        };
+        drop(gguf);
+        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let thread_path = path.clone();
+        let worker = std::thread::Builder::new()
+            .name(format!("llama:{id}"))
+            .spawn(move || worker(thread_path, id, config, ready_tx, jobs_rx))
+            .map_err(|e| LoadError::Engine {
+                path: path.clone(),
+                message: format!("cannot start a thread: {e}"),
+            })?;
+        let ready = ready_rx.recv().map_err(|_| LoadError::Engine {
+            path: path.clone(),
+            message: "the engine thread stopped while loading".into(),
+        })?;
+        let loaded = ready?;
+        info.vocab = loaded.vocab;
+        info.bos = loaded.bos;
+        info.eos = loaded.eos;
+        info.resident_bytes = loaded.resident_bytes;
+        if info.train_context == 0 {
+            info.train_context = loaded.train_context;
+        }
+        info.load_s = start.elapsed().as_secs_f64();
+        tracing::info!(model = %info.id, load_s = info.load_s, resident_mb = info.resident_bytes >> 20, "model loaded");
+        Ok(Self { info, jobs: Mutex::new(Some(jobs_tx)), worker: Mutex::new(Some(worker)) })
+    }
+
+    fn send(&self, job: Job) -> Result<(), GenerateError> {
+        let gone = || GenerateError::EngineGone { model: self.info.id.clone() };
+        let guard = self.jobs.lock().map_err(|_| gone())?;
+        guard.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())
+    }
+
+    fn tokenize_err(&self) -> TokenizeError {
+        TokenizeError::Tokenize {
+            model: self.info.id.clone(),
+            message: "the engine is no longer running".into(),
+        }
+    }
+}
+
+impl Drop for LlamaEngine {
+    fn drop(&mut self) {
+        if let Ok(mut g) = self.jobs.lock() {
+            g.take();
+        }
+        if let Ok(mut w) = self.worker.lock() {
+            if let Some(h) = w.take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl LanguageModel for LlamaEngine {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<TokenId>, TokenizeError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Tokenize { text: text.to_string(), add_bos, reply: tx })
+            .map_err(|_| self.tokenize_err())?;
+        rx.recv().map_err(|_| self.tokenize_err())?
+    }
+
+    fn detokenize(&self, tokens: &[TokenId]) -> Result<String, TokenizeError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Detokenize { tokens: tokens.to_vec(), reply: tx }).map_err(|_| self.tokenize_err())?;
+        rx.recv().map_err(|_| self.tokenize_err())?
+    }
+
+    fn open_session(&self, context: Option<u32>) -> Result<(SessionId, u32), GenerateError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Open { context, reply: tx })?;
+        rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?
+    }
+
+    fn close_session(&self, session: SessionId) {
+        let _ = self.send(Job::Close { session });
+    }
+
+    fn generate_tokens(
+        &self,
+        session: SessionId,
+        prompt: &[TokenId],
+        params: &GenerateParams,
+        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+    ) -> Result<Generation, GenerateError> {
+        let (tx, rx) = mpsc::channel();
+        self.send(Job::Generate { session, prompt: prompt.to_vec(), params: params.clone(), events: tx })?;
+        // Dropping `rx` (returning early) tells the worker to stop.
+        for ev in rx.iter() {
+            match ev {
+                WorkerEvent::Prompt { evaluated, cached } => {
+                    if on_event(Event::PromptDone { evaluated, cached }) == Flow::Stop {
+                        return Ok(cancelled_before_tokens());
+                    }
+                }
+                WorkerEvent::Token { token, delta } => {
+                    if on_event(Event::Token { token: &token, delta: &delta }) == Flow::Stop {
+                        drop(rx);
+                        return Ok(Generation {
+                            text: String::new(),
+                            tokens: vec![token],
+                            finish: FinishReason::Cancelled,
+                            timings: Timings::default(),
+                        });
+                    }
+                }
+                WorkerEvent::Done(result) => return result,
+            }
+        }
+        Err(GenerateError::EngineGone { model: self.info.id.clone() })
+    }
+
+    fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Logits { session, tokens: tokens.to_vec(), reply: tx })?;
+        rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?
+    }
+}
+
+fn cancelled_before_tokens() -> Generation {
+    Generation {
+        text: String::new(),
+        tokens: vec![],
+        finish: FinishReason::Cancelled,
+        timings: Timings::default(),
+    }
+}
+
+struct Loaded {
+    vocab: u32,
+    bos: Option<String>,
+    eos: Option<String>,
+    train_context: u32,
+    resident_bytes: u64,
+}
+
+struct Session<'m> {
+    ctx: LlamaContext<'m>,
+    /// Tokens whose keys and values are in the cache, in order.
+    cached: Vec<TokenId>,
+}
+
+fn default_threads() -> u32 {
+    std::thread::available_parallelism().map_or(4, |n| n.get() as u32)
+}
+
+fn context_params(config: &EngineConfig, n_ctx: u32) -> LlamaContextParams {
+    let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
+    let threads_batch = config.threads_batch.map_or(threads, |t| t.max(1) as i32);
+    let kv = match config.kv_type {
+        KvType::F32 => KvCacheType::F32,
+        KvType::F16 => KvCacheType::F16,
+        KvType::Q8_0 => KvCacheType::Q8_0,
+    };
+    let fa = match config.flash_attention {
+        FlashAttention::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+        FlashAttention::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        FlashAttention::Off => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    };
+    LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(config.batch.min(n_ctx))
+        .with_n_ubatch(config.ubatch.min(config.batch).min(n_ctx))
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads_batch)
+        .with_type_k(kv)
+        .with_type_v(kv)
+        .with_flash_attention_policy(fa)
+}
+
+fn worker(
+    path: PathBuf,
+    id: String,
+    config: EngineConfig,
+    ready: SyncSender<Result<Loaded, LoadError>>,
+    jobs: Receiver<Job>,
+) {
+    let fail = |message: String| LoadError::Engine { path: path.clone(), message };
+    let backend = match backend() {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = ready.send(Err(fail(e)));
+            return;
+        }
+    };
+    let rss0 = rss_bytes();
+    let params = LlamaModelParams::default()
+        .with_use_mmap(config.mmap)
+        .with_use_mlock(config.mlock)
+        .with_n_gpu_layers(config.gpu_layers);
+    let model = match LlamaModel::load_from_file(backend, &path, &params) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ =
+                ready.send(Err(fail(format!("{e} (see the log with --log debug for llama.cpp's reason)"))));
+            return;
+        }
+    };
+    let vocab = model.vocab();
+    let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
+    let n_vocab = vocab.n_tokens().max(0) as u32;
+    let bos = (vocab.bos().0 >= 0 && (vocab.bos().0 as u32) < n_vocab).then(|| piece(vocab.bos()));
+    let eos = (vocab.eos().0 >= 0 && (vocab.eos().0 as u32) < n_vocab).then(|| piece(vocab.eos()));
+    let loaded = Loaded {
+        vocab: n_vocab,
+        bos,
+        eos,
+        train_context: model.n_ctx_train(),
+        resident_bytes: rss_bytes().saturating_sub(rss0),
+    };
+    if ready.send(Ok(loaded)).is_err() {
+        return;
+    }
+    let mut sessions: HashMap<SessionId, Session<'_>> = HashMap::new();
+    let mut next_id: SessionId = 1;
+    let w = Worker { model: &model, id: &id, n_vocab };
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Tokenize { text, add_bos, reply } => {
+                let _ = reply.send(Ok(w.tokenize(&text, add_bos)));
+            }
+            Job::Detokenize { tokens, reply } => {
+                let _ = reply.send(w.detokenize(&tokens));
+            }
+            Job::Open { context, reply } => {
+                let n_ctx =
+                    context.or(config.context).unwrap_or_else(|| model.n_ctx_train().clamp(1, 4096)).max(16);
+                let r = model
+                    .new_context(backend, context_params(&config, n_ctx))
+                    .map_err(|e| GenerateError::InvalidParams {
+                        model: id.clone(),
+                        message: format!("cannot create a context of {n_ctx} tokens: {e}"),
+                    })
+                    .map(|ctx| {
+                        let sid = next_id;
+                        next_id += 1;
+                        let real = ctx.n_ctx();
+                        sessions.insert(sid, Session { ctx, cached: vec![] });
+                        (sid, real)
+                    });
+                let _ = reply.send(r);
+            }
+            Job::Close { session } => {
+                sessions.remove(&session);
+            }
+            Job::Generate { session, prompt, params, events } => {
+                let result = match sessions.get_mut(&session) {
+                    Some(s) => w.generate(s, &prompt, &params, &events),
+                    None => Err(GenerateError::NoSession { model: id.clone(), session }),
+                };
+                let _ = events.send(WorkerEvent::Done(result));
+            }
+            Job::Logits { session, tokens, reply } => {
+                let result = match sessions.get_mut(&session) {
+                    Some(s) => w.logits(s, &tokens),
+                    None => Err(GenerateError::NoSession { model: id.clone(), session }),
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+struct Worker<'a> {
+    model: &'a LlamaModel,
+    id: &'a str,
+    n_vocab: u32,
+}
+
+/// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
+#[derive(Default)]
+struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        match std::str::from_utf8(&self.pending) {
+            Ok(s) => {
+                let out = s.to_string();
+                self.pending.clear();
+                out
+            }
+            Err(e) if e.error_len().is_none() => {
+                // An incomplete character at the end: keep it for the next token.
+                let valid = e.valid_up_to();
+                let out = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+                self.pending.drain(..valid);
+                out
+            }
+            Err(_) => {
+                let out = String::from_utf8_lossy(&self.pending).into_owned();
+                self.pending.clear();
+                out
+            }
+        }
+    }
+}
+
+/// Longest suffix of `text` that is a proper prefix of one of `stops` (held back while streaming).
+fn held_back(text: &str, stops: &[String]) -> usize {
+    let mut hold = 0;
+    for s in stops {
+        for k in (1..s.len()).rev() {
+            if k <= text.len()
+                && text.is_char_boundary(text.len() - k)
+                && s.is_char_boundary(k)
+                && text.ends_with(&s[..k])
+            {
+                hold = hold.max(k);
+                break;
+            }
+        }
+    }
+    hold
+}
+
+fn log_softmax_at(logits: &[f32], ids: &[usize]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    let lse = max as f64 + sum.ln();
+    ids.iter().map(|&i| (logits[i] as f64 - lse) as f32).collect()
+}
+
+fn top_n(logits: &[f32], n: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = Vec::with_capacity(n + 1);
+    for (i, &x) in logits.iter().enumerate() {
+        if idx.len() < n || x > logits[idx[idx.len() - 1]] {
+            let pos = idx.partition_point(|&j| logits[j] >= x);
+            idx.insert(pos, i);
+            idx.truncate(n);
+        }
+    }
+    idx
+}
+
+impl Worker<'_> {
+    fn tokenize(&self, text: &str, add_bos: bool) -> Vec<TokenId> {
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), add_bos, true)
+            .into_iter()
+            .map(|t| t.0 as TokenId)
+            .collect()
+    }
+
+    fn check_tokens(&self, tokens: &[TokenId]) -> Result<(), TokenizeError> {
+        if let Some(&bad) = tokens.iter().find(|&&t| t >= self.n_vocab) {
+            return Err(TokenizeError::UnknownToken {
+                model: self.id.to_string(),
+                id: bad,
+                vocab: self.n_vocab,
+            });
+        }
+        Ok(())
+    }
+
+    fn detokenize(&self, tokens: &[TokenId]) -> Result<String, TokenizeError> {
+        self.check_tokens(tokens)?;
+        let vocab = self.model.vocab();
+        let mut bytes = vec![];
+        for &t in tokens {
+            vocab.token_to_piece_into(LlamaToken(t as i32), &mut bytes, false, None);
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn piece(&self, t: TokenId) -> Vec<u8> {
+        self.model.vocab().token_to_piece(LlamaToken(t as i32), false, None)
+    }
+
+    fn err_decode(&self, what: impl std::fmt::Display) -> GenerateError {
+        GenerateError::Decode { model: self.id.to_string(), message: what.to_string() }
+    }
+
+    /// Make the cache hold exactly `tokens[..keep]` followed by `tokens[keep..]` evaluated, with
+    /// logits for the positions in `want_logits` (indices into `tokens`). Reuses the longest
+    /// cached prefix. Returns how many tokens were reused.
+    fn evaluate(
+        &self,
+        s: &mut Session<'_>,
+        tokens: &[TokenId],
+        all_logits: bool,
+    ) -> Result<usize, GenerateError> {
+        let mut reuse = s.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        if reuse == tokens.len() || all_logits {
+            // The last token must be evaluated again to have its logits (and all of them for
+            // teacher forcing).
+            reuse = if all_logits { 0 } else { tokens.len() - 1 };
+        }
+        s.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| self.err_decode(e))?;
+        s.cached.truncate(reuse);
+        let n_batch = s.ctx.n_batch().max(1) as usize;
+        let mut batch = LlamaBatch::new(n_batch, 1);
+        let rest = &tokens[reuse..];
+        for (c, chunk) in rest.chunks(n_batch).enumerate() {
+            batch.clear();
+            for (j, &t) in chunk.iter().enumerate() {
+                let pos = reuse + c * n_batch + j;
+                let last = pos + 1 == tokens.len();
+                batch
+                    .add(LlamaToken(t as i32), pos as i32, &[0], last || all_logits)
+                    .map_err(|e| self.err_decode(e))?;
+            }
+            s.ctx.decode(&mut batch).map_err(|e| self.err_decode(e))?;
+            s.cached.extend_from_slice(chunk);
+        }
+        Ok(reuse)
+    }
+
+    fn logits(&self, s: &mut Session<'_>, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
+        self.check_tokens(tokens)?;
+        if tokens.is_empty() {
+            return Err(GenerateError::EmptyPrompt { model: self.id.to_string() });
+        }
+        let n_ctx = s.ctx.n_ctx() as usize;
+        if tokens.len() > n_ctx {
+            return Err(GenerateError::ContextOverflow {
+                model: self.id.to_string(),
+                prompt_tokens: tokens.len(),
+                max_tokens: 0,
+                context: n_ctx as u32,
+            });
+        }
+        // Evaluate in chunks, collecting every position's logits.
+        s.ctx.clear_kv_cache_seq(Some(0), None, None).map_err(|e| self.err_decode(e))?;
+        s.cached.clear();
+        let n_batch = s.ctx.n_batch().max(1) as usize;
+        let mut batch = LlamaBatch::new(n_batch, 1);
+        let mut out = Vec::with_capacity(tokens.len());
+        for (c, chunk) in tokens.chunks(n_batch).enumerate() {
+            batch.clear();
+            for (j, &t) in chunk.iter().enumerate() {
+                batch
+                    .add(LlamaToken(t as i32), (c * n_batch + j) as i32, &[0], true)
+                    .map_err(|e| self.err_decode(e))?;
+            }
+            s.ctx.decode(&mut batch).map_err(|e| self.err_decode(e))?;
+            for j in 0..chunk.len() {
+                out.push(s.ctx.get_logits_ith(j as i32).to_vec());
+            }
+            s.cached.extend_from_slice(chunk);
+        }
+        Ok(out)
+    }
+
+    fn sampler(&self, p: &GenerateParams) -> Result<LlamaSampler, GenerateError> {
+        let s: &Sampling = &p.sampling;
+        let invalid = |message: String| GenerateError::InvalidParams { model: self.id.to_string(), message };
+        if !s.temperature.is_finite() || s.temperature < 0.0 {
+            return Err(invalid(format!("temperature must be >= 0, got {}", s.temperature)));
+        }
+        if !(s.top_p > 0.0 && s.top_p <= 1.0) {
+            return Err(invalid(format!("top_p must be in (0, 1], got {}", s.top_p)));
+        }
+        if !(0.0..=1.0).contains(&s.min_p) {
+            return Err(invalid(format!("min_p must be in [0, 1], got {}", s.min_p)));
+        }
+        if !(s.repeat_penalty.is_finite() && s.repeat_penalty > 0.0) {
+            return Err(invalid(format!("repeat_penalty must be > 0, got {}", s.repeat_penalty)));
+        }
+        let mut chain = vec![];
+        match &p.constraint {
+            None => {}
+            Some(c) => {
+                let grammar = match c {
+                    Constraint::Grammar(g) => g.clone(),
+                    Constraint::JsonSchema(schema) => {
+                        llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| {
+                            GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }
+                        })?
+                    }
+                };
+                let g = LlamaSampler::grammar(self.model, &grammar, "root").map_err(|e| {
+                    GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }
+                })?;
+                chain.push(g);
+            }
+        }
+        if s.repeat_penalty != 1.0 && s.repeat_last_n > 0 {
+            chain.push(LlamaSampler::penalties(
+                self.n_vocab as i32,
+                s.repeat_last_n.min(i32::MAX as u32) as i32,
+                s.repeat_penalty,
+                0.0,
+                0.0,
+            ));
+        }
+        if s.temperature == 0.0 {
+            chain.push(LlamaSampler::greedy());
+        } else {
+            if s.top_k > 0 {
+                chain.push(LlamaSampler::top_k(s.top_k.min(i32::MAX as u32) as i32));
+            }
+            if s.top_p < 1.0 {
+                chain.push(LlamaSampler::top_p(s.top_p, 1));
+            }
+            if s.min_p > 0.0 {
+                chain.push(LlamaSampler::min_p(s.min_p, 1));
+            }
+            chain.push(LlamaSampler::temp(s.temperature));
+            chain.push(LlamaSampler::dist(s.seed));
+        }
+        Ok(LlamaSampler::chain_simple(chain))
+    }
+
+    fn generate(
+        &self,
+        s: &mut Session<'_>,
+        prompt: &[TokenId],
+        params: &GenerateParams,
+        events: &Sender<WorkerEvent>,
+    ) -> Result<Generation, GenerateError> {
+        let start = Instant::now();
+        if prompt.is_empty() {
+            return Err(GenerateError::EmptyPrompt { model: self.id.to_string() });
+        }
+        self.check_tokens(prompt)?;
+        let n_ctx = s.ctx.n_ctx();
+        if prompt.len() as u64 + params.max_tokens as u64 > n_ctx as u64 {
+            return Err(GenerateError::ContextOverflow {
+                model: self.id.to_string(),
+                prompt_tokens: prompt.len(),
+                max_tokens: params.max_tokens,
+                context: n_ctx,
+            });
+        }
+        let mut sampler = self.sampler(params)?;
+        let reused = self.evaluate(s, prompt, false)?;
+        let prefill_s = start.elapsed().as_secs_f64();
+        let evaluated = (prompt.len() - reused) as u32;
+        let mut timings = Timings {
+            prompt_tokens: evaluated,
+            cached_tokens: reused as u32,
+            prefill_s,
+            prefill_tok_s: if prefill_s > 0.0 { evaluated as f64 / prefill_s } else { 0.0 },
+            ..Timings::default()
+        };
+        if events.send(WorkerEvent::Prompt { evaluated, cached: reused as u32 }).is_err() {
+            return Ok(Generation {
+                text: String::new(),
+                tokens: vec![],
+                finish: FinishReason::Cancelled,
+                timings,
+            });
+        }
+        let vocab = self.model.vocab();
+        let mut text = String::new();
+        let mut emitted = 0usize;
+        let mut tokens: Vec<TokenOut> = Vec::new();
+        let mut utf8 = Utf8Stream::default();
+        let mut batch = LlamaBatch::new(1, 1);
+        let mut logits_idx: i32 = -1; // the last evaluated position's logits
+        let mut first_token_at = None;
+        let mut finish = FinishReason::Length;
+        let mut stop_at: Option<usize> = None;
+        for _ in 0..params.max_tokens {
+            let (logprob, top) = match params.logprobs {
+                Some(n) => {
+                    let logits = s.ctx.get_logits_ith(logits_idx);
+                    let n = (n as usize).min(20);
+                    let ids = top_n(logits, n.max(1));
+                    let lps = log_softmax_at(logits, &ids);
+                    let top: Vec<(TokenId, String, f32)> = ids
+                        .iter()
+                        .zip(&lps)
+                        .take(n)
+                        .map(|(&i, &lp)| {
+                            (
+                                i as TokenId,
+                                String::from_utf8_lossy(&self.piece(i as TokenId)).into_owned(),
+                                lp,
+                            )
+                        })
+                        .collect();
+                    (Some(logits.to_vec()), top)
+                }
+                None => (None, vec![]),
+            };
+            let token = sampler.sample(&s.ctx, logits_idx);
+            if first_token_at.is_none() {
+                first_token_at = Some(start.elapsed().as_secs_f64());
+            }
+            if vocab.is_eog(token) {
+                finish = FinishReason::EndOfTurn;
+                break;
+            }
+            let id = token.0 as TokenId;
+            let lp = logprob.map(|l| log_softmax_at(&l, &[id as usize])[0]);
+            let bytes = self.piece(id);
+            let piece = String::from_utf8_lossy(&bytes).into_owned();
+            text.push_str(&utf8.push(&bytes));
+            let out = TokenOut { id, text: piece, logprob: lp, top };
+            // Stop sequences: cut the text at the first one.
+            if let Some((at, _)) = params
+                .stop
+                .iter()
+                .filter(|st| !st.is_empty())
+                .filter_map(|st| text.find(st.as_str()).map(|i| (i, st)))
+                .min()
+            {
+                stop_at = Some(at);
+                tokens.push(out);
+                finish = FinishReason::Stop;
+                break;
+            }
+            let safe = text.len() - held_back(&text, &params.stop);
+            let delta = text[emitted..safe].to_string();
+            emitted = safe;
+            tokens.push(out.clone());
+            if events.send(WorkerEvent::Token { token: out, delta }).is_err() {
+                finish = FinishReason::Cancelled;
+                break;
+            }
+            // Feed the token back.
+            batch.clear();
+            batch.add(token, s.cached.len() as i32, &[0], true).map_err(|e| self.err_decode(e))?;
+            s.ctx.decode(&mut batch).map_err(|e| self.err_decode(e))?;
+            s.cached.push(id);
+            logits_idx = 0;
+        }
+        if let Some(at) = stop_at {
+            text.truncate(at);
+        }
+        let total = start.elapsed().as_secs_f64();
+        timings.generated_tokens = tokens.len() as u32;
+        timings.time_to_first_token_s = first_token_at.unwrap_or(total);
+        timings.decode_s = total - timings.time_to_first_token_s;
+        timings.decode_tok_s = if timings.decode_s > 0.0 && tokens.len() > 1 {
+            (tokens.len() - 1) as f64 / timings.decode_s
+        } else {
+            0.0
+        };
+        Ok(Generation { text, tokens, finish, timings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_stream_holds_incomplete_characters() {
+        let mut u = Utf8Stream::default();
+        let e = "é".as_bytes();
+        assert_eq!(u.push(&e[..1]), "");
+        assert_eq!(u.push(&e[1..]), "é");
+        assert_eq!(u.push(b"ab"), "ab");
+    }
+
+    #[test]
+    fn stop_prefixes_are_held_back() {
+        let stops = vec!["\nUser:".to_string()];
+        assert_eq!(held_back("hello\nUs", &stops), 3);
+        assert_eq!(held_back("hello", &stops), 0);
+        assert_eq!(held_back("hello\n", &stops), 1);
+    }
+
+    #[test]
+    fn top_n_and_log_softmax() {
+        let l = [1.0f32, 5.0, 3.0, 4.0];
+        assert_eq!(top_n(&l, 2), vec![1, 3]);
+        let lp = log_softmax_at(&l, &[0, 1, 2, 3]);
+        let total: f64 = lp.iter().map(|x| (*x as f64).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,94 @@
+//! The `LanguageModel` trait: what SAGE needs from any engine.
+
+use crate::error::{GenerateError, TemplateError, TokenizeError};
+use crate::template::{render_plain, render_template, RenderedChat, TemplateContext};
+use crate::types::{ChatMessage, Event, Flow, GenerateParams, Generation, ModelInfo, Prompt, TokenId};
+
+/// A session: a context window with its own KV cache. A conversation that grows by a turn
+/// reuses the cached prefix instead of evaluating its whole history again.
+pub type SessionId = u64;
+
+/// A loaded language model.
+///
+/// Engines implement the required methods; [`LanguageModel::generate`] turns any [`Prompt`]
+/// into tokens (chat template or plain completion format) and calls
+/// [`LanguageModel::generate_tokens`].
+pub trait LanguageModel: Send + Sync {
+    /// What is known about the model, including its measured load time and resident bytes.
+    fn info(&self) -> &ModelInfo;
+
+    /// Text to token ids; `add_bos` adds the beginning-of-sequence token if the model uses one.
+    /// Special tokens written in the text (`<start_of_turn>`...) are parsed as such.
+    fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<TokenId>, TokenizeError>;
+
+    /// Token ids to text.
+    fn detokenize(&self, tokens: &[TokenId]) -> Result<String, TokenizeError>;
+
+    /// Open a session with a context window of `context` tokens (engine default if `None`);
+    /// returns its id and the window actually allocated.
+    fn open_session(&self, context: Option<u32>) -> Result<(SessionId, u32), GenerateError>;
+
+    /// Close a session and free its cache.
+    fn close_session(&self, session: SessionId);
+
+    /// Generate from token ids, streaming events to `on_event` (return [`Flow::Stop`] to stop).
+    /// A prompt plus `max_tokens` beyond the context window is an error before anything runs.
+    fn generate_tokens(
+        &self,
+        session: SessionId,
+        prompt: &[TokenId],
+        params: &GenerateParams,
+        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+    ) -> Result<Generation, GenerateError>;
+
+    /// The logits at every position of `tokens` (evaluated from an empty cache), for parity and
+    /// teacher-forced agreement tests.
+    fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError>;
+
+    /// Render a conversation: the model's chat template if it has one, else the plain format.
+    fn render_chat(&self, messages: &[ChatMessage]) -> Result<RenderedChat, TemplateError> {
+        let info = self.info();
+        match &info.chat_template {
+            Some(t) => render_template(
+                t,
+                messages,
+                &TemplateContext {
+                    model: &info.id,
+                    bos: info.bos.as_deref(),
+                    eos: info.eos.as_deref(),
+                    date: None,
+                },
+            ),
+            None => render_plain(&info.id, messages),
+        }
+    }
+
+    /// Token ids and extra stop sequences for a prompt.
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<(Vec<TokenId>, Vec<String>), GenerateError> {
+        Ok(match prompt {
+            Prompt::Text(t) => (self.tokenize(t, true)?, vec![]),
+            Prompt::Tokens(t) => (t.clone(), vec![]),
+            Prompt::Chat(messages) => {
+                let r = self.render_chat(messages)?;
+                (self.tokenize(&r.text, !r.has_bos)?, r.stop)
+            }
+        })
+    }
+
+    /// Generate from any prompt.
+    fn generate(
+        &self,
+        session: SessionId,
+        prompt: &Prompt,
+        params: &GenerateParams,
+        on_event: &mut dyn FnMut(Event<'_>) -> Flow,
+    ) -> Result<Generation, GenerateError> {
+        let (tokens, stops) = self.prompt_tokens(prompt)?;
+        if stops.is_empty() {
+            return self.generate_tokens(session, &tokens, params, on_event);
+        }
+        let mut p = params.clone();
+        p.stop.extend(stops);
+        self.generate_tokens(session, &tokens, &p, on_event)
+    }
+}

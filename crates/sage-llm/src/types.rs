@@ -1,0 +1,291 @@
+//! Values that cross the `LanguageModel` boundary.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A token id.
+pub type TokenId = u32;
+
+/// Who speaks in a chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions.
+    System,
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+impl Role {
+    /// Lower-case name, as chat templates expect.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Speaker.
+    pub role: Role,
+    /// Text.
+    pub content: String,
+}
+
+impl ChatMessage {
+    /// A message.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self { role, content: content.into() }
+    }
+}
+
+/// What to generate from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prompt {
+    /// Raw text, tokenized with the model's BOS if it wants one.
+    Text(String),
+    /// Token ids as they are.
+    Tokens(Vec<TokenId>),
+    /// A conversation, rendered with the model's chat template (or the plain completion format
+    /// for models without one) with a generation prompt for the assistant.
+    Chat(Vec<ChatMessage>),
+}
+
+/// How to pick tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sampling {
+    /// Temperature; 0 means greedy.
+    pub temperature: f32,
+    /// Keep the k most likely tokens (0 = off).
+    pub top_k: u32,
+    /// Nucleus sampling (1 = off).
+    pub top_p: f32,
+    /// Minimum probability relative to the most likely token (0 = off).
+    pub min_p: f32,
+    /// Repetition penalty over the last `repeat_last_n` tokens (1 = off).
+    pub repeat_penalty: f32,
+    /// Window of the repetition penalty.
+    pub repeat_last_n: u32,
+    /// Random seed.
+    pub seed: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            temperature: 0.8,
+            top_k: 40,
+            top_p: 0.95,
+            min_p: 0.05,
+            repeat_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 0,
+        }
+    }
+}
+
+impl Sampling {
+    /// Greedy decoding.
+    pub fn greedy() -> Self {
+        Self {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repeat_penalty: 1.0,
+            repeat_last_n: 0,
+            seed: 0,
+        }
+    }
+}
+
+/// Output constraints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Constraint {
+    /// A GBNF grammar (root rule `root`).
+    Grammar(String),
+    /// A JSON schema; the output is valid JSON that matches it.
+    JsonSchema(serde_json::Value),
+}
+
+/// A generation request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerateParams {
+    /// Most tokens to generate.
+    pub max_tokens: u32,
+    /// Token selection.
+    pub sampling: Sampling,
+    /// Stop when the output contains any of these (the stop text is not returned).
+    pub stop: Vec<String>,
+    /// Report the log-probability of every generated token and this many alternatives.
+    pub logprobs: Option<u32>,
+    /// Grammar or JSON schema.
+    pub constraint: Option<Constraint>,
+}
+
+impl Default for GenerateParams {
+    fn default() -> Self {
+        Self {
+            max_tokens: 256,
+            sampling: Sampling::default(),
+            stop: vec![],
+            logprobs: None,
+            constraint: None,
+        }
+    }
+}
+
+/// A generated token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenOut {
+    /// Id.
+    pub id: TokenId,
+    /// Its text (may be part of a UTF-8 character).
+    pub text: String,
+    /// Natural-log probability under the model's distribution (before sampling filters), when
+    /// logprobs were requested.
+    pub logprob: Option<f32>,
+    /// The most likely alternatives `(id, text, logprob)`, when requested.
+    pub top: Vec<(TokenId, String, f32)>,
+}
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model ended its turn (end-of-generation token).
+    EndOfTurn,
+    /// A stop sequence appeared.
+    Stop,
+    /// `max_tokens` reached.
+    Length,
+    /// The caller stopped it.
+    Cancelled,
+}
+
+/// How long things took.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Timings {
+    /// Prompt tokens evaluated (not served from the KV cache).
+    pub prompt_tokens: u32,
+    /// Prompt tokens found in the KV cache and reused.
+    pub cached_tokens: u32,
+    /// Tokens generated.
+    pub generated_tokens: u32,
+    /// Seconds to evaluate the prompt.
+    pub prefill_s: f64,
+    /// Seconds from the request to the first generated token.
+    pub time_to_first_token_s: f64,
+    /// Seconds spent generating after the first token.
+    pub decode_s: f64,
+    /// Prompt tokens per second.
+    pub prefill_tok_s: f64,
+    /// Generated tokens per second after the first.
+    pub decode_tok_s: f64,
+}
+
+/// A finished generation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// The text (stop sequence removed).
+    pub text: String,
+    /// Every generated token.
+    pub tokens: Vec<TokenOut>,
+    /// Why it ended.
+    pub finish: FinishReason,
+    /// Timings.
+    pub timings: Timings,
+}
+
+impl Generation {
+    /// Mean negative log-probability of the generated tokens (the LLM plugin's energy), if
+    /// logprobs were requested.
+    pub fn mean_nll(&self) -> Option<f64> {
+        let lp: Vec<f32> = self.tokens.iter().filter_map(|t| t.logprob).collect();
+        if lp.is_empty() {
+            None
+        } else {
+            Some(-lp.iter().map(|x| *x as f64).sum::<f64>() / lp.len() as f64)
+        }
+    }
+}
+
+/// What a streaming caller is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// The prompt is evaluated.
+    PromptDone {
+        /// Prompt tokens evaluated.
+        evaluated: u32,
+        /// Prompt tokens reused from the cache.
+        cached: u32,
+    },
+    /// A token, and the text that can be shown now (text that might turn out to be the start of
+    /// a stop sequence is held back until it is clear).
+    Token {
+        /// The token.
+        token: &'a TokenOut,
+        /// Text to show.
+        delta: &'a str,
+    },
+}
+
+/// What the caller answers to an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on.
+    Continue,
+    /// Stop now (finish reason `cancelled`).
+    Stop,
+}
+
+/// What is known about a loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Id used in logs and errors (file stem unless configured).
+    pub id: String,
+    /// File.
+    pub path: PathBuf,
+    /// `general.architecture`.
+    pub architecture: String,
+    /// `general.name`, if any.
+    pub name: Option<String>,
+    /// Parameters.
+    pub parameters: u64,
+    /// Bytes of weights.
+    pub weight_bytes: u64,
+    /// Context length the model was trained for.
+    pub train_context: u32,
+    /// Vocabulary size.
+    pub vocab: u32,
+    /// Layers.
+    pub layers: u32,
+    /// Chat template from the metadata.
+    pub chat_template: Option<String>,
+    /// Beginning-of-sequence token text, for templates.
+    pub bos: Option<String>,
+    /// End-of-sequence token text, for templates.
+    pub eos: Option<String>,
+    /// Seconds the load took.
+    pub load_s: f64,
+    /// Resident bytes added by the load (RSS difference; 0 where unknown).
+    pub resident_bytes: u64,
+}

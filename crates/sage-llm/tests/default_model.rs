@@ -1,0 +1,320 @@
+#![allow(clippy::unwrap_used)]
+
+//! The llama.cpp engine on the embedded default model (a real Gemma 3 270M base model, Q4_K_M),
+//! checked against HF transformers references recorded by `tools/reference/gemma_reference.py`.
+//!
+//! The model comes from `SAGE_MODEL` or the default cache path; `scripts/test.sh` fetches it.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use sage_llm::{
+    ChatMessage, Constraint, EngineConfig, Event, FinishReason, Flow, GenerateError, GenerateParams, KvType,
+    LanguageModel, LlamaEngine, LoadError, Prompt, Role, Sampling,
+};
+use serde::Deserialize;
+
+fn model_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("SAGE_MODEL").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let cache = std::env::var_os("SAGE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("sage")
+    });
+    let p = cache.join("models").join("gemma-3-270m-q4_k_m.gguf");
+    assert!(
+        p.exists(),
+        "the default model is missing at {}: run `bash scripts/setup.sh` or set SAGE_MODEL",
+        p.display()
+    );
+    p
+}
+
+fn engine() -> &'static LlamaEngine {
+    static E: OnceLock<LlamaEngine> = OnceLock::new();
+    E.get_or_init(|| {
+        let cfg = EngineConfig {
+            threads: Some(2),
+            context: Some(1024),
+            kv_type: KvType::F32,
+            ..EngineConfig::default()
+        };
+        LlamaEngine::load(model_path(), Some("gemma3-270m"), cfg).unwrap()
+    })
+}
+
+#[derive(Deserialize)]
+struct Reference {
+    tokenization: Vec<TokCase>,
+    continuations: Vec<Continuation>,
+}
+
+#[derive(Deserialize)]
+struct TokCase {
+    text: String,
+    ids: Vec<u32>,
+    ids_with_bos: Vec<u32>,
+}
+
+#[derive(Deserialize)]
+struct Continuation {
+    prompt: String,
+    prompt_ids: Vec<u32>,
+    continuation: Vec<u32>,
+}
+
+fn reference() -> Reference {
+    serde_json::from_str(include_str!("fixtures/gemma3_reference.json")).unwrap()
+}
+
+fn greedy(max_tokens: u32) -> GenerateParams {
+    GenerateParams { max_tokens, sampling: Sampling::greedy(), ..GenerateParams::default() }
+}
+
+fn run(prompt: &Prompt, params: &GenerateParams) -> Result<sage_llm::Generation, GenerateError> {
+    let e = engine();
+    let (s, _) = e.open_session(None)?;
+    let r = e.generate(s, prompt, params, &mut |_| Flow::Continue);
+    e.close_session(s);
+    r
+}
+
+#[test]
+fn loads_with_measured_info() {
+    let info = engine().info();
+    assert_eq!(info.architecture, "gemma3");
+    assert_eq!(info.vocab, 262_144);
+    assert_eq!(info.layers, 18);
+    assert_eq!(info.train_context, 32_768);
+    assert!(info.chat_template.is_none(), "the default model is a base model");
+    assert_eq!(info.bos.as_deref(), Some("<bos>"));
+    assert!(info.load_s > 0.0);
+    assert!(info.parameters > 250_000_000 && info.parameters < 300_000_000, "{}", info.parameters);
+}
+
+#[test]
+fn tokenization_matches_hf_transformers() {
+    let e = engine();
+    for case in reference().tokenization {
+        assert_eq!(e.tokenize(&case.text, false).unwrap(), case.ids, "without BOS: {:?}", case.text);
+        assert_eq!(e.tokenize(&case.text, true).unwrap(), case.ids_with_bos, "with BOS: {:?}", case.text);
+        if !case.text.contains('<') {
+            assert_eq!(e.detokenize(&case.ids).unwrap(), case.text, "round trip");
+        }
+    }
+}
+
+#[test]
+fn teacher_forced_agreement_with_hf_is_at_least_94_percent() {
+    let e = engine();
+    let (s, _) = e.open_session(None).unwrap();
+    let (mut agree, mut total) = (0, 0);
+    for c in reference().continuations {
+        assert_eq!(e.tokenize(&c.prompt, true).unwrap(), c.prompt_ids);
+        let mut ids = c.prompt_ids.clone();
+        ids.extend_from_slice(&c.continuation);
+        let logits = e.logits(s, &ids).unwrap();
+        for (i, &next) in c.continuation.iter().enumerate() {
+            let row = &logits[c.prompt_ids.len() - 1 + i];
+            let argmax = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
+            agree += (argmax == next) as u32;
+            total += 1;
+        }
+    }
+    e.close_session(s);
+    let share = agree as f64 / total as f64;
+    eprintln!("teacher-forced top-1 agreement with HF transformers: {agree}/{total} = {:.1}%", share * 100.0);
+    assert!(share >= 0.94, "{agree}/{total}");
+}
+
+#[test]
+fn greedy_generation_is_deterministic_and_reports_timings() {
+    let p = Prompt::Text("The robot entered the warehouse and".into());
+    let a = run(&p, &greedy(24)).unwrap();
+    let b = run(&p, &greedy(24)).unwrap();
+    assert_eq!(
+        a.tokens.iter().map(|t| t.id).collect::<Vec<_>>(),
+        b.tokens.iter().map(|t| t.id).collect::<Vec<_>>()
+    );
+    assert_eq!(a.finish, FinishReason::Length);
+    assert_eq!(a.tokens.len(), 24);
+    assert!(!a.text.trim().is_empty());
+    let t = a.timings;
+    assert_eq!(t.generated_tokens, 24);
+    assert_eq!(
+        t.prompt_tokens as usize,
+        engine().tokenize("The robot entered the warehouse and", true).unwrap().len()
+    );
+    assert!(t.prefill_tok_s > 0.0 && t.decode_tok_s > 0.0 && t.time_to_first_token_s > 0.0);
+}
+
+#[test]
+fn logprobs_are_log_probabilities_and_greedy_picks_the_top() {
+    let mut p = greedy(8);
+    p.logprobs = Some(3);
+    let g = run(&Prompt::Text("Question: What is the capital of France?\nAnswer:".into()), &p).unwrap();
+    for t in &g.tokens {
+        let lp = t.logprob.unwrap();
+        assert!(lp <= 0.0 && lp.is_finite());
+        assert_eq!(t.top.len(), 3);
+        assert_eq!(t.top[0].0, t.id, "greedy chose the most likely token");
+        assert!((t.top[0].2 - lp).abs() < 1e-4);
+        assert!(t.top[0].2 >= t.top[1].2 && t.top[1].2 >= t.top[2].2);
+    }
+    assert!(g.mean_nll().unwrap() >= 0.0);
+}
+
+#[test]
+fn a_conversation_growing_by_a_turn_reuses_the_cache() {
+    let e = engine();
+    let (s, _) = e.open_session(None).unwrap();
+    let mut msgs = vec![
+        ChatMessage::new(Role::System, "You are a warehouse robot. Answer briefly."),
+        ChatMessage::new(Role::User, "What is your battery level?"),
+    ];
+    let first = e.generate(s, &Prompt::Chat(msgs.clone()), &greedy(12), &mut |_| Flow::Continue).unwrap();
+    assert_eq!(first.timings.cached_tokens, 0);
+    msgs.push(ChatMessage::new(Role::Assistant, first.text.clone()));
+    msgs.push(ChatMessage::new(Role::User, "And your position?"));
+    let second = e.generate(s, &Prompt::Chat(msgs), &greedy(12), &mut |_| Flow::Continue).unwrap();
+    assert!(second.timings.cached_tokens > 10, "{:?}", second.timings);
+    assert!(second.timings.prompt_tokens < second.timings.cached_tokens);
+    e.close_session(s);
+}
+
+#[test]
+fn context_overflow_is_an_error_before_any_generation() {
+    let e = engine();
+    let (s, n_ctx) = e.open_session(Some(64)).unwrap();
+    // llama.cpp rounds the window up to its padding.
+    assert!(n_ctx >= 64);
+    let mut events = 0;
+    let long = "word ".repeat(n_ctx as usize - 16);
+    let r = e.generate(s, &Prompt::Text(long), &greedy(32), &mut |_| {
+        events += 1;
+        Flow::Continue
+    });
+    match r {
+        Err(GenerateError::ContextOverflow { prompt_tokens, max_tokens: 32, context, .. }) => {
+            assert_eq!(context, n_ctx);
+            assert!(prompt_tokens + 32 > n_ctx as usize);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(events, 0);
+    e.close_session(s);
+}
+
+#[test]
+fn bad_requests_are_typed_errors() {
+    let e = engine();
+    let mut p = greedy(4);
+    p.sampling.temperature = -1.0;
+    assert!(matches!(run(&Prompt::Text("x".into()), &p), Err(GenerateError::InvalidParams { .. })));
+    let mut p = greedy(4);
+    p.sampling = Sampling { top_p: 0.0, temperature: 0.7, ..Sampling::default() };
+    assert!(matches!(run(&Prompt::Text("x".into()), &p), Err(GenerateError::InvalidParams { .. })));
+    assert!(matches!(run(&Prompt::Tokens(vec![]), &greedy(4)), Err(GenerateError::EmptyPrompt { .. })));
+    assert!(matches!(
+        run(&Prompt::Tokens(vec![2, 999_999_999]), &greedy(4)),
+        Err(GenerateError::Tokenize(_))
+    ));
+    let bad_chat = Prompt::Chat(vec![ChatMessage::new(Role::Assistant, "hi")]);
+    assert!(matches!(run(&bad_chat, &greedy(4)), Err(GenerateError::Template(_))));
+    assert!(e.detokenize(&[u32::MAX]).is_err());
+    let (s, _) = e.open_session(None).unwrap();
+    e.close_session(s);
+    assert!(matches!(
+        e.generate(s, &Prompt::Text("x".into()), &greedy(2), &mut |_| Flow::Continue),
+        Err(GenerateError::NoSession { .. })
+    ));
+    let mut p = greedy(4);
+    p.constraint = Some(Constraint::Grammar("root ::= (".into()));
+    assert!(matches!(run(&Prompt::Text("x".into()), &p), Err(GenerateError::Constraint { .. })));
+}
+
+#[test]
+fn json_schema_constrains_the_output() {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"action": {"type": "string", "enum": ["stop", "go", "wait"]}, "confidence": {"type": "integer"}},
+        "required": ["action", "confidence"]
+    });
+    let mut p = greedy(48);
+    p.constraint = Some(Constraint::JsonSchema(schema));
+    let g = run(&Prompt::Text("The robot sees an obstacle. Decision as JSON:".into()), &p).unwrap();
+    assert_eq!(g.finish, FinishReason::EndOfTurn, "{g:?}");
+    let v: serde_json::Value = serde_json::from_str(&g.text).unwrap();
+    assert!(["stop", "go", "wait"].contains(&v["action"].as_str().unwrap()), "{v}");
+    assert!(v["confidence"].is_i64());
+}
+
+#[test]
+fn the_caller_can_stop_and_stop_sequences_cut_the_text() {
+    let e = engine();
+    let (s, _) = e.open_session(None).unwrap();
+    let mut seen = 0;
+    let g = e
+        .generate(s, &Prompt::Text("Once upon a time".into()), &greedy(50), &mut |ev| {
+            if let Event::Token { .. } = ev {
+                seen += 1;
+                if seen == 3 {
+                    return Flow::Stop;
+                }
+            }
+            Flow::Continue
+        })
+        .unwrap();
+    assert_eq!(g.finish, FinishReason::Cancelled);
+    assert_eq!(seen, 3);
+    // Find a word the greedy continuation contains, then stop on it.
+    let free = e
+        .generate(s, &Prompt::Text("Once upon a time".into()), &greedy(40), &mut |_| Flow::Continue)
+        .unwrap();
+    let word = free.text.split_whitespace().nth(3).unwrap().to_string();
+    let mut p = greedy(40);
+    p.stop = vec![word.clone()];
+    let mut streamed = String::new();
+    let cut = e
+        .generate(s, &Prompt::Text("Once upon a time".into()), &p, &mut |ev| {
+            if let Event::Token { delta, .. } = ev {
+                streamed.push_str(delta);
+            }
+            Flow::Continue
+        })
+        .unwrap();
+    assert_eq!(cut.finish, FinishReason::Stop);
+    assert!(!cut.text.contains(&word), "{:?} still contains {word:?}", cut.text);
+    assert!(free.text.starts_with(&cut.text));
+    assert!(!streamed.contains(&word), "streamed text leaked the stop sequence");
+    e.close_session(s);
+}
+
+#[test]
+fn bad_files_are_typed_load_errors() {
+    let dir = std::env::temp_dir().join(format!("sage-llm-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let missing = dir.join("missing.gguf");
+    assert!(matches!(
+        LlamaEngine::load(&missing, None, EngineConfig::default()),
+        Err(LoadError::NotFound(_))
+    ));
+    let text = dir.join("text.gguf");
+    std::fs::write(&text, "not a model").unwrap();
+    assert!(matches!(LlamaEngine::load(&text, None, EngineConfig::default()), Err(LoadError::Gguf(_))));
+    // The real model, truncated.
+    let bytes = std::fs::read(model_path()).unwrap();
+    let cut = dir.join("cut.gguf");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let e = LlamaEngine::load(&cut, None, EngineConfig::default()).unwrap_err();
+    assert!(matches!(e, LoadError::Gguf(_)), "{e}");
+    assert!(e.to_string().contains("truncated"), "{e}");
+    // A valid GGUF of an architecture llama.cpp does not know.
+    let alien = dir.join("alien.gguf");
+    let mut w = sage_llm::gguf::writer::GgufWriter::new();
+    w.meta("general.architecture", sage_llm::gguf::writer::MetaValue::Str("alien9000".into()));
+    w.write(&alien).unwrap();
+    let e = LlamaEngine::load(&alien, None, EngineConfig::default()).unwrap_err();
+    assert!(matches!(e, LoadError::Engine { .. }), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

