@@ -343,7 +343,9 @@ impl Selector {
                     pick = l;
                 }
             }
-            // Trust floor: an untrusted winner gives way to the best more trusted one.
+            // Trust floor: an untrusted winner gives way to the best clearly more trusted one
+            // (above the floor and by the persistence margin, so that noise around the floor
+            // cannot make the choice flap).
             let chosen = out.candidates[pick];
             if chosen.trust < cfg.trust_floor {
                 let alt = out
@@ -352,7 +354,9 @@ impl Selector {
                     .zip(candidates)
                     .enumerate()
                     .filter(|(_, (f, c))| {
-                        runnable(f, c) && f.trust >= cfg.trust_floor && f.trust > chosen.trust
+                        runnable(f, c)
+                            && f.trust >= cfg.trust_floor
+                            && f.trust > chosen.trust * cfg.persistence
                     })
                     .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
                     .map(|(i, _)| i);

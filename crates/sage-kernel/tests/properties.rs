@@ -42,7 +42,14 @@ fn tick_input() -> impl Strategy<Value = TickInput> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    // A fixed seed: the same cases on every run and machine (tests are deterministic). Raise
+    // PROPTEST_CASES to search further.
+    #![proptest_config(ProptestConfig {
+        cases: 64,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5A6E),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// initial + recovered - spent == balance after every tick, and the balance stays in range.
     #[test]
@@ -97,7 +104,7 @@ proptest! {
     /// Two resident experts whose expertise differs by less than the hysteresis margin, with
     /// noise: the incumbent keeps winning (one choice at the start, no flapping).
     #[test]
-    fn selector_does_not_flap(base in 0.2f64..0.9, ratio in 0.926f64..1.08, seed in any::<u64>(), noise_seed in any::<u64>()) {
+    fn selector_does_not_flap(base in 0.05f64..0.95, ratio in 0.926f64..1.08, seed in any::<u64>(), noise_seed in any::<u64>()) {
         let cfg = SelectorConfig { epsilon: 0.0, ..SelectorConfig::default() };
         let margin = cfg.persistence * (1.0 - cfg.bias_limit) / (1.0 + cfg.bias_limit) - 1.0;
         prop_assert!(1.08 * 1.01 / 0.99 < 1.0 + margin);
