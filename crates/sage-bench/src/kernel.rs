@@ -23,8 +23,13 @@ pub struct Row {
     pub workload: &'static str,
     /// Our rate.
     pub ours: Rate,
+    /// Key of the workload in the reference harness (`tools/reference/kernel_reference.py`).
+    pub key: &'static str,
     /// The reference's rate, operations per second, if it has one.
     pub reference_per_s: Option<f64>,
+    /// Where the reference rate comes from: `documented` (sage_reference.md §12) or `measured`
+    /// (the Python reference run beside this benchmark).
+    pub reference_source: &'static str,
     /// `ours.median / reference`.
     pub ratio: Option<f64>,
 }
@@ -44,9 +49,29 @@ impl Default for Options {
     }
 }
 
-fn row(workload: &'static str, ours: Rate, reference: Option<f64>) -> Row {
-    Row { workload, ours, reference_per_s: reference, ratio: reference.map(|r| ours.median_per_s / r) }
+fn row(key: &'static str, workload: &'static str, ours: Rate, reference: Option<f64>) -> Row {
+    Row {
+        workload,
+        key,
+        ours,
+        reference_per_s: reference,
+        reference_source: "documented",
+        ratio: reference.map(|r| ours.median_per_s / r),
+    }
 }
+
+impl Row {
+    /// Replace the documented reference rate with one measured in this run.
+    pub fn with_measured_reference(mut self, per_s: f64) -> Self {
+        self.reference_per_s = Some(per_s);
+        self.reference_source = "measured";
+        self.ratio = Some(self.ours.median_per_s / per_s);
+        self
+    }
+}
+
+/// The Python harness that measures the reference on the same workloads.
+pub const PYTHON_REFERENCE_SCRIPT: &str = include_str!("../../../tools/reference/kernel_reference.py");
 
 fn vector(rng: &mut Rng, n: usize, scale: f64) -> Vec<f64> {
     (0..n).map(|_| (rng.next_f64() - 0.5) * scale).collect()
@@ -66,6 +91,7 @@ pub fn run(opts: Options) -> Vec<Row> {
             black_box(k.tick(t, &[], false));
         });
         rows.push(row(
+            "tick",
             "kernel tick, no observations (ref: SAGEConsciousness.step, mock)",
             rate,
             Some(35_000.0),
@@ -99,6 +125,7 @@ pub fn run(opts: Options) -> Vec<Row> {
             incumbent = d.chosen;
         });
         rows.push(row(
+            "select",
             "expert selection, 128 experts, all factors recorded (ref: S90 select_expert)",
             rate,
             Some(9_800.0),
@@ -123,6 +150,7 @@ pub fn run(opts: Options) -> Vec<Row> {
             black_box(snarc.assess_frame(&[("a", &f[0]), ("b", &f[1]), ("c", &f[2])]).ok());
         });
         rows.push(row(
+            "snarc",
             "SNARC, 3 sensors x 64 dims, full history (ref: SNARCService.assess)",
             rate,
             Some(215.0),
@@ -155,6 +183,7 @@ pub fn run(opts: Options) -> Vec<Row> {
             black_box(k.tick(t, &frames[i % frames.len()], false));
         });
         rows.push(row(
+            "full_tick",
             "kernel tick, 3x64-d sensors + 1 text, routing and plugins (no reference)",
             rate,
             None,

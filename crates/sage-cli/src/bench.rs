@@ -1,6 +1,11 @@
 //! `sage bench`: benchmarks with their baselines.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
+
+use anyhow::{bail, Context as _};
 
 use clap::{Args, Subcommand};
 use sage_bench::kernel::{self, GOAL_RATIO};
@@ -25,7 +30,44 @@ enum What {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// A checkout of the Python reference (github.com/dp-web4/HRM): measure it in the same run
+        /// and print ratios against that instead of the documented figures.
+        #[arg(long, value_name = "DIR")]
+        python_ref: Option<PathBuf>,
+        /// Python interpreter for the reference (needs numpy).
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
     },
+}
+
+/// Run the Python reference harness; returns its rates by workload key.
+fn python_reference(python: &PathBuf, hrm: &PathBuf, seconds: f64) -> anyhow::Result<BTreeMap<String, f64>> {
+    let dir = std::env::temp_dir().join(format!("sage-bench-ref-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let script = dir.join("kernel_reference.py");
+    std::fs::write(&script, kernel::PYTHON_REFERENCE_SCRIPT).context("writing the reference harness")?;
+    // The reference writes logs into its working directory: give it the temporary one.
+    let out = Command::new(python)
+        .current_dir(&dir)
+        .arg(&script)
+        .arg(hrm)
+        .arg(format!("{seconds}"))
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if !out.status.success() {
+        bail!("the Python reference failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the reference's JSON")?;
+    if let Some(errors) = v["errors"].as_object() {
+        for (k, e) in errors {
+            eprintln!("warning: the Python reference could not run {k}: {e}");
+        }
+    }
+    Ok(v["rates"]
+        .as_object()
+        .map(|m| m.iter().filter_map(|(k, x)| x.as_f64().map(|r| (k.clone(), r))).collect())
+        .unwrap_or_default())
 }
 
 fn human(x: f64) -> String {
@@ -41,16 +83,34 @@ fn human(x: f64) -> String {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        What::Kernel { reps, ms, json } => {
+        What::Kernel { reps, ms, json, python_ref, python } => {
             if cfg!(debug_assertions) {
                 eprintln!("warning: this is a debug build; build with --release for meaningful figures");
             }
-            let rows = kernel::run(kernel::Options { reps, per_rep: Duration::from_millis(ms) });
+            let mut rows = kernel::run(kernel::Options { reps, per_rep: Duration::from_millis(ms) });
+            if let Some(hrm) = &python_ref {
+                let measured = python_reference(&python, hrm, (reps as f64 * ms as f64 / 1000.0).max(1.0))?;
+                rows = rows
+                    .into_iter()
+                    .map(|r| match measured.get(r.key) {
+                        Some(&x) => r.with_measured_reference(x),
+                        None => r,
+                    })
+                    .collect();
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
             println!("kernel benchmarks: median of {reps} runs of {ms} ms, one thread");
+            println!(
+                "reference: {}",
+                if python_ref.is_some() {
+                    "the Python reference measured in this run (single thread, CPython)"
+                } else {
+                    "documented rates of the Python reference (shared/reference/sage_reference.md §12); --python-ref DIR measures it now"
+                }
+            );
             println!(
                 "{:<84} {:>10} {:>10} {:>9}  goal {GOAL_RATIO:.0}x",
                 "workload", "ops/s", "reference", "ratio"

@@ -98,20 +98,18 @@ pub enum Exclusion {
     Suppressed,
 }
 
-/// Every factor of one candidate.
+/// Every factor of one candidate (DESIGN.md §3: id, expertise, cheapness, persistence, bias,
+/// permission), with residency and exclusion. Trust is an input ([`Candidate::trust`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Factors {
     /// Expert id.
     pub id: u32,
     /// Expertise.
     pub expertise: f64,
-    /// Trust.
-    pub trust: f64,
     /// Resident?
     pub resident: bool,
-    /// Cost used for cheapness.
-    pub cost: f64,
-    /// `1 / (1 + cost)`.
+    /// `1 / (1 + cost)`: 1 for a resident expert, `1 / (1 + load cost)` for a cold one, and
+    /// `1 / (1 + blocking cost)` when it cannot fit or no swap is left.
     pub cheapness: f64,
     /// 1.2 when hot, else 1.
     pub persistence: f64,
@@ -238,6 +236,9 @@ impl Selector {
             .is_some_and(|inc| candidates.iter().any(|c| c.id == inc && c.resident && !c.suppressed));
 
         let mut best: Option<usize> = None;
+        let (mut best_perm, mut best_hot) = (0.0f64, false);
+        // The highest expertise × (1 + bias), for the hysteresis reason.
+        let (mut raw_best, mut raw_id) = (f64::NEG_INFINITY, u32::MAX);
         for c in candidates {
             let expertise = clamp01(c.expertise);
             let cost = if c.resident {
@@ -258,9 +259,7 @@ impl Selector {
             out.candidates.push(Factors {
                 id: c.id,
                 expertise,
-                trust: clamp01(c.trust),
                 resident: c.resident,
-                cost,
                 cheapness,
                 persistence,
                 bias,
@@ -268,18 +267,20 @@ impl Selector {
                 excluded,
             });
             if excluded.is_none() {
+                let raw = expertise * (1.0 + bias);
+                if raw > raw_best {
+                    raw_best = raw;
+                    raw_id = c.id;
+                }
                 let i = out.candidates.len() - 1;
                 // Ties go to the hot expert, then to the earlier candidate.
-                let better = match best {
-                    None => true,
-                    Some(b) => {
-                        let (pb, pi) = (out.candidates[b].permission, permission);
-                        pi > pb * (1.0 + 1e-12)
-                            || (pi >= pb * (1.0 - 1e-12) && hot && out.candidates[b].persistence == 1.0)
-                    }
-                };
-                if better {
+                if best.is_none()
+                    || permission > best_perm * (1.0 + 1e-12)
+                    || (permission >= best_perm * (1.0 - 1e-12) && hot && !best_hot)
+                {
                     best = Some(i);
+                    best_perm = permission;
+                    best_hot = hot;
                 }
             }
         }
@@ -312,16 +313,11 @@ impl Selector {
         } else {
             // Hysteresis: did a challenger lose only because of cost and persistence?
             let p = out.candidates[pick];
-            if p.resident {
-                let raw = p.expertise * (1.0 + p.bias);
-                if let Some(ch) = out
-                    .candidates
-                    .iter()
-                    .filter(|f| f.excluded.is_none() && f.id != p.id && f.expertise * (1.0 + f.bias) > raw)
-                    .max_by(|a, b| a.expertise.total_cmp(&b.expertise))
-                {
-                    reason = Reason::Hysteresis { challenger: ch.id };
-                }
+            if p.resident
+                && raw_id != p.id
+                && raw_best > clamp01(candidates[pick].expertise) * (1.0 + self.bias(p.id))
+            {
+                reason = Reason::Hysteresis { challenger: raw_id };
             }
             // WAKE: prefer a lighter expert unless the heavier one is clearly better.
             if ctx.state == State::Wake {
@@ -347,16 +343,18 @@ impl Selector {
             // (above the floor and by the persistence margin, so that noise around the floor
             // cannot make the choice flap).
             let chosen = out.candidates[pick];
-            if chosen.trust < cfg.trust_floor {
+            let tru = |i: usize| clamp01(candidates[i].trust);
+            let chosen_trust = tru(pick);
+            if chosen_trust < cfg.trust_floor {
                 let alt = out
                     .candidates
                     .iter()
                     .zip(candidates)
                     .enumerate()
-                    .filter(|(_, (f, c))| {
+                    .filter(|(i, (f, c))| {
                         runnable(f, c)
-                            && f.trust >= cfg.trust_floor
-                            && f.trust > chosen.trust * cfg.persistence
+                            && tru(*i) >= cfg.trust_floor
+                            && tru(*i) > chosen_trust * cfg.persistence
                     })
                     .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
                     .map(|(i, _)| i);
