@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod kernel;
+pub mod llm;
 mod measure;
 
 pub use measure::{measure, Rate};

@@ -9,6 +9,10 @@ use anyhow::{bail, Context as _};
 
 use clap::{Args, Subcommand};
 use sage_bench::kernel::{self, GOAL_RATIO};
+use sage_bench::llm;
+
+/// HF transformers side of `sage bench llm`.
+const HF_SCRIPT: &str = include_str!("../../../tools/reference/hf_generate_bench.py");
 
 /// Arguments of `sage bench`.
 #[derive(Debug, Args)]
@@ -38,6 +42,84 @@ enum What {
         #[arg(long, default_value = "python3")]
         python: PathBuf,
     },
+    /// Generation through SAGE against raw llama.cpp (same GGUF, threads and settings; each run
+    /// in its own process), optionally against HF transformers, and decode speed against the
+    /// machine's measured memory bandwidth.
+    Llm {
+        /// Model file. Default: `SAGE_MODEL`, else the embedded default.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Threads for both engines.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+        /// Runs per engine (alternating; medians reported).
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        /// Tokens to generate per run.
+        #[arg(long, default_value_t = 64)]
+        gen: usize,
+        /// A Python with torch and transformers: also measure HF transformers on the same GGUF.
+        #[arg(long)]
+        hf_python: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One measured run in this process (used by `sage bench llm`).
+    #[command(hide = true)]
+    LlmChild {
+        #[arg(long)]
+        engine: String,
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        threads: u32,
+        #[arg(long)]
+        gen: usize,
+    },
+}
+
+fn child(engine: &str, model: &std::path::Path, threads: u32, gen: usize) -> anyhow::Result<llm::RunFigures> {
+    let exe = std::env::current_exe().context("locating the sage binary")?;
+    let out = Command::new(exe)
+        .args([
+            "bench",
+            "llm-child",
+            "--engine",
+            engine,
+            "--threads",
+            &threads.to_string(),
+            "--gen",
+            &gen.to_string(),
+        ])
+        .arg("--model")
+        .arg(model)
+        .output()
+        .context("starting a benchmark run")?;
+    if !out.status.success() {
+        bail!("{engine} run failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| format!("reading the {engine} run's figures"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[v.len() / 2]
+}
+
+fn medians(runs: &[llm::RunFigures]) -> serde_json::Value {
+    serde_json::json!({
+        "load_s": median(runs.iter().map(|r| r.load_s).collect()),
+        "prefill_tok_s": median(runs.iter().map(|r| r.prefill_tok_s).collect()),
+        "decode_tok_s": median(runs.iter().map(|r| r.decode_tok_s).collect()),
+        "peak_rss_mib": median(runs.iter().map(|r| r.peak_rss as f64 / 1048576.0).collect()),
+        "prompt_tokens": runs.first().map(|r| r.prompt_tokens),
+        "generated": runs.first().map(|r| r.generated),
+        "runs": runs.len(),
+    })
 }
 
 /// Run the Python reference harness; returns its rates by workload key.
@@ -83,6 +165,121 @@ fn human(x: f64) -> String {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        What::LlmChild { engine, model, threads, gen } => {
+            let r = match engine.as_str() {
+                "sage" => llm::run_sage(&model, threads, gen),
+                "raw" => llm::run_raw(&model, threads, gen),
+                other => bail!("unknown engine {other}"),
+            }
+            .map_err(|e| anyhow::anyhow!(e))?;
+            println!("{}", serde_json::to_string(&r)?);
+            Ok(())
+        }
+        What::Llm { model, threads, runs, gen, hf_python, json } => {
+            let model = crate::model_path::resolve(model.as_deref())?;
+            let g = sage_llm::gguf::GgufFile::open(&model)?;
+            let weight_bytes = g.tensor_bytes();
+            eprintln!("measuring memory bandwidth ({threads} threads)...");
+            let bandwidth = llm::memory_bandwidth(threads as usize);
+            let (mut sage_runs, mut raw_runs) = (vec![], vec![]);
+            for i in 0..runs {
+                eprintln!("run {}/{runs}...", i + 1);
+                raw_runs.push(child("raw", &model, threads, gen)?);
+                sage_runs.push(child("sage", &model, threads, gen)?);
+            }
+            let (ms, mr) = (medians(&sage_runs), medians(&raw_runs));
+            let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+            let hf = match &hf_python {
+                Some(py) => {
+                    eprintln!("running HF transformers...");
+                    let dir = std::env::temp_dir().join(format!("sage-bench-hf-{}", std::process::id()));
+                    std::fs::create_dir_all(&dir)?;
+                    let script = dir.join("hf_generate_bench.py");
+                    std::fs::write(&script, HF_SCRIPT)?;
+                    let prompt = dir.join("prompt.txt");
+                    std::fs::write(&prompt, llm::PROMPT)?;
+                    let out = Command::new(py)
+                        .arg(&script)
+                        .arg(&model)
+                        .arg(threads.to_string())
+                        .arg(gen.to_string())
+                        .arg(&prompt)
+                        .output()
+                        .context("running HF transformers")?;
+                    let _ = std::fs::remove_dir_all(&dir);
+                    if !out.status.success() {
+                        bail!("HF transformers failed: {}", String::from_utf8_lossy(&out.stderr));
+                    }
+                    Some(serde_json::from_slice::<serde_json::Value>(&out.stdout)?)
+                }
+                None => None,
+            };
+            let decode = f(&ms, "decode_tok_s");
+            let utilisation = decode * weight_bytes as f64 / bandwidth;
+            let report = serde_json::json!({
+                "model": model, "weight_bytes": weight_bytes, "threads": threads, "generated": gen,
+                "memory_bandwidth_gb_s": bandwidth / 1e9,
+                "sage": ms, "raw_llama_cpp": mr, "hf_transformers": hf,
+                "ratios": {
+                    "decode_sage_over_raw": decode / f(&mr, "decode_tok_s"),
+                    "prefill_sage_over_raw": f(&ms, "prefill_tok_s") / f(&mr, "prefill_tok_s"),
+                    "load_sage_over_raw": f(&ms, "load_s") / f(&mr, "load_s"),
+                    "peak_rss_sage_minus_raw_mib": f(&ms, "peak_rss_mib") - f(&mr, "peak_rss_mib"),
+                    "bandwidth_utilisation": utilisation,
+                },
+            });
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                return Ok(());
+            }
+            println!(
+                "generation: {} · {threads} threads · {gen} tokens · median of {runs} runs each",
+                model.display()
+            );
+            println!(
+                "{:<22} {:>9} {:>13} {:>12} {:>10}",
+                "engine", "load s", "prefill tok/s", "decode tok/s", "peak MiB"
+            );
+            let line = |name: &str, v: &serde_json::Value| {
+                println!(
+                    "{:<22} {:>9.3} {:>13.1} {:>12.1} {:>10.0}",
+                    name,
+                    f(v, "load_s"),
+                    f(v, "prefill_tok_s"),
+                    f(v, "decode_tok_s"),
+                    f(v, "peak_rss_mib").max(f(v, "peak_rss") / 1048576.0)
+                )
+            };
+            line("raw llama.cpp", &mr);
+            line("sage", &ms);
+            if let Some(h) = &hf {
+                line("HF transformers fp32", h);
+            }
+            let r = &report["ratios"];
+            println!(
+                "sage / raw: decode {:.3}x (goal >= 0.97) · prefill {:.3}x (>= 0.95) · load {:.3}x (<= 1.1) · peak memory {:+.0} MiB (<= +64)",
+                f(r, "decode_sage_over_raw"),
+                f(r, "prefill_sage_over_raw"),
+                f(r, "load_sage_over_raw"),
+                f(r, "peak_rss_sage_minus_raw_mib")
+            );
+            if let Some(h) = &hf {
+                println!(
+                    "sage vs HF transformers: decode {:.1}x faster (goal >= 6) · peak memory {:.1}x smaller (>= 8) · load {:.0}x faster (>= 50)",
+                    decode / f(h, "decode_tok_s"),
+                    f(h, "peak_rss") / 1048576.0 / f(&ms, "peak_rss_mib"),
+                    f(h, "load_s") / f(&ms, "load_s")
+                );
+            }
+            println!(
+                "decode vs machine limit: {:.1} tok/s x {:.0} MB per token / {:.1} GB/s measured = {:.0}% (goal >= 65%)",
+                decode,
+                weight_bytes as f64 / 1e6,
+                bandwidth / 1e9,
+                utilisation * 100.0
+            );
+            Ok(())
+        }
         What::Kernel { reps, ms, json, python_ref, python } => {
             if cfg!(debug_assertions) {
                 eprintln!("warning: this is a debug build; build with --release for meaningful figures");

@@ -4,7 +4,12 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use std::time::Instant;
+
 use sage_llm::gguf::{file_type_name, GgufFile, Value};
+use sage_llm::llama_arch::LlamaShape;
+use sage_llm::quantize::{quantize, Quant};
+use sage_llm::synth::synth;
 
 /// Arguments of `sage models`.
 #[derive(Debug, Args)]
@@ -25,6 +30,42 @@ enum What {
     },
     /// Print where the default model lives (fetching it if missing).
     Default,
+    /// Write a GGUF with a published model's exact shape and random weights (for speed and
+    /// memory figures without downloading the model).
+    Synth {
+        /// Shape: nemotron-nano-4b, llama-3.2-1b, llama-3.2-3b, llama-3.1-8b or tiny.
+        #[arg(long)]
+        shape: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Quantize the result (q8_0, q4_k_m); default: keep F16.
+        #[arg(long)]
+        quant: Option<String>,
+        /// Write F32 weights instead of F16.
+        #[arg(long)]
+        f32: bool,
+        /// Seed of the random weights.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Quantize a GGUF through llama.cpp.
+    Quantize {
+        /// Input GGUF (F32/F16/BF16).
+        input: PathBuf,
+        /// Output GGUF.
+        output: PathBuf,
+        /// q8_0, q4_k_m or f16.
+        #[arg(long = "type", default_value = "q4_k_m")]
+        quant: String,
+        /// Threads (0 = all cores).
+        #[arg(long, default_value_t = 0)]
+        threads: u32,
+    },
+}
+
+fn parse_quant(s: &str) -> anyhow::Result<Quant> {
+    Quant::parse(s).ok_or_else(|| anyhow::anyhow!("unknown quantization {s:?}: use q8_0, q4_k_m or f16"))
 }
 
 fn mib(b: u64) -> String {
@@ -34,6 +75,42 @@ fn mib(b: u64) -> String {
 /// Run the command.
 pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
     match args.what {
+        What::Synth { shape, out, quant, f32, seed } => {
+            let s = LlamaShape::named(&shape).ok_or_else(|| {
+                anyhow::anyhow!("unknown shape {shape:?}; known: {}", LlamaShape::NAMES.join(", "))
+            })?;
+            let quant = quant.as_deref().map(parse_quant).transpose()?;
+            let raw = match quant {
+                Some(_) => out.with_extension("f16.tmp.gguf"),
+                None => out.clone(),
+            };
+            let start = Instant::now();
+            eprintln!(
+                "writing {} ({:.2} B parameters) to {}",
+                s.name,
+                s.parameters() as f64 / 1e9,
+                raw.display()
+            );
+            synth(&s, &raw, f32, seed).with_context(|| format!("writing {}", raw.display()))?;
+            eprintln!("wrote in {:.1} s", start.elapsed().as_secs_f64());
+            if let Some(q) = quant {
+                let start = Instant::now();
+                let r = quantize(&raw, &out, q, 0);
+                let _ = std::fs::remove_file(&raw);
+                r.with_context(|| format!("quantizing into {}", out.display()))?;
+                eprintln!("quantized in {:.1} s", start.elapsed().as_secs_f64());
+            }
+            println!("{}", out.display());
+            Ok(())
+        }
+        What::Quantize { input, output, quant, threads } => {
+            let q = parse_quant(&quant)?;
+            let start = Instant::now();
+            quantize(&input, &output, q, threads)
+                .with_context(|| format!("quantizing {} into {}", input.display(), output.display()))?;
+            eprintln!("quantized in {:.1} s", start.elapsed().as_secs_f64());
+            Ok(())
+        }
         What::Default => {
             println!("{}", crate::model_path::resolve(None)?.display());
             Ok(())

@@ -13,7 +13,10 @@
 pub mod error;
 pub mod gguf;
 pub mod llama;
+pub mod llama_arch;
 pub mod model;
+pub mod quantize;
+pub mod synth;
 pub mod template;
 pub mod types;
 

@@ -114,6 +114,11 @@ fn backend() -> Result<&'static LlamaBackend, String> {
         .map_err(Clone::clone)
 }
 
+/// Initialise the backend for tools that call llama.cpp directly (quantization).
+pub(crate) fn backend_for_tools() -> Result<(), String> {
+    backend().map(|_| ())
+}
+
 /// Resident set size of this process, bytes (Linux; 0 elsewhere).
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
