@@ -104,11 +104,10 @@ pub fn run_raw(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, S
     ctx.decode(&mut batch).map_err(|e| e.to_string())?;
     let prefill_s = t0.elapsed().as_secs_f64();
     let mut sampler = LlamaSampler::greedy();
-    let mut pos = ids.len() as i32;
     let mut idx = batch.n_tokens() - 1;
     let mut first = None;
     let mut generated = 0;
-    for _ in 0..n_gen {
+    for pos in (ids.len() as i32..).take(n_gen) {
         let tok = sampler.sample(&ctx, idx);
         if first.is_none() {
             first = Some(Instant::now());
@@ -117,7 +116,6 @@ pub fn run_raw(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, S
         batch.clear();
         batch.add(tok, pos, &[0], true).map_err(|e| e.to_string())?;
         ctx.decode(&mut batch).map_err(|e| e.to_string())?;
-        pos += 1;
         idx = 0;
     }
     // The last decode evaluates a token that is not sampled; SAGE stops after sampling the

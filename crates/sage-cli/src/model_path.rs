@@ -28,13 +28,60 @@ pub fn default_model_path() -> PathBuf {
     cache_dir().join("models").join(DEFAULT_MODEL_FILE)
 }
 
+/// Where an HF folder is imported to: the cache, keyed by the folder's path and the size and
+/// modification time of its files, so that a changed folder is imported again.
+pub fn import_cache_path(dir: &Path) -> PathBuf {
+    // FNV-1a: stable across Rust versions, unlike the standard hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    feed(canonical.to_string_lossy().as_bytes());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut files: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+        files.sort_by_key(|e| e.file_name());
+        for e in files {
+            feed(e.file_name().to_string_lossy().as_bytes());
+            if let Ok(m) = e.metadata() {
+                feed(&m.len().to_le_bytes());
+                if let Ok(t) = m
+                    .modified()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).map_err(std::io::Error::other))
+                {
+                    feed(&t.as_nanos().to_le_bytes());
+                }
+            }
+        }
+    }
+    let name = dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
+    cache_dir().join("imported").join(format!("{name}-{h:016x}.gguf"))
+}
+
+/// A model path as given: a GGUF file is used as it is; an HF folder is imported once into the
+/// cache and the GGUF used from then on.
+fn materialise(p: PathBuf) -> anyhow::Result<PathBuf> {
+    if !p.is_dir() {
+        return Ok(p);
+    }
+    let out = import_cache_path(&p);
+    if out.exists() {
+        return Ok(out);
+    }
+    eprintln!("importing the HF folder {} into {} (once)", p.display(), out.display());
+    crate::models::import_folder(&p, &out, None)
+}
+
 /// Resolve the model for a command.
 pub fn resolve(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = flag {
-        return Ok(p.to_path_buf());
+        return materialise(p.to_path_buf());
     }
     if let Some(p) = std::env::var_os("SAGE_MODEL").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
+        return materialise(PathBuf::from(p));
     }
     let path = default_model_path();
     if !path.exists() {

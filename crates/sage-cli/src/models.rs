@@ -49,6 +49,17 @@ enum What {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Turn an HF safetensors folder (Llama family) into a GGUF, optionally quantized.
+    Import {
+        /// Folder with config.json, tokenizer.json, tokenizer_config.json and *.safetensors.
+        dir: PathBuf,
+        /// Output GGUF (default: in SAGE's cache).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Quantize the result (q8_0, q4_k_m).
+        #[arg(long)]
+        quant: Option<String>,
+    },
     /// Quantize a GGUF through llama.cpp.
     Quantize {
         /// Input GGUF (F32/F16/BF16).
@@ -62,6 +73,37 @@ enum What {
         #[arg(long, default_value_t = 0)]
         threads: u32,
     },
+}
+
+/// Import `dir` into `out` (quantizing if asked), reporting progress on stderr.
+pub fn import_folder(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    quant: Option<Quant>,
+) -> anyhow::Result<PathBuf> {
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let start = Instant::now();
+    let raw = match quant {
+        Some(_) => out.with_extension("import.tmp.gguf"),
+        None => out.to_path_buf(),
+    };
+    let imported =
+        sage_llm::import::import(dir, &raw).with_context(|| format!("importing {}", dir.display()))?;
+    eprintln!(
+        "imported {} ({:.3} B parameters, {} tensors) in {:.1} s",
+        dir.display(),
+        imported.shape.parameters() as f64 / 1e9,
+        imported.tensors,
+        start.elapsed().as_secs_f64()
+    );
+    if let Some(q) = quant {
+        let r = quantize(&raw, out, q, 0);
+        let _ = std::fs::remove_file(&raw);
+        r.with_context(|| format!("quantizing into {}", out.display()))?;
+    }
+    Ok(out.to_path_buf())
 }
 
 fn parse_quant(s: &str) -> anyhow::Result<Quant> {
@@ -101,6 +143,13 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
                 eprintln!("quantized in {:.1} s", start.elapsed().as_secs_f64());
             }
             println!("{}", out.display());
+            Ok(())
+        }
+        What::Import { dir, out, quant } => {
+            let quant = quant.as_deref().map(parse_quant).transpose()?;
+            let out = out.unwrap_or_else(|| crate::model_path::import_cache_path(&dir));
+            let path = import_folder(&dir, &out, quant)?;
+            println!("{}", path.display());
             Ok(())
         }
         What::Quantize { input, output, quant, threads } => {

@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod gguf;
+pub mod import;
 pub mod llama;
 pub mod llama_arch;
 pub mod model;

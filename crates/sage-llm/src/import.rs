@@ -1,0 +1,561 @@
+//! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
+//! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family turned into a
+//! GGUF that llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1
+//! `rope_scaling` (written as llama.cpp's `rope_freqs`), tied or untied embeddings, the byte-level
+//! BPE tokenizer and the chat template.
+//!
+//! Weights keep their precision (F32 stays F32, BF16 stays BF16); quantize afterwards with
+//! [`crate::quantize`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::gguf::writer::{GgufWriter, MetaValue, TensorDecl};
+use crate::llama_arch::{Llama3Rope, LlamaShape, GGML_F32};
+
+/// Importing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+    /// A required file is missing.
+    #[error("{dir}: no {file} (an HF model folder has config.json, tokenizer.json and *.safetensors)")]
+    Missing {
+        /// Folder.
+        dir: PathBuf,
+        /// What is missing.
+        file: String,
+    },
+    /// config.json is not usable.
+    #[error("{path}: {message}")]
+    Config {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The architecture is not one we import.
+    #[error("{path}: architecture {arch:?} is not supported (the Llama family is: LlamaForCausalLM)")]
+    Architecture {
+        /// File.
+        path: PathBuf,
+        /// What config.json says.
+        arch: String,
+    },
+    /// A safetensors file is malformed or truncated.
+    #[error("{path}: malformed safetensors: {message}")]
+    Safetensors {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tensor the architecture needs is absent or has the wrong shape.
+    #[error("{dir}: tensor {name}: {message}")]
+    Tensor {
+        /// Folder.
+        dir: PathBuf,
+        /// Tensor.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The tokenizer cannot be converted.
+    #[error("{path}: tokenizer: {message}")]
+    Tokenizer {
+        /// File.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct Config {
+    #[serde(default)]
+    architectures: Vec<String>,
+    hidden_size: u64,
+    intermediate_size: u64,
+    num_hidden_layers: u64,
+    num_attention_heads: u64,
+    num_key_value_heads: Option<u64>,
+    head_dim: Option<u64>,
+    vocab_size: u64,
+    #[serde(default = "default_ctx")]
+    max_position_embeddings: u64,
+    rope_theta: Option<f64>,
+    rope_scaling: Option<Json>,
+    rope_parameters: Option<Json>,
+    #[serde(default = "default_eps")]
+    rms_norm_eps: f64,
+    #[serde(default)]
+    tie_word_embeddings: bool,
+    #[serde(default)]
+    attention_bias: bool,
+    #[serde(default)]
+    mlp_bias: bool,
+    name_or_path: Option<String>,
+}
+
+fn default_ctx() -> u64 {
+    4096
+}
+fn default_eps() -> f64 {
+    1e-5
+}
+
+/// One tensor in a safetensors file.
+#[derive(Debug, Clone)]
+struct StTensor {
+    file: PathBuf,
+    dtype: String,
+    shape: Vec<u64>,
+    start: u64,
+    end: u64,
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> ImportError + '_ {
+    move |source| ImportError::Io { path: path.to_path_buf(), source }
+}
+
+/// Read the header of one safetensors file.
+fn read_safetensors(path: &Path, out: &mut HashMap<String, StTensor>) -> Result<(), ImportError> {
+    let bad = |message: String| ImportError::Safetensors { path: path.to_path_buf(), message };
+    let mut f = File::open(path).map_err(io_err(path))?;
+    let size = f.metadata().map_err(io_err(path))?.len();
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).map_err(|_| bad("shorter than its 8-byte header length".into()))?;
+    let n = u64::from_le_bytes(len);
+    if n > 100 << 20 || 8 + n > size {
+        return Err(bad(format!("header of {n} bytes in a file of {size}")));
+    }
+    let mut header = vec![0u8; n as usize];
+    f.read_exact(&mut header).map_err(|_| bad("truncated header".into()))?;
+    let v: BTreeMap<String, Json> =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("header is not JSON: {e}")))?;
+    let data_start = 8 + n;
+    for (name, t) in v {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = t["dtype"].as_str().ok_or_else(|| bad(format!("{name}: no dtype")))?.to_string();
+        let shape: Vec<u64> = t["shape"]
+            .as_array()
+            .ok_or_else(|| bad(format!("{name}: no shape")))?
+            .iter()
+            .map(|x| x.as_u64().ok_or_else(|| bad(format!("{name}: bad shape"))))
+            .collect::<Result<_, _>>()?;
+        let offs = t["data_offsets"].as_array().ok_or_else(|| bad(format!("{name}: no data_offsets")))?;
+        let (a, b) = match (offs.first().and_then(Json::as_u64), offs.get(1).and_then(Json::as_u64)) {
+            (Some(a), Some(b)) if a <= b => (a, b),
+            _ => return Err(bad(format!("{name}: bad data_offsets"))),
+        };
+        let width = match dtype.as_str() {
+            "F32" => 4,
+            "F16" | "BF16" => 2,
+            other => return Err(bad(format!("{name}: dtype {other} is not supported (F32, F16, BF16 are)"))),
+        };
+        let elems: u64 = shape.iter().product();
+        if b - a != elems * width {
+            return Err(bad(format!("{name}: {} bytes for shape {shape:?} of {dtype}", b - a)));
+        }
+        if data_start + b > size {
+            return Err(bad(format!(
+                "{name}: data ends at byte {} but the file has {size} (truncated)",
+                data_start + b
+            )));
+        }
+        out.insert(
+            name,
+            StTensor { file: path.to_path_buf(), dtype, shape, start: data_start + a, end: data_start + b },
+        );
+    }
+    Ok(())
+}
+
+fn ggml_type_of(dtype: &str) -> u32 {
+    match dtype {
+        "F32" => 0,
+        "F16" => 1,
+        _ => 30, // BF16
+    }
+}
+
+/// A tensor to write: its declaration, its source (none for computed RoPE factors), and the
+/// (heads, head_dim) of a Q/K row permutation.
+type Planned = (TensorDecl, Option<StTensor>, Option<(u64, u64)>);
+
+/// What an import produced.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The GGUF written.
+    pub path: PathBuf,
+    /// The shape read from config.json.
+    pub shape: LlamaShape,
+    /// Tensors written.
+    pub tensors: usize,
+}
+
+fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config), ImportError> {
+    let text = std::fs::read_to_string(cfg_path).map_err(io_err(cfg_path))?;
+    let cfg: Config = serde_json::from_str(&text).map_err(|e| ImportError::Config {
+        path: cfg_path.to_path_buf(),
+        message: format!("not a Llama config: {e}"),
+    })?;
+    let arch = cfg.architectures.first().cloned().unwrap_or_default();
+    if arch != "LlamaForCausalLM" {
+        return Err(ImportError::Architecture { path: cfg_path.to_path_buf(), arch });
+    }
+    if cfg.attention_bias || cfg.mlp_bias {
+        return Err(ImportError::Config {
+            path: cfg_path.to_path_buf(),
+            message: "attention or MLP biases are not supported".into(),
+        });
+    }
+    let config_err = |m: &str| ImportError::Config { path: cfg_path.to_path_buf(), message: m.to_string() };
+    if cfg.num_attention_heads == 0
+        || cfg.hidden_size == 0
+        || cfg.num_hidden_layers == 0
+        || cfg.vocab_size == 0
+    {
+        return Err(config_err("sizes must be positive"));
+    }
+    let kv = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads);
+    if kv == 0 || !cfg.num_attention_heads.is_multiple_of(kv) {
+        return Err(config_err("num_attention_heads must be a multiple of num_key_value_heads"));
+    }
+    let head_dim = cfg.head_dim.unwrap_or(cfg.hidden_size / cfg.num_attention_heads);
+    if head_dim == 0 || !head_dim.is_multiple_of(2) {
+        return Err(config_err("head_dim must be even and positive"));
+    }
+    // transformers 5 writes `rope_parameters` (with rope_theta inside); 4.x writes `rope_theta`
+    // and `rope_scaling`. Read both; silently falling back to theta 10000 would be wrong.
+    let params = cfg.rope_parameters.clone().unwrap_or(Json::Null);
+    let theta = cfg.rope_theta.or_else(|| params["rope_theta"].as_f64()).unwrap_or(10_000.0);
+    let scaling = match &cfg.rope_scaling {
+        Some(s) if !s.is_null() => s.clone(),
+        _ => params.clone(),
+    };
+    let rope_type = scaling["rope_type"].as_str().or_else(|| scaling["type"].as_str()).unwrap_or("default");
+    let rope_scaling = match rope_type {
+        "default" => None,
+        "llama3" => {
+            let get = |k: &str, d: f64| scaling[k].as_f64().unwrap_or(d);
+            Some(Llama3Rope {
+                factor: get("factor", 8.0),
+                low_freq_factor: get("low_freq_factor", 1.0),
+                high_freq_factor: get("high_freq_factor", 4.0),
+                original_max_position_embeddings: get("original_max_position_embeddings", 8192.0),
+            })
+        }
+        other => {
+            return Err(ImportError::Config {
+                path: cfg_path.to_path_buf(),
+                message: format!("rope type {other:?} is not supported (default and llama3 are)"),
+            })
+        }
+    };
+    let name = cfg
+        .name_or_path
+        .clone()
+        .unwrap_or_else(|| dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    Ok((
+        LlamaShape {
+            name,
+            vocab: cfg.vocab_size,
+            hidden: cfg.hidden_size,
+            intermediate: cfg.intermediate_size,
+            layers: cfg.num_hidden_layers,
+            heads: cfg.num_attention_heads,
+            kv_heads: kv,
+            head_dim,
+            context: cfg.max_position_embeddings,
+            rope_theta: theta,
+            rope_scaling,
+            rms_eps: cfg.rms_norm_eps,
+            tied_embeddings: cfg.tie_word_embeddings,
+        },
+        cfg,
+    ))
+}
+
+/// Convert the tokenizer (byte-level BPE, as Llama 3) and chat template into GGUF metadata.
+fn write_tokenizer(dir: &Path, w: &mut GgufWriter, vocab_size: u64) -> Result<(), ImportError> {
+    let tpath = dir.join("tokenizer.json");
+    if !tpath.exists() {
+        return Err(ImportError::Missing { dir: dir.to_path_buf(), file: "tokenizer.json".into() });
+    }
+    let bad = |m: String| ImportError::Tokenizer { path: tpath.clone(), message: m };
+    let text = std::fs::read_to_string(&tpath).map_err(io_err(&tpath))?;
+    let t: Json = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
+    if t["model"]["type"].as_str() != Some("BPE") {
+        return Err(bad(format!("model type {} is not supported (BPE is)", t["model"]["type"])));
+    }
+    let vocab = t["model"]["vocab"].as_object().ok_or_else(|| bad("no model.vocab".into()))?;
+    let mut tokens: Vec<Option<String>> = vec![None; vocab_size as usize];
+    let mut types: Vec<i32> = vec![1; vocab_size as usize];
+    for (tok, id) in vocab {
+        let id = id.as_u64().ok_or_else(|| bad(format!("token {tok:?} has no id")))? as usize;
+        if id >= tokens.len() {
+            return Err(bad(format!("token id {id} is outside vocab_size {vocab_size}")));
+        }
+        tokens[id] = Some(tok.clone());
+    }
+    if let Some(added) = t["added_tokens"].as_array() {
+        for a in added {
+            let (Some(id), Some(content)) = (a["id"].as_u64(), a["content"].as_str()) else { continue };
+            if (id as usize) < tokens.len() {
+                tokens[id as usize] = Some(content.to_string());
+                types[id as usize] = if a["special"].as_bool().unwrap_or(false) { 3 } else { 4 };
+            }
+        }
+    }
+    // Unused ids (padding of vocab_size) get placeholder tokens, as llama.cpp's converter does.
+    let tokens: Vec<String> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.unwrap_or_else(|| {
+                types[i] = 5;
+                format!("[PAD{i}]")
+            })
+        })
+        .collect();
+    let merges: Vec<String> = t["model"]["merges"]
+        .as_array()
+        .ok_or_else(|| bad("no model.merges".into()))?
+        .iter()
+        .map(|m| match m {
+            Json::String(s) => Ok(s.clone()),
+            Json::Array(p) if p.len() == 2 => {
+                Ok(format!("{} {}", p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or("")))
+            }
+            _ => Err(bad("merges must be strings or pairs".into())),
+        })
+        .collect::<Result<_, _>>()?;
+    // Pre-tokenizer: Llama 3's split regex, else plain GPT-2 byte-level.
+    let pre = if text.contains("(?i:'s|'t|'re|'ve|'m|'ll|'d)") { "llama-bpe" } else { "default" };
+    let cfg_path = dir.join("tokenizer_config.json");
+    let tcfg: Json = match std::fs::read_to_string(&cfg_path) {
+        Ok(s) => serde_json::from_str(&s)
+            .map_err(|e| ImportError::Tokenizer { path: cfg_path.clone(), message: e.to_string() })?,
+        Err(_) => Json::Null,
+    };
+    let token_text = |v: &Json| -> Option<String> {
+        v.as_str().map(str::to_string).or_else(|| v["content"].as_str().map(str::to_string))
+    };
+    let id_of = |s: &str| tokens.iter().position(|t| t == s).map(|i| i as u32);
+    w.meta("tokenizer.ggml.model", MetaValue::Str("gpt2".into()))
+        .meta("tokenizer.ggml.pre", MetaValue::Str(pre.into()));
+    if let Some(id) = token_text(&tcfg["bos_token"]).and_then(|s| id_of(&s)) {
+        w.meta("tokenizer.ggml.bos_token_id", MetaValue::U32(id));
+        w.meta("tokenizer.ggml.add_bos_token", MetaValue::Bool(true));
+    }
+    if let Some(id) = token_text(&tcfg["eos_token"]).and_then(|s| id_of(&s)) {
+        w.meta("tokenizer.ggml.eos_token_id", MetaValue::U32(id));
+    }
+    let template = tcfg["chat_template"]
+        .as_str()
+        .map(str::to_string)
+        .or_else(|| std::fs::read_to_string(dir.join("chat_template.jinja")).ok());
+    if let Some(t) = template {
+        w.meta("tokenizer.chat_template", MetaValue::Str(t));
+    }
+    w.meta("tokenizer.ggml.tokens", MetaValue::Strings(tokens))
+        .meta("tokenizer.ggml.token_type", MetaValue::I32s(types))
+        .meta("tokenizer.ggml.merges", MetaValue::Strings(merges));
+    Ok(())
+}
+
+/// Reorder the rows of a Q or K projection from HF's rotate-half layout to the interleaved
+/// layout of llama.cpp's RoPE: rows `(head, half, i)` become `(head, i, half)`.
+fn permute_rows(data: &[u8], heads: u64, head_dim: u64, row_bytes: usize) -> Vec<u8> {
+    let mut out = vec![0u8; data.len()];
+    let half = head_dim / 2;
+    for h in 0..heads {
+        for part in 0..2 {
+            for i in 0..half {
+                let src = (h * head_dim + part * half + i) as usize;
+                let dst = (h * head_dim + i * 2 + part) as usize;
+                out[dst * row_bytes..(dst + 1) * row_bytes]
+                    .copy_from_slice(&data[src * row_bytes..(src + 1) * row_bytes]);
+            }
+        }
+    }
+    out
+}
+
+/// Import the HF folder `dir` into the GGUF `out`.
+pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
+    let cfg_path = dir.join("config.json");
+    if !cfg_path.exists() {
+        return Err(ImportError::Missing { dir: dir.to_path_buf(), file: "config.json".into() });
+    }
+    let (shape, _cfg) = shape_from_config(dir, &cfg_path)?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ImportError::Missing { dir: dir.to_path_buf(), file: "*.safetensors".into() });
+    }
+    let mut st = HashMap::new();
+    for f in &files {
+        read_safetensors(f, &mut st)?;
+    }
+    // Map GGUF names to HF names, check shapes, and pick each tensor's type.
+    let mut plan: Vec<Planned> = vec![];
+    for d in shape.tensor_decls(GGML_F32) {
+        if d.name == "rope_freqs.weight" {
+            plan.push((d, None, None));
+            continue;
+        }
+        let (hf, permute) = hf_name(&d.name, &shape);
+        let t = st.get(&hf).or_else(|| {
+            // Tied models may still ship lm_head; untied ones may ship only the embedding.
+            (d.name == "output.weight").then(|| st.get("model.embed_tokens.weight")).flatten()
+        });
+        let t = t.ok_or_else(|| ImportError::Tensor {
+            dir: dir.to_path_buf(),
+            name: hf.clone(),
+            message: "missing".into(),
+        })?;
+        let want: Vec<u64> = d.dims.iter().rev().copied().collect();
+        if t.shape != want {
+            return Err(ImportError::Tensor {
+                dir: dir.to_path_buf(),
+                name: hf,
+                message: format!("shape {:?}, config.json implies {want:?}", t.shape),
+            });
+        }
+        let ggml_type = if d.dims.len() == 1 { GGML_F32 } else { ggml_type_of(&t.dtype) };
+        let elems: u64 = d.dims.iter().product();
+        let bytes = if ggml_type == GGML_F32 { elems * 4 } else { elems * 2 };
+        plan.push((TensorDecl { ggml_type, bytes, ..d }, Some(t.clone()), permute));
+    }
+    let mut w = GgufWriter::new();
+    let all_f32 = plan.iter().all(|(d, _, _)| d.ggml_type == GGML_F32);
+    shape.write_metadata(&mut w, if all_f32 { 0 } else { 1 });
+    write_tokenizer(dir, &mut w, shape.vocab)?;
+    let decls: Vec<TensorDecl> = plan.iter().map(|(d, _, _)| d.clone()).collect();
+    let rope = shape.rope_factors();
+    let read = |t: &StTensor| -> io::Result<Vec<u8>> {
+        let mut f = File::open(&t.file)?;
+        f.seek(SeekFrom::Start(t.start))?;
+        let mut buf = vec![0u8; (t.end - t.start) as usize];
+        f.read_exact(&mut buf)?;
+        Ok(buf)
+    };
+    w.write_streaming(out, &decls, |i, sink| {
+        let (d, t, permute) = &plan[i];
+        let Some(t) = t else {
+            for f in rope.as_deref().unwrap_or_default() {
+                sink.write_all(&f.to_le_bytes())?;
+            }
+            return Ok(());
+        };
+        let raw = read(t)?;
+        // 1-D tensors (norms) are always written as F32.
+        let data = if d.dims.len() == 1 && t.dtype != "F32" { to_f32(&raw, &t.dtype) } else { raw };
+        match permute {
+            Some((heads, head_dim)) => {
+                let row_bytes = (d.bytes / (heads * head_dim)) as usize;
+                sink.write_all(&permute_rows(&data, *heads, *head_dim, row_bytes))
+            }
+            None => sink.write_all(&data),
+        }
+    })
+    .map_err(io_err(out))?;
+    Ok(Imported { path: out.to_path_buf(), shape, tensors: decls.len() })
+}
+
+fn to_f32(raw: &[u8], dtype: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() * 2);
+    for c in raw.chunks_exact(2) {
+        let bits = u16::from_le_bytes([c[0], c[1]]);
+        let v = if dtype == "BF16" { f32::from_bits((bits as u32) << 16) } else { f16_to_f32(bits) };
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let man = (h & 0x3ff) as u32;
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: normalise.
+            let mut e = 127 - 15 + 1;
+            let mut m = m;
+            while m & 0x400 == 0 {
+                m <<= 1;
+                e -= 1;
+            }
+            sign | ((e as u32) << 23) | ((m & 0x3ff) << 13)
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// HF tensor name for a GGUF name, and whether (heads, head_dim) row permutation applies.
+fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Option<(u64, u64)>) {
+    match gguf {
+        "token_embd.weight" => ("model.embed_tokens.weight".into(), None),
+        "output_norm.weight" => ("model.norm.weight".into(), None),
+        "output.weight" => ("lm_head.weight".into(), None),
+        _ => {
+            let rest = gguf.strip_prefix("blk.").unwrap_or(gguf);
+            let (layer, name) = rest.split_once('.').unwrap_or(("0", rest));
+            let (hf, permute) = match name {
+                "attn_norm.weight" => ("input_layernorm.weight", None),
+                "attn_q.weight" => ("self_attn.q_proj.weight", Some((s.heads, s.head_dim))),
+                "attn_k.weight" => ("self_attn.k_proj.weight", Some((s.kv_heads, s.head_dim))),
+                "attn_v.weight" => ("self_attn.v_proj.weight", None),
+                "attn_output.weight" => ("self_attn.o_proj.weight", None),
+                "ffn_norm.weight" => ("post_attention_layernorm.weight", None),
+                "ffn_gate.weight" => ("mlp.gate_proj.weight", None),
+                "ffn_up.weight" => ("mlp.up_proj.weight", None),
+                "ffn_down.weight" => ("mlp.down_proj.weight", None),
+                other => (other, None),
+            };
+            (format!("model.layers.{layer}.{hf}"), permute)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permutation_interleaves_halves() {
+        // One head of dim 4, rows of 1 byte: rows [a0 a1 b0 b1] -> [a0 b0 a1 b1].
+        assert_eq!(permute_rows(&[0, 1, 2, 3], 1, 4, 1), vec![0, 2, 1, 3]);
+        assert_eq!(permute_rows(&[0, 1, 2, 3, 4, 5, 6, 7], 2, 4, 1), vec![0, 2, 1, 3, 4, 6, 5, 7]);
+    }
+
+    #[test]
+    fn f16_round_trip() {
+        for x in [0.0f32, 1.0, -2.5, 0.1, 65504.0, 6.0e-5] {
+            let back = f16_to_f32(crate::synth::f16_bits(x));
+            assert!((back - x).abs() <= x.abs() * 1e-3 + 1e-7, "{x} -> {back}");
+        }
+    }
+}
