@@ -114,6 +114,7 @@ mod tests {
         assert_eq!(f16_bits(65504.0), 0x7bff);
         assert_eq!(f16_bits(1e9), 0x7c00);
         assert_eq!(f16_bits(0.1), 0x2e66);
-        assert_eq!(f16_bits(6.0e-5), 0x03ee);
+        assert_eq!(f16_bits(6.0e-5), 0x03ef); // values checked against numpy
+        assert_eq!(f16_bits(3.0e-6), 0x0032);
     }
 }
