@@ -26,6 +26,10 @@ open, a person walking where no one should be. Most mornings nothing unusual hap
 robot spends almost no energy on thinking. When something does change, it slows down, looks again, \
 and decides whether to call the operator, who is usually drinking coffee in the office upstairs.";
 
+/// Prompt tokens used at most (the synthetic vocabularies of `sage models synth` spell the
+/// prompt byte by byte).
+pub const MAX_PROMPT_TOKENS: usize = 128;
+
 /// One measured run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RunFigures {
@@ -62,7 +66,8 @@ pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, 
     let e = LlamaEngine::load(model, Some("bench"), cfg).map_err(|e| e.to_string())?;
     let (s, _) = e.open_session(None).map_err(|e| e.to_string())?;
     let load_s = start.elapsed().as_secs_f64();
-    let ids = e.tokenize(PROMPT, true).map_err(|e| e.to_string())?;
+    let mut ids = e.tokenize(PROMPT, true).map_err(|e| e.to_string())?;
+    ids.truncate(MAX_PROMPT_TOKENS);
     let params = GenerateParams {
         max_tokens: n_gen as u32,
         sampling: Sampling::greedy(),
@@ -83,6 +88,7 @@ pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, 
 
 /// Measure the plain llama-cpp-2 loop.
 pub fn run_raw(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, String> {
+    llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
     let start = Instant::now();
     let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
     let m = LlamaModel::load_from_file(&backend, model, &LlamaModelParams::default())
@@ -95,7 +101,8 @@ pub fn run_raw(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, S
         .with_n_threads_batch(threads as i32);
     let mut ctx = m.new_context(&backend, params).map_err(|e| e.to_string())?;
     let load_s = start.elapsed().as_secs_f64();
-    let ids = m.vocab().tokenize(PROMPT.as_bytes(), true, true);
+    let mut ids = m.vocab().tokenize(PROMPT.as_bytes(), true, true);
+    ids.truncate(MAX_PROMPT_TOKENS);
     let t0 = Instant::now();
     let mut batch = LlamaBatch::new(512, 1);
     for (i, t) in ids.iter().enumerate() {

@@ -97,7 +97,9 @@ fn child(engine: &str, model: &std::path::Path, threads: u32, gen: usize) -> any
         .output()
         .context("starting a benchmark run")?;
     if !out.status.success() {
-        bail!("{engine} run failed: {}", String::from_utf8_lossy(&out.stderr));
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last: Vec<&str> = err.lines().rev().take(5).collect();
+        bail!("{engine} run failed: {}", last.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
     serde_json::from_slice(&out.stdout).with_context(|| format!("reading the {engine} run's figures"))
 }

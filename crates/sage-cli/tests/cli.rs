@@ -88,3 +88,48 @@ fn invalid_utf8_is_an_error_not_a_panic() {
     assert!(!text(&out.stderr).contains("panicked"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn generate_json_reports_ids_logprobs_and_timings() {
+    let out = sage(&["generate", "--prompt", "The robot entered the warehouse and", "--greedy", "--max-tokens", "8", "--json", "--ctx", "256"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    let tokens = v["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 8);
+    for t in tokens {
+        assert!(t["id"].as_u64().is_some());
+        assert!(t["logprob"].as_f64().unwrap() <= 0.0);
+    }
+    assert_eq!(v["finish_reason"], "length");
+    assert!(v["timings"]["decode_tok_s"].as_f64().unwrap() > 0.0);
+    assert!(v["timings"]["load_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn generate_refuses_a_prompt_beyond_the_window() {
+    let long = "word ".repeat(400);
+    let out = sage(&["generate", "--prompt", &long, "--max-tokens", "64", "--ctx", "256"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("exceeds the context window"), "{err}");
+    assert!(text(&out.stdout).is_empty());
+}
+
+#[test]
+fn models_inspect_and_bad_model_files() {
+    let out = sage(&["models", "inspect"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let s = text(&out.stdout);
+    assert!(s.contains("gemma3") && s.contains("Q4_K_M") && s.contains("262144"), "{s}");
+    let dir = std::env::temp_dir().join(format!("sage-cli-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.gguf");
+    std::fs::write(&bad, b"GGUF\x03\x00\x00\x00garbage").unwrap();
+    for args in [vec!["models", "inspect", bad.to_str().unwrap()], vec!["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"]] {
+        let out = sage(&args, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("bad.gguf") && !err.contains("panicked"), "{err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
