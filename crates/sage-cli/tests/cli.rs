@@ -91,7 +91,20 @@ fn invalid_utf8_is_an_error_not_a_panic() {
 
 #[test]
 fn generate_json_reports_ids_logprobs_and_timings() {
-    let out = sage(&["generate", "--prompt", "The robot entered the warehouse and", "--greedy", "--max-tokens", "8", "--json", "--ctx", "256"], None);
+    let out = sage(
+        &[
+            "generate",
+            "--prompt",
+            "The robot entered the warehouse and",
+            "--greedy",
+            "--max-tokens",
+            "8",
+            "--json",
+            "--ctx",
+            "256",
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     let tokens = v["tokens"].as_array().unwrap();
@@ -125,7 +138,10 @@ fn models_inspect_and_bad_model_files() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.gguf");
     std::fs::write(&bad, b"GGUF\x03\x00\x00\x00garbage").unwrap();
-    for args in [vec!["models", "inspect", bad.to_str().unwrap()], vec!["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"]] {
+    for args in [
+        vec!["models", "inspect", bad.to_str().unwrap()],
+        vec!["generate", "--model", bad.to_str().unwrap(), "--prompt", "x"],
+    ] {
         let out = sage(&args, None);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);

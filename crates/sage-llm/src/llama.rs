@@ -296,22 +296,36 @@ impl LanguageModel for LlamaEngine {
     ) -> Result<Generation, GenerateError> {
         let (tx, rx) = mpsc::channel();
         self.send(Job::Generate { session, prompt: prompt.to_vec(), params: params.clone(), events: tx })?;
-        // Dropping `rx` (returning early) tells the worker to stop.
+        // Dropping `rx` (returning early) tells the worker to stop. What was received until
+        // then is returned, so a caller that stops loses nothing it saw.
+        let mut seen: Vec<TokenOut> = vec![];
+        let mut text = String::new();
+        let mut timings = Timings::default();
         for ev in rx.iter() {
             match ev {
                 WorkerEvent::Prompt { evaluated, cached } => {
+                    timings.prompt_tokens = evaluated;
+                    timings.cached_tokens = cached;
                     if on_event(Event::PromptDone { evaluated, cached }) == Flow::Stop {
-                        return Ok(cancelled_before_tokens());
+                        return Ok(Generation {
+                            text,
+                            tokens: seen,
+                            finish: FinishReason::Cancelled,
+                            timings,
+                        });
                     }
                 }
                 WorkerEvent::Token { token, delta } => {
-                    if on_event(Event::Token { token: &token, delta: &delta }) == Flow::Stop {
-                        drop(rx);
+                    let stop = on_event(Event::Token { token: &token, delta: &delta }) == Flow::Stop;
+                    text.push_str(&delta);
+                    seen.push(token);
+                    if stop {
+                        timings.generated_tokens = seen.len() as u32;
                         return Ok(Generation {
-                            text: String::new(),
-                            tokens: vec![token],
+                            text,
+                            tokens: seen,
                             finish: FinishReason::Cancelled,
-                            timings: Timings::default(),
+                            timings,
                         });
                     }
                 }
@@ -325,15 +339,6 @@ impl LanguageModel for LlamaEngine {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Job::Logits { session, tokens: tokens.to_vec(), reply: tx })?;
         rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?
-    }
-}
-
-fn cancelled_before_tokens() -> Generation {
-    Generation {
-        text: String::new(),
-        tokens: vec![],
-        finish: FinishReason::Cancelled,
-        timings: Timings::default(),
     }
 }
 
@@ -816,7 +821,7 @@ impl Worker<'_> {
                 finish = FinishReason::Stop;
                 break;
             }
-            let safe = text.len() - held_back(&text, &params.stop);
+            let safe = (text.len() - held_back(&text, &params.stop)).max(emitted);
             let delta = text[emitted..safe].to_string();
             emitted = safe;
             tokens.push(out.clone());

@@ -267,6 +267,7 @@ fn the_caller_can_stop_and_stop_sequences_cut_the_text() {
         .unwrap();
     assert_eq!(g.finish, FinishReason::Cancelled);
     assert_eq!(seen, 3);
+    assert_eq!(g.tokens.len(), 3, "the tokens seen before stopping are returned");
     // Find a word the greedy continuation contains, then stop on it.
     let free = e
         .generate(s, &Prompt::Text("Once upon a time".into()), &greedy(40), &mut |_| Flow::Continue)
