@@ -7,6 +7,7 @@ use sage_llm::{EngineConfig, FlashAttention, KvType};
 pub enum KvArg {
     F32,
     F16,
+    #[value(name = "q8_0")]
     Q8_0,
 }
 
