@@ -40,7 +40,8 @@ fn init_tracing(filter: Option<&str>) {
     let filter = filter
         .map(str::to_string)
         .or_else(|| std::env::var("SAGE_LOG").ok())
-        .unwrap_or_else(|| "warn".to_string());
+        // llama.cpp warns about model quirks that users cannot act on; its errors still show.
+        .unwrap_or_else(|| "warn,llama-cpp-2=error".to_string());
     let env = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(env).with_writer(std::io::stderr).try_init();

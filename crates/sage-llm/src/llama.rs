@@ -441,6 +441,18 @@ fn worker(
             Job::Open { context, reply } => {
                 let n_ctx =
                     context.or(config.context).unwrap_or_else(|| model.n_ctx_train().clamp(1, 4096)).max(16);
+                // A window beyond what the model was trained for is refused before llama.cpp
+                // tries to allocate its cache.
+                let train = model.n_ctx_train();
+                if train > 0 && n_ctx > train {
+                    let _ = reply.send(Err(GenerateError::InvalidParams {
+                        model: id.clone(),
+                        message: format!(
+                            "a context of {n_ctx} tokens exceeds the {train} the model was trained for"
+                        ),
+                    }));
+                    continue;
+                }
                 let r = model
                     .new_context(backend, context_params(&config, n_ctx))
                     .map_err(|e| GenerateError::InvalidParams {

@@ -185,6 +185,7 @@ fn a_conversation_growing_by_a_turn_reuses_the_cache() {
 #[test]
 fn context_overflow_is_an_error_before_any_generation() {
     let e = engine();
+    assert!(matches!(e.open_session(Some(1_000_000_000)), Err(GenerateError::InvalidParams { .. })));
     let (s, n_ctx) = e.open_session(Some(64)).unwrap();
     // llama.cpp rounds the window up to its padding.
     assert!(n_ctx >= 64);
