@@ -122,6 +122,72 @@ pub enum Builtin {
         /// Update strength.
         rate: f64,
     },
+    /// Runs outside the kernel (a language model, a remote peer): the kernel routes to it and
+    /// allocates its ATP, an [`Executor`] runs it and reports the outcome.
+    External,
+}
+
+/// A run the kernel hands to an [`Executor`]: an attended observation routed to an external
+/// expert, with the ATP granted to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    /// Tick number.
+    pub tick: u64,
+    /// State the kernel is in.
+    pub state: State,
+    /// Observation index in this tick.
+    pub observation: usize,
+    /// The observation.
+    pub input: Observation,
+    /// Its salience.
+    pub salience: f64,
+    /// Situation class.
+    pub class: String,
+    /// The expert routed to.
+    pub expert: String,
+    /// Other external experts for this class, most permitted first (for fallbacks).
+    pub alternatives: Vec<String>,
+    /// ATP granted.
+    pub grant: f64,
+}
+
+/// What an [`Executor`] reports back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExternalRun {
+    /// The expert that finally produced the output (the dispatched one or a fallback), if any.
+    pub used: Option<String>,
+    /// Experts that failed before it, with why (each is recorded as a failure in trust).
+    pub failed: Vec<(String, String)>,
+    /// Telemetry of the run (ATP spent is debited).
+    pub telemetry: Telemetry,
+    /// Quality in `[0, 1]`, when the executor judged it; otherwise derived from the telemetry.
+    pub quality: Option<f64>,
+    /// What it produced, in words.
+    pub output: String,
+}
+
+/// Runs external experts for the kernel. The kernel stays pure: the executor does the I/O, and
+/// everything it reports is a value that a replay can feed back.
+pub trait Executor {
+    /// Run one dispatched job to completion within its grant.
+    fn execute(&mut self, job: &Dispatch) -> ExternalRun;
+}
+
+/// The executor of a kernel without external experts: every dispatch fails.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoExecutor;
+
+impl Executor for NoExecutor {
+    fn execute(&mut self, job: &Dispatch) -> ExternalRun {
+        let telemetry = Telemetry::from_energies(&job.expert, &[], HaltReason::Error, 0.0, job.grant, 0.0);
+        ExternalRun {
+            used: None,
+            failed: vec![(job.expert.clone(), "no executor for external experts".into())],
+            telemetry,
+            quality: None,
+            output: "error: no executor for external experts".into(),
+        }
+    }
 }
 
 /// An expert the kernel can route to.
@@ -677,8 +743,46 @@ impl Kernel {
     }
 
     /// One tick at time `now` (seconds) with this tick's observations; `crisis` is an external
-    /// crisis signal.
+    /// crisis signal. External experts cannot run (see [`Kernel::tick_with`]).
     pub fn tick(&mut self, now: f64, observations: &[Observation], crisis: bool) -> TickReport {
+        self.tick_with(now, observations, crisis, &mut NoExecutor)
+    }
+
+    /// Mark an expert resident or not, as the real residency manager reports it (a model that
+    /// the runtime unloaded after its keep-alive, or loaded for a request outside the kernel).
+    /// Returns whether anything changed.
+    pub fn set_resident(&mut self, expert: &str, resident: bool) -> bool {
+        match self.expert_id(expert) {
+            Some(id) if self.resident[id as usize] != resident => {
+                self.resident[id as usize] = resident;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Replace an expert's memory and load cost with measured values. Returns whether it changed.
+    pub fn set_cost(&mut self, expert: &str, bytes: u64, load_s: f64) -> bool {
+        match self.expert_id(expert) {
+            Some(id) if load_s.is_finite() && load_s >= 0.0 => {
+                let e = &mut self.config.experts[id as usize];
+                let changed = e.bytes != bytes || e.load_s != load_s;
+                e.bytes = bytes;
+                e.load_s = load_s;
+                changed
+            }
+            _ => false,
+        }
+    }
+
+    /// [`Kernel::tick`] with an executor for the external experts routed to in this tick.
+    pub fn tick_with(
+        &mut self,
+        now: f64,
+        observations: &[Observation],
+        crisis: bool,
+        executor: &mut dyn Executor,
+    ) -> TickReport {
         self.tick += 1;
         let tick = self.tick;
         let state = self.machine.state();
@@ -877,11 +981,43 @@ impl Kernel {
 
         // 4. Run, interleaved, reallocating what early finishers leave.
         let mut jobs: Vec<Job> = Vec::with_capacity(allocation.grants.len());
+        let mut external: Vec<Dispatch> = vec![];
         for &(i, grant) in &allocation.grants {
             let Some(&(_, id)) = routed.iter().find(|(j, _)| *j == i) else {
                 continue;
             };
             let spec = &self.config.experts[id as usize];
+            if spec.plugin == Builtin::External {
+                let alternatives = decisions
+                    .iter()
+                    .find(|d| d.observation == i)
+                    .map(|d| {
+                        let mut ranked: Vec<&crate::router::Factors> = d.decision.candidates.iter().collect();
+                        ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission));
+                        ranked
+                            .into_iter()
+                            .filter(|f| {
+                                f.id != id
+                                    && f.excluded.is_none()
+                                    && self.config.experts[f.id as usize].plugin == Builtin::External
+                            })
+                            .map(|f| self.config.experts[f.id as usize].name.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                external.push(Dispatch {
+                    tick,
+                    state,
+                    observation: i,
+                    input: observations[i].clone(),
+                    salience: reports[i].salience.map_or(0.0, |s| s.total),
+                    class: reports[i].class.clone(),
+                    expert: spec.name.clone(),
+                    alternatives,
+                    grant,
+                });
+                continue;
+            }
             let trust = self.trust.trust(id, &reports[i].class);
             match start_job(spec, &observations[i], grant) {
                 Ok(run) => jobs.push(Job {
@@ -922,8 +1058,38 @@ impl Kernel {
                 }
             }
         }
-        let mut runs = Vec::with_capacity(jobs.len());
+        let mut runs = Vec::with_capacity(jobs.len() + external.len());
         let mut spent_total = 0.0;
+        let mut external_failures: Vec<(u32, String)> = vec![];
+        for job in &external {
+            let out = executor.execute(job);
+            let used = out.used.as_deref().and_then(|n| self.expert_id(n));
+            for (name, _) in &out.failed {
+                if let Some(id) = self.expert_id(name) {
+                    external_failures.push((id, job.class.clone()));
+                }
+            }
+            let charged_to = used.or(self.expert_id(&job.expert));
+            let spent = self.ledger.debit(tick, EntryKind::PluginSpend, out.telemetry.atp_spent, charged_to);
+            spent_total += spent;
+            let quality = out.quality.unwrap_or_else(|| quality_of(&out.telemetry)).clamp(0.0, 1.0);
+            if used.is_none() {
+                reports[job.observation].attention = Attention::Unrouted {
+                    why: out.failed.iter().map(|(n, w)| format!("{n}: {w}")).collect::<Vec<_>>().join("; "),
+                };
+                continue;
+            }
+            runs.push(RunReport {
+                observation: job.observation,
+                expert: out.used.clone().unwrap_or_else(|| job.expert.clone()),
+                class: job.class.clone(),
+                allocated: job.grant,
+                reallocated: 0.0,
+                telemetry: out.telemetry,
+                quality,
+                output: out.output,
+            });
+        }
         for job in jobs {
             let (telemetry, output) = job.run.finish();
             let spent =
@@ -946,6 +1112,14 @@ impl Kernel {
         // 5. Learning.
         let mut feedback_applied = 0;
         if policy.learning {
+            for (id, class) in &external_failures {
+                trust_events.extend(self.trust.record(
+                    *id,
+                    class,
+                    Outcome { success: false, quality: 0.0 },
+                    now,
+                ));
+            }
             for r in &runs {
                 let Some(id) = self.expert_id(&r.expert) else {
                     continue;
@@ -1110,6 +1284,7 @@ fn start_job(
             },
         }),
         (Builtin::Smoother { .. }, _) => return Err(wrong("a sensor vector")),
+        (Builtin::External, _) => return Err(wrong("an executor (it runs outside the kernel)")),
         (_, _) => return Err(wrong("text")),
     })
 }

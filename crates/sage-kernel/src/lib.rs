@@ -27,8 +27,8 @@ mod text;
 pub mod trust;
 
 pub use kernel::{
-    builtin_experts, Attention, Builtin, ConfigError, ExpertSpec, Feedback, Kernel, KernelConfig,
-    Observation, Payload, RunReport, TickReport,
+    builtin_experts, Attention, Builtin, ConfigError, Dispatch, Executor, ExpertSpec, ExternalRun, Feedback,
+    Kernel, KernelConfig, NoExecutor, Observation, Payload, RunReport, TickReport,
 };
 pub use metabolic::State;
-pub use scenario::{Scenario, ScenarioError, Summary};
+pub use scenario::{Driver, Scenario, ScenarioError, Summary};

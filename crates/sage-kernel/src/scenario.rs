@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{Attention, Feedback, Kernel, Observation, TickReport};
+use crate::kernel::{Attention, Executor, Feedback, Kernel, NoExecutor, Observation, TickReport};
 use crate::metabolic::State;
 
 /// Header line.
@@ -223,11 +223,27 @@ impl Summary {
     }
 }
 
-/// Drive `kernel` through `scenario`, calling `on_tick` with every report (and the notes of the
-/// events delivered at that tick).
-pub fn run(
+/// What drives a kernel through a scenario besides the scenario itself: it runs the external
+/// experts and may tell the kernel about the world (real residency, measured costs) before each
+/// tick. Everything it tells the kernel must be a value a recording can replay.
+pub trait Driver: Executor {
+    /// Called before tick `index` (0-based) at time `now`.
+    fn before_tick(&mut self, _kernel: &mut Kernel, _index: u64, _now: f64) {}
+}
+
+impl Driver for NoExecutor {}
+
+/// A driver that adds nothing: built-in experts only.
+pub fn run(kernel: &mut Kernel, scenario: &Scenario, on_tick: impl FnMut(&TickReport, &[&str])) -> Summary {
+    run_with(kernel, scenario, &mut NoExecutor, on_tick)
+}
+
+/// Drive `kernel` through `scenario` with `driver`, calling `on_tick` with every report (and the
+/// notes of the events delivered at that tick).
+pub fn run_with(
     kernel: &mut Kernel,
     scenario: &Scenario,
+    driver: &mut dyn Driver,
     mut on_tick: impl FnMut(&TickReport, &[&str]),
 ) -> Summary {
     let tick_s = scenario.header.tick_s;
@@ -263,7 +279,9 @@ pub fn run(
                 }
             }
         }
-        let r = kernel.tick(k as f64 * tick_s, &obs, crisis);
+        let now = k as f64 * tick_s;
+        driver.before_tick(kernel, k, now);
+        let r = kernel.tick_with(now, &obs, crisis, driver);
         s.ticks += 1;
         *s.ticks_in_state.entry(r.state).or_default() += 1;
         if let Some(t) = r.transition {

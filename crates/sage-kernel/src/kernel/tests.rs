@@ -174,3 +174,77 @@ fn same_seed_same_decisions() {
     };
     assert_eq!(run(), run());
 }
+
+/// A scripted executor (a test double): the first external expert always fails, the others
+/// spend half their grant and succeed.
+struct Scripted {
+    failing: &'static str,
+    seen: Vec<Dispatch>,
+}
+
+impl Executor for Scripted {
+    fn execute(&mut self, job: &Dispatch) -> ExternalRun {
+        self.seen.push(job.clone());
+        let mut failed = vec![];
+        let mut used = job.expert.clone();
+        if used == self.failing {
+            failed.push((used.clone(), "load failed".to_string()));
+            match job.alternatives.first() {
+                Some(a) => used = a.clone(),
+                None => {
+                    return ExternalRun {
+                        used: None,
+                        failed,
+                        telemetry: Telemetry::from_energies(&used, &[], HaltReason::Error, 0.0, job.grant, 0.0),
+                        quality: None,
+                        output: String::new(),
+                    }
+                }
+            }
+        }
+        let spent = job.grant / 2.0;
+        ExternalRun {
+            used: Some(used.clone()),
+            failed,
+            telemetry: Telemetry::from_energies(&used, &[3.0, 2.0], HaltReason::PluginDone, spent, spent, 0.0),
+            quality: Some(0.9),
+            output: "an answer".into(),
+        }
+    }
+}
+
+fn external(name: &str, prior: f64) -> ExpertSpec {
+    ExpertSpec {
+        name: name.into(),
+        role: "llm".into(),
+        classes: classes(&[("text.alert", prior)]),
+        bytes: 10 << 20,
+        load_s: 0.1,
+        plugin: Builtin::External,
+        halt: HaltConfig::default(),
+    }
+}
+
+#[test]
+fn external_experts_are_dispatched_debited_and_fall_back_with_trust_recorded() {
+    let config = KernelConfig { experts: vec![external("big", 0.9), external("small", 0.5)], ..Default::default() };
+    let mut k = Kernel::new(config).unwrap();
+    let mut ex = Scripted { failing: "big", seen: vec![] };
+    let obs = [Observation::text("operator", "URGENT: smoke near the charging dock, stop the robot!")];
+    let before = k.trust().trust(0, "text.alert");
+    let r = k.tick_with(0.0, &obs, false, &mut ex);
+    assert_eq!(ex.seen.len(), 1);
+    assert_eq!(ex.seen[0].expert, "big");
+    assert_eq!(ex.seen[0].alternatives, vec!["small".to_string()]);
+    assert_eq!(r.runs.len(), 1);
+    assert_eq!(r.runs[0].expert, "small", "the fallback is reported as the expert used");
+    assert!((r.atp.spent - ex.seen[0].grant / 2.0).abs() < 1e-9);
+    assert!(k.trust().trust(0, "text.alert") < before, "the failed expert loses trust");
+    assert!(k.ledger().imbalance().abs() < 1e-9);
+
+    // Without an executor, an external expert is never run and the observation is unrouted.
+    let mut k = Kernel::new(KernelConfig { experts: vec![external("big", 0.9)], ..Default::default() }).unwrap();
+    let r = k.tick(0.0, &obs, false);
+    assert!(r.runs.is_empty());
+    assert!(matches!(&r.observations[0].attention, Attention::Unrouted { why } if why.contains("no executor")));
+}
