@@ -195,7 +195,14 @@ impl Executor for Scripted {
                     return ExternalRun {
                         used: None,
                         failed,
-                        telemetry: Telemetry::from_energies(&used, &[], HaltReason::Error, 0.0, job.grant, 0.0),
+                        telemetry: Telemetry::from_energies(
+                            &used,
+                            &[],
+                            HaltReason::Error,
+                            0.0,
+                            job.grant,
+                            0.0,
+                        ),
                         quality: None,
                         output: String::new(),
                     }
@@ -206,7 +213,14 @@ impl Executor for Scripted {
         ExternalRun {
             used: Some(used.clone()),
             failed,
-            telemetry: Telemetry::from_energies(&used, &[3.0, 2.0], HaltReason::PluginDone, spent, spent, 0.0),
+            telemetry: Telemetry::from_energies(
+                &used,
+                &[3.0, 2.0],
+                HaltReason::PluginDone,
+                spent,
+                spent,
+                0.0,
+            ),
             quality: Some(0.9),
             output: "an answer".into(),
         }
@@ -227,7 +241,8 @@ fn external(name: &str, prior: f64) -> ExpertSpec {
 
 #[test]
 fn external_experts_are_dispatched_debited_and_fall_back_with_trust_recorded() {
-    let config = KernelConfig { experts: vec![external("big", 0.9), external("small", 0.5)], ..Default::default() };
+    let config =
+        KernelConfig { experts: vec![external("big", 0.9), external("small", 0.5)], ..Default::default() };
     let mut k = Kernel::new(config).unwrap();
     let mut ex = Scripted { failing: "big", seen: vec![] };
     let obs = [Observation::text("operator", "URGENT: smoke near the charging dock, stop the robot!")];
@@ -243,8 +258,11 @@ fn external_experts_are_dispatched_debited_and_fall_back_with_trust_recorded() {
     assert!(k.ledger().imbalance().abs() < 1e-9);
 
     // Without an executor, an external expert is never run and the observation is unrouted.
-    let mut k = Kernel::new(KernelConfig { experts: vec![external("big", 0.9)], ..Default::default() }).unwrap();
+    let mut k =
+        Kernel::new(KernelConfig { experts: vec![external("big", 0.9)], ..Default::default() }).unwrap();
     let r = k.tick(0.0, &obs, false);
     assert!(r.runs.is_empty());
-    assert!(matches!(&r.observations[0].attention, Attention::Unrouted { why } if why.contains("no executor")));
+    assert!(
+        matches!(&r.observations[0].attention, Attention::Unrouted { why } if why.contains("no executor"))
+    );
 }
