@@ -171,6 +171,13 @@ pub struct ExternalRun {
 pub trait Executor {
     /// Run one dispatched job to completion within its grant.
     fn execute(&mut self, job: &Dispatch) -> ExternalRun;
+
+    /// Semantic importance of a text message whose cheap salience `cheap` is ambiguous (inside
+    /// [`KernelConfig::semantic_band`]): `Some((score in [0, 1], ATP it cost))`, or `None` to
+    /// keep the cheap score. Asked at most once per message.
+    fn score(&mut self, _source: &str, _text: &str, _cheap: f64) -> Option<(f64, f64)> {
+        None
+    }
 }
 
 /// The executor of a kernel without external experts: every dispatch fails.
@@ -244,6 +251,14 @@ pub struct KernelConfig {
     pub selector: SelectorConfig,
     /// The experts.
     pub experts: Vec<ExpertSpec>,
+    /// Cheap text salience in `[lo, hi]` is ambiguous: the executor is asked for a semantic
+    /// score (see [`Executor::score`]).
+    #[serde(default = "default_band")]
+    pub semantic_band: (f64, f64),
+}
+
+fn default_band() -> (f64, f64) {
+    (0.2, 0.45)
 }
 
 fn classes(list: &[(&str, f64)]) -> BTreeMap<String, f64> {
@@ -312,6 +327,7 @@ impl Default for KernelConfig {
             trust: TrustConfig::default(),
             selector: SelectorConfig::default(),
             experts: builtin_experts(),
+            semantic_band: default_band(),
         }
     }
 }
@@ -795,6 +811,7 @@ impl Kernel {
         let mut residency = vec![];
 
         // 1. Salience.
+        let mut semantic_spent = 0.0;
         let mut reports: Vec<ObservationReport> = Vec::with_capacity(observations.len());
         let sensors: Vec<(usize, &str, &[f64])> = observations
             .iter()
@@ -842,7 +859,21 @@ impl Kernel {
                     confidence: 0.0,
                     semantic: None,
                 })),
-                Payload::Text(t) => Ok(self.snarc.assess_text(&o.source, t, o.semantic)),
+                Payload::Text(t) => {
+                    let mut s = self.snarc.assess_text(&o.source, t, o.semantic);
+                    let (lo, hi) = self.config.semantic_band;
+                    if o.semantic.is_none() && s.total >= lo && s.total <= hi {
+                        if let Some((score, cost)) = executor.score(&o.source, t, s.total) {
+                            if score.is_finite() {
+                                s = self.snarc.blend(s, score);
+                            }
+                            if cost.is_finite() && cost > 0.0 {
+                                semantic_spent += self.ledger.debit(tick, EntryKind::PluginSpend, cost, None);
+                            }
+                        }
+                    }
+                    Ok(s)
+                }
             };
             if let Ok(s) = &sal {
                 match self.last_dims.get_mut(&o.source) {
@@ -1059,7 +1090,7 @@ impl Kernel {
             }
         }
         let mut runs = Vec::with_capacity(jobs.len() + external.len());
-        let mut spent_total = 0.0;
+        let mut spent_total = semantic_spent;
         let mut external_failures: Vec<(u32, String)> = vec![];
         for job in &external {
             let out = executor.execute(job);

@@ -313,6 +313,12 @@ impl Snarc {
         self.weights
     }
 
+    /// `salience` with an external semantic-importance score blended in (as if it had been
+    /// given to [`Snarc::assess_text`]), without observing the message again.
+    pub fn blend(&self, salience: Salience, semantic: f64) -> Salience {
+        self.finish(salience.dims, Some(semantic))
+    }
+
     fn finish(&self, dims: Dims, semantic: Option<f64>) -> Salience {
         let a = dims.as_array();
         let mean = a.iter().sum::<f64>() / 5.0;
