@@ -1,0 +1,284 @@
+//! The language model as an IRP plugin.
+//!
+//! A step generates a chunk of tokens in the model's session (the KV cache holds what came
+//! before, so a step evaluates only the new tokens). The energy is the mean negative
+//! log-probability of what has been generated; before any token it is `ln(vocabulary)`, the
+//! energy of a uniform guess. The run halts on end of turn or a stop sequence (the plugin is
+//! done), on the token cap (max steps), or when the ATP left cannot pay for another token.
+//! Every token costs `atp_per_token`.
+
+use sage_irp::{Budget, HaltConfig, Plugin, PluginError, Run, StepOutcome, Telemetry};
+use sage_llm::{Event, FinishReason, Flow, GenerateError, GenerateParams, LanguageModel, SessionId, Timings, TokenId};
+
+/// Settings of one LLM run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmSettings {
+    /// Tokens per step.
+    pub chunk: u32,
+    /// Most tokens in all.
+    pub max_tokens: u32,
+    /// ATP per generated token.
+    pub atp_per_token: f64,
+    /// Sampling, stops, constraint (its `max_tokens` is ignored: the plugin sets it per step).
+    pub params: GenerateParams,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self { chunk: 16, max_tokens: 64, atp_per_token: 0.05, params: GenerateParams { logprobs: Some(0), ..Default::default() } }
+    }
+}
+
+/// What the plugin refines: the generation so far.
+#[derive(Debug, Clone, Default)]
+pub struct LlmState {
+    /// Prompt tokens.
+    pub prompt: Vec<TokenId>,
+    /// Generated token ids.
+    pub tokens: Vec<TokenId>,
+    /// Sum of the generated tokens' negative log-probabilities.
+    pub nll_sum: f64,
+    /// Generated text (stop sequence removed).
+    pub text: String,
+    /// Why generation ended, once it has.
+    pub finish: Option<FinishReason>,
+    /// Prompt tokens evaluated and reused, summed over the steps.
+    pub timings: Timings,
+    /// An engine error, if one ended it.
+    pub error: Option<String>,
+}
+
+impl LlmState {
+    /// Mean negative log-probability of the generated tokens (`None` before any).
+    pub fn mean_nll(&self) -> Option<f64> {
+        (!self.tokens.is_empty()).then(|| self.nll_sum / self.tokens.len() as f64)
+    }
+}
+
+/// The plugin. `sink` sees the text as it streams.
+pub struct LlmPlugin<'a> {
+    model: &'a dyn LanguageModel,
+    session: SessionId,
+    window: u32,
+    settings: LlmSettings,
+    sink: Option<&'a mut dyn FnMut(&str) -> Flow>,
+    uniform: f64,
+    /// The first engine error, typed (a context overflow is told apart from a decode failure).
+    pub failure: Option<GenerateError>,
+}
+
+impl<'a> LlmPlugin<'a> {
+    /// A plugin generating in `session` (a window of `window` tokens) of `model`.
+    pub fn new(model: &'a dyn LanguageModel, session: SessionId, window: u32, settings: LlmSettings) -> Self {
+        let uniform = (model.info().vocab.max(2) as f64).ln();
+        Self { model, session, window, settings, sink: None, uniform, failure: None }
+    }
+
+    /// Stream the text to `sink` (return [`Flow::Stop`] to cancel).
+    pub fn with_sink(mut self, sink: &'a mut dyn FnMut(&str) -> Flow) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// The halt rules for `settings`: no slope rule (a steady NLL is no reason to stop
+    /// talking), at most `max_tokens / chunk` steps, and one token's ATP charged per step
+    /// (the rest of the chunk is charged by the step itself).
+    pub fn halt_config(settings: &LlmSettings) -> HaltConfig {
+        HaltConfig {
+            max_steps: settings.max_tokens.div_ceil(settings.chunk.max(1)),
+            eps: 0.0,
+            k: 1,
+            cost_per_step: settings.atp_per_token,
+        }
+    }
+
+    fn stop_at(&self, text: &str) -> Option<usize> {
+        self.settings.params.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
+    }
+}
+
+impl Plugin for LlmPlugin<'_> {
+    type Input = Vec<TokenId>;
+    type State = LlmState;
+
+    fn name(&self) -> &str {
+        &self.model.info().id
+    }
+
+    fn init_state(&mut self, prompt: Vec<TokenId>) -> Result<LlmState, PluginError> {
+        if prompt.is_empty() {
+            return Err(PluginError::InvalidInput { plugin: self.model.info().id.clone(), message: "empty prompt".into() });
+        }
+        Ok(LlmState { prompt, ..Default::default() })
+    }
+
+    fn step(&mut self, state: &mut LlmState, budget: &mut Budget) -> Result<StepOutcome, PluginError> {
+        let s = &self.settings;
+        let per = s.atp_per_token;
+        // One token was paid by the loop; the rest of the chunk must be affordable.
+        let affordable = if per > 0.0 { 1 + (budget.remaining() / per).floor() as u32 } else { s.chunk };
+        let used = (state.prompt.len() + state.tokens.len()) as u32;
+        let room = self.window.saturating_sub(used);
+        let n = s.chunk.min(s.max_tokens.saturating_sub(state.tokens.len() as u32)).min(affordable).min(room);
+        if n == 0 {
+            state.finish = Some(FinishReason::Length);
+            return Ok(StepOutcome::Done);
+        }
+        let mut input = state.prompt.clone();
+        input.extend_from_slice(&state.tokens);
+        let mut params = s.params.clone();
+        params.max_tokens = n;
+        params.logprobs = Some(params.logprobs.unwrap_or(0));
+        let sink = &mut self.sink;
+        let g = self.model.generate_tokens(self.session, &input, &params, &mut |e| match (e, sink.as_mut()) {
+            (Event::Token { delta, .. }, Some(f)) if !delta.is_empty() => f(delta),
+            _ => Flow::Continue,
+        });
+        let g = match g {
+            Ok(g) => g,
+            Err(e) => {
+                let message = e.to_string();
+                state.error = Some(message.clone());
+                self.failure = Some(e);
+                return Err(PluginError::StepFailed { plugin: self.model.info().id.clone(), step: 0, message });
+            }
+        };
+        let extra = (g.tokens.len() as f64 - 1.0).max(0.0) * per;
+        budget.charge(extra.min(budget.remaining()));
+        for t in &g.tokens {
+            state.tokens.push(t.id);
+            state.nll_sum -= t.logprob.unwrap_or(0.0) as f64;
+        }
+        state.text.push_str(&g.text);
+        let tm = &mut state.timings;
+        tm.prompt_tokens += g.timings.prompt_tokens;
+        if tm.generated_tokens == 0 {
+            tm.cached_tokens = g.timings.cached_tokens;
+            tm.time_to_first_token_s = g.timings.time_to_first_token_s;
+        }
+        tm.generated_tokens += g.timings.generated_tokens;
+        tm.prefill_s += g.timings.prefill_s;
+        tm.decode_s += g.timings.decode_s;
+        if let Some(i) = self.stop_at(&state.text) {
+            state.text.truncate(i);
+            state.finish = Some(FinishReason::Stop);
+            return Ok(StepOutcome::Done);
+        }
+        match g.finish {
+            FinishReason::Length => Ok(StepOutcome::Continue),
+            other => {
+                state.finish = Some(other);
+                Ok(StepOutcome::Done)
+            }
+        }
+    }
+
+    fn energy(&self, state: &LlmState) -> f64 {
+        state.mean_nll().unwrap_or(self.uniform)
+    }
+}
+
+/// The result of one LLM run.
+#[derive(Debug)]
+pub struct LlmRun {
+    /// What was generated.
+    pub state: LlmState,
+    /// IRP telemetry (energies per step, halt reason, ATP).
+    pub telemetry: Telemetry,
+    /// Quality in `[0, 1]`: the geometric-mean token probability, with credit for ending the
+    /// turn and for saying anything at all.
+    pub quality: f64,
+    /// The engine error that ended it, typed.
+    pub failure: Option<GenerateError>,
+}
+
+/// Generate a reply to `prompt` in `session` within `atp`, streaming to `sink`.
+pub fn run(
+    model: &dyn LanguageModel,
+    session: SessionId,
+    window: u32,
+    prompt: Vec<TokenId>,
+    settings: &LlmSettings,
+    atp: f64,
+    sink: Option<&mut dyn FnMut(&str) -> Flow>,
+) -> Result<LlmRun, PluginError> {
+    let halt = LlmPlugin::halt_config(settings);
+    let mut plugin = LlmPlugin::new(model, session, window, settings.clone());
+    if let Some(s) = sink {
+        plugin = plugin.with_sink(s);
+    }
+    let mut r = Run::start(&mut plugin, prompt, halt, Budget::new(atp))?;
+    let _ = r.run_to_end();
+    let refined = r.finish(0.0);
+    let state = refined.state;
+    let telemetry = refined.telemetry;
+    let quality = if plugin.failure.is_some() {
+        0.0
+    } else {
+        let p = state.mean_nll().map_or(0.0, |nll| (-nll).exp());
+        let ended = matches!(state.finish, Some(FinishReason::EndOfTurn | FinishReason::Stop)) as u8 as f64;
+        let said = (!state.text.trim().is_empty()) as u8 as f64;
+        (0.6 * p + 0.2 * ended + 0.2 * said).clamp(0.0, 1.0)
+    };
+    Ok(LlmRun { state, telemetry, quality, failure: plugin.failure.take() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scripted::{Script, ScriptedModel};
+    use sage_irp::HaltReason;
+
+    fn model() -> ScriptedModel {
+        ScriptedModel::new(Script { reply: "The door in bay 3 is open.".into(), ..Script::new("m", 0.5) })
+    }
+
+    #[test]
+    fn steps_generate_chunks_and_energy_is_the_mean_nll() {
+        let m = model();
+        let (s, n) = m.open_session(None).unwrap();
+        let settings = LlmSettings { chunk: 8, max_tokens: 64, ..Default::default() };
+        let prompt = m.tokenize("class: text.question\nWhere?", true).unwrap();
+        let prompt_len = prompt.len() as u32;
+        let mut seen = String::new();
+        let mut sink = |d: &str| {
+            seen.push_str(d);
+            Flow::Continue
+        };
+        let r = run(&m, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+        assert_eq!(r.state.text, "The door in bay 3 is open.");
+        assert_eq!(seen, r.state.text);
+        assert_eq!(r.state.finish, Some(FinishReason::EndOfTurn));
+        assert_eq!(r.telemetry.halt_reason, HaltReason::PluginDone);
+        assert_eq!(r.telemetry.steps, 4, "26 tokens in chunks of 8");
+        assert!((r.telemetry.energies[0] - 257f64.ln()).abs() < 1e-9);
+        assert!((r.telemetry.final_energy() - 0.5f64.ln().abs()).abs() < 1e-6);
+        assert!((r.telemetry.atp_spent - 26.0 * 0.05).abs() < 1e-9, "{}", r.telemetry.atp_spent);
+        // Steps after the first reuse the session's cache: only new tokens are evaluated.
+        assert_eq!(r.state.timings.prompt_tokens, prompt_len, "{:?}", r.state.timings);
+    }
+
+    #[test]
+    fn the_run_halts_on_token_cap_stop_sequence_and_atp() {
+        let m = model();
+        let prompt = m.tokenize("Where?", true).unwrap();
+        let (s, n) = m.open_session(None).unwrap();
+        let capped = LlmSettings { chunk: 4, max_tokens: 10, ..Default::default() };
+        let r = run(&m, s, n, prompt.clone(), &capped, 100.0, None).unwrap();
+        assert_eq!(r.state.tokens.len(), 10);
+        assert_eq!(r.telemetry.halt_reason, HaltReason::MaxSteps);
+
+        let (s, n) = m.open_session(None).unwrap();
+        let mut stopped = LlmSettings::default();
+        stopped.params.stop = vec![" bay".into()];
+        let r = run(&m, s, n, prompt.clone(), &stopped, 100.0, None).unwrap();
+        assert_eq!(r.state.text, "The door in");
+        assert_eq!(r.state.finish, Some(FinishReason::Stop));
+
+        let (s, n) = m.open_session(None).unwrap();
+        let r = run(&m, s, n, prompt, &LlmSettings { chunk: 4, ..Default::default() }, 0.3, None).unwrap();
+        assert_eq!(r.telemetry.halt_reason, HaltReason::BudgetSpent);
+        assert_eq!(r.state.tokens.len(), 6, "0.3 ATP at 0.05 per token");
+        assert!(r.telemetry.atp_spent <= 0.3 + 1e-9);
+    }
+}
