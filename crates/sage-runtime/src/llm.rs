@@ -8,7 +8,9 @@
 //! Every token costs `atp_per_token`.
 
 use sage_irp::{Budget, HaltConfig, Plugin, PluginError, Run, StepOutcome, Telemetry};
-use sage_llm::{Event, FinishReason, Flow, GenerateError, GenerateParams, LanguageModel, SessionId, Timings, TokenId};
+use sage_llm::{
+    Event, FinishReason, Flow, GenerateError, GenerateParams, LanguageModel, SessionId, Timings, TokenId,
+};
 
 /// Settings of one LLM run.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +27,12 @@ pub struct LlmSettings {
 
 impl Default for LlmSettings {
     fn default() -> Self {
-        Self { chunk: 16, max_tokens: 64, atp_per_token: 0.05, params: GenerateParams { logprobs: Some(0), ..Default::default() } }
+        Self {
+            chunk: 16,
+            max_tokens: 64,
+            atp_per_token: 0.05,
+            params: GenerateParams { logprobs: Some(0), ..Default::default() },
+        }
     }
 }
 
@@ -107,7 +114,10 @@ impl Plugin for LlmPlugin<'_> {
 
     fn init_state(&mut self, prompt: Vec<TokenId>) -> Result<LlmState, PluginError> {
         if prompt.is_empty() {
-            return Err(PluginError::InvalidInput { plugin: self.model.info().id.clone(), message: "empty prompt".into() });
+            return Err(PluginError::InvalidInput {
+                plugin: self.model.info().id.clone(),
+                message: "empty prompt".into(),
+            });
         }
         Ok(LlmState { prompt, ..Default::default() })
     }
@@ -130,17 +140,22 @@ impl Plugin for LlmPlugin<'_> {
         params.max_tokens = n;
         params.logprobs = Some(params.logprobs.unwrap_or(0));
         let sink = &mut self.sink;
-        let g = self.model.generate_tokens(self.session, &input, &params, &mut |e| match (e, sink.as_mut()) {
-            (Event::Token { delta, .. }, Some(f)) if !delta.is_empty() => f(delta),
-            _ => Flow::Continue,
-        });
+        let g =
+            self.model.generate_tokens(self.session, &input, &params, &mut |e| match (e, sink.as_mut()) {
+                (Event::Token { delta, .. }, Some(f)) if !delta.is_empty() => f(delta),
+                _ => Flow::Continue,
+            });
         let g = match g {
             Ok(g) => g,
             Err(e) => {
                 let message = e.to_string();
                 state.error = Some(message.clone());
                 self.failure = Some(e);
-                return Err(PluginError::StepFailed { plugin: self.model.info().id.clone(), step: 0, message });
+                return Err(PluginError::StepFailed {
+                    plugin: self.model.info().id.clone(),
+                    step: 0,
+                    message,
+                });
             }
         };
         let extra = (g.tokens.len() as f64 - 1.0).max(0.0) * per;

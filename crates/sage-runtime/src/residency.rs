@@ -210,7 +210,12 @@ impl Drop for Lease {
 
 impl Residency {
     /// A manager for `specs` with `budget` bytes.
-    pub fn new(specs: &[ModelSpec], budget: u64, loader: Arc<dyn Loader>, clock: Arc<dyn Clock>) -> Arc<Self> {
+    pub fn new(
+        specs: &[ModelSpec],
+        budget: u64,
+        loader: Arc<dyn Loader>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner {
                 budget,
@@ -330,7 +335,11 @@ impl Residency {
         };
         let need = g.need(model);
         if need > g.budget {
-            return Err(ResidencyError::TooLarge { model: model.into(), need_mib: need >> 20, budget_mib: g.budget >> 20 });
+            return Err(ResidencyError::TooLarge {
+                model: model.into(),
+                need_mib: need >> 20,
+                budget_mib: g.budget >> 20,
+            });
         }
         let now = self.clock.now();
         // Evict idle, unheld models, least valuable first, until it fits.
@@ -371,7 +380,8 @@ impl Residency {
             Ok(m) => {
                 let info = m.info();
                 // Measured resident bytes; the file's weights where the platform cannot say.
-                let bytes = if info.resident_bytes > 0 { info.resident_bytes.max(info.weight_bytes) } else { need };
+                let bytes =
+                    if info.resident_bytes > 0 { info.resident_bytes.max(info.weight_bytes) } else { need };
                 let load_s = if info.load_s > 0.0 { info.load_s } else { seconds };
                 g.measured.insert(model.to_string(), (bytes, load_s));
                 g.loads += 1;
@@ -381,12 +391,22 @@ impl Residency {
                     Slot::Ready { model: m.clone(), bytes, load_s, last_used: now, busy: 1 },
                 );
                 tracing::info!(model, mib = bytes >> 20, seconds = load_s, why, "loaded");
-                g.log.push(ResidencyLog::Load { t: now, model: model.into(), bytes, seconds: load_s, why: why.into() });
+                g.log.push(ResidencyLog::Load {
+                    t: now,
+                    model: model.into(),
+                    bytes,
+                    seconds: load_s,
+                    why: why.into(),
+                });
                 Ok(Lease { model: m, id: model.to_string(), owner: self.clone() })
             }
             Err(message) => {
                 tracing::warn!(model, %message, "load failed");
-                g.log.push(ResidencyLog::LoadFailed { t: self.clock.now(), model: model.into(), error: message.clone() });
+                g.log.push(ResidencyLog::LoadFailed {
+                    t: self.clock.now(),
+                    model: model.into(),
+                    error: message.clone(),
+                });
                 Err(ResidencyError::LoadFailed { model: model.into(), message })
             }
         };
@@ -420,7 +440,12 @@ impl Residency {
 
     /// A state change: set the budget and the keep-hot set; unload idle models that are not
     /// kept hot, then load the keep-hot models that fit. Returns the load errors.
-    pub fn apply_state(self: &Arc<Self>, state: &str, budget: u64, keep_hot: &[String]) -> Vec<ResidencyError> {
+    pub fn apply_state(
+        self: &Arc<Self>,
+        state: &str,
+        budget: u64,
+        keep_hot: &[String],
+    ) -> Vec<ResidencyError> {
         let now = self.clock.now();
         {
             let mut g = self.lock();

@@ -1,1 +1,440 @@
-//! TODO
+//! Routing requests to models: the kernel's selector over live residency, measured load costs
+//! and learned trust; typed fallbacks to the next candidate; a degraded responder at the end.
+//! Nothing is lost: the request, every attempt and the outcome are one [`Served`] value.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use sage_kernel::metabolic::Policies;
+use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
+use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
+use sage_kernel::State;
+use sage_llm::{ChatMessage, Flow, GenerateError, LanguageModel, SessionId, Timings};
+
+use crate::conversation::{trim, TrimError};
+use crate::llm::{self, LlmSettings};
+use crate::residency::{Residency, ResidencyError};
+use crate::zoo::ModelSpec;
+use crate::Clock;
+
+/// A request for a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Situation class (`text.question`, `text.alert`, `text.chat`...).
+    pub class: String,
+    /// The conversation (system prompt first); trimmed to the chosen model's window.
+    pub messages: Vec<ChatMessage>,
+    /// A conversation id whose KV cache should be reused across turns.
+    pub conversation: Option<String>,
+    /// Most tokens of the reply.
+    pub max_tokens: u32,
+    /// ATP granted.
+    pub atp: f64,
+}
+
+/// Why an attempt did not answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Failure {
+    /// The model cannot be made resident within the budget.
+    DoesNotFit {
+        /// Why.
+        message: String,
+    },
+    /// The engine could not load it.
+    LoadFailed {
+        /// Why.
+        message: String,
+    },
+    /// The prompt does not fit its window even trimmed.
+    ContextTooLong {
+        /// Why.
+        message: String,
+    },
+    /// Generation failed.
+    EngineError {
+        /// Why.
+        message: String,
+    },
+}
+
+impl Failure {
+    fn from_residency(e: ResidencyError) -> Self {
+        match e {
+            ResidencyError::LoadFailed { .. } => Self::LoadFailed { message: e.to_string() },
+            other => Self::DoesNotFit { message: other.to_string() },
+        }
+    }
+
+    /// Whether the model itself misbehaved (counts against its trust); not fitting or a prompt
+    /// too long for it is nobody's fault.
+    pub fn blames_model(&self) -> bool {
+        matches!(self, Self::LoadFailed { .. } | Self::EngineError { .. })
+    }
+
+    /// Message.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::DoesNotFit { message }
+            | Self::LoadFailed { message }
+            | Self::ContextTooLong { message }
+            | Self::EngineError { message } => message,
+        }
+    }
+}
+
+/// One attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Model.
+    pub model: String,
+    /// `None` when it answered.
+    pub failure: Option<Failure>,
+}
+
+/// The answer of the model that answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// Model.
+    pub model: String,
+    /// Text.
+    pub text: String,
+    /// Tokens generated.
+    pub tokens: u32,
+    /// Mean negative log-probability of them (the plugin's final energy).
+    pub mean_nll: Option<f64>,
+    /// Quality in `[0, 1]`.
+    pub quality: f64,
+    /// Prompt tokens evaluated, reused, generated; seconds.
+    pub timings: Timings,
+    /// Messages kept after trimming.
+    pub kept_messages: usize,
+    /// IRP telemetry.
+    pub telemetry: sage_irp::Telemetry,
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Served {
+    /// The request.
+    pub request: Request,
+    /// The selector's decision (ids index [`Router::models`]), when the router chose.
+    pub decision: Option<RouteDecision>,
+    /// Every attempt in order.
+    pub attempts: Vec<Attempt>,
+    /// The answer, or `None` when every model failed.
+    pub answer: Option<Answer>,
+    /// The reply shown: the answer's text or the degraded responder's.
+    pub reply: String,
+    /// Whether the degraded responder answered.
+    pub degraded: bool,
+}
+
+/// The degraded responder: no model could answer; say so plainly, and why.
+pub fn degraded_reply(request: &Request, attempts: &[Attempt]) -> String {
+    let why = if attempts.is_empty() {
+        format!("no model serves {}", request.class)
+    } else {
+        attempts
+            .iter()
+            .filter_map(|a| a.failure.as_ref().map(|f| format!("{}: {}", a.model, f.message())))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let last = request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == sage_llm::Role::User)
+        .map(|m| m.content.as_str())
+        .unwrap_or("");
+    let gist: String = last.chars().take(80).collect();
+    format!("[degraded: no language model could answer ({why})] I received: \"{gist}\". I cannot reason about it now; it is logged for later.")
+}
+
+/// Per-conversation KV sessions, keyed by conversation and model instance.
+#[derive(Default)]
+pub struct Sessions {
+    map: BTreeMap<(String, usize), (SessionId, u32)>,
+}
+
+impl Sessions {
+    fn get(
+        &mut self,
+        conversation: Option<&str>,
+        model: &dyn LanguageModel,
+        context: u32,
+    ) -> Result<(SessionId, u32, bool), GenerateError> {
+        let instance = model as *const dyn LanguageModel as *const () as usize;
+        match conversation {
+            Some(c) => {
+                if let Some(&(s, n)) = self.map.get(&(c.to_string(), instance)) {
+                    return Ok((s, n, true));
+                }
+                let (s, n) = model.open_session(Some(context))?;
+                self.map.insert((c.to_string(), instance), (s, n));
+                Ok((s, n, true))
+            }
+            None => {
+                let (s, n) = model.open_session(Some(context))?;
+                Ok((s, n, false))
+            }
+        }
+    }
+}
+
+/// Try `order` in turn until one model answers. The same chain serves the router and the
+/// kernel's external experts.
+pub fn attempt_chain(
+    residency: &Arc<Residency>,
+    specs: &[ModelSpec],
+    sessions: &mut Sessions,
+    order: &[String],
+    request: &Request,
+    settings: &LlmSettings,
+    mut sink: Option<&mut dyn FnMut(&str) -> Flow>,
+) -> (Vec<Attempt>, Option<Answer>) {
+    let mut attempts = vec![];
+    for id in order {
+        let Some(spec) = specs.iter().find(|s| &s.id == id) else { continue };
+        let lease = match residency.acquire(id, &format!("routed {} to it", request.class)) {
+            Ok(l) => l,
+            Err(e) => {
+                attempts.push(Attempt { model: id.clone(), failure: Some(Failure::from_residency(e)) });
+                continue;
+            }
+        };
+        let model = lease.model();
+        let (session, window, keep) = match sessions.get(request.conversation.as_deref(), model, spec.context)
+        {
+            Ok(s) => s,
+            Err(e) => {
+                attempts.push(Attempt {
+                    model: id.clone(),
+                    failure: Some(Failure::EngineError { message: e.to_string() }),
+                });
+                continue;
+            }
+        };
+        let max_tokens = request.max_tokens.min(window / 2).max(1);
+        let (kept, tokens) = match trim(model, &request.messages, window, max_tokens) {
+            Ok(k) => k,
+            Err(e) => {
+                let failure = match e {
+                    TrimError::TooLong { .. } | TrimError::NoUserTurn => {
+                        Failure::ContextTooLong { message: e.to_string() }
+                    }
+                    TrimError::Engine(g) => Failure::EngineError { message: g.to_string() },
+                };
+                if !keep {
+                    model.close_session(session);
+                }
+                attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
+                continue;
+            }
+        };
+        let mut s = settings.clone();
+        s.max_tokens = max_tokens;
+        if let Ok(r) = model.render_chat(&kept) {
+            s.params.stop.extend(r.stop);
+        }
+        let reborrowed: Option<&mut dyn FnMut(&str) -> Flow> = match &mut sink {
+            Some(f) => Some(&mut **f),
+            None => None,
+        };
+        let result = llm::run(model, session, window, tokens, &s, request.atp, reborrowed);
+        if !keep {
+            model.close_session(session);
+        }
+        match result {
+            Ok(r) if r.failure.is_none() => {
+                attempts.push(Attempt { model: id.clone(), failure: None });
+                let answer = Answer {
+                    model: id.clone(),
+                    text: r.state.text.trim().to_string(),
+                    tokens: r.state.tokens.len() as u32,
+                    mean_nll: r.state.mean_nll(),
+                    quality: r.quality,
+                    timings: r.state.timings,
+                    kept_messages: kept.len(),
+                    telemetry: r.telemetry,
+                };
+                return (attempts, Some(answer));
+            }
+            Ok(r) => {
+                let failure = match r.failure {
+                    Some(GenerateError::ContextOverflow { .. }) => {
+                        Failure::ContextTooLong { message: r.state.error.unwrap_or_default() }
+                    }
+                    _ => Failure::EngineError { message: r.state.error.unwrap_or_default() },
+                };
+                attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
+            }
+            Err(e) => attempts.push(Attempt {
+                model: id.clone(),
+                failure: Some(Failure::EngineError { message: e.to_string() }),
+            }),
+        }
+    }
+    (attempts, None)
+}
+
+/// The router for requests outside the kernel's tick (chat, ask, the HTTP API).
+pub struct Router {
+    residency: Arc<Residency>,
+    specs: Vec<ModelSpec>,
+    selector: Selector,
+    trust: TrustLedger,
+    policies: Policies,
+    incumbents: BTreeMap<String, u32>,
+    swaps: Vec<f64>,
+    swap_budget: u32,
+    swap_window_s: f64,
+    reference_load_s: f64,
+    clock: Arc<dyn Clock>,
+    sessions: Sessions,
+    /// Settings of every generation.
+    pub settings: LlmSettings,
+}
+
+impl Router {
+    /// A router over `specs` (their quality priors seed trust).
+    pub fn new(specs: Vec<ModelSpec>, residency: Arc<Residency>, clock: Arc<dyn Clock>, seed: u64) -> Self {
+        let mut trust = TrustLedger::new(TrustConfig::default());
+        for (i, s) in specs.iter().enumerate() {
+            for (class, q) in &s.quality {
+                trust.register(i as u32, class, *q);
+            }
+        }
+        Self {
+            residency,
+            specs,
+            selector: Selector::new(SelectorConfig::default(), seed),
+            trust,
+            policies: Policies::default(),
+            incumbents: BTreeMap::new(),
+            swaps: vec![],
+            swap_budget: 4,
+            swap_window_s: 60.0,
+            reference_load_s: 1.0,
+            clock,
+            sessions: Sessions::default(),
+            settings: LlmSettings { chunk: 16, max_tokens: 128, ..Default::default() },
+        }
+    }
+
+    /// The models, in id order of the decisions.
+    pub fn models(&self) -> &[ModelSpec] {
+        &self.specs
+    }
+
+    /// The trust ledger.
+    pub fn trust(&self) -> &TrustLedger {
+        &self.trust
+    }
+
+    /// Trust of `model` for `class`.
+    pub fn trust_of(&self, model: &str, class: &str) -> Option<f64> {
+        let i = self.specs.iter().position(|s| s.id == model)?;
+        Some(self.trust.trust(i as u32, class))
+    }
+
+    /// The selector's decision for `class` in `state`, over live residency, measured costs and
+    /// trust.
+    pub fn decide(&mut self, class: &str, state: State) -> RouteDecision {
+        let now = self.clock.now();
+        self.trust.refresh(now);
+        self.swaps.retain(|t| now - t < self.swap_window_s);
+        let candidates: Vec<Candidate> = self
+            .specs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.quality.contains_key(class))
+            .map(|(i, s)| {
+                let (bytes, load_s, _) =
+                    self.residency.cost(&s.id).unwrap_or((s.expected_bytes(), s.expected_load_s, false));
+                let trust = self.trust.trust(i as u32, class);
+                Candidate {
+                    id: i as u32,
+                    expertise: trust,
+                    trust,
+                    resident: self.residency.is_resident(&s.id),
+                    cold_cost: load_s / self.reference_load_s,
+                    bytes,
+                    fits: self.residency.fits(&s.id),
+                    suppressed: self.trust.is_suppressed(i as u32, class),
+                }
+            })
+            .collect();
+        let ctx = Context {
+            state,
+            swaps_left: self.swap_budget.saturating_sub(self.swaps.len() as u32),
+            incumbent: self.incumbents.get(class).copied(),
+            exploration: self.policies.get(state).exploration,
+        };
+        self.selector.select(&ctx, &candidates)
+    }
+
+    /// Serve a request in `state`: decide, try the chosen model then the others by permission,
+    /// and end in the degraded responder. Trust learns from every attempt.
+    pub fn serve(
+        &mut self,
+        request: &Request,
+        state: State,
+        sink: Option<&mut dyn FnMut(&str) -> Flow>,
+    ) -> Served {
+        let decision = self.decide(&request.class, state);
+        let mut ranked: Vec<&sage_kernel::router::Factors> =
+            decision.candidates.iter().filter(|f| f.excluded.is_none()).collect();
+        ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission).then(a.id.cmp(&b.id)));
+        let mut order: Vec<String> = vec![];
+        if let Some(c) = decision.chosen {
+            order.push(self.specs[c as usize].id.clone());
+        }
+        for f in ranked {
+            let id = &self.specs[f.id as usize].id;
+            if !order.contains(id) {
+                order.push(id.clone());
+            }
+        }
+        let was_resident: Vec<bool> = order.iter().map(|m| self.residency.is_resident(m)).collect();
+        let (attempts, answer) = attempt_chain(
+            &self.residency,
+            &self.specs,
+            &mut self.sessions,
+            &order,
+            request,
+            &self.settings,
+            sink,
+        );
+        let now = self.clock.now();
+        for a in &attempts {
+            let Some(i) = self.specs.iter().position(|s| s.id == a.model) else { continue };
+            let outcome = match (&a.failure, &answer) {
+                (None, Some(ans)) => Outcome { success: true, quality: ans.quality },
+                (Some(f), _) if f.blames_model() => Outcome { success: false, quality: 0.0 },
+                _ => continue,
+            };
+            self.trust.record(i as u32, &request.class, outcome, now);
+            self.residency.set_trust(&a.model, self.trust.trust(i as u32, &request.class));
+        }
+        if let Some(ans) = &answer {
+            if let Some(i) = self.specs.iter().position(|s| s.id == ans.model) {
+                if order.iter().position(|m| m == &ans.model).is_some_and(|k| !was_resident[k]) {
+                    self.swaps.push(now);
+                }
+                self.incumbents.insert(request.class.clone(), i as u32);
+            }
+        }
+        let (reply, degraded) = match &answer {
+            Some(a) => (a.text.clone(), false),
+            None => (degraded_reply(request, &attempts), true),
+        };
+        Served { request: request.clone(), decision: Some(decision), attempts, answer, reply, degraded }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sage_llm::{
-    Event, FinishReason, Flow, GenerateError, GenerateParams, Generation, LanguageModel, ModelInfo, SessionId,
-    Timings, TokenId, TokenOut, TokenizeError,
+    Event, FinishReason, Flow, GenerateError, GenerateParams, Generation, LanguageModel, ModelInfo,
+    SessionId, Timings, TokenId, TokenOut, TokenizeError,
 };
 
 use crate::residency::Loader;
@@ -90,7 +90,14 @@ impl ScriptedModel {
             resident_bytes: script.bytes,
         };
         let seed = script.seed.max(1);
-        Self { script, info, sessions: Mutex::new(BTreeMap::new()), next: AtomicU64::new(1), calls: AtomicU64::new(0), rng: Mutex::new(seed) }
+        Self {
+            script,
+            info,
+            sessions: Mutex::new(BTreeMap::new()),
+            next: AtomicU64::new(1),
+            calls: AtomicU64::new(0),
+            rng: Mutex::new(seed),
+        }
     }
 
     /// Generations asked for so far.
@@ -166,23 +173,39 @@ impl LanguageModel for ScriptedModel {
         cache.extend_from_slice(&prompt[reused..]);
         let evaluated = (prompt.len() - reused) as u32;
         if on_event(Event::PromptDone { evaluated, cached: reused as u32 }) == Flow::Stop {
-            return Ok(Generation { text: String::new(), tokens: vec![], finish: FinishReason::Cancelled, timings: Timings::default() });
+            return Ok(Generation {
+                text: String::new(),
+                tokens: vec![],
+                finish: FinishReason::Cancelled,
+                timings: Timings::default(),
+            });
         }
-        let text = String::from_utf8_lossy(&prompt.iter().filter(|&&t| t > 0).map(|&t| (t - 1) as u8).collect::<Vec<u8>>()).into_owned();
-        let class = text.lines().find_map(|l| l.strip_prefix("class: ")).map(str::trim).unwrap_or("");
-        let q = self.script.quality.get(class).copied().unwrap_or(self.script.default_quality).clamp(1e-6, 1.0);
+        let text = String::from_utf8_lossy(
+            &prompt.iter().filter(|&&t| t > 0).map(|&t| (t - 1) as u8).collect::<Vec<u8>>(),
+        )
+        .into_owned();
+        let class =
+            text.lines().find_map(|l| l.find("class: ").map(|i| &l[i + 7..])).map(str::trim).unwrap_or("");
+        let q =
+            self.script.quality.get(class).copied().unwrap_or(self.script.default_quality).clamp(1e-6, 1.0);
         let mut tokens = vec![];
         let mut out = String::new();
         let mut finish = FinishReason::EndOfTurn;
         // Continue the reply where an earlier step left it (the prompt ends with its start).
         let reply: Vec<TokenId> = self.script.reply.bytes().map(|b| b as TokenId + 1).collect();
-        let done = (1..=reply.len().min(prompt.len())).rev().find(|&k| prompt.ends_with(&reply[..k])).unwrap_or(0);
+        let done =
+            (1..=reply.len().min(prompt.len())).rev().find(|&k| prompt.ends_with(&reply[..k])).unwrap_or(0);
         for b in self.script.reply.bytes().skip(done) {
             if tokens.len() as u32 >= params.max_tokens {
                 finish = FinishReason::Length;
                 break;
             }
-            let t = TokenOut { id: b as TokenId + 1, text: (b as char).to_string(), logprob: Some(q.ln() as f32), top: vec![] };
+            let t = TokenOut {
+                id: b as TokenId + 1,
+                text: (b as char).to_string(),
+                logprob: Some(q.ln() as f32),
+                top: vec![],
+            };
             out.push(b as char);
             cache.push(t.id);
             let stop = on_event(Event::Token { token: &t, delta: &t.text }) == Flow::Stop;
@@ -197,12 +220,20 @@ impl LanguageModel for ScriptedModel {
             text: out,
             tokens,
             finish,
-            timings: Timings { prompt_tokens: evaluated, cached_tokens: reused as u32, generated_tokens: generated, ..Default::default() },
+            timings: Timings {
+                prompt_tokens: evaluated,
+                cached_tokens: reused as u32,
+                generated_tokens: generated,
+                ..Default::default()
+            },
         })
     }
 
     fn logits(&self, _session: SessionId, _tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
-        Err(GenerateError::InvalidParams { model: self.info.id.clone(), message: "a scripted model has no logits".into() })
+        Err(GenerateError::InvalidParams {
+            model: self.info.id.clone(),
+            message: "a scripted model has no logits".into(),
+        })
     }
 }
 
@@ -220,7 +251,11 @@ pub struct ScriptedLoader {
 impl ScriptedLoader {
     /// A loader for these scripts; every load takes `delay`.
     pub fn new(scripts: Vec<Script>, delay: std::time::Duration) -> Self {
-        Self { scripts: scripts.into_iter().map(|s| (s.id.clone(), s)).collect(), delay, ..Default::default() }
+        Self {
+            scripts: scripts.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            delay,
+            ..Default::default()
+        }
     }
     /// Make loading `id` fail with `message`.
     pub fn fail(&self, id: &str, message: &str) {
@@ -239,7 +274,8 @@ impl Loader for ScriptedLoader {
         if let Some(m) = self.fail.lock().unwrap_or_else(|e| e.into_inner()).get(&spec.id) {
             return Err(m.clone());
         }
-        let script = self.scripts.get(&spec.id).cloned().ok_or_else(|| format!("no script for {}", spec.id))?;
+        let script =
+            self.scripts.get(&spec.id).cloned().ok_or_else(|| format!("no script for {}", spec.id))?;
         let m = Arc::new(ScriptedModel::new(script));
         self.models.lock().unwrap_or_else(|e| e.into_inner()).insert(spec.id.clone(), m.clone());
         Ok(m)

@@ -140,8 +140,8 @@ pub enum ZooError {
 impl Zoo {
     /// Parse a zoo; `origin` names it in errors and relative paths resolve against `base`.
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<Self, ZooError> {
-        let mut zoo: Zoo =
-            toml::from_str(text).map_err(|e| ZooError::Parse { path: origin.into(), message: e.to_string() })?;
+        let mut zoo: Zoo = toml::from_str(text)
+            .map_err(|e| ZooError::Parse { path: origin.into(), message: e.to_string() })?;
         for m in &mut zoo.models {
             if let Some(p) = &m.path {
                 if p.is_relative() {
@@ -154,7 +154,11 @@ impl Zoo {
     }
 
     fn validate(&self, origin: &str) -> Result<(), ZooError> {
-        let bad = |m: &ModelSpec, message: String| ZooError::Model { path: origin.into(), model: m.id.clone(), message };
+        let bad = |m: &ModelSpec, message: String| ZooError::Model {
+            path: origin.into(),
+            model: m.id.clone(),
+            message,
+        };
         if self.models.is_empty() {
             return Err(ZooError::Parse { path: origin.into(), message: "no [[model]] declared".into() });
         }
@@ -169,7 +173,9 @@ impl Zoo {
                 EngineKind::Gguf | EngineKind::Hf if m.path.is_none() => {
                     return Err(bad(m, "a local engine needs `path`".into()))
                 }
-                EngineKind::Openai if m.url.is_none() => return Err(bad(m, "engine openai needs `url`".into())),
+                EngineKind::Openai if m.url.is_none() => {
+                    return Err(bad(m, "engine openai needs `url`".into()))
+                }
                 _ => {}
             }
             if m.quality.is_empty() {
@@ -276,11 +282,19 @@ quality = { "text.question" = 0.9 }
         let dup = format!("{ZOO}\n[[model]]\nid = \"small\"\nengine = \"gguf\"\npath = \"x\"\nexpected_mib = 1\nquality = {{ a = 0.5 }}\n");
         let e = Zoo::parse(&dup, "z.toml", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("model small: declared twice"), "{e}");
-        let e = Zoo::parse("[[model]]\nid = \"x\"\nengine = \"gguf\"\nexpected_mib = 1\nquality = { a = 0.5 }", "z.toml", Path::new("."))
-            .unwrap_err();
+        let e = Zoo::parse(
+            "[[model]]\nid = \"x\"\nengine = \"gguf\"\nexpected_mib = 1\nquality = { a = 0.5 }",
+            "z.toml",
+            Path::new("."),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("needs `path`"), "{e}");
-        let e = Zoo::parse("[[model]]\nid = \"x\"\nengine = \"gguf\"\npath = \"p\"\nexpected_mib = 1\nquality = { a = 1.5 }", "z.toml", Path::new("."))
-            .unwrap_err();
+        let e = Zoo::parse(
+            "[[model]]\nid = \"x\"\nengine = \"gguf\"\npath = \"p\"\nexpected_mib = 1\nquality = { a = 1.5 }",
+            "z.toml",
+            Path::new("."),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("expected [0, 1]"), "{e}");
         assert!(Zoo::parse("", "z.toml", Path::new(".")).is_err());
     }

@@ -1,0 +1,191 @@
+//! Routing with scripted engines (test doubles) of known quality and failure rate.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sage_llm::Role;
+
+use super::*;
+use crate::scripted::{Script, ScriptedLoader};
+use crate::zoo::EngineKind;
+use crate::ManualClock;
+
+fn spec(id: &str, mib: u64, prior: f64) -> ModelSpec {
+    ModelSpec {
+        id: id.into(),
+        engine: EngineKind::Gguf,
+        path: Some(format!("{id}.gguf").into()),
+        url: None,
+        remote_model: None,
+        role: "primary".into(),
+        modalities: vec!["text".into()],
+        context: 512,
+        quality: BTreeMap::from([("text.question".to_string(), prior), ("text.chat".to_string(), prior)]),
+        expected_mib: mib,
+        expected_load_s: 0.5,
+        keep_alive_s: 600.0,
+        pinned: false,
+    }
+}
+
+fn request(class: &str) -> Request {
+    Request {
+        class: class.into(),
+        messages: vec![ChatMessage::new(Role::User, format!("class: {class}\nWhat is the battery level?"))],
+        conversation: None,
+        max_tokens: 32,
+        atp: 10.0,
+    }
+}
+
+struct Rig {
+    router: Router,
+    loader: Arc<ScriptedLoader>,
+    clock: Arc<ManualClock>,
+}
+
+fn rig(scripts: Vec<Script>, specs: Vec<ModelSpec>, budget_mib: u64) -> Rig {
+    let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
+    let clock = Arc::new(ManualClock::default());
+    let residency = Residency::new(&specs, budget_mib << 20, loader.clone(), clock.clone());
+    Rig { router: Router::new(specs, residency, clock.clone(), 3), loader, clock }
+}
+
+#[test]
+fn trust_converges_to_the_reliable_engine_per_class() {
+    let steady = Script {
+        quality: BTreeMap::from([("text.question".into(), 0.9)]),
+        default_quality: 0.3,
+        ..Script::new("steady", 0.9)
+    };
+    let flaky = Script {
+        failure_rate: 0.5,
+        quality: BTreeMap::from([("text.chat".into(), 0.9)]),
+        default_quality: 0.9,
+        ..Script::new("flaky", 0.9)
+    };
+    let mut r = rig(vec![steady, flaky], vec![spec("steady", 100, 0.5), spec("flaky", 100, 0.5)], 1000);
+    let mut used = BTreeMap::<String, u32>::new();
+    for i in 0..120 {
+        r.clock.advance(1.0);
+        let class = if i % 2 == 0 { "text.question" } else { "text.chat" };
+        let s = r.router.serve(&request(class), State::Wake, None);
+        assert!(!s.degraded, "one of the two always answers: {:?}", s.attempts);
+        if i >= 80 && class == "text.question" {
+            *used.entry(s.answer.unwrap().model).or_default() += 1;
+        }
+    }
+    let t = |m: &str, c: &str| r.router.trust_of(m, c).unwrap();
+    assert!(
+        t("steady", "text.question") > t("flaky", "text.question") + 0.2,
+        "{} {}",
+        t("steady", "text.question"),
+        t("flaky", "text.question")
+    );
+    assert!(
+        used.get("steady").copied().unwrap_or(0) >= 18,
+        "late text.question traffic goes to the reliable engine: {used:?}"
+    );
+}
+
+#[test]
+fn a_failing_engine_is_cooled_down_and_comes_back_after_its_half_life() {
+    let broken = Script { failure_rate: 1.0, ..Script::new("a", 0.9) };
+    let mut r =
+        rig(vec![broken, Script::new("b", 0.9)], vec![spec("a", 100, 0.95), spec("b", 100, 0.2)], 1000);
+    for i in 0..3 {
+        r.clock.advance(1.0);
+        let s = r.router.serve(&request("text.question"), State::Wake, None);
+        assert_eq!(s.attempts[0].model, "a", "request {i}: a is still the most trusted: {:?}", s.attempts);
+        assert!(matches!(s.attempts[0].failure, Some(Failure::EngineError { .. })));
+        assert_eq!(s.answer.as_ref().unwrap().model, "b", "falls back to b");
+    }
+    assert!(r.router.trust().is_suppressed(0, "text.question"), "three failures in a row cool a down");
+    r.clock.advance(1.0);
+    let s = r.router.serve(&request("text.question"), State::Wake, None);
+    assert_eq!(s.attempts.len(), 1, "a cooled-down engine is not even tried: {:?}", s.attempts);
+    assert_eq!(s.attempts[0].model, "b");
+    // Two half-lives later the penalty has decayed below the reuse level: a is back.
+    r.clock.advance(70.0);
+    let d = r.router.decide("text.question", State::Wake);
+    assert!(!r.router.trust().is_suppressed(0, "text.question"), "reinstated after its half-life");
+    assert!(d.candidates.iter().all(|f| f.excluded.is_none()));
+}
+
+#[test]
+fn hysteresis_prevents_thrashing_when_only_one_fits() {
+    let mut r = rig(
+        vec![Script::new("a", 0.8), Script::new("b", 0.75)],
+        vec![spec("a", 600, 0.7), spec("b", 600, 0.7)],
+        1000,
+    );
+    for _ in 0..200 {
+        r.clock.advance(1.0);
+        let s = r.router.serve(&request("text.question"), State::Wake, None);
+        assert!(!s.degraded);
+    }
+    let loads = r.loader.loads();
+    assert!(loads <= 1 + 200 / 5, "{loads} loads for 200 requests");
+    assert!(loads >= 2, "exploration tried the other model at least once: {loads}");
+}
+
+#[test]
+fn fallbacks_end_in_the_degraded_responder_with_the_record_intact() {
+    let mut r = rig(
+        vec![Script::new("a", 0.9), Script::new("big", 0.9)],
+        vec![spec("a", 100, 0.9), spec("big", 5000, 0.9)],
+        1000,
+    );
+    r.loader.fail("a", "corrupt file");
+    let s = r.router.serve(&request("text.question"), State::Wake, None);
+    assert!(s.degraded);
+    assert!(s.answer.is_none());
+    assert_eq!(s.attempts.len(), 2);
+    assert!(s.attempts.iter().any(
+        |a| matches!(&a.failure, Some(Failure::LoadFailed { message }) if message.contains("corrupt file"))
+    ));
+    assert!(s.attempts.iter().any(
+        |a| matches!(&a.failure, Some(Failure::DoesNotFit { message }) if message.contains("5000 MiB"))
+    ));
+    assert!(s.reply.starts_with("[degraded: no language model could answer"), "{}", s.reply);
+    assert!(s.reply.contains("What is the battery level?"));
+    let json = serde_json::to_string(&s).unwrap();
+    let back: Served = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (&back.request, &back.attempts, &back.reply),
+        (&s.request, &s.attempts, &s.reply),
+        "the record round-trips"
+    );
+}
+
+#[test]
+fn a_prompt_too_long_for_one_model_falls_back_to_a_larger_window() {
+    let small = Script { context: 64, ..Script::new("small", 0.9) };
+    let mut specs = vec![spec("small", 100, 0.9), spec("wide", 100, 0.5)];
+    specs[0].context = 64;
+    let mut r = rig(vec![small, Script::new("wide", 0.5)], specs, 1000);
+    let mut req = request("text.question");
+    req.messages[0].content = format!("class: text.question\n{}?", "long ".repeat(30));
+    let s = r.router.serve(&req, State::Wake, None);
+    assert!(matches!(s.attempts[0].failure, Some(Failure::ContextTooLong { .. })), "{:?}", s.attempts);
+    assert_eq!(s.answer.unwrap().model, "wide");
+}
+
+#[test]
+fn the_second_turn_reuses_the_kv_cache() {
+    let mut r = rig(vec![Script::new("a", 0.9)], vec![spec("a", 100, 0.9)], 1000);
+    let mut req = request("text.chat");
+    req.conversation = Some("c1".into());
+    let first = r.router.serve(&req, State::Wake, None).answer.unwrap();
+    req.messages.push(ChatMessage::new(Role::Assistant, first.text.clone()));
+    req.messages.push(ChatMessage::new(Role::User, "And the temperature?"));
+    let second = r.router.serve(&req, State::Wake, None).answer.unwrap();
+    // The first turn's prompt comes from the cache; only the reply and the new turn are evaluated.
+    assert_eq!(
+        second.timings.cached_tokens, first.timings.prompt_tokens,
+        "{:?} {:?}",
+        first.timings, second.timings
+    );
+    let new_text = format!(" {}\nUser: And the temperature?\nAssistant:", first.text);
+    assert_eq!(second.timings.prompt_tokens as usize, new_text.len(), "{:?}", second.timings);
+}
