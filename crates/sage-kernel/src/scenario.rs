@@ -229,6 +229,9 @@ impl Summary {
 pub trait Driver: Executor {
     /// Called before tick `index` (0-based) at time `now`.
     fn before_tick(&mut self, _kernel: &mut Kernel, _index: u64, _now: f64) {}
+
+    /// Called after each tick with its report and the observations it was given.
+    fn after_tick(&mut self, _report: &TickReport, _observations: &[Observation]) {}
 }
 
 impl Driver for NoExecutor {}
@@ -282,6 +285,7 @@ pub fn run_with(
         let now = k as f64 * tick_s;
         driver.before_tick(kernel, k, now);
         let r = kernel.tick_with(now, &obs, crisis, driver);
+        driver.after_tick(&r, &obs);
         s.ticks += 1;
         *s.ticks_in_state.entry(r.state).or_default() += 1;
         if let Some(t) = r.transition {

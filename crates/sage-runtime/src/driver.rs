@@ -1,1 +1,334 @@
-//! TODO
+//! `sage run`'s driver: the kernel's external experts answered by real language models.
+//!
+//! The kernel decides (salience, state, ATP, which expert); this driver does the I/O: it runs
+//! a dispatched observation through the model chain (the chosen model, then the alternatives,
+//! then the degraded responder), scores ambiguous text for semantic importance with a model,
+//! tells the kernel before each tick what the real residency manager holds and what loads
+//! measured, and stores observations, memories, convergence and decisions. Everything it tells
+//! the kernel is written to a [`Tape`], so that a replay reproduces the run's decisions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use sage_irp::{HaltReason, Telemetry};
+use sage_kernel::{Dispatch, Driver, Executor, ExternalRun, Kernel, Payload};
+use sage_llm::{ChatMessage, Flow, Role};
+use sage_store::{ObservationRow, Store};
+
+use crate::llm::LlmSettings;
+use crate::patterns::SemanticScorer;
+use crate::record::{Tape, TapeEntry};
+use crate::residency::Residency;
+use crate::route::{attempt_chain, degraded_reply, Request, Sessions};
+use crate::zoo::ModelSpec;
+
+/// The system prompt of answers in `sage run`.
+pub const SYSTEM: &str =
+    "You are the onboard assistant of a warehouse robot. Answer the operator in one short sentence.";
+
+/// One model invocation in a run, for the trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invocation {
+    /// Tick (1-based, as in the kernel's reports).
+    pub tick: u64,
+    /// What was asked.
+    pub input: String,
+    /// Situation class.
+    pub class: String,
+    /// Salience.
+    pub salience: f64,
+    /// Models tried, in order, with why they failed.
+    pub failed: Vec<(String, String)>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Answer (or the degraded responder's words).
+    pub reply: String,
+    /// Tokens generated, prompt tokens evaluated and reused.
+    pub tokens: (u32, u32, u32),
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// The driver.
+pub struct LlmDriver {
+    residency: Arc<Residency>,
+    specs: Vec<ModelSpec>,
+    sessions: Sessions,
+    /// Generation settings.
+    pub settings: LlmSettings,
+    store: Option<Store>,
+    scorer: Option<SemanticScorer>,
+    clock: Arc<dyn crate::Clock>,
+    tick: u64,
+    now: f64,
+    tape: Tape,
+    /// Invocations so far.
+    pub invocations: Vec<Invocation>,
+    /// Memory of the salient: observations at least this salient become memories.
+    pub memory_threshold: f64,
+    told: BTreeMap<String, (bool, u64)>,
+}
+
+impl LlmDriver {
+    /// A driver over `specs` served by `residency`; `store` keeps memories and decisions.
+    pub fn new(
+        specs: Vec<ModelSpec>,
+        residency: Arc<Residency>,
+        store: Option<Store>,
+        scorer: Option<SemanticScorer>,
+        clock: Arc<dyn crate::Clock>,
+    ) -> Self {
+        Self {
+            residency,
+            specs,
+            sessions: Sessions::default(),
+            settings: LlmSettings { chunk: 16, max_tokens: 40, ..Default::default() },
+            store,
+            scorer,
+            clock,
+            tick: 0,
+            now: 0.0,
+            tape: Tape::default(),
+            invocations: vec![],
+            memory_threshold: 0.5,
+            told: BTreeMap::new(),
+        }
+    }
+
+    /// The tape of everything the kernel was told.
+    pub fn tape(&self) -> &Tape {
+        &self.tape
+    }
+
+    /// The store, if any.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    fn store_warn(r: Result<impl Sized, sage_store::StoreError>) {
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "store write failed; the run goes on");
+        }
+    }
+}
+
+impl Executor for LlmDriver {
+    fn execute(&mut self, job: &Dispatch) -> ExternalRun {
+        let started = self.clock.now();
+        let text = match &job.input.payload {
+            Payload::Text(t) => t.clone(),
+            Payload::Sensor(v) => format!("sensor {} reads {:?}", job.input.source, v),
+        };
+        let request = Request {
+            class: job.class.clone(),
+            messages: vec![
+                ChatMessage::new(Role::System, SYSTEM),
+                ChatMessage::new(Role::User, format!("({}) {}", job.input.source, text)),
+            ],
+            conversation: None,
+            max_tokens: self.settings.max_tokens,
+            atp: job.grant,
+        };
+        let mut order = vec![job.expert.clone()];
+        order.extend(job.alternatives.iter().cloned());
+        let mut ignore = |_: &str| Flow::Continue;
+        let (attempts, answer) = attempt_chain(
+            &self.residency,
+            &self.specs,
+            &mut self.sessions,
+            &order,
+            &request,
+            &self.settings,
+            Some(&mut ignore),
+        );
+        let failed: Vec<(String, String)> = attempts
+            .iter()
+            .filter_map(|a| a.failure.as_ref().map(|f| (a.model.clone(), f.message().to_string())))
+            .collect();
+        let seconds = self.clock.now() - started;
+        let run = match &answer {
+            Some(a) => {
+                if let Some(s) = &self.store {
+                    Self::store_warn(s.record_convergence(
+                        &a.model,
+                        &job.class,
+                        a.telemetry.steps,
+                        a.telemetry.halt_reason == HaltReason::PluginDone,
+                    ));
+                    Self::store_warn(s.remember(
+                        self.now,
+                        "answer",
+                        &a.model,
+                        &format!("Q: {text} A: {}", a.text),
+                        job.salience,
+                    ));
+                }
+                let mut telemetry = a.telemetry.clone();
+                telemetry.elapsed_s = seconds;
+                ExternalRun {
+                    used: Some(a.model.clone()),
+                    failed: failed.clone(),
+                    telemetry,
+                    quality: Some(a.quality),
+                    output: a.text.clone(),
+                }
+            }
+            None => ExternalRun {
+                used: None,
+                failed: failed.clone(),
+                telemetry: Telemetry::from_energies(
+                    &job.expert,
+                    &[],
+                    HaltReason::Error,
+                    0.0,
+                    job.grant,
+                    seconds,
+                ),
+                quality: None,
+                output: degraded_reply(&request, &attempts),
+            },
+        };
+        if let Some(s) = &self.store {
+            Self::store_warn(s.log_decision(
+                self.now,
+                "dispatch",
+                &serde_json::json!({"job": job, "attempts": attempts, "answer": answer}),
+            ));
+        }
+        self.invocations.push(Invocation {
+            tick: job.tick,
+            input: text,
+            class: job.class.clone(),
+            salience: job.salience,
+            failed,
+            model: answer.as_ref().map(|a| a.model.clone()),
+            reply: answer.as_ref().map_or_else(|| run.output.clone(), |a| a.text.clone()),
+            tokens: answer
+                .as_ref()
+                .map_or((0, 0, 0), |a| (a.tokens, a.timings.prompt_tokens, a.timings.cached_tokens)),
+            seconds,
+        });
+        self.tape.push(self.tick, TapeEntry::Run(run.clone()));
+        run
+    }
+
+    fn score(&mut self, source: &str, text: &str, cheap: f64) -> Option<(f64, f64)> {
+        let out = match self.scorer.as_mut() {
+            Some(scorer) => scorer.score(&self.residency, self.store.as_ref(), source, text),
+            None => None,
+        };
+        tracing::debug!(source, cheap, ?out, "semantic importance");
+        self.tape.push(self.tick, TapeEntry::Score { score: out });
+        out
+    }
+}
+
+impl Driver for LlmDriver {
+    fn after_tick(&mut self, report: &sage_kernel::TickReport, observations: &[sage_kernel::Observation]) {
+        self.after(report, observations);
+    }
+
+    fn before_tick(&mut self, kernel: &mut Kernel, index: u64, now: f64) {
+        self.tick = index;
+        self.now = now;
+        self.residency.expire();
+        // Load what the kernel's state keeps hot (its residency decisions are carried out).
+        let wanted: Vec<String> = kernel.resident().into_iter().map(str::to_string).collect();
+        for s in &self.specs {
+            if wanted.contains(&s.id) && !self.residency.is_resident(&s.id) {
+                if let Err(e) =
+                    self.residency.acquire(&s.id, &format!("{} keeps {} hot", kernel.state(), s.role))
+                {
+                    tracing::warn!(model = %s.id, error = %e, "could not preload a keep-hot model");
+                }
+            }
+        }
+        // Tell the kernel what is really resident and what loads measured (and record it).
+        for s in &self.specs {
+            let resident = self.residency.is_resident(&s.id);
+            let (bytes, load_s, measured) = self.residency.cost(&s.id).unwrap_or((0, 0.0, false));
+            let before = self.told.get(&s.id).copied();
+            if before.map(|b| b.0) != Some(resident) && kernel.set_resident(&s.id, resident) {
+                self.tape.push(index, TapeEntry::Resident { expert: s.id.clone(), resident });
+            }
+            if measured && before.map(|b| b.1) != Some(bytes) && kernel.set_cost(&s.id, bytes, load_s) {
+                self.tape.push(index, TapeEntry::Cost { expert: s.id.clone(), bytes, load_s });
+            }
+            self.told.insert(s.id.clone(), (resident, bytes));
+        }
+        for log in self.residency.take_log() {
+            self.tape.residency.push(log.clone());
+            if let Some(st) = &self.store {
+                Self::store_warn(st.log_decision(now, "residency", &log));
+            }
+        }
+    }
+}
+
+impl LlmDriver {
+    fn after(&mut self, report: &sage_kernel::TickReport, observations: &[sage_kernel::Observation]) {
+        self.tape.digest(self.tick, report);
+        if let Some(store) = &self.store {
+            remember_tick(store, report, observations, self.memory_threshold);
+        }
+    }
+}
+
+/// Store what a tick saw: every observation in the ring, the salient ones as memories.
+pub fn remember_tick(
+    store: &Store,
+    report: &sage_kernel::TickReport,
+    observations: &[sage_kernel::Observation],
+    threshold: f64,
+) {
+    for (o, r) in observations.iter().zip(&report.observations) {
+        let salience = r.salience.map_or(0.0, |s| s.total);
+        let content = match &o.payload {
+            Payload::Text(t) => t.clone(),
+            Payload::Sensor(v) => {
+                format!("{} values, first {:.3}", v.len(), v.first().copied().unwrap_or(0.0))
+            }
+        };
+        let row = ObservationRow {
+            t: report.now,
+            source: o.source.clone(),
+            content: content.clone(),
+            salience,
+            class: r.class.clone(),
+        };
+        LlmDriver::store_warn(store.push_observation(&row, 1000));
+        if salience >= threshold && matches!(o.payload, Payload::Text(_)) {
+            LlmDriver::store_warn(store.remember(report.now, "observation", &o.source, &content, salience));
+        }
+    }
+}
+
+/// The kernel configuration of a run with language models: the built-in sensor experts and
+/// the light `keywords` text expert, and every zoo model as an external expert for the classes
+/// it declares (memory and load cost as expected or measured), within `memory_bytes`.
+pub fn kernel_config(
+    specs: &[ModelSpec],
+    memory_bytes: u64,
+    residency: &Residency,
+) -> sage_kernel::KernelConfig {
+    let mut config = sage_kernel::KernelConfig::default();
+    config.experts.retain(|e| e.name != "intent");
+    let halt = config.experts.first().map(|e| e.halt).unwrap_or_default();
+    for s in specs {
+        let (bytes, load_s, _) =
+            residency.cost(&s.id).unwrap_or((s.expected_bytes(), s.expected_load_s, false));
+        config.experts.push(sage_kernel::ExpertSpec {
+            name: s.id.clone(),
+            role: s.role.clone(),
+            classes: s.quality.clone(),
+            bytes,
+            load_s,
+            plugin: sage_kernel::Builtin::External,
+            halt,
+        });
+    }
+    config.memory_bytes = memory_bytes;
+    config
+}
