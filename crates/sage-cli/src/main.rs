@@ -10,6 +10,7 @@ mod generate;
 mod model_path;
 mod models;
 mod run;
+mod runtime;
 mod trace;
 
 /// SAGE: a cognition kernel for edge AI. It decides when to think and with what.
@@ -28,6 +29,12 @@ enum Command {
     /// Drive the kernel through a scenario (JSON lines) and print what it attended to, which
     /// expert it chose and why, ATP and state over time, and a summary.
     Run(run::RunArgs),
+    /// Chat with the models through the router (streaming, multi-turn, persisted sessions).
+    Chat(runtime::ChatArgs),
+    /// Ask SAGE about its own state and memories.
+    Ask(runtime::AskArgs),
+    /// Reproduce a recorded run's decisions (`sage run --record FILE`).
+    Replay(runtime::ReplayArgs),
     /// Generate text with a language model (streaming; `--json` for ids, logprobs, timings).
     Generate(generate::GenerateArgs),
     /// Inspect model files.
@@ -53,6 +60,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Chat(args) => runtime::chat(args),
+        Command::Ask(args) => runtime::ask(args),
+        Command::Replay(args) => runtime::replay(args),
         Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
     };

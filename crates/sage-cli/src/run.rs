@@ -30,6 +30,14 @@ pub struct RunArgs {
     /// Seed for the kernel's random choices (overrides the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The kernel alone with its built-in experts: no language model.
+    #[arg(long)]
+    pub no_model: bool,
+    /// Write a recording of the run that `sage replay` reproduces.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    #[command(flatten)]
+    pub zoo: crate::runtime::ZooArgs,
 }
 
 fn load(path: Option<&PathBuf>) -> anyhow::Result<(String, String)> {
@@ -52,12 +60,16 @@ fn load(path: Option<&PathBuf>) -> anyhow::Result<(String, String)> {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (origin, text) = load(args.scenario.as_ref())?;
     let scenario = Scenario::parse(&text).with_context(|| format!("parsing scenario {origin}"))?;
-    let mut config = KernelConfig::default();
+    let composed = if args.no_model { None } else { Some(crate::runtime::compose(&args.zoo)?) };
+    let mut config = match &composed {
+        Some(c) => sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency),
+        None => KernelConfig::default(),
+    };
     if let Some(seed) = args.seed.or(scenario.header.seed) {
         config.seed = seed;
     }
     config.circadian_period = scenario.header.circadian_period;
-    let mut kernel = Kernel::new(config).context("configuring the kernel")?;
+    let mut kernel = Kernel::new(config.clone()).context("configuring the kernel")?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mode = if args.json {
@@ -72,17 +84,71 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut trace = Trace::new(mode, &kernel);
     trace.header(&mut out, &scenario, &origin)?;
     let mut io_error: Option<std::io::Error> = None;
-    let summary = scenario::run(&mut kernel, &scenario, |report, notes| {
+    let mut on_tick = |report: &sage_kernel::TickReport, notes: &[&str]| {
         if io_error.is_none() {
             if let Err(e) = trace.tick(&mut out, report, notes) {
                 io_error = Some(e);
             }
         }
-    });
+    };
+    let mut driver = None;
+    let summary = match composed {
+        None => scenario::run(&mut kernel, &scenario, &mut on_tick),
+        Some(c) => {
+            let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
+            let scorer = sage_runtime::patterns::SemanticScorer::new(&first, 0.01);
+            let mut d = sage_runtime::driver::LlmDriver::new(
+                c.specs.clone(),
+                c.residency.clone(),
+                Some(c.store),
+                Some(scorer),
+                c.clock.clone(),
+            );
+            let s = scenario::run_with(&mut kernel, &scenario, &mut d, &mut on_tick);
+            driver = Some(d);
+            s
+        }
+    };
     if let Some(e) = io_error {
         return Err(e).context("writing the trace");
     }
     trace.summary(&mut out, &summary, &kernel)?;
+    if let Some(d) = &driver {
+        if let Some(store) = d.store() {
+            for l in &d.tape().residency {
+                if let sage_runtime::ResidencyLog::Load { model, bytes, seconds, t, .. } = l {
+                    store.record_load(model, *bytes, *seconds, *t)?;
+                }
+            }
+        }
+        if !args.json {
+            let inv = &d.invocations;
+            let tokens: u32 = inv.iter().map(|i| i.tokens.0).sum();
+            let secs: f64 = inv.iter().map(|i| i.seconds).sum();
+            writeln!(
+                out,
+                "  language model: {} invocations ({} tokens, {:.1} s) on {} observations; {} degraded",
+                inv.len(),
+                tokens,
+                secs,
+                summary.observations,
+                inv.iter().filter(|i| i.model.is_none()).count()
+            )?;
+            for l in &d.tape().residency {
+                writeln!(out, "  residency: {}", serde_json::to_string(l).unwrap_or_default())?;
+            }
+        }
+        if let Some(path) = &args.record {
+            std::fs::write(path, sage_runtime::record::write(&config, &text, d.tape()))
+                .with_context(|| format!("writing the recording {}", path.display()))?;
+            writeln!(
+                out,
+                "  recorded to {} (sage replay {} reproduces the decisions)",
+                path.display(),
+                path.display()
+            )?;
+        }
+    }
     out.flush().context("writing the trace")?;
     Ok(())
 }

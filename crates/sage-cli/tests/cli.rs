@@ -30,7 +30,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn run_prints_the_demo_trace() {
-    let out = sage(&["run"], None);
+    let out = sage(&["run", "--no-model"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for state in ["WAKE", "FOCUS", "REST", "DREAM", "CRISIS"] {
@@ -41,7 +41,7 @@ fn run_prints_the_demo_trace() {
 
 #[test]
 fn run_json_is_one_object_per_line() {
-    let out = sage(&["run", "--json"], None);
+    let out = sage(&["run", "--no-model", "--json"], None);
     assert!(out.status.success());
     let lines: Vec<serde_json::Value> =
         text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -56,23 +56,24 @@ fn run_json_is_one_object_per_line() {
 #[test]
 fn run_reads_stdin_and_names_the_bad_line() {
     let ok = sage(
-        &["run", "-", "--quiet"],
+        &["run", "--no-model", "-", "--quiet"],
         Some("{\"t\": 0, \"text\": [{\"source\": \"op\", \"text\": \"hi\"}]}\n"),
     );
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     assert!(text(&ok.stdout).contains("summary"));
-    let bad = sage(&["run", "-"], Some("{\"t\": 0}\n{\"t\": 1, \"sensors\": {\"imu\": \"x\"}}\n"));
+    let bad =
+        sage(&["run", "--no-model", "-"], Some("{\"t\": 0}\n{\"t\": 1, \"sensors\": {\"imu\": \"x\"}}\n"));
     assert_eq!(bad.status.code(), Some(1));
     let err = text(&bad.stderr);
     assert!(err.contains("line 2"), "{err}");
-    let empty = sage(&["run", "-"], Some(""));
+    let empty = sage(&["run", "--no-model", "-"], Some(""));
     assert_eq!(empty.status.code(), Some(1));
     assert!(text(&empty.stderr).contains("no events"));
 }
 
 #[test]
 fn run_names_a_missing_file() {
-    let out = sage(&["run", "no/such/scenario.jsonl"], None);
+    let out = sage(&["run", "--no-model", "no/such/scenario.jsonl"], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no/such/scenario.jsonl"));
 }
@@ -83,7 +84,7 @@ fn invalid_utf8_is_an_error_not_a_panic() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("bad.jsonl");
     std::fs::write(&path, b"{\"t\": 0, \"note\": \"\xff\xfe\"}\n").unwrap();
-    let out = sage(&["run", path.to_str().unwrap()], None);
+    let out = sage(&["run", "--no-model", path.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(!text(&out.stderr).contains("panicked"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -148,4 +149,43 @@ fn models_inspect_and_bad_model_files() {
         assert!(err.contains("bad.gguf") && !err.contains("panicked"), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_with_the_default_model_answers_salient_events_records_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sage.db");
+    let rec = dir.path().join("run.jsonl");
+    let out =
+        sage(&["run", "--quiet", "--store", db.to_str().unwrap(), "--record", rec.to_str().unwrap()], None);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let line = stdout.lines().find(|l| l.contains("language model:")).unwrap();
+    let n: u32 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert!(n >= 3, "{line}");
+    assert!(line.contains("0 degraded"), "{line}");
+    let replay = sage(&["replay", rec.to_str().unwrap()], None);
+    let r = text(&replay.stdout);
+    assert!(replay.status.success(), "{r}");
+    assert!(r.contains("241 ticks: 241 decisions identical"), "{r}");
+    // A session survives a restart: the second process sees the first one's messages.
+    let first = sage(
+        &["chat", "--store", db.to_str().unwrap(), "--session", "s", "--max-tokens", "8"],
+        Some("Hello there\n"),
+    );
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = sage(
+        &["chat", "--store", db.to_str().unwrap(), "--session", "s", "--max-tokens", "8"],
+        Some("And now?\n"),
+    );
+    let err = text(&second.stderr);
+    assert!(err.contains("session s continues (2 messages stored)"), "{err}");
+    assert!(err.contains("reused from the KV cache"), "{err}");
+    // Memories of the run answer a question about it.
+    let ask = sage(
+        &["ask", "--store", db.to_str().unwrap(), "--json", "What happened with the door in bay 3?"],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ask.stdout).unwrap();
+    assert!(v["memories"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("door")), "{v}");
 }

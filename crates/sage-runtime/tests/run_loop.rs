@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! The whole loop over the bundled demo scenario with scripted engines (test doubles): the
 //! model is invoked only on salient events, every decision is recorded, and a replay through a
 //! fresh kernel reproduces every decision without any model.

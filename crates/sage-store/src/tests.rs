@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 use super::*;
 
 fn msg(role: &str, content: &str) -> NewMessage {

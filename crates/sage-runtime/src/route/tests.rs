@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 //! Routing with scripted engines (test doubles) of known quality and failure rate.
 
 use std::collections::BTreeMap;

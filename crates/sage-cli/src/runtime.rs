@@ -1,0 +1,316 @@
+//! Composition of the runtime: the zoo (a file, or the default model), the platform profile,
+//! the llama.cpp loader, the store; and the `chat`, `ask` and `replay` commands.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use clap::Args;
+use sage_kernel::State;
+use sage_llm::{EngineConfig, Flow, LanguageModel, LlamaEngine};
+use sage_runtime::route::{Request, Router};
+use sage_runtime::{Clock, EngineKind, Loader, ModelSpec, Profile, Residency, SystemClock, Zoo};
+use sage_store::{NewMessage, Store};
+
+use crate::engine_args::EngineArgs;
+use crate::model_path;
+
+/// Where the models come from and how much memory they may use.
+#[derive(Debug, Clone, Args)]
+pub struct ZooArgs {
+    /// Model zoo (TOML). Default: the one model given by `--model`, `SAGE_MODEL` or the
+    /// embedded default.
+    #[arg(long, value_name = "FILE")]
+    pub zoo: Option<PathBuf>,
+    /// Model file or HF folder, when no zoo is given.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Platform profile for the memory budget: thor, legion, sprout or local (default: the
+    /// zoo's, else local).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// SQLite store (default: sage.db in the cache folder).
+    #[arg(long, value_name = "FILE")]
+    pub store: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Loads zoo models with llama.cpp.
+struct EngineLoader {
+    config: EngineConfig,
+}
+
+impl Loader for EngineLoader {
+    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, String> {
+        let path = match spec.engine {
+            EngineKind::Gguf | EngineKind::Hf => spec.path.clone().ok_or("no path")?,
+            EngineKind::Openai => {
+                return Err(format!(
+                    "remote engines ({}) are not available in this build yet",
+                    spec.url.as_deref().unwrap_or("?")
+                ))
+            }
+        };
+        let path = model_path::resolve(Some(&path)).map_err(|e| format!("{e:#}"))?;
+        let mut config = self.config.clone();
+        config.context = Some(config.context.unwrap_or(spec.context));
+        LlamaEngine::load(&path, Some(&spec.id), config)
+            .map(|m| Arc::new(m) as Arc<dyn LanguageModel>)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The zoo, profile, residency and store of a command.
+pub struct Composed {
+    /// Models.
+    pub specs: Vec<ModelSpec>,
+    /// Profile.
+    pub profile: Profile,
+    /// Residency.
+    pub residency: Arc<Residency>,
+    /// Store.
+    pub store: Store,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+fn available_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemAvailable:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(4 << 30, |kb| kb << 10)
+}
+
+/// The default zoo: one model, the primary, for every text class.
+fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
+    let path = model_path::resolve(model)?;
+    let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
+    let mib = std::fs::metadata(&path).map(|m| (m.len() >> 20) + 64).unwrap_or(512);
+    Ok(vec![ModelSpec {
+        id,
+        engine: EngineKind::Gguf,
+        path: Some(path),
+        url: None,
+        remote_model: None,
+        role: "primary".into(),
+        modalities: vec!["text".into()],
+        context: 1024,
+        quality: BTreeMap::from([
+            ("text.alert".to_string(), 0.8),
+            ("text.question".to_string(), 0.8),
+            ("text.chat".to_string(), 0.55),
+        ]),
+        expected_mib: mib,
+        expected_load_s: 0.5,
+        keep_alive_s: 600.0,
+        pinned: false,
+    }])
+}
+
+/// Compose the runtime for a command.
+pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
+    let (specs, zoo_profile) = match &args.zoo {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading the zoo {}", p.display()))?;
+            let base = p.parent().unwrap_or(Path::new("."));
+            let zoo = Zoo::parse(&text, &p.display().to_string(), base)?;
+            (zoo.models, Some(zoo.profile))
+        }
+        None => (default_zoo(args.model.as_deref())?, None),
+    };
+    let name = args.profile.clone().or(zoo_profile).unwrap_or_else(|| "local".into());
+    let profile = match name.as_str() {
+        "local" => Profile::local(available_memory()),
+        other => Profile::named(other)
+            .with_context(|| format!("unknown profile {other} (thor, legion, sprout, local)"))?,
+    };
+    let store_path = args.store.clone().unwrap_or_else(|| model_path::cache_dir().join("sage.db"));
+    if let Some(dir) = store_path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let store = Store::open(&store_path)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
+    let loader = Arc::new(EngineLoader { config: args.engine.config() });
+    let residency = Residency::new(&specs, profile.model_bytes, loader, clock.clone());
+    // What earlier loads measured is used from the start.
+    for s in &specs {
+        if let Some(m) = store.measurement(&s.id)? {
+            residency.set_measured(&s.id, m.bytes, m.load_s);
+        }
+    }
+    Ok(Composed { specs, profile, residency, store, clock })
+}
+
+impl Composed {
+    /// Persist what the loads measured.
+    pub fn persist_loads(&self, logs: &[sage_runtime::ResidencyLog]) -> anyhow::Result<()> {
+        for l in logs {
+            if let sage_runtime::ResidencyLog::Load { model, bytes, seconds, t, .. } = l {
+                self.store.record_load(model, *bytes, *seconds, *t)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Arguments of `sage chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Session id: a session continues where it stopped, also after a restart.
+    #[arg(long, default_value = "default")]
+    pub session: String,
+    /// System prompt of a new session.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Most tokens per reply.
+    #[arg(long, default_value_t = 96)]
+    pub max_tokens: u32,
+    #[command(flatten)]
+    pub zoo: ZooArgs,
+}
+
+/// `sage chat`: an interactive, streaming, multi-turn chat through the router. Reads lines from
+/// stdin (`/quit` or end of input ends it).
+pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
+    let c = compose(&args.zoo)?;
+    let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    let system = args.system.as_deref().unwrap_or("You are SAGE, a helpful robot assistant. Answer briefly.");
+    let created = c.store.create_session(&args.session, Some(system), c.clock.now())?;
+    let previous = c.store.messages(&args.session)?.len();
+    let mut err = std::io::stderr();
+    if created {
+        writeln!(err, "new session {}; /quit to end", args.session)?;
+    } else {
+        writeln!(err, "session {} continues ({previous} messages stored); /quit to end", args.session)?;
+    }
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    for line in stdin.lock().lines() {
+        let line = line.context("reading stdin")?;
+        let text = line.trim();
+        if text.is_empty() {
+            continue;
+        }
+        if text == "/quit" {
+            break;
+        }
+        c.store.append_message(&args.session, &sage_runtime::conversation::user_turn(text), c.clock.now())?;
+        let messages = sage_runtime::conversation::load(&c.store, &args.session)?;
+        let request = Request {
+            class: if text.ends_with('?') { "text.question".into() } else { "text.chat".into() },
+            messages,
+            conversation: Some(args.session.clone()),
+            max_tokens: args.max_tokens,
+            atp: 100.0,
+        };
+        write!(out, "sage> ")?;
+        out.flush()?;
+        let mut sink = |d: &str| {
+            let _ = write!(std::io::stdout(), "{d}");
+            let _ = std::io::stdout().flush();
+            Flow::Continue
+        };
+        let served = router.serve(&request, State::Wake, Some(&mut sink));
+        if served.degraded {
+            write!(out, "{}", served.reply)?;
+        }
+        writeln!(out)?;
+        let reply = NewMessage {
+            role: "assistant".into(),
+            content: served.reply.clone(),
+            tokens: served.answer.as_ref().map(|a| a.tokens),
+            model: served.answer.as_ref().map(|a| a.model.clone()),
+            prompt_tokens: served.answer.as_ref().map(|a| a.timings.prompt_tokens),
+            cached_tokens: served.answer.as_ref().map(|a| a.timings.cached_tokens),
+            prefill_s: served.answer.as_ref().map(|a| a.timings.prefill_s),
+            decode_s: served.answer.as_ref().map(|a| a.timings.decode_s),
+            degraded: served.degraded,
+        };
+        c.store.append_message(&args.session, &reply, c.clock.now())?;
+        c.store.log_decision(c.clock.now(), "request", &served)?;
+        if let Some(a) = &served.answer {
+            writeln!(
+                err,
+                "  [{}: {} tokens; prompt {} evaluated, {} reused from the KV cache; {} of {} messages kept]",
+                a.model,
+                a.tokens,
+                a.timings.prompt_tokens,
+                a.timings.cached_tokens,
+                a.kept_messages,
+                request.messages.len()
+            )?;
+        }
+        c.persist_loads(&c.residency.take_log())?;
+    }
+    Ok(())
+}
+
+/// Arguments of `sage ask`.
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// The question about SAGE's state and memories.
+    pub question: String,
+    /// Print JSON (the answer, the memories used, every attempt).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub zoo: ZooArgs,
+}
+
+/// `sage ask`: a question answered with retrieved memories in the prompt.
+pub fn ask(args: AskArgs) -> anyhow::Result<()> {
+    let c = compose(&args.zoo)?;
+    let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    let memories = c.store.memories(1_000_000)?.len();
+    let decisions = c.store.decisions(Some("dispatch"), 1_000_000)?.len();
+    let summary = format!("{memories} memories and {decisions} model invocations stored");
+    let (served, used) =
+        sage_runtime::patterns::ask(&mut router, &c.store, &args.question, &summary, State::Wake, 100.0);
+    c.persist_loads(&c.residency.take_log())?;
+    if args.json {
+        println!("{}", serde_json::json!({"answer": served.reply, "memories": used, "served": served}));
+    } else {
+        for m in &used {
+            println!("memory: {m}");
+        }
+        println!("{}", served.reply);
+    }
+    Ok(())
+}
+
+/// Arguments of `sage replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A recording written by `sage run --record FILE`.
+    pub recording: PathBuf,
+}
+
+/// `sage replay`: reproduce a recorded run's decisions through a fresh kernel (no model).
+pub fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.recording)
+        .with_context(|| format!("reading {}", args.recording.display()))?;
+    let rec = sage_runtime::record::parse(&text)
+        .with_context(|| format!("parsing {}", args.recording.display()))?;
+    let report = sage_runtime::record::replay(&rec)?;
+    println!("replayed {} ticks: {} decisions identical to the recording", report.ticks, report.matched);
+    for p in &report.problems {
+        println!("problem: {p}");
+    }
+    if let Some((tick, recorded, replayed)) = &report.first_mismatch {
+        println!("first difference at tick index {tick}:\n  recorded: {recorded}\n  replayed: {replayed}");
+        bail!("the replay differs from the recording");
+    }
+    if !report.problems.is_empty() {
+        bail!("the recording's tape does not match the run");
+    }
+    Ok(())
+}
