@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod judgment;
 pub mod kernel;
 pub mod llm;
 mod measure;

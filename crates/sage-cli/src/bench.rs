@@ -9,7 +9,18 @@ use anyhow::{bail, Context as _};
 
 use clap::{Args, Subcommand};
 use sage_bench::kernel::{self, GOAL_RATIO};
-use sage_bench::llm;
+use sage_bench::{judgment, llm};
+
+/// The labelled scenario of `sage bench attention`.
+const ATTENTION: &str = include_str!("../../../scenarios/attention.jsonl");
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "NOT met"
+    }
+}
 
 /// HF transformers side of `sage bench llm`.
 const HF_SCRIPT: &str = include_str!("../../../tools/reference/hf_generate_bench.py");
@@ -61,6 +72,27 @@ enum What {
         /// A Python with torch and transformers: also measure HF transformers on the same GGUF.
         #[arg(long)]
         hf_python: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attention on the labelled scenario: recall of salient events and compute skipped.
+    Attention {
+        /// A labelled scenario (default: the bundled scenarios/attention.jsonl).
+        scenario: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Routing on a simulated zoo of scripted engines, against always-best, always-cheapest and
+    /// random.
+    Routing {
+        /// Requests.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Seed of the request stream and the router.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -167,6 +199,74 @@ fn human(x: f64) -> String {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        What::Attention { scenario, json } => {
+            let text = match &scenario {
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+                None => ATTENTION.to_string(),
+            };
+            let r = judgment::attention(&text, sage_kernel::KernelConfig::default(), None)
+                .map_err(|e| anyhow::anyhow!(e))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            println!(
+                "attention on {} ({} observations, {} labelled salient)",
+                scenario
+                    .as_ref()
+                    .map_or("scenarios/attention.jsonl".to_string(), |p| p.display().to_string()),
+                r.observations,
+                r.salient
+            );
+            println!(
+                "  recall of salient events   {:.3}  ({} of {})   goal >= {:.2}  {}",
+                r.recall,
+                r.salient_attended,
+                r.salient,
+                judgment::RECALL_GOAL,
+                verdict(r.recall >= judgment::RECALL_GOAL)
+            );
+            println!("  compute skipped            {:.3}  ({} runs for {} observations; running on every one = 1.0 of the compute)   goal >= {:.2}  {}", r.skipped, r.runs, r.observations, judgment::SKIP_GOAL, verdict(r.skipped >= judgment::SKIP_GOAL));
+            println!("  trivial observations attended anyway: {}", r.trivial_attended);
+            for (tick, src, why, what) in &r.missed {
+                println!("  missed: tick {tick} {src} ({why}): {what}");
+            }
+            Ok(())
+        }
+        What::Routing { requests, seed, json } => {
+            let r = judgment::routing(requests, seed);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+                return Ok(());
+            }
+            let best = r
+                .baselines
+                .iter()
+                .find(|b| b.policy == "always best")
+                .cloned()
+                .unwrap_or_else(|| r.sage.clone());
+            println!("routing on a simulated zoo ({} requests; tiny/small/medium/large of known quality and cost per class)", r.requests);
+            println!(
+                "  {:<16} {:>8} {:>9} {:>10} {:>8}  answers per model",
+                "policy", "quality", "vs best", "cost/req", "swaps"
+            );
+            for p in std::iter::once(&r.sage).chain(&r.baselines) {
+                let used: Vec<String> = p.used.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!(
+                    "  {:<16} {:>8.3} {:>8.1}% {:>10.2} {:>8.3}  {}",
+                    p.policy,
+                    p.quality,
+                    100.0 * p.quality / best.quality,
+                    p.cost,
+                    p.swaps_per_selection,
+                    used.join(" · ")
+                );
+            }
+            let q = r.sage.quality / best.quality;
+            let c = r.sage.cost / best.cost;
+            println!("  quality {:.1}% of always-best (goal >= 95%) {} · cost {:.1}% of it (goal < 50%) {} · swaps/selection {:.3} (goal <= 0.2) {} · every model explored: {}", 100.0 * q, verdict(q >= 0.95), 100.0 * c, verdict(c < 0.5), r.sage.swaps_per_selection, verdict(r.sage.swaps_per_selection <= 0.2), r.all_explored);
+            Ok(())
+        }
         What::LlmChild { engine, model, threads, gen } => {
             let r = match engine.as_str() {
                 "sage" => llm::run_sage(&model, threads, gen),

@@ -87,6 +87,11 @@ pub struct Event {
     /// Free text shown in the trace.
     #[serde(default)]
     pub note: Option<String>,
+    /// Ground-truth labels for judgment benchmarks: the sources of this event's observations
+    /// that deserve attention, each with the reason; every other observation is trivial. The
+    /// kernel never reads them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub salient: BTreeMap<String, String>,
 }
 
 /// A parsed scenario.

@@ -297,6 +297,9 @@ pub struct Router {
     sessions: Sessions,
     /// Settings of every generation.
     pub settings: LlmSettings,
+    /// Where answer quality comes from when not from the model's own log-probabilities: user
+    /// feedback, a grader, or a simulation's known quality. `(model, class, answer) -> [0, 1]`.
+    pub judge: Option<Box<dyn FnMut(&str, &str, &Answer) -> f64 + Send>>,
 }
 
 impl Router {
@@ -311,17 +314,25 @@ impl Router {
         Self {
             residency,
             specs,
-            selector: Selector::new(SelectorConfig::default(), seed),
+            selector: Selector::new(
+                // A heavier model must be at least 5% more trusted to be preferred in WAKE (the
+                // kernel's 1.5 is for built-in plugins, whose expertise differs more).
+                SelectorConfig { wake_light_ratio: 1.05, ..SelectorConfig::default() },
+                seed,
+            ),
             trust,
             policies: Policies::default(),
             incumbents: BTreeMap::new(),
             swaps: vec![],
             swap_budget: 4,
             swap_window_s: 60.0,
-            reference_load_s: 1.0,
+            // A load is amortised over the requests it serves: ten seconds of loading cost as
+            // much as being cold.
+            reference_load_s: 10.0,
             clock,
             sessions: Sessions::default(),
             settings: LlmSettings { chunk: 16, max_tokens: 128, ..Default::default() },
+            judge: None,
         }
     }
 
@@ -400,7 +411,7 @@ impl Router {
             }
         }
         let was_resident: Vec<bool> = order.iter().map(|m| self.residency.is_resident(m)).collect();
-        let (attempts, answer) = attempt_chain(
+        let (attempts, mut answer) = attempt_chain(
             &self.residency,
             &self.specs,
             &mut self.sessions,
@@ -409,6 +420,9 @@ impl Router {
             &self.settings,
             sink,
         );
+        if let (Some(judge), Some(a)) = (self.judge.as_mut(), answer.as_mut()) {
+            a.quality = judge(&a.model, &request.class, a).clamp(0.0, 1.0);
+        }
         let now = self.clock.now();
         for a in &attempts {
             let Some(i) = self.specs.iter().position(|s| s.id == a.model) else { continue };

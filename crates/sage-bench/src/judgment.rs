@@ -1,0 +1,347 @@
+//! Judgment benchmarks: attention on a labelled scenario, and routing on a simulated zoo.
+//!
+//! - **Attention**: the kernel runs through a scenario whose events carry ground-truth labels
+//!   (`"salient": {source: reason}`, written by the scenario's generator). Recall is the share of
+//!   salient observations that were attended (a plugin or model ran on them); the compute saved
+//!   is the share of observations on which nothing ran, against invoking the model on every
+//!   observation.
+//! - **Routing**: the runtime's router over a zoo of scripted engines (test doubles) with known
+//!   quality and cost per situation class; trust learns from the known quality of each answer (a
+//!   judge, as user feedback would). Compared with always-best, always-cheapest and random
+//!   choices on the same request stream.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use sage_kernel::scenario::{run_with, Driver};
+use sage_kernel::{Attention, Kernel, KernelConfig, NoExecutor, Scenario, State};
+use sage_llm::{ChatMessage, Role};
+use sage_runtime::route::{Request, Router};
+use sage_runtime::scripted::{Script, ScriptedLoader};
+use sage_runtime::{EngineKind, ManualClock, ModelSpec, Residency};
+
+/// Goals of the issue.
+pub const RECALL_GOAL: f64 = 0.95;
+/// Share of compute to skip.
+pub const SKIP_GOAL: f64 = 0.70;
+
+/// The attention figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttentionReport {
+    /// Observations seen.
+    pub observations: u64,
+    /// Labelled salient.
+    pub salient: u64,
+    /// Salient and attended.
+    pub salient_attended: u64,
+    /// Recall of salient events.
+    pub recall: f64,
+    /// Trivial observations attended anyway.
+    pub trivial_attended: u64,
+    /// Plugin or model runs.
+    pub runs: u64,
+    /// Share of the compute of running on every observation that was skipped (`1 - runs /
+    /// observations`).
+    pub skipped: f64,
+    /// Salient observations missed: `(tick, source, reason, what happened)`.
+    pub missed: Vec<(u64, String, String, String)>,
+}
+
+/// Run `scenario_text` (with labels) through a kernel made from `config`, with `driver` for
+/// external experts (or none).
+pub fn attention(
+    scenario_text: &str,
+    config: KernelConfig,
+    driver: Option<&mut dyn Driver>,
+) -> Result<AttentionReport, String> {
+    let scenario = Scenario::parse(scenario_text).map_err(|e| e.to_string())?;
+    let mut kernel = Kernel::new(config).map_err(|e| e.to_string())?;
+    let tick_s = scenario.header.tick_s;
+    let mut labels: BTreeMap<u64, BTreeMap<String, String>> = BTreeMap::new();
+    for e in &scenario.events {
+        let k = (e.t / tick_s).round() as u64;
+        for (src, why) in &e.salient {
+            labels.entry(k).or_default().insert(src.clone(), why.clone());
+        }
+    }
+    let mut r = AttentionReport {
+        observations: 0,
+        salient: 0,
+        salient_attended: 0,
+        recall: 0.0,
+        trivial_attended: 0,
+        runs: 0,
+        skipped: 0.0,
+        missed: vec![],
+    };
+    let mut none = NoExecutor;
+    let driver: &mut dyn Driver = match driver {
+        Some(d) => d,
+        None => &mut none,
+    };
+    run_with(&mut kernel, &scenario, driver, |report, _| {
+        let index = report.tick - 1;
+        let here = labels.get(&index);
+        r.runs += report.runs.len() as u64;
+        for o in &report.observations {
+            r.observations += 1;
+            let attended = matches!(o.attention, Attention::Attended);
+            match here.and_then(|l| l.get(&o.source)) {
+                Some(why) => {
+                    r.salient += 1;
+                    if attended {
+                        r.salient_attended += 1;
+                    } else {
+                        let what = match &o.attention {
+                            Attention::Ignored => {
+                                format!("ignored at salience {:.2}", o.salience.map_or(0.0, |s| s.total))
+                            }
+                            other => format!("{other:?}"),
+                        };
+                        r.missed.push((index, o.source.clone(), why.clone(), what));
+                    }
+                }
+                None => r.trivial_attended += attended as u64,
+            }
+        }
+    });
+    r.recall = if r.salient > 0 { r.salient_attended as f64 / r.salient as f64 } else { 0.0 };
+    r.skipped = if r.observations > 0 { 1.0 - r.runs as f64 / r.observations as f64 } else { 0.0 };
+    Ok(r)
+}
+
+/// One engine of the simulated zoo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SimModel {
+    /// Id.
+    pub id: &'static str,
+    /// Memory, MiB.
+    pub mib: u64,
+    /// Seconds to load.
+    pub load_s: f64,
+    /// Compute cost of one answer (arbitrary units, ∝ parameters × tokens).
+    pub cost: f64,
+    /// Known quality per class.
+    pub quality: [(&'static str, f64); 3],
+}
+
+/// The simulated zoo: four sizes, the largest best on average, smaller ones good enough for
+/// some classes.
+pub fn sim_zoo() -> Vec<SimModel> {
+    vec![
+        SimModel {
+            id: "tiny",
+            mib: 500,
+            load_s: 0.3,
+            cost: 1.0,
+            quality: [("text.chat", 0.80), ("text.question", 0.55), ("text.alert", 0.50)],
+        },
+        SimModel {
+            id: "small",
+            mib: 1000,
+            load_s: 0.6,
+            cost: 2.0,
+            quality: [("text.chat", 0.82), ("text.question", 0.75), ("text.alert", 0.70)],
+        },
+        SimModel {
+            id: "medium",
+            mib: 4000,
+            load_s: 2.0,
+            cost: 6.0,
+            quality: [("text.chat", 0.84), ("text.question", 0.86), ("text.alert", 0.85)],
+        },
+        SimModel {
+            id: "large",
+            mib: 8000,
+            load_s: 4.0,
+            cost: 15.0,
+            quality: [("text.chat", 0.85), ("text.question", 0.88), ("text.alert", 0.90)],
+        },
+    ]
+}
+
+fn q(m: &SimModel, class: &str) -> f64 {
+    m.quality.iter().find(|(c, _)| *c == class).map_or(0.0, |(_, q)| *q)
+}
+
+/// A policy's figures over the request stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyFigures {
+    /// Policy.
+    pub policy: String,
+    /// Mean known quality of the answers.
+    pub quality: f64,
+    /// Mean cost per request (answer compute plus loads).
+    pub cost: f64,
+    /// Loads per request.
+    pub swaps_per_selection: f64,
+    /// Answers per model.
+    pub used: BTreeMap<String, u64>,
+}
+
+/// The routing comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutingReport {
+    /// Requests.
+    pub requests: usize,
+    /// SAGE's router.
+    pub sage: PolicyFigures,
+    /// Baselines.
+    pub baselines: Vec<PolicyFigures>,
+    /// Every model was chosen at least once by the router.
+    pub all_explored: bool,
+}
+
+const LOAD_COST_PER_S: f64 = 2.0;
+
+/// The request stream: `(class, state)`; alerts arrive in FOCUS, the rest in WAKE.
+fn stream(n: usize, seed: u64) -> Vec<(&'static str, State)> {
+    let mut rng = sage_kernel::rng::Rng::new(seed);
+    (0..n)
+        .map(|_| match rng.below(10) {
+            0..=3 => ("text.chat", State::Wake),
+            4..=7 => ("text.question", State::Wake),
+            _ => ("text.alert", State::Focus),
+        })
+        .collect()
+}
+
+/// Simulate a fixed-choice policy with an LRU residency of `budget_mib`.
+fn simulate_fixed(
+    name: &str,
+    zoo: &[SimModel],
+    requests: &[(&str, State)],
+    budget_mib: u64,
+    mut pick: impl FnMut(&str) -> usize,
+) -> PolicyFigures {
+    let mut resident: Vec<usize> = vec![];
+    let (mut quality, mut cost, mut loads) = (0.0, 0.0, 0u64);
+    let mut used = BTreeMap::new();
+    for (class, _) in requests {
+        let i = pick(class);
+        let m = &zoo[i];
+        if let Some(pos) = resident.iter().position(|&r| r == i) {
+            resident.remove(pos);
+        } else {
+            loads += 1;
+            cost += m.load_s * LOAD_COST_PER_S;
+            while resident.iter().map(|&r| zoo[r].mib).sum::<u64>() + m.mib > budget_mib
+                && !resident.is_empty()
+            {
+                resident.remove(0);
+            }
+        }
+        resident.push(i);
+        quality += q(m, class);
+        cost += m.cost;
+        *used.entry(m.id.to_string()).or_default() += 1;
+    }
+    let n = requests.len().max(1) as f64;
+    PolicyFigures {
+        policy: name.into(),
+        quality: quality / n,
+        cost: cost / n,
+        swaps_per_selection: loads as f64 / n,
+        used,
+    }
+}
+
+/// Run SAGE's router and the baselines on `n` requests.
+pub fn routing(n: usize, seed: u64) -> RoutingReport {
+    let zoo = sim_zoo();
+    let budget_mib = 10_000;
+    let requests = stream(n, seed);
+    let specs: Vec<ModelSpec> = zoo
+        .iter()
+        .map(|m| ModelSpec {
+            id: m.id.into(),
+            engine: EngineKind::Gguf,
+            path: Some(format!("{}.gguf", m.id).into()),
+            url: None,
+            remote_model: None,
+            role: "primary".into(),
+            modalities: vec!["text".into()],
+            context: 512,
+            // The zoo declares coarse priors (the known quality rounded to one decimal, as a
+            // published benchmark would give it); trust refines them from outcomes.
+            quality: m.quality.iter().map(|(c, q)| (c.to_string(), (q * 10.0).round() / 10.0)).collect(),
+            expected_mib: m.mib,
+            expected_load_s: m.load_s,
+            keep_alive_s: 1e9,
+            pinned: false,
+        })
+        .collect();
+    let scripts: Vec<Script> = zoo
+        .iter()
+        .map(|m| Script { bytes: m.mib << 20, load_s: m.load_s, ..Script::new(m.id, 0.9) })
+        .collect();
+    let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
+    let clock = Arc::new(ManualClock::default());
+    let residency = Residency::new(&specs, budget_mib << 20, loader.clone(), clock.clone());
+    let mut router = Router::new(specs, residency, clock.clone(), seed);
+    let table: BTreeMap<(String, String), f64> = zoo
+        .iter()
+        .flat_map(|m| m.quality.iter().map(|(c, q)| ((m.id.to_string(), c.to_string()), *q)))
+        .collect();
+    let mut noise = sage_kernel::rng::Rng::new(seed ^ 0x9e37);
+    router.judge = Some(Box::new(move |model, class, _| {
+        let base = table.get(&(model.to_string(), class.to_string())).copied().unwrap_or(0.0);
+        (base + 0.1 * (noise.next_f64() - 0.5)).clamp(0.0, 1.0)
+    }));
+    let (mut quality, mut cost) = (0.0, 0.0);
+    let mut used: BTreeMap<String, u64> = BTreeMap::new();
+    let mut loads_before = 0;
+    for (class, state) in &requests {
+        clock.advance(1.0);
+        let req = Request {
+            class: class.to_string(),
+            messages: vec![ChatMessage::new(Role::User, format!("class: {class}\nhello"))],
+            conversation: None,
+            max_tokens: 8,
+            atp: 10.0,
+        };
+        let s = router.serve(&req, *state, None);
+        let loads = loader.loads();
+        if let Some(a) = &s.answer {
+            let m = zoo.iter().find(|m| m.id == a.model).map_or_else(|| zoo[0].clone(), Clone::clone);
+            quality += q(&m, class);
+            cost += m.cost;
+            *used.entry(m.id.to_string()).or_default() += 1;
+        }
+        for _ in loads_before..loads {
+            // The load cost of whichever model was loaded: charge by the answering model's.
+            if let Some(a) = &s.answer {
+                if let Some(m) = zoo.iter().find(|m| m.id == a.model) {
+                    cost += m.load_s * LOAD_COST_PER_S;
+                }
+            }
+        }
+        loads_before = loads;
+    }
+    let nf = n.max(1) as f64;
+    let sage = PolicyFigures {
+        policy: "sage router".into(),
+        quality: quality / nf,
+        cost: cost / nf,
+        swaps_per_selection: loader.loads() as f64 / nf,
+        used: used.clone(),
+    };
+    let best = (0..zoo.len())
+        .max_by(|&a, &b| {
+            let m = |i: usize| zoo[i].quality.iter().map(|(_, q)| q).sum::<f64>();
+            m(a).total_cmp(&m(b))
+        })
+        .unwrap_or(0);
+    let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
+    let mut rng = sage_kernel::rng::Rng::new(seed ^ 0x51);
+    let baselines = vec![
+        simulate_fixed("always best", &zoo, &requests, budget_mib, |_| best),
+        simulate_fixed("always cheapest", &zoo, &requests, budget_mib, |_| cheapest),
+        simulate_fixed("random", &zoo, &requests, budget_mib, |_| rng.below(zoo.len())),
+    ];
+    let explored: BTreeSet<&String> = used.keys().collect();
+    RoutingReport { requests: n, all_explored: explored.len() == zoo.len(), sage, baselines }
+}
