@@ -87,8 +87,21 @@ pub fn attention(
         let here = labels.get(&index);
         r.runs += report.runs.len() as u64;
         for o in &report.observations {
-            r.observations += 1;
             let attended = matches!(o.attention, Attention::Attended);
+            if let Some(origin) = o.deferred_from {
+                // Held after being capped: attended now counts for the original observation.
+                if attended {
+                    let before = r.missed.len();
+                    r.missed.retain(|(t, src, _, _)| !(*t == origin - 1 && src == &o.source));
+                    if r.missed.len() < before {
+                        r.salient_attended += 1;
+                    } else if labels.get(&(origin - 1)).is_none_or(|l| !l.contains_key(&o.source)) {
+                        r.trivial_attended += 1;
+                    }
+                }
+                continue;
+            }
+            r.observations += 1;
             match here.and_then(|l| l.get(&o.source)) {
                 Some(why) => {
                     r.salient += 1;

@@ -145,6 +145,10 @@ impl Trace {
                 }
                 None => format!("{} {}", o.class, o.source),
             };
+            let head = match o.deferred_from {
+                Some(t) => format!("{head} [held since tick {t}]"),
+                None => head,
+            };
             match &o.attention {
                 Attention::Ignored => {
                     if self.mode == TraceMode::Verbose {
@@ -153,7 +157,10 @@ impl Trace {
                     continue;
                 }
                 Attention::Capped => {
-                    lines.push(format!("{head} · not run: {} allows no more plugins", r.state));
+                    lines.push(format!(
+                        "{head} · not run: {} allows no more plugins (held for the next ticks)",
+                        r.state
+                    ));
                     continue;
                 }
                 Attention::Unrouted { .. } => lines.push(format!("{head} · no expert could take it")),
@@ -323,8 +330,8 @@ impl Trace {
         let skipped = if valid > 0 { 100.0 * (valid - s.attended) as f64 / valid as f64 } else { 0.0 };
         writeln!(
             out,
-            "  observations {}: attended {} · ignored {} · capped {} · unrouted {} · rejected {}",
-            s.observations, s.attended, s.ignored, s.capped, s.unrouted, s.rejected
+            "  observations {}: attended {} ({} after being held) · ignored {} · capped {} · unrouted {} · rejected {}",
+            s.observations, s.attended, s.attended_late, s.ignored, s.capped, s.unrouted, s.rejected
         )?;
         writeln!(out, "  {skipped:.0}% of valid observations needed no plugin run")?;
         let runs: Vec<String> = s.runs_per_expert.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -364,6 +364,9 @@ pub struct ObservationReport {
     pub salience: Option<Salience>,
     /// Attention outcome.
     pub attention: Attention,
+    /// For an observation capped at an earlier tick and offered again: that tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferred_from: Option<u64>,
 }
 
 /// Whether and how an observation was attended.
@@ -515,7 +518,24 @@ pub struct Kernel {
     pending: Vec<Feedback>,
     total_swaps: u64,
     last_dims: BTreeMap<String, crate::snarc::Dims>,
+    deferred: Vec<Deferred>,
 }
+
+/// A salient observation that a state's plugin limit capped: it is offered again at the next
+/// ticks (with the salience it had), so that nothing salient is lost to a busy or sleeping
+/// state, until it is attended or too old.
+#[derive(Debug, Clone)]
+struct Deferred {
+    origin: u64,
+    obs: Observation,
+    salience: Salience,
+    class: String,
+}
+
+/// Ticks a capped observation is offered again.
+pub const MAX_DEFER_TICKS: u64 = 10;
+/// Most capped observations kept.
+pub const MAX_DEFERRED: usize = 32;
 
 impl Kernel {
     /// A kernel in WAKE with the configured ATP and experts.
@@ -569,6 +589,7 @@ impl Kernel {
             pending: vec![],
             total_swaps: 0,
             last_dims: BTreeMap::new(),
+            deferred: vec![],
             config,
         };
         // Start with WAKE's keep-hot set resident.
@@ -889,15 +910,40 @@ impl Kernel {
                     class: o.class(s.dims.arousal).to_string(),
                     salience: Some(s),
                     attention: Attention::Ignored,
+                    deferred_from: None,
                 }),
                 Err(e) => reports.push(ObservationReport {
                     source: o.source.clone(),
                     class: o.class(0.0).to_string(),
                     salience: None,
                     attention: Attention::Rejected { error: e.to_string() },
+                    deferred_from: None,
                 }),
             }
         }
+        // Observations capped at earlier ticks are offered again.
+        let extended: Vec<Observation>;
+        let observations: &[Observation] = if self.deferred.is_empty() {
+            observations
+        } else {
+            let deferred = std::mem::take(&mut self.deferred);
+            let mut all = observations.to_vec();
+            for d in deferred {
+                if tick - d.origin > MAX_DEFER_TICKS {
+                    continue;
+                }
+                reports.push(ObservationReport {
+                    source: d.obs.source.clone(),
+                    class: d.class,
+                    salience: Some(d.salience),
+                    attention: Attention::Ignored,
+                    deferred_from: Some(d.origin),
+                });
+                all.push(d.obs);
+            }
+            extended = all;
+            &extended
+        };
 
         // 2. Attention and routing.
         let mut attended: Vec<usize> = reports
@@ -913,6 +959,27 @@ impl Kernel {
         });
         for &i in attended.iter().skip(policy.max_plugins) {
             reports[i].attention = Attention::Capped;
+            let Some(sal) = reports[i].salience else { continue };
+            let held = Deferred {
+                origin: reports[i].deferred_from.unwrap_or(tick),
+                obs: observations[i].clone(),
+                salience: sal,
+                class: reports[i].class.clone(),
+            };
+            // A sensor keeps one held reading, its most salient; messages are each held.
+            let same = matches!(held.obs.payload, Payload::Sensor(_))
+                .then(|| {
+                    self.deferred.iter().position(|d| {
+                        d.obs.source == held.obs.source && matches!(d.obs.payload, Payload::Sensor(_))
+                    })
+                })
+                .flatten();
+            match same {
+                Some(j) if self.deferred[j].salience.total >= sal.total => {}
+                Some(j) => self.deferred[j] = held,
+                None if self.deferred.len() < MAX_DEFERRED => self.deferred.push(held),
+                None => {}
+            }
         }
         attended.truncate(policy.max_plugins);
 
@@ -1173,7 +1240,13 @@ impl Kernel {
             Some(period) => Circadian { period }.biases(tick),
             None => Biases::NEUTRAL,
         };
-        let max_salience = reports.iter().filter_map(|r| r.salience.map(|s| s.total)).fold(0.0, f64::max);
+        // Held observations were seen already; they keep counting only where nothing can be
+        // attended (so that a held event can still wake a dreaming kernel).
+        let max_salience = reports
+            .iter()
+            .filter(|r| r.deferred_from.is_none() || policy.max_plugins == 0)
+            .filter_map(|r| r.salience.map(|s| s.total))
+            .fold(0.0, f64::max);
         let transition = self.machine.update(Inputs {
             atp: self.ledger.balance(),
             salience: max_salience,

@@ -262,6 +262,14 @@ pub struct Thresholds {
     pub dream_ticks: f64,
     /// DREAM → REST when ATP falls below this.
     pub dream_rest_atp: f64,
+    /// DREAM → WAKE when a salient event (at least this salient) arrives: DREAM attends to
+    /// nothing, so whatever deserves attention must wake it (the event is held meanwhile).
+    #[serde(default = "default_wake_salience")]
+    pub wake_salience: f64,
+}
+
+fn default_wake_salience() -> f64 {
+    0.45
 }
 
 impl Default for Thresholds {
@@ -285,6 +293,7 @@ impl Default for Thresholds {
             dream_wake_atp: 70.0,
             dream_ticks: 18.0,
             dream_rest_atp: 40.0,
+            wake_salience: default_wake_salience(),
         }
     }
 }
@@ -470,7 +479,7 @@ impl Machine {
                         Some((State::Wake, Rule::AtpRecovered))
                     } else if ticks > t.dream_ticks * b.dream {
                         Some((State::Wake, Rule::DreamComplete))
-                    } else if sal >= t.focus_salience {
+                    } else if sal >= t.wake_salience {
                         Some((State::Wake, Rule::WokenBySalience))
                     } else {
                         None

@@ -197,8 +197,10 @@ pub struct Summary {
     pub attended: u64,
     /// Below the attention threshold.
     pub ignored: u64,
-    /// Capped by the state's plugin limit.
+    /// Capped by the state's plugin limit (and never attended later).
     pub capped: u64,
+    /// Capped first, attended at a later tick.
+    pub attended_late: u64,
     /// Rejected as invalid.
     pub rejected: u64,
     /// Routed nowhere.
@@ -297,6 +299,15 @@ pub fn run_with(
             s.transitions.push((r.tick, t.from, t.to, t.rule.to_string()));
         }
         for o in &r.observations {
+            if o.deferred_from.is_some() {
+                // Counted when first seen (as capped); attended now.
+                if o.attention == Attention::Attended {
+                    s.attended += 1;
+                    s.capped = s.capped.saturating_sub(1);
+                    s.attended_late += 1;
+                }
+                continue;
+            }
             s.observations += 1;
             match o.attention {
                 Attention::Attended => s.attended += 1,

@@ -266,3 +266,50 @@ fn external_experts_are_dispatched_debited_and_fall_back_with_trust_recorded() {
         matches!(&r.observations[0].attention, Attention::Unrouted { why } if why.contains("no executor"))
     );
 }
+
+#[test]
+fn a_capped_salient_observation_is_held_and_attended_later() {
+    let mut k = kernel();
+    // Four salient messages in WAKE (three plugins per tick): one is held for the next tick.
+    let obs = vec![
+        Observation::text("operator", "URGENT: smoke near the charging dock, stop the robot!"),
+        Observation::text("supervisor", "DANGER: a pallet is falling in row 5, keep away!"),
+        Observation::text("safety", "ALARM: fire in aisle 7, evacuate immediately!"),
+        Observation::text("dock", "WARNING: forklift collision at gate 2, halt now!"),
+    ];
+    let r = k.tick(0.0, &obs, false);
+    let capped: Vec<usize> = (0..4).filter(|&i| r.observations[i].attention == Attention::Capped).collect();
+    assert_eq!(capped.len(), 1, "{:?}", r.observations);
+    let r = k.tick(1.0, &[], false);
+    assert_eq!(r.observations.len(), 1);
+    assert_eq!(r.observations[0].deferred_from, Some(1));
+    assert_eq!(r.observations[0].attention, Attention::Attended);
+    assert_eq!(r.runs.len(), 1);
+    let r = k.tick(2.0, &[], false);
+    assert!(r.observations.is_empty(), "attended: no longer held");
+}
+
+#[test]
+fn a_held_event_wakes_a_dreaming_kernel_and_is_then_attended() {
+    let mut k = kernel();
+    // Quiet until DREAM.
+    let mut t = 0.0;
+    while k.state() != State::Dream {
+        k.tick(t, &[], false);
+        t += 1.0;
+        assert!(t < 500.0, "never dreamt");
+    }
+    let msg = [Observation::text("operator", "Stop at the loading dock and wait for the forklift.")];
+    let r = k.tick(t, &msg, false);
+    assert_eq!(r.observations[0].attention, Attention::Capped, "DREAM attends to nothing");
+    let mut attended_at = None;
+    for i in 1..=super::MAX_DEFER_TICKS {
+        let r = k.tick(t + i as f64, &[], false);
+        if r.observations.iter().any(|o| o.attention == Attention::Attended && o.deferred_from.is_some()) {
+            attended_at = Some(i);
+            break;
+        }
+    }
+    assert!(attended_at.is_some(), "woken and attended within {} ticks", super::MAX_DEFER_TICKS);
+    assert_ne!(k.state(), State::Dream);
+}
