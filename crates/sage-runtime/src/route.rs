@@ -281,6 +281,9 @@ pub fn attempt_chain(
     (attempts, None)
 }
 
+/// Judges an answer: `(model, class, answer) -> quality in [0, 1]`.
+pub type Judge = Box<dyn FnMut(&str, &str, &Answer) -> f64 + Send>;
+
 /// The router for requests outside the kernel's tick (chat, ask, the HTTP API).
 pub struct Router {
     residency: Arc<Residency>,
@@ -299,7 +302,7 @@ pub struct Router {
     pub settings: LlmSettings,
     /// Where answer quality comes from when not from the model's own log-probabilities: user
     /// feedback, a grader, or a simulation's known quality. `(model, class, answer) -> [0, 1]`.
-    pub judge: Option<Box<dyn FnMut(&str, &str, &Answer) -> f64 + Send>>,
+    pub judge: Option<Judge>,
 }
 
 impl Router {
