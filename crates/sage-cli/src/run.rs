@@ -61,8 +61,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let (origin, text) = load(args.scenario.as_ref())?;
     let scenario = Scenario::parse(&text).with_context(|| format!("parsing scenario {origin}"))?;
     let composed = if args.no_model { None } else { Some(crate::runtime::compose(&args.zoo)?) };
+    let mut tuned = vec![];
     let mut config = match &composed {
-        Some(c) => sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency),
+        Some(c) => {
+            let mut config =
+                sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
+            tuned = sage_runtime::driver::tune_halt(&mut config, &c.store);
+            config
+        }
         None => KernelConfig::default(),
     };
     if let Some(seed) = args.seed.or(scenario.header.seed) {
@@ -97,6 +103,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(c) => {
             let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
             let scorer = sage_runtime::patterns::SemanticScorer::new(&first, 0.01);
+            let trust = c.store.load_trust()?;
+            let policies = kernel.config().policies.clone();
             let mut d = sage_runtime::driver::LlmDriver::new(
                 c.specs.clone(),
                 c.residency.clone(),
@@ -104,6 +112,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
                 Some(scorer),
                 c.clock.clone(),
             );
+            d.restore_trust(trust);
+            d.follow_states(policies, c.profile.model_bytes);
             let s = scenario::run_with(&mut kernel, &scenario, &mut d, &mut on_tick);
             driver = Some(d);
             s
@@ -114,6 +124,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     trace.summary(&mut out, &summary, &kernel)?;
     if let Some(d) = &driver {
+        let end = summary.ticks as f64 * scenario.header.tick_s;
+        d.save_trust(&kernel, end).context("saving trust")?;
         if let Some(store) = d.store() {
             for l in &d.tape().residency {
                 if let sage_runtime::ResidencyLog::Load { model, bytes, seconds, t, .. } = l {
@@ -136,6 +148,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             )?;
             for l in &d.tape().residency {
                 writeln!(out, "  residency: {}", serde_json::to_string(l).unwrap_or_default())?;
+            }
+            for n in tuned.iter().chain(&d.notes) {
+                writeln!(out, "  memory: {n}")?;
             }
         }
         if let Some(path) = &args.record {

@@ -798,6 +798,30 @@ impl Kernel {
         }
     }
 
+    /// Trust as it stands at `now`: `(expert name, class, entry)`, for persistence.
+    pub fn trust_snapshot(&self, now: f64) -> Vec<(String, String, crate::trust::TrustEntry)> {
+        self.trust
+            .snapshot(now)
+            .into_iter()
+            .map(|(class, id, e)| (self.expert_name(id).to_string(), class, e))
+            .collect()
+    }
+
+    /// Restore persisted trust for the expert called `expert` (unknown experts are skipped).
+    /// Returns whether it was applied.
+    pub fn restore_trust(
+        &mut self,
+        expert: &str,
+        class: &str,
+        entry: crate::trust::TrustEntry,
+        now: f64,
+    ) -> bool {
+        match self.expert_id(expert) {
+            Some(id) => self.trust.restore(id, class, entry, now),
+            None => false,
+        }
+    }
+
     /// Replace an expert's memory and load cost with measured values. Returns whether it changed.
     pub fn set_cost(&mut self, expert: &str, bytes: u64, load_s: f64) -> bool {
         match self.expert_id(expert) {

@@ -231,6 +231,34 @@ impl TrustLedger {
         events
     }
 
+    /// Every entry as it stands at `now` (penalties decayed to `now`), for persistence.
+    pub fn snapshot(&self, now: f64) -> Vec<(String, u32, TrustEntry)> {
+        self.entries
+            .iter()
+            .map(|((c, e), v)| {
+                let mut v = *v;
+                v.penalty = self.penalty_at(&v, now);
+                v.penalty_at = now;
+                (c.clone(), *e, v)
+            })
+            .collect()
+    }
+
+    /// Restore a persisted entry; its clocks restart at `now` (time between processes is not
+    /// known, so a penalty is kept as it was, conservatively). Invalid values are ignored.
+    pub fn restore(&mut self, expert: u32, class: &str, mut entry: TrustEntry, now: f64) -> bool {
+        let ok = [entry.prior, entry.score].iter().all(|x| x.is_finite() && (0.0..=1.0).contains(x))
+            && entry.penalty.is_finite()
+            && entry.penalty >= 0.0;
+        if !ok {
+            return false;
+        }
+        entry.penalty_at = now;
+        entry.updated_at = now;
+        self.entries.insert((class.to_string(), expert), entry);
+        true
+    }
+
     /// DREAM consolidation: move scores not updated for `stale_after_s` toward their prior.
     /// Returns how many entries decayed.
     pub fn consolidate(&mut self, now: f64) -> usize {

@@ -69,6 +69,11 @@ pub struct LlmDriver {
     /// Memory of the salient: observations at least this salient become memories.
     pub memory_threshold: f64,
     told: BTreeMap<String, (bool, u64)>,
+    restore: Vec<sage_store::TrustRow>,
+    policies: Option<(sage_kernel::metabolic::Policies, u64)>,
+    /// What the driver did besides answering (restored trust, state changes applied to
+    /// residency, consolidation), for the trace.
+    pub notes: Vec<String>,
 }
 
 impl LlmDriver {
@@ -94,7 +99,41 @@ impl LlmDriver {
             invocations: vec![],
             memory_threshold: 0.5,
             told: BTreeMap::new(),
+            restore: vec![],
+            policies: None,
+            notes: vec![],
         }
+    }
+
+    /// Restore this trust before the first tick (from the store of earlier runs).
+    pub fn restore_trust(&mut self, rows: Vec<sage_store::TrustRow>) {
+        self.restore = rows;
+    }
+
+    /// Apply the kernel's state policies to the real residency: on every state change the
+    /// budget becomes `model_bytes × memory_share` and the state's keep-hot roles are loaded,
+    /// the rest unloaded.
+    pub fn follow_states(&mut self, policies: sage_kernel::metabolic::Policies, model_bytes: u64) {
+        self.policies = Some((policies, model_bytes));
+    }
+
+    /// Persist the kernel's trust at the end of a run.
+    pub fn save_trust(&self, kernel: &Kernel, now: f64) -> Result<usize, sage_store::StoreError> {
+        let Some(store) = &self.store else { return Ok(0) };
+        let rows: Vec<sage_store::TrustRow> = kernel
+            .trust_snapshot(now)
+            .into_iter()
+            .filter_map(|(expert, class, entry)| {
+                Some(sage_store::TrustRow {
+                    expert,
+                    class,
+                    entry: serde_json::to_value(entry).ok()?,
+                    updated: now,
+                })
+            })
+            .collect();
+        store.save_trust(&rows)?;
+        Ok(rows.len())
     }
 
     /// The tape of everything the kernel was told.
@@ -233,9 +272,24 @@ impl Driver for LlmDriver {
     fn before_tick(&mut self, kernel: &mut Kernel, index: u64, now: f64) {
         self.tick = index;
         self.now = now;
+        let mut restored = 0;
+        for row in std::mem::take(&mut self.restore) {
+            let Ok(entry) = serde_json::from_value::<sage_kernel::trust::TrustEntry>(row.entry) else {
+                continue;
+            };
+            if kernel.restore_trust(&row.expert, &row.class, entry, now) {
+                restored += 1;
+                self.tape.push(index, TapeEntry::Trust { expert: row.expert, class: row.class, entry });
+            }
+        }
+        if restored > 0 {
+            self.notes.push(format!("restored {restored} trust entries from earlier runs"));
+        }
         self.residency.expire();
-        // Load what the kernel's state keeps hot (its residency decisions are carried out).
-        let wanted: Vec<String> = kernel.resident().into_iter().map(str::to_string).collect();
+        // Before the first tick, load what the kernel's initial state keeps hot (later state
+        // changes are applied in `after_tick`).
+        let wanted: Vec<String> =
+            if index == 0 { kernel.resident().into_iter().map(str::to_string).collect() } else { vec![] };
         for s in &self.specs {
             if wanted.contains(&s.id) && !self.residency.is_resident(&s.id) {
                 if let Err(e) =
@@ -272,8 +326,91 @@ impl LlmDriver {
         self.tape.digest(self.tick, report);
         if let Some(store) = &self.store {
             remember_tick(store, report, observations, self.memory_threshold);
+            // Convergence memory of the built-in plugins (the models record theirs when run).
+            for run in &report.runs {
+                if !self.specs.iter().any(|s| s.id == run.expert) {
+                    let t = &run.telemetry;
+                    Self::store_warn(store.record_convergence(
+                        &run.expert,
+                        &run.class,
+                        t.steps,
+                        t.halt_reason == HaltReason::Converged || t.halt_reason == HaltReason::PluginDone,
+                    ));
+                }
+            }
+        }
+        let Some(t) = report.transition else { return };
+        if t.to == sage_kernel::State::Dream {
+            if let Some(store) = &self.store {
+                match store.consolidate_memories(MEMORY_KEEP) {
+                    Ok(n) if n > 0 => self
+                        .notes
+                        .push(format!("tick {}: DREAM consolidated memories, {n} dropped", report.tick)),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "memory consolidation failed"),
+                }
+            }
+        }
+        if let Some((policies, bytes)) = &self.policies {
+            let p = policies.get(t.to);
+            let budget = (*bytes as f64 * p.memory_share.clamp(0.0, 1.0)) as u64;
+            let hot: Vec<String> =
+                self.specs.iter().filter(|s| p.keep_hot.contains(&s.role)).map(|s| s.id.clone()).collect();
+            for e in self.residency.apply_state(&t.to.to_string(), budget, &hot) {
+                tracing::warn!(error = %e, "a keep-hot model could not be loaded");
+            }
         }
     }
+}
+
+/// Memories kept by DREAM consolidation.
+pub const MEMORY_KEEP: u64 = 500;
+
+/// Tune the built-in experts' halt rules from their convergence memory: an expert that
+/// converged in at least 80% of at least 5 runs on a class gets `max_steps` of 1.5× its
+/// longest converged run (at least 4); one that rarely converged (under 30%) gets a looser
+/// `eps` (×2, at most 1e-2). Returns what changed, in words.
+pub fn tune_halt(config: &mut sage_kernel::KernelConfig, store: &Store) -> Vec<String> {
+    let mut changes = vec![];
+    for e in &mut config.experts {
+        if e.plugin == sage_kernel::Builtin::External {
+            continue;
+        }
+        let rows: Vec<sage_store::ConvergenceRow> = e
+            .classes
+            .keys()
+            .filter_map(|c| store.convergence(&e.name, c).ok().flatten())
+            .filter(|r| r.runs >= 5)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let runs: u64 = rows.iter().map(|r| r.runs).sum();
+        let share = rows.iter().map(|r| r.converged_share * r.runs as f64).sum::<f64>() / runs as f64;
+        let longest = rows.iter().map(|r| r.max_steps_converged).max().unwrap_or(0);
+        if share >= 0.8 && longest > 0 {
+            let steps = ((longest as f64 * 1.5).ceil() as u32).max(4);
+            if steps < e.halt.max_steps {
+                changes.push(format!(
+                    "{}: max_steps {} -> {steps} ({runs} runs, {:.0}% converged within {longest})",
+                    e.name,
+                    e.halt.max_steps,
+                    100.0 * share
+                ));
+                e.halt.max_steps = steps;
+            }
+        } else if share < 0.3 && e.halt.eps < 1e-2 {
+            let eps = (e.halt.eps * 2.0).min(1e-2);
+            changes.push(format!(
+                "{}: eps {:.0e} -> {eps:.0e} ({runs} runs, {:.0}% converged)",
+                e.name,
+                e.halt.eps,
+                100.0 * share
+            ));
+            e.halt.eps = eps;
+        }
+    }
+    changes
 }
 
 /// Store what a tick saw: every observation in the ring, the salient ones as memories.
@@ -305,8 +442,8 @@ pub fn remember_tick(
     }
 }
 
-/// The kernel configuration of a run with language models: the built-in sensor experts and
-/// the light `keywords` text expert, and every zoo model as an external expert for the classes
+/// The kernel configuration of a run with language models: the built-in sensor experts, the
+/// light `keywords` expert for chit-chat, and every zoo model as an external expert for the classes
 /// it declares (memory and load cost as expected or measured), within `memory_bytes`.
 pub fn kernel_config(
     specs: &[ModelSpec],
@@ -314,7 +451,15 @@ pub fn kernel_config(
     residency: &Residency,
 ) -> sage_kernel::KernelConfig {
     let mut config = sage_kernel::KernelConfig::default();
+    // The language models answer; of the built-in text plugins only `keywords` stays, for
+    // chit-chat that needs noting rather than an answer (it cannot answer a question or an
+    // alert, and its quality is not on the models' scale).
     config.experts.retain(|e| e.name != "intent");
+    for e in &mut config.experts {
+        if e.name == "keywords" {
+            e.classes.retain(|c, _| c == "text.chat");
+        }
+    }
     let halt = config.experts.first().map(|e| e.halt).unwrap_or_default();
     for s in specs {
         let (bytes, load_s, _) =

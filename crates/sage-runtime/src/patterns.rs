@@ -28,7 +28,7 @@ pub struct SemanticScorer {
     model: String,
     atp_per_token: f64,
     cache: BTreeMap<String, f64>,
-    session: Option<(usize, SessionId)>,
+    session: Option<(u64, SessionId)>,
     /// Scores computed by the model (not served from a cache).
     pub computed: u64,
 }
@@ -57,7 +57,7 @@ impl SemanticScorer {
         }
         let lease = residency.acquire(&self.model, "semantic importance scoring").ok()?;
         let model = lease.model();
-        let (p, tokens) = match self.importance(model, text) {
+        let (p, tokens) = match self.importance(model, lease.generation(), text) {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(model = %self.model, error = %e, "semantic scoring failed");
@@ -77,6 +77,7 @@ impl SemanticScorer {
     fn importance(
         &mut self,
         model: &dyn LanguageModel,
+        generation: u64,
         text: &str,
     ) -> Result<(f64, usize), sage_llm::GenerateError> {
         let clean: String = text.chars().filter(|c| *c != '"' && *c != '\n').take(300).collect();
@@ -84,12 +85,11 @@ impl SemanticScorer {
         let tokens = model.tokenize(&prompt, true)?;
         let yes = *model.tokenize(" yes", false)?.first().unwrap_or(&0);
         let no = *model.tokenize(" no", false)?.first().unwrap_or(&0);
-        let instance = model as *const dyn LanguageModel as *const () as usize;
         let session = match self.session {
-            Some((i, s)) if i == instance => s,
+            Some((g, s)) if g == generation => s,
             _ => {
                 let (s, _) = model.open_session(Some(512))?;
-                self.session = Some((instance, s));
+                self.session = Some((generation, s));
                 s
             }
         };

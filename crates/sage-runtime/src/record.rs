@@ -37,6 +37,15 @@ pub enum TapeEntry {
     },
     /// The outcome of an external run.
     Run(ExternalRun),
+    /// Trust restored from the store before the first tick.
+    Trust {
+        /// Expert.
+        expert: String,
+        /// Class.
+        class: String,
+        /// The entry.
+        entry: sage_kernel::trust::TrustEntry,
+    },
     /// A semantic score and its ATP cost (or none).
     Score {
         /// `(score, ATP)`.
@@ -227,6 +236,9 @@ impl Driver for ReplayDriver {
                 }
                 TapeEntry::Cost { expert, bytes, load_s } => {
                     kernel.set_cost(expert, *bytes, *load_s);
+                }
+                TapeEntry::Trust { expert, class, entry } => {
+                    kernel.restore_trust(expert, class, *entry, _now);
                 }
                 _ => break,
             }

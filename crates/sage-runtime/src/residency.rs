@@ -123,8 +123,17 @@ pub struct Resident {
 }
 
 enum Slot {
-    Loading { reserved: u64 },
-    Ready { model: Arc<dyn LanguageModel>, bytes: u64, load_s: f64, last_used: f64, busy: u32 },
+    Loading {
+        reserved: u64,
+    },
+    Ready {
+        model: Arc<dyn LanguageModel>,
+        bytes: u64,
+        load_s: f64,
+        last_used: f64,
+        busy: u32,
+        generation: u64,
+    },
 }
 
 struct Inner {
@@ -183,6 +192,7 @@ pub struct Residency {
 pub struct Lease {
     model: Arc<dyn LanguageModel>,
     id: String,
+    generation: u64,
     owner: Arc<Residency>,
 }
 
@@ -194,6 +204,10 @@ impl Lease {
     /// Its id.
     pub fn id(&self) -> &str {
         &self.id
+    }
+    /// Which load of the model this is (sessions of an earlier load are gone).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 }
 
@@ -320,9 +334,14 @@ impl Residency {
         let mut g = self.lock();
         loop {
             match g.slots.get_mut(model) {
-                Some(Slot::Ready { model: m, busy, .. }) => {
+                Some(Slot::Ready { model: m, busy, generation, .. }) => {
                     *busy += 1;
-                    return Ok(Lease { model: m.clone(), id: model.to_string(), owner: self.clone() });
+                    return Ok(Lease {
+                        model: m.clone(),
+                        id: model.to_string(),
+                        generation: *generation,
+                        owner: self.clone(),
+                    });
                 }
                 Some(Slot::Loading { .. }) => {
                     g = self.loaded.wait(g).unwrap_or_else(|e| e.into_inner());
@@ -385,10 +404,11 @@ impl Residency {
                 let load_s = if info.load_s > 0.0 { info.load_s } else { seconds };
                 g.measured.insert(model.to_string(), (bytes, load_s));
                 g.loads += 1;
+                let generation = g.loads;
                 let now = self.clock.now();
                 g.slots.insert(
                     model.to_string(),
-                    Slot::Ready { model: m.clone(), bytes, load_s, last_used: now, busy: 1 },
+                    Slot::Ready { model: m.clone(), bytes, load_s, last_used: now, busy: 1, generation },
                 );
                 tracing::info!(model, mib = bytes >> 20, seconds = load_s, why, "loaded");
                 g.log.push(ResidencyLog::Load {
@@ -398,7 +418,7 @@ impl Residency {
                     seconds: load_s,
                     why: why.into(),
                 });
-                Ok(Lease { model: m, id: model.to_string(), owner: self.clone() })
+                Ok(Lease { model: m, id: model.to_string(), generation, owner: self.clone() })
             }
             Err(message) => {
                 tracing::warn!(model, %message, "load failed");
@@ -439,7 +459,10 @@ impl Residency {
     }
 
     /// A state change: set the budget and the keep-hot set; unload idle models that are not
-    /// kept hot, then load the keep-hot models that fit. Returns the load errors.
+    /// kept hot, least valuable first, while the state's budget is exceeded; then load the
+    /// keep-hot models. (Models that still fit stay until their keep-alive: unloading them on
+    /// every WAKE/DREAM cycle would reload the same model again and again.) Returns the load
+    /// errors.
     pub fn apply_state(
         self: &Arc<Self>,
         state: &str,
@@ -451,14 +474,19 @@ impl Residency {
             let mut g = self.lock();
             g.budget = budget;
             g.hot = keep_hot.iter().cloned().collect();
-            let rest: Vec<String> = g
-                .slots
-                .iter()
-                .filter(|(id, s)| matches!(s, Slot::Ready { busy: 0, .. }) && !g.held(id))
-                .map(|(id, _)| id.clone())
-                .collect();
-            for id in rest {
-                g.unload(&id, now, format!("{state} does not keep it hot"));
+            while g.used() > g.budget {
+                let victim = g
+                    .slots
+                    .iter()
+                    .filter(|(id, s)| matches!(s, Slot::Ready { busy: 0, .. }) && !g.held(id))
+                    .map(|(id, _)| (g.value(id, now), id.clone()))
+                    .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                match victim {
+                    Some((_, v)) => {
+                        g.unload(&v, now, format!("over the {state} budget of {} MiB", budget >> 20))
+                    }
+                    None => break,
+                }
             }
         }
         let mut errors = vec![];

@@ -11,7 +11,7 @@ use sage_kernel::metabolic::Policies;
 use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
 use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
 use sage_kernel::State;
-use sage_llm::{ChatMessage, Flow, GenerateError, LanguageModel, SessionId, Timings};
+use sage_llm::{ChatMessage, Flow, GenerateError, SessionId, Timings};
 
 use crate::conversation::{trim, TrimError};
 use crate::llm::{self, LlmSettings};
@@ -157,24 +157,28 @@ pub fn degraded_reply(request: &Request, attempts: &[Attempt]) -> String {
 /// Per-conversation KV sessions, keyed by conversation and model instance.
 #[derive(Default)]
 pub struct Sessions {
-    map: BTreeMap<(String, usize), (SessionId, u32)>,
+    map: BTreeMap<(String, String, u64), (SessionId, u32)>,
 }
 
 impl Sessions {
     fn get(
         &mut self,
         conversation: Option<&str>,
-        model: &dyn LanguageModel,
+        lease: &crate::residency::Lease,
         context: u32,
     ) -> Result<(SessionId, u32, bool), GenerateError> {
-        let instance = model as *const dyn LanguageModel as *const () as usize;
+        let model = lease.model();
+        let instance = (lease.id().to_string(), lease.generation());
         match conversation {
             Some(c) => {
-                if let Some(&(s, n)) = self.map.get(&(c.to_string(), instance)) {
+                // Sessions of an earlier load of the model are gone.
+                self.map.retain(|(_, m, g), _| m != &instance.0 || *g == instance.1);
+                let key = (c.to_string(), instance.0, instance.1);
+                if let Some(&(s, n)) = self.map.get(&key) {
                     return Ok((s, n, true));
                 }
                 let (s, n) = model.open_session(Some(context))?;
-                self.map.insert((c.to_string(), instance), (s, n));
+                self.map.insert(key, (s, n));
                 Ok((s, n, true))
             }
             None => {
@@ -207,17 +211,17 @@ pub fn attempt_chain(
             }
         };
         let model = lease.model();
-        let (session, window, keep) = match sessions.get(request.conversation.as_deref(), model, spec.context)
-        {
-            Ok(s) => s,
-            Err(e) => {
-                attempts.push(Attempt {
-                    model: id.clone(),
-                    failure: Some(Failure::EngineError { message: e.to_string() }),
-                });
-                continue;
-            }
-        };
+        let (session, window, keep) =
+            match sessions.get(request.conversation.as_deref(), &lease, spec.context) {
+                Ok(s) => s,
+                Err(e) => {
+                    attempts.push(Attempt {
+                        model: id.clone(),
+                        failure: Some(Failure::EngineError { message: e.to_string() }),
+                    });
+                    continue;
+                }
+            };
         let max_tokens = request.max_tokens.min(window / 2).max(1);
         let (kept, tokens) = match trim(model, &request.messages, window, max_tokens) {
             Ok(k) => k,

@@ -111,7 +111,7 @@ fn keep_alive_and_state_changes() {
     assert_eq!(r.expire(), 2, "both idle past 60 s");
     // A state keeps c hot: it is loaded, the rest unloaded, and c outlives its keep-alive.
     drop(r.acquire("a", "test").unwrap());
-    let errors = r.apply_state("rest", 1000 << 20, &["c".to_string()]);
+    let errors = r.apply_state("rest", 650 << 20, &["c".to_string()]);
     assert!(errors.is_empty());
     assert!(r.is_resident("c") && !r.is_resident("a"));
     clock.advance(1000.0);
