@@ -105,13 +105,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             let scorer = sage_runtime::patterns::SemanticScorer::new(&first, 0.01);
             let trust = c.store.load_trust()?;
             let policies = kernel.config().policies.clone();
+            let reasoner = sage_runtime::patterns::Reasoner::new(&first, 0.01);
             let mut d = sage_runtime::driver::LlmDriver::new(
                 c.specs.clone(),
                 c.residency.clone(),
                 Some(c.store),
                 Some(scorer),
                 c.clock.clone(),
-            );
+            )
+            .with_reasoner(reasoner);
             d.restore_trust(trust);
             d.follow_states(policies, c.profile.model_bytes);
             let s = scenario::run_with(&mut kernel, &scenario, &mut d, &mut on_tick);

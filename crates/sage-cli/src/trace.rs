@@ -45,6 +45,8 @@ fn state_letter(s: State) -> char {
 }
 
 fn clip(s: &str, n: usize) -> String {
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let s = flat.as_str();
     let mut out: String = s.chars().take(n).collect();
     if s.chars().count() > n {
         out.push('…');
@@ -228,6 +230,22 @@ impl Trace {
                     clip(&run.output, 60)
                 ));
             }
+        }
+        match &r.plan {
+            Some(sage_kernel::PlanOutcome::Plan { asked, clamped, cost }) => {
+                let asked: Vec<String> = asked.iter().map(|x| format!("{x:.2}")).collect();
+                let how = if *clamped { ", adjusted to the budget and the floors" } else { "" };
+                lines.push(format!(
+                    "plan from the model: ATP [{}]{how} (planning cost {cost:.2})",
+                    asked.join(", ")
+                ));
+            }
+            Some(sage_kernel::PlanOutcome::Rejected { why, cost }) => {
+                lines.push(format!(
+                    "plan rejected ({why}); the heuristic allocation stands (planning cost {cost:.2})"
+                ));
+            }
+            None => {}
         }
         for e in &r.residency {
             lines.push(match e {

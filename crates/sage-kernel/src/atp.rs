@@ -170,6 +170,33 @@ pub fn allocate(cycle_budget: f64, max_plugins: usize, probe_floor: f64, targets
     Allocation { cycle_budget: budget, grants, capped }
 }
 
+/// Replace the grants of `heuristic` with a plan's `shares` (ATP per grant, in the same order),
+/// validated and clamped: every share finite; negative shares count as zero; the whole cycle
+/// budget is split in the plan's proportions, but every task keeps at least a quarter of its
+/// heuristic grant (a plan may shift ATP between tasks, not starve one). Returns the allocation
+/// and whether the plan had to be adjusted, or why it was unusable.
+pub fn apply_plan(heuristic: &Allocation, shares: &[f64]) -> Result<(Allocation, bool), String> {
+    let n = heuristic.grants.len();
+    if shares.len() != n {
+        return Err(format!("{} shares for {n} tasks", shares.len()));
+    }
+    if let Some(x) = shares.iter().find(|x| !x.is_finite()) {
+        return Err(format!("share {x} is not a number"));
+    }
+    let wanted: Vec<f64> = shares.iter().map(|x| x.max(0.0)).collect();
+    let total: f64 = wanted.iter().sum();
+    if total <= 0.0 {
+        return Err("the plan gives no ATP to any task".into());
+    }
+    let budget = heuristic.cycle_budget;
+    let floors: Vec<f64> = heuristic.grants.iter().map(|(_, g)| 0.25 * g).collect();
+    let free = (budget - floors.iter().sum::<f64>()).max(0.0);
+    let out: Vec<f64> = floors.iter().zip(&wanted).map(|(f, w)| f + free * w / total).collect();
+    let adjusted = shares.iter().zip(&out).any(|(s, o)| (s - o).abs() > 1e-6 * budget.max(1.0));
+    let grants = heuristic.grants.iter().zip(out).map(|(&(i, _), g)| (i, g)).collect();
+    Ok((Allocation { cycle_budget: budget, grants, capped: heuristic.capped.clone() }, adjusted))
+}
+
 fn finite01(x: f64) -> f64 {
     if x.is_finite() {
         x.clamp(0.0, 1.0)
@@ -192,6 +219,27 @@ mod tests {
         assert_eq!(l.balance(), 0.0);
         assert!(l.imbalance().abs() < 1e-12);
         assert_eq!(l.recent().count(), 2);
+    }
+
+    #[test]
+    fn plans_are_validated_and_clamped() {
+        let h = Allocation { cycle_budget: 10.0, grants: vec![(0, 6.0), (2, 4.0)], capped: vec![] };
+        // A plan in the heuristic's proportions gives the heuristic's grants.
+        let (a, adjusted) = apply_plan(&h, &[6.0, 4.0]).unwrap();
+        assert!(!adjusted, "{a:?}");
+        // Another split moves the ATP above the floors (a quarter of each heuristic grant).
+        let (a, _) = apply_plan(&h, &[3.5, 6.5]).unwrap();
+        assert!((a.grants[0].1 - (1.5 + 7.5 * 0.35)).abs() < 1e-9, "{a:?}");
+        assert!((a.grants[1].1 - (1.0 + 7.5 * 0.65)).abs() < 1e-9, "{a:?}");
+        // A wild plan is brought back to the budget and cannot starve a task.
+        let (a, adjusted) = apply_plan(&h, &[100.0, -4.0]).unwrap();
+        assert!(adjusted);
+        let total: f64 = a.grants.iter().map(|g| g.1).sum();
+        assert!((total - 10.0).abs() < 1e-9, "{a:?}");
+        assert!((a.grants[1].1 - 1.0).abs() < 1e-9, "a quarter of its heuristic grant: {a:?}");
+        assert!(apply_plan(&h, &[1.0]).unwrap_err().contains("1 shares for 2 tasks"));
+        assert!(apply_plan(&h, &[1.0, f64::NAN]).is_err());
+        assert!(apply_plan(&h, &[-1.0, 0.0]).unwrap_err().contains("no ATP"));
     }
 
     #[test]

@@ -178,6 +178,53 @@ pub trait Executor {
     fn score(&mut self, _source: &str, _text: &str, _cheap: f64) -> Option<(f64, f64)> {
         None
     }
+
+    /// A resource plan for a tick in which several observations compete and at least one goes
+    /// to an external expert: `Some((ATP per task in the order given, ATP the planning cost))`,
+    /// or `None` to keep the heuristic allocation. The kernel validates and clamps the plan
+    /// and falls back to the heuristic on anything invalid.
+    fn plan(&mut self, _budget: f64, _tasks: &[PlanTask]) -> Option<(Vec<f64>, f64)> {
+        None
+    }
+}
+
+/// One task of a resource plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanTask {
+    /// Situation class.
+    pub class: String,
+    /// Expert it is routed to.
+    pub expert: String,
+    /// Salience.
+    pub salience: f64,
+    /// Trust in the expert.
+    pub trust: f64,
+    /// What the observation is, in a few words.
+    pub gist: String,
+    /// The heuristic allocator's grant.
+    pub heuristic: f64,
+}
+
+/// Where a tick's allocation came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanOutcome {
+    /// The executor's plan, validated.
+    Plan {
+        /// ATP per task as asked.
+        asked: Vec<f64>,
+        /// Whether it had to be adjusted (to the budget, or to keep every task's floor).
+        clamped: bool,
+        /// ATP the planning cost.
+        cost: f64,
+    },
+    /// The plan was unusable; the heuristic allocation stands.
+    Rejected {
+        /// Why.
+        why: String,
+        /// ATP the planning cost.
+        cost: f64,
+    },
 }
 
 /// The executor of a kernel without external experts: every dispatch fails.
@@ -489,6 +536,9 @@ pub struct TickReport {
     pub consolidated: usize,
     /// External feedback applied this tick (queued feedback counts when it is applied).
     pub feedback_applied: usize,
+    /// Where the allocation came from when a plan was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanOutcome>,
     /// Seconds a live loop should wait before the next tick (the new state's policy).
     pub next_tick_in_s: f64,
 }
@@ -1098,8 +1148,60 @@ impl Kernel {
                 trust: self.trust.trust(id, &reports[i].class),
             })
             .collect();
-        let allocation: Allocation =
+        let mut allocation: Allocation =
             allocate(cycle_budget, policy.max_plugins, self.config.probe_floor, &targets);
+        // A plan from the executor where several tasks compete for a model's time.
+        let mut plan = None;
+        let external = |id: u32| self.config.experts[id as usize].plugin == Builtin::External;
+        if allocation.grants.len() >= 2
+            && allocation.grants.iter().any(|(i, _)| routed.iter().any(|&(j, id)| j == *i && external(id)))
+        {
+            let tasks: Vec<PlanTask> = allocation
+                .grants
+                .iter()
+                .filter_map(|&(i, g)| {
+                    let &(_, id) = routed.iter().find(|(j, _)| *j == i)?;
+                    let gist = match &observations[i].payload {
+                        Payload::Text(t) => t.chars().take(80).collect(),
+                        Payload::Sensor(v) => format!("{} readings from {}", v.len(), observations[i].source),
+                    };
+                    Some(PlanTask {
+                        class: reports[i].class.clone(),
+                        expert: self.config.experts[id as usize].name.clone(),
+                        salience: reports[i].salience.map_or(0.0, |s| s.total),
+                        trust: self.trust.trust(id, &reports[i].class),
+                        gist,
+                        heuristic: g,
+                    })
+                })
+                .collect();
+            if let Some((asked, cost)) = executor.plan(allocation.cycle_budget, &tasks) {
+                let cost = if cost.is_finite() && cost > 0.0 {
+                    semantic_spent += self.ledger.debit(tick, EntryKind::PluginSpend, cost, None);
+                    cost
+                } else {
+                    0.0
+                };
+                // The planning cost comes out of this tick's budget.
+                let mut h = allocation.clone();
+                let left = (h.cycle_budget - cost).max(0.0);
+                let scale = if h.cycle_budget > 0.0 { left / h.cycle_budget } else { 0.0 };
+                h.cycle_budget = left;
+                for g in &mut h.grants {
+                    g.1 *= scale;
+                }
+                match crate::atp::apply_plan(&h, &asked) {
+                    Ok((a, clamped)) => {
+                        allocation = a;
+                        plan = Some(PlanOutcome::Plan { asked, clamped, cost });
+                    }
+                    Err(why) => {
+                        allocation = h;
+                        plan = Some(PlanOutcome::Rejected { why, cost });
+                    }
+                }
+            }
+        }
 
         // 4. Run, interleaved, reallocating what early finishers leave.
         let mut jobs: Vec<Job> = Vec::with_capacity(allocation.grants.len());
@@ -1306,6 +1408,7 @@ impl Kernel {
             trust_events,
             consolidated,
             feedback_applied,
+            plan,
             next_tick_in_s: self.config.policies.get(self.machine.state()).tick_interval_s,
         }
     }

@@ -28,7 +28,7 @@ pub mod trust;
 
 pub use kernel::{
     builtin_experts, Attention, Builtin, ConfigError, Dispatch, Executor, ExpertSpec, ExternalRun, Feedback,
-    Kernel, KernelConfig, NoExecutor, Observation, Payload, RunReport, TickReport,
+    Kernel, KernelConfig, NoExecutor, Observation, Payload, PlanOutcome, PlanTask, RunReport, TickReport,
 };
 pub use metabolic::State;
 pub use scenario::{Driver, Scenario, ScenarioError, Summary};

@@ -60,6 +60,7 @@ pub struct LlmDriver {
     pub settings: LlmSettings,
     store: Option<Store>,
     scorer: Option<SemanticScorer>,
+    reasoner: Option<crate::patterns::Reasoner>,
     clock: Arc<dyn crate::Clock>,
     tick: u64,
     now: f64,
@@ -89,9 +90,20 @@ impl LlmDriver {
             residency,
             specs,
             sessions: Sessions::default(),
-            settings: LlmSettings { chunk: 16, max_tokens: 40, ..Default::default() },
+            // One-line answers: a new line ends the turn.
+            settings: LlmSettings {
+                chunk: 16,
+                max_tokens: 40,
+                params: sage_llm::GenerateParams {
+                    logprobs: Some(0),
+                    stop: vec!["\n".into()],
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             store,
             scorer,
+            reasoner: None,
             clock,
             tick: 0,
             now: 0.0,
@@ -103,6 +115,17 @@ impl LlmDriver {
             policies: None,
             notes: vec![],
         }
+    }
+
+    /// Ask `reasoner` for resource plans where several tasks compete for a model.
+    pub fn with_reasoner(mut self, reasoner: crate::patterns::Reasoner) -> Self {
+        self.reasoner = Some(reasoner);
+        self
+    }
+
+    /// The reasoner, if any.
+    pub fn reasoner(&self) -> Option<&crate::patterns::Reasoner> {
+        self.reasoner.as_ref()
     }
 
     /// Restore this trust before the first tick (from the store of earlier runs).
@@ -164,6 +187,9 @@ impl Executor for LlmDriver {
             class: job.class.clone(),
             messages: vec![
                 ChatMessage::new(Role::System, SYSTEM),
+                // One example exchange: a base model answers in kind.
+                ChatMessage::new(Role::User, "(operator) Is the charging dock free?"),
+                ChatMessage::new(Role::Assistant, "Yes, the charging dock in bay 1 is free."),
                 ChatMessage::new(Role::User, format!("({}) {}", job.input.source, text)),
             ],
             conversation: None,
@@ -251,6 +277,22 @@ impl Executor for LlmDriver {
         });
         self.tape.push(self.tick, TapeEntry::Run(run.clone()));
         run
+    }
+
+    fn plan(&mut self, budget: f64, tasks: &[sage_kernel::PlanTask]) -> Option<(Vec<f64>, f64)> {
+        let out = match self.reasoner.as_mut() {
+            Some(r) => r.plan(&self.residency, budget, tasks),
+            None => None,
+        };
+        if let (Some(store), Some(p)) = (&self.store, &out) {
+            Self::store_warn(store.log_decision(
+                self.now,
+                "plan",
+                &serde_json::json!({"budget": budget, "tasks": tasks, "asked": p}),
+            ));
+        }
+        self.tape.push(self.tick, TapeEntry::Plan { plan: out.clone() });
+        out
     }
 
     fn score(&mut self, source: &str, text: &str, cheap: f64) -> Option<(f64, f64)> {

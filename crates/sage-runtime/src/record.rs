@@ -46,6 +46,11 @@ pub enum TapeEntry {
         /// The entry.
         entry: sage_kernel::trust::TrustEntry,
     },
+    /// A resource plan and its ATP cost (or none).
+    Plan {
+        /// `(ATP per task, cost)`.
+        plan: Option<(Vec<f64>, f64)>,
+    },
     /// A semantic score and its ATP cost (or none).
     Score {
         /// `(score, ATP)`.
@@ -74,6 +79,7 @@ pub fn digest(report: &TickReport) -> serde_json::Value {
         "decisions": report.decisions,
         "runs": report.runs.iter().map(|r| (&r.expert, r.observation, r.allocated, r.quality)).collect::<Vec<_>>(),
         "atp": report.atp,
+        "plan": report.plan,
     });
     // Through text, so that a recorded digest and a fresh one are compared the same way.
     serde_json::from_str(&v.to_string()).unwrap_or(v)
@@ -209,6 +215,15 @@ impl Executor for ReplayDriver {
                 self.problems
                     .push(format!("tick {}: expected a run for {}, found {other:?}", self.index, job.expert));
                 sage_kernel::NoExecutor.execute(job)
+            }
+        }
+    }
+    fn plan(&mut self, _budget: f64, _tasks: &[sage_kernel::PlanTask]) -> Option<(Vec<f64>, f64)> {
+        match self.next_for_tick() {
+            Some(TapeEntry::Plan { plan }) => plan,
+            other => {
+                self.problems.push(format!("tick {}: expected a plan, found {other:?}", self.index));
+                None
             }
         }
     }

@@ -313,3 +313,60 @@ fn a_held_event_wakes_a_dreaming_kernel_and_is_then_attended() {
     assert!(attended_at.is_some(), "woken and attended within {} ticks", super::MAX_DEFER_TICKS);
     assert_ne!(k.state(), State::Dream);
 }
+
+/// A scripted planner (a test double): answers every dispatch and proposes a fixed plan.
+struct Planner {
+    plan: Vec<f64>,
+    grants: Vec<f64>,
+}
+
+impl Executor for Planner {
+    fn execute(&mut self, job: &Dispatch) -> ExternalRun {
+        self.grants.push(job.grant);
+        ExternalRun {
+            used: Some(job.expert.clone()),
+            failed: vec![],
+            telemetry: Telemetry::from_energies(
+                &job.expert,
+                &[2.0, 1.0],
+                HaltReason::PluginDone,
+                0.1,
+                job.grant - 0.1,
+                0.0,
+            ),
+            quality: Some(0.8),
+            output: "ok".into(),
+        }
+    }
+    fn plan(&mut self, _budget: f64, tasks: &[PlanTask]) -> Option<(Vec<f64>, f64)> {
+        assert_eq!(tasks.len(), 2);
+        Some((self.plan.clone(), 0.5))
+    }
+}
+
+#[test]
+fn a_plan_reallocates_within_the_budget_and_a_bad_one_is_rejected() {
+    let obs = [
+        Observation::text("operator", "URGENT: smoke near the charging dock, stop the robot!"),
+        Observation::text("safety", "ALARM: fire in aisle 7, evacuate immediately!"),
+    ];
+    let config = || KernelConfig { experts: vec![external("llm", 0.9)], ..Default::default() };
+    let mut k = Kernel::new(config()).unwrap();
+    let mut p = Planner { plan: vec![1.0, 3.0], grants: vec![] };
+    let r = k.tick_with(0.0, &obs, false, &mut p);
+    assert!(matches!(r.plan, Some(PlanOutcome::Plan { cost, .. }) if cost == 0.5), "{:?}", r.plan);
+    assert_eq!(p.grants.len(), 2);
+    assert!(p.grants[1] > p.grants[0] * 1.5, "the plan moved ATP to the second task: {:?}", p.grants);
+    assert!(p.grants.iter().sum::<f64>() <= r.atp.allocated + 1e-9);
+    assert!(k.ledger().imbalance().abs() < 1e-9);
+
+    let mut k = Kernel::new(config()).unwrap();
+    let mut bad = Planner { plan: vec![f64::NAN, 1.0], grants: vec![] };
+    let r = k.tick_with(0.0, &obs, false, &mut bad);
+    assert!(
+        matches!(&r.plan, Some(PlanOutcome::Rejected { why, .. }) if why.contains("not a number")),
+        "{:?}",
+        r.plan
+    );
+    assert!((bad.grants[0] - bad.grants[1]).abs() < bad.grants[0], "heuristic grants kept: {:?}", bad.grants);
+}
