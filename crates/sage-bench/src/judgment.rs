@@ -315,6 +315,7 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
             conversation: None,
             max_tokens: 8,
             atp: 10.0,
+            complexity: None,
         };
         let s = router.serve(&req, *state, None);
         let loads = loader.loads();

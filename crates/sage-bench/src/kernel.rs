@@ -120,7 +120,13 @@ pub fn run(opts: Options) -> Vec<Row> {
         let mut d = RouteDecision::default();
         let mut incumbent = None;
         let rate = measure(opts.reps, opts.per_rep, || {
-            let ctx = Context { state: State::Focus, swaps_left: 8, incumbent, exploration: true };
+            let ctx = Context {
+                state: State::Focus,
+                swaps_left: 8,
+                incumbent,
+                exploration: true,
+                prefer_light: None,
+            };
             s.select_into(&ctx, black_box(&cands), &mut d);
             incumbent = d.chosen;
         });

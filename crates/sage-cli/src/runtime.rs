@@ -211,6 +211,7 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             conversation: Some(args.session.clone()),
             max_tokens: args.max_tokens,
             atp: 100.0,
+            complexity: None,
         };
         write!(out, "sage> ")?;
         out.flush()?;

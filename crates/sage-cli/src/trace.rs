@@ -182,6 +182,9 @@ impl Trace {
                     Some(Reason::WakePrefersLighter { over }) => {
                         format!("WAKE prefers lighter over {}", self.name(over))
                     }
+                    Some(Reason::LighterToSaveEnergy { over }) => {
+                        format!("energy is short: lighter over {}", self.name(over))
+                    }
                     Some(Reason::TrustFloor { over }) => {
                         format!("trust floor: {} not trusted", self.name(over))
                     }

@@ -1086,6 +1086,8 @@ impl Kernel {
                 swaps_left: self.config.swap_budget.saturating_sub(self.swaps_in_window),
                 incumbent: self.incumbents.get(&class).copied(),
                 exploration: policy.exploration,
+                // Short of energy (under 30% of the maximum), every state prefers light experts.
+                prefer_light: (self.ledger.balance() < 0.3 * self.ledger.max()).then_some(true),
             };
             let d = self.selector.select(&ctx, &candidates);
             let runnable = |c: &Candidate| !c.suppressed && (c.resident || c.fits);

@@ -88,6 +88,10 @@ pub struct Context {
     pub incumbent: Option<u32>,
     /// Whether the state allows exploration.
     pub exploration: bool,
+    /// Prefer a lighter expert unless the heavier one is clearly better: `None` follows the
+    /// state (WAKE prefers light), `Some` overrides it (light when energy is short, not when a
+    /// request is complex).
+    pub prefer_light: Option<bool>,
 }
 
 /// Why a candidate could not be chosen at all.
@@ -138,6 +142,12 @@ pub enum Reason {
         /// The heavier expert passed over.
         over: u32,
     },
+    /// Outside WAKE, the caller asked for light experts (energy is short): a lighter expert
+    /// within 1.5× of the heavier winner's expertise.
+    LighterToSaveEnergy {
+        /// The heavier expert passed over.
+        over: u32,
+    },
     /// The winner's trust was below the floor; a more trusted expert was chosen.
     TrustFloor {
         /// The untrusted winner passed over.
@@ -158,6 +168,9 @@ impl fmt::Display for Reason {
             }
             Reason::WakePrefersLighter { over } => {
                 write!(f, "WAKE prefers the lighter expert over #{over}")
+            }
+            Reason::LighterToSaveEnergy { over } => {
+                write!(f, "energy is short: the lighter expert over #{over}")
             }
             Reason::TrustFloor { over } => write!(f, "trust floor: #{over} is not trusted enough"),
             Reason::Explore => f.write_str("exploration"),
@@ -320,7 +333,7 @@ impl Selector {
                 reason = Reason::Hysteresis { challenger: raw_id };
             }
             // WAKE: prefer a lighter expert unless the heavier one is clearly better.
-            if ctx.state == State::Wake {
+            if ctx.prefer_light.unwrap_or(ctx.state == State::Wake) {
                 let heavy = candidates[pick];
                 let lighter = out
                     .candidates
@@ -335,7 +348,12 @@ impl Selector {
                     .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
                     .map(|(i, _)| i);
                 if let Some(l) = lighter {
-                    reason = Reason::WakePrefersLighter { over: out.candidates[pick].id };
+                    let over = out.candidates[pick].id;
+                    reason = if ctx.state == State::Wake {
+                        Reason::WakePrefersLighter { over }
+                    } else {
+                        Reason::LighterToSaveEnergy { over }
+                    };
                     pick = l;
                 }
             }

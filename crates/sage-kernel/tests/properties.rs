@@ -117,7 +117,7 @@ proptest! {
             let a = base * jitter(&mut noise);
             let b = base * ratio * jitter(&mut noise);
             let c = |id, e| Candidate { id, expertise: e, trust: e, resident: true, cold_cost: 0.5, bytes: 100, fits: true, suppressed: false };
-            let ctx = Context { state: State::Focus, swaps_left: 8, incumbent, exploration: true };
+            let ctx = Context { state: State::Focus, swaps_left: 8, incumbent, exploration: true, prefer_light: None };
             let d = s.select(&ctx, &[c(0, a), c(1, b)]);
             if incumbent.is_some() && d.chosen != incumbent {
                 switches += 1;
@@ -138,7 +138,7 @@ proptest! {
         let mut seen = vec![false; n];
         let mut incumbent = None;
         for _ in 0..3000 {
-            let ctx = Context { state: State::Wake, swaps_left: 8, incumbent, exploration: true };
+            let ctx = Context { state: State::Wake, swaps_left: 8, incumbent, exploration: true, prefer_light: None };
             let d = s.select(&ctx, &cands);
             let id = d.chosen.unwrap() as usize;
             seen[id] = true;

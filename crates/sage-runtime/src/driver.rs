@@ -195,6 +195,7 @@ impl Executor for LlmDriver {
             conversation: None,
             max_tokens: self.settings.max_tokens,
             atp: job.grant,
+            complexity: None,
         };
         let mut order = vec![job.expert.clone()];
         order.extend(job.alternatives.iter().cloned());

@@ -147,12 +147,48 @@ pub fn ask(
         conversation: None,
         max_tokens: 48,
         atp,
+        complexity: None,
     };
     let served = router.serve(&request, state, None);
     if let Err(e) = store.log_decision(0.0, "ask", &served) {
         tracing::warn!(error = %e, "logging an answer failed");
     }
     (served, memories)
+}
+
+/// How demanding a request is, `[0, 1]`: its length, reasoning cues (why, how, explain,
+/// compare...), and how many parts it has. Cheap and deterministic: it decides small versus
+/// large before any model runs.
+pub fn complexity(text: &str) -> f64 {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let length = (words.len() as f64 / 80.0).min(1.0);
+    const CUES: &[&str] = &[
+        "why",
+        "how",
+        "explain",
+        "compare",
+        "plan",
+        "analyze",
+        "analyse",
+        "summarize",
+        "summarise",
+        "derive",
+        "prove",
+        "design",
+        "because",
+        "tradeoff",
+        "trade",
+        "step",
+        "steps",
+        "reason",
+        "evaluate",
+    ];
+    let cues = words.iter().filter(|w| CUES.contains(w)).count() as f64;
+    let parts = lower.matches('?').count().saturating_sub(1)
+        + lower.matches(';').count()
+        + words.iter().filter(|w| **w == "and").count();
+    (0.4 * length + 0.4 * (cues / 2.0).min(1.0) + 0.2 * (parts as f64 / 3.0).min(1.0)).clamp(0.0, 1.0)
 }
 
 /// The strategic decision reasoner: asks a model for a resource plan (ATP per competing task)
@@ -288,6 +324,18 @@ mod tests {
                 heuristic: 2.0,
             })
             .collect()
+    }
+
+    #[test]
+    fn complexity_orders_requests() {
+        let simple = complexity("What is the battery level?");
+        let hard = complexity(
+            "Explain why the robot stopped in aisle 3, compare it with yesterday's stop, and plan the steps to avoid it; \
+             how would you change the route and why?",
+        );
+        assert!(simple < 0.2, "{simple}");
+        assert!(hard >= 0.6, "{hard}");
+        assert_eq!(complexity(""), 0.0);
     }
 
     #[test]

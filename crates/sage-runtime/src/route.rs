@@ -32,6 +32,10 @@ pub struct Request {
     pub max_tokens: u32,
     /// ATP granted.
     pub atp: f64,
+    /// How demanding the request is, `[0, 1]` (estimated from the last user message if not
+    /// given; see [`crate::patterns::complexity`]).
+    #[serde(default)]
+    pub complexity: Option<f64>,
 }
 
 /// Why an attempt did not answer.
@@ -130,6 +134,8 @@ pub struct Served {
     pub reply: String,
     /// Whether the degraded responder answered.
     pub degraded: bool,
+    /// Small versus large: what the router asked of the selector, and why.
+    pub size_policy: String,
 }
 
 /// The degraded responder: no model could answer; say so plainly, and why.
@@ -304,6 +310,8 @@ pub struct Router {
     sessions: Sessions,
     /// Settings of every generation.
     pub settings: LlmSettings,
+    /// Energy available, as a share of the maximum (1.0 when nobody says otherwise).
+    pub atp_level: f64,
     /// Where answer quality comes from when not from the model's own log-probabilities: user
     /// feedback, a grader, or a simulation's known quality. `(model, class, answer) -> [0, 1]`.
     pub judge: Option<Judge>,
@@ -340,6 +348,7 @@ impl Router {
             sessions: Sessions::default(),
             settings: LlmSettings { chunk: 16, max_tokens: 128, ..Default::default() },
             judge: None,
+            atp_level: 1.0,
         }
     }
 
@@ -359,9 +368,29 @@ impl Router {
         Some(self.trust.trust(i as u32, class))
     }
 
+    /// Small versus large for a request of `complexity` in `state`, with the energy level
+    /// [`Router::atp_level`]: light models when energy is short (under 30%) or the state is
+    /// REST or CRISIS; no preference for light models when the request is complex (0.6 or
+    /// more) and energy allows; otherwise the state decides (WAKE prefers light).
+    pub fn size_policy(&self, complexity: f64, state: State) -> (Option<bool>, String) {
+        if self.atp_level < 0.3 {
+            (Some(true), format!("light: energy at {:.0}%", 100.0 * self.atp_level))
+        } else if matches!(state, State::Rest | State::Crisis) {
+            (Some(true), format!("light: {state}"))
+        } else if complexity >= 0.6 {
+            (Some(false), format!("no light preference: complexity {complexity:.2}"))
+        } else {
+            (None, format!("as {state} prefers (complexity {complexity:.2})"))
+        }
+    }
+
     /// The selector's decision for `class` in `state`, over live residency, measured costs and
     /// trust.
     pub fn decide(&mut self, class: &str, state: State) -> RouteDecision {
+        self.decide_sized(class, state, None)
+    }
+
+    fn decide_sized(&mut self, class: &str, state: State, prefer_light: Option<bool>) -> RouteDecision {
         let now = self.clock.now();
         self.trust.refresh(now);
         self.swaps.retain(|t| now - t < self.swap_window_s);
@@ -391,6 +420,7 @@ impl Router {
             swaps_left: self.swap_budget.saturating_sub(self.swaps.len() as u32),
             incumbent: self.incumbents.get(class).copied(),
             exploration: self.policies.get(state).exploration,
+            prefer_light,
         };
         self.selector.select(&ctx, &candidates)
     }
@@ -403,7 +433,25 @@ impl Router {
         state: State,
         sink: Option<&mut dyn FnMut(&str) -> Flow>,
     ) -> Served {
-        let decision = self.decide(&request.class, state);
+        let complexity = request.complexity.unwrap_or_else(|| {
+            let last = request.messages.iter().rev().find(|m| m.role == sage_llm::Role::User);
+            crate::patterns::complexity(last.map_or("", |m| m.content.as_str()))
+        });
+        let (prefer_light, mut size_policy) = self.size_policy(complexity, state);
+        // A complex request is its own situation class where the zoo declares one
+        // (`text.question.complex`): models are trusted separately for demanding work.
+        let complex = format!("{}.complex", request.class);
+        // (Not when energy is short or the state wants light models: then cost comes first.)
+        let class = if complexity >= 0.6
+            && prefer_light != Some(true)
+            && self.specs.iter().any(|s| s.quality.contains_key(&complex))
+        {
+            size_policy.push_str(&format!("; routed as {complex}"));
+            complex
+        } else {
+            request.class.clone()
+        };
+        let decision = self.decide_sized(&class, state, prefer_light);
         let mut ranked: Vec<&sage_kernel::router::Factors> =
             decision.candidates.iter().filter(|f| f.excluded.is_none()).collect();
         ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission).then(a.id.cmp(&b.id)));
@@ -428,7 +476,7 @@ impl Router {
             sink,
         );
         if let (Some(judge), Some(a)) = (self.judge.as_mut(), answer.as_mut()) {
-            a.quality = judge(&a.model, &request.class, a).clamp(0.0, 1.0);
+            a.quality = judge(&a.model, &class, a).clamp(0.0, 1.0);
         }
         let now = self.clock.now();
         for a in &attempts {
@@ -438,22 +486,30 @@ impl Router {
                 (Some(f), _) if f.blames_model() => Outcome { success: false, quality: 0.0 },
                 _ => continue,
             };
-            self.trust.record(i as u32, &request.class, outcome, now);
-            self.residency.set_trust(&a.model, self.trust.trust(i as u32, &request.class));
+            self.trust.record(i as u32, &class, outcome, now);
+            self.residency.set_trust(&a.model, self.trust.trust(i as u32, &class));
         }
         if let Some(ans) = &answer {
             if let Some(i) = self.specs.iter().position(|s| s.id == ans.model) {
                 if order.iter().position(|m| m == &ans.model).is_some_and(|k| !was_resident[k]) {
                     self.swaps.push(now);
                 }
-                self.incumbents.insert(request.class.clone(), i as u32);
+                self.incumbents.insert(class.clone(), i as u32);
             }
         }
         let (reply, degraded) = match &answer {
             Some(a) => (a.text.clone(), false),
             None => (degraded_reply(request, &attempts), true),
         };
-        Served { request: request.clone(), decision: Some(decision), attempts, answer, reply, degraded }
+        Served {
+            request: request.clone(),
+            decision: Some(decision),
+            attempts,
+            answer,
+            reply,
+            degraded,
+            size_policy,
+        }
     }
 }
 

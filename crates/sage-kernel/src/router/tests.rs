@@ -14,7 +14,7 @@ fn cand(id: u32, expertise: f64, resident: bool) -> Candidate {
 }
 
 fn ctx(state: State, swaps_left: u32) -> Context {
-    Context { state, swaps_left, incumbent: None, exploration: false }
+    Context { state, swaps_left, incumbent: None, exploration: false, prefer_light: None }
 }
 
 #[test]

@@ -37,6 +37,7 @@ fn request(class: &str) -> Request {
         conversation: None,
         max_tokens: 32,
         atp: 10.0,
+        complexity: None,
     }
 }
 
@@ -190,4 +191,33 @@ fn the_second_turn_reuses_the_kv_cache() {
     );
     let new_text = format!(" {}\nUser: And the temperature?\nAssistant:", first.text);
     assert_eq!(second.timings.prompt_tokens as usize, new_text.len(), "{:?}", second.timings);
+}
+
+#[test]
+fn small_versus_large_follows_complexity_energy_and_state() {
+    let mut small = spec("small", 100, 0.86);
+    small.quality.insert("text.question.complex".into(), 0.4);
+    let mut large = spec("large", 500, 0.9);
+    large.quality.insert("text.question.complex".into(), 0.9);
+    let mut r = rig(vec![Script::new("small", 0.86), Script::new("large", 0.9)], vec![small, large], 1000);
+    let ask = |r: &mut Rig, text: &str, state: State| {
+        let mut req = request("text.question");
+        req.messages[0].content = format!("class: text.question\n{text}");
+        r.clock.advance(1.0);
+        let s = r.router.serve(&req, state, None);
+        (s.answer.unwrap().model, s.size_policy)
+    };
+    let (m, why) = ask(&mut r, "Battery level?", State::Wake);
+    assert_eq!(m, "small", "{why}");
+    let hard = "Explain why the robot stopped in aisle 3, compare it with yesterday, and plan the steps to avoid it; how and why?";
+    let (m, why) = ask(&mut r, hard, State::Wake);
+    assert_eq!(m, "large", "{why}");
+    assert!(why.contains("routed as text.question.complex"), "{why}");
+    r.router.atp_level = 0.2;
+    let (m, why) = ask(&mut r, hard, State::Focus);
+    assert_eq!(m, "small", "{why}");
+    assert!(why.contains("energy at 20%"), "{why}");
+    r.router.atp_level = 1.0;
+    let (m, why) = ask(&mut r, hard, State::Crisis);
+    assert_eq!((m.as_str(), why.as_str()), ("small", "light: CRISIS"));
 }
