@@ -193,6 +193,8 @@ pub struct PolicyFigures {
     pub swaps_per_selection: f64,
     /// Answers per model.
     pub used: BTreeMap<String, u64>,
+    /// Answers per class and model.
+    pub by_class: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 /// The routing comparison.
@@ -233,6 +235,7 @@ fn simulate_fixed(
     let mut resident: Vec<usize> = vec![];
     let (mut quality, mut cost, mut loads) = (0.0, 0.0, 0u64);
     let mut used = BTreeMap::new();
+    let mut by_class: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for (class, _) in requests {
         let i = pick(class);
         let m = &zoo[i];
@@ -251,6 +254,7 @@ fn simulate_fixed(
         quality += q(m, class);
         cost += m.cost;
         *used.entry(m.id.to_string()).or_default() += 1;
+        *by_class.entry(class.to_string()).or_default().entry(m.id.to_string()).or_default() += 1;
     }
     let n = requests.len().max(1) as f64;
     PolicyFigures {
@@ -259,6 +263,7 @@ fn simulate_fixed(
         cost: cost / n,
         swaps_per_selection: loads as f64 / n,
         used,
+        by_class,
     }
 }
 
@@ -306,6 +311,7 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
     }));
     let (mut quality, mut cost) = (0.0, 0.0);
     let mut used: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_class: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut loads_before = 0;
     for (class, state) in &requests {
         clock.advance(1.0);
@@ -324,6 +330,7 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
             quality += q(&m, class);
             cost += m.cost;
             *used.entry(m.id.to_string()).or_default() += 1;
+            *by_class.entry(class.to_string()).or_default().entry(m.id.to_string()).or_default() += 1;
         }
         for _ in loads_before..loads {
             // The load cost of whichever model was loaded: charge by the answering model's.
@@ -342,6 +349,7 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
         cost: cost / nf,
         swaps_per_selection: loader.loads() as f64 / nf,
         used: used.clone(),
+        by_class,
     };
     let best = (0..zoo.len())
         .max_by(|&a, &b| {

@@ -90,9 +90,12 @@ enum What {
         /// Requests.
         #[arg(long, default_value_t = 2000)]
         requests: usize,
-        /// Seed of the request stream and the router.
-        #[arg(long, default_value_t = 7)]
+        /// Seed of the request stream and the router (the first of `--seeds`).
+        #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also run this many further seeds and print the worst and mean ratios over all.
+        #[arg(long, default_value_t = 4)]
+        more_seeds: u64,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -233,7 +236,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        What::Routing { requests, seed, json } => {
+        What::Routing { requests, seed, more_seeds, json } => {
             let r = judgment::routing(requests, seed);
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -262,9 +265,42 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     used.join(" · ")
                 );
             }
+            for (class, used) in &r.sage.by_class {
+                let used: Vec<String> = used.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!("  sage router, {class:<14} {}", used.join(" · "));
+            }
             let q = r.sage.quality / best.quality;
             let c = r.sage.cost / best.cost;
-            println!("  quality {:.1}% of always-best (goal >= 95%) {} · cost {:.1}% of it (goal < 50%) {} · swaps/selection {:.3} (goal <= 0.2) {} · every model explored: {}", 100.0 * q, verdict(q >= 0.95), 100.0 * c, verdict(c < 0.5), r.sage.swaps_per_selection, verdict(r.sage.swaps_per_selection <= 0.2), r.all_explored);
+            println!("  seed {seed}: quality {:.1}% of always-best (goal >= 95%) {} · cost {:.1}% of it (goal < 50%) {} · swaps/selection {:.3} (goal <= 0.2) {} · every model explored: {}", 100.0 * q, verdict(q >= 0.95), 100.0 * c, verdict(c < 0.5), r.sage.swaps_per_selection, verdict(r.sage.swaps_per_selection <= 0.2), r.all_explored);
+            let mut all = vec![(q, c, r.sage.swaps_per_selection, r.all_explored)];
+            for s in seed + 1..=seed + more_seeds {
+                let r = judgment::routing(requests, s);
+                let best = r.baselines.iter().find(|b| b.policy == "always best").map_or(1.0, |b| b.quality);
+                let best_cost =
+                    r.baselines.iter().find(|b| b.policy == "always best").map_or(1.0, |b| b.cost);
+                let (q, c) = (r.sage.quality / best, r.sage.cost / best_cost);
+                println!("  seed {s}: quality {:.1}% · cost {:.1}% · swaps/selection {:.3} · every model explored: {}", 100.0 * q, 100.0 * c, r.sage.swaps_per_selection, r.all_explored);
+                all.push((q, c, r.sage.swaps_per_selection, r.all_explored));
+            }
+            if all.len() > 1 {
+                let n = all.len() as f64;
+                let worst_q = all.iter().map(|a| a.0).fold(f64::INFINITY, f64::min);
+                let worst_c = all.iter().map(|a| a.1).fold(0.0, f64::max);
+                let worst_s = all.iter().map(|a| a.2).fold(0.0, f64::max);
+                println!(
+                    "  over {} seeds: quality mean {:.1}%, worst {:.1}% {} · cost mean {:.1}%, worst {:.1}% {} · swaps worst {:.3} {} · all explored in every seed: {}",
+                    all.len(),
+                    100.0 * all.iter().map(|a| a.0).sum::<f64>() / n,
+                    100.0 * worst_q,
+                    verdict(worst_q >= 0.95),
+                    100.0 * all.iter().map(|a| a.1).sum::<f64>() / n,
+                    100.0 * worst_c,
+                    verdict(worst_c < 0.5),
+                    worst_s,
+                    verdict(worst_s <= 0.2),
+                    all.iter().all(|a| a.3)
+                );
+            }
             Ok(())
         }
         What::LlmChild { engine, model, threads, gen } => {

@@ -332,7 +332,14 @@ impl Router {
             selector: Selector::new(
                 // A heavier model must be at least 5% more trusted to be preferred in WAKE (the
                 // kernel's 1.5 is for built-in plugins, whose expertise differs more).
-                SelectorConfig { wake_light_ratio: 1.05, ..SelectorConfig::default() },
+                // Persistence 1.1: models differ by a few points of quality, and a 20% edge for
+                // the incumbent would keep a clearly worse resident model.
+                SelectorConfig {
+                    wake_light_ratio: 1.05,
+                    persistence: 1.05,
+                    epsilon: 0.02,
+                    ..SelectorConfig::default()
+                },
                 seed,
             ),
             trust,
