@@ -280,6 +280,7 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
             path: Some(format!("{}.gguf", m.id).into()),
             url: None,
             remote_model: None,
+            api_key_env: None,
             role: "primary".into(),
             modalities: vec!["text".into()],
             context: 512,

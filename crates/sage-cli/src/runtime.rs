@@ -100,6 +100,7 @@ fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
         path: Some(path),
         url: None,
         remote_model: None,
+        api_key_env: None,
         role: "primary".into(),
         modalities: vec!["text".into()],
         context: 1024,

@@ -37,6 +37,16 @@ pub enum LoadError {
         /// What.
         message: String,
     },
+    /// A remote OpenAI-compatible server could not be reached or does not serve the model.
+    #[error("remote model {model} at {url}: {message}")]
+    Remote {
+        /// Model id.
+        model: String,
+        /// Base URL.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// Tokenizing or detokenizing failed.
@@ -157,5 +167,13 @@ pub enum GenerateError {
     EngineGone {
         /// Model id.
         model: String,
+    },
+    /// A remote server failed or answered something unusable.
+    #[error("remote model {model}: {message}")]
+    Remote {
+        /// Model id.
+        model: String,
+        /// What went wrong.
+        message: String,
     },
 }

@@ -16,6 +16,7 @@ pub mod import;
 pub mod llama;
 pub mod llama_arch;
 pub mod model;
+pub mod openai;
 pub mod quantize;
 pub mod synth;
 pub mod template;
@@ -24,6 +25,7 @@ pub mod types;
 pub use error::{GenerateError, LoadError, TemplateError, TokenizeError};
 pub use llama::{EngineConfig, FlashAttention, KvType, LlamaEngine};
 pub use model::{LanguageModel, SessionId};
+pub use openai::OpenAiModel;
 pub use types::{
     ChatMessage, Constraint, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Prompt, Role,
     Sampling, Timings, TokenId, TokenOut,

@@ -298,6 +298,7 @@ mod tests {
             path: Some("m.gguf".into()),
             url: None,
             remote_model: None,
+            api_key_env: None,
             role: "primary".into(),
             modalities: vec!["text".into()],
             context: 2048,

@@ -51,6 +51,9 @@ pub struct ModelSpec {
     /// Model name at the remote server.
     #[serde(default)]
     pub remote_model: Option<String>,
+    /// Environment variable holding the remote server's API key, if it needs one.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
     /// Role (`small`, `large`, `primary`...), kept hot by the states that name it.
     #[serde(default = "default_role")]
     pub role: String,
@@ -297,6 +300,15 @@ quality = { "text.question" = 0.9 }
         .unwrap_err();
         assert!(e.to_string().contains("expected [0, 1]"), "{e}");
         assert!(Zoo::parse("", "z.toml", Path::new(".")).is_err());
+    }
+
+    #[test]
+    fn the_example_zoo_parses() {
+        let text = include_str!("../../../docs/zoo.example.toml");
+        let z = Zoo::parse(text, "docs/zoo.example.toml", Path::new("docs")).unwrap();
+        assert_eq!(z.models.len(), 3);
+        assert_eq!(z.models[2].engine, EngineKind::Openai);
+        assert_eq!(z.models[2].api_key_env.as_deref(), Some("LEGION_API_KEY"));
     }
 
     #[test]

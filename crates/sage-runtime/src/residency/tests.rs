@@ -15,6 +15,7 @@ fn spec(id: &str, mib: u64) -> ModelSpec {
         path: Some(format!("{id}.gguf").into()),
         url: None,
         remote_model: None,
+        api_key_env: None,
         role: "primary".into(),
         modalities: vec!["text".into()],
         context: 512,
