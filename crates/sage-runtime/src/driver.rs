@@ -188,9 +188,9 @@ impl Executor for LlmDriver {
             messages: vec![
                 ChatMessage::new(Role::System, SYSTEM),
                 // One example exchange: a base model answers in kind.
-                ChatMessage::new(Role::User, "(operator) Is the charging dock free?"),
+                ChatMessage::new(Role::User, "The operator says: Is the charging dock free?"),
                 ChatMessage::new(Role::Assistant, "Yes, the charging dock in bay 1 is free."),
-                ChatMessage::new(Role::User, format!("({}) {}", job.input.source, text)),
+                ChatMessage::new(Role::User, format!("The {} says: {}", job.input.source, text)),
             ],
             conversation: None,
             max_tokens: self.settings.max_tokens,
