@@ -80,6 +80,12 @@ enum What {
     Attention {
         /// A labelled scenario (default: the bundled scenarios/attention.jsonl).
         scenario: Option<PathBuf>,
+        /// Run the whole loop with the language model answering (and scoring ambiguous text)
+        /// instead of the kernel's built-in plugins.
+        #[arg(long)]
+        with_model: bool,
+        #[command(flatten)]
+        zoo: crate::runtime::ZooArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -202,13 +208,45 @@ fn human(x: f64) -> String {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        What::Attention { scenario, json } => {
+        What::Attention { scenario, json, with_model, zoo } => {
             let text = match &scenario {
                 Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
                 None => ATTENTION.to_string(),
             };
-            let r = judgment::attention(&text, sage_kernel::KernelConfig::default(), None)
-                .map_err(|e| anyhow::anyhow!(e))?;
+            let mut model_line = None;
+            let r = if with_model {
+                let c = crate::runtime::compose(&zoo)?;
+                let config = sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
+                let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
+                // A private store: the benchmark leaves the user's memories alone.
+                let store = sage_store::Store::in_memory()?;
+                let mut d = sage_runtime::driver::LlmDriver::new(
+                    c.specs.clone(),
+                    c.residency.clone(),
+                    Some(store),
+                    Some(sage_runtime::patterns::SemanticScorer::new(&first, 0.01)),
+                    c.clock.clone(),
+                )
+                .with_reasoner(sage_runtime::patterns::Reasoner::new(&first, 0.01));
+                let r = judgment::attention(&text, config, Some(&mut d)).map_err(|e| anyhow::anyhow!(e))?;
+                let inv = &d.invocations;
+                let tokens: u64 = inv.iter().map(|i| (i.tokens.0 + i.tokens.1 + i.tokens.2) as u64).sum();
+                let per = if inv.is_empty() { 0.0 } else { tokens as f64 / inv.len() as f64 };
+                let every = per * r.observations as f64;
+                model_line = Some(format!(
+                    "  language model: {} answers, {} tokens (prompt and generated); on every observation it would \
+                     be about {:.0} tokens ({} observations × {:.0} per answer): {:.1}% of the model compute skipped",
+                    inv.len(),
+                    tokens,
+                    every,
+                    r.observations,
+                    per,
+                    if every > 0.0 { 100.0 * (1.0 - tokens as f64 / every) } else { 0.0 }
+                ));
+                r
+            } else {
+                judgment::attention(&text, sage_kernel::KernelConfig::default(), None).map_err(|e| anyhow::anyhow!(e))?
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(());
@@ -231,6 +269,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             );
             println!("  compute skipped            {:.3}  ({} runs for {} observations; running on every one = 1.0 of the compute)   goal >= {:.2}  {}", r.skipped, r.runs, r.observations, judgment::SKIP_GOAL, verdict(r.skipped >= judgment::SKIP_GOAL));
             println!("  trivial observations attended anyway: {}", r.trivial_attended);
+            if let Some(l) = model_line {
+                println!("{l}");
+            }
             for (tick, src, why, what) in &r.missed {
                 println!("  missed: tick {tick} {src} ({why}): {what}");
             }
