@@ -216,7 +216,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let mut model_line = None;
             let r = if with_model {
                 let c = crate::runtime::compose(&zoo)?;
-                let config = sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
+                let config =
+                    sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
                 let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
                 // A private store: the benchmark leaves the user's memories alone.
                 let store = sage_store::Store::in_memory()?;
@@ -245,7 +246,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 ));
                 r
             } else {
-                judgment::attention(&text, sage_kernel::KernelConfig::default(), None).map_err(|e| anyhow::anyhow!(e))?
+                judgment::attention(&text, sage_kernel::KernelConfig::default(), None)
+                    .map_err(|e| anyhow::anyhow!(e))?
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);

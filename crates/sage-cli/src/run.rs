@@ -129,6 +129,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let end = summary.ticks as f64 * scenario.header.tick_s;
         d.save_trust(&kernel, end).context("saving trust")?;
         if let Some(store) = d.store() {
+            store.log_decision(
+                end,
+                "run",
+                &serde_json::json!({
+                    "scenario": scenario.header.scenario,
+                    "ticks": summary.ticks,
+                    "visited": summary.visited(),
+                    "transitions": summary.transitions,
+                    "atp_final": summary.atp_final,
+                    "atp_min": summary.atp_min,
+                    "observations": summary.observations,
+                    "attended": summary.attended,
+                    "answers": d.invocations.len(),
+                }),
+            )?;
             for l in &d.tape().residency {
                 if let sage_runtime::ResidencyLog::Load { model, bytes, seconds, t, .. } = l {
                     store.record_load(model, *bytes, *seconds, *t)?;

@@ -239,6 +239,14 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
         };
         c.store.append_message(&args.session, &reply, c.clock.now())?;
         c.store.log_decision(c.clock.now(), "request", &served)?;
+        // Conversation memory: the exchange can be recalled by `sage ask` later.
+        c.store.remember(
+            c.clock.now(),
+            "conversation",
+            &args.session,
+            &format!("Q: {text} A: {}", served.reply),
+            0.5,
+        )?;
         if let Some(a) = &served.answer {
             writeln!(
                 err,
@@ -274,7 +282,21 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
     let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
     let memories = c.store.memories(1_000_000)?.len();
     let decisions = c.store.decisions(Some("dispatch"), 1_000_000)?.len();
-    let summary = format!("{memories} memories and {decisions} model invocations stored");
+    let mut summary = format!("{memories} memories and {decisions} model answers stored.");
+    if let Some(last) = c.store.decisions(Some("run"), 1)?.pop() {
+        let b = &last.body;
+        summary.push_str(&format!(
+            " The last run ({}) took {} ticks, visited {}, ended with ATP {:.1} (lowest {:.1}), attended {} of {} observations, and the language model answered {} times.",
+            b["scenario"].as_str().unwrap_or("?"),
+            b["ticks"],
+            b["visited"].as_array().map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+            b["atp_final"].as_f64().unwrap_or(0.0),
+            b["atp_min"].as_f64().unwrap_or(0.0),
+            b["attended"],
+            b["observations"],
+            b["answers"],
+        ));
+    }
     let (served, used) =
         sage_runtime::patterns::ask(&mut router, &c.store, &args.question, &summary, State::Wake, 100.0);
     c.persist_loads(&c.residency.take_log())?;

@@ -141,9 +141,19 @@ pub fn ask(
             system.push('\n');
         }
     }
+    // One worked example: a base model answers from the facts in kind.
+    let example_a = match memories.first() {
+        Some(m) => format!("My memory says: {}", m.split("] ").nth(1).unwrap_or(m)),
+        None => "I have no memory of that.".to_string(),
+    };
     let request = Request {
         class: "text.question".into(),
-        messages: vec![ChatMessage::new(Role::System, system), ChatMessage::new(Role::User, question)],
+        messages: vec![
+            ChatMessage::new(Role::System, system),
+            ChatMessage::new(Role::User, "What do you remember about that?"),
+            ChatMessage::new(Role::Assistant, example_a),
+            ChatMessage::new(Role::User, question),
+        ],
         conversation: None,
         max_tokens: 48,
         atp,
