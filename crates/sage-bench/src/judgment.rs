@@ -323,6 +323,8 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
             max_tokens: 8,
             atp: 10.0,
             complexity: None,
+            params: None,
+            raw: false,
         };
         let s = router.serve(&req, *state, None);
         let loads = loader.loads();

@@ -213,6 +213,8 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             max_tokens: args.max_tokens,
             atp: 100.0,
             complexity: None,
+            params: None,
+            raw: false,
         };
         write!(out, "sage> ")?;
         out.flush()?;

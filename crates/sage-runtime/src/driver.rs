@@ -196,6 +196,8 @@ impl Executor for LlmDriver {
             max_tokens: self.settings.max_tokens,
             atp: job.grant,
             complexity: None,
+            params: None,
+            raw: false,
         };
         let mut order = vec![job.expert.clone()];
         order.extend(job.alternatives.iter().cloned());

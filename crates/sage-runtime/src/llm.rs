@@ -43,6 +43,8 @@ pub struct LlmState {
     pub prompt: Vec<TokenId>,
     /// Generated token ids.
     pub tokens: Vec<TokenId>,
+    /// Generated tokens with their text and log-probabilities.
+    pub generated: Vec<sage_llm::TokenOut>,
     /// Sum of the generated tokens' negative log-probabilities.
     pub nll_sum: f64,
     /// Generated text (stop sequence removed).
@@ -164,6 +166,7 @@ impl Plugin for LlmPlugin<'_> {
             state.tokens.push(t.id);
             state.nll_sum -= t.logprob.unwrap_or(0.0) as f64;
         }
+        state.generated.extend(g.tokens.iter().cloned());
         state.text.push_str(&g.text);
         let tm = &mut state.timings;
         tm.prompt_tokens += g.timings.prompt_tokens;

@@ -158,6 +158,8 @@ pub fn ask(
         max_tokens: 48,
         atp,
         complexity: None,
+        params: None,
+        raw: false,
     };
     let served = router.serve(&request, state, None);
     if let Err(e) = store.log_decision(0.0, "ask", &served) {

@@ -143,6 +143,7 @@ struct Inner {
     measured: BTreeMap<String, (u64, f64)>,
     trust: BTreeMap<String, f64>,
     hot: BTreeSet<String>,
+    pins: BTreeSet<String>,
     log: Vec<ResidencyLog>,
     loads: u64,
 }
@@ -164,7 +165,7 @@ impl Inner {
             .sum()
     }
     fn held(&self, id: &str) -> bool {
-        self.hot.contains(id) || self.specs.get(id).is_some_and(|s| s.pinned)
+        self.hot.contains(id) || self.pins.contains(id) || self.specs.get(id).is_some_and(|s| s.pinned)
     }
     fn value(&self, id: &str, now: f64) -> f64 {
         let Some(Slot::Ready { load_s, last_used, .. }) = self.slots.get(id) else { return f64::INFINITY };
@@ -238,6 +239,7 @@ impl Residency {
                 measured: BTreeMap::new(),
                 trust: BTreeMap::new(),
                 hot: BTreeSet::new(),
+                pins: BTreeSet::new(),
                 log: vec![],
                 loads: 0,
             }),
@@ -433,6 +435,42 @@ impl Residency {
         drop(g);
         self.loaded.notify_all();
         out
+    }
+
+    /// Pin `model` (never evicted, no keep-alive) or unpin it.
+    pub fn set_pinned(&self, model: &str, pinned: bool) -> Result<(), ResidencyError> {
+        let mut g = self.lock();
+        if !g.specs.contains_key(model) {
+            return Err(ResidencyError::Unknown { model: model.into() });
+        }
+        if pinned {
+            g.pins.insert(model.to_string());
+        } else {
+            g.pins.remove(model);
+        }
+        Ok(())
+    }
+
+    /// Unload `model` now if it is resident and idle. Returns whether it was resident; a busy
+    /// model is an error (it is never unloaded under a request).
+    pub fn unload(&self, model: &str, why: &str) -> Result<bool, ResidencyError> {
+        let now = self.clock.now();
+        let mut g = self.lock();
+        match g.slots.get(model) {
+            None if !g.specs.contains_key(model) => Err(ResidencyError::Unknown { model: model.into() }),
+            None | Some(Slot::Loading { .. }) => Ok(false),
+            Some(Slot::Ready { busy, .. }) if *busy > 0 => Err(ResidencyError::NoRoom {
+                model: model.into(),
+                need_mib: 0,
+                free_mib: 0,
+                held: format!("{model} is serving {busy} request(s)"),
+            }),
+            Some(Slot::Ready { .. }) => {
+                g.pins.remove(model);
+                g.unload(model, now, why.to_string());
+                Ok(true)
+            }
+        }
     }
 
     /// Unload idle models whose keep-alive has passed (not pinned, not kept hot). Returns how

@@ -36,6 +36,14 @@ pub struct Request {
     /// given; see [`crate::patterns::complexity`]).
     #[serde(default)]
     pub complexity: Option<f64>,
+    /// Sampling, stop sequences, logprobs and constraint for this request (the router's
+    /// defaults when `None`; `max_tokens` above wins over the one inside).
+    #[serde(default)]
+    pub params: Option<sage_llm::GenerateParams>,
+    /// The last user message is the whole prompt, verbatim (a plain completion: no template,
+    /// no trimming).
+    #[serde(default)]
+    pub raw: bool,
 }
 
 /// Why an attempt did not answer.
@@ -117,6 +125,11 @@ pub struct Answer {
     pub kept_messages: usize,
     /// IRP telemetry.
     pub telemetry: sage_irp::Telemetry,
+    /// Why generation ended.
+    pub finish: Option<sage_llm::FinishReason>,
+    /// Every generated token with its log-probability (not stored with the record).
+    #[serde(default, skip_serializing)]
+    pub tokens_out: Vec<sage_llm::TokenOut>,
 }
 
 /// What became of a request.
@@ -229,7 +242,29 @@ pub fn attempt_chain(
                 }
             };
         let max_tokens = request.max_tokens.min(window / 2).max(1);
-        let (kept, tokens) = match trim(model, &request.messages, window, max_tokens) {
+        let trimmed = if request.raw {
+            let text = request
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == sage_llm::Role::User)
+                .map_or("", |m| m.content.as_str());
+            match model.tokenize(text, true) {
+                Ok(t) if t.len() + max_tokens as usize <= window as usize => {
+                    Ok((request.messages.clone(), t))
+                }
+                Ok(t) => Err(TrimError::TooLong {
+                    model: model.info().id.clone(),
+                    need: t.len(),
+                    reserve: max_tokens,
+                    window,
+                }),
+                Err(e) => Err(TrimError::Engine(e.into())),
+            }
+        } else {
+            trim(model, &request.messages, window, max_tokens)
+        };
+        let (kept, tokens) = match trimmed {
             Ok(k) => k,
             Err(e) => {
                 let failure = match e {
@@ -246,9 +281,15 @@ pub fn attempt_chain(
             }
         };
         let mut s = settings.clone();
+        if let Some(p) = &request.params {
+            s.params = p.clone();
+            s.params.logprobs = Some(p.logprobs.unwrap_or(0));
+        }
         s.max_tokens = max_tokens;
-        if let Ok(r) = model.render_chat(&kept) {
-            s.params.stop.extend(r.stop);
+        if !request.raw {
+            if let Ok(r) = model.render_chat(&kept) {
+                s.params.stop.extend(r.stop);
+            }
         }
         let reborrowed: Option<&mut dyn FnMut(&str) -> Flow> = match &mut sink {
             Some(f) => Some(&mut **f),
@@ -270,6 +311,8 @@ pub fn attempt_chain(
                     timings: r.state.timings,
                     kept_messages: kept.len(),
                     telemetry: r.telemetry,
+                    finish: r.state.finish,
+                    tokens_out: r.state.generated,
                 };
                 return (attempts, Some(answer));
             }
@@ -432,6 +475,56 @@ impl Router {
         self.selector.select(&ctx, &candidates)
     }
 
+    /// Serve a request with one named model (no routing, no fallback); trust still learns.
+    pub fn serve_model(
+        &mut self,
+        request: &Request,
+        model: &str,
+        sink: Option<&mut dyn FnMut(&str) -> Flow>,
+    ) -> Served {
+        let order = vec![model.to_string()];
+        let (attempts, mut answer) = attempt_chain(
+            &self.residency,
+            &self.specs,
+            &mut self.sessions,
+            &order,
+            request,
+            &self.settings,
+            sink,
+        );
+        if let (Some(judge), Some(a)) = (self.judge.as_mut(), answer.as_mut()) {
+            a.quality = judge(&a.model, &request.class, a).clamp(0.0, 1.0);
+        }
+        self.learn(&attempts, answer.as_ref(), &request.class);
+        let (reply, degraded) = match &answer {
+            Some(a) => (a.text.clone(), false),
+            None => (degraded_reply(request, &attempts), true),
+        };
+        Served {
+            request: request.clone(),
+            decision: None,
+            attempts,
+            answer,
+            reply,
+            degraded,
+            size_policy: format!("the caller named {model}"),
+        }
+    }
+
+    fn learn(&mut self, attempts: &[Attempt], answer: Option<&Answer>, class: &str) {
+        let now = self.clock.now();
+        for a in attempts {
+            let Some(i) = self.specs.iter().position(|s| s.id == a.model) else { continue };
+            let outcome = match (&a.failure, answer) {
+                (None, Some(ans)) => Outcome { success: true, quality: ans.quality },
+                (Some(f), _) if f.blames_model() => Outcome { success: false, quality: 0.0 },
+                _ => continue,
+            };
+            self.trust.record(i as u32, class, outcome, now);
+            self.residency.set_trust(&a.model, self.trust.trust(i as u32, class));
+        }
+    }
+
     /// Serve a request in `state`: decide, try the chosen model then the others by permission,
     /// and end in the degraded responder. Trust learns from every attempt.
     pub fn serve(
@@ -485,17 +578,8 @@ impl Router {
         if let (Some(judge), Some(a)) = (self.judge.as_mut(), answer.as_mut()) {
             a.quality = judge(&a.model, &class, a).clamp(0.0, 1.0);
         }
+        self.learn(&attempts, answer.as_ref(), &class);
         let now = self.clock.now();
-        for a in &attempts {
-            let Some(i) = self.specs.iter().position(|s| s.id == a.model) else { continue };
-            let outcome = match (&a.failure, &answer) {
-                (None, Some(ans)) => Outcome { success: true, quality: ans.quality },
-                (Some(f), _) if f.blames_model() => Outcome { success: false, quality: 0.0 },
-                _ => continue,
-            };
-            self.trust.record(i as u32, &class, outcome, now);
-            self.residency.set_trust(&a.model, self.trust.trust(i as u32, &class));
-        }
         if let Some(ans) = &answer {
             if let Some(i) = self.specs.iter().position(|s| s.id == ans.model) {
                 if order.iter().position(|m| m == &ans.model).is_some_and(|k| !was_resident[k]) {

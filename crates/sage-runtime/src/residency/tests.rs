@@ -129,3 +129,20 @@ fn measured_costs_replace_expected_ones() {
     r.set_measured("b", 700 << 20, 2.0);
     assert_eq!(r.cost("b"), Some((700 << 20, 2.0, true)));
 }
+
+#[test]
+fn pins_and_unloads_on_request() {
+    let (r, _, clock) = setup(2000, 0);
+    drop(r.acquire("a", "test").unwrap());
+    r.set_pinned("a", true).unwrap();
+    clock.advance(1000.0);
+    assert_eq!(r.expire(), 0, "a pinned model outlives its keep-alive");
+    let lease = r.acquire("a", "test").unwrap();
+    assert!(r.unload("a", "asked").is_err(), "never under a request");
+    drop(lease);
+    assert_eq!(r.unload("a", "asked"), Ok(true));
+    assert!(!r.is_resident("a"));
+    assert_eq!(r.unload("a", "asked"), Ok(false));
+    assert!(matches!(r.unload("zz", "asked"), Err(ResidencyError::Unknown { .. })));
+    assert!(r.set_pinned("zz", true).is_err());
+}

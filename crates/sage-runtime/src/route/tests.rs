@@ -39,6 +39,8 @@ fn request(class: &str) -> Request {
         max_tokens: 32,
         atp: 10.0,
         complexity: None,
+        params: None,
+        raw: false,
     }
 }
 
