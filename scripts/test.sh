@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 model="$(bash scripts/setup.sh | tail -n 1)"
 export SAGE_MODEL="${SAGE_MODEL:-$model}"
+export SAGE_REQUIRE_CLIENTS=1
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --workspace

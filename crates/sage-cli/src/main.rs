@@ -11,6 +11,7 @@ mod model_path;
 mod models;
 mod run;
 mod runtime;
+mod serve;
 mod trace;
 
 /// SAGE: a cognition kernel for edge AI. It decides when to think and with what.
@@ -33,6 +34,8 @@ enum Command {
     Chat(runtime::ChatArgs),
     /// Ask SAGE about its own state and memories.
     Ask(runtime::AskArgs),
+    /// Serve the OpenAI-compatible API, the SAGE API and metrics over HTTP.
+    Serve(serve::ServeArgs),
     /// Reproduce a recorded run's decisions (`sage run --record FILE`).
     Replay(runtime::ReplayArgs),
     /// Generate text with a language model (streaming; `--json` for ids, logprobs, timings).
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Chat(args) => runtime::chat(args),
         Command::Ask(args) => runtime::ask(args),
         Command::Replay(args) => runtime::replay(args),
+        Command::Serve(args) => serve::run(args),
         Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
     };

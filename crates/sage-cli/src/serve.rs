@@ -1,0 +1,95 @@
+//! `sage serve`: the OpenAI-compatible API, the SAGE API and metrics over the runtime.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use sage_kernel::Kernel;
+use sage_runtime::driver::{kernel_config, LlmDriver};
+use sage_runtime::route::Router;
+use sage_server::{App, KernelHost, ServerConfig};
+
+use crate::runtime::{compose, ZooArgs};
+
+/// Arguments of `sage serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// A file with one accepted API key per line (also `SAGE_API_KEY`); without either, no key
+    /// is needed.
+    #[arg(long, value_name = "FILE")]
+    pub api_keys: Option<PathBuf>,
+    /// Requests generating at once.
+    #[arg(long, default_value_t = 1)]
+    pub max_running: usize,
+    /// Requests waiting for a slot before new ones are answered 429.
+    #[arg(long, default_value_t = 16)]
+    pub max_waiting: usize,
+    #[command(flatten)]
+    pub zoo: ZooArgs,
+}
+
+/// Run the server until Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let mut keys: Vec<String> = vec![];
+    if let Some(p) = &args.api_keys {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading the API keys {}", p.display()))?;
+        keys.extend(
+            text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
+        );
+    }
+    if let Ok(k) = std::env::var("SAGE_API_KEY") {
+        if !k.trim().is_empty() {
+            keys.push(k.trim().to_string());
+        }
+    }
+    let c = compose(&args.zoo)?;
+    let router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    let kernel = Kernel::new(kernel_config(&c.specs, c.profile.model_bytes, &c.residency))
+        .context("configuring the kernel")?;
+    let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
+    let store_path = c.store.path().to_path_buf();
+    let mut driver = LlmDriver::new(
+        c.specs.clone(),
+        c.residency.clone(),
+        Some(c.store),
+        Some(sage_runtime::patterns::SemanticScorer::new(&first, 0.01)),
+        c.clock.clone(),
+    );
+    driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
+    // The handlers log requests through their own connection (SQLite in WAL mode).
+    let log_store = sage_store::Store::open(&store_path)?;
+    let config = ServerConfig {
+        api_keys: keys,
+        max_running: args.max_running.max(1),
+        max_waiting: args.max_waiting,
+        ..ServerConfig::default()
+    };
+    let guarded = !config.api_keys.is_empty();
+    let app =
+        App::new(router, c.residency, Some(log_store), KernelHost::new(kernel, driver), c.clock, config);
+    let rt =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        eprintln!(
+            "sage serve: http://{} (OpenAI API at /v1, SAGE API at /sage, /health, /ready, /metrics){}",
+            listener.local_addr()?,
+            if guarded { "; API key required" } else { "" }
+        );
+        // Listen at once; /ready says 503 until the keep-hot models are loaded.
+        let warm = app.clone();
+        tokio::task::spawn_blocking(move || warm.warm_up());
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+            eprintln!("sage serve: shutting down; in-flight requests finish");
+        };
+        sage_server::serve(app, listener, shutdown).await.context("serving")
+    })
+}

@@ -1,0 +1,553 @@
+//! The OpenAI-compatible endpoints.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, Stream, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_stream::wrappers::ReceiverStream;
+
+use sage_llm::{ChatMessage, Constraint, FinishReason, Flow, GenerateParams, Role, Sampling};
+use sage_runtime::route::{Failure, Request, Served};
+
+use crate::{admit, lock, ApiError, App};
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Text {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Text {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Text::One(s) => vec![s],
+            Text::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Value>),
+}
+
+#[derive(Deserialize)]
+struct WireMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+#[derive(Deserialize)]
+struct Common {
+    model: String,
+    #[serde(default)]
+    stream: bool,
+    max_tokens: Option<u32>,
+    max_completion_tokens: Option<u32>,
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    seed: Option<u32>,
+    stop: Option<Text>,
+    /// SAGE extension: a conversation id whose KV cache is reused across requests.
+    session_id: Option<String>,
+    user: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChatBody {
+    #[serde(flatten)]
+    common: Common,
+    messages: Vec<WireMessage>,
+    #[serde(default)]
+    logprobs: bool,
+    top_logprobs: Option<u32>,
+    response_format: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct CompletionBody {
+    #[serde(flatten)]
+    common: Common,
+    prompt: Text,
+    logprobs: Option<u32>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| ApiError::invalid(format!("the body is not UTF-8: {e}"), None))?;
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::invalid(format!("the body is not a valid request: {e}"), None))
+}
+
+fn params(
+    app: &App,
+    c: &Common,
+    logprobs: Option<u32>,
+    constraint: Option<Constraint>,
+) -> Result<(GenerateParams, u32), ApiError> {
+    let max_tokens = c.max_completion_tokens.or(c.max_tokens).unwrap_or(app.config.default_max_tokens);
+    if max_tokens == 0 {
+        return Err(ApiError::invalid("max_tokens must be at least 1", Some("max_tokens")));
+    }
+    let mut sampling = Sampling::default();
+    if let Some(t) = c.temperature {
+        if !(0.0..=2.0).contains(&t) {
+            return Err(ApiError::invalid(format!("temperature {t} is outside [0, 2]"), Some("temperature")));
+        }
+        sampling.temperature = t;
+    }
+    if let Some(p) = c.top_p {
+        if !(0.0..=1.0).contains(&p) || p == 0.0 {
+            return Err(ApiError::invalid(format!("top_p {p} is outside (0, 1]"), Some("top_p")));
+        }
+        sampling.top_p = p;
+    }
+    if let Some(s) = c.seed {
+        sampling.seed = s;
+    }
+    let stop = c.stop.as_ref().map(|s| match s {
+        Text::One(x) => vec![x.clone()],
+        Text::Many(v) => v.clone(),
+    });
+    let p = GenerateParams { max_tokens, sampling, stop: stop.unwrap_or_default(), logprobs, constraint };
+    Ok((p, max_tokens))
+}
+
+fn check_model(app: &App, model: &str) -> Result<(), ApiError> {
+    if model == "sage" || app.specs.iter().any(|s| s.id == model) {
+        Ok(())
+    } else {
+        Err(ApiError::unknown_model(model))
+    }
+}
+
+enum Chunk {
+    Delta(String),
+    Done(Box<Served>),
+}
+
+/// Run `request` on a blocking thread; deltas and the final record arrive on the channel. A
+/// closed channel (the client went away) stops the generation at the next token.
+fn spawn(
+    app: Arc<App>,
+    model: String,
+    request: Request,
+    slot: crate::Slot,
+) -> tokio::sync::mpsc::Receiver<Chunk> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(256);
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let started = Instant::now();
+        let mut last: Option<Instant> = None;
+        let mut gone = false;
+        let mut sink = |d: &str| {
+            let now = Instant::now();
+            match last {
+                None => app.metrics.ttft.observe((now - started).as_secs_f64()),
+                Some(l) => app.metrics.itl.observe((now - l).as_secs_f64()),
+            }
+            last = Some(now);
+            if tx.blocking_send(Chunk::Delta(d.to_string())).is_err() {
+                gone = true;
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        };
+        let (state, level) = {
+            let k = lock(&app.kernel);
+            (k.kernel.state(), k.kernel.ledger().balance() / k.kernel.ledger().max().max(1e-9))
+        };
+        let served = {
+            let mut r = lock(&app.router);
+            r.atp_level = level;
+            if model == "sage" {
+                r.serve(&request, state, Some(&mut sink))
+            } else {
+                r.serve_model(&request, &model, Some(&mut sink))
+            }
+        };
+        if gone {
+            app.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(a) = &served.answer {
+            app.metrics
+                .prompt_tokens
+                .fetch_add((a.timings.prompt_tokens + a.timings.cached_tokens) as u64, Ordering::Relaxed);
+            app.metrics.generation_tokens.fetch_add(a.tokens as u64, Ordering::Relaxed);
+        }
+        app.metrics.e2e.observe(started.elapsed().as_secs_f64());
+        app.metrics.residency(&app.residency.take_log());
+        if let Some(store) = &app.store {
+            if let Err(e) = lock(store).log_decision(app.clock.now(), "request", &served) {
+                tracing::warn!(error = %e, "logging a request failed");
+            }
+        }
+        let _ = tx.blocking_send(Chunk::Done(Box::new(served)));
+    });
+    rx
+}
+
+/// The error a failed request deserves: a prompt too long everywhere is 400
+/// `context_length_exceeded`; a named model that failed is 503; the router's degraded answer
+/// is not an error.
+fn failure(model: &str, s: &Served) -> Option<ApiError> {
+    if s.answer.is_some() {
+        return None;
+    }
+    let all_context = !s.attempts.is_empty()
+        && s.attempts.iter().all(|a| matches!(a.failure, Some(Failure::ContextTooLong { .. })));
+    if all_context {
+        let m = s
+            .attempts
+            .iter()
+            .filter_map(|a| a.failure.as_ref().map(|f| f.message().to_string()))
+            .collect::<Vec<_>>();
+        return Some(ApiError::context(m.join("; ")));
+    }
+    if model != "sage" {
+        return Some(ApiError::unavailable(s.reply.clone()));
+    }
+    None
+}
+
+fn finish_reason(s: &Served) -> &'static str {
+    match s.answer.as_ref().and_then(|a| a.finish) {
+        Some(FinishReason::Length) => "length",
+        Some(FinishReason::Cancelled) => "stop",
+        _ => match s.answer.as_ref().map(|a| a.telemetry.halt_reason) {
+            Some(sage_irp::HaltReason::MaxSteps | sage_irp::HaltReason::BudgetSpent) => "length",
+            _ => "stop",
+        },
+    }
+}
+
+fn usage(s: &Served) -> Value {
+    let (p, c) =
+        s.answer.as_ref().map_or((0, 0), |a| (a.timings.prompt_tokens + a.timings.cached_tokens, a.tokens));
+    json!({"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c,
+           "prompt_tokens_details": {"cached_tokens": s.answer.as_ref().map_or(0, |a| a.timings.cached_tokens)}})
+}
+
+/// The `sage` extension: which model answered, why, and every attempt.
+fn extension(s: &Served) -> Value {
+    json!({
+        "model": s.answer.as_ref().map(|a| a.model.clone()),
+        "degraded": s.degraded,
+        "size_policy": s.size_policy,
+        "decision": s.decision,
+        "attempts": s.attempts,
+        "quality": s.answer.as_ref().map(|a| a.quality),
+        "mean_nll": s.answer.as_ref().and_then(|a| a.mean_nll),
+    })
+}
+
+fn answered_model(s: &Served, asked: &str) -> String {
+    s.answer.as_ref().map_or_else(|| asked.to_string(), |a| a.model.clone())
+}
+
+fn chat_logprobs(s: &Served) -> Value {
+    let Some(a) = &s.answer else { return Value::Null };
+    let content: Vec<Value> = a
+        .tokens_out
+        .iter()
+        .map(|t| {
+            json!({
+                "token": t.text, "logprob": t.logprob.unwrap_or(0.0), "bytes": t.text.as_bytes(),
+                "top_logprobs": t.top.iter().map(|(_, text, lp)| json!({"token": text, "logprob": lp, "bytes": text.as_bytes()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({"content": content})
+}
+
+fn class_of(text: &str) -> String {
+    if text.trim_end().ends_with('?') {
+        "text.question".into()
+    } else {
+        "text.chat".into()
+    }
+}
+
+/// `GET /v1/models`.
+pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
+    let resident: Vec<String> = app.residency.resident().into_iter().map(|r| r.model).collect();
+    let mut data = vec![json!({"id": "sage", "object": "model", "created": 0, "owned_by": "sage",
+        "sage": {"router": true, "description": "SAGE chooses a model for each request"}})];
+    for s in &app.specs {
+        let (bytes, load_s, measured) = app.residency.cost(&s.id).unwrap_or((0, 0.0, false));
+        data.push(json!({"id": s.id, "object": "model", "created": 0, "owned_by": "sage",
+            "sage": {"engine": s.engine, "role": s.role, "context": s.context, "resident": resident.contains(&s.id),
+                     "bytes": bytes, "load_s": load_s, "measured": measured, "classes": s.quality}}));
+    }
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// `POST /v1/chat/completions`.
+pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match chat_inner(app, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn chat_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
+    let b: ChatBody = parse(&body)?;
+    check_model(&app, &b.common.model)?;
+    if b.messages.is_empty() {
+        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
+    }
+    let mut messages = Vec::with_capacity(b.messages.len());
+    for (i, m) in b.messages.iter().enumerate() {
+        let role = match m.role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}]: unknown role {other}"),
+                    Some("messages"),
+                ));
+            }
+        };
+        let content = match &m.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t.clone(),
+            Some(Content::Parts(parts)) => parts
+                .iter()
+                .filter(|p| p["type"] == "text")
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        messages.push(ChatMessage::new(role, content));
+    }
+    let constraint = match &b.response_format {
+        None => None,
+        Some(f) => match f["type"].as_str() {
+            Some("text") => None,
+            Some("json_object") => Some(Constraint::JsonSchema(json!({"type": "object"}))),
+            Some("json_schema") => match f["json_schema"].get("schema") {
+                Some(s) => Some(Constraint::JsonSchema(s.clone())),
+                None => {
+                    return Err(ApiError::invalid(
+                        "response_format.json_schema.schema is missing",
+                        Some("response_format"),
+                    ))
+                }
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    "response_format.type must be text, json_object or json_schema",
+                    Some("response_format"),
+                ))
+            }
+        },
+    };
+    let logprobs = b.logprobs.then_some(b.top_logprobs.unwrap_or(0));
+    let (p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
+    let last_user =
+        messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
+    let request = Request {
+        class: class_of(&last_user),
+        messages,
+        conversation: b.common.session_id.clone().or(b.common.user.clone()),
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        raw: false,
+    };
+    let slot = admit(&app).await?;
+    let model = b.common.model.clone();
+    let id = format!("chatcmpl-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let mut rx = spawn(app.clone(), model.clone(), request, slot);
+    if b.common.stream {
+        // The first message decides between an error status and a stream.
+        let first =
+            rx.recv().await.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
+        if let Chunk::Done(s) = &first {
+            if let Some(e) = failure(&model, s) {
+                app.metrics.finish("error");
+                return Err(e);
+            }
+        }
+        let created = now_unix();
+        let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
+        let app2 = app.clone();
+        let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
+            Chunk::Delta(d) => vec![json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": {"content": d}, "finish_reason": null}]})
+            .to_string()],
+            Chunk::Done(s) => {
+                app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+                let mut out = vec![];
+                if s.degraded {
+                    out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                        "choices": [{"index": 0, "delta": {"content": s.reply}, "finish_reason": null}]}).to_string());
+                }
+                out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": answered_model(&s, &model),
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(&s)}],
+                    "usage": usage(&s), "sage": extension(&s)}).to_string());
+                out.push("[DONE]".to_string());
+                out
+            }
+        });
+        let events = stream::iter([head.to_string()])
+            .chain(chunks.flat_map(stream::iter))
+            .map(|d| Ok::<_, Infallible>(SseEvent::default().data(d)));
+        return Ok(sse(events));
+    }
+    let mut served = None;
+    while let Some(c) = rx.recv().await {
+        if let Chunk::Done(s) = c {
+            served = Some(s);
+        }
+    }
+    let s = served.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
+    if let Some(e) = failure(&model, &s) {
+        app.metrics.finish("error");
+        return Err(e);
+    }
+    app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+    let logprobs = if b.logprobs { chat_logprobs(&s) } else { Value::Null };
+    Ok(Json(json!({
+        "id": id, "object": "chat.completion", "created": now_unix(), "model": answered_model(&s, &model),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": s.reply}, "logprobs": logprobs,
+                     "finish_reason": finish_reason(&s)}],
+        "usage": usage(&s),
+        "sage": extension(&s),
+    }))
+    .into_response())
+}
+
+fn sse(events: impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static) -> Response {
+    Sse::new(events).into_response()
+}
+
+/// `POST /v1/completions`.
+pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    match completions_inner(app, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn completions_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
+    let b: CompletionBody = parse(&body)?;
+    check_model(&app, &b.common.model)?;
+    let prompt = b.prompt.into_vec();
+    if prompt.len() != 1 {
+        return Err(ApiError::invalid("give exactly one prompt", Some("prompt")));
+    }
+    let prompt = prompt.into_iter().next().unwrap_or_default();
+    if prompt.is_empty() {
+        return Err(ApiError::invalid("the prompt is empty", Some("prompt")));
+    }
+    let mut common = b.common;
+    common.max_tokens = common.max_tokens.or(Some(16));
+    let (p, max_tokens) = params(&app, &common, b.logprobs, None)?;
+    let request = Request {
+        class: class_of(&prompt),
+        messages: vec![ChatMessage::new(Role::User, prompt)],
+        conversation: common.session_id.clone(),
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        raw: true,
+    };
+    let slot = admit(&app).await?;
+    let model = common.model.clone();
+    let id = format!("cmpl-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    let mut rx = spawn(app.clone(), model.clone(), request, slot);
+    if common.stream {
+        let first =
+            rx.recv().await.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
+        if let Chunk::Done(s) = &first {
+            if let Some(e) = failure(&model, s) {
+                app.metrics.finish("error");
+                return Err(e);
+            }
+        }
+        let created = now_unix();
+        let app2 = app.clone();
+        let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
+            Chunk::Delta(d) => vec![json!({"id": id, "object": "text_completion", "created": created, "model": model,
+                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]}).to_string()],
+            Chunk::Done(s) => {
+                app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+                vec![
+                    json!({"id": id, "object": "text_completion", "created": created, "model": answered_model(&s, &model),
+                        "choices": [{"index": 0, "text": "", "logprobs": null, "finish_reason": finish_reason(&s)}],
+                        "usage": usage(&s), "sage": extension(&s)}).to_string(),
+                    "[DONE]".to_string(),
+                ]
+            }
+        });
+        let events = chunks.flat_map(stream::iter).map(|d| Ok::<_, Infallible>(SseEvent::default().data(d)));
+        return Ok(sse(events));
+    }
+    let mut served = None;
+    while let Some(c) = rx.recv().await {
+        if let Chunk::Done(s) = c {
+            served = Some(s);
+        }
+    }
+    let s = served.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
+    if let Some(e) = failure(&model, &s) {
+        app.metrics.finish("error");
+        return Err(e);
+    }
+    app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+    let logprobs = match (&s.answer, b.logprobs) {
+        (Some(a), Some(_)) => {
+            let mut offset = 0;
+            let mut offsets = vec![];
+            for t in &a.tokens_out {
+                offsets.push(offset);
+                offset += t.text.len();
+            }
+            json!({
+                "tokens": a.tokens_out.iter().map(|t| t.text.clone()).collect::<Vec<_>>(),
+                "token_logprobs": a.tokens_out.iter().map(|t| t.logprob).collect::<Vec<_>>(),
+                "top_logprobs": a.tokens_out.iter().map(|t| t.top.iter().map(|(_, text, lp)| (text.clone(), json!(lp))).collect::<serde_json::Map<String, Value>>()).collect::<Vec<_>>(),
+                "text_offset": offsets,
+            })
+        }
+        _ => Value::Null,
+    };
+    // A raw completion keeps the model's exact text (the router trims chat replies).
+    let text = s.answer.as_ref().map_or_else(
+        || s.reply.clone(),
+        |a| a.tokens_out.iter().map(|t| t.text.as_str()).collect::<String>(),
+    );
+    let text = if text.is_empty() { s.reply.clone() } else { text };
+    Ok(Json(json!({
+        "id": id, "object": "text_completion", "created": now_unix(), "model": answered_model(&s, &model),
+        "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish_reason(&s)}],
+        "usage": usage(&s),
+        "sage": extension(&s),
+    }))
+    .into_response())
+}

@@ -1,0 +1,168 @@
+//! The SAGE API: push observations, read the kernel's state, follow its ticks, manage residency.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_stream::wrappers::BroadcastStream;
+
+use sage_kernel::{Observation, Payload};
+
+use crate::{lock, ApiError, App};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireObservation {
+    source: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    values: Option<Vec<f64>>,
+    #[serde(default)]
+    semantic: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Batch {
+    One(WireObservation),
+    Many(Vec<WireObservation>),
+    Wrapped {
+        observations: Vec<WireObservation>,
+        #[serde(default)]
+        crisis: bool,
+    },
+}
+
+/// `POST /sage/observations`: one observation, an array, or `{"observations": [...], "crisis":
+/// bool}`; the kernel ticks once with them and the report is returned (and broadcast).
+pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let parsed: Result<Batch, ApiError> = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::invalid(format!("the body is not UTF-8: {e}"), None))
+        .and_then(|t| {
+            serde_json::from_str(t)
+                .map_err(|e| ApiError::invalid(format!("not an observation or a batch: {e}"), None))
+        });
+    let (wire, crisis) = match parsed {
+        Ok(Batch::One(o)) => (vec![o], false),
+        Ok(Batch::Many(v)) => (v, false),
+        Ok(Batch::Wrapped { observations, crisis }) => (observations, crisis),
+        Err(e) => return e.into_response(),
+    };
+    let mut obs = Vec::with_capacity(wire.len());
+    for (i, w) in wire.into_iter().enumerate() {
+        let payload = match (w.text, w.values) {
+            (Some(t), None) => Payload::Text(t),
+            (None, Some(v)) => Payload::Sensor(v),
+            _ => {
+                return ApiError::invalid(
+                    format!("observation {i}: give either text or values"),
+                    Some("observations"),
+                )
+                .into_response()
+            }
+        };
+        obs.push(Observation { source: w.source, payload, semantic: w.semantic });
+    }
+    let app2 = app.clone();
+    let report = tokio::task::spawn_blocking(move || {
+        let now = app2.clock.now();
+        let keep = app2.config.recent_ticks;
+        let r = lock(&app2.kernel).tick(now, &obs, crisis, keep);
+        app2.metrics.residency(&app2.residency.take_log());
+        r
+    })
+    .await;
+    match report {
+        Ok(r) => {
+            let v = serde_json::to_value(&r).unwrap_or_default();
+            let _ = app.events.send(json!({"type": "tick", "report": v}).to_string());
+            Json(v).into_response()
+        }
+        Err(e) => ApiError::internal(format!("the tick failed: {e}")).into_response(),
+    }
+}
+
+/// `GET /sage/state`.
+pub(crate) async fn state(State(app): State<Arc<App>>) -> Response {
+    let (kernel, recent) = {
+        let k = lock(&app.kernel);
+        let mut trust = serde_json::Map::new();
+        for (class, id, _) in k.kernel.trust().entries() {
+            let e = trust.entry(class.to_string()).or_insert_with(|| json!({}));
+            e[k.kernel.expert_name(id)] = json!(k.kernel.trust().trust(id, class));
+        }
+        let kernel = json!({
+            "state": k.kernel.state(),
+            "atp": k.kernel.ledger().balance(),
+            "atp_max": k.kernel.ledger().max(),
+            "ticks": k.kernel.ticks(),
+            "trust": trust,
+            "policy": k.kernel.policy(),
+        });
+        (kernel, k.recent.iter().cloned().collect::<Vec<_>>())
+    };
+    let router_trust = {
+        let r = lock(&app.router);
+        let mut t = serde_json::Map::new();
+        for (class, id, _) in r.trust().entries() {
+            let e = t.entry(class.to_string()).or_insert_with(|| json!({}));
+            e[&r.models()[id as usize].id] = json!(r.trust().trust(id, class));
+        }
+        t
+    };
+    Json(json!({
+        "kernel": kernel,
+        "models": {
+            "budget_bytes": app.residency.budget(),
+            "resident": app.residency.resident(),
+            "trust": router_trust,
+        },
+        "recent": recent,
+        "ready": app.is_ready(),
+    }))
+    .into_response()
+}
+
+/// `GET /sage/events`: every tick as a server-sent event.
+pub(crate) async fn events(State(app): State<Arc<App>>) -> Response {
+    let rx = app.events.subscribe();
+    let s = BroadcastStream::new(rx)
+        .filter_map(|m| async move { m.ok().map(|d| Ok::<_, Infallible>(SseEvent::default().data(d))) });
+    Sse::new(s).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `POST /sage/models/{id}/pin|unpin|unload`.
+pub(crate) async fn model_action(
+    State(app): State<Arc<App>>,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    let r = match action.as_str() {
+        "pin" => app.residency.set_pinned(&id, true).map(|_| json!({"model": id, "pinned": true})),
+        "unpin" => app.residency.set_pinned(&id, false).map(|_| json!({"model": id, "pinned": false})),
+        "unload" => app
+            .residency
+            .unload(&id, "unloaded through the API")
+            .map(|was| json!({"model": id, "unloaded": was})),
+        other => {
+            return ApiError::invalid(format!("unknown action {other}: pin, unpin or unload"), None)
+                .into_response()
+        }
+    };
+    app.metrics.residency(&app.residency.take_log());
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(sage_runtime::ResidencyError::Unknown { .. }) => ApiError::unknown_model(&id).into_response(),
+        Err(e) => {
+            ApiError { status: axum::http::StatusCode::CONFLICT, ..ApiError::invalid(e.to_string(), None) }
+                .into_response()
+        }
+    }
+}

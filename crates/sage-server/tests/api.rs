@@ -1,0 +1,289 @@
+#![allow(clippy::unwrap_used)]
+
+//! The HTTP API over scripted models (test doubles; the real model is exercised by the CLI's
+//! end-to-end test): every route, every error path, the queue, disconnects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use sage_kernel::Kernel;
+use sage_runtime::driver::{kernel_config, LlmDriver};
+use sage_runtime::route::Router;
+use sage_runtime::scripted::{Script, ScriptedLoader};
+use sage_runtime::{ManualClock, Residency, Zoo};
+use sage_server::{routes, App, KernelHost, ServerConfig};
+
+const ZOO: &str = r#"
+[[model]]
+id = "a"
+engine = "gguf"
+path = "a.gguf"
+role = "primary"
+context = 2048
+expected_mib = 100
+quality = { "text.question" = 0.8, "text.chat" = 0.7, "text.alert" = 0.8 }
+[[model]]
+id = "narrow"
+engine = "gguf"
+path = "narrow.gguf"
+context = 64
+expected_mib = 100
+quality = { "text.question" = 0.1 }
+[[model]]
+id = "chatty"
+engine = "gguf"
+path = "chatty.gguf"
+context = 2048
+expected_mib = 100
+quality = { "text.chat" = 0.1 }
+"#;
+
+fn app(config: ServerConfig) -> Arc<App> {
+    let specs = Zoo::parse(ZOO, "test zoo", std::path::Path::new(".")).unwrap().models;
+    let scripts = vec![
+        Script { context: 2048, ..Script::new("a", 0.8) },
+        Script { context: 64, ..Script::new("narrow", 0.8) },
+        Script { context: 2048, reply: "word ".repeat(400), ..Script::new("chatty", 0.8) },
+    ];
+    let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
+    let clock = Arc::new(ManualClock::default());
+    let residency = Residency::new(&specs, 1 << 30, loader, clock.clone());
+    let router = Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
+    let kernel = Kernel::new(kernel_config(&specs, 1 << 30, &residency)).unwrap();
+    let driver = LlmDriver::new(specs, residency.clone(), None, None, clock.clone());
+    let app = App::new(router, residency, None, KernelHost::new(kernel, driver), clock, config);
+    app.warm_up();
+    app
+}
+
+async fn call(
+    app: &Arc<App>,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some(k) = key {
+        b = b.header("authorization", format!("Bearer {k}"));
+    }
+    let req = b
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |v| Body::from(v.to_string())))
+        .unwrap();
+    let resp = routes(app.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+fn chat(model: &str, text: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+#[tokio::test]
+async fn health_ready_models_and_metrics() {
+    let a = app(ServerConfig::default());
+    assert_eq!(call(&a, "GET", "/health", None, None).await.0, StatusCode::OK);
+    assert_eq!(call(&a, "GET", "/ready", None, None).await.0, StatusCode::OK);
+    let (s, v) = call(&a, "GET", "/v1/models", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, vec!["sage", "a", "narrow", "chatty"]);
+    assert_eq!(v["data"][1]["sage"]["resident"], true, "the primary model is kept hot in WAKE");
+    let (s, m) = call(&a, "GET", "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let m = m.as_str().unwrap();
+    assert!(m.contains("sage:num_requests_running 0"), "{m}");
+    assert!(m.contains("sage:model_loads_total{model=\"a\"} 1"), "{m}");
+    assert!(m.contains("sage:metabolic_state{state=\"WAKE\"} 1"), "{m}");
+}
+
+#[tokio::test]
+async fn chat_completions_answer_with_usage_logprobs_and_the_routing_record() {
+    let a = app(ServerConfig::default());
+    let (s, v) =
+        call(&a, "POST", "/v1/chat/completions", Some(chat("sage", "What is the battery level?")), None)
+            .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "a");
+    assert_eq!(v["choices"][0]["message"]["content"], "answer from a");
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert_eq!(v["usage"]["completion_tokens"], 13);
+    assert_eq!(v["sage"]["degraded"], false);
+    assert!(v["sage"]["decision"]["candidates"].as_array().unwrap().len() >= 2, "{v}");
+    let mut body = chat("a", "Hello?");
+    body["logprobs"] = json!(true);
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(body), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let lp = v["choices"][0]["logprobs"]["content"].as_array().unwrap();
+    assert_eq!(lp.len(), 13);
+    assert!((lp[0]["logprob"].as_f64().unwrap() - 0.8f64.ln()).abs() < 1e-5);
+    // A plain completion: the prompt verbatim.
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/v1/completions",
+        Some(json!({"model": "a", "prompt": "The robot", "max_tokens": 40, "logprobs": 1})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(v["choices"][0]["text"], "answer from a");
+    assert_eq!(v["choices"][0]["logprobs"]["tokens"].as_array().unwrap().len(), 13);
+}
+
+#[tokio::test]
+async fn errors_have_openai_shape() {
+    let a = app(ServerConfig::default());
+    let send_raw = |bytes: Vec<u8>| {
+        let a = a.clone();
+        async move {
+            let req = Request::builder()
+                .method("POST")
+                .uri("/v1/chat/completions")
+                .body(Body::from(bytes))
+                .unwrap();
+            let resp = routes(a).oneshot(req).await.unwrap();
+            let s = resp.status();
+            let v: Value =
+                serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+            (s, v)
+        }
+    };
+    let (s, v) = send_raw(b"{not json".to_vec()).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let (s, v) = send_raw(vec![0xff, 0xfe, b'{']).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("UTF-8"), "{v}");
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(chat("gpt-9", "hi")), None).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("model_not_found")));
+    let long = format!("{}?", "very long question ".repeat(20));
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(chat("narrow", &long)), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "context_length_exceeded");
+    let mut bad = chat("a", "hi");
+    bad["temperature"] = json!(7.0);
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(bad), None).await;
+    assert_eq!((s, v["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("temperature")));
+    let (s, _) =
+        call(&a, "POST", "/v1/chat/completions", Some(json!({"model": "a", "messages": []})), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn api_keys_guard_everything_but_health() {
+    let a = app(ServerConfig { api_keys: vec!["k1".into()], ..ServerConfig::default() });
+    let (s, v) = call(&a, "GET", "/v1/models", None, None).await;
+    assert_eq!((s, v["error"]["type"].as_str()), (StatusCode::UNAUTHORIZED, Some("authentication_error")));
+    assert_eq!(call(&a, "GET", "/v1/models", None, Some("nope")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&a, "GET", "/v1/models", None, Some("k1")).await.0, StatusCode::OK);
+    assert_eq!(call(&a, "GET", "/health", None, None).await.0, StatusCode::OK);
+    assert_eq!(call(&a, "GET", "/ready", None, None).await.0, StatusCode::OK);
+}
+
+fn stream_request(model: &str) -> Request<Body> {
+    let mut body = chat(model, "Tell me everything");
+    body["stream"] = json!(true);
+    body["max_tokens"] = json!(1000);
+    Request::builder().method("POST").uri("/v1/chat/completions").body(Body::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_429_and_a_disconnect_stops_generation() {
+    let a = app(ServerConfig { max_running: 1, max_waiting: 0, ..ServerConfig::default() });
+    // A stream nobody reads holds the only slot (its channel fills up and the generation waits).
+    let held = routes(a.clone()).oneshot(stream_request("chatty")).await.unwrap();
+    assert_eq!(held.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(chat("a", "hi")), None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "queue_full");
+    // Read a little, then hang up: the generation stops and the slot is free again.
+    let mut body = held.into_body();
+    let first = body.frame().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(first.data_ref().unwrap()).contains("chat.completion.chunk"));
+    drop(body);
+    let mut stopped = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if a.metrics.cancelled.load(std::sync::atomic::Ordering::Relaxed) == 1 {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "the generation noticed the disconnect");
+    let (s, _) = call(&a, "POST", "/v1/chat/completions", Some(chat("a", "hi")), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, m) = call(&a, "GET", "/metrics", None, None).await;
+    assert!(m.as_str().unwrap().contains("sage:requests_rejected_total 1"));
+    assert!(m.as_str().unwrap().contains("sage:requests_cancelled_total 1"));
+}
+
+#[tokio::test]
+async fn a_stream_ends_with_usage_the_record_and_done() {
+    let a = app(ServerConfig::default());
+    let mut body = chat("sage", "What is the battery level?");
+    body["stream"] = json!(true);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = routes(a).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    assert_eq!(*data.last().unwrap(), "[DONE]");
+    let chunks: Vec<Value> =
+        data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).unwrap()).collect();
+    let content: String =
+        chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, "answer from a");
+    let last = chunks.last().unwrap();
+    assert_eq!(last["choices"][0]["finish_reason"], "stop");
+    assert_eq!(last["usage"]["completion_tokens"], 13);
+    assert_eq!(last["sage"]["model"], "a");
+}
+
+#[tokio::test]
+async fn observations_tick_the_kernel_and_state_shows_it() {
+    let a = app(ServerConfig::default());
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/sage/observations",
+        Some(json!([{"source": "operator", "text": "URGENT: smoke near the charging dock, stop the robot!"}, {"source": "imu", "values": [0.0, 9.8, 0.1]}])),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["observations"][0]["attention"]["kind"], "attended");
+    assert_eq!(v["runs"][0]["expert"], "a", "{v}");
+    let (s, v) = call(&a, "GET", "/sage/state", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["kernel"]["ticks"], 1);
+    assert_eq!(v["recent"].as_array().unwrap().len(), 1);
+    assert!(v["kernel"]["trust"]["text.alert"]["a"].as_f64().is_some(), "{v}");
+    assert_eq!(v["models"]["resident"][0]["model"], "a");
+    let (s, v) = call(&a, "POST", "/sage/observations", Some(json!({"source": "x"})), None).await;
+    assert_eq!((s, v["error"]["type"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request_error")));
+    // Residency through the API.
+    let (s, v) = call(&a, "POST", "/sage/models/a/pin", None, None).await;
+    assert_eq!((s, v["pinned"].as_bool()), (StatusCode::OK, Some(true)));
+    let (s, v) = call(&a, "POST", "/sage/models/a/unload", None, None).await;
+    assert_eq!((s, v["unloaded"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(call(&a, "POST", "/sage/models/zz/unload", None, None).await.0, StatusCode::NOT_FOUND);
+}
