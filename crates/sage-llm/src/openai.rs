@@ -22,6 +22,9 @@ use crate::types::{
     Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Timings, TokenId, TokenOut,
 };
 
+/// Retries of a failed remote completion.
+const RETRIES: u32 = 2;
+
 /// Bytes per remote token assumed for windows and token budgets.
 pub const BYTES_PER_TOKEN: u32 = 4;
 
@@ -234,11 +237,25 @@ impl LanguageModel for OpenAiModel {
             body["stop"] = serde_json::json!(params.stop);
         }
         let started = Instant::now();
-        let mut req = self.agent.post(format!("{}/v1/completions", self.base));
-        if let Some(k) = &self.api_key {
-            req = req.header("Authorization", format!("Bearer {k}"));
-        }
-        let mut resp = req.send_json(&body).map_err(|e| self.remote(e.to_string()))?;
+        // Transport failures and 5xx answers are retried twice with backoff (100 ms, then
+        // 400 ms); a 4xx is the request's fault and is not. Repeated failures then count
+        // against the model's trust, which cools it down.
+        let mut attempt = 0;
+        let mut resp = loop {
+            let mut req = self.agent.post(format!("{}/v1/completions", self.base));
+            if let Some(k) = &self.api_key {
+                req = req.header("Authorization", format!("Bearer {k}"));
+            }
+            let retry = match req.send_json(&body) {
+                Ok(r) if r.status().is_server_error() && attempt < RETRIES => format!("{}", r.status()),
+                Ok(r) => break r,
+                Err(e) if attempt < RETRIES => e.to_string(),
+                Err(e) => return Err(self.remote(format!("{e} (after {} attempts)", attempt + 1))),
+            };
+            tracing::debug!(model = %self.info.id, attempt, %retry, "retrying a remote completion");
+            std::thread::sleep(Duration::from_millis(100 * 4u64.pow(attempt)));
+            attempt += 1;
+        };
         if !resp.status().is_success() {
             let body = resp.body_mut().read_to_string().unwrap_or_default();
             let message = format!("POST /v1/completions answered {}: {}", resp.status(), clip(&body));

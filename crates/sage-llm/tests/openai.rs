@@ -109,7 +109,8 @@ fn remote_failures_are_typed_errors() {
             _ => (500, r#"{"error":{"message":"out of memory"}}"#.into()),
         }
     }
-    let url = serve(2, failing);
+    // Three attempts: the first and two retries, all answered 500.
+    let url = serve(4, failing);
     let m = OpenAiModel::connect("x", &url, "m", None, 1024, Duration::from_secs(5)).unwrap();
     let (s, _) = m.open_session(None).unwrap();
     let p = m.tokenize("hi", true).unwrap();
