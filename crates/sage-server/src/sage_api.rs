@@ -106,6 +106,7 @@ pub(crate) async fn state(State(app): State<Arc<App>>) -> Response {
             "ticks": k.kernel.ticks(),
             "trust": trust,
             "policy": k.kernel.policy(),
+            "experts": k.kernel.config().experts.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
         });
         (kernel, k.recent.iter().cloned().collect::<Vec<_>>())
     };

@@ -94,6 +94,9 @@ async fn health_ready_models_and_metrics() {
     let a = app(ServerConfig::default());
     assert_eq!(call(&a, "GET", "/health", None, None).await.0, StatusCode::OK);
     assert_eq!(call(&a, "GET", "/ready", None, None).await.0, StatusCode::OK);
+    let (s, page) = call(&a, "GET", "/", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("<title>SAGE</title>"));
     let (s, v) = call(&a, "GET", "/v1/models", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();

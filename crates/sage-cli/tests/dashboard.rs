@@ -1,0 +1,102 @@
+#![allow(clippy::unwrap_used)]
+
+//! The dashboard in headless Chromium (Debian's `chromium`, installed by `scripts/setup.sh`),
+//! against `sage serve` with the default model: the page loads, shows the state and the plots,
+//! shows what pushed observations did, and its chat box gets an answer. A screenshot is saved
+//! as a test artefact (`target/test-artifacts/dashboard.png`). CI sets `SAGE_REQUIRE_CLIENTS=1`,
+//! so that a missing browser fails rather than skips.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn post(addr: &str, path: &str, body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn browser() -> Option<&'static str> {
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+}
+
+#[test]
+fn the_dashboard_shows_state_plots_decisions_and_chats() {
+    let Some(chromium) = browser() else {
+        assert!(std::env::var("SAGE_REQUIRE_CLIENTS").is_err(), "chromium is missing; run scripts/setup.sh");
+        eprintln!("skipped: chromium is not installed (run scripts/setup.sh)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("sage-dashboard-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
+        .arg(dir.join("sage.db"))
+        .env_remove("SAGE_API_KEY")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _server = Server(child);
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines.next().expect("sage serve ended before listening").unwrap();
+        if let Some(rest) = line.strip_prefix("sage serve: ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let addr = url.trim_start_matches("http://").to_string();
+    let r = post(
+        &addr,
+        "/sage/observations",
+        r#"[{"source":"operator","text":"URGENT: a person is in the corridor, stop the robot now!"},{"source":"imu","values":[0.1,9.8,0.2]}]"#,
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let page = format!("{url}/?events=0&ask=Is%20the%20dock%20free%3F");
+    let headless = |extra: &[&str]| {
+        let mut c = Command::new(chromium);
+        c.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=10000",
+            "--window-size=1400,1000",
+        ]);
+        c.args(extra).arg(&page).stderr(Stdio::null());
+        c.output().unwrap()
+    };
+    let dom = String::from_utf8(headless(&["--dump-dom"]).stdout).unwrap();
+    assert!(
+        dom.contains(">WAKE<") || dom.contains(">FOCUS<"),
+        "the state is shown: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    assert!(dom.contains("id=\"atpline\""), "the ATP plot is drawn");
+    assert!(dom.matches("class=\"salbar\"").count() >= 2, "the salience plot shows the pushed observations");
+    assert!(dom.contains("class=\"decision\""), "routing decisions are listed");
+    assert!(dom.contains("gemma-3-270m-q4_k_m"), "the resident model is listed");
+    assert!(dom.contains("class=\"reply done\""), "the chat box got an answer");
+    let artefacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let shot = artefacts.join("dashboard.png");
+    let out = headless(&[&format!("--screenshot={}", shot.display())]);
+    assert!(out.status.success());
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+    let _ = std::fs::remove_dir_all(&dir);
+}
