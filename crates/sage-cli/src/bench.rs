@@ -106,6 +106,24 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// `sage serve` under 1, 4 and 8 concurrent streams: time to first token, inter-token and
+    /// end-to-end latency, throughput, and 429s beyond capacity.
+    Serve {
+        /// Concurrent streams to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 4, 8])]
+        streams: Vec<usize>,
+        /// Requests per stream.
+        #[arg(long, default_value_t = 3)]
+        per_stream: usize,
+        /// Tokens per answer.
+        #[arg(long, default_value_t = 32)]
+        max_tokens: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        zoo: crate::runtime::ZooArgs,
+    },
     /// One measured run in this process (used by `sage bench llm`).
     #[command(hide = true)]
     LlmChild {
@@ -208,6 +226,9 @@ fn human(x: f64) -> String {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        What::Serve { streams, per_stream, max_tokens, json, zoo } => {
+            crate::bench_serve::run(&zoo, &streams, per_stream, max_tokens, json)
+        }
         What::Attention { scenario, json, with_model, zoo } => {
             let text = match &scenario {
                 Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,

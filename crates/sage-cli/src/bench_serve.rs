@@ -1,0 +1,205 @@
+//! `sage bench serve`: time to first token, inter-token latency, end-to-end latency and
+//! throughput of `sage serve` for 1, 4 and 8 concurrent streams, and what happens beyond
+//! capacity. The server runs in this process on loopback; clients are plain HTTP/1.1 threads.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use sage_kernel::Kernel;
+use sage_runtime::driver::{kernel_config, LlmDriver};
+use sage_runtime::route::Router;
+use sage_server::{App, KernelHost, ServerConfig};
+
+use crate::runtime::{compose, ZooArgs};
+
+/// One streamed request as a client saw it.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    status: u16,
+    ttft: Option<f64>,
+    gaps: Vec<f64>,
+    e2e: f64,
+    deltas: usize,
+}
+
+fn stream_once(addr: SocketAddr, prompt: &str, max_tokens: u32) -> anyhow::Result<Seen> {
+    let body =
+        serde_json::json!({"model": "sage", "stream": true, "max_tokens": max_tokens, "temperature": 0,
+        "messages": [{"role": "user", "content": prompt}]})
+        .to_string();
+    let started = Instant::now();
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(300)))?;
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut seen = Seen::default();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    let mut scanned = 0;
+    let mut last: Option<Instant> = None;
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let now = Instant::now();
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if seen.status == 0 {
+            if let Some(code) = text.get(9..12) {
+                seen.status = code.parse().unwrap_or(0);
+            }
+        }
+        // Content deltas: `"delta":{"content":"X` with X not a quote (the first chunk's
+        // content is empty: it carries the role).
+        const MARK: &str = "\"delta\":{\"content\":\"";
+        while let Some(i) = text[scanned..].find(MARK) {
+            let at = scanned + i + MARK.len();
+            scanned = at;
+            if text[at..].starts_with('"') {
+                continue;
+            }
+            seen.deltas += 1;
+            match last {
+                None => seen.ttft = Some((now - started).as_secs_f64()),
+                Some(l) => seen.gaps.push((now - l).as_secs_f64()),
+            }
+            last = Some(now);
+        }
+    }
+    seen.e2e = started.elapsed().as_secs_f64();
+    Ok(seen)
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+const PROMPTS: &[&str] = &[
+    "What is the battery level?",
+    "Is the charging dock free?",
+    "Where is the forklift?",
+    "Can you check door 4?",
+    "What did you see in aisle 3?",
+    "Is the corridor clear?",
+    "How long until the patrol ends?",
+    "Which bay needs cleaning?",
+];
+
+/// Run the benchmark.
+pub fn run(
+    zoo: &ZooArgs,
+    streams: &[usize],
+    per_stream: usize,
+    max_tokens: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let c = compose(zoo)?;
+    let router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    let kernel = Kernel::new(kernel_config(&c.specs, c.profile.model_bytes, &c.residency))?;
+    let driver = LlmDriver::new(c.specs.clone(), c.residency.clone(), None, None, c.clock.clone());
+    let max = streams.iter().copied().max().unwrap_or(1);
+    let config = ServerConfig { max_running: 1, max_waiting: max, ..ServerConfig::default() };
+    let app = App::new(router, c.residency, None, KernelHost::new(kernel, driver), c.clock, config);
+    app.warm_up();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = rt.spawn(sage_server::serve(Arc::clone(&app), listener, async {
+        let _ = stopped.await;
+    }));
+    // Warm the model and its caches.
+    stream_once(addr, "Hello?", 8).context("the warm-up request")?;
+    let mut rows = vec![];
+    for &n in streams {
+        let started = Instant::now();
+        let handles: Vec<_> = (0..n)
+            .map(|k| {
+                std::thread::spawn(move || {
+                    (0..per_stream)
+                        .map(|j| stream_once(addr, PROMPTS[(k + j) % PROMPTS.len()], max_tokens))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seen = vec![];
+        for h in handles {
+            for r in h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))? {
+                seen.push(r?);
+            }
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let ok: Vec<&Seen> = seen.iter().filter(|s| s.status == 200).collect();
+        let mut ttft: Vec<f64> = ok.iter().filter_map(|s| s.ttft).collect();
+        let mut itl: Vec<f64> = ok.iter().flat_map(|s| s.gaps.iter().copied()).collect();
+        let mut e2e: Vec<f64> = ok.iter().map(|s| s.e2e).collect();
+        let deltas: usize = ok.iter().map(|s| s.deltas).sum();
+        rows.push(serde_json::json!({
+            "streams": n, "requests": seen.len(), "ok": ok.len(),
+            "ttft_p50": pct(&mut ttft, 50.0), "ttft_p99": pct(&mut ttft, 99.0),
+            "itl_p50": pct(&mut itl, 50.0), "itl_p99": pct(&mut itl, 99.0),
+            "e2e_p50": pct(&mut e2e, 50.0), "e2e_p99": pct(&mut e2e, 99.0),
+            "deltas_per_s": deltas as f64 / wall, "wall_s": wall,
+        }));
+    }
+    // Beyond capacity: one running, `max` waiting; twice that many at once.
+    let burst = 2 * (max + 1);
+    let handles: Vec<_> = (0..burst)
+        .map(|k| std::thread::spawn(move || stream_once(addr, PROMPTS[k % PROMPTS.len()], 4)))
+        .collect();
+    let mut statuses = vec![];
+    for h in handles {
+        statuses.push(h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??.status);
+    }
+    let _ = stop.send(());
+    rt.block_on(server)??;
+    let single = rows.first().and_then(|r| r["ttft_p50"].as_f64()).unwrap_or(f64::NAN);
+    let eight = rows.iter().find(|r| r["streams"] == 8).and_then(|r| r["ttft_p99"].as_f64());
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let busy = statuses.iter().filter(|s| **s == 429).count();
+    if json {
+        println!("{}", serde_json::json!({"rows": rows, "burst": {"sent": burst, "ok": ok, "429": busy}}));
+        return Ok(());
+    }
+    println!(
+        "sage serve on loopback, {max_tokens} tokens per answer, {per_stream} requests per stream (seconds)"
+    );
+    println!(
+        "  {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "streams", "requests", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "E2E p50", "E2E p99", "deltas/s"
+    );
+    for r in &rows {
+        println!(
+            "  {:>7} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>10.1}",
+            r["streams"],
+            r["requests"],
+            r["ttft_p50"].as_f64().unwrap_or(f64::NAN),
+            r["ttft_p99"].as_f64().unwrap_or(f64::NAN),
+            r["itl_p50"].as_f64().unwrap_or(f64::NAN),
+            r["itl_p99"].as_f64().unwrap_or(f64::NAN),
+            r["e2e_p50"].as_f64().unwrap_or(f64::NAN),
+            r["e2e_p99"].as_f64().unwrap_or(f64::NAN),
+            r["deltas_per_s"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(e) = eight {
+        println!(
+            "  8 streams: p99 TTFT / single-stream median = {:.1}x (goal <= 2x) {}",
+            e / single,
+            if e / single <= 2.0 { "met" } else { "NOT met" }
+        );
+    }
+    println!("  burst of {burst} at once (1 running, {max} waiting allowed): {ok} answered, {busy} refused with 429, {} other", burst - ok - busy);
+    Ok(())
+}
