@@ -16,6 +16,10 @@ use sage_runtime::{ManualClock, Residency, Zoo};
 use sage_server::{App, KernelHost, ServerConfig};
 
 fn peer() -> Arc<App> {
+    peer_with("answer from peer-4b")
+}
+
+fn peer_with(reply: &str) -> Arc<App> {
     let specs = Zoo::parse(
         "[[model]]\nid = \"peer-4b\"\nengine = \"gguf\"\npath = \"p.gguf\"\nrole = \"primary\"\nexpected_mib = 10\nquality = { \"text.chat\" = 0.9 }",
         "peer zoo",
@@ -24,7 +28,7 @@ fn peer() -> Arc<App> {
     .unwrap()
     .models;
     let loader = Arc::new(ScriptedLoader::new(
-        vec![Script { context: 4096, ..Script::new("peer-4b", 0.9) }],
+        vec![Script { context: 4096, reply: reply.into(), ..Script::new("peer-4b", 0.9) }],
         Duration::ZERO,
     ));
     let clock = Arc::new(ManualClock::default());
@@ -100,4 +104,56 @@ fn a_peer_that_never_answers_times_out() {
     .unwrap();
     assert!(matches!(e, LoadError::Remote { .. }), "{e}");
     assert!(started.elapsed() < Duration::from_secs(5), "no hang: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_the_streams_in_flight() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // 1600 one-byte tokens: far more than the stream's channel holds, so the generation is
+    // still running when the server is asked to stop.
+    let server = tokio::spawn(sage_server::serve(peer_with(&"story ".repeat(300)), listener, async {
+        let _ = stopped.await;
+    }));
+    let client = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let body = r#"{"model":"sage","stream":true,"max_tokens":1600,"messages":[{"role":"user","content":"Tell me a story"}]}"#;
+        write!(s, "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}", body.len()).unwrap();
+        let mut first = [0u8; 64];
+        let n = s.read(&mut first).unwrap();
+        assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+        // The stream has started: now the server is asked to stop, and the rest still comes.
+        std::thread::sleep(Duration::from_millis(50));
+        let mut rest = String::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    rest.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    if rest.contains("[DONE]") {
+                        break;
+                    }
+                }
+            }
+        }
+        rest
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    stop.send(()).unwrap();
+    let rest = client.await.unwrap();
+    assert!(
+        rest.contains("[DONE]"),
+        "the stream in flight ended properly: ...{}",
+        &rest[rest.len().saturating_sub(300)..]
+    );
+    let deltas = rest.matches("\"delta\":{\"content\":").count();
+    assert!(deltas > 1000, "the whole answer came, not only what was buffered: {deltas} deltas");
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops after its streams")
+        .unwrap()
+        .unwrap();
 }
