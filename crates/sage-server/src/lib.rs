@@ -100,6 +100,7 @@ pub struct App {
     slots: Arc<Semaphore>,
     ready: AtomicBool,
     events: broadcast::Sender<String>,
+    views: Mutex<Views>,
     /// Metrics.
     pub metrics: Metrics,
 }
@@ -127,6 +128,7 @@ impl App {
             config,
             ready: AtomicBool::new(false),
             events,
+            views: Mutex::new(Views::default()),
             metrics: Metrics::default(),
         })
     }
@@ -148,6 +150,79 @@ impl App {
     /// Whether `/ready` says yes.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// The last views of the kernel and the router, for readers that must not wait while a tick
+/// or a generation holds them (the dashboard polls every second).
+#[derive(Default)]
+struct Views {
+    kernel: serde_json::Value,
+    recent: serde_json::Value,
+    state: Option<sage_kernel::State>,
+    atp_level: f64,
+    atp: f64,
+    router_trust: serde_json::Value,
+}
+
+/// The kernel's state, trust and recent ticks: fresh if the kernel is free, else as last seen.
+pub(crate) fn kernel_view(app: &App) -> (serde_json::Value, serde_json::Value) {
+    if let Ok(k) = app.kernel.try_lock() {
+        let mut trust = serde_json::Map::new();
+        for (class, id, _) in k.kernel.trust().entries() {
+            let e = trust.entry(class.to_string()).or_insert_with(|| serde_json::json!({}));
+            e[k.kernel.expert_name(id)] = serde_json::json!(k.kernel.trust().trust(id, class));
+        }
+        let kernel = serde_json::json!({
+            "state": k.kernel.state(),
+            "atp": k.kernel.ledger().balance(),
+            "atp_max": k.kernel.ledger().max(),
+            "ticks": k.kernel.ticks(),
+            "trust": trust,
+            "policy": k.kernel.policy(),
+            "experts": k.kernel.config().experts.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+        });
+        let recent = serde_json::to_value(k.recent.iter().collect::<Vec<_>>()).unwrap_or_default();
+        let mut v = lock(&app.views);
+        v.state = Some(k.kernel.state());
+        v.atp = k.kernel.ledger().balance();
+        v.atp_level = v.atp / k.kernel.ledger().max().max(1e-9);
+        v.kernel = kernel;
+        v.recent = recent;
+    }
+    let v = lock(&app.views);
+    let mut kernel = v.kernel.clone();
+    if kernel.is_null() {
+        kernel = serde_json::json!({"state": "WAKE", "atp": 0.0, "atp_max": 100.0, "ticks": 0, "trust": {}, "busy": true});
+    }
+    (kernel, if v.recent.is_null() { serde_json::json!([]) } else { v.recent.clone() })
+}
+
+/// `(state, ATP, ATP as a share of its maximum)`, as fresh as the kernel allows.
+pub(crate) fn state_view(app: &App) -> (sage_kernel::State, f64, f64) {
+    kernel_view(app);
+    let v = lock(&app.views);
+    match v.state {
+        Some(s) => (s, v.atp, v.atp_level),
+        None => (sage_kernel::State::Wake, 0.0, 1.0),
+    }
+}
+
+/// The router's trust table: fresh if no generation holds the router, else as last seen.
+pub(crate) fn router_trust_view(app: &App) -> serde_json::Value {
+    if let Ok(r) = app.router.try_lock() {
+        let mut t = serde_json::Map::new();
+        for (class, id, _) in r.trust().entries() {
+            let e = t.entry(class.to_string()).or_insert_with(|| serde_json::json!({}));
+            e[&r.models()[id as usize].id] = serde_json::json!(r.trust().trust(id, class));
+        }
+        lock(&app.views).router_trust = serde_json::Value::Object(t);
+    }
+    let v = lock(&app.views).router_trust.clone();
+    if v.is_null() {
+        serde_json::json!({})
+    } else {
+        v
     }
 }
 
@@ -204,11 +279,9 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     app.metrics.residency(&app.residency.take_log());
-    let (state, atp) = {
-        let k = lock(&app.kernel);
-        (k.kernel.state().to_string(), k.kernel.ledger().balance())
-    };
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&state, atp)).into_response()
+    let (state, atp, _) = state_view(&app);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&state.to_string(), atp))
+        .into_response()
 }
 
 /// A slot in the bounded queue.

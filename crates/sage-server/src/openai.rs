@@ -173,10 +173,8 @@ fn spawn(
                 Flow::Continue
             }
         };
-        let (state, level) = {
-            let k = lock(&app.kernel);
-            (k.kernel.state(), k.kernel.ledger().balance() / k.kernel.ledger().max().max(1e-9))
-        };
+        // The kernel's state as last seen: a tick in progress does not hold a chat up.
+        let (state, _, level) = crate::state_view(&app);
         let served = {
             let mut r = lock(&app.router);
             r.atp_level = level;

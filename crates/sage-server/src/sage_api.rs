@@ -92,33 +92,8 @@ pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Re
 
 /// `GET /sage/state`.
 pub(crate) async fn state(State(app): State<Arc<App>>) -> Response {
-    let (kernel, recent) = {
-        let k = lock(&app.kernel);
-        let mut trust = serde_json::Map::new();
-        for (class, id, _) in k.kernel.trust().entries() {
-            let e = trust.entry(class.to_string()).or_insert_with(|| json!({}));
-            e[k.kernel.expert_name(id)] = json!(k.kernel.trust().trust(id, class));
-        }
-        let kernel = json!({
-            "state": k.kernel.state(),
-            "atp": k.kernel.ledger().balance(),
-            "atp_max": k.kernel.ledger().max(),
-            "ticks": k.kernel.ticks(),
-            "trust": trust,
-            "policy": k.kernel.policy(),
-            "experts": k.kernel.config().experts.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
-        });
-        (kernel, k.recent.iter().cloned().collect::<Vec<_>>())
-    };
-    let router_trust = {
-        let r = lock(&app.router);
-        let mut t = serde_json::Map::new();
-        for (class, id, _) in r.trust().entries() {
-            let e = t.entry(class.to_string()).or_insert_with(|| json!({}));
-            e[&r.models()[id as usize].id] = json!(r.trust().trust(id, class));
-        }
-        t
-    };
+    let (kernel, recent) = crate::kernel_view(&app);
+    let router_trust = crate::router_trust_view(&app);
     Json(json!({
         "kernel": kernel,
         "models": {
