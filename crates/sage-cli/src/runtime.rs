@@ -184,6 +184,7 @@ pub struct ChatArgs {
 pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
     let c = compose(&args.zoo)?;
     let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    router.restore_trust(&c.store.load_trust()?);
     let system = args.system.as_deref().unwrap_or("You are SAGE, a helpful robot assistant. Answer briefly.");
     let created = c.store.create_session(&args.session, Some(system), c.clock.now())?;
     let previous = c.store.messages(&args.session)?.len();
@@ -262,6 +263,7 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             )?;
         }
         c.persist_loads(&c.residency.take_log())?;
+        c.store.save_trust(&router.trust_rows(c.clock.now()))?;
     }
     Ok(())
 }
@@ -282,6 +284,7 @@ pub struct AskArgs {
 pub fn ask(args: AskArgs) -> anyhow::Result<()> {
     let c = compose(&args.zoo)?;
     let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    router.restore_trust(&c.store.load_trust()?);
     let memories = c.store.memories(1_000_000)?.len();
     let decisions = c.store.decisions(Some("dispatch"), 1_000_000)?.len();
     let mut summary = format!("{memories} memories and {decisions} model answers stored.");

@@ -48,7 +48,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let c = compose(&args.zoo)?;
-    let router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
+    let trust = c.store.load_trust()?;
+    router.restore_trust(&trust);
     let kernel = Kernel::new(kernel_config(&c.specs, c.profile.model_bytes, &c.residency))
         .context("configuring the kernel")?;
     let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
@@ -61,6 +63,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         c.clock.clone(),
     );
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
+    driver.restore_trust(trust);
     // The handlers log requests through their own connection (SQLite in WAL mode).
     let log_store = sage_store::Store::open(&store_path)?;
     let config = ServerConfig {

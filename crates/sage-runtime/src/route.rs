@@ -412,6 +412,40 @@ impl Router {
         &self.trust
     }
 
+    /// Restore persisted trust (rows of models this router knows; others are skipped).
+    /// Returns how many entries were restored.
+    pub fn restore_trust(&mut self, rows: &[sage_store::TrustRow]) -> usize {
+        let now = self.clock.now();
+        let mut n = 0;
+        for row in rows {
+            let Some(i) = self.specs.iter().position(|s| s.id == row.expert) else { continue };
+            let Ok(entry) = serde_json::from_value::<sage_kernel::trust::TrustEntry>(row.entry.clone())
+            else {
+                continue;
+            };
+            if self.trust.restore(i as u32, &row.class, entry, now) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The router's trust as rows to persist (penalties decayed to now).
+    pub fn trust_rows(&self, updated: f64) -> Vec<sage_store::TrustRow> {
+        self.trust
+            .snapshot(self.clock.now())
+            .into_iter()
+            .filter_map(|(class, id, e)| {
+                Some(sage_store::TrustRow {
+                    expert: self.specs.get(id as usize)?.id.clone(),
+                    class,
+                    entry: serde_json::to_value(e).ok()?,
+                    updated,
+                })
+            })
+            .collect()
+    }
+
     /// Trust of `model` for `class`.
     pub fn trust_of(&self, model: &str, class: &str) -> Option<f64> {
         let i = self.specs.iter().position(|s| s.id == model)?;

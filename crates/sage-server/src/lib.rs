@@ -325,5 +325,12 @@ pub async fn serve(
     if let Err(e) = k.driver.save_trust(&k.kernel, now) {
         tracing::warn!(error = %e, "saving trust at shutdown failed");
     }
+    // What the router learned from requests, last: it is the fresher view of the models.
+    if let Some(store) = &app.store {
+        let rows = lock(&app.router).trust_rows(now);
+        if let Err(e) = lock(store).save_trust(&rows) {
+            tracing::warn!(error = %e, "saving the router's trust at shutdown failed");
+        }
+    }
     r
 }

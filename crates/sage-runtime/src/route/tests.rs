@@ -224,3 +224,33 @@ fn small_versus_large_follows_complexity_energy_and_state() {
     let (m, why) = ask(&mut r, hard, State::Crisis);
     assert_eq!((m.as_str(), why.as_str()), ("small", "light: CRISIS"));
 }
+
+#[test]
+fn router_trust_survives_a_restart_through_rows() {
+    let broken = Script { failure_rate: 1.0, ..Script::new("a", 0.9) };
+    let mut r =
+        rig(vec![broken, Script::new("b", 0.9)], vec![spec("a", 100, 0.95), spec("b", 100, 0.2)], 1000);
+    for _ in 0..3 {
+        r.clock.advance(1.0);
+        r.router.serve(&request("text.question"), State::Wake, None);
+    }
+    let rows = r.router.trust_rows(3.0);
+    assert!(rows.iter().any(|row| row.expert == "a" && row.class == "text.question"));
+    let mut fresh = rig(
+        vec![Script::new("a", 0.9), Script::new("b", 0.9)],
+        vec![spec("a", 100, 0.95), spec("b", 100, 0.2)],
+        1000,
+    );
+    assert_eq!(fresh.router.restore_trust(&rows), rows.len());
+    for m in ["a", "b"] {
+        let (was, now) = (
+            r.router.trust_of(m, "text.question").unwrap(),
+            fresh.router.trust_of(m, "text.question").unwrap(),
+        );
+        assert!((was - now).abs() < 1e-12, "{m}: {was} vs {now}");
+    }
+    assert!(fresh.router.trust().is_suppressed(0, "text.question"), "a cool-down survives the restart");
+    fresh.clock.advance(1.0);
+    let s = fresh.router.serve(&request("text.question"), State::Wake, None);
+    assert_eq!(s.attempts[0].model, "b", "the restarted router does not retry the cooled-down model first");
+}
