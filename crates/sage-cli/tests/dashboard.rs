@@ -68,7 +68,8 @@ fn the_dashboard_shows_state_plots_decisions_and_chats() {
         r#"[{"source":"operator","text":"URGENT: a person is in the corridor, stop the robot now!"},{"source":"imu","values":[0.1,9.8,0.2]}]"#,
     );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    let page = format!("{url}/?events=0&ask=Is%20the%20dock%20free%3F");
+    // events=0 and stream=0: a headless snapshot waits for pending fetches, not for open streams.
+    let page = format!("{url}/?events=0&stream=0&ask=Is%20the%20dock%20free%3F");
     let headless = |extra: &[&str]| {
         let mut c = Command::new(chromium);
         c.args([
