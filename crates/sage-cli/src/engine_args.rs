@@ -27,6 +27,10 @@ pub struct EngineArgs {
     /// Context window in tokens (default: min(training context, 4096)).
     #[arg(long)]
     pub ctx: Option<u32>,
+    /// Sequences decoded together in one batch (concurrent requests to one model); the KV
+    /// cache holds a context window for each.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: u32,
     /// Prompt batch size.
     #[arg(long, default_value_t = 512)]
     pub batch: u32,
@@ -54,6 +58,7 @@ impl EngineArgs {
             threads: self.threads,
             threads_batch: self.threads,
             context: self.ctx,
+            parallel: self.parallel,
             batch: self.batch,
             ubatch: self.batch,
             kv_type: match self.kv {

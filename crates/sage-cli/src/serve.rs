@@ -22,9 +22,10 @@ pub struct ServeArgs {
     /// is needed.
     #[arg(long, value_name = "FILE")]
     pub api_keys: Option<PathBuf>,
-    /// Requests generating at once.
-    #[arg(long, default_value_t = 1)]
-    pub max_running: usize,
+    /// Requests generating at once (default: the engine's --parallel, so that every running
+    /// request has a sequence in the batch).
+    #[arg(long)]
+    pub max_running: Option<usize>,
     /// Requests waiting for a slot before new ones are answered 429.
     #[arg(long, default_value_t = 16)]
     pub max_waiting: usize,
@@ -68,7 +69,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let log_store = sage_store::Store::open(&store_path)?;
     let config = ServerConfig {
         api_keys: keys,
-        max_running: args.max_running.max(1),
+        max_running: args.max_running.unwrap_or(args.zoo.engine.parallel as usize).max(1),
         max_waiting: args.max_waiting,
         ..ServerConfig::default()
     };

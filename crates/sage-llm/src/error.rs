@@ -102,7 +102,7 @@ pub enum TemplateError {
 }
 
 /// Generation failed before or during decoding.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum GenerateError {
     /// The prompt plus `max_tokens` does not fit the context window. Nothing was generated.
     #[error(

@@ -8,18 +8,15 @@
 //! One process-wide llama.cpp backend is initialised on first use, and llama.cpp's logs are sent to
 //! `tracing` (target `llama-cpp-2`), so a subscriber decides what is shown.
 
-use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
@@ -33,6 +30,10 @@ use crate::types::{
     Constraint, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Sampling, Timings, TokenId,
     TokenOut,
 };
+
+mod batching;
+
+use batching::{Pending, Scheduler};
 
 /// KV cache precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +69,9 @@ pub struct EngineConfig {
     pub threads_batch: Option<u32>,
     /// Context window per session (default: min(model's training context, 4096)).
     pub context: Option<u32>,
+    /// Sequences decoded together (continuous batching); the KV cache holds `context` cells for
+    /// each of them, shared.
+    pub parallel: u32,
     /// Logical batch size for prompt evaluation.
     pub batch: u32,
     /// Physical batch size.
@@ -90,6 +94,7 @@ impl Default for EngineConfig {
             threads: None,
             threads_batch: None,
             context: None,
+            parallel: 4,
             batch: 512,
             ubatch: 512,
             kv_type: KvType::F16,
@@ -169,10 +174,19 @@ impl LlamaEngine {
         if !path.exists() {
             return Err(LoadError::NotFound(path));
         }
-        if config.batch == 0 || config.ubatch == 0 || config.context == Some(0) {
+        if config.batch == 0 || config.ubatch == 0 || config.context == Some(0) || config.parallel == 0 {
             return Err(LoadError::Settings {
                 path,
-                message: "batch, ubatch and context must be positive".into(),
+                message: "batch, ubatch, context and parallel must be positive".into(),
+            });
+        }
+        if config.parallel > 64 || config.parallel > config.batch {
+            return Err(LoadError::Settings {
+                path,
+                message: format!(
+                    "parallel {} must be at most 64 and at most the batch size {}",
+                    config.parallel, config.batch
+                ),
             });
         }
         let start = Instant::now();
@@ -204,13 +218,14 @@ impl LlamaEngine {
             load_s: 0.0,
             resident_bytes: 0,
         };
+        let n_swa = meta_u32(&gguf, "attention.sliding_window");
         drop(gguf);
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let thread_path = path.clone();
         let worker = std::thread::Builder::new()
             .name(format!("llama:{id}"))
-            .spawn(move || worker(thread_path, id, config, ready_tx, jobs_rx))
+            .spawn(move || worker(thread_path, id, config, n_swa, ready_tx, jobs_rx))
             .map_err(|e| LoadError::Engine {
                 path: path.clone(),
                 message: format!("cannot start a thread: {e}"),
@@ -350,12 +365,6 @@ struct Loaded {
     resident_bytes: u64,
 }
 
-struct Session<'m> {
-    ctx: LlamaContext<'m>,
-    /// Tokens whose keys and values are in the cache, in order.
-    cached: Vec<TokenId>,
-}
-
 fn default_threads() -> u32 {
     std::thread::available_parallelism().map_or(4, |n| n.get() as u32)
 }
@@ -375,6 +384,9 @@ fn context_params(config: &EngineConfig, n_ctx: u32) -> LlamaContextParams {
     };
     LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_seq_max(config.parallel)
+        // One pool of cells for all sequences, so that a prefix can be shared (seq_cp).
+        .with_kv_unified(true)
         .with_n_batch(config.batch.min(n_ctx))
         .with_n_ubatch(config.ubatch.min(config.batch).min(n_ctx))
         .with_n_threads(threads)
@@ -388,6 +400,7 @@ fn worker(
     path: PathBuf,
     id: String,
     config: EngineConfig,
+    n_swa: u32,
     ready: SyncSender<Result<Loaded, LoadError>>,
     jobs: Receiver<Job>,
 ) {
@@ -417,73 +430,86 @@ fn worker(
     let n_vocab = vocab.n_tokens().max(0) as u32;
     let bos = (vocab.bos().0 >= 0 && (vocab.bos().0 as u32) < n_vocab).then(|| piece(vocab.bos()));
     let eos = (vocab.eos().0 >= 0 && (vocab.eos().0 as u32) < n_vocab).then(|| piece(vocab.eos()));
+    // One context for every session: `parallel` sequences share a unified KV cache of
+    // `window x parallel` cells, allocated now so that its memory is part of the measured load.
+    let train = model.n_ctx_train();
+    let window = config.context.unwrap_or_else(|| train.clamp(1, 4096)).max(16);
+    if train > 0 && window > train {
+        let _ = ready.send(Err(LoadError::Settings {
+            path: path.clone(),
+            message: format!("a context of {window} tokens exceeds the {train} the model was trained for"),
+        }));
+        return;
+    }
+    let cells = window.saturating_mul(config.parallel);
+    let ctx = match model.new_context(backend, context_params(&config, cells)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(fail(format!(
+                "cannot create a KV cache of {cells} cells ({window} x {} sequences): {e}",
+                config.parallel
+            ))));
+            return;
+        }
+    };
     let loaded = Loaded {
         vocab: n_vocab,
         bos,
         eos,
-        train_context: model.n_ctx_train(),
+        train_context: train,
         resident_bytes: rss_bytes().saturating_sub(rss0),
     };
     if ready.send(Ok(loaded)).is_err() {
         return;
     }
-    let mut sessions: HashMap<SessionId, Session<'_>> = HashMap::new();
-    let mut next_id: SessionId = 1;
     let w = Worker { model: &model, id: &id, n_vocab };
-    while let Ok(job) = jobs.recv() {
+    let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa);
+    loop {
+        // Block for work only when nothing is generating; otherwise take what has arrived and
+        // go on stepping.
+        let job = if sched.idle() {
+            match jobs.recv() {
+                Ok(j) => Some(j),
+                Err(_) => return,
+            }
+        } else {
+            match jobs.try_recv() {
+                Ok(j) => Some(j),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        };
+        let Some(job) = job else {
+            sched.step();
+            continue;
+        };
         match job {
             Job::Tokenize { text, add_bos, reply } => {
-                let _ = reply.send(Ok(w.tokenize(&text, add_bos)));
+                let _ = reply.send(Ok(sched.worker().tokenize(&text, add_bos)));
             }
             Job::Detokenize { tokens, reply } => {
-                let _ = reply.send(w.detokenize(&tokens));
+                let _ = reply.send(sched.worker().detokenize(&tokens));
             }
             Job::Open { context, reply } => {
-                let n_ctx =
-                    context.or(config.context).unwrap_or_else(|| model.n_ctx_train().clamp(1, 4096)).max(16);
-                // A window beyond what the model was trained for is refused before llama.cpp
-                // tries to allocate its cache.
-                let train = model.n_ctx_train();
-                if train > 0 && n_ctx > train {
-                    let _ = reply.send(Err(GenerateError::InvalidParams {
+                let n = context.unwrap_or(window).max(16);
+                let r = if train > 0 && n > train {
+                    Err(GenerateError::InvalidParams {
                         model: id.clone(),
                         message: format!(
-                            "a context of {n_ctx} tokens exceeds the {train} the model was trained for"
+                            "a context of {n} tokens exceeds the {train} the model was trained for"
                         ),
-                    }));
-                    continue;
-                }
-                let r = model
-                    .new_context(backend, context_params(&config, n_ctx))
-                    .map_err(|e| GenerateError::InvalidParams {
-                        model: id.clone(),
-                        message: format!("cannot create a context of {n_ctx} tokens: {e}"),
                     })
-                    .map(|ctx| {
-                        let sid = next_id;
-                        next_id += 1;
-                        let real = ctx.n_ctx();
-                        sessions.insert(sid, Session { ctx, cached: vec![] });
-                        (sid, real)
-                    });
+                } else {
+                    sched.open(n)
+                };
                 let _ = reply.send(r);
             }
-            Job::Close { session } => {
-                sessions.remove(&session);
-            }
+            Job::Close { session } => sched.close(session),
             Job::Generate { session, prompt, params, events } => {
-                let result = match sessions.get_mut(&session) {
-                    Some(s) => w.generate(s, &prompt, &params, &events),
-                    None => Err(GenerateError::NoSession { model: id.clone(), session }),
-                };
-                let _ = events.send(WorkerEvent::Done(result));
+                sched.submit(Pending::Generate { session, prompt, params, events, start: Instant::now() })
             }
             Job::Logits { session, tokens, reply } => {
-                let result = match sessions.get_mut(&session) {
-                    Some(s) => w.logits(s, &tokens),
-                    None => Err(GenerateError::NoSession { model: id.clone(), session }),
-                };
-                let _ = reply.send(result);
+                sched.submit(Pending::Logits { session, tokens, reply })
             }
         }
     }
@@ -493,74 +519,6 @@ struct Worker<'a> {
     model: &'a LlamaModel,
     id: &'a str,
     n_vocab: u32,
-}
-
-/// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
-#[derive(Default)]
-struct Utf8Stream {
-    pending: Vec<u8>,
-}
-
-impl Utf8Stream {
-    fn push(&mut self, bytes: &[u8]) -> String {
-        self.pending.extend_from_slice(bytes);
-        match std::str::from_utf8(&self.pending) {
-            Ok(s) => {
-                let out = s.to_string();
-                self.pending.clear();
-                out
-            }
-            Err(e) if e.error_len().is_none() => {
-                // An incomplete character at the end: keep it for the next token.
-                let valid = e.valid_up_to();
-                let out = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
-                self.pending.drain(..valid);
-                out
-            }
-            Err(_) => {
-                let out = String::from_utf8_lossy(&self.pending).into_owned();
-                self.pending.clear();
-                out
-            }
-        }
-    }
-}
-
-/// Longest suffix of `text` that is a proper prefix of one of `stops` (held back while streaming).
-fn held_back(text: &str, stops: &[String]) -> usize {
-    let mut hold = 0;
-    for s in stops {
-        for k in (1..s.len()).rev() {
-            if k <= text.len()
-                && text.is_char_boundary(text.len() - k)
-                && s.is_char_boundary(k)
-                && text.ends_with(&s[..k])
-            {
-                hold = hold.max(k);
-                break;
-            }
-        }
-    }
-    hold
-}
-
-fn log_softmax_at(logits: &[f32], ids: &[usize]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
-    let lse = max as f64 + sum.ln();
-    ids.iter().map(|&i| (logits[i] as f64 - lse) as f32).collect()
-}
-
-fn top_n(logits: &[f32], n: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = Vec::with_capacity(n + 1);
-    for (i, &x) in logits.iter().enumerate() {
-        if idx.len() < n || x > logits[idx[idx.len() - 1]] {
-            let pos = idx.partition_point(|&j| logits[j] >= x);
-            idx.insert(pos, i);
-            idx.truncate(n);
-        }
-    }
-    idx
 }
 
 impl Worker<'_> {
@@ -600,77 +558,6 @@ impl Worker<'_> {
 
     fn err_decode(&self, what: impl std::fmt::Display) -> GenerateError {
         GenerateError::Decode { model: self.id.to_string(), message: what.to_string() }
-    }
-
-    /// Make the cache hold exactly `tokens[..keep]` followed by `tokens[keep..]` evaluated, with
-    /// logits for the positions in `want_logits` (indices into `tokens`). Reuses the longest
-    /// cached prefix. Returns how many tokens were reused.
-    fn evaluate(
-        &self,
-        s: &mut Session<'_>,
-        tokens: &[TokenId],
-        all_logits: bool,
-    ) -> Result<usize, GenerateError> {
-        let mut reuse = s.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        if reuse == tokens.len() || all_logits {
-            // The last token must be evaluated again to have its logits (and all of them for
-            // teacher forcing).
-            reuse = if all_logits { 0 } else { tokens.len() - 1 };
-        }
-        s.ctx.clear_kv_cache_seq(Some(0), Some(reuse as u32), None).map_err(|e| self.err_decode(e))?;
-        s.cached.truncate(reuse);
-        let n_batch = s.ctx.n_batch().max(1) as usize;
-        let mut batch = LlamaBatch::new(n_batch, 1);
-        let rest = &tokens[reuse..];
-        for (c, chunk) in rest.chunks(n_batch).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                let pos = reuse + c * n_batch + j;
-                let last = pos + 1 == tokens.len();
-                batch
-                    .add(LlamaToken(t as i32), pos as i32, &[0], last || all_logits)
-                    .map_err(|e| self.err_decode(e))?;
-            }
-            s.ctx.decode(&mut batch).map_err(|e| self.err_decode(e))?;
-            s.cached.extend_from_slice(chunk);
-        }
-        Ok(reuse)
-    }
-
-    fn logits(&self, s: &mut Session<'_>, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
-        self.check_tokens(tokens)?;
-        if tokens.is_empty() {
-            return Err(GenerateError::EmptyPrompt { model: self.id.to_string() });
-        }
-        let n_ctx = s.ctx.n_ctx() as usize;
-        if tokens.len() > n_ctx {
-            return Err(GenerateError::ContextOverflow {
-                model: self.id.to_string(),
-                prompt_tokens: tokens.len(),
-                max_tokens: 0,
-                context: n_ctx as u32,
-            });
-        }
-        // Evaluate in chunks, collecting every position's logits.
-        s.ctx.clear_kv_cache_seq(Some(0), None, None).map_err(|e| self.err_decode(e))?;
-        s.cached.clear();
-        let n_batch = s.ctx.n_batch().max(1) as usize;
-        let mut batch = LlamaBatch::new(n_batch, 1);
-        let mut out = Vec::with_capacity(tokens.len());
-        for (c, chunk) in tokens.chunks(n_batch).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                batch
-                    .add(LlamaToken(t as i32), (c * n_batch + j) as i32, &[0], true)
-                    .map_err(|e| self.err_decode(e))?;
-            }
-            s.ctx.decode(&mut batch).map_err(|e| self.err_decode(e))?;
-            for j in 0..chunk.len() {
-                out.push(s.ctx.get_logits_ith(j as i32).to_vec());
-            }
-            s.cached.extend_from_slice(chunk);
-        }
-        Ok(out)
     }
 
     fn sampler(&self, p: &GenerateParams) -> Result<LlamaSampler, GenerateError> {
@@ -731,166 +618,5 @@ impl Worker<'_> {
             chain.push(LlamaSampler::dist(s.seed));
         }
         Ok(LlamaSampler::chain_simple(chain))
-    }
-
-    fn generate(
-        &self,
-        s: &mut Session<'_>,
-        prompt: &[TokenId],
-        params: &GenerateParams,
-        events: &Sender<WorkerEvent>,
-    ) -> Result<Generation, GenerateError> {
-        let start = Instant::now();
-        if prompt.is_empty() {
-            return Err(GenerateError::EmptyPrompt { model: self.id.to_string() });
-        }
-        self.check_tokens(prompt)?;
-        let n_ctx = s.ctx.n_ctx();
-        if prompt.len() as u64 + params.max_tokens as u64 > n_ctx as u64 {
-            return Err(GenerateError::ContextOverflow {
-                model: self.id.to_string(),
-                prompt_tokens: prompt.len(),
-                max_tokens: params.max_tokens,
-                context: n_ctx,
-            });
-        }
-        let mut sampler = self.sampler(params)?;
-        let reused = self.evaluate(s, prompt, false)?;
-        let prefill_s = start.elapsed().as_secs_f64();
-        let evaluated = (prompt.len() - reused) as u32;
-        let mut timings = Timings {
-            prompt_tokens: evaluated,
-            cached_tokens: reused as u32,
-            prefill_s,
-            prefill_tok_s: if prefill_s > 0.0 { evaluated as f64 / prefill_s } else { 0.0 },
-            ..Timings::default()
-        };
-        if events.send(WorkerEvent::Prompt { evaluated, cached: reused as u32 }).is_err() {
-            return Ok(Generation {
-                text: String::new(),
-                tokens: vec![],
-                finish: FinishReason::Cancelled,
-                timings,
-            });
-        }
-        let vocab = self.model.vocab();
-        let mut text = String::new();
-        let mut emitted = 0usize;
-        let mut tokens: Vec<TokenOut> = Vec::new();
-        let mut utf8 = Utf8Stream::default();
-        let mut batch = LlamaBatch::new(1, 1);
-        let mut logits_idx: i32 = -1; // the last evaluated position's logits
-        let mut first_token_at = None;
-        let mut finish = FinishReason::Length;
-        let mut stop_at: Option<usize> = None;
-        for _ in 0..params.max_tokens {
-            let (logprob, top) = match params.logprobs {
-                Some(n) => {
-                    let logits = s.ctx.get_logits_ith(logits_idx);
-                    let n = (n as usize).min(20);
-                    let ids = top_n(logits, n.max(1));
-                    let lps = log_softmax_at(logits, &ids);
-                    let top: Vec<(TokenId, String, f32)> = ids
-                        .iter()
-                        .zip(&lps)
-                        .take(n)
-                        .map(|(&i, &lp)| {
-                            (
-                                i as TokenId,
-                                String::from_utf8_lossy(&self.piece(i as TokenId)).into_owned(),
-                                lp,
-                            )
-                        })
-                        .collect();
-                    (Some(logits.to_vec()), top)
-                }
-                None => (None, vec![]),
-            };
-            let token = sampler.sample(&s.ctx, logits_idx);
-            if first_token_at.is_none() {
-                first_token_at = Some(start.elapsed().as_secs_f64());
-            }
-            if vocab.is_eog(token) {
-                finish = FinishReason::EndOfTurn;
-                break;
-            }
-            let id = token.0 as TokenId;
-            let lp = logprob.map(|l| log_softmax_at(&l, &[id as usize])[0]);
-            let bytes = self.piece(id);
-            let piece = String::from_utf8_lossy(&bytes).into_owned();
-            text.push_str(&utf8.push(&bytes));
-            let out = TokenOut { id, text: piece, logprob: lp, top };
-            // Stop sequences: cut the text at the first one.
-            if let Some((at, _)) = params
-                .stop
-                .iter()
-                .filter(|st| !st.is_empty())
-                .filter_map(|st| text.find(st.as_str()).map(|i| (i, st)))
-                .min()
-            {
-                stop_at = Some(at);
-                tokens.push(out);
-                finish = FinishReason::Stop;
-                break;
-            }
-            let safe = (text.len() - held_back(&text, &params.stop)).max(emitted);
-            let delta = text[emitted..safe].to_string();
-            emitted = safe;
-            tokens.push(out.clone());
-            if events.send(WorkerEvent::Token { token: out, delta }).is_err() {
-                finish = FinishReason::Cancelled;
-                break;
-            }
-            // Feed the token back.
-            batch.clear();
-            batch.add(token, s.cached.len() as i32, &[0], true).map_err(|e| self.err_decode(e))?;
-            s.ctx.decode(&mut batch).map_err(|e| self.err_decode(e))?;
-            s.cached.push(id);
-            logits_idx = 0;
-        }
-        if let Some(at) = stop_at {
-            text.truncate(at);
-        }
-        let total = start.elapsed().as_secs_f64();
-        timings.generated_tokens = tokens.len() as u32;
-        timings.time_to_first_token_s = first_token_at.unwrap_or(total);
-        timings.decode_s = total - timings.time_to_first_token_s;
-        timings.decode_tok_s = if timings.decode_s > 0.0 && tokens.len() > 1 {
-            (tokens.len() - 1) as f64 / timings.decode_s
-        } else {
-            0.0
-        };
-        Ok(Generation { text, tokens, finish, timings })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utf8_stream_holds_incomplete_characters() {
-        let mut u = Utf8Stream::default();
-        let e = "é".as_bytes();
-        assert_eq!(u.push(&e[..1]), "");
-        assert_eq!(u.push(&e[1..]), "é");
-        assert_eq!(u.push(b"ab"), "ab");
-    }
-
-    #[test]
-    fn stop_prefixes_are_held_back() {
-        let stops = vec!["\nUser:".to_string()];
-        assert_eq!(held_back("hello\nUs", &stops), 3);
-        assert_eq!(held_back("hello", &stops), 0);
-        assert_eq!(held_back("hello\n", &stops), 1);
-    }
-
-    #[test]
-    fn top_n_and_log_softmax() {
-        let l = [1.0f32, 5.0, 3.0, 4.0];
-        assert_eq!(top_n(&l, 2), vec![1, 3]);
-        let lp = log_softmax_at(&l, &[0, 1, 2, 3]);
-        let total: f64 = lp.iter().map(|x| (*x as f64).exp()).sum();
-        assert!((total - 1.0).abs() < 1e-6);
     }
 }

@@ -1,0 +1,755 @@
+//! Continuous batching: every session of a model shares one llama.cpp context whose KV cache is
+//! divided among `parallel` sequences (slots). Each step puts one token of every generating
+//! sequence and the pending prompt tokens of newly admitted ones into a single `llama_decode`,
+//! so a new request's prompt is evaluated while the others keep generating, and eight streams
+//! cost one pass over the weights per token instead of eight.
+//!
+//! Sessions are cheap: a session holds a slot only while it generates; an idle session keeps its
+//! cached tokens in its slot until another session needs the slot (least recently used first),
+//! and then simply re-evaluates its prompt next time. A prompt that starts like what another
+//! slot holds (a shared system prompt, the chat template's preamble) borrows those cells with
+//! `seq_cp` instead of evaluating them again.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::DecodeError;
+
+use super::{Reply, Worker, WorkerEvent};
+use crate::error::GenerateError;
+use crate::model::SessionId;
+use crate::types::{FinishReason, GenerateParams, Generation, Timings, TokenId, TokenOut};
+
+/// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
+#[derive(Default)]
+pub(super) struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    pub(super) fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        match std::str::from_utf8(&self.pending) {
+            Ok(s) => {
+                let out = s.to_string();
+                self.pending.clear();
+                out
+            }
+            Err(e) if e.error_len().is_none() => {
+                // An incomplete character at the end: keep it for the next token.
+                let valid = e.valid_up_to();
+                let out = String::from_utf8_lossy(&self.pending[..valid]).into_owned();
+                self.pending.drain(..valid);
+                out
+            }
+            Err(_) => {
+                let out = String::from_utf8_lossy(&self.pending).into_owned();
+                self.pending.clear();
+                out
+            }
+        }
+    }
+}
+
+/// Longest suffix of `text` that is a proper prefix of one of `stops` (held back while streaming).
+pub(super) fn held_back(text: &str, stops: &[String]) -> usize {
+    let mut hold = 0;
+    for s in stops {
+        for k in (1..s.len()).rev() {
+            if k <= text.len()
+                && text.is_char_boundary(text.len() - k)
+                && s.is_char_boundary(k)
+                && text.ends_with(&s[..k])
+            {
+                hold = hold.max(k);
+                break;
+            }
+        }
+    }
+    hold
+}
+
+pub(super) fn log_softmax_at(logits: &[f32], ids: &[usize]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
+    let lse = max as f64 + sum.ln();
+    ids.iter().map(|&i| (logits[i] as f64 - lse) as f32).collect()
+}
+
+pub(super) fn top_n(logits: &[f32], n: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = Vec::with_capacity(n + 1);
+    for (i, &x) in logits.iter().enumerate() {
+        if idx.len() < n || x > logits[idx[idx.len() - 1]] {
+            let pos = idx.partition_point(|&j| logits[j] >= x);
+            idx.insert(pos, i);
+            idx.truncate(n);
+        }
+    }
+    idx
+}
+
+/// Length of the common prefix of two token sequences.
+fn common(a: &[TokenId], b: &[TokenId]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// One KV sequence of the shared cache.
+#[derive(Default)]
+struct Slot {
+    /// The session that holds it (None: free; its cells stay as a prefix others may borrow).
+    owner: Option<SessionId>,
+    /// Tokens whose keys and values are in the cache for this sequence, in order.
+    cached: Vec<TokenId>,
+    /// When it was last used (a step counter).
+    used: u64,
+}
+
+struct SessionState {
+    window: u32,
+    slot: Option<usize>,
+    busy: bool,
+    /// Closed by its owner while generating: dropped when the generation ends.
+    closing: bool,
+}
+
+/// Work waiting for its session or for a free slot.
+pub(super) enum Pending {
+    Generate {
+        session: SessionId,
+        prompt: Vec<TokenId>,
+        params: GenerateParams,
+        events: Sender<WorkerEvent>,
+        start: Instant,
+    },
+    Logits {
+        session: SessionId,
+        tokens: Vec<TokenId>,
+        reply: Reply<Result<Vec<Vec<f32>>, GenerateError>>,
+    },
+}
+
+impl Pending {
+    fn session(&self) -> SessionId {
+        match self {
+            Pending::Generate { session, .. } | Pending::Logits { session, .. } => *session,
+        }
+    }
+}
+
+enum Phase {
+    /// Prompt tokens `[..next]` are in the cache.
+    Prefill { next: usize },
+    /// `last` was sampled and streamed; it goes into the cache in the next step.
+    Decode { last: TokenId },
+}
+
+/// A generation in progress.
+struct Active {
+    session: SessionId,
+    slot: usize,
+    prompt: Vec<TokenId>,
+    params: GenerateParams,
+    events: Sender<WorkerEvent>,
+    sampler: LlamaSampler,
+    phase: Phase,
+    start: Instant,
+    timings: Timings,
+    text: String,
+    emitted: usize,
+    tokens: Vec<TokenOut>,
+    utf8: Utf8Stream,
+    first_token_at: Option<f64>,
+    stop_at: Option<usize>,
+    /// Where this sequence's logits are in the current batch.
+    logits_at: Option<i32>,
+    /// Tokens this sequence put into the current batch.
+    in_batch: usize,
+}
+
+/// The shared context, its slots, the sessions and the generations in progress.
+pub(super) struct Scheduler<'m> {
+    w: Worker<'m>,
+    ctx: LlamaContext<'m>,
+    slots: Vec<Slot>,
+    sessions: HashMap<SessionId, SessionState>,
+    next_session: SessionId,
+    active: Vec<Active>,
+    waiting: VecDeque<Pending>,
+    batch: LlamaBatch<'static>,
+    n_batch: usize,
+    /// Sliding-window size of the model's local attention layers (0: none).
+    n_swa: u32,
+    /// KV cells shared by all sequences.
+    cells: u32,
+    /// Steps taken (the clock of slot recency).
+    steps: u64,
+}
+
+impl<'m> Scheduler<'m> {
+    pub(super) fn new(w: Worker<'m>, ctx: LlamaContext<'m>, parallel: u32, n_swa: u32) -> Self {
+        let n_batch = ctx.n_batch().max(1) as usize;
+        let cells = ctx.n_ctx();
+        Self {
+            w,
+            ctx,
+            slots: (0..parallel.max(1)).map(|_| Slot::default()).collect(),
+            sessions: HashMap::new(),
+            next_session: 1,
+            active: vec![],
+            waiting: VecDeque::new(),
+            batch: LlamaBatch::new(n_batch, 1),
+            n_batch,
+            n_swa,
+            cells,
+            steps: 0,
+        }
+    }
+
+    pub(super) fn worker(&self) -> &Worker<'m> {
+        &self.w
+    }
+
+    /// Nothing is generating (work still waiting can only wait for a generation to end).
+    pub(super) fn idle(&self) -> bool {
+        self.active.is_empty()
+    }
+
+    /// Open a session with a window of `window` tokens.
+    pub(super) fn open(&mut self, window: u32) -> Result<(SessionId, u32), GenerateError> {
+        if window > self.cells {
+            return Err(GenerateError::InvalidParams {
+                model: self.w.id.to_string(),
+                message: format!(
+                    "a context of {window} tokens exceeds the engine's KV cache of {} cells \
+                     (context x parallel sequences)",
+                    self.cells
+                ),
+            });
+        }
+        let id = self.next_session;
+        self.next_session += 1;
+        self.sessions.insert(id, SessionState { window, slot: None, busy: false, closing: false });
+        Ok((id, window))
+    }
+
+    /// Close a session; its slot's cells stay as a prefix others may borrow.
+    pub(super) fn close(&mut self, session: SessionId) {
+        let Some(s) = self.sessions.get_mut(&session) else { return };
+        if s.busy {
+            s.closing = true;
+            return;
+        }
+        if let Some(i) = s.slot {
+            self.slots[i].owner = None;
+        }
+        self.sessions.remove(&session);
+    }
+
+    /// Queue work; it starts as soon as its session and a slot are free.
+    pub(super) fn submit(&mut self, job: Pending) {
+        self.waiting.push_back(job);
+        self.admit();
+    }
+
+    fn model(&self) -> String {
+        self.w.id.to_string()
+    }
+
+    /// Start what can start, in arrival order.
+    pub(super) fn admit(&mut self) {
+        let mut still = VecDeque::new();
+        while let Some(job) = self.waiting.pop_front() {
+            let sid = job.session();
+            let Some(state) = self.sessions.get(&sid) else {
+                let e = GenerateError::NoSession { model: self.model(), session: sid };
+                match job {
+                    Pending::Generate { events, .. } => {
+                        let _ = events.send(WorkerEvent::Done(Err(e)));
+                    }
+                    Pending::Logits { reply, .. } => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+                continue;
+            };
+            if state.busy {
+                still.push_back(job);
+                continue;
+            }
+            let hint: &[TokenId] = match &job {
+                Pending::Generate { prompt, .. } => prompt,
+                Pending::Logits { tokens, .. } => tokens,
+            };
+            let Some(slot) = self.assign(sid, hint) else {
+                still.push_back(job);
+                continue;
+            };
+            match job {
+                Pending::Logits { tokens, reply, .. } => {
+                    let _ = reply.send(self.logits(slot, &tokens));
+                }
+                Pending::Generate { session, prompt, params, events, start } => {
+                    if let Err(e) = self.start(session, slot, prompt, params, events.clone(), start) {
+                        let _ = events.send(WorkerEvent::Done(Err(e)));
+                    }
+                }
+            }
+        }
+        self.waiting = still;
+    }
+
+    /// The slot for `session`: its own, else the free or idle one whose cache best matches
+    /// `hint` (then the least recently used). None while every slot is generating.
+    fn assign(&mut self, session: SessionId, hint: &[TokenId]) -> Option<usize> {
+        if let Some(i) = self.sessions.get(&session).and_then(|s| s.slot) {
+            return Some(i);
+        }
+        let busy = |o: &Option<SessionId>| o.and_then(|o| self.sessions.get(&o)).is_some_and(|s| s.busy);
+        let i = (0..self.slots.len()).filter(|&i| !busy(&self.slots[i].owner)).max_by_key(|&i| {
+            let s = &self.slots[i];
+            (common(&s.cached, hint), s.owner.is_none(), u64::MAX - s.used)
+        })?;
+        if let Some(old) = self.slots[i].owner.take() {
+            if let Some(s) = self.sessions.get_mut(&old) {
+                s.slot = None;
+            }
+        }
+        self.slots[i].owner = Some(session);
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.slot = Some(i);
+        }
+        Some(i)
+    }
+
+    fn seq_clear(&mut self, slot: usize, from: usize) -> bool {
+        let ok = self.ctx.clear_kv_cache_seq(Some(slot as u32), Some(from as u32), None).unwrap_or(false);
+        if ok {
+            self.slots[slot].cached.truncate(from);
+        } else {
+            // Partial removal failed (a recurrent or pruned cache): drop the sequence.
+            let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+            self.slots[slot].cached.clear();
+        }
+        ok
+    }
+
+    /// The cells at positions `[..n]` of `slot` can be continued from: with sliding-window
+    /// attention the last `n_swa` positions before `n` must still be in the cache.
+    fn continuable(&self, slot: usize, n: usize) -> bool {
+        if self.n_swa == 0 || n == 0 {
+            return true;
+        }
+        let min = self.ctx.kv_cache_seq_pos_min(slot as i32);
+        min <= 0 || (min as i64) <= (n as i64 - self.n_swa as i64).max(0)
+    }
+
+    /// Make `slot` hold the longest reusable prefix of `prompt` (its own cells, or cells
+    /// borrowed from another slot), keeping at least the last token to evaluate. Returns how
+    /// many tokens are reused.
+    fn prepare(&mut self, slot: usize, prompt: &[TokenId]) -> usize {
+        let cap = prompt.len().saturating_sub(1);
+        let mut own = common(&self.slots[slot].cached, prompt).min(cap);
+        if !self.continuable(slot, own) {
+            own = 0;
+        }
+        let best = (0..self.slots.len())
+            .filter(|&j| j != slot)
+            .map(|j| (common(&self.slots[j].cached, prompt).min(cap), j))
+            .filter(|&(n, j)| n > own && self.continuable(j, n))
+            .max();
+        if let Some((n, j)) = best {
+            self.seq_clear(slot, 0);
+            self.ctx.copy_cache(j as i32, slot as i32, n as i32);
+            self.slots[slot].cached = prompt[..n].to_vec();
+            tracing::debug!(model = %self.w.id, from = j, to = slot, tokens = n, "borrowed a cached prefix");
+            return n;
+        }
+        if self.seq_clear(slot, own) {
+            own
+        } else {
+            0
+        }
+    }
+
+    fn start(
+        &mut self,
+        session: SessionId,
+        slot: usize,
+        prompt: Vec<TokenId>,
+        params: GenerateParams,
+        events: Sender<WorkerEvent>,
+        start: Instant,
+    ) -> Result<(), GenerateError> {
+        if prompt.is_empty() {
+            return Err(GenerateError::EmptyPrompt { model: self.model() });
+        }
+        self.w.check_tokens(&prompt)?;
+        let window = self.sessions.get(&session).map_or(0, |s| s.window);
+        if prompt.len() as u64 + params.max_tokens as u64 > window as u64 {
+            return Err(GenerateError::ContextOverflow {
+                model: self.model(),
+                prompt_tokens: prompt.len(),
+                max_tokens: params.max_tokens,
+                context: window,
+            });
+        }
+        let sampler = self.w.sampler(&params)?;
+        let reused = self.prepare(slot, &prompt);
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.busy = true;
+        }
+        self.active.push(Active {
+            session,
+            slot,
+            prompt,
+            params,
+            events,
+            sampler,
+            phase: Phase::Prefill { next: reused },
+            start,
+            timings: Timings { cached_tokens: reused as u32, ..Timings::default() },
+            text: String::new(),
+            emitted: 0,
+            tokens: vec![],
+            utf8: Utf8Stream::default(),
+            first_token_at: None,
+            stop_at: None,
+            logits_at: None,
+            in_batch: 0,
+        });
+        Ok(())
+    }
+
+    /// Teacher forcing: every position's logits, evaluated from an empty cache in `slot`.
+    fn logits(&mut self, slot: usize, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
+        self.w.check_tokens(tokens)?;
+        if tokens.is_empty() {
+            return Err(GenerateError::EmptyPrompt { model: self.model() });
+        }
+        let window = self.slots[slot].owner.and_then(|o| self.sessions.get(&o)).map_or(0, |s| s.window);
+        if tokens.len() > window as usize {
+            return Err(GenerateError::ContextOverflow {
+                model: self.model(),
+                prompt_tokens: tokens.len(),
+                max_tokens: 0,
+                context: window,
+            });
+        }
+        self.seq_clear(slot, 0);
+        let mut batch = LlamaBatch::new(self.n_batch, 1);
+        let mut out = Vec::with_capacity(tokens.len());
+        for (c, chunk) in tokens.chunks(self.n_batch).enumerate() {
+            batch.clear();
+            for (j, &t) in chunk.iter().enumerate() {
+                batch
+                    .add(LlamaToken(t as i32), (c * self.n_batch + j) as i32, &[slot as i32], true)
+                    .map_err(|e| self.w.err_decode(e))?;
+            }
+            if let Err(e) = self.ctx.decode(&mut batch) {
+                self.seq_clear(slot, 0);
+                return Err(self.w.err_decode(e));
+            }
+            for j in 0..chunk.len() {
+                out.push(self.ctx.get_logits_ith(j as i32).to_vec());
+            }
+            self.slots[slot].cached.extend_from_slice(chunk);
+        }
+        Ok(out)
+    }
+
+    /// Fill the batch: one token per decoding sequence, then prompt chunks in arrival order.
+    fn fill(&mut self) -> Result<(), GenerateError> {
+        self.batch.clear();
+        let mut room = self.n_batch;
+        for a in &mut self.active {
+            a.logits_at = None;
+            a.in_batch = 0;
+        }
+        // Decoding sequences first: a stream in progress never waits for someone's prompt.
+        for a in &mut self.active {
+            if let Phase::Decode { last } = a.phase {
+                let pos = self.slots[a.slot].cached.len();
+                let at = self.batch.n_tokens();
+                self.batch
+                    .add(LlamaToken(last as i32), pos as i32, &[a.slot as i32], true)
+                    .map_err(|e| self.w.err_decode(e))?;
+                a.logits_at = Some(at);
+                a.in_batch = 1;
+                room -= 1;
+            }
+        }
+        for a in &mut self.active {
+            if room == 0 {
+                break;
+            }
+            if let Phase::Prefill { next } = a.phase {
+                let k = (a.prompt.len() - next).min(room);
+                for (j, &t) in a.prompt[next..next + k].iter().enumerate() {
+                    let pos = next + j;
+                    let last = pos + 1 == a.prompt.len();
+                    if last {
+                        a.logits_at = Some(self.batch.n_tokens());
+                    }
+                    self.batch
+                        .add(LlamaToken(t as i32), pos as i32, &[a.slot as i32], last)
+                        .map_err(|e| self.w.err_decode(e))?;
+                }
+                a.in_batch = k;
+                room -= k;
+            }
+        }
+        Ok(())
+    }
+
+    /// Undo whatever a failed decode may have left of this batch in the cache.
+    fn roll_back(&mut self) {
+        for i in 0..self.slots.len() {
+            let n = self.slots[i].cached.len();
+            let _ = self.ctx.clear_kv_cache_seq(Some(i as u32), Some(n as u32), None);
+        }
+    }
+
+    /// Free the cells of slots nobody is generating in. Returns whether anything was freed.
+    fn free_idle(&mut self) -> bool {
+        let mut freed = false;
+        for i in 0..self.slots.len() {
+            let generating = self.active.iter().any(|a| a.slot == i);
+            if !generating && !self.slots[i].cached.is_empty() {
+                let _ = self.ctx.clear_kv_cache_seq(Some(i as u32), None, None);
+                self.slots[i].cached.clear();
+                freed = true;
+            }
+        }
+        freed
+    }
+
+    /// One decode over every active sequence, then sampling for those whose logits are ready.
+    pub(super) fn step(&mut self) {
+        if self.active.is_empty() {
+            return;
+        }
+        self.steps += 1;
+        loop {
+            if let Err(e) = self.fill() {
+                self.fail_all(e);
+                return;
+            }
+            if self.batch.n_tokens() == 0 {
+                return;
+            }
+            match self.ctx.decode(&mut self.batch) {
+                Ok(()) => break,
+                Err(DecodeError::NoKvCacheSlot) => {
+                    self.roll_back();
+                    if self.free_idle() {
+                        continue;
+                    }
+                    // Still full: the newest generation gives way so that the others finish.
+                    let cells = self.cells;
+                    let model = self.model();
+                    if let Some(i) = (0..self.active.len()).max_by_key(|&i| self.active[i].start) {
+                        let a = self.active.swap_remove(i);
+                        let message = format!(
+                            "the KV cache ({cells} cells shared by {} sequences) is full",
+                            self.slots.len()
+                        );
+                        self.finish(a, Err(GenerateError::Decode { model, message }));
+                    }
+                    if self.active.is_empty() {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.roll_back();
+                    let e = self.w.err_decode(e);
+                    self.fail_all(e);
+                    return;
+                }
+            }
+        }
+        let steps = self.steps;
+        let mut done = vec![];
+        for (i, a) in self.active.iter_mut().enumerate() {
+            let slot = &mut self.slots[a.slot];
+            slot.used = steps;
+            match a.phase {
+                Phase::Decode { last } if a.in_batch == 1 => slot.cached.push(last),
+                Phase::Prefill { next } if a.in_batch > 0 => {
+                    slot.cached.extend_from_slice(&a.prompt[next..next + a.in_batch]);
+                    a.phase = Phase::Prefill { next: next + a.in_batch };
+                }
+                _ => {}
+            }
+            let Some(at) = a.logits_at else { continue };
+            if let Phase::Prefill { next } = a.phase {
+                debug_assert_eq!(next, a.prompt.len());
+                let prefill_s = a.start.elapsed().as_secs_f64();
+                let evaluated = (a.prompt.len() as u32).saturating_sub(a.timings.cached_tokens);
+                a.timings.prompt_tokens = evaluated;
+                a.timings.prefill_s = prefill_s;
+                a.timings.prefill_tok_s = if prefill_s > 0.0 { evaluated as f64 / prefill_s } else { 0.0 };
+                let ev = WorkerEvent::Prompt { evaluated, cached: a.timings.cached_tokens };
+                if a.events.send(ev).is_err() {
+                    done.push((i, FinishReason::Cancelled));
+                    continue;
+                }
+                if a.params.max_tokens == 0 {
+                    done.push((i, FinishReason::Length));
+                    continue;
+                }
+            }
+            if let Some(f) = advance(&self.w, &self.ctx, a, at) {
+                done.push((i, f));
+            }
+        }
+        for (i, f) in done.into_iter().rev() {
+            let a = self.active.swap_remove(i);
+            self.finish_ok(a, f);
+        }
+        self.admit();
+    }
+
+    fn fail_all(&mut self, e: GenerateError) {
+        for a in std::mem::take(&mut self.active) {
+            self.finish(a, Err(e.clone()));
+        }
+    }
+
+    fn finish_ok(&mut self, mut a: Active, finish: FinishReason) {
+        if let Some(at) = a.stop_at {
+            a.text.truncate(at);
+        }
+        let total = a.start.elapsed().as_secs_f64();
+        let mut t = a.timings;
+        t.generated_tokens = a.tokens.len() as u32;
+        t.time_to_first_token_s = a.first_token_at.unwrap_or(total);
+        t.decode_s = total - t.time_to_first_token_s;
+        t.decode_tok_s = if t.decode_s > 0.0 && a.tokens.len() > 1 {
+            (a.tokens.len() - 1) as f64 / t.decode_s
+        } else {
+            0.0
+        };
+        let g = Generation {
+            text: std::mem::take(&mut a.text),
+            tokens: std::mem::take(&mut a.tokens),
+            finish,
+            timings: t,
+        };
+        self.finish(a, Ok(g));
+    }
+
+    fn finish(&mut self, a: Active, result: Result<Generation, GenerateError>) {
+        let _ = a.events.send(WorkerEvent::Done(result));
+        if let Some(s) = self.sessions.get_mut(&a.session) {
+            s.busy = false;
+            if s.closing {
+                self.slots[a.slot].owner = None;
+                self.sessions.remove(&a.session);
+            }
+        }
+    }
+}
+
+/// Sample the next token of `a` from the logits at batch index `at`, stream it, and say whether
+/// the generation is over.
+fn advance(w: &Worker<'_>, ctx: &LlamaContext<'_>, a: &mut Active, at: i32) -> Option<FinishReason> {
+    let (logits, top) = match a.params.logprobs {
+        Some(n) => {
+            let logits = ctx.get_logits_ith(at);
+            let n = (n as usize).min(20);
+            let ids = top_n(logits, n.max(1));
+            let lps = log_softmax_at(logits, &ids);
+            let top: Vec<(TokenId, String, f32)> = ids
+                .iter()
+                .zip(&lps)
+                .take(n)
+                .map(|(&i, &lp)| {
+                    (i as TokenId, String::from_utf8_lossy(&w.piece(i as TokenId)).into_owned(), lp)
+                })
+                .collect();
+            (Some(logits), top)
+        }
+        None => (None, vec![]),
+    };
+    let token = a.sampler.sample(ctx, at);
+    if a.first_token_at.is_none() {
+        a.first_token_at = Some(a.start.elapsed().as_secs_f64());
+    }
+    if w.model.vocab().is_eog(token) {
+        return Some(FinishReason::EndOfTurn);
+    }
+    let id = token.0 as TokenId;
+    let lp = logits.map(|l| log_softmax_at(l, &[id as usize])[0]);
+    let bytes = w.piece(id);
+    let piece = String::from_utf8_lossy(&bytes).into_owned();
+    a.text.push_str(&a.utf8.push(&bytes));
+    let out = TokenOut { id, text: piece, logprob: lp, top };
+    // Stop sequences: cut the text at the first one.
+    if let Some((at, _)) = a
+        .params
+        .stop
+        .iter()
+        .filter(|st| !st.is_empty())
+        .filter_map(|st| a.text.find(st.as_str()).map(|i| (i, st)))
+        .min()
+    {
+        a.stop_at = Some(at);
+        a.tokens.push(out);
+        return Some(FinishReason::Stop);
+    }
+    let safe = (a.text.len() - held_back(&a.text, &a.params.stop)).max(a.emitted);
+    let delta = a.text[a.emitted..safe].to_string();
+    a.emitted = safe;
+    a.tokens.push(out.clone());
+    if a.events.send(WorkerEvent::Token { token: out, delta }).is_err() {
+        return Some(FinishReason::Cancelled);
+    }
+    if a.tokens.len() >= a.params.max_tokens as usize {
+        return Some(FinishReason::Length);
+    }
+    a.phase = Phase::Decode { last: id };
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_stream_holds_incomplete_characters() {
+        let mut u = Utf8Stream::default();
+        let e = "é".as_bytes();
+        assert_eq!(u.push(&e[..1]), "");
+        assert_eq!(u.push(&e[1..]), "é");
+        assert_eq!(u.push(b"ab"), "ab");
+    }
+
+    #[test]
+    fn stop_prefixes_are_held_back() {
+        let stops = vec!["\nUser:".to_string()];
+        assert_eq!(held_back("hello\nUs", &stops), 3);
+        assert_eq!(held_back("hello", &stops), 0);
+        assert_eq!(held_back("hello\n", &stops), 1);
+    }
+
+    #[test]
+    fn top_n_and_log_softmax() {
+        let l = [1.0f32, 5.0, 3.0, 4.0];
+        assert_eq!(top_n(&l, 2), vec![1, 3]);
+        let lp = log_softmax_at(&l, &[0, 1, 2, 3]);
+        let total: f64 = lp.iter().map(|x| (*x as f64).exp()).sum();
+        assert!((total - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn common_prefix() {
+        assert_eq!(common(&[1, 2, 3], &[1, 2, 4]), 2);
+        assert_eq!(common(&[], &[1]), 0);
+        assert_eq!(common(&[1, 2], &[1, 2, 3]), 2);
+    }
+}
