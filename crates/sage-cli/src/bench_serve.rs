@@ -96,20 +96,30 @@ const PROMPTS: &[&str] = &[
     "Which bay needs cleaning?",
 ];
 
-/// Run the benchmark.
-pub fn run(
+/// One server configuration measured: a row per stream count, and the burst's statuses.
+struct Measured {
+    rows: Vec<serde_json::Value>,
+    burst: Vec<u16>,
+}
+
+/// Start a server over `zoo` with `parallel` sequences (and as many running requests), run
+/// every stream count against it, then (if `burst`) send four times `parallel` requests at once.
+fn measure(
     zoo: &ZooArgs,
+    parallel: usize,
     streams: &[usize],
     per_stream: usize,
     max_tokens: u32,
-    json: bool,
-) -> anyhow::Result<()> {
-    let c = compose(zoo)?;
+    burst: bool,
+) -> anyhow::Result<Measured> {
+    let mut zoo = zoo.clone();
+    zoo.engine.parallel = parallel as u32;
+    let c = compose(&zoo)?;
     let router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
     let kernel = Kernel::new(kernel_config(&c.specs, c.profile.model_bytes, &c.residency))?;
     let driver = LlmDriver::new(c.specs.clone(), c.residency.clone(), None, None, c.clock.clone());
     let max = streams.iter().copied().max().unwrap_or(1);
-    let config = ServerConfig { max_running: 1, max_waiting: max, ..ServerConfig::default() };
+    let config = ServerConfig { max_running: parallel, max_waiting: max, ..ServerConfig::default() };
     let app = App::new(router, c.residency, None, KernelHost::new(kernel, driver), c.clock, config);
     app.warm_up();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
@@ -151,55 +161,105 @@ pub fn run(
             "itl_p50": pct(&mut itl, 50.0), "itl_p99": pct(&mut itl, 99.0),
             "e2e_p50": pct(&mut e2e, 50.0), "e2e_p99": pct(&mut e2e, 99.0),
             "deltas_per_s": deltas as f64 / wall, "wall_s": wall,
+            "ttft_all": ttft,
         }));
     }
-    // Beyond capacity: one running, `max` waiting; twice that many at once.
-    let burst = 2 * (max + 1);
-    let handles: Vec<_> = (0..burst)
-        .map(|k| std::thread::spawn(move || stream_once(addr, PROMPTS[k % PROMPTS.len()], 4)))
-        .collect();
     let mut statuses = vec![];
-    for h in handles {
-        statuses.push(h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??.status);
+    if burst {
+        // Beyond capacity: `parallel` running, `max` waiting; four times `parallel` at once.
+        let handles: Vec<_> = (0..4 * parallel)
+            .map(|k| std::thread::spawn(move || stream_once(addr, PROMPTS[k % PROMPTS.len()], 4)))
+            .collect();
+        for h in handles {
+            statuses.push(h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??.status);
+        }
     }
     let _ = stop.send(());
     rt.block_on(server)??;
-    let single = rows.first().and_then(|r| r["ttft_p50"].as_f64()).unwrap_or(f64::NAN);
-    let eight = rows.iter().find(|r| r["streams"] == 8).and_then(|r| r["ttft_p99"].as_f64());
-    let ok = statuses.iter().filter(|s| **s == 200).count();
-    let busy = statuses.iter().filter(|s| **s == 429).count();
+    Ok(Measured { rows, burst: statuses })
+}
+
+fn f(r: &serde_json::Value, k: &str) -> f64 {
+    r[k].as_f64().unwrap_or(f64::NAN)
+}
+
+fn print_rows(title: &str, rows: &[serde_json::Value]) {
+    println!("{title}");
+    println!(
+        "  {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
+        "streams", "requests", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "E2E p50", "E2E p99", "deltas/s"
+    );
+    for r in rows {
+        println!(
+            "  {:>7} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>10.1}",
+            r["streams"],
+            r["requests"],
+            f(r, "ttft_p50"),
+            f(r, "ttft_p99"),
+            f(r, "itl_p50"),
+            f(r, "itl_p99"),
+            f(r, "e2e_p50"),
+            f(r, "e2e_p99"),
+            f(r, "deltas_per_s")
+        );
+    }
+}
+
+/// Run the benchmark: the same clients against the engine with one sequence (one generation at
+/// a time: the baseline) and with as many sequences as the largest stream count (batched).
+pub fn run(
+    zoo: &ZooArgs,
+    streams: &[usize],
+    per_stream: usize,
+    max_tokens: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let max = streams.iter().copied().max().unwrap_or(1);
+    let base = measure(zoo, 1, streams, per_stream, max_tokens, false)?;
+    let batched = measure(zoo, max, streams, per_stream, max_tokens, true)?;
+    let ok = batched.burst.iter().filter(|s| **s == 200).count();
+    let busy = batched.burst.iter().filter(|s| **s == 429).count();
+    let sent = batched.burst.len();
     if json {
-        println!("{}", serde_json::json!({"rows": rows, "burst": {"sent": burst, "ok": ok, "429": busy}}));
+        println!(
+            "{}",
+            serde_json::json!({"sequential": base.rows, "batched": batched.rows,
+                "burst": {"sent": sent, "ok": ok, "429": busy}})
+        );
         return Ok(());
     }
     println!(
         "sage serve on loopback, {max_tokens} tokens per answer, {per_stream} requests per stream (seconds)"
     );
+    print_rows("baseline: one sequence (one generation at a time)", &base.rows);
+    print_rows(&format!("batched: {max} sequences in one batch"), &batched.rows);
+    // The goal's yardstick: the single-stream median (NaN, and no ratio, without `--streams 1`).
+    let single = batched.rows.iter().find(|r| r["streams"] == 1).map_or(f64::NAN, |r| f(r, "ttft_p50"));
+    for (b, s) in batched.rows.iter().zip(&base.rows) {
+        println!(
+            "  {} streams: TTFT p99 {:.2}x lower, E2E p99 {:.2}x lower, throughput {:.2}x the baseline; \
+             TTFT p99 / single-stream median {:.1}x",
+            b["streams"],
+            f(s, "ttft_p99") / f(b, "ttft_p99"),
+            f(s, "e2e_p99") / f(b, "e2e_p99"),
+            f(b, "deltas_per_s") / f(s, "deltas_per_s"),
+            f(b, "ttft_p99") / single
+        );
+    }
+    if let Some(e) = batched.rows.iter().find(|r| r["streams"] == 8) {
+        let ratio = f(e, "ttft_p99") / single;
+        println!(
+            "  goal: 8 streams p99 TTFT <= 2x the single-stream median: {ratio:.1}x {}",
+            if ratio <= 2.0 { "met" } else { "NOT met" }
+        );
+        if let Some(all) = e["ttft_all"].as_array() {
+            let v: Vec<String> = all.iter().filter_map(|x| x.as_f64()).map(|x| format!("{x:.3}")).collect();
+            println!("  8 streams, every TTFT: {}", v.join(" "));
+        }
+    }
     println!(
-        "  {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
-        "streams", "requests", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "E2E p50", "E2E p99", "deltas/s"
+        "  burst of {sent} at once ({max} running, {max} waiting allowed): {ok} answered, {busy} refused with 429, {} other",
+        sent - ok - busy
     );
-    for r in &rows {
-        println!(
-            "  {:>7} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>10.1}",
-            r["streams"],
-            r["requests"],
-            r["ttft_p50"].as_f64().unwrap_or(f64::NAN),
-            r["ttft_p99"].as_f64().unwrap_or(f64::NAN),
-            r["itl_p50"].as_f64().unwrap_or(f64::NAN),
-            r["itl_p99"].as_f64().unwrap_or(f64::NAN),
-            r["e2e_p50"].as_f64().unwrap_or(f64::NAN),
-            r["e2e_p99"].as_f64().unwrap_or(f64::NAN),
-            r["deltas_per_s"].as_f64().unwrap_or(f64::NAN)
-        );
-    }
-    if let Some(e) = eight {
-        println!(
-            "  8 streams: p99 TTFT / single-stream median = {:.1}x (goal <= 2x) {}",
-            e / single,
-            if e / single <= 2.0 { "met" } else { "NOT met" }
-        );
-    }
-    println!("  burst of {burst} at once (1 running, {max} waiting allowed): {ok} answered, {busy} refused with 429, {} other", burst - ok - busy);
     Ok(())
 }

@@ -11,7 +11,7 @@
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -32,6 +32,7 @@ use crate::types::{
 };
 
 mod batching;
+mod logits;
 
 use batching::{Pending, Scheduler};
 
@@ -135,8 +136,6 @@ pub fn rss_bytes() -> u64 {
 type Reply<T> = SyncSender<T>;
 
 enum Job {
-    Tokenize { text: String, add_bos: bool, reply: Reply<Result<Vec<TokenId>, TokenizeError>> },
-    Detokenize { tokens: Vec<TokenId>, reply: Reply<Result<String, TokenizeError>> },
     Open { context: Option<u32>, reply: Reply<Result<(SessionId, u32), GenerateError>> },
     Close { session: SessionId },
     Generate { session: SessionId, prompt: Vec<TokenId>, params: GenerateParams, events: Sender<WorkerEvent> },
@@ -152,6 +151,9 @@ enum WorkerEvent {
 /// A model loaded into llama.cpp.
 pub struct LlamaEngine {
     info: ModelInfo,
+    /// The weights and vocabulary, shared with the worker: tokenizing needs no trip through
+    /// the worker's queue (it would wait for a decode step).
+    model: Arc<LlamaModel>,
     jobs: Mutex<Option<Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -244,7 +246,12 @@ impl LlamaEngine {
         }
         info.load_s = start.elapsed().as_secs_f64();
         tracing::info!(model = %info.id, load_s = info.load_s, resident_mb = info.resident_bytes >> 20, "model loaded");
-        Ok(Self { info, jobs: Mutex::new(Some(jobs_tx)), worker: Mutex::new(Some(worker)) })
+        Ok(Self {
+            info,
+            model: loaded.model,
+            jobs: Mutex::new(Some(jobs_tx)),
+            worker: Mutex::new(Some(worker)),
+        })
     }
 
     fn send(&self, job: Job) -> Result<(), GenerateError> {
@@ -253,11 +260,9 @@ impl LlamaEngine {
         guard.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())
     }
 
-    fn tokenize_err(&self) -> TokenizeError {
-        TokenizeError::Tokenize {
-            model: self.info.id.clone(),
-            message: "the engine is no longer running".into(),
-        }
+    /// The vocabulary, used from the caller's thread (llama.cpp's tokenizer is read-only).
+    fn vocab(&self) -> Worker<'_> {
+        Worker { model: &self.model, id: &self.info.id, n_vocab: self.info.vocab }
     }
 }
 
@@ -280,16 +285,11 @@ impl LanguageModel for LlamaEngine {
     }
 
     fn tokenize(&self, text: &str, add_bos: bool) -> Result<Vec<TokenId>, TokenizeError> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Job::Tokenize { text: text.to_string(), add_bos, reply: tx })
-            .map_err(|_| self.tokenize_err())?;
-        rx.recv().map_err(|_| self.tokenize_err())?
+        Ok(self.vocab().tokenize(text, add_bos))
     }
 
     fn detokenize(&self, tokens: &[TokenId]) -> Result<String, TokenizeError> {
-        let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Job::Detokenize { tokens: tokens.to_vec(), reply: tx }).map_err(|_| self.tokenize_err())?;
-        rx.recv().map_err(|_| self.tokenize_err())?
+        self.vocab().detokenize(tokens)
     }
 
     fn open_session(&self, context: Option<u32>) -> Result<(SessionId, u32), GenerateError> {
@@ -358,6 +358,7 @@ impl LanguageModel for LlamaEngine {
 }
 
 struct Loaded {
+    model: Arc<LlamaModel>,
     vocab: u32,
     bos: Option<String>,
     eos: Option<String>,
@@ -418,7 +419,7 @@ fn worker(
         .with_use_mlock(config.mlock)
         .with_n_gpu_layers(config.gpu_layers);
     let model = match LlamaModel::load_from_file(backend, &path, &params) {
-        Ok(m) => m,
+        Ok(m) => Arc::new(m),
         Err(e) => {
             let _ =
                 ready.send(Err(fail(format!("{e} (see the log with --log debug for llama.cpp's reason)"))));
@@ -453,6 +454,7 @@ fn worker(
         }
     };
     let loaded = Loaded {
+        model: Arc::clone(&model),
         vocab: n_vocab,
         bos,
         eos,
@@ -484,12 +486,6 @@ fn worker(
             continue;
         };
         match job {
-            Job::Tokenize { text, add_bos, reply } => {
-                let _ = reply.send(Ok(sched.worker().tokenize(&text, add_bos)));
-            }
-            Job::Detokenize { tokens, reply } => {
-                let _ = reply.send(sched.worker().detokenize(&tokens));
-            }
             Job::Open { context, reply } => {
                 let n = context.unwrap_or(window).max(16);
                 let r = if train > 0 && n > train {

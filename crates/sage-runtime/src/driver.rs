@@ -55,7 +55,7 @@ pub struct Invocation {
 pub struct LlmDriver {
     residency: Arc<Residency>,
     specs: Vec<ModelSpec>,
-    sessions: Sessions,
+    sessions: std::sync::Mutex<Sessions>,
     /// Generation settings.
     pub settings: LlmSettings,
     store: Option<Store>,
@@ -89,7 +89,7 @@ impl LlmDriver {
         Self {
             residency,
             specs,
-            sessions: Sessions::default(),
+            sessions: std::sync::Mutex::default(),
             // One-line answers: a new line ends the turn.
             settings: LlmSettings {
                 chunk: 16,
@@ -205,7 +205,7 @@ impl Executor for LlmDriver {
         let (attempts, answer) = attempt_chain(
             &self.residency,
             &self.specs,
-            &mut self.sessions,
+            &self.sessions,
             &order,
             &request,
             &self.settings,

@@ -3,7 +3,7 @@
 //! Nothing is lost: the request, every attempt and the outcome are one [`Served`] value.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -213,7 +213,7 @@ impl Sessions {
 pub fn attempt_chain(
     residency: &Arc<Residency>,
     specs: &[ModelSpec],
-    sessions: &mut Sessions,
+    sessions: &Mutex<Sessions>,
     order: &[String],
     request: &Request,
     settings: &LlmSettings,
@@ -230,17 +230,20 @@ pub fn attempt_chain(
             }
         };
         let model = lease.model();
-        let (session, window, keep) =
-            match sessions.get(request.conversation.as_deref(), &lease, spec.context) {
-                Ok(s) => s,
-                Err(e) => {
-                    attempts.push(Attempt {
-                        model: id.clone(),
-                        failure: Some(Failure::EngineError { message: e.to_string() }),
-                    });
-                    continue;
-                }
-            };
+        let (session, window, keep) = match sessions.lock().unwrap_or_else(|e| e.into_inner()).get(
+            request.conversation.as_deref(),
+            &lease,
+            spec.context,
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                attempts.push(Attempt {
+                    model: id.clone(),
+                    failure: Some(Failure::EngineError { message: e.to_string() }),
+                });
+                continue;
+            }
+        };
         let max_tokens = request.max_tokens.min(window / 2).max(1);
         let trimmed = if request.raw {
             let text = request
@@ -350,7 +353,7 @@ pub struct Router {
     swap_window_s: f64,
     reference_load_s: f64,
     clock: Arc<dyn Clock>,
-    sessions: Sessions,
+    sessions: Arc<Mutex<Sessions>>,
     /// Settings of every generation.
     pub settings: LlmSettings,
     /// Energy available, as a share of the maximum (1.0 when nobody says otherwise).
@@ -395,7 +398,7 @@ impl Router {
             // much as being cold.
             reference_load_s: 10.0,
             clock,
-            sessions: Sessions::default(),
+            sessions: Arc::default(),
             settings: LlmSettings { chunk: 16, max_tokens: 128, ..Default::default() },
             judge: None,
             atp_level: 1.0,
@@ -516,33 +519,22 @@ impl Router {
         model: &str,
         sink: Option<&mut dyn FnMut(&str) -> Flow>,
     ) -> Served {
-        let order = vec![model.to_string()];
-        let (attempts, mut answer) = attempt_chain(
-            &self.residency,
-            &self.specs,
-            &mut self.sessions,
-            &order,
-            request,
-            &self.settings,
-            sink,
-        );
-        if let (Some(judge), Some(a)) = (self.judge.as_mut(), answer.as_mut()) {
-            a.quality = judge(&a.model, &request.class, a).clamp(0.0, 1.0);
-        }
-        self.learn(&attempts, answer.as_ref(), &request.class);
-        let (reply, degraded) = match &answer {
-            Some(a) => (a.text.clone(), false),
-            None => (degraded_reply(request, &attempts), true),
-        };
-        Served {
-            request: request.clone(),
-            decision: None,
-            attempts,
-            answer,
-            reply,
-            degraded,
-            size_policy: format!("the caller named {model}"),
-        }
+        let plan = self.plan_model(request, model);
+        let (attempts, answer) = self.runner().run(&plan, sink);
+        self.finish(plan, attempts, answer)
+    }
+
+    /// Serve a request in `state`: decide, try the chosen model then the others by permission,
+    /// and end in the degraded responder. Trust learns from every attempt.
+    pub fn serve(
+        &mut self,
+        request: &Request,
+        state: State,
+        sink: Option<&mut dyn FnMut(&str) -> Flow>,
+    ) -> Served {
+        let plan = self.plan(request, state);
+        let (attempts, answer) = self.runner().run(&plan, sink);
+        self.finish(plan, attempts, answer)
     }
 
     fn learn(&mut self, attempts: &[Attempt], answer: Option<&Answer>, class: &str) {
@@ -559,14 +551,32 @@ impl Router {
         }
     }
 
-    /// Serve a request in `state`: decide, try the chosen model then the others by permission,
-    /// and end in the degraded responder. Trust learns from every attempt.
-    pub fn serve(
-        &mut self,
-        request: &Request,
-        state: State,
-        sink: Option<&mut dyn FnMut(&str) -> Flow>,
-    ) -> Served {
+    /// What runs plans: handles that need no lock on the router, so that a server decides under
+    /// the router's lock but lets several generations run at once.
+    pub fn runner(&self) -> Runner {
+        Runner {
+            residency: Arc::clone(&self.residency),
+            specs: self.specs.clone(),
+            sessions: Arc::clone(&self.sessions),
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// The plan for a request to one named model.
+    pub fn plan_model(&mut self, request: &Request, model: &str) -> Plan {
+        Plan {
+            request: request.clone(),
+            class: request.class.clone(),
+            order: vec![model.to_string()],
+            was_resident: vec![self.residency.is_resident(model)],
+            decision: None,
+            size_policy: format!("the caller named {model}"),
+        }
+    }
+
+    /// Decide a request in `state`: the class (`.complex` where the zoo has one), the selector's
+    /// choice and the fallback order by permission.
+    pub fn plan(&mut self, request: &Request, state: State) -> Plan {
         let complexity = request.complexity.unwrap_or_else(|| {
             let last = request.messages.iter().rev().find(|m| m.role == sage_llm::Role::User);
             crate::patterns::complexity(last.map_or("", |m| m.content.as_str()))
@@ -600,41 +610,87 @@ impl Router {
             }
         }
         let was_resident: Vec<bool> = order.iter().map(|m| self.residency.is_resident(m)).collect();
-        let (attempts, mut answer) = attempt_chain(
-            &self.residency,
-            &self.specs,
-            &mut self.sessions,
-            &order,
-            request,
-            &self.settings,
-            sink,
-        );
+        Plan { request: request.clone(), class, order, was_resident, decision: Some(decision), size_policy }
+    }
+
+    /// Learn from what a plan's run did (judge, trust, swaps, incumbents) and make the reply:
+    /// the answer, or the degraded responder's account of every failure.
+    pub fn finish(&mut self, plan: Plan, attempts: Vec<Attempt>, mut answer: Option<Answer>) -> Served {
         if let (Some(judge), Some(a)) = (self.judge.as_mut(), answer.as_mut()) {
-            a.quality = judge(&a.model, &class, a).clamp(0.0, 1.0);
+            a.quality = judge(&a.model, &plan.class, a).clamp(0.0, 1.0);
         }
-        self.learn(&attempts, answer.as_ref(), &class);
-        let now = self.clock.now();
-        if let Some(ans) = &answer {
-            if let Some(i) = self.specs.iter().position(|s| s.id == ans.model) {
-                if order.iter().position(|m| m == &ans.model).is_some_and(|k| !was_resident[k]) {
-                    self.swaps.push(now);
+        self.learn(&attempts, answer.as_ref(), &plan.class);
+        if plan.decision.is_some() {
+            let now = self.clock.now();
+            if let Some(ans) = &answer {
+                if let Some(i) = self.specs.iter().position(|s| s.id == ans.model) {
+                    if plan.order.iter().position(|m| m == &ans.model).is_some_and(|k| !plan.was_resident[k])
+                    {
+                        self.swaps.push(now);
+                    }
+                    self.incumbents.insert(plan.class.clone(), i as u32);
                 }
-                self.incumbents.insert(class.clone(), i as u32);
             }
         }
         let (reply, degraded) = match &answer {
             Some(a) => (a.text.clone(), false),
-            None => (degraded_reply(request, &attempts), true),
+            None => (degraded_reply(&plan.request, &attempts), true),
         };
         Served {
-            request: request.clone(),
-            decision: Some(decision),
+            request: plan.request,
+            decision: plan.decision,
             attempts,
             answer,
             reply,
             degraded,
-            size_policy,
+            size_policy: plan.size_policy,
         }
+    }
+}
+
+/// A routing decision waiting to run: the models to try in order and what is needed to learn
+/// from the outcome.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The request.
+    pub request: Request,
+    /// The situation class trust is kept for (the request's, or its `.complex` variant).
+    pub class: String,
+    /// Models to try, in order.
+    pub order: Vec<String>,
+    /// Whether each was resident when decided (a load counts as a swap).
+    was_resident: Vec<bool>,
+    /// The selector's decision (None when the caller named the model).
+    pub decision: Option<RouteDecision>,
+    /// Small versus large, and why.
+    pub size_policy: String,
+}
+
+/// Runs plans without the router: residency, the zoo, per-conversation sessions and settings.
+#[derive(Clone)]
+pub struct Runner {
+    residency: Arc<Residency>,
+    specs: Vec<ModelSpec>,
+    sessions: Arc<Mutex<Sessions>>,
+    settings: LlmSettings,
+}
+
+impl Runner {
+    /// Try the plan's models in turn until one answers.
+    pub fn run(
+        &self,
+        plan: &Plan,
+        sink: Option<&mut dyn FnMut(&str) -> Flow>,
+    ) -> (Vec<Attempt>, Option<Answer>) {
+        attempt_chain(
+            &self.residency,
+            &self.specs,
+            &self.sessions,
+            &plan.order,
+            &plan.request,
+            &self.settings,
+            sink,
+        )
     }
 }
 

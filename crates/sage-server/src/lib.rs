@@ -45,7 +45,8 @@ pub use metrics::Metrics;
 pub struct ServerConfig {
     /// Accepted API keys (`Authorization: Bearer KEY`); empty means no key is needed.
     pub api_keys: Vec<String>,
-    /// Requests generating at once.
+    /// Requests generating at once (match the engine's `parallel` sequences: more would only
+    /// wait inside the engine, fewer would leave sequences of the batch unused).
     pub max_running: usize,
     /// Requests waiting for a slot before new ones get 429.
     pub max_waiting: usize,
@@ -57,7 +58,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { api_keys: vec![], max_running: 1, max_waiting: 16, default_max_tokens: 256, recent_ticks: 32 }
+        Self { api_keys: vec![], max_running: 4, max_waiting: 16, default_max_tokens: 256, recent_ticks: 32 }
     }
 }
 

@@ -175,15 +175,16 @@ fn spawn(
         };
         // The kernel's state as last seen: a tick in progress does not hold a chat up.
         let (state, _, level) = crate::state_view(&app);
-        let served = {
+        // Decide under the router's lock, generate without it (the engine batches concurrent
+        // generations), then learn under it again.
+        let (plan, runner) = {
             let mut r = lock(&app.router);
             r.atp_level = level;
-            if model == "sage" {
-                r.serve(&request, state, Some(&mut sink))
-            } else {
-                r.serve_model(&request, &model, Some(&mut sink))
-            }
+            let plan = if model == "sage" { r.plan(&request, state) } else { r.plan_model(&request, &model) };
+            (plan, r.runner())
         };
+        let (attempts, answer) = runner.run(&plan, Some(&mut sink));
+        let served = lock(&app.router).finish(plan, attempts, answer);
         if gone {
             app.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
         }

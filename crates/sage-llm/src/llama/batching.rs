@@ -20,6 +20,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
+use super::logits::RowStats;
 use super::{Reply, Worker, WorkerEvent};
 use crate::error::GenerateError;
 use crate::model::SessionId;
@@ -72,25 +73,6 @@ pub(super) fn held_back(text: &str, stops: &[String]) -> usize {
         }
     }
     hold
-}
-
-pub(super) fn log_softmax_at(logits: &[f32], ids: &[usize]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&x| ((x - max) as f64).exp()).sum();
-    let lse = max as f64 + sum.ln();
-    ids.iter().map(|&i| (logits[i] as f64 - lse) as f32).collect()
-}
-
-pub(super) fn top_n(logits: &[f32], n: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = Vec::with_capacity(n + 1);
-    for (i, &x) in logits.iter().enumerate() {
-        if idx.len() < n || x > logits[idx[idx.len() - 1]] {
-            let pos = idx.partition_point(|&j| logits[j] >= x);
-            idx.insert(pos, i);
-            idx.truncate(n);
-        }
-    }
-    idx
 }
 
 /// Length of the common prefix of two token sequences.
@@ -188,6 +170,8 @@ pub(super) struct Scheduler<'m> {
     cells: u32,
     /// Steps taken (the clock of slot recency).
     steps: u64,
+    /// The last step evaluated prompts only (decoding sequences sat it out).
+    last_prefill_only: bool,
 }
 
 impl<'m> Scheduler<'m> {
@@ -207,11 +191,8 @@ impl<'m> Scheduler<'m> {
             n_swa,
             cells,
             steps: 0,
+            last_prefill_only: false,
         }
-    }
-
-    pub(super) fn worker(&self) -> &Worker<'m> {
-        &self.w
     }
 
     /// Nothing is generating (work still waiting can only wait for a generation to end).
@@ -470,8 +451,18 @@ impl<'m> Scheduler<'m> {
             a.logits_at = None;
             a.in_batch = 0;
         }
-        // Decoding sequences first: a stream in progress never waits for someone's prompt.
+        // A new prompt goes first, alone: its first token then costs one prompt evaluation,
+        // not a step of every stream's next token as well. The streams in progress sit out at
+        // most one step in a row (so a long prompt, chunked, cannot starve them); otherwise
+        // their tokens come first and prompts fill the rest of the batch.
+        let prefilling = self.active.iter().any(|a| matches!(a.phase, Phase::Prefill { .. }));
+        let decoding = self.active.iter().any(|a| matches!(a.phase, Phase::Decode { .. }));
+        let prefill_only = prefilling && decoding && !self.last_prefill_only;
+        self.last_prefill_only = prefill_only;
         for a in &mut self.active {
+            if prefill_only {
+                break;
+            }
             if let Phase::Decode { last } = a.phase {
                 let pos = self.slots[a.slot].cached.len();
                 let at = self.batch.n_tokens();
@@ -534,6 +525,7 @@ impl<'m> Scheduler<'m> {
             return;
         }
         self.steps += 1;
+        let t0 = Instant::now();
         loop {
             if let Err(e) = self.fill() {
                 self.fail_all(e);
@@ -572,8 +564,10 @@ impl<'m> Scheduler<'m> {
                 }
             }
         }
+        let decoded = t0.elapsed();
         let steps = self.steps;
         let mut done = vec![];
+        let stats = row_stats(&self.ctx, &self.active);
         for (i, a) in self.active.iter_mut().enumerate() {
             let slot = &mut self.slots[a.slot];
             slot.used = steps;
@@ -603,10 +597,19 @@ impl<'m> Scheduler<'m> {
                     continue;
                 }
             }
-            if let Some(f) = advance(&self.w, &self.ctx, a, at) {
+            if let Some(f) = advance(&self.w, &self.ctx, a, at, stats[i].as_ref()) {
                 done.push((i, f));
             }
         }
+        tracing::trace!(
+            model = %self.w.id,
+            tokens = self.batch.n_tokens(),
+            sequences = self.active.iter().filter(|a| a.in_batch > 0).count(),
+            prompts_only = self.last_prefill_only,
+            decode_ms = decoded.as_secs_f64() * 1e3,
+            sample_ms = (t0.elapsed() - decoded).as_secs_f64() * 1e3,
+            "step"
+        );
         for (i, f) in done.into_iter().rev() {
             let a = self.active.swap_remove(i);
             self.finish_ok(a, f);
@@ -655,28 +658,74 @@ impl<'m> Scheduler<'m> {
     }
 }
 
-/// Sample the next token of `a` from the logits at batch index `at`, stream it, and say whether
-/// the generation is over.
-fn advance(w: &Worker<'_>, ctx: &LlamaContext<'_>, a: &mut Active, at: i32) -> Option<FinishReason> {
-    let (logits, top) = match a.params.logprobs {
-        Some(n) => {
-            let logits = ctx.get_logits_ith(at);
-            let n = (n as usize).min(20);
-            let ids = top_n(logits, n.max(1));
-            let lps = log_softmax_at(logits, &ids);
-            let top: Vec<(TokenId, String, f32)> = ids
-                .iter()
-                .zip(&lps)
-                .take(n)
-                .map(|(&i, &lp)| {
-                    (i as TokenId, String::from_utf8_lossy(&w.piece(i as TokenId)).into_owned(), lp)
-                })
-                .collect();
-            (Some(logits), top)
+/// Greedy choice with nothing that reshapes the distribution: the best logit is the token,
+/// and llama.cpp's sampler (which copies the whole vocabulary into a candidate array) is skipped.
+fn plain_greedy(p: &GenerateParams) -> bool {
+    p.sampling.temperature == 0.0
+        && p.constraint.is_none()
+        && (p.sampling.repeat_penalty == 1.0 || p.sampling.repeat_last_n == 0)
+}
+
+/// Which sequences need row statistics: those reporting log-probabilities and plain greedy
+/// ones (their token is the row's best). Computed for all rows at once, in parallel.
+fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>> {
+    let wants: Vec<Option<(&[f32], usize)>> = active
+        .iter()
+        .map(|a| {
+            let at = a.logits_at?;
+            let n = a.params.logprobs.map(|n| (n as usize).min(20));
+            (n.is_some() || plain_greedy(&a.params)).then(|| (ctx.get_logits_ith(at), n.unwrap_or(1)))
+        })
+        .collect();
+    let jobs = wants.iter().filter(|w| w.is_some()).count();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs);
+    if threads <= 1 {
+        return wants.iter().map(|w| w.map(|(row, n)| RowStats::of(row, n))).collect();
+    }
+    // The decode's threads are idle now: spread the rows over the cores.
+    let mut out: Vec<Option<RowStats>> = vec![None; wants.len()];
+    let per = wants.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (ws, os) in wants.chunks(per).zip(out.chunks_mut(per)) {
+            s.spawn(move || {
+                for (w, o) in ws.iter().zip(os.iter_mut()) {
+                    *o = w.map(|(row, n)| RowStats::of(row, n));
+                }
+            });
         }
-        None => (None, vec![]),
+    });
+    out
+}
+
+/// Sample the next token of `a` from the logits at batch index `at` (with `stats` of that row
+/// when [`row_stats`] computed them), stream it, and say whether the generation is over.
+fn advance(
+    w: &Worker<'_>,
+    ctx: &LlamaContext<'_>,
+    a: &mut Active,
+    at: i32,
+    stats: Option<&RowStats>,
+) -> Option<FinishReason> {
+    let row = stats.map(|_| ctx.get_logits_ith(at));
+    let top: Vec<(TokenId, String, f32)> = match (a.params.logprobs, stats, row) {
+        (Some(n), Some(st), Some(row)) => st
+            .top
+            .iter()
+            .take((n as usize).min(20))
+            .map(|&i| {
+                (
+                    i as TokenId,
+                    String::from_utf8_lossy(&w.piece(i as TokenId)).into_owned(),
+                    st.logprob(row, i),
+                )
+            })
+            .collect(),
+        _ => vec![],
     };
-    let token = a.sampler.sample(ctx, at);
+    let token = match stats {
+        Some(st) if plain_greedy(&a.params) && !st.top.is_empty() => LlamaToken(st.top[0] as i32),
+        _ => a.sampler.sample(ctx, at),
+    };
     if a.first_token_at.is_none() {
         a.first_token_at = Some(a.start.elapsed().as_secs_f64());
     }
@@ -684,7 +733,10 @@ fn advance(w: &Worker<'_>, ctx: &LlamaContext<'_>, a: &mut Active, at: i32) -> O
         return Some(FinishReason::EndOfTurn);
     }
     let id = token.0 as TokenId;
-    let lp = logits.map(|l| log_softmax_at(l, &[id as usize])[0]);
+    let lp = match (a.params.logprobs, stats, row) {
+        (Some(_), Some(st), Some(row)) => Some(st.logprob(row, id as usize)),
+        _ => None,
+    };
     let bytes = w.piece(id);
     let piece = String::from_utf8_lossy(&bytes).into_owned();
     a.text.push_str(&a.utf8.push(&bytes));
@@ -735,15 +787,6 @@ mod tests {
         assert_eq!(held_back("hello\nUs", &stops), 3);
         assert_eq!(held_back("hello", &stops), 0);
         assert_eq!(held_back("hello\n", &stops), 1);
-    }
-
-    #[test]
-    fn top_n_and_log_softmax() {
-        let l = [1.0f32, 5.0, 3.0, 4.0];
-        assert_eq!(top_n(&l, 2), vec![1, 3]);
-        let lp = log_softmax_at(&l, &[0, 1, 2, 3]);
-        let total: f64 = lp.iter().map(|x| (*x as f64).exp()).sum();
-        assert!((total - 1.0).abs() < 1e-6);
     }
 
     #[test]
