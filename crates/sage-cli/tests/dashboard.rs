@@ -6,27 +6,12 @@
 //! as a test artefact (`target/test-artifacts/dashboard.png`). CI sets `SAGE_REQUIRE_CLIENTS=1`,
 //! so that a missing browser fails rather than skips.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn post(addr: &str, path: &str, body: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(s, "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
+use common::{post, Server};
 
 fn browser() -> Option<&'static str> {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -41,27 +26,8 @@ fn the_dashboard_shows_state_plots_decisions_and_chats() {
         eprintln!("skipped: chromium is not installed (run scripts/setup.sh)");
         return;
     };
-    let dir = std::env::temp_dir().join(format!("sage-dashboard-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sage"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
-        .arg(dir.join("sage.db"))
-        .env_remove("SAGE_API_KEY")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _server = Server(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().expect("sage serve ended before listening").unwrap();
-        if let Some(rest) = line.strip_prefix("sage serve: ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    let addr = url.trim_start_matches("http://").to_string();
+    let server = Server::start("dashboard", None, &[]);
+    let (url, addr) = (server.url.clone(), server.addr());
     let r = post(
         &addr,
         "/sage/observations",
@@ -99,5 +65,4 @@ fn the_dashboard_shows_state_plots_decisions_and_chats() {
     let out = headless(&[&format!("--screenshot={}", shot.display())]);
     assert!(out.status.success());
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,28 +4,11 @@
 //! `openai` Python package, installed by `scripts/setup.sh` into the cache folder. CI sets
 //! `SAGE_REQUIRE_CLIENTS=1`, so that a missing package fails rather than skips.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-struct Server(Child);
+use std::process::Command;
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cache() -> PathBuf {
-    if let Some(c) = std::env::var_os("SAGE_CACHE") {
-        return c.into();
-    }
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(x).join("sage");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/sage")
-}
+use common::{cache, Server};
 
 #[test]
 fn the_official_openai_client_talks_to_sage_serve() {
@@ -39,27 +22,8 @@ fn the_official_openai_client_talks_to_sage_serve() {
         eprintln!("skipped: the openai package is not installed (run scripts/setup.sh)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("sage-openai-client-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sage"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store"])
-        .arg(dir.join("sage.db"))
-        .env("SAGE_API_KEY", "sage-test-key")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().expect("sage serve ended before listening").unwrap();
-        if let Some(rest) = line.strip_prefix("sage serve: ") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
-    // Keep draining the server's log so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let server = Server::start("openai-client", Some("sage-test-key"), &[]);
+    let url = server.url.clone();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/clients/openai_check.py");
     let out = Command::new("python3")
         .arg(script)
@@ -84,5 +48,4 @@ fn the_official_openai_client_talks_to_sage_serve() {
     assert_eq!(v["overflow"]["code"], "context_length_exceeded");
     assert!(!v["completion"]["text"].as_str().unwrap().is_empty(), "{v}");
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

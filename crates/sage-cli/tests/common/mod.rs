@@ -1,0 +1,94 @@
+//! Shared by the tests that run `sage serve` as a process.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A `sage serve` process, killed (and its store folder removed) when dropped.
+pub struct Server {
+    child: Child,
+    dir: PathBuf,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Server {
+    /// `sage serve` on a free loopback port with a store in a fresh folder named after `name`,
+    /// `api_key` as `SAGE_API_KEY` (none: no key), and `extra` arguments; returns once it listens.
+    pub fn start(name: &str, api_key: Option<&str>, extra: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!("sage-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sage"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--store"])
+            .arg(dir.join("sage.db"))
+            .args(extra)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null());
+        match api_key {
+            Some(k) => cmd.env("SAGE_API_KEY", k),
+            None => cmd.env_remove("SAGE_API_KEY"),
+        };
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = BufReader::new(stderr).lines();
+        let url = loop {
+            let Some(line) = lines.next() else {
+                let _ = child.kill();
+                panic!("sage serve ended before listening");
+            };
+            if let Some(rest) = line.unwrap().strip_prefix("sage serve: ") {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+        };
+        // Keep draining the server's log so that it never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        Self { child, dir, url }
+    }
+
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+}
+
+/// A JSON POST over a fresh connection; the whole HTTP response.
+pub fn post(addr: &str, path: &str, body: &str) -> String {
+    let mut s = open_post(addr, path, body);
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Send a JSON POST and return the connection, to read the response as it comes.
+pub fn open_post(addr: &str, path: &str, body: &str) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    s
+}
+
+/// SAGE's cache folder (`SAGE_CACHE`, else `$XDG_CACHE_HOME/sage`, else `~/.cache/sage`).
+pub fn cache() -> PathBuf {
+    if let Some(c) = std::env::var_os("SAGE_CACHE") {
+        return c.into();
+    }
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("sage");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/sage")
+}
