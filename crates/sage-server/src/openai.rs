@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, Stream, StreamExt};
+use futures_util::stream::{self, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_stream::wrappers::ReceiverStream;
@@ -381,54 +381,31 @@ async fn chat_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
     let id = format!("chatcmpl-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let mut rx = spawn(app.clone(), model.clone(), request, slot);
     if b.common.stream {
-        // The first message decides between an error status and a stream.
-        let first =
-            rx.recv().await.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
-        if let Chunk::Done(s) = &first {
-            if let Some(e) = failure(&model, s) {
-                app.metrics.finish("error");
-                return Err(e);
-            }
-        }
+        let first = first_or_error(&app, &model, &mut rx).await?;
         let created = now_unix();
         let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
-        let app2 = app.clone();
-        let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
-            Chunk::Delta(d) => vec![json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        let (id2, model2) = (id.clone(), model.clone());
+        let delta = move |d: String| {
+            json!({"id": id2, "object": "chat.completion.chunk", "created": created, "model": model2,
                 "choices": [{"index": 0, "delta": {"content": d}, "finish_reason": null}]})
-            .to_string()],
-            Chunk::Done(s) => {
-                app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
-                let mut out = vec![];
-                if s.degraded {
-                    out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": [{"index": 0, "delta": {"content": s.reply}, "finish_reason": null}]}).to_string());
-                }
-                out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": answered_model(&s, &model),
-                    "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(&s)}],
-                    "usage": usage(&s), "sage": extension(&s)}).to_string());
-                out.push("[DONE]".to_string());
-                out
+        };
+        let done = move |s: &Served| {
+            let mut out = vec![];
+            if s.degraded {
+                out.push(
+                    json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": {"content": s.reply}, "finish_reason": null}]}),
+                );
             }
-        });
-        let events = stream::iter([head.to_string()])
-            .chain(chunks.flat_map(stream::iter))
-            .map(|d| Ok::<_, Infallible>(SseEvent::default().data(d)));
-        return Ok(sse(events));
+            out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": answered_model(s, &model),
+                "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(s)}],
+                "usage": usage(s), "sage": extension(s)}));
+            out
+        };
+        return Ok(event_stream(app, first, rx, Some(head), delta, done));
     }
-    let mut served = None;
-    while let Some(c) = rx.recv().await {
-        if let Chunk::Done(s) = c {
-            served = Some(s);
-        }
-    }
-    let s = served.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
-    if let Some(e) = failure(&model, &s) {
-        app.metrics.finish("error");
-        return Err(e);
-    }
-    app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+    let s = whole(&app, &model, rx).await?;
     let logprobs = if b.logprobs { chat_logprobs(&s) } else { Value::Null };
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": now_unix(), "model": answered_model(&s, &model),
@@ -440,7 +417,66 @@ async fn chat_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
     .into_response())
 }
 
-fn sse(events: impl Stream<Item = Result<SseEvent, Infallible>> + Send + 'static) -> Response {
+/// The first message of a generation: a finished failure becomes its error status (before any
+/// stream starts); anything else begins the stream.
+async fn first_or_error(
+    app: &App,
+    model: &str,
+    rx: &mut tokio::sync::mpsc::Receiver<Chunk>,
+) -> Result<Chunk, ApiError> {
+    let first = rx.recv().await.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
+    if let Chunk::Done(s) = &first {
+        if let Some(e) = failure(model, s) {
+            app.metrics.finish("error");
+            return Err(e);
+        }
+    }
+    Ok(first)
+}
+
+/// A whole (non-streamed) answer: the final record, or its failure as an error status.
+async fn whole(
+    app: &App,
+    model: &str,
+    mut rx: tokio::sync::mpsc::Receiver<Chunk>,
+) -> Result<Box<Served>, ApiError> {
+    let mut served = None;
+    while let Some(c) = rx.recv().await {
+        if let Chunk::Done(s) = c {
+            served = Some(s);
+        }
+    }
+    let s = served.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
+    if let Some(e) = failure(model, &s) {
+        app.metrics.finish("error");
+        return Err(e);
+    }
+    app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+    Ok(s)
+}
+
+/// A streamed answer as server-sent events: `head` first (if any), each delta through `delta`,
+/// the final record through `done`, then `[DONE]`.
+fn event_stream(
+    app: Arc<App>,
+    first: Chunk,
+    rx: tokio::sync::mpsc::Receiver<Chunk>,
+    head: Option<Value>,
+    delta: impl Fn(String) -> Value + Send + 'static,
+    done: impl Fn(&Served) -> Vec<Value> + Send + 'static,
+) -> Response {
+    let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
+        Chunk::Delta(d) => vec![delta(d).to_string()],
+        Chunk::Done(s) => {
+            app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+            let mut out: Vec<String> = done(&s).iter().map(Value::to_string).collect();
+            out.push("[DONE]".to_string());
+            out
+        }
+    });
+    let events = stream::iter(head.map(|h| h.to_string()))
+        .chain(chunks.flat_map(stream::iter))
+        .map(|d| Ok::<_, Infallible>(SseEvent::default().data(d)));
     Sse::new(events).into_response()
 }
 
@@ -481,44 +517,23 @@ async fn completions_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiEr
     let id = format!("cmpl-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     let mut rx = spawn(app.clone(), model.clone(), request, slot);
     if common.stream {
-        let first =
-            rx.recv().await.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
-        if let Chunk::Done(s) = &first {
-            if let Some(e) = failure(&model, s) {
-                app.metrics.finish("error");
-                return Err(e);
-            }
-        }
+        let first = first_or_error(&app, &model, &mut rx).await?;
         let created = now_unix();
-        let app2 = app.clone();
-        let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
-            Chunk::Delta(d) => vec![json!({"id": id, "object": "text_completion", "created": created, "model": model,
-                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]}).to_string()],
-            Chunk::Done(s) => {
-                app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
-                vec![
-                    json!({"id": id, "object": "text_completion", "created": created, "model": answered_model(&s, &model),
-                        "choices": [{"index": 0, "text": "", "logprobs": null, "finish_reason": finish_reason(&s)}],
-                        "usage": usage(&s), "sage": extension(&s)}).to_string(),
-                    "[DONE]".to_string(),
-                ]
-            }
-        });
-        let events = chunks.flat_map(stream::iter).map(|d| Ok::<_, Infallible>(SseEvent::default().data(d)));
-        return Ok(sse(events));
+        let (id2, model2) = (id.clone(), model.clone());
+        let delta = move |d: String| {
+            json!({"id": id2, "object": "text_completion", "created": created, "model": model2,
+                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]})
+        };
+        let done = move |s: &Served| {
+            vec![
+                json!({"id": id, "object": "text_completion", "created": created, "model": answered_model(s, &model),
+                "choices": [{"index": 0, "text": "", "logprobs": null, "finish_reason": finish_reason(s)}],
+                "usage": usage(s), "sage": extension(s)}),
+            ]
+        };
+        return Ok(event_stream(app, first, rx, None, delta, done));
     }
-    let mut served = None;
-    while let Some(c) = rx.recv().await {
-        if let Chunk::Done(s) = c {
-            served = Some(s);
-        }
-    }
-    let s = served.ok_or_else(|| ApiError::internal("the generation ended without a result"))?;
-    if let Some(e) = failure(&model, &s) {
-        app.metrics.finish("error");
-        return Err(e);
-    }
-    app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+    let s = whole(&app, &model, rx).await?;
     let logprobs = match (&s.answer, b.logprobs) {
         (Some(a), Some(_)) => {
             let mut offset = 0;
