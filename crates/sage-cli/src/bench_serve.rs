@@ -96,6 +96,12 @@ const PROMPTS: &[&str] = &[
     "Which bay needs cleaning?",
 ];
 
+/// Every request's prompt is its own: a different robot asks, so that no request finds another's
+/// prompt in the cache beyond the chat template's preamble (the hard case for prompt evaluation).
+fn unique(streams: usize, k: usize, j: usize) -> String {
+    format!("Robot {streams}-{k}-{j} asks: {}", PROMPTS[(k + j) % PROMPTS.len()])
+}
+
 /// One server configuration measured: a row per stream count, and the burst's statuses.
 struct Measured {
     rows: Vec<serde_json::Value>,
@@ -138,15 +144,24 @@ fn measure(
             .map(|k| {
                 std::thread::spawn(move || {
                     (0..per_stream)
-                        .map(|j| stream_once(addr, PROMPTS[(k + j) % PROMPTS.len()], max_tokens))
+                        .map(|j| stream_once(addr, &unique(n, k, j), max_tokens))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
         let mut seen = vec![];
+        // Time to first token of the requests after each stream's first: those do not all
+        // arrive at the same instant.
+        let mut later_ttft = vec![];
         for h in handles {
-            for r in h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))? {
-                seen.push(r?);
+            for (j, r) in
+                h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))?.into_iter().enumerate()
+            {
+                let r = r?;
+                if j > 0 && r.status == 200 {
+                    later_ttft.extend(r.ttft);
+                }
+                seen.push(r);
             }
         }
         let wall = started.elapsed().as_secs_f64();
@@ -158,6 +173,7 @@ fn measure(
         rows.push(serde_json::json!({
             "streams": n, "requests": seen.len(), "ok": ok.len(),
             "ttft_p50": pct(&mut ttft, 50.0), "ttft_p99": pct(&mut ttft, 99.0),
+            "later_ttft_p99": pct(&mut later_ttft, 99.0),
             "itl_p50": pct(&mut itl, 50.0), "itl_p99": pct(&mut itl, 99.0),
             "e2e_p50": pct(&mut e2e, 50.0), "e2e_p99": pct(&mut e2e, 99.0),
             "deltas_per_s": deltas as f64 / wall, "wall_s": wall,
@@ -168,7 +184,7 @@ fn measure(
     if burst {
         // Beyond capacity: `parallel` running, `max` waiting; four times `parallel` at once.
         let handles: Vec<_> = (0..4 * parallel)
-            .map(|k| std::thread::spawn(move || stream_once(addr, PROMPTS[k % PROMPTS.len()], 4)))
+            .map(|k| std::thread::spawn(move || stream_once(addr, &unique(0, k, 0), 4)))
             .collect();
         for h in handles {
             statuses.push(h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??.status);
@@ -251,6 +267,11 @@ pub fn run(
         println!(
             "  goal: 8 streams p99 TTFT <= 2x the single-stream median: {ratio:.1}x {}",
             if ratio <= 2.0 { "met" } else { "NOT met" }
+        );
+        println!(
+            "  without each stream's first request (those 8 arrive at the same instant): p99 TTFT {:.3} s = {:.1}x",
+            f(e, "later_ttft_p99"),
+            f(e, "later_ttft_p99") / single
         );
         if let Some(all) = e["ttft_all"].as_array() {
             let v: Vec<String> = all.iter().filter_map(|x| x.as_f64()).map(|x| format!("{x:.3}")).collect();

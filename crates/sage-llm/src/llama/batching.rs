@@ -172,6 +172,8 @@ pub(super) struct Scheduler<'m> {
     steps: u64,
     /// The last step evaluated prompts only (decoding sequences sat it out).
     last_prefill_only: bool,
+    /// When the last step that gave the streams their next tokens ended, and how long it took.
+    last_decode: Option<(Instant, std::time::Duration)>,
 }
 
 impl<'m> Scheduler<'m> {
@@ -192,6 +194,7 @@ impl<'m> Scheduler<'m> {
             cells,
             steps: 0,
             last_prefill_only: false,
+            last_decode: None,
         }
     }
 
@@ -452,12 +455,14 @@ impl<'m> Scheduler<'m> {
             a.in_batch = 0;
         }
         // A new prompt goes first, alone: its first token then costs one prompt evaluation,
-        // not a step of every stream's next token as well. The streams in progress sit out at
-        // most one step in a row (so a long prompt, chunked, cannot starve them); otherwise
+        // not a step of every stream's next token as well. The streams in progress sit out
+        // prompt-only steps for at most as long as their own last step took (their next token
+        // comes at most one step late, and a long prompt, chunked, cannot starve them); then
         // their tokens come first and prompts fill the rest of the batch.
         let prefilling = self.active.iter().any(|a| matches!(a.phase, Phase::Prefill { .. }));
         let decoding = self.active.iter().any(|a| matches!(a.phase, Phase::Decode { .. }));
-        let prefill_only = prefilling && decoding && !self.last_prefill_only;
+        let patience = self.last_decode.is_some_and(|(end, took)| end.elapsed() < took);
+        let prefill_only = prefilling && decoding && (patience || !self.last_prefill_only);
         self.last_prefill_only = prefill_only;
         for a in &mut self.active {
             if prefill_only {
@@ -600,6 +605,9 @@ impl<'m> Scheduler<'m> {
             if let Some(f) = advance(&self.w, &self.ctx, a, at, stats[i].as_ref()) {
                 done.push((i, f));
             }
+        }
+        if !self.last_prefill_only && self.active.iter().any(|a| matches!(a.phase, Phase::Decode { .. })) {
+            self.last_decode = Some((Instant::now(), t0.elapsed()));
         }
         tracing::trace!(
             model = %self.w.id,
