@@ -113,7 +113,7 @@ enum What {
         #[arg(long, value_delimiter = ',', default_values_t = [1usize, 4, 8])]
         streams: Vec<usize>,
         /// Requests per stream.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 6)]
         per_stream: usize,
         /// Tokens per answer.
         #[arg(long, default_value_t = 32)]
