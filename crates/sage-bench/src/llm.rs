@@ -62,7 +62,10 @@ pub fn peak_rss() -> u64 {
 /// Measure SAGE's engine.
 pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, String> {
     let start = Instant::now();
-    let cfg = EngineConfig { threads: Some(threads), context: Some(2048), ..EngineConfig::default() };
+    // One sequence, as the raw llama.cpp loop has: the same KV cache, so that the figures
+    // compare the engines and not their cache sizes.
+    let cfg =
+        EngineConfig { threads: Some(threads), context: Some(2048), parallel: 1, ..EngineConfig::default() };
     let e = LlamaEngine::load(model, Some("bench"), cfg).map_err(|e| e.to_string())?;
     let (s, _) = e.open_session(None).map_err(|e| e.to_string())?;
     let load_s = start.elapsed().as_secs_f64();
