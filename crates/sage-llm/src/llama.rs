@@ -388,6 +388,10 @@ fn context_params(config: &EngineConfig, n_ctx: u32) -> LlamaContextParams {
         .with_n_seq_max(config.parallel)
         // One pool of cells for all sequences, so that a prefix can be shared (seq_cp).
         .with_kv_unified(true)
+        // Sliding-window layers keep only their window per sequence (Gemma 3: 15 of 18 layers),
+        // not the whole context: a fifth of the KV memory with four sequences. A prefix is then
+        // reusable only where the window's cells are still there (checked before reuse).
+        .with_swa_full(false)
         .with_n_batch(config.batch.min(n_ctx))
         .with_n_ubatch(config.ubatch.min(config.batch).min(n_ctx))
         .with_n_threads(threads)

@@ -195,3 +195,61 @@ fn a_shared_prefix_is_borrowed_not_evaluated_again() {
     }
     e.close_session(logits_session);
 }
+
+/// Gemma 3's sliding-window layers keep only the last 512 positions of a sequence: a
+/// conversation longer than that must still continue from its cache, and a prompt that departs
+/// from the cache before the window must be evaluated again, never continued from missing cells.
+#[test]
+fn beyond_the_sliding_window_reuse_stays_correct() {
+    static LONG: OnceLock<LlamaEngine> = OnceLock::new();
+    let e = LONG.get_or_init(|| {
+        // Batches of 64: the sliding-window cache holds 768 cells (512 + 64, padded), fewer than
+        // the 900-token prompt, so cells the window has left behind are overwritten.
+        let cfg = EngineConfig {
+            threads: Some(2),
+            context: Some(1024),
+            parallel: 1,
+            batch: 64,
+            ubatch: 64,
+            ..EngineConfig::default()
+        };
+        LlamaEngine::load(model_path(), Some("gemma3-270m-long"), cfg).unwrap()
+    });
+    let paragraph = "The rover checked the north door, the charging dock and the third aisle, then \
+                     wrote down what it saw and why it mattered to the night shift. ";
+    let mut p1 = e.tokenize(&paragraph.repeat(40), true).unwrap();
+    p1.truncate(900);
+    assert!(p1.len() == 900);
+    let (s, _) = e.open_session(None).unwrap();
+    let g1 = e.generate_tokens(s, &p1, &greedy(8), &mut |_| Flow::Continue).unwrap();
+    // A turn later: the whole history is still usable (only the last sampled token was never
+    // evaluated).
+    let mut p2 = p1.clone();
+    p2.extend(g1.tokens.iter().map(|t| t.id));
+    p2.extend(e.tokenize(" Next, the rover", false).unwrap());
+    let g2 = e.generate_tokens(s, &p2, &greedy(8), &mut |_| Flow::Continue).unwrap();
+    assert!(
+        g2.timings.cached_tokens as usize >= p1.len() + g1.tokens.len() - 1,
+        "{} of {} tokens reused",
+        g2.timings.cached_tokens,
+        p2.len()
+    );
+    // Departing at position 300, long before the window: evaluated again, and still right.
+    let mut p3 = p1[..300].to_vec();
+    p3.extend(e.tokenize(" Suddenly the lights went out and", false).unwrap());
+    let g3 = e.generate_tokens(s, &p3, &greedy(8), &mut |_| Flow::Continue).unwrap();
+    assert_eq!((g3.timings.prompt_tokens + g3.timings.cached_tokens) as usize, p3.len());
+    assert!((g3.timings.cached_tokens as usize) < 300, "continued from cells the window had dropped");
+    let ids: Vec<TokenId> = g3.tokens.iter().map(|t| t.id).collect();
+    let (cold, _) = e.open_session(None).unwrap();
+    let mut all = p3.clone();
+    all.extend(&ids);
+    let logits = e.logits(cold, &all[..all.len() - 1]).unwrap();
+    for (k, &t) in ids.iter().enumerate() {
+        let row = &logits[p3.len() - 1 + k];
+        let best = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        assert!(best - row[t as usize] < TIE, "token {k} departs from greedy");
+    }
+    e.close_session(cold);
+    e.close_session(s);
+}
