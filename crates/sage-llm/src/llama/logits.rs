@@ -3,16 +3,23 @@
 //! vocabulary (Gemma) made naive `f64::exp` sampling cost as much as the decode step itself
 //! once eight sequences shared a batch.
 
-/// `e^x` for `x <= 0` (clamped at -87), within about 2e-7 relative error. Branch-free (Cody-Waite
-/// range reduction and a degree-6 polynomial), so that loops over it vectorise.
+/// `e^x` for `x <= 0` (below -87, and NaN, count as -87: about 1.6e-38), within about 2e-7
+/// relative error. Branch-free (Cody-Waite range reduction and a degree-6 polynomial), so that
+/// loops over it vectorise.
 #[inline(always)]
 fn exp_neg(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 0.0);
-    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    // Adding 1.5 * 2^23 rounds to an integer kept in the low mantissa bits: n = round(x / ln 2)
+    // without a float-to-int conversion, so that every operation has a vector form.
+    const SHIFT: f32 = 12_582_912.0;
+    let x = if x > -87.0 { x } else { -87.0 };
+    let t = x * std::f32::consts::LOG2_E + SHIFT;
+    let n = t - SHIFT;
     // ln 2 split in two so that n * ln 2 is exact enough.
     let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let p = 1.0 + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r / 720.0)))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n: n + 127 in the exponent field (t's low bits hold n + 2^22).
+    let scale = f32::from_bits(t.to_bits().wrapping_sub(0x4B40_0000 - 127) << 23);
+    p * scale
 }
 
 /// The softmax normaliser of a row and its best candidates.
@@ -55,6 +62,19 @@ impl RowStats {
 
 /// Indices of the `n` highest values, best first (ties: lower index first).
 pub(super) fn top_n(logits: &[f32], n: usize) -> Vec<usize> {
+    if n == 1 {
+        // The best alone: a vectorised maximum, then its first position.
+        let mut acc = [f32::NEG_INFINITY; 8];
+        let chunks = logits.chunks_exact(8);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for k in 0..8 {
+                acc[k] = if c[k] > acc[k] { c[k] } else { acc[k] };
+            }
+        }
+        let max = acc.iter().chain(rest).copied().fold(f32::NEG_INFINITY, |m, x| if x > m { x } else { m });
+        return logits.iter().position(|&x| x == max).into_iter().collect();
+    }
     let mut idx: Vec<usize> = Vec::with_capacity(n + 1);
     for (i, &x) in logits.iter().enumerate() {
         if idx.len() < n || x > logits[idx[idx.len() - 1]] {
@@ -83,6 +103,7 @@ mod tests {
         assert!(worst < 5e-7, "worst relative error {worst}");
         assert_eq!(exp_neg(0.0), 1.0);
         assert!(exp_neg(-1000.0) >= 0.0 && exp_neg(-1000.0) < 1e-37);
+        assert!(exp_neg(f32::NAN) < 1e-37);
     }
 
     #[test]
