@@ -119,7 +119,7 @@ fn measure(
     burst: bool,
 ) -> anyhow::Result<Measured> {
     let mut zoo = zoo.clone();
-    zoo.engine.parallel = parallel as u32;
+    zoo.engine.parallel = Some(parallel as u32);
     let c = compose(&zoo)?;
     let router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
     let kernel = Kernel::new(kernel_config(&c.specs, c.profile.model_bytes, &c.residency))?;

@@ -28,9 +28,9 @@ pub struct EngineArgs {
     #[arg(long)]
     pub ctx: Option<u32>,
     /// Sequences decoded together in one batch (concurrent requests to one model); the KV
-    /// cache holds a context window for each.
-    #[arg(long, default_value_t = 4)]
-    pub parallel: u32,
+    /// cache holds a context window for each (default: 4 for `sage serve`, else 1).
+    #[arg(long)]
+    pub parallel: Option<u32>,
     /// Prompt batch size.
     #[arg(long, default_value_t = 512)]
     pub batch: u32,
@@ -58,7 +58,7 @@ impl EngineArgs {
             threads: self.threads,
             threads_batch: self.threads,
             context: self.ctx,
-            parallel: self.parallel,
+            parallel: self.parallel.unwrap_or(1),
             batch: self.batch,
             ubatch: self.batch,
             kv_type: match self.kv {

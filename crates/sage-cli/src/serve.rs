@@ -48,6 +48,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             keys.push(k.trim().to_string());
         }
     }
+    // A server has concurrent users: four sequences unless told otherwise.
+    let mut args = args;
+    let parallel = *args.zoo.engine.parallel.get_or_insert(4);
     let c = compose(&args.zoo)?;
     let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
     let trust = c.store.load_trust()?;
@@ -69,7 +72,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let log_store = sage_store::Store::open(&store_path)?;
     let config = ServerConfig {
         api_keys: keys,
-        max_running: args.max_running.unwrap_or(args.zoo.engine.parallel as usize).max(1),
+        max_running: args.max_running.unwrap_or(parallel as usize).max(1),
         max_waiting: args.max_waiting,
         ..ServerConfig::default()
     };

@@ -1,9 +1,10 @@
 //! The llama.cpp engine, in-process through `llama-cpp-2`.
 //!
-//! Each loaded model lives on its own worker thread, which owns the `LlamaModel` and the
-//! contexts of its sessions (a context borrows its model, so both stay on one stack; no unsafe
-//! code). Callers talk to it over channels; generation streams events back as they happen, and a
-//! caller that stops listening stops the generation at the next token.
+//! Each loaded model lives on its own worker thread, which owns the one context all its sessions
+//! share (the context borrows the model, so both stay on one stack; no unsafe code) and decodes
+//! every concurrent generation in one batch per step (`batching`). Callers talk to it over
+//! channels; generation streams events back as they happen, and a caller that stops listening
+//! stops its generation at the next step. Tokenizing reads the shared vocabulary directly.
 //!
 //! One process-wide llama.cpp backend is initialised on first use, and llama.cpp's logs are sent to
 //! `tracing` (target `llama-cpp-2`), so a subscriber decides what is shown.
@@ -71,7 +72,7 @@ pub struct EngineConfig {
     /// Context window per session (default: min(model's training context, 4096)).
     pub context: Option<u32>,
     /// Sequences decoded together (continuous batching); the KV cache holds `context` cells for
-    /// each of them, shared.
+    /// each of them, shared (default 1: raise it for concurrent use).
     pub parallel: u32,
     /// Logical batch size for prompt evaluation.
     pub batch: u32,
@@ -95,7 +96,7 @@ impl Default for EngineConfig {
             threads: None,
             threads_batch: None,
             context: None,
-            parallel: 4,
+            parallel: 1,
             batch: 512,
             ubatch: 512,
             kv_type: KvType::F16,
