@@ -8,7 +8,7 @@ mod common;
 
 use std::io::Read;
 
-use common::{open_post, post, Server};
+use common::{get, open_post, post, Server};
 
 #[test]
 fn a_short_request_finishes_while_a_long_one_streams() {
@@ -50,4 +50,16 @@ fn a_short_request_finishes_while_a_long_one_streams() {
         total > at_short + 20,
         "the long answer had {at_short} pieces when the short one finished and {total} in all"
     );
+    // The engine's figures: two sequences, steps taken, prompts evaluated, nothing generating now.
+    let m = get(&addr, "/metrics");
+    let figure = |name: &str| -> f64 {
+        let key = format!("{name}{{model=\"gemma-3-270m-q4_k_m\"}} ");
+        let line = m.lines().find(|l| l.starts_with(&key)).unwrap_or_else(|| panic!("{key} missing:\n{m}"));
+        line[key.len()..].parse().unwrap()
+    };
+    assert!(figure("sage:engine_steps_total") > 50.0, "{m}");
+    assert!(figure("sage:prompt_tokens_evaluated_total") > 10.0, "{m}");
+    assert_eq!(figure("sage:engine_sequences_generating"), 0.0);
+    let usage = figure("sage:kv_cache_usage_ratio");
+    assert!(usage > 0.0 && usage <= 1.0, "{usage}");
 }

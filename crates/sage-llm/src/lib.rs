@@ -27,6 +27,6 @@ pub use llama::{EngineConfig, FlashAttention, KvType, LlamaEngine};
 pub use model::{LanguageModel, SessionId};
 pub use openai::OpenAiModel;
 pub use types::{
-    ChatMessage, Constraint, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Prompt, Role,
-    Sampling, Timings, TokenId, TokenOut,
+    ChatMessage, Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo,
+    Prompt, Role, Sampling, Timings, TokenId, TokenOut,
 };

@@ -28,8 +28,8 @@ use crate::error::{GenerateError, LoadError, TokenizeError};
 use crate::gguf::{GgufFile, Value};
 use crate::model::{LanguageModel, SessionId};
 use crate::types::{
-    Constraint, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Sampling, Timings, TokenId,
-    TokenOut,
+    Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo, Sampling,
+    Timings, TokenId, TokenOut,
 };
 
 mod batching;
@@ -155,6 +155,8 @@ pub struct LlamaEngine {
     /// The weights and vocabulary, shared with the worker: tokenizing needs no trip through
     /// the worker's queue (it would wait for a decode step).
     model: Arc<LlamaModel>,
+    /// What the worker is doing, published after every step.
+    stats: Arc<Mutex<EngineStats>>,
     jobs: Mutex<Option<Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
@@ -226,9 +228,11 @@ impl LlamaEngine {
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let thread_path = path.clone();
+        let stats = Arc::new(Mutex::new(EngineStats::default()));
+        let worker_stats = Arc::clone(&stats);
         let worker = std::thread::Builder::new()
             .name(format!("llama:{id}"))
-            .spawn(move || worker(thread_path, id, config, n_swa, ready_tx, jobs_rx))
+            .spawn(move || worker(thread_path, id, config, n_swa, worker_stats, ready_tx, jobs_rx))
             .map_err(|e| LoadError::Engine {
                 path: path.clone(),
                 message: format!("cannot start a thread: {e}"),
@@ -250,6 +254,7 @@ impl LlamaEngine {
         Ok(Self {
             info,
             model: loaded.model,
+            stats,
             jobs: Mutex::new(Some(jobs_tx)),
             worker: Mutex::new(Some(worker)),
         })
@@ -351,6 +356,10 @@ impl LanguageModel for LlamaEngine {
         Err(GenerateError::EngineGone { model: self.info.id.clone() })
     }
 
+    fn stats(&self) -> Option<EngineStats> {
+        Some(*self.stats.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Job::Logits { session, tokens: tokens.to_vec(), reply: tx })?;
@@ -407,6 +416,7 @@ fn worker(
     id: String,
     config: EngineConfig,
     n_swa: u32,
+    stats: Arc<Mutex<EngineStats>>,
     ready: SyncSender<Result<Loaded, LoadError>>,
     jobs: Receiver<Job>,
 ) {
@@ -470,7 +480,7 @@ fn worker(
         return;
     }
     let w = Worker { model: &model, id: &id, n_vocab };
-    let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa);
+    let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, stats);
     loop {
         // Block for work only when nothing is generating; otherwise take what has arrived and
         // go on stepping.

@@ -2,7 +2,9 @@
 
 use crate::error::{GenerateError, TemplateError, TokenizeError};
 use crate::template::{render_plain, render_template, RenderedChat, TemplateContext};
-use crate::types::{ChatMessage, Event, Flow, GenerateParams, Generation, ModelInfo, Prompt, TokenId};
+use crate::types::{
+    ChatMessage, EngineStats, Event, Flow, GenerateParams, Generation, ModelInfo, Prompt, TokenId,
+};
 
 /// A session: a context window with its own KV cache. A conversation that grows by a turn
 /// reuses the cached prefix instead of evaluating its whole history again.
@@ -44,6 +46,11 @@ pub trait LanguageModel: Send + Sync {
     /// The logits at every position of `tokens` (evaluated from an empty cache), for parity and
     /// teacher-forced agreement tests.
     fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError>;
+
+    /// What the engine is doing (sequences, queue, cache), where it keeps such figures.
+    fn stats(&self) -> Option<EngineStats> {
+        None
+    }
 
     /// Render a conversation: the model's chat template if it has one, else the plain format.
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<RenderedChat, TemplateError> {

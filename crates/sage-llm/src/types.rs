@@ -181,6 +181,27 @@ pub enum FinishReason {
     Cancelled,
 }
 
+/// What an engine is doing, for metrics: its sequences, queue and cache.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct EngineStats {
+    /// Sequences it can decode together.
+    pub sequences: u32,
+    /// Generations in progress.
+    pub generating: u32,
+    /// Requests waiting for their session or a free sequence.
+    pub waiting: u32,
+    /// KV cells shared by the sequences.
+    pub kv_cells: u32,
+    /// Tokens held in the sequences' caches (a prefix shared by two sequences counts twice).
+    pub kv_tokens: u64,
+    /// Decode steps taken.
+    pub steps: u64,
+    /// Prompt tokens evaluated.
+    pub prompt_tokens_evaluated: u64,
+    /// Prompt tokens found in the cache (the session's own or borrowed from another).
+    pub prompt_tokens_reused: u64,
+}
+
 /// How long things took.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct Timings {

@@ -325,6 +325,18 @@ impl Residency {
             .collect()
     }
 
+    /// What each resident model's engine is doing (engines that keep such figures).
+    pub fn engine_stats(&self) -> Vec<(String, sage_llm::EngineStats)> {
+        let g = self.lock();
+        g.slots
+            .iter()
+            .filter_map(|(id, s)| match s {
+                Slot::Ready { model, .. } => model.stats().map(|st| (id.clone(), st)),
+                Slot::Loading { .. } => None,
+            })
+            .collect()
+    }
+
     /// Take the log of loads and unloads since the last call.
     pub fn take_log(&self) -> Vec<ResidencyLog> {
         std::mem::take(&mut self.lock().log)

@@ -281,7 +281,11 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     app.metrics.residency(&app.residency.take_log());
     let (state, atp, _) = state_view(&app);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&state.to_string(), atp))
+    let engines = app.residency.engine_stats();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(&state.to_string(), atp, &engines),
+    )
         .into_response()
 }
 

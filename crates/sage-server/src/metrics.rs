@@ -127,8 +127,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text; `state` and `atp` come from the kernel.
-    pub fn render(&self, state: &str, atp: f64) -> String {
+    /// The Prometheus text; `state` and `atp` come from the kernel, `engines` from the resident
+    /// models.
+    pub fn render(&self, state: &str, atp: f64, engines: &[(String, sage_llm::EngineStats)]) -> String {
         let mut out = String::new();
         let gauge = |out: &mut String, name: &str, help: &str, v: f64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
@@ -203,6 +204,46 @@ impl Metrics {
             let _ = writeln!(out, "sage:metabolic_state{{state=\"{s}\"}} {}", u8::from(s == state));
         }
         gauge(&mut out, "sage:atp", "The kernel's ATP balance.", atp);
+        type Figure = fn(&sage_llm::EngineStats) -> f64;
+        let per_engine: [(&str, &str, &str, Figure); 6] = [
+            (
+                "sage:engine_sequences_generating",
+                "gauge",
+                "Sequences generating in the model's batch.",
+                |s| s.generating as f64,
+            ),
+            (
+                "sage:engine_requests_waiting",
+                "gauge",
+                "Requests waiting inside the engine for a sequence.",
+                |s| s.waiting as f64,
+            ),
+            (
+                "sage:kv_cache_usage_ratio",
+                "gauge",
+                "Tokens held in the KV cache over its cells (a shared prefix counts per sequence).",
+                |s| if s.kv_cells > 0 { s.kv_tokens as f64 / s.kv_cells as f64 } else { 0.0 },
+            ),
+            ("sage:engine_steps_total", "counter", "Batched decode steps.", |s| s.steps as f64),
+            (
+                "sage:prompt_tokens_evaluated_total",
+                "counter",
+                "Prompt tokens evaluated by the engine.",
+                |s| s.prompt_tokens_evaluated as f64,
+            ),
+            (
+                "sage:prompt_tokens_reused_total",
+                "counter",
+                "Prompt tokens found in the KV cache (the session's own or another sequence's prefix).",
+                |s| s.prompt_tokens_reused as f64,
+            ),
+        ];
+        for (name, kind, help, figure) in per_engine {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (m, st) in engines {
+                let _ = writeln!(out, "{name}{{model=\"{m}\"}} {}", figure(st));
+            }
+        }
         out
     }
 }

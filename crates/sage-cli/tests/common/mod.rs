@@ -70,6 +70,15 @@ pub fn post(addr: &str, path: &str, body: &str) -> String {
     out
 }
 
+/// A GET over a fresh connection; the whole HTTP response.
+pub fn get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 /// Send a JSON POST and return the connection, to read the response as it comes.
 pub fn open_post(addr: &str, path: &str, body: &str) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();

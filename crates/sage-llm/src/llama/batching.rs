@@ -12,6 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
@@ -24,7 +25,7 @@ use super::logits::RowStats;
 use super::{Reply, Worker, WorkerEvent};
 use crate::error::GenerateError;
 use crate::model::SessionId;
-use crate::types::{FinishReason, GenerateParams, Generation, Timings, TokenId, TokenOut};
+use crate::types::{EngineStats, FinishReason, GenerateParams, Generation, Timings, TokenId, TokenOut};
 
 /// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
 #[derive(Default)]
@@ -174,10 +175,20 @@ pub(super) struct Scheduler<'m> {
     last_prefill_only: bool,
     /// When the last step that gave the streams their next tokens ended, and how long it took.
     last_decode: Option<(Instant, std::time::Duration)>,
+    /// Figures shared with the engine's handle (metrics).
+    stats: Arc<Mutex<EngineStats>>,
+    prompt_evaluated: u64,
+    prompt_reused: u64,
 }
 
 impl<'m> Scheduler<'m> {
-    pub(super) fn new(w: Worker<'m>, ctx: LlamaContext<'m>, parallel: u32, n_swa: u32) -> Self {
+    pub(super) fn new(
+        w: Worker<'m>,
+        ctx: LlamaContext<'m>,
+        parallel: u32,
+        n_swa: u32,
+        stats: Arc<Mutex<EngineStats>>,
+    ) -> Self {
         let n_batch = ctx.n_batch().max(1) as usize;
         let cells = ctx.n_ctx();
         Self {
@@ -195,7 +206,25 @@ impl<'m> Scheduler<'m> {
             steps: 0,
             last_prefill_only: false,
             last_decode: None,
+            stats,
+            prompt_evaluated: 0,
+            prompt_reused: 0,
         }
+    }
+
+    /// Publish the figures (after every change of the queue or the cache).
+    fn publish(&self) {
+        let s = EngineStats {
+            sequences: self.slots.len() as u32,
+            generating: self.active.len() as u32,
+            waiting: self.waiting.len() as u32,
+            kv_cells: self.cells,
+            kv_tokens: self.slots.iter().map(|s| s.cached.len() as u64).sum(),
+            steps: self.steps,
+            prompt_tokens_evaluated: self.prompt_evaluated,
+            prompt_tokens_reused: self.prompt_reused,
+        };
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = s;
     }
 
     /// Nothing is generating (work still waiting can only wait for a generation to end).
@@ -285,6 +314,7 @@ impl<'m> Scheduler<'m> {
             }
         }
         self.waiting = still;
+        self.publish();
     }
 
     /// The slot for `session`: its own, else the free or idle one whose cache best matches
@@ -589,6 +619,8 @@ impl<'m> Scheduler<'m> {
                 debug_assert_eq!(next, a.prompt.len());
                 let prefill_s = a.start.elapsed().as_secs_f64();
                 let evaluated = (a.prompt.len() as u32).saturating_sub(a.timings.cached_tokens);
+                self.prompt_evaluated += evaluated as u64;
+                self.prompt_reused += a.timings.cached_tokens as u64;
                 a.timings.prompt_tokens = evaluated;
                 a.timings.prefill_s = prefill_s;
                 a.timings.prefill_tok_s = if prefill_s > 0.0 { evaluated as f64 / prefill_s } else { 0.0 };
