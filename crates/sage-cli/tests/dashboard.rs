@@ -58,6 +58,7 @@ fn the_dashboard_shows_state_plots_decisions_and_chats() {
     assert!(dom.matches("class=\"salbar\"").count() >= 2, "the salience plot shows the pushed observations");
     assert!(dom.contains("class=\"decision\""), "routing decisions are listed");
     assert!(dom.contains("gemma-3-270m-q4_k_m"), "the resident model is listed");
+    assert!(dom.contains("class=\"kvbar\""), "the engine's batch and KV cache are shown");
     assert!(dom.contains("class=\"reply done\""), "the chat box got an answer");
     let artefacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
     std::fs::create_dir_all(&artefacts).unwrap();

@@ -99,6 +99,9 @@ pub(crate) async fn state(State(app): State<Arc<App>>) -> Response {
         "models": {
             "budget_bytes": app.residency.budget(),
             "resident": app.residency.resident(),
+            "engines": app.residency.engine_stats().into_iter()
+                .map(|(model, s)| json!({"model": model, "stats": s}))
+                .collect::<Vec<_>>(),
             "trust": router_trust,
         },
         "recent": recent,
