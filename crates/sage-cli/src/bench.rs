@@ -118,6 +118,9 @@ enum What {
         /// Tokens per answer.
         #[arg(long, default_value_t = 32)]
         max_tokens: u32,
+        /// Sampling temperature (0: greedy).
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -226,8 +229,9 @@ fn human(x: f64) -> String {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
-        What::Serve { streams, per_stream, max_tokens, json, zoo } => {
-            crate::bench_serve::run(&zoo, &streams, per_stream, max_tokens, json)
+        What::Serve { streams, per_stream, max_tokens, temperature, json, zoo } => {
+            let work = crate::bench_serve::Workload { per_stream, max_tokens, temperature };
+            crate::bench_serve::run(&zoo, &streams, work, json)
         }
         What::Attention { scenario, json, with_model, zoo } => {
             let text = match &scenario {

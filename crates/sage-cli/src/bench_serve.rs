@@ -25,9 +25,20 @@ struct Seen {
     deltas: usize,
 }
 
-fn stream_once(addr: SocketAddr, prompt: &str, max_tokens: u32) -> anyhow::Result<Seen> {
+/// What each request asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// Requests per stream.
+    pub per_stream: usize,
+    /// Tokens per answer.
+    pub max_tokens: u32,
+    /// Sampling temperature (0: greedy); seeded, so that runs repeat.
+    pub temperature: f32,
+}
+
+fn stream_once(addr: SocketAddr, prompt: &str, max_tokens: u32, temperature: f32) -> anyhow::Result<Seen> {
     let body =
-        serde_json::json!({"model": "sage", "stream": true, "max_tokens": max_tokens, "temperature": 0,
+        serde_json::json!({"model": "sage", "stream": true, "max_tokens": max_tokens, "temperature": temperature, "seed": 7,
         "messages": [{"role": "user", "content": prompt}]})
         .to_string();
     let started = Instant::now();
@@ -114,10 +125,10 @@ fn measure(
     zoo: &ZooArgs,
     parallel: usize,
     streams: &[usize],
-    per_stream: usize,
-    max_tokens: u32,
+    work: Workload,
     burst: bool,
 ) -> anyhow::Result<Measured> {
+    let Workload { per_stream, max_tokens, temperature } = work;
     let mut zoo = zoo.clone();
     zoo.engine.parallel = Some(parallel as u32);
     let c = compose(&zoo)?;
@@ -136,7 +147,7 @@ fn measure(
         let _ = stopped.await;
     }));
     // Warm the model and its caches.
-    stream_once(addr, "Hello?", 8).context("the warm-up request")?;
+    stream_once(addr, "Hello?", 8, 0.0).context("the warm-up request")?;
     let mut rows = vec![];
     for &n in streams {
         let started = Instant::now();
@@ -144,7 +155,7 @@ fn measure(
             .map(|k| {
                 std::thread::spawn(move || {
                     (0..per_stream)
-                        .map(|j| stream_once(addr, &unique(n, k, j), max_tokens))
+                        .map(|j| stream_once(addr, &unique(n, k, j), max_tokens, temperature))
                         .collect::<Vec<_>>()
                 })
             })
@@ -184,7 +195,7 @@ fn measure(
     if burst {
         // Beyond capacity: `parallel` running, `max` waiting; four times `parallel` at once.
         let handles: Vec<_> = (0..4 * parallel)
-            .map(|k| std::thread::spawn(move || stream_once(addr, &unique(0, k, 0), 4)))
+            .map(|k| std::thread::spawn(move || stream_once(addr, &unique(0, k, 0), 4, 0.0)))
             .collect();
         for h in handles {
             statuses.push(h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))??.status);
@@ -223,16 +234,11 @@ fn print_rows(title: &str, rows: &[serde_json::Value]) {
 
 /// Run the benchmark: the same clients against the engine with one sequence (one generation at
 /// a time: the baseline) and with as many sequences as the largest stream count (batched).
-pub fn run(
-    zoo: &ZooArgs,
-    streams: &[usize],
-    per_stream: usize,
-    max_tokens: u32,
-    json: bool,
-) -> anyhow::Result<()> {
+pub fn run(zoo: &ZooArgs, streams: &[usize], work: Workload, json: bool) -> anyhow::Result<()> {
     let max = streams.iter().copied().max().unwrap_or(1);
-    let base = measure(zoo, 1, streams, per_stream, max_tokens, false)?;
-    let batched = measure(zoo, max, streams, per_stream, max_tokens, true)?;
+    let base = measure(zoo, 1, streams, work, false)?;
+    let batched = measure(zoo, max, streams, work, true)?;
+    let Workload { per_stream, max_tokens, temperature } = work;
     let ok = batched.burst.iter().filter(|s| **s == 200).count();
     let busy = batched.burst.iter().filter(|s| **s == 429).count();
     let sent = batched.burst.len();
@@ -245,7 +251,8 @@ pub fn run(
         return Ok(());
     }
     println!(
-        "sage serve on loopback, {max_tokens} tokens per answer, {per_stream} requests per stream (seconds)"
+        "sage serve on loopback, {max_tokens} tokens per answer, {per_stream} requests per stream, {} (seconds)",
+        if temperature > 0.0 { format!("temperature {temperature}, seed 7") } else { "greedy".to_string() }
     );
     print_rows("baseline: one sequence (one generation at a time)", &base.rows);
     print_rows(&format!("batched: {max} sequences in one batch"), &batched.rows);

@@ -253,3 +253,44 @@ fn beyond_the_sliding_window_reuse_stays_correct() {
     e.close_session(cold);
     e.close_session(s);
 }
+
+/// Temperature sampling is drawn from the request's seed: the same seed gives the same answer,
+/// other seeds other answers, and every token is among the top-k of the model's distribution.
+#[test]
+fn seeded_sampling_repeats_and_stays_in_the_top_k() {
+    let e = engine();
+    let sample = |seed: u32| {
+        let p = GenerateParams {
+            max_tokens: 16,
+            sampling: Sampling {
+                temperature: 1.0,
+                top_k: 20,
+                top_p: 0.95,
+                min_p: 0.0,
+                seed,
+                ..Sampling::default()
+            },
+            ..GenerateParams::default()
+        };
+        let (s, _) = e.open_session(None).unwrap();
+        let g = e.generate(s, &Prompt::Text(PROMPTS[3].into()), &p, &mut |_| Flow::Continue).unwrap();
+        e.close_session(s);
+        g.tokens.iter().map(|t| t.id).collect::<Vec<TokenId>>()
+    };
+    let a = sample(11);
+    assert_eq!(a, sample(11), "the same seed answered differently");
+    let others: Vec<Vec<TokenId>> = (12..16).map(sample).collect();
+    assert!(others.iter().any(|o| o != &a), "four other seeds all answered {a:?}");
+    // Every drawn token is among the 20 best of a cold evaluation.
+    let prompt = e.tokenize(PROMPTS[3], true).unwrap();
+    let (s, _) = e.open_session(None).unwrap();
+    let mut all = prompt.clone();
+    all.extend(&a);
+    let logits = e.logits(s, &all[..all.len() - 1]).unwrap();
+    e.close_session(s);
+    for (k, &t) in a.iter().enumerate() {
+        let row = &logits[prompt.len() - 1 + k];
+        let better = row.iter().filter(|&&x| x > row[t as usize] + 1e-3).count();
+        assert!(better < 20, "token {k} ranks {better}: outside the top-k");
+    }
+}

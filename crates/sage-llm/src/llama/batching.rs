@@ -21,7 +21,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
-use super::logits::RowStats;
+use super::logits::{draw, Rng, RowStats};
 use super::{Reply, Worker, WorkerEvent};
 use crate::error::GenerateError;
 use crate::model::SessionId;
@@ -139,6 +139,8 @@ struct Active {
     params: GenerateParams,
     events: Sender<WorkerEvent>,
     sampler: LlamaSampler,
+    /// Draws of the fast sampler (see [`fast_sampling`]).
+    rng: Rng,
     phase: Phase,
     start: Instant,
     timings: Timings,
@@ -417,12 +419,14 @@ impl<'m> Scheduler<'m> {
         if let Some(s) = self.sessions.get_mut(&session) {
             s.busy = true;
         }
+        let rng = Rng::new(params.sampling.seed as u64);
         self.active.push(Active {
             session,
             slot,
             prompt,
             params,
             events,
+            rng,
             sampler,
             phase: Phase::Prefill { next: reused },
             start,
@@ -706,15 +710,36 @@ fn plain_greedy(p: &GenerateParams) -> bool {
         && (p.sampling.repeat_penalty == 1.0 || p.sampling.repeat_last_n == 0)
 }
 
-/// Which sequences need row statistics: those reporting log-probabilities and plain greedy
-/// ones (their token is the row's best). Computed for all rows at once, in parallel.
+/// Temperature sampling over a bounded top-k with nothing else reshaping the distribution: our
+/// own draw over the row's best `k` (the same chain as llama.cpp's, drawn from the request's
+/// seed), computed with the other rows in parallel; llama.cpp's sampler would copy the whole
+/// vocabulary per token, one sequence after another. Returns `k`.
+fn fast_sampling(p: &GenerateParams) -> Option<usize> {
+    let s = &p.sampling;
+    (s.temperature > 0.0
+        && (1..=1000).contains(&s.top_k)
+        && p.constraint.is_none()
+        && (s.repeat_penalty == 1.0 || s.repeat_last_n == 0))
+        .then_some(s.top_k as usize)
+}
+
+/// Which sequences need row statistics: those reporting log-probabilities, plain greedy ones
+/// (their token is the row's best) and fast-sampled ones (their top-k). Computed for all rows at
+/// once, in parallel.
 fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>> {
     let wants: Vec<Option<(&[f32], usize)>> = active
         .iter()
         .map(|a| {
             let at = a.logits_at?;
-            let n = a.params.logprobs.map(|n| (n as usize).min(20));
-            (n.is_some() || plain_greedy(&a.params)).then(|| (ctx.get_logits_ith(at), n.unwrap_or(1)))
+            let n = [
+                a.params.logprobs.map(|n| (n as usize).clamp(1, 20)),
+                plain_greedy(&a.params).then_some(1),
+                fast_sampling(&a.params),
+            ]
+            .into_iter()
+            .flatten()
+            .max()?;
+            Some((ctx.get_logits_ith(at), n))
         })
         .collect();
     let jobs = wants.iter().filter(|w| w.is_some()).count();
@@ -762,8 +787,18 @@ fn advance(
             .collect(),
         _ => vec![],
     };
-    let token = match stats {
-        Some(st) if plain_greedy(&a.params) && !st.top.is_empty() => LlamaToken(st.top[0] as i32),
+    let token = match (stats, row) {
+        (Some(st), _) if plain_greedy(&a.params) && !st.top.is_empty() => LlamaToken(st.top[0] as i32),
+        (Some(st), Some(row)) if !st.top.is_empty() => match fast_sampling(&a.params) {
+            Some(k) => {
+                let s = &a.params.sampling;
+                let u = a.rng.uniform();
+                LlamaToken(
+                    draw(row, &st.top[..k.min(st.top.len())], s.top_p, s.min_p, s.temperature, u) as i32
+                )
+            }
+            None => a.sampler.sample(ctx, at),
+        },
         _ => a.sampler.sample(ctx, at),
     };
     if a.first_token_at.is_none() {

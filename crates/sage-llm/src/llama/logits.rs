@@ -60,6 +60,70 @@ impl RowStats {
     }
 }
 
+/// SplitMix64: the random stream of one generation's draws, from the request's seed (the same
+/// seed gives the same answer).
+#[derive(Debug, Clone)]
+pub(super) struct Rng(u64);
+
+impl Rng {
+    pub(super) fn new(seed: u64) -> Self {
+        Self(seed ^ 0x5EED_5A6E_0000_0000)
+    }
+
+    /// Uniform in [0, 1).
+    pub(super) fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Draw a token from `candidates` (indices into `row`, best first: the top-k) the way llama.cpp's
+/// chain top-k, top-p, min-p, temperature, distribution does: top-p and min-p judge the
+/// candidates' temperature-1 distribution, then the survivors are drawn at `temperature` with the
+/// uniform number `u`. Returns an index into `row`; `candidates` must not be empty.
+pub(super) fn draw(
+    row: &[f32],
+    candidates: &[usize],
+    top_p: f32,
+    min_p: f32,
+    temperature: f32,
+    u: f64,
+) -> usize {
+    let best = row[candidates[0]] as f64;
+    let mut keep = candidates.len();
+    if top_p < 1.0 {
+        let w: Vec<f64> = candidates.iter().map(|&i| (row[i] as f64 - best).exp()).collect();
+        let total: f64 = w.iter().sum();
+        let mut cum = 0.0;
+        for (k, x) in w.iter().enumerate() {
+            cum += x / total;
+            if cum >= top_p as f64 {
+                keep = k + 1;
+                break;
+            }
+        }
+    }
+    if min_p > 0.0 {
+        let floor = best + (min_p as f64).ln();
+        keep = candidates[..keep].iter().take_while(|&&i| row[i] as f64 >= floor).count().max(1);
+    }
+    let t = (temperature as f64).max(1e-6);
+    let w: Vec<f64> = candidates[..keep].iter().map(|&i| ((row[i] as f64 - best) / t).exp()).collect();
+    let target = u * w.iter().sum::<f64>();
+    let mut cum = 0.0;
+    for (k, x) in w.iter().enumerate() {
+        cum += x;
+        if target < cum {
+            return candidates[k];
+        }
+    }
+    candidates[keep - 1]
+}
+
 /// Indices of the `n` highest values, best first (ties: lower index first).
 pub(super) fn top_n(logits: &[f32], n: usize) -> Vec<usize> {
     if n == 1 {
@@ -121,6 +185,46 @@ mod tests {
         assert!(row[s.top[0]] >= row[s.top[1]] && row[s.top[1]] >= row[s.top[2]]);
         let total: f64 = row.iter().enumerate().map(|(i, _)| (s.logprob(&row, i) as f64).exp()).sum();
         assert!((total - 1.0).abs() < 1e-4, "probabilities sum to {total}");
+    }
+
+    #[test]
+    fn draws_follow_the_truncated_tempered_distribution() {
+        let row = [2.0f32, 1.0, 0.0, -1.0, -8.0];
+        let cands = top_n(&row, 4);
+        assert_eq!(cands, vec![0, 1, 2, 3]);
+        // Frequencies over an even grid of u match softmax(logits / T) over the candidates.
+        let t = 0.7f32;
+        let n = 100_000;
+        let mut count = [0usize; 5];
+        for k in 0..n {
+            count[draw(&row, &cands, 1.0, 0.0, t, (k as f64 + 0.5) / n as f64)] += 1;
+        }
+        let w: Vec<f64> = cands.iter().map(|&i| ((row[i] - 2.0) as f64 / t as f64).exp()).collect();
+        let total: f64 = w.iter().sum();
+        for (j, &i) in cands.iter().enumerate() {
+            let want = w[j] / total;
+            let got = count[i] as f64 / n as f64;
+            assert!((got - want).abs() < 1e-3, "token {i}: {got} vs {want}");
+        }
+        assert_eq!(count[4], 0, "outside the top-k");
+        // top-p 0.5: at temperature 1 the best alone holds 0.64 of the candidates' mass.
+        assert!((0..100).all(|k| draw(&row, &cands, 0.5, 0.0, 1.0, k as f64 / 100.0) == 0));
+        // min-p 0.3: e^-1 = 0.37 >= 0.3 keeps the second, e^-2 = 0.14 drops the third.
+        let picked: std::collections::BTreeSet<usize> =
+            (0..1000).map(|k| draw(&row, &cands, 1.0, 0.3, 1.0, k as f64 / 1000.0)).collect();
+        assert_eq!(picked.into_iter().collect::<Vec<_>>(), vec![0, 1]);
+    }
+
+    #[test]
+    fn the_random_stream_is_uniform_and_seeded() {
+        let mut a = Rng::new(7);
+        let mut b = Rng::new(7);
+        let xs: Vec<f64> = (0..10_000).map(|_| a.uniform()).collect();
+        assert!(xs.iter().all(|&x| (0.0..1.0).contains(&x)));
+        assert_eq!(xs[..5], (0..5).map(|_| b.uniform()).collect::<Vec<_>>()[..]);
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "{mean}");
+        assert_ne!(Rng::new(8).uniform(), xs[0]);
     }
 
     #[test]
