@@ -5,36 +5,23 @@
 //! alone; sessions outnumbering the sequences, a session used by two callers at once and a
 //! borrowed prompt prefix must all stay correct.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::OnceLock;
 
-use sage_llm::{EngineConfig, Flow, GenerateParams, LanguageModel, LlamaEngine, Prompt, Sampling, TokenId};
+use common::load_once;
 
-fn model_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("SAGE_MODEL").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let cache = std::env::var_os("SAGE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("sage")
-    });
-    let p = cache.join("models").join("gemma-3-270m-q4_k_m.gguf");
-    assert!(p.exists(), "the default model is missing at {}: run `bash scripts/setup.sh`", p.display());
-    p
-}
+use sage_llm::{EngineConfig, Flow, GenerateParams, LanguageModel, LlamaEngine, Prompt, Sampling, TokenId};
 
 const PARALLEL: u32 = 3;
 
 fn engine() -> &'static LlamaEngine {
     static E: OnceLock<LlamaEngine> = OnceLock::new();
-    E.get_or_init(|| {
-        let cfg = EngineConfig {
-            threads: Some(2),
-            context: Some(256),
-            parallel: PARALLEL,
-            ..EngineConfig::default()
-        };
-        LlamaEngine::load(model_path(), Some("gemma3-270m"), cfg).unwrap()
-    })
+    load_once(
+        &E,
+        "gemma3-270m",
+        EngineConfig { context: Some(256), parallel: PARALLEL, ..EngineConfig::default() },
+    )
 }
 
 fn greedy(max_tokens: u32) -> GenerateParams {
@@ -202,19 +189,11 @@ fn a_shared_prefix_is_borrowed_not_evaluated_again() {
 #[test]
 fn beyond_the_sliding_window_reuse_stays_correct() {
     static LONG: OnceLock<LlamaEngine> = OnceLock::new();
-    let e = LONG.get_or_init(|| {
-        // Batches of 64: the sliding-window cache holds 768 cells (512 + 64, padded), fewer than
-        // the 900-token prompt, so cells the window has left behind are overwritten.
-        let cfg = EngineConfig {
-            threads: Some(2),
-            context: Some(1024),
-            parallel: 1,
-            batch: 64,
-            ubatch: 64,
-            ..EngineConfig::default()
-        };
-        LlamaEngine::load(model_path(), Some("gemma3-270m-long"), cfg).unwrap()
-    });
+    // Batches of 64: the sliding-window cache holds 768 cells (512 + 64, padded), fewer than the
+    // 900-token prompt, so cells the window has left behind are overwritten.
+    let config =
+        EngineConfig { context: Some(1024), parallel: 1, batch: 64, ubatch: 64, ..EngineConfig::default() };
+    let e = load_once(&LONG, "gemma3-270m-long", config);
     let paragraph = "The rover checked the north door, the charging dock and the third aisle, then \
                      wrote down what it saw and why it mattered to the night shift. ";
     let mut p1 = e.tokenize(&paragraph.repeat(40), true).unwrap();
@@ -261,11 +240,11 @@ fn beyond_the_sliding_window_reuse_stays_correct() {
 #[test]
 fn seeded_sampling_repeats_and_stays_in_the_top_k() {
     static OWN: OnceLock<LlamaEngine> = OnceLock::new();
-    let e = OWN.get_or_init(|| {
-        let cfg =
-            EngineConfig { threads: Some(2), context: Some(256), parallel: 1, ..EngineConfig::default() };
-        LlamaEngine::load(model_path(), Some("gemma3-270m-sampling"), cfg).unwrap()
-    });
+    let e = load_once(
+        &OWN,
+        "gemma3-270m-sampling",
+        EngineConfig { context: Some(256), ..EngineConfig::default() },
+    );
     let sample = |seed: u32| {
         let p = GenerateParams {
             max_tokens: 16,

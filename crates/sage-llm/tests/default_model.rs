@@ -5,30 +5,16 @@
 //!
 //! The model comes from `SAGE_MODEL` or the default cache path; `scripts/test.sh` fetches it.
 
-use std::path::PathBuf;
+mod common;
+
 use std::sync::OnceLock;
 
+use common::model_path;
 use sage_llm::{
     ChatMessage, Constraint, EngineConfig, Event, FinishReason, Flow, GenerateError, GenerateParams, KvType,
     LanguageModel, LlamaEngine, LoadError, Prompt, Role, Sampling,
 };
 use serde::Deserialize;
-
-fn model_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("SAGE_MODEL").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let cache = std::env::var_os("SAGE_CACHE").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("sage")
-    });
-    let p = cache.join("models").join("gemma-3-270m-q4_k_m.gguf");
-    assert!(
-        p.exists(),
-        "the default model is missing at {}: run `bash scripts/setup.sh` or set SAGE_MODEL",
-        p.display()
-    );
-    p
-}
 
 fn engine() -> &'static LlamaEngine {
     static E: OnceLock<LlamaEngine> = OnceLock::new();
@@ -168,7 +154,14 @@ fn logprobs_are_log_probabilities_and_greedy_picks_the_top() {
 
 #[test]
 fn a_conversation_growing_by_a_turn_reuses_the_cache() {
-    let e = engine();
+    // Its own engine: with one sequence, the other tests' sessions would take its cache between
+    // the turns (that eviction is tested in tests/batching.rs).
+    static OWN: OnceLock<LlamaEngine> = OnceLock::new();
+    let e = common::load_once(
+        &OWN,
+        "gemma3-270m-turns",
+        EngineConfig { context: Some(1024), ..EngineConfig::default() },
+    );
     let (s, _) = e.open_session(None).unwrap();
     let mut msgs = vec![
         ChatMessage::new(Role::System, "You are a warehouse robot. Answer briefly."),
