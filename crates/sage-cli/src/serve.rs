@@ -86,7 +86,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         eprintln!(
-            "sage serve: http://{} (OpenAI API at /v1, SAGE API at /sage, /health, /ready, /metrics){}",
+            "sage serve: http://{} (OpenAI API at /v1, SAGE API at /sage, /health, /ready, /metrics); \
+             {parallel} sequences per model{}",
             listener.local_addr()?,
             if guarded { "; API key required" } else { "" }
         );
