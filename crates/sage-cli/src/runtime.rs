@@ -57,6 +57,7 @@ impl Loader for EngineLoader {
         let path = model_path::resolve(Some(&path)).map_err(|e| format!("{e:#}"))?;
         let mut config = self.config.clone();
         config.context = Some(config.context.unwrap_or(spec.context));
+        config.parallel = spec.parallel.unwrap_or(config.parallel);
         LlamaEngine::load(&path, Some(&spec.id), config)
             .map(|m| Arc::new(m) as Arc<dyn LanguageModel>)
             .map_err(|e| e.to_string())
@@ -104,6 +105,7 @@ fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
         role: "primary".into(),
         modalities: vec!["text".into()],
         context: 1024,
+        parallel: None,
         quality: BTreeMap::from([
             ("text.alert".to_string(), 0.8),
             ("text.question".to_string(), 0.8),

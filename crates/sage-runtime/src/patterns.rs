@@ -314,6 +314,7 @@ mod tests {
             role: "primary".into(),
             modalities: vec!["text".into()],
             context: 2048,
+            parallel: None,
             quality: BTreeMap::from([("text.alert".to_string(), 0.5)]),
             expected_mib: 10,
             expected_load_s: 0.1,

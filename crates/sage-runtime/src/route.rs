@@ -180,29 +180,43 @@ pub struct Sessions {
 }
 
 impl Sessions {
+    /// The session for `conversation` on the leased model instance (opened if new; a request
+    /// without a conversation gets a fresh one, not kept). Opening asks the engine, which may be
+    /// in the middle of a step: the map is not locked meanwhile, so other requests' lookups do
+    /// not wait for it.
     fn get(
-        &mut self,
+        sessions: &Mutex<Sessions>,
         conversation: Option<&str>,
         lease: &crate::residency::Lease,
         context: u32,
     ) -> Result<(SessionId, u32, bool), GenerateError> {
+        let lock = || sessions.lock().unwrap_or_else(|e| e.into_inner());
         let model = lease.model();
-        let instance = (lease.id().to_string(), lease.generation());
-        match conversation {
-            Some(c) => {
-                // Sessions of an earlier load of the model are gone.
-                self.map.retain(|(_, m, g), _| m != &instance.0 || *g == instance.1);
-                let key = (c.to_string(), instance.0, instance.1);
-                if let Some(&(s, n)) = self.map.get(&key) {
-                    return Ok((s, n, true));
-                }
-                let (s, n) = model.open_session(Some(context))?;
-                self.map.insert(key, (s, n));
-                Ok((s, n, true))
+        let Some(c) = conversation else {
+            let (s, n) = model.open_session(Some(context))?;
+            return Ok((s, n, false));
+        };
+        let key = (c.to_string(), lease.id().to_string(), lease.generation());
+        {
+            let mut g = lock();
+            // Sessions of an earlier load of the model are gone.
+            g.map.retain(|(_, m, gen), _| m != &key.1 || *gen == key.2);
+            if let Some(&(s, n)) = g.map.get(&key) {
+                return Ok((s, n, true));
+            }
+        }
+        let (s, n) = model.open_session(Some(context))?;
+        let mut g = lock();
+        match g.map.get(&key) {
+            // Another request opened it meanwhile: use that one.
+            Some(&(other, m)) => {
+                drop(g);
+                model.close_session(s);
+                Ok((other, m, true))
             }
             None => {
-                let (s, n) = model.open_session(Some(context))?;
-                Ok((s, n, false))
+                g.map.insert(key, (s, n));
+                Ok((s, n, true))
             }
         }
     }
@@ -230,20 +244,17 @@ pub fn attempt_chain(
             }
         };
         let model = lease.model();
-        let (session, window, keep) = match sessions.lock().unwrap_or_else(|e| e.into_inner()).get(
-            request.conversation.as_deref(),
-            &lease,
-            spec.context,
-        ) {
-            Ok(s) => s,
-            Err(e) => {
-                attempts.push(Attempt {
-                    model: id.clone(),
-                    failure: Some(Failure::EngineError { message: e.to_string() }),
-                });
-                continue;
-            }
-        };
+        let (session, window, keep) =
+            match Sessions::get(sessions, request.conversation.as_deref(), &lease, spec.context) {
+                Ok(s) => s,
+                Err(e) => {
+                    attempts.push(Attempt {
+                        model: id.clone(),
+                        failure: Some(Failure::EngineError { message: e.to_string() }),
+                    });
+                    continue;
+                }
+            };
         let max_tokens = request.max_tokens.min(window / 2).max(1);
         let trimmed = if request.raw {
             let text = request

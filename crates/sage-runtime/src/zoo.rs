@@ -9,6 +9,7 @@
 //! path = "gemma-3-270m-q4_k_m.gguf"   # relative to the zoo file
 //! role = "small"             # the metabolic states keep roles hot
 //! context = 2048
+//! parallel = 4               # sequences decoded together (default: the command's --parallel)
 //! expected_mib = 320         # until a load has been measured
 //! keep_alive_s = 300
 //! pinned = false
@@ -63,6 +64,10 @@ pub struct ModelSpec {
     /// Context window to open, tokens.
     #[serde(default = "default_context")]
     pub context: u32,
+    /// Sequences decoded together (default: the command's `--parallel`); the KV cache holds a
+    /// context window for each.
+    #[serde(default)]
+    pub parallel: Option<u32>,
     /// Prior quality per situation class; the model serves exactly these classes.
     pub quality: BTreeMap<String, f64>,
     /// Expected resident memory in MiB, used until a load has been measured.
@@ -190,6 +195,9 @@ impl Zoo {
             if m.context < 64 {
                 return Err(bad(m, format!("context {} is too small (at least 64)", m.context)));
             }
+            if let Some(p) = m.parallel.filter(|p| !(1..=64).contains(p)) {
+                return Err(bad(m, format!("parallel {p} is outside 1..=64")));
+            }
             if !(m.keep_alive_s >= 0.0 && m.expected_load_s >= 0.0) {
                 return Err(bad(m, "keep_alive_s and expected_load_s must be non-negative".into()));
             }
@@ -299,6 +307,13 @@ quality = { "text.question" = 0.9 }
         )
         .unwrap_err();
         assert!(e.to_string().contains("expected [0, 1]"), "{e}");
+        let e = Zoo::parse(
+            "[[model]]\nid = \"x\"\nengine = \"gguf\"\npath = \"p\"\nparallel = 0\nexpected_mib = 1\nquality = { a = 0.5 }",
+            "z.toml",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("model x: parallel 0 is outside 1..=64"), "{e}");
         assert!(Zoo::parse("", "z.toml", Path::new(".")).is_err());
     }
 
@@ -307,6 +322,8 @@ quality = { "text.question" = 0.9 }
         let text = include_str!("../../../docs/zoo.example.toml");
         let z = Zoo::parse(text, "docs/zoo.example.toml", Path::new("docs")).unwrap();
         assert_eq!(z.models.len(), 3);
+        assert_eq!(z.models[0].parallel, Some(8));
+        assert_eq!(z.models[1].parallel, None);
         assert_eq!(z.models[2].engine, EngineKind::Openai);
         assert_eq!(z.models[2].api_key_env.as_deref(), Some("LEGION_API_KEY"));
     }

@@ -19,6 +19,7 @@ fn spec(id: &str, mib: u64) -> ModelSpec {
         role: "primary".into(),
         modalities: vec!["text".into()],
         context: 512,
+        parallel: None,
         quality: BTreeMap::from([("text.question".to_string(), 0.5)]),
         expected_mib: mib,
         expected_load_s: 0.1,
