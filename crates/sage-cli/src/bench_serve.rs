@@ -235,6 +235,12 @@ fn print_rows(title: &str, rows: &[serde_json::Value]) {
 /// Run the benchmark: the same clients against the engine with one sequence (one generation at
 /// a time: the baseline) and with as many sequences as the largest stream count (batched).
 pub fn run(zoo: &ZooArgs, streams: &[usize], work: Workload, json: bool) -> anyhow::Result<()> {
+    if !(0.0..=2.0).contains(&work.temperature) {
+        anyhow::bail!("--temperature must be in [0, 2], got {}", work.temperature);
+    }
+    if streams.is_empty() || streams.contains(&0) || work.per_stream == 0 {
+        anyhow::bail!("--streams and --per-stream must be positive");
+    }
     let max = streams.iter().copied().max().unwrap_or(1);
     let base = measure(zoo, 1, streams, work, false)?;
     let batched = measure(zoo, max, streams, work, true)?;

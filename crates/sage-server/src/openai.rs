@@ -302,14 +302,7 @@ pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    match chat_inner(app, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn chat_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: ChatBody = parse(&body)?;
     check_model(&app, &b.common.model)?;
     if b.messages.is_empty() {
@@ -481,14 +474,7 @@ fn event_stream(
 }
 
 /// `POST /v1/completions`.
-pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    match completions_inner(app, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn completions_inner(app: Arc<App>, body: Bytes) -> Result<Response, ApiError> {
+pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: CompletionBody = parse(&body)?;
     check_model(&app, &b.common.model)?;
     let prompt = b.prompt.into_vec();
