@@ -285,6 +285,7 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
             modalities: vec!["text".into()],
             context: 512,
             parallel: None,
+            load: None,
             // The zoo declares coarse priors (the known quality rounded to one decimal, as a
             // published benchmark would give it); trust refines them from outcomes.
             quality: m.quality.iter().map(|(c, q)| (c.to_string(), (q * 10.0).round() / 10.0)).collect(),

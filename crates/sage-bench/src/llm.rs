@@ -89,12 +89,12 @@ pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, 
     })
 }
 
-/// Measure the plain llama-cpp-2 loop.
-pub fn run_raw(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, String> {
+/// Measure the plain llama-cpp-2 loop; `mmap` false reads the file instead of mapping it.
+pub fn run_raw(model: &Path, threads: u32, n_gen: usize, mmap: bool) -> Result<RunFigures, String> {
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
     let start = Instant::now();
     let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
-    let m = LlamaModel::load_from_file(&backend, model, &LlamaModelParams::default())
+    let m = LlamaModel::load_from_file(&backend, model, &LlamaModelParams::default().with_use_mmap(mmap))
         .map_err(|e| e.to_string())?;
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(2048))

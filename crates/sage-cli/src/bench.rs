@@ -138,22 +138,32 @@ enum What {
         threads: u32,
         #[arg(long)]
         gen: usize,
+        /// Raw llama.cpp reads the file instead of mapping it.
+        #[arg(long)]
+        read: bool,
     },
 }
 
+/// One run in a child process: `raw` (llama.cpp mapping the file), `raw-read` (reading it) or
+/// `sage` (its own load policy).
 fn child(engine: &str, model: &std::path::Path, threads: u32, gen: usize) -> anyhow::Result<llm::RunFigures> {
     let exe = std::env::current_exe().context("locating the sage binary")?;
+    let (name, read) = match engine.strip_suffix("-read") {
+        Some(e) => (e, true),
+        None => (engine, false),
+    };
     let out = Command::new(exe)
         .args([
             "bench",
             "llm-child",
             "--engine",
-            engine,
+            name,
             "--threads",
             &threads.to_string(),
             "--gen",
             &gen.to_string(),
         ])
+        .args(read.then_some("--read"))
         .arg("--model")
         .arg(model)
         .output()
@@ -371,10 +381,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        What::LlmChild { engine, model, threads, gen } => {
+        What::LlmChild { engine, model, threads, gen, read } => {
             let r = match engine.as_str() {
                 "sage" => llm::run_sage(&model, threads, gen),
-                "raw" => llm::run_raw(&model, threads, gen),
+                "raw" => llm::run_raw(&model, threads, gen, !read),
                 other => bail!("unknown engine {other}"),
             }
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -385,15 +395,26 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let model = crate::model_path::resolve(model.as_deref())?;
             let g = sage_llm::gguf::GgufFile::open(&model)?;
             let weight_bytes = g.tensor_bytes();
+            // SAGE's load decision for this file on this CPU; when it reads the file, raw
+            // llama.cpp runs both ways: its default (mapping) and SAGE's setting, which the
+            // ratios compare against (same settings, so the ratios measure the engine).
+            let plan = sage_llm::LoadPlan::for_file(&g, sage_llm::LoadMode::Auto, 0);
+            drop(g);
+            eprintln!("sage: {}", plan.reason());
             eprintln!("measuring memory bandwidth ({threads} threads)...");
             let bandwidth = llm::memory_bandwidth(threads as usize);
-            let (mut sage_runs, mut raw_runs) = (vec![], vec![]);
+            let (mut sage_runs, mut raw_runs, mut raw_read_runs) = (vec![], vec![], vec![]);
             for i in 0..runs {
                 eprintln!("run {}/{runs}...", i + 1);
                 raw_runs.push(child("raw", &model, threads, gen)?);
+                if !plan.mmap {
+                    raw_read_runs.push(child("raw-read", &model, threads, gen)?);
+                }
                 sage_runs.push(child("sage", &model, threads, gen)?);
             }
-            let (ms, mr) = (medians(&sage_runs), medians(&raw_runs));
+            let ms = medians(&sage_runs);
+            let mr_map = medians(&raw_runs);
+            let mr = if plan.mmap { mr_map.clone() } else { medians(&raw_read_runs) };
             let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
             let hf = match &hf_python {
                 Some(py) => {
@@ -425,13 +446,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             let report = serde_json::json!({
                 "model": model, "weight_bytes": weight_bytes, "threads": threads, "generated": gen,
                 "memory_bandwidth_gb_s": bandwidth / 1e9,
-                "sage": ms, "raw_llama_cpp": mr, "hf_transformers": hf,
+                "sage_weights": plan.reason(),
+                "sage": ms, "raw_llama_cpp": mr_map, "raw_llama_cpp_same_load": mr, "hf_transformers": hf,
                 "ratios": {
                     "decode_sage_over_raw": decode / f(&mr, "decode_tok_s"),
                     "prefill_sage_over_raw": f(&ms, "prefill_tok_s") / f(&mr, "prefill_tok_s"),
                     "load_sage_over_raw": f(&ms, "load_s") / f(&mr, "load_s"),
                     "peak_rss_sage_minus_raw_mib": f(&ms, "peak_rss_mib") - f(&mr, "peak_rss_mib"),
                     "bandwidth_utilisation": utilisation,
+                    "peak_rss_sage_over_raw_default": f(&ms, "peak_rss_mib") / f(&mr_map, "peak_rss_mib"),
+                    "load_sage_over_raw_default": f(&ms, "load_s") / f(&mr_map, "load_s"),
                 },
             });
             if json {
@@ -456,19 +480,35 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     f(v, "peak_rss_mib").max(f(v, "peak_rss") / 1048576.0)
                 )
             };
-            line("raw llama.cpp", &mr);
+            line("raw llama.cpp", &mr_map);
+            if !plan.mmap {
+                line("raw llama.cpp, read", &mr);
+            }
             line("sage", &ms);
+            println!("sage {}", plan.reason());
             if let Some(h) = &hf {
                 line("HF transformers fp32", h);
             }
             let r = &report["ratios"];
             println!(
-                "sage / raw: decode {:.3}x (goal >= 0.97) · prefill {:.3}x (>= 0.95) · load {:.3}x (<= 1.1) · peak memory {:+.0} MiB (<= +64)",
+                "sage / raw{}: decode {:.3}x (goal >= 0.97) · prefill {:.3}x (>= 0.95) · load {:.3}x (<= 1.1) · peak memory {:+.0} MiB (<= +64)",
+                if plan.mmap { "" } else { " (both reading the file)" },
                 f(r, "decode_sage_over_raw"),
                 f(r, "prefill_sage_over_raw"),
                 f(r, "load_sage_over_raw"),
                 f(r, "peak_rss_sage_minus_raw_mib")
             );
+            if !plan.mmap {
+                println!(
+                    "sage (reading) vs raw llama.cpp's default (mapping): peak memory {:.0} vs {:.0} MiB ({:.2}x) · load {:.3} vs {:.3} s ({:.2}x)",
+                    f(&ms, "peak_rss_mib"),
+                    f(&mr_map, "peak_rss_mib"),
+                    f(r, "peak_rss_sage_over_raw_default"),
+                    f(&ms, "load_s"),
+                    f(&mr_map, "load_s"),
+                    f(r, "load_sage_over_raw_default")
+                );
+            }
             if let Some(h) = &hf {
                 println!(
                     "sage vs HF transformers: decode {:.1}x faster (goal >= 6) · peak memory {:.1}x smaller (>= 8) · load {:.0}x faster (>= 50)",

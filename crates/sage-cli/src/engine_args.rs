@@ -1,7 +1,7 @@
 //! Engine settings shared by every command that loads a model.
 
 use clap::{Args, ValueEnum};
-use sage_llm::{EngineConfig, FlashAttention, KvType};
+use sage_llm::{EngineConfig, FlashAttention, KvType, LoadMode};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum KvArg {
@@ -9,6 +9,16 @@ pub enum KvArg {
     F16,
     #[value(name = "q8_0")]
     Q8_0,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LoadArg {
+    /// Read where this CPU repacks most of the weights (one copy in memory), else map.
+    Auto,
+    /// Memory-map the file (fastest load).
+    Mmap,
+    /// Read the file into the engine's buffers.
+    Read,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -40,8 +50,13 @@ pub struct EngineArgs {
     /// Flash attention.
     #[arg(long, value_enum, default_value_t = FlashArg::Auto)]
     pub flash_attn: FlashArg,
-    /// Do not memory-map the weights.
-    #[arg(long)]
+    /// How the weights come into memory: `auto` reads the file where llama.cpp repacks most
+    /// weights for this CPU (a mapped copy would stay resident beside the repacked one), else
+    /// maps it.
+    #[arg(long, value_enum, default_value_t = LoadArg::Auto)]
+    pub load: LoadArg,
+    /// Same as `--load read`.
+    #[arg(long, conflicts_with = "load")]
     pub no_mmap: bool,
     /// Lock the weights in RAM.
     #[arg(long)]
@@ -71,7 +86,11 @@ impl EngineArgs {
                 FlashArg::On => FlashAttention::On,
                 FlashArg::Off => FlashAttention::Off,
             },
-            mmap: !self.no_mmap,
+            load: match (self.no_mmap, self.load) {
+                (true, _) | (_, LoadArg::Read) => LoadMode::Read,
+                (false, LoadArg::Mmap) => LoadMode::Mmap,
+                (false, LoadArg::Auto) => LoadMode::Auto,
+            },
             mlock: self.mlock,
             gpu_layers: self.gpu_layers,
         }

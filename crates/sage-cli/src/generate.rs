@@ -131,6 +131,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         let v = json!({
             "model": info.id,
             "path": info.path,
+            "weights": info.weights,
             "text": generation.text,
             "finish_reason": generation.finish,
             "tokens": generation.tokens.iter().map(|t| json!({

@@ -58,6 +58,7 @@ impl Loader for EngineLoader {
         let mut config = self.config.clone();
         config.context = Some(config.context.unwrap_or(spec.context));
         config.parallel = spec.parallel.unwrap_or(config.parallel);
+        config.load = spec.load.unwrap_or(config.load);
         LlamaEngine::load(&path, Some(&spec.id), config)
             .map(|m| Arc::new(m) as Arc<dyn LanguageModel>)
             .map_err(|e| e.to_string())
@@ -106,6 +107,7 @@ fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
         modalities: vec!["text".into()],
         context: 1024,
         parallel: None,
+        load: None,
         quality: BTreeMap::from([
             ("text.alert".to_string(), 0.8),
             ("text.question".to_string(), 0.8),

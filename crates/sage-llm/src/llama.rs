@@ -34,8 +34,10 @@ use crate::types::{
 
 mod batching;
 mod logits;
+pub mod weights;
 
 use batching::{Pending, Scheduler};
+pub use weights::{LoadMode, LoadPlan};
 
 /// KV cache precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,8 +84,9 @@ pub struct EngineConfig {
     pub kv_type: KvType,
     /// Flash attention.
     pub flash_attention: FlashAttention,
-    /// Memory-map the weights.
-    pub mmap: bool,
+    /// How the weights come into memory (mapped or read; `Auto` decides per model, see
+    /// `weights`).
+    pub load: LoadMode,
     /// Lock the weights in RAM.
     pub mlock: bool,
     /// Layers to offload to the GPU (needs the `cuda` feature).
@@ -101,7 +104,7 @@ impl Default for EngineConfig {
             ubatch: 512,
             kv_type: KvType::F16,
             flash_attention: FlashAttention::Auto,
-            mmap: true,
+            load: LoadMode::Auto,
             mlock: false,
             gpu_layers: 0,
         }
@@ -222,8 +225,14 @@ impl LlamaEngine {
             eos: None,
             load_s: 0.0,
             resident_bytes: 0,
+            weights: None,
         };
         let n_swa = meta_u32(&gguf, "attention.sliding_window");
+        let plan = LoadPlan::for_file(&gguf, config.load, config.gpu_layers);
+        tracing::debug!(model = %id, "{}", plan.reason());
+        info.weights = Some(plan.reason());
+        // The worker gets the decision, not the policy.
+        let config = EngineConfig { load: if plan.mmap { LoadMode::Mmap } else { LoadMode::Read }, ..config };
         drop(gguf);
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (jobs_tx, jobs_rx) = mpsc::channel();
@@ -250,7 +259,13 @@ impl LlamaEngine {
             info.train_context = loaded.train_context;
         }
         info.load_s = start.elapsed().as_secs_f64();
-        tracing::info!(model = %info.id, load_s = info.load_s, resident_mb = info.resident_bytes >> 20, "model loaded");
+        tracing::info!(
+            model = %info.id,
+            load_s = info.load_s,
+            resident_mb = info.resident_bytes >> 20,
+            weights = info.weights.as_deref().unwrap_or(""),
+            "model loaded"
+        );
         Ok(Self {
             info,
             model: loaded.model,
@@ -430,7 +445,7 @@ fn worker(
     };
     let rss0 = rss_bytes();
     let params = LlamaModelParams::default()
-        .with_use_mmap(config.mmap)
+        .with_use_mmap(config.load != LoadMode::Read)
         .with_use_mlock(config.mlock)
         .with_n_gpu_layers(config.gpu_layers);
     let model = match LlamaModel::load_from_file(backend, &path, &params) {

@@ -133,6 +133,7 @@ impl OpenAiModel {
             eos: None,
             load_s: started.elapsed().as_secs_f64(),
             resident_bytes: 0,
+            weights: None,
         };
         Ok(Self {
             info,

@@ -309,4 +309,8 @@ pub struct ModelInfo {
     pub load_s: f64,
     /// Resident bytes added by the load (RSS difference; 0 where unknown).
     pub resident_bytes: u64,
+    /// How the weights were brought into memory and why (local engines; e.g. "weights read:
+    /// AMX+CPU_REPACK repacks about 87% of the weights (2254 MiB)").
+    #[serde(default)]
+    pub weights: Option<String>,
 }

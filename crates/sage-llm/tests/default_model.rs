@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use common::model_path;
 use sage_llm::{
     ChatMessage, Constraint, EngineConfig, Event, FinishReason, Flow, GenerateError, GenerateParams, KvType,
-    LanguageModel, LlamaEngine, LoadError, Prompt, Role, Sampling,
+    LanguageModel, LlamaEngine, LoadError, LoadMode, Prompt, Role, Sampling,
 };
 use serde::Deserialize;
 
@@ -76,6 +76,36 @@ fn loads_with_measured_info() {
     assert_eq!(info.bos.as_deref(), Some("<bos>"));
     assert!(info.load_s > 0.0);
     assert!(info.parameters > 250_000_000 && info.parameters < 300_000_000, "{}", info.parameters);
+}
+
+#[test]
+fn reading_the_file_gives_the_model_that_mapping_it_gives() {
+    // The shared engine decides for itself (`Auto`); this one is told to read the file.
+    let read = LlamaEngine::load(
+        model_path(),
+        Some("gemma3-read"),
+        EngineConfig {
+            threads: Some(2),
+            context: Some(256),
+            kv_type: KvType::F32,
+            load: LoadMode::Read,
+            ..EngineConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(read.info().weights.as_deref(), Some("weights read: as configured"));
+    assert!(engine().info().weights.as_deref().is_some_and(|w| w.starts_with("weights ")));
+    let ids = engine().tokenize("The robot checks the loading dock", true).unwrap();
+    let logits = |e: &LlamaEngine| {
+        let (s, _) = e.open_session(None).unwrap();
+        let l = e.logits(s, &ids).unwrap();
+        e.close_session(s);
+        l
+    };
+    let (a, b) = (logits(engine()), logits(&read));
+    assert_eq!(a.len(), b.len());
+    let worst = a.iter().flatten().zip(b.iter().flatten()).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "max |logit difference| {worst}");
 }
 
 #[test]

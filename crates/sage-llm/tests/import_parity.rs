@@ -21,13 +21,15 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny")
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sage-import-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+/// A fresh folder per test, removed when the test ends.
+fn folder() -> (tempfile::TempDir, impl Fn(&str) -> PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().to_path_buf();
+    (d, move |name: &str| root.join(name))
 }
 
 fn parity(name: &str) -> f32 {
+    let (_dir, tmp) = folder();
     let dir = fixtures().join(name);
     let out = tmp(&format!("{name}.gguf"));
     let imported = import(&dir, &out).unwrap();
@@ -68,6 +70,7 @@ fn tied_embeddings_and_mqa_match_hf() {
 
 #[test]
 fn the_imported_tokenizer_and_template_work() {
+    let (_dir, tmp) = folder();
     let dir = fixtures().join("llama31_gqa_headdim");
     let out = tmp("tok.gguf");
     import(&dir, &out).unwrap();
@@ -90,6 +93,7 @@ fn the_imported_tokenizer_and_template_work() {
 
 #[test]
 fn bad_folders_are_typed_errors() {
+    let (_dir, tmp) = folder();
     let src = fixtures().join("llama_tied_mqa");
     let dir = tmp("bad");
     let _ = std::fs::remove_dir_all(&dir);

@@ -315,6 +315,7 @@ mod tests {
             modalities: vec!["text".into()],
             context: 2048,
             parallel: None,
+            load: None,
             quality: BTreeMap::from([("text.alert".to_string(), 0.5)]),
             expected_mib: 10,
             expected_load_s: 0.1,

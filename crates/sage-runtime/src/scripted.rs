@@ -88,6 +88,7 @@ impl ScriptedModel {
             eos: None,
             load_s: script.load_s,
             resident_bytes: script.bytes,
+            weights: None,
         };
         let seed = script.seed.max(1);
         Self {

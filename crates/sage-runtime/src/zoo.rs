@@ -10,6 +10,7 @@
 //! role = "small"             # the metabolic states keep roles hot
 //! context = 2048
 //! parallel = 4               # sequences decoded together (default: the command's --parallel)
+//! load = "auto"              # auto, mmap or read (default: the command's --load)
 //! expected_mib = 320         # until a load has been measured
 //! keep_alive_s = 300
 //! pinned = false
@@ -68,6 +69,9 @@ pub struct ModelSpec {
     /// context window for each.
     #[serde(default)]
     pub parallel: Option<u32>,
+    /// How the weights come into memory (default: the command's `--load`).
+    #[serde(default)]
+    pub load: Option<sage_llm::LoadMode>,
     /// Prior quality per situation class; the model serves exactly these classes.
     pub quality: BTreeMap<String, f64>,
     /// Expected resident memory in MiB, used until a load has been measured.
@@ -324,6 +328,8 @@ quality = { "text.question" = 0.9 }
         assert_eq!(z.models.len(), 3);
         assert_eq!(z.models[0].parallel, Some(8));
         assert_eq!(z.models[1].parallel, None);
+        assert_eq!(z.models[1].load, Some(sage_llm::LoadMode::Read));
+        assert_eq!(z.models[0].load, None);
         assert_eq!(z.models[2].engine, EngineKind::Openai);
         assert_eq!(z.models[2].api_key_env.as_deref(), Some("LEGION_API_KEY"));
     }

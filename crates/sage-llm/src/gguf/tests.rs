@@ -1,10 +1,11 @@
 use super::writer::{GgufWriter, MetaValue, TensorData};
 use super::*;
 
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sage-gguf-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A fresh folder per test, removed when the test ends.
+fn folder() -> (tempfile::TempDir, impl Fn(&str) -> PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().to_path_buf();
+    (d, move |name: &str| root.join(name))
 }
 
 fn sample(path: &Path) {
@@ -20,6 +21,7 @@ fn sample(path: &Path) {
 
 #[test]
 fn round_trip() {
+    let (_dir, tmp) = folder();
     let p = tmp("ok.gguf");
     sample(&p);
     let g = GgufFile::open(&p).unwrap();
@@ -41,6 +43,7 @@ fn round_trip() {
 
 #[test]
 fn bad_files_are_typed_errors() {
+    let (_dir, tmp) = folder();
     let p = tmp("ok2.gguf");
     sample(&p);
     let bytes = std::fs::read(&p).unwrap();
@@ -77,6 +80,7 @@ fn bad_files_are_typed_errors() {
 
 #[test]
 fn random_garbage_never_panics() {
+    let (_dir, tmp) = folder();
     let mut x: u64 = 0x1234_5678;
     let p = tmp("ok3.gguf");
     sample(&p);

@@ -20,6 +20,7 @@ fn spec(id: &str, mib: u64) -> ModelSpec {
         modalities: vec!["text".into()],
         context: 512,
         parallel: None,
+        load: None,
         quality: BTreeMap::from([("text.question".to_string(), 0.5)]),
         expected_mib: mib,
         expected_load_s: 0.1,

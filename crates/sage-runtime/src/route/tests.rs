@@ -24,6 +24,7 @@ fn spec(id: &str, mib: u64, prior: f64) -> ModelSpec {
         modalities: vec!["text".into()],
         context: 512,
         parallel: None,
+        load: None,
         quality: BTreeMap::from([("text.question".to_string(), prior), ("text.chat".to_string(), prior)]),
         expected_mib: mib,
         expected_load_s: 0.5,
