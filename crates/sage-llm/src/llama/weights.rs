@@ -76,9 +76,14 @@ impl LoadPlan {
 
 /// ggml type ids with AMX kernels (`qtype_has_amx_kernels` in ggml-cpu/amx/common.h).
 const AMX_TYPES: &[u32] = &[2, 3, 8, 12, 13, 14, 23];
-/// ggml type ids the generic CPU repacker handles (`ggml_repack_get_optimal_repack_type` in
-/// ggml-cpu/repack.cpp): Q4_0, Q8_0, Q2_K, Q4_K, Q5_K, Q6_K, IQ4_NL, MXFP4.
-const REPACK_TYPES: &[u32] = &[2, 8, 10, 12, 13, 14, 20, 39];
+/// ggml type ids the generic CPU repacker handles on this architecture
+/// (`ggml_repack_get_optimal_repack_type` in ggml-cpu/repack.cpp). x86 (AVX2, AVX-512): Q4_0,
+/// Q2_K, Q4_K, IQ4_NL, MXFP4.
+#[cfg(target_arch = "x86_64")]
+const REPACK_TYPES: &[u32] = &[2, 10, 12, 20, 39];
+/// Arm (NEON with dot product or int8 matmul): Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, IQ4_NL, MXFP4.
+#[cfg(not(target_arch = "x86_64"))]
+const REPACK_TYPES: &[u32] = &[2, 8, 12, 13, 14, 20, 39];
 
 /// Whether a repacker takes a tensor: a matrix (or stack of expert matrices) used in a matrix
 /// product, of a type the repacker has kernels for. The token embedding is looked up row by row
@@ -218,7 +223,8 @@ mod tests {
 
     #[test]
     fn each_repacker_takes_only_its_types() {
-        // Q4_1 has AMX kernels but no generic repack; IQ4_NL the other way round.
+        // Q4_1 has AMX kernels but no generic repack (on any architecture); IQ4_NL the other way
+        // round.
         let q4_1 = [t("blk.0.ffn_up.weight", &[64, 64], 3, 10)];
         let iq4_nl = [t("blk.0.ffn_up.weight", &[64, 64], 20, 10)];
         assert_eq!(plan(LoadMode::Auto, 0, &q4_1, &["AMX".into()]).repacked_bytes, 10);
