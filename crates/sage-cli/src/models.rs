@@ -230,6 +230,9 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
             let types: Vec<String> =
                 g.type_histogram().iter().map(|(name, n, b)| format!("{name} ×{n} ({})", mib(*b))).collect();
             println!("tensor types  {}", types.join(" · "));
+            // What `--load auto` would do with this file on this machine, and why.
+            let plan = sage_llm::LoadPlan::for_file(&g, sage_llm::LoadMode::Auto, 0);
+            println!("on this CPU   {} (--load auto)", plan.reason());
             Ok(())
         }
     }

@@ -135,6 +135,8 @@ fn models_inspect_and_bad_model_files() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let s = text(&out.stdout);
     assert!(s.contains("gemma3") && s.contains("Q4_K_M") && s.contains("262144"), "{s}");
+    // The load decision for this file on this CPU: mapped, since most of it is not repacked.
+    assert!(s.contains("on this CPU   weights mapped: "), "{s}");
     let dir = std::env::temp_dir().join(format!("sage-cli-models-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.gguf");
