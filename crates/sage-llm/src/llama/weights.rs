@@ -35,6 +35,8 @@ pub enum LoadMode {
 pub struct LoadPlan {
     /// The mode asked for.
     pub asked: LoadMode,
+    /// Whether layers are offloaded to a GPU (then `Auto` maps, as llama.cpp does).
+    pub gpu: bool,
     /// Whether the file is memory-mapped (else read).
     pub mmap: bool,
     /// Bytes of weights expected to be repacked by the CPU backend.
@@ -62,6 +64,7 @@ impl LoadPlan {
         };
         let why = match self.asked {
             LoadMode::Mmap | LoadMode::Read => "as configured".to_string(),
+            LoadMode::Auto if self.gpu => "layers are offloaded to the GPU".to_string(),
             LoadMode::Auto if self.repackers.is_empty() => "the CPU backend repacks nothing".to_string(),
             LoadMode::Auto => format!(
                 "{} repacks about {:.0}% of the weights ({} MiB)",
@@ -113,7 +116,7 @@ pub fn plan(asked: LoadMode, gpu_layers: u32, tensors: &[TensorInfo], repackers:
         LoadMode::Read => false,
         LoadMode::Auto => gpu_layers > 0 || repacked_bytes.saturating_mul(2) < weight_bytes,
     };
-    LoadPlan { asked, mmap, repacked_bytes, weight_bytes, repackers: repackers.to_vec() }
+    LoadPlan { asked, gpu: gpu_layers > 0, mmap, repacked_bytes, weight_bytes, repackers: repackers.to_vec() }
 }
 
 /// Names of the CPU backend's extra (repacking) buffer types in this build on this CPU, in
@@ -210,7 +213,9 @@ mod tests {
             plan(LoadMode::Auto, 0, &untied_q4k(), &[]).reason(),
             "weights mapped: the CPU backend repacks nothing"
         );
-        assert!(plan(LoadMode::Auto, 99, &untied_q4k(), &amx()).mmap);
+        let gpu = plan(LoadMode::Auto, 99, &untied_q4k(), &amx());
+        assert!(gpu.mmap);
+        assert_eq!(gpu.reason(), "weights mapped: layers are offloaded to the GPU");
     }
 
     #[test]
