@@ -1,8 +1,8 @@
 #![allow(clippy::unwrap_used)]
 
 //! `sage serve` with the default model, driven by a client nobody here wrote: the official
-//! `openai` Python package, installed by `scripts/setup.sh` into the cache folder. CI sets
-//! `SAGE_REQUIRE_CLIENTS=1`, so that a missing package fails rather than skips.
+//! `openai` Python package, installed by `scripts/setup.sh --for-tests` into the cache folder.
+//! Ignored by a plain `cargo test`; `scripts/test.sh` installs the package and runs it.
 
 mod common;
 
@@ -11,17 +11,14 @@ use std::process::Command;
 use common::{cache, Server};
 
 #[test]
+#[ignore = "needs the openai Python package: scripts/setup.sh --for-tests (scripts/test.sh runs it)"]
 fn the_official_openai_client_talks_to_sage_serve() {
     let package = cache().join("pip/openai");
-    if !package.join("openai").exists() {
-        assert!(
-            std::env::var("SAGE_REQUIRE_CLIENTS").is_err(),
-            "the openai package is missing from {}; run scripts/setup.sh",
-            package.display()
-        );
-        eprintln!("skipped: the openai package is not installed (run scripts/setup.sh)");
-        return;
-    }
+    assert!(
+        package.join("openai").exists(),
+        "the openai package is missing from {}; run scripts/setup.sh --for-tests",
+        package.display()
+    );
     let server = Server::start("openai-client", Some("sage-test-key"), &[]);
     let url = server.url.clone();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/clients/openai_check.py");

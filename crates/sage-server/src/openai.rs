@@ -121,15 +121,23 @@ fn params(
         }
         sampling.top_p = p;
     }
-    if let Some(s) = c.seed {
-        sampling.seed = s;
-    }
+    // No seed: a fresh one, so that asking again gives another answer (OpenAI's and
+    // llama-server's behaviour); a given seed repeats its answer (see decision 0009).
+    sampling.seed = c.seed.unwrap_or_else(fresh_seed);
     let stop = c.stop.as_ref().map(|s| match s {
         Text::One(x) => vec![x.clone()],
         Text::Many(v) => v.clone(),
     });
     let p = GenerateParams { max_tokens, sampling, stop: stop.unwrap_or_default(), logprobs, constraint };
     Ok((p, max_tokens))
+}
+
+/// A seed for a request that names none: std's per-process random hash keys, advanced for
+/// every new `RandomState`, hash nothing into a fresh value each call.
+fn fresh_seed() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let h = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (h ^ (h >> 32)) as u32
 }
 
 fn check_model(app: &App, model: &str) -> Result<(), ApiError> {

@@ -9,6 +9,13 @@
 //! and then simply re-evaluates its prompt next time. A prompt that starts like what another
 //! slot holds (a shared system prompt, the chat template's preamble) borrows those cells with
 //! `seq_cp` instead of evaluating them again.
+//!
+//! A slot also keeps the logits row its last prompt ended on. A request whose prompt is exactly
+//! what a slot holds samples its first token from that row, evaluating nothing: it is faster, and
+//! it is what makes a seed repeat. Evaluating the prompt's last token again, alone, rounds
+//! differently from evaluating it in the prompt's batch (single-row and batched kernels sum in
+//! another order: on an AMD EPYC without AMX the two rows differed enough to change the first
+//! drawn token), so the same seed would draw from another distribution.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::Sender;
@@ -18,6 +25,8 @@ use std::time::Instant;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
@@ -93,6 +102,25 @@ struct Slot {
     cached: Vec<TokenId>,
     /// When it was last used (a step counter).
     used: u64,
+    /// The logits row after `cached[..end.len]`, as the prompt that ended there computed it.
+    end: Option<EndRow>,
+}
+
+/// The logits of a prompt's last position, kept so that the same prompt again needs no
+/// evaluation and draws from exactly the same distribution.
+#[derive(Clone)]
+struct EndRow {
+    /// The prompt's length: the row follows `cached[len - 1]`.
+    len: usize,
+    row: Arc<[f32]>,
+}
+
+/// How much of a prompt a slot already holds.
+struct Reuse {
+    /// Prompt tokens whose cells are in the slot.
+    tokens: usize,
+    /// The whole prompt is held, and this is the row its last token gave: nothing to evaluate.
+    row: Option<Arc<[f32]>>,
 }
 
 struct SessionState {
@@ -142,6 +170,8 @@ struct Active {
     params: GenerateParams,
     events: Sender<WorkerEvent>,
     sampler: LlamaSampler,
+    /// The whole prompt was cached with its last row: the first token is drawn from it.
+    saved: Option<Arc<[f32]>>,
     /// Draws of the fast sampler (see [`fast_sampling`]).
     rng: Rng,
     phase: Phase,
@@ -351,12 +381,16 @@ impl<'m> Scheduler<'m> {
 
     fn seq_clear(&mut self, slot: usize, from: usize) -> bool {
         let ok = self.ctx.clear_kv_cache_seq(Some(slot as u32), Some(from as u32), None).unwrap_or(false);
+        let s = &mut self.slots[slot];
         if ok {
-            self.slots[slot].cached.truncate(from);
+            s.cached.truncate(from);
         } else {
             // Partial removal failed (a recurrent or pruned cache): drop the sequence.
             let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
-            self.slots[slot].cached.clear();
+            s.cached.clear();
+        }
+        if s.end.as_ref().is_some_and(|e| e.len > s.cached.len()) {
+            s.end = None;
         }
         ok
     }
@@ -372,9 +406,12 @@ impl<'m> Scheduler<'m> {
     }
 
     /// Make `slot` hold the longest reusable prefix of `prompt` (its own cells, or cells
-    /// borrowed from another slot), keeping at least the last token to evaluate. Returns how
-    /// many tokens are reused.
-    fn prepare(&mut self, slot: usize, prompt: &[TokenId]) -> usize {
+    /// borrowed from another slot). The last token is kept to evaluate unless the whole prompt
+    /// is held together with the row it ended on.
+    fn prepare(&mut self, slot: usize, prompt: &[TokenId]) -> Reuse {
+        if let Some(r) = self.reuse_whole(slot, prompt) {
+            return r;
+        }
         let cap = prompt.len().saturating_sub(1);
         let mut own = common(&self.slots[slot].cached, prompt).min(cap);
         if !self.continuable(slot, own) {
@@ -386,17 +423,41 @@ impl<'m> Scheduler<'m> {
             .filter(|&(n, j)| n > own && self.continuable(j, n))
             .max();
         if let Some((n, j)) = best {
-            self.seq_clear(slot, 0);
-            self.ctx.copy_cache(j as i32, slot as i32, n as i32);
-            self.slots[slot].cached = prompt[..n].to_vec();
-            tracing::debug!(model = %self.w.id, from = j, to = slot, tokens = n, "borrowed a cached prefix");
-            return n;
+            self.borrow(j, slot, n, prompt);
+            return Reuse { tokens: n, row: None };
         }
-        if self.seq_clear(slot, own) {
-            own
+        let tokens = if self.seq_clear(slot, own) { own } else { 0 };
+        Reuse { tokens, row: None }
+    }
+
+    /// The whole of `prompt` and the row it ended on, from `slot` itself or borrowed from
+    /// another slot; None where no slot holds both.
+    fn reuse_whole(&mut self, slot: usize, prompt: &[TokenId]) -> Option<Reuse> {
+        let n = prompt.len();
+        let holds =
+            |s: &Slot| s.end.as_ref().is_some_and(|e| e.len == n) && s.cached.get(..n) == Some(prompt);
+        let from = std::iter::once(slot)
+            .chain((0..self.slots.len()).filter(|&j| j != slot))
+            .find(|&j| holds(&self.slots[j]) && self.continuable(j, n))?;
+        if from == slot {
+            if !self.seq_clear(slot, n) {
+                return None;
+            }
         } else {
-            0
+            self.borrow(from, slot, n, prompt);
         }
+        let row = self.slots[slot].end.as_ref().map(|e| e.row.clone())?;
+        Some(Reuse { tokens: n, row: Some(row) })
+    }
+
+    /// Copy the cells of `prompt[..n]` from slot `from` into `slot` (and the row they ended on,
+    /// where `from` kept it).
+    fn borrow(&mut self, from: usize, slot: usize, n: usize, prompt: &[TokenId]) {
+        self.seq_clear(slot, 0);
+        self.ctx.copy_cache(from as i32, slot as i32, n as i32);
+        self.slots[slot].cached = prompt[..n].to_vec();
+        self.slots[slot].end = self.slots[from].end.clone().filter(|e| e.len == n);
+        tracing::debug!(model = %self.w.id, from, to = slot, tokens = n, "borrowed a cached prefix");
     }
 
     fn start(
@@ -422,7 +483,7 @@ impl<'m> Scheduler<'m> {
             });
         }
         let sampler = self.w.sampler(&params)?;
-        let reused = self.prepare(slot, &prompt);
+        let Reuse { tokens: reused, row: saved } = self.prepare(slot, &prompt);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.busy = true;
         }
@@ -435,6 +496,7 @@ impl<'m> Scheduler<'m> {
             events,
             rng,
             sampler,
+            saved,
             phase: Phase::Prefill { next: reused },
             start,
             timings: Timings { cached_tokens: reused as u32, ..Timings::default() },
@@ -500,7 +562,8 @@ impl<'m> Scheduler<'m> {
         // prompt-only steps for at most as long as their own last step took (their next token
         // comes at most one step late, and a long prompt, chunked, cannot starve them); then
         // their tokens come first and prompts fill the rest of the batch.
-        let prefilling = self.active.iter().any(|a| matches!(a.phase, Phase::Prefill { .. }));
+        let prefilling =
+            self.active.iter().any(|a| matches!(a.phase, Phase::Prefill { next } if next < a.prompt.len()));
         let decoding = self.active.iter().any(|a| matches!(a.phase, Phase::Decode { .. }));
         let patience = self.last_decode.is_some_and(|(end, took)| end.elapsed() < took);
         let prefill_only = prefilling && decoding && (patience || !self.last_prefill_only);
@@ -575,6 +638,7 @@ impl<'m> Scheduler<'m> {
             if !generating && !self.slots[i].cached.is_empty() {
                 let _ = self.ctx.clear_kv_cache_seq(Some(i as u32), None, None);
                 self.slots[i].cached.clear();
+                self.slots[i].end = None;
                 freed = true;
             }
         }
@@ -594,6 +658,10 @@ impl<'m> Scheduler<'m> {
                 return;
             }
             if self.batch.n_tokens() == 0 {
+                if self.active.iter().any(|a| a.saved.is_some()) {
+                    // Only rows kept from earlier prompts to sample from: no decode.
+                    break;
+                }
                 return;
             }
             match self.ctx.decode(&mut self.batch) {
@@ -649,7 +717,16 @@ impl<'m> Scheduler<'m> {
                 }
                 _ => {}
             }
-            let Some(at) = a.logits_at else { continue };
+            let saved = a.saved.take();
+            let source = match (&saved, a.logits_at) {
+                (Some(row), _) => Logits::Saved(&row[..]),
+                (None, Some(at)) => Logits::Batch(&self.ctx, at),
+                (None, None) => continue,
+            };
+            if let (Phase::Prefill { .. }, Logits::Batch(ctx, at)) = (&a.phase, &source) {
+                // The prompt's last row: the same prompt again samples from it.
+                slot.end = Some(EndRow { len: a.prompt.len(), row: Arc::from(ctx.get_logits_ith(*at)) });
+            }
             if let Phase::Prefill { next } = a.phase {
                 debug_assert_eq!(next, a.prompt.len());
                 let prefill_s = a.start.elapsed().as_secs_f64();
@@ -669,7 +746,7 @@ impl<'m> Scheduler<'m> {
                     continue;
                 }
             }
-            if let Some(f) = advance(&self.w, &self.ctx, a, at, stats[i].as_ref()) {
+            if let Some(f) = advance(&self.w, a, &source, stats[i].as_ref()) {
                 done.push((i, f));
             }
         }
@@ -765,7 +842,11 @@ fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>>
     let wants: Vec<Option<(&[f32], usize)>> = active
         .iter()
         .map(|a| {
-            let at = a.logits_at?;
+            let row = match (&a.saved, a.logits_at) {
+                (Some(row), _) => &row[..],
+                (None, Some(at)) => ctx.get_logits_ith(at),
+                (None, None) => return None,
+            };
             let n = [
                 a.params.logprobs.map(|n| (n as usize).clamp(1, 20)),
                 plain_greedy(&a.params).then_some(1),
@@ -774,7 +855,7 @@ fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>>
             .into_iter()
             .flatten()
             .max()?;
-            Some((ctx.get_logits_ith(at), n))
+            Some((row, n))
         })
         .collect();
     let jobs = wants.iter().filter(|w| w.is_some()).count();
@@ -797,16 +878,52 @@ fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>>
     out
 }
 
-/// Sample the next token of `a` from the logits at batch index `at` (with `stats` of that row
-/// when [`row_stats`] computed them), stream it, and say whether the generation is over.
+/// Where a sequence's next-token logits are.
+enum Logits<'a, 'm> {
+    /// Row `at` of the step just decoded.
+    Batch(&'a LlamaContext<'m>, i32),
+    /// A row kept from when the same prompt was evaluated.
+    Saved(&'a [f32]),
+}
+
+impl Logits<'_, '_> {
+    fn row(&self) -> &[f32] {
+        match self {
+            Logits::Batch(ctx, at) => ctx.get_logits_ith(*at),
+            Logits::Saved(row) => row,
+        }
+    }
+
+    /// Sample (and accept) a token with llama.cpp's sampler chain.
+    fn sample(&self, sampler: &mut LlamaSampler) -> LlamaToken {
+        match self {
+            Logits::Batch(ctx, at) => sampler.sample(ctx, *at),
+            Logits::Saved(row) => {
+                let data =
+                    row.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0));
+                let mut cands = LlamaTokenDataArray::from_iter(data, false);
+                cands.apply_sampler(sampler);
+                // The chain ends in a selecting sampler; the best logit if it selected nothing.
+                let token = cands.selected_token().unwrap_or_else(|| {
+                    let best = super::logits::top_n(row, 1).first().copied().unwrap_or(0);
+                    LlamaToken(best as i32)
+                });
+                sampler.accept(token);
+                token
+            }
+        }
+    }
+}
+
+/// Sample the next token of `a` from `source` (with `stats` of that row when [`row_stats`]
+/// computed them), stream it, and say whether the generation is over.
 fn advance(
     w: &Worker<'_>,
-    ctx: &LlamaContext<'_>,
     a: &mut Active,
-    at: i32,
+    source: &Logits<'_, '_>,
     stats: Option<&RowStats>,
 ) -> Option<FinishReason> {
-    let row = stats.map(|_| ctx.get_logits_ith(at));
+    let row = stats.map(|_| source.row());
     let top: Vec<(TokenId, String, f32)> = match (a.params.logprobs, stats, row) {
         (Some(n), Some(st), Some(row)) => st
             .top
@@ -832,9 +949,9 @@ fn advance(
                     draw(row, &st.top[..k.min(st.top.len())], s.top_p, s.min_p, s.temperature, u) as i32
                 )
             }
-            None => a.sampler.sample(ctx, at),
+            None => source.sample(&mut a.sampler),
         },
-        _ => a.sampler.sample(ctx, at),
+        _ => source.sample(&mut a.sampler),
     };
     if a.first_token_at.is_none() {
         a.first_token_at = Some(a.start.elapsed().as_secs_f64());

@@ -1,0 +1,39 @@
+#![allow(clippy::unwrap_used)]
+
+//! Seeds through `sage serve` with the default model: a request that names a seed gets the same
+//! sampled answer when it is asked again, another seed another answer, and requests that name
+//! no seed get a fresh one each (OpenAI's and llama-server's behaviour), so they vary.
+
+mod common;
+
+use common::{post, Server};
+
+fn completion(addr: &str, seed: Option<u32>) -> String {
+    let seed = seed.map_or(String::new(), |s| format!(",\"seed\":{s}"));
+    let body = format!(
+        r#"{{"model":"sage","prompt":"Once upon a time, a small drone","max_tokens":16,"temperature":1.0{seed}}}"#
+    );
+    let r = post(addr, "/v1/completions", &body);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let (_, json) = r.split_once("\r\n\r\n").unwrap();
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    v["choices"][0]["text"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_seed_repeats_its_answer_and_no_seed_varies() {
+    let server = Server::start("seeds", None, &[]);
+    let addr = server.addr();
+    let first = completion(&addr, Some(11));
+    assert_eq!(first, completion(&addr, Some(11)), "the same seed answered differently");
+    let others: Vec<String> = (12..15).map(|s| completion(&addr, Some(s))).collect();
+    assert!(others.iter().any(|o| o != &first), "three other seeds all answered {first:?}");
+    let unseeded: Vec<String> = (0..4).map(|_| completion(&addr, None)).collect();
+    assert!(
+        unseeded.iter().any(|u| u != &unseeded[0]),
+        "four unseeded requests all answered {:?}",
+        unseeded[0]
+    );
+    // Still the same answer for the seed, after the other prompts.
+    assert_eq!(first, completion(&addr, Some(11)));
+}
