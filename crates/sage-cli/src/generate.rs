@@ -103,6 +103,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         stop: args.stop.clone(),
         logprobs: if args.json { Some(args.top_logprobs) } else { None },
         constraint,
+        ..GenerateParams::default()
     };
     let prompt = if args.chat {
         Prompt::Chat(vec![ChatMessage::new(Role::User, args.prompt.clone())])

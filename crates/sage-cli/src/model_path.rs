@@ -69,7 +69,12 @@ fn materialise(p: PathBuf) -> anyhow::Result<PathBuf> {
     }
     let out = import_cache_path(&p);
     if out.exists() {
-        return Ok(out);
+        // Reused only if it reads as a whole GGUF (every tensor inside the file): a file left by
+        // an interrupted import of an older version is imported again.
+        match sage_llm::gguf::GgufFile::open(&out) {
+            Ok(_) => return Ok(out),
+            Err(e) => eprintln!("the cached import {} is unusable ({e}); importing again", out.display()),
+        }
     }
     eprintln!("importing the HF folder {} into {} (once)", p.display(), out.display());
     crate::models::import_folder(&p, &out, None)

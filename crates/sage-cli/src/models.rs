@@ -85,12 +85,15 @@ pub fn import_folder(
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     let start = Instant::now();
-    let raw = match quant {
-        Some(_) => out.with_extension("import.tmp.gguf"),
-        None => out.to_path_buf(),
-    };
-    let imported =
-        sage_llm::import::import(dir, &raw).with_context(|| format!("importing {}", dir.display()))?;
+    // Written beside `out` under names no reader trusts, then renamed into place: a kill leaves
+    // at worst a temporary file, never a partial model at `out`.
+    let tmp = |what: &str| out.with_extension(format!("{what}.{}.partial", std::process::id()));
+    let raw = tmp("import");
+    let imported = sage_llm::import::import(dir, &raw);
+    if imported.is_err() {
+        let _ = std::fs::remove_file(&raw);
+    }
+    let imported = imported.with_context(|| format!("importing {}", dir.display()))?;
     eprintln!(
         "imported {} ({:.3} B parameters, {} tensors) in {:.1} s",
         dir.display(),
@@ -98,11 +101,20 @@ pub fn import_folder(
         imported.tensors,
         start.elapsed().as_secs_f64()
     );
-    if let Some(q) = quant {
-        let r = quantize(&raw, out, q, 0);
-        let _ = std::fs::remove_file(&raw);
-        r.with_context(|| format!("quantizing into {}", out.display()))?;
-    }
+    let done = match quant {
+        Some(q) => {
+            let quantized = tmp("quantize");
+            let r = quantize(&raw, &quantized, q, 0);
+            let _ = std::fs::remove_file(&raw);
+            if r.is_err() {
+                let _ = std::fs::remove_file(&quantized);
+            }
+            r.with_context(|| format!("quantizing into {}", out.display()))?;
+            quantized
+        }
+        None => raw,
+    };
+    std::fs::rename(&done, out).with_context(|| format!("moving {} to {}", done.display(), out.display()))?;
     Ok(out.to_path_buf())
 }
 

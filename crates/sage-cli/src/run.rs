@@ -33,8 +33,9 @@ pub struct RunArgs {
     /// The kernel alone with its built-in experts: no language model.
     #[arg(long)]
     pub no_model: bool,
-    /// Write a recording of the run that `sage replay` reproduces.
-    #[arg(long, value_name = "FILE")]
+    /// Write a recording of the run that `sage replay` reproduces (it tapes what the model
+    /// loop told the kernel, so not with --no-model).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_model")]
     pub record: Option<PathBuf>,
     #[command(flatten)]
     pub zoo: crate::runtime::ZooArgs,

@@ -95,9 +95,27 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let warm = app.clone();
         tokio::task::spawn_blocking(move || warm.warm_up());
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("sage serve: shutting down; in-flight requests finish");
+            let signal = stop_signal().await;
+            eprintln!(
+                "sage serve: {signal}: shutting down; in-flight requests finish, what was learned is saved"
+            );
         };
         sage_server::serve(app, listener, shutdown).await.context("serving")
     })
+}
+
+/// The signal that stops the server: SIGINT (Ctrl-C) or SIGTERM (what systemd and Docker send).
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    "SIGINT"
 }

@@ -103,6 +103,9 @@ pub struct Scenario {
     pub events: Vec<Event>,
 }
 
+/// Ticks a scenario may take (20 Hz for almost six days): the runner keeps per-tick figures.
+pub const MAX_TICKS: u64 = 10_000_000;
+
 /// A scenario that cannot be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ScenarioError {
@@ -171,7 +174,15 @@ impl Scenario {
                 return Err(ScenarioError::Header(format!("end must be a non-negative number, got {end}")));
             }
         }
-        Ok(Self { header, events })
+        let s = Self { header, events };
+        let last = s.events.iter().map(|e| e.t).fold(0.0, f64::max);
+        let ticks = s.header.end.unwrap_or(last + 10.0 * s.header.tick_s) / s.header.tick_s;
+        if !ticks.is_finite() || ticks > MAX_TICKS as f64 {
+            return Err(ScenarioError::Header(format!(
+                "the run would take {ticks:.3e} ticks (end / tick_s); at most {MAX_TICKS}"
+            )));
+        }
+        Ok(s)
     }
 
     /// Number of ticks the runner will make.
@@ -356,6 +367,11 @@ mod tests {
         assert!(e.to_string().contains("no values"));
         let e = Scenario::parse("{\"t\": 1}\n{\"scenario\":\"late\"}").unwrap_err();
         assert!(e.to_string().contains("first line"));
+        // Runs too long to keep their per-tick figures: refused, not wrapped around to 0 ticks.
+        for header in ["{\"scenario\":\"x\",\"tick_s\":1e-300}", "{\"scenario\":\"x\",\"end\":1e8}"] {
+            let e = Scenario::parse(&format!("{header}\n{{\"t\": 1}}")).unwrap_err();
+            assert!(e.to_string().contains("ticks"), "{header}: {e}");
+        }
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::types::{
 };
 
 mod batching;
+mod hparams;
 mod logits;
 pub mod weights;
 
@@ -129,6 +130,18 @@ pub(crate) fn backend_for_tools() -> Result<(), String> {
     backend().map(|_| ())
 }
 
+/// Whether a constraint can be compiled before any model sees it: a JSON schema must convert to
+/// a grammar (checked without a model, so that a server refuses a bad schema as the client's
+/// error instead of counting it against the model). A grammar is checked when a model parses it.
+pub fn check_constraint(c: &Constraint) -> Result<(), String> {
+    match c {
+        Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
+            .map(|_| ())
+            .map_err(|e| format!("llama.cpp cannot turn the schema into a grammar ({e})")),
+        Constraint::Grammar(_) => Ok(()),
+    }
+}
+
 /// Resident set size of this process, bytes (Linux; 0 elsewhere).
 pub fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
@@ -204,6 +217,12 @@ impl LlamaEngine {
             return Err(LoadError::Engine {
                 path,
                 message: "no general.architecture in the metadata".into(),
+            });
+        }
+        if let Some(why) = hparams::check(&gguf) {
+            return Err(LoadError::Engine {
+                path,
+                message: format!("refused before llama.cpp saw it: {why}"),
             });
         }
         let id = id.map(str::to_string).unwrap_or_else(|| {
@@ -641,7 +660,9 @@ impl Worker<'_> {
                 chain.push(LlamaSampler::min_p(s.min_p, 1));
             }
             chain.push(LlamaSampler::temp(s.temperature));
-            chain.push(LlamaSampler::dist(s.seed));
+            // No `dist`: the scheduler draws from what the chain leaves with the request's own
+            // random stream (see `batching::Logits::sample`), which a chunked generation can
+            // continue; llama.cpp's stream would restart with every call.
         }
         Ok(LlamaSampler::chain_simple(chain))
     }

@@ -59,6 +59,11 @@ pub fn check_alternation(model: &str, messages: &[ChatMessage]) -> Result<(), Te
     Ok(())
 }
 
+/// Instructions a chat template may run, plus this many per message.
+pub const TEMPLATE_FUEL_BASE: u64 = 200_000;
+/// See [`TEMPLATE_FUEL_BASE`].
+pub const TEMPLATE_FUEL_PER_MESSAGE: u64 = 20_000;
+
 /// Render `messages` with `template`, ending with the generation prompt for the assistant.
 pub fn render_template(
     template: &str,
@@ -67,6 +72,10 @@ pub fn render_template(
 ) -> Result<RenderedChat, TemplateError> {
     check_alternation(ctx.model, messages)?;
     let mut env = Environment::new();
+    // A template runs on fuel (minijinja counts instructions): real templates spend a few
+    // hundred per message; one that loops without end (or for 10^10 steps) fails instead of
+    // holding a thread for good.
+    env.set_fuel(Some(TEMPLATE_FUEL_BASE + TEMPLATE_FUEL_PER_MESSAGE * messages.len() as u64));
     minijinja_contrib::add_to_environment(&mut env);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
     env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
@@ -198,5 +207,14 @@ mod tests {
         let r = render_plain("m", &msgs).unwrap();
         assert_eq!(r.text, "You are a robot.\n\nUser: Hello\nAssistant: Hi.\nUser: Status?\nAssistant:");
         assert_eq!(r.stop, vec!["\nUser:".to_string(), "\nAssistant:".to_string()]);
+    }
+
+    #[test]
+    fn a_template_that_never_ends_runs_out_of_fuel() {
+        let endless = "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}x";
+        let msgs = [ChatMessage::new(Role::User, "hi")];
+        let e = render_template(endless, &msgs, &ctx()).unwrap_err();
+        assert!(matches!(e, TemplateError::Render { .. }), "{e}");
+        assert!(e.to_string().contains("fuel"), "{e}");
     }
 }

@@ -11,7 +11,10 @@ use std::sync::OnceLock;
 
 use common::load_once;
 
-use sage_llm::{EngineConfig, Flow, GenerateParams, LanguageModel, LlamaEngine, Prompt, Sampling, TokenId};
+use sage_llm::{
+    Constraint, EngineConfig, FinishReason, Flow, GenerateParams, LanguageModel, LlamaEngine, Prompt,
+    Sampling, TokenId,
+};
 
 const PARALLEL: u32 = 3;
 
@@ -326,4 +329,62 @@ fn sample(e: &LlamaEngine, prompt: &str, seed: u32, temperature: f32) -> sage_ll
 
 fn ids(g: &sage_llm::Generation) -> Vec<TokenId> {
     g.tokens.iter().map(|t| t.id).collect()
+}
+
+/// A generation taken in chunks (as the kernel's LLM plugin does, a step at a time) gives
+/// exactly what one call gives, when each call says how much of its prompt it generated
+/// itself: the grammar goes on from where it was (one JSON object, not one per chunk), and so
+/// do the repetition penalty and the random stream. Both samplers: SAGE's draw and llama.cpp's
+/// chain (a constraint takes the request there).
+#[test]
+fn a_generation_in_chunks_is_the_generation_in_one_call() {
+    static OWN: OnceLock<LlamaEngine> = OnceLock::new();
+    let e =
+        load_once(&OWN, "gemma3-270m-chunks", EngineConfig { context: Some(512), ..EngineConfig::default() });
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"battery": {"type": "integer"}, "status": {"type": "string", "enum": ["ok", "low"]}},
+        "required": ["battery", "status"]
+    });
+    let prompt = e.tokenize("Report the battery level as JSON:", true).unwrap();
+    for (seed, constraint) in [
+        (3, None),
+        (4, Some(Constraint::JsonSchema(schema.clone()))),
+        (5, Some(Constraint::JsonSchema(schema))),
+    ] {
+        let params = |max_tokens: u32, continuation: u32| GenerateParams {
+            max_tokens,
+            sampling: Sampling { temperature: 1.0, repeat_penalty: 1.1, seed, ..Sampling::default() },
+            constraint: constraint.clone(),
+            continuation,
+            ..GenerateParams::default()
+        };
+        let (s, _) = e.open_session(None).unwrap();
+        let whole = e.generate_tokens(s, &prompt, &params(40, 0), &mut |_| Flow::Continue).unwrap();
+        e.close_session(s);
+        let (s, _) = e.open_session(None).unwrap();
+        let mut chunked: Vec<TokenId> = vec![];
+        let mut text = String::new();
+        loop {
+            let mut input = prompt.clone();
+            input.extend(&chunked);
+            let n = (40 - chunked.len() as u32).min(6);
+            let g = e
+                .generate_tokens(s, &input, &params(n, chunked.len() as u32), &mut |_| Flow::Continue)
+                .unwrap();
+            chunked.extend(g.tokens.iter().map(|t| t.id));
+            text.push_str(&g.text);
+            if g.finish != FinishReason::Length || chunked.len() >= 40 {
+                break;
+            }
+        }
+        e.close_session(s);
+        assert_eq!(ids(&whole), chunked, "seed {seed}: the chunks departed from the one call");
+        assert_eq!(whole.text, text);
+        if constraint.is_some() {
+            let v: serde_json::Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert!(v["battery"].is_i64(), "{v}");
+        }
+    }
 }

@@ -82,24 +82,43 @@ pub fn trim(
     window: u32,
     reserve: u32,
 ) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
-    let mut kept = normalise(messages)?;
+    let kept = normalise(messages)?;
     let first_turn = usize::from(kept.first().is_some_and(|m| m.role == Role::System));
-    loop {
-        let (tokens, _) = model.prompt_tokens(&Prompt::Chat(kept.clone()))?;
-        if tokens.len() + reserve as usize <= window as usize {
-            return Ok((kept, tokens));
-        }
-        if kept.len() - first_turn <= 1 {
-            return Err(TrimError::TooLong {
-                model: model.info().id.clone(),
-                need: tokens.len(),
-                reserve,
-                window,
-            });
-        }
-        // Drop the oldest user turn and the assistant turn that answered it.
-        kept.drain(first_turn..first_turn + 2);
+    // After normalising: [system] user (assistant user)*, so (len - first_turn - 1) / 2 pairs
+    // of an older user turn and its answer may go, oldest first. The prompt only shrinks as
+    // more go: the fewest that fit are found by bisection (log n renderings, not n: a
+    // 2,000-turn conversation used to cost minutes).
+    let droppable = (kept.len() - first_turn - 1) / 2;
+    let without = |pairs: usize| -> Vec<ChatMessage> {
+        let mut k = kept[..first_turn].to_vec();
+        k.extend_from_slice(&kept[first_turn + 2 * pairs..]);
+        k
+    };
+    let fits = |pairs: usize| -> Result<(Vec<sage_llm::TokenId>, bool), TrimError> {
+        let (tokens, _) = model.prompt_tokens(&Prompt::Chat(without(pairs)))?;
+        let ok = tokens.len() + reserve as usize <= window as usize;
+        Ok((tokens, ok))
+    };
+    let (tokens, ok) = fits(0)?;
+    if ok {
+        return Ok((kept, tokens));
     }
+    let (last, ok) = fits(droppable)?;
+    if !ok {
+        return Err(TrimError::TooLong { model: model.info().id.clone(), need: last.len(), reserve, window });
+    }
+    // Invariant: `lo` pairs dropped do not fit, `hi` do.
+    let (mut lo, mut hi, mut best) = (0, droppable, last);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        let (tokens, ok) = fits(mid)?;
+        if ok {
+            (hi, best) = (mid, tokens);
+        } else {
+            lo = mid;
+        }
+    }
+    Ok((without(hi), best))
 }
 
 /// Load a stored conversation as chat messages (system prompt first).
@@ -168,6 +187,25 @@ mod tests {
                 Err(e) => prop_assert!(false, "unexpected error {e}"),
             }
         }
+    }
+
+    #[test]
+    fn trimming_keeps_the_most_history_that_fits_in_few_renderings() {
+        let m = ScriptedModel::new(Script::new("m", 0.5));
+        let mut msgs = vec![ChatMessage::new(Role::System, "sys")];
+        for i in 0..2000 {
+            msgs.push(ChatMessage::new(Role::User, format!("question {i}")));
+            msgs.push(ChatMessage::new(Role::Assistant, format!("answer {i}")));
+        }
+        msgs.push(ChatMessage::new(Role::User, "last?"));
+        let (kept, tokens) = trim(&m, &msgs, 500, 20).unwrap();
+        assert!(tokens.len() + 20 <= 500);
+        // One more pair would not fit.
+        let mut more = vec![kept[0].clone()];
+        let dropped = (msgs.len() - kept.len()) / 2;
+        more.extend_from_slice(&msgs[1 + 2 * (dropped - 1)..]);
+        let (bigger, _) = m.prompt_tokens(&Prompt::Chat(more)).unwrap();
+        assert!(bigger.len() + 20 > 500, "kept {} messages; one more pair fits too", kept.len());
     }
 
     #[test]

@@ -141,6 +141,8 @@ impl Plugin for LlmPlugin<'_> {
         let mut params = s.params.clone();
         params.max_tokens = n;
         params.logprobs = Some(params.logprobs.unwrap_or(0));
+        // The chunks are one generation: its constraint, penalty and random stream go on.
+        params.continuation = state.tokens.len() as u32;
         let sink = &mut self.sink;
         let g =
             self.model.generate_tokens(self.session, &input, &params, &mut |e| match (e, sink.as_mut()) {

@@ -23,6 +23,9 @@ Message: \"Fire in aisle 4, evacuate now!\"\nImportant: yes\n\
 Message: \"Shift report filed as usual.\"\nImportant: no\n\
 Message: \"The forklift is leaking oil near bay 2.\"\nImportant: yes\n";
 
+/// Scores a scorer keeps in memory (the store keeps more, with its own retention).
+pub const MAX_CACHED_SCORES: usize = 4096;
+
 /// Semantic importance from a language model.
 pub struct SemanticScorer {
     model: String,
@@ -39,6 +42,14 @@ impl SemanticScorer {
         Self { model: model.into(), atp_per_token, cache: BTreeMap::new(), session: None, computed: 0 }
     }
 
+    /// Keep a score in memory; beyond [`MAX_CACHED_SCORES`] some other entry goes.
+    fn remember(&mut self, key: String, score: f64) {
+        while self.cache.len() >= MAX_CACHED_SCORES {
+            self.cache.pop_first();
+        }
+        self.cache.insert(key, score);
+    }
+
     /// `Some((importance in [0, 1], ATP spent))`, or `None` if the model cannot be used.
     pub fn score(
         &mut self,
@@ -52,7 +63,7 @@ impl SemanticScorer {
             return Some((*s, 0.0));
         }
         if let Some(s) = store.and_then(|st| st.cached_score(&key).ok().flatten()) {
-            self.cache.insert(key, s);
+            self.remember(key, s);
             return Some((s, 0.0));
         }
         let lease = residency.acquire(&self.model, "semantic importance scoring").ok()?;
@@ -65,7 +76,7 @@ impl SemanticScorer {
             }
         };
         self.computed += 1;
-        self.cache.insert(key.clone(), p);
+        self.remember(key.clone(), p);
         if let Some(st) = store {
             if let Err(e) = st.cache_score(&key, p) {
                 tracing::warn!(error = %e, "caching a semantic score failed");

@@ -70,6 +70,12 @@ pub enum Failure {
         /// Why.
         message: String,
     },
+    /// The request itself is invalid (a schema that compiles to no grammar, a parameter out of
+    /// range): every model would refuse it, so the chain stops, and no model is blamed.
+    BadRequest {
+        /// Why.
+        message: String,
+    },
 }
 
 impl Failure {
@@ -92,7 +98,8 @@ impl Failure {
             Self::DoesNotFit { message }
             | Self::LoadFailed { message }
             | Self::ContextTooLong { message }
-            | Self::EngineError { message } => message,
+            | Self::EngineError { message }
+            | Self::BadRequest { message } => message,
         }
     }
 }
@@ -173,10 +180,24 @@ pub fn degraded_reply(request: &Request, attempts: &[Attempt]) -> String {
     format!("[degraded: no language model could answer ({why})] I received: \"{gist}\". I cannot reason about it now; it is logged for later.")
 }
 
-/// Per-conversation KV sessions, keyed by conversation and model instance.
+/// Conversations whose engine sessions a model instance keeps; beyond it, the least recently
+/// used is closed (its history is still in the request or the store; only the KV reuse is lost).
+pub const MAX_CONVERSATIONS_PER_MODEL: usize = 1024;
+
+/// Per-conversation KV sessions, keyed by conversation and model instance; bounded per model
+/// (least recently used first out).
 #[derive(Default)]
 pub struct Sessions {
-    map: BTreeMap<(String, String, u64), (SessionId, u32)>,
+    map: BTreeMap<(String, String, u64), Open>,
+    /// Lookups so far (the recency clock).
+    uses: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Open {
+    session: SessionId,
+    window: u32,
+    used: u64,
 }
 
 impl Sessions {
@@ -201,24 +222,79 @@ impl Sessions {
             let mut g = lock();
             // Sessions of an earlier load of the model are gone.
             g.map.retain(|(_, m, gen), _| m != &key.1 || *gen == key.2);
-            if let Some(&(s, n)) = g.map.get(&key) {
-                return Ok((s, n, true));
+            if let Some(o) = g.touch(&key) {
+                return Ok((o.session, o.window, true));
             }
         }
         let (s, n) = model.open_session(Some(context))?;
         let mut g = lock();
-        match g.map.get(&key) {
-            // Another request opened it meanwhile: use that one.
-            Some(&(other, m)) => {
-                drop(g);
-                model.close_session(s);
-                Ok((other, m, true))
-            }
-            None => {
-                g.map.insert(key, (s, n));
-                Ok((s, n, true))
-            }
+        // Another request opened it meanwhile: use that one.
+        if let Some(other) = g.touch(&key) {
+            drop(g);
+            model.close_session(s);
+            return Ok((other.session, other.window, true));
         }
+        g.uses += 1;
+        let used = g.uses;
+        g.map.insert(key.clone(), Open { session: s, window: n, used });
+        let evicted = g.evict(&key.1, MAX_CONVERSATIONS_PER_MODEL);
+        drop(g);
+        for old in evicted {
+            model.close_session(old);
+        }
+        Ok((s, n, true))
+    }
+
+    /// The open session of `key`, marked as just used.
+    fn touch(&mut self, key: &(String, String, u64)) -> Option<Open> {
+        self.uses += 1;
+        let uses = self.uses;
+        let o = self.map.get_mut(key)?;
+        o.used = uses;
+        Some(*o)
+    }
+
+    /// Drop `model`'s least recently used conversations beyond `keep`; their sessions.
+    fn evict(&mut self, model: &str, keep: usize) -> Vec<SessionId> {
+        let mut mine: Vec<(u64, (String, String, u64))> =
+            self.map.iter().filter(|(k, _)| k.1 == model).map(|(k, o)| (o.used, k.clone())).collect();
+        if mine.len() <= keep {
+            return vec![];
+        }
+        mine.sort();
+        let excess = mine.len() - keep;
+        mine.into_iter().take(excess).filter_map(|(_, k)| self.map.remove(&k)).map(|o| o.session).collect()
+    }
+
+    /// Conversations kept.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_conversations_go_first() {
+        let mut s = Sessions::default();
+        let key = |c: &str, m: &str| (c.to_string(), m.to_string(), 1);
+        for (i, c) in ["a", "b", "c"].iter().enumerate() {
+            s.uses += 1;
+            let used = s.uses;
+            s.map.insert(key(c, "m"), Open { session: i as u64 + 1, window: 8, used });
+        }
+        s.map.insert(key("z", "other"), Open { session: 9, window: 8, used: 0 });
+        assert!(s.touch(&key("a", "m")).is_some());
+        assert_eq!(s.evict("m", 2), vec![2], "b was the least recently used");
+        assert_eq!(s.evict("m", 2), Vec::<SessionId>::new());
+        assert_eq!(s.len(), 3, "the other model's conversation stays");
     }
 }
 
@@ -331,13 +407,21 @@ pub fn attempt_chain(
                 return (attempts, Some(answer));
             }
             Ok(r) => {
+                let message = r.state.error.unwrap_or_default();
                 let failure = match r.failure {
-                    Some(GenerateError::ContextOverflow { .. }) => {
-                        Failure::ContextTooLong { message: r.state.error.unwrap_or_default() }
-                    }
-                    _ => Failure::EngineError { message: r.state.error.unwrap_or_default() },
+                    Some(GenerateError::ContextOverflow { .. }) => Failure::ContextTooLong { message },
+                    Some(
+                        GenerateError::Constraint { .. }
+                        | GenerateError::InvalidParams { .. }
+                        | GenerateError::EmptyPrompt { .. },
+                    ) => Failure::BadRequest { message },
+                    _ => Failure::EngineError { message },
                 };
+                let stop = matches!(failure, Failure::BadRequest { .. });
                 attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
+                if stop {
+                    break;
+                }
             }
             Err(e) => attempts.push(Attempt {
                 model: id.clone(),

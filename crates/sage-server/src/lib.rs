@@ -33,6 +33,7 @@ use sage_runtime::{Clock, ModelSpec, Residency};
 use sage_store::Store;
 
 mod error;
+mod listen;
 mod metrics;
 mod openai;
 mod sage_api;
@@ -54,11 +55,27 @@ pub struct ServerConfig {
     pub default_max_tokens: u32,
     /// Tick reports kept for `/sage/state`.
     pub recent_ticks: usize,
+    /// Observations one `POST /sage/observations` may carry (each text may cost a model call).
+    pub max_observations: usize,
+    /// How long a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    pub header_timeout: std::time::Duration,
+    /// Connections open at once; more are closed as they come.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { api_keys: vec![], max_running: 4, max_waiting: 16, default_max_tokens: 256, recent_ticks: 32 }
+        Self {
+            api_keys: vec![],
+            max_running: 4,
+            max_waiting: 16,
+            default_max_tokens: 256,
+            recent_ticks: 32,
+            max_observations: 64,
+            header_timeout: std::time::Duration::from_secs(10),
+            max_connections: 1024,
+        }
     }
 }
 
@@ -100,6 +117,8 @@ pub struct App {
     config: ServerConfig,
     slots: Arc<Semaphore>,
     ready: AtomicBool,
+    /// Why the server is not ready after warm-up: every model it had to load failed.
+    unready: Mutex<Option<String>>,
     events: broadcast::Sender<String>,
     views: Mutex<Views>,
     /// Metrics.
@@ -128,29 +147,49 @@ impl App {
             slots: Arc::new(Semaphore::new(config.max_running.max(1))),
             config,
             ready: AtomicBool::new(false),
+            unready: Mutex::new(None),
             events,
             views: Mutex::new(Views::default()),
             metrics: Metrics::default(),
         })
     }
 
-    /// Load the models the kernel's current state keeps hot, then report ready.
+    /// Load the models the kernel's current state keeps hot, then report ready, unless every
+    /// one of them failed to load (then `/ready` says why, until a model becomes resident).
     pub fn warm_up(&self) {
         let k = lock(&self.kernel);
         let wanted: Vec<String> = k.kernel.resident().into_iter().map(str::to_string).collect();
+        drop(k);
+        let mut failed = vec![];
+        let mut loaded = 0;
         for id in wanted.iter().filter(|id| self.specs.iter().any(|s| &s.id == *id)) {
-            if let Err(e) = self.residency.acquire(id, "kept hot at start") {
-                tracing::warn!(model = %id, error = %e, "could not preload");
+            match self.residency.acquire(id, "kept hot at start") {
+                Ok(_) => loaded += 1,
+                Err(e) => {
+                    tracing::warn!(model = %id, error = %e, "could not preload");
+                    failed.push(e.to_string());
+                }
             }
         }
-        drop(k);
         self.metrics.residency(&self.residency.take_log());
+        if loaded == 0 && !failed.is_empty() {
+            *lock(&self.unready) = Some(format!("no model could be loaded: {}", failed.join("; ")));
+        }
         self.ready.store(true, Ordering::SeqCst);
     }
 
-    /// Whether `/ready` says yes.
+    /// Whether `/ready` says yes: warmed up, with a model loaded or none needed.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.ready.load(Ordering::SeqCst) && self.unready_reason().is_none()
+    }
+
+    /// Why the server is warmed up but not ready (None once any model is resident).
+    fn unready_reason(&self) -> Option<String> {
+        let mut why = lock(&self.unready);
+        if why.is_some() && !self.residency.resident().is_empty() {
+            *why = None;
+        }
+        why.clone()
     }
 }
 
@@ -250,32 +289,96 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/sage/events", get(sage_api::events))
         .route("/sage/models/{id}/{action}", post(sage_api::model_action))
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth));
-    open.merge(guarded).with_state(app)
+    open.merge(guarded)
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::map_response(json_errors))
+        .with_state(app)
+}
+
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        ..ApiError::invalid(format!("no route {method} {}", uri.path()), None)
+    }
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        ..ApiError::invalid(format!("{} does not take {method}", uri.path()), None)
+    }
+}
+
+/// Every error in OpenAI's JSON shape, also those axum answers itself in plain text (a body
+/// over the size limit, a missing content type): same status and headers, the text as message.
+async fn json_errors(res: Response) -> Response {
+    let status = res.status();
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/event-stream"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text =
+        axum::body::to_bytes(body, 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+    let message = match text {
+        Ok(t) if !t.is_empty() => t,
+        _ => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let kind = if status.is_server_error() { "server_error" } else { "invalid_request_error" };
+    let mut out = ApiError { status, message, kind, param: None, code: None }.into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     if app.config.api_keys.is_empty() {
         return next.run(req).await;
     }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
     match given {
         None => ApiError::unauthorized("missing API key: send Authorization: Bearer KEY").into_response(),
-        Some(k) if app.config.api_keys.iter().any(|a| a == k) => next.run(req).await,
+        Some(k) if app.config.api_keys.iter().fold(false, |ok, a| ok | same_key(a, k)) => next.run(req).await,
         Some(_) => ApiError::unauthorized("wrong API key").into_response(),
     }
 }
 
+/// The key of an `Authorization: Bearer KEY` header (the scheme is case-insensitive, RFC 9110).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, key) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim()).filter(|k| !k.is_empty())
+}
+
+/// Whether two keys are equal, in time that depends on their lengths only (a wrong key's
+/// matching prefix cannot be found by timing).
+fn same_key(expected: &str, given: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= usize::from(x ^ y);
+    }
+    std::hint::black_box(diff) == 0
+}
+
 async fn ready(State(app): State<Arc<App>>) -> Response {
     if app.is_ready() {
-        Json(serde_json::json!({"status": "ready"})).into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "loading"}))).into_response()
+        return Json(serde_json::json!({"status": "ready"})).into_response();
     }
+    let body = match app.unready_reason() {
+        Some(why) => serde_json::json!({"status": "unavailable", "reason": why}),
+        None => serde_json::json!({"status": "loading"}),
+    };
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -301,20 +404,31 @@ impl Drop for Slot {
     }
 }
 
-/// Wait for a generation slot, or 429 when the queue is full.
+/// Wait for a generation slot, or 429 when the queue is full. A caller that gives up while
+/// waiting (its client disconnected, the future was dropped) leaves the queue.
 pub(crate) async fn admit(app: &Arc<App>) -> Result<Slot, ApiError> {
     let waiting = app.metrics.waiting.fetch_add(1, Ordering::SeqCst) as usize;
+    let queued = Waiting(app);
     let running = app.metrics.running.load(Ordering::SeqCst) as usize;
     if waiting >= app.config.max_waiting && running >= app.config.max_running {
-        app.metrics.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(queued);
         app.metrics.rejected.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError::busy(running, waiting));
     }
     let permit = app.slots.clone().acquire_owned().await;
-    app.metrics.waiting.fetch_sub(1, Ordering::SeqCst);
+    drop(queued);
     let permit = permit.map_err(|_| ApiError::unavailable("the server is shutting down"))?;
     app.metrics.running.fetch_add(1, Ordering::SeqCst);
     Ok(Slot { _permit: permit, app: app.clone() })
+}
+
+/// A place in the queue, given back however the wait ends.
+struct Waiting<'a>(&'a Arc<App>);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.metrics.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Serve `routes(app)` on `listener` until `shutdown` resolves; in-flight requests finish.
@@ -323,7 +437,9 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let r = axum::serve(listener, routes(app.clone())).with_graceful_shutdown(shutdown).await;
+    let (timeout, max) = (app.config.header_timeout, app.config.max_connections);
+    let refused = app.metrics.connections_refused.clone();
+    listen::accept_loop(routes(app.clone()), listener, shutdown, timeout, max, refused).await;
     // Whatever the kernel learned is kept.
     let k = lock(&app.kernel);
     let now = app.clock.now();
@@ -337,5 +453,5 @@ pub async fn serve(
             tracing::warn!(error = %e, "saving the router's trust at shutdown failed");
         }
     }
-    r
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A histogram with fixed buckets (seconds).
 #[derive(Debug)]
@@ -63,6 +63,8 @@ pub struct Metrics {
     pub rejected: AtomicU64,
     /// Generations stopped because the client went away.
     pub cancelled: AtomicU64,
+    /// Connections closed on arrival because the server had as many open as it allows.
+    pub connections_refused: Arc<AtomicU64>,
     /// Prompt tokens evaluated or reused.
     pub prompt_tokens: AtomicU64,
     /// Tokens generated.
@@ -87,6 +89,7 @@ impl Default for Metrics {
             finished: Mutex::new(BTreeMap::new()),
             rejected: AtomicU64::new(0),
             cancelled: AtomicU64::new(0),
+            connections_refused: Arc::new(AtomicU64::new(0)),
             prompt_tokens: AtomicU64::new(0),
             generation_tokens: AtomicU64::new(0),
             ttft: Histogram::new(LATENCY),
@@ -161,6 +164,12 @@ impl Metrics {
             "sage:requests_rejected_total",
             "Requests refused with 429 because the queue was full.",
             self.rejected.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "sage:connections_refused_total",
+            "Connections closed on arrival because as many as allowed were open.",
+            self.connections_refused.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

@@ -66,6 +66,8 @@ struct Common {
     temperature: Option<f32>,
     top_p: Option<f32>,
     seed: Option<u32>,
+    /// Choices per request: only 1 is served (refused otherwise, never silently ignored).
+    n: Option<u32>,
     stop: Option<Text>,
     /// SAGE extension: a conversation id whose KV cache is reused across requests.
     session_id: Option<String>,
@@ -98,6 +100,9 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
         .map_err(|e| ApiError::invalid(format!("the body is not a valid request: {e}"), None))
 }
 
+/// Longest `session_id` or `user` accepted (they key conversations kept in memory).
+const MAX_ID_BYTES: usize = 256;
+
 fn params(
     app: &App,
     c: &Common,
@@ -105,6 +110,17 @@ fn params(
     constraint: Option<Constraint>,
 ) -> Result<(GenerateParams, u32), ApiError> {
     let max_tokens = c.max_completion_tokens.or(c.max_tokens).unwrap_or(app.config.default_max_tokens);
+    for (name, id) in [("session_id", &c.session_id), ("user", &c.user)] {
+        if id.as_ref().is_some_and(|id| id.len() > MAX_ID_BYTES) {
+            return Err(ApiError::invalid(format!("{name} is longer than {MAX_ID_BYTES} bytes"), Some(name)));
+        }
+    }
+    if let Some(n) = c.n.filter(|&n| n != 1) {
+        return Err(ApiError::invalid(
+            format!("n = {n}: SAGE returns one choice per request (n = 1)"),
+            Some("n"),
+        ));
+    }
     if max_tokens == 0 {
         return Err(ApiError::invalid("max_tokens must be at least 1", Some("max_tokens")));
     }
@@ -128,7 +144,14 @@ fn params(
         Text::One(x) => vec![x.clone()],
         Text::Many(v) => v.clone(),
     });
-    let p = GenerateParams { max_tokens, sampling, stop: stop.unwrap_or_default(), logprobs, constraint };
+    let p = GenerateParams {
+        max_tokens,
+        sampling,
+        stop: stop.unwrap_or_default(),
+        logprobs,
+        constraint,
+        ..GenerateParams::default()
+    };
     Ok((p, max_tokens))
 }
 
@@ -181,6 +204,11 @@ fn spawn(
                 Flow::Continue
             }
         };
+        if tx.is_closed() {
+            // The client left while the request waited for its slot: nothing to do.
+            app.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         // The kernel's state as last seen: a tick in progress does not hold a chat up.
         let (state, _, level) = crate::state_view(&app);
         // Decide under the router's lock, generate without it (the engine batches concurrent
@@ -214,12 +242,18 @@ fn spawn(
     rx
 }
 
-/// The error a failed request deserves: a prompt too long everywhere is 400
-/// `context_length_exceeded`; a named model that failed is 503; the router's degraded answer
+/// The error a failed request deserves: an invalid request is 400, a prompt too long everywhere
+/// is 400 `context_length_exceeded`; a named model that failed is 503; the router's degraded answer
 /// is not an error.
 fn failure(model: &str, s: &Served) -> Option<ApiError> {
     if s.answer.is_some() {
         return None;
+    }
+    if let Some(bad) = s.attempts.iter().find_map(|a| match &a.failure {
+        Some(f @ Failure::BadRequest { .. }) => Some(f.message().to_string()),
+        _ => None,
+    }) {
+        return Some(ApiError::invalid(bad, None));
     }
     let all_context = !s.attempts.is_empty()
         && s.attempts.iter().all(|a| matches!(a.failure, Some(Failure::ContextTooLong { .. })));
@@ -363,6 +397,11 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
             }
         },
     };
+    if let Some(c) = &constraint {
+        sage_llm::check_constraint(c).map_err(|e| {
+            ApiError::invalid(format!("response_format's schema is not usable: {e}"), Some("response_format"))
+        })?;
+    }
     let logprobs = b.logprobs.then_some(b.top_logprobs.unwrap_or(0));
     let (p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
     let last_user =

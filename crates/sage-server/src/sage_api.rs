@@ -56,6 +56,17 @@ pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Re
         Ok(Batch::Wrapped { observations, crisis }) => (observations, crisis),
         Err(e) => return e.into_response(),
     };
+    if wire.len() > app.config.max_observations {
+        return ApiError::invalid(
+            format!(
+                "{} observations in one request; at most {} (send the rest in further requests)",
+                wire.len(),
+                app.config.max_observations
+            ),
+            Some("observations"),
+        )
+        .into_response();
+    }
     let mut obs = Vec::with_capacity(wire.len());
     for (i, w) in wire.into_iter().enumerate() {
         let payload = match (w.text, w.values) {
@@ -71,8 +82,19 @@ pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Re
         };
         obs.push(Observation { source: w.source, payload, semantic: w.semantic });
     }
+    // A text may be scored and answered by a model: such a tick waits in the generation queue
+    // like any request (429 when it is full); sensor readings alone tick at once.
+    let slot = if obs.iter().any(|o| matches!(o.payload, Payload::Text(_))) {
+        match crate::admit(&app).await {
+            Ok(s) => Some(s),
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        None
+    };
     let app2 = app.clone();
     let report = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let now = app2.clock.now();
         let keep = app2.config.recent_ticks;
         let r = lock(&app2.kernel).tick(now, &obs, crisis, keep);

@@ -45,6 +45,11 @@ quality = { "text.chat" = 0.1 }
 "#;
 
 fn app(config: ServerConfig) -> Arc<App> {
+    app_with(config, |_| {})
+}
+
+/// A server whose scripted loader `prepare` sets up (failures) before warm-up.
+fn app_with(config: ServerConfig, prepare: impl FnOnce(&ScriptedLoader)) -> Arc<App> {
     let specs = Zoo::parse(ZOO, "test zoo", std::path::Path::new(".")).unwrap().models;
     let scripts = vec![
         Script { context: 2048, ..Script::new("a", 0.8) },
@@ -52,6 +57,7 @@ fn app(config: ServerConfig) -> Arc<App> {
         Script { context: 2048, reply: "word ".repeat(400), ..Script::new("chatty", 0.8) },
     ];
     let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
+    prepare(&loader);
     let clock = Arc::new(ManualClock::default());
     let residency = Residency::new(&specs, 1 << 30, loader, clock.clone());
     let router = Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
@@ -289,4 +295,199 @@ async fn observations_tick_the_kernel_and_state_shows_it() {
     let (s, v) = call(&a, "POST", "/sage/models/a/unload", None, None).await;
     assert_eq!((s, v["unloaded"].as_bool()), (StatusCode::OK, Some(true)));
     assert_eq!(call(&a, "POST", "/sage/models/zz/unload", None, None).await.0, StatusCode::NOT_FOUND);
+}
+
+/// One request with raw headers; status and body.
+async fn raw(
+    app: &Arc<App>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (StatusCode, Value) {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let resp = routes(app.clone()).oneshot(b.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    assert_eq!(resp.headers()["content-type"], "application/json", "{status}");
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn a_client_that_gives_up_while_queued_leaves_the_queue() {
+    let a = app(ServerConfig { max_running: 1, max_waiting: 1, ..ServerConfig::default() });
+    let held = routes(a.clone()).oneshot(stream_request("chatty")).await.unwrap();
+    assert_eq!(held.status(), StatusCode::OK);
+    // Three impatient clients in turn: each waits in the queue's only place, then hangs up.
+    for _ in 0..3 {
+        let waited = tokio::time::timeout(
+            Duration::from_millis(100),
+            call(&a, "POST", "/v1/chat/completions", Some(chat("a", "hi")), None),
+        )
+        .await;
+        assert!(waited.is_err(), "answered {waited:?} instead of waiting for the slot");
+        assert_eq!(
+            a.metrics.waiting.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "the queue kept its place"
+        );
+    }
+    drop(held);
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(chat("a", "hi")), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+#[tokio::test]
+async fn errors_axum_answers_itself_are_openai_shaped_json() {
+    let a = app(ServerConfig { api_keys: vec!["k1".into()], ..ServerConfig::default() });
+    let auth = [("authorization", "Bearer k1"), ("content-type", "application/json")];
+    let (s, v) = raw(&a, "GET", "/v2/nothing", &auth, vec![]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(v["error"]["message"].as_str().unwrap().contains("/v2/nothing"), "{v}");
+    let (s, v) = raw(&a, "GET", "/v1/chat/completions", &auth, vec![]).await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{v}");
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    let big = format!(
+        "{{\"model\":\"a\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "x".repeat(3 << 20)
+    );
+    let (s, v) = raw(&a, "POST", "/v1/chat/completions", &auth, big.into_bytes()).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive_and_keys_must_match_whole() {
+    let a = app(ServerConfig { api_keys: vec!["k1".into()], ..ServerConfig::default() });
+    for header in ["bearer k1", "BEARER k1", "Bearer   k1 "] {
+        let (s, v) = raw(&a, "GET", "/v1/models", &[("authorization", header)], vec![]).await;
+        assert_eq!(s, StatusCode::OK, "{header}: {v}");
+    }
+    for header in ["Bearer k", "Bearer k1x", "Basic k1", "Bearer", "k1", "Bearer  "] {
+        let (s, _) = raw(&a, "GET", "/v1/models", &[("authorization", header)], vec![]).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{header}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_schema_or_n_is_the_clients_error_and_never_reaches_trust() {
+    let a = app(ServerConfig::default());
+    let trust = |a: &Arc<App>| {
+        let a = a.clone();
+        async move { call(&a, "GET", "/sage/state", None, None).await.1["models"]["trust"].clone() }
+    };
+    let before = trust(&a).await;
+    for model in ["a", "sage"] {
+        let mut body = chat(model, "Give me JSON");
+        body["response_format"] =
+            json!({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}});
+        let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(body), None).await;
+        assert_eq!(
+            (s, v["error"]["param"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("response_format")),
+            "{v}"
+        );
+        let mut body = chat(model, "Two answers");
+        body["n"] = json!(2);
+        let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(body), None).await;
+        assert_eq!((s, v["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("n")), "{v}");
+    }
+    assert_eq!(trust(&a).await, before);
+    let mut body = chat("a", "Who am I?");
+    body["user"] = json!("u".repeat(1 << 20));
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(body), None).await;
+    assert_eq!((s, v["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("user")), "{v}");
+    let mut body = chat("a", "One answer");
+    body["n"] = json!(1);
+    assert_eq!(call(&a, "POST", "/v1/chat/completions", Some(body), None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ready_says_unavailable_when_every_model_it_needs_failed_to_load() {
+    let a = app_with(ServerConfig::default(), |l| {
+        for id in ["a", "narrow", "chatty"] {
+            l.fail(id, "the file is broken");
+        }
+    });
+    let (s, v) = call(&a, "GET", "/ready", None, None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["status"], "unavailable");
+    assert!(v["reason"].as_str().unwrap().contains("the file is broken"), "{v}");
+}
+
+#[tokio::test]
+async fn observation_batches_are_bounded_and_texts_wait_in_the_queue() {
+    let a =
+        app(ServerConfig { max_running: 1, max_waiting: 0, max_observations: 4, ..ServerConfig::default() });
+    let many: Vec<Value> = (0..5).map(|i| json!({"source": "op", "text": format!("message {i}")})).collect();
+    let (s, v) = call(&a, "POST", "/sage/observations", Some(json!(many)), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("at most 4"), "{v}");
+    // The only slot is held: a text must wait (429 with no room to wait), a reading ticks at once.
+    let held = routes(a.clone()).oneshot(stream_request("chatty")).await.unwrap();
+    let text = json!({"source": "op", "text": "Where is the dock?"});
+    let (s, v) = call(&a, "POST", "/sage/observations", Some(text.clone()), None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    let (s, v) =
+        call(&a, "POST", "/sage/observations", Some(json!({"source": "imu", "values": [0.1, 9.8]})), None)
+            .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    drop(held);
+}
+
+/// `serve` on a loopback port with `config`; the address and the shutdown trigger.
+async fn listening(config: ServerConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let a = app(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sage_server::serve(a, listener, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Whether the server closed `s` (reads end) within `wait`.
+async fn closed(s: &mut tokio::net::TcpStream, wait: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // A 408 before closing is fine too.
+            Ok(Ok(_)) => continue,
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed_and_open_ones_are_capped() {
+    use tokio::io::AsyncWriteExt;
+    let timeout = Duration::from_millis(300);
+    let (addr, _stop) =
+        listening(ServerConfig { header_timeout: timeout, max_connections: 3, ..ServerConfig::default() })
+            .await;
+    // Slowloris: half a request head, never finished.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nx-slow: ").await.unwrap();
+    // Silent: connects and sends nothing.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // A third is allowed, a fourth is closed at once.
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    assert!(closed(&mut fourth, Duration::from_millis(200)).await, "a connection beyond the cap stayed open");
+    assert!(!closed(&mut third, Duration::from_millis(50)).await, "a connection within the cap was closed");
+    for (name, s) in [("slow", &mut slow), ("silent", &mut silent), ("idle", &mut third)] {
+        assert!(closed(s, timeout * 4).await, "the {name} connection stayed open");
+    }
+    // The server still answers.
+    let mut ok = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    ok.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut ok, &mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
 }

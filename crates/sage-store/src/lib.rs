@@ -216,6 +216,25 @@ pub struct DecisionRow {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    retention: Retention,
+}
+
+/// How much of the logs that grow with use a store keeps (the newest rows; older ones are
+/// deleted as new ones come, checked every [`Retention::every`] writes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Routing and planning decisions kept.
+    pub decisions: u64,
+    /// Cached scores kept.
+    pub scores: u64,
+    /// Prune after this many writes to a log.
+    pub every: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { decisions: 100_000, scores: 50_000, every: 500 }
+    }
 }
 
 impl Store {
@@ -253,7 +272,41 @@ impl Store {
             tx.commit().map_err(err)?;
             tracing::debug!(store = %shown, version = i + 1, "migrated");
         }
-        Ok(Self { conn, path })
+        Ok(Self { conn, path, retention: Retention::default() })
+    }
+
+    /// Keep this much of the growing logs from now on.
+    pub fn set_retention(&mut self, retention: Retention) {
+        self.retention = retention;
+    }
+
+    /// Delete all but the newest rows of the growing logs, as the retention says; returns the
+    /// rows deleted.
+    pub fn prune(&self) -> Result<u64> {
+        let r = self.retention;
+        let decisions = self
+            .conn
+            .execute(
+                "DELETE FROM decisions WHERE id <= (SELECT MAX(id) FROM decisions) - ?1",
+                params![r.decisions as i64],
+            )
+            .map_err(self.q("pruning decisions"))?;
+        let scores = self
+            .conn
+            .execute(
+                "DELETE FROM score_cache WHERE rowid <= (SELECT MAX(rowid) FROM score_cache) - ?1",
+                params![r.scores as i64],
+            )
+            .map_err(self.q("pruning the score cache"))?;
+        Ok((decisions + scores) as u64)
+    }
+
+    /// Prune when the row id just written is a multiple of the retention's period.
+    fn prune_every(&self, rowid: i64) -> Result<()> {
+        if rowid > 0 && (rowid as u64).is_multiple_of(self.retention.every.max(1)) {
+            self.prune()?;
+        }
+        Ok(())
     }
 
     /// Where the database is.
@@ -649,7 +702,9 @@ impl Store {
         self.conn
             .execute("INSERT INTO decisions (t, kind, body) VALUES (?1, ?2, ?3)", params![t, kind, body])
             .map_err(self.q("logging a decision"))?;
-        Ok(self.conn.last_insert_rowid())
+        let id = self.conn.last_insert_rowid();
+        self.prune_every(id)?;
+        Ok(id)
     }
 
     /// The newest `limit` decisions (of `kind`, if given), oldest first.
@@ -695,7 +750,7 @@ impl Store {
                 params![key, score],
             )
             .map_err(self.q("writing the score cache"))?;
-        Ok(())
+        self.prune_every(self.conn.last_insert_rowid())
     }
 }
 

@@ -127,3 +127,21 @@ fn a_newer_schema_is_refused() {
     }
     assert!(matches!(Store::open(&path), Err(StoreError::TooNew { found: 99, .. })));
 }
+
+#[test]
+fn growing_logs_keep_the_newest_rows_only() {
+    let mut s = Store::in_memory().unwrap();
+    s.set_retention(Retention { decisions: 30, scores: 20, every: 10 });
+    for i in 0..95 {
+        s.log_decision(i as f64, "route", &serde_json::json!({"i": i})).unwrap();
+        s.cache_score(&format!("k{i}"), i as f64).unwrap();
+    }
+    // Pruned at the 90th write of each: at most the retention plus one period.
+    let kept = s.decisions(None, 1000).unwrap();
+    assert!(kept.len() <= 40 && kept.len() >= 30, "{}", kept.len());
+    assert_eq!(kept.last().unwrap().body["i"], 94, "the newest are kept");
+    assert_eq!(s.cached_score("k94").unwrap(), Some(94.0));
+    assert_eq!(s.cached_score("k0").unwrap(), None, "the oldest score went");
+    s.prune().unwrap();
+    assert_eq!(s.decisions(None, 1000).unwrap().len(), 30);
+}

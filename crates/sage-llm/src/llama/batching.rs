@@ -482,12 +482,19 @@ impl<'m> Scheduler<'m> {
                 context: window,
             });
         }
-        let sampler = self.w.sampler(&params)?;
+        let mut sampler = self.w.sampler(&params)?;
+        let mut rng = Rng::new(params.sampling.seed as u64);
+        // Continuing a generation: what it generated so far has passed through the sampler
+        // chain (grammar, penalty) and drawn one number each.
+        let continued = prompt.len().saturating_sub(1).min(params.continuation as usize);
+        for &t in &prompt[prompt.len() - continued..] {
+            sampler.accept(LlamaToken(t as i32));
+            rng.uniform();
+        }
         let Reuse { tokens: reused, row: saved } = self.prepare(slot, &prompt);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.busy = true;
         }
-        let rng = Rng::new(params.sampling.seed as u64);
         self.active.push(Active {
             session,
             slot,
@@ -894,25 +901,49 @@ impl Logits<'_, '_> {
         }
     }
 
-    /// Sample (and accept) a token with llama.cpp's sampler chain.
-    fn sample(&self, sampler: &mut LlamaSampler) -> LlamaToken {
-        match self {
-            Logits::Batch(ctx, at) => sampler.sample(ctx, *at),
-            Logits::Saved(row) => {
-                let data =
-                    row.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0));
-                let mut cands = LlamaTokenDataArray::from_iter(data, false);
-                cands.apply_sampler(sampler);
-                // The chain ends in a selecting sampler; the best logit if it selected nothing.
-                let token = cands.selected_token().unwrap_or_else(|| {
-                    let best = super::logits::top_n(row, 1).first().copied().unwrap_or(0);
-                    LlamaToken(best as i32)
-                });
-                sampler.accept(token);
-                token
+    /// Sample (and accept) a token with llama.cpp's sampler chain (grammar, penalty, top-k,
+    /// top-p, min-p, temperature, or greedy), drawing from what it leaves with `rng`: the
+    /// request's own stream, which a chunked generation continues.
+    fn sample(&self, sampler: &mut LlamaSampler, rng: &mut Rng) -> LlamaToken {
+        let row = self.row();
+        let data = row.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0));
+        let mut cands = LlamaTokenDataArray::from_iter(data, false);
+        cands.apply_sampler(sampler);
+        let token = match cands.selected_token() {
+            Some(t) => t,
+            None => {
+                let u = rng.uniform();
+                pick(&cands.data, u).unwrap_or_else(|| {
+                    // The chain ruled out every token: the best logit.
+                    LlamaToken(super::logits::top_n(row, 1).first().copied().unwrap_or(0) as i32)
+                })
             }
+        };
+        sampler.accept(token);
+        token
+    }
+}
+
+/// Draw from candidates' logits (the softmax of what the chain left) with the uniform number
+/// `u`; None when every candidate has been ruled out.
+fn pick(cands: &[LlamaTokenData], u: f64) -> Option<LlamaToken> {
+    let best = cands.iter().map(|c| c.logit()).filter(|l| l.is_finite()).fold(f32::NEG_INFINITY, f32::max);
+    if !best.is_finite() {
+        return None;
+    }
+    let w: Vec<f64> = cands
+        .iter()
+        .map(|c| if c.logit().is_finite() { ((c.logit() - best) as f64).exp() } else { 0.0 })
+        .collect();
+    let target = u * w.iter().sum::<f64>();
+    let mut cum = 0.0;
+    for (c, x) in cands.iter().zip(&w) {
+        cum += x;
+        if target < cum {
+            return Some(c.id());
         }
     }
+    cands.iter().zip(&w).rev().find(|(_, x)| **x > 0.0).map(|(c, _)| c.id())
 }
 
 /// Sample the next token of `a` from `source` (with `stats` of that row when [`row_stats`]
@@ -949,9 +980,9 @@ fn advance(
                     draw(row, &st.top[..k.min(st.top.len())], s.top_p, s.min_p, s.temperature, u) as i32
                 )
             }
-            None => source.sample(&mut a.sampler),
+            None => source.sample(&mut a.sampler, &mut a.rng),
         },
-        _ => source.sample(&mut a.sampler),
+        _ => source.sample(&mut a.sampler, &mut a.rng),
     };
     if a.first_token_at.is_none() {
         a.first_token_at = Some(a.start.elapsed().as_secs_f64());

@@ -1,0 +1,118 @@
+//! The counts llama.cpp asserts on (it aborts the process, it does not return an error): checked
+//! here first, so that a hostile or broken file is a typed error naming the key, and a running
+//! server that loads it lazily stays up. The limits are llama.cpp's own (`llama-hparams.h`,
+//! `llama_model::load_hparams`).
+
+use crate::gguf::{GgufFile, Value};
+
+/// `LLAMA_MAX_LAYERS`.
+pub const MAX_LAYERS: u64 = 512;
+/// `LLAMA_MAX_EXPERTS`.
+pub const MAX_EXPERTS: u64 = 1024;
+
+/// Why the file's hyperparameters would abort llama.cpp, or None.
+pub fn check(g: &GgufFile) -> Option<String> {
+    let count = |key: &str| -> Result<Option<u64>, String> {
+        match g.arch_value(key) {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| format!("{key} is not a count: {v:?}")),
+        }
+    };
+    // A per-layer array (expert_used_count may be one): its largest known element.
+    let count_or_array = |key: &str| -> Result<Option<u64>, String> {
+        match g.arch_value(key) {
+            Some(Value::Array { head, .. }) => Ok(head.iter().filter_map(Value::as_u64).max()),
+            _ => count(key),
+        }
+    };
+    let run = || -> Result<(), String> {
+        let layers = count("block_count")?.ok_or("block_count is missing")?;
+        if !(1..=MAX_LAYERS).contains(&layers) {
+            return Err(format!("block_count {layers} is outside 1..={MAX_LAYERS}"));
+        }
+        for key in ["nextn_predict_layers", "posnet.block_count", "convnext.block_count"] {
+            if let Some(n) = count(key)?.filter(|&n| n > layers) {
+                return Err(format!("{key} {n} exceeds block_count {layers}"));
+            }
+        }
+        let experts = count("expert_count")?.unwrap_or(0);
+        if experts > MAX_EXPERTS {
+            return Err(format!("expert_count {experts} exceeds {MAX_EXPERTS}"));
+        }
+        let used = count_or_array("expert_used_count")?.unwrap_or(0);
+        if used > experts {
+            return Err(format!("expert_used_count {used} exceeds expert_count {experts}"));
+        }
+        if experts > 0 {
+            if used == 0 {
+                return Err(format!("expert_count {experts} with no expert_used_count"));
+            }
+            let groups = count("expert_group_count")?.unwrap_or(0);
+            if groups >= experts {
+                return Err(format!("expert_group_count {groups} is not below expert_count {experts}"));
+            }
+            if groups > 1 {
+                if experts % groups != 0 {
+                    return Err(format!(
+                        "expert_count {experts} is not a multiple of expert_group_count {groups}"
+                    ));
+                }
+                if count("expert_group_used_count")?.unwrap_or(0) == 0 {
+                    return Err("expert groups with no expert_group_used_count".into());
+                }
+            }
+        }
+        Ok(())
+    };
+    run().err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::writer::{GgufWriter, MetaValue};
+
+    fn file(meta: &[(&str, u32)]) -> (tempfile::TempDir, GgufFile) {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("m.gguf");
+        let mut w = GgufWriter::new();
+        w.meta("general.architecture", MetaValue::Str("llama".into()));
+        for (k, v) in meta {
+            w.meta(&format!("llama.{k}"), MetaValue::U32(*v));
+        }
+        w.write(&path).unwrap_or_else(|e| panic!("{e}"));
+        let g = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        (dir, g)
+    }
+
+    #[test]
+    fn counts_llama_cpp_would_abort_on_are_errors() {
+        let bad: &[(&[(&str, u32)], &str)] = &[
+            (&[("block_count", 100_000)], "block_count 100000"),
+            (&[("block_count", 0)], "block_count 0"),
+            (&[], "block_count is missing"),
+            (&[("block_count", 4), ("nextn_predict_layers", 5)], "nextn_predict_layers"),
+            (&[("block_count", 4), ("expert_count", 5000), ("expert_used_count", 2)], "expert_count 5000"),
+            (&[("block_count", 4), ("expert_count", 8), ("expert_used_count", 9)], "expert_used_count 9"),
+            (&[("block_count", 4), ("expert_count", 8)], "no expert_used_count"),
+            (
+                &[
+                    ("block_count", 4),
+                    ("expert_count", 8),
+                    ("expert_used_count", 2),
+                    ("expert_group_count", 3),
+                ],
+                "multiple",
+            ),
+        ];
+        for (meta, want) in bad {
+            let (_d, g) = file(meta);
+            let why = check(&g).unwrap_or_else(|| panic!("{meta:?} passed"));
+            assert!(why.contains(want), "{meta:?}: {why}");
+        }
+        let (_d, g) = file(&[("block_count", 32), ("expert_count", 8), ("expert_used_count", 2)]);
+        assert_eq!(check(&g), None);
+        let (_d, g) = file(&[("block_count", 512)]);
+        assert_eq!(check(&g), None);
+    }
+}
