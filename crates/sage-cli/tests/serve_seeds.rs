@@ -2,7 +2,8 @@
 
 //! Seeds through `sage serve` with the default model: a request that names a seed gets the same
 //! sampled answer when it is asked again, another seed another answer, and requests that name
-//! no seed get a fresh one each (OpenAI's and llama-server's behaviour), so they vary.
+//! no seed get a fresh one each (OpenAI's and llama-server's behaviour), so they vary. And
+//! SIGTERM stops the server cleanly.
 
 mod common;
 
@@ -36,4 +37,17 @@ fn a_seed_repeats_its_answer_and_no_seed_varies() {
     );
     // Still the same answer for the seed, after the other prompts.
     assert_eq!(first, completion(&addr, Some(11)));
+}
+
+/// SIGTERM (systemd, Docker) stops the server the way Ctrl-C does: in-flight work finishes and
+/// what the router learned is saved.
+#[test]
+fn sigterm_stops_cleanly_and_saves_what_was_learned() {
+    let mut server = Server::start("sigterm", None, &[]);
+    let addr = server.addr();
+    let _ = completion(&addr, Some(1));
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let store = sage_store::Store::open(&server.store()).unwrap();
+    assert!(!store.load_trust().unwrap().is_empty(), "no trust saved at shutdown");
 }

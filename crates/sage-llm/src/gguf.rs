@@ -405,10 +405,19 @@ impl GgufFile {
                     "tensor {name}: {tname} needs rows that are a multiple of {block}, shape {dims:?}"
                 )));
             }
-            let bytes = elements / block * block_bytes;
+            let Some(bytes) = (elements / block).checked_mul(block_bytes) else {
+                return Err(r.err(format!("tensor {name} shape {dims:?} overflows")));
+            };
             tensors.push(TensorInfo { name, dims, ggml_type, offset, bytes });
         }
-        let alignment = metadata.get("general.alignment").and_then(Value::as_u64).unwrap_or(32).max(1);
+        let alignment = match metadata.get("general.alignment") {
+            None => 32,
+            // llama.cpp asks for a power of two; anything above a page's worth is not a layout.
+            Some(v) => match v.as_u64() {
+                Some(a) if a.is_power_of_two() && a <= 1 << 16 => a,
+                _ => return Err(r.err(format!("general.alignment {v:?} is not a power of two up to 65536"))),
+            },
+        };
         let data_offset = r.pos.div_ceil(alignment) * alignment;
         for t in &tensors {
             let needed = data_offset.saturating_add(t.offset).saturating_add(t.bytes);

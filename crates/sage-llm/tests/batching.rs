@@ -65,7 +65,10 @@ const TIE: f32 = 0.5;
 
 /// Generate `prompt` in a fresh session; the token ids.
 fn alone(prompt: &str, n: u32) -> Vec<TokenId> {
-    let e = engine();
+    alone_on(engine(), prompt, n)
+}
+
+fn alone_on(e: &LlamaEngine, prompt: &str, n: u32) -> Vec<TokenId> {
     let (s, _) = e.open_session(None).unwrap();
     let g = e.generate(s, &Prompt::Text(prompt.into()), &greedy(n), &mut |_| Flow::Continue).unwrap();
     e.close_session(s);
@@ -74,11 +77,25 @@ fn alone(prompt: &str, n: u32) -> Vec<TokenId> {
 
 #[test]
 fn concurrent_generations_answer_what_they_answer_alone() {
+    // Its own engine, so that its step count is its own.
+    static OWN: OnceLock<LlamaEngine> = OnceLock::new();
+    let e: &'static LlamaEngine = load_once(
+        &OWN,
+        "gemma3-270m-concurrent",
+        EngineConfig { context: Some(256), parallel: PARALLEL, ..EngineConfig::default() },
+    );
     // More concurrent requests than sequences: the extra ones wait for a slot.
-    let reference: Vec<Vec<TokenId>> = PROMPTS.iter().map(|p| alone(p, 20)).collect();
+    let reference: Vec<Vec<TokenId>> = PROMPTS.iter().map(|p| alone_on(e, p, 20)).collect();
     for _ in 0..2 {
-        let handles: Vec<_> = PROMPTS.iter().map(|p| std::thread::spawn(move || alone(p, 20))).collect();
+        let steps = e.stats().map_or(0, |s| s.steps);
+        let handles: Vec<_> =
+            PROMPTS.iter().map(|p| std::thread::spawn(move || alone_on(e, p, 20))).collect();
         let got: Vec<Vec<TokenId>> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        // Batching happened: fewer steps than tokens (one generation at a time takes a step per
+        // token, and one per prompt).
+        let taken = e.stats().map_or(0, |s| s.steps) - steps;
+        let tokens: usize = got.iter().map(Vec::len).sum();
+        assert!((taken as usize) < tokens, "{taken} steps for {tokens} tokens: nothing was batched");
         for (i, (g, r)) in got.iter().zip(&reference).enumerate() {
             let gap = greedy_gap(&engine().tokenize(PROMPTS[i], true).unwrap(), g);
             eprintln!("prompt {i}: same as alone: {}, greedy gap {gap:.4}", g == r);

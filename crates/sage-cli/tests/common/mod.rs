@@ -35,6 +35,7 @@ impl Server {
             .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null());
+        cmd.env("SAGE_MODEL", model());
         match api_key {
             Some(k) => cmd.env("SAGE_API_KEY", k),
             None => cmd.env_remove("SAGE_API_KEY"),
@@ -54,6 +55,24 @@ impl Server {
         // Keep draining the server's log so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
         Self { child, dir, url }
+    }
+
+    /// The store the server keeps.
+    pub fn store(&self) -> PathBuf {
+        self.dir.join("sage.db")
+    }
+
+    /// Send SIGTERM (what systemd and Docker send) and wait for the process to end.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("sage serve did not stop within 10 s of SIGTERM");
     }
 
     /// `host:port`.
@@ -89,6 +108,17 @@ pub fn open_post(addr: &str, path: &str, body: &str) -> TcpStream {
     )
     .unwrap();
     s
+}
+
+/// The model the tests run: `SAGE_MODEL`, else the default model in the cache. Never fetched
+/// from here (that would reach the network from a test): `scripts/setup.sh` fetches it.
+pub fn model() -> PathBuf {
+    let p = std::env::var_os("SAGE_MODEL")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache().join("models/gemma-3-270m-q4_k_m.gguf"));
+    assert!(p.exists(), "the test model {} is missing: run scripts/setup.sh or set SAGE_MODEL", p.display());
+    p
 }
 
 /// SAGE's cache folder (`SAGE_CACHE`, else `$XDG_CACHE_HOME/sage`, else `~/.cache/sage`).

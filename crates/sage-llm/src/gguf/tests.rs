@@ -99,3 +99,27 @@ fn random_garbage_never_panics() {
         let _ = GgufFile::open(&t);
     }
 }
+
+/// Found by the fuzzer (crates/sage-fuzz): sizes that overflowed u64 arithmetic (a panic in a
+/// debug build, a wrong bounds check in a release one) are malformed files.
+#[test]
+fn overflowing_sizes_and_alignments_are_malformed() {
+    let (_dir, tmp) = folder();
+    let p = tmp("huge.gguf");
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", MetaValue::Str("llama".into()));
+    // F32: 2^62 elements is a count that fits, its 2^64 bytes do not.
+    w.tensor(TensorData { name: "a".into(), dims: vec![1, 1 << 62], ggml_type: 0, data: vec![] });
+    w.write(&p).unwrap();
+    let e = GgufFile::open(&p).unwrap_err();
+    assert!(e.to_string().contains("overflows"), "{e}");
+    for alignment in [0u32, 3, 1 << 31] {
+        let p = tmp(&format!("align{alignment}.gguf"));
+        let mut w = GgufWriter::new();
+        w.meta("general.architecture", MetaValue::Str("llama".into()));
+        w.meta("general.alignment", MetaValue::U32(alignment));
+        w.write(&p).unwrap();
+        let e = GgufFile::open(&p).unwrap_err();
+        assert!(e.to_string().contains("alignment"), "{alignment}: {e}");
+    }
+}

@@ -1,0 +1,50 @@
+//! Long fuzzing campaigns:
+//!
+//! ```text
+//! cargo run --release --example fuzz -- [TARGET|all] [EXECS per target] [SEED]
+//! ```
+//!
+//! Prints one line per target (executions, panics, slowest input, executions per second, peak
+//! memory) and exits 1 if anything panicked, 3 on a hang (the watchdog).
+
+use sage_fuzz::{campaign, peak_rss, targets};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map_or("all", String::as_str);
+    let execs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let names: Vec<&str> = if which == "all" { targets::NAMES.to_vec() } else { vec![which] };
+    let work = match tempfile::tempdir() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("fuzz: no temporary folder: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut failed = false;
+    for name in names {
+        let mut t = match targets::target(name, &targets::workspace_root(), work.path()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(2);
+            }
+        };
+        let r = campaign(&mut t, execs, seed);
+        println!(
+            "{:<18} execs {:>10}  panics {}  slowest {:.3} s  {:>8.0} execs/s  peak RSS {} MiB  (seed {seed})",
+            r.target,
+            r.execs,
+            r.panics,
+            r.slowest_s,
+            r.execs as f64 / r.seconds.max(1e-9),
+            peak_rss() >> 20
+        );
+        for (message, input) in &r.panicking {
+            println!("  panicked ({message}) on {:?}", String::from_utf8_lossy(input));
+        }
+        failed |= r.panics > 0;
+    }
+    std::process::exit(i32::from(failed));
+}

@@ -1,0 +1,267 @@
+//! The parsers of outside bytes, each as a target: its seeds (real files of the repository, or
+//! files our writers produce) and how one input is fed to it. A target reports nothing: a panic
+//! (caught by the runner), a hang (the watchdog) or a memory blow-up (peak RSS) is the finding.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sage_llm::gguf::writer::{GgufWriter, MetaValue, TensorData};
+use sage_llm::template::{render_template, TemplateContext};
+use sage_llm::{ChatMessage, Role};
+
+/// A parser under test.
+pub struct Target {
+    /// Name (`gguf`, `scenario`, ...).
+    pub name: &'static str,
+    /// Inputs the mutations start from.
+    pub seeds: Vec<Vec<u8>>,
+    run: Box<dyn FnMut(&[u8])>,
+}
+
+impl Target {
+    /// Feed one input.
+    pub fn exec(&mut self, input: &[u8]) {
+        (self.run)(input)
+    }
+}
+
+/// Setting a target up failed (a fixture missing, a temporary folder).
+#[derive(Debug, thiserror::Error)]
+#[error("fuzz target {target}: {message}")]
+pub struct SetupError {
+    /// Target.
+    pub target: &'static str,
+    /// What.
+    pub message: String,
+}
+
+fn setup(target: &'static str) -> impl Fn(std::io::Error) -> SetupError {
+    move |e| SetupError { target, message: e.to_string() }
+}
+
+/// The names of every target.
+pub const NAMES: &[&str] = &[
+    "gguf",
+    "scenario",
+    "zoo",
+    "recording",
+    "template",
+    "hf_import",
+    "http_chat",
+    "http_completions",
+    "http_observations",
+];
+
+/// The target `name`; `root` is the workspace (its fixtures are the seeds), `work` a folder for
+/// the files a target writes.
+pub fn target(name: &str, root: &Path, work: &Path) -> Result<Target, SetupError> {
+    match name {
+        "gguf" => gguf(work),
+        "scenario" => Ok(text_target(
+            "scenario",
+            seeds_from(root, &["scenarios/demo.jsonl", "scenarios/attention.jsonl"], 40)?,
+            |t| {
+                let _ = sage_kernel::scenario::Scenario::parse(t);
+            },
+        )),
+        "zoo" => {
+            let base = work.to_path_buf();
+            Ok(text_target("zoo", seeds_from(root, &["docs/zoo.example.toml"], usize::MAX)?, move |t| {
+                let _ = sage_runtime::Zoo::parse(t, "fuzz", &base);
+            }))
+        }
+        "recording" => recording(root),
+        "template" => template(root),
+        "hf_import" => hf_import(root, work),
+        "http_chat" | "http_completions" | "http_observations" => http(name),
+        other => Err(SetupError { target: "?", message: format!("no target {other}: {}", NAMES.join(", ")) }),
+    }
+}
+
+fn seeds_from(root: &Path, files: &[&str], max_lines: usize) -> Result<Vec<Vec<u8>>, SetupError> {
+    let mut out = vec![];
+    for f in files {
+        let text = std::fs::read_to_string(root.join(f)).map_err(setup("seeds"))?;
+        let lines: Vec<&str> = text.lines().take(max_lines).collect();
+        out.push(lines.join("\n").into_bytes());
+    }
+    Ok(out)
+}
+
+fn text_target(name: &'static str, seeds: Vec<Vec<u8>>, f: impl Fn(&str) + 'static) -> Target {
+    Target { name, seeds, run: Box::new(move |b| f(&String::from_utf8_lossy(b))) }
+}
+
+/// The GGUF reader, on small files of our own writer (every metadata type, tensors of several
+/// ggml types), written to a file per input (the reader takes a path).
+fn gguf(work: &Path) -> Result<Target, SetupError> {
+    let path = work.join("fuzz.gguf");
+    let mut seeds = vec![];
+    for variant in 0..3u32 {
+        let mut w = GgufWriter::new();
+        w.meta("general.architecture", MetaValue::Str("llama".into()));
+        w.meta("general.name", MetaValue::Str(format!("fuzz {variant}")));
+        w.meta("llama.block_count", MetaValue::U32(2 + variant));
+        w.meta("llama.context_length", MetaValue::U32(128));
+        w.meta("llama.rope.freq_base", MetaValue::F32(10000.0));
+        w.meta("tokenizer.ggml.scores", MetaValue::F32s(vec![0.0, -1.0, -2.0]));
+        w.meta("tokenizer.ggml.token_type", MetaValue::I32s(vec![1, 1, 3]));
+        w.meta("tokenizer.chat_template", MetaValue::Str("{{ messages[0]['content'] }}".into()));
+        w.tensor(TensorData { name: "a.weight".into(), dims: vec![4, 2], ggml_type: 0, data: vec![0; 32] });
+        w.tensor(TensorData { name: "b.weight".into(), dims: vec![8], ggml_type: 1, data: vec![0; 16] });
+        w.write(&path).map_err(setup("gguf"))?;
+        seeds.push(std::fs::read(&path).map_err(setup("gguf"))?);
+    }
+    let run = move |b: &[u8]| {
+        if std::fs::write(&path, b).is_ok() {
+            if let Ok(g) = sage_llm::gguf::GgufFile::open(&path) {
+                let _ = (g.architecture(), g.parameters(), g.tensor_bytes(), g.chat_template());
+            }
+        }
+    };
+    Ok(Target { name: "gguf", seeds, run: Box::new(run) })
+}
+
+/// Recordings (`sage replay` files): one written by our writer around a real scenario.
+fn recording(root: &Path) -> Result<Target, SetupError> {
+    let scenario = String::from_utf8_lossy(&seeds_from(root, &["scenarios/demo.jsonl"], 30)?[0]).into_owned();
+    let rec =
+        sage_runtime::record::write(&sage_kernel::KernelConfig::default(), &scenario, &Default::default());
+    Ok(text_target("recording", vec![rec.into_bytes()], |t| {
+        let _ = sage_runtime::record::parse(t);
+    }))
+}
+
+/// Chat templates (from model files: a hostile one is outside bytes), rendered on fuel.
+fn template(root: &Path) -> Result<Target, SetupError> {
+    let llama3 = "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
+    let mut seeds = seeds_from(
+        root,
+        &["crates/sage-llm/tests/fixtures/tiny/llama_tied_mqa/chat_template.jinja"],
+        usize::MAX,
+    )?;
+    seeds.push(llama3.as_bytes().to_vec());
+    let msgs = [
+        ChatMessage::new(Role::System, "Be brief."),
+        ChatMessage::new(Role::User, "Hi"),
+        ChatMessage::new(Role::Assistant, "Hello."),
+        ChatMessage::new(Role::User, "Battery?"),
+    ];
+    Ok(text_target("template", seeds, move |t| {
+        let ctx = TemplateContext { model: "fuzz", bos: Some("<s>"), eos: Some("</s>"), date: None };
+        let _ = render_template(t, &msgs, &ctx);
+    }))
+}
+
+/// The HF folder importer: one of config.json, tokenizer.json, tokenizer_config.json or the
+/// safetensors header is the input (first byte: which), the rest of the folder is the real tiny
+/// fixture; the GGUF goes to a file that is overwritten each time.
+fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
+    let fixture = root.join("crates/sage-llm/tests/fixtures/tiny/llama_tied_mqa");
+    let dir = work.join("hf");
+    std::fs::create_dir_all(&dir).map_err(setup("hf_import"))?;
+    let files = ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"];
+    let mut originals = vec![];
+    for f in files {
+        let b = std::fs::read(fixture.join(f)).map_err(setup("hf_import"))?;
+        std::fs::write(dir.join(f), &b).map_err(setup("hf_import"))?;
+        originals.push(b);
+    }
+    // The safetensors header: 8 bytes of length, then that much JSON.
+    let st = &originals[3];
+    let header_len = st.get(..8).map_or(0, |h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8])) as usize);
+    let header_end = (8 + header_len).min(st.len());
+    let tensors = st[header_end..].to_vec();
+    let seeds: Vec<Vec<u8>> = (0..4u8)
+        .map(|i| {
+            let mut s = vec![i];
+            s.extend_from_slice(if i == 3 { &st[..header_end] } else { &originals[i as usize] });
+            s
+        })
+        .collect();
+    let out = work.join("hf.gguf");
+    let run = move |b: &[u8]| {
+        let Some((&which, content)) = b.split_first() else { return };
+        let i = which as usize % files.len();
+        let mut bytes = content.to_vec();
+        if i == 3 {
+            bytes.extend_from_slice(&tensors);
+        }
+        if std::fs::write(dir.join(files[i]), &bytes).is_ok() {
+            let _ = sage_llm::import::import(&dir, &out);
+        }
+        let _ = std::fs::write(dir.join(files[i]), &originals[i]);
+    };
+    Ok(Target { name: "hf_import", seeds, run: Box::new(run) })
+}
+
+/// The HTTP API's bodies, through the real routes over scripted models (test doubles: the
+/// parsing and validation are what is under test).
+fn http(name: &str) -> Result<Target, SetupError> {
+    use sage_runtime::scripted::{Script, ScriptedLoader};
+    let zoo = "[[model]]\nid = \"a\"\nengine = \"gguf\"\npath = \"a.gguf\"\nrole = \"primary\"\ncontext = 2048\nexpected_mib = 100\nquality = { \"text.question\" = 0.8, \"text.chat\" = 0.8, \"text.alert\" = 0.8 }\n";
+    let err = |message: String| SetupError { target: "http", message };
+    let specs =
+        sage_runtime::Zoo::parse(zoo, "fuzz zoo", Path::new(".")).map_err(|e| err(e.to_string()))?.models;
+    let loader = Arc::new(ScriptedLoader::new(vec![Script::new("a", 0.8)], std::time::Duration::ZERO));
+    let clock = Arc::new(sage_runtime::ManualClock::default());
+    let residency = sage_runtime::Residency::new(&specs, 1 << 30, loader, clock.clone());
+    let router = sage_runtime::route::Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
+    let config = sage_runtime::driver::kernel_config(&specs, 1 << 30, &residency);
+    let kernel = sage_kernel::Kernel::new(config).map_err(|e| err(e.to_string()))?;
+    let driver = sage_runtime::driver::LlmDriver::new(specs, residency.clone(), None, None, clock.clone());
+    let app = sage_server::App::new(
+        router,
+        residency,
+        None,
+        sage_server::KernelHost::new(kernel, driver),
+        clock,
+        sage_server::ServerConfig::default(),
+    );
+    app.warm_up();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(setup("http"))?;
+    let (path, seeds): (&'static str, Vec<&str>) = match name {
+        "http_chat" => (
+            "/v1/chat/completions",
+            vec![
+                r#"{"model":"sage","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Battery?"}],"max_tokens":8,"temperature":0.7,"seed":3,"stop":["\n"],"logprobs":true,"top_logprobs":2}"#,
+                r#"{"model":"a","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"x":{"type":"integer"}}}}}}"#,
+            ],
+        ),
+        "http_completions" => (
+            "/v1/completions",
+            vec![
+                r#"{"model":"sage","prompt":"The robot","max_tokens":4,"logprobs":2,"stream":false,"n":1,"user":"u1"}"#,
+            ],
+        ),
+        _ => (
+            "/sage/observations",
+            vec![
+                r#"{"observations":[{"source":"imu","values":[0.1,9.8,0.2]},{"source":"op","text":"Fire in aisle 4!","semantic":0.9}],"crisis":false}"#,
+                r#"[{"source":"lidar","values":[1,2,3]}]"#,
+            ],
+        ),
+    };
+    let router = sage_server::routes(app);
+    let run = move |b: &[u8]| {
+        use tower::ServiceExt;
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(b.to_vec()));
+        let Ok(req) = req else { return };
+        let svc = router.clone();
+        rt.block_on(async move {
+            let Ok(resp) = svc.oneshot(req).await;
+            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+        });
+    };
+    let name: &'static str = NAMES.iter().find(|n| **n == name).copied().unwrap_or("http");
+    Ok(Target { name, seeds: seeds.into_iter().map(|s| s.as_bytes().to_vec()).collect(), run: Box::new(run) })
+}
+
+/// The workspace root (this crate's grandparent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
