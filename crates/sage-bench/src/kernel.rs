@@ -1,5 +1,6 @@
-//! Kernel throughput against the Python reference (`shared/reference/sage_reference.md` §12,
-//! measured on this kind of machine: single thread, CPython 3.11, 2-core AMD EPYC VM).
+//! Kernel throughput against the Python reference (its rates as documented in the survey of the
+//! Python SAGE that guided this project, measured on this kind of machine: single thread,
+//! CPython 3.11, 2-core AMD EPYC VM; `--python-ref DIR` measures them in the same run).
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -551,7 +551,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 if python_ref.is_some() {
                     "the Python reference measured in this run (single thread, CPython)"
                 } else {
-                    "documented rates of the Python reference (shared/reference/sage_reference.md §12); --python-ref DIR measures it now"
+                    "documented rates of the Python reference (from the survey of the Python SAGE, not measured here); --python-ref DIR measures it now"
                 }
             );
             println!(

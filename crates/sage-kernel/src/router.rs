@@ -102,8 +102,8 @@ pub enum Exclusion {
     Suppressed,
 }
 
-/// Every factor of one candidate (DESIGN.md §3: id, expertise, cheapness, persistence, bias,
-/// permission), with residency and exclusion. Trust is an input ([`Candidate::trust`]).
+/// Every factor of one candidate (id, expertise, cheapness, persistence, bias, permission), with
+/// residency and exclusion. Trust is an input ([`Candidate::trust`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Factors {
     /// Expert id.

@@ -63,11 +63,7 @@ fn greedy_gap(prompt: &[TokenId], generated: &[TokenId]) -> f32 {
 /// Ties within this many logits count as the same greedy choice.
 const TIE: f32 = 0.5;
 
-/// Generate `prompt` in a fresh session; the token ids.
-fn alone(prompt: &str, n: u32) -> Vec<TokenId> {
-    alone_on(engine(), prompt, n)
-}
-
+/// Generate `prompt` in a fresh session of `e`; the token ids.
 fn alone_on(e: &LlamaEngine, prompt: &str, n: u32) -> Vec<TokenId> {
     let (s, _) = e.open_session(None).unwrap();
     let g = e.generate(s, &Prompt::Text(prompt.into()), &greedy(n), &mut |_| Flow::Continue).unwrap();

@@ -1,0 +1,219 @@
+//! Sampling a step's rows: the row statistics every sequence needs (computed in parallel), the
+//! fast greedy and top-k draws, llama.cpp's sampler chain drawn with the request's own random
+//! stream, and streaming the chosen token (stop sequences, UTF-8, the end of a generation).
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::LlamaToken;
+
+use super::super::logits::{draw, Rng, RowStats};
+use super::super::{Worker, WorkerEvent};
+use super::{held_back, Active, Phase};
+use crate::types::{FinishReason, GenerateParams, TokenId, TokenOut};
+
+/// Greedy choice with nothing that reshapes the distribution: the best logit is the token,
+/// and llama.cpp's sampler (which copies the whole vocabulary into a candidate array) is skipped.
+fn plain_greedy(p: &GenerateParams) -> bool {
+    p.sampling.temperature == 0.0
+        && p.constraint.is_none()
+        && (p.sampling.repeat_penalty == 1.0 || p.sampling.repeat_last_n == 0)
+}
+
+/// Temperature sampling over a bounded top-k with nothing else reshaping the distribution: our
+/// own draw over the row's best `k` (the same chain as llama.cpp's, drawn from the request's
+/// seed), computed with the other rows in parallel; llama.cpp's sampler would copy the whole
+/// vocabulary per token, one sequence after another. Returns `k`.
+fn fast_sampling(p: &GenerateParams) -> Option<usize> {
+    let s = &p.sampling;
+    (s.temperature > 0.0
+        && (1..=1000).contains(&s.top_k)
+        && p.constraint.is_none()
+        && (s.repeat_penalty == 1.0 || s.repeat_last_n == 0))
+        .then_some(s.top_k as usize)
+}
+
+/// Which sequences need row statistics: those reporting log-probabilities, plain greedy ones
+/// (their token is the row's best) and fast-sampled ones (their top-k). Computed for all rows at
+/// once, in parallel.
+pub(super) fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>> {
+    let wants: Vec<Option<(&[f32], usize)>> = active
+        .iter()
+        .map(|a| {
+            let row = match (&a.saved, a.logits_at) {
+                (Some(row), _) => &row[..],
+                (None, Some(at)) => ctx.get_logits_ith(at),
+                (None, None) => return None,
+            };
+            let n = [
+                a.params.logprobs.map(|n| (n as usize).clamp(1, 20)),
+                plain_greedy(&a.params).then_some(1),
+                fast_sampling(&a.params),
+            ]
+            .into_iter()
+            .flatten()
+            .max()?;
+            Some((row, n))
+        })
+        .collect();
+    let jobs = wants.iter().filter(|w| w.is_some()).count();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs);
+    if threads <= 1 {
+        return wants.iter().map(|w| w.map(|(row, n)| RowStats::of(row, n))).collect();
+    }
+    // The decode's threads are idle now: spread the rows over the cores.
+    let mut out: Vec<Option<RowStats>> = vec![None; wants.len()];
+    let per = wants.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        for (ws, os) in wants.chunks(per).zip(out.chunks_mut(per)) {
+            s.spawn(move || {
+                for (w, o) in ws.iter().zip(os.iter_mut()) {
+                    *o = w.map(|(row, n)| RowStats::of(row, n));
+                }
+            });
+        }
+    });
+    out
+}
+
+/// Where a sequence's next-token logits are.
+pub(super) enum Logits<'a, 'm> {
+    /// Row `at` of the step just decoded.
+    Batch(&'a LlamaContext<'m>, i32),
+    /// A row kept from when the same prompt was evaluated.
+    Saved(&'a [f32]),
+}
+
+impl Logits<'_, '_> {
+    fn row(&self) -> &[f32] {
+        match self {
+            Logits::Batch(ctx, at) => ctx.get_logits_ith(*at),
+            Logits::Saved(row) => row,
+        }
+    }
+
+    /// Sample (and accept) a token with llama.cpp's sampler chain (grammar, penalty, top-k,
+    /// top-p, min-p, temperature, or greedy), drawing from what it leaves with `rng`: the
+    /// request's own stream, which a chunked generation continues.
+    fn sample(&self, sampler: &mut LlamaSampler, rng: &mut Rng) -> LlamaToken {
+        let row = self.row();
+        let data = row.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0));
+        let mut cands = LlamaTokenDataArray::from_iter(data, false);
+        cands.apply_sampler(sampler);
+        let token = match cands.selected_token() {
+            Some(t) => t,
+            None => {
+                let u = rng.uniform();
+                pick(&cands.data, u).unwrap_or_else(|| {
+                    // The chain ruled out every token: the best logit.
+                    LlamaToken(super::super::logits::top_n(row, 1).first().copied().unwrap_or(0) as i32)
+                })
+            }
+        };
+        sampler.accept(token);
+        token
+    }
+}
+
+/// Draw from candidates' logits (the softmax of what the chain left) with the uniform number
+/// `u`; None when every candidate has been ruled out.
+fn pick(cands: &[LlamaTokenData], u: f64) -> Option<LlamaToken> {
+    let best = cands.iter().map(|c| c.logit()).filter(|l| l.is_finite()).fold(f32::NEG_INFINITY, f32::max);
+    if !best.is_finite() {
+        return None;
+    }
+    let w: Vec<f64> = cands
+        .iter()
+        .map(|c| if c.logit().is_finite() { ((c.logit() - best) as f64).exp() } else { 0.0 })
+        .collect();
+    let target = u * w.iter().sum::<f64>();
+    let mut cum = 0.0;
+    for (c, x) in cands.iter().zip(&w) {
+        cum += x;
+        if target < cum {
+            return Some(c.id());
+        }
+    }
+    cands.iter().zip(&w).rev().find(|(_, x)| **x > 0.0).map(|(c, _)| c.id())
+}
+
+/// Sample the next token of `a` from `source` (with `stats` of that row when [`row_stats`]
+/// computed them), stream it, and say whether the generation is over.
+pub(super) fn advance(
+    w: &Worker<'_>,
+    a: &mut Active,
+    source: &Logits<'_, '_>,
+    stats: Option<&RowStats>,
+) -> Option<FinishReason> {
+    let row = stats.map(|_| source.row());
+    let top: Vec<(TokenId, String, f32)> = match (a.params.logprobs, stats, row) {
+        (Some(n), Some(st), Some(row)) => st
+            .top
+            .iter()
+            .take((n as usize).min(20))
+            .map(|&i| {
+                (
+                    i as TokenId,
+                    String::from_utf8_lossy(&w.piece(i as TokenId)).into_owned(),
+                    st.logprob(row, i),
+                )
+            })
+            .collect(),
+        _ => vec![],
+    };
+    let token = match (stats, row) {
+        (Some(st), _) if plain_greedy(&a.params) && !st.top.is_empty() => LlamaToken(st.top[0] as i32),
+        (Some(st), Some(row)) if !st.top.is_empty() => match fast_sampling(&a.params) {
+            Some(k) => {
+                let s = &a.params.sampling;
+                let u = a.rng.uniform();
+                LlamaToken(
+                    draw(row, &st.top[..k.min(st.top.len())], s.top_p, s.min_p, s.temperature, u) as i32
+                )
+            }
+            None => source.sample(&mut a.sampler, &mut a.rng),
+        },
+        _ => source.sample(&mut a.sampler, &mut a.rng),
+    };
+    if a.first_token_at.is_none() {
+        a.first_token_at = Some(a.start.elapsed().as_secs_f64());
+    }
+    if w.model.vocab().is_eog(token) {
+        return Some(FinishReason::EndOfTurn);
+    }
+    let id = token.0 as TokenId;
+    let lp = match (a.params.logprobs, stats, row) {
+        (Some(_), Some(st), Some(row)) => Some(st.logprob(row, id as usize)),
+        _ => None,
+    };
+    let bytes = w.piece(id);
+    let piece = String::from_utf8_lossy(&bytes).into_owned();
+    a.text.push_str(&a.utf8.push(&bytes));
+    let out = TokenOut { id, text: piece, logprob: lp, top };
+    // Stop sequences: cut the text at the first one.
+    if let Some((at, _)) = a
+        .params
+        .stop
+        .iter()
+        .filter(|st| !st.is_empty())
+        .filter_map(|st| a.text.find(st.as_str()).map(|i| (i, st)))
+        .min()
+    {
+        a.stop_at = Some(at);
+        a.tokens.push(out);
+        return Some(FinishReason::Stop);
+    }
+    let safe = (a.text.len() - held_back(&a.text, &a.params.stop)).max(a.emitted);
+    let delta = a.text[a.emitted..safe].to_string();
+    a.emitted = safe;
+    a.tokens.push(out.clone());
+    if a.events.send(WorkerEvent::Token { token: out, delta }).is_err() {
+        return Some(FinishReason::Cancelled);
+    }
+    if a.tokens.len() >= a.params.max_tokens as usize {
+        return Some(FinishReason::Length);
+    }
+    a.phase = Phase::Decode { last: id };
+    None
+}
