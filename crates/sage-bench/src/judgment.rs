@@ -56,9 +56,9 @@ pub fn attention(
     scenario_text: &str,
     config: KernelConfig,
     driver: Option<&mut dyn Driver>,
-) -> Result<AttentionReport, String> {
-    let scenario = Scenario::parse(scenario_text).map_err(|e| e.to_string())?;
-    let mut kernel = Kernel::new(config).map_err(|e| e.to_string())?;
+) -> Result<AttentionReport, crate::BenchError> {
+    let scenario = Scenario::parse(scenario_text)?;
+    let mut kernel = Kernel::new(config)?;
     let tick_s = scenario.header.tick_s;
     let mut labels: BTreeMap<u64, BTreeMap<String, String>> = BTreeMap::new();
     for e in &scenario.events {

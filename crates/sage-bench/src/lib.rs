@@ -11,3 +11,24 @@ pub mod llm;
 mod measure;
 
 pub use measure::{measure, Rate};
+
+/// A benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The scenario does not parse.
+    #[error(transparent)]
+    Scenario(#[from] sage_kernel::scenario::ScenarioError),
+    /// The kernel's configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] sage_kernel::ConfigError),
+    /// The engine failed at a step of the run.
+    #[error("{engine} engine, {step}: {message}")]
+    Engine {
+        /// `sage` or `raw` (llama.cpp's own loop).
+        engine: &'static str,
+        /// What it was doing.
+        step: &'static str,
+        /// What it said.
+        message: String,
+    },
+}

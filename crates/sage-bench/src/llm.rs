@@ -16,6 +16,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::sampling::LlamaSampler;
 use sage_llm::{EngineConfig, Flow, GenerateParams, LanguageModel, LlamaEngine, Prompt, Sampling};
+
+use crate::BenchError;
 use serde::{Deserialize, Serialize};
 
 /// The prompt: a fixed English paragraph (about 120 tokens with Llama-style tokenizers).
@@ -59,17 +61,22 @@ pub fn peak_rss() -> u64 {
         .unwrap_or(0)
 }
 
+/// A failed step of an engine's run.
+fn fail(engine: &'static str, step: &'static str, e: impl std::fmt::Display) -> BenchError {
+    BenchError::Engine { engine, step, message: e.to_string() }
+}
+
 /// Measure SAGE's engine.
-pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, String> {
+pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, BenchError> {
     let start = Instant::now();
     // One sequence, as the raw llama.cpp loop has: the same KV cache, so that the figures
     // compare the engines and not their cache sizes.
     let cfg =
         EngineConfig { threads: Some(threads), context: Some(2048), parallel: 1, ..EngineConfig::default() };
-    let e = LlamaEngine::load(model, Some("bench"), cfg).map_err(|e| e.to_string())?;
-    let (s, _) = e.open_session(None).map_err(|e| e.to_string())?;
+    let e = LlamaEngine::load(model, Some("bench"), cfg).map_err(|e| fail("sage", "loading", e))?;
+    let (s, _) = e.open_session(None).map_err(|e| fail("sage", "opening a session", e))?;
     let load_s = start.elapsed().as_secs_f64();
-    let mut ids = e.tokenize(PROMPT, true).map_err(|e| e.to_string())?;
+    let mut ids = e.tokenize(PROMPT, true).map_err(|e| fail("sage", "tokenizing", e))?;
     ids.truncate(MAX_PROMPT_TOKENS);
     let params = GenerateParams {
         max_tokens: n_gen as u32,
@@ -78,7 +85,7 @@ pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, 
     };
     let g = e
         .generate(s, &Prompt::Tokens(ids.clone()), &params, &mut |_| Flow::Continue)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail("sage", "generating", e))?;
     Ok(RunFigures {
         load_s,
         prompt_tokens: ids.len(),
@@ -90,28 +97,28 @@ pub fn run_sage(model: &Path, threads: u32, n_gen: usize) -> Result<RunFigures, 
 }
 
 /// Measure the plain llama-cpp-2 loop; `mmap` false reads the file instead of mapping it.
-pub fn run_raw(model: &Path, threads: u32, n_gen: usize, mmap: bool) -> Result<RunFigures, String> {
+pub fn run_raw(model: &Path, threads: u32, n_gen: usize, mmap: bool) -> Result<RunFigures, BenchError> {
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
     let start = Instant::now();
-    let backend = LlamaBackend::init().map_err(|e| e.to_string())?;
+    let backend = LlamaBackend::init().map_err(|e| fail("raw", "starting the backend", e))?;
     let m = LlamaModel::load_from_file(&backend, model, &LlamaModelParams::default().with_use_mmap(mmap))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail("raw", "loading", e))?;
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(2048))
         .with_n_batch(512)
         .with_n_ubatch(512)
         .with_n_threads(threads as i32)
         .with_n_threads_batch(threads as i32);
-    let mut ctx = m.new_context(&backend, params).map_err(|e| e.to_string())?;
+    let mut ctx = m.new_context(&backend, params).map_err(|e| fail("raw", "creating the context", e))?;
     let load_s = start.elapsed().as_secs_f64();
     let mut ids = m.vocab().tokenize(PROMPT.as_bytes(), true, true);
     ids.truncate(MAX_PROMPT_TOKENS);
     let t0 = Instant::now();
     let mut batch = LlamaBatch::new(512, 1);
     for (i, t) in ids.iter().enumerate() {
-        batch.add(*t, i as i32, &[0], i + 1 == ids.len()).map_err(|e| e.to_string())?;
+        batch.add(*t, i as i32, &[0], i + 1 == ids.len()).map_err(|e| fail("raw", "filling the batch", e))?;
     }
-    ctx.decode(&mut batch).map_err(|e| e.to_string())?;
+    ctx.decode(&mut batch).map_err(|e| fail("raw", "decoding", e))?;
     let prefill_s = t0.elapsed().as_secs_f64();
     let mut sampler = LlamaSampler::greedy();
     let mut idx = batch.n_tokens() - 1;
@@ -124,8 +131,8 @@ pub fn run_raw(model: &Path, threads: u32, n_gen: usize, mmap: bool) -> Result<R
         }
         generated += 1;
         batch.clear();
-        batch.add(tok, pos, &[0], true).map_err(|e| e.to_string())?;
-        ctx.decode(&mut batch).map_err(|e| e.to_string())?;
+        batch.add(tok, pos, &[0], true).map_err(|e| fail("raw", "filling the batch", e))?;
+        ctx.decode(&mut batch).map_err(|e| fail("raw", "decoding", e))?;
         idx = 0;
     }
     // The last decode evaluates a token that is not sampled; SAGE stops after sampling the

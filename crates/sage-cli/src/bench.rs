@@ -264,7 +264,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     c.clock.clone(),
                 )
                 .with_reasoner(sage_runtime::patterns::Reasoner::new(&first, 0.01));
-                let r = judgment::attention(&text, config, Some(&mut d)).map_err(|e| anyhow::anyhow!(e))?;
+                let r = judgment::attention(&text, config, Some(&mut d))?;
                 let inv = &d.invocations;
                 let tokens: u64 = inv.iter().map(|i| (i.tokens.0 + i.tokens.1 + i.tokens.2) as u64).sum();
                 let per = if inv.is_empty() { 0.0 } else { tokens as f64 / inv.len() as f64 };
@@ -281,8 +281,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 ));
                 r
             } else {
-                judgment::attention(&text, sage_kernel::KernelConfig::default(), None)
-                    .map_err(|e| anyhow::anyhow!(e))?
+                judgment::attention(&text, sage_kernel::KernelConfig::default(), None)?
             };
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
@@ -386,8 +385,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "sage" => llm::run_sage(&model, threads, gen),
                 "raw" => llm::run_raw(&model, threads, gen, !read),
                 other => bail!("unknown engine {other}"),
-            }
-            .map_err(|e| anyhow::anyhow!(e))?;
+            }?;
             println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }

@@ -11,7 +11,7 @@ use clap::Args;
 use sage_kernel::State;
 use sage_llm::{EngineConfig, Flow, LanguageModel, LlamaEngine};
 use sage_runtime::route::{Request, Router};
-use sage_runtime::{Clock, EngineKind, Loader, ModelSpec, Profile, Residency, SystemClock, Zoo};
+use sage_runtime::{Clock, EngineKind, Loader, LoaderError, ModelSpec, Profile, Residency, SystemClock, Zoo};
 use sage_store::{NewMessage, Store};
 
 use crate::engine_args::EngineArgs;
@@ -44,24 +44,25 @@ struct EngineLoader {
 }
 
 impl Loader for EngineLoader {
-    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, String> {
+    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, LoaderError> {
+        let unavailable = |message: String| LoaderError::Unavailable { model: spec.id.clone(), message };
         let path = match spec.engine {
-            EngineKind::Gguf | EngineKind::Hf => spec.path.clone().ok_or("no path")?,
+            EngineKind::Gguf | EngineKind::Hf => {
+                spec.path.clone().ok_or_else(|| unavailable("no path".into()))?
+            }
             EngineKind::Openai => {
-                return Err(format!(
+                return Err(unavailable(format!(
                     "remote engines ({}) are not available in this build yet",
                     spec.url.as_deref().unwrap_or("?")
-                ))
+                )))
             }
         };
-        let path = model_path::resolve(Some(&path)).map_err(|e| format!("{e:#}"))?;
+        let path = model_path::resolve(Some(&path)).map_err(|e| unavailable(format!("{e:#}")))?;
         let mut config = self.config.clone();
         config.context = Some(config.context.unwrap_or(spec.context));
         config.parallel = spec.parallel.unwrap_or(config.parallel);
         config.load = spec.load.unwrap_or(config.load);
-        LlamaEngine::load(&path, Some(&spec.id), config)
-            .map(|m| Arc::new(m) as Arc<dyn LanguageModel>)
-            .map_err(|e| e.to_string())
+        Ok(Arc::new(LlamaEngine::load(&path, Some(&spec.id), config)?) as Arc<dyn LanguageModel>)
     }
 }
 

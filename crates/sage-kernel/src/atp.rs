@@ -170,23 +170,42 @@ pub fn allocate(cycle_budget: f64, max_plugins: usize, probe_floor: f64, targets
     Allocation { cycle_budget: budget, grants, capped }
 }
 
+/// Why a strategic plan could not be applied (the heuristic allocation is kept).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PlanError {
+    /// Not one share per task.
+    #[error("{shares} shares for {tasks} tasks")]
+    Count {
+        /// Shares given.
+        shares: usize,
+        /// Tasks competing.
+        tasks: usize,
+    },
+    /// A share is NaN or infinite.
+    #[error("share {0} is not a number")]
+    NotANumber(f64),
+    /// Every share is zero or negative.
+    #[error("the plan gives no ATP to any task")]
+    Empty,
+}
+
 /// Replace the grants of `heuristic` with a plan's `shares` (ATP per grant, in the same order),
 /// validated and clamped: every share finite; negative shares count as zero; the whole cycle
 /// budget is split in the plan's proportions, but every task keeps at least a quarter of its
 /// heuristic grant (a plan may shift ATP between tasks, not starve one). Returns the allocation
 /// and whether the plan had to be adjusted, or why it was unusable.
-pub fn apply_plan(heuristic: &Allocation, shares: &[f64]) -> Result<(Allocation, bool), String> {
+pub fn apply_plan(heuristic: &Allocation, shares: &[f64]) -> Result<(Allocation, bool), PlanError> {
     let n = heuristic.grants.len();
     if shares.len() != n {
-        return Err(format!("{} shares for {n} tasks", shares.len()));
+        return Err(PlanError::Count { shares: shares.len(), tasks: n });
     }
-    if let Some(x) = shares.iter().find(|x| !x.is_finite()) {
-        return Err(format!("share {x} is not a number"));
+    if let Some(&x) = shares.iter().find(|x| !x.is_finite()) {
+        return Err(PlanError::NotANumber(x));
     }
     let wanted: Vec<f64> = shares.iter().map(|x| x.max(0.0)).collect();
     let total: f64 = wanted.iter().sum();
     if total <= 0.0 {
-        return Err("the plan gives no ATP to any task".into());
+        return Err(PlanError::Empty);
     }
     let budget = heuristic.cycle_budget;
     let floors: Vec<f64> = heuristic.grants.iter().map(|(_, g)| 0.25 * g).collect();
@@ -237,9 +256,10 @@ mod tests {
         let total: f64 = a.grants.iter().map(|g| g.1).sum();
         assert!((total - 10.0).abs() < 1e-9, "{a:?}");
         assert!((a.grants[1].1 - 1.0).abs() < 1e-9, "a quarter of its heuristic grant: {a:?}");
-        assert!(apply_plan(&h, &[1.0]).unwrap_err().contains("1 shares for 2 tasks"));
+        assert_eq!(apply_plan(&h, &[1.0]).unwrap_err(), PlanError::Count { shares: 1, tasks: 2 });
+        assert!(apply_plan(&h, &[1.0]).unwrap_err().to_string().contains("1 shares for 2 tasks"));
         assert!(apply_plan(&h, &[1.0, f64::NAN]).is_err());
-        assert!(apply_plan(&h, &[-1.0, 0.0]).unwrap_err().contains("no ATP"));
+        assert_eq!(apply_plan(&h, &[-1.0, 0.0]).unwrap_err(), PlanError::Empty);
     }
 
     #[test]

@@ -1199,7 +1199,7 @@ impl Kernel {
                     }
                     Err(why) => {
                         allocation = h;
-                        plan = Some(PlanOutcome::Rejected { why, cost });
+                        plan = Some(PlanOutcome::Rejected { why: why.to_string(), cost });
                     }
                 }
             }

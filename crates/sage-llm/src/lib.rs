@@ -23,7 +23,9 @@ pub mod template;
 pub mod types;
 
 pub use error::{GenerateError, LoadError, TemplateError, TokenizeError};
-pub use llama::{check_constraint, EngineConfig, FlashAttention, KvType, LlamaEngine, LoadMode, LoadPlan};
+pub use llama::{
+    check_constraint, ConstraintError, EngineConfig, FlashAttention, KvType, LlamaEngine, LoadMode, LoadPlan,
+};
 pub use model::{LanguageModel, SessionId};
 pub use openai::OpenAiModel;
 pub use types::{

@@ -133,13 +133,21 @@ pub(crate) fn backend_for_tools() -> Result<(), String> {
 /// Whether a constraint can be compiled before any model sees it: a JSON schema must convert to
 /// a grammar (checked without a model, so that a server refuses a bad schema as the client's
 /// error instead of counting it against the model). A grammar is checked when a model parses it.
-pub fn check_constraint(c: &Constraint) -> Result<(), String> {
+pub fn check_constraint(c: &Constraint) -> Result<(), ConstraintError> {
     match c {
         Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
             .map(|_| ())
-            .map_err(|e| format!("llama.cpp cannot turn the schema into a grammar ({e})")),
+            .map_err(|e| ConstraintError::Schema(e.to_string())),
         Constraint::Grammar(_) => Ok(()),
     }
+}
+
+/// A constraint that cannot be compiled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConstraintError {
+    /// The JSON schema does not convert to a grammar.
+    #[error("llama.cpp cannot turn the schema into a grammar ({0})")]
+    Schema(String),
 }
 
 /// Resident set size of this process, bytes (Linux; 0 elsewhere).

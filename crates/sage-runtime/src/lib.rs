@@ -22,7 +22,7 @@ pub mod route;
 pub mod scripted;
 pub mod zoo;
 
-pub use residency::{Lease, Loader, Residency, ResidencyError, ResidencyLog};
+pub use residency::{Lease, Loader, LoaderError, Residency, ResidencyError, ResidencyLog};
 pub use zoo::{EngineKind, ModelSpec, Profile, Zoo, ZooError};
 
 /// Seconds on some monotonic clock. The runtime measures time through this so that tests can

@@ -24,7 +24,23 @@ use crate::Clock;
 pub trait Loader: Send + Sync {
     /// Load `spec`. The returned model's [`sage_llm::ModelInfo`] carries the measured load
     /// seconds and resident bytes.
-    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, String>;
+    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, LoaderError>;
+}
+
+/// Why a loader could not load a model.
+#[derive(Debug, thiserror::Error)]
+pub enum LoaderError {
+    /// The engine refused the file or the settings.
+    #[error(transparent)]
+    Engine(#[from] sage_llm::LoadError),
+    /// The model cannot be obtained here (no file, an engine this build lacks, a failed import).
+    #[error("model {model}: {message}")]
+    Unavailable {
+        /// Model id.
+        model: String,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Why a model cannot be made resident.
@@ -434,7 +450,8 @@ impl Residency {
                 });
                 Ok(Lease { model: m, id: model.to_string(), generation, owner: self.clone() })
             }
-            Err(message) => {
+            Err(e) => {
+                let message = e.to_string();
                 tracing::warn!(model, %message, "load failed");
                 g.log.push(ResidencyLog::LoadFailed {
                     t: self.clock.now(),

@@ -17,7 +17,7 @@ use sage_llm::{
     SessionId, Timings, TokenId, TokenOut, TokenizeError,
 };
 
-use crate::residency::Loader;
+use crate::residency::{Loader, LoaderError};
 use crate::zoo::ModelSpec;
 
 /// How a scripted model behaves.
@@ -269,14 +269,18 @@ impl ScriptedLoader {
 }
 
 impl Loader for ScriptedLoader {
-    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, String> {
+    fn load(&self, spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, LoaderError> {
         self.loads.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(self.delay);
+        let unavailable = |message: String| LoaderError::Unavailable { model: spec.id.clone(), message };
         if let Some(m) = self.fail.lock().unwrap_or_else(|e| e.into_inner()).get(&spec.id) {
-            return Err(m.clone());
+            return Err(unavailable(m.clone()));
         }
-        let script =
-            self.scripts.get(&spec.id).cloned().ok_or_else(|| format!("no script for {}", spec.id))?;
+        let script = self
+            .scripts
+            .get(&spec.id)
+            .cloned()
+            .ok_or_else(|| unavailable(format!("no script for {}", spec.id)))?;
         let m = Arc::new(ScriptedModel::new(script));
         self.models.lock().unwrap_or_else(|e| e.into_inner()).insert(spec.id.clone(), m.clone());
         Ok(m)
