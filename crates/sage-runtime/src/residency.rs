@@ -451,7 +451,11 @@ impl Residency {
                 Ok(Lease { model: m, id: model.to_string(), generation, owner: self.clone() })
             }
             Err(e) => {
-                let message = e.to_string();
+                // The error names the model already where it is ours: keep its message alone.
+                let message = match e {
+                    LoaderError::Unavailable { message, .. } => message,
+                    other => other.to_string(),
+                };
                 tracing::warn!(model, %message, "load failed");
                 g.log.push(ResidencyLog::LoadFailed {
                     t: self.clock.now(),
