@@ -260,10 +260,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     c.specs.clone(),
                     c.residency.clone(),
                     Some(store),
-                    Some(sage_runtime::patterns::SemanticScorer::new(&first, 0.01)),
+                    Some(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
                     c.clock.clone(),
                 )
-                .with_reasoner(sage_runtime::patterns::Reasoner::new(&first, 0.01));
+                .with_reasoner(sage_runtime::reasoner::Reasoner::new(&first, 0.01));
                 let r = judgment::attention(&text, config, Some(&mut d))?;
                 let inv = &d.invocations;
                 let tokens: u64 = inv.iter().map(|i| (i.tokens.0 + i.tokens.1 + i.tokens.2) as u64).sum();

@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{bail, Context as _};
+use sage_llm::quantize::{quantize, Quant};
 
 /// File name of the embedded default model.
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
@@ -77,7 +79,7 @@ fn materialise(p: PathBuf) -> anyhow::Result<PathBuf> {
         }
     }
     eprintln!("importing the HF folder {} into {} (once)", p.display(), out.display());
-    crate::models::import_folder(&p, &out, None)
+    import_folder(&p, &out, None)
 }
 
 /// Resolve the model for a command.
@@ -127,4 +129,47 @@ fn fetch_default(path: &Path) -> anyhow::Result<()> {
     }
     std::fs::rename(&partial, path).with_context(|| format!("moving the model into {}", path.display()))?;
     Ok(())
+}
+
+/// Import `dir` into `out` (quantizing if asked), reporting progress on stderr.
+pub fn import_folder(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    quant: Option<Quant>,
+) -> anyhow::Result<PathBuf> {
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let start = Instant::now();
+    // Written beside `out` under names no reader trusts, then renamed into place: a kill leaves
+    // at worst a temporary file, never a partial model at `out`.
+    let tmp = |what: &str| out.with_extension(format!("{what}.{}.partial", std::process::id()));
+    let raw = tmp("import");
+    let imported = sage_llm::import::import(dir, &raw);
+    if imported.is_err() {
+        let _ = std::fs::remove_file(&raw);
+    }
+    let imported = imported.with_context(|| format!("importing {}", dir.display()))?;
+    eprintln!(
+        "imported {} ({:.3} B parameters, {} tensors) in {:.1} s",
+        dir.display(),
+        imported.shape.parameters() as f64 / 1e9,
+        imported.tensors,
+        start.elapsed().as_secs_f64()
+    );
+    let done = match quant {
+        Some(q) => {
+            let quantized = tmp("quantize");
+            let r = quantize(&raw, &quantized, q, 0);
+            let _ = std::fs::remove_file(&raw);
+            if r.is_err() {
+                let _ = std::fs::remove_file(&quantized);
+            }
+            r.with_context(|| format!("quantizing into {}", out.display()))?;
+            quantized
+        }
+        None => raw,
+    };
+    std::fs::rename(&done, out).with_context(|| format!("moving {} to {}", done.display(), out.display()))?;
+    Ok(out.to_path_buf())
 }

@@ -75,49 +75,6 @@ enum What {
     },
 }
 
-/// Import `dir` into `out` (quantizing if asked), reporting progress on stderr.
-pub fn import_folder(
-    dir: &std::path::Path,
-    out: &std::path::Path,
-    quant: Option<Quant>,
-) -> anyhow::Result<PathBuf> {
-    if let Some(parent) = out.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    let start = Instant::now();
-    // Written beside `out` under names no reader trusts, then renamed into place: a kill leaves
-    // at worst a temporary file, never a partial model at `out`.
-    let tmp = |what: &str| out.with_extension(format!("{what}.{}.partial", std::process::id()));
-    let raw = tmp("import");
-    let imported = sage_llm::import::import(dir, &raw);
-    if imported.is_err() {
-        let _ = std::fs::remove_file(&raw);
-    }
-    let imported = imported.with_context(|| format!("importing {}", dir.display()))?;
-    eprintln!(
-        "imported {} ({:.3} B parameters, {} tensors) in {:.1} s",
-        dir.display(),
-        imported.shape.parameters() as f64 / 1e9,
-        imported.tensors,
-        start.elapsed().as_secs_f64()
-    );
-    let done = match quant {
-        Some(q) => {
-            let quantized = tmp("quantize");
-            let r = quantize(&raw, &quantized, q, 0);
-            let _ = std::fs::remove_file(&raw);
-            if r.is_err() {
-                let _ = std::fs::remove_file(&quantized);
-            }
-            r.with_context(|| format!("quantizing into {}", out.display()))?;
-            quantized
-        }
-        None => raw,
-    };
-    std::fs::rename(&done, out).with_context(|| format!("moving {} to {}", done.display(), out.display()))?;
-    Ok(out.to_path_buf())
-}
-
 fn parse_quant(s: &str) -> anyhow::Result<Quant> {
     Quant::parse(s).ok_or_else(|| anyhow::anyhow!("unknown quantization {s:?}: use q8_0, q4_k_m or f16"))
 }
@@ -160,7 +117,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
         What::Import { dir, out, quant } => {
             let quant = quant.as_deref().map(parse_quant).transpose()?;
             let out = out.unwrap_or_else(|| crate::model_path::import_cache_path(&dir));
-            let path = import_folder(&dir, &out, quant)?;
+            let path = crate::model_path::import_folder(&dir, &out, quant)?;
             println!("{}", path.display());
             Ok(())
         }

@@ -103,10 +103,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         None => scenario::run(&mut kernel, &scenario, &mut on_tick),
         Some(c) => {
             let first = c.specs.first().map(|s| s.id.clone()).unwrap_or_default();
-            let scorer = sage_runtime::patterns::SemanticScorer::new(&first, 0.01);
+            let scorer = sage_runtime::semantic::SemanticScorer::new(&first, 0.01);
             let trust = c.store.load_trust()?;
             let policies = kernel.config().policies.clone();
-            let reasoner = sage_runtime::patterns::Reasoner::new(&first, 0.01);
+            let reasoner = sage_runtime::reasoner::Reasoner::new(&first, 0.01);
             let mut d = sage_runtime::driver::LlmDriver::new(
                 c.specs.clone(),
                 c.residency.clone(),

@@ -308,7 +308,7 @@ pub fn ask(args: AskArgs) -> anyhow::Result<()> {
         ));
     }
     let (served, used) =
-        sage_runtime::patterns::ask(&mut router, &c.store, &args.question, &summary, State::Wake, 100.0);
+        sage_runtime::ask::ask(&mut router, &c.store, &args.question, &summary, State::Wake, 100.0);
     c.persist_loads(&c.residency.take_log())?;
     if args.json {
         println!("{}", serde_json::json!({"answer": served.reply, "memories": used, "served": served}));

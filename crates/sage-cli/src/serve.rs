@@ -63,7 +63,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         c.specs.clone(),
         c.residency.clone(),
         Some(c.store),
-        Some(sage_runtime::patterns::SemanticScorer::new(&first, 0.01)),
+        Some(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
         c.clock.clone(),
     );
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);

@@ -15,8 +15,11 @@ pub struct Target {
     pub name: &'static str,
     /// Inputs the mutations start from.
     pub seeds: Vec<Vec<u8>>,
-    run: Box<dyn FnMut(&[u8])>,
+    run: Feed,
 }
+
+/// How one input reaches a parser.
+type Feed = Box<dyn FnMut(&[u8])>;
 
 impl Target {
     /// Feed one input.

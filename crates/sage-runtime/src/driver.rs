@@ -18,7 +18,7 @@ use sage_llm::{ChatMessage, Flow, Role};
 use sage_store::{ObservationRow, Store};
 
 use crate::llm::LlmSettings;
-use crate::patterns::SemanticScorer;
+use crate::semantic::SemanticScorer;
 use crate::record::{Tape, TapeEntry};
 use crate::residency::Residency;
 use crate::route::{attempt_chain, degraded_reply, Request, Sessions};
@@ -60,7 +60,7 @@ pub struct LlmDriver {
     pub settings: LlmSettings,
     store: Option<Store>,
     scorer: Option<SemanticScorer>,
-    reasoner: Option<crate::patterns::Reasoner>,
+    reasoner: Option<crate::reasoner::Reasoner>,
     clock: Arc<dyn crate::Clock>,
     tick: u64,
     now: f64,
@@ -118,13 +118,13 @@ impl LlmDriver {
     }
 
     /// Ask `reasoner` for resource plans where several tasks compete for a model.
-    pub fn with_reasoner(mut self, reasoner: crate::patterns::Reasoner) -> Self {
+    pub fn with_reasoner(mut self, reasoner: crate::reasoner::Reasoner) -> Self {
         self.reasoner = Some(reasoner);
         self
     }
 
     /// The reasoner, if any.
-    pub fn reasoner(&self) -> Option<&crate::patterns::Reasoner> {
+    pub fn reasoner(&self) -> Option<&crate::reasoner::Reasoner> {
         self.reasoner.as_ref()
     }
 

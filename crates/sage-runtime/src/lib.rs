@@ -6,20 +6,25 @@
 //!   trust, with typed fallbacks ending in a degraded responder; every attempt recorded.
 //! - [`llm`]: the language model as an IRP plugin (energy = mean negative log-probability).
 //! - [`conversation`]: multi-turn sessions with token-accurate trimming, persisted.
-//! - [`patterns`]: the seed's integration patterns (semantic importance, strategic plans,
-//!   questions about SAGE itself, small-versus-large choice).
+//! - [`semantic`]: semantic importance of a text message from a model (the seed's pattern 2).
+//! - [`reasoner`]: the strategic reasoner's schema-constrained resource plans (pattern 3).
+//! - [`classify`]: how demanding a request is (small versus large).
+//! - [`ask`]: questions about SAGE itself, answered with its memories.
 //! - [`driver`]: `sage run`'s driver: the kernel's external experts answered by real models.
 //! - [`record`]: recording a run and replaying its decisions.
 //! - [`scripted`]: a scripted language model, a test double for policy tests and benchmarks.
 
+pub mod ask;
+pub mod classify;
 pub mod conversation;
 pub mod driver;
 pub mod llm;
-pub mod patterns;
+pub mod reasoner;
 pub mod record;
 pub mod residency;
 pub mod route;
 pub mod scripted;
+pub mod semantic;
 pub mod zoo;
 
 pub use residency::{Lease, Loader, LoaderError, Residency, ResidencyError, ResidencyLog};

@@ -33,7 +33,7 @@ pub struct Request {
     /// ATP granted.
     pub atp: f64,
     /// How demanding the request is, `[0, 1]` (estimated from the last user message if not
-    /// given; see [`crate::patterns::complexity`]).
+    /// given; see [`crate::classify::complexity`]).
     #[serde(default)]
     pub complexity: Option<f64>,
     /// Sampling, stop sequences, logprobs and constraint for this request (the router's
@@ -674,7 +674,7 @@ impl Router {
     pub fn plan(&mut self, request: &Request, state: State) -> Plan {
         let complexity = request.complexity.unwrap_or_else(|| {
             let last = request.messages.iter().rev().find(|m| m.role == sage_llm::Role::User);
-            crate::patterns::complexity(last.map_or("", |m| m.content.as_str()))
+            crate::classify::complexity(last.map_or("", |m| m.content.as_str()))
         });
         let (prefer_light, mut size_policy) = self.size_policy(complexity, state);
         // A complex request is its own situation class where the zoo declares one
