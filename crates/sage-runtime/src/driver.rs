@@ -18,10 +18,10 @@ use sage_llm::{ChatMessage, Flow, Role};
 use sage_store::{ObservationRow, Store};
 
 use crate::llm::LlmSettings;
-use crate::semantic::SemanticScorer;
 use crate::record::{Tape, TapeEntry};
 use crate::residency::Residency;
 use crate::route::{attempt_chain, degraded_reply, Request, Sessions};
+use crate::semantic::SemanticScorer;
 use crate::zoo::ModelSpec;
 
 /// The system prompt of answers in `sage run`.
