@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sage_llm::Role;
+use sage_llm::{ChatMessage, Role};
 
 use super::*;
 use crate::scripted::{Script, ScriptedLoader};

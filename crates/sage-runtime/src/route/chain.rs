@@ -1,0 +1,295 @@
+//! Running a routing plan: the models in order, each acquired from residency, the conversation's
+//! KV session found or opened (bounded per model), the prompt trimmed to its window, the LLM
+//! plugin run; the first answer wins, every failure is typed.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use sage_llm::{Flow, GenerateError, SessionId};
+
+use super::records::{Answer, Attempt, Failure, Request};
+use super::Plan;
+use crate::conversation::{trim, TrimError};
+use crate::llm::{self, LlmSettings};
+use crate::residency::Residency;
+use crate::zoo::ModelSpec;
+
+/// Conversations whose engine sessions a model instance keeps; beyond it, the least recently
+/// used is closed (its history is still in the request or the store; only the KV reuse is lost).
+pub const MAX_CONVERSATIONS_PER_MODEL: usize = 1024;
+
+/// Per-conversation KV sessions, keyed by conversation and model instance; bounded per model
+/// (least recently used first out).
+#[derive(Default)]
+pub struct Sessions {
+    map: BTreeMap<(String, String, u64), Open>,
+    /// Lookups so far (the recency clock).
+    uses: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Open {
+    session: SessionId,
+    window: u32,
+    used: u64,
+}
+
+impl Sessions {
+    /// The session for `conversation` on the leased model instance (opened if new; a request
+    /// without a conversation gets a fresh one, not kept). Opening asks the engine, which may be
+    /// in the middle of a step: the map is not locked meanwhile, so other requests' lookups do
+    /// not wait for it.
+    fn get(
+        sessions: &Mutex<Sessions>,
+        conversation: Option<&str>,
+        lease: &crate::residency::Lease,
+        context: u32,
+    ) -> Result<(SessionId, u32, bool), GenerateError> {
+        let lock = || sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let model = lease.model();
+        let Some(c) = conversation else {
+            let (s, n) = model.open_session(Some(context))?;
+            return Ok((s, n, false));
+        };
+        let key = (c.to_string(), lease.id().to_string(), lease.generation());
+        {
+            let mut g = lock();
+            // Sessions of an earlier load of the model are gone.
+            g.map.retain(|(_, m, gen), _| m != &key.1 || *gen == key.2);
+            if let Some(o) = g.touch(&key) {
+                return Ok((o.session, o.window, true));
+            }
+        }
+        let (s, n) = model.open_session(Some(context))?;
+        let mut g = lock();
+        // Another request opened it meanwhile: use that one.
+        if let Some(other) = g.touch(&key) {
+            drop(g);
+            model.close_session(s);
+            return Ok((other.session, other.window, true));
+        }
+        g.uses += 1;
+        let used = g.uses;
+        g.map.insert(key.clone(), Open { session: s, window: n, used });
+        let evicted = g.evict(&key.1, MAX_CONVERSATIONS_PER_MODEL);
+        drop(g);
+        for old in evicted {
+            model.close_session(old);
+        }
+        Ok((s, n, true))
+    }
+
+    /// The open session of `key`, marked as just used.
+    fn touch(&mut self, key: &(String, String, u64)) -> Option<Open> {
+        self.uses += 1;
+        let uses = self.uses;
+        let o = self.map.get_mut(key)?;
+        o.used = uses;
+        Some(*o)
+    }
+
+    /// Drop `model`'s least recently used conversations beyond `keep`; their sessions.
+    fn evict(&mut self, model: &str, keep: usize) -> Vec<SessionId> {
+        let mut mine: Vec<(u64, (String, String, u64))> =
+            self.map.iter().filter(|(k, _)| k.1 == model).map(|(k, o)| (o.used, k.clone())).collect();
+        if mine.len() <= keep {
+            return vec![];
+        }
+        mine.sort();
+        let excess = mine.len() - keep;
+        mine.into_iter().take(excess).filter_map(|(_, k)| self.map.remove(&k)).map(|o| o.session).collect()
+    }
+
+    /// Conversations kept.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether none is kept.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::*;
+
+    #[test]
+    fn the_least_recently_used_conversations_go_first() {
+        let mut s = Sessions::default();
+        let key = |c: &str, m: &str| (c.to_string(), m.to_string(), 1);
+        for (i, c) in ["a", "b", "c"].iter().enumerate() {
+            s.uses += 1;
+            let used = s.uses;
+            s.map.insert(key(c, "m"), Open { session: i as u64 + 1, window: 8, used });
+        }
+        s.map.insert(key("z", "other"), Open { session: 9, window: 8, used: 0 });
+        assert!(s.touch(&key("a", "m")).is_some());
+        assert_eq!(s.evict("m", 2), vec![2], "b was the least recently used");
+        assert_eq!(s.evict("m", 2), Vec::<SessionId>::new());
+        assert_eq!(s.len(), 3, "the other model's conversation stays");
+    }
+}
+
+/// Try `order` in turn until one model answers. The same chain serves the router and the
+/// kernel's external experts.
+pub fn attempt_chain(
+    residency: &Arc<Residency>,
+    specs: &[ModelSpec],
+    sessions: &Mutex<Sessions>,
+    order: &[String],
+    request: &Request,
+    settings: &LlmSettings,
+    mut sink: Option<&mut dyn FnMut(&str) -> Flow>,
+) -> (Vec<Attempt>, Option<Answer>) {
+    let mut attempts = vec![];
+    for id in order {
+        let Some(spec) = specs.iter().find(|s| &s.id == id) else { continue };
+        let lease = match residency.acquire(id, &format!("routed {} to it", request.class)) {
+            Ok(l) => l,
+            Err(e) => {
+                attempts.push(Attempt { model: id.clone(), failure: Some(Failure::from_residency(e)) });
+                continue;
+            }
+        };
+        let model = lease.model();
+        let (session, window, keep) =
+            match Sessions::get(sessions, request.conversation.as_deref(), &lease, spec.context) {
+                Ok(s) => s,
+                Err(e) => {
+                    attempts.push(Attempt {
+                        model: id.clone(),
+                        failure: Some(Failure::EngineError { message: e.to_string() }),
+                    });
+                    continue;
+                }
+            };
+        let max_tokens = request.max_tokens.min(window / 2).max(1);
+        let trimmed = if request.raw {
+            let text = request
+                .messages
+                .iter()
+                .rev()
+                .find(|m| m.role == sage_llm::Role::User)
+                .map_or("", |m| m.content.as_str());
+            match model.tokenize(text, true) {
+                Ok(t) if t.len() + max_tokens as usize <= window as usize => {
+                    Ok((request.messages.clone(), t))
+                }
+                Ok(t) => Err(TrimError::TooLong {
+                    model: model.info().id.clone(),
+                    need: t.len(),
+                    reserve: max_tokens,
+                    window,
+                }),
+                Err(e) => Err(TrimError::Engine(e.into())),
+            }
+        } else {
+            trim(model, &request.messages, window, max_tokens)
+        };
+        let (kept, tokens) = match trimmed {
+            Ok(k) => k,
+            Err(e) => {
+                let failure = match e {
+                    TrimError::TooLong { .. } | TrimError::NoUserTurn => {
+                        Failure::ContextTooLong { message: e.to_string() }
+                    }
+                    TrimError::Engine(g) => Failure::EngineError { message: g.to_string() },
+                };
+                if !keep {
+                    model.close_session(session);
+                }
+                attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
+                continue;
+            }
+        };
+        let mut s = settings.clone();
+        if let Some(p) = &request.params {
+            s.params = p.clone();
+            s.params.logprobs = Some(p.logprobs.unwrap_or(0));
+        }
+        s.max_tokens = max_tokens;
+        if !request.raw {
+            if let Ok(r) = model.render_chat(&kept) {
+                s.params.stop.extend(r.stop);
+            }
+        }
+        let reborrowed: Option<&mut dyn FnMut(&str) -> Flow> = match &mut sink {
+            Some(f) => Some(&mut **f),
+            None => None,
+        };
+        let result = llm::run(model, session, window, tokens, &s, request.atp, reborrowed);
+        if !keep {
+            model.close_session(session);
+        }
+        match result {
+            Ok(r) if r.failure.is_none() => {
+                attempts.push(Attempt { model: id.clone(), failure: None });
+                let answer = Answer {
+                    model: id.clone(),
+                    text: r.state.text.trim().to_string(),
+                    tokens: r.state.tokens.len() as u32,
+                    mean_nll: r.state.mean_nll(),
+                    quality: r.quality,
+                    timings: r.state.timings,
+                    kept_messages: kept.len(),
+                    telemetry: r.telemetry,
+                    finish: r.state.finish,
+                    tokens_out: r.state.generated,
+                };
+                return (attempts, Some(answer));
+            }
+            Ok(r) => {
+                let message = r.state.error.unwrap_or_default();
+                let failure = match r.failure {
+                    Some(GenerateError::ContextOverflow { .. }) => Failure::ContextTooLong { message },
+                    Some(
+                        GenerateError::Constraint { .. }
+                        | GenerateError::InvalidParams { .. }
+                        | GenerateError::EmptyPrompt { .. },
+                    ) => Failure::BadRequest { message },
+                    _ => Failure::EngineError { message },
+                };
+                let stop = matches!(failure, Failure::BadRequest { .. });
+                attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
+                if stop {
+                    break;
+                }
+            }
+            Err(e) => attempts.push(Attempt {
+                model: id.clone(),
+                failure: Some(Failure::EngineError { message: e.to_string() }),
+            }),
+        }
+    }
+    (attempts, None)
+}
+
+/// Runs plans without the router: residency, the zoo, per-conversation sessions and settings.
+#[derive(Clone)]
+pub struct Runner {
+    pub(super) residency: Arc<Residency>,
+    pub(super) specs: Vec<ModelSpec>,
+    pub(super) sessions: Arc<Mutex<Sessions>>,
+    pub(super) settings: LlmSettings,
+}
+
+impl Runner {
+    /// Try the plan's models in turn until one answers.
+    pub fn run(
+        &self,
+        plan: &Plan,
+        sink: Option<&mut dyn FnMut(&str) -> Flow>,
+    ) -> (Vec<Attempt>, Option<Answer>) {
+        attempt_chain(
+            &self.residency,
+            &self.specs,
+            &self.sessions,
+            &plan.order,
+            &plan.request,
+            &self.settings,
+            sink,
+        )
+    }
+}
