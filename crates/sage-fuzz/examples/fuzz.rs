@@ -32,14 +32,25 @@ fn main() {
             }
         };
         let r = campaign(&mut t, execs, seed);
+        let outcomes: Vec<String> = r
+            .outcomes
+            .iter()
+            .map(|(k, n)| match k {
+                0 => format!("accepted {n}"),
+                1 => format!("refused {n}"),
+                2 => format!("unwritable {n}"),
+                status => format!("{status}: {n}"),
+            })
+            .collect();
         println!(
-            "{:<18} execs {:>10}  panics {}  slowest {:.3} s  {:>8.0} execs/s  peak RSS {} MiB  (seed {seed})",
+            "{:<18} execs {:>10}  panics {}  slowest {:.3} s  {:>8.0} execs/s  peak RSS {} MiB  (seed {seed})  [{}]",
             r.target,
             r.execs,
             r.panics,
             r.slowest_s,
             r.execs as f64 / r.seconds.max(1e-9),
-            peak_rss() >> 20
+            peak_rss() >> 20,
+            outcomes.join(", ")
         );
         for (message, input) in &r.panicking {
             println!("  panicked ({message}) on {:?}", String::from_utf8_lossy(input));

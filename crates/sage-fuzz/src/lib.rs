@@ -30,6 +30,8 @@ pub struct Report {
     pub panics: u64,
     /// The first inputs that panicked, with the panic's message.
     pub panicking: Vec<(String, Vec<u8>)>,
+    /// What became of the inputs: 0 accepted, 1 refused (parsers), or HTTP statuses; counts.
+    pub outcomes: std::collections::BTreeMap<u16, u64>,
     /// The slowest input, seconds.
     pub slowest_s: f64,
     /// Wall time, seconds.
@@ -47,8 +49,15 @@ pub fn campaign(target: &mut Target, execs: u64, seed: u64) -> Report {
     let since = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     let watchdog = watch(target.name, Arc::clone(&current), Arc::clone(&since), Arc::clone(&done), started);
-    let mut r =
-        Report { target: target.name, execs: 0, panics: 0, panicking: vec![], slowest_s: 0.0, seconds: 0.0 };
+    let mut r = Report {
+        target: target.name,
+        execs: 0,
+        panics: 0,
+        panicking: vec![],
+        outcomes: Default::default(),
+        slowest_s: 0.0,
+        seconds: 0.0,
+    };
     let seeds = target.seeds.clone();
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
@@ -69,6 +78,9 @@ pub fn campaign(target: &mut Target, execs: u64, seed: u64) -> Report {
         since.store(0, Ordering::SeqCst);
         r.slowest_s = r.slowest_s.max(t0.elapsed().as_secs_f64());
         r.execs += 1;
+        if let Ok(o) = &outcome {
+            *r.outcomes.entry(*o).or_default() += 1;
+        }
         if let Err(payload) = outcome {
             r.panics += 1;
             if r.panicking.len() < 8 {

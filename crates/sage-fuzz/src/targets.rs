@@ -19,11 +19,12 @@ pub struct Target {
 }
 
 /// How one input reaches a parser.
-type Feed = Box<dyn FnMut(&[u8])>;
+type Feed = Box<dyn FnMut(&[u8]) -> u16>;
 
 impl Target {
-    /// Feed one input.
-    pub fn exec(&mut self, input: &[u8]) {
+    /// Feed one input; what became of it: 0 accepted, 1 refused with a typed error (parsers), or
+    /// the HTTP status (routes).
+    pub fn exec(&mut self, input: &[u8]) -> u16 {
         (self.run)(input)
     }
 }
@@ -63,14 +64,12 @@ pub fn target(name: &str, root: &Path, work: &Path) -> Result<Target, SetupError
         "scenario" => Ok(text_target(
             "scenario",
             seeds_from(root, &["scenarios/demo.jsonl", "scenarios/attention.jsonl"], 40)?,
-            |t| {
-                let _ = sage_kernel::scenario::Scenario::parse(t);
-            },
+            |t| verdict(sage_kernel::scenario::Scenario::parse(t).is_ok()),
         )),
         "zoo" => {
             let base = work.to_path_buf();
             Ok(text_target("zoo", seeds_from(root, &["docs/zoo.example.toml"], usize::MAX)?, move |t| {
-                let _ = sage_runtime::Zoo::parse(t, "fuzz", &base);
+                verdict(sage_runtime::Zoo::parse(t, "fuzz", &base).is_ok())
             }))
         }
         "recording" => recording(root),
@@ -91,7 +90,12 @@ fn seeds_from(root: &Path, files: &[&str], max_lines: usize) -> Result<Vec<Vec<u
     Ok(out)
 }
 
-fn text_target(name: &'static str, seeds: Vec<Vec<u8>>, f: impl Fn(&str) + 'static) -> Target {
+/// 0 for an accepted input, 1 for one refused with a typed error.
+fn verdict(accepted: bool) -> u16 {
+    u16::from(!accepted)
+}
+
+fn text_target(name: &'static str, seeds: Vec<Vec<u8>>, f: impl Fn(&str) -> u16 + 'static) -> Target {
     Target { name, seeds, run: Box::new(move |b| f(&String::from_utf8_lossy(b))) }
 }
 
@@ -116,10 +120,15 @@ fn gguf(work: &Path) -> Result<Target, SetupError> {
         seeds.push(std::fs::read(&path).map_err(setup("gguf"))?);
     }
     let run = move |b: &[u8]| {
-        if std::fs::write(&path, b).is_ok() {
-            if let Ok(g) = sage_llm::gguf::GgufFile::open(&path) {
+        if std::fs::write(&path, b).is_err() {
+            return 2;
+        }
+        match sage_llm::gguf::GgufFile::open(&path) {
+            Ok(g) => {
                 let _ = (g.architecture(), g.parameters(), g.tensor_bytes(), g.chat_template());
+                0
             }
+            Err(_) => 1,
         }
     };
     Ok(Target { name: "gguf", seeds, run: Box::new(run) })
@@ -130,9 +139,7 @@ fn recording(root: &Path) -> Result<Target, SetupError> {
     let scenario = String::from_utf8_lossy(&seeds_from(root, &["scenarios/demo.jsonl"], 30)?[0]).into_owned();
     let rec =
         sage_runtime::record::write(&sage_kernel::KernelConfig::default(), &scenario, &Default::default());
-    Ok(text_target("recording", vec![rec.into_bytes()], |t| {
-        let _ = sage_runtime::record::parse(t);
-    }))
+    Ok(text_target("recording", vec![rec.into_bytes()], |t| verdict(sage_runtime::record::parse(t).is_ok())))
 }
 
 /// Chat templates (from model files: a hostile one is outside bytes), rendered on fuel.
@@ -152,7 +159,7 @@ fn template(root: &Path) -> Result<Target, SetupError> {
     ];
     Ok(text_target("template", seeds, move |t| {
         let ctx = TemplateContext { model: "fuzz", bos: Some("<s>"), eos: Some("</s>"), date: None };
-        let _ = render_template(t, &msgs, &ctx);
+        verdict(render_template(t, &msgs, &ctx).is_ok())
     }))
 }
 
@@ -184,16 +191,16 @@ fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
         .collect();
     let out = work.join("hf.gguf");
     let run = move |b: &[u8]| {
-        let Some((&which, content)) = b.split_first() else { return };
+        let Some((&which, content)) = b.split_first() else { return 1 };
         let i = which as usize % files.len();
         let mut bytes = content.to_vec();
         if i == 3 {
             bytes.extend_from_slice(&tensors);
         }
-        if std::fs::write(dir.join(files[i]), &bytes).is_ok() {
-            let _ = sage_llm::import::import(&dir, &out);
-        }
+        let accepted = std::fs::write(dir.join(files[i]), &bytes).is_ok()
+            && sage_llm::import::import(&dir, &out).is_ok();
         let _ = std::fs::write(dir.join(files[i]), &originals[i]);
+        verdict(accepted)
     };
     Ok(Target { name: "hf_import", seeds, run: Box::new(run) })
 }
@@ -253,12 +260,14 @@ fn http(name: &str) -> Result<Target, SetupError> {
             .uri(path)
             .header("content-type", "application/json")
             .body(axum::body::Body::from(b.to_vec()));
-        let Ok(req) = req else { return };
+        let Ok(req) = req else { return 0 };
         let svc = router.clone();
         rt.block_on(async move {
             let Ok(resp) = svc.oneshot(req).await;
+            let status = resp.status().as_u16();
             let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
-        });
+            status
+        })
     };
     let name: &'static str = NAMES.iter().find(|n| **n == name).copied().unwrap_or("http");
     Ok(Target { name, seeds: seeds.into_iter().map(|s| s.as_bytes().to_vec()).collect(), run: Box::new(run) })
