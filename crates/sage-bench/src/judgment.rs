@@ -27,6 +27,12 @@ use sage_runtime::{EngineKind, ManualClock, ModelSpec, Residency};
 pub const RECALL_GOAL: f64 = 0.95;
 /// Share of compute to skip.
 pub const SKIP_GOAL: f64 = 0.70;
+/// Routing: quality at least this share of always-best's.
+pub const ROUTING_QUALITY_GOAL: f64 = 0.95;
+/// Routing: cost below this share of always-best's.
+pub const ROUTING_COST_GOAL: f64 = 0.5;
+/// Routing: model swaps per selection at most this.
+pub const ROUTING_SWAPS_GOAL: f64 = 0.2;
 
 /// The attention figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -1,5 +1,6 @@
-//! Benchmark harnesses. Each one measures its workloads several times, reports the median rate,
-//! and sets it against a baseline; `sage bench` prints the report.
+//! Benchmark harnesses and their report writers ([`report`]). Each one measures its workloads
+//! several times, reports the median rate, and sets it against a baseline and a goal; `sage bench`
+//! prints the report.
 //!
 //! Timing lives here (and in the binary), never in tests.
 
@@ -9,6 +10,7 @@ pub mod judgment;
 pub mod kernel;
 pub mod llm;
 mod measure;
+pub mod report;
 
 pub use measure::{measure, Rate};
 

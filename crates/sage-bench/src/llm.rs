@@ -32,6 +32,23 @@ and decides whether to call the operator, who is usually drinking coffee in the 
 /// prompt byte by byte).
 pub const MAX_PROMPT_TOKENS: usize = 128;
 
+/// Goals against raw llama.cpp with the same settings: decode speed ratio at least this.
+pub const DECODE_GOAL: f64 = 0.97;
+/// Prefill speed ratio at least this.
+pub const PREFILL_GOAL: f64 = 0.95;
+/// Load time ratio at most this.
+pub const LOAD_GOAL: f64 = 1.1;
+/// Extra peak memory at most this, MiB.
+pub const EXTRA_MIB_GOAL: f64 = 64.0;
+/// Against HF transformers: decode this many times faster.
+pub const HF_DECODE_GOAL: f64 = 6.0;
+/// Peak memory this many times smaller.
+pub const HF_MEMORY_GOAL: f64 = 8.0;
+/// Load this many times faster.
+pub const HF_LOAD_GOAL: f64 = 50.0;
+/// Decode speed at least this share of what the measured memory bandwidth allows.
+pub const BANDWIDTH_GOAL: f64 = 0.65;
+
 /// One measured run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RunFigures {

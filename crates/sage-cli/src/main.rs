@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod bench_serve;
 mod engine_args;
 mod generate;
 mod model_path;

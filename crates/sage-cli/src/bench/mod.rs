@@ -1,0 +1,153 @@
+//! `sage bench`: benchmarks with their baselines, one module per subcommand; the harnesses,
+//! their goals and report writers are in `sage-bench`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+mod attention;
+mod kernel;
+mod llm;
+mod routing;
+pub mod serve;
+
+/// Arguments of `sage bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, Subcommand)]
+enum What {
+    /// Kernel throughput (ticks, expert selection, SNARC) against the Python reference.
+    Kernel {
+        /// Repetitions per workload (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        reps: u32,
+        /// Milliseconds per repetition.
+        #[arg(long, default_value_t = 600)]
+        ms: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// A checkout of the Python reference (github.com/dp-web4/HRM): measure it in the same run
+        /// and print ratios against that instead of the documented figures.
+        #[arg(long, value_name = "DIR")]
+        python_ref: Option<PathBuf>,
+        /// Python interpreter for the reference (needs numpy).
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+    },
+    /// Generation through SAGE against raw llama.cpp (same GGUF, threads and settings; each run
+    /// in its own process), optionally against HF transformers, and decode speed against the
+    /// machine's measured memory bandwidth.
+    Llm {
+        /// Model file. Default: `SAGE_MODEL`, else the embedded default.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Threads for both engines.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+        /// Runs per engine (alternating; medians reported).
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        /// Tokens to generate per run.
+        #[arg(long, default_value_t = 64)]
+        gen: usize,
+        /// A Python with torch and transformers: also measure HF transformers on the same GGUF.
+        #[arg(long)]
+        hf_python: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attention on the labelled scenario: recall of salient events and compute skipped.
+    Attention {
+        /// A labelled scenario (default: the bundled scenarios/attention.jsonl).
+        scenario: Option<PathBuf>,
+        /// Run the whole loop with the language model answering (and scoring ambiguous text)
+        /// instead of the kernel's built-in plugins.
+        #[arg(long)]
+        with_model: bool,
+        #[command(flatten)]
+        zoo: crate::runtime::ZooArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Routing on a simulated zoo of scripted engines, against always-best, always-cheapest and
+    /// random.
+    Routing {
+        /// Requests.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// Seed of the request stream and the router (the first of `--seeds`).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Also run this many further seeds and print the worst and mean ratios over all.
+        #[arg(long, default_value_t = 4)]
+        more_seeds: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// `sage serve` under 1, 4 and 8 concurrent streams: time to first token, inter-token and
+    /// end-to-end latency, throughput, and 429s beyond capacity.
+    Serve {
+        /// Concurrent streams to measure.
+        #[arg(long, value_delimiter = ',', default_values_t = [1usize, 4, 8])]
+        streams: Vec<usize>,
+        /// Requests per stream.
+        #[arg(long, default_value_t = 6)]
+        per_stream: usize,
+        /// Tokens per answer.
+        #[arg(long, default_value_t = 32)]
+        max_tokens: u32,
+        /// Sampling temperature (0: greedy).
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        zoo: crate::runtime::ZooArgs,
+    },
+    /// One measured run in this process (used by `sage bench llm`).
+    #[command(hide = true)]
+    LlmChild {
+        #[arg(long)]
+        engine: String,
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        threads: u32,
+        #[arg(long)]
+        gen: usize,
+        /// Raw llama.cpp reads the file instead of mapping it.
+        #[arg(long)]
+        read: bool,
+    },
+}
+
+/// Run the command.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.what {
+        What::Serve { streams, per_stream, max_tokens, temperature, json, zoo } => {
+            serve::run(&zoo, &streams, serve::Workload { per_stream, max_tokens, temperature }, json)
+        }
+        What::Attention { scenario, json, with_model, zoo } => {
+            attention::run(scenario, json, with_model, &zoo)
+        }
+        What::Routing { requests, seed, more_seeds, json } => routing::run(requests, seed, more_seeds, json),
+        What::LlmChild { engine, model, threads, gen, read } => {
+            llm::child_run(&engine, &model, threads, gen, read)
+        }
+        What::Llm { model, threads, runs, gen, hf_python, json } => {
+            llm::run(model, llm::Settings { threads, runs, gen }, hf_python, json)
+        }
+        What::Kernel { reps, ms, json, python_ref, python } => {
+            kernel::run(reps, ms, json, python_ref, python)
+        }
+    }
+}
