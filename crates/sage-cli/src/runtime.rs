@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _};
 use clap::Args;
 use sage_kernel::State;
-use sage_llm::{EngineConfig, Flow, LanguageModel, LlamaEngine};
+use sage_llm::{EngineConfig, Flow, LanguageModel, LlamaEngine, OpenAiModel};
 use sage_runtime::route::{Request, Router};
 use sage_runtime::{Clock, EngineKind, Loader, LoaderError, ModelSpec, Profile, Residency, SystemClock, Zoo};
 use sage_store::{NewMessage, Store};
@@ -50,12 +50,7 @@ impl Loader for EngineLoader {
             EngineKind::Gguf | EngineKind::Hf => {
                 spec.path.clone().ok_or_else(|| unavailable("no path".into()))?
             }
-            EngineKind::Openai => {
-                return Err(unavailable(format!(
-                    "remote engines ({}) are not available in this build yet",
-                    spec.url.as_deref().unwrap_or("?")
-                )))
-            }
+            EngineKind::Openai => return remote(spec),
         };
         let path = model_path::resolve(Some(&path)).map_err(|e| unavailable(format!("{e:#}")))?;
         let mut config = self.config.clone();
@@ -65,6 +60,26 @@ impl Loader for EngineLoader {
         Ok(Arc::new(LlamaEngine::load(&path, Some(&spec.id), config)?) as Arc<dyn LanguageModel>)
     }
 }
+
+/// A zoo member served by a remote OpenAI-compatible server (llama-server, vLLM, Ollama, another
+/// SAGE): connected and checked at load; its key comes from the variable `api_key_env` names.
+fn remote(spec: &ModelSpec) -> Result<Arc<dyn LanguageModel>, LoaderError> {
+    let unavailable = |message: String| LoaderError::Unavailable { model: spec.id.clone(), message };
+    let url = spec.url.as_deref().ok_or_else(|| unavailable("engine openai needs `url`".into()))?;
+    let api_key = match &spec.api_key_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .map_err(|_| unavailable(format!("the API key variable {var} (api_key_env) is not set")))?,
+        ),
+        None => None,
+    };
+    let remote_model = spec.remote_model.as_deref().unwrap_or(&spec.id);
+    let m = OpenAiModel::connect(&spec.id, url, remote_model, api_key, spec.context, REMOTE_TIMEOUT)?;
+    Ok(Arc::new(m))
+}
+
+/// How long a remote server may take to answer one request.
+const REMOTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The zoo, profile, residency and store of a command.
 pub struct Composed {

@@ -27,6 +27,11 @@ impl Server {
     /// `sage serve` on a free loopback port with a store in a fresh folder named after `name`,
     /// `api_key` as `SAGE_API_KEY` (none: no key), and `extra` arguments; returns once it listens.
     pub fn start(name: &str, api_key: Option<&str>, extra: &[&str]) -> Self {
+        Self::start_with_env(name, api_key, extra, &[])
+    }
+
+    /// As [`Server::start`], with more environment variables.
+    pub fn start_with_env(name: &str, api_key: Option<&str>, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("sage-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sage"));
@@ -36,6 +41,7 @@ impl Server {
             .stderr(Stdio::piped())
             .stdout(Stdio::null());
         cmd.env("SAGE_MODEL", model());
+        cmd.envs(env.iter().copied());
         match api_key {
             Some(k) => cmd.env("SAGE_API_KEY", k),
             None => cmd.env_remove("SAGE_API_KEY"),
