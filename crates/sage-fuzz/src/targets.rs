@@ -189,7 +189,9 @@ fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
             s
         })
         .collect();
-    let out = work.join("hf.gguf");
+    // The converted file is not what is under test: where the system has a sink, it goes there.
+    let sink = Path::new("/dev/null");
+    let out = if sink.exists() { sink.to_path_buf() } else { work.join("hf.gguf") };
     let run = move |b: &[u8]| {
         let Some((&which, content)) = b.split_first() else { return 1 };
         let i = which as usize % files.len();
