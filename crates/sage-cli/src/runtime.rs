@@ -93,6 +93,8 @@ pub struct Composed {
     pub store: Store,
     /// Clock.
     pub clock: Arc<dyn Clock>,
+    /// What was decided for each model (its context window), in words.
+    pub notes: Vec<String>,
 }
 
 fn available_memory() -> u64 {
@@ -107,13 +109,29 @@ fn available_memory() -> u64 {
         .map_or(4 << 30, |kb| kb << 10)
 }
 
-/// The default zoo: one model, the primary, for every text class.
-fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
+/// The default zoo: one model, the primary, for every text class. Its window is the trained
+/// context capped as [`sage_runtime::default_window`] says (`--ctx` overrides it), and its
+/// expected memory counts the KV cache of `sequences` windows. Returns the zoo and what was
+/// decided about the window, in words.
+fn default_zoo(
+    model: Option<&Path>,
+    ctx: Option<u32>,
+    sequences: u32,
+    budget: u64,
+) -> anyhow::Result<(Vec<ModelSpec>, String)> {
     let path = model_path::resolve(model)?;
     let id = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "model".into());
-    let mib = std::fs::metadata(&path).map(|m| (m.len() >> 20) + 64).unwrap_or(512);
-    Ok(vec![ModelSpec {
-        id,
+    let g = sage_llm::gguf::GgufFile::open(&path).ok();
+    let train = g.as_ref().and_then(|g| g.train_context()).unwrap_or(0).min(u32::MAX as u64) as u32;
+    let kv_per_token = g.as_ref().and_then(|g| g.kv_bytes_per_token()).unwrap_or(0);
+    let (context, why) = match ctx {
+        Some(n) => (n, format!("context {n} tokens (--ctx; trained {train})")),
+        None => sage_runtime::default_window(train, kv_per_token, sequences, budget),
+    };
+    let kv_mib = (kv_per_token * context as u64 * sequences.max(1) as u64) >> 20;
+    let mib = std::fs::metadata(&path).map(|m| (m.len() >> 20) + 64).unwrap_or(512) + kv_mib;
+    let specs = vec![ModelSpec {
+        id: id.clone(),
         engine: EngineKind::Gguf,
         path: Some(path),
         url: None,
@@ -121,7 +139,7 @@ fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
         api_key_env: None,
         role: "primary".into(),
         modalities: vec!["text".into()],
-        context: 1024,
+        context,
         parallel: None,
         load: None,
         quality: BTreeMap::from([
@@ -133,26 +151,46 @@ fn default_zoo(model: Option<&Path>) -> anyhow::Result<Vec<ModelSpec>> {
         expected_load_s: 0.5,
         keep_alive_s: 600.0,
         pinned: false,
-    }])
+    }];
+    Ok((specs, format!("{id}: {why}")))
 }
 
 /// Compose the runtime for a command.
 pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
-    let (specs, zoo_profile) = match &args.zoo {
+    let zoo = match &args.zoo {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading the zoo {}", p.display()))?;
             let base = p.parent().unwrap_or(Path::new("."));
-            let zoo = Zoo::parse(&text, &p.display().to_string(), base)?;
-            (zoo.models, Some(zoo.profile))
+            Some(Zoo::parse(&text, &p.display().to_string(), base)?)
         }
-        None => (default_zoo(args.model.as_deref())?, None),
+        None => None,
     };
-    let name = args.profile.clone().or(zoo_profile).unwrap_or_else(|| "local".into());
+    let name =
+        args.profile.clone().or(zoo.as_ref().map(|z| z.profile.clone())).unwrap_or_else(|| "local".into());
     let profile = match name.as_str() {
         "local" => Profile::local(available_memory()),
         other => Profile::named(other)
             .with_context(|| format!("unknown profile {other} (thor, legion, sprout, local)"))?,
+    };
+    let sequences = args.engine.parallel.unwrap_or(1);
+    let (specs, notes) = match zoo {
+        Some(z) => {
+            let notes = z
+                .models
+                .iter()
+                .map(|m| match args.engine.ctx {
+                    Some(n) => format!("{}: context {n} tokens (--ctx)", m.id),
+                    None => format!("{}: context {} tokens (the zoo's)", m.id, m.context),
+                })
+                .collect();
+            (z.models, notes)
+        }
+        None => {
+            let (specs, note) =
+                default_zoo(args.model.as_deref(), args.engine.ctx, sequences, profile.model_bytes)?;
+            (specs, vec![note])
+        }
     };
     let store_path = args.store.clone().unwrap_or_else(|| model_path::cache_dir().join("sage.db"));
     if let Some(dir) = store_path.parent() {
@@ -168,7 +206,7 @@ pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
             residency.set_measured(&s.id, m.bytes, m.load_s);
         }
     }
-    Ok(Composed { specs, profile, residency, store, clock })
+    Ok(Composed { specs, profile, residency, store, clock, notes })
 }
 
 impl Composed {

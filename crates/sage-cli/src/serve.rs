@@ -52,6 +52,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut args = args;
     let parallel = *args.zoo.engine.parallel.get_or_insert(4);
     let c = compose(&args.zoo)?;
+    let notes = c.notes.clone();
     let mut router = Router::new(c.specs.clone(), c.residency.clone(), c.clock.clone(), 7);
     let trust = c.store.load_trust()?;
     router.restore_trust(&trust);
@@ -91,6 +92,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             listener.local_addr()?,
             if guarded { "; API key required" } else { "" }
         );
+        for note in &notes {
+            eprintln!("  model {note}");
+        }
         // Listen at once; /ready says 503 until the keep-hot models are loaded.
         let warm = app.clone();
         tokio::task::spawn_blocking(move || warm.warm_up());

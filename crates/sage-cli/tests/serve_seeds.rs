@@ -51,3 +51,23 @@ fn sigterm_stops_cleanly_and_saves_what_was_learned() {
     let store = sage_store::Store::open(&server.store()).unwrap();
     assert!(!store.load_trust().unwrap().is_empty(), "no trust saved at shutdown");
 }
+
+/// The default window is the model's trained context capped at 4,096 tokens (it was 1,024): a
+/// 3,000-token prompt is served, one beyond the window is a 400 that says so.
+#[test]
+fn a_long_prompt_fits_the_default_window() {
+    let server = Server::start("window", None, &[]);
+    let addr = server.addr();
+    let long = "word ".repeat(3000);
+    let body = format!(r#"{{"model":"sage","prompt":"{long}","max_tokens":4,"temperature":0}}"#);
+    let r = post(&addr, "/v1/completions", &body);
+    assert!(r.starts_with("HTTP/1.1 200"), "{}", &r[..r.len().min(400)]);
+    let too_long = "word ".repeat(5000);
+    let body = format!(r#"{{"model":"sage","prompt":"{too_long}","max_tokens":4}}"#);
+    let r = post(&addr, "/v1/completions", &body);
+    assert!(
+        r.starts_with("HTTP/1.1 400") && r.contains("context_length_exceeded"),
+        "{}",
+        &r[..r.len().min(400)]
+    );
+}

@@ -454,6 +454,25 @@ impl GgufFile {
         self.get("tokenizer.chat_template").and_then(Value::as_str)
     }
 
+    /// The model's trained context (`{arch}.context_length`), if the file says.
+    pub fn train_context(&self) -> Option<u64> {
+        self.arch_value("context_length").and_then(Value::as_u64)
+    }
+
+    /// Bytes of KV cache one token costs with an F16 cache in every layer (keys and values of
+    /// every KV head): `layers × kv_heads × (key_length + value_length) × 2`. An upper bound for
+    /// models whose sliding-window layers keep fewer cells. None when the shape is not given.
+    pub fn kv_bytes_per_token(&self) -> Option<u64> {
+        let u = |k: &str| self.arch_value(k).and_then(Value::as_u64);
+        let layers = u("block_count")?;
+        let heads = u("attention.head_count")?.max(1);
+        let kv_heads = u("attention.head_count_kv").unwrap_or(heads);
+        let head_dim = u("embedding_length").map(|h| h / heads);
+        let k = u("attention.key_length").or(head_dim)?;
+        let v = u("attention.value_length").or(head_dim)?;
+        layers.checked_mul(kv_heads)?.checked_mul(k.checked_add(v)?)?.checked_mul(2)
+    }
+
     /// Bytes of tensor data.
     pub fn tensor_bytes(&self) -> u64 {
         self.tensors.iter().map(|t| t.bytes).sum()

@@ -28,7 +28,7 @@ pub mod semantic;
 pub mod zoo;
 
 pub use residency::{Lease, Loader, LoaderError, Residency, ResidencyError, ResidencyLog};
-pub use zoo::{EngineKind, ModelSpec, Profile, Zoo, ZooError};
+pub use zoo::{default_window, EngineKind, ModelSpec, Profile, Zoo, ZooError};
 
 /// Seconds on some monotonic clock. The runtime measures time through this so that tests can
 /// drive time by hand.

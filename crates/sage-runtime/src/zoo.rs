@@ -228,6 +228,49 @@ pub struct Profile {
 
 const GIB: u64 = 1 << 30;
 
+/// The largest default context window (Ollama's default; llama-server takes the trained one,
+/// which for the seed's model would be a 128k-token cache per sequence).
+pub const DEFAULT_WINDOW_CAP: u32 = 4096;
+/// The smallest window the default ever shrinks to.
+pub const MIN_WINDOW: u32 = 512;
+
+/// A model's default context window and why: its trained context, at most
+/// [`DEFAULT_WINDOW_CAP`], halved while the KV cache for `sequences` windows would take more than
+/// a quarter of the memory budget (never below [`MIN_WINDOW`]). `kv_per_token` is the cache's
+/// bytes per token (0 when unknown: no memory cap).
+pub fn default_window(train: u32, kv_per_token: u64, sequences: u32, budget: u64) -> (u32, String) {
+    let train = if train == 0 { DEFAULT_WINDOW_CAP } else { train };
+    let mut window = train.min(DEFAULT_WINDOW_CAP);
+    let kv = |w: u32| kv_per_token.saturating_mul(w as u64).saturating_mul(sequences.max(1) as u64);
+    let mut capped_by_memory = false;
+    while window > MIN_WINDOW && kv(window) > budget / 4 {
+        window /= 2;
+        capped_by_memory = true;
+    }
+    let window = window.max(MIN_WINDOW.min(train));
+    let why = if capped_by_memory {
+        format!(
+            "context {window} tokens: trained {train}, halved until its KV cache for {} sequences ({} MiB) fits a quarter of the {} MiB budget",
+            sequences.max(1),
+            kv(window) >> 20,
+            budget >> 20
+        )
+    } else if window < train {
+        format!(
+            "context {window} tokens: trained {train}, capped at {DEFAULT_WINDOW_CAP} (--ctx or the zoo's `context` sets more); KV cache for {} sequences {} MiB",
+            sequences.max(1),
+            kv(window) >> 20
+        )
+    } else {
+        format!(
+            "context {window} tokens: the trained context; KV cache for {} sequences {} MiB",
+            sequences.max(1),
+            kv(window) >> 20
+        )
+    };
+    (window, why)
+}
+
 impl Profile {
     /// A shipped profile by name; `local` needs the machine's memory (see [`Profile::local`]).
     pub fn named(name: &str) -> Option<Self> {
@@ -340,5 +383,22 @@ quality = { "text.question" = 0.9 }
         assert!(Profile::named("thor").unwrap().model_bytes > Profile::named("legion").unwrap().model_bytes);
         assert!(Profile::named("mars").is_none());
         assert_eq!(Profile::local(8 * GIB).model_bytes, 4 * GIB);
+    }
+
+    #[test]
+    fn the_default_window_is_the_trained_context_capped_by_ollamas_default_and_memory() {
+        // Gemma 3 270M: trained 32k, 18 KiB of KV per token: 4096 fits easily.
+        let (w, why) = default_window(32768, 18 * 1024, 4, 10 << 30);
+        assert_eq!(w, 4096, "{why}");
+        assert!(why.contains("capped at 4096"), "{why}");
+        // A model trained on 2048 keeps 2048.
+        assert_eq!(default_window(2048, 1 << 10, 4, 10 << 30).0, 2048);
+        // Nemotron-Nano-4B shape: 32 layers, 8 KV heads of 128: 128 KiB per token; on a 1 GiB
+        // budget 4 sequences of 4096 (2 GiB) do not fit a quarter: halved to 512.
+        let (w, why) = default_window(131072, 32 * 8 * 256 * 2, 4, 1 << 30);
+        assert_eq!(w, 512, "{why}");
+        assert!(why.contains("halved"), "{why}");
+        // Unknown shape or training: the cap.
+        assert_eq!(default_window(0, 0, 1, 1 << 30).0, 4096);
     }
 }

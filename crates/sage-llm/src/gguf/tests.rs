@@ -123,3 +123,21 @@ fn overflowing_sizes_and_alignments_are_malformed() {
         assert!(e.to_string().contains("alignment"), "{alignment}: {e}");
     }
 }
+
+#[test]
+fn kv_cache_bytes_per_token_follow_the_shape() {
+    let (_dir, tmp) = folder();
+    let p = tmp("shape.gguf");
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", MetaValue::Str("llama".into()))
+        .meta("llama.block_count", MetaValue::U32(32))
+        .meta("llama.context_length", MetaValue::U32(131072))
+        .meta("llama.embedding_length", MetaValue::U32(3072))
+        .meta("llama.attention.head_count", MetaValue::U32(32))
+        .meta("llama.attention.head_count_kv", MetaValue::U32(8));
+    w.write(&p).unwrap();
+    let g = GgufFile::open(&p).unwrap();
+    // 32 layers × 8 KV heads × (96 + 96) × 2 bytes.
+    assert_eq!(g.kv_bytes_per_token(), Some(32 * 8 * 192 * 2));
+    assert_eq!(g.train_context(), Some(131072));
+}
