@@ -207,6 +207,10 @@ pub struct Imported {
     pub tensors: usize,
 }
 
+/// The largest size, head count or vocabulary a config may declare (far beyond any published
+/// Llama-family model: their largest vocabulary is 256k, their widest hidden size 16k).
+const MAX_DIMENSION: u64 = 1 << 22;
+
 fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config), ImportError> {
     let text = std::fs::read_to_string(cfg_path).map_err(io_err(cfg_path))?;
     let cfg: Config = serde_json::from_str(&text).map_err(|e| ImportError::Config {
@@ -230,6 +234,27 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
         || cfg.vocab_size == 0
     {
         return Err(config_err("sizes must be positive"));
+    }
+    // llama.cpp's own limit on layers (it aborts beyond it), and counts no real model reaches:
+    // a config is outside bytes, and every layer and dimension becomes work and memory here.
+    if cfg.num_hidden_layers > crate::llama::MAX_LAYERS {
+        return Err(config_err(&format!(
+            "num_hidden_layers {} exceeds {}",
+            cfg.num_hidden_layers,
+            crate::llama::MAX_LAYERS
+        )));
+    }
+    for (name, value) in [
+        ("hidden_size", cfg.hidden_size),
+        ("intermediate_size", cfg.intermediate_size),
+        ("num_attention_heads", cfg.num_attention_heads),
+        ("vocab_size", cfg.vocab_size),
+        ("head_dim", cfg.head_dim.unwrap_or(0)),
+        ("num_key_value_heads", cfg.num_key_value_heads.unwrap_or(0)),
+    ] {
+        if value > MAX_DIMENSION {
+            return Err(config_err(&format!("{name} {value} exceeds {MAX_DIMENSION}")));
+        }
     }
     let kv = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads);
     if kv == 0 || !cfg.num_attention_heads.is_multiple_of(kv) {

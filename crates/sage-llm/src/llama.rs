@@ -34,6 +34,7 @@ use crate::types::{
 
 mod batching;
 mod hparams;
+pub use hparams::{MAX_EXPERTS, MAX_LAYERS};
 mod logits;
 pub mod weights;
 

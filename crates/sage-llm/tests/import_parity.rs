@@ -123,4 +123,15 @@ fn bad_folders_are_typed_errors() {
     assert!(matches!(import(&dir, &out), Err(ImportError::Architecture { .. })));
     std::fs::write(dir.join("config.json"), "{not json").unwrap();
     assert!(matches!(import(&dir, &out), Err(ImportError::Config { .. })));
+    // Found by the fuzzer (crates/sage-fuzz): 2^32 layers hung the import in its loop over
+    // layers; counts beyond llama.cpp's limits are refused at once.
+    for (key, huge) in [
+        ("\"num_hidden_layers\": 3", "\"num_hidden_layers\": 4294967296"),
+        ("\"vocab_size\": 300", "\"vocab_size\": 1099511627776"),
+    ] {
+        assert!(cfg.contains(key), "{key}");
+        std::fs::write(dir.join("config.json"), cfg.replace(key, huge)).unwrap();
+        let e = import(&dir, &out).unwrap_err();
+        assert!(matches!(e, ImportError::Config { .. }) && e.to_string().contains("exceeds"), "{e}");
+    }
 }
