@@ -484,6 +484,18 @@ impl Residency {
         Ok(())
     }
 
+    /// How long `model` stays loaded once idle, from now on (an API's `keep_alive`).
+    pub fn set_keep_alive(&self, model: &str, seconds: f64) -> Result<(), ResidencyError> {
+        let mut g = self.lock();
+        match g.specs.get_mut(model) {
+            Some(spec) => {
+                spec.keep_alive_s = seconds.max(0.0);
+                Ok(())
+            }
+            None => Err(ResidencyError::Unknown { model: model.into() }),
+        }
+    }
+
     /// Unload `model` now if it is resident and idle. Returns whether it was resident; a busy
     /// model is an error (it is never unloaded under a request).
     pub fn unload(&self, model: &str, why: &str) -> Result<bool, ResidencyError> {

@@ -35,6 +35,7 @@ use sage_store::Store;
 mod error;
 mod listen;
 mod metrics;
+mod ollama;
 mod openai;
 mod sage_api;
 
@@ -284,6 +285,12 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/completions", post(openai::completions))
+        .route("/api/chat", post(ollama::chat))
+        .route("/api/generate", post(ollama::generate))
+        .route("/api/tags", get(ollama::tags))
+        .route("/api/ps", get(ollama::ps))
+        .route("/api/show", post(ollama::show))
+        .route("/api/version", get(ollama::version))
         .route("/sage/observations", post(sage_api::observations))
         .route("/sage/state", get(sage_api::state))
         .route("/sage/events", get(sage_api::events))

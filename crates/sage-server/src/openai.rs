@@ -157,13 +157,13 @@ fn params(
 
 /// A seed for a request that names none: std's per-process random hash keys, advanced for
 /// every new `RandomState`, hash nothing into a fresh value each call.
-fn fresh_seed() -> u32 {
+pub(crate) fn fresh_seed() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let h = std::collections::hash_map::RandomState::new().build_hasher().finish();
     (h ^ (h >> 32)) as u32
 }
 
-fn check_model(app: &App, model: &str) -> Result<(), ApiError> {
+pub(crate) fn check_model(app: &App, model: &str) -> Result<(), ApiError> {
     if model == "sage" || app.specs.iter().any(|s| s.id == model) {
         Ok(())
     } else {
@@ -171,14 +171,14 @@ fn check_model(app: &App, model: &str) -> Result<(), ApiError> {
     }
 }
 
-enum Chunk {
+pub(crate) enum Chunk {
     Delta(String),
     Done(Box<Served>),
 }
 
 /// Run `request` on a blocking thread; deltas and the final record arrive on the channel. A
 /// closed channel (the client went away) stops the generation at the next token.
-fn spawn(
+pub(crate) fn spawn(
     app: Arc<App>,
     model: String,
     request: Request,
@@ -271,7 +271,7 @@ fn failure(model: &str, s: &Served) -> Option<ApiError> {
     None
 }
 
-fn finish_reason(s: &Served) -> &'static str {
+pub(crate) fn finish_reason(s: &Served) -> &'static str {
     match s.answer.as_ref().and_then(|a| a.finish) {
         Some(FinishReason::Length) => "length",
         Some(FinishReason::Cancelled) => "stop",
@@ -321,7 +321,7 @@ fn chat_logprobs(s: &Served) -> Value {
     json!({"content": content})
 }
 
-fn class_of(text: &str) -> String {
+pub(crate) fn class_of(text: &str) -> String {
     if text.trim_end().ends_with('?') {
         "text.question".into()
     } else {
@@ -459,7 +459,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
 
 /// The first message of a generation: a finished failure becomes its error status (before any
 /// stream starts); anything else begins the stream.
-async fn first_or_error(
+pub(crate) async fn first_or_error(
     app: &App,
     model: &str,
     rx: &mut tokio::sync::mpsc::Receiver<Chunk>,
@@ -475,7 +475,7 @@ async fn first_or_error(
 }
 
 /// A whole (non-streamed) answer: the final record, or its failure as an error status.
-async fn whole(
+pub(crate) async fn whole(
     app: &App,
     model: &str,
     mut rx: tokio::sync::mpsc::Receiver<Chunk>,

@@ -491,3 +491,50 @@ async fn slow_and_idle_connections_are_closed_and_open_ones_are_capped() {
     tokio::io::AsyncReadExt::read_to_string(&mut ok, &mut out).await.unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
 }
+
+#[tokio::test]
+async fn the_ollama_api_answers_streams_ndjson_and_refuses_bad_options() {
+    let a = app(ServerConfig::default());
+    let body =
+        json!({"model": "a:latest", "messages": [{"role": "user", "content": "Battery?"}], "stream": false});
+    let (s, v) = call(&a, "POST", "/api/chat", Some(body), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["message"]["content"], "answer from a");
+    assert_eq!((v["done"].as_bool(), v["eval_count"].as_u64()), (Some(true), Some(13)), "{v}");
+    // Streamed by default: one JSON object per line, the last one done.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/api/generate")
+        .body(Body::from(json!({"model": "sage", "prompt": "Battery?"}).to_string()))
+        .unwrap();
+    let resp = routes(a.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 2, "{text}");
+    assert_eq!(lines.last().unwrap()["done"], true);
+    let streamed: String = lines.iter().filter_map(|l| l["response"].as_str()).collect();
+    assert_eq!(streamed, "answer from a");
+    for (body, param) in [
+        (
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "format": {"type": "nonsense"}}),
+            "format",
+        ),
+        (
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "keep_alive": "soon"}),
+            "keep_alive",
+        ),
+        (
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "options": {"temperature": 9}}),
+            "options",
+        ),
+    ] {
+        let (s, v) = call(&a, "POST", "/api/chat", Some(body), None).await;
+        assert_eq!((s, v["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some(param)), "{v}");
+    }
+    let (s, _) = call(&a, "POST", "/api/chat", Some(json!({"model": "nope", "messages": []})), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = call(&a, "GET", "/api/tags", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["models"].as_array().unwrap().len(), 3, "{v}");
+}

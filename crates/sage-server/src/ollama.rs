@@ -1,0 +1,479 @@
+//! The Ollama API, for the robotics and desktop tools that speak it: `/api/chat` and
+//! `/api/generate` (streamed as NDJSON by default, or whole), `/api/tags`, `/api/ps`,
+//! `/api/show`, `/api/version`. The same router, queue and engines as the OpenAI API; `options`
+//! map onto sampling, `format` onto a JSON constraint, `keep_alive` onto residency (0 unloads
+//! the model after the answer, a negative value pins it, a duration sets its keep-alive).
+//! Model names are the zoo's ids (a `:latest` tag is ignored) or `sage` (the router chooses).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, StreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_stream::wrappers::ReceiverStream;
+
+use sage_llm::{ChatMessage, Constraint, GenerateParams, Role, Sampling};
+use sage_runtime::route::{Request, Served};
+
+use crate::openai::{check_model, class_of, first_or_error, fresh_seed, spawn, whole, Chunk};
+use crate::{admit, ApiError, App};
+
+#[derive(Deserialize, Default)]
+struct Options {
+    temperature: Option<f32>,
+    top_p: Option<f32>,
+    top_k: Option<u32>,
+    min_p: Option<f32>,
+    seed: Option<u32>,
+    num_predict: Option<i64>,
+    stop: Option<Vec<String>>,
+    repeat_penalty: Option<f32>,
+    repeat_last_n: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct Message {
+    role: String,
+    #[serde(default)]
+    content: String,
+}
+
+#[derive(Deserialize)]
+struct ChatBody {
+    model: String,
+    #[serde(default)]
+    messages: Vec<Message>,
+    stream: Option<bool>,
+    #[serde(default)]
+    options: Options,
+    format: Option<Value>,
+    keep_alive: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct GenerateBody {
+    model: String,
+    #[serde(default)]
+    prompt: String,
+    system: Option<String>,
+    #[serde(default)]
+    raw: bool,
+    stream: Option<bool>,
+    #[serde(default)]
+    options: Options,
+    format: Option<Value>,
+    keep_alive: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ShowBody {
+    #[serde(alias = "name")]
+    model: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("the body is not a valid request: {e}"), None))
+}
+
+/// The zoo id a client's model name means (`name:latest` is `name`).
+fn model_id(app: &App, name: &str) -> Result<String, ApiError> {
+    let id = name.strip_suffix(":latest").unwrap_or(name).to_string();
+    check_model(app, &id)?;
+    Ok(id)
+}
+
+/// Sampling and limits from `options` and `format`.
+fn params(app: &App, o: &Options, format: Option<&Value>) -> Result<(GenerateParams, u32), ApiError> {
+    let d = Sampling::default();
+    let sampling = Sampling {
+        temperature: o.temperature.unwrap_or(d.temperature),
+        top_p: o.top_p.unwrap_or(d.top_p),
+        top_k: o.top_k.unwrap_or(d.top_k),
+        min_p: o.min_p.unwrap_or(d.min_p),
+        repeat_penalty: o.repeat_penalty.unwrap_or(d.repeat_penalty),
+        repeat_last_n: o.repeat_last_n.unwrap_or(d.repeat_last_n),
+        // No seed: a fresh one, as Ollama does.
+        seed: o.seed.unwrap_or_else(fresh_seed),
+    };
+    if !(sampling.temperature.is_finite() && (0.0..=2.0).contains(&sampling.temperature)) {
+        return Err(ApiError::invalid(
+            format!("temperature {} is outside [0, 2]", sampling.temperature),
+            Some("options"),
+        ));
+    }
+    if !(sampling.top_p > 0.0 && sampling.top_p <= 1.0) {
+        return Err(ApiError::invalid(
+            format!("top_p {} is outside (0, 1]", sampling.top_p),
+            Some("options"),
+        ));
+    }
+    // -1 (until the answer ends) and -2 (until the window is full) are capped like an absent
+    // num_predict, at the server's default.
+    let max_tokens = match o.num_predict {
+        Some(n) if n > 0 => n.min(u32::MAX as i64) as u32,
+        Some(0) => return Err(ApiError::invalid("num_predict must not be 0", Some("options"))),
+        _ => app.config.default_max_tokens,
+    };
+    let constraint = match format {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s == "json" => Some(Constraint::JsonSchema(json!({"type": "object"}))),
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(schema @ Value::Object(_)) => Some(Constraint::JsonSchema(schema.clone())),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("format must be \"json\" or a JSON schema, got {other}"),
+                Some("format"),
+            ))
+        }
+    };
+    if let Some(c) = &constraint {
+        sage_llm::check_constraint(c)
+            .map_err(|e| ApiError::invalid(format!("format is not usable: {e}"), Some("format")))?;
+    }
+    let p = GenerateParams {
+        max_tokens,
+        sampling,
+        stop: o.stop.clone().unwrap_or_default(),
+        constraint,
+        ..GenerateParams::default()
+    };
+    Ok((p, max_tokens))
+}
+
+/// `keep_alive` as seconds: a number is seconds, a string a Go duration ("5m", "1h30m", "10s").
+fn keep_alive_s(v: &Value) -> Result<f64, ApiError> {
+    let bad = || ApiError::invalid(format!("keep_alive {v} is not a duration"), Some("keep_alive"));
+    match v {
+        Value::Number(n) => n.as_f64().ok_or_else(bad),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(x) = s.parse::<f64>() {
+                return Ok(x);
+            }
+            let (negative, s) = match s.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, s),
+            };
+            let mut total = 0.0;
+            let mut number = String::new();
+            let mut chars = s.chars().peekable();
+            while let Some(c) = chars.next() {
+                if c.is_ascii_digit() || c == '.' {
+                    number.push(c);
+                    continue;
+                }
+                let unit = if c == 'm' && chars.peek() == Some(&'s') {
+                    chars.next();
+                    0.001
+                } else {
+                    match c {
+                        'h' => 3600.0,
+                        'm' => 60.0,
+                        's' => 1.0,
+                        _ => return Err(bad()),
+                    }
+                };
+                total += number.parse::<f64>().map_err(|_| bad())? * unit;
+                number.clear();
+            }
+            if !number.is_empty() {
+                return Err(bad());
+            }
+            Ok(if negative { -total } else { total })
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// Apply `keep_alive` to the model that answered: 0 unloads it, negative pins it, a duration
+/// becomes its keep-alive.
+fn keep_alive(app: &App, model: &str, v: Option<&Value>) -> Result<(), ApiError> {
+    let Some(v) = v else { return Ok(()) };
+    let s = keep_alive_s(v)?;
+    let r = if s == 0.0 {
+        app.residency.unload(model, "keep_alive 0").map(|_| ())
+    } else if s < 0.0 {
+        app.residency.set_pinned(model, true)
+    } else {
+        app.residency.set_pinned(model, false).and_then(|_| app.residency.set_keep_alive(model, s))
+    };
+    if let Err(e) = r {
+        tracing::warn!(model, error = %e, "keep_alive not applied");
+    }
+    app.metrics.residency(&app.residency.take_log());
+    Ok(())
+}
+
+fn created_at() -> String {
+    // RFC 3339 in UTC, from the system clock (no date library needed for this one format).
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = secs / 86_400;
+    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// The closing figures of an answer, in Ollama's names (durations in nanoseconds).
+fn figures(s: &Served) -> Value {
+    let ns = |x: f64| (x * 1e9) as u64;
+    let done_reason = if crate::openai::finish_reason(s) == "length" { "length" } else { "stop" };
+    match &s.answer {
+        Some(a) => json!({
+            "done": true, "done_reason": done_reason,
+            "total_duration": ns(a.timings.prefill_s + a.timings.decode_s),
+            "load_duration": 0,
+            "prompt_eval_count": a.timings.prompt_tokens + a.timings.cached_tokens,
+            "prompt_eval_duration": ns(a.timings.prefill_s),
+            "eval_count": a.tokens,
+            "eval_duration": ns(a.timings.decode_s),
+        }),
+        None => json!({"done": true, "done_reason": "stop"}),
+    }
+}
+
+/// Run `request` and answer as Ollama does: NDJSON lines (`line(delta, done)`), or one object.
+async fn answer(
+    app: Arc<App>,
+    model: String,
+    request: Request,
+    stream: bool,
+    keep: Option<Value>,
+    line: impl Fn(&str, Option<&Served>) -> Value + Send + Sync + 'static,
+) -> Result<Response, ApiError> {
+    if let Some(v) = &keep {
+        keep_alive_s(v)?;
+    }
+    let slot = admit(&app).await?;
+    let mut rx = spawn(app.clone(), model.clone(), request, slot);
+    if !stream {
+        let s = whole(&app, &model, rx).await?;
+        let answered = s.answer.as_ref().map_or(model.clone(), |a| a.model.clone());
+        keep_alive(&app, &answered, keep.as_ref())?;
+        return Ok(Json(line(&s.reply, Some(&s))).into_response());
+    }
+    let first = first_or_error(&app, &model, &mut rx).await?;
+    let app2 = app.clone();
+    let lines = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| {
+        let v = match c {
+            Chunk::Delta(d) => line(&d, None),
+            Chunk::Done(s) => {
+                app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
+                let answered = s.answer.as_ref().map_or(model.clone(), |a| a.model.clone());
+                let _ = keep_alive(&app2, &answered, keep.as_ref());
+                // The degraded responder's text was never streamed: it goes in the last line.
+                line(if s.degraded { &s.reply } else { "" }, Some(&s))
+            }
+        };
+        Ok::<_, Infallible>(Bytes::from(format!("{v}\n")))
+    });
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
+}
+
+/// `POST /api/chat`.
+pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: ChatBody = parse(&body)?;
+    let model = model_id(&app, &b.model)?;
+    let mut messages = Vec::with_capacity(b.messages.len());
+    for (i, m) in b.messages.iter().enumerate() {
+        let role = match m.role.as_str() {
+            "system" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(ApiError::invalid(
+                    format!("messages[{i}]: unknown role {other}"),
+                    Some("messages"),
+                ))
+            }
+        };
+        messages.push(ChatMessage::new(role, m.content.clone()));
+    }
+    if messages.is_empty() {
+        // Ollama loads the model and answers nothing: a warm-up.
+        let id = model.clone();
+        let app2 = app.clone();
+        tokio::task::spawn_blocking(move || {
+            app2.residency.acquire(&id, "loaded through /api/chat").map(|_| ())
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+        keep_alive(&app, &model, b.keep_alive.as_ref())?;
+        return Ok(Json(json!({"model": b.model, "created_at": created_at(), "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "load"})).into_response());
+    }
+    let (p, max_tokens) = params(&app, &b.options, b.format.as_ref())?;
+    let last =
+        messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
+    let request = Request {
+        class: class_of(&last),
+        messages,
+        conversation: None,
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        raw: false,
+    };
+    let name = b.model.clone();
+    let line = move |text: &str, done: Option<&Served>| {
+        let mut v = json!({"model": name, "created_at": created_at(),
+            "message": {"role": "assistant", "content": text}, "done": false});
+        if let Some(s) = done {
+            merge(&mut v, figures(s));
+        }
+        v
+    };
+    answer(app, model, request, b.stream.unwrap_or(true), b.keep_alive, line).await
+}
+
+/// `POST /api/generate`.
+pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: GenerateBody = parse(&body)?;
+    let model = model_id(&app, &b.model)?;
+    if b.prompt.is_empty() {
+        keep_alive(&app, &model, b.keep_alive.as_ref())?;
+        return Ok(Json(json!({"model": b.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());
+    }
+    let (p, max_tokens) = params(&app, &b.options, b.format.as_ref())?;
+    let mut messages = vec![];
+    if let Some(system) = b.system.as_ref().filter(|_| !b.raw) {
+        messages.push(ChatMessage::new(Role::System, system.clone()));
+    }
+    messages.push(ChatMessage::new(Role::User, b.prompt.clone()));
+    let request = Request {
+        class: class_of(&b.prompt),
+        messages,
+        conversation: None,
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        // Ollama's generate applies the model's template unless `raw`; SAGE's plain completion
+        // is the raw prompt.
+        raw: b.raw,
+    };
+    let name = b.model.clone();
+    let line = move |text: &str, done: Option<&Served>| {
+        let mut v = json!({"model": name, "created_at": created_at(), "response": text, "done": false});
+        if let Some(s) = done {
+            merge(&mut v, figures(s));
+        }
+        v
+    };
+    answer(app, model, request, b.stream.unwrap_or(true), b.keep_alive, line).await
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
+        a.extend(b);
+    }
+}
+
+fn details(app: &App, id: &str) -> Value {
+    let spec = app.specs.iter().find(|s| s.id == id);
+    json!({
+        "format": match spec.map(|s| &s.engine) { Some(sage_runtime::EngineKind::Openai) => "remote", _ => "gguf" },
+        "family": "",
+        "parameter_size": "",
+        "quantization_level": "",
+    })
+}
+
+/// `GET /api/tags`: the zoo's models.
+pub(crate) async fn tags(State(app): State<Arc<App>>) -> Response {
+    let models: Vec<Value> = app
+        .specs
+        .iter()
+        .map(|s| {
+            let size = s.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+            json!({"name": s.id, "model": s.id, "modified_at": created_at(), "size": size, "digest": "", "details": details(&app, &s.id)})
+        })
+        .collect();
+    Json(json!({"models": models})).into_response()
+}
+
+/// `GET /api/ps`: the models resident now.
+pub(crate) async fn ps(State(app): State<Arc<App>>) -> Response {
+    let models: Vec<Value> = app
+        .residency
+        .resident()
+        .into_iter()
+        .map(|r| {
+            json!({"name": r.model, "model": r.model, "size": r.bytes, "size_vram": 0, "digest": "",
+                   "expires_at": if r.pinned { "2318-01-01T00:00:00Z".to_string() } else { created_at() },
+                   "details": details(&app, &r.model)})
+        })
+        .collect();
+    Json(json!({"models": models})).into_response()
+}
+
+/// `POST /api/show`: what SAGE knows of a model.
+pub(crate) async fn show(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: ShowBody = parse(&body)?;
+    let id = model_id(&app, &b.model)?;
+    let spec = app.specs.iter().find(|s| s.id == id);
+    Ok(Json(json!({
+        "modelfile": "",
+        "parameters": "",
+        "template": "",
+        "details": details(&app, &id),
+        "model_info": {
+            "general.architecture": spec.map(|s| format!("{:?}", s.engine).to_lowercase()),
+            "sage.context_length": spec.map(|s| s.context),
+            "sage.role": spec.map(|s| s.role.clone()),
+        },
+        "capabilities": ["completion"],
+    }))
+    .into_response())
+}
+
+/// `GET /api/version`.
+pub(crate) async fn version() -> Response {
+    Json(json!({"version": env!("CARGO_PKG_VERSION")})).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keep_alive_reads_numbers_and_go_durations() {
+        for (v, s) in [
+            (json!(300), 300.0),
+            (json!("5m"), 300.0),
+            (json!("1h30m"), 5400.0),
+            (json!("0"), 0.0),
+            (json!("-1"), -1.0),
+            (json!("-1m"), -60.0),
+            (json!("250ms"), 0.25),
+        ] {
+            assert_eq!(keep_alive_s(&v).unwrap_or(f64::NAN), s, "{v}");
+        }
+        for v in [json!("soon"), json!("5x"), json!(true), json!("5m3")] {
+            assert!(keep_alive_s(&v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn created_at_is_rfc3339_utc() {
+        let t = created_at();
+        assert_eq!(t.len(), 20, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[4] == b'-' && t.as_bytes()[10] == b'T', "{t}");
+    }
+}

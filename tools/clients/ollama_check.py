@@ -1,0 +1,53 @@
+"""Drive `sage serve`'s Ollama API with the official `ollama` Python client; print one JSON object.
+
+    PYTHONPATH=<dir with ollama> python3 ollama_check.py http://127.0.0.1:PORT MODEL
+"""
+import json
+import sys
+
+import ollama
+
+host, model = sys.argv[1], sys.argv[2]
+client = ollama.Client(host=host)
+out = {}
+
+out["tags"] = [m.model for m in client.list().models]
+
+r = client.chat(model=model, messages=[{"role": "user", "content": "Name a color."}],
+                options={"num_predict": 8, "temperature": 0}, stream=False)
+out["chat"] = {"content": r.message.content, "done": r.done, "eval_count": r.eval_count,
+               "prompt_eval_count": r.prompt_eval_count, "done_reason": r.done_reason}
+
+parts = list(client.chat(model=model, messages=[{"role": "user", "content": "Count: one, two,"}],
+                         options={"num_predict": 8, "seed": 3, "temperature": 0.7}, stream=True))
+out["chat_stream"] = {"chunks": len(parts), "last_done": parts[-1].done,
+                      "content": "".join(p.message.content for p in parts)}
+
+g = client.generate(model=model, prompt="The robot entered the warehouse and", options={"num_predict": 6})
+out["generate"] = {"response": g.response, "done": g.done}
+
+gs = list(client.generate(model=model, prompt="Water boils at", options={"num_predict": 6}, stream=True))
+out["generate_stream"] = {"chunks": len(gs), "last_done": gs[-1].done}
+
+js = client.chat(model=model, messages=[{"role": "user", "content": "Give the battery as JSON."}],
+                 format={"type": "object", "properties": {"battery": {"type": "integer"}}, "required": ["battery"]},
+                 options={"num_predict": 24})
+try:
+    out["json"] = json.loads(js.message.content)
+except ValueError:
+    out["json"] = None
+
+out["ps"] = [m.model for m in client.ps().models]
+s = client.show(model)
+out["show"] = {"capabilities": list(s.capabilities or [])}
+
+client.chat(model=model, messages=[], keep_alive=0)
+out["ps_after_unload"] = [m.model for m in client.ps().models]
+
+try:
+    client.chat(model="no-such-model", messages=[{"role": "user", "content": "hi"}])
+    out["unknown"] = None
+except ollama.ResponseError as e:
+    out["unknown"] = {"status": e.status_code}
+
+print(json.dumps(out))
