@@ -66,7 +66,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(c.store),
         Some(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
         c.clock.clone(),
-    );
+    )
+    // A server runs for months and nobody replays it: no tape, so memory stays flat.
+    .without_tape();
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
     driver.restore_trust(trust);
     // The handlers log requests through their own connection (SQLite in WAL mode).

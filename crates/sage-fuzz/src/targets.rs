@@ -221,7 +221,8 @@ fn http(name: &str) -> Result<Target, SetupError> {
     let router = sage_runtime::route::Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
     let config = sage_runtime::driver::kernel_config(&specs, 1 << 30, &residency);
     let kernel = sage_kernel::Kernel::new(config).map_err(|e| err(e.to_string()))?;
-    let driver = sage_runtime::driver::LlmDriver::new(specs, residency.clone(), None, None, clock.clone());
+    let driver = sage_runtime::driver::LlmDriver::new(specs, residency.clone(), None, None, clock.clone())
+        .without_tape();
     let app = sage_server::App::new(
         router,
         residency,

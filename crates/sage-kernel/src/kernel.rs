@@ -974,6 +974,11 @@ impl Kernel {
                 match self.last_dims.get_mut(&o.source) {
                     Some(d) => *d = s.dims,
                     None => {
+                        // Sources are named by the outside world: as many as SNARC remembers
+                        // (the feedback a forgotten source gets no longer teaches the weights).
+                        if self.last_dims.len() >= 2 * crate::snarc::MAX_STREAMS {
+                            self.last_dims.pop_first();
+                        }
                         self.last_dims.insert(o.source.clone(), s.dims);
                     }
                 }

@@ -34,6 +34,11 @@ const EXPECT_ALPHA: f64 = 0.1;
 const TEXT_WINDOW: usize = 20;
 /// Smallest weight a dimension can learn down to.
 const MIN_WEIGHT: f64 = 0.05;
+/// Sensor streams and text sources remembered at once (names come from outside: beyond this the
+/// one seen least recently is forgotten, so memory stays bounded whatever the inputs).
+pub const MAX_STREAMS: usize = 1024;
+/// Sensor pairs whose usual correlation is remembered.
+const MAX_PAIRS: usize = 8192;
 
 /// The five SNARC dimensions, each in `[0, 1]`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
@@ -224,6 +229,8 @@ impl Ring {
 /// What is remembered about one numeric sensor.
 #[derive(Debug, Clone)]
 struct SensorTrack {
+    /// When it was last assessed (the scorer's use counter).
+    seen: u64,
     prediction: Option<Vec<f64>>,
     errors: Ring,
     magnitudes: Ring,
@@ -237,6 +244,7 @@ struct SensorTrack {
 impl SensorTrack {
     fn new() -> Self {
         Self {
+            seen: 0,
             prediction: None,
             errors: Ring::new(PERCENTILE_WINDOW),
             magnitudes: Ring::new(PERCENTILE_WINDOW),
@@ -252,6 +260,8 @@ impl SensorTrack {
 /// What is remembered about one text stream (a source of messages).
 #[derive(Debug, Clone, Default)]
 struct TextTrack {
+    /// When it was last assessed.
+    seen: u64,
     recent: VecDeque<HashSet<String>>,
     vocabulary: HashMap<String, u32>,
     outcomes: VecDeque<(HashSet<String>, f64)>,
@@ -268,9 +278,17 @@ pub struct Snarc {
     /// Expected correlation per sensor pair (names sorted).
     expected_corr: HashMap<(String, String), f64>,
     texts: HashMap<String, TextTrack>,
+    /// Assessments so far (the recency clock of streams).
+    uses: u64,
     urgency: HashSet<String>,
     keywords: HashSet<String>,
     contradiction: HashSet<String>,
+}
+
+/// The stream seen least recently (ties: the smallest name, so that the choice is
+/// deterministic).
+fn least_recent<T>(map: &HashMap<String, T>, seen: impl Fn(&T) -> u64) -> Option<String> {
+    map.iter().min_by(|a, b| seen(a.1).cmp(&seen(b.1)).then_with(|| a.0.cmp(b.0))).map(|(k, _)| k.clone())
 }
 
 /// A salience input that cannot be scored.
@@ -305,6 +323,7 @@ impl Snarc {
             sensors: HashMap::new(),
             expected_corr: HashMap::new(),
             texts: HashMap::new(),
+            uses: 0,
         }
     }
 
@@ -344,10 +363,18 @@ impl Snarc {
         }
         let mut dims: Vec<Dims> = Vec::with_capacity(frame.len());
         for (name, v) in frame {
+            self.uses += 1;
+            if !self.sensors.contains_key(*name) && self.sensors.len() >= MAX_STREAMS {
+                if let Some(old) = least_recent(&self.sensors, |t| t.seen) {
+                    self.sensors.remove(&old);
+                    self.expected_corr.retain(|(a, b), _| *a != old && *b != old);
+                }
+            }
             let track = match self.sensors.get_mut(*name) {
                 Some(t) => t,
                 None => self.sensors.entry(name.to_string()).or_insert_with(SensorTrack::new),
             };
+            track.seen = self.uses;
             dims.push(assess_sensor(track, v));
         }
         // Conflict: how far each pair's current correlation is from what it usually is.
@@ -365,6 +392,9 @@ impl Snarc {
                     };
                     let key =
                         if a < b { (a.to_string(), b.to_string()) } else { (b.to_string(), a.to_string()) };
+                    if !self.expected_corr.contains_key(&key) && self.expected_corr.len() >= MAX_PAIRS {
+                        continue;
+                    }
                     let expected = self.expected_corr.entry(key).or_insert(corr);
                     // Only a break from a reliable expectation is a conflict: weight the
                     // deviation by how strongly the pair usually correlates.
@@ -387,7 +417,14 @@ impl Snarc {
         let raw: Vec<&str> = text.split_whitespace().collect();
         let tokens: Vec<String> = raw.iter().map(|w| normalize_word(w)).filter(|w| !w.is_empty()).collect();
         let content: HashSet<String> = tokens.iter().filter(|w| !is_stopword(w)).cloned().collect();
+        self.uses += 1;
+        if !self.texts.contains_key(source) && self.texts.len() >= MAX_STREAMS {
+            if let Some(old) = least_recent(&self.texts, |t| t.seen) {
+                self.texts.remove(&old);
+            }
+        }
         let track = self.texts.entry(source.to_string()).or_default();
+        track.seen = self.uses;
 
         // Surprise: share of content words not in the recent vocabulary.
         // No vocabulary yet means no expectation, hence no prediction error (as for sensors).

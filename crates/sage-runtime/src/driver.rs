@@ -24,6 +24,9 @@ use crate::route::{attempt_chain, degraded_reply, Request, Sessions};
 use crate::semantic::SemanticScorer;
 use crate::zoo::ModelSpec;
 
+/// Invocations a driver without a tape keeps (the most recent).
+const RECENT_INVOCATIONS: usize = 256;
+
 /// The system prompt of answers in `sage run`.
 pub const SYSTEM: &str =
     "You are the onboard assistant of a warehouse robot. Answer the operator in one short sentence.";
@@ -115,6 +118,14 @@ impl LlmDriver {
             policies: None,
             notes: vec![],
         }
+    }
+
+    /// Keep no tape (a long-running server that nobody replays): what the driver tells the
+    /// kernel is not recorded tick by tick, and only the last invocations are kept, so memory
+    /// stays flat however long it runs.
+    pub fn without_tape(mut self) -> Self {
+        self.tape.off = true;
+        self
     }
 
     /// Ask `reasoner` for resource plans where several tasks compete for a model.
@@ -265,6 +276,9 @@ impl Executor for LlmDriver {
                 &serde_json::json!({"job": job, "attempts": attempts, "answer": answer}),
             ));
         }
+        if self.tape.off && self.invocations.len() >= RECENT_INVOCATIONS {
+            self.invocations.remove(0);
+        }
         self.invocations.push(Invocation {
             tick: job.tick,
             input: text,
@@ -358,7 +372,9 @@ impl Driver for LlmDriver {
             self.told.insert(s.id.clone(), (resident, bytes));
         }
         for log in self.residency.take_log() {
-            self.tape.residency.push(log.clone());
+            if !self.tape.off {
+                self.tape.residency.push(log.clone());
+            }
             if let Some(st) = &self.store {
                 Self::store_warn(st.log_decision(now, "residency", &log));
             }

@@ -61,6 +61,9 @@ pub enum TapeEntry {
 /// Everything told to the kernel in a run, by tick index, and every tick's digest.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Tape {
+    /// Not recording (a long-running server): entries and digests are not kept.
+    #[serde(skip)]
+    pub off: bool,
     /// `(tick index, entry)` in order.
     pub entries: Vec<(u64, TapeEntry)>,
     /// Digest of every tick's decisions.
@@ -88,12 +91,16 @@ pub fn digest(report: &TickReport) -> serde_json::Value {
 impl Tape {
     /// Add an entry for tick `index`.
     pub fn push(&mut self, index: u64, entry: TapeEntry) {
-        self.entries.push((index, entry));
+        if !self.off {
+            self.entries.push((index, entry));
+        }
     }
 
     /// Add a tick's digest.
     pub fn digest(&mut self, _index: u64, report: &TickReport) {
-        self.digests.push(digest(report));
+        if !self.off {
+            self.digests.push(digest(report));
+        }
     }
 }
 

@@ -41,6 +41,10 @@ enum Batch {
     },
 }
 
+/// Values one sensor reading may carry (the kernel keeps a window of recent readings per
+/// sensor, so this bounds what one sensor can make it hold).
+const MAX_VALUES: usize = 4096;
+
 /// `POST /sage/observations`: one observation, an array, or `{"observations": [...], "crisis":
 /// bool}`; the kernel ticks once with them and the report is returned (and broadcast).
 pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Response {
@@ -71,6 +75,13 @@ pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Re
     for (i, w) in wire.into_iter().enumerate() {
         let payload = match (w.text, w.values) {
             (Some(t), None) => Payload::Text(t),
+            (None, Some(v)) if v.len() > MAX_VALUES => {
+                return ApiError::invalid(
+                    format!("observation {i}: {} values; at most {MAX_VALUES} per reading", v.len()),
+                    Some("observations"),
+                )
+                .into_response()
+            }
             (None, Some(v)) => Payload::Sensor(v),
             _ => {
                 return ApiError::invalid(

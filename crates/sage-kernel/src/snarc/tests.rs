@@ -137,3 +137,19 @@ fn weights_learn_and_stay_normalised() {
     assert!(w.iter().all(|x| *x >= MIN_WEIGHT - 1e-9), "{w:?}");
     s.learn(&d, f64::NAN);
 }
+
+#[test]
+fn streams_named_by_clients_are_bounded() {
+    let mut s = Snarc::new(SnarcConfig::default());
+    for i in 0..3 * MAX_STREAMS {
+        let name = format!("sensor-{i}");
+        s.assess_frame(&[(name.as_str(), &[i as f64, 1.0][..]), ("imu", &[0.5, 0.5][..])])
+            .unwrap_or_default();
+        s.assess_text(&format!("user-{i}"), "status report, all quiet", None);
+    }
+    assert!(s.sensors.len() <= MAX_STREAMS, "{}", s.sensors.len());
+    assert!(s.texts.len() <= MAX_STREAMS, "{}", s.texts.len());
+    assert!(s.expected_corr.len() <= MAX_PAIRS);
+    // A stream in steady use is never the one forgotten.
+    assert!(s.sensors.contains_key("imu"));
+}
