@@ -221,3 +221,33 @@ fn run_with_the_default_model_answers_salient_events_records_and_replays() {
     let v: serde_json::Value = serde_json::from_slice(&ask.stdout).unwrap();
     assert!(v["memories"].as_array().unwrap().iter().any(|m| m.as_str().unwrap().contains("door")), "{v}");
 }
+
+/// An HF folder is imported once into the cache; a cached import that is not a whole GGUF (an
+/// interrupted import of an older version left it) is imported again instead of failing every
+/// run until deleted by hand.
+#[test]
+fn a_broken_cached_import_is_imported_again() {
+    let cache = tempfile::tempdir().unwrap();
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../sage-llm/tests/fixtures/tiny/llama_tied_mqa");
+    let generate = || {
+        Command::new(env!("CARGO_BIN_EXE_sage"))
+            .args(["generate", "--model", folder, "--prompt", "Hi", "--max-tokens", "2", "--greedy"])
+            .env("SAGE_CACHE", cache.path())
+            .output()
+            .unwrap()
+    };
+    let first = generate();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("importing the HF folder"), "{}", text(&first.stderr));
+    let imported: Vec<_> = std::fs::read_dir(cache.path().join("imported"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "gguf"))
+        .collect();
+    assert_eq!(imported.len(), 1, "{imported:?}: one file, no temporary left behind");
+    std::fs::write(&imported[0], b"").unwrap();
+    let again = generate();
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(text(&again.stderr).contains("is unusable"), "{}", text(&again.stderr));
+    assert!(std::fs::metadata(&imported[0]).unwrap().len() > 1000);
+}
