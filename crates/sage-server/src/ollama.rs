@@ -44,11 +44,10 @@ struct Message {
     content: String,
 }
 
+/// What `/api/chat` and `/api/generate` share.
 #[derive(Deserialize)]
-struct ChatBody {
+struct Common {
     model: String,
-    #[serde(default)]
-    messages: Vec<Message>,
     stream: Option<bool>,
     #[serde(default)]
     options: Options,
@@ -57,18 +56,22 @@ struct ChatBody {
 }
 
 #[derive(Deserialize)]
+struct ChatBody {
+    #[serde(flatten)]
+    common: Common,
+    #[serde(default)]
+    messages: Vec<Message>,
+}
+
+#[derive(Deserialize)]
 struct GenerateBody {
-    model: String,
+    #[serde(flatten)]
+    common: Common,
     #[serde(default)]
     prompt: String,
     system: Option<String>,
     #[serde(default)]
     raw: bool,
-    stream: Option<bool>,
-    #[serde(default)]
-    options: Options,
-    format: Option<Value>,
-    keep_alive: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -288,21 +291,10 @@ async fn answer(
 /// `POST /api/chat`.
 pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: ChatBody = parse(&body)?;
-    let model = model_id(&app, &b.model)?;
+    let model = model_id(&app, &b.common.model)?;
     let mut messages = Vec::with_capacity(b.messages.len());
     for (i, m) in b.messages.iter().enumerate() {
-        let role = match m.role.as_str() {
-            "system" => Role::System,
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            other => {
-                return Err(ApiError::invalid(
-                    format!("messages[{i}]: unknown role {other}"),
-                    Some("messages"),
-                ))
-            }
-        };
-        messages.push(ChatMessage::new(role, m.content.clone()));
+        messages.push(ChatMessage::new(crate::openai::role(i, &m.role)?, m.content.clone()));
     }
     if messages.is_empty() {
         // Ollama loads the model and answers nothing: a warm-up.
@@ -314,23 +306,14 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::unavailable(e.to_string()))?;
-        keep_alive(&app, &model, b.keep_alive.as_ref())?;
-        return Ok(Json(json!({"model": b.model, "created_at": created_at(), "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "load"})).into_response());
+        keep_alive(&app, &model, b.common.keep_alive.as_ref())?;
+        return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "load"})).into_response());
     }
-    let (p, max_tokens) = params(&app, &b.options, b.format.as_ref())?;
+    let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
     let last =
         messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-    let request = Request {
-        class: class_of(&last),
-        messages,
-        conversation: None,
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw: false,
-    };
-    let name = b.model.clone();
+    let request = request(&last, messages, max_tokens, p, false);
+    let name = b.common.model.clone();
     let line = move |text: &str, done: Option<&Served>| {
         let mut v = json!({"model": name, "created_at": created_at(),
             "message": {"role": "assistant", "content": text}, "done": false});
@@ -339,36 +322,27 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         }
         v
     };
-    answer(app, model, request, b.stream.unwrap_or(true), b.keep_alive, line).await
+    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, line).await
 }
 
 /// `POST /api/generate`.
 pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: GenerateBody = parse(&body)?;
-    let model = model_id(&app, &b.model)?;
+    let model = model_id(&app, &b.common.model)?;
     if b.prompt.is_empty() {
-        keep_alive(&app, &model, b.keep_alive.as_ref())?;
-        return Ok(Json(json!({"model": b.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());
+        keep_alive(&app, &model, b.common.keep_alive.as_ref())?;
+        return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());
     }
-    let (p, max_tokens) = params(&app, &b.options, b.format.as_ref())?;
+    let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
     let mut messages = vec![];
     if let Some(system) = b.system.as_ref().filter(|_| !b.raw) {
         messages.push(ChatMessage::new(Role::System, system.clone()));
     }
     messages.push(ChatMessage::new(Role::User, b.prompt.clone()));
-    let request = Request {
-        class: class_of(&b.prompt),
-        messages,
-        conversation: None,
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        // Ollama's generate applies the model's template unless `raw`; SAGE's plain completion
-        // is the raw prompt.
-        raw: b.raw,
-    };
-    let name = b.model.clone();
+    // Ollama's generate applies the model's template unless `raw`; SAGE's plain completion is
+    // the raw prompt.
+    let request = request(&b.prompt, messages, max_tokens, p, b.raw);
+    let name = b.common.model.clone();
     let line = move |text: &str, done: Option<&Served>| {
         let mut v = json!({"model": name, "created_at": created_at(), "response": text, "done": false});
         if let Some(s) = done {
@@ -376,7 +350,21 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
         }
         v
     };
-    answer(app, model, request, b.stream.unwrap_or(true), b.keep_alive, line).await
+    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, line).await
+}
+
+/// The router's request for `messages`, classed by `text` (the user's last words).
+fn request(text: &str, messages: Vec<ChatMessage>, max_tokens: u32, p: GenerateParams, raw: bool) -> Request {
+    Request {
+        class: class_of(text),
+        messages,
+        conversation: None,
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        raw,
+    }
 }
 
 fn merge(into: &mut Value, from: Value) {

@@ -329,6 +329,16 @@ pub(crate) fn class_of(text: &str) -> String {
     }
 }
 
+/// The role of message `i` (OpenAI's `developer` is a system message).
+pub(crate) fn role(i: usize, name: &str) -> Result<Role, ApiError> {
+    match name {
+        "system" | "developer" => Ok(Role::System),
+        "user" => Ok(Role::User),
+        "assistant" => Ok(Role::Assistant),
+        other => Err(ApiError::invalid(format!("messages[{i}]: unknown role {other}"), Some("messages"))),
+    }
+}
+
 /// `GET /v1/models`.
 pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
     let resident: Vec<String> = app.residency.resident().into_iter().map(|r| r.model).collect();
@@ -352,17 +362,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     }
     let mut messages = Vec::with_capacity(b.messages.len());
     for (i, m) in b.messages.iter().enumerate() {
-        let role = match m.role.as_str() {
-            "system" | "developer" => Role::System,
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            other => {
-                return Err(ApiError::invalid(
-                    format!("messages[{i}]: unknown role {other}"),
-                    Some("messages"),
-                ));
-            }
-        };
+        let role = role(i, &m.role)?;
         let content = match &m.content {
             None => String::new(),
             Some(Content::Text(t)) => t.clone(),
