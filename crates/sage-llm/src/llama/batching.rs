@@ -30,12 +30,12 @@ use llama_cpp_2::DecodeError;
 
 use super::logits::Rng;
 use super::{Reply, Worker, WorkerEvent};
-use sample::{advance, row_stats, Logits};
-
-mod sample;
 use crate::error::GenerateError;
 use crate::model::SessionId;
 use crate::types::{EngineStats, FinishReason, GenerateParams, Generation, Timings, TokenId, TokenOut};
+use sample::{advance, row_stats, Logits};
+
+mod sample;
 
 /// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
 #[derive(Default)]
