@@ -31,11 +31,17 @@ out["generate_stream"] = {"chunks": len(gs), "last_done": gs[-1].done}
 
 js = client.chat(model=model, messages=[{"role": "user", "content": "Give the battery as JSON."}],
                  format={"type": "object", "properties": {"battery": {"type": "integer"}}, "required": ["battery"]},
-                 options={"num_predict": 24})
+                 options={"num_predict": 64, "temperature": 0})  # greedy: the same object every run
 try:
     out["json"] = json.loads(js.message.content)
 except ValueError:
     out["json"] = None
+
+emb = client.embed(model=model, input=["The battery is almost empty.", "The battery is nearly flat.", "Paris is in France."])
+vecs = emb.embeddings
+cos = lambda a, b: sum(x * y for x, y in zip(a, b))
+out["embed"] = {"count": len(vecs), "dim": len(vecs[0]), "norm": sum(x * x for x in vecs[0]) ** 0.5,
+                "similar": cos(vecs[0], vecs[1]), "unrelated": cos(vecs[0], vecs[2])}
 
 out["ps"] = [m.model for m in client.ps().models]
 s = client.show(model)

@@ -56,7 +56,8 @@ schema = {"type": "object", "properties": {"battery": {"type": "integer"}, "stat
 js = client.chat.completions.create(
     model="sage",
     messages=[{"role": "user", "content": "Report the battery as JSON."}],
-    max_tokens=48,
+    max_tokens=64,
+    temperature=0,  # greedy: the same object every run (a sampled one may still be open at the limit)
     response_format={"type": "json_schema", "json_schema": {"name": "report", "schema": schema}},
 )
 text = js.choices[0].message.content
@@ -80,5 +81,9 @@ except openai.BadRequestError as e:
 
 completion = client.completions.create(model="sage", prompt="The robot entered the warehouse and", max_tokens=8, temperature=0)
 out["completion"] = {"text": completion.choices[0].text, "finish_reason": completion.choices[0].finish_reason}
+
+emb = client.embeddings.create(model="sage", input=["The battery is almost empty.", "Paris is in France."])
+out["embeddings"] = {"count": len(emb.data), "dim": len(emb.data[0].embedding), "model": emb.model,
+                     "prompt_tokens": emb.usage.prompt_tokens}
 
 print(json.dumps(out))

@@ -40,6 +40,9 @@ fn the_official_ollama_client_talks_to_sage_serve() {
     assert!(!v["generate"]["response"].as_str().unwrap().is_empty(), "{v}");
     assert!(v["generate_stream"]["chunks"].as_u64().unwrap() >= 2, "{v}");
     assert!(v["json"]["battery"].is_i64(), "format as a JSON schema: {v}");
+    assert_eq!((v["embed"]["count"].as_u64(), v["embed"]["dim"].as_u64()), (Some(3), Some(640)), "{v}");
+    assert!((v["embed"]["norm"].as_f64().unwrap() - 1.0).abs() < 1e-3, "{v}");
+    assert!(v["embed"]["similar"].as_f64() > v["embed"]["unrelated"].as_f64(), "{v}");
     assert_eq!(v["ps"][0], "gemma-3-270m-q4_k_m", "{v}");
     assert_eq!(v["show"]["capabilities"][0], "completion");
     assert_eq!(v["ps_after_unload"], serde_json::json!([]), "keep_alive 0 unloads: {v}");

@@ -44,5 +44,12 @@ fn the_official_openai_client_talks_to_sage_serve() {
     assert_eq!(v["unknown_model"]["status"], 404);
     assert_eq!(v["overflow"]["code"], "context_length_exceeded");
     assert!(!v["completion"]["text"].as_str().unwrap().is_empty(), "{v}");
+    assert_eq!(
+        (v["embeddings"]["count"].as_u64(), v["embeddings"]["dim"].as_u64()),
+        (Some(2), Some(640)),
+        "{v}"
+    );
+    assert_eq!(v["embeddings"]["model"], "gemma-3-270m-q4_k_m");
+    assert!(v["embeddings"]["prompt_tokens"].as_u64().unwrap() > 4, "{v}");
     drop(server);
 }

@@ -33,6 +33,7 @@ use crate::types::{
 };
 
 mod batching;
+mod embed;
 mod hparams;
 pub use hparams::{MAX_EXPERTS, MAX_LAYERS};
 mod logits;
@@ -166,6 +167,7 @@ enum Job {
     Close { session: SessionId },
     Generate { session: SessionId, prompt: Vec<TokenId>, params: GenerateParams, events: Sender<WorkerEvent> },
     Logits { session: SessionId, tokens: Vec<TokenId>, reply: Reply<Result<Vec<Vec<f32>>, GenerateError>> },
+    Embed { texts: Vec<Vec<TokenId>>, reply: Reply<Result<Vec<Vec<f32>>, GenerateError>> },
 }
 
 enum WorkerEvent {
@@ -408,6 +410,13 @@ impl LanguageModel for LlamaEngine {
         self.send(Job::Logits { session, tokens: tokens.to_vec(), reply: tx })?;
         rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?
     }
+
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, GenerateError> {
+        let texts = texts.iter().map(|t| self.tokenize(t, true)).collect::<Result<Vec<_>, _>>()?;
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Embed { texts, reply: tx })?;
+        rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?
+    }
 }
 
 struct Loaded {
@@ -524,6 +533,9 @@ fn worker(
     }
     let w = Worker { model: &model, id: &id, n_vocab };
     let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, stats);
+    // Created on the first embedding request.
+    let mut embed_ctx = None;
+    let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
     loop {
         // Block for work only when nothing is generating; otherwise take what has arrived and
         // go on stepping.
@@ -564,6 +576,9 @@ fn worker(
             }
             Job::Logits { session, tokens, reply } => {
                 sched.submit(Pending::Logits { session, tokens, reply })
+            }
+            Job::Embed { texts, reply } => {
+                let _ = reply.send(embed::embed(&model, backend, &mut embed_ctx, &id, threads, &texts));
             }
         }
     }

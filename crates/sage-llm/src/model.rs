@@ -47,6 +47,16 @@ pub trait LanguageModel: Send + Sync {
     /// teacher-forced agreement tests.
     fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError>;
 
+    /// A unit-length embedding of each text (the model's mean-pooled last hidden states, for
+    /// engines that have them).
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, GenerateError> {
+        let _ = texts;
+        Err(GenerateError::InvalidParams {
+            model: self.info().id.clone(),
+            message: "this engine gives no embeddings".into(),
+        })
+    }
+
     /// What the engine is doing (sequences, queue, cache), where it keeps such figures.
     fn stats(&self) -> Option<EngineStats> {
         None

@@ -345,3 +345,28 @@ fn bad_files_are_typed_load_errors() {
     assert!(matches!(e, LoadError::Engine { .. }), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Embeddings: one unit vector per text, as wide as the model's hidden state, the same for the
+/// same text, and closer for texts that say the same thing than for unrelated ones.
+#[test]
+fn embeddings_are_unit_vectors_closer_for_similar_texts() {
+    let e = engine();
+    let texts: Vec<String> = [
+        "The battery of the robot is almost empty.",
+        "The robot's battery is nearly flat.",
+        "Paris is the capital city of France.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let v = e.embed(&texts).unwrap();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0].len(), 640, "Gemma 3 270M's hidden size");
+    for x in &v {
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    }
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]), "{} vs {}", cos(&v[0], &v[1]), cos(&v[0], &v[2]));
+    assert_eq!(e.embed(&texts[..1]).unwrap()[0], v[0], "the same text, the same vector");
+}

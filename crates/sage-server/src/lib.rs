@@ -32,6 +32,7 @@ use sage_runtime::route::Router;
 use sage_runtime::{Clock, ModelSpec, Residency};
 use sage_store::Store;
 
+mod embed;
 mod error;
 mod listen;
 mod metrics;
@@ -285,6 +286,8 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/completions", post(openai::completions))
+        .route("/v1/embeddings", post(openai::embeddings))
+        .route("/api/embed", post(ollama::embed))
         .route("/api/chat", post(ollama::chat))
         .route("/api/generate", post(ollama::generate))
         .route("/api/tags", get(ollama::tags))

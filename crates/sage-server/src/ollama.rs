@@ -1,6 +1,6 @@
 //! The Ollama API, for the robotics and desktop tools that speak it: `/api/chat` and
 //! `/api/generate` (streamed as NDJSON by default, or whole), `/api/tags`, `/api/ps`,
-//! `/api/show`, `/api/version`. The same router, queue and engines as the OpenAI API; `options`
+//! `/api/show`, `/api/version`, `/api/embed`. The same router, queue and engines as the OpenAI API; `options`
 //! map onto sampling, `format` onto a JSON constraint, `keep_alive` onto residency (0 unloads
 //! the model after the answer, a negative value pins it, a duration sets its keep-alive).
 //! Model names are the zoo's ids (a `:latest` tag is ignored) or `sage` (the router chooses).
@@ -72,6 +72,13 @@ struct GenerateBody {
     system: Option<String>,
     #[serde(default)]
     raw: bool,
+}
+
+#[derive(Deserialize)]
+struct EmbedBody {
+    model: String,
+    input: crate::openai::Text,
+    keep_alive: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -383,6 +390,20 @@ fn details(app: &App, id: &str) -> Value {
     })
 }
 
+/// `POST /api/embed`: unit-length embeddings from the model's own pooled hidden states.
+pub(crate) async fn embed(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: EmbedBody = parse(&body)?;
+    let model = if b.model == "sage" { b.model.clone() } else { model_id(&app, &b.model)? };
+    if let Some(v) = &b.keep_alive {
+        keep_alive_s(v)?;
+    }
+    let e = crate::embed::embed(&app, &model, b.input.into_vec()).await?;
+    keep_alive(&app, &e.model, b.keep_alive.as_ref())?;
+    Ok(Json(json!({"model": b.model, "embeddings": e.vectors,
+        "total_duration": (e.seconds * 1e9) as u64, "load_duration": 0, "prompt_eval_count": e.tokens}))
+    .into_response())
+}
+
 /// `GET /api/tags`: the zoo's models.
 pub(crate) async fn tags(State(app): State<Arc<App>>) -> Response {
     let models: Vec<Value> = app
@@ -426,7 +447,7 @@ pub(crate) async fn show(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
             "sage.context_length": spec.map(|s| s.context),
             "sage.role": spec.map(|s| s.role.clone()),
         },
-        "capabilities": ["completion"],
+        "capabilities": ["completion", "embedding"],
     }))
     .into_response())
 }

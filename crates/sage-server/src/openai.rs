@@ -28,13 +28,13 @@ fn now_unix() -> u64 {
 
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Text {
+pub(crate) enum Text {
     One(String),
     Many(Vec<String>),
 }
 
 impl Text {
-    fn into_vec(self) -> Vec<String> {
+    pub(crate) fn into_vec(self) -> Vec<String> {
         match self {
             Text::One(s) => vec![s],
             Text::Many(v) => v,
@@ -337,6 +337,43 @@ pub(crate) fn role(i: usize, name: &str) -> Result<Role, ApiError> {
         "assistant" => Ok(Role::Assistant),
         other => Err(ApiError::invalid(format!("messages[{i}]: unknown role {other}"), Some("messages"))),
     }
+}
+
+#[derive(Deserialize)]
+struct EmbeddingsBody {
+    model: String,
+    input: Text,
+    #[serde(default)]
+    encoding_format: Option<String>,
+}
+
+/// `POST /v1/embeddings`.
+pub(crate) async fn embeddings(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: EmbeddingsBody = parse(&body)?;
+    // The official client asks for base64 (little-endian f32s) unless told otherwise.
+    let base64 = match b.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("encoding_format {other}: float or base64"),
+                Some("encoding_format"),
+            ))
+        }
+    };
+    let e = crate::embed::embed(&app, &b.model, b.input.into_vec()).await?;
+    let data: Vec<Value> = e
+        .vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let embedding = if base64 { json!(crate::embed::base64_f32(v)) } else { json!(v) };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data, "model": e.model,
+        "usage": {"prompt_tokens": e.tokens, "total_tokens": e.tokens}}))
+    .into_response())
 }
 
 /// `GET /v1/models`.
