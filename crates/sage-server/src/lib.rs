@@ -465,3 +465,28 @@ pub async fn serve(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_keys_are_read_whatever_the_scheme_case_and_compared_whole() {
+        assert_eq!(bearer("Bearer k1"), Some("k1"));
+        assert_eq!(bearer("bearer   k1 "), Some("k1"));
+        assert_eq!(bearer("Basic k1"), None);
+        assert_eq!(bearer("Bearer"), None);
+        assert!(same_key("secret", "secret"));
+        for wrong in ["secre", "secret2", "Secret", "", "tecret"] {
+            assert!(!same_key("secret", wrong), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_never_takes_the_key_from_the_query_string() {
+        // A key in `?key=` ends up in access logs, proxies and browser history.
+        assert!(!DASHBOARD.contains("params.get(\"key\")"));
+        assert!(!DASHBOARD.contains("localStorage"), "kept for the tab only");
+        assert!(DASHBOARD.contains("location.hash") && DASHBOARD.contains("history.replaceState"));
+    }
+}
