@@ -71,3 +71,17 @@ fn a_long_prompt_fits_the_default_window() {
         &r[..r.len().min(400)]
     );
 }
+
+/// A client following `/sage/events` (the dashboard does) does not keep a stopped server alive.
+#[test]
+fn sigterm_does_not_wait_for_an_open_event_stream_for_good() {
+    use std::io::Write;
+    let mut server = Server::start("sigterm-events", None, &[]);
+    let mut events = std::net::TcpStream::connect(server.addr()).unwrap();
+    write!(events, "GET /sage/events HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed().as_secs() < 40, "{:?}", started.elapsed());
+}

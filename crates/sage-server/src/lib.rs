@@ -122,6 +122,8 @@ pub struct App {
     /// Why the server is not ready after warm-up: every model it had to load failed.
     unready: Mutex<Option<String>>,
     events: broadcast::Sender<String>,
+    /// Set when the server starts shutting down: streams that never end (events) close.
+    closing: tokio::sync::watch::Sender<bool>,
     views: Mutex<Views>,
     /// Metrics.
     pub metrics: Metrics,
@@ -151,6 +153,7 @@ impl App {
             ready: AtomicBool::new(false),
             unready: Mutex::new(None),
             events,
+            closing: tokio::sync::watch::channel(false).0,
             views: Mutex::new(Views::default()),
             metrics: Metrics::default(),
         })
@@ -449,6 +452,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (timeout, max) = (app.config.header_timeout, app.config.max_connections);
     let refused = app.metrics.connections_refused.clone();
+    let closing = app.closing.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.send_replace(true);
+    };
     listen::accept_loop(routes(app.clone()), listener, shutdown, timeout, max, refused).await;
     // Whatever the kernel learned is kept.
     let k = lock(&app.kernel);

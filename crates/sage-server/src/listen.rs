@@ -1,6 +1,7 @@
 //! Accepting connections: HTTP/1.1 over hyper with a deadline for every request's headers (which
 //! also closes keep-alive connections idle that long, so slow or silent sockets cannot pile up),
-//! a cap on open connections, and a graceful shutdown that lets in-flight requests finish.
+//! a cap on open connections, and a graceful shutdown that lets in-flight requests finish (for
+//! at most 30 s).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -57,5 +58,12 @@ pub(crate) async fn accept_loop(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in flight finish; a stream that never ends (the dashboard's events) does not
+    // hold the process for good.
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open {} s after shutdown began; closing", SHUTDOWN_GRACE.as_secs());
+    }
 }
+
+/// How long a shutdown waits for the connections in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

@@ -146,8 +146,13 @@ pub(crate) async fn state(State(app): State<Arc<App>>) -> Response {
 /// `GET /sage/events`: every tick as a server-sent event.
 pub(crate) async fn events(State(app): State<Arc<App>>) -> Response {
     let rx = app.events.subscribe();
+    let mut closing = app.closing.subscribe();
     let s = BroadcastStream::new(rx)
-        .filter_map(|m| async move { m.ok().map(|d| Ok::<_, Infallible>(SseEvent::default().data(d))) });
+        .filter_map(|m| async move { m.ok().map(|d| Ok::<_, Infallible>(SseEvent::default().data(d))) })
+        // The stream ends when the server shuts down (it would otherwise hold the shutdown).
+        .take_until(async move {
+            let _ = closing.wait_for(|c| *c).await;
+        });
     Sse::new(s).keep_alive(KeepAlive::default()).into_response()
 }
 
