@@ -54,6 +54,11 @@ pub const NAMES: &[&str] = &[
     "http_chat",
     "http_completions",
     "http_observations",
+    "http_embeddings",
+    "http_ollama_chat",
+    "http_ollama_generate",
+    "http_ollama_embed",
+    "http_ollama_show",
 ];
 
 /// The target `name`; `root` is the workspace (its fixtures are the seeds), `work` a folder for
@@ -75,7 +80,7 @@ pub fn target(name: &str, root: &Path, work: &Path) -> Result<Target, SetupError
         "recording" => recording(root),
         "template" => template(root),
         "hf_import" => hf_import(root, work),
-        "http_chat" | "http_completions" | "http_observations" => http(name),
+        n if n.starts_with("http_") && NAMES.contains(&n) => http(name),
         other => Err(SetupError { target: "?", message: format!("no target {other}: {}", NAMES.join(", ")) }),
     }
 }
@@ -247,6 +252,27 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"model":"sage","prompt":"The robot","max_tokens":4,"logprobs":2,"stream":false,"n":1,"user":"u1"}"#,
             ],
         ),
+        "http_embeddings" => (
+            "/v1/embeddings",
+            vec![r#"{"model":"sage","input":["battery low","all quiet"],"encoding_format":"base64"}"#],
+        ),
+        "http_ollama_chat" => (
+            "/api/chat",
+            vec![
+                r#"{"model":"a:latest","messages":[{"role":"user","content":"Battery?"}],"stream":false,"options":{"temperature":0.5,"seed":4,"num_predict":8,"stop":["\n"]},"keep_alive":"5m"}"#,
+                r#"{"model":"sage","messages":[{"role":"user","content":"JSON"}],"format":{"type":"object"},"keep_alive":-1}"#,
+            ],
+        ),
+        "http_ollama_generate" => (
+            "/api/generate",
+            vec![
+                r#"{"model":"a","prompt":"The robot","system":"Be brief.","raw":false,"stream":true,"options":{"top_k":20,"top_p":0.9},"keep_alive":0}"#,
+            ],
+        ),
+        "http_ollama_embed" => {
+            ("/api/embed", vec![r#"{"model":"a","input":"battery low","keep_alive":"1h30m"}"#])
+        }
+        "http_ollama_show" => ("/api/show", vec![r#"{"model":"a:latest"}"#, r#"{"name":"sage"}"#]),
         _ => (
             "/sage/observations",
             vec![

@@ -1,9 +1,8 @@
 //! Quantization through llama.cpp (`llama_model_quantize`), e.g. F16 → Q4_K_M.
 //!
-//! This module holds the crate's only `unsafe` code: one FFI call whose arguments are two
-//! NUL-terminated paths and a parameter struct that lives for the duration of the call.
-
-#![allow(unsafe_code)]
+//! One of the crate's two `unsafe` blocks (the other is `llama/weights.rs::cpu_repackers`): an
+//! FFI call whose arguments are two NUL-terminated paths and a parameter struct that lives for
+//! the duration of the call. It is allowed on that function alone.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -61,6 +60,7 @@ pub enum QuantizeError {
 }
 
 /// Quantize `input` (GGUF) into `output` with `threads` threads (0 = all cores).
+#[allow(unsafe_code)]
 pub fn quantize(input: &Path, output: &Path, quant: Quant, threads: u32) -> Result<(), QuantizeError> {
     // Validate first: llama.cpp should only ever see well-formed files.
     crate::gguf::GgufFile::open(input)?;

@@ -99,6 +99,27 @@ fn model_id(app: &App, name: &str) -> Result<String, ApiError> {
     Ok(id)
 }
 
+/// Load `model` (`sage`: the zoo's first) and apply `keep_alive`, answering nothing (what
+/// Ollama does for an empty chat or prompt).
+async fn load(app: &Arc<App>, model: &str, keep: Option<&Value>) -> Result<(), ApiError> {
+    if let Some(v) = keep {
+        keep_alive_s(v)?;
+    }
+    let id = if model == "sage" {
+        app.specs.first().map(|s| s.id.clone()).ok_or_else(|| ApiError::unknown_model(model))?
+    } else {
+        model.to_string()
+    };
+    let (app2, id2) = (app.clone(), id.clone());
+    tokio::task::spawn_blocking(move || {
+        app2.residency.acquire(&id2, "loaded through the Ollama API").map(|_| ())
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+    .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    keep_alive(app, &id, keep)
+}
+
 /// Sampling and limits from `options` and `format`.
 fn params(app: &App, o: &Options, format: Option<&Value>) -> Result<(GenerateParams, u32), ApiError> {
     let d = Sampling::default();
@@ -305,15 +326,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     }
     if messages.is_empty() {
         // Ollama loads the model and answers nothing: a warm-up.
-        let id = model.clone();
-        let app2 = app.clone();
-        tokio::task::spawn_blocking(move || {
-            app2.residency.acquire(&id, "loaded through /api/chat").map(|_| ())
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::unavailable(e.to_string()))?;
-        keep_alive(&app, &model, b.common.keep_alive.as_ref())?;
+        load(&app, &model, b.common.keep_alive.as_ref()).await?;
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "load"})).into_response());
     }
     let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
@@ -337,7 +350,7 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
     let b: GenerateBody = parse(&body)?;
     let model = model_id(&app, &b.common.model)?;
     if b.prompt.is_empty() {
-        keep_alive(&app, &model, b.common.keep_alive.as_ref())?;
+        load(&app, &model, b.common.keep_alive.as_ref()).await?;
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());
     }
     let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;

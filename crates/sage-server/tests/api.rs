@@ -534,6 +534,9 @@ async fn the_ollama_api_answers_streams_ndjson_and_refuses_bad_options() {
     }
     let (s, _) = call(&a, "POST", "/api/chat", Some(json!({"model": "nope", "messages": []})), None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // No messages: the model is loaded and nothing is answered (`sage` is the zoo's first).
+    let (s, v) = call(&a, "POST", "/api/chat", Some(json!({"model": "sage", "messages": []})), None).await;
+    assert_eq!((s, v["done_reason"].as_str()), (StatusCode::OK, Some("load")), "{v}");
     let (s, v) = call(&a, "GET", "/api/tags", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["models"].as_array().unwrap().len(), 3, "{v}");
