@@ -11,24 +11,13 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
 
-
-def start(sage, model, db):
-    p = subprocess.Popen(
-        [sage, "serve", "--listen", "127.0.0.1:0", "--store", db, "--model", model],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in p.stderr:
-        if line.startswith("sage serve: "):
-            url = line.split()[2]
-            threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
-            return p, url
-    raise SystemExit("sage serve ended before listening")
+from serve import start
 
 
 def post(url, body, timeout=60):

@@ -13,23 +13,13 @@ import json
 import os
 import random
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
 
-
-def start(sage, model, db):
-    p = subprocess.Popen([sage, "serve", "--listen", "127.0.0.1:0", "--store", db, "--model", model],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in p.stderr:
-        if line.startswith("sage serve: "):
-            threading.Thread(target=lambda: [None for _ in p.stderr], daemon=True).start()
-            host, port = line.split()[2].replace("http://", "").split(":")
-            return p, host, int(port)
-    raise SystemExit("sage serve ended before listening")
+from serve import start
 
 
 def rss_mib(pid):
@@ -60,7 +50,9 @@ def main():
     a = ap.parse_args()
     rng = random.Random(a.seed)
     db = os.path.join(tempfile.mkdtemp(prefix="sage-soak-"), "sage.db")
-    p, host, port = start(a.sage, a.model, db)
+    p, url = start(a.sage, a.model, db)
+    host, port = url.replace("http://", "").split(":")
+    port = int(port)
     outcomes = Counter()
     lock = threading.Lock()
     samples = []

@@ -12,8 +12,21 @@ use sage_fuzz::{campaign, peak_rss, targets};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map_or("all", String::as_str);
-    let execs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
-    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let number = |i: usize, default: u64, what: &str| -> u64 {
+        match args.get(i).map(|s| s.parse::<u64>()) {
+            None => default,
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                eprintln!(
+                    "fuzz: {what} {:?} is not a number ({e}); usage: fuzz [TARGET|all] [EXECS] [SEED]",
+                    args[i]
+                );
+                std::process::exit(2);
+            }
+        }
+    };
+    let execs = number(1, 100_000, "EXECS");
+    let seed = number(2, 1, "SEED");
     let names: Vec<&str> = if which == "all" { targets::NAMES.to_vec() } else { vec![which] };
     // Files the targets rewrite for every input: in memory where the system offers it.
     let shm = std::path::Path::new("/dev/shm");

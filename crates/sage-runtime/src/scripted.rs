@@ -101,6 +101,11 @@ impl ScriptedModel {
         }
     }
 
+    /// Sessions open now (for tests of the callers' bounds).
+    pub fn open_sessions(&self) -> usize {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// Generations asked for so far.
     pub fn calls(&self) -> u64 {
         self.calls.load(Ordering::Relaxed)

@@ -64,6 +64,8 @@ pub struct ServerConfig {
     pub header_timeout: std::time::Duration,
     /// Connections open at once; more are closed as they come.
     pub max_connections: usize,
+    /// How often idle models past their keep-alive are unloaded.
+    pub expire_every: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +79,7 @@ impl Default for ServerConfig {
             max_observations: 64,
             header_timeout: std::time::Duration::from_secs(10),
             max_connections: 1024,
+            expire_every: std::time::Duration::from_secs(5),
         }
     }
 }
@@ -181,6 +184,15 @@ impl App {
             *lock(&self.unready) = Some(format!("no model could be loaded: {}", failed.join("; ")));
         }
         self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Unload the models idle past their keep-alive (a zoo's `keep_alive_s`, or an Ollama
+    /// request's `keep_alive`) that the kernel's state does not keep hot. Returns how many went.
+    /// `serve` calls it every [`ServerConfig::expire_every`].
+    pub fn expire_idle(&self) -> usize {
+        let n = self.residency.expire();
+        self.metrics.residency(&self.residency.take_log());
+        n
     }
 
     /// Whether `/ready` says yes: warmed up, with a model loaded or none needed.
@@ -457,7 +469,20 @@ pub async fn serve(
         shutdown.await;
         closing.send_replace(true);
     };
+    // Keep-alives are kept whether or not observations tick the kernel (which also expires).
+    let expiring = {
+        let (app, every) = (app.clone(), app.config.expire_every.max(std::time::Duration::from_millis(10)));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let app = app.clone();
+                let _ = tokio::task::spawn_blocking(move || app.expire_idle()).await;
+            }
+        })
+    };
     listen::accept_loop(routes(app.clone()), listener, shutdown, timeout, max, refused).await;
+    expiring.abort();
     // Whatever the kernel learned is kept.
     let k = lock(&app.kernel);
     let now = app.clock.now();

@@ -49,7 +49,12 @@ fn app(config: ServerConfig) -> Arc<App> {
 }
 
 /// A server whose scripted loader `prepare` sets up (failures) before warm-up.
-fn app_with(config: ServerConfig, prepare: impl FnOnce(&ScriptedLoader)) -> Arc<App> {
+fn app_with(config: ServerConfig, prepare: impl FnOnce(&Arc<ScriptedLoader>)) -> Arc<App> {
+    build(config, prepare).0
+}
+
+/// A server over scripted models, and its clock.
+fn build(config: ServerConfig, prepare: impl FnOnce(&Arc<ScriptedLoader>)) -> (Arc<App>, Arc<ManualClock>) {
     let specs = Zoo::parse(ZOO, "test zoo", std::path::Path::new(".")).unwrap().models;
     let scripts = vec![
         Script { context: 2048, ..Script::new("a", 0.8) },
@@ -63,9 +68,9 @@ fn app_with(config: ServerConfig, prepare: impl FnOnce(&ScriptedLoader)) -> Arc<
     let router = Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
     let kernel = Kernel::new(kernel_config(&specs, 1 << 30, &residency)).unwrap();
     let driver = LlmDriver::new(specs, residency.clone(), None, None, clock.clone());
-    let app = App::new(router, residency, None, KernelHost::new(kernel, driver), clock, config);
+    let app = App::new(router, residency, None, KernelHost::new(kernel, driver), clock.clone(), config);
     app.warm_up();
-    app
+    (app, clock)
 }
 
 async fn call(
@@ -540,4 +545,54 @@ async fn the_ollama_api_answers_streams_ndjson_and_refuses_bad_options() {
     let (s, v) = call(&a, "GET", "/api/tags", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["models"].as_array().unwrap().len(), 3, "{v}");
+}
+
+/// Thousands of clients with their own conversation ids: the conversations kept per model are
+/// bounded (the least recently used are closed), and the server goes on answering.
+#[tokio::test]
+async fn thousands_of_conversation_ids_keep_a_bounded_number_of_sessions() {
+    let mut loader = None;
+    let a = app_with(ServerConfig::default(), |l| loader = Some(l.clone()));
+    let loader = loader.unwrap();
+    for i in 0..3000 {
+        let mut body = chat("a", "Battery?");
+        body["session_id"] = json!(format!("client-{i}"));
+        body["max_tokens"] = json!(2);
+        let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(body), None).await;
+        assert_eq!(s, StatusCode::OK, "request {i}: {v}");
+    }
+    let model = loader.models.lock().unwrap()["a"].clone();
+    let open = model.open_sessions();
+    assert!(open <= sage_runtime::route::MAX_CONVERSATIONS_PER_MODEL, "{open} sessions open");
+    assert!(open >= 1000, "the most recent conversations are kept: {open}");
+}
+
+/// An Ollama `keep_alive` duration unloads the model once it has been idle that long (models the
+/// kernel's state keeps hot stay).
+#[tokio::test]
+async fn an_ollama_keep_alive_duration_unloads_the_idle_model() {
+    let (a, clock) = build(ServerConfig::default(), |_| {});
+    let body = json!({"model": "chatty", "messages": [{"role": "user", "content": "hi"}], "stream": false,
+                      "options": {"num_predict": 2}, "keep_alive": "10s"});
+    let (s, v) = call(&a, "POST", "/api/chat", Some(body), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let resident = |a: &Arc<App>| {
+        let a = a.clone();
+        async move {
+            let (_, v) = call(&a, "GET", "/api/ps", None, None).await;
+            v["models"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(resident(&a).await.contains(&"chatty".to_string()));
+    clock.advance(5.0);
+    assert_eq!(a.expire_idle(), 0, "idle 5 s of 10");
+    clock.advance(6.0);
+    assert_eq!(a.expire_idle(), 1);
+    let now = resident(&a).await;
+    assert!(!now.contains(&"chatty".to_string()) && now.contains(&"a".to_string()), "{now:?}");
 }

@@ -90,6 +90,9 @@ impl Sessions {
 
     /// Drop `model`'s least recently used conversations beyond `keep`; their sessions.
     fn evict(&mut self, model: &str, keep: usize) -> Vec<SessionId> {
+        if self.map.len() <= keep {
+            return vec![];
+        }
         let mut mine: Vec<(u64, (String, String, u64))> =
             self.map.iter().filter(|(k, _)| k.1 == model).map(|(k, o)| (o.used, k.clone())).collect();
         if mine.len() <= keep {
