@@ -32,6 +32,7 @@ for chunk in client.chat.completions.create(
     model="sage",
     messages=[{"role": "user", "content": "Say hello to the operator."}],
     max_tokens=16,
+    temperature=0,  # greedy: a sampled answer may end at its first token
     stream=True,
 ):
     if chunk.choices and chunk.choices[0].delta.content:
@@ -44,6 +45,7 @@ lp = client.chat.completions.create(
     model="sage",
     messages=[{"role": "user", "content": "Is the dock free?"}],
     max_tokens=8,
+    temperature=0,
     logprobs=True,
     top_logprobs=2,
 )
