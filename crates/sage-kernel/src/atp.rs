@@ -22,6 +22,10 @@ pub enum EntryKind {
     BaseCost,
     /// What a plugin actually spent while running.
     PluginSpend,
+    /// Held for a job that runs across ticks (moved from the balance to the reserve).
+    Reserve,
+    /// What a settled job did not spend, returned from the reserve to the balance.
+    Release,
 }
 
 /// One movement of ATP.
@@ -45,6 +49,8 @@ pub struct Ledger {
     initial: f64,
     recovered: f64,
     spent: f64,
+    #[serde(default)]
+    reserved: f64,
     #[serde(skip)]
     recent: VecDeque<Entry>,
 }
@@ -60,6 +66,7 @@ impl Ledger {
             initial,
             recovered: 0.0,
             spent: 0.0,
+            reserved: 0.0,
             recent: VecDeque::with_capacity(LEDGER_HISTORY),
         }
     }
@@ -94,9 +101,54 @@ impl Ledger {
         self.recent.iter()
     }
 
-    /// `initial + recovered − spent − balance`: zero up to rounding when the books balance.
+    /// Held for jobs still running (not in the balance, not yet spent).
+    pub fn reserved(&self) -> f64 {
+        self.reserved
+    }
+
+    /// `initial + recovered − spent − balance − reserved`: zero up to rounding when the books
+    /// balance.
     pub fn imbalance(&self) -> f64 {
-        self.initial + self.recovered - self.spent - self.balance
+        self.initial + self.recovered - self.spent - self.balance - self.reserved
+    }
+
+    /// Hold up to `amount` of the balance for a job that runs across ticks; returns what was
+    /// held (never more than the balance).
+    pub fn reserve(&mut self, tick: u64, amount: f64, expert: Option<u32>) -> f64 {
+        let amount = if amount.is_finite() { amount.max(0.0) } else { 0.0 };
+        let held = amount.min(self.balance).max(0.0);
+        if held > 0.0 {
+            self.balance -= held;
+            self.reserved += held;
+            self.record(Entry { tick, kind: EntryKind::Reserve, amount: -held, expert });
+        }
+        held
+    }
+
+    /// Settle a job that held `held` (what [`Ledger::reserve`] returned) and spent `spent`: the
+    /// spend comes out of the reserve first and any excess out of the balance (never below
+    /// zero); what it did not spend returns to the balance. Returns what was debited.
+    pub fn settle(&mut self, tick: u64, held: f64, spent: f64, expert: Option<u32>) -> f64 {
+        let held = if held.is_finite() { held.clamp(0.0, self.reserved) } else { 0.0 };
+        let spent = if spent.is_finite() { spent.max(0.0) } else { 0.0 };
+        let from_reserve = spent.min(held);
+        self.reserved -= held;
+        if self.reserved < 1e-12 {
+            // Rounding of many holds and settles must not leave dust or a negative reserve.
+            self.spent += self.reserved;
+            self.reserved = 0.0;
+        }
+        let unspent = held - from_reserve;
+        self.balance += unspent;
+        self.spent += from_reserve;
+        if unspent > 0.0 {
+            self.record(Entry { tick, kind: EntryKind::Release, amount: unspent, expert });
+        }
+        if from_reserve > 0.0 {
+            self.record(Entry { tick, kind: EntryKind::PluginSpend, amount: -from_reserve, expert });
+        }
+        let excess = self.debit(tick, EntryKind::PluginSpend, spent - from_reserve, expert);
+        from_reserve + excess
     }
 
     fn record(&mut self, entry: Entry) {
@@ -109,7 +161,9 @@ impl Ledger {
     /// Credit up to `amount` (never past `max`); returns what was credited.
     pub fn credit(&mut self, tick: u64, kind: EntryKind, amount: f64) -> f64 {
         let amount = if amount.is_finite() { amount.max(0.0) } else { 0.0 };
-        let credited = amount.min(self.max - self.balance).max(0.0);
+        // What is held for running jobs is still the kernel's: it counts towards the maximum,
+        // so that releasing it never overfills the balance.
+        let credited = amount.min(self.max - self.balance - self.reserved).max(0.0);
         if credited > 0.0 {
             self.balance += credited;
             self.recovered += credited;

@@ -1,17 +1,24 @@
 //! The kernel: one tick of attention.
 //!
-//! [`Kernel::tick`] takes the time and this tick's observations and returns a [`TickReport`]:
-//! 1. salience of every observation (SNARC; numeric sensors of a tick form one frame);
-//! 2. the most salient observations above the attention threshold, at most the state's
-//!    `max_plugins`, are routed to an expert by the selector (trust, residency, hysteresis);
-//! 3. a share of the ATP balance is allocated to them by `salience × trust` with a probe floor;
-//! 4. the built-in plugins run interleaved, one step each in turn, and what a plugin that stops
-//!    early leaves unused is granted to those still running; only what was spent is debited;
-//! 5. trust and SNARC weights learn (only in states whose policy allows learning; outcomes that
-//!    arrive otherwise wait for a learning state);
-//! 6. the state's base cost is debited and its recovery credited;
-//! 7. the metabolic machine moves; a state change applies the new state's keep-hot set; DREAM
-//!    consolidates trust.
+//! [`Kernel::tick`] takes the time and this tick's observations and returns a [`TickReport`].
+//! A tick is a sequence of stages (in `kernel/stages.rs`), each a function of the kernel and
+//! the tick's context:
+//! 1. `settle`: jobs of external experts whose outcome arrived are settled (ATP held for them
+//!    becomes what they spent; the rest returns);
+//! 2. `score`: salience of every observation (SNARC; numeric sensors of a tick form one frame);
+//! 3. `attend`: the most salient observations above the attention threshold, within the
+//!    state's `max_plugins` less the running jobs; a crisis, or an observation more salient
+//!    than a running job by `preempt_margin`, preempts it; the rest are deferred;
+//! 4. `route`: each is routed to an expert by the selector (trust, residency, hysteresis);
+//! 5. `allocate`: a share of the ATP balance by `salience × trust` with a probe floor;
+//! 6. `dispatch`: external experts' jobs get a number and their ATP held; built-ins start;
+//! 7. `run`: built-in plugins run interleaved, what an early finisher leaves going to those
+//!    still running; in lock step ([`Kernel::tick_with`]) the external jobs run now through the
+//!    executor and are settled; in the real-time kernel ([`Kernel::tick_live`]) they leave in
+//!    the report and come back as [`JobEvent`]s at a later tick;
+//! 8. `learn`: trust and SNARC weights (only in states whose policy allows learning);
+//! 9. `metabolise`: base cost and recovery, the metabolic machine, the new state's keep-hot set,
+//!    DREAM's consolidation.
 //!
 //! Nothing here reads a clock or does I/O: `now` is an argument and randomness is seeded.
 
@@ -19,13 +26,12 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use sage_irp::{Budget, HaltConfig, HaltReason, Plugin, Run, Telemetry};
+use sage_irp::{HaltConfig, HaltReason, Telemetry};
 
-use crate::atp::{allocate, Allocation, EntryKind, Ledger, Target};
-use crate::metabolic::{Biases, Circadian, Inputs, Machine, Policies, Policy, State, Thresholds, Transition};
-use crate::plugins::{Intent, Keywords, Smoother};
-use crate::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
-use crate::snarc::{Salience, Snarc, SnarcConfig, SnarcError};
+use crate::atp::Ledger;
+use crate::metabolic::{Machine, Policies, Policy, State, Thresholds, Transition};
+use crate::router::{RouteDecision, Selector, SelectorConfig};
+use crate::snarc::{Salience, Snarc, SnarcConfig};
 use crate::trust::{Outcome, TrustConfig, TrustEvent, TrustLedger};
 
 /// What an observation carries.
@@ -131,6 +137,9 @@ pub enum Builtin {
 /// expert, with the ATP granted to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dispatch {
+    /// The job's number (settle it with a [`JobEvent`] naming it).
+    #[serde(default)]
+    pub job: JobId,
     /// Tick number.
     pub tick: u64,
     /// State the kernel is in.
@@ -261,6 +270,21 @@ pub struct ExpertSpec {
     pub plugin: Builtin,
     /// Halt rules for its runs.
     pub halt: HaltConfig,
+    /// Jobs it can run at once (an engine's parallel sequences); a job that spans ticks takes
+    /// one until it is settled or cancelled.
+    #[serde(default = "one")]
+    pub slots: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Default of [`KernelConfig::preempt_margin`].
+pub const PREEMPT_MARGIN: f64 = 0.1;
+
+fn default_margin() -> f64 {
+    PREEMPT_MARGIN
 }
 
 /// Everything the kernel can be configured with.
@@ -302,6 +326,10 @@ pub struct KernelConfig {
     /// score (see [`Executor::score`]).
     #[serde(default = "default_band")]
     pub semantic_band: (f64, f64),
+    /// An observation more salient than a running job by this much takes its plugin slot
+    /// when none is free: the job is cancelled (see [`Kernel::tick_live`]).
+    #[serde(default = "default_margin")]
+    pub preempt_margin: f64,
 }
 
 fn default_band() -> (f64, f64) {
@@ -324,6 +352,7 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
             load_s: 0.2,
             plugin: Builtin::Smoother { lambda: 0.5, rate: 0.1, momentum: 0.0 },
             halt,
+            slots: 1,
         },
         ExpertSpec {
             name: "smooth-momentum".into(),
@@ -333,6 +362,7 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
             load_s: 0.8,
             plugin: Builtin::Smoother { lambda: 0.5, rate: 0.1, momentum: 0.5 },
             halt,
+            slots: 1,
         },
         ExpertSpec {
             name: "intent".into(),
@@ -342,6 +372,7 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
             load_s: 0.5,
             plugin: Builtin::Intent { rate: 0.6 },
             halt,
+            slots: 1,
         },
         ExpertSpec {
             name: "keywords".into(),
@@ -351,6 +382,7 @@ pub fn builtin_experts() -> Vec<ExpertSpec> {
             load_s: 0.1,
             plugin: Builtin::Keywords,
             halt,
+            slots: 1,
         },
     ]
 }
@@ -375,6 +407,7 @@ impl Default for KernelConfig {
             selector: SelectorConfig::default(),
             experts: builtin_experts(),
             semantic_band: default_band(),
+            preempt_margin: PREEMPT_MARGIN,
         }
     }
 }
@@ -472,6 +505,13 @@ pub struct RunReport {
     pub quality: f64,
     /// What it produced, in words.
     pub output: String,
+    /// For a job that spanned ticks: its number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobId>,
+    /// For a job that spanned ticks: the tick it was dispatched at (`observation` indexes that
+    /// tick's observations).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatched_at: Option<u64>,
 }
 
 /// A residency change of a (built-in) expert.
@@ -507,6 +547,17 @@ pub struct AtpReport {
     pub recovered: f64,
     /// Balance at the end of the tick.
     pub balance: f64,
+    /// Held for running jobs at the end of the tick.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reserved: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
+}
+
+fn is_zero_usize(x: &usize) -> bool {
+    *x == 0
 }
 
 /// Everything one tick decided, as a value.
@@ -539,6 +590,22 @@ pub struct TickReport {
     /// Where the allocation came from when a plan was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanOutcome>,
+    /// External jobs dispatched this tick (with [`Kernel::tick_live`]: the driver runs them and
+    /// delivers a [`JobEvent`] for each at a later tick).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dispatched: Vec<Dispatch>,
+    /// Running jobs the kernel asks the driver to cancel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preempted: Vec<Preemption>,
+    /// Jobs settled this tick that failed or were cancelled (completed ones are in `runs`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ended: Vec<JobEnd>,
+    /// Jobs still running at the end of the tick.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub running: usize,
+    /// Job events for jobs the kernel does not hold (settled already, or never dispatched).
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub unknown_events: usize,
     /// Seconds a live loop should wait before the next tick (the new state's policy).
     pub next_tick_in_s: f64,
 }
@@ -569,6 +636,8 @@ pub struct Kernel {
     total_swaps: u64,
     last_dims: BTreeMap<String, crate::snarc::Dims>,
     deferred: Vec<Deferred>,
+    running: Vec<RunningJob>,
+    next_job: JobId,
 }
 
 /// A salient observation that a state's plugin limit capped: it is offered again at the next
@@ -610,6 +679,7 @@ impl Kernel {
             (0.0..=1.0).contains(&config.attention_threshold),
             "in [0, 1]",
         )?;
+        check("preempt_margin", config.preempt_margin, config.preempt_margin >= 0.0, "non-negative")?;
         check("reference_load_s", config.reference_load_s, config.reference_load_s > 0.0, "positive")?;
         let mut trust = TrustLedger::new(config.trust);
         for (i, e) in config.experts.iter().enumerate() {
@@ -640,6 +710,8 @@ impl Kernel {
             total_swaps: 0,
             last_dims: BTreeMap::new(),
             deferred: vec![],
+            running: vec![],
+            next_job: 0,
             config,
         };
         // Start with WAKE's keep-hot set resident.
@@ -764,6 +836,8 @@ impl Kernel {
         let victim = |k: &Self, spare: Option<usize>| {
             (0..k.resident.len())
                 .filter(|&i| k.resident[i] && Some(i) != spare)
+                // A model generating a job's answer stays until the job is settled.
+                .filter(|&i| !k.running.iter().any(|j| j.expert as usize == i))
                 .min_by_key(|&i| (hot(k, i), k.last_used[i], i))
         };
         for i in 0..self.resident.len() {
@@ -886,7 +960,8 @@ impl Kernel {
         }
     }
 
-    /// [`Kernel::tick`] with an executor for the external experts routed to in this tick.
+    /// [`Kernel::tick`] in lock step with an executor: the external experts routed to in this
+    /// tick run inside it, through `executor`, and are settled before it ends.
     pub fn tick_with(
         &mut self,
         now: f64,
@@ -894,638 +969,59 @@ impl Kernel {
         crisis: bool,
         executor: &mut dyn Executor,
     ) -> TickReport {
-        self.tick += 1;
-        let tick = self.tick;
-        let state = self.machine.state();
-        let policy = self.config.policies.get(state).clone();
-        if tick - self.window_start >= self.config.swap_window {
-            self.window_start = tick;
-            self.swaps_in_window = 0;
-        }
-        let mut trust_events = self.trust.refresh(now);
-        let mut residency = vec![];
+        self.tick_stages(now, observations, crisis, vec![], executor, stages::Mode::Inline)
+    }
 
-        // 1. Salience.
-        let mut semantic_spent = 0.0;
-        let mut reports: Vec<ObservationReport> = Vec::with_capacity(observations.len());
-        let sensors: Vec<(usize, &str, &[f64])> = observations
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| match &o.payload {
-                Payload::Sensor(v) => Some((i, o.source.as_str(), v.as_slice())),
-                Payload::Text(_) => None,
-            })
-            .collect();
-        let mut sensor_sal: Vec<Result<Salience, SnarcError>> = Vec::with_capacity(sensors.len());
-        if !sensors.is_empty() {
-            // Score the valid readings as one frame; reject the invalid ones alone.
-            let valid: Vec<(&str, &[f64])> = sensors
-                .iter()
-                .filter(|(_, _, v)| !v.is_empty() && v.iter().all(|x| x.is_finite()))
-                .map(|(_, s, v)| (*s, *v))
-                .collect();
-            let mut scored = match self.snarc.assess_frame(&valid) {
-                Ok(s) => s.into_iter(),
-                Err(_) => Vec::new().into_iter(),
-            };
-            for (_, s, v) in &sensors {
-                if v.is_empty() || !v.iter().all(|x| x.is_finite()) {
-                    let e = if v.is_empty() {
-                        SnarcError::EmptyVector { sensor: s.to_string() }
-                    } else {
-                        SnarcError::NotFinite {
-                            sensor: s.to_string(),
-                            index: v.iter().position(|x| !x.is_finite()).unwrap_or(0),
-                        }
-                    };
-                    sensor_sal.push(Err(e));
-                } else {
-                    sensor_sal
-                        .push(scored.next().ok_or_else(|| SnarcError::EmptyVector { sensor: s.to_string() }));
-                }
-            }
-        }
-        let mut sensor_iter = sensor_sal.into_iter();
-        for o in observations {
-            let sal = match &o.payload {
-                Payload::Sensor(_) => sensor_iter.next().unwrap_or(Ok(Salience {
-                    dims: Default::default(),
-                    total: 0.0,
-                    confidence: 0.0,
-                    semantic: None,
-                })),
-                Payload::Text(t) => {
-                    let mut s = self.snarc.assess_text(&o.source, t, o.semantic);
-                    let (lo, hi) = self.config.semantic_band;
-                    if o.semantic.is_none() && s.total >= lo && s.total <= hi {
-                        if let Some((score, cost)) = executor.score(&o.source, t, s.total) {
-                            if score.is_finite() {
-                                s = self.snarc.blend(s, score);
-                            }
-                            if cost.is_finite() && cost > 0.0 {
-                                semantic_spent += self.ledger.debit(tick, EntryKind::PluginSpend, cost, None);
-                            }
-                        }
-                    }
-                    Ok(s)
-                }
-            };
-            if let Ok(s) = &sal {
-                match self.last_dims.get_mut(&o.source) {
-                    Some(d) => *d = s.dims,
-                    None => {
-                        // Sources are named by the outside world: as many as SNARC remembers
-                        // (the feedback a forgotten source gets no longer teaches the weights).
-                        if self.last_dims.len() >= 2 * crate::snarc::MAX_STREAMS {
-                            self.last_dims.pop_first();
-                        }
-                        self.last_dims.insert(o.source.clone(), s.dims);
-                    }
-                }
-            }
-            match sal {
-                Ok(s) => reports.push(ObservationReport {
-                    source: o.source.clone(),
-                    class: o.class(s.dims.arousal).to_string(),
-                    salience: Some(s),
-                    attention: Attention::Ignored,
-                    deferred_from: None,
-                }),
-                Err(e) => reports.push(ObservationReport {
-                    source: o.source.clone(),
-                    class: o.class(0.0).to_string(),
-                    salience: None,
-                    attention: Attention::Rejected { error: e.to_string() },
-                    deferred_from: None,
-                }),
-            }
-        }
-        // Observations capped at earlier ticks are offered again.
-        let extended: Vec<Observation>;
-        let observations: &[Observation] = if self.deferred.is_empty() {
-            observations
-        } else {
-            let deferred = std::mem::take(&mut self.deferred);
-            let mut all = observations.to_vec();
-            for d in deferred {
-                if tick - d.origin > MAX_DEFER_TICKS {
-                    continue;
-                }
-                reports.push(ObservationReport {
-                    source: d.obs.source.clone(),
-                    class: d.class,
-                    salience: Some(d.salience),
-                    attention: Attention::Ignored,
-                    deferred_from: Some(d.origin),
-                });
-                all.push(d.obs);
-            }
-            extended = all;
-            &extended
-        };
+    /// One tick of the real-time kernel: external jobs leave in the report's `dispatched`, with
+    /// their ATP held, and are settled at the tick their [`JobEvent`] is passed in `events`;
+    /// running jobs the kernel wants cancelled are in the report's `preempted`. The executor is
+    /// asked only for semantic scores and plans (a live executor answers those from what it
+    /// already has).
+    pub fn tick_live(
+        &mut self,
+        now: f64,
+        observations: &[Observation],
+        crisis: bool,
+        events: Vec<JobEvent>,
+        executor: &mut dyn Executor,
+    ) -> TickReport {
+        self.tick_stages(now, observations, crisis, events, executor, stages::Mode::Spanning)
+    }
 
-        // 2. Attention and routing.
-        let mut attended: Vec<usize> = reports
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.salience.is_some_and(|s| s.total >= self.config.attention_threshold))
-            .map(|(i, _)| i)
-            .collect();
-        attended.sort_by(|&a, &b| {
-            let sa = reports[a].salience.map_or(0.0, |s| s.total);
-            let sb = reports[b].salience.map_or(0.0, |s| s.total);
-            sb.total_cmp(&sa).then(a.cmp(&b))
-        });
-        for &i in attended.iter().skip(policy.max_plugins) {
-            reports[i].attention = Attention::Capped;
-            let Some(sal) = reports[i].salience else { continue };
-            let held = Deferred {
-                origin: reports[i].deferred_from.unwrap_or(tick),
-                obs: observations[i].clone(),
-                salience: sal,
-                class: reports[i].class.clone(),
-            };
-            // A sensor keeps one held reading, its most salient; messages are each held.
-            let same = matches!(held.obs.payload, Payload::Sensor(_))
-                .then(|| {
-                    self.deferred.iter().position(|d| {
-                        d.obs.source == held.obs.source && matches!(d.obs.payload, Payload::Sensor(_))
-                    })
-                })
-                .flatten();
-            match same {
-                Some(j) if self.deferred[j].salience.total >= sal.total => {}
-                Some(j) => self.deferred[j] = held,
-                None if self.deferred.len() < MAX_DEFERRED => self.deferred.push(held),
-                None => {}
-            }
-        }
-        attended.truncate(policy.max_plugins);
+    fn tick_stages(
+        &mut self,
+        now: f64,
+        observations: &[Observation],
+        crisis: bool,
+        events: Vec<JobEvent>,
+        executor: &mut dyn Executor,
+        mode: stages::Mode,
+    ) -> TickReport {
+        let mut ctx = self.begin(now, crisis, mode);
+        self.settle(&mut ctx, events);
+        self.score(&mut ctx, observations, executor);
+        self.attend(&mut ctx);
+        self.route(&mut ctx);
+        self.allocate(&mut ctx, executor);
+        self.dispatch(&mut ctx);
+        self.run(&mut ctx, executor);
+        self.learn(&mut ctx);
+        self.metabolise(ctx)
+    }
 
-        let n_experts = self.config.experts.len();
-        let mut busy = vec![false; n_experts];
-        let mut decisions = Vec::with_capacity(attended.len());
-        let mut routed: Vec<(usize, u32)> = Vec::with_capacity(attended.len());
-        let mut candidates: Vec<Candidate> = Vec::with_capacity(n_experts);
-        for &i in &attended {
-            let class = reports[i].class.clone();
-            candidates.clear();
-            for (id, e) in self.config.experts.iter().enumerate() {
-                if !e.classes.contains_key(&class) {
-                    continue;
-                }
-                let trust = self.trust.trust(id as u32, &class);
-                candidates.push(Candidate {
-                    id: id as u32,
-                    expertise: trust,
-                    trust,
-                    resident: self.resident[id],
-                    cold_cost: e.load_s / self.config.reference_load_s,
-                    bytes: e.bytes,
-                    fits: self.fits(id, &busy),
-                    suppressed: self.trust.is_suppressed(id as u32, &class),
-                });
-            }
-            let ctx = Context {
-                state,
-                swaps_left: self.config.swap_budget.saturating_sub(self.swaps_in_window),
-                incumbent: self.incumbents.get(&class).copied(),
-                exploration: policy.exploration,
-                // Short of energy (under 30% of the maximum), every state prefers light experts.
-                prefer_light: (self.ledger.balance() < 0.3 * self.ledger.max()).then_some(true),
-            };
-            let d = self.selector.select(&ctx, &candidates);
-            let runnable = |c: &Candidate| !c.suppressed && (c.resident || c.fits);
-            // The selector's choice, or, if it cannot run here, the best runnable alternative.
-            let mut fallback = None;
-            let used = match d.chosen {
-                Some(id) if candidates.iter().any(|c| c.id == id && runnable(c)) => Some(id),
-                Some(id) => {
-                    let budget = self.memory_budget(state) >> 20;
-                    let need = self.config.experts[id as usize].bytes >> 20;
-                    let why = format!(
-                        "{} needs {need} MiB, more than the {state} budget of {budget} MiB allows",
-                        self.config.experts[id as usize].name
-                    );
-                    let mut ranked: Vec<&crate::router::Factors> = d.candidates.iter().collect();
-                    ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission));
-                    let alt = ranked
-                        .into_iter()
-                        .find(|f| f.id != id && candidates.iter().any(|c| c.id == f.id && runnable(c)))
-                        .map(|f| f.id);
-                    fallback = Some(match alt {
-                        Some(a) => format!("{why}; fell back to {}", self.config.experts[a as usize].name),
-                        None => format!("{why}, and no other expert for {class} is available"),
-                    });
-                    alt
-                }
-                None => {
-                    fallback = Some(format!("every expert for {class} is cooled down or none serves it"));
-                    None
-                }
-            };
-            match used {
-                Some(id) => {
-                    let cold = !self.resident[id as usize];
-                    if cold {
-                        self.swaps_in_window += 1;
-                        self.total_swaps += 1;
-                        self.load(id as usize, &busy, &format!("routed {class} to it"), &mut residency);
-                    }
-                    busy[id as usize] = true;
-                    self.last_used[id as usize] = tick;
-                    self.incumbents.insert(class.clone(), id);
-                    routed.push((i, id));
-                    reports[i].attention = Attention::Attended;
-                }
-                None => {
-                    reports[i].attention = Attention::Unrouted { why: fallback.clone().unwrap_or_default() };
-                }
-            }
-            decisions.push(Routing { observation: i, class, decision: d, used, fallback });
-        }
-
-        // 3. Allocation.
-        let cycle_budget = self.ledger.balance() * policy.budget_share;
-        let targets: Vec<Target> = routed
-            .iter()
-            .map(|&(i, id)| Target {
-                index: i,
-                salience: reports[i].salience.map_or(0.0, |s| s.total),
-                trust: self.trust.trust(id, &reports[i].class),
-            })
-            .collect();
-        let mut allocation: Allocation =
-            allocate(cycle_budget, policy.max_plugins, self.config.probe_floor, &targets);
-        // A plan from the executor where several tasks compete for a model's time.
-        let mut plan = None;
-        let external = |id: u32| self.config.experts[id as usize].plugin == Builtin::External;
-        if allocation.grants.len() >= 2
-            && allocation.grants.iter().any(|(i, _)| routed.iter().any(|&(j, id)| j == *i && external(id)))
-        {
-            let tasks: Vec<PlanTask> = allocation
-                .grants
-                .iter()
-                .filter_map(|&(i, g)| {
-                    let &(_, id) = routed.iter().find(|(j, _)| *j == i)?;
-                    let gist = match &observations[i].payload {
-                        Payload::Text(t) => t.chars().take(80).collect(),
-                        Payload::Sensor(v) => format!("{} readings from {}", v.len(), observations[i].source),
-                    };
-                    Some(PlanTask {
-                        class: reports[i].class.clone(),
-                        expert: self.config.experts[id as usize].name.clone(),
-                        salience: reports[i].salience.map_or(0.0, |s| s.total),
-                        trust: self.trust.trust(id, &reports[i].class),
-                        gist,
-                        heuristic: g,
-                    })
-                })
-                .collect();
-            if let Some((asked, cost)) = executor.plan(allocation.cycle_budget, &tasks) {
-                let cost = if cost.is_finite() && cost > 0.0 {
-                    semantic_spent += self.ledger.debit(tick, EntryKind::PluginSpend, cost, None);
-                    cost
-                } else {
-                    0.0
-                };
-                // The planning cost comes out of this tick's budget.
-                let mut h = allocation.clone();
-                let left = (h.cycle_budget - cost).max(0.0);
-                let scale = if h.cycle_budget > 0.0 { left / h.cycle_budget } else { 0.0 };
-                h.cycle_budget = left;
-                for g in &mut h.grants {
-                    g.1 *= scale;
-                }
-                match crate::atp::apply_plan(&h, &asked) {
-                    Ok((a, clamped)) => {
-                        allocation = a;
-                        plan = Some(PlanOutcome::Plan { asked, clamped, cost });
-                    }
-                    Err(why) => {
-                        allocation = h;
-                        plan = Some(PlanOutcome::Rejected { why: why.to_string(), cost });
-                    }
-                }
-            }
-        }
-
-        // 4. Run, interleaved, reallocating what early finishers leave.
-        let mut jobs: Vec<Job> = Vec::with_capacity(allocation.grants.len());
-        let mut external: Vec<Dispatch> = vec![];
-        for &(i, grant) in &allocation.grants {
-            let Some(&(_, id)) = routed.iter().find(|(j, _)| *j == i) else {
-                continue;
-            };
-            let spec = &self.config.experts[id as usize];
-            if spec.plugin == Builtin::External {
-                let alternatives = decisions
-                    .iter()
-                    .find(|d| d.observation == i)
-                    .map(|d| {
-                        let mut ranked: Vec<&crate::router::Factors> = d.decision.candidates.iter().collect();
-                        ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission));
-                        ranked
-                            .into_iter()
-                            .filter(|f| {
-                                f.id != id
-                                    && f.excluded.is_none()
-                                    && self.config.experts[f.id as usize].plugin == Builtin::External
-                            })
-                            .map(|f| self.config.experts[f.id as usize].name.clone())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                external.push(Dispatch {
-                    tick,
-                    state,
-                    observation: i,
-                    input: observations[i].clone(),
-                    salience: reports[i].salience.map_or(0.0, |s| s.total),
-                    class: reports[i].class.clone(),
-                    expert: spec.name.clone(),
-                    alternatives,
-                    grant,
-                });
-                continue;
-            }
-            let trust = self.trust.trust(id, &reports[i].class);
-            match start_job(spec, &observations[i], grant) {
-                Ok(run) => jobs.push(Job {
-                    obs: i,
-                    expert: id,
-                    allocated: grant,
-                    reallocated: 0.0,
-                    trust,
-                    run,
-                    done: false,
-                }),
-                Err(e) => {
-                    reports[i].attention = Attention::Rejected { error: e.to_string() };
-                }
-            }
-        }
-        let mut alive = jobs.len();
-        while alive > 0 {
-            for j in 0..jobs.len() {
-                if jobs[j].done {
-                    continue;
-                }
-                let stepped = jobs[j].run.step();
-                if !stepped {
-                    jobs[j].done = true;
-                    alive -= 1;
-                    let left = jobs[j].run.remaining();
-                    let others: f64 =
-                        jobs.iter().filter(|o| !o.done).map(|o| o.trust.max(self.config.probe_floor)).sum();
-                    if left > 0.0 && others > 0.0 {
-                        for o in jobs.iter_mut().filter(|o| !o.done) {
-                            let g = left * o.trust.max(self.config.probe_floor) / others;
-                            o.run.grant(g);
-                            o.reallocated += g;
-                        }
-                        jobs[j].run.give_back(left);
-                    }
-                }
-            }
-        }
-        let mut runs = Vec::with_capacity(jobs.len() + external.len());
-        let mut spent_total = semantic_spent;
-        let mut external_failures: Vec<(u32, String)> = vec![];
-        for job in &external {
-            let out = executor.execute(job);
-            let used = out.used.as_deref().and_then(|n| self.expert_id(n));
-            for (name, _) in &out.failed {
-                if let Some(id) = self.expert_id(name) {
-                    external_failures.push((id, job.class.clone()));
-                }
-            }
-            let charged_to = used.or(self.expert_id(&job.expert));
-            let spent = self.ledger.debit(tick, EntryKind::PluginSpend, out.telemetry.atp_spent, charged_to);
-            spent_total += spent;
-            let quality = out.quality.unwrap_or_else(|| quality_of(&out.telemetry)).clamp(0.0, 1.0);
-            if used.is_none() {
-                reports[job.observation].attention = Attention::Unrouted {
-                    why: out.failed.iter().map(|(n, w)| format!("{n}: {w}")).collect::<Vec<_>>().join("; "),
-                };
-                continue;
-            }
-            runs.push(RunReport {
-                observation: job.observation,
-                expert: out.used.clone().unwrap_or_else(|| job.expert.clone()),
-                class: job.class.clone(),
-                allocated: job.grant,
-                reallocated: 0.0,
-                telemetry: out.telemetry,
-                quality,
-                output: out.output,
-            });
-        }
-        for job in jobs {
-            let (telemetry, output) = job.run.finish();
-            let spent =
-                self.ledger.debit(tick, EntryKind::PluginSpend, telemetry.atp_spent, Some(job.expert));
-            spent_total += spent;
-            let quality = quality_of(&telemetry);
-            let class = reports[job.obs].class.clone();
-            runs.push(RunReport {
-                observation: job.obs,
-                expert: self.config.experts[job.expert as usize].name.clone(),
-                class,
-                allocated: job.allocated,
-                reallocated: job.reallocated,
-                telemetry,
-                quality,
-                output,
-            });
-        }
-
-        // 5. Learning.
-        let mut feedback_applied = 0;
-        if policy.learning {
-            for (id, class) in &external_failures {
-                trust_events.extend(self.trust.record(
-                    *id,
-                    class,
-                    Outcome { success: false, quality: 0.0 },
-                    now,
-                ));
-            }
-            for r in &runs {
-                let Some(id) = self.expert_id(&r.expert) else {
-                    continue;
-                };
-                let success = r.telemetry.halt_reason != HaltReason::Error;
-                trust_events.extend(self.trust.record(
-                    id,
-                    &r.class,
-                    Outcome { success, quality: r.quality },
-                    now,
-                ));
-            }
-            feedback_applied = self.apply_feedback(now, &mut trust_events);
-        }
-
-        // 6. Metabolism.
-        let base_cost = self.ledger.debit(tick, EntryKind::BaseCost, policy.base_cost, None);
-        let recovered = self.ledger.credit(tick, EntryKind::Recovery, policy.recovery);
-        let biases = match self.config.circadian_period {
-            Some(period) => Circadian { period }.biases(tick),
-            None => Biases::NEUTRAL,
-        };
-        // Held observations were seen already; they keep counting only where nothing can be
-        // attended (so that a held event can still wake a dreaming kernel).
-        let max_salience = reports
-            .iter()
-            .filter(|r| r.deferred_from.is_none() || policy.max_plugins == 0)
-            .filter_map(|r| r.salience.map(|s| s.total))
-            .fold(0.0, f64::max);
-        let transition = self.machine.update(Inputs {
-            atp: self.ledger.balance(),
-            salience: max_salience,
-            crisis,
-            biases,
-        });
-
-        // 7. State change effects.
-        let mut consolidated = 0;
-        if let Some(t) = transition {
-            self.apply_keep_hot(t.to, &mut residency);
-            if self.config.policies.get(t.to).consolidation {
-                consolidated = self.trust.consolidate(now);
-            }
-        }
-
-        TickReport {
-            tick,
-            now,
-            state,
-            transition,
-            observations: reports,
-            decisions,
-            runs,
-            atp: AtpReport {
-                allocated: allocation.cycle_budget,
-                spent: spent_total,
-                base_cost,
-                recovered,
-                balance: self.ledger.balance(),
-            },
-            residency,
-            trust_events,
-            consolidated,
-            feedback_applied,
-            plan,
-            next_tick_in_s: self.config.policies.get(self.machine.state()).tick_interval_s,
-        }
+    /// Jobs dispatched and not settled yet.
+    pub fn running(&self) -> &[RunningJob] {
+        &self.running
     }
 }
 
-/// Quality of a run from its telemetry: monotone descent, a proper halt and thrift.
-pub fn quality_of(t: &Telemetry) -> f64 {
-    if t.halt_reason == HaltReason::Error {
-        return 0.0;
-    }
-    let halted_well = matches!(t.halt_reason, HaltReason::Converged | HaltReason::PluginDone) as u8 as f64;
-    let budget = t.atp_spent + t.atp_unused;
-    let thrift = if budget > 0.0 { 1.0 - t.atp_spent / budget } else { 0.0 };
-    (0.5 * t.monotonicity + 0.3 * halted_well + 0.2 * thrift).clamp(0.0, 1.0)
-}
+pub use builtin::quality_of;
 
-struct Job {
-    obs: usize,
-    expert: u32,
-    allocated: f64,
-    reallocated: f64,
-    trust: f64,
-    run: Box<dyn JobRun>,
-    done: bool,
-}
+mod builtin;
+mod jobs;
+mod stages;
 
-/// An IRP run with its plugin type erased.
-trait JobRun {
-    fn step(&mut self) -> bool;
-    fn grant(&mut self, atp: f64);
-    fn remaining(&self) -> f64;
-    fn give_back(&mut self, atp: f64);
-    fn finish(self: Box<Self>) -> (Telemetry, String);
-}
-
-struct Typed<P: Plugin> {
-    run: Run<P>,
-    given_back: f64,
-    describe: fn(&P::State, &Telemetry) -> String,
-}
-
-impl<P: Plugin> JobRun for Typed<P> {
-    fn step(&mut self) -> bool {
-        matches!(self.run.step(), Ok(true))
-    }
-    fn grant(&mut self, atp: f64) {
-        self.run.grant(atp);
-    }
-    fn remaining(&self) -> f64 {
-        (self.run.budget().remaining() - self.given_back).max(0.0)
-    }
-    fn give_back(&mut self, atp: f64) {
-        self.given_back += atp;
-    }
-    fn finish(self: Box<Self>) -> (Telemetry, String) {
-        let given_back = self.given_back;
-        let describe = self.describe;
-        // Elapsed time is not measured inside the pure kernel.
-        let refined = self.run.finish(0.0);
-        let mut t = refined.telemetry;
-        t.atp_unused = (t.atp_unused - given_back).max(0.0);
-        let mut out = describe(&refined.state, &t);
-        if let Some(e) = refined.error {
-            out = format!("error: {e}");
-        }
-        (t, out)
-    }
-}
-
-fn start_job(
-    spec: &ExpertSpec,
-    obs: &Observation,
-    grant: f64,
-) -> Result<Box<dyn JobRun>, sage_irp::PluginError> {
-    let budget = Budget::new(grant);
-    let wrong = |what: &str| sage_irp::PluginError::InvalidInput {
-        plugin: spec.name.clone(),
-        message: format!("expects {what}"),
-    };
-    Ok(match (spec.plugin, &obs.payload) {
-        (Builtin::Smoother { lambda, rate, momentum }, Payload::Sensor(v)) => Box::new(Typed {
-            run: Run::start(Smoother { lambda, rate, momentum }, v.clone(), spec.halt, budget)?,
-            given_back: 0.0,
-            describe: |s, t| {
-                format!(
-                    "smoothed {} values, energy {:.3} -> {:.3}",
-                    s.x.len(),
-                    t.energies[0],
-                    t.final_energy()
-                )
-            },
-        }),
-        (Builtin::Keywords, Payload::Text(text)) => Box::new(Typed {
-            run: Run::start(Keywords, text.clone(), spec.halt, budget)?,
-            given_back: 0.0,
-            describe: |s, _| format!("keywords: {}", s.chosen.join(", ")),
-        }),
-        (Builtin::Intent { rate }, Payload::Text(text)) => Box::new(Typed {
-            run: Run::start(Intent { rate }, text.clone(), spec.halt, budget)?,
-            given_back: 0.0,
-            describe: |s, _| {
-                let (i, p) = s.best();
-                format!("intent: {i} ({p:.2})")
-            },
-        }),
-        (Builtin::Smoother { .. }, _) => return Err(wrong("a sensor vector")),
-        (Builtin::External, _) => return Err(wrong("an executor (it runs outside the kernel)")),
-        (_, _) => return Err(wrong("text")),
-    })
-}
+pub use jobs::{JobEnd, JobEvent, JobId, Preemption, RunningJob};
 
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,8 @@ pub mod trust;
 
 pub use kernel::{
     builtin_experts, Attention, Builtin, ConfigError, Dispatch, Executor, ExpertSpec, ExternalRun, Feedback,
-    Kernel, KernelConfig, NoExecutor, Observation, Payload, PlanOutcome, PlanTask, RunReport, TickReport,
+    JobEnd, JobEvent, JobId, Kernel, KernelConfig, NoExecutor, Observation, Payload, PlanOutcome, PlanTask,
+    Preemption, RunReport, RunningJob, TickReport,
 };
 pub use metabolic::State;
 pub use scenario::{Driver, Scenario, ScenarioError, Summary};

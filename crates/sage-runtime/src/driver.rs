@@ -533,6 +533,9 @@ pub fn kernel_config(
             load_s,
             plugin: sage_kernel::Builtin::External,
             halt,
+            // A live kernel runs as many jobs on a model at once as its zoo entry decodes
+            // together (one when unsaid: a CPU decodes one answer fastest alone).
+            slots: s.parallel.unwrap_or(1),
         });
     }
     config.memory_bytes = memory_bytes;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::atp::EntryKind;
 
 fn kernel() -> Kernel {
     Kernel::new(KernelConfig::default()).unwrap()
@@ -236,6 +237,7 @@ fn external(name: &str, prior: f64) -> ExpertSpec {
         load_s: 0.1,
         plugin: Builtin::External,
         halt: HaltConfig::default(),
+        slots: 1,
     }
 }
 
