@@ -190,85 +190,36 @@ impl LlmDriver {
 impl Executor for LlmDriver {
     fn execute(&mut self, job: &Dispatch) -> ExternalRun {
         let started = self.clock.now();
-        let text = match &job.input.payload {
-            Payload::Text(t) => t.clone(),
-            Payload::Sensor(v) => format!("sensor {} reads {:?}", job.input.source, v),
-        };
-        let request = Request {
-            class: job.class.clone(),
-            messages: vec![
-                ChatMessage::new(Role::System, SYSTEM),
-                // One example exchange: a base model answers in kind.
-                ChatMessage::new(Role::User, "The operator says: Is the charging dock free?"),
-                ChatMessage::new(Role::Assistant, "Yes, the charging dock in bay 1 is free."),
-                ChatMessage::new(Role::User, format!("The {} says: {}", job.input.source, text)),
-            ],
-            conversation: None,
-            max_tokens: self.settings.max_tokens,
-            atp: job.grant,
-            complexity: None,
-            params: None,
-            raw: false,
-        };
-        let mut order = vec![job.expert.clone()];
-        order.extend(job.alternatives.iter().cloned());
+        let text = dispatch_text(job);
+        let request = dispatch_request(job, self.settings.max_tokens);
         let mut ignore = |_: &str| Flow::Continue;
         let (attempts, answer) = attempt_chain(
             &self.residency,
             &self.specs,
             &self.sessions,
-            &order,
+            &dispatch_order(job),
             &request,
             &self.settings,
             Some(&mut ignore),
         );
-        let failed: Vec<(String, String)> = attempts
-            .iter()
-            .filter_map(|a| a.failure.as_ref().map(|f| (a.model.clone(), f.message().to_string())))
-            .collect();
         let seconds = self.clock.now() - started;
-        let run = match &answer {
-            Some(a) => {
-                if let Some(s) = &self.store {
-                    Self::store_warn(s.record_convergence(
-                        &a.model,
-                        &job.class,
-                        a.telemetry.steps,
-                        a.telemetry.halt_reason == HaltReason::PluginDone,
-                    ));
-                    Self::store_warn(s.remember(
-                        self.now,
-                        "answer",
-                        &a.model,
-                        &format!("Q: {text} A: {}", a.text),
-                        job.salience,
-                    ));
-                }
-                let mut telemetry = a.telemetry.clone();
-                telemetry.elapsed_s = seconds;
-                ExternalRun {
-                    used: Some(a.model.clone()),
-                    failed: failed.clone(),
-                    telemetry,
-                    quality: Some(a.quality),
-                    output: a.text.clone(),
-                }
-            }
-            None => ExternalRun {
-                used: None,
-                failed: failed.clone(),
-                telemetry: Telemetry::from_energies(
-                    &job.expert,
-                    &[],
-                    HaltReason::Error,
-                    0.0,
-                    job.grant,
-                    seconds,
-                ),
-                quality: None,
-                output: degraded_reply(&request, &attempts),
-            },
-        };
+        if let (Some(s), Some(a)) = (&self.store, &answer) {
+            Self::store_warn(s.record_convergence(
+                &a.model,
+                &job.class,
+                a.telemetry.steps,
+                a.telemetry.halt_reason == HaltReason::PluginDone,
+            ));
+            Self::store_warn(s.remember(
+                self.now,
+                "answer",
+                &a.model,
+                &format!("Q: {text} A: {}", a.text),
+                job.salience,
+            ));
+        }
+        let run = external_run(job, &request, &attempts, answer.as_ref(), seconds);
+        let failed = run.failed.clone();
         if let Some(s) = &self.store {
             Self::store_warn(s.log_decision(
                 self.now,
@@ -421,6 +372,76 @@ impl LlmDriver {
                 tracing::warn!(error = %e, "a keep-hot model could not be loaded");
             }
         }
+    }
+}
+
+/// What a dispatched observation says, in words.
+pub fn dispatch_text(job: &Dispatch) -> String {
+    match &job.input.payload {
+        Payload::Text(t) => t.clone(),
+        Payload::Sensor(v) => format!("sensor {} reads {:?}", job.input.source, v),
+    }
+}
+
+/// The request a dispatched observation makes of a model: the robot assistant's system prompt,
+/// one example exchange (so that a base model answers in kind) and the observation.
+pub fn dispatch_request(job: &Dispatch, max_tokens: u32) -> Request {
+    Request {
+        class: job.class.clone(),
+        messages: vec![
+            ChatMessage::new(Role::System, SYSTEM),
+            ChatMessage::new(Role::User, "The operator says: Is the charging dock free?"),
+            ChatMessage::new(Role::Assistant, "Yes, the charging dock in bay 1 is free."),
+            ChatMessage::new(Role::User, format!("The {} says: {}", job.input.source, dispatch_text(job))),
+        ],
+        conversation: None,
+        max_tokens,
+        atp: job.grant,
+        complexity: None,
+        params: None,
+        raw: false,
+    }
+}
+
+/// The models to try for a dispatch: the routed one, then its alternatives.
+pub fn dispatch_order(job: &Dispatch) -> Vec<String> {
+    let mut order = vec![job.expert.clone()];
+    order.extend(job.alternatives.iter().cloned());
+    order
+}
+
+/// What the kernel is told about a dispatch that took `seconds`: the answer, or the degraded
+/// responder's words with every model's failure.
+pub fn external_run(
+    job: &Dispatch,
+    request: &Request,
+    attempts: &[crate::route::Attempt],
+    answer: Option<&crate::route::Answer>,
+    seconds: f64,
+) -> ExternalRun {
+    let failed: Vec<(String, String)> = attempts
+        .iter()
+        .filter_map(|a| a.failure.as_ref().map(|f| (a.model.clone(), f.message().to_string())))
+        .collect();
+    match answer {
+        Some(a) => {
+            let mut telemetry = a.telemetry.clone();
+            telemetry.elapsed_s = seconds;
+            ExternalRun {
+                used: Some(a.model.clone()),
+                failed,
+                telemetry,
+                quality: Some(a.quality),
+                output: a.text.clone(),
+            }
+        }
+        None => ExternalRun {
+            used: None,
+            failed,
+            telemetry: Telemetry::from_energies(&job.expert, &[], HaltReason::Error, 0.0, job.grant, seconds),
+            quality: None,
+            output: degraded_reply(request, attempts),
+        },
     }
 }
 

@@ -18,6 +18,7 @@ pub mod ask;
 pub mod classify;
 pub mod conversation;
 pub mod driver;
+pub mod live;
 pub mod llm;
 pub mod reasoner;
 pub mod record;

@@ -74,7 +74,7 @@ pub struct Tape {
 
 /// The decisions of a tick, as compared by a replay.
 pub fn digest(report: &TickReport) -> serde_json::Value {
-    let v = serde_json::json!({
+    let mut v = serde_json::json!({
         "tick": report.tick,
         "state": report.state,
         "transition": report.transition,
@@ -84,6 +84,19 @@ pub fn digest(report: &TickReport) -> serde_json::Value {
         "atp": report.atp,
         "plan": report.plan,
     });
+    // Jobs that span ticks (the real-time kernel): which went, which were asked to stop, how
+    // they ended. Absent from lock-step ticks.
+    if !report.dispatched.is_empty() || !report.preempted.is_empty() || !report.ended.is_empty() {
+        let jobs = serde_json::json!({
+            "dispatched": report.dispatched.iter().map(|d| (d.job, &d.expert, d.observation, d.grant)).collect::<Vec<_>>(),
+            "preempted": report.preempted.iter().map(|p| (p.job, &p.reason)).collect::<Vec<_>>(),
+            "ended": report.ended.iter().map(|e| (e.job, &e.outcome, e.spent)).collect::<Vec<_>>(),
+            "running": report.running,
+        });
+        if let Some(o) = v.as_object_mut() {
+            o.insert("jobs".into(), jobs);
+        }
+    }
     // Through text, so that a recorded digest and a fresh one are compared the same way.
     serde_json::from_str(&v.to_string()).unwrap_or(v)
 }

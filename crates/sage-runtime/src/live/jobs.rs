@@ -1,0 +1,115 @@
+//! Running the real-time kernel's jobs: each dispatched job on its own thread (the kernel's
+//! slots bound how many), cancellable through the engine's cancel path (the token sink says
+//! stop, and the engine stops within one decode step), its outcome sent back as a
+//! [`JobEvent`] for the next tick.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use sage_kernel::{Dispatch, ExternalRun, JobEvent, JobId};
+use sage_llm::Flow;
+
+use crate::driver::{dispatch_order, dispatch_request, external_run};
+use crate::llm::LlmSettings;
+use crate::residency::Residency;
+use crate::route::{attempt_chain, Sessions};
+use crate::zoo::ModelSpec;
+use crate::Clock;
+
+/// A token streamed by a job: `(job, text)`.
+pub type TokenSink = Arc<dyn Fn(JobId, &str) + Send + Sync>;
+
+/// Runs one job to its end or until `cancel` is set (then it returns what it had).
+pub trait JobRunner: Send + Sync {
+    /// Run `job`; `on_token` gets every piece of text as it is generated.
+    fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun;
+}
+
+/// Jobs answered by the zoo's language models (the chosen one, then the alternatives, then
+/// the degraded responder), as `sage run` answers them.
+pub struct ModelJobs {
+    residency: Arc<Residency>,
+    specs: Vec<ModelSpec>,
+    sessions: Mutex<Sessions>,
+    settings: LlmSettings,
+    clock: Arc<dyn Clock>,
+}
+
+impl ModelJobs {
+    /// Jobs for the models of `specs`, loaded through `residency`.
+    pub fn new(
+        residency: Arc<Residency>,
+        specs: Vec<ModelSpec>,
+        settings: LlmSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { residency, specs, sessions: Mutex::new(Sessions::default()), settings, clock }
+    }
+}
+
+impl JobRunner for ModelJobs {
+    fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun {
+        let started = self.clock.now();
+        let request = dispatch_request(job, self.settings.max_tokens);
+        let mut sink = |delta: &str| {
+            if cancel.load(Ordering::SeqCst) {
+                return Flow::Stop;
+            }
+            on_token(delta);
+            Flow::Continue
+        };
+        let (attempts, answer) = attempt_chain(
+            &self.residency,
+            &self.specs,
+            &self.sessions,
+            &dispatch_order(job),
+            &request,
+            &self.settings,
+            Some(&mut sink),
+        );
+        external_run(job, &request, &attempts, answer.as_ref(), self.clock.now() - started)
+    }
+}
+
+/// A job in flight: its cancel flag.
+pub(crate) struct InFlight {
+    pub cancel: Arc<AtomicBool>,
+    pub reason: Arc<Mutex<Option<String>>>,
+}
+
+/// Start `job` on its own thread; its event goes to `done`.
+pub(crate) fn spawn(
+    runner: Arc<dyn JobRunner>,
+    job: Dispatch,
+    done: Sender<JobEvent>,
+    on_token: Option<TokenSink>,
+) -> std::io::Result<InFlight> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let flight = InFlight { cancel: cancel.clone(), reason: reason.clone() };
+    std::thread::Builder::new().name(format!("sage-job-{}", job.job)).spawn(move || {
+        let id = job.job;
+        let token = |t: &str| {
+            if let Some(f) = &on_token {
+                f(id, t);
+            }
+        };
+        let run = runner.run(&job, &cancel, &token);
+        let event = match reason.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(reason) if cancel.load(Ordering::SeqCst) => JobEvent::Cancelled { job: id, run, reason },
+            _ => JobEvent::Done { job: id, run },
+        };
+        // The loop may have stopped; then nobody wants the outcome.
+        let _ = done.send(event);
+    })?;
+    Ok(flight)
+}
+
+impl InFlight {
+    /// Ask the job to stop.
+    pub fn cancel(&self, why: &str) {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}
