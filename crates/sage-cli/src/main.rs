@@ -9,6 +9,8 @@ mod engine_args;
 mod generate;
 mod model_path;
 mod models;
+mod node;
+mod play;
 mod run;
 mod runtime;
 mod serve;
@@ -36,7 +38,10 @@ enum Command {
     Ask(runtime::AskArgs),
     /// Serve the OpenAI-compatible API, the SAGE API and metrics over HTTP.
     Serve(serve::ServeArgs),
-    /// Reproduce a recorded run's decisions (`sage run --record FILE`).
+    /// The real-time kernel on a robot: ticks on the wall clock, fed by ROS 2 / Zenoh inputs,
+    /// publishing its state, decisions, answers and alerts, with the HTTP API of `serve`.
+    Node(node::NodeArgs),
+    /// Reproduce a recorded run's decisions (`sage run --record FILE`, `sage node --record FILE`).
     Replay(runtime::ReplayArgs),
     /// Generate text with a language model (streaming; `--json` for ids, logprobs, timings).
     Generate(generate::GenerateArgs),
@@ -44,6 +49,14 @@ enum Command {
     Models(models::ModelsArgs),
     /// Benchmarks, each against its baseline measured or documented beside it.
     Bench(bench::BenchArgs),
+}
+
+/// Write `bytes` to `path` through a temporary file renamed into place: a reader never sees a
+/// half-written file, and a kill leaves the old one (or none).
+pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("{}.partial", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 fn init_tracing(filter: Option<&str>) {
@@ -67,6 +80,7 @@ fn main() -> ExitCode {
         Command::Ask(args) => runtime::ask(args),
         Command::Replay(args) => runtime::replay(args),
         Command::Serve(args) => serve::run(args),
+        Command::Node(args) => node::run(args),
         Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
     };

@@ -16,8 +16,20 @@ pub const DEMO: &str = include_str!("../../../scenarios/demo.jsonl");
 /// Arguments of `sage run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Scenario file (JSON lines); `-` reads stdin. Default: the bundled demo.
+    /// Scenario file (JSON lines); `-` reads stdin. Default: the bundled demo. With
+    /// `--inputs`: an MCAP recording (a ROS 2 bag) played through the real-time kernel.
     pub scenario: Option<PathBuf>,
+    /// Inputs file (as for `sage node`): the scenario is an MCAP recording whose topics it maps
+    /// to observations.
+    #[arg(long, value_name = "FILE", conflicts_with = "no_model")]
+    pub inputs: Option<PathBuf>,
+    /// With --inputs: play the recording in recorded time as fast as the models allow, instead
+    /// of at its recorded speed on the wall clock.
+    #[arg(long, requires = "inputs")]
+    pub fast: bool,
+    /// With --inputs: ticks per second.
+    #[arg(long, default_value_t = 20.0, requires = "inputs")]
+    pub hz: f64,
     /// Print one JSON object per tick and a final summary object instead of the readable trace.
     #[arg(long)]
     pub json: bool,
@@ -59,6 +71,9 @@ fn load(path: Option<&PathBuf>) -> anyhow::Result<(String, String)> {
 
 /// Run the command.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
+    if let Some(inputs) = &args.inputs {
+        return recording(&args, inputs);
+    }
     let (origin, text) = load(args.scenario.as_ref())?;
     let scenario = Scenario::parse(&text).with_context(|| format!("parsing scenario {origin}"))?;
     let composed = if args.no_model { None } else { Some(crate::runtime::compose(&args.zoo)?) };
@@ -184,4 +199,44 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     out.flush().context("writing the trace")?;
     Ok(())
+}
+
+/// `sage run --inputs FILE RECORDING.mcap`.
+fn recording(args: &RunArgs, inputs: &std::path::Path) -> anyhow::Result<()> {
+    let Some(path) = &args.scenario else {
+        anyhow::bail!("with --inputs, give the MCAP recording to play");
+    };
+    let file = sage_io::InputsFile::load(inputs)?;
+    if file.inputs.iter().all(|i| i.topic.is_none()) {
+        anyhow::bail!("{} names no topic: a recording's inputs are matched by topic", inputs.display());
+    }
+    let c = crate::runtime::compose(&args.zoo)?;
+    let clock = c.clock.clone();
+    let (kernel, driver, runner) = crate::play::parts(c)?;
+    let mode = if args.json {
+        TraceMode::Json
+    } else if args.quiet {
+        TraceMode::Quiet
+    } else if args.verbose {
+        TraceMode::Verbose
+    } else {
+        TraceMode::Events
+    };
+    if args.fast && args.record.is_some() {
+        anyhow::bail!("--record keeps the real-time kernel's ticks: play at recorded speed to record");
+    }
+    crate::play::play(
+        crate::play::Play {
+            path,
+            inputs: &file,
+            hz: args.hz,
+            fast: args.fast,
+            mode,
+            record: args.record.as_deref(),
+        },
+        kernel,
+        driver,
+        runner,
+        clock,
+    )
 }

@@ -385,6 +385,23 @@ pub struct ReplayArgs {
 pub fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.recording)
         .with_context(|| format!("reading {}", args.recording.display()))?;
+    if sage_runtime::live::LiveTape::is_live(&text) {
+        let tape = sage_runtime::live::LiveTape::parse(&text)
+            .with_context(|| format!("parsing {}", args.recording.display()))?;
+        let r = tape.replay()?;
+        let jobs: usize = tape.ticks.iter().map(|t| t.events.len()).sum();
+        println!(
+            "replayed {} ticks of the real-time kernel ({jobs} job outcomes delivered): {} identical to the recording; final state {}",
+            r.ticks,
+            r.ticks - r.mismatches.len(),
+            r.final_state
+        );
+        if let Some(first) = r.mismatches.first() {
+            println!("first difference: {first}");
+            bail!("the replay differs from the recording");
+        }
+        return Ok(());
+    }
     let rec = sage_runtime::record::parse(&text)
         .with_context(|| format!("parsing {}", args.recording.display()))?;
     let report = sage_runtime::record::replay(&rec)?;

@@ -33,8 +33,34 @@ pub struct ServeArgs {
     pub zoo: ZooArgs,
 }
 
-/// Run the server until Ctrl-C.
-pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+/// What `sage serve` and `sage node` build before serving.
+pub struct Prepared {
+    /// The router of API requests.
+    pub router: Router,
+    /// The kernel.
+    pub kernel: Kernel,
+    /// Its driver.
+    pub driver: LlmDriver,
+    /// Models.
+    pub specs: Vec<sage_runtime::ModelSpec>,
+    /// Residency.
+    pub residency: std::sync::Arc<sage_runtime::Residency>,
+    /// Clock.
+    pub clock: std::sync::Arc<dyn sage_runtime::Clock>,
+    /// The request log's own connection.
+    pub log_store: sage_store::Store,
+    /// Where the store is.
+    pub store_path: std::path::PathBuf,
+    /// Server settings.
+    pub config: ServerConfig,
+    /// What was decided for each model.
+    pub notes: Vec<String>,
+    /// Sequences per model.
+    pub parallel: u32,
+}
+
+/// Compose the models, the router, the kernel and its driver for serving.
+pub fn prepare(args: &mut ServeArgs) -> anyhow::Result<Prepared> {
     let mut keys: Vec<String> = vec![];
     if let Some(p) = &args.api_keys {
         let text =
@@ -49,7 +75,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     // A server has concurrent users: four sequences unless told otherwise.
-    let mut args = args;
     let parallel = *args.zoo.engine.parallel.get_or_insert(4);
     let c = compose(&args.zoo)?;
     let notes = c.notes.clone();
@@ -79,31 +104,68 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_waiting: args.max_waiting,
         ..ServerConfig::default()
     };
-    let guarded = !config.api_keys.is_empty();
-    let app =
-        App::new(router, c.residency, Some(log_store), KernelHost::new(kernel, driver), c.clock, config);
+    Ok(Prepared {
+        router,
+        kernel,
+        driver,
+        specs: c.specs,
+        residency: c.residency,
+        clock: c.clock,
+        log_store,
+        store_path,
+        config,
+        notes,
+        parallel,
+    })
+}
+
+/// Run the server until Ctrl-C.
+pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
+    let p = prepare(&mut args)?;
+    let guarded = !p.config.api_keys.is_empty();
+    let parallel = p.parallel;
+    let notes = p.notes.clone();
+    let app = App::new(
+        p.router,
+        p.residency,
+        Some(p.log_store),
+        KernelHost::new(p.kernel, p.driver),
+        p.clock,
+        p.config,
+    );
+    let banner = format!(
+        "sage serve: http://{{addr}} (OpenAI API at /v1, SAGE API at /sage, /health, /ready, /metrics); \
+         {parallel} sequences per model{}",
+        if guarded { "; API key required" } else { "" }
+    );
+    http(app, args.listen, &banner, &notes, "sage serve")
+}
+
+/// Serve `app` on `listen` until SIGINT or SIGTERM; `banner` is printed with `{addr}` replaced.
+pub fn http(
+    app: std::sync::Arc<App>,
+    listen: SocketAddr,
+    banner: &str,
+    notes: &[String],
+    name: &str,
+) -> anyhow::Result<()> {
     let rt =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        eprintln!(
-            "sage serve: http://{} (OpenAI API at /v1, SAGE API at /sage, /health, /ready, /metrics); \
-             {parallel} sequences per model{}",
-            listener.local_addr()?,
-            if guarded { "; API key required" } else { "" }
-        );
-        for note in &notes {
+        let listener =
+            tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+        eprintln!("{}", banner.replace("{addr}", &listener.local_addr()?.to_string()));
+        for note in notes {
             eprintln!("  model {note}");
         }
         // Listen at once; /ready says 503 until the keep-hot models are loaded.
         let warm = app.clone();
         tokio::task::spawn_blocking(move || warm.warm_up());
-        let shutdown = async {
+        let name = name.to_string();
+        let shutdown = async move {
             let signal = stop_signal().await;
             eprintln!(
-                "sage serve: {signal}: shutting down; in-flight requests finish, what was learned is saved"
+                "{name}: {signal}: shutting down; in-flight requests finish, what was learned is saved"
             );
         };
         sage_server::serve(app, listener, shutdown).await.context("serving")

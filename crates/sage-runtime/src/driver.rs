@@ -153,21 +153,10 @@ impl LlmDriver {
 
     /// Persist the kernel's trust at the end of a run.
     pub fn save_trust(&self, kernel: &Kernel, now: f64) -> Result<usize, sage_store::StoreError> {
-        let Some(store) = &self.store else { return Ok(0) };
-        let rows: Vec<sage_store::TrustRow> = kernel
-            .trust_snapshot(now)
-            .into_iter()
-            .filter_map(|(expert, class, entry)| {
-                Some(sage_store::TrustRow {
-                    expert,
-                    class,
-                    entry: serde_json::to_value(entry).ok()?,
-                    updated: now,
-                })
-            })
-            .collect();
-        store.save_trust(&rows)?;
-        Ok(rows.len())
+        match &self.store {
+            Some(store) => save_kernel_trust(store, kernel, now),
+            None => Ok(0),
+        }
     }
 
     /// The tape of everything the kernel was told.
@@ -373,6 +362,24 @@ impl LlmDriver {
             }
         }
     }
+}
+
+/// Persist `kernel`'s trust as it stands at `now` in `store`; returns the rows written.
+pub fn save_kernel_trust(store: &Store, kernel: &Kernel, now: f64) -> Result<usize, sage_store::StoreError> {
+    let rows: Vec<sage_store::TrustRow> = kernel
+        .trust_snapshot(now)
+        .into_iter()
+        .filter_map(|(expert, class, entry)| {
+            Some(sage_store::TrustRow {
+                expert,
+                class,
+                entry: serde_json::to_value(entry).ok()?,
+                updated: now,
+            })
+        })
+        .collect();
+    store.save_trust(&rows)?;
+    Ok(rows.len())
 }
 
 /// What a dispatched observation says, in words.

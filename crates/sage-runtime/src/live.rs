@@ -140,13 +140,20 @@ pub struct LiveParts {
     pub outputs: Box<dyn Outputs>,
     /// Where generated text goes as it is generated.
     pub on_token: Option<TokenSink>,
+    /// The inbox to read (one made from the configuration's bounds when none is given: give
+    /// one when inputs must be wired before the loop starts).
+    pub inbox: Option<Arc<Inbox>>,
 }
 
 impl LiveKernel {
     /// Start the loop on its own thread.
     pub fn start(parts: LiveParts, config: LiveConfig) -> std::io::Result<Self> {
-        let inbox = Arc::new(Inbox::new(config.inbox));
+        let inbox = parts.inbox.clone().unwrap_or_else(|| Arc::new(Inbox::new(config.inbox)));
         let now = parts.clock.now();
+        let mut parts = parts;
+        // The driver's first call loads what the kernel keeps hot and restores trust: done
+        // before the loop starts, so that no tick waits for a model to load.
+        parts.driver.before_tick(&mut parts.kernel, 0, now);
         let tape = config.record.then(|| LiveTape::start(&parts.kernel, now));
         let last_told = Some(told(&parts.kernel));
         let shared = Arc::new(Shared {
@@ -205,9 +212,19 @@ impl LiveKernel {
 
     /// Stop ticking (running jobs are cancelled; their outcomes are not waited for) and
     /// return the driver and the recording, if one was kept.
-    pub fn stop(mut self) -> (Option<Box<dyn Driver + Send>>, Option<LiveTape>) {
+    pub fn stop(self) -> (Option<Box<dyn Driver + Send>>, Option<LiveTape>) {
+        self.stop_keeping(|_| {})
+    }
+
+    /// [`LiveKernel::stop`], then `keep` is given the kernel as the loop left it (to save what
+    /// it learned).
+    pub fn stop_keeping(
+        mut self,
+        keep: impl FnOnce(&Kernel),
+    ) -> (Option<Box<dyn Driver + Send>>, Option<LiveTape>) {
         self.shared.stop.store(true, Ordering::SeqCst);
         let driver = self.thread.take().and_then(|t| t.join().ok());
+        keep(&lock(&self.shared.kernel));
         (driver, lock(&self.shared.tape).take())
     }
 }
@@ -240,7 +257,8 @@ impl Loop {
         let (done_tx, done_rx): (Sender<JobEvent>, Receiver<JobEvent>) = channel();
         let period = 1.0 / self.config.hz.clamp(0.1, 1000.0);
         let mut next = self.clock.now();
-        let mut index = 0u64;
+        // Index 0 was the driver's call before the loop started.
+        let mut index = 1u64;
         while !self.shared.stop.load(Ordering::SeqCst) {
             let now = self.clock.now();
             if now < next {

@@ -129,6 +129,7 @@ fn start(runner: Arc<dyn JobRunner>, outputs: Collect, record: bool) -> LiveKern
             clock: Arc::new(SystemClock::default()),
             outputs: Box::new(outputs),
             on_token: None,
+            inbox: None,
         },
         LiveConfig { hz: 50.0, record, ..LiveConfig::default() },
     )
@@ -203,6 +204,7 @@ fn jobs_are_answered_by_the_zoos_models_and_a_recording_replays_exactly() {
             clock,
             outputs: Box::new(out.clone()),
             on_token: None,
+            inbox: None,
         },
         LiveConfig { hz: 50.0, record: true, ..LiveConfig::default() },
     )

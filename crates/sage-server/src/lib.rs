@@ -111,13 +111,22 @@ impl KernelHost {
     }
 }
 
+/// How the server reaches the kernel.
+pub enum KernelSide {
+    /// Ticked by pushed observations (`sage serve`).
+    Host(Mutex<KernelHost>),
+    /// The real-time kernel, ticking on its own (`sage node`): pushed observations go to its
+    /// inbox and are seen at its next tick.
+    Live(Arc<sage_runtime::live::LiveKernel>),
+}
+
 /// Everything the handlers share.
 pub struct App {
     router: Mutex<Router>,
     specs: Vec<ModelSpec>,
     residency: Arc<Residency>,
     store: Option<Mutex<Store>>,
-    kernel: Mutex<KernelHost>,
+    kernel: KernelSide,
     clock: Arc<dyn Clock>,
     config: ServerConfig,
     slots: Arc<Semaphore>,
@@ -142,6 +151,29 @@ impl App {
         clock: Arc<dyn Clock>,
         config: ServerConfig,
     ) -> Arc<Self> {
+        Self::with_side(router, residency, store, KernelSide::Host(Mutex::new(kernel)), clock, config)
+    }
+
+    /// The shared state of a server over a real-time kernel (`sage node`).
+    pub fn new_live(
+        router: Router,
+        residency: Arc<Residency>,
+        store: Option<Store>,
+        live: Arc<sage_runtime::live::LiveKernel>,
+        clock: Arc<dyn Clock>,
+        config: ServerConfig,
+    ) -> Arc<Self> {
+        Self::with_side(router, residency, store, KernelSide::Live(live), clock, config)
+    }
+
+    fn with_side(
+        router: Router,
+        residency: Arc<Residency>,
+        store: Option<Store>,
+        kernel: KernelSide,
+        clock: Arc<dyn Clock>,
+        config: ServerConfig,
+    ) -> Arc<Self> {
         let specs = router.models().to_vec();
         let (events, _) = broadcast::channel(256);
         Arc::new(Self {
@@ -149,7 +181,7 @@ impl App {
             specs,
             residency,
             store: store.map(Mutex::new),
-            kernel: Mutex::new(kernel),
+            kernel,
             clock,
             slots: Arc::new(Semaphore::new(config.max_running.max(1))),
             config,
@@ -165,9 +197,10 @@ impl App {
     /// Load the models the kernel's current state keeps hot, then report ready, unless every
     /// one of them failed to load (then `/ready` says why, until a model becomes resident).
     pub fn warm_up(&self) {
-        let k = lock(&self.kernel);
-        let wanted: Vec<String> = k.kernel.resident().into_iter().map(str::to_string).collect();
-        drop(k);
+        let wanted: Vec<String> = match &self.kernel {
+            KernelSide::Host(h) => lock(h).kernel.resident().into_iter().map(str::to_string).collect(),
+            KernelSide::Live(l) => l.with_kernel(|k| k.resident().into_iter().map(str::to_string).collect()),
+        };
         let mut failed = vec![];
         let mut loaded = 0;
         for id in wanted.iter().filter(|id| self.specs.iter().any(|s| &s.id == *id)) {
@@ -193,6 +226,12 @@ impl App {
         let n = self.residency.expire();
         self.metrics.residency(&self.residency.take_log());
         n
+    }
+
+    /// The channel every tick is broadcast on (`/sage/events`): a real-time kernel's outputs
+    /// send its ticks here.
+    pub fn events(&self) -> broadcast::Sender<String> {
+        self.events.clone()
     }
 
     /// Whether `/ready` says yes: warmed up, with a model loaded or none needed.
@@ -224,26 +263,22 @@ struct Views {
 
 /// The kernel's state, trust and recent ticks: fresh if the kernel is free, else as last seen.
 pub(crate) fn kernel_view(app: &App) -> (serde_json::Value, serde_json::Value) {
-    if let Ok(k) = app.kernel.try_lock() {
-        let mut trust = serde_json::Map::new();
-        for (class, id, _) in k.kernel.trust().entries() {
-            let e = trust.entry(class.to_string()).or_insert_with(|| serde_json::json!({}));
-            e[k.kernel.expert_name(id)] = serde_json::json!(k.kernel.trust().trust(id, class));
+    let fresh = match &app.kernel {
+        KernelSide::Host(h) => h.try_lock().ok().map(|k| {
+            let recent = serde_json::to_value(k.recent.iter().collect::<Vec<_>>()).unwrap_or_default();
+            (kernel_json(&k.kernel), recent)
+        }),
+        KernelSide::Live(l) => {
+            let mut kernel = l.with_kernel(kernel_json);
+            kernel["live"] = serde_json::to_value(live_figures(&l.stats())).unwrap_or_default();
+            Some((kernel, serde_json::to_value(l.recent()).unwrap_or_default()))
         }
-        let kernel = serde_json::json!({
-            "state": k.kernel.state(),
-            "atp": k.kernel.ledger().balance(),
-            "atp_max": k.kernel.ledger().max(),
-            "ticks": k.kernel.ticks(),
-            "trust": trust,
-            "policy": k.kernel.policy(),
-            "experts": k.kernel.config().experts.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
-        });
-        let recent = serde_json::to_value(k.recent.iter().collect::<Vec<_>>()).unwrap_or_default();
+    };
+    if let Some((kernel, recent)) = fresh {
         let mut v = lock(&app.views);
-        v.state = Some(k.kernel.state());
-        v.atp = k.kernel.ledger().balance();
-        v.atp_level = v.atp / k.kernel.ledger().max().max(1e-9);
+        v.state = serde_json::from_value(kernel["state"].clone()).ok();
+        v.atp = kernel["atp"].as_f64().unwrap_or(0.0);
+        v.atp_level = v.atp / kernel["atp_max"].as_f64().unwrap_or(1.0).max(1e-9);
         v.kernel = kernel;
         v.recent = recent;
     }
@@ -253,6 +288,58 @@ pub(crate) fn kernel_view(app: &App) -> (serde_json::Value, serde_json::Value) {
         kernel = serde_json::json!({"state": "WAKE", "atp": 0.0, "atp_max": 100.0, "ticks": 0, "trust": {}, "busy": true});
     }
     (kernel, if v.recent.is_null() { serde_json::json!([]) } else { v.recent.clone() })
+}
+
+fn kernel_json(k: &Kernel) -> serde_json::Value {
+    let mut trust = serde_json::Map::new();
+    for (class, id, _) in k.trust().entries() {
+        let e = trust.entry(class.to_string()).or_insert_with(|| serde_json::json!({}));
+        e[k.expert_name(id)] = serde_json::json!(k.trust().trust(id, class));
+    }
+    serde_json::json!({
+        "state": k.state(),
+        "atp": k.ledger().balance(),
+        "atp_max": k.ledger().max(),
+        "reserved": k.ledger().reserved(),
+        "running": k.running().len(),
+        "ticks": k.ticks(),
+        "trust": trust,
+        "policy": k.policy(),
+        "experts": k.config().experts.iter().map(|e| e.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// The real-time loop's figures, for the state view and the metrics.
+#[derive(serde::Serialize)]
+pub(crate) struct LiveFigures {
+    ticks: u64,
+    overruns: u64,
+    lateness_p50_s: f64,
+    lateness_p99_s: f64,
+    lateness_max_s: f64,
+    work_p99_s: f64,
+    jobs_dispatched: u64,
+    jobs_completed: u64,
+    jobs_cancelled: u64,
+    cancel_p50_s: f64,
+    cancel_p99_s: f64,
+}
+
+pub(crate) fn live_figures(s: &sage_runtime::live::LiveStats) -> LiveFigures {
+    use sage_runtime::live::percentile;
+    LiveFigures {
+        ticks: s.ticks,
+        overruns: s.overruns,
+        lateness_p50_s: percentile(&s.lateness_s, 50.0),
+        lateness_p99_s: percentile(&s.lateness_s, 99.0),
+        lateness_max_s: percentile(&s.lateness_s, 100.0),
+        work_p99_s: percentile(&s.work_s, 99.0),
+        jobs_dispatched: s.jobs.0,
+        jobs_completed: s.jobs.1,
+        jobs_cancelled: s.jobs.2,
+        cancel_p50_s: percentile(&s.cancel_s, 50.0),
+        cancel_p99_s: percentile(&s.cancel_s, 99.0),
+    }
 }
 
 /// `(state, ATP, ATP as a share of its maximum)`, as fresh as the kernel allows.
@@ -410,11 +497,11 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     app.metrics.residency(&app.residency.take_log());
     let (state, atp, _) = state_view(&app);
     let engines = app.residency.engine_stats();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(&state.to_string(), atp, &engines),
-    )
-        .into_response()
+    let mut text = app.metrics.render(&state.to_string(), atp, &engines);
+    if let KernelSide::Live(l) = &app.kernel {
+        text.push_str(&metrics::render_live(&live_figures(&l.stats()), &l.inbox().counts()));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// A slot in the bounded queue.
@@ -483,11 +570,14 @@ pub async fn serve(
     };
     listen::accept_loop(routes(app.clone()), listener, shutdown, timeout, max, refused).await;
     expiring.abort();
-    // Whatever the kernel learned is kept.
-    let k = lock(&app.kernel);
+    // Whatever the kernel learned is kept (a real-time kernel's owner saves it when it has
+    // stopped the loop).
     let now = app.clock.now();
-    if let Err(e) = k.driver.save_trust(&k.kernel, now) {
-        tracing::warn!(error = %e, "saving trust at shutdown failed");
+    if let KernelSide::Host(h) = &app.kernel {
+        let k = lock(h);
+        if let Err(e) = k.driver.save_trust(&k.kernel, now) {
+            tracing::warn!(error = %e, "saving trust at shutdown failed");
+        }
     }
     // What the router learned from requests, last: it is the fresher view of the models.
     if let Some(store) = &app.store {

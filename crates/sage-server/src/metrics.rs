@@ -256,3 +256,35 @@ impl Metrics {
         out
     }
 }
+
+/// The real-time kernel's figures and its inbox's counts per source, in Prometheus text.
+pub(crate) fn render_live(
+    f: &crate::LiveFigures,
+    counts: &std::collections::BTreeMap<String, sage_runtime::live::SourceCounts>,
+) -> String {
+    let mut out = String::new();
+    let v = serde_json::to_value(f).unwrap_or_default();
+    if let Some(o) = v.as_object() {
+        for (k, x) in o {
+            let kind = if k.ends_with("_s") { "gauge" } else { "counter" };
+            let _ = writeln!(out, "# TYPE sage:live_{k} {kind}\nsage:live_{k} {}", x.as_f64().unwrap_or(0.0));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sage:inputs_total Inputs per source: received, delivered to the kernel, coalesced (a newer reading replaced it), refused, undecodable.\n# TYPE sage:inputs_total counter"
+    );
+    for (source, c) in counts {
+        let source = source.replace(['"', '\\', '\n'], "_");
+        for (what, n) in [
+            ("received", c.received),
+            ("delivered", c.delivered),
+            ("coalesced", c.coalesced),
+            ("refused", c.refused),
+            ("undecodable", c.undecodable),
+        ] {
+            let _ = writeln!(out, "sage:inputs_total{{source=\"{source}\",outcome=\"{what}\"}} {n}");
+        }
+    }
+    out
+}

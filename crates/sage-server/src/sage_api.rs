@@ -93,6 +93,10 @@ pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Re
         };
         obs.push(Observation { source: w.source, payload, semantic: w.semantic });
     }
+    // A real-time kernel ticks on its own: the observations wait in its inbox for the next tick.
+    if let crate::KernelSide::Live(live) = &app.kernel {
+        return to_inbox(live, obs, crisis);
+    }
     // A text may be scored and answered by a model: such a tick waits in the generation queue
     // like any request (429 when it is full); sensor readings alone tick at once.
     let slot = if obs.iter().any(|o| matches!(o.payload, Payload::Text(_))) {
@@ -108,19 +112,52 @@ pub(crate) async fn observations(State(app): State<Arc<App>>, body: Bytes) -> Re
         let _slot = slot;
         let now = app2.clock.now();
         let keep = app2.config.recent_ticks;
-        let r = lock(&app2.kernel).tick(now, &obs, crisis, keep);
+        let crate::KernelSide::Host(host) = &app2.kernel else {
+            return None;
+        };
+        let r = lock(host).tick(now, &obs, crisis, keep);
         app2.metrics.residency(&app2.residency.take_log());
-        r
+        Some(r)
     })
     .await;
     match report {
-        Ok(r) => {
+        Ok(None) => ApiError::internal("no kernel to tick".to_string()).into_response(),
+        Ok(Some(r)) => {
             let v = serde_json::to_value(&r).unwrap_or_default();
             let _ = app.events.send(json!({"type": "tick", "report": v}).to_string());
             Json(v).into_response()
         }
         Err(e) => ApiError::internal(format!("the tick failed: {e}")).into_response(),
     }
+}
+
+/// Observations into a real-time kernel's inbox: 202 with what happened to each (a sensor
+/// reading may replace one the kernel has not seen yet), or 429 when every one was refused.
+fn to_inbox(live: &sage_runtime::live::LiveKernel, obs: Vec<Observation>, crisis: bool) -> Response {
+    use sage_runtime::live::Admission;
+    if crisis {
+        live.inbox().crisis();
+    }
+    let n = obs.len();
+    let mut outcomes = Vec::with_capacity(n);
+    let mut refused = 0;
+    for o in obs {
+        outcomes.push(match live.inbox().push(o) {
+            Admission::Queued => json!({"outcome": "queued"}),
+            Admission::Coalesced => json!({"outcome": "coalesced"}),
+            Admission::Refused(why) => {
+                refused += 1;
+                json!({"outcome": "refused", "why": why})
+            }
+        });
+    }
+    let status = if n > 0 && refused == n {
+        axum::http::StatusCode::TOO_MANY_REQUESTS
+    } else {
+        axum::http::StatusCode::ACCEPTED
+    };
+    (status, Json(json!({"accepted": n - refused, "crisis": crisis, "observations": outcomes})))
+        .into_response()
 }
 
 /// `GET /sage/state`.

@@ -47,6 +47,8 @@ struct Header {
     trust: Vec<(String, String, TrustEntry)>,
     #[serde(default)]
     start: f64,
+    #[serde(default)]
+    resident: Option<Vec<String>>,
 }
 
 /// A live recording.
@@ -58,6 +60,8 @@ pub struct LiveTape {
     pub trust: Vec<(String, String, TrustEntry)>,
     /// Time of the trust snapshot.
     pub start: f64,
+    /// The experts resident when the recording started.
+    pub resident: Option<Vec<String>>,
     /// The ticks.
     pub ticks: Vec<LiveTick>,
 }
@@ -65,7 +69,13 @@ pub struct LiveTape {
 impl LiveTape {
     /// A tape for `kernel` as it is now (its configuration and trust) at time `now`.
     pub fn start(kernel: &Kernel, now: f64) -> Self {
-        Self { config: kernel.config().clone(), trust: kernel.trust_snapshot(now), start: now, ticks: vec![] }
+        Self {
+            config: kernel.config().clone(),
+            trust: kernel.trust_snapshot(now),
+            start: now,
+            resident: Some(kernel.resident().into_iter().map(str::to_string).collect()),
+            ticks: vec![],
+        }
     }
 
     /// The recording as JSON lines.
@@ -75,6 +85,7 @@ impl LiveTape {
             config: self.config.clone(),
             trust: self.trust.clone(),
             start: self.start,
+            resident: self.resident.clone(),
         };
         let mut out = serde_json::to_string(&header).unwrap_or_default();
         out.push('\n');
@@ -113,7 +124,7 @@ impl LiveTape {
                     .map_err(|e| RecordError::Line { line: i + 1, message: e.to_string() })?,
             );
         }
-        Ok(Self { config: h.config, trust: h.trust, start: h.start, ticks })
+        Ok(Self { config: h.config, trust: h.trust, start: h.start, resident: h.resident, ticks })
     }
 
     /// A fresh kernel in the state the recording started from.
@@ -121,6 +132,12 @@ impl LiveTape {
         let mut k = Kernel::new(self.config.clone())?;
         for (expert, class, entry) in &self.trust {
             k.restore_trust(expert, class, *entry, self.start);
+        }
+        if let Some(resident) = &self.resident {
+            let names: Vec<String> = k.config().experts.iter().map(|e| e.name.clone()).collect();
+            for name in names {
+                k.set_resident(&name, resident.contains(&name));
+            }
         }
         Ok(k)
     }
