@@ -59,6 +59,12 @@ pub fn read(
     inputs: &InputsFile,
     mut f: impl FnMut(Recorded<'_>) -> ControlFlow<()>,
 ) -> Result<RecordingSummary, RecordingError> {
+    if !bytes.starts_with(mcap::MAGIC) {
+        return Err(RecordingError::NotMcap {
+            path: path.to_string(),
+            message: "it does not start with the MCAP magic bytes".into(),
+        });
+    }
     let stream = mcap::MessageStream::new(bytes)
         .map_err(|e| RecordingError::NotMcap { path: path.to_string(), message: e.to_string() })?;
     let mut summary = RecordingSummary::default();

@@ -289,8 +289,13 @@ impl Loop {
                 }
             }
         }
+        // Jobs still running are cancelled (within one decode step) and waited for: an engine
+        // must not be generating when the process that owns it exits.
         for f in self.flights.values() {
             f.cancel("the kernel stopped");
+        }
+        for (_, f) in std::mem::take(&mut self.flights) {
+            let _ = f.thread.join();
         }
         self.driver
     }

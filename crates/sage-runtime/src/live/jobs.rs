@@ -76,6 +76,7 @@ impl JobRunner for ModelJobs {
 pub(crate) struct InFlight {
     pub cancel: Arc<AtomicBool>,
     pub reason: Arc<Mutex<Option<String>>>,
+    pub thread: std::thread::JoinHandle<()>,
 }
 
 /// Start `job` on its own thread; its event goes to `done`.
@@ -87,8 +88,9 @@ pub(crate) fn spawn(
 ) -> std::io::Result<InFlight> {
     let cancel = Arc::new(AtomicBool::new(false));
     let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-    let flight = InFlight { cancel: cancel.clone(), reason: reason.clone() };
-    std::thread::Builder::new().name(format!("sage-job-{}", job.job)).spawn(move || {
+    let (c, r) = (cancel.clone(), reason.clone());
+    let thread = std::thread::Builder::new().name(format!("sage-job-{}", job.job)).spawn(move || {
+        let (cancel, reason) = (c, r);
         let id = job.job;
         let token = |t: &str| {
             if let Some(f) = &on_token {
@@ -103,7 +105,7 @@ pub(crate) fn spawn(
         // The loop may have stopped; then nobody wants the outcome.
         let _ = done.send(event);
     })?;
-    Ok(flight)
+    Ok(InFlight { cancel, reason, thread })
 }
 
 impl InFlight {
