@@ -13,6 +13,7 @@
 
 pub mod cdr;
 pub mod inputs;
+pub mod loopback;
 pub mod msgs;
 pub mod outputs;
 pub mod recording;

@@ -86,7 +86,7 @@ pub struct LiveStats {
 }
 
 /// Recent values kept for the lateness, work and cancellation figures.
-pub const LATENESS_WINDOW: usize = 4096;
+pub const LATENESS_WINDOW: usize = 16384;
 
 fn push_bounded(q: &mut VecDeque<f64>, x: f64) {
     if q.len() == LATENESS_WINDOW {

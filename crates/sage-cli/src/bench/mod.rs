@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 mod attention;
 mod kernel;
 mod llm;
+mod realtime;
 mod routing;
 pub mod serve;
 
@@ -58,6 +59,40 @@ enum What {
         /// A Python with torch and transformers: also measure HF transformers on the same GGUF.
         #[arg(long)]
         hf_python: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The real-time kernel against the lock-step kernel on mixed robot input with the model
+    /// answering; crisis-to-cancellation latency; input capacity over Zenoh; a question over
+    /// Zenoh to `sage node` against the same over HTTP to `sage serve`.
+    Realtime {
+        /// Seconds of the real-time phase.
+        #[arg(long, default_value_t = 300.0)]
+        seconds: f64,
+        /// Seconds of the lock-step phase.
+        #[arg(long, default_value_t = 60.0)]
+        lockstep_seconds: f64,
+        /// Ticks per second.
+        #[arg(long, default_value_t = 20.0)]
+        hz: f64,
+        /// Seconds between crises (each signalled while a job generates).
+        #[arg(long, default_value_t = 10.0)]
+        crisis_every: f64,
+        /// Seconds of each capacity phase.
+        #[arg(long, default_value_t = 10.0)]
+        capacity_seconds: f64,
+        /// Questions over each of Zenoh and HTTP.
+        #[arg(long, default_value_t = 20)]
+        questions: usize,
+        /// Skip the end-to-end phase.
+        #[arg(long)]
+        no_e2e: bool,
+        /// Seconds between questions in the mixed input.
+        #[arg(long, default_value_t = 1.0)]
+        text_every: f64,
+        #[command(flatten)]
+        zoo: crate::runtime::ZooArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -136,6 +171,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         What::Serve { streams, per_stream, max_tokens, temperature, json, zoo } => {
             serve::run(&zoo, &streams, serve::Workload { per_stream, max_tokens, temperature }, json)
         }
+        What::Realtime {
+            seconds,
+            lockstep_seconds,
+            hz,
+            crisis_every,
+            capacity_seconds,
+            questions,
+            no_e2e,
+            text_every,
+            zoo,
+            json,
+        } => realtime::run(
+            &zoo,
+            realtime::Settings {
+                seconds,
+                lockstep_seconds,
+                hz,
+                crisis_every,
+                capacity_seconds,
+                questions,
+                no_e2e,
+                text_every,
+            },
+            json,
+        ),
         What::Attention { scenario, json, with_model, zoo } => {
             attention::run(scenario, json, with_model, &zoo)
         }
