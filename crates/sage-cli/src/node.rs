@@ -95,12 +95,11 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
     let on_token: sage_runtime::live::TokenSink = Arc::new(move |job, text: &str| {
         tokens_to.publish("tokens", &serde_json::json!({"job": job, "text": text}));
     });
-    let runner = Arc::new(ModelJobs::new(
-        p.residency.clone(),
-        p.specs.clone(),
-        p.driver.settings.clone(),
-        p.clock.clone(),
-    ));
+    let first = p.specs.first().map(|s| s.id.clone()).unwrap_or_default();
+    let runner = Arc::new(
+        ModelJobs::new(p.residency.clone(), p.specs.clone(), p.driver.settings.clone(), p.clock.clone())
+            .with_scorer(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
+    );
     let live = Arc::new(
         LiveKernel::start(
             LiveParts {

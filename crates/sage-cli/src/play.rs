@@ -44,7 +44,15 @@ pub struct Play<'a> {
 fn notes(r: &TickReport) -> Vec<String> {
     let mut n = vec![];
     for d in &r.dispatched {
-        n.push(format!("job {} dispatched to {} ({}, salience {:.2})", d.job, d.expert, d.class, d.salience));
+        match d.kind {
+            sage_kernel::JobKind::Answer => n.push(format!(
+                "job {} dispatched to {} ({}, salience {:.2})",
+                d.job, d.expert, d.class, d.salience
+            )),
+            sage_kernel::JobKind::Score => {
+                n.push(format!("job {} scores the semantic importance of {:?}", d.job, d.input.source))
+            }
+        }
     }
     for run in r.runs.iter().filter(|x| x.job.is_some()) {
         n.push(format!("job {} answered by {}: {}", run.job.unwrap_or(0), run.expert, run.output));
@@ -229,8 +237,15 @@ fn fast(
         driver.before_tick(kernel, index, now);
         let r = kernel.tick_live(now, &obs, crisis, std::mem::take(pending), &mut NoExecutor);
         for d in &r.dispatched {
-            let run = runner.run(d, &never, &|_| {});
-            pending.push(JobEvent::Done { job: d.job, run });
+            pending.push(match d.kind {
+                sage_kernel::JobKind::Score => {
+                    let (score, cost) = runner.score(d).map_or((None, 0.0), |(s, c)| (Some(s), c));
+                    JobEvent::Scored { job: d.job, score, cost }
+                }
+                sage_kernel::JobKind::Answer => {
+                    JobEvent::Done { job: d.job, run: runner.run(d, &never, &|_| {}) }
+                }
+            });
         }
         driver.after_tick(&r, &obs);
         printer.lock().unwrap_or_else(|e| e.into_inner()).tick(&r);

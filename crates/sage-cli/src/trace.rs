@@ -165,6 +165,10 @@ impl Trace {
                     ));
                     continue;
                 }
+                Attention::Scoring { job } => {
+                    lines.push(format!("{head} · ambiguous: waits for its semantic score (job {job})"));
+                    continue;
+                }
                 Attention::Unrouted { .. } => lines.push(format!("{head} · no expert could take it")),
                 Attention::Rejected { error } => {
                     lines.push(format!("{head} · rejected: {error}"));

@@ -140,6 +140,9 @@ pub struct Dispatch {
     /// The job's number (settle it with a [`JobEvent`] naming it).
     #[serde(default)]
     pub job: JobId,
+    /// What the job does.
+    #[serde(default)]
+    pub kind: JobKind,
     /// Tick number.
     pub tick: u64,
     /// State the kernel is in.
@@ -330,6 +333,13 @@ pub struct KernelConfig {
     /// when none is free: the job is cancelled (see [`Kernel::tick_live`]).
     #[serde(default = "default_margin")]
     pub preempt_margin: f64,
+    /// ATP held for a scoring job of the real-time kernel (what it costs is settled).
+    #[serde(default = "default_score_grant")]
+    pub score_grant: f64,
+}
+
+fn default_score_grant() -> f64 {
+    1.0
 }
 
 fn default_band() -> (f64, f64) {
@@ -408,6 +418,7 @@ impl Default for KernelConfig {
             experts: builtin_experts(),
             semantic_band: default_band(),
             preempt_margin: PREEMPT_MARGIN,
+            score_grant: default_score_grant(),
         }
     }
 }
@@ -453,6 +464,7 @@ pub struct Kernel {
     last_dims: BTreeMap<String, crate::snarc::Dims>,
     deferred: Vec<Deferred>,
     running: Vec<RunningJob>,
+    awaiting: Vec<jobs::Awaiting>,
     next_job: JobId,
 }
 
@@ -527,6 +539,7 @@ impl Kernel {
             last_dims: BTreeMap::new(),
             deferred: vec![],
             running: vec![],
+            awaiting: vec![],
             next_job: 0,
             config,
         };
@@ -825,9 +838,19 @@ impl Kernel {
         self.metabolise(ctx)
     }
 
-    /// Jobs dispatched and not settled yet.
+    /// Jobs dispatched and not settled yet (scoring jobs aside).
     pub fn running(&self) -> &[RunningJob] {
         &self.running
+    }
+
+    /// The scoring jobs texts are waiting for.
+    pub fn awaiting_scores(&self) -> Vec<JobId> {
+        self.awaiting.iter().map(|a| a.job).collect()
+    }
+
+    /// ATP held for every unsettled job (equals the ledger's reserve).
+    pub fn held(&self) -> f64 {
+        self.running.iter().map(|j| j.held).sum::<f64>() + self.awaiting.iter().map(|a| a.held).sum::<f64>()
     }
 }
 
@@ -838,7 +861,7 @@ mod jobs;
 mod report;
 mod stages;
 
-pub use jobs::{JobEnd, JobEvent, JobId, Preemption, RunningJob};
+pub use jobs::{JobEnd, JobEvent, JobId, JobKind, Preemption, RunningJob, MAX_AWAITING};
 pub use report::{AtpReport, Attention, ObservationReport, ResidencyEvent, Routing, RunReport, TickReport};
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ pub mod trust;
 
 pub use kernel::{
     builtin_experts, Attention, Builtin, ConfigError, Dispatch, Executor, ExpertSpec, ExternalRun, Feedback,
-    JobEnd, JobEvent, JobId, Kernel, KernelConfig, NoExecutor, Observation, Payload, PlanOutcome, PlanTask,
-    Preemption, RunReport, RunningJob, TickReport,
+    JobEnd, JobEvent, JobId, JobKind, Kernel, KernelConfig, NoExecutor, Observation, Payload, PlanOutcome,
+    PlanTask, Preemption, RunReport, RunningJob, TickReport, MAX_AWAITING,
 };
 pub use metabolic::State;
 pub use scenario::{Driver, Scenario, ScenarioError, Summary};

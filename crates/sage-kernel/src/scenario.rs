@@ -323,7 +323,8 @@ pub fn run_with(
             match o.attention {
                 Attention::Attended => s.attended += 1,
                 Attention::Ignored => s.ignored += 1,
-                Attention::Capped => s.capped += 1,
+                // Waiting (for a plugin slot, or for its semantic score): counted as held.
+                Attention::Capped | Attention::Scoring { .. } => s.capped += 1,
                 Attention::Unrouted { .. } => s.unrouted += 1,
                 Attention::Rejected { .. } => s.rejected += 1,
             }

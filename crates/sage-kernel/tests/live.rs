@@ -27,10 +27,20 @@ fn llm(name: &str, slots: u32) -> ExpertSpec {
     }
 }
 
+/// A kernel whose texts are decided on at once (no semantic band: these tests are about slots,
+/// jobs and preemption; scoring jobs have their own test).
 fn kernel(slots: u32) -> Kernel {
     let mut experts = sage_kernel::builtin_experts();
     experts.retain(|e| e.classes.contains_key("sensor"));
     experts.push(llm("model", slots));
+    Kernel::new(KernelConfig { experts, semantic_band: (2.0, 2.0), ..KernelConfig::default() }).unwrap()
+}
+
+/// The same with the default semantic band.
+fn scoring_kernel() -> Kernel {
+    let mut experts = sage_kernel::builtin_experts();
+    experts.retain(|e| e.classes.contains_key("sensor"));
+    experts.push(llm("model", 1));
     Kernel::new(KernelConfig { experts, ..KernelConfig::default() }).unwrap()
 }
 
@@ -242,4 +252,59 @@ fn the_same_inputs_and_events_give_the_same_reports() {
     assert_eq!(sa, sb);
     assert!(a.iter().any(|r| r.contains("\"state\":\"CRISIS\"")), "the crises moved the kernel");
     assert!(a.iter().any(|r| r.contains("\"preempted\"")), "the crisis preempted something");
+}
+
+#[test]
+fn an_ambiguous_text_waits_for_its_score_while_the_ticks_go_on() {
+    let mut k = scoring_kernel();
+    let (lo, hi) = k.config().semantic_band;
+    // A text whose cheap salience is inside the semantic band.
+    let text = "Where is the charging dock of the robot?";
+    let r = k.tick_live(0.0, &[Observation::text("operator", text)], false, vec![], &mut NoExecutor);
+    let cheap = r.observations[0].salience.unwrap().total;
+    assert!((lo..=hi).contains(&cheap), "{cheap} is not ambiguous; pick another text");
+    let sage_kernel::Attention::Scoring { job } = r.observations[0].attention else {
+        panic!("{:?}", r.observations[0].attention)
+    };
+    assert_eq!(r.dispatched.len(), 1);
+    assert_eq!(r.dispatched[0].kind, sage_kernel::JobKind::Score);
+    assert!((k.ledger().reserved() - k.config().score_grant).abs() < 1e-9);
+    assert!(r.runs.is_empty() && r.decisions.is_empty(), "not decided on before its score");
+    // Sensors go on meanwhile.
+    let r = k.tick_live(0.05, &[imu(1)], false, vec![], &mut NoExecutor);
+    assert!(r.observations[0].salience.is_some());
+    // The score says it matters: the text is offered with the blended salience and answered.
+    let scored = JobEvent::Scored { job, score: Some(1.0), cost: 0.3 };
+    let r = k.tick_live(0.1, &[], false, vec![scored], &mut NoExecutor);
+    let o = r.observations.iter().find(|o| o.source == "operator").unwrap();
+    assert_eq!(o.deferred_from, Some(1));
+    assert!(o.salience.unwrap().total > cheap, "the score raised it");
+    assert_eq!(o.attention, Attention::Attended);
+    assert_eq!(r.dispatched.len(), 1);
+    assert_eq!(r.dispatched[0].kind, sage_kernel::JobKind::Answer);
+    assert!((r.atp.spent - 0.3).abs() < 1e-9, "the score's cost is what is spent");
+    assert!((k.ledger().reserved() - r.dispatched[0].grant).abs() < 1e-9);
+    assert!(k.ledger().imbalance().abs() < 1e-9);
+    // A score that never comes (no model could score it) leaves the cheap salience.
+    let r = k.tick_live(
+        0.15,
+        &[Observation::text("tablet", "Where is the loading bay of the robot?")],
+        false,
+        vec![],
+        &mut NoExecutor,
+    );
+    if let sage_kernel::Attention::Scoring { job } = r.observations[0].attention {
+        let r = k.tick_live(
+            0.2,
+            &[],
+            false,
+            vec![JobEvent::Scored { job, score: None, cost: 0.0 }],
+            &mut NoExecutor,
+        );
+        let o = r.observations.iter().find(|o| o.source == "tablet").unwrap();
+        assert!(o.salience.unwrap().semantic.is_none(), "no score blended in");
+    } else {
+        panic!("the second text was not ambiguous: {:?}", r.observations[0]);
+    }
+    assert!(k.ledger().imbalance().abs() < 1e-9);
 }

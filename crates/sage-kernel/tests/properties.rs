@@ -217,12 +217,21 @@ proptest! {
                     _ => {}
                 }
             }
+            // Scores arrive for the texts waiting for one (some none: the cheap salience stands).
+            for (n, job) in k.awaiting_scores().into_iter().enumerate() {
+                if let Some((fate, frac)) = t.fates.get(n) {
+                    if *fate != 3 {
+                        events.push(sage_kernel::JobEvent::Scored { job, score: (*fate != 1).then_some(*frac / 1.5), cost: *frac });
+                    }
+                }
+            }
             let r = k.tick_live(i as f64 * 0.05, &t.obs, t.crisis, events.clone(), &mut sage_kernel::NoExecutor);
             let l = k.ledger();
             prop_assert!(l.imbalance().abs() < 1e-9, "imbalance {} at tick {}", l.imbalance(), i);
             prop_assert!(l.balance() >= 0.0 && l.balance() + l.reserved() <= l.max() + 1e-9);
-            let held: f64 = k.running().iter().map(|j| j.held).sum();
+            let held = k.held();
             prop_assert!((held - l.reserved()).abs() < 1e-9, "reserve {} vs held {}", l.reserved(), held);
+            prop_assert!(k.awaiting_scores().len() <= sage_kernel::MAX_AWAITING);
             prop_assert!(k.running().iter().filter(|j| j.cancelling.is_none()).count() as u32 <= slots);
             prop_assert!(r.unknown_events == 0);
             tape.push((events, serde_json::to_string(&r).unwrap()));

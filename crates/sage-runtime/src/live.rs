@@ -8,8 +8,9 @@
 //! the engine's cancel path (the next token's sink says stop). Nothing a model does holds a
 //! tick: a sensor reading that arrives during a generation is scored at the next tick.
 //!
-//! Semantic scoring and resource planning, which would ask a model inside the tick, are not
-//! asked here: the cheap salience and the heuristic allocation stand (decision 0012).
+//! An ambiguous text is scored by a job too (the text waits for its score, the ticks do not).
+//! Resource planning, which would ask a model inside the tick, is not asked here: the
+//! heuristic allocation stands (decision 0012).
 
 mod inbox;
 mod jobs;
@@ -83,6 +84,8 @@ pub struct LiveStats {
     pub cancel_s: VecDeque<f64>,
     /// Jobs that could not be started (no thread).
     pub unstarted: u64,
+    /// Scoring jobs dispatched (ambiguous texts scored by a model).
+    pub scored: u64,
 }
 
 /// Recent values kept for the lateness, work and cancellation figures.
@@ -279,7 +282,10 @@ impl Loop {
             st.overruns += overrun as u64;
             push_bounded(&mut st.lateness_s, lateness);
             push_bounded(&mut st.work_s, work);
-            st.jobs.0 += report.dispatched.len() as u64;
+            let scoring =
+                report.dispatched.iter().filter(|d| d.kind == sage_kernel::JobKind::Score).count() as u64;
+            st.jobs.0 += report.dispatched.len() as u64 - scoring;
+            st.scored += scoring;
             st.jobs.1 += report.runs.iter().filter(|r| r.job.is_some()).count() as u64
                 + report.ended.iter().filter(|e| e.outcome != "cancelled").count() as u64;
             for e in report.ended.iter().filter(|e| e.outcome == "cancelled") {
@@ -345,7 +351,13 @@ impl Loop {
                     lock(&self.shared.stats).unstarted += 1;
                     let mut run = sage_kernel::Executor::execute(&mut NoExecutor, d);
                     run.failed = vec![(d.expert.clone(), format!("no thread for the job: {e}"))];
-                    let _ = done.send(JobEvent::Done { job: d.job, run });
+                    let event = match d.kind {
+                        sage_kernel::JobKind::Score => {
+                            JobEvent::Scored { job: d.job, score: None, cost: 0.0 }
+                        }
+                        sage_kernel::JobKind::Answer => JobEvent::Done { job: d.job, run },
+                    };
+                    let _ = done.send(event);
                 }
             }
         }

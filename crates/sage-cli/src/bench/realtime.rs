@@ -160,12 +160,11 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
     )
     .without_tape();
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
-    let runner = Arc::new(ModelJobs::new(
-        c.residency.clone(),
-        c.specs.clone(),
-        driver.settings.clone(),
-        c.clock.clone(),
-    ));
+    let first = c.specs.first().map(|m| m.id.clone()).unwrap_or_default();
+    let runner = Arc::new(
+        ModelJobs::new(c.residency.clone(), c.specs.clone(), driver.settings.clone(), c.clock.clone())
+            .with_scorer(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
+    );
     let seen = Watch(Arc::default(), c.clock.clone());
     let token_times: Arc<Mutex<Vec<(u64, f64)>>> = Arc::default();
     let tt = token_times.clone();

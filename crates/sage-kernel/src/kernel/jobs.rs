@@ -9,6 +9,18 @@ use crate::metabolic::State;
 /// A job's number, unique within a kernel (1, 2, 3... in dispatch order).
 pub type JobId = u64;
 
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// An external expert answers an attended observation (settled by `Done` or `Cancelled`).
+    #[default]
+    Answer,
+    /// A model scores an ambiguous text's semantic importance before the kernel decides on it
+    /// (settled by `Scored`); the text waits for it, the ticks do not.
+    Score,
+}
+
 /// What the outside world tells the kernel about a job it dispatched.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -19,6 +31,16 @@ pub enum JobEvent {
         job: JobId,
         /// What it did.
         run: ExternalRun,
+    },
+    /// A scoring job's result: the semantic importance in `[0, 1]` (none when no model could
+    /// score it: the cheap salience stands) and the ATP it cost.
+    Scored {
+        /// Which job.
+        job: JobId,
+        /// The score.
+        score: Option<f64>,
+        /// ATP it cost.
+        cost: f64,
     },
     /// The job was cancelled (the kernel preempted it, or the driver stopped it) before its
     /// end: `run` holds the partial output and what it spent.
@@ -36,7 +58,9 @@ impl JobEvent {
     /// The job it is about.
     pub fn job(&self) -> JobId {
         match self {
-            JobEvent::Done { job, .. } | JobEvent::Cancelled { job, .. } => *job,
+            JobEvent::Done { job, .. } | JobEvent::Cancelled { job, .. } | JobEvent::Scored { job, .. } => {
+                *job
+            }
         }
     }
 }
@@ -98,3 +122,16 @@ pub struct JobEnd {
     /// ATP it spent.
     pub spent: f64,
 }
+
+/// A text waiting for its semantic score.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Awaiting {
+    pub job: JobId,
+    pub tick: u64,
+    pub held: f64,
+    pub obs: super::Observation,
+    pub salience: crate::snarc::Salience,
+}
+
+/// Texts waiting for a score at most (more keep their cheap salience).
+pub const MAX_AWAITING: usize = 32;

@@ -35,6 +35,11 @@ pub enum Attention {
     Ignored,
     /// Above it, but the state's `max_plugins` was reached.
     Capped,
+    /// Ambiguous text waiting for its semantic score (a job): decided on when it arrives.
+    Scoring {
+        /// The scoring job.
+        job: JobId,
+    },
     /// Routed and run (see the run with the same observation index).
     Attended,
     /// Above the threshold, but no expert could take it.

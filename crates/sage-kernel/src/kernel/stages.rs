@@ -8,7 +8,7 @@
 use sage_irp::HaltReason;
 
 use super::builtin::{run_interleaved, start_job, Job};
-use super::jobs::{JobEnd, JobEvent, Preemption, RunningJob};
+use super::jobs::{Awaiting, JobEnd, JobEvent, JobKind, Preemption, RunningJob, MAX_AWAITING};
 use super::*;
 use crate::atp::{allocate, Allocation, EntryKind, Target};
 use crate::metabolic::{Biases, Circadian, Inputs, Policy, State};
@@ -54,6 +54,10 @@ pub(super) struct TickCtx {
     pub ended: Vec<JobEnd>,
     pub unknown_events: usize,
     pub feedback_applied: usize,
+    /// Texts whose semantic score arrived this tick: `(observation, salience, class, tick seen)`.
+    pub rescored: Vec<(Observation, Salience, String, u64)>,
+    /// Their report indices (they count for the state machine as fresh observations).
+    pub rescored_at: Vec<usize>,
 }
 
 impl Kernel {
@@ -98,6 +102,8 @@ impl Kernel {
             ended: vec![],
             unknown_events: 0,
             feedback_applied: 0,
+            rescored: vec![],
+            rescored_at: vec![],
         }
     }
 
@@ -106,6 +112,16 @@ impl Kernel {
     /// a [`JobEnd`]. Events for jobs the kernel does not hold are counted and ignored.
     pub(super) fn settle(&mut self, ctx: &mut TickCtx, events: Vec<JobEvent>) {
         for event in events {
+            if let JobEvent::Scored { job, score, cost } = event {
+                match self.awaiting.iter().position(|a| a.job == job) {
+                    Some(pos) => {
+                        let a = self.awaiting.remove(pos);
+                        self.settle_score(ctx, a, score, cost);
+                    }
+                    None => ctx.unknown_events += 1,
+                }
+                continue;
+            }
             let Some(pos) = self.running.iter().position(|j| j.job == event.job()) else {
                 ctx.unknown_events += 1;
                 continue;
@@ -114,9 +130,22 @@ impl Kernel {
             let (run, cancelled) = match event {
                 JobEvent::Done { run, .. } => (run, None),
                 JobEvent::Cancelled { run, reason, .. } => (run, Some(reason)),
+                JobEvent::Scored { .. } => continue,
             };
             self.settle_one(ctx, &job, run, cancelled, None);
         }
+    }
+
+    /// Settle a scoring job: its cost comes out of what it held, and the text it scored is
+    /// offered at this tick with the blended salience.
+    fn settle_score(&mut self, ctx: &mut TickCtx, a: Awaiting, score: Option<f64>, cost: f64) {
+        ctx.spent += self.ledger.settle(ctx.tick, a.held, cost, None);
+        let s = match score {
+            Some(x) if x.is_finite() => self.snarc.blend(a.salience, x),
+            _ => a.salience,
+        };
+        let class = a.obs.class(s.dims.arousal).to_string();
+        ctx.rescored.push((a.obs, s, class, a.tick));
     }
 
     /// Settle one job; `observation` is its index in this tick when it ran inline.
@@ -189,6 +218,20 @@ impl Kernel {
                 })),
                 Payload::Text(t) => Ok(self.score_text(ctx, &o.source, t, o.semantic, executor)),
             };
+            // In the real-time kernel an ambiguous text waits for a scoring job.
+            if let (Ok(s), Payload::Text(_)) = (&sal, &o.payload) {
+                if let Some(job) = self.await_score(ctx, o, *s) {
+                    self.remember_dims(&o.source, s.dims);
+                    ctx.reports.push(ObservationReport {
+                        source: o.source.clone(),
+                        class: o.class(s.dims.arousal).to_string(),
+                        salience: Some(*s),
+                        attention: Attention::Scoring { job },
+                        deferred_from: None,
+                    });
+                    continue;
+                }
+            }
             if let Ok(s) = &sal {
                 self.remember_dims(&o.source, s.dims);
             }
@@ -210,7 +253,18 @@ impl Kernel {
             });
         }
         ctx.observations = observations.to_vec();
-        // Observations capped at earlier ticks are offered again.
+        // Texts whose score arrived, then observations capped at earlier ticks, are offered.
+        for (obs, salience, class, origin) in std::mem::take(&mut ctx.rescored) {
+            ctx.rescored_at.push(ctx.reports.len());
+            ctx.reports.push(ObservationReport {
+                source: obs.source.clone(),
+                class,
+                salience: Some(salience),
+                attention: Attention::Ignored,
+                deferred_from: Some(origin),
+            });
+            ctx.observations.push(obs);
+        }
         for d in std::mem::take(&mut self.deferred) {
             if ctx.tick - d.origin > MAX_DEFER_TICKS {
                 continue;
@@ -256,7 +310,37 @@ impl Kernel {
             .collect()
     }
 
-    /// Cheap salience of a text, blended with the executor's semantic score when ambiguous.
+    /// In the real-time kernel, an ambiguous text (cheap salience inside the semantic band, no
+    /// score given) waits for a scoring job with `score_grant` ATP held: its number, or `None`
+    /// when it is decided on now (lock step, not ambiguous, or too many waiting already).
+    fn await_score(&mut self, ctx: &mut TickCtx, o: &Observation, cheap: Salience) -> Option<u64> {
+        let (lo, hi) = self.config.semantic_band;
+        let ambiguous = o.semantic.is_none() && cheap.total >= lo && cheap.total <= hi;
+        if ctx.mode != Mode::Spanning || !ambiguous || self.awaiting.len() >= MAX_AWAITING {
+            return None;
+        }
+        self.next_job += 1;
+        let job = self.next_job;
+        let held = self.ledger.reserve(ctx.tick, self.config.score_grant, None);
+        self.awaiting.push(Awaiting { job, tick: ctx.tick, held, obs: o.clone(), salience: cheap });
+        ctx.external.push(Dispatch {
+            job,
+            kind: JobKind::Score,
+            tick: ctx.tick,
+            state: ctx.state,
+            observation: ctx.reports.len(),
+            input: o.clone(),
+            salience: cheap.total,
+            class: o.class(cheap.dims.arousal).to_string(),
+            expert: String::new(),
+            alternatives: vec![],
+            grant: self.config.score_grant,
+        });
+        Some(job)
+    }
+
+    /// Cheap salience of a text, blended with the executor's semantic score when ambiguous
+    /// (in lock step: the real-time kernel asks a scoring job instead).
     fn score_text(
         &mut self,
         ctx: &mut TickCtx,
@@ -267,7 +351,7 @@ impl Kernel {
     ) -> Salience {
         let mut s = self.snarc.assess_text(source, text, semantic);
         let (lo, hi) = self.config.semantic_band;
-        if semantic.is_none() && s.total >= lo && s.total <= hi {
+        if ctx.mode == Mode::Inline && semantic.is_none() && s.total >= lo && s.total <= hi {
             if let Some((score, cost)) = executor.score(source, text, s.total) {
                 if score.is_finite() {
                     s = self.snarc.blend(s, score);
@@ -305,6 +389,7 @@ impl Kernel {
             .iter()
             .enumerate()
             .filter(|(_, r)| r.salience.is_some_and(|s| s.total >= self.config.attention_threshold))
+            .filter(|(_, r)| !matches!(r.attention, Attention::Scoring { .. }))
             .map(|(i, _)| i)
             .collect();
         attended.sort_by(|&a, &b| {
@@ -615,6 +700,7 @@ impl Kernel {
             });
             ctx.external.push(Dispatch {
                 job: self.next_job,
+                kind: JobKind::Answer,
                 tick: ctx.tick,
                 state: ctx.state,
                 observation: i,
@@ -721,7 +807,12 @@ impl Kernel {
         let max_salience = ctx
             .reports
             .iter()
-            .filter(|r| r.deferred_from.is_none() || ctx.policy.max_plugins == 0)
+            .enumerate()
+            .filter(|(i, r)| {
+                r.deferred_from.is_none() || ctx.policy.max_plugins == 0 || ctx.rescored_at.contains(i)
+            })
+            .filter(|(_, r)| !matches!(r.attention, Attention::Scoring { .. }))
+            .map(|(_, r)| r)
             .filter_map(|r| r.salience.map(|s| s.total))
             .fold(0.0, f64::max);
         let transition = self.machine.update(Inputs {

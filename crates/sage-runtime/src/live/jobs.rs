@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
-use sage_kernel::{Dispatch, ExternalRun, JobEvent, JobId};
+use sage_kernel::{Dispatch, ExternalRun, JobEvent, JobId, JobKind, Payload};
 use sage_llm::Flow;
 
 use crate::driver::{dispatch_order, dispatch_request, external_run};
 use crate::llm::LlmSettings;
 use crate::residency::Residency;
 use crate::route::{attempt_chain, Sessions};
+use crate::semantic::SemanticScorer;
 use crate::zoo::ModelSpec;
 use crate::Clock;
 
@@ -22,13 +23,20 @@ pub type TokenSink = Arc<dyn Fn(JobId, &str) + Send + Sync>;
 
 /// Runs one job to its end or until `cancel` is set (then it returns what it had).
 pub trait JobRunner: Send + Sync {
-    /// Run `job`; `on_token` gets every piece of text as it is generated.
+    /// Run an answering job; `on_token` gets every piece of text as it is generated.
     fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun;
+
+    /// Score a text's semantic importance: `Some((score in [0, 1], ATP it cost))`, or `None`
+    /// when nothing can (the kernel keeps the cheap salience).
+    fn score(&self, _job: &Dispatch) -> Option<(f64, f64)> {
+        None
+    }
 }
 
 /// Jobs answered by the zoo's language models (the chosen one, then the alternatives, then
 /// the degraded responder), as `sage run` answers them.
 pub struct ModelJobs {
+    scorer: Option<Mutex<SemanticScorer>>,
     residency: Arc<Residency>,
     specs: Vec<ModelSpec>,
     sessions: Mutex<Sessions>,
@@ -44,7 +52,13 @@ impl ModelJobs {
         settings: LlmSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { residency, specs, sessions: Mutex::new(Sessions::default()), settings, clock }
+        Self { scorer: None, residency, specs, sessions: Mutex::new(Sessions::default()), settings, clock }
+    }
+
+    /// Score ambiguous texts with `scorer` (as `sage run` and `sage serve` do inside the tick).
+    pub fn with_scorer(mut self, scorer: SemanticScorer) -> Self {
+        self.scorer = Some(Mutex::new(scorer));
+        self
     }
 }
 
@@ -69,6 +83,12 @@ impl JobRunner for ModelJobs {
             Some(&mut sink),
         );
         external_run(job, &request, &attempts, answer.as_ref(), self.clock.now() - started)
+    }
+
+    fn score(&self, job: &Dispatch) -> Option<(f64, f64)> {
+        let Payload::Text(text) = &job.input.payload else { return None };
+        let scorer = self.scorer.as_ref()?;
+        scorer.lock().unwrap_or_else(|e| e.into_inner()).score(&self.residency, None, &job.input.source, text)
     }
 }
 
@@ -97,6 +117,14 @@ pub(crate) fn spawn(
                 f(id, t);
             }
         };
+        if job.kind == JobKind::Score {
+            let (score, cost) = match runner.score(&job) {
+                Some((s, c)) => (Some(s), c),
+                None => (None, 0.0),
+            };
+            let _ = done.send(JobEvent::Scored { job: id, score, cost });
+            return;
+        }
         let run = runner.run(&job, &cancel, &token);
         let event = match reason.lock().unwrap_or_else(|e| e.into_inner()).take() {
             Some(reason) if cancel.load(Ordering::SeqCst) => JobEvent::Cancelled { job: id, run, reason },
