@@ -145,16 +145,27 @@ fn pct(v: &[f64], p: f64) -> f64 {
     percentile(&v.iter().copied().collect(), p)
 }
 
+/// A fresh store in a temporary folder (the user's own store is left alone).
+fn bench_store(name: &str) -> anyhow::Result<sage_store::Store> {
+    let dir = std::env::temp_dir().join(format!("sage-bench-realtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.db"));
+    let _ = std::fs::remove_file(&path);
+    Ok(sage_store::Store::open(&path)?)
+}
+
 /// Phase 1: the real-time kernel.
 fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
     let c = compose(zoo)?;
     let model = c.specs.first().map(|m| m.id.clone()).unwrap_or_default();
     let config = sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
     let kernel = Kernel::new(config).context("configuring the kernel")?;
+    // As in `sage node`: the driver stores observations and memories, in a store of its own.
+    let store = bench_store("live")?;
     let mut driver = sage_runtime::driver::LlmDriver::new(
         c.specs.clone(),
         c.residency.clone(),
-        None,
+        Some(store),
         None,
         c.clock.clone(),
     )
@@ -274,11 +285,14 @@ fn lockstep_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Val
     let c = compose(zoo)?;
     let config = sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
     let mut kernel = Kernel::new(config).context("configuring the kernel")?;
+    // As in `sage run` and `sage serve`: the semantic scorer is asked inside the tick.
+    let store = bench_store("lockstep")?;
+    let first = c.specs.first().map(|m| m.id.clone()).unwrap_or_default();
     let mut driver = sage_runtime::driver::LlmDriver::new(
         c.specs.clone(),
         c.residency.clone(),
-        None,
-        None,
+        Some(store),
+        Some(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
         c.clock.clone(),
     )
     .without_tape();
@@ -546,6 +560,7 @@ pub fn run(zoo: &ZooArgs, s: Settings, json_out: bool) -> anyhow::Result<()> {
         );
         e2e_phase(zoo, &s)?
     };
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("sage-bench-realtime-{}", std::process::id())));
     let out = json!({"realtime": live, "lockstep": lock, "capacity": cap, "e2e": e2e});
     if json_out {
         println!("{out}");
