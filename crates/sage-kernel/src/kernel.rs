@@ -474,13 +474,17 @@ pub struct Kernel {
 #[derive(Debug, Clone)]
 struct Deferred {
     origin: u64,
+    seen_at: f64,
     obs: Observation,
     salience: Salience,
     class: String,
 }
 
-/// Ticks a capped observation is offered again.
+/// Ticks a capped observation is offered again (and at least [`MAX_DEFER_S`]: a real-time
+/// kernel ticking at 20 Hz holds it as long as a lock-step one ticking every second).
 pub const MAX_DEFER_TICKS: u64 = 10;
+/// Seconds a capped observation is offered again (and at least [`MAX_DEFER_TICKS`] ticks).
+pub const MAX_DEFER_S: f64 = 10.0;
 /// Most capped observations kept.
 pub const MAX_DEFERRED: usize = 32;
 

@@ -308,3 +308,52 @@ fn an_ambiguous_text_waits_for_its_score_while_the_ticks_go_on() {
     }
     assert!(k.ledger().imbalance().abs() < 1e-9);
 }
+
+#[test]
+fn a_question_waits_for_a_busy_model_for_seconds_not_ticks_and_its_expiry_is_counted() {
+    let mut k = kernel(1);
+    let r = k.tick_live(0.0, &[Observation::text("a", QUESTION)], false, vec![], &mut NoExecutor);
+    let first = r.dispatched[0].job;
+    let r = k.tick_live(
+        0.05,
+        &[Observation::text("b", "Where is the charging dock of the robot?")],
+        false,
+        vec![],
+        &mut NoExecutor,
+    );
+    assert_eq!(r.observations[0].attention, Attention::Capped, "the model's one slot is busy");
+    // Forty ticks at 20 Hz (two seconds) later the question is still held...
+    let mut t = 0.05;
+    for _ in 0..40 {
+        t += 0.05;
+        let r = k.tick_live(t, &[], false, vec![], &mut NoExecutor);
+        assert_eq!(r.expired, 0);
+    }
+    // ...and goes to the model as soon as its slot frees.
+    t += 0.05;
+    let r = k.tick_live(
+        t,
+        &[],
+        false,
+        vec![JobEvent::Done { job: first, run: answer("model", 0.1, "80%") }],
+        &mut NoExecutor,
+    );
+    assert_eq!(r.dispatched.len(), 1, "{r:#?}");
+    assert_eq!(r.dispatched[0].input, Observation::text("b", "Where is the charging dock of the robot?"));
+    // A question held past both horizons is given up on, and counted.
+    let r = k.tick_live(
+        t + 0.05,
+        &[Observation::text("c", "Who moved the pallet in row 7 today?")],
+        false,
+        vec![],
+        &mut NoExecutor,
+    );
+    assert_eq!(r.observations[0].attention, Attention::Capped);
+    let r = k.tick_live(t + 20.0, &[], false, vec![], &mut NoExecutor);
+    assert_eq!(r.observations.len(), 1, "still held after 10 s at the tenth tick? {r:#?}");
+    let mut expired = 0;
+    for i in 0..12 {
+        expired += k.tick_live(t + 20.0 + i as f64, &[], false, vec![], &mut NoExecutor).expired;
+    }
+    assert_eq!(expired, 1);
+}

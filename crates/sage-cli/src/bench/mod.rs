@@ -88,8 +88,8 @@ enum What {
         /// Skip the end-to-end phase.
         #[arg(long)]
         no_e2e: bool,
-        /// Seconds between questions in the mixed input.
-        #[arg(long, default_value_t = 1.0)]
+        /// Seconds between questions in the mixed input (often enough to keep the model busy).
+        #[arg(long, default_value_t = 0.25)]
         text_every: f64,
         #[command(flatten)]
         zoo: crate::runtime::ZooArgs,

@@ -58,20 +58,70 @@ mod zenoh_free {
     }
 }
 
-const QUESTIONS: [&str; 12] = [
-    "What is the battery level of the robot?",
-    "Where is the charging dock?",
-    "Is aisle 4 clear of pallets?",
-    "Who moved the pallet in row 7?",
-    "When does the next shift start?",
-    "How many boxes are left on shelf B?",
-    "Which door is the loading bay?",
-    "Can you check the temperature in the freezer room?",
-    "Why did the conveyor stop?",
-    "What is the speed limit near the office?",
-    "Is the forklift in zone 3 charged?",
-    "Where did you leave the scanner?",
-];
+/// The `n`-th question of the mixed input: drawn from word lists (seeded), so that the operator
+/// keeps asking new things (a repeated question is not novel, and the kernel rightly lets it
+/// pass) and the model keeps answering.
+fn question(n: usize) -> String {
+    const ASK: [&str; 5] = ["What is", "Where is", "When was", "Who checked", "Why is"];
+    const WHAT: [&str; 16] = [
+        "the battery level",
+        "the temperature",
+        "the load",
+        "the speed",
+        "the pressure",
+        "the position",
+        "the weight",
+        "the status",
+        "the charge",
+        "the humidity",
+        "the noise level",
+        "the tilt",
+        "the count",
+        "the schedule",
+        "the owner",
+        "the label",
+    ];
+    const OF: [&str; 16] = [
+        "forklift",
+        "pallet",
+        "conveyor",
+        "freezer",
+        "scanner",
+        "dock",
+        "shelf",
+        "door",
+        "robot arm",
+        "charger",
+        "crate",
+        "trolley",
+        "printer",
+        "camera",
+        "gate",
+        "lift",
+    ];
+    const WHERE: [&str; 12] = [
+        "aisle 4",
+        "row 7",
+        "bay 2",
+        "zone 3",
+        "the office",
+        "the loading bay",
+        "the yard",
+        "level 2",
+        "the cold room",
+        "the workshop",
+        "the lobby",
+        "the mezzanine",
+    ];
+    let mut x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x5A6E);
+    let mut pick = |k: usize| {
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (x >> 17) as usize % k
+    };
+    let (a, w, o, p) = (pick(ASK.len()), pick(WHAT.len()), pick(OF.len()), pick(WHERE.len()));
+    format!("{} {} of the {} in {}?", ASK[a], WHAT[w], OF[o], WHERE[p])
+}
 
 /// The mixed input, pushed into `inbox` until `stop`: IMU 200 Hz, lidar 10 Hz, camera 5 Hz
 /// and a question every `text_every` seconds. Returns messages pushed.
@@ -98,7 +148,7 @@ fn feed(inbox: &Inbox, stop: &AtomicBool, text_every: f64) -> u64 {
             n += 1;
         }
         if step % ((text_every / 0.005) as u64).max(1) == 0 {
-            inbox.push(Observation::text("operator", QUESTIONS[q % QUESTIONS.len()]));
+            inbox.push(Observation::text("operator", &question(q)));
             q += 1;
             n += 1;
         }
@@ -172,10 +222,13 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
     .without_tape();
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
     let first = c.specs.first().map(|m| m.id.clone()).unwrap_or_default();
-    let runner = Arc::new(
-        ModelJobs::new(c.residency.clone(), c.specs.clone(), driver.settings.clone(), c.clock.clone())
+    let runner = Arc::new(Timed {
+        inner: ModelJobs::new(c.residency.clone(), c.specs.clone(), driver.settings.clone(), c.clock.clone())
             .with_scorer(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
-    );
+        ended: Mutex::default(),
+        clock: c.clock.clone(),
+    });
+    let timed = runner.clone();
     let seen = Watch(Arc::default(), c.clock.clone());
     let token_times: Arc<Mutex<Vec<(u64, f64)>>> = Arc::default();
     let tt = token_times.clone();
@@ -235,11 +288,17 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
     let counts = live.inbox().counts();
     drop(live.stop());
     let seen = seen.0.lock().unwrap_or_else(|e| e.into_inner());
-    // Each crisis's cancellation: the first job cancelled at or after it.
+    // Each crisis: when the running generation stopped (its runner returned) and when the
+    // kernel settled its cancellation.
+    let ended = timed.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut cancel = vec![];
+    let mut settled = vec![];
     for &t in &crises {
-        if let Some(&at) = seen.cancelled_at.iter().find(|&&at| at >= t) {
+        if let Some(&(_, at)) = ended.iter().find(|(cancelled, at)| *cancelled && *at >= t) {
             cancel.push(at - t);
+        }
+        if let Some(&at) = seen.cancelled_at.iter().find(|&&at| at >= t) {
+            settled.push(at - t);
         }
     }
     // A decode step: the time between consecutive tokens of a job.
@@ -272,6 +331,8 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
         "cancel_p50_ms": 1e3 * pct(&cancel, 50.0),
         "cancel_p99_ms": 1e3 * pct(&cancel, 99.0),
         "cancel_max_ms": 1e3 * pct(&cancel, 100.0),
+        "settled_p50_ms": 1e3 * pct(&settled, 50.0),
+        "settled_p99_ms": 1e3 * pct(&settled, 99.0),
         "decode_step_p50_ms": 1e3 * pct(&steps, 50.0),
         "tick_ms": 1e3 / s.hz,
         "cpu_s": cpu1 - cpu0,
@@ -345,8 +406,7 @@ fn lockstep_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Val
 /// real-time kernel's inbox while it ticks.
 fn capacity_phase(s: &Settings) -> anyhow::Result<serde_json::Value> {
     let imu = imu_payload()?;
-    let port = 23000 + (std::process::id() % 20000) as u16;
-    let bare = sage_io::loopback::capacity_baseline(port, &imu, s.capacity_seconds)?;
+    let bare = sage_io::loopback::capacity_baseline(free_port()?, &imu, s.capacity_seconds)?;
     let inbox = Arc::new(Inbox::new(InboxConfig::default()));
     // The kernel ticks on what arrives (no model: the figure is the input path).
     let live = LiveKernel::start(
@@ -363,7 +423,7 @@ fn capacity_phase(s: &Settings) -> anyhow::Result<serde_json::Value> {
     )?;
     let sink = Arc::new(crate::node::InboxSink(inbox.clone()));
     let (cpu0, rss0) = (cpu_s(), rss());
-    let sage = sage_io::loopback::capacity_through(port + 1, &imu, s.capacity_seconds, sink, rss)?;
+    let sage = sage_io::loopback::capacity_through(free_port()?, &imu, s.capacity_seconds, sink, rss)?;
     let (cpu1, rss1) = (cpu_s(), rss());
     let stats = live.stats();
     let counts = inbox.counts();
@@ -382,6 +442,37 @@ fn capacity_phase(s: &Settings) -> anyhow::Result<serde_json::Value> {
         "rss_mib": [rss0 as f64 / 1048576.0, rss1 as f64 / 1048576.0],
         "rss_samples_mib": sage.rss_samples.iter().map(|b| (*b as f64 / 1048576.0).round()).collect::<Vec<_>>(),
     }))
+}
+
+/// A port nothing listens on now (the system picks it).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The models' jobs, with the time each answering job's runner returned and whether it had been
+/// cancelled.
+struct Timed {
+    inner: ModelJobs,
+    ended: Mutex<Vec<(bool, f64)>>,
+    clock: Arc<dyn sage_runtime::Clock>,
+}
+
+impl sage_runtime::live::JobRunner for Timed {
+    fn run(
+        &self,
+        job: &sage_kernel::Dispatch,
+        cancel: &AtomicBool,
+        on_token: &dyn Fn(&str),
+    ) -> sage_kernel::ExternalRun {
+        let run = self.inner.run(job, cancel, on_token);
+        let at = self.clock.now();
+        self.ended.lock().unwrap_or_else(|e| e.into_inner()).push((cancel.load(Ordering::SeqCst), at));
+        run
+    }
+
+    fn score(&self, job: &sage_kernel::Dispatch) -> Option<(f64, f64)> {
+        self.inner.score(job)
+    }
 }
 
 struct NoJobs;
@@ -481,7 +572,7 @@ fn e2e_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
     let model = crate::model_path::resolve(zoo.model.as_deref())?;
     let dir = std::env::temp_dir().join(format!("sage-bench-realtime-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let port = 24000 + (std::process::id() % 20000) as u16;
+    let port = free_port()?;
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let inputs = dir.join("inputs.toml");
     std::fs::write(
@@ -506,7 +597,8 @@ fn e2e_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
     let zenoh = sage_io::loopback::Asker::connect(&endpoint)?;
     let mut over_zenoh = vec![];
     let mut misses = 0;
-    for (i, q) in QUESTIONS.iter().cycle().take(s.questions).enumerate() {
+    let questions: Vec<String> = (0..s.questions).map(|i| question(100_000 + i)).collect();
+    for (i, q) in questions.iter().enumerate() {
         match zenoh.ask(
             &format!("0/operator/std_msgs::msg::dds_::String_/{}", sage_io::zenoh_io::STRING_RIHS01),
             q,
@@ -528,7 +620,7 @@ fn e2e_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
         std::thread::sleep(Duration::from_millis(200));
     }
     let mut over_http = vec![];
-    for q in QUESTIONS.iter().cycle().take(s.questions) {
+    for q in &questions {
         over_http.push(http_first_token(&addr, q)?);
     }
     drop(serve);
@@ -547,10 +639,13 @@ fn e2e_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
 pub fn run(zoo: &ZooArgs, s: Settings, json_out: bool) -> anyhow::Result<()> {
     eprintln!("real-time kernel: {} s of mixed input with the model answering...", s.seconds);
     let live = live_phase(zoo, &s)?;
+    eprintln!("{live}");
     eprintln!("lock-step kernel: {} s of the same input...", s.lockstep_seconds);
     let lock = lockstep_phase(zoo, &s)?;
+    eprintln!("{lock}");
     eprintln!("input capacity over Zenoh on loopback: 2 × {} s...", s.capacity_seconds);
     let cap = capacity_phase(&s)?;
+    eprintln!("{cap}");
     let e2e = if s.no_e2e {
         serde_json::Value::Null
     } else {
@@ -560,7 +655,9 @@ pub fn run(zoo: &ZooArgs, s: Settings, json_out: bool) -> anyhow::Result<()> {
         );
         e2e_phase(zoo, &s)?
     };
-    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("sage-bench-realtime-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("sage-bench-realtime-{}", std::process::id())),
+    );
     let out = json!({"realtime": live, "lockstep": lock, "capacity": cap, "e2e": e2e});
     if json_out {
         println!("{out}");
@@ -601,13 +698,15 @@ pub fn run(zoo: &ZooArgs, s: Settings, json_out: bool) -> anyhow::Result<()> {
         f(&lock, "lateness_p99_ms") / f(&live, "lateness_p99_ms"),
     );
     println!(
-        "crisis to cancellation: {} crises, p50 {:.1} ms, p99 {:.1} ms (goal: one decode step {:.1} ms + one tick {:.0} ms = {:.1} ms)",
+        "crisis to the generation's stop: {} crises, p50 {:.1} ms, p99 {:.1} ms (goal: one decode step {:.1} ms + one tick {:.0} ms = {:.1} ms); settled by the kernel p50 {:.1} ms, p99 {:.1} ms",
         live["crises"],
         f(&live, "cancel_p50_ms"),
         f(&live, "cancel_p99_ms"),
         f(&live, "decode_step_p50_ms"),
         f(&live, "tick_ms"),
         f(&live, "decode_step_p50_ms") + f(&live, "tick_ms"),
+        f(&live, "settled_p50_ms"),
+        f(&live, "settled_p99_ms"),
     );
     println!(
         "input capacity: SAGE decoded and coalesced {:.0} IMU messages/s over Zenoh ({:.2}x a bare subscriber's {:.0}/s); {:.2} cores; RSS {:.0} -> {:.0} MiB (samples {})",

@@ -189,6 +189,10 @@ pub struct TickReport {
     /// Job events for jobs the kernel does not hold (settled already, or never dispatched).
     #[serde(default, skip_serializing_if = "is_zero_usize")]
     pub unknown_events: usize,
+    /// Held observations given up on this tick: held longer than [`super::MAX_DEFER_TICKS`]
+    /// ticks and [`super::MAX_DEFER_S`] seconds, or no room to hold them.
+    #[serde(default, skip_serializing_if = "is_zero_usize")]
+    pub expired: usize,
     /// Seconds a live loop should wait before the next tick (the new state's policy).
     pub next_tick_in_s: f64,
 }

@@ -58,6 +58,10 @@ pub(super) struct TickCtx {
     pub rescored: Vec<(Observation, Salience, String, u64)>,
     /// Their report indices (they count for the state machine as fresh observations).
     pub rescored_at: Vec<usize>,
+    /// When each held observation offered again was first seen: `(report index, time)`.
+    pub held_since: Vec<(usize, f64)>,
+    /// Held observations given up on (held too long, or no room to hold them).
+    pub expired: usize,
 }
 
 impl Kernel {
@@ -104,6 +108,8 @@ impl Kernel {
             feedback_applied: 0,
             rescored: vec![],
             rescored_at: vec![],
+            held_since: vec![],
+            expired: 0,
         }
     }
 
@@ -266,9 +272,11 @@ impl Kernel {
             ctx.observations.push(obs);
         }
         for d in std::mem::take(&mut self.deferred) {
-            if ctx.tick - d.origin > MAX_DEFER_TICKS {
+            if ctx.tick - d.origin > MAX_DEFER_TICKS && ctx.now - d.seen_at > MAX_DEFER_S {
+                ctx.expired += 1;
                 continue;
             }
+            ctx.held_since.push((ctx.reports.len(), d.seen_at));
             ctx.reports.push(ObservationReport {
                 source: d.obs.source.clone(),
                 class: d.class,
@@ -460,8 +468,10 @@ impl Kernel {
     fn defer(&mut self, ctx: &mut TickCtx, i: usize) {
         ctx.reports[i].attention = Attention::Capped;
         let Some(sal) = ctx.reports[i].salience else { return };
+        let seen_at = ctx.held_since.iter().find(|(j, _)| *j == i).map_or(ctx.now, |(_, t)| *t);
         let held = Deferred {
             origin: ctx.reports[i].deferred_from.unwrap_or(ctx.tick),
+            seen_at,
             obs: ctx.observations[i].clone(),
             salience: sal,
             class: ctx.reports[i].class.clone(),
@@ -477,7 +487,7 @@ impl Kernel {
             Some(j) if self.deferred[j].salience.total >= sal.total => {}
             Some(j) => self.deferred[j] = held,
             None if self.deferred.len() < MAX_DEFERRED => self.deferred.push(held),
-            None => {}
+            None => ctx.expired += 1,
         }
     }
 
@@ -518,11 +528,13 @@ impl Kernel {
                 prefer_light: (self.ledger.balance() < 0.3 * self.ledger.max()).then_some(true),
             };
             let d = self.selector.select(&context, &candidates);
-            // Slots of an external expert: its running jobs and those routed to it this tick.
+            // Slots of an external expert in the real-time kernel: its running jobs and those
+            // routed to it this tick (in lock step its jobs run one after another in the tick).
+            let spanning = ctx.mode == Mode::Spanning;
             let free = |k: &Self, id: u32| {
                 let spec = &k.config.experts[id as usize];
                 let taken = ctx.routed.iter().filter(|(_, r)| *r == id).count() as u32;
-                spec.plugin != Builtin::External || k.jobs_on(id) + taken < spec.slots.max(1)
+                !spanning || spec.plugin != Builtin::External || k.jobs_on(id) + taken < spec.slots.max(1)
             };
             let runnable = |k: &Self, c: &Candidate| !c.suppressed && (c.resident || c.fits) && free(k, c.id);
             let mut fallback = None;
@@ -854,6 +866,7 @@ impl Kernel {
             ended: ctx.ended,
             running: self.running.len(),
             unknown_events: ctx.unknown_events,
+            expired: ctx.expired,
             next_tick_in_s: self.config.policies.get(self.machine.state()).tick_interval_s,
         }
     }
