@@ -104,7 +104,7 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
         LiveKernel::start(
             LiveParts {
                 kernel: p.kernel,
-                driver: Box::new(p.driver),
+                driver: Box::new(p.driver.loading_in_background()),
                 runner,
                 clock: p.clock.clone(),
                 outputs: Box::new(NodeOutputs { zenoh: Some(zenoh.clone()), events: events.clone() }),

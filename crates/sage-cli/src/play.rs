@@ -277,10 +277,11 @@ fn fast(
     Ok((summary, index))
 }
 
+/// A kernel, its driver and the job runner of a recording run.
+pub type Parts = (Kernel, Box<dyn Driver + Send>, Arc<dyn JobRunner>);
+
 /// The kernel, a driver and the models' job runner for a recording run.
-pub fn parts(
-    c: crate::runtime::Composed,
-) -> anyhow::Result<(Kernel, Box<dyn Driver + Send>, Arc<dyn JobRunner>)> {
+pub fn parts(c: crate::runtime::Composed) -> anyhow::Result<Parts> {
     let config = sage_runtime::driver::kernel_config(&c.specs, c.profile.model_bytes, &c.residency);
     let kernel = Kernel::new(config).context("configuring the kernel")?;
     let trust = c.store.load_trust()?;
@@ -291,7 +292,8 @@ pub fn parts(
         None,
         c.clock.clone(),
     )
-    .without_tape();
+    .without_tape()
+    .loading_in_background();
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
     driver.restore_trust(trust);
     let runner = Arc::new(ModelJobs::new(

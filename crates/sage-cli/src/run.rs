@@ -69,6 +69,19 @@ fn load(path: Option<&PathBuf>) -> anyhow::Result<(String, String)> {
     }
 }
 
+/// How the trace is printed.
+fn trace_mode(args: &RunArgs) -> TraceMode {
+    if args.json {
+        TraceMode::Json
+    } else if args.quiet {
+        TraceMode::Quiet
+    } else if args.verbose {
+        TraceMode::Verbose
+    } else {
+        TraceMode::Events
+    }
+}
+
 /// Run the command.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(inputs) = &args.inputs {
@@ -94,15 +107,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut kernel = Kernel::new(config.clone()).context("configuring the kernel")?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mode = if args.json {
-        TraceMode::Json
-    } else if args.quiet {
-        TraceMode::Quiet
-    } else if args.verbose {
-        TraceMode::Verbose
-    } else {
-        TraceMode::Events
-    };
+    let mode = trace_mode(&args);
     let mut trace = Trace::new(mode, &kernel);
     trace.header(&mut out, &scenario, &origin)?;
     let mut io_error: Option<std::io::Error> = None;
@@ -213,15 +218,7 @@ fn recording(args: &RunArgs, inputs: &std::path::Path) -> anyhow::Result<()> {
     let c = crate::runtime::compose(&args.zoo)?;
     let clock = c.clock.clone();
     let (kernel, driver, runner) = crate::play::parts(c)?;
-    let mode = if args.json {
-        TraceMode::Json
-    } else if args.quiet {
-        TraceMode::Quiet
-    } else if args.verbose {
-        TraceMode::Verbose
-    } else {
-        TraceMode::Events
-    };
+    let mode = trace_mode(args);
     if args.fast && args.record.is_some() {
         anyhow::bail!("--record keeps the real-time kernel's ticks: play at recorded speed to record");
     }

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use zenoh::Wait;
 
+/// Samples heard: `(key, payload)`.
+type Heard = Vec<(String, Vec<u8>)>;
+
 fn wait(what: &str, secs: u64, f: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {
@@ -85,7 +88,7 @@ source = "operator"
         ..Default::default()
     })
     .unwrap();
-    let heard: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let heard: Arc<Mutex<Heard>> = Arc::default();
     let h = heard.clone();
     let _sub = robot
         .declare_subscriber("**")

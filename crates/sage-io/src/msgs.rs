@@ -237,11 +237,11 @@ impl RosType {
         } else {
             let mut parts = n.split('/');
             let pkg = parts.next()?;
-            (pkg, parts.last()?)
+            (pkg, parts.next_back()?)
         };
         Self::ALL.into_iter().find(|t| {
             let mut parts = t.name().split('/');
-            parts.next() == Some(pkg) && parts.last() == Some(short)
+            parts.next() == Some(pkg) && parts.next_back() == Some(short)
         })
     }
 
@@ -250,7 +250,7 @@ impl RosType {
         let full = self.name();
         let mut parts = full.split('/');
         let pkg = parts.next().unwrap_or_default();
-        let short = parts.last().unwrap_or_default();
+        let short = parts.next_back().unwrap_or_default();
         format!("{pkg}::msg::dds_::{short}_")
     }
 }

@@ -31,6 +31,9 @@ impl Sink for Collect {
     }
 }
 
+/// Samples heard: `(key, payload)`.
+type Heard = Vec<(String, Vec<u8>)>;
+
 fn wait(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !f() {
@@ -79,7 +82,7 @@ crisis = true
     let robot =
         sage_io::zenoh_io::open(&ZenohSettings { connect: vec![endpoint], ..ZenohSettings::default() })
             .unwrap();
-    let heard: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let heard: Arc<Mutex<Heard>> = Arc::default();
     let h = heard.clone();
     let _sub = robot
         .declare_subscriber("**")

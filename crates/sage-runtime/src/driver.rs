@@ -78,6 +78,7 @@ pub struct LlmDriver {
     /// What the driver did besides answering (restored trust, state changes applied to
     /// residency, consolidation), for the trace.
     pub notes: Vec<String>,
+    background_loads: bool,
 }
 
 impl LlmDriver {
@@ -117,7 +118,15 @@ impl LlmDriver {
             restore: vec![],
             policies: None,
             notes: vec![],
+            background_loads: false,
         }
+    }
+
+    /// Load a new state's keep-hot models on a thread of their own instead of inside the tick
+    /// (for the real-time kernel).
+    pub fn loading_in_background(mut self) -> Self {
+        self.background_loads = true;
+        self
     }
 
     /// Keep no tape (a long-running server that nobody replays): what the driver tells the
@@ -180,17 +189,9 @@ impl Executor for LlmDriver {
     fn execute(&mut self, job: &Dispatch) -> ExternalRun {
         let started = self.clock.now();
         let text = dispatch_text(job);
-        let request = dispatch_request(job, self.settings.max_tokens);
         let mut ignore = |_: &str| Flow::Continue;
-        let (attempts, answer) = attempt_chain(
-            &self.residency,
-            &self.specs,
-            &self.sessions,
-            &dispatch_order(job),
-            &request,
-            &self.settings,
-            Some(&mut ignore),
-        );
+        let (request, attempts, answer) =
+            answer_dispatch(&self.residency, &self.specs, &self.sessions, &self.settings, job, &mut ignore);
         let seconds = self.clock.now() - started;
         if let (Some(s), Some(a)) = (&self.store, &answer) {
             Self::store_warn(s.record_convergence(
@@ -357,8 +358,23 @@ impl LlmDriver {
             let budget = (*bytes as f64 * p.memory_share.clamp(0.0, 1.0)) as u64;
             let hot: Vec<String> =
                 self.specs.iter().filter(|s| p.keep_hot.contains(&s.role)).map(|s| s.id.clone()).collect();
-            for e in self.residency.apply_state(&t.to.to_string(), budget, &hot) {
-                tracing::warn!(error = %e, "a keep-hot model could not be loaded");
+            let apply = {
+                let (residency, state) = (self.residency.clone(), t.to.to_string());
+                move || {
+                    for e in residency.apply_state(&state, budget, &hot) {
+                        tracing::warn!(error = %e, "a keep-hot model could not be loaded");
+                    }
+                }
+            };
+            // A real-time kernel's tick does not wait for models to load: they load beside it
+            // (the residency manager's loads are single-flight, and a job that needs a model
+            // waits for its load).
+            if self.background_loads {
+                if let Err(e) = std::thread::Builder::new().name("sage-keep-hot".into()).spawn(apply) {
+                    tracing::warn!(error = %e, "could not start loading the keep-hot models");
+                }
+            } else {
+                apply();
             }
         }
     }
@@ -408,6 +424,22 @@ pub fn dispatch_request(job: &Dispatch, max_tokens: u32) -> Request {
         params: None,
         raw: false,
     }
+}
+
+/// Answer a dispatched observation through the model chain (the routed model, then its
+/// alternatives), streaming to `sink`: the request made, every attempt and the answer.
+pub fn answer_dispatch(
+    residency: &Arc<Residency>,
+    specs: &[ModelSpec],
+    sessions: &std::sync::Mutex<Sessions>,
+    settings: &LlmSettings,
+    job: &Dispatch,
+    sink: &mut dyn FnMut(&str) -> Flow,
+) -> (Request, Vec<crate::route::Attempt>, Option<crate::route::Answer>) {
+    let request = dispatch_request(job, settings.max_tokens);
+    let (attempts, answer) =
+        attempt_chain(residency, specs, sessions, &dispatch_order(job), &request, settings, Some(sink));
+    (request, attempts, answer)
 }
 
 /// The models to try for a dispatch: the routed one, then its alternatives.

@@ -114,7 +114,7 @@ impl KernelHost {
 /// How the server reaches the kernel.
 pub enum KernelSide {
     /// Ticked by pushed observations (`sage serve`).
-    Host(Mutex<KernelHost>),
+    Host(Box<Mutex<KernelHost>>),
     /// The real-time kernel, ticking on its own (`sage node`): pushed observations go to its
     /// inbox and are seen at its next tick.
     Live(Arc<sage_runtime::live::LiveKernel>),
@@ -151,7 +151,14 @@ impl App {
         clock: Arc<dyn Clock>,
         config: ServerConfig,
     ) -> Arc<Self> {
-        Self::with_side(router, residency, store, KernelSide::Host(Mutex::new(kernel)), clock, config)
+        Self::with_side(
+            router,
+            residency,
+            store,
+            KernelSide::Host(Box::new(Mutex::new(kernel))),
+            clock,
+            config,
+        )
     }
 
     /// The shared state of a server over a real-time kernel (`sage node`).

@@ -138,16 +138,16 @@ fn feed(inbox: &Inbox, stop: &AtomicBool, text_every: f64) -> u64 {
             vec![0.1 * wave, -0.2, 9.81 + 0.05 * wave, 0.01, 0.5 * wave, -0.25],
         ));
         n += 1;
-        if step % 20 == 0 {
+        if step.is_multiple_of(20) {
             let ranges: Vec<f64> = (0..8).map(|k| 2.0 + k as f64 * 0.5 + 0.1 * wave).collect();
             inbox.push(Observation::sensor("lidar", ranges));
             n += 1;
         }
-        if step % 40 == 0 {
+        if step.is_multiple_of(40) {
             inbox.push(Observation::sensor("camera", vec![0.4 + 0.01 * wave, 0.2]));
             n += 1;
         }
-        if step % ((text_every / 0.005) as u64).max(1) == 0 {
+        if step.is_multiple_of(((text_every / 0.005) as u64).max(1)) {
             inbox.push(Observation::text("operator", &question(q)));
             q += 1;
             n += 1;
@@ -219,7 +219,8 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
         None,
         c.clock.clone(),
     )
-    .without_tape();
+    .without_tape()
+    .loading_in_background();
     driver.follow_states(kernel.config().policies.clone(), c.profile.model_bytes);
     let first = c.specs.first().map(|m| m.id.clone()).unwrap_or_default();
     let runner = Arc::new(Timed {
@@ -598,16 +599,18 @@ fn e2e_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
     let mut over_zenoh = vec![];
     let mut misses = 0;
     let questions: Vec<String> = (0..s.questions).map(|i| question(100_000 + i)).collect();
+    // A first question, not counted: until the node's subscription has reached this session,
+    // what it publishes goes nowhere (the same warm-up as the HTTP side's).
+    let key = format!("0/operator/std_msgs::msg::dds_::String_/{}", sage_io::zenoh_io::STRING_RIHS01);
+    let _ = zenoh.ask(&key, &question(99_999), 20.0)?;
     for (i, q) in questions.iter().enumerate() {
-        match zenoh.ask(
-            &format!("0/operator/std_msgs::msg::dds_::String_/{}", sage_io::zenoh_io::STRING_RIHS01),
-            q,
-            60.0,
-        )? {
+        let key = format!("0/operator/std_msgs::msg::dds_::String_/{}", sage_io::zenoh_io::STRING_RIHS01);
+        let got = zenoh.ask(&key, q, 20.0)?;
+        eprintln!("  question {} over Zenoh ({q:?}): {got:?} s to the first token", i + 1);
+        match got {
             Some(t) => over_zenoh.push(t),
             None => misses += 1,
         }
-        let _ = i;
         std::thread::sleep(Duration::from_millis(500));
     }
     drop(zenoh);

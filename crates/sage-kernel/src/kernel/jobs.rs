@@ -133,5 +133,7 @@ pub(super) struct Awaiting {
     pub salience: crate::snarc::Salience,
 }
 
-/// Texts waiting for a score at most (more keep their cheap salience).
-pub const MAX_AWAITING: usize = 32;
+/// Texts waiting for a score at most: more are decided on their cheap salience. Scoring asks
+/// the same models that answer; two in flight keep a CPU's model busy without queueing scores
+/// behind scores while answers wait.
+pub const MAX_AWAITING: usize = 2;

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use sage_kernel::{Dispatch, ExternalRun, JobEvent, JobId, JobKind, Payload};
 use sage_llm::Flow;
 
-use crate::driver::{dispatch_order, dispatch_request, external_run};
+use crate::driver::{answer_dispatch, external_run};
 use crate::llm::LlmSettings;
 use crate::residency::Residency;
-use crate::route::{attempt_chain, Sessions};
+use crate::route::Sessions;
 use crate::semantic::SemanticScorer;
 use crate::zoo::ModelSpec;
 use crate::Clock;
@@ -65,7 +65,6 @@ impl ModelJobs {
 impl JobRunner for ModelJobs {
     fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun {
         let started = self.clock.now();
-        let request = dispatch_request(job, self.settings.max_tokens);
         let mut sink = |delta: &str| {
             if cancel.load(Ordering::SeqCst) {
                 return Flow::Stop;
@@ -73,15 +72,8 @@ impl JobRunner for ModelJobs {
             on_token(delta);
             Flow::Continue
         };
-        let (attempts, answer) = attempt_chain(
-            &self.residency,
-            &self.specs,
-            &self.sessions,
-            &dispatch_order(job),
-            &request,
-            &self.settings,
-            Some(&mut sink),
-        );
+        let (request, attempts, answer) =
+            answer_dispatch(&self.residency, &self.specs, &self.sessions, &self.settings, job, &mut sink);
         external_run(job, &request, &attempts, answer.as_ref(), self.clock.now() - started)
     }
 
