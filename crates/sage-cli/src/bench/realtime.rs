@@ -179,10 +179,8 @@ impl Outputs for Watch {
         let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
         s.ticks.push(r.now);
         s.running.push(r.running);
-        for e in r.ended.iter().filter(|e| e.outcome == "cancelled") {
-            let _ = e;
-            s.cancelled_at.push(now);
-        }
+        let cancelled = r.ended.iter().filter(|e| e.outcome == "cancelled").count();
+        s.cancelled_at.extend(std::iter::repeat_n(now, cancelled));
         s.answers += r.runs.iter().filter(|x| x.job.is_some()).count();
     }
 }
