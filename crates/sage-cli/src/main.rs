@@ -51,6 +51,15 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// A tick rate from the command line: ticks per second, finite, in `[0.1, 1000]`.
+pub(crate) fn tick_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(hz) if hz.is_finite() && (0.1..=1000.0).contains(&hz) => Ok(hz),
+        Ok(hz) => Err(format!("{hz} ticks per second is outside 0.1..=1000")),
+        Err(e) => Err(format!("{s:?} is not a number of ticks per second: {e}")),
+    }
+}
+
 /// Write `bytes` to `path` through a temporary file renamed into place: a reader never sees a
 /// half-written file, and a kill leaves the old one (or none).
 pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {

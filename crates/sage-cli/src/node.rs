@@ -21,7 +21,7 @@ pub struct NodeArgs {
     #[arg(long, value_name = "FILE")]
     pub inputs: PathBuf,
     /// Ticks per second.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, value_parser = crate::tick_rate)]
     pub hz: f64,
     /// When the node stops, write a recording of every tick (`sage replay FILE` reproduces its
     /// decisions). Memory grows with the run: for tests and bounded sessions.

@@ -28,7 +28,7 @@ pub struct RunArgs {
     #[arg(long, requires = "inputs")]
     pub fast: bool,
     /// With --inputs: ticks per second.
-    #[arg(long, default_value_t = 20.0, requires = "inputs")]
+    #[arg(long, default_value_t = 20.0, requires = "inputs", value_parser = crate::tick_rate)]
     pub hz: f64,
     /// Print one JSON object per tick and a final summary object instead of the readable trace.
     #[arg(long)]

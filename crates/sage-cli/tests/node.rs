@@ -204,3 +204,16 @@ fn a_recording_plays_in_recorded_time_and_a_corrupt_one_is_reported() {
     assert!(!out.status.success() && !stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("junk.mcap"), "{stderr}");
 }
+
+#[test]
+fn a_tick_rate_that_is_not_a_rate_is_refused_before_anything_starts() {
+    for hz in ["nan", "0", "-5", "inf", "fast", "1e9"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sage"))
+            .args(["node", "--inputs", "missing.toml", &format!("--hz={hz}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("ticks per second"), "{hz}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

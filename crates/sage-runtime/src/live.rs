@@ -258,7 +258,9 @@ struct Loop {
 impl Loop {
     fn run(mut self) -> Box<dyn Driver + Send> {
         let (done_tx, done_rx): (Sender<JobEvent>, Receiver<JobEvent>) = channel();
-        let period = 1.0 / self.config.hz.clamp(0.1, 1000.0);
+        // A rate that is not a number ticks at the default rather than spinning.
+        let hz = if self.config.hz.is_finite() { self.config.hz.clamp(0.1, 1000.0) } else { 20.0 };
+        let period = 1.0 / hz;
         let mut next = self.clock.now();
         // Index 0 was the driver's call before the loop started.
         let mut index = 1u64;

@@ -74,7 +74,7 @@ enum What {
         #[arg(long, default_value_t = 60.0)]
         lockstep_seconds: f64,
         /// Ticks per second.
-        #[arg(long, default_value_t = 20.0)]
+        #[arg(long, default_value_t = 20.0, value_parser = crate::tick_rate)]
         hz: f64,
         /// Seconds between crises (each signalled while a job generates).
         #[arg(long, default_value_t = 10.0)]
