@@ -10,7 +10,6 @@
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -227,7 +226,7 @@ fn fast(
     let mut pending: Vec<JobEvent> = vec![];
     let mut index = 0u64;
     let mut tick_end: Option<u64> = None;
-    let never = AtomicBool::new(false);
+    let never = sage_llm::Cancel::default();
     let mut tick = |kernel: &mut Kernel,
                     driver: &mut Box<dyn Driver + Send>,
                     now_ns: u64,

@@ -194,11 +194,13 @@ fn zenoh_and_recordings_live_in_sage_io() {
 
 #[test]
 fn unsafe_code_only_in_the_allowed_files() {
-    let bad: Vec<String> =
-        offending(&["unsafe "], &["sage-llm/src/quantize.rs", "sage-llm/src/llama/weights.rs"])
-            .into_iter()
-            .filter(|l| !l.contains("unsafe_code"))
-            .collect();
+    let bad: Vec<String> = offending(
+        &["unsafe "],
+        &["sage-llm/src/quantize.rs", "sage-llm/src/llama/weights.rs", "sage-llm/src/llama/abort.rs"],
+    )
+    .into_iter()
+    .filter(|l| !l.contains("unsafe_code"))
+    .collect();
     assert!(bad.is_empty(), "unsafe outside the allow-list of ARCHITECTURE.md: {bad:#?}");
 }
 

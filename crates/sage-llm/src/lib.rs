@@ -10,6 +10,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cancel;
 pub mod error;
 pub mod gguf;
 pub mod import;
@@ -22,6 +23,7 @@ pub mod synth;
 pub mod template;
 pub mod types;
 
+pub use cancel::Cancel;
 pub use error::{GenerateError, LoadError, TemplateError, TokenizeError};
 pub use llama::{
     check_constraint, ConstraintError, EngineConfig, FlashAttention, KvType, LlamaEngine, LoadMode, LoadPlan,

@@ -32,6 +32,7 @@ use crate::types::{
     Timings, TokenId, TokenOut,
 };
 
+mod abort;
 mod batching;
 mod embed;
 mod hparams;
@@ -163,11 +164,29 @@ pub fn rss_bytes() -> u64 {
 type Reply<T> = SyncSender<T>;
 
 enum Job {
-    Open { context: Option<u32>, reply: Reply<Result<(SessionId, u32), GenerateError>> },
-    Close { session: SessionId },
-    Generate { session: SessionId, prompt: Vec<TokenId>, params: GenerateParams, events: Sender<WorkerEvent> },
-    Logits { session: SessionId, tokens: Vec<TokenId>, reply: Reply<Result<Vec<Vec<f32>>, GenerateError>> },
-    Embed { texts: Vec<Vec<TokenId>>, reply: Reply<Result<Vec<Vec<f32>>, GenerateError>> },
+    Open {
+        context: Option<u32>,
+        reply: Reply<Result<(SessionId, u32), GenerateError>>,
+    },
+    Close {
+        session: SessionId,
+    },
+    Generate {
+        session: SessionId,
+        prompt: Vec<TokenId>,
+        params: GenerateParams,
+        events: Sender<WorkerEvent>,
+    },
+    Logits {
+        session: SessionId,
+        tokens: Vec<TokenId>,
+        last_only: bool,
+        reply: Reply<Result<Vec<Vec<f32>>, GenerateError>>,
+    },
+    Embed {
+        texts: Vec<Vec<TokenId>>,
+        reply: Reply<Result<Vec<Vec<f32>>, GenerateError>>,
+    },
 }
 
 enum WorkerEvent {
@@ -407,8 +426,15 @@ impl LanguageModel for LlamaEngine {
 
     fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
         let (tx, rx) = mpsc::sync_channel(1);
-        self.send(Job::Logits { session, tokens: tokens.to_vec(), reply: tx })?;
+        self.send(Job::Logits { session, tokens: tokens.to_vec(), last_only: false, reply: tx })?;
         rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?
+    }
+
+    fn next_logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<f32>, GenerateError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Job::Logits { session, tokens: tokens.to_vec(), last_only: true, reply: tx })?;
+        let rows = rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })??;
+        rows.into_iter().next().ok_or_else(|| GenerateError::EmptyPrompt { model: self.info.id.clone() })
     }
 
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, GenerateError> {
@@ -574,8 +600,8 @@ fn worker(
             Job::Generate { session, prompt, params, events } => {
                 sched.submit(Pending::Generate { session, prompt, params, events, start: Instant::now() })
             }
-            Job::Logits { session, tokens, reply } => {
-                sched.submit(Pending::Logits { session, tokens, reply })
+            Job::Logits { session, tokens, last_only, reply } => {
+                sched.submit(Pending::Logits { session, tokens, last_only, reply })
             }
             Job::Embed { texts, reply } => {
                 let _ = reply.send(embed::embed(&model, backend, &mut embed_ctx, &id, threads, &texts));

@@ -47,6 +47,15 @@ pub trait LanguageModel: Send + Sync {
     /// teacher-forced agreement tests.
     fn logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError>;
 
+    /// The logits of the token that would follow `tokens`. Engines with a KV cache reuse what
+    /// `session` (or another session) already holds of `tokens`, so a question asked after a
+    /// fixed preamble costs only the question.
+    fn next_logits(&self, session: SessionId, tokens: &[TokenId]) -> Result<Vec<f32>, GenerateError> {
+        self.logits(session, tokens)?
+            .pop()
+            .ok_or_else(|| GenerateError::EmptyPrompt { model: self.info().id.clone() })
+    }
+
     /// A unit-length embedding of each text (the model's mean-pooled last hidden states, for
     /// engines that have them).
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, GenerateError> {

@@ -144,6 +144,10 @@ pub struct GenerateParams {
     /// have consumed them and the random stream has moved past them, so that the calls together
     /// give exactly what one call would. 0 for a new generation.
     pub continuation: u32,
+    /// Stops the generation from another thread (see [`crate::Cancel`]); never cancelled by
+    /// default. Not part of what is asked: requests compare equal whoever may cancel them.
+    #[serde(skip)]
+    pub cancel: crate::Cancel,
 }
 
 impl Default for GenerateParams {
@@ -155,6 +159,7 @@ impl Default for GenerateParams {
             logprobs: None,
             constraint: None,
             continuation: 0,
+            cancel: crate::Cancel::default(),
         }
     }
 }
@@ -206,6 +211,9 @@ pub struct EngineStats {
     pub prompt_tokens_evaluated: u64,
     /// Prompt tokens found in the cache (the session's own or borrowed from another).
     pub prompt_tokens_reused: u64,
+    /// Steps stopped part-way because a generation in them was cancelled (and then evaluated
+    /// again for the others).
+    pub aborted_steps: u64,
 }
 
 /// How long things took.

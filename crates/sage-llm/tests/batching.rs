@@ -401,3 +401,48 @@ fn a_generation_in_chunks_is_the_generation_in_one_call() {
         }
     }
 }
+
+/// An engine for the one test that counts evaluated tokens (no other test's prompts in it).
+fn counting_engine() -> &'static LlamaEngine {
+    static E: OnceLock<LlamaEngine> = OnceLock::new();
+    load_once(&E, "gemma3-270m-counting", EngineConfig { context: Some(512), ..EngineConfig::default() })
+}
+
+#[test]
+fn the_next_token_row_reuses_the_cached_preamble() {
+    let e = counting_engine();
+    let pre = "Decide whether a message needs attention.\nMessage: \"Nice weather today.\"\nImportant: no\n\
+               Message: \"Fire in aisle 4, evacuate now!\"\nImportant: yes\n";
+    let a = e.tokenize(&format!("{pre}Message: \"The door is open.\"\nImportant:"), true).unwrap();
+    let b = e.tokenize(&format!("{pre}Message: \"Smoke near the charger!\"\nImportant:"), true).unwrap();
+    let shared = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    assert!(shared > 20 && shared < b.len());
+    // The reference: every position evaluated from an empty cache.
+    let (r, _) = e.open_session(None).unwrap();
+    let reference = e.logits(r, &b).unwrap().pop().unwrap();
+    e.close_session(r);
+
+    let (s, _) = e.open_session(None).unwrap();
+    e.next_logits(s, &a).unwrap();
+    let before = e.stats().unwrap().prompt_tokens_evaluated;
+    let row = e.next_logits(s, &b).unwrap();
+    let evaluated = e.stats().unwrap().prompt_tokens_evaluated - before;
+    assert_eq!(evaluated as usize, b.len() - shared, "only what follows the shared preamble is evaluated");
+    let argmax = |r: &[f32]| (0..r.len()).max_by(|&i, &j| r[i].total_cmp(&r[j])).unwrap();
+    assert_eq!(argmax(&row), argmax(&reference));
+    // Rows evaluated in other batch shapes round differently (see the module's note: with this
+    // 4-bit model the total variation is about 0.03 here); the distributions must agree
+    // closely, and a position or cache mix-up would give another distribution altogether.
+    let probs = |r: &[f32]| {
+        let m = r.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let z: f64 = r.iter().map(|&x| ((x - m) as f64).exp()).sum();
+        r.iter().map(|&x| ((x - m) as f64).exp() / z).collect::<Vec<f64>>()
+    };
+    let tv: f64 = probs(&row).iter().zip(probs(&reference)).map(|(p, q)| (p - q).abs()).sum::<f64>() / 2.0;
+    assert!(tv < 0.06, "the cached-prefix distribution differs from the reference by {tv} (total variation)");
+    // Asked again, the same tokens evaluate nothing and give the same row.
+    let again = e.next_logits(s, &b).unwrap();
+    assert_eq!(e.stats().unwrap().prompt_tokens_evaluated - before, evaluated);
+    assert_eq!(again, row);
+    e.close_session(s);
+}

@@ -98,10 +98,8 @@ impl SemanticScorer {
                 s
             }
         };
-        let logits = model.logits(session, &tokens)?;
-        let last = logits
-            .last()
-            .ok_or_else(|| sage_llm::GenerateError::EmptyPrompt { model: model.info().id.clone() })?;
+        // The few-shot preamble stays in the session's cache: each message evaluates itself.
+        let last = model.next_logits(session, &tokens)?;
         let (ly, ln) = (
             last.get(yes as usize).copied().unwrap_or(0.0) as f64,
             last.get(no as usize).copied().unwrap_or(0.0) as f64,

@@ -3,12 +3,13 @@
 //! cancels a generation within one token, jobs run through the zoo's models, and a recording
 //! replays exactly.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sage_irp::{HaltReason, Telemetry};
 use sage_kernel::{Dispatch, ExternalRun, Kernel, KernelConfig, NoExecutor, Observation, TickReport};
+use sage_llm::Cancel;
 use sage_runtime::driver::kernel_config;
 use sage_runtime::live::{JobRunner, LiveConfig, LiveKernel, LiveParts, LiveTape, ModelJobs, Outputs};
 use sage_runtime::scripted::{Script, ScriptedLoader};
@@ -25,17 +26,17 @@ struct SlowJobs {
 }
 
 impl JobRunner for SlowJobs {
-    fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun {
+    fn run(&self, job: &Dispatch, cancel: &Cancel, on_token: &dyn Fn(&str)) -> ExternalRun {
         let mut out = String::new();
         for i in 0..self.tokens {
-            if cancel.load(Ordering::SeqCst) {
+            if cancel.is_cancelled() {
                 break;
             }
             std::thread::sleep(self.step);
             let t = format!("t{i} ");
             on_token(&t);
             out.push_str(&t);
-            if cancel.load(Ordering::SeqCst) {
+            if cancel.is_cancelled() {
                 // The token in progress when the cancellation came.
                 self.after_cancel.fetch_add(1, Ordering::SeqCst);
             }

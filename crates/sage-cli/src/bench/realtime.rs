@@ -460,12 +460,12 @@ impl sage_runtime::live::JobRunner for Timed {
     fn run(
         &self,
         job: &sage_kernel::Dispatch,
-        cancel: &AtomicBool,
+        cancel: &sage_llm::Cancel,
         on_token: &dyn Fn(&str),
     ) -> sage_kernel::ExternalRun {
         let run = self.inner.run(job, cancel, on_token);
         let at = self.clock.now();
-        self.ended.lock().unwrap_or_else(|e| e.into_inner()).push((cancel.load(Ordering::SeqCst), at));
+        self.ended.lock().unwrap_or_else(|e| e.into_inner()).push((cancel.is_cancelled(), at));
         run
     }
 
@@ -480,7 +480,7 @@ impl sage_runtime::live::JobRunner for NoJobs {
     fn run(
         &self,
         job: &sage_kernel::Dispatch,
-        _c: &AtomicBool,
+        _c: &sage_llm::Cancel,
         _t: &dyn Fn(&str),
     ) -> sage_kernel::ExternalRun {
         sage_kernel::Executor::execute(&mut sage_kernel::NoExecutor, job)

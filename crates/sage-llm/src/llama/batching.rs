@@ -18,6 +18,7 @@
 //! drawn token), so the same seed would draw from another distribution.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -28,6 +29,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
+use super::abort::{self, AbortHook};
 use super::logits::Rng;
 use super::{Reply, Worker, WorkerEvent};
 use crate::error::GenerateError;
@@ -35,6 +37,7 @@ use crate::model::SessionId;
 use crate::types::{EngineStats, FinishReason, GenerateParams, Generation, Timings, TokenId, TokenOut};
 use sample::{advance, row_stats, Logits};
 
+mod forced;
 mod sample;
 
 /// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
@@ -85,6 +88,9 @@ pub(super) fn held_back(text: &str, stops: &[String]) -> usize {
     }
     hold
 }
+
+/// What `llama_decode` returns when the abort callback stopped it.
+const ABORTED: i32 = 2;
 
 /// A stall of the streams that prompt evaluation may always cause, seconds.
 const STALL_S: f64 = 0.25;
@@ -144,6 +150,8 @@ pub(super) enum Pending {
     Logits {
         session: SessionId,
         tokens: Vec<TokenId>,
+        /// Only the last position's row, with the session's cached prefix reused.
+        last_only: bool,
         reply: Reply<Result<Vec<Vec<f32>>, GenerateError>>,
     },
 }
@@ -192,6 +200,12 @@ struct Active {
 
 /// The shared context, its slots, the sessions and the generations in progress.
 pub(super) struct Scheduler<'m> {
+    /// Aborts the step in progress when `abort` is raised; declared before `ctx` so that it is
+    /// uninstalled before the context goes.
+    _hook: Option<AbortHook>,
+    /// Raised by a generation's [`crate::Cancel`]: the step in progress stops, the cancelled
+    /// generations finish, and the step is evaluated again for the others.
+    abort: Arc<AtomicBool>,
     w: Worker<'m>,
     ctx: LlamaContext<'m>,
     slots: Vec<Slot>,
@@ -218,6 +232,7 @@ pub(super) struct Scheduler<'m> {
     stats: Arc<Mutex<EngineStats>>,
     prompt_evaluated: u64,
     prompt_reused: u64,
+    aborted_steps: u64,
 }
 
 impl<'m> Scheduler<'m> {
@@ -230,7 +245,14 @@ impl<'m> Scheduler<'m> {
     ) -> Self {
         let n_batch = ctx.n_batch().max(1) as usize;
         let cells = ctx.n_ctx();
+        let abort = Arc::new(AtomicBool::new(false));
+        let hook = abort::install(&ctx, &abort);
+        if hook.is_none() {
+            tracing::warn!(model = %w.id, "cannot abort a llama.cpp step in progress: a cancelled generation stops when its step ends");
+        }
         Self {
+            _hook: hook,
+            abort,
             w,
             ctx,
             slots: (0..parallel.max(1)).map(|_| Slot::default()).collect(),
@@ -249,6 +271,7 @@ impl<'m> Scheduler<'m> {
             stats,
             prompt_evaluated: 0,
             prompt_reused: 0,
+            aborted_steps: 0,
         }
     }
 
@@ -263,6 +286,7 @@ impl<'m> Scheduler<'m> {
             steps: self.steps,
             prompt_tokens_evaluated: self.prompt_evaluated,
             prompt_tokens_reused: self.prompt_reused,
+            aborted_steps: self.aborted_steps,
         };
         *self.stats.lock().unwrap_or_else(|e| e.into_inner()) = s;
     }
@@ -305,6 +329,9 @@ impl<'m> Scheduler<'m> {
 
     /// Queue work; it starts as soon as its session and a slot are free.
     pub(super) fn submit(&mut self, job: Pending) {
+        if let Pending::Generate { params, .. } = &job {
+            params.cancel.also_raise(&self.abort);
+        }
         self.waiting.push_back(job);
         self.admit();
     }
@@ -343,8 +370,11 @@ impl<'m> Scheduler<'m> {
                 continue;
             };
             match job {
-                Pending::Logits { tokens, reply, .. } => {
+                Pending::Logits { tokens, last_only: false, reply, .. } => {
                     let _ = reply.send(self.logits(slot, &tokens));
+                }
+                Pending::Logits { tokens, last_only: true, reply, .. } => {
+                    let _ = reply.send(self.next_logits(slot, &tokens).map(|row| vec![row]));
                 }
                 Pending::Generate { session, prompt, params, events, start } => {
                     if let Err(e) = self.start(session, slot, prompt, params, events.clone(), start) {
@@ -520,43 +550,6 @@ impl<'m> Scheduler<'m> {
         Ok(())
     }
 
-    /// Teacher forcing: every position's logits, evaluated from an empty cache in `slot`.
-    fn logits(&mut self, slot: usize, tokens: &[TokenId]) -> Result<Vec<Vec<f32>>, GenerateError> {
-        self.w.check_tokens(tokens)?;
-        if tokens.is_empty() {
-            return Err(GenerateError::EmptyPrompt { model: self.model() });
-        }
-        let window = self.slots[slot].owner.and_then(|o| self.sessions.get(&o)).map_or(0, |s| s.window);
-        if tokens.len() > window as usize {
-            return Err(GenerateError::ContextOverflow {
-                model: self.model(),
-                prompt_tokens: tokens.len(),
-                max_tokens: 0,
-                context: window,
-            });
-        }
-        self.seq_clear(slot, 0);
-        let mut batch = LlamaBatch::new(self.n_batch, 1);
-        let mut out = Vec::with_capacity(tokens.len());
-        for (c, chunk) in tokens.chunks(self.n_batch).enumerate() {
-            batch.clear();
-            for (j, &t) in chunk.iter().enumerate() {
-                batch
-                    .add(LlamaToken(t as i32), (c * self.n_batch + j) as i32, &[slot as i32], true)
-                    .map_err(|e| self.w.err_decode(e))?;
-            }
-            if let Err(e) = self.ctx.decode(&mut batch) {
-                self.seq_clear(slot, 0);
-                return Err(self.w.err_decode(e));
-            }
-            for j in 0..chunk.len() {
-                out.push(self.ctx.get_logits_ith(j as i32).to_vec());
-            }
-            self.slots[slot].cached.extend_from_slice(chunk);
-        }
-        Ok(out)
-    }
-
     /// Fill the batch: one token per decoding sequence, then prompt chunks in arrival order.
     fn fill(&mut self) -> Result<(), GenerateError> {
         self.batch.clear();
@@ -658,6 +651,13 @@ impl<'m> Scheduler<'m> {
         if self.active.is_empty() {
             return;
         }
+        if self.abort.load(Ordering::SeqCst) {
+            self.reap_cancelled();
+            if self.active.is_empty() {
+                self.admit();
+                return;
+            }
+        }
         self.steps += 1;
         let t0 = Instant::now();
         loop {
@@ -691,6 +691,17 @@ impl<'m> Scheduler<'m> {
                         self.finish(a, Err(GenerateError::Decode { model, message }));
                     }
                     if self.active.is_empty() {
+                        return;
+                    }
+                }
+                Err(DecodeError::Unknown(ABORTED)) => {
+                    // A generation was cancelled mid-step: it finishes now with what it had,
+                    // and the step is filled and evaluated again for the others.
+                    self.aborted_steps += 1;
+                    self.roll_back();
+                    self.reap_cancelled();
+                    if self.active.is_empty() {
+                        self.admit();
                         return;
                     }
                 }
@@ -779,6 +790,39 @@ impl<'m> Scheduler<'m> {
             self.finish_ok(a, f);
         }
         self.admit();
+    }
+
+    /// Finish the generations whose callers cancelled them, with what they had, and answer
+    /// cancelled work still waiting. The abort flag is lowered first: a cancel that comes
+    /// after this raises it again.
+    fn reap_cancelled(&mut self) {
+        self.abort.store(false, Ordering::SeqCst);
+        let mut i = 0;
+        while i < self.active.len() {
+            if self.active[i].params.cancel.is_cancelled() {
+                let a = self.active.remove(i);
+                tracing::debug!(model = %self.w.id, session = a.session, tokens = a.tokens.len(), "generation cancelled");
+                self.finish_ok(a, FinishReason::Cancelled);
+            } else {
+                i += 1;
+            }
+        }
+        let waiting = std::mem::take(&mut self.waiting);
+        for job in waiting {
+            match job {
+                Pending::Generate { params, events, .. } if params.cancel.is_cancelled() => {
+                    let g = Generation {
+                        text: String::new(),
+                        tokens: vec![],
+                        finish: FinishReason::Cancelled,
+                        timings: Timings::default(),
+                    };
+                    let _ = events.send(WorkerEvent::Done(Ok(g)));
+                }
+                job => self.waiting.push_back(job),
+            }
+        }
+        self.publish();
     }
 
     fn fail_all(&mut self, e: GenerateError) {

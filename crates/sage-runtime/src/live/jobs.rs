@@ -1,14 +1,14 @@
 //! Running the real-time kernel's jobs: each dispatched job on its own thread (the kernel's
-//! slots bound how many), cancellable through the engine's cancel path (the token sink says
-//! stop, and the engine stops within one decode step), its outcome sent back as a
-//! [`JobEvent`] for the next tick.
+//! slots bound how many), cancellable through the engine's cancel path (a [`Cancel`] in the
+//! request: llama.cpp aborts the step in progress, so the generation stops within one decode
+//! step even while another prompt is evaluated), its outcome sent back as a [`JobEvent`] for
+//! the next tick.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
 
 use sage_kernel::{Dispatch, ExternalRun, JobEvent, JobId, JobKind, Payload};
-use sage_llm::Flow;
+use sage_llm::{Cancel, Flow};
 
 use crate::driver::{answer_dispatch, external_run};
 use crate::llm::LlmSettings;
@@ -21,10 +21,12 @@ use crate::Clock;
 /// A token streamed by a job: `(job, text)`.
 pub type TokenSink = Arc<dyn Fn(JobId, &str) + Send + Sync>;
 
-/// Runs one job to its end or until `cancel` is set (then it returns what it had).
+/// Runs one job to its end or until `cancel` is cancelled (then it returns what it had).
 pub trait JobRunner: Send + Sync {
-    /// Run an answering job; `on_token` gets every piece of text as it is generated.
-    fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun;
+    /// Run an answering job; `on_token` gets every piece of text as it is generated. Pass
+    /// `cancel` on to the engine (in [`sage_llm::GenerateParams::cancel`]) so that it stops at
+    /// once.
+    fn run(&self, job: &Dispatch, cancel: &Cancel, on_token: &dyn Fn(&str)) -> ExternalRun;
 
     /// Score a text's semantic importance: `Some((score in [0, 1], ATP it cost))`, or `None`
     /// when nothing can (the kernel keeps the cheap salience).
@@ -63,17 +65,19 @@ impl ModelJobs {
 }
 
 impl JobRunner for ModelJobs {
-    fn run(&self, job: &Dispatch, cancel: &AtomicBool, on_token: &dyn Fn(&str)) -> ExternalRun {
+    fn run(&self, job: &Dispatch, cancel: &Cancel, on_token: &dyn Fn(&str)) -> ExternalRun {
         let started = self.clock.now();
         let mut sink = |delta: &str| {
-            if cancel.load(Ordering::SeqCst) {
+            if cancel.is_cancelled() {
                 return Flow::Stop;
             }
             on_token(delta);
             Flow::Continue
         };
+        let mut settings = self.settings.clone();
+        settings.params.cancel = cancel.clone();
         let (request, attempts, answer) =
-            answer_dispatch(&self.residency, &self.specs, &self.sessions, &self.settings, job, &mut sink);
+            answer_dispatch(&self.residency, &self.specs, &self.sessions, &settings, job, &mut sink);
         external_run(job, &request, &attempts, answer.as_ref(), self.clock.now() - started)
     }
 
@@ -84,9 +88,9 @@ impl JobRunner for ModelJobs {
     }
 }
 
-/// A job in flight: its cancel flag.
+/// A job in flight: its cancel handle.
 pub(crate) struct InFlight {
-    pub cancel: Arc<AtomicBool>,
+    pub cancel: Cancel,
     pub reason: Arc<Mutex<Option<String>>>,
     pub thread: std::thread::JoinHandle<()>,
 }
@@ -98,7 +102,7 @@ pub(crate) fn spawn(
     done: Sender<JobEvent>,
     on_token: Option<TokenSink>,
 ) -> std::io::Result<InFlight> {
-    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel = Cancel::new();
     let reason: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
     let (c, r) = (cancel.clone(), reason.clone());
     let thread = std::thread::Builder::new().name(format!("sage-job-{}", job.job)).spawn(move || {
@@ -119,7 +123,7 @@ pub(crate) fn spawn(
         }
         let run = runner.run(&job, &cancel, &token);
         let event = match reason.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            Some(reason) if cancel.load(Ordering::SeqCst) => JobEvent::Cancelled { job: id, run, reason },
+            Some(reason) if cancel.is_cancelled() => JobEvent::Cancelled { job: id, run, reason },
             _ => JobEvent::Done { job: id, run },
         };
         // The loop may have stopped; then nobody wants the outcome.
@@ -132,6 +136,6 @@ impl InFlight {
     /// Ask the job to stop.
     pub fn cancel(&self, why: &str) {
         *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.to_string());
-        self.cancel.store(true, Ordering::SeqCst);
+        self.cancel.cancel();
     }
 }
