@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod engine_args;
 mod generate;
+mod logging;
 mod model_path;
 mod models;
 mod node;
@@ -68,20 +69,9 @@ pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io:
     std::fs::rename(&tmp, path)
 }
 
-fn init_tracing(filter: Option<&str>) {
-    let filter = filter
-        .map(str::to_string)
-        .or_else(|| std::env::var("SAGE_LOG").ok())
-        // llama.cpp warns about model quirks that users cannot act on; its errors still show.
-        .unwrap_or_else(|| "warn,llama-cpp-2=error".to_string());
-    let env = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(env).with_writer(std::io::stderr).try_init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log.as_deref());
+    logging::init(cli.log.as_deref());
     let result = match cli.command {
         Command::Run(args) => run::run(args),
         Command::Generate(args) => generate::run(args),

@@ -442,7 +442,7 @@ fn the_next_token_row_reuses_the_cached_preamble() {
     assert!(tv < 0.06, "the cached-prefix distribution differs from the reference by {tv} (total variation)");
     // Asked again, the same tokens evaluate nothing and give the same row.
     let again = e.next_logits(s, &b).unwrap();
-    assert_eq!(e.stats().unwrap().prompt_tokens_evaluated - before, evaluated);
+    assert_eq!(e.stats().unwrap().prompt_tokens_evaluated - before, evaluated, "{:?}", e.stats());
     assert_eq!(again, row);
     e.close_session(s);
 }

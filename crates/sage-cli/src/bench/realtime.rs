@@ -166,7 +166,10 @@ fn feed(inbox: &Inbox, stop: &AtomicBool, text_every: f64) -> u64 {
 struct Seen {
     ticks: Vec<f64>,
     running: Vec<usize>,
-    cancelled_at: Vec<f64>,
+    /// `(when, job)` of every cancellation the kernel settled.
+    cancelled_at: Vec<(f64, u64)>,
+    /// `(when, job)` of every job a crisis preempted.
+    crisis_preempted: Vec<(f64, u64)>,
     answers: usize,
 }
 
@@ -179,8 +182,9 @@ impl Outputs for Watch {
         let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
         s.ticks.push(r.now);
         s.running.push(r.running);
-        let cancelled = r.ended.iter().filter(|e| e.outcome == "cancelled").count();
-        s.cancelled_at.extend(std::iter::repeat_n(now, cancelled));
+        s.cancelled_at.extend(r.ended.iter().filter(|e| e.outcome == "cancelled").map(|e| (now, e.job)));
+        s.crisis_preempted
+            .extend(r.preempted.iter().filter(|p| p.reason.contains("crisis")).map(|p| (now, p.job)));
         s.answers += r.runs.iter().filter(|x| x.job.is_some()).count();
     }
 }
@@ -287,16 +291,24 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
     let counts = live.inbox().counts();
     drop(live.stop());
     let seen = seen.0.lock().unwrap_or_else(|e| e.into_inner());
-    // Each crisis: when the running generation stopped (its runner returned) and when the
-    // kernel settled its cancellation.
+    // Each crisis: the job it preempted (the first preemption for a crisis after it and
+    // before the next crisis), when that job's generation stopped (its runner returned) and
+    // when the kernel settled its cancellation. A crisis that came while the running job had
+    // been dispatched in CRISIS preempts nothing and is counted apart.
     let ended = timed.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut cancel = vec![];
     let mut settled = vec![];
-    for &t in &crises {
-        if let Some(&(_, at)) = ended.iter().find(|(cancelled, at)| *cancelled && *at >= t) {
+    let mut preempted_nothing = 0usize;
+    for (k, &t) in crises.iter().enumerate() {
+        let until = crises.get(k + 1).copied().unwrap_or(f64::INFINITY);
+        let Some(&(_, job)) = seen.crisis_preempted.iter().find(|(at, _)| *at >= t && *at < until) else {
+            preempted_nothing += 1;
+            continue;
+        };
+        if let Some(&(_, _, at)) = ended.iter().find(|(j, cancelled, _)| *j == job && *cancelled) {
             cancel.push(at - t);
         }
-        if let Some(&at) = seen.cancelled_at.iter().find(|&&at| at >= t) {
+        if let Some(&(at, _)) = seen.cancelled_at.iter().find(|(_, j)| *j == job) {
             settled.push(at - t);
         }
     }
@@ -327,6 +339,7 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
         "jobs": {"dispatched": stats.jobs.0, "completed": stats.jobs.1, "cancelled": stats.jobs.2},
         "answers": seen.answers,
         "crises": crises.len(),
+        "crises_preempting_nothing": preempted_nothing,
         "cancel_p50_ms": 1e3 * pct(&cancel, 50.0),
         "cancel_p99_ms": 1e3 * pct(&cancel, 99.0),
         "cancel_max_ms": 1e3 * pct(&cancel, 100.0),
@@ -452,7 +465,8 @@ fn free_port() -> anyhow::Result<u16> {
 /// cancelled.
 struct Timed {
     inner: ModelJobs,
-    ended: Mutex<Vec<(bool, f64)>>,
+    /// `(job, cancelled, when its runner returned)`.
+    ended: Mutex<Vec<(u64, bool, f64)>>,
     clock: Arc<dyn sage_runtime::Clock>,
 }
 
@@ -465,7 +479,7 @@ impl sage_runtime::live::JobRunner for Timed {
     ) -> sage_kernel::ExternalRun {
         let run = self.inner.run(job, cancel, on_token);
         let at = self.clock.now();
-        self.ended.lock().unwrap_or_else(|e| e.into_inner()).push((cancel.is_cancelled(), at));
+        self.ended.lock().unwrap_or_else(|e| e.into_inner()).push((job.job, cancel.is_cancelled(), at));
         run
     }
 
@@ -699,8 +713,9 @@ pub fn run(zoo: &ZooArgs, s: Settings, json_out: bool) -> anyhow::Result<()> {
         f(&lock, "lateness_p99_ms") / f(&live, "lateness_p99_ms"),
     );
     println!(
-        "crisis to the generation's stop: {} crises, p50 {:.1} ms, p99 {:.1} ms (goal: one decode step {:.1} ms + one tick {:.0} ms = {:.1} ms); settled by the kernel p50 {:.1} ms, p99 {:.1} ms",
+        "crisis to the generation's stop: {} crises ({} preempted nothing: the running job had been dispatched in CRISIS), p50 {:.1} ms, p99 {:.1} ms (goal: one decode step {:.1} ms + one tick {:.0} ms = {:.1} ms); settled by the kernel p50 {:.1} ms, p99 {:.1} ms",
         live["crises"],
+        live["crises_preempting_nothing"],
         f(&live, "cancel_p50_ms"),
         f(&live, "cancel_p99_ms"),
         f(&live, "decode_step_p50_ms"),

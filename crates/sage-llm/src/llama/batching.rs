@@ -171,13 +171,31 @@ enum Phase {
     Decode { last: TokenId },
 }
 
+/// Who waits for a sequence in progress: a caller streaming a generation, or a caller that
+/// wants only the logits row its prompt ends on (a prompt evaluated like any other, in the
+/// shared steps, and nothing generated).
+enum Listener {
+    Stream(Sender<WorkerEvent>),
+    Row(Reply<Result<Vec<Vec<f32>>, GenerateError>>),
+}
+
+impl Listener {
+    /// Pass an event on; `Err` when a streaming caller is gone (a row's caller wants none).
+    fn send(&self, ev: WorkerEvent) -> Result<(), ()> {
+        match self {
+            Listener::Stream(tx) => tx.send(ev).map_err(|_| ()),
+            Listener::Row(_) => Ok(()),
+        }
+    }
+}
+
 /// A generation in progress.
 struct Active {
     session: SessionId,
     slot: usize,
     prompt: Vec<TokenId>,
     params: GenerateParams,
-    events: Sender<WorkerEvent>,
+    events: Listener,
     sampler: LlamaSampler,
     /// The whole prompt was cached with its last row: the first token is drawn from it.
     saved: Option<Arc<[f32]>>,
@@ -373,11 +391,20 @@ impl<'m> Scheduler<'m> {
                 Pending::Logits { tokens, last_only: false, reply, .. } => {
                     let _ = reply.send(self.logits(slot, &tokens));
                 }
-                Pending::Logits { tokens, last_only: true, reply, .. } => {
-                    let _ = reply.send(self.next_logits(slot, &tokens).map(|row| vec![row]));
+                Pending::Logits { session, tokens, last_only: true, reply } => {
+                    // Evaluated in the shared steps like a prompt with nothing to generate, so
+                    // that streams in progress keep getting their tokens.
+                    let params = GenerateParams { max_tokens: 0, ..GenerateParams::default() };
+                    let fail = reply.clone();
+                    if let Err(e) =
+                        self.start(session, slot, tokens, params, Listener::Row(reply), Instant::now())
+                    {
+                        let _ = fail.send(Err(e));
+                    }
                 }
                 Pending::Generate { session, prompt, params, events, start } => {
-                    if let Err(e) = self.start(session, slot, prompt, params, events.clone(), start) {
+                    let listener = Listener::Stream(events.clone());
+                    if let Err(e) = self.start(session, slot, prompt, params, listener, start) {
                         let _ = events.send(WorkerEvent::Done(Err(e)));
                     }
                 }
@@ -497,7 +524,7 @@ impl<'m> Scheduler<'m> {
         slot: usize,
         prompt: Vec<TokenId>,
         params: GenerateParams,
-        events: Sender<WorkerEvent>,
+        events: Listener,
         start: Instant,
     ) -> Result<(), GenerateError> {
         if prompt.is_empty() {
@@ -855,7 +882,22 @@ impl<'m> Scheduler<'m> {
     }
 
     fn finish(&mut self, a: Active, result: Result<Generation, GenerateError>) {
-        let _ = a.events.send(WorkerEvent::Done(result));
+        // The figures first: a caller that reads them once answered sees its own work.
+        self.publish();
+        match &a.events {
+            Listener::Stream(tx) => {
+                let _ = tx.send(WorkerEvent::Done(result));
+            }
+            Listener::Row(reply) => {
+                let row = self.slots[a.slot].end.as_ref().filter(|e| e.len == a.prompt.len());
+                let row = match (result, row) {
+                    (Err(e), _) => Err(e),
+                    (Ok(_), Some(end)) => Ok(vec![end.row.to_vec()]),
+                    (Ok(_), None) => Err(GenerateError::EmptyPrompt { model: self.model() }),
+                };
+                let _ = reply.send(row);
+            }
+        }
         if let Some(s) = self.sessions.get_mut(&a.session) {
             s.busy = false;
             if s.closing {

@@ -1,13 +1,12 @@
-//! Teacher forcing: logits of given tokens rather than of a generation (parity tests, and the
-//! semantic scorer's next-token question).
-
-use std::sync::Arc;
+//! Teacher forcing: every position's logits of given tokens, from an empty cache (parity and
+//! agreement tests). The last row alone (`next_logits`) is a prompt with nothing to generate,
+//! evaluated in the shared steps (see `admit`).
 
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
-use super::{EndRow, Reuse, Scheduler, ABORTED};
+use super::{Scheduler, ABORTED};
 use crate::error::GenerateError;
 use crate::types::TokenId;
 
@@ -59,61 +58,5 @@ impl Scheduler<'_> {
             self.slots[slot].cached.extend_from_slice(chunk);
         }
         Ok(out)
-    }
-
-    /// The logits after `tokens`, evaluated with what `slot` (or another slot) already holds of
-    /// them reused: a question asked after a fixed preamble evaluates only the question.
-    pub(super) fn next_logits(&mut self, slot: usize, tokens: &[TokenId]) -> Result<Vec<f32>, GenerateError> {
-        self.w.check_tokens(tokens)?;
-        if tokens.is_empty() {
-            return Err(GenerateError::EmptyPrompt { model: self.model() });
-        }
-        let window = self.slots[slot].owner.and_then(|o| self.sessions.get(&o)).map_or(0, |s| s.window);
-        if tokens.len() > window as usize {
-            return Err(GenerateError::ContextOverflow {
-                model: self.model(),
-                prompt_tokens: tokens.len(),
-                max_tokens: 0,
-                context: window,
-            });
-        }
-        let Reuse { tokens: reused, row } = self.prepare(slot, tokens);
-        self.prompt_reused += reused as u64;
-        if let Some(row) = row {
-            return Ok(row.to_vec());
-        }
-        let mut batch = LlamaBatch::new(self.n_batch, 1);
-        let mut next = reused;
-        while next < tokens.len() {
-            let k = (tokens.len() - next).min(self.n_batch);
-            batch.clear();
-            for (j, &t) in tokens[next..next + k].iter().enumerate() {
-                let pos = next + j;
-                batch
-                    .add(LlamaToken(t as i32), pos as i32, &[slot as i32], pos + 1 == tokens.len())
-                    .map_err(|e| self.w.err_decode(e))?;
-            }
-            match self.ctx.decode(&mut batch) {
-                Ok(()) => {
-                    self.slots[slot].cached.extend_from_slice(&tokens[next..next + k]);
-                    self.prompt_evaluated += k as u64;
-                    next += k;
-                }
-                Err(DecodeError::Unknown(ABORTED)) => {
-                    self.aborted_steps += 1;
-                    let kept = self.slots[slot].cached.len();
-                    self.seq_clear(slot, kept);
-                    self.reap_cancelled();
-                }
-                Err(e) => {
-                    let kept = self.slots[slot].cached.len();
-                    self.seq_clear(slot, kept);
-                    return Err(self.w.err_decode(e));
-                }
-            }
-        }
-        let row: Arc<[f32]> = Arc::from(self.ctx.get_logits_ith(batch.n_tokens() - 1));
-        self.slots[slot].end = Some(EndRow { len: tokens.len(), row: row.clone() });
-        Ok(row.to_vec())
     }
 }
