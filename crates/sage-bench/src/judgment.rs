@@ -27,6 +27,12 @@ use sage_runtime::{EngineKind, ManualClock, ModelSpec, Residency};
 pub const RECALL_GOAL: f64 = 0.95;
 /// Share of compute to skip.
 pub const SKIP_GOAL: f64 = 0.70;
+/// Scenario families (held out): recall of salient observations.
+pub const FAMILY_RECALL_GOAL: f64 = 0.97;
+/// Scenario families: precision of what was attended.
+pub const FAMILY_PRECISION_GOAL: f64 = 0.5;
+/// Scenario families: share of compute skipped.
+pub const FAMILY_SKIP_GOAL: f64 = 0.8;
 /// Routing: quality at least this share of always-best's.
 pub const ROUTING_QUALITY_GOAL: f64 = 0.95;
 /// Routing: cost below this share of always-best's.

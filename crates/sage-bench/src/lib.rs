@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod families;
 pub mod judgment;
 pub mod kernel;
 pub mod llm;

@@ -65,6 +65,48 @@ pub fn attention(r: &AttentionReport, source: &str, model_line: Option<&str>) ->
     out
 }
 
+/// The scenario families' figures, the worst family first, against the goals.
+pub fn families(all: &[crate::families::FamilyFigures], tuning: bool) -> String {
+    use crate::judgment::{FAMILY_PRECISION_GOAL, FAMILY_RECALL_GOAL, FAMILY_SKIP_GOAL};
+    let mut out = String::new();
+    let seeds = all.first().map(|f| f.seeds.clone()).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "attention on generated scenario families, {} seeds ({}: {:?}), the worst family first",
+        seeds.len(),
+        if tuning { "tuning" } else { "held out" },
+        seeds
+    );
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>7} {:>7} {:>7} {:>9} {:>9}   goals: recall >= {FAMILY_RECALL_GOAL}, precision >= {FAMILY_PRECISION_GOAL}, skipped >= {FAMILY_SKIP_GOAL}",
+        "family", "salient", "recall", "prec.", "skipped", "obs."
+    );
+    for f in all {
+        let ok = f.recall >= FAMILY_RECALL_GOAL
+            && f.precision >= FAMILY_PRECISION_GOAL
+            && f.skipped >= FAMILY_SKIP_GOAL;
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>7} {:>7.3} {:>7.3} {:>9.3} {:>9}   {}",
+            f.family,
+            f.salient,
+            f.recall,
+            f.precision,
+            f.skipped,
+            f.observations,
+            verdict(ok)
+        );
+    }
+    for f in all.iter().filter(|f| !f.missed.is_empty()).take(3) {
+        for (seed, tick, src, why, what) in f.missed.iter().take(4) {
+            let _ =
+                writeln!(out, "  missed in {} (seed {seed}): tick {tick} {src} ({why}): {what}", f.family);
+        }
+    }
+    out
+}
+
 /// SAGE's routing against always-best on one seed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RoutingRatios {

@@ -56,10 +56,15 @@ impl Plugin for Smoother {
     }
 
     fn init_state(&mut self, x: Vec<f64>) -> Result<SmootherState, PluginError> {
-        if x.len() < 2 || x.iter().any(|v| !v.is_finite()) {
+        // A single value is already as smooth as it gets (its energy is 0 from the start).
+        if x.is_empty() || x.iter().any(|v| !v.is_finite()) {
             return Err(PluginError::InvalidInput {
                 plugin: "smoother".into(),
-                message: format!("needs at least 2 finite values, got {}", x.len()),
+                message: format!(
+                    "needs finite values, got {} of {}",
+                    x.iter().filter(|v| v.is_finite()).count(),
+                    x.len()
+                ),
             });
         }
         let n = x.len();
@@ -275,14 +280,26 @@ mod tests {
         assert_eq!(plain.telemetry.halt_reason, HaltReason::Converged);
         assert!(fast.telemetry.steps < plain.telemetry.steps);
         assert!(plain.telemetry.final_energy() < plain.telemetry.energies[0] * 0.5);
-        assert!(refine(
+        // One value is already smooth; none, or a non-finite one, is an error.
+        let one = refine(
             &mut Smoother { lambda: 0.5, rate: 0.1, momentum: 0.0 },
             vec![1.0],
             HaltConfig::default(),
             Budget::new(1.0),
-            0.0
+            0.0,
         )
-        .is_err());
+        .unwrap();
+        assert_eq!(one.telemetry.final_energy(), 0.0);
+        for bad in [vec![], vec![1.0, f64::NAN]] {
+            let r = refine(
+                &mut Smoother { lambda: 0.5, rate: 0.1, momentum: 0.0 },
+                bad,
+                HaltConfig::default(),
+                Budget::new(1.0),
+                0.0,
+            );
+            assert!(r.is_err());
+        }
     }
 
     #[test]

@@ -36,6 +36,13 @@ impl Rng {
         }
         ((self.next_u64() as u128 * n as u128) >> 64) as usize
     }
+
+    /// Standard normal (Box-Muller; one of the pair is used).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64();
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
 }
 
 #[cfg(test)]

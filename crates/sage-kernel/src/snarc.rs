@@ -2,9 +2,16 @@
 //!
 //! One scorer for numeric sensor vectors ([`Snarc::assess_frame`]) and one for text
 //! ([`Snarc::assess_text`]); both produce a [`Salience`] value with the five dimensions in
-//! `[0, 1]`, their weighted total, and a confidence. Weights learn from outcomes
-//! ([`Snarc::learn`]). An external semantic-importance score (from a language model) can be
-//! blended in for text: `total = 0.5·surprise + 0.5·semantic`.
+//! `[0, 1]`, the rule's evidence, the total, and a confidence.
+//!
+//! **The rule** (decision 0013): `total = max(evidence, 0.6 × weighted SNARC)`, where a sensor
+//! reading's evidence is its surprise (the largest deviation of any dimension from that
+//! dimension's running level, in units of its running noise: see [`levels`]) and a message's
+//! evidence is its strongest cue (hazard, urgency, question, instruction, new name: see
+//! [`cues`]). Evidence is what makes an observation salient on its own; the weighted SNARC
+//! dimensions (whose weights learn from outcomes, [`Snarc::learn`]) grade the rest and can lift
+//! an observation to at most 0.6. An external semantic-importance score (from a language model)
+//! refines a message the rule is unsure of: `total = 0.5 × that + 0.5 × semantic`.
 //!
 //! Deviations from the Python reference are listed in `docs/decisions/0002-kernel-deviations.md`.
 
@@ -14,20 +21,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::text::{is_stopword, normalize_word};
 
-/// Number of recent errors/magnitudes kept for the robust running statistics.
-const PERCENTILE_WINDOW: usize = 100;
-/// Below this many samples surprise and arousal fall back to a fixed scale (value / 10).
-const WARMUP: usize = 3;
-/// Recent observations compared for novelty.
-const NOVELTY_WINDOW: usize = 50;
+pub mod cues;
+pub mod levels;
+
+use levels::{Levels, Z_SALIENT};
+
+/// A sensor reading past its deviation threshold (and not back at a known level) is at least
+/// this surprising: the attention threshold in WAKE, so that crossing the threshold is what
+/// attention means.
+pub const EVIDENCE_FLOOR: f64 = 0.35;
+/// Share of the weighted SNARC dimensions in the total: without evidence, an observation's
+/// salience is at most this.
+pub const WEIGHTED_SHARE: f64 = 0.6;
 /// Outcomes remembered per sensor or text stream.
 const OUTCOME_MEMORY: usize = 200;
 /// Window of the cross-sensor correlation used by Conflict.
 const CONFLICT_WINDOW: usize = 20;
 /// Minimum samples before Conflict is computed.
 const CONFLICT_MIN: usize = 5;
-/// EMA rate of the predictor.
-const EMA_ALPHA: f64 = 0.3;
 /// EMA rate of the expected cross-sensor correlation.
 const EXPECT_ALPHA: f64 = 0.1;
 /// Recent text messages kept for surprise and novelty.
@@ -76,6 +87,9 @@ pub struct Salience {
     pub confidence: f64,
     /// The external semantic-importance score blended in, if any.
     pub semantic: Option<f64>,
+    /// The rule's evidence: a sensor reading's surprise, a message's strongest cue.
+    #[serde(default)]
+    pub evidence: f64,
 }
 
 /// SNARC weights; they always sum to 1.
@@ -101,9 +115,10 @@ pub struct SnarcConfig {
     pub weights: Weights,
     /// Weight learning rate (share of the dominant weight moved per outcome).
     pub learning_rate: f64,
-    /// Words that mark urgency in text.
+    /// Words that mark urgency in text (the urgency cue; hazards are a fixed list, see
+    /// [`cues`]).
     pub urgency_words: Vec<String>,
-    /// Domain keywords whose density raises arousal in text.
+    /// Domain keywords whose density raises a message's arousal a little (at most 0.3).
     pub keywords: Vec<String>,
     /// Words that mark contradiction in text.
     pub contradiction_words: Vec<String>,
@@ -120,29 +135,22 @@ impl Default for SnarcConfig {
             learning_rate: 0.05,
             urgency_words: words(&[
                 "urgent",
-                "emergency",
-                "help",
-                "stop",
-                "now",
+                "urgently",
                 "immediately",
-                "danger",
-                "fire",
-                "collision",
-                "crash",
-                "fail",
-                "failure",
-                "failed",
-                "error",
+                "asap",
+                "hurry",
+                "quickly",
                 "critical",
                 "warning",
                 "alert",
-                "asap",
-                "hurry",
-                "fault",
-                "smoke",
-                "fall",
-                "fell",
-                "injured",
+                "stop",
+                "halt",
+                "abort",
+                "mayday",
+                "sos",
+                "careful",
+                "caution",
+                "beware",
             ]),
             keywords: words(&[
                 "robot",
@@ -206,24 +214,6 @@ impl Ring {
     fn len(&self) -> usize {
         self.buf.len()
     }
-    /// How many robust standard deviations `x` lies from the median of the stored values:
-    /// `(x − median) / (1.4826·MAD + floor·|median| + 1e-9)`. The relative floor keeps tiny
-    /// fluctuations of a steady signal from looking dramatic.
-    fn robust_z(&self, x: f64, floor: f64, scratch: &mut Vec<f64>) -> f64 {
-        scratch.clear();
-        scratch.extend(self.buf.iter().copied());
-        let n = scratch.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let mid = n / 2;
-        let median = *scratch.select_nth_unstable_by(mid, f64::total_cmp).1;
-        for v in scratch.iter_mut() {
-            *v = (*v - median).abs();
-        }
-        let mad = *scratch.select_nth_unstable_by(mid, f64::total_cmp).1;
-        (x - median) / (1.4826 * mad + floor * median.abs() + 1e-9)
-    }
 }
 
 /// What is remembered about one numeric sensor.
@@ -231,28 +221,21 @@ impl Ring {
 struct SensorTrack {
     /// When it was last assessed (the scorer's use counter).
     seen: u64,
-    prediction: Option<Vec<f64>>,
-    errors: Ring,
-    magnitudes: Ring,
-    recent: VecDeque<(Vec<f64>, f64)>,
+    /// Level and noise per dimension (None before the first reading).
+    levels: Option<Levels>,
     outcomes: VecDeque<(Vec<f64>, f64)>,
     last: Option<Vec<f64>>,
     norms: Ring,
-    scratch: Vec<f64>,
 }
 
 impl SensorTrack {
     fn new() -> Self {
         Self {
             seen: 0,
-            prediction: None,
-            errors: Ring::new(PERCENTILE_WINDOW),
-            magnitudes: Ring::new(PERCENTILE_WINDOW),
-            recent: VecDeque::with_capacity(NOVELTY_WINDOW),
+            levels: None,
             outcomes: VecDeque::new(),
             last: None,
             norms: Ring::new(CONFLICT_WINDOW),
-            scratch: Vec::with_capacity(PERCENTILE_WINDOW),
         }
     }
 }
@@ -335,19 +318,23 @@ impl Snarc {
     /// `salience` with an external semantic-importance score blended in (as if it had been
     /// given to [`Snarc::assess_text`]), without observing the message again.
     pub fn blend(&self, salience: Salience, semantic: f64) -> Salience {
-        self.finish(salience.dims, Some(semantic))
+        self.finish(salience.dims, Some(semantic), salience.evidence)
     }
 
-    fn finish(&self, dims: Dims, semantic: Option<f64>) -> Salience {
+    /// The total by the rule: `max(evidence, 0.6 × weighted)`, and with a semantic score
+    /// `0.5 × that + 0.5 × semantic`.
+    fn finish(&self, dims: Dims, semantic: Option<f64>, evidence: f64) -> Salience {
         let a = dims.as_array();
         let mean = a.iter().sum::<f64>() / 5.0;
         let var = a.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 5.0;
         let confidence = 1.0 - (2.0 * var).min(1.0);
+        let evidence = clamp01(evidence);
+        let base = evidence.max(WEIGHTED_SHARE * self.weights.combine(&dims));
         let total = match semantic {
-            Some(s) => clamp01(0.5 * dims.surprise + 0.5 * clamp01(s)),
-            None => self.weights.combine(&dims),
+            Some(s) => clamp01(0.5 * base + 0.5 * clamp01(s)),
+            None => base,
         };
-        Salience { dims, total, confidence, semantic: semantic.map(clamp01) }
+        Salience { dims, total, confidence, semantic: semantic.map(clamp01), evidence }
     }
 
     /// Score one frame of numeric sensor readings observed together. Conflict compares the
@@ -361,7 +348,7 @@ impl Snarc {
                 return Err(SnarcError::NotFinite { sensor: name.to_string(), index: i });
             }
         }
-        let mut dims: Vec<Dims> = Vec::with_capacity(frame.len());
+        let mut dims: Vec<(Dims, f64)> = Vec::with_capacity(frame.len());
         for (name, v) in frame {
             self.uses += 1;
             if !self.sensors.contains_key(*name) && self.sensors.len() >= MAX_STREAMS {
@@ -404,15 +391,15 @@ impl Snarc {
                     conflict[j] = conflict[j].max(c);
                 }
             }
-            for (d, c) in dims.iter_mut().zip(conflict) {
+            for ((d, _), c) in dims.iter_mut().zip(conflict) {
                 d.conflict = c;
             }
         }
-        Ok(dims.into_iter().map(|d| self.finish(d, None)).collect())
+        Ok(dims.into_iter().map(|(d, evidence)| self.finish(d, None, evidence)).collect())
     }
 
     /// Score a text message from `source`. `semantic` is an optional external importance score
-    /// in `[0, 1]`; when given, `total = 0.5·surprise + 0.5·semantic`.
+    /// in `[0, 1]`; when given, `total = 0.5·(the rule's total) + 0.5·semantic`.
     pub fn assess_text(&mut self, source: &str, text: &str, semantic: Option<f64>) -> Salience {
         let raw: Vec<&str> = text.split_whitespace().collect();
         let tokens: Vec<String> = raw.iter().map(|w| normalize_word(w)).filter(|w| !w.is_empty()).collect();
@@ -426,35 +413,24 @@ impl Snarc {
         let track = self.texts.entry(source.to_string()).or_default();
         track.seen = self.uses;
 
-        // Surprise: share of content words not in the recent vocabulary.
-        // No vocabulary yet means no expectation, hence no prediction error (as for sensors).
-        let surprise = if content.is_empty() || track.vocabulary.is_empty() {
+        // Surprise: share of content words not in the recent vocabulary (all of them for a
+        // source's first message: nothing is expected of it yet).
+        let surprise = if content.is_empty() {
             0.0
+        } else if track.vocabulary.is_empty() {
+            1.0
         } else {
             content.iter().filter(|w| !track.vocabulary.contains_key(*w)).count() as f64
                 / content.len() as f64
         };
         // Novelty: 1 - max Jaccard similarity to recent messages.
-        let novelty = if track.recent.is_empty() {
-            1.0
-        } else {
-            1.0 - track.recent.iter().map(|m| jaccard(m, &content)).fold(0.0, f64::max)
-        };
-        // Arousal: urgency words, exclamation, shouting, domain keyword density.
-        let urgent = tokens.iter().filter(|w| self.urgency.contains(*w)).count() as f64;
-        let exclaim = text.matches('!').count() as f64;
-        let long_words: Vec<&&str> =
-            raw.iter().filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 2).collect();
-        let caps = if long_words.is_empty() {
-            0.0
-        } else {
-            long_words
-                .iter()
-                .filter(|w| w.chars().filter(|c| c.is_alphabetic()).all(|c| c.is_uppercase()))
-                .count() as f64
-                / long_words.len() as f64
-        };
-        let urgency = 0.6 * (urgent / 2.0).min(1.0) + 0.2 * (exclaim / 2.0).min(1.0) + 0.2 * caps;
+        let similar = track.recent.iter().map(|m| jaccard(m, &content)).fold(0.0, f64::max);
+        let novelty = if track.recent.is_empty() { 1.0 } else { 1.0 - similar };
+        // The rule's cues (hazard, urgency, question, instruction, new name).
+        let vocabulary = &track.vocabulary;
+        let cues = cues::read(text, &|w| vocabulary.contains_key(w), &self.urgency);
+        let evidence = cues.evidence();
+        // Arousal: the message's intensity (hazard, urgency), a little for domain keywords.
         let density = if content.is_empty() {
             0.0
         } else {
@@ -462,30 +438,10 @@ impl Snarc {
                 / content.len() as f64)
                 .min(1.0)
         };
-        let arousal = clamp01(urgency.max(0.5 * density));
+        let arousal = clamp01(cues.intensity().max(0.3 * density));
         // Reward: what similar messages led to; a question is worth answering.
         let mut reward = expected_reward(track.outcomes.iter().map(|(m, r)| (jaccard(m, &content), *r)));
-        let question = text.trim_end().ends_with('?')
-            || tokens.first().is_some_and(|w| {
-                matches!(
-                    w.as_str(),
-                    "what"
-                        | "why"
-                        | "how"
-                        | "when"
-                        | "where"
-                        | "who"
-                        | "which"
-                        | "can"
-                        | "could"
-                        | "is"
-                        | "are"
-                        | "do"
-                        | "does"
-                        | "should"
-                )
-            });
-        if question {
+        if cues.question {
             reward = reward.max(0.75);
         }
         // Conflict: contradiction markers.
@@ -512,7 +468,7 @@ impl Snarc {
         track.recent.push_back(content);
 
         let dims = Dims { surprise, novelty, arousal, reward, conflict };
-        self.finish(dims, semantic)
+        self.finish(dims, semantic, evidence)
     }
 
     /// Record the outcome of attending to the last observation of `stream` (a sensor name or a
@@ -585,79 +541,62 @@ impl Snarc {
     }
 }
 
-fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> Dims {
+/// The five dimensions of one reading and its evidence (its surprise). Surprise: 0 below the
+/// deviation threshold (see [`levels::threshold`]) and for a return to a level the source held
+/// recently; past it, from 0.35 (attention in WAKE) to 1 at 6σ; novelty: how far
+/// it is from every level it held recently (1 for a source's first reading); arousal: how far
+/// it is from the slow home level. Nothing counts during the warm-up.
+fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64) {
     let norm = l2(v);
-    // Surprise: error of the EMA predictor, normalised by its running percentile.
-    let surprise = match &mut track.prediction {
-        None => {
-            track.prediction = Some(v.to_vec());
-            0.0
-        }
-        Some(p) => {
-            let err = if p.len() == v.len() {
-                p.iter().zip(v).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
-            } else {
-                // A shape change is maximally surprising; restart the predictor.
-                f64::INFINITY
-            };
-            let s = if err.is_infinite() {
-                *p = v.to_vec();
-                1.0
-            } else {
-                let s = if track.errors.len() < WARMUP {
-                    (err / 10.0).min(1.0)
+    let (surprise, novelty, arousal) = match &mut track.levels {
+        Some(l) if l.dims() == v.len() => {
+            let d = l.observe(v);
+            if d.warm {
+                let news = d.z >= d.threshold && !d.returned();
+                let surprise = if news {
+                    EVIDENCE_FLOOR + (1.0 - EVIDENCE_FLOOR) * ramp(d.z, d.threshold, Z_SALIENT)
                 } else {
-                    unusual(track.errors.robust_z(err, 0.1, &mut track.scratch))
+                    0.0
                 };
-                for (a, b) in p.iter_mut().zip(v) {
-                    *a += EMA_ALPHA * (b - *a);
-                }
-                track.errors.push(err);
-                s
-            };
-            s
+                (
+                    surprise,
+                    ramp(d.z_known, d.threshold, 2.0 * Z_SALIENT),
+                    ramp(d.z_home, d.threshold, 2.0 * Z_SALIENT),
+                )
+            } else {
+                (0.0, 0.0, 0.0)
+            }
+        }
+        Some(_) => {
+            // A shape change is maximally surprising; the levels start again.
+            track.levels = Some(Levels::new(v));
+            (1.0, 1.0, 0.0)
+        }
+        None => {
+            track.levels = Some(Levels::new(v));
+            (0.0, 1.0, 0.0)
         }
     };
-    // Novelty: 1 - max similarity to recent observations.
-    let novelty = if track.recent.is_empty() {
-        1.0
-    } else {
-        let mut best: f64 = 0.0;
-        for (r, rn) in &track.recent {
-            best = best.max(similarity(r, *rn, v, norm));
-        }
-        1.0 - best
-    };
-    // Arousal: magnitude, normalised by its running percentile.
-    let arousal = if track.magnitudes.len() < WARMUP {
-        (norm / 10.0).min(1.0)
-    } else {
-        unusual(track.magnitudes.robust_z(norm, 0.02, &mut track.scratch).abs())
-    };
-    track.magnitudes.push(norm);
     // Reward: expected value of similar past outcomes.
     let reward = expected_reward(track.outcomes.iter().map(|(o, r)| (similarity(o, l2(o), v, norm), *r)));
-
-    if track.recent.len() == NOVELTY_WINDOW {
-        track.recent.pop_front();
-    }
-    track.recent.push_back((v.to_vec(), norm));
     track.last = Some(v.to_vec());
     track.norms.push(norm);
-    Dims {
+    let dims = Dims {
         surprise: clamp01(surprise),
         novelty: clamp01(novelty),
         arousal: clamp01(arousal),
         reward,
         conflict: 0.0,
-    }
+    };
+    (dims, dims.surprise)
 }
 
-/// Map a robust z-score onto `[0, 1]`: within 2 deviations of the median is usual (0), 6 or more
-/// is maximally unusual (1), linear in between. (The reference's raw percentile made every
-/// routine reading half-salient, and the newest of a few noisy samples "the highest ever".)
-fn unusual(z: f64) -> f64 {
-    clamp01((z - 2.0) / 4.0)
+/// 0 at or below `from`, 1 at or above `to`, linear in between.
+fn ramp(x: f64, from: f64, to: f64) -> f64 {
+    if to <= from {
+        return if x >= to { 1.0 } else { 0.0 };
+    }
+    clamp01((x - from) / (to - from))
 }
 
 /// Expected reward from the 10 most similar past outcomes: the similarity-weighted mean of

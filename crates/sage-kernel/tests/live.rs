@@ -259,7 +259,7 @@ fn an_ambiguous_text_waits_for_its_score_while_the_ticks_go_on() {
     let mut k = scoring_kernel();
     let (lo, hi) = k.config().semantic_band;
     // A text whose cheap salience is inside the semantic band.
-    let text = "Where is the charging dock of the robot?";
+    let text = "The charging dock of the robot looks different today";
     let r = k.tick_live(0.0, &[Observation::text("operator", text)], false, vec![], &mut NoExecutor);
     let cheap = r.observations[0].salience.unwrap().total;
     assert!((lo..=hi).contains(&cheap), "{cheap} is not ambiguous; pick another text");
@@ -288,7 +288,7 @@ fn an_ambiguous_text_waits_for_its_score_while_the_ticks_go_on() {
     // A score that never comes (no model could score it) leaves the cheap salience.
     let r = k.tick_live(
         0.15,
-        &[Observation::text("tablet", "Where is the loading bay of the robot?")],
+        &[Observation::text("tablet", "The loading bay of the robot looks busy today")],
         false,
         vec![],
         &mut NoExecutor,

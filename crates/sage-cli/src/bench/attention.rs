@@ -70,3 +70,17 @@ fn with_the_model(
     );
     Ok((r, Some(line)))
 }
+
+/// Every scenario family on `seeds` seeds (held out, or the tuning ones), the worst first.
+pub fn families(seeds: u64, tuning: bool, json: bool) -> anyhow::Result<()> {
+    use sage_bench::families::{evaluate_all, HELD_OUT_FROM};
+    let from = if tuning { 0 } else { HELD_OUT_FROM };
+    let seeds: Vec<u64> = (from..from + seeds.max(1)).collect();
+    let all = evaluate_all(&seeds)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    print!("{}", report::families(&all, tuning));
+    Ok(())
+}

@@ -110,6 +110,16 @@ enum What {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Instead of one scenario, every generated scenario family on held-out seeds: recall,
+        /// precision and compute skipped per family, the worst first.
+        #[arg(long, conflicts_with_all = ["scenario", "with_model"])]
+        families: bool,
+        /// Scenarios per family.
+        #[arg(long, default_value_t = 10, requires = "families")]
+        seeds: u64,
+        /// Use the tuning seeds instead of the held-out ones.
+        #[arg(long, requires = "families")]
+        tuning: bool,
     },
     /// Routing on a simulated zoo of scripted engines, against always-best, always-cheapest and
     /// random.
@@ -196,7 +206,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             },
             json,
         ),
-        What::Attention { scenario, json, with_model, zoo } => {
+        What::Attention { families: true, seeds, tuning, json, .. } => {
+            attention::families(seeds, tuning, json)
+        }
+        What::Attention { scenario, json, with_model, zoo, .. } => {
             attention::run(scenario, json, with_model, &zoo)
         }
         What::Routing { requests, seed, more_seeds, json } => routing::run(requests, seed, more_seeds, json),

@@ -221,6 +221,7 @@ impl Kernel {
                     total: 0.0,
                     confidence: 0.0,
                     semantic: None,
+                    evidence: 0.0,
                 })),
                 Payload::Text(t) => Ok(self.score_text(ctx, &o.source, t, o.semantic, executor)),
             };

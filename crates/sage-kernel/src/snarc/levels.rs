@@ -1,19 +1,22 @@
 //! Scale-free deviation of a sensor reading from what its source usually reads.
 //!
-//! Per source and per dimension: a level (an exponentially weighted mean that follows slow
-//! drift), the noise around it (an exponentially weighted variance of the one-step prediction
-//! errors, winsorized so that one outlier does not inflate it), and a slow "home" level. A
-//! reading's deviation is the largest, over its dimensions, of `|x − level| / noise`: a number of
-//! standard deviations, the same whatever the channel's units, offset or dimension count.
+//! Per source and per dimension: a level with a trend (Holt's double exponential smoothing, so
+//! that a steady drift is predicted, not chased), the noise around it (an exponentially weighted
+//! variance of the one-step prediction errors, winsorized so that one outlier does not inflate
+//! it), and a slow "home" level. A reading's deviation is the largest, over its dimensions, of
+//! `|x − predicted| / noise`: a number of standard deviations, the same whatever the channel's
+//! units, offset or dimension count.
 //!
-//! - **Warm-up**: the first [`WARMUP`] readings estimate level and noise exactly (running mean and
-//!   variance) and are never surprising.
+//! - **Warm-up**: the first [`WARMUP`] readings estimate level, trend and noise exactly (a running
+//!   least-squares line through them, and the variance around it) and are never surprising.
 //! - **Habituation**: a dimension that jumps by at least the surprise threshold takes its new
 //!   value as its level at once (its noise estimate is left alone), so a jump that persists is
 //!   news once, and the readings after it are normal.
-//! - **Known levels**: the levels a source held recently (one remembered every
-//!   [`SNAPSHOT_EVERY`] readings, and the level before every jump; [`KNOWN_LEVELS`] kept). A
-//!   reading back at one of them is a return, not news.
+//! - **Known levels**: the levels a source held in its last [`KNOWN_FOR`] readings (the level
+//!   left by every jump, and the settled level every [`SNAPSHOT_EVERY`] readings; at most
+//!   [`KNOWN_LEVELS`]). A reading back at one of them is a return, not news: a signal that
+//!   flips between two levels is news once. Older levels are forgotten: the same jolt a few
+//!   minutes later is news again.
 //! - **Many dimensions**: the largest of D noise deviations grows with D; the threshold where
 //!   deviation starts to count is the deviation that noise alone exceeds once in a thousand
 //!   readings for D dimensions, and never below 4.5 (see [`threshold`]).
@@ -23,13 +26,17 @@ use std::collections::VecDeque;
 /// Readings used to estimate level and noise before deviations count.
 pub const WARMUP: u64 = 30;
 /// Rate at which the level follows the readings (a drift slower than this is followed).
-const LEVEL_RATE: f64 = 0.1;
+const LEVEL_RATE: f64 = 0.05;
 /// Rate at which the noise estimate follows (about 200 readings of memory).
 const NOISE_RATE: f64 = 0.01;
+/// Rate at which the trend follows the prediction errors.
+const TREND_RATE: f64 = 0.002;
 /// Rate of the slow home level.
 const HOME_RATE: f64 = 0.01;
 /// Levels remembered.
 pub const KNOWN_LEVELS: usize = 8;
+/// Readings a level is remembered for.
+pub const KNOWN_FOR: u64 = 20;
 /// A level is remembered every this many readings.
 pub const SNAPSHOT_EVERY: u64 = 25;
 /// Deviations above this many noise units are clipped when they update the noise estimate.
@@ -43,12 +50,18 @@ const Z_FLOOR: f64 = 4.5;
 /// Readings of pure noise whose largest deviation reaches the threshold: one in a thousand.
 const FALSE_ALARM: f64 = 1e-3;
 
-/// Where deviations start to count for a reading of `dims` dimensions: the two-sided normal
-/// quantile of `FALSE_ALARM / dims` (noise alone reaches it once in a thousand readings),
-/// at least 4.5. 4.5 for up to about 60 dimensions, 4.62 for 256.
-pub fn threshold(dims: usize) -> f64 {
+/// Where deviations start to count for a reading of `dims` dimensions after `readings`
+/// readings: the two-sided normal quantile of `FALSE_ALARM / dims` (noise alone reaches it once
+/// in a thousand readings), at least 4.5 (4.5 for up to about 60 dimensions, 4.62 for 256),
+/// widened for a noise estimated from few readings as Student's t is (Cornish-Fisher:
+/// `q × (1 + (q² + 1) / 4ν)`, ν the readings behind the estimate, at most the noise estimate's
+/// memory): 18% wider at the end of the warm-up, 3% once the estimate is settled.
+pub fn threshold(dims: usize, readings: u64) -> f64 {
     let p = FALSE_ALARM / dims.max(1) as f64;
-    normal_upper_quantile(p / 2.0).max(Z_FLOOR)
+    let q = normal_upper_quantile(p / 2.0).max(Z_FLOOR);
+    let memory = (2.0 / NOISE_RATE - 1.0) as u64;
+    let nu = readings.saturating_sub(1).clamp(1, memory) as f64;
+    q * (1.0 + (q * q + 1.0) / (4.0 * nu))
 }
 
 /// `z` with `P(Z > z) = p` for a standard normal (Abramowitz and Stegun 26.2.23, error below
@@ -56,7 +69,8 @@ pub fn threshold(dims: usize) -> f64 {
 fn normal_upper_quantile(p: f64) -> f64 {
     let p = p.clamp(1e-300, 0.5);
     let t = (-2.0 * p.ln()).sqrt();
-    t - (2.515517 + 0.802853 * t + 0.010328 * t * t) / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+    t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
+        / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
 }
 
 /// How far a reading is from its source's levels, in noise units.
@@ -74,15 +88,38 @@ pub struct Deviation {
     pub warm: bool,
 }
 
+impl Deviation {
+    /// The reading is back at a level the source held recently: within the threshold of it,
+    /// and clearly nearer to it than to the current level (by at least [`RETURN_MARGIN`]
+    /// deviations; a new jump is about as far from every recent level).
+    pub fn returned(&self) -> bool {
+        self.z_known < self.threshold && self.z_known + RETURN_MARGIN < self.z
+    }
+}
+
+/// How much nearer to a known level than to the current one a return must be, in deviations.
+const RETURN_MARGIN: f64 = 1.0;
+
 /// Level and noise of one source's dimensions.
 #[derive(Debug, Clone)]
 pub struct Levels {
     readings: u64,
+    /// The prediction for the next reading (during warm-up: the running mean).
     level: Vec<f64>,
+    /// Change per reading.
+    trend: Vec<f64>,
     /// Variance of the prediction errors (during warm-up: the running sum of squares).
     var: Vec<f64>,
+    /// During warm-up: the co-moment of the readings with their index, and the index's mean and
+    /// sum of squares (the least-squares line).
+    comoment: Vec<f64>,
+    t_mean: f64,
+    t_m2: f64,
     home: Vec<f64>,
-    known: VecDeque<Vec<f64>>,
+    /// `(level, reading when it was remembered)`.
+    known: VecDeque<(Vec<f64>, u64)>,
+    /// Readings since a jump last moved the level.
+    since_jump: u64,
 }
 
 impl Levels {
@@ -91,9 +128,14 @@ impl Levels {
         Self {
             readings: 1,
             level: first.to_vec(),
+            trend: vec![0.0; first.len()],
             var: vec![0.0; first.len()],
+            comoment: vec![0.0; first.len()],
+            t_mean: 0.0,
+            t_m2: 0.0,
             home: first.to_vec(),
             known: VecDeque::with_capacity(KNOWN_LEVELS),
+            since_jump: 0,
         }
     }
 
@@ -103,7 +145,8 @@ impl Levels {
     }
 
     fn noise(&self, d: usize) -> f64 {
-        let var = if self.readings <= WARMUP && self.readings > 1 {
+        // Until the warm-up's last reading, `var` is Welford's sum of squares.
+        let var = if self.readings < WARMUP && self.readings > 1 {
             self.var[d] / (self.readings - 1) as f64
         } else {
             self.var[d]
@@ -124,53 +167,91 @@ impl Levels {
     /// How far `x` is from the levels, then learn from it. `x` must have [`Levels::dims`]
     /// values.
     pub fn observe(&mut self, x: &[f64]) -> Deviation {
-        let threshold = threshold(x.len());
+        let threshold = threshold(x.len(), self.readings);
         let warm = self.readings >= WARMUP;
         let z = self.distance(x, &self.level);
-        let z_known = self.known.iter().map(|l| self.distance(x, l)).fold(z, f64::min);
+        let nearest = self
+            .known
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, at))| self.readings - at <= KNOWN_FOR)
+            .map(|(i, (l, _))| (self.distance(x, l), i))
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let z_known = nearest.map_or(z, |(k, _)| k.min(z));
         let z_home = self.distance(x, &self.home);
-        self.learn(x, threshold);
-        Deviation { z, z_known, z_home, threshold, warm }
+        let deviation = Deviation { z, z_known, z_home, threshold, warm };
+        // Back at a known level: that level, estimated over many readings, is restored.
+        let back_to = nearest.filter(|_| warm && deviation.returned()).map(|(_, i)| i);
+        self.learn(x, threshold, back_to);
+        deviation
     }
 
-    fn learn(&mut self, x: &[f64], threshold: f64) {
+    fn learn(&mut self, x: &[f64], threshold: f64, back_to: Option<usize>) {
         self.readings += 1;
         let n = self.readings;
         if n <= WARMUP {
-            // Welford: exact running mean and sum of squared deviations.
+            // Welford: exact running means, sums of squares and co-moments with the index.
+            let t = (n - 1) as f64;
+            let dt = t - self.t_mean;
+            self.t_mean += dt / n as f64;
+            self.t_m2 += dt * (t - self.t_mean);
             for (d, &v) in x.iter().enumerate() {
                 let delta = v - self.level[d];
                 self.level[d] += delta / n as f64;
                 self.var[d] += delta * (v - self.level[d]);
+                self.comoment[d] += dt * (v - self.level[d]);
                 self.home[d] = self.level[d];
             }
             if n == WARMUP {
-                // From now on `var` is the variance itself.
-                for v in &mut self.var {
-                    *v /= (n - 1) as f64;
+                // The least-squares line: its slope is the trend, its value at the next index
+                // the prediction, and the variance around it the noise.
+                for d in 0..x.len() {
+                    let slope = if self.t_m2 > 0.0 { self.comoment[d] / self.t_m2 } else { 0.0 };
+                    let residual = (self.var[d] - slope * self.comoment[d]).max(0.0);
+                    self.var[d] = residual / (n - 2) as f64;
+                    // A slope within three of its standard errors of zero is noise: a wrong
+                    // trend would carry the prediction away (by trend / LEVEL_RATE).
+                    let se = if self.t_m2 > 0.0 { (self.var[d] / self.t_m2).sqrt() } else { f64::INFINITY };
+                    let slope = if slope.abs() > 3.0 * se { slope } else { 0.0 };
+                    self.trend[d] = slope;
+                    self.level[d] += slope * (t + 1.0 - self.t_mean);
+                    self.home[d] = self.level[d];
                 }
+                self.comoment = Vec::new();
             }
             return;
         }
-        let jumped: Vec<bool> =
-            x.iter().enumerate().map(|(d, &v)| (v - self.level[d]).abs() / self.noise(d) >= threshold).collect();
+        let jumped: Vec<bool> = x
+            .iter()
+            .enumerate()
+            .map(|(d, &v)| (v - self.level[d]).abs() / self.noise(d) >= threshold)
+            .collect();
+        let restored = back_to.and_then(|i| self.known.get(i)).map(|(l, at)| (l.clone(), self.readings - at));
         if jumped.iter().any(|&j| j) {
             self.remember(self.level.clone());
+            self.since_jump = 0;
+        } else {
+            self.since_jump += 1;
         }
         for (d, &v) in x.iter().enumerate() {
             let sd = self.noise(d);
             let e = v - self.level[d];
             if jumped[d] {
-                // A new normal: the level moves at once; the noise is not the jump.
-                self.level[d] = v;
+                // A new normal: the level moves at once (to the known level it came back to, or
+                // to the reading); the noise is not the jump.
+                self.level[d] = match &restored {
+                    Some((known, age)) => known[d] + self.trend[d] * *age as f64,
+                    None => v + self.trend[d],
+                };
             } else {
                 let clipped = e.clamp(-WINSOR * sd, WINSOR * sd);
                 self.var[d] += NOISE_RATE * (clipped * clipped - self.var[d]);
-                self.level[d] += LEVEL_RATE * e;
+                self.trend[d] += TREND_RATE * e;
+                self.level[d] += LEVEL_RATE * e + self.trend[d];
             }
-            self.home[d] += HOME_RATE * (v - self.home[d]);
+            self.home[d] += HOME_RATE * (v - self.home[d]) + self.trend[d];
         }
-        if n % SNAPSHOT_EVERY == 0 {
+        if self.since_jump > 0 && self.since_jump.is_multiple_of(SNAPSHOT_EVERY) {
             self.remember(self.level.clone());
         }
     }
@@ -179,7 +260,7 @@ impl Levels {
         if self.known.len() == KNOWN_LEVELS {
             self.known.pop_front();
         }
-        self.known.push_back(level);
+        self.known.push_back((level, self.readings));
     }
 }
 
@@ -194,12 +275,15 @@ mod tests {
     }
 
     #[test]
-    fn thresholds_grow_with_dimensions_from_the_floor() {
-        assert_eq!(threshold(1), 4.5);
-        assert_eq!(threshold(16), 4.5);
-        let t256 = threshold(256);
-        assert!((4.55..4.7).contains(&t256), "{t256}");
-        assert!(threshold(4096) > t256 && threshold(4096) < Z_SALIENT);
+    fn thresholds_grow_with_dimensions_from_the_floor_and_shrink_as_the_noise_is_known() {
+        let settled = u64::MAX;
+        assert_eq!(threshold(1, settled), threshold(16, settled));
+        assert!((4.6..4.65).contains(&threshold(1, settled)), "{}", threshold(1, settled));
+        let t256 = threshold(256, settled);
+        assert!((4.7..4.8).contains(&t256), "{t256}");
+        assert!(threshold(4096, settled) > t256 && threshold(4096, settled) < Z_SALIENT);
+        assert!(threshold(8, WARMUP) > 1.15 * threshold(8, settled));
+        assert!(threshold(8, 100) > threshold(8, 200));
     }
 
     #[test]
@@ -220,6 +304,29 @@ mod tests {
     }
 
     #[test]
+    fn a_brief_jump_repeated_minutes_later_is_news_and_a_flip_flop_is_news_once() {
+        let mut rng = Rng::new(8);
+        let mut l = Levels::new(&noisy(&mut rng, 2, 0.0, 1.0));
+        for round in 0..4 {
+            for _ in 0..KNOWN_FOR + 10 {
+                l.observe(&noisy(&mut rng, 2, 0.0, 1.0));
+            }
+            let jolt = l.observe(&[9.0, 0.0]);
+            assert!(jolt.z >= jolt.threshold && !jolt.returned(), "round {round}: {jolt:?}");
+        }
+        for _ in 0..KNOWN_FOR + 10 {
+            l.observe(&noisy(&mut rng, 2, 0.0, 1.0));
+        }
+        let mut news = 0;
+        for i in 0..10 {
+            let x = if i % 2 == 0 { [9.0 + 0.5 * rng.normal(), 0.0] } else { [0.0, 0.0] };
+            let d = l.observe(&x);
+            news += usize::from(d.z >= d.threshold && !d.returned());
+        }
+        assert_eq!(news, 1, "a flip-flop is news once");
+    }
+
+    #[test]
     fn a_persisting_jump_is_news_once_and_a_return_is_known() {
         let mut rng = Rng::new(5);
         let mut l = Levels::new(&noisy(&mut rng, 3, 1.0, 0.1));
@@ -232,14 +339,14 @@ mod tests {
             v
         };
         let first = l.observe(&up(&mut rng));
-        assert!(first.z >= 6.0 && first.z_known >= 6.0, "{first:?}");
+        assert!(first.z >= 6.0 && !first.returned(), "{first:?}");
         for _ in 0..2 {
             let next = l.observe(&up(&mut rng));
             assert!(next.z < first.threshold, "the new level is normal now: {next:?}");
         }
         let back = l.observe(&noisy(&mut rng, 3, 1.0, 0.1));
         assert!(back.z >= back.threshold, "{back:?}");
-        assert!(back.z_known < back.threshold, "the old level is remembered: {back:?}");
+        assert!(back.returned(), "the old level is remembered: {back:?}");
     }
 
     #[test]
@@ -257,5 +364,34 @@ mod tests {
         }
         let d = l.observe(&[2.0, 1.0]);
         assert!(d.z.is_finite() && d.z >= Z_SALIENT);
+    }
+}
+
+#[cfg(test)]
+mod drift_tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    #[test]
+    fn a_steady_drift_is_predicted_not_chased() {
+        let mut rng = Rng::new(2);
+        let at = |i: usize, rng: &mut Rng| [0.3 * i as f64 + rng.normal(), -0.1 * i as f64 + rng.normal()];
+        let mut l = Levels::new(&at(0, &mut rng));
+        let mut worst: f64 = 0.0;
+        for i in 1..300 {
+            let d = l.observe(&at(i, &mut rng));
+            if i > 60 {
+                worst = worst.max(d.z);
+            }
+        }
+        assert!(worst < d_threshold(), "{worst}");
+        let mut jump = at(300, &mut rng);
+        jump[0] += 7.0;
+        let d = l.observe(&jump);
+        assert!((5.5..8.5).contains(&d.z), "{d:?}");
+    }
+
+    fn d_threshold() -> f64 {
+        threshold(2, u64::MAX)
     }
 }

@@ -4,24 +4,22 @@ fn frame1(s: &mut Snarc, v: &[f64]) -> Salience {
     s.assess_frame(&[("a", v)]).unwrap()[0]
 }
 
+/// Readings of `dims` dimensions: `offset + scale × N(0, 1)` each.
+fn noisy(rng: &mut crate::rng::Rng, dims: usize, offset: f64, scale: f64) -> Vec<f64> {
+    (0..dims).map(|_| offset + scale * rng.normal()).collect()
+}
+
 #[test]
-fn first_repeat_and_jump_follow_the_reference_shape() {
+fn a_first_reading_is_new_and_nothing_is_surprising_during_warm_up() {
     let mut s = Snarc::new(SnarcConfig::default());
     let first = frame1(&mut s, &[1.0, 2.0, 3.0]);
     assert_eq!(first.dims.surprise, 0.0);
     assert_eq!(first.dims.novelty, 1.0);
-    assert!((first.dims.arousal - 0.374).abs() < 1e-3);
     assert_eq!(first.dims.reward, 0.5);
-    assert!((first.total - 0.375).abs() < 1e-3);
-    let repeat = frame1(&mut s, &[1.0, 2.0, 3.0]);
-    assert_eq!(repeat.dims.surprise, 0.0);
-    assert!(repeat.dims.novelty < 1e-9);
-    assert!(repeat.total < first.total);
-    let jump = frame1(&mut s, &[-3.0, 0.5, 9.0]);
-    assert!(jump.dims.surprise > 0.7, "{jump:?}");
-    assert!(jump.dims.novelty > 0.1);
-    assert!(jump.total > repeat.total);
-    for x in [first, repeat, jump] {
+    assert!(first.total < 0.35, "a first reading alone is not attended: {first:?}");
+    let early = frame1(&mut s, &[-3.0, 0.5, 9.0]);
+    assert_eq!(early.dims.surprise, 0.0);
+    for x in [first, early] {
         for d in x.dims.as_array() {
             assert!((0.0..=1.0).contains(&d));
         }
@@ -30,16 +28,25 @@ fn first_repeat_and_jump_follow_the_reference_shape() {
 }
 
 #[test]
-fn surprise_uses_a_running_percentile_after_warmup() {
+fn after_warm_up_a_jump_is_salient_once_and_routine_readings_are_not() {
+    let mut rng = crate::rng::Rng::new(9);
     let mut s = Snarc::new(SnarcConfig::default());
-    for i in 0..40 {
-        frame1(&mut s, &[1.0 + 0.01 * (i % 3) as f64, 2.0]);
+    let mut worst_routine: f64 = 0.0;
+    for i in 0..300 {
+        let r = frame1(&mut s, &noisy(&mut rng, 6, 2.0, 0.05));
+        if i > 40 {
+            worst_routine = worst_routine.max(r.total);
+        }
     }
-    let calm = frame1(&mut s, &[1.01, 2.0]);
-    let shock = frame1(&mut s, &[9.0, -4.0]);
-    assert!(calm.dims.surprise < 0.6);
-    assert!(shock.dims.surprise > 0.95);
-    assert!(shock.dims.arousal > 0.95);
+    assert!(worst_routine < 0.35, "a routine reading was salient: {worst_routine}");
+    let mut up = noisy(&mut rng, 6, 2.0, 0.05);
+    up[4] += 8.0 * 0.05;
+    let jump = frame1(&mut s, &up);
+    assert!(jump.total >= 0.35 && jump.evidence >= 0.35, "{jump:?}");
+    let mut again = noisy(&mut rng, 6, 2.0, 0.05);
+    again[4] += 8.0 * 0.05;
+    let second = frame1(&mut s, &again);
+    assert!(second.total < 0.35, "a persisting level is the new normal: {second:?}");
 }
 
 #[test]
@@ -93,10 +100,11 @@ fn text_detectors() {
 }
 
 #[test]
-fn semantic_blend_is_half_surprise_half_semantic() {
+fn semantic_blend_is_half_the_rule_half_semantic() {
     let mut s = Snarc::new(SnarcConfig::default());
     let x = s.assess_text("op", "a brand new message", Some(0.8));
-    assert!((x.total - (0.5 * x.dims.surprise + 0.4)).abs() < 1e-12);
+    let rule = x.evidence.max(WEIGHTED_SHARE * s.weights().combine(&x.dims));
+    assert!((x.total - (0.5 * rule + 0.4)).abs() < 1e-12);
     assert_eq!(x.semantic, Some(0.8));
     let y = s.assess_text("op", "another one", Some(7.0));
     assert_eq!(y.semantic, Some(1.0));
@@ -152,4 +160,99 @@ fn streams_named_by_clients_are_bounded() {
     assert!(s.expected_corr.len() <= MAX_PAIRS);
     // A stream in steady use is never the one forgotten.
     assert!(s.sensors.contains_key("imu"));
+}
+
+#[test]
+fn the_urgent_fire_message_is_salient_and_its_look_alike_is_not() {
+    let mut s = Snarc::new(SnarcConfig::default());
+    let fire =
+        s.assess_text("op", "URGENT: What is your battery level? Please report now, there is a fire!", None);
+    assert!(fire.total >= 0.9 && fire.dims.arousal >= 0.6, "{fire:?}");
+    // Even a model that calls it unimportant cannot push it below attention.
+    assert!(s.blend(fire, 0.0).total >= 0.35);
+    let mut s = Snarc::new(SnarcConfig::default());
+    s.assess_text("op", "shift report filed as usual", None);
+    let drill = s.assess_text("op", "fire drill scheduled for Friday", None);
+    assert!(drill.total < 0.35, "{drill:?}");
+}
+
+mod invariance {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The largest total over routine readings after warm-up, and the total of a `jump`σ jump
+    /// in dimension `at`, for a channel of `dims` dimensions around `offset` with noise `scale`,
+    /// beside `quiet` other channels.
+    /// Also returns how many routine readings after warm-up were salient.
+    fn run(
+        seed: u64,
+        dims: usize,
+        scale: f64,
+        offset: f64,
+        quiet: usize,
+        jump: f64,
+        at: usize,
+    ) -> (f64, f64, usize) {
+        let mut rng = crate::rng::Rng::new(seed);
+        let mut s = Snarc::new(SnarcConfig::default());
+        let names: Vec<String> = (0..quiet).map(|i| format!("quiet{i}")).collect();
+        let mut routine: f64 = 0.0;
+        let mut false_alarms = 0;
+        let frame = |s: &mut Snarc, rng: &mut crate::rng::Rng, main: Vec<f64>| {
+            let others: Vec<Vec<f64>> = (0..quiet).map(|_| noisy(rng, 3, 1.0, 0.01)).collect();
+            let mut f: Vec<(&str, &[f64])> = vec![("main", &main)];
+            f.extend(names.iter().map(String::as_str).zip(others.iter().map(Vec::as_slice)));
+            s.assess_frame(&f).unwrap()[0]
+        };
+        for i in 0..120 {
+            let main = noisy(&mut rng, dims, offset, scale);
+            let r = frame(&mut s, &mut rng, main);
+            if i > 40 {
+                routine = routine.max(r.total);
+                false_alarms += usize::from(r.total >= 0.35);
+            }
+        }
+        // The jump: the jumped dimension exactly `jump`σ from the level, the others noisy.
+        let mut up = noisy(&mut rng, dims, offset, scale);
+        up[at % dims] = offset + jump * scale;
+        let j = frame(&mut s, &mut rng, up);
+        (routine, j.total, false_alarms)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 64,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5A11),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// On every combination of units, offset, dimension count and quiet channels beside it,
+        /// a reading 6σ from the level in one dimension is above the attention threshold, and
+        /// routine readings are rarely (noise alone crosses the deviation threshold about once
+        /// in a thousand readings by design; at most 2 of the 79 here).
+        #[test]
+        fn a_jump_is_salient_whatever_the_units_dimensions_and_channels(
+            seed in 0u64..1000,
+            dims in 1usize..=256,
+            scale_log in -3.0f64..3.0,
+            offset in -1000.0f64..1000.0,
+            quiet in 0usize..4,
+            at in 0usize..256,
+        ) {
+            let scale = 10f64.powf(scale_log);
+            let (_, jump, false_alarms) = run(seed, dims, scale, offset * scale, quiet, 6.0, at);
+            prop_assert!(false_alarms <= 2, "{false_alarms} routine readings attended");
+            prop_assert!(jump >= 0.35, "jump {jump}");
+        }
+
+        /// Scaling and shifting a channel changes nothing: the same noise gives the same totals.
+        #[test]
+        fn totals_do_not_depend_on_units_or_offset(seed in 0u64..1000, scale_log in -3.0f64..3.0, shift in -50.0f64..50.0) {
+            let scale = 10f64.powf(scale_log);
+            let a = run(seed, 8, 1.0, 0.0, 0, 7.0, 3);
+            let b = run(seed, 8, scale, shift * scale, 0, 7.0, 3);
+            prop_assert!((a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6 && a.2 == b.2, "{a:?} {b:?}");
+        }
+    }
 }

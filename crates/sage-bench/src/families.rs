@@ -1,0 +1,374 @@
+//! Families of labelled attention scenarios, generated from a seed, for judging salience on data
+//! it was not tuned on.
+//!
+//! Every family draws its parameters per scenario (channels, dimensions, units, noise, drift,
+//! jump sizes and rates, text mix); the labels follow written rules, not the kernel:
+//!
+//! - **Sensors**: a jump of at least 6σ (σ: the channel's noise) in one dimension that persists
+//!   for three readings is salient at its first reading. Jumps of 3σ to 6σ are drawn too and are
+//!   not salient; neither are the readings after a jump, nor the return to the old level.
+//! - **Text**: a message that warns of a hazard, asks, instructs, or names someone or something
+//!   new is salient; routine status lines and look-alikes ("fire drill scheduled for Friday", "no
+//!   smoke detected") are not.
+//!
+//! Seeds below 1000 are for tuning; seeds from [`HELD_OUT_FROM`] on are held out, and the
+//! held-out figures are what `sage bench attention --families` reports. (Seeds 1000 to 1004 were
+//! held out first and looked at once during development, before the level predictor learned
+//! trends; they are retired, and the held-out seeds start at 2000.)
+
+use std::collections::BTreeMap;
+
+use sage_kernel::rng::Rng;
+use serde_json::{json, Value};
+
+/// Seeds from here on are never used for tuning.
+pub const HELD_OUT_FROM: u64 = 2000;
+
+/// A family of scenarios: ranges the generator draws from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    /// Name.
+    pub name: &'static str,
+    /// Sensor channels (inclusive range).
+    pub channels: (usize, usize),
+    /// Dimensions per channel, drawn log-uniformly (inclusive range).
+    pub dims: (usize, usize),
+    /// Channel scale (units of a reading), as a power of ten (range).
+    pub scale_log10: (f64, f64),
+    /// Noise σ relative to the scale (range).
+    pub noise: (f64, f64),
+    /// Drift per reading, in σ (largest; drawn in `[0, drift]` with a random sign per dimension).
+    pub drift: f64,
+    /// Jump sizes in σ (range).
+    pub jump_sigma: (f64, f64),
+    /// Jumps per channel per 100 readings.
+    pub jump_rate: f64,
+    /// Ticks between operator messages (range).
+    pub text_every: (u64, u64),
+    /// Share of messages that are salient, and of routine look-alikes.
+    pub salient_share: f64,
+    /// Share of routine messages that look urgent.
+    pub lookalike_share: f64,
+    /// Ticks.
+    pub ticks: u64,
+}
+
+/// The families.
+pub fn families() -> Vec<Family> {
+    let base = Family {
+        name: "mixed",
+        channels: (1, 8),
+        dims: (1, 256),
+        scale_log10: (-3.0, 3.0),
+        noise: (0.01, 0.2),
+        drift: 0.02,
+        jump_sigma: (3.0, 12.0),
+        jump_rate: 1.0,
+        text_every: (4, 12),
+        salient_share: 0.3,
+        lookalike_share: 0.3,
+        ticks: 600,
+    };
+    vec![
+        base.clone(),
+        Family { name: "one-wide", channels: (1, 1), dims: (64, 256), ..base.clone() },
+        Family { name: "many-narrow", channels: (6, 8), dims: (1, 4), ..base.clone() },
+        Family { name: "tiny-units", scale_log10: (-3.0, -3.0), noise: (0.001, 0.01), ..base.clone() },
+        Family { name: "huge-units", scale_log10: (3.0, 3.0), noise: (0.1, 0.5), ..base.clone() },
+        Family { name: "drifting", drift: 0.1, ..base.clone() },
+        Family { name: "busy", jump_rate: 3.0, text_every: (1, 3), ..base.clone() },
+        Family { name: "quiet", jump_rate: 0.3, text_every: (20, 40), ..base.clone() },
+        Family { name: "lookalikes", lookalike_share: 0.8, salient_share: 0.15, ..base },
+    ]
+}
+
+/// Routine status lines (`{n}`: a number, `{z}`: a zone letter).
+const ROUTINE: &[&str] = &[
+    "battery at {n} percent, all systems normal",
+    "patrol of zone {z} complete",
+    "shift report filed as usual",
+    "status nominal",
+    "temperature in zone {z} is {n} degrees",
+    "all quiet in zone {z}",
+    "charging finished, battery {n} percent",
+    "route {n} completed on schedule",
+    "conveyor running at normal speed",
+    "daily log uploaded",
+];
+
+/// Routine messages that look urgent.
+const LOOKALIKE: &[&str] = &[
+    "fire drill scheduled for friday",
+    "smoke detector test completed in zone {z}",
+    "no smoke detected in zone {z}",
+    "reminder: safety training on monday",
+    "the alarm panel was inspected yesterday",
+    "fire extinguishers refilled last week",
+    "the emergency exit signage was replaced as planned",
+    "no intruders seen during the night patrol",
+    "spill kit restocked, nothing to report",
+    "collision sensors passed the weekly test",
+];
+
+/// Salient messages, each with its reason.
+const SALIENT: &[(&str, &str)] = &[
+    ("fire near the loading dock in zone {z}!", "hazard"),
+    ("there is smoke coming from the charger", "hazard"),
+    ("a worker fell in aisle {n} and is hurt", "hazard"),
+    ("intruder spotted at the north gate", "hazard"),
+    ("gas leak reported near bay {n}", "hazard"),
+    ("URGENT: the forklift is blocking the exit", "urgency"),
+    ("where is the spare battery?", "question"),
+    ("how long until the delivery to bay {n} is done?", "question"),
+    ("can you see anyone in zone {z}?", "question"),
+    ("bring the toolbox to bay {n}", "instruction"),
+    ("stop the conveyor in zone {z}", "instruction"),
+    ("please check the door of room {n}", "instruction"),
+    ("go back to the charger now", "instruction"),
+    ("visitor {name} arrives at gate {n} at noon", "new name"),
+    ("the new robot Unit-K{n} joins the fleet today", "new name"),
+    ("a parcel for {name} is at the front desk", "new name"),
+];
+
+/// Names for the "new name" messages: a name already used by the source is not news, and a
+/// message naming it again is labelled routine.
+const NAMES: &[&str] = &[
+    "Okafor",
+    "Lindqvist",
+    "Haddad",
+    "Nakamura",
+    "Moreau",
+    "Kowalski",
+    "Fernandes",
+    "Abebe",
+    "Novak",
+    "Ivanova",
+    "Castillo",
+    "Tanaka",
+    "Osei",
+    "Brennan",
+    "Duarte",
+    "Petrov",
+    "Sandoval",
+    "Keller",
+    "Mbeki",
+    "Larsen",
+];
+
+fn fill(rng: &mut Rng, t: &str) -> String {
+    let n = 2 + rng.below(97);
+    let z = ["A", "B", "C", "D"][rng.below(4)];
+    let name = NAMES[rng.below(NAMES.len())];
+    t.replace("{n}", &n.to_string()).replace("{z}", z).replace("{name}", name)
+}
+
+/// The names and codes in `text` (capitalised words after the first, words with digits and
+/// letters), as the labeller sees them.
+fn names_in(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .skip(1)
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_string())
+        .filter(|w| {
+            let capitalised =
+                w.chars().next().is_some_and(char::is_uppercase) && w.chars().skip(1).any(char::is_lowercase);
+            capitalised || (w.chars().any(|c| c.is_ascii_digit()) && w.chars().any(char::is_alphabetic))
+        })
+        .collect()
+}
+
+fn uniform(rng: &mut Rng, (lo, hi): (f64, f64)) -> f64 {
+    lo + (hi - lo) * rng.next_f64()
+}
+
+fn between(rng: &mut Rng, (lo, hi): (u64, u64)) -> u64 {
+    lo + rng.below((hi - lo + 1) as usize) as u64
+}
+
+/// One channel of a generated scenario.
+struct Channel {
+    name: String,
+    level: Vec<f64>,
+    drift: Vec<f64>,
+    sigma: f64,
+    /// The jump in progress: `(dimension, size, readings left)`.
+    jump: Option<(usize, f64, u32)>,
+    /// Readings until another jump may start.
+    quiet: u64,
+}
+
+/// A labelled scenario of `family` from `seed`, as JSON lines (header first).
+pub fn generate(family: &Family, seed: u64) -> String {
+    let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9).wrapping_add(family.name.len() as u64));
+    let n_channels = family.channels.0 + rng.below(family.channels.1 - family.channels.0 + 1);
+    let mut channels: Vec<Channel> = (0..n_channels)
+        .map(|c| {
+            let (lo, hi) = (family.dims.0 as f64, family.dims.1 as f64);
+            let dims = (lo.ln() + (hi.ln() - lo.ln()) * rng.next_f64()).exp().round().max(1.0) as usize;
+            let scale = 10f64.powf(uniform(&mut rng, family.scale_log10));
+            let sigma = scale * uniform(&mut rng, family.noise);
+            let level = (0..dims).map(|_| scale * (rng.next_f64() * 2.0 - 1.0)).collect();
+            let drift = (0..dims).map(|_| sigma * family.drift * (rng.next_f64() * 2.0 - 1.0)).collect();
+            Channel { name: format!("sensor{c}"), level, drift, sigma, jump: None, quiet: 40 }
+        })
+        .collect();
+    let mut lines = vec![json!({
+        "scenario": format!("family-{}-{seed}", family.name),
+        "description": "generated by sage-bench families: labels follow the rules in families.rs",
+        "tick_s": 1.0,
+        "seed": seed,
+        "end": family.ticks,
+    })
+    .to_string()];
+    let mut next_text = between(&mut rng, family.text_every);
+    let mut named: std::collections::BTreeSet<String> = Default::default();
+    for t in 0..family.ticks {
+        let mut sensors = serde_json::Map::new();
+        let mut salient: BTreeMap<String, String> = BTreeMap::new();
+        for ch in &mut channels {
+            for (l, d) in ch.level.iter_mut().zip(&ch.drift) {
+                *l += d;
+            }
+            let mut offset = vec![0.0; ch.level.len()];
+            match &mut ch.jump {
+                Some((dim, size, left)) => {
+                    offset[*dim] = *size * ch.sigma;
+                    *left -= 1;
+                    if *left == 0 {
+                        ch.jump = None;
+                        ch.quiet = 30;
+                    }
+                }
+                None if ch.quiet == 0 && rng.next_f64() < family.jump_rate / 100.0 => {
+                    let dim = rng.below(ch.level.len());
+                    let size =
+                        uniform(&mut rng, family.jump_sigma) * if rng.below(2) == 0 { 1.0 } else { -1.0 };
+                    offset[dim] = size * ch.sigma;
+                    if size.abs() >= 6.0 {
+                        salient
+                            .insert(ch.name.clone(), format!("a {:.1}σ jump in dimension {dim}", size.abs()));
+                    }
+                    ch.jump = Some((dim, size, 2));
+                }
+                None => ch.quiet = ch.quiet.saturating_sub(1),
+            }
+            let reading: Vec<Value> =
+                ch.level.iter().zip(&offset).map(|(l, o)| json!(l + o + ch.sigma * rng.normal())).collect();
+            sensors.insert(ch.name.clone(), Value::Array(reading));
+        }
+        let mut event = json!({"t": t as f64, "sensors": sensors});
+        if t >= next_text {
+            next_text = t + between(&mut rng, family.text_every);
+            let r = rng.next_f64();
+            let text = if r < family.salient_share {
+                let (m, why) = SALIENT[rng.below(SALIENT.len())];
+                let text = fill(&mut rng, m);
+                let names = names_in(&text);
+                let new = names.iter().any(|n| !named.contains(n));
+                named.extend(names);
+                if why != "new name" || new {
+                    salient.insert("operator".into(), why.to_string());
+                }
+                text
+            } else if r < family.salient_share + (1.0 - family.salient_share) * family.lookalike_share {
+                let m = LOOKALIKE[rng.below(LOOKALIKE.len())];
+                fill(&mut rng, m)
+            } else {
+                let m = ROUTINE[rng.below(ROUTINE.len())];
+                fill(&mut rng, m)
+            };
+            event["text"] = json!([{"source": "operator", "text": text}]);
+        }
+        if !salient.is_empty() {
+            event["salient"] = json!(salient);
+        }
+        lines.push(event.to_string());
+    }
+    lines.join("\n") + "\n"
+}
+
+/// A family's figures over its seeds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FamilyFigures {
+    /// Family.
+    pub family: String,
+    /// Seeds run.
+    pub seeds: Vec<u64>,
+    /// Observations.
+    pub observations: u64,
+    /// Labelled salient.
+    pub salient: u64,
+    /// Salient and attended.
+    pub salient_attended: u64,
+    /// Attended but not labelled salient.
+    pub trivial_attended: u64,
+    /// Plugin or model runs.
+    pub runs: u64,
+    /// `salient_attended / salient`.
+    pub recall: f64,
+    /// `salient_attended / (salient_attended + trivial_attended)`.
+    pub precision: f64,
+    /// Share of the compute of running on every observation that was skipped.
+    pub skipped: f64,
+    /// A few of the salient observations missed: `(seed, tick, source, reason, what happened)`.
+    pub missed: Vec<(u64, u64, String, String, String)>,
+}
+
+/// Run every seed of `seeds` of `family` through a kernel of the default configuration.
+pub fn evaluate(family: &Family, seeds: &[u64]) -> Result<FamilyFigures, crate::BenchError> {
+    let mut f = FamilyFigures {
+        family: family.name.to_string(),
+        seeds: seeds.to_vec(),
+        observations: 0,
+        salient: 0,
+        salient_attended: 0,
+        trivial_attended: 0,
+        runs: 0,
+        recall: 0.0,
+        precision: 0.0,
+        skipped: 0.0,
+        missed: vec![],
+    };
+    for &seed in seeds {
+        let r =
+            crate::judgment::attention(&generate(family, seed), sage_kernel::KernelConfig::default(), None)?;
+        f.observations += r.observations;
+        f.salient += r.salient;
+        f.salient_attended += r.salient_attended;
+        f.trivial_attended += r.trivial_attended;
+        f.runs += r.runs;
+        for (tick, source, why, what) in r.missed {
+            if f.missed.len() < 8 {
+                f.missed.push((seed, tick, source, why, what));
+            }
+        }
+    }
+    f.recall = if f.salient > 0 { f.salient_attended as f64 / f.salient as f64 } else { 1.0 };
+    let attended = f.salient_attended + f.trivial_attended;
+    f.precision = if attended > 0 { f.salient_attended as f64 / attended as f64 } else { 1.0 };
+    f.skipped = if f.observations > 0 { 1.0 - f.runs as f64 / f.observations as f64 } else { 0.0 };
+    Ok(f)
+}
+
+/// Every family on `seeds`, the worst first (lowest recall, then lowest precision).
+pub fn evaluate_all(seeds: &[u64]) -> Result<Vec<FamilyFigures>, crate::BenchError> {
+    let mut all = families().iter().map(|f| evaluate(f, seeds)).collect::<Result<Vec<_>, _>>()?;
+    all.sort_by(|a, b| a.recall.total_cmp(&b.recall).then(a.precision.total_cmp(&b.precision)));
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_is_reproducible_and_parses_with_labels() {
+        for f in families() {
+            let a = generate(&f, 3);
+            assert_eq!(a, generate(&f, 3));
+            assert_ne!(a, generate(&f, 4));
+            let s = sage_kernel::Scenario::parse(&a).unwrap();
+            assert_eq!(s.events.len() as u64, f.ticks);
+            assert!(s.events.iter().any(|e| !e.salient.is_empty()), "{}: no labels", f.name);
+        }
+    }
+}
