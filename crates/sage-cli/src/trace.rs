@@ -141,8 +141,16 @@ impl Trace {
                     let d = s.dims;
                     let sem = s.semantic.map(|x| format!(" semantic {x:.2}")).unwrap_or_default();
                     format!(
-                        "{} {}: salience {:.2} (S {:.2} N {:.2} A {:.2} R {:.2} C {:.2}{sem})",
-                        o.class, o.source, s.total, d.surprise, d.novelty, d.arousal, d.reward, d.conflict
+                        "{} {}: salience {:.2} (evidence {:.2}; S {:.2} N {:.2} A {:.2} R {:.2} C {:.2}{sem})",
+                        o.class,
+                        o.source,
+                        s.total,
+                        s.evidence,
+                        d.surprise,
+                        d.novelty,
+                        d.arousal,
+                        d.reward,
+                        d.conflict
                     )
                 }
                 None => format!("{} {}", o.class, o.source),
