@@ -303,6 +303,32 @@ async fn observations_tick_the_kernel_and_state_shows_it() {
 }
 
 /// One request with raw headers; status and body.
+/// The operator's first message, as a new user tried it: a question, an order and a fire in one.
+/// It is attended (it was ignored at salience 0.334 before the text rule); its routine look-alike
+/// is not.
+#[tokio::test]
+async fn an_urgent_first_message_is_attended_and_a_drill_notice_is_not() {
+    let a = app(ServerConfig::default());
+    let urgent = "URGENT: What is your battery level? Please report now, there is a fire!";
+    let (s, v) =
+        call(&a, "POST", "/sage/observations", Some(json!({"source": "operator", "text": urgent})), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let o = &v["observations"][0];
+    assert_eq!(o["attention"]["kind"], "attended", "{v}");
+    assert!(o["salience"]["evidence"].as_f64().unwrap() >= 0.99, "{v}");
+    assert_eq!(o["class"], "text.alert");
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/sage/observations",
+        Some(json!({"source": "operator", "text": "fire drill scheduled for Friday"})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["observations"][0]["attention"]["kind"], "ignored", "{v}");
+}
+
 async fn raw(
     app: &Arc<App>,
     method: &str,
