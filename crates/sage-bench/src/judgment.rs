@@ -142,7 +142,7 @@ pub fn attention(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimModel {
     /// Id.
-    pub id: &'static str,
+    pub id: String,
     /// Memory, MiB.
     pub mib: u64,
     /// Seconds to load.
@@ -150,7 +150,11 @@ pub struct SimModel {
     /// Compute cost of one answer (arbitrary units, ∝ parameters × tokens).
     pub cost: f64,
     /// Known quality per class.
-    pub quality: [(&'static str, f64); 3],
+    pub quality: Vec<(String, f64)>,
+}
+
+fn classes(q: [(&str, f64); 3]) -> Vec<(String, f64)> {
+    q.iter().map(|(c, x)| (c.to_string(), *x)).collect()
 }
 
 /// The simulated zoo: four sizes, the largest best on average, smaller ones good enough for
@@ -158,37 +162,37 @@ pub struct SimModel {
 pub fn sim_zoo() -> Vec<SimModel> {
     vec![
         SimModel {
-            id: "tiny",
+            id: "tiny".into(),
             mib: 500,
             load_s: 0.3,
             cost: 1.0,
-            quality: [("text.chat", 0.80), ("text.question", 0.55), ("text.alert", 0.50)],
+            quality: classes([("text.chat", 0.80), ("text.question", 0.55), ("text.alert", 0.50)]),
         },
         SimModel {
-            id: "small",
+            id: "small".into(),
             mib: 1000,
             load_s: 0.6,
             cost: 2.0,
-            quality: [("text.chat", 0.82), ("text.question", 0.75), ("text.alert", 0.70)],
+            quality: classes([("text.chat", 0.82), ("text.question", 0.75), ("text.alert", 0.70)]),
         },
         SimModel {
-            id: "medium",
+            id: "medium".into(),
             mib: 4000,
             load_s: 2.0,
             cost: 6.0,
-            quality: [("text.chat", 0.84), ("text.question", 0.86), ("text.alert", 0.85)],
+            quality: classes([("text.chat", 0.84), ("text.question", 0.86), ("text.alert", 0.85)]),
         },
         SimModel {
-            id: "large",
+            id: "large".into(),
             mib: 8000,
             load_s: 4.0,
             cost: 15.0,
-            quality: [("text.chat", 0.85), ("text.question", 0.88), ("text.alert", 0.90)],
+            quality: classes([("text.chat", 0.85), ("text.question", 0.88), ("text.alert", 0.90)]),
         },
     ]
 }
 
-fn q(m: &SimModel, class: &str) -> f64 {
+pub(crate) fn q(m: &SimModel, class: &str) -> f64 {
     m.quality.iter().find(|(c, _)| *c == class).map_or(0.0, |(_, q)| *q)
 }
 
@@ -225,7 +229,7 @@ pub struct RoutingReport {
 const LOAD_COST_PER_S: f64 = 2.0;
 
 /// The request stream: `(class, state)`; alerts arrive in FOCUS, the rest in WAKE.
-fn stream(n: usize, seed: u64) -> Vec<(&'static str, State)> {
+pub(crate) fn stream(n: usize, seed: u64) -> Vec<(&'static str, State)> {
     let mut rng = sage_kernel::rng::Rng::new(seed);
     (0..n)
         .map(|_| match rng.below(10) {
@@ -237,19 +241,22 @@ fn stream(n: usize, seed: u64) -> Vec<(&'static str, State)> {
 }
 
 /// Simulate a fixed-choice policy with an LRU residency of `budget_mib`.
-fn simulate_fixed(
+/// `pick(class, request index)` chooses; `truth(model, class, request index)` is the quality
+/// the answer has.
+pub(crate) fn simulate_fixed(
     name: &str,
     zoo: &[SimModel],
     requests: &[(&str, State)],
     budget_mib: u64,
-    mut pick: impl FnMut(&str) -> usize,
+    mut pick: impl FnMut(&str, usize) -> usize,
+    truth: &dyn Fn(usize, &str, usize) -> f64,
 ) -> PolicyFigures {
     let mut resident: Vec<usize> = vec![];
     let (mut quality, mut cost, mut loads) = (0.0, 0.0, 0u64);
     let mut used = BTreeMap::new();
     let mut by_class: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for (class, _) in requests {
-        let i = pick(class);
+    for (t, (class, _)) in requests.iter().enumerate() {
+        let i = pick(class, t);
         let m = &zoo[i];
         if let Some(pos) = resident.iter().position(|&r| r == i) {
             resident.remove(pos);
@@ -263,7 +270,7 @@ fn simulate_fixed(
             }
         }
         resident.push(i);
-        quality += q(m, class);
+        quality += truth(i, class, t);
         cost += m.cost;
         *used.entry(m.id.to_string()).or_default() += 1;
         *by_class.entry(class.to_string()).or_default().entry(m.id.to_string()).or_default() += 1;
@@ -284,10 +291,43 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
     let zoo = sim_zoo();
     let budget_mib = 10_000;
     let requests = stream(n, seed);
+    let static_zoo = zoo.clone();
+    let truth = move |i: usize, class: &str, _t: usize| q(&static_zoo[i], class);
+    let (sage, _) = route_sim(&zoo, &requests, budget_mib, seed, Arc::new(truth.clone()));
+    let best = (0..zoo.len())
+        .max_by(|&a, &b| {
+            let m = |i: usize| zoo[i].quality.iter().map(|(_, q)| q).sum::<f64>();
+            m(a).total_cmp(&m(b))
+        })
+        .unwrap_or(0);
+    let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
+    let mut rng = sage_kernel::rng::Rng::new(seed ^ 0x51);
+    let baselines = vec![
+        simulate_fixed("always best", &zoo, &requests, budget_mib, |_, _| best, &truth),
+        simulate_fixed("always cheapest", &zoo, &requests, budget_mib, |_, _| cheapest, &truth),
+        simulate_fixed("random", &zoo, &requests, budget_mib, |_, _| rng.below(zoo.len()), &truth),
+    ];
+    let explored: BTreeSet<&String> = sage.used.keys().collect();
+    RoutingReport { requests: n, all_explored: explored.len() == zoo.len(), sage, baselines }
+}
+
+/// The quality an answer of model `i` to `class` has at request `t`.
+pub(crate) type Truth = Arc<dyn Fn(usize, &str, usize) -> f64 + Send + Sync>;
+
+/// SAGE's router over `zoo` (scripted engines), judged by `truth` plus a little noise: its
+/// figures and the model it chose for each request.
+pub(crate) fn route_sim(
+    zoo: &[SimModel],
+    requests: &[(&str, State)],
+    budget_mib: u64,
+    seed: u64,
+    truth: Truth,
+) -> (PolicyFigures, Vec<Option<usize>>) {
+    let n = requests.len();
     let specs: Vec<ModelSpec> = zoo
         .iter()
         .map(|m| ModelSpec {
-            id: m.id.into(),
+            id: m.id.clone(),
             engine: EngineKind::Gguf,
             path: Some(format!("{}.gguf", m.id).into()),
             url: None,
@@ -309,26 +349,29 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
         .collect();
     let scripts: Vec<Script> = zoo
         .iter()
-        .map(|m| Script { bytes: m.mib << 20, load_s: m.load_s, ..Script::new(m.id, 0.9) })
+        .map(|m| Script { bytes: m.mib << 20, load_s: m.load_s, ..Script::new(&m.id, 0.9) })
         .collect();
     let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
     let clock = Arc::new(ManualClock::default());
     let residency = Residency::new(&specs, budget_mib << 20, loader.clone(), clock.clone());
     let mut router = Router::new(specs, residency, clock.clone(), seed);
-    let table: BTreeMap<(String, String), f64> = zoo
-        .iter()
-        .flat_map(|m| m.quality.iter().map(|(c, q)| ((m.id.to_string(), c.to_string()), *q)))
-        .collect();
+    let ids: Vec<String> = zoo.iter().map(|m| m.id.clone()).collect();
+    let now = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let at = now.clone();
     let mut noise = sage_kernel::rng::Rng::new(seed ^ 0x9e37);
+    let judged = truth.clone();
     router.judge = Some(Box::new(move |model, class, _| {
-        let base = table.get(&(model.to_string(), class.to_string())).copied().unwrap_or(0.0);
+        let t = at.load(std::sync::atomic::Ordering::Relaxed);
+        let base = ids.iter().position(|m| m == model).map_or(0.0, |i| judged(i, class, t));
         (base + 0.1 * (noise.next_f64() - 0.5)).clamp(0.0, 1.0)
     }));
     let (mut quality, mut cost) = (0.0, 0.0);
     let mut used: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_class: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut loads_before = 0;
-    for (class, state) in &requests {
+    let mut chosen = Vec::with_capacity(n);
+    for (t, (class, state)) in requests.iter().enumerate() {
+        now.store(t, std::sync::atomic::Ordering::Relaxed);
         clock.advance(1.0);
         let req = Request {
             class: class.to_string(),
@@ -342,9 +385,11 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
         };
         let s = router.serve(&req, *state, None);
         let loads = loader.loads();
-        if let Some(a) = &s.answer {
-            let m = zoo.iter().find(|m| m.id == a.model).map_or_else(|| zoo[0].clone(), Clone::clone);
-            quality += q(&m, class);
+        let index = s.answer.as_ref().and_then(|a| zoo.iter().position(|m| m.id == a.model));
+        chosen.push(index);
+        if let Some(i) = index {
+            let m = &zoo[i];
+            quality += truth(i, class, t);
             cost += m.cost;
             *used.entry(m.id.to_string()).or_default() += 1;
             *by_class.entry(class.to_string()).or_default().entry(m.id.to_string()).or_default() += 1;
@@ -365,22 +410,8 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
         quality: quality / nf,
         cost: cost / nf,
         swaps_per_selection: loader.loads() as f64 / nf,
-        used: used.clone(),
+        used,
         by_class,
     };
-    let best = (0..zoo.len())
-        .max_by(|&a, &b| {
-            let m = |i: usize| zoo[i].quality.iter().map(|(_, q)| q).sum::<f64>();
-            m(a).total_cmp(&m(b))
-        })
-        .unwrap_or(0);
-    let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
-    let mut rng = sage_kernel::rng::Rng::new(seed ^ 0x51);
-    let baselines = vec![
-        simulate_fixed("always best", &zoo, &requests, budget_mib, |_| best),
-        simulate_fixed("always cheapest", &zoo, &requests, budget_mib, |_| cheapest),
-        simulate_fixed("random", &zoo, &requests, budget_mib, |_| rng.below(zoo.len())),
-    ];
-    let explored: BTreeSet<&String> = used.keys().collect();
-    RoutingReport { requests: n, all_explored: explored.len() == zoo.len(), sage, baselines }
+    (sage, chosen)
 }

@@ -8,6 +8,7 @@
 
 pub mod families;
 pub mod judgment;
+pub mod routing_families;
 pub mod kernel;
 pub mod llm;
 mod measure;

@@ -213,6 +213,60 @@ pub fn routing_seeds(all: &[RoutingRatios]) -> String {
     )
 }
 
+/// The routing families: per family the worst run's ratios against always-best, the oracle's,
+/// and how fast traffic left a degraded model.
+pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: bool) -> String {
+    let mut out = String::new();
+    let seeds: Vec<u64> = all.first().map(|f| f.runs.iter().map(|r| r.seed).collect()).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "routing on families of simulated zoos, {} requests per run, seeds {:?} ({}), the worst family first",
+        crate::routing_families::REQUESTS,
+        seeds,
+        if tuning { "tuning" } else { "held out" }
+    );
+    let _ = writeln!(
+        out,
+        "  {:<15} {:>9} {:>9}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost",
+        "family",
+        "quality",
+        "cost",
+        "oracle q / cost",
+        "moved within",
+        100.0 * ROUTING_QUALITY_GOAL,
+        100.0 * ROUTING_COST_GOAL
+    );
+    for f in all {
+        let worst = |k: fn(&crate::routing_families::FamilyRun) -> f64, max: bool| {
+            f.runs.iter().map(k).fold(if max { 0.0 } else { f64::INFINITY }, |a, b| if max { a.max(b) } else { a.min(b) })
+        };
+        let oracle_q = worst(|r| r.policies[4].quality / r.policies[1].quality.max(1e-9), false);
+        let oracle_c = worst(|r| r.policies[4].cost / r.policies[1].cost.max(1e-9), true);
+        let moved = match (f.slowest_move, f.runs.iter().any(|r| r.moved_after.is_none())) {
+            (_, true) if f.family == "quality-drop" || f.family == "garbage-burst" => "never (a run)".to_string(),
+            (Some(n), _) => format!("{n} requests"),
+            (None, _) => "-".to_string(),
+        };
+        let ok = f.worst_quality_ratio >= ROUTING_QUALITY_GOAL && f.worst_cost_ratio < ROUTING_COST_GOAL;
+        let _ = writeln!(
+            out,
+            "  {:<15} {:>8.1}% {:>8.1}%   {:>7.1}% / {:>5.1}% {:>14}   {}",
+            f.family,
+            100.0 * f.worst_quality_ratio,
+            100.0 * f.worst_cost_ratio,
+            100.0 * oracle_q,
+            100.0 * oracle_c,
+            moved,
+            verdict(ok)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  (quality and cost: SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality; moved within: requests after a drop or a burst until under 20% of 50 requests went to that model)"
+    );
+    out
+}
+
 /// What the generation benchmark measured, for its report.
 pub struct LlmFigures<'a> {
     /// Model file.

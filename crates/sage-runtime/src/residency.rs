@@ -190,11 +190,20 @@ impl Inner {
         trust * (1.0 + load_s) / (1.0 + idle_min)
     }
     fn unload(&mut self, id: &str, now: f64, why: String) {
-        if let Some(Slot::Ready { bytes, .. }) = self.slots.remove(id) {
+        if let Some(Slot::Ready { bytes, model, .. }) = self.slots.remove(id) {
             tracing::info!(model = id, mib = bytes >> 20, %why, "unloaded");
             self.log.push(ResidencyLog::Unload { t: now, model: id.into(), bytes, why });
+            release_elsewhere(model);
         }
     }
+}
+
+/// Drop an unloaded model on a thread of its own: freeing a 4B model's weights and KV cache and
+/// joining its engine's worker takes a few hundred milliseconds, which must not stop the caller
+/// (a real-time tick expiring an idle model stopped the ticks for 239 ms). The memory is free a
+/// moment after the residency manager counts it free. Where no thread can be started, here.
+fn release_elsewhere(model: Arc<dyn LanguageModel>) {
+    let _ = std::thread::Builder::new().name("sage-unload".into()).spawn(move || drop(model));
 }
 
 /// The residency manager. Share it in an [`Arc`].

@@ -136,6 +136,17 @@ enum What {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Instead, every family of simulated zoos (random zoos, a quality drop, a burst of
+        /// garbage, a model fast but wrong on one class) on held-out seeds, against always-best,
+        /// always-cheapest, random and an oracle.
+        #[arg(long)]
+        families: bool,
+        /// Seeds per family (with `--families`).
+        #[arg(long, default_value_t = 5, requires = "families")]
+        family_seeds: u64,
+        /// Use the tuning seeds instead of the held-out ones (with `--families`).
+        #[arg(long, requires = "families")]
+        tuning: bool,
     },
     /// `sage serve` under 1, 4 and 8 concurrent streams: time to first token, inter-token and
     /// end-to-end latency, throughput, and 429s beyond capacity.
@@ -212,7 +223,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         What::Attention { scenario, json, with_model, zoo, .. } => {
             attention::run(scenario, json, with_model, &zoo)
         }
-        What::Routing { requests, seed, more_seeds, json } => routing::run(requests, seed, more_seeds, json),
+        What::Routing { families: true, family_seeds, tuning, json, .. } => {
+            routing::families(family_seeds, tuning, json)
+        }
+        What::Routing { requests, seed, more_seeds, json, .. } => routing::run(requests, seed, more_seeds, json),
         What::LlmChild { engine, model, threads, gen, read } => {
             llm::child_run(&engine, &model, threads, gen, read)
         }

@@ -21,3 +21,16 @@ pub fn run(requests: usize, seed: u64, more_seeds: u64, json: bool) -> anyhow::R
     }
     Ok(())
 }
+
+/// Every family of simulated zoos on `seeds` seeds, the worst first.
+pub fn families(seeds: u64, tuning: bool, json: bool) -> anyhow::Result<()> {
+    let from = if tuning { 0 } else { sage_bench::families::HELD_OUT_FROM };
+    let seeds: Vec<u64> = (from..from + seeds.max(1)).collect();
+    let all = sage_bench::routing_families::evaluate_all(&seeds);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(());
+    }
+    print!("{}", report::routing_families(&all, tuning));
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! Families of simulated zoos for the router: beyond the one fixed zoo of `sage bench routing`,
+//! zoos drawn at random and zoos that change under the router, each against always-best,
+//! always-cheapest, random and an oracle that knows the true qualities.
+//!
+//! - **fixed**: the four-model zoo of `sage bench routing`.
+//! - **random**: 3–5 models, costs drawn log-uniformly in 1–20, qualities per class drawn around a
+//!   level that grows with cost (bigger is better on average, not on every class).
+//! - **quality-drop**: a random zoo whose best-value model (the oracle's most used) drops to
+//!   quality 0.3 on every class halfway through; its declared priors stay as they were.
+//! - **garbage-burst**: the best-value model answers garbage (quality 0) for 150 requests from a
+//!   third of the way on, then recovers.
+//! - **fast-but-wrong**: the cheapest model is good on two classes and bad (0.15) on alerts, while
+//!   its declared prior for alerts says 0.8.
+//!
+//! The oracle knows every model's true quality at every request and picks the cheapest model
+//! within 95% of the best quality for the request's class. Seeds below 1000 tune, seeds from
+//! [`crate::families::HELD_OUT_FROM`] report.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::judgment::{q, route_sim, simulate_fixed, sim_zoo, stream, PolicyFigures, SimModel, Truth};
+use sage_kernel::rng::Rng;
+
+const CLASSES: [&str; 3] = ["text.chat", "text.question", "text.alert"];
+const BUDGET_MIB: u64 = 10_000;
+/// Requests per run.
+pub const REQUESTS: usize = 1500;
+
+/// What happens to the zoo during a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Twist {
+    None,
+    /// Model `model` has quality `to` on every class from request `at` on.
+    Drop { model: usize, at: usize, to: f64 },
+    /// Model `model` answers garbage (quality 0) for requests `from..from + len`.
+    Garbage { model: usize, from: usize, len: usize },
+}
+
+/// A family's name, its zoo for a seed, and what happens during the run.
+fn family(name: &str, seed: u64) -> (Vec<SimModel>, Twist) {
+    let mut rng = Rng::new(seed.wrapping_mul(0x2545_F491).wrapping_add(name.len() as u64));
+    match name {
+        "fixed" => (sim_zoo(), Twist::None),
+        "random" => (random_zoo(&mut rng), Twist::None),
+        "quality-drop" => {
+            let zoo = random_zoo(&mut rng);
+            let model = favourite(&zoo);
+            (zoo, Twist::Drop { model, at: REQUESTS / 2, to: 0.3 })
+        }
+        "garbage-burst" => {
+            let zoo = random_zoo(&mut rng);
+            let model = favourite(&zoo);
+            (zoo, Twist::Garbage { model, from: REQUESTS / 3, len: 150 })
+        }
+        _ => {
+            // fast-but-wrong
+            let mut zoo = random_zoo(&mut rng);
+            let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
+            zoo[cheapest].quality =
+                vec![("text.chat".into(), 0.9), ("text.question".into(), 0.88), ("text.alert".into(), 0.15)];
+            (zoo, Twist::None)
+        }
+    }
+}
+
+/// The families, in the order they are reported when equal.
+pub const FAMILIES: [&str; 5] = ["fixed", "random", "quality-drop", "garbage-burst", "fast-but-wrong"];
+
+fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
+    let n = 3 + rng.below(3);
+    let mut costs: Vec<f64> = (0..n).map(|_| (rng.next_f64() * 20f64.ln()).exp()).collect();
+    costs.sort_by(f64::total_cmp);
+    costs
+        .iter()
+        .enumerate()
+        .map(|(i, &cost)| {
+            let level = 0.55 + 0.35 * i as f64 / (n - 1) as f64;
+            SimModel {
+                id: format!("m{i}"),
+                mib: (500.0 * cost).round() as u64,
+                load_s: 0.2 * cost,
+                cost,
+                quality: CLASSES
+                    .iter()
+                    .map(|c| (c.to_string(), (level + 0.2 * (rng.next_f64() - 0.5)).clamp(0.3, 0.97)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The model the oracle would use most at the start: the cheapest within 95% of the best, counted
+/// over the classes.
+fn favourite(zoo: &[SimModel]) -> usize {
+    let mut count = vec![0usize; zoo.len()];
+    for c in CLASSES {
+        count[oracle_pick(zoo, &|i, class| q(&zoo[i], class), c)] += 1;
+    }
+    (0..zoo.len()).max_by_key(|&i| (count[i], std::cmp::Reverse((zoo[i].cost * 1000.0) as u64))).unwrap_or(0)
+}
+
+fn oracle_pick(zoo: &[SimModel], quality: &dyn Fn(usize, &str) -> f64, class: &str) -> usize {
+    let best = (0..zoo.len()).map(|i| quality(i, class)).fold(0.0, f64::max);
+    (0..zoo.len())
+        .filter(|&i| quality(i, class) >= 0.95 * best)
+        .min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost))
+        .unwrap_or(0)
+}
+
+fn truth_of(zoo: &[SimModel], twist: Twist) -> Truth {
+    let zoo = zoo.to_vec();
+    Arc::new(move |i: usize, class: &str, t: usize| match twist {
+        Twist::Drop { model, at, to } if i == model && t >= at => to,
+        Twist::Garbage { model, from, len } if i == model && (from..from + len).contains(&t) => 0.0,
+        _ => q(&zoo[i], class),
+    })
+}
+
+/// One run of a family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FamilyRun {
+    /// Seed.
+    pub seed: u64,
+    /// SAGE's router, then the baselines (always best, always cheapest, random, oracle).
+    pub policies: Vec<PolicyFigures>,
+    /// Quality as a share of always-best's.
+    pub quality_ratio: f64,
+    /// Cost as a share of always-best's.
+    pub cost_ratio: f64,
+    /// For a drop or a burst: requests after it began until the router sent under 20% of a
+    /// window of 50 requests to that model (None: it never did, or no twist).
+    pub moved_after: Option<usize>,
+}
+
+/// A family's runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutingFamily {
+    /// Family.
+    pub family: String,
+    /// Runs, one per seed.
+    pub runs: Vec<FamilyRun>,
+    /// Worst quality ratio over the runs.
+    pub worst_quality_ratio: f64,
+    /// Worst cost ratio.
+    pub worst_cost_ratio: f64,
+    /// Slowest move away from a degraded model, requests.
+    pub slowest_move: Option<usize>,
+}
+
+/// Run `name` on `seed`.
+pub fn run(name: &str, seed: u64) -> FamilyRun {
+    let (zoo, twist) = family(name, seed);
+    let requests = stream(REQUESTS, seed);
+    let truth = truth_of(&zoo, twist);
+    let (sage, chosen) = route_sim(&zoo, &requests, BUDGET_MIB, seed, truth.clone());
+    let mean_quality = |i: usize| CLASSES.iter().map(|c| q(&zoo[i], c)).sum::<f64>();
+    let best = (0..zoo.len()).max_by(|&a, &b| mean_quality(a).total_cmp(&mean_quality(b))).unwrap_or(0);
+    let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
+    let mut rng = Rng::new(seed ^ 0x51);
+    let t = truth.clone();
+    let oracle_zoo = zoo.clone();
+    let oracle = move |class: &str, at: usize| oracle_pick(&oracle_zoo, &|i, c| t(i, c, at), class);
+    let truth_ref = |i: usize, c: &str, at: usize| truth(i, c, at);
+    let policies = vec![
+        sage,
+        simulate_fixed("always best", &zoo, &requests, BUDGET_MIB, |_, _| best, &truth_ref),
+        simulate_fixed("always cheapest", &zoo, &requests, BUDGET_MIB, |_, _| cheapest, &truth_ref),
+        simulate_fixed("random", &zoo, &requests, BUDGET_MIB, |_, _| rng.below(zoo.len()), &truth_ref),
+        simulate_fixed("oracle", &zoo, &requests, BUDGET_MIB, oracle, &truth_ref),
+    ];
+    let (s, b) = (&policies[0], &policies[1]);
+    let moved_after = match twist {
+        Twist::None => None,
+        Twist::Drop { model, at, .. } => moved(&chosen, model, at),
+        Twist::Garbage { model, from, .. } => moved(&chosen, model, from),
+    };
+    FamilyRun {
+        seed,
+        quality_ratio: s.quality / b.quality.max(1e-9),
+        cost_ratio: s.cost / b.cost.max(1e-9),
+        policies,
+        moved_after,
+    }
+}
+
+/// Requests after `from` until a window of 50 choices sends under 20% to `model`.
+fn moved(chosen: &[Option<usize>], model: usize, from: usize) -> Option<usize> {
+    const WINDOW: usize = 50;
+    (from..chosen.len().saturating_sub(WINDOW)).find_map(|start| {
+        let to_model = chosen[start..start + WINDOW].iter().filter(|c| **c == Some(model)).count();
+        (to_model * 5 < WINDOW).then_some(start - from)
+    })
+}
+
+/// Every family on `seeds`, the worst quality ratio first.
+pub fn evaluate_all(seeds: &[u64]) -> Vec<RoutingFamily> {
+    let mut all: Vec<RoutingFamily> = FAMILIES
+        .iter()
+        .map(|name| {
+            let runs: Vec<FamilyRun> = seeds.iter().map(|&s| run(name, s)).collect();
+            RoutingFamily {
+                family: name.to_string(),
+                worst_quality_ratio: runs.iter().map(|r| r.quality_ratio).fold(f64::INFINITY, f64::min),
+                worst_cost_ratio: runs.iter().map(|r| r.cost_ratio).fold(0.0, f64::max),
+                slowest_move: runs.iter().filter_map(|r| r.moved_after).max(),
+                runs,
+            }
+        })
+        .collect();
+    all.sort_by(|a, b| a.worst_quality_ratio.total_cmp(&b.worst_quality_ratio));
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_are_reproducible_and_the_oracle_is_never_worse_than_random() {
+        for name in FAMILIES {
+            let a = run(name, 3);
+            assert_eq!(a, run(name, 3), "{name}");
+            let oracle = &a.policies[4];
+            let random = &a.policies[3];
+            assert!(oracle.quality >= random.quality - 0.02, "{name}: {oracle:?} {random:?}");
+        }
+    }
+
+    #[test]
+    fn a_move_is_counted_from_the_twist() {
+        let mut chosen = vec![Some(1); 100];
+        chosen.extend(vec![Some(0); 200]);
+        // The window from 91 on holds 9 of 50 for model 1.
+        assert_eq!(moved(&chosen, 1, 60), Some(31));
+        assert_eq!(moved(&vec![Some(1); 300], 1, 60), None);
+    }
+}
