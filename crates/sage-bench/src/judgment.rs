@@ -151,6 +151,9 @@ pub struct SimModel {
     pub cost: f64,
     /// Known quality per class.
     pub quality: Vec<(String, f64)>,
+    /// What the zoo file declares instead of the known quality rounded to one decimal (a wrong
+    /// prior for trust to correct); empty: the rounded known quality.
+    pub declared: Vec<(String, f64)>,
 }
 
 fn classes(q: [(&str, f64); 3]) -> Vec<(String, f64)> {
@@ -166,6 +169,7 @@ pub fn sim_zoo() -> Vec<SimModel> {
             mib: 500,
             load_s: 0.3,
             cost: 1.0,
+            declared: vec![],
             quality: classes([("text.chat", 0.80), ("text.question", 0.55), ("text.alert", 0.50)]),
         },
         SimModel {
@@ -173,6 +177,7 @@ pub fn sim_zoo() -> Vec<SimModel> {
             mib: 1000,
             load_s: 0.6,
             cost: 2.0,
+            declared: vec![],
             quality: classes([("text.chat", 0.82), ("text.question", 0.75), ("text.alert", 0.70)]),
         },
         SimModel {
@@ -180,6 +185,7 @@ pub fn sim_zoo() -> Vec<SimModel> {
             mib: 4000,
             load_s: 2.0,
             cost: 6.0,
+            declared: vec![],
             quality: classes([("text.chat", 0.84), ("text.question", 0.86), ("text.alert", 0.85)]),
         },
         SimModel {
@@ -187,6 +193,7 @@ pub fn sim_zoo() -> Vec<SimModel> {
             mib: 8000,
             load_s: 4.0,
             cost: 15.0,
+            declared: vec![],
             quality: classes([("text.chat", 0.85), ("text.question", 0.88), ("text.alert", 0.90)]),
         },
     ]
@@ -340,7 +347,11 @@ pub(crate) fn route_sim(
             load: None,
             // The zoo declares coarse priors (the known quality rounded to one decimal, as a
             // published benchmark would give it); trust refines them from outcomes.
-            quality: m.quality.iter().map(|(c, q)| (c.to_string(), (q * 10.0).round() / 10.0)).collect(),
+            quality: if m.declared.is_empty() {
+                m.quality.iter().map(|(c, q)| (c.to_string(), (q * 10.0).round() / 10.0)).collect()
+            } else {
+                m.declared.iter().cloned().collect()
+            },
             expected_mib: m.mib,
             expected_load_s: m.load_s,
             keep_alive_s: 1e9,

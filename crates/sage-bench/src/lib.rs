@@ -8,11 +8,11 @@
 
 pub mod families;
 pub mod judgment;
-pub mod routing_families;
 pub mod kernel;
 pub mod llm;
 mod measure;
 pub mod report;
+pub mod routing_families;
 
 pub use measure::{measure, Rate};
 

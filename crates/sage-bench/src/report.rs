@@ -238,14 +238,20 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     );
     for f in all {
         let worst = |k: fn(&crate::routing_families::FamilyRun) -> f64, max: bool| {
-            f.runs.iter().map(k).fold(if max { 0.0 } else { f64::INFINITY }, |a, b| if max { a.max(b) } else { a.min(b) })
+            f.runs.iter().map(k).fold(if max { 0.0 } else { f64::INFINITY }, |a, b| {
+                if max {
+                    a.max(b)
+                } else {
+                    a.min(b)
+                }
+            })
         };
         let oracle_q = worst(|r| r.policies[4].quality / r.policies[1].quality.max(1e-9), false);
         let oracle_c = worst(|r| r.policies[4].cost / r.policies[1].cost.max(1e-9), true);
-        let moved = match (f.slowest_move, f.runs.iter().any(|r| r.moved_after.is_none())) {
-            (_, true) if f.family == "quality-drop" || f.family == "garbage-burst" => "never (a run)".to_string(),
-            (Some(n), _) => format!("{n} requests"),
-            (None, _) => "-".to_string(),
+        let moved = match (f.in_use_runs, f.never_moved, f.slowest_move) {
+            (0, _, _) => "-".to_string(),
+            (n, 0, Some(m)) => format!("{m} ({n} in use)"),
+            (n, k, _) => format!("never in {k} of {n}"),
         };
         let ok = f.worst_quality_ratio >= ROUTING_QUALITY_GOAL && f.worst_cost_ratio < ROUTING_COST_GOAL;
         let _ = writeln!(
@@ -262,7 +268,7 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     }
     let _ = writeln!(
         out,
-        "  (quality and cost: SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality; moved within: requests after a drop or a burst until under 20% of 50 requests went to that model)"
+        "  (quality and cost: SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality; moved within: in the runs where the degraded model had at least 20% of the 50 requests before the drop or burst, the most requests after it until under 20% of 50 went to it)"
     );
     out
 }

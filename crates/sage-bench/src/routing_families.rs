@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::judgment::{q, route_sim, simulate_fixed, sim_zoo, stream, PolicyFigures, SimModel, Truth};
+use crate::judgment::{q, route_sim, sim_zoo, simulate_fixed, stream, PolicyFigures, SimModel, Truth};
 use sage_kernel::rng::Rng;
 
 const CLASSES: [&str; 3] = ["text.chat", "text.question", "text.alert"];
@@ -33,9 +33,17 @@ pub const REQUESTS: usize = 1500;
 enum Twist {
     None,
     /// Model `model` has quality `to` on every class from request `at` on.
-    Drop { model: usize, at: usize, to: f64 },
+    Drop {
+        model: usize,
+        at: usize,
+        to: f64,
+    },
     /// Model `model` answers garbage (quality 0) for requests `from..from + len`.
-    Garbage { model: usize, from: usize, len: usize },
+    Garbage {
+        model: usize,
+        from: usize,
+        len: usize,
+    },
 }
 
 /// A family's name, its zoo for a seed, and what happens during the run.
@@ -60,6 +68,8 @@ fn family(name: &str, seed: u64) -> (Vec<SimModel>, Twist) {
             let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
             zoo[cheapest].quality =
                 vec![("text.chat".into(), 0.9), ("text.question".into(), 0.88), ("text.alert".into(), 0.15)];
+            zoo[cheapest].declared =
+                vec![("text.chat".into(), 0.9), ("text.question".into(), 0.9), ("text.alert".into(), 0.8)];
             (zoo, Twist::None)
         }
     }
@@ -82,6 +92,7 @@ fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
                 mib: (500.0 * cost).round() as u64,
                 load_s: 0.2 * cost,
                 cost,
+                declared: vec![],
                 quality: CLASSES
                     .iter()
                     .map(|c| (c.to_string(), (level + 0.2 * (rng.next_f64() - 0.5)).clamp(0.3, 0.97)))
@@ -130,8 +141,12 @@ pub struct FamilyRun {
     /// Cost as a share of always-best's.
     pub cost_ratio: f64,
     /// For a drop or a burst: requests after it began until the router sent under 20% of a
-    /// window of 50 requests to that model (None: it never did, or no twist).
+    /// window of 50 requests to that model (None: it never did, or no twist, or the model was
+    /// not in use when it began).
     pub moved_after: Option<usize>,
+    /// For a drop or a burst: the router sent at least 20% of the 50 requests before it to that
+    /// model (otherwise there was nothing to move).
+    pub in_use_at_twist: bool,
 }
 
 /// A family's runs.
@@ -145,8 +160,13 @@ pub struct RoutingFamily {
     pub worst_quality_ratio: f64,
     /// Worst cost ratio.
     pub worst_cost_ratio: f64,
-    /// Slowest move away from a degraded model, requests.
+    /// Slowest move away from a degraded model in use, requests.
     pub slowest_move: Option<usize>,
+    /// Runs where the degraded model was in use when it degraded, and of those, runs where the
+    /// router never moved away.
+    pub in_use_runs: usize,
+    /// Of the runs in use, those that never moved away.
+    pub never_moved: usize,
 }
 
 /// Run `name` on `seed`.
@@ -171,17 +191,22 @@ pub fn run(name: &str, seed: u64) -> FamilyRun {
         simulate_fixed("oracle", &zoo, &requests, BUDGET_MIB, oracle, &truth_ref),
     ];
     let (s, b) = (&policies[0], &policies[1]);
-    let moved_after = match twist {
-        Twist::None => None,
-        Twist::Drop { model, at, .. } => moved(&chosen, model, at),
-        Twist::Garbage { model, from, .. } => moved(&chosen, model, from),
+    let (model, from) = match twist {
+        Twist::None => (usize::MAX, 0),
+        Twist::Drop { model, at, .. } => (model, at),
+        Twist::Garbage { model, from, .. } => (model, from),
     };
+    let before = &chosen[from.saturating_sub(50)..from];
+    let in_use_at_twist = model != usize::MAX
+        && before.iter().filter(|c| **c == Some(model)).count() * 5 >= before.len().max(1);
+    let moved_after = if in_use_at_twist { moved(&chosen, model, from) } else { None };
     FamilyRun {
         seed,
         quality_ratio: s.quality / b.quality.max(1e-9),
         cost_ratio: s.cost / b.cost.max(1e-9),
         policies,
         moved_after,
+        in_use_at_twist,
     }
 }
 
@@ -205,6 +230,8 @@ pub fn evaluate_all(seeds: &[u64]) -> Vec<RoutingFamily> {
                 worst_quality_ratio: runs.iter().map(|r| r.quality_ratio).fold(f64::INFINITY, f64::min),
                 worst_cost_ratio: runs.iter().map(|r| r.cost_ratio).fold(0.0, f64::max),
                 slowest_move: runs.iter().filter_map(|r| r.moved_after).max(),
+                in_use_runs: runs.iter().filter(|r| r.in_use_at_twist).count(),
+                never_moved: runs.iter().filter(|r| r.in_use_at_twist && r.moved_after.is_none()).count(),
                 runs,
             }
         })

@@ -311,7 +311,8 @@ async fn an_urgent_first_message_is_attended_and_a_drill_notice_is_not() {
     let a = app(ServerConfig::default());
     let urgent = "URGENT: What is your battery level? Please report now, there is a fire!";
     let (s, v) =
-        call(&a, "POST", "/sage/observations", Some(json!({"source": "operator", "text": urgent})), None).await;
+        call(&a, "POST", "/sage/observations", Some(json!({"source": "operator", "text": urgent})), None)
+            .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let o = &v["observations"][0];
     assert_eq!(o["attention"]["kind"], "attended", "{v}");

@@ -226,7 +226,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         What::Routing { families: true, family_seeds, tuning, json, .. } => {
             routing::families(family_seeds, tuning, json)
         }
-        What::Routing { requests, seed, more_seeds, json, .. } => routing::run(requests, seed, more_seeds, json),
+        What::Routing { requests, seed, more_seeds, json, .. } => {
+            routing::run(requests, seed, more_seeds, json)
+        }
         What::LlmChild { engine, model, threads, gen, read } => {
             llm::child_run(&engine, &model, threads, gen, read)
         }

@@ -246,6 +246,34 @@ mod invariance {
             prop_assert!(jump >= 0.35, "jump {jump}");
         }
 
+        /// Quiet channels beside a channel change none of its surprise: the evidence of every
+        /// reading is the same alone and beside 1 to 5 others.
+        #[test]
+        fn evidence_does_not_depend_on_other_channels(seed in 0u64..1000, dims in 1usize..64, quiet in 1usize..6) {
+            let mut rng = crate::rng::Rng::new(seed);
+            let readings: Vec<Vec<f64>> = (0..80)
+                .map(|i| {
+                    let mut v = noisy(&mut rng, dims, 3.0, 0.2);
+                    if i == 70 {
+                        v[0] += 2.0;
+                    }
+                    v
+                })
+                .collect();
+            let others: Vec<Vec<Vec<f64>>> =
+                (0..80).map(|_| (0..quiet).map(|_| noisy(&mut rng, 4, -1.0, 0.5)).collect()).collect();
+            let names: Vec<String> = (0..quiet).map(|i| format!("quiet{i}")).collect();
+            let (mut alone, mut beside) = (Snarc::new(SnarcConfig::default()), Snarc::new(SnarcConfig::default()));
+            for (v, o) in readings.iter().zip(&others) {
+                let a = alone.assess_frame(&[("main", v)]).unwrap()[0];
+                let mut f: Vec<(&str, &[f64])> = vec![("main", v)];
+                f.extend(names.iter().map(String::as_str).zip(o.iter().map(Vec::as_slice)));
+                let b = beside.assess_frame(&f).unwrap()[0];
+                prop_assert_eq!(a.evidence, b.evidence);
+                prop_assert_eq!(a.dims.surprise, b.dims.surprise);
+            }
+        }
+
         /// Scaling and shifting a channel changes nothing: the same noise gives the same totals.
         #[test]
         fn totals_do_not_depend_on_units_or_offset(seed in 0u64..1000, scale_log in -3.0f64..3.0, shift in -50.0f64..50.0) {
