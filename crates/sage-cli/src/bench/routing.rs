@@ -24,7 +24,7 @@ pub fn run(requests: usize, seed: u64, more_seeds: u64, json: bool) -> anyhow::R
 
 /// Every family of simulated zoos on `seeds` seeds, the worst first.
 pub fn families(seeds: u64, tuning: bool, json: bool) -> anyhow::Result<()> {
-    let from = if tuning { 0 } else { sage_bench::families::HELD_OUT_FROM };
+    let from = if tuning { 0 } else { sage_bench::routing_families::HELD_OUT_FROM };
     let seeds: Vec<u64> = (from..from + seeds.max(1)).collect();
     let all = sage_bench::routing_families::evaluate_all(&seeds);
     if json {
