@@ -40,6 +40,8 @@ pub struct Router {
     swap_budget: u32,
     swap_window_s: f64,
     reference_load_s: f64,
+    /// When trust last moved stale scores toward their priors.
+    consolidated_at: f64,
     clock: Arc<dyn Clock>,
     sessions: Arc<Mutex<Sessions>>,
     /// Settings of every generation.
@@ -87,6 +89,7 @@ impl Router {
             // exploration was not loaded back for hundreds of requests in the routing families:
             // a 3.7 s load weighed 27% against a quality gap of 20%.)
             reference_load_s: 30.0,
+            consolidated_at: clock.now(),
             clock,
             sessions: Arc::default(),
             settings: LlmSettings { chunk: 16, max_tokens: 128, ..Default::default() },
@@ -170,6 +173,14 @@ impl Router {
     fn decide_sized(&mut self, class: &str, state: State, prefer_light: Option<bool>) -> RouteDecision {
         let now = self.clock.now();
         self.trust.refresh(now);
+        // What was learned about a model nobody has asked for a while regresses toward its
+        // prior (the kernel does this in DREAM; a router serving requests may never dream): a
+        // model distrusted during a burst of failures gets asked again once it might have
+        // recovered, instead of never.
+        if now - self.consolidated_at >= self.trust.config().stale_after_s {
+            self.trust.consolidate(now);
+            self.consolidated_at = now;
+        }
         self.swaps.retain(|t| now - t < self.swap_window_s);
         let candidates: Vec<Candidate> = self
             .specs
