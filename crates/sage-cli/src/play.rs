@@ -199,7 +199,7 @@ fn at_recorded_speed(
 fn deliver(inbox: &Inbox, input: &sage_io::Input, decoded: Result<sage_io::Decoded, sage_io::PayloadError>) {
     match decoded {
         Ok(d) => {
-            if input.crisis {
+            if input.signals_crisis(&d.observation) {
                 inbox.crisis();
             }
             let _ = inbox.push(d.observation);

@@ -42,9 +42,53 @@ pub struct Input {
     /// recording's schema.
     #[serde(default, rename = "type")]
     pub ros_type: Option<String>,
-    /// Every message of this input also signals a crisis (an emergency stop, a fire alarm).
+    /// Whether a message of this input signals a crisis: `true` (every message: an emergency
+    /// stop, a fire alarm), `"hazard"` (a text that warns of a hazard by the salience rule's
+    /// hazard cue, not in a routine frame: "fire in aisle 4", not "fire drill on Friday"), or
+    /// `false` (the default).
     #[serde(default)]
-    pub crisis: bool,
+    pub crisis: Crisis,
+}
+
+/// When an input's messages signal a crisis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Crisis {
+    /// Never.
+    #[default]
+    Never,
+    /// Every message.
+    Always,
+    /// A text whose hazard cue fires (decision 0013).
+    OnHazard,
+}
+
+impl Serialize for Crisis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Crisis::Never => s.serialize_bool(false),
+            Crisis::Always => s.serialize_bool(true),
+            Crisis::OnHazard => s.serialize_str("hazard"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Crisis {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(Crisis::Always),
+            Raw::Flag(false) => Ok(Crisis::Never),
+            Raw::Word(w) if w == "hazard" => Ok(Crisis::OnHazard),
+            Raw::Word(w) => {
+                Err(serde::de::Error::custom(format!("crisis is true, false or \"hazard\", not \"{w}\"")))
+            }
+        }
+    }
 }
 
 fn ros2() -> Format {
@@ -228,6 +272,19 @@ pub struct Decoded {
 }
 
 impl Input {
+    /// Whether `observation`, decoded from this input, signals a crisis.
+    pub fn signals_crisis(&self, observation: &Observation) -> bool {
+        match (self.crisis, &observation.payload) {
+            (Crisis::Always, _) => true,
+            (Crisis::OnHazard, sage_kernel::Payload::Text(text)) => {
+                let none = std::collections::HashSet::new();
+                sage_kernel::snarc::cues::read(text, &|_| true, &none).hazard
+                    >= sage_kernel::snarc::cues::HAZARD
+            }
+            _ => false,
+        }
+    }
+
     /// Decode one payload; `found_type` is the type a key or a recording's schema names.
     pub fn decode(&self, payload: &[u8], found_type: Option<&str>) -> Result<Decoded, PayloadError> {
         match self.format {
@@ -332,7 +389,7 @@ format = "json"
             source: "op".into(),
             format: Format::Json,
             ros_type: None,
-            crisis: false,
+            crisis: Crisis::Never,
         };
         let d = |p: &str| input.decode(p.as_bytes(), None);
         assert_eq!(d(r#"{"text": "hi?"}"#).unwrap().observation, Observation::text("op", "hi?"));
@@ -342,6 +399,45 @@ format = "json"
         for bad in ["{", "null", r#"{"values": ["a"]}"#, r#"{"other": 1}"#, "\u{0}\u{1}"] {
             assert!(matches!(d(bad), Err(PayloadError::Json { .. })), "{bad}");
         }
+    }
+
+    #[test]
+    fn crisis_is_every_message_a_hazard_text_or_nothing() {
+        let file = r#"
+[[input]]
+key = "estop"
+source = "estop"
+format = "json"
+crisis = true
+[[input]]
+key = "operator"
+source = "operator"
+format = "json"
+crisis = "hazard"
+[[input]]
+key = "chat"
+source = "chat"
+format = "json"
+"#;
+        let f = InputsFile::parse(file, "test").unwrap();
+        let crises: Vec<Crisis> = f.inputs.iter().map(|i| i.crisis).collect();
+        assert_eq!(crises, [Crisis::Always, Crisis::OnHazard, Crisis::Never]);
+        let (estop, operator, chat) = (&f.inputs[0], &f.inputs[1], &f.inputs[2]);
+        let fire = Observation::text("operator", "Fire in aisle 4, everyone out!");
+        let drill = Observation::text("operator", "fire drill scheduled for Friday");
+        let reading = Observation::sensor("estop", vec![1.0]);
+        assert!(estop.signals_crisis(&reading));
+        assert!(operator.signals_crisis(&fire));
+        assert!(!operator.signals_crisis(&drill));
+        assert!(!operator.signals_crisis(&Observation::sensor("operator", vec![9.0])));
+        assert!(!chat.signals_crisis(&fire));
+        // Written back as it was read.
+        let back = toml::to_string(&f).unwrap();
+        assert_eq!(InputsFile::parse(&back, "test").unwrap().inputs, f.inputs);
+        let e = InputsFile::parse("[[input]]\nkey = \"a\"\nsource = \"x\"\ncrisis = \"sometimes\"\n", "test")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("true, false or \"hazard\""), "{e}");
     }
 
     #[test]

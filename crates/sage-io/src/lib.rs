@@ -19,6 +19,6 @@ pub mod outputs;
 pub mod recording;
 pub mod zenoh_io;
 
-pub use inputs::{Decoded, Format, Input, InputsError, InputsFile, PayloadError};
+pub use inputs::{Crisis, Decoded, Format, Input, InputsError, InputsFile, PayloadError};
 pub use msgs::{Message, RosType};
 pub use zenoh_io::{Sink, ZenohError, ZenohIo};

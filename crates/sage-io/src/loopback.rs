@@ -106,7 +106,7 @@ pub fn capacity_through(
             source: "imu".into(),
             format: crate::Format::Ros2,
             ros_type: None,
-            crisis: false,
+            crisis: crate::inputs::Crisis::Never,
         }],
         ..InputsFile::default()
     };

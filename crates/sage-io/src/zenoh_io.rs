@@ -124,7 +124,7 @@ impl ZenohIo {
                     let payload = sample.payload().to_bytes();
                     match input.decode(&payload, type_from_key(sample.key_expr().as_str())) {
                         Ok(d) => {
-                            if input.crisis {
+                            if input.signals_crisis(&d.observation) {
                                 sink.crisis();
                             }
                             if sink.observe(d.observation).is_err() {
