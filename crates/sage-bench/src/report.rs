@@ -227,10 +227,11 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     );
     let _ = writeln!(
         out,
-        "  {:<15} {:>9} {:>9}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost",
+        "  {:<15} {:>9} {:>9} {:>7}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost",
         "family",
         "quality",
         "cost",
+        "swaps",
         "oracle q / cost",
         "moved within",
         100.0 * ROUTING_QUALITY_GOAL,
@@ -256,10 +257,11 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
         let ok = f.worst_quality_ratio >= ROUTING_QUALITY_GOAL && f.worst_cost_ratio < ROUTING_COST_GOAL;
         let _ = writeln!(
             out,
-            "  {:<15} {:>8.1}% {:>8.1}%   {:>7.1}% / {:>5.1}% {:>14}   {}",
+            "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}% {:>14}   {}",
             f.family,
             100.0 * f.worst_quality_ratio,
             100.0 * f.worst_cost_ratio,
+            f.worst_swaps,
             100.0 * oracle_q,
             100.0 * oracle_c,
             moved,
@@ -268,7 +270,7 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     }
     let _ = writeln!(
         out,
-        "  (quality and cost: SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality; moved within: in the runs where the degraded model had at least 20% of the 50 requests before the drop or burst, the most requests after it until under 20% of 50 went to it)"
+        "  (quality, cost and swaps (loads per request): SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality; moved within: in the runs where the degraded model had at least 20% of the 50 requests before the drop or burst, the most requests after it until under 20% of 50 went to it)"
     );
     out
 }

@@ -205,7 +205,14 @@ impl Router {
             .collect();
         let ctx = Context {
             state,
-            swaps_left: self.swap_budget.saturating_sub(self.swaps.len() as u32),
+            // The swap budget stops WAKE and REST from thrashing; in FOCUS an alert is worth a
+            // load (without this, alerts went to a resident model that was wrong for them
+            // whenever the budget was spent serving chat).
+            swaps_left: if state == State::Focus {
+                self.swap_budget.max(1)
+            } else {
+                self.swap_budget.saturating_sub(self.swaps.len() as u32)
+            },
             incumbent: self.incumbents.get(class).copied(),
             exploration: self.policies.get(state).exploration,
             prefer_light,
