@@ -114,8 +114,8 @@ enum What {
         /// precision and compute skipped per family, the worst first.
         #[arg(long, conflicts_with_all = ["scenario", "with_model"])]
         families: bool,
-        /// Scenarios per family.
-        #[arg(long, default_value_t = 10, requires = "families")]
+        /// Scenarios per family (1 to 1,000).
+        #[arg(long, default_value_t = 10, requires = "families", value_parser = clap::value_parser!(u64).range(1..=1000))]
         seeds: u64,
         /// Use the tuning seeds instead of the held-out ones.
         #[arg(long, requires = "families")]
@@ -141,8 +141,8 @@ enum What {
         /// always-cheapest, random and an oracle.
         #[arg(long)]
         families: bool,
-        /// Seeds per family (with `--families`).
-        #[arg(long, default_value_t = 5, requires = "families")]
+        /// Seeds per family (with `--families`; 1 to 1,000).
+        #[arg(long, default_value_t = 5, requires = "families", value_parser = clap::value_parser!(u64).range(1..=1000))]
         family_seeds: u64,
         /// Use the tuning seeds instead of the held-out ones (with `--families`).
         #[arg(long, requires = "families")]

@@ -207,6 +207,36 @@ fn bench_store(name: &str) -> anyhow::Result<sage_store::Store> {
 }
 
 /// Phase 1: the real-time kernel.
+/// How long each crisis took to stop and settle the job it preempted, seconds.
+struct CrisisTimes {
+    cancel: Vec<f64>,
+    settled: Vec<f64>,
+    preempted_nothing: usize,
+}
+
+/// Each crisis (a time in `crises`): the job it preempted (the first preemption for a crisis
+/// after it and before the next crisis), when that job's generation stopped (its runner
+/// returned, `ended`: `(job, cancelled, when)`) and when the kernel settled its cancellation. A
+/// crisis that came while the running job had been dispatched in CRISIS preempts nothing and is
+/// counted apart.
+fn crisis_times(crises: &[f64], seen: &Seen, ended: &[(u64, bool, f64)]) -> CrisisTimes {
+    let mut out = CrisisTimes { cancel: vec![], settled: vec![], preempted_nothing: 0 };
+    for (k, &t) in crises.iter().enumerate() {
+        let until = crises.get(k + 1).copied().unwrap_or(f64::INFINITY);
+        let Some(&(_, job)) = seen.crisis_preempted.iter().find(|(at, _)| *at >= t && *at < until) else {
+            out.preempted_nothing += 1;
+            continue;
+        };
+        if let Some(&(_, _, at)) = ended.iter().find(|(j, cancelled, _)| *j == job && *cancelled) {
+            out.cancel.push(at - t);
+        }
+        if let Some(&(at, _)) = seen.cancelled_at.iter().find(|(_, j)| *j == job) {
+            out.settled.push(at - t);
+        }
+    }
+    out
+}
+
 fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> {
     let c = compose(zoo)?;
     let model = c.specs.first().map(|m| m.id.clone()).unwrap_or_default();
@@ -291,27 +321,8 @@ fn live_phase(zoo: &ZooArgs, s: &Settings) -> anyhow::Result<serde_json::Value> 
     let counts = live.inbox().counts();
     drop(live.stop());
     let seen = seen.0.lock().unwrap_or_else(|e| e.into_inner());
-    // Each crisis: the job it preempted (the first preemption for a crisis after it and
-    // before the next crisis), when that job's generation stopped (its runner returned) and
-    // when the kernel settled its cancellation. A crisis that came while the running job had
-    // been dispatched in CRISIS preempts nothing and is counted apart.
     let ended = timed.ended.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let mut cancel = vec![];
-    let mut settled = vec![];
-    let mut preempted_nothing = 0usize;
-    for (k, &t) in crises.iter().enumerate() {
-        let until = crises.get(k + 1).copied().unwrap_or(f64::INFINITY);
-        let Some(&(_, job)) = seen.crisis_preempted.iter().find(|(at, _)| *at >= t && *at < until) else {
-            preempted_nothing += 1;
-            continue;
-        };
-        if let Some(&(_, _, at)) = ended.iter().find(|(j, cancelled, _)| *j == job && *cancelled) {
-            cancel.push(at - t);
-        }
-        if let Some(&(at, _)) = seen.cancelled_at.iter().find(|(_, j)| *j == job) {
-            settled.push(at - t);
-        }
-    }
+    let CrisisTimes { cancel, settled, preempted_nothing } = crisis_times(&crises, &seen, &ended);
     // A decode step: the time between consecutive tokens of a job.
     let tokens = token_times.lock().unwrap_or_else(|e| e.into_inner());
     let mut steps = vec![];
@@ -752,4 +763,26 @@ pub fn run(zoo: &ZooArgs, s: Settings, json_out: bool) -> anyhow::Result<()> {
         live["rss_samples_mib"]
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_crisis_is_paired_with_the_job_it_preempted_only() {
+        // Crisis at 1 s preempts job 7; crisis at 5 s preempts nothing; job 9 is cancelled for
+        // another reason later and must not be counted for it.
+        let seen = Seen {
+            crisis_preempted: vec![(1.05, 7)],
+            cancelled_at: vec![(1.1, 7), (8.0, 9)],
+            ..Seen::default()
+        };
+        let ended = [(7, true, 1.03), (9, true, 7.9)];
+        let t = crisis_times(&[1.0, 5.0], &seen, &ended);
+        assert_eq!(t.preempted_nothing, 1);
+        assert_eq!(t.cancel.len(), 1);
+        assert!((t.cancel[0] - 0.03).abs() < 1e-9);
+        assert!((t.settled[0] - 0.1).abs() < 1e-9);
+    }
 }

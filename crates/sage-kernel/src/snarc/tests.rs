@@ -284,3 +284,16 @@ mod invariance {
         }
     }
 }
+
+#[test]
+fn extreme_readings_give_bounded_salience_and_no_panic() {
+    let mut s = Snarc::new(SnarcConfig::default());
+    let values = [f64::MAX, -f64::MAX, 1e-308, 0.0, 1e300, -1e-300, f64::MIN_POSITIVE];
+    for i in 0..200 {
+        let v = [values[i % values.len()], values[(i * 3) % values.len()], 1.0];
+        let r = frame1(&mut s, &v);
+        for x in r.dims.as_array().into_iter().chain([r.total, r.evidence, r.confidence]) {
+            assert!((0.0..=1.0).contains(&x), "reading {i}: {r:?}");
+        }
+    }
+}

@@ -673,34 +673,25 @@ impl<'m> Scheduler<'m> {
         freed
     }
 
-    /// One decode over every active sequence, then sampling for those whose logits are ready.
-    pub(super) fn step(&mut self) {
-        if self.active.is_empty() {
-            return;
-        }
-        if self.abort.load(Ordering::SeqCst) {
-            self.reap_cancelled();
-            if self.active.is_empty() {
-                self.admit();
-                return;
-            }
-        }
-        self.steps += 1;
-        let t0 = Instant::now();
+    /// Fill the batch and decode it, retrying what can be retried: a full KV cache (idle slots
+    /// freed, else the newest generation gives way) and an aborted step (the cancelled
+    /// generations finish, the step is filled again for the others). `false` when nothing is
+    /// left to sample this step.
+    fn evaluate(&mut self) -> bool {
         loop {
             if let Err(e) = self.fill() {
                 self.fail_all(e);
-                return;
+                return false;
             }
             if self.batch.n_tokens() == 0 {
                 if self.active.iter().any(|a| a.saved.is_some()) {
                     // Only rows kept from earlier prompts to sample from: no decode.
-                    break;
+                    return true;
                 }
-                return;
+                return false;
             }
             match self.ctx.decode(&mut self.batch) {
-                Ok(()) => break,
+                Ok(()) => return true,
                 Err(DecodeError::NoKvCacheSlot) => {
                     self.roll_back();
                     if self.free_idle() {
@@ -718,7 +709,7 @@ impl<'m> Scheduler<'m> {
                         self.finish(a, Err(GenerateError::Decode { model, message }));
                     }
                     if self.active.is_empty() {
-                        return;
+                        return false;
                     }
                 }
                 Err(DecodeError::Unknown(ABORTED)) => {
@@ -729,16 +720,35 @@ impl<'m> Scheduler<'m> {
                     self.reap_cancelled();
                     if self.active.is_empty() {
                         self.admit();
-                        return;
+                        return false;
                     }
                 }
                 Err(e) => {
                     self.roll_back();
                     let e = self.w.err_decode(e);
                     self.fail_all(e);
-                    return;
+                    return false;
                 }
             }
+        }
+    }
+
+    /// One decode over every active sequence, then sampling for those whose logits are ready.
+    pub(super) fn step(&mut self) {
+        if self.active.is_empty() {
+            return;
+        }
+        if self.abort.load(Ordering::SeqCst) {
+            self.reap_cancelled();
+            if self.active.is_empty() {
+                self.admit();
+                return;
+            }
+        }
+        self.steps += 1;
+        let t0 = Instant::now();
+        if !self.evaluate() {
+            return;
         }
         let decoded = t0.elapsed();
         // Prompt-only steps tell how long a prompt token takes.
