@@ -111,6 +111,7 @@ pub fn run(opts: Options) -> Vec<Row> {
                     trust: e,
                     resident: i % 2 == 0,
                     cold_cost: 0.5,
+                    run_cost: 0.0,
                     bytes: 1 << 20,
                     fits: true,
                     suppressed: false,

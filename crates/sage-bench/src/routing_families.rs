@@ -5,6 +5,9 @@
 //! - **fixed**: the four-model zoo of `sage bench routing`.
 //! - **random**: 3–5 models, costs drawn log-uniformly in 1–20, qualities per class drawn around a
 //!   level that grows with cost (bigger is better on average, not on every class).
+//! - **graded**: 3–5 models as in random, but the classes differ in difficulty and a model's
+//!   quality saturates once its capacity (growing with its cost) passes a class's difficulty:
+//!   cheap models suffice for easy work.
 //! - **quality-drop**: a random zoo whose best-value model (the oracle's most used) drops to
 //!   quality 0.3 on every class halfway through; its declared priors stay as they were.
 //! - **garbage-burst**: the best-value model answers garbage (quality 0) for 150 requests from a
@@ -57,6 +60,7 @@ fn family(name: &str, seed: u64) -> (Vec<SimModel>, Twist) {
     match name {
         "fixed" => (sim_zoo(), Twist::None),
         "random" => (random_zoo(&mut rng), Twist::None),
+        "graded" => (graded_zoo(&mut rng), Twist::None),
         "quality-drop" => {
             let zoo = random_zoo(&mut rng);
             let model = favourite(&zoo);
@@ -81,7 +85,8 @@ fn family(name: &str, seed: u64) -> (Vec<SimModel>, Twist) {
 }
 
 /// The families, in the order they are reported when equal.
-pub const FAMILIES: [&str; 5] = ["fixed", "random", "quality-drop", "garbage-burst", "fast-but-wrong"];
+pub const FAMILIES: [&str; 6] =
+    ["fixed", "random", "graded", "quality-drop", "garbage-burst", "fast-but-wrong"];
 
 fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
     let n = 3 + rng.below(3);
@@ -101,6 +106,40 @@ fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
                 quality: CLASSES
                     .iter()
                     .map(|c| (c.to_string(), (level + 0.2 * (rng.next_f64() - 0.5)).clamp(0.3, 0.97)))
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// A zoo whose classes differ in difficulty: 3–5 models, costs log-uniform in 1–20, each
+/// model's capacity grows with the logarithm of its cost, each class has a difficulty drawn in
+/// [0, 1], and a model's quality on a class saturates once its capacity passes the class's
+/// difficulty (`0.35 + 0.6 σ((capacity − difficulty) / 0.12)`, ±0.03): small models are as good
+/// as big ones on easy work and far worse on hard work.
+fn graded_zoo(rng: &mut Rng) -> Vec<SimModel> {
+    let n = 3 + rng.below(3);
+    let mut costs: Vec<f64> = (0..n).map(|_| (rng.next_f64() * 20f64.ln()).exp()).collect();
+    costs.sort_by(f64::total_cmp);
+    let difficulty: Vec<f64> = CLASSES.iter().map(|_| rng.next_f64()).collect();
+    costs
+        .iter()
+        .enumerate()
+        .map(|(i, &cost)| {
+            let capacity = cost.ln() / 20f64.ln() + 0.1 * (rng.next_f64() - 0.5);
+            SimModel {
+                id: format!("m{i}"),
+                mib: (500.0 * cost).round() as u64,
+                load_s: 0.2 * cost,
+                cost,
+                declared: vec![],
+                quality: CLASSES
+                    .iter()
+                    .zip(&difficulty)
+                    .map(|(c, d)| {
+                        let q = 0.35 + 0.6 / (1.0 + (-(capacity - d) / 0.12).exp());
+                        (c.to_string(), (q + 0.06 * (rng.next_f64() - 0.5)).clamp(0.3, 0.97))
+                    })
                     .collect(),
             }
         })

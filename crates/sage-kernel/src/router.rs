@@ -2,8 +2,9 @@
 //!
 //! `permission = expertise × cheapness × persistence × (1 + bias)`, where
 //! - `expertise` blends the expert's prior capability with learned trust for the class;
-//! - `cheapness = 1 / (1 + cost)`, cost 0 for a resident expert, the normalised load cost for a
-//!   cold one, and a large blocking cost when it cannot fit or the swap budget is spent;
+//! - `cheapness = 1 / (1 + cost)`, where cost is the expert's normalised cost of an answer (0 for
+//!   the cheapest) plus, for a cold expert, its normalised load cost, or a large blocking cost
+//!   when it cannot fit or the swap budget is spent;
 //! - `persistence` is 1.2 for the hot expert (the resident incumbent, or every resident one when
 //!   no incumbent is resident), 1.0 otherwise: the hysteresis that stops thrashing;
 //! - `bias` is a small per-expert load bias nudged by the sign of its load error (loss-free load
@@ -69,6 +70,9 @@ pub struct Candidate {
     pub resident: bool,
     /// Load cost if cold, normalised (load seconds / reference seconds).
     pub cold_cost: f64,
+    /// Cost of one answer relative to the cheapest candidate's, normalised (0 for the
+    /// cheapest); paid resident or cold.
+    pub run_cost: f64,
     /// Memory it needs, bytes (lighter experts are preferred in WAKE).
     pub bytes: u64,
     /// Whether it fits the memory budget now (with evictions).
@@ -254,15 +258,17 @@ impl Selector {
         let (mut raw_best, mut raw_id) = (f64::NEG_INFINITY, u32::MAX);
         for c in candidates {
             let expertise = clamp01(c.expertise);
-            let cost = if c.resident {
-                0.0
-            } else if !c.fits || ctx.swaps_left == 0 {
-                cfg.blocking_cost
-            } else if c.cold_cost.is_finite() {
-                c.cold_cost.max(0.0)
-            } else {
-                cfg.blocking_cost
-            };
+            let run = if c.run_cost.is_finite() { c.run_cost.max(0.0) } else { cfg.blocking_cost };
+            let cost = run
+                + if c.resident {
+                    0.0
+                } else if !c.fits || ctx.swaps_left == 0 {
+                    cfg.blocking_cost
+                } else if c.cold_cost.is_finite() {
+                    c.cold_cost.max(0.0)
+                } else {
+                    cfg.blocking_cost
+                };
             let cheapness = 1.0 / (1.0 + cost);
             let hot = c.resident && (!incumbent_resident || ctx.incumbent == Some(c.id));
             let persistence = if hot { cfg.persistence } else { 1.0 };

@@ -28,6 +28,25 @@ pub use records::{degraded_reply, Answer, Attempt, Failure, Request, Served};
 /// Judges an answer: `(model, class, answer) -> quality in [0, 1]`.
 pub type Judge = Box<dyn FnMut(&str, &str, &Answer) -> f64 + Send>;
 
+/// Default [`Router::answer_cost_weight`]: 0. On the routing families' tuning seeds (0–19),
+/// weights 0.02–0.2 lowered the worst run's quality by 0.5–9 points and did not lower the worst
+/// run's cost (there the oracle itself needs ~100% of always-best's); the lighter-model
+/// preference of WAKE already saves where saving is possible. The federation prices answers
+/// (network round trip, a node's queue) through the same selector field.
+pub const ANSWER_COST_WEIGHT: f64 = 0.0;
+
+/// Each candidate's cost of an answer: `weight × ln(bytes / lightest bytes)` among the
+/// candidates that hold local weights (a remote model, 0 bytes here, costs no local compute).
+fn price_answers(candidates: &mut [Candidate], weight: f64) {
+    let lightest = candidates.iter().map(|c| c.bytes).filter(|&b| b > 0).min();
+    for c in candidates.iter_mut() {
+        c.run_cost = match lightest {
+            Some(l) if c.bytes > 0 => weight * (c.bytes as f64 / l as f64).ln(),
+            _ => 0.0,
+        };
+    }
+}
+
 /// The router for requests outside the kernel's tick (chat, ask, the HTTP API).
 pub struct Router {
     residency: Arc<Residency>,
@@ -40,6 +59,10 @@ pub struct Router {
     swap_budget: u32,
     swap_window_s: f64,
     reference_load_s: f64,
+    /// Weight of an answer's cost: a model that needs `k` times the weights of the lightest
+    /// candidate costs `answer_cost_weight × ln k` per answer (decoding is bound by reading the
+    /// weights, so an answer's time and energy grow with them).
+    pub answer_cost_weight: f64,
     /// When trust last moved stale scores toward their priors.
     consolidated_at: f64,
     clock: Arc<dyn Clock>,
@@ -68,7 +91,7 @@ impl Router {
             selector: Selector::new(
                 // A heavier model must be at least 5% more trusted to be preferred in WAKE (the
                 // kernel's 1.5 is for built-in plugins, whose expertise differs more).
-                // Persistence 1.1: models differ by a few points of quality, and a 20% edge for
+                // Persistence 1.05: models differ by a few points of quality, and a 20% edge for
                 // the incumbent would keep a clearly worse resident model.
                 SelectorConfig {
                     wake_light_ratio: 1.05,
@@ -89,6 +112,7 @@ impl Router {
             // exploration was not loaded back for hundreds of requests in the routing families:
             // a 3.7 s load weighed 27% against a quality gap of 20%.)
             reference_load_s: 30.0,
+            answer_cost_weight: ANSWER_COST_WEIGHT,
             consolidated_at: clock.now(),
             clock,
             sessions: Arc::default(),
@@ -182,7 +206,7 @@ impl Router {
             self.consolidated_at = now;
         }
         self.swaps.retain(|t| now - t < self.swap_window_s);
-        let candidates: Vec<Candidate> = self
+        let mut candidates: Vec<Candidate> = self
             .specs
             .iter()
             .enumerate()
@@ -197,12 +221,14 @@ impl Router {
                     trust,
                     resident: self.residency.is_resident(&s.id),
                     cold_cost: load_s / self.reference_load_s,
+                    run_cost: 0.0,
                     bytes,
                     fits: self.residency.fits(&s.id),
                     suppressed: self.trust.is_suppressed(i as u32, class),
                 }
             })
             .collect();
+        price_answers(&mut candidates, self.answer_cost_weight);
         let ctx = Context {
             state,
             // The swap budget stops WAKE and REST from thrashing; in FOCUS an alert is worth a

@@ -136,7 +136,7 @@ enum What {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Instead, every family of simulated zoos (random zoos, a quality drop, a burst of
+        /// Instead, every family of simulated zoos (random zoos, zoos whose classes differ in difficulty, a quality drop, a burst of
         /// garbage, a model fast but wrong on one class) on held-out seeds, against always-best,
         /// always-cheapest, random and an oracle.
         #[arg(long)]

@@ -515,6 +515,7 @@ impl Kernel {
                     trust,
                     resident: self.resident[id],
                     cold_cost: e.load_s / self.config.reference_load_s,
+                    run_cost: 0.0,
                     bytes: e.bytes,
                     fits: self.fits(id, &ctx.busy),
                     suppressed: self.trust.is_suppressed(id as u32, &class),

@@ -7,6 +7,7 @@ fn cand(id: u32, expertise: f64, resident: bool) -> Candidate {
         trust: expertise,
         resident,
         cold_cost: 0.5,
+        run_cost: 0.0,
         bytes: 1_000,
         fits: true,
         suppressed: false,
