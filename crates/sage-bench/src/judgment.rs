@@ -393,6 +393,7 @@ pub(crate) fn route_sim(
             complexity: None,
             params: None,
             raw: false,
+            prefix: String::new(),
         };
         let s = router.serve(&req, *state, None);
         let loads = loader.loads();

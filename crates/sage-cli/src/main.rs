@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod engine_args;
+mod federate;
 mod generate;
 mod logging;
 mod model_path;
@@ -42,6 +43,8 @@ enum Command {
     /// The real-time kernel on a robot: ticks on the wall clock, fed by ROS 2 / Zenoh inputs,
     /// publishing its state, decisions, answers and alerts, with the HTTP API of `serve`.
     Node(node::NodeArgs),
+    /// Print a node's public key for its peers' allow-lists, creating the key file if missing.
+    Key(federate::KeyArgs),
     /// Reproduce a recorded run's decisions (`sage run --record FILE`, `sage node --record FILE`).
     Replay(runtime::ReplayArgs),
     /// Generate text with a language model (streaming; `--json` for ids, logprobs, timings).
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => runtime::replay(args),
         Command::Serve(args) => serve::run(args),
         Command::Node(args) => node::run(args),
+        Command::Key(args) => federate::key(args),
         Command::Models(args) => models::run(args),
         Command::Bench(args) => bench::run(args),
     };

@@ -27,6 +27,10 @@ pub struct NodeArgs {
     /// decisions). Memory grows with the run: for tests and bounded sessions.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Join a federation of SAGE nodes over the inputs file's Zenoh session (TOML: profile,
+    /// key, allow; see `sage key`).
+    #[arg(long, value_name = "FILE")]
+    pub federation: Option<PathBuf>,
     #[command(flatten)]
     pub serve: ServeArgs,
 }
@@ -82,6 +86,7 @@ impl Outputs for NodeOutputs {
 /// Run the node until SIGINT or SIGTERM.
 pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
     let inputs = InputsFile::load(&args.inputs)?;
+    let federation = args.federation.as_deref().map(crate::federate::FederationFile::load).transpose()?;
     let p = prepare(&mut args.serve)?;
     let live_config = LiveConfig { hz: args.hz, record: args.record.is_some(), ..LiveConfig::default() };
     let inbox = Arc::new(Inbox::new(live_config.inbox));
@@ -118,6 +123,11 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
     let app =
         App::new_live(p.router, p.residency, Some(p.log_store), live.clone(), p.clock.clone(), p.config);
     let _ = events.set(app.events());
+    let mut notes = p.notes.clone();
+    if let Some(f) = &federation {
+        let id = crate::federate::join(f, zenoh.session().clone(), &app)?;
+        notes.push(format!("federation: node {id} ({}), {} peers allowed", f.profile, f.allow.len()));
+    }
     let banner = format!(
         "sage node: {} inputs over Zenoh ({} mode), outputs under {}/; ticking at {} Hz; \
          http://{{addr}} (OpenAI API at /v1, SAGE API at /sage, /metrics)",
@@ -126,7 +136,7 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
         inputs.outputs.prefix,
         args.hz
     );
-    let served = http(app.clone(), args.serve.listen, &banner, &p.notes, "sage node");
+    let served = http(app.clone(), args.serve.listen, &banner, &notes, "sage node");
     // The loop stops; what the kernel learned is saved and the recording written.
     drop(app);
     let live =

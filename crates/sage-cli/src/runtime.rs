@@ -274,6 +274,7 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             complexity: None,
             params: None,
             raw: false,
+            prefix: String::new(),
         };
         write!(out, "sage> ")?;
         out.flush()?;

@@ -60,6 +60,7 @@ pub fn ask(
         complexity: None,
         params: None,
         raw: false,
+        prefix: String::new(),
     };
     let served = router.serve(&request, state, None);
     if let Err(e) = store.log_decision(0.0, "ask", &served) {

@@ -423,6 +423,7 @@ pub fn dispatch_request(job: &Dispatch, max_tokens: u32) -> Request {
         complexity: None,
         params: None,
         raw: false,
+        prefix: String::new(),
     }
 }
 

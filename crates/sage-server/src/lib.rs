@@ -34,6 +34,7 @@ use sage_store::Store;
 
 mod embed;
 mod error;
+pub mod federation;
 mod listen;
 mod metrics;
 mod ollama;
@@ -137,6 +138,8 @@ pub struct App {
     /// Set when the server starts shutting down: streams that never end (events) close.
     closing: tokio::sync::watch::Sender<bool>,
     views: Mutex<Views>,
+    /// The federation this node has joined, if any (`sage node --federation`).
+    pub federation: std::sync::OnceLock<federation::Fed>,
     /// Metrics.
     pub metrics: Metrics,
 }
@@ -197,6 +200,7 @@ impl App {
             events,
             closing: tokio::sync::watch::channel(false).0,
             views: Mutex::new(Views::default()),
+            federation: std::sync::OnceLock::new(),
             metrics: Metrics::default(),
         })
     }
@@ -405,6 +409,7 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/api/version", get(ollama::version))
         .route("/sage/observations", post(sage_api::observations))
         .route("/sage/state", get(sage_api::state))
+        .route("/sage/federation", get(federation::view))
         .route("/sage/events", get(sage_api::events))
         .route("/sage/models/{id}/{action}", post(sage_api::model_action))
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth));
@@ -507,6 +512,9 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     let mut text = app.metrics.render(&state.to_string(), atp, &engines);
     if let KernelSide::Live(l) = &app.kernel {
         text.push_str(&metrics::render_live(&live_figures(&l.stats()), &l.inbox().counts()));
+    }
+    if let Some(f) = app.federation.get() {
+        text.push_str(&federation::render_metrics(f));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

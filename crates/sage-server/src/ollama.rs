@@ -384,6 +384,7 @@ fn request(text: &str, messages: Vec<ChatMessage>, max_tokens: u32, p: GenerateP
         complexity: None,
         params: Some(p),
         raw,
+        prefix: String::new(),
     }
 }
 

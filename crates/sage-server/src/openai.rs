@@ -164,7 +164,17 @@ pub(crate) fn fresh_seed() -> u32 {
 }
 
 pub(crate) fn check_model(app: &App, model: &str) -> Result<(), ApiError> {
-    if model == "sage" || app.specs.iter().any(|s| s.id == model) {
+    // `model@node`: a peer's model, when this node has joined a federation and sees that peer.
+    let peer_model = model.split_once('@').is_some_and(|(m, node)| {
+        app.federation.get().is_some_and(|f| {
+            f.net
+                .peers()
+                .get(node)
+                .and_then(|p| p.caps.as_ref())
+                .is_some_and(|c| c.models.iter().any(|x| x.id == m))
+        })
+    });
+    if model == "sage" || peer_model || app.specs.iter().any(|s| s.id == model) {
         Ok(())
     } else {
         Err(ApiError::unknown_model(model))
@@ -213,14 +223,23 @@ pub(crate) fn spawn(
         let (state, _, level) = crate::state_view(&app);
         // Decide under the router's lock, generate without it (the engine batches concurrent
         // generations), then learn under it again.
-        let (plan, runner) = {
-            let mut r = lock(&app.router);
-            r.atp_level = level;
-            let plan = if model == "sage" { r.plan(&request, state) } else { r.plan_model(&request, &model) };
-            (plan, r.runner())
+        lock(&app.router).atp_level = level;
+        let served = match crate::federation::serve(&app, &model, &request, &mut sink) {
+            Some(served) => served,
+            None => {
+                let (plan, runner) = {
+                    let mut r = lock(&app.router);
+                    let plan = if model == "sage" {
+                        r.plan(&request, state)
+                    } else {
+                        r.plan_model(&request, &model)
+                    };
+                    (plan, r.runner())
+                };
+                let (attempts, answer) = runner.run(&plan, Some(&mut sink));
+                lock(&app.router).finish(plan, attempts, answer)
+            }
         };
-        let (attempts, answer) = runner.run(&plan, Some(&mut sink));
-        let served = lock(&app.router).finish(plan, attempts, answer);
         if gone {
             app.metrics.cancelled.fetch_add(1, Ordering::Relaxed);
         }
@@ -452,6 +471,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         complexity: None,
         params: Some(p),
         raw: false,
+        prefix: String::new(),
     };
     let slot = admit(&app).await?;
     let model = b.common.model.clone();
@@ -581,6 +601,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
         complexity: None,
         params: Some(p),
         raw: true,
+        prefix: String::new(),
     };
     let slot = admit(&app).await?;
     let model = common.model.clone();

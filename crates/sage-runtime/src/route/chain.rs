@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use sage_llm::{Flow, GenerateError, SessionId};
+use sage_llm::{ChatMessage, Flow, GenerateError, LanguageModel, SessionId};
 
 use super::records::{Answer, Attempt, Failure, Request};
 use super::Plan;
@@ -135,6 +135,19 @@ mod session_tests {
     }
 }
 
+/// The prompt's tokens followed by the reply already begun, if any.
+fn continue_from(
+    model: &dyn LanguageModel,
+    prefix: &str,
+    kept: Vec<ChatMessage>,
+    mut tokens: Vec<sage_llm::TokenId>,
+) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
+    if !prefix.is_empty() {
+        tokens.extend(model.tokenize(prefix, false).map_err(|e| TrimError::Engine(e.into()))?);
+    }
+    Ok((kept, tokens))
+}
+
 /// Try `order` in turn until one model answers. The same chain serves the router and the
 /// kernel's external experts.
 pub fn attempt_chain(
@@ -191,22 +204,23 @@ pub fn attempt_chain(
         } else {
             trim(model, &request.messages, window, max_tokens)
         };
-        let (kept, tokens) = match trimmed {
-            Ok(k) => k,
-            Err(e) => {
-                let failure = match e {
-                    TrimError::TooLong { .. } | TrimError::NoUserTurn => {
-                        Failure::ContextTooLong { message: e.to_string() }
+        let (kept, tokens) =
+            match trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens)) {
+                Ok(k) => k,
+                Err(e) => {
+                    let failure = match e {
+                        TrimError::TooLong { .. } | TrimError::NoUserTurn => {
+                            Failure::ContextTooLong { message: e.to_string() }
+                        }
+                        TrimError::Engine(g) => Failure::EngineError { message: g.to_string() },
+                    };
+                    if !keep {
+                        model.close_session(session);
                     }
-                    TrimError::Engine(g) => Failure::EngineError { message: g.to_string() },
-                };
-                if !keep {
-                    model.close_session(session);
+                    attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
+                    continue;
                 }
-                attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
-                continue;
-            }
-        };
+            };
         let mut s = settings.clone();
         if let Some(p) = &request.params {
             s.params = p.clone();

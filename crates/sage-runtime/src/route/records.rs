@@ -33,6 +33,10 @@ pub struct Request {
     /// no trimming).
     #[serde(default)]
     pub raw: bool,
+    /// The reply already begun (by a node that failed mid-answer): the prompt ends with it and
+    /// the model continues it; the answer holds only the continuation. Empty: none.
+    #[serde(default)]
+    pub prefix: String,
 }
 
 /// Why an attempt did not answer.

@@ -43,6 +43,7 @@ fn request(class: &str) -> Request {
         complexity: None,
         params: None,
         raw: false,
+        prefix: String::new(),
     }
 }
 
