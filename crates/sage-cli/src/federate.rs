@@ -68,12 +68,13 @@ impl FederationFile {
     }
 }
 
-/// Join the federation described by `file` on `session`, offering `app`.
+/// Join the federation described by `file` on the inputs' Zenoh session, offering `app`.
 pub fn join(
     file: &FederationFile,
-    session: zenoh::Session,
+    io: &sage_io::ZenohIo,
     app: &Arc<sage_server::App>,
 ) -> anyhow::Result<String> {
+    let session = io.session().clone();
     let identity = sage_fed::Identity::load_or_create(&file.key)?;
     let defaults = sage_fed::FedConfig::default();
     let config = sage_fed::FedConfig {

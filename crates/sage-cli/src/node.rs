@@ -125,7 +125,7 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
     let _ = events.set(app.events());
     let mut notes = p.notes.clone();
     if let Some(f) = &federation {
-        let id = crate::federate::join(f, zenoh.session().clone(), &app)?;
+        let id = crate::federate::join(f, &zenoh, &app)?;
         notes.push(format!("federation: node {id} ({}), {} peers allowed", f.profile, f.allow.len()));
     }
     let banner = format!(

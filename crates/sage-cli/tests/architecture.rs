@@ -18,12 +18,24 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
         ("sage-llm", vec!["sage-irp"]),
         ("sage-store", vec![]),
         ("sage-io", vec!["sage-kernel"]),
+        ("sage-fed", vec!["sage-kernel"]),
         ("sage-runtime", vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store"]),
-        ("sage-server", vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime"]),
+        (
+            "sage-server",
+            vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime", "sage-fed"],
+        ),
         ("sage-bench", vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime"]),
         (
             "sage-fuzz",
-            vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime", "sage-server"],
+            vec![
+                "sage-irp",
+                "sage-kernel",
+                "sage-llm",
+                "sage-store",
+                "sage-runtime",
+                "sage-server",
+                "sage-fed",
+            ],
         ),
         (
             "sage-cli",
@@ -36,6 +48,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "sage-server",
                 "sage-bench",
                 "sage-io",
+                "sage-fed",
             ],
         ),
     ])
@@ -187,9 +200,12 @@ fn concrete_engines_are_named_where_allowed() {
 
 #[test]
 fn zenoh_and_recordings_live_in_sage_io() {
-    // The robot's transports and recording formats are one crate's business.
-    let bad = offending(&["zenoh::", "mcap::", "cdr_encoding::"], &["sage-io"]);
-    assert!(bad.is_empty(), "Zenoh, MCAP or CDR named outside sage-io: {bad:#?}");
+    // The robot's transports and recording formats are one crate's business; the federation
+    // is the other crate that speaks Zenoh (to peers, not to the robot).
+    let bad = offending(&["zenoh::", "mcap::", "cdr_encoding::"], &["sage-io", "sage-fed"]);
+    assert!(bad.is_empty(), "Zenoh, MCAP or CDR named outside sage-io and sage-fed: {bad:#?}");
+    let bad = offending(&["mcap::", "cdr_encoding::"], &["sage-io"]);
+    assert!(bad.is_empty(), "MCAP or CDR named outside sage-io: {bad:#?}");
 }
 
 #[test]
