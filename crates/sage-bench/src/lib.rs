@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod families;
+pub mod fed_routing;
 pub mod judgment;
 pub mod kernel;
 pub mod llm;

@@ -31,7 +31,7 @@ use serde::Serialize;
 use crate::judgment::{q, route_sim, sim_zoo, simulate_fixed, stream, PolicyFigures, SimModel, Truth};
 use sage_kernel::rng::Rng;
 
-const CLASSES: [&str; 3] = ["text.chat", "text.question", "text.alert"];
+pub(crate) const CLASSES: [&str; 3] = ["text.chat", "text.question", "text.alert"];
 const BUDGET_MIB: u64 = 10_000;
 /// Requests per run.
 pub const REQUESTS: usize = 1500;
@@ -117,7 +117,7 @@ fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
 /// [0, 1], and a model's quality on a class saturates once its capacity passes the class's
 /// difficulty (`0.35 + 0.6 σ((capacity − difficulty) / 0.12)`, ±0.03): small models are as good
 /// as big ones on easy work and far worse on hard work.
-fn graded_zoo(rng: &mut Rng) -> Vec<SimModel> {
+pub(crate) fn graded_zoo(rng: &mut Rng) -> Vec<SimModel> {
     let n = 3 + rng.below(3);
     let mut costs: Vec<f64> = (0..n).map(|_| (rng.next_f64() * 20f64.ln()).exp()).collect();
     costs.sort_by(f64::total_cmp);

@@ -24,7 +24,7 @@ fn allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
             "sage-server",
             vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime", "sage-fed"],
         ),
-        ("sage-bench", vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime"]),
+        ("sage-bench", vec!["sage-irp", "sage-kernel", "sage-llm", "sage-store", "sage-runtime", "sage-fed"]),
         (
             "sage-fuzz",
             vec![

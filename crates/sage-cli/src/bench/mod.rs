@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 mod attention;
+mod federation;
 mod kernel;
 mod llm;
 mod realtime;
@@ -169,6 +170,40 @@ enum What {
         #[command(flatten)]
         zoo: crate::runtime::ZooArgs,
     },
+    /// Federation on loopback: time to first token and inter-token latency through a peer
+    /// against the same model locally; from a serving node's SIGKILL (and SIGSTOP) to the
+    /// client's next piece. With `--routing`: the selector across a simulated federation.
+    Federation {
+        /// Requests each way in the hop phase.
+        #[arg(long, default_value_t = 20)]
+        requests: usize,
+        /// Serving nodes killed with SIGKILL mid-answer.
+        #[arg(long, default_value_t = 10)]
+        kills: usize,
+        /// Serving nodes frozen with SIGSTOP mid-answer.
+        #[arg(long, default_value_t = 3)]
+        freezes: usize,
+        /// Silence after which the asking node gives a peer up, ms.
+        #[arg(long, default_value_t = 1000)]
+        stall_ms: u64,
+        /// Tokens per answer in the hop phase.
+        #[arg(long, default_value_t = 32)]
+        max_tokens: u32,
+        /// Instead, routing on simulated heterogeneous federations (held-out seeds).
+        #[arg(long)]
+        routing: bool,
+        /// Seeds of the routing simulation (1 to 1,000).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        seeds: u64,
+        /// Use the tuning seeds of the routing simulation.
+        #[arg(long)]
+        tuning: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        zoo: crate::runtime::ZooArgs,
+    },
     /// One measured run in this process (used by `sage bench llm`).
     #[command(hide = true)]
     LlmChild {
@@ -189,6 +224,28 @@ enum What {
 /// Run the command.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.what {
+        What::Federation {
+            requests,
+            kills,
+            freezes,
+            stall_ms,
+            max_tokens,
+            routing,
+            seeds,
+            tuning,
+            json,
+            zoo,
+        } => {
+            if routing {
+                federation::routing(seeds, tuning, json)
+            } else {
+                federation::run(
+                    &zoo,
+                    federation::Settings { requests, kills, freezes, stall_ms, max_tokens },
+                    json,
+                )
+            }
+        }
         What::Serve { streams, per_stream, max_tokens, temperature, json, zoo } => {
             serve::run(&zoo, &streams, serve::Workload { per_stream, max_tokens, temperature }, json)
         }

@@ -468,7 +468,7 @@ fn capacity_phase(s: &Settings) -> anyhow::Result<serde_json::Value> {
 }
 
 /// A port nothing listens on now (the system picks it).
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -531,7 +531,7 @@ fn imu_payload() -> anyhow::Result<Vec<u8>> {
 }
 
 /// A child `sage` process, killed when dropped.
-struct Child(std::process::Child);
+pub(super) struct Child(pub(super) std::process::Child);
 
 impl Drop for Child {
     fn drop(&mut self) {
@@ -541,7 +541,7 @@ impl Drop for Child {
 }
 
 /// Start `sage ARGS` and return it with the address its banner names (`http://...`).
-fn spawn(args: &[String], prefix: &str) -> anyhow::Result<(Child, String)> {
+pub(super) fn spawn(args: &[String], prefix: &str) -> anyhow::Result<(Child, String)> {
     let exe = std::env::current_exe().context("finding the sage binary")?;
     let mut child = std::process::Command::new(exe)
         .args(args)
