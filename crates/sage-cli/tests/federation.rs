@@ -128,6 +128,17 @@ fn three_nodes_federate_answer_for_each_other_and_survive_a_sigkill() {
     let v: serde_json::Value = serde_json::from_str(r.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(v["model"].as_str().unwrap(), format!("{model}@{thor_id}"), "{v}");
     assert!(!v["choices"][0]["message"]["content"].as_str().unwrap().is_empty(), "{v}");
+    // The answer landed in the federation's trust, shown per peer, model and class.
+    let fs = federation(&sprout);
+    let thor_peer = fs["peers"].as_array().unwrap().iter().find(|p| p["node"] == thor_id.as_str()).unwrap();
+    assert!(thor_peer["trust"].as_object().is_some_and(|t| !t.is_empty()), "{thor_peer}");
+    assert!(fs["forwarded"].as_u64().unwrap() >= 1, "{fs}");
+    assert!(federation(&thor)["served"].as_u64().unwrap() >= 1);
+    let page = common::get(&sprout.addr, "/");
+    assert!(
+        page.contains("id=\"peers\"") && page.contains("/sage/federation"),
+        "the dashboard has the peers panel"
+    );
 
     // Streamed, and thor killed with SIGKILL after the first pieces: the stream goes on
     // elsewhere and ends once, with [DONE].
@@ -168,4 +179,30 @@ fn three_nodes_federate_answer_for_each_other_and_survive_a_sigkill() {
     let pieces_after_kill = text.matches("\"content\"").count();
     assert!(pieces_after_kill > 7, "the answer continued after the kill: {text}");
     drop((legion, sprout));
+}
+
+#[test]
+#[ignore = "needs headless Chromium: scripts/setup.sh --for-tests (scripts/test.sh runs it)"]
+fn the_dashboard_shows_the_peers() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("--version").output().is_ok_and(|o| o.status.success()))
+        .expect("chromium is missing; run scripts/setup.sh --for-tests");
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<String> =
+        ["thor", "sprout"].iter().map(|n| public_key(&dir.path().join(format!("{n}.key")))).collect();
+    let ports = [free_port(), free_port()];
+    let thor = start(dir.path(), "thor", ports[0], &[], &keys);
+    let sprout = start(dir.path(), "sprout", ports[1], &ports[..1], &keys);
+    wait("discovery", 60, || ready_peers(&federation(&sprout)) == 1);
+    let thor_id = federation(&thor)["node"].as_str().unwrap().to_string();
+    let out = Command::new(chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("http://{}/?events=0&stream=0", sprout.addr))
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let dom = String::from_utf8(out.stdout).unwrap();
+    assert!(dom.contains("class=\"peer\""), "a peer row: {}", &dom[..dom.len().min(3000)]);
+    assert!(dom.contains(&thor_id) && dom.contains(">thor<"), "the peer's id and profile are shown");
 }

@@ -321,3 +321,53 @@ fn forged_replayed_unknown_misaddressed_and_malformed_messages_are_refused_and_c
         4
     );
 }
+
+fn client_session(router: u16) -> zenoh::Session {
+    let mut c = zenoh::Config::default();
+    let set = |c: &mut zenoh::Config, k: &str, v: String| c.insert_json5(k, &v).expect("config");
+    set(&mut c, "mode", "\"client\"".into());
+    set(&mut c, "scouting/multicast/enabled", "false".into());
+    set(&mut c, "connect/endpoints", format!("[\"tcp/127.0.0.1:{router}\"]"));
+    zenoh::open(c).wait().expect("zenoh client session")
+}
+
+fn router_session(port: u16) -> zenoh::Session {
+    let mut c = zenoh::Config::default();
+    let set = |c: &mut zenoh::Config, k: &str, v: String| c.insert_json5(k, &v).expect("config");
+    set(&mut c, "mode", "\"router\"".into());
+    set(&mut c, "scouting/multicast/enabled", "false".into());
+    set(&mut c, "listen/endpoints", format!("[\"tcp/127.0.0.1:{port}\"]"));
+    zenoh::open(c).wait().expect("zenoh router session")
+}
+
+#[test]
+fn a_partition_is_seen_and_healed_through_a_router() {
+    // Two nodes that reach each other only through a Zenoh router (as on two machines with a
+    // zenohd between them): the router goes, each sees the other leave; a router comes back on
+    // the same endpoint, they find each other again and forward as before.
+    let port = free_port();
+    let router = router_session(port);
+    let (a_id, b_id) = (Identity::generate().expect("key"), Identity::generate().expect("key"));
+    let cfg = config(vec![a_id.public_hex(), b_id.public_hex()]);
+    let a = Federation::join(
+        client_session(port),
+        a_id,
+        cfg.clone(),
+        Scripted::new("thor", vec!["nemotron"], 3, 1),
+    )
+    .expect("join");
+    let b = Federation::join(client_session(port), b_id, cfg, Scripted::new("sprout", vec!["gemma"], 3, 1))
+        .expect("join");
+    let (an, bn) = (a.node_id(), b.node_id());
+    wait_for("discovery through the router", Duration::from_secs(10), || ready(&a, &bn) && ready(&b, &an));
+    drop(router);
+    wait_for("the partition to be seen", Duration::from_secs(30), || {
+        !a.peers().get(&bn).is_some_and(|p| p.alive) && !b.peers().get(&an).is_some_and(|p| p.alive)
+    });
+    let e = b.forward(&an, &ask("p1", None), &mut |_| true).expect_err("partitioned");
+    assert!(matches!(e, ForwardError::Unknown(_)), "{e}");
+    let _router = router_session(port);
+    wait_for("the partition to heal", Duration::from_secs(60), || ready(&a, &bn) && ready(&b, &an));
+    let done = b.forward(&an, &ask("p2", None), &mut |_| true).expect("forwarded after healing");
+    assert_eq!(done.model, "nemotron");
+}

@@ -5,7 +5,8 @@
 //!   events), `GET /v1/models`: `model` names a zoo model or `sage` (the router chooses; the
 //!   response's `sage` field says which model answered and why).
 //! - `POST /sage/observations` (one or a batch; one kernel tick), `GET /sage/state`,
-//!   `GET /sage/events` (ticks as server-sent events), `POST /sage/models/{id}/pin|unpin|unload`.
+//!   `GET /sage/events` (ticks as server-sent events), `POST /sage/models/{id}/pin|unpin|unload`,
+//!   `GET /sage/federation` (this node's peers, their capabilities and trust, refusals).
 //! - `GET /`: the live dashboard (state and ATP over time, salience, resident models and the
 //!   memory budget, trust, the last routing decisions with their factors, a chat box).
 //! - `GET /health` (liveness), `GET /ready` (503 until the keep-hot models are loaded),
