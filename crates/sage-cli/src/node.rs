@@ -101,10 +101,14 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
         tokens_to.publish("tokens", &serde_json::json!({"job": job, "text": text}));
     });
     let first = p.specs.first().map(|s| s.id.clone()).unwrap_or_default();
-    let runner = Arc::new(
+    let delegate = Arc::new(sage_server::federation::JobDelegate::default());
+    let mut jobs =
         ModelJobs::new(p.residency.clone(), p.specs.clone(), p.driver.settings.clone(), p.clock.clone())
-            .with_scorer(sage_runtime::semantic::SemanticScorer::new(&first, 0.01)),
-    );
+            .with_scorer(sage_runtime::semantic::SemanticScorer::new(&first, 0.01));
+    if federation.is_some() {
+        jobs = jobs.with_delegate(delegate.clone());
+    }
+    let runner = Arc::new(jobs);
     let live = Arc::new(
         LiveKernel::start(
             LiveParts {
@@ -126,6 +130,7 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
     let mut notes = p.notes.clone();
     if let Some(f) = &federation {
         let id = crate::federate::join(f, &zenoh, &app)?;
+        let _ = delegate.0.set(Arc::downgrade(&app));
         notes.push(format!("federation: node {id} ({}), {} peers allowed", f.profile, f.allow.len()));
     }
     let banner = format!(

@@ -371,3 +371,57 @@ fn a_partition_is_seen_and_healed_through_a_router() {
     let done = b.forward(&an, &ask("p2", None), &mut |_| true).expect("forwarded after healing");
     assert_eq!(done.model, "nemotron");
 }
+
+#[test]
+fn malformed_or_impersonating_capability_documents_make_no_peer() {
+    let mut net = Net::new(2);
+    let cfg = config(net.allow());
+    let node = net.join(0, Scripted::new("thor", vec!["nemotron"], 3, 1), &cfg);
+    // A tool holding an allowed key, on the same network, answering capability queries with
+    // signed documents that are wrong: not a document, one that names another node, and one
+    // with a quality out of bounds; it also declares a liveliness token.
+    let tool = std::mem::replace(&mut net.ids[1], Identity::generate().expect("key"));
+    let spy = session(free_port(), &[net.ports[0]]);
+    let me = tool.node_id();
+    let key = sage_fed::wire::caps_key(&me);
+    let turn = Arc::new(AtomicUsize::new(0));
+    let t = turn.clone();
+    let good = Capabilities {
+        node: me.clone(),
+        public_key: tool.public_hex(),
+        profile: "legion".into(),
+        models: vec![],
+        queue: 0,
+        running: 0,
+        parallel: 1,
+        state: "WAKE".into(),
+        atp: 0.5,
+    };
+    let docs: Vec<serde_json::Value> = vec![
+        serde_json::json!({"node": 7}),
+        serde_json::to_value(Capabilities { node: "0123456789abcdef".into(), ..good.clone() }).expect("json"),
+        serde_json::to_value(Capabilities { atp: 3.0, ..good.clone() }).expect("json"),
+    ];
+    let _q = spy
+        .declare_queryable(&key)
+        .callback(move |q| {
+            let i = t.fetch_add(1, Ordering::SeqCst) % docs.len();
+            let m =
+                seal(&tool, "caps", &sage_fed::wire::caps_key(&tool.node_id()), &docs[i], sage_fed::now_ms());
+            let _ = q.reply(q.key_expr().clone(), m).wait();
+        })
+        .wait()
+        .expect("queryable");
+    let _token = spy.liveliness().declare_token(sage_fed::wire::alive_key(&me)).wait().expect("token");
+    wait_for("six wrong documents", Duration::from_secs(10), || turn.load(Ordering::SeqCst) >= 6);
+    node.refresh();
+    let peers = node.peers();
+    let p = peers.get(&me).expect("the token is seen");
+    assert!(p.alive && p.caps.is_none(), "alive but never believed: {p:?}");
+    assert_eq!(node.forward(&me, &ask("x", None), &mut |_| true), Err(ForwardError::Unknown(me.clone())));
+    // A key expression that is not a node id is counted, not believed.
+    spy.liveliness().declare_token("sage/fed/alive/not-a-node").wait().map(drop).expect("token");
+    wait_for("the misaddressed token", Duration::from_secs(5), || {
+        node.counts().misaddressed.load(Ordering::Relaxed) >= 1
+    });
+}

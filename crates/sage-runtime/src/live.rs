@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use sage_kernel::{Driver, JobEvent, JobId, Kernel, NoExecutor, Observation, TickReport};
 
 pub use inbox::{Admission, Inbox, InboxConfig, SourceCounts};
-pub use jobs::{JobRunner, ModelJobs, TokenSink};
+pub use jobs::{Delegate, JobRunner, ModelJobs, TokenSink};
 pub use tape::{LiveReplay, LiveTape, LiveTick};
 
 use crate::record::digest;

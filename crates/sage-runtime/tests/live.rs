@@ -241,3 +241,76 @@ fn jobs_are_answered_by_the_zoos_models_and_a_recording_replays_exactly() {
     broken.ticks[i].events.clear();
     assert!(!broken.replay().unwrap().mismatches.is_empty());
 }
+
+/// Test double of a federation: answers every other job "from a peer", streaming it, and
+/// declines the rest (the local models answer those).
+struct AlternatePeer(AtomicUsize);
+
+impl sage_runtime::live::Delegate for AlternatePeer {
+    fn answer(
+        &self,
+        request: &sage_runtime::route::Request,
+        sink: &mut dyn FnMut(&str) -> sage_llm::Flow,
+    ) -> Option<(Vec<sage_runtime::route::Attempt>, Option<sage_runtime::route::Answer>)> {
+        if self.0.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
+            return None;
+        }
+        let text = format!("answer from a peer to {}", request.class);
+        for w in text.split_inclusive(' ') {
+            sink(w);
+        }
+        let answer = sage_runtime::route::Answer {
+            model: "small-lm@0123456789abcdef".into(),
+            text,
+            tokens: 6,
+            mean_nll: None,
+            quality: 0.9,
+            timings: Default::default(),
+            kept_messages: 1,
+            telemetry: Telemetry::from_energies("peer", &[1.0, 0.5], HaltReason::PluginDone, 1.0, 0.0, 0.1),
+            finish: Some(sage_llm::FinishReason::Stop),
+            tokens_out: vec![],
+        };
+        Some((
+            vec![sage_runtime::route::Attempt { model: answer.model.clone(), failure: None }],
+            Some(answer),
+        ))
+    }
+}
+
+#[test]
+fn a_delegate_answers_the_jobs_it_takes_and_the_local_models_the_others() {
+    let specs = zoo_specs();
+    let loader = Arc::new(ScriptedLoader::new(vec![Script::new("small-lm", 0.8)], Duration::ZERO));
+    let clock = Arc::new(SystemClock::default());
+    let residency = Residency::new(&specs, 320 << 20, loader, clock.clone());
+    let config = kernel_config(&specs, 320 << 20, &residency);
+    let settings = sage_runtime::llm::LlmSettings::default();
+    let runner = Arc::new(
+        ModelJobs::new(residency, specs, settings, clock.clone())
+            .with_delegate(Arc::new(AlternatePeer(AtomicUsize::new(0)))),
+    );
+    let out = Collect::default();
+    let live = LiveKernel::start(
+        LiveParts {
+            kernel: Kernel::new(config).unwrap(),
+            driver: Box::new(NoExecutor),
+            runner,
+            clock,
+            outputs: Box::new(out.clone()),
+            on_token: None,
+            inbox: None,
+        },
+        LiveConfig { hz: 50.0, ..LiveConfig::default() },
+    )
+    .unwrap();
+    live.inbox().push(Observation::text("operator", QUESTION));
+    let r = out.wait("the peer's answer", |r| r.runs.iter().any(|x| x.output.contains("answer from a peer")));
+    // The kernel learns about the expert it chose; the answer came from elsewhere.
+    assert!(r.runs.iter().any(|x| x.expert == "small-lm" && x.output.contains("answer from a peer")));
+    live.inbox().push(Observation::text("operator", "Where is the charging dock?"));
+    out.wait("the local model's answer", |r| {
+        r.runs.iter().any(|x| x.output.contains("answer from small-lm"))
+    });
+    drop(live.stop());
+}

@@ -383,3 +383,21 @@ pub(crate) fn render_metrics(f: &Fed) -> String {
     }
     out
 }
+
+/// The real-time kernel's jobs offered to the federation (`sage node --federation`): a job goes
+/// to a peer when the selector across nodes prefers one, as `model: "sage"` does over HTTP.
+/// Holds the server once it exists (the kernel starts first).
+#[derive(Default)]
+pub struct JobDelegate(pub std::sync::OnceLock<Weak<App>>);
+
+impl sage_runtime::live::Delegate for JobDelegate {
+    fn answer(
+        &self,
+        request: &Request,
+        sink: &mut dyn FnMut(&str) -> Flow,
+    ) -> Option<(Vec<Attempt>, Option<Answer>)> {
+        let app = self.0.get()?.upgrade()?;
+        let served = serve(&app, "sage", request, sink)?;
+        Some((served.attempts, served.answer))
+    }
+}

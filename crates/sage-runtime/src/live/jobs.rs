@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use sage_kernel::{Dispatch, ExternalRun, JobEvent, JobId, JobKind, Payload};
 use sage_llm::{Cancel, Flow};
 
-use crate::driver::{answer_dispatch, external_run};
+use crate::driver::{answer_dispatch, dispatch_request, external_run};
 use crate::llm::LlmSettings;
 use crate::residency::Residency;
 use crate::route::Sessions;
@@ -35,9 +35,22 @@ pub trait JobRunner: Send + Sync {
     }
 }
 
+/// Another way to answer a job's request (a federation of nodes): `None` leaves it to the local
+/// models; `Some((attempts, answer))` is what it did. `sink` streams the text and answers
+/// [`Flow::Stop`] once the job is cancelled.
+pub trait Delegate: Send + Sync {
+    /// Answer `request`, or decline.
+    fn answer(
+        &self,
+        request: &crate::route::Request,
+        sink: &mut dyn FnMut(&str) -> Flow,
+    ) -> Option<(Vec<crate::route::Attempt>, Option<crate::route::Answer>)>;
+}
+
 /// Jobs answered by the zoo's language models (the chosen one, then the alternatives, then
-/// the degraded responder), as `sage run` answers them.
+/// the degraded responder), as `sage run` answers them; or by a [`Delegate`] first.
 pub struct ModelJobs {
+    delegate: Option<Arc<dyn Delegate>>,
     scorer: Option<Mutex<SemanticScorer>>,
     residency: Arc<Residency>,
     specs: Vec<ModelSpec>,
@@ -54,7 +67,21 @@ impl ModelJobs {
         settings: LlmSettings,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { scorer: None, residency, specs, sessions: Mutex::new(Sessions::default()), settings, clock }
+        Self {
+            delegate: None,
+            scorer: None,
+            residency,
+            specs,
+            sessions: Mutex::new(Sessions::default()),
+            settings,
+            clock,
+        }
+    }
+
+    /// Offer every job to `delegate` first (`sage node --federation`: a peer may answer it).
+    pub fn with_delegate(mut self, delegate: Arc<dyn Delegate>) -> Self {
+        self.delegate = Some(delegate);
+        self
     }
 
     /// Score ambiguous texts with `scorer` (as `sage run` and `sage serve` do inside the tick).
@@ -76,6 +103,19 @@ impl JobRunner for ModelJobs {
         };
         let mut settings = self.settings.clone();
         settings.params.cancel = cancel.clone();
+        if let Some(d) = &self.delegate {
+            let request = dispatch_request(job, settings.max_tokens);
+            if let Some((attempts, answer)) = d.answer(&request, &mut sink) {
+                // The kernel chose its expert (a model slot); the delegate chose where it ran.
+                // The kernel learns about its expert; the delegate's record names the node.
+                let answer = answer.map(|mut a| {
+                    tracing::info!(job = job.job, expert = %job.expert, answered_by = %a.model, "job answered by the federation");
+                    a.model = job.expert.clone();
+                    a
+                });
+                return external_run(job, &request, &attempts, answer.as_ref(), self.clock.now() - started);
+            }
+        }
         let (request, attempts, answer) =
             answer_dispatch(&self.residency, &self.specs, &self.sessions, &settings, job, &mut sink);
         external_run(job, &request, &attempts, answer.as_ref(), self.clock.now() - started)
