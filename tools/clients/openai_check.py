@@ -88,4 +88,50 @@ emb = client.embeddings.create(model="sage", input=["The battery is almost empty
 out["embeddings"] = {"count": len(emb.data), "dim": len(emb.data[0].embedding), "model": emb.model,
                      "prompt_tokens": emb.usage.prompt_tokens}
 
+# Tools: a forced call, its result sent back, the final answer; then a named call, streamed.
+tools = [
+    {"type": "function", "function": {"name": "get_battery", "description": "The robot's battery level.",
+     "parameters": {"type": "object", "properties": {"unit": {"type": "string", "enum": ["percent", "volts"]}},
+                    "required": ["unit"]}}},
+    {"type": "function", "function": {"name": "get_position", "description": "Where the robot is.",
+     "parameters": {"type": "object", "properties": {}}}},
+]
+ask = [{"role": "user", "content": "What is the battery level in percent?"}]
+call = client.chat.completions.create(model="sage", messages=ask, tools=tools, tool_choice="required",
+                                      max_tokens=96, temperature=0)
+msg = call.choices[0].message
+calls = [{"id": c.id, "name": c.function.name, "arguments": json.loads(c.function.arguments)} for c in (msg.tool_calls or [])]
+history = ask + [msg.model_dump(exclude_none=True)] + [
+    {"role": "tool", "tool_call_id": c["id"], "content": "87"} for c in calls]
+final = client.chat.completions.create(model="sage", messages=history, tools=tools, tool_choice="none",
+                                       max_tokens=24, temperature=0)
+named = client.chat.completions.create(model="sage", messages=ask, tools=tools, max_tokens=64, temperature=0, stream=True,
+                                       tool_choice={"type": "function", "function": {"name": "get_battery"}})
+streamed = {"name": "", "arguments": "", "finish_reason": None, "ids": set()}
+for chunk in named:
+    if not chunk.choices:
+        continue
+    ch = chunk.choices[0]
+    for tc in (ch.delta.tool_calls or []):
+        if tc.id:
+            streamed["ids"].add(tc.id)
+        if tc.function and tc.function.name:
+            streamed["name"] += tc.function.name
+        if tc.function and tc.function.arguments:
+            streamed["arguments"] += tc.function.arguments
+    if ch.finish_reason:
+        streamed["finish_reason"] = ch.finish_reason
+streamed["ids"] = len(streamed["ids"])
+streamed["arguments"] = json.loads(streamed["arguments"])
+try:
+    client.chat.completions.create(model="sage", messages=ask, tools=tools,
+                                   tool_choice={"type": "function", "function": {"name": "self_destruct"}})
+    bad_choice = None
+except openai.BadRequestError as e:
+    bad_choice = {"status": e.status_code}
+out["tools"] = {"finish_reason": call.choices[0].finish_reason, "calls": calls,
+                "final": {"content": final.choices[0].message.content, "finish_reason": final.choices[0].finish_reason,
+                          "tool_calls": final.choices[0].message.tool_calls},
+                "streamed": streamed, "bad_choice": bad_choice}
+
 print(json.dumps(out))

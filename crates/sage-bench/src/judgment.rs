@@ -394,6 +394,7 @@ pub(crate) fn route_sim(
             params: None,
             raw: false,
             prefix: String::new(),
+            tools: vec![],
         };
         let s = router.serve(&req, *state, None);
         let loads = loader.loads();

@@ -275,6 +275,7 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             params: None,
             raw: false,
             prefix: String::new(),
+            tools: vec![],
         };
         write!(out, "sage> ")?;
         out.flush()?;

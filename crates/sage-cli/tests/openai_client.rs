@@ -51,5 +51,22 @@ fn the_official_openai_client_talks_to_sage_serve() {
     );
     assert_eq!(v["embeddings"]["model"], "gemma-3-270m-q4_k_m");
     assert!(v["embeddings"]["prompt_tokens"].as_u64().unwrap() > 4, "{v}");
+    // Tools: a forced call parses, its result goes back, the model answers in words.
+    let t = &v["tools"];
+    assert_eq!(t["finish_reason"], "tool_calls", "{t}");
+    let calls = t["calls"].as_array().unwrap();
+    assert!(!calls.is_empty() && calls.len() <= 4, "{t}");
+    for c in calls {
+        assert!(["get_battery", "get_position"].contains(&c["name"].as_str().unwrap()), "{t}");
+        assert!(c["arguments"].is_object(), "{t}");
+        assert!(c["id"].as_str().unwrap().starts_with("call_"), "{t}");
+    }
+    assert!(!t["final"]["content"].as_str().unwrap().is_empty(), "{t}");
+    assert!(t["final"]["tool_calls"].is_null(), "tool_choice none: no call: {t}");
+    assert_eq!(t["streamed"]["name"], "get_battery", "{t}");
+    assert_eq!(t["streamed"]["finish_reason"], "tool_calls", "{t}");
+    assert_eq!(t["streamed"]["ids"], 1, "{t}");
+    assert!(["percent", "volts"].contains(&t["streamed"]["arguments"]["unit"].as_str().unwrap()), "{t}");
+    assert_eq!(t["bad_choice"]["status"], 400, "{t}");
     drop(server);
 }

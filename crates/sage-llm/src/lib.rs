@@ -21,6 +21,7 @@ pub mod openai;
 pub mod quantize;
 pub mod synth;
 pub mod template;
+pub mod tools;
 pub mod types;
 
 pub use cancel::Cancel;
@@ -31,6 +32,6 @@ pub use llama::{
 pub use model::{LanguageModel, SessionId};
 pub use openai::OpenAiModel;
 pub use types::{
-    ChatMessage, Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo,
+    ChatMessage, ToolCall, Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo,
     Prompt, Role, Sampling, Timings, TokenId, TokenOut,
 };

@@ -1,7 +1,7 @@
 //! The `LanguageModel` trait: what SAGE needs from any engine.
 
 use crate::error::{GenerateError, TemplateError, TokenizeError};
-use crate::template::{render_plain, render_template, RenderedChat, TemplateContext};
+use crate::template::{render_plain_tools, render_template, RenderedChat, TemplateContext};
 use crate::types::{
     ChatMessage, EngineStats, Event, Flow, GenerateParams, Generation, ModelInfo, Prompt, TokenId,
 };
@@ -73,6 +73,11 @@ pub trait LanguageModel: Send + Sync {
 
     /// Render a conversation: the model's chat template if it has one, else the plain format.
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<RenderedChat, TemplateError> {
+        self.render_chat_tools(messages, &[])
+    }
+
+    /// Render a conversation with the tools the model may call.
+    fn render_chat_tools(&self, messages: &[ChatMessage], tools: &[serde_json::Value]) -> Result<RenderedChat, TemplateError> {
         let info = self.info();
         match &info.chat_template {
             Some(t) => render_template(
@@ -83,9 +88,10 @@ pub trait LanguageModel: Send + Sync {
                     bos: info.bos.as_deref(),
                     eos: info.eos.as_deref(),
                     date: None,
+                    tools,
                 },
             ),
-            None => render_plain(&info.id, messages),
+            None => render_plain_tools(&info.id, messages, tools),
         }
     }
 
@@ -96,6 +102,10 @@ pub trait LanguageModel: Send + Sync {
             Prompt::Tokens(t) => (t.clone(), vec![]),
             Prompt::Chat(messages) => {
                 let r = self.render_chat(messages)?;
+                (self.tokenize(&r.text, !r.has_bos)?, r.stop)
+            }
+            Prompt::ChatTools(messages, tools) => {
+                let r = self.render_chat_tools(messages, tools)?;
                 (self.tokenize(&r.text, !r.has_bos)?, r.stop)
             }
         })

@@ -35,6 +35,67 @@ pub struct TemplateContext<'a> {
     pub eos: Option<&'a str>,
     /// Date shown by templates that print one (Llama 3.x); HF's default when absent.
     pub date: Option<&'a str>,
+    /// Tools the model may call (OpenAI's `tools`); empty: none.
+    pub tools: &'a [serde_json::Value],
+}
+
+/// Check a conversation with tool calls: an optional system message first, then a user
+/// message; a tool result only right after an assistant message that called tools or after
+/// another result.
+pub fn check_tool_conversation(model: &str, messages: &[ChatMessage]) -> Result<(), TemplateError> {
+    let err = |message: String| TemplateError::Messages { model: model.to_string(), message };
+    let start = usize::from(messages.first().is_some_and(|m| m.role == Role::System));
+    match messages.get(start) {
+        None => return Err(err("no messages to render".into())),
+        Some(m) if m.role != Role::User => {
+            return Err(err(format!("message {start} is from {} but the conversation must begin with the user", m.role)))
+        }
+        _ => {}
+    }
+    for (i, w) in messages.windows(2).enumerate() {
+        if w[1].role == Role::Tool && !(w[0].role == Role::Tool || !w[0].tool_calls.is_empty()) {
+            return Err(err(format!("message {} is a tool result that follows no tool call", i + 1)));
+        }
+        if w[1].role == Role::System {
+            return Err(err(format!("message {} is a system message after the first", i + 1)));
+        }
+    }
+    Ok(())
+}
+
+/// A message as chat templates read it (HF's form: tool calls with their arguments as objects).
+fn template_message(m: &ChatMessage) -> minijinja::Value {
+    let mut v = serde_json::json!({"role": m.role.as_str(), "content": m.content});
+    if !m.tool_calls.is_empty() {
+        v["tool_calls"] = m
+            .tool_calls
+            .iter()
+            .map(|c| {
+                let args = serde_json::from_str::<serde_json::Value>(&c.arguments).unwrap_or(serde_json::json!({}));
+                serde_json::json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": args}})
+            })
+            .collect();
+    }
+    if let Some(id) = &m.tool_call_id {
+        v["tool_call_id"] = id.clone().into();
+    }
+    to_jinja(&v)
+}
+
+/// A JSON value as a template value.
+fn to_jinja(v: &serde_json::Value) -> minijinja::Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => minijinja::Value::from(()),
+        J::Bool(b) => minijinja::Value::from(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => minijinja::Value::from(i),
+            None => minijinja::Value::from(n.as_f64().unwrap_or(0.0)),
+        },
+        J::String(s) => minijinja::Value::from(s.as_str()),
+        J::Array(a) => a.iter().map(to_jinja).collect(),
+        J::Object(o) => minijinja::Value::from_pairs(o.iter().map(|(k, v)| (k.as_str(), to_jinja(v))).collect::<Vec<_>>()),
+    }
 }
 
 /// Check that messages make a conversation: not empty, an optional system message first, then
@@ -70,7 +131,22 @@ pub fn render_template(
     messages: &[ChatMessage],
     ctx: &TemplateContext<'_>,
 ) -> Result<RenderedChat, TemplateError> {
-    check_alternation(ctx.model, messages)?;
+    // Tools go to a template that renders them itself; for one that knows none they are
+    // described in the system prompt and the exchange becomes ordinary turns.
+    let tooling = !ctx.tools.is_empty() || messages.iter().any(ChatMessage::is_tool_exchange);
+    let native = tooling && crate::tools::template_knows_tools(template);
+    let lowered;
+    let messages = if tooling && !native {
+        lowered = crate::tools::lower(messages, ctx.tools);
+        &lowered[..]
+    } else {
+        messages
+    };
+    if native {
+        check_tool_conversation(ctx.model, messages)?;
+    } else {
+        check_alternation(ctx.model, messages)?;
+    }
     let mut env = Environment::new();
     // A template runs on fuel (minijinja counts instructions): real templates spend a few
     // hundred per message; one that loops without end (or for 10^10 steps) fails instead of
@@ -91,13 +167,16 @@ pub fn render_template(
     let tmpl = env
         .get_template("chat")
         .map_err(|e| TemplateError::Syntax { model: ctx.model.to_string(), message: e.to_string() })?;
-    let msgs: minijinja::Value = messages
-        .iter()
-        .map(|m| minijinja::Value::from_pairs([("role", m.role.as_str()), ("content", m.content.as_str())]))
-        .collect();
+    let msgs: minijinja::Value = messages.iter().map(template_message).collect();
+    let tools = if native && !ctx.tools.is_empty() {
+        ctx.tools.iter().map(to_jinja).collect()
+    } else {
+        minijinja::Value::from(())
+    };
     let text = tmpl
         .render(minijinja::context! {
             messages => msgs,
+            tools => tools,
             add_generation_prompt => true,
             bos_token => ctx.bos.unwrap_or(""),
             eos_token => ctx.eos.unwrap_or(""),
@@ -119,6 +198,19 @@ pub fn render_template(
 /// Assistant:
 /// ```
 pub fn render_plain(model: &str, messages: &[ChatMessage]) -> Result<RenderedChat, TemplateError> {
+    render_plain_tools(model, messages, &[])
+}
+
+/// [`render_plain`] with tools (described in the system prompt, as for templates that know
+/// none).
+pub fn render_plain_tools(model: &str, messages: &[ChatMessage], tools: &[serde_json::Value]) -> Result<RenderedChat, TemplateError> {
+    let lowered;
+    let messages = if !tools.is_empty() || messages.iter().any(ChatMessage::is_tool_exchange) {
+        lowered = crate::tools::lower(messages, tools);
+        &lowered[..]
+    } else {
+        messages
+    };
     check_alternation(model, messages)?;
     let mut text = String::new();
     for m in messages {
@@ -133,6 +225,8 @@ pub fn render_plain(model: &str, messages: &[ChatMessage]) -> Result<RenderedCha
                 text.push_str(m.content.trim());
                 text.push('\n');
             }
+            // Lowered away above.
+            Role::Tool => {}
             Role::Assistant => {
                 text.push_str(PLAIN_ASSISTANT);
                 text.push(' ');
@@ -157,7 +251,7 @@ mod tests {
     const LLAMA3: &str = "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
 
     fn ctx() -> TemplateContext<'static> {
-        TemplateContext { model: "m", bos: Some("<|begin_of_text|>"), eos: Some("<|eot_id|>"), date: None }
+        TemplateContext { model: "m", bos: Some("<|begin_of_text|>"), eos: Some("<|eot_id|>"), date: None, tools: &[] }
     }
 
     #[test]
@@ -216,5 +310,46 @@ mod tests {
         let e = render_template(endless, &msgs, &ctx()).unwrap_err();
         assert!(matches!(e, TemplateError::Render { .. }), "{e}");
         assert!(e.to_string().contains("fuel"), "{e}");
+    }
+
+    /// A Hermes-style template with tools, shaped like Qwen 2.5's (abridged).
+    const HERMES: &str = "{%- if tools %}<|im_start|>system\n{{ messages[0].content if messages[0].role == 'system' else 'You are helpful.' }}\n<tools>{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}\n</tools>\nCall functions within <tool_call></tool_call> tags.<|im_end|>\n{% endif %}{%- for message in messages %}{%- if message.role == 'system' and tools %}{%- elif message.role == 'assistant' and message.tool_calls %}<|im_start|>assistant{%- for tc in message.tool_calls %}\n<tool_call>\n{\"name\": \"{{ tc.function.name }}\", \"arguments\": {{ tc.function.arguments | tojson }}}\n</tool_call>{%- endfor %}<|im_end|>\n{% elif message.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ message.content }}\n</tool_response><|im_end|>\n{% else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endif %}{%- endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+    fn exchange() -> Vec<ChatMessage> {
+        let mut call = ChatMessage::new(Role::Assistant, "");
+        call.tool_calls = vec![crate::types::ToolCall { id: "c1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }];
+        let mut result = ChatMessage::new(Role::Tool, "18 C");
+        result.tool_call_id = Some("c1".into());
+        vec![ChatMessage::new(Role::System, "Be brief."), ChatMessage::new(Role::User, "Weather in Paris?"), call, result]
+    }
+
+    #[test]
+    fn a_template_that_knows_tools_renders_them_and_the_exchange_itself() {
+        let tools = vec![serde_json::json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}})];
+        let c = TemplateContext { model: "qwen", tools: &tools, ..Default::default() };
+        let r = render_template(HERMES, &exchange(), &c).expect("render");
+        assert!(r.text.starts_with("<|im_start|>system\nBe brief.\n<tools>\n{"), "{}", r.text);
+        assert!(r.text.contains("{\"function\": {\"name\": \"get_weather\""), "{}", r.text);
+        assert!(r.text.contains("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"), "{}", r.text);
+        assert!(r.text.contains("<tool_response>\n18 C\n</tool_response>"), "{}", r.text);
+        assert!(r.text.ends_with("<|im_start|>assistant\n"));
+        // Without tools the template's tool section is not rendered (`tools` is none).
+        let r = render_template(HERMES, &[ChatMessage::new(Role::User, "hi")], &TemplateContext { model: "qwen", ..Default::default() }).expect("render");
+        assert_eq!(r.text, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+        // A tool result that follows no call is refused.
+        let mut bad = exchange();
+        bad.remove(2);
+        assert!(matches!(render_template(HERMES, &bad, &c), Err(TemplateError::Messages { .. })));
+    }
+
+    #[test]
+    fn a_template_that_knows_no_tools_gets_them_in_the_system_prompt() {
+        let tools = vec![serde_json::json!({"type": "function", "function": {"name": "get_weather", "description": "Weather now."}})];
+        let c = TemplateContext { tools: &tools, ..ctx() };
+        let r = render_template(LLAMA3, &exchange(), &c).expect("render");
+        assert!(r.text.contains("<|start_header_id|>system<|end_header_id|>\n\nBe brief.\n\nYou can call these tools."), "{}", r.text);
+        assert!(r.text.contains("Result of get_weather (c1): 18 C"), "{}", r.text);
+        let plain = render_plain_tools("m", &exchange(), &tools).expect("plain");
+        assert!(plain.text.contains("User: Result of get_weather (c1): 18 C\nAssistant:"), "{}", plain.text);
     }
 }

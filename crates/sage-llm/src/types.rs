@@ -18,6 +18,8 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// The result of a tool the model called.
+    Tool,
 }
 
 impl Role {
@@ -27,8 +29,20 @@ impl Role {
             Role::System => "system",
             Role::User => "user",
             Role::Assistant => "assistant",
+            Role::Tool => "tool",
         }
     }
+}
+
+/// A call of a tool (a function the client offered), made by the model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// Id the tool's result will name.
+    pub id: String,
+    /// The function.
+    pub name: String,
+    /// Its arguments, JSON text.
+    pub arguments: String,
 }
 
 impl fmt::Display for Role {
@@ -44,12 +58,24 @@ pub struct ChatMessage {
     pub role: Role,
     /// Text.
     pub content: String,
+    /// The tools an assistant message called.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The call a tool message answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
     /// A message.
     pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self { role, content: content.into() }
+        Self { role, content: content.into(), tool_calls: vec![], tool_call_id: None }
+    }
+
+    /// Whether it is part of a tool exchange (a call or a result): never merged with its
+    /// neighbours.
+    pub fn is_tool_exchange(&self) -> bool {
+        self.role == Role::Tool || !self.tool_calls.is_empty()
     }
 }
 
@@ -64,6 +90,9 @@ pub enum Prompt {
     /// A conversation, rendered with the model's chat template (or the plain completion format
     /// for models without one) with a generation prompt for the assistant.
     Chat(Vec<ChatMessage>),
+    /// A conversation with the tools the model may call (OpenAI's `tools`: JSON objects
+    /// `{"type": "function", "function": {"name", "description", "parameters"}}`).
+    ChatTools(Vec<ChatMessage>, Vec<serde_json::Value>),
 }
 
 /// How to pick tokens.

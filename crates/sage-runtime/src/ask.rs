@@ -61,6 +61,7 @@ pub fn ask(
         params: None,
         raw: false,
         prefix: String::new(),
+        tools: vec![],
     };
     let served = router.serve(&request, state, None);
     if let Err(e) = store.log_decision(0.0, "ask", &served) {

@@ -48,7 +48,8 @@ pub fn normalise(messages: &[ChatMessage]) -> Result<Vec<ChatMessage>, TrimError
                 None => system = Some(m.content.clone()),
             },
             role => match turns.last_mut() {
-                Some(last) if last.role == role => {
+                // A tool call or result stays a message of its own.
+                Some(last) if last.role == role && !last.is_tool_exchange() && !m.is_tool_exchange() => {
                     last.content.push('\n');
                     last.content.push_str(&m.content);
                 }
@@ -56,7 +57,8 @@ pub fn normalise(messages: &[ChatMessage]) -> Result<Vec<ChatMessage>, TrimError
             },
         }
     }
-    while turns.last().is_some_and(|m| m.role != Role::User) {
+    // The last turn is the user's, or a tool's result (the model answers it).
+    while turns.last().is_some_and(|m| !matches!(m.role, Role::User | Role::Tool)) {
         turns.pop();
     }
     // The first turn after the system prompt must be the user's.
@@ -82,20 +84,39 @@ pub fn trim(
     window: u32,
     reserve: u32,
 ) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
+    trim_tools(model, messages, &[], window, reserve)
+}
+
+/// [`trim`] for a conversation with the tools the model may call (their descriptions count
+/// against the window too).
+pub fn trim_tools(
+    model: &dyn LanguageModel,
+    messages: &[ChatMessage],
+    tools: &[serde_json::Value],
+    window: u32,
+    reserve: u32,
+) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
     let kept = normalise(messages)?;
     let first_turn = usize::from(kept.first().is_some_and(|m| m.role == Role::System));
-    // After normalising: [system] user (assistant user)*, so (len - first_turn - 1) / 2 pairs
-    // of an older user turn and its answer may go, oldest first. The prompt only shrinks as
-    // more go: the fewest that fit are found by bisection (log n renderings, not n: a
-    // 2,000-turn conversation used to cost minutes).
-    let droppable = (kept.len() - first_turn - 1) / 2;
-    let without = |pairs: usize| -> Vec<ChatMessage> {
+    // After normalising: [system], then turns that each begin with a user message (the user's
+    // question, the answer, and any tool calls and results in between). All but the last turn
+    // may go, oldest first. The prompt only shrinks as more go: the fewest that fit are found
+    // by bisection (log n renderings, not n: a 2,000-turn conversation used to cost minutes).
+    let starts: Vec<usize> =
+        (first_turn..kept.len()).filter(|&i| kept[i].role == Role::User).collect();
+    let droppable = starts.len().saturating_sub(1);
+    let without = |turns: usize| -> Vec<ChatMessage> {
         let mut k = kept[..first_turn].to_vec();
-        k.extend_from_slice(&kept[first_turn + 2 * pairs..]);
+        k.extend_from_slice(&kept[starts.get(turns).copied().unwrap_or(first_turn)..]);
         k
     };
-    let fits = |pairs: usize| -> Result<(Vec<sage_llm::TokenId>, bool), TrimError> {
-        let (tokens, _) = model.prompt_tokens(&Prompt::Chat(without(pairs)))?;
+    let fits = |turns: usize| -> Result<(Vec<sage_llm::TokenId>, bool), TrimError> {
+        let prompt = if tools.is_empty() {
+            Prompt::Chat(without(turns))
+        } else {
+            Prompt::ChatTools(without(turns), tools.to_vec())
+        };
+        let (tokens, _) = model.prompt_tokens(&prompt)?;
         let ok = tokens.len() + reserve as usize <= window as usize;
         Ok((tokens, ok))
     };

@@ -424,6 +424,7 @@ pub fn dispatch_request(job: &Dispatch, max_tokens: u32) -> Request {
         params: None,
         raw: false,
         prefix: String::new(),
+        tools: vec![],
     }
 }
 

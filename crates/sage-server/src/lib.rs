@@ -36,6 +36,7 @@ use sage_store::Store;
 mod embed;
 mod error;
 pub mod federation;
+mod tools;
 mod listen;
 mod metrics;
 mod ollama;

@@ -385,6 +385,7 @@ fn request(text: &str, messages: Vec<ChatMessage>, max_tokens: u32, p: GenerateP
         params: Some(p),
         raw,
         prefix: String::new(),
+        tools: vec![],
     }
 }
 

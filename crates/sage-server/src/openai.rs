@@ -54,6 +54,10 @@ struct WireMessage {
     role: String,
     #[serde(default)]
     content: Option<Content>,
+    #[serde(default)]
+    tool_calls: Option<Value>,
+    #[serde(default)]
+    tool_call_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +87,9 @@ struct ChatBody {
     logprobs: bool,
     top_logprobs: Option<u32>,
     response_format: Option<Value>,
+    tools: Option<Vec<Value>>,
+    tool_choice: Option<Value>,
+    parallel_tool_calls: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -354,6 +361,7 @@ pub(crate) fn role(i: usize, name: &str) -> Result<Role, ApiError> {
         "system" | "developer" => Ok(Role::System),
         "user" => Ok(Role::User),
         "assistant" => Ok(Role::Assistant),
+        "tool" => Ok(Role::Tool),
         other => Err(ApiError::invalid(format!("messages[{i}]: unknown role {other}"), Some("messages"))),
     }
 }
@@ -429,8 +437,10 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
-        messages.push(ChatMessage::new(role, content));
+        let tool_fields = json!({"tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id});
+        messages.push(crate::tools::history_message(i, role, content, &tool_fields)?);
     }
+    let tools = crate::tools::ToolSpec::parse(b.tools.as_ref(), b.tool_choice.as_ref(), b.parallel_tool_calls)?;
     let constraint = match &b.response_format {
         None => None,
         Some(f) => match f["type"].as_str() {
@@ -458,6 +468,20 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
             ApiError::invalid(format!("response_format's schema is not usable: {e}"), Some("response_format"))
         })?;
     }
+    // A forced call is generated under the schema of the offered calls.
+    let forced = tools.as_ref().and_then(|t| t.constraint());
+    if forced.is_some() && constraint.is_some() {
+        return Err(ApiError::invalid(
+            "tool_choice required or a named function cannot be combined with response_format",
+            Some("tool_choice"),
+        ));
+    }
+    if let Some(c) = &forced {
+        sage_llm::check_constraint(c).map_err(|e| {
+            ApiError::invalid(format!("the tools' parameters are not a usable schema: {e}"), Some("tools"))
+        })?;
+    }
+    let constraint = constraint.or(forced);
     let logprobs = b.logprobs.then_some(b.top_logprobs.unwrap_or(0));
     let (p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
     let last_user =
@@ -472,6 +496,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         params: Some(p),
         raw: false,
         prefix: String::new(),
+        tools: tools.as_ref().map(|t| t.offered()).unwrap_or_default(),
     };
     let slot = admit(&app).await?;
     let model = b.common.model.clone();
@@ -483,20 +508,37 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
         let (id2, model2) = (id.clone(), model.clone());
+        // With tools, text that may be a call is held back until it is known not to be one.
+        let holder = Arc::new(std::sync::Mutex::new(crate::tools::Holder::default()));
+        let (h1, h2, tools2) = (holder.clone(), holder, tools.clone());
+        let with_tools = tools.as_ref().is_some_and(|t| !t.offered().is_empty());
         let delta = move |d: String| {
-            json!({"id": id2, "object": "chat.completion.chunk", "created": created, "model": model2,
-                "choices": [{"index": 0, "delta": {"content": d}, "finish_reason": null}]})
+            let d = if with_tools { h1.lock().ok()?.push(&d)? } else { d };
+            Some(json!({"id": id2, "object": "chat.completion.chunk", "created": created, "model": model2,
+                "choices": [{"index": 0, "delta": {"content": d}, "finish_reason": null}]}))
         };
         let done = move |s: &Served| {
             let mut out = vec![];
+            let chunk = |delta: Value| {
+                json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+            };
+            let held = h2.lock().map(|mut h| h.rest()).unwrap_or_default();
+            let calls = if with_tools && !held.is_empty() { tools2.as_ref().and_then(|t| t.calls(&s.reply)) } else { None };
+            let mut finish = finish_reason(s);
             if s.degraded {
-                out.push(
-                    json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{"index": 0, "delta": {"content": s.reply}, "finish_reason": null}]}),
-                );
+                out.push(chunk(json!({"content": s.reply})));
+            } else if let Some((before, calls)) = calls {
+                if !before.is_empty() {
+                    out.push(chunk(json!({"content": before})));
+                }
+                out.push(chunk(json!({"tool_calls": crate::tools::wire_calls(&calls, true)})));
+                finish = "tool_calls";
+            } else if !held.is_empty() {
+                out.push(chunk(json!({"content": held})));
             }
             out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": answered_model(s, &model),
-                "choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason(s)}],
+                "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
                 "usage": usage(s), "sage": extension(s)}));
             out
         };
@@ -504,10 +546,19 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     }
     let s = whole(&app, &model, rx).await?;
     let logprobs = if b.logprobs { chat_logprobs(&s) } else { Value::Null };
+    let calls = if s.degraded { None } else { tools.as_ref().and_then(|t| t.calls(&s.reply)) };
+    let (message, finish) = match calls {
+        Some((before, calls)) => (
+            json!({"role": "assistant", "content": if before.is_empty() { Value::Null } else { before.into() },
+                   "tool_calls": crate::tools::wire_calls(&calls, false)}),
+            "tool_calls",
+        ),
+        None => (json!({"role": "assistant", "content": s.reply}), finish_reason(&s)),
+    };
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": now_unix(), "model": answered_model(&s, &model),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": s.reply}, "logprobs": logprobs,
-                     "finish_reason": finish_reason(&s)}],
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs,
+                     "finish_reason": finish}],
         "usage": usage(&s),
         "sage": extension(&s),
     }))
@@ -559,11 +610,11 @@ fn event_stream(
     first: Chunk,
     rx: tokio::sync::mpsc::Receiver<Chunk>,
     head: Option<Value>,
-    delta: impl Fn(String) -> Value + Send + 'static,
+    delta: impl Fn(String) -> Option<Value> + Send + 'static,
     done: impl Fn(&Served) -> Vec<Value> + Send + 'static,
 ) -> Response {
     let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
-        Chunk::Delta(d) => vec![delta(d).to_string()],
+        Chunk::Delta(d) => delta(d).map(|v| v.to_string()).into_iter().collect(),
         Chunk::Done(s) => {
             app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
             let mut out: Vec<String> = done(&s).iter().map(Value::to_string).collect();
@@ -602,6 +653,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
         params: Some(p),
         raw: true,
         prefix: String::new(),
+        tools: vec![],
     };
     let slot = admit(&app).await?;
     let model = common.model.clone();
@@ -612,8 +664,8 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
         let created = now_unix();
         let (id2, model2) = (id.clone(), model.clone());
         let delta = move |d: String| {
-            json!({"id": id2, "object": "text_completion", "created": created, "model": model2,
-                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]})
+            Some(json!({"id": id2, "object": "text_completion", "created": created, "model": model2,
+                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]}))
         };
         let done = move |s: &Served| {
             vec![

@@ -9,7 +9,7 @@ use sage_llm::{ChatMessage, Flow, GenerateError, LanguageModel, SessionId};
 
 use super::records::{Answer, Attempt, Failure, Request};
 use super::Plan;
-use crate::conversation::{trim, TrimError};
+use crate::conversation::{trim_tools, TrimError};
 use crate::llm::{self, LlmSettings};
 use crate::residency::Residency;
 use crate::zoo::ModelSpec;
@@ -202,7 +202,7 @@ pub fn attempt_chain(
                 Err(e) => Err(TrimError::Engine(e.into())),
             }
         } else {
-            trim(model, &request.messages, window, max_tokens)
+            trim_tools(model, &request.messages, &request.tools, window, max_tokens)
         };
         let (kept, tokens) =
             match trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens)) {
@@ -228,7 +228,7 @@ pub fn attempt_chain(
         }
         s.max_tokens = max_tokens;
         if !request.raw {
-            if let Ok(r) = model.render_chat(&kept) {
+            if let Ok(r) = model.render_chat_tools(&kept, &request.tools) {
                 s.params.stop.extend(r.stop);
             }
         }

@@ -37,6 +37,9 @@ pub struct Request {
     /// the model continues it; the answer holds only the continuation. Empty: none.
     #[serde(default)]
     pub prefix: String,
+    /// Tools the model may call (OpenAI's `tools`), rendered through its chat template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<serde_json::Value>,
 }
 
 /// Why an attempt did not answer.

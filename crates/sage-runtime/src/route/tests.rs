@@ -44,6 +44,7 @@ fn request(class: &str) -> Request {
         params: None,
         raw: false,
         prefix: String::new(),
+        tools: vec![],
     }
 }
 
