@@ -57,4 +57,17 @@ if [ "$for_tests" = 1 ] && [ ! -d "$cache/pip/ollama/ollama" ]; then
   mkdir -p "$cache/pip"
   python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/ollama" "ollama==0.6.3" >&2
 fi
+# Real models' chat templates (llama.cpp's collection, inside the llama-cpp-python source
+# distribution on PyPI): the tool-calling test renders through them.
+templates="$cache/templates/llama-cpp-python-0.3.36"
+if [ "$for_tests" = 1 ] && [ ! -d "$templates" ]; then
+  echo "setup: fetching real models' chat templates (llama-cpp-python 0.3.36 source) into $templates" >&2
+  tmp="$(mktemp -d "$cache/templates.partial.XXXXXX")"
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    --dest "$tmp" "llama-cpp-python==0.3.36" >&2
+  tar -xzf "$tmp"/llama_cpp_python-0.3.36.tar.gz -C "$tmp" --wildcards '*/vendor/llama.cpp/models/templates/*.jinja'
+  mkdir -p "$cache/templates"
+  mv "$tmp"/llama_cpp_python-0.3.36/vendor/llama.cpp/models/templates "$templates"
+  rm -rf "$tmp"
+fi
 echo "$model"

@@ -32,6 +32,6 @@ pub use llama::{
 pub use model::{LanguageModel, SessionId};
 pub use openai::OpenAiModel;
 pub use types::{
-    ChatMessage, ToolCall, Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo,
-    Prompt, Role, Sampling, Timings, TokenId, TokenOut,
+    ChatMessage, Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo,
+    Prompt, Role, Sampling, Timings, TokenId, TokenOut, ToolCall,
 };

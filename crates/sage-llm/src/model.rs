@@ -77,7 +77,11 @@ pub trait LanguageModel: Send + Sync {
     }
 
     /// Render a conversation with the tools the model may call.
-    fn render_chat_tools(&self, messages: &[ChatMessage], tools: &[serde_json::Value]) -> Result<RenderedChat, TemplateError> {
+    fn render_chat_tools(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+    ) -> Result<RenderedChat, TemplateError> {
         let info = self.info();
         match &info.chat_template {
             Some(t) => render_template(

@@ -48,7 +48,10 @@ pub fn check_tool_conversation(model: &str, messages: &[ChatMessage]) -> Result<
     match messages.get(start) {
         None => return Err(err("no messages to render".into())),
         Some(m) if m.role != Role::User => {
-            return Err(err(format!("message {start} is from {} but the conversation must begin with the user", m.role)))
+            return Err(err(format!(
+                "message {start} is from {} but the conversation must begin with the user",
+                m.role
+            )))
         }
         _ => {}
     }
@@ -94,7 +97,9 @@ fn to_jinja(v: &serde_json::Value) -> minijinja::Value {
         },
         J::String(s) => minijinja::Value::from(s.as_str()),
         J::Array(a) => a.iter().map(to_jinja).collect(),
-        J::Object(o) => minijinja::Value::from_pairs(o.iter().map(|(k, v)| (k.as_str(), to_jinja(v))).collect::<Vec<_>>()),
+        J::Object(o) => {
+            minijinja::Value::from_pairs(o.iter().map(|(k, v)| (k.as_str(), to_jinja(v))).collect::<Vec<_>>())
+        }
     }
 }
 
@@ -167,6 +172,29 @@ pub fn render_template(
     let tmpl = env
         .get_template("chat")
         .map_err(|e| TemplateError::Syntax { model: ctx.model.to_string(), message: e.to_string() })?;
+    let rendered = render_with(&tmpl, messages, native, ctx);
+    // A template that refuses a system message (Gemma 2's) gets it at the top of the first user
+    // turn instead, as those models are instructed.
+    let rendered = match rendered {
+        Err(TemplateError::Render { .. })
+            if messages.first().is_some_and(|m| m.role == Role::System) && messages.len() > 1 =>
+        {
+            let mut merged = messages[1..].to_vec();
+            merged[0].content = format!("{}\n\n{}", messages[0].content, merged[0].content);
+            render_with(&tmpl, &merged, native, ctx).map_err(|_| ()).or(Err(())).or_else(|()| rendered)
+        }
+        r => r,
+    }?;
+    Ok(rendered)
+}
+
+fn render_with(
+    tmpl: &minijinja::Template<'_, '_>,
+    messages: &[ChatMessage],
+    native: bool,
+    ctx: &TemplateContext<'_>,
+) -> Result<RenderedChat, TemplateError> {
+    let date = ctx.date.unwrap_or("26 Jul 2024").to_string();
     let msgs: minijinja::Value = messages.iter().map(template_message).collect();
     let tools = if native && !ctx.tools.is_empty() {
         ctx.tools.iter().map(to_jinja).collect()
@@ -203,7 +231,11 @@ pub fn render_plain(model: &str, messages: &[ChatMessage]) -> Result<RenderedCha
 
 /// [`render_plain`] with tools (described in the system prompt, as for templates that know
 /// none).
-pub fn render_plain_tools(model: &str, messages: &[ChatMessage], tools: &[serde_json::Value]) -> Result<RenderedChat, TemplateError> {
+pub fn render_plain_tools(
+    model: &str,
+    messages: &[ChatMessage],
+    tools: &[serde_json::Value],
+) -> Result<RenderedChat, TemplateError> {
     let lowered;
     let messages = if !tools.is_empty() || messages.iter().any(ChatMessage::is_tool_exchange) {
         lowered = crate::tools::lower(messages, tools);
@@ -251,7 +283,13 @@ mod tests {
     const LLAMA3: &str = "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}";
 
     fn ctx() -> TemplateContext<'static> {
-        TemplateContext { model: "m", bos: Some("<|begin_of_text|>"), eos: Some("<|eot_id|>"), date: None, tools: &[] }
+        TemplateContext {
+            model: "m",
+            bos: Some("<|begin_of_text|>"),
+            eos: Some("<|eot_id|>"),
+            date: None,
+            tools: &[],
+        }
     }
 
     #[test]
@@ -317,15 +355,26 @@ mod tests {
 
     fn exchange() -> Vec<ChatMessage> {
         let mut call = ChatMessage::new(Role::Assistant, "");
-        call.tool_calls = vec![crate::types::ToolCall { id: "c1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() }];
+        call.tool_calls = vec![crate::types::ToolCall {
+            id: "c1".into(),
+            name: "get_weather".into(),
+            arguments: r#"{"city":"Paris"}"#.into(),
+        }];
         let mut result = ChatMessage::new(Role::Tool, "18 C");
         result.tool_call_id = Some("c1".into());
-        vec![ChatMessage::new(Role::System, "Be brief."), ChatMessage::new(Role::User, "Weather in Paris?"), call, result]
+        vec![
+            ChatMessage::new(Role::System, "Be brief."),
+            ChatMessage::new(Role::User, "Weather in Paris?"),
+            call,
+            result,
+        ]
     }
 
     #[test]
     fn a_template_that_knows_tools_renders_them_and_the_exchange_itself() {
-        let tools = vec![serde_json::json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}})];
+        let tools = vec![
+            serde_json::json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}),
+        ];
         let c = TemplateContext { model: "qwen", tools: &tools, ..Default::default() };
         let r = render_template(HERMES, &exchange(), &c).expect("render");
         assert!(r.text.starts_with("<|im_start|>system\nBe brief.\n<tools>\n{"), "{}", r.text);
@@ -334,7 +383,12 @@ mod tests {
         assert!(r.text.contains("<tool_response>\n18 C\n</tool_response>"), "{}", r.text);
         assert!(r.text.ends_with("<|im_start|>assistant\n"));
         // Without tools the template's tool section is not rendered (`tools` is none).
-        let r = render_template(HERMES, &[ChatMessage::new(Role::User, "hi")], &TemplateContext { model: "qwen", ..Default::default() }).expect("render");
+        let r = render_template(
+            HERMES,
+            &[ChatMessage::new(Role::User, "hi")],
+            &TemplateContext { model: "qwen", ..Default::default() },
+        )
+        .expect("render");
         assert_eq!(r.text, "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
         // A tool result that follows no call is refused.
         let mut bad = exchange();
@@ -344,10 +398,18 @@ mod tests {
 
     #[test]
     fn a_template_that_knows_no_tools_gets_them_in_the_system_prompt() {
-        let tools = vec![serde_json::json!({"type": "function", "function": {"name": "get_weather", "description": "Weather now."}})];
+        let tools = vec![
+            serde_json::json!({"type": "function", "function": {"name": "get_weather", "description": "Weather now."}}),
+        ];
         let c = TemplateContext { tools: &tools, ..ctx() };
         let r = render_template(LLAMA3, &exchange(), &c).expect("render");
-        assert!(r.text.contains("<|start_header_id|>system<|end_header_id|>\n\nBe brief.\n\nYou can call these tools."), "{}", r.text);
+        assert!(
+            r.text.contains(
+                "<|start_header_id|>system<|end_header_id|>\n\nBe brief.\n\nYou can call these tools."
+            ),
+            "{}",
+            r.text
+        );
         assert!(r.text.contains("Result of get_weather (c1): 18 C"), "{}", r.text);
         let plain = render_plain_tools("m", &exchange(), &tools).expect("plain");
         assert!(plain.text.contains("User: Result of get_weather (c1): 18 C\nAssistant:"), "{}", plain.text);

@@ -54,7 +54,8 @@ pub fn family_of(template: Option<&str>) -> ToolFamily {
 /// Whether a chat template renders tools and tool messages itself (it reads a `tools`
 /// variable); otherwise they are described in the system prompt ([`lower`]).
 pub fn template_knows_tools(template: &str) -> bool {
-    template.contains("tools") && (template.contains("tool_calls") || template.contains("'tool'") || template.contains("\"tool\""))
+    template.contains("tools")
+        && (template.contains("tool_calls") || template.contains("'tool'") || template.contains("\"tool\""))
 }
 
 /// The tools' names.
@@ -86,11 +87,8 @@ pub fn instructions(tools: &[Value]) -> String {
 /// alternate as such templates require.
 pub fn lower(messages: &[ChatMessage], tools: &[Value]) -> Vec<ChatMessage> {
     let mut out: Vec<ChatMessage> = vec![];
-    let names_by_id: std::collections::HashMap<&str, &str> = messages
-        .iter()
-        .flat_map(|m| m.tool_calls.iter())
-        .map(|c| (c.id.as_str(), c.name.as_str()))
-        .collect();
+    let names_by_id: std::collections::HashMap<&str, &str> =
+        messages.iter().flat_map(|m| m.tool_calls.iter()).map(|c| (c.id.as_str(), c.name.as_str())).collect();
     let mut push = |role: Role, text: String| match out.last_mut() {
         Some(last) if last.role == role => {
             last.content.push_str("\n\n");
@@ -99,7 +97,8 @@ pub fn lower(messages: &[ChatMessage], tools: &[Value]) -> Vec<ChatMessage> {
         _ => out.push(ChatMessage::new(role, text)),
     };
     if !tools.is_empty() {
-        let system = messages.iter().find(|m| m.role == Role::System).map(|m| m.content.as_str()).unwrap_or("");
+        let system =
+            messages.iter().find(|m| m.role == Role::System).map(|m| m.content.as_str()).unwrap_or("");
         let sep = if system.is_empty() { "" } else { "\n\n" };
         push(Role::System, format!("{system}{sep}{}", instructions(tools)));
     }
@@ -171,7 +170,12 @@ pub fn forced_schema(tools: &[Value], only: Option<&str>, parallel: bool) -> Val
 
 /// Read tool calls from a model's output: the text before the first call, and the calls. `None`
 /// when the output holds no call of an offered tool (then it is an ordinary answer).
-pub fn parse_calls(text: &str, family: ToolFamily, offered: &[String], next_id: &mut dyn FnMut() -> String) -> Option<(String, Vec<ToolCall>)> {
+pub fn parse_calls(
+    text: &str,
+    family: ToolFamily,
+    offered: &[String],
+    next_id: &mut dyn FnMut() -> String,
+) -> Option<(String, Vec<ToolCall>)> {
     let (before, values) = match family {
         ToolFamily::Hermes => blocks(text, "<tool_call>", "</tool_call>").or_else(|| generic(text)),
         ToolFamily::Nemotron => blocks(text, "<TOOLCALL>", "</TOOLCALL>").or_else(|| generic(text)),
@@ -309,12 +313,22 @@ mod tests {
         let (before, calls) = parse(hermes, ToolFamily::Hermes).expect("hermes");
         assert_eq!(before, "Let me check.");
         assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0], ToolCall { id: "call_1".into(), name: "get_weather".into(), arguments: r#"{"city":"Paris"}"#.into() });
+        assert_eq!(
+            calls[0],
+            ToolCall {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                arguments: r#"{"city":"Paris"}"#.into()
+            }
+        );
         assert_eq!(calls[1].name, "get_time");
         let nemotron = "<TOOLCALL>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}, {\"name\": \"get_time\", \"arguments\": {}}]</TOOLCALL>";
         assert_eq!(parse(nemotron, ToolFamily::Nemotron).expect("nemotron").1.len(), 2);
         let mistral = "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}]";
-        assert_eq!(parse(mistral, ToolFamily::Mistral).expect("mistral").1[0].arguments, r#"{"city":"Rome"}"#);
+        assert_eq!(
+            parse(mistral, ToolFamily::Mistral).expect("mistral").1[0].arguments,
+            r#"{"city":"Rome"}"#
+        );
         let mistral_v11 = "[TOOL_CALLS]get_time[ARGS]{\"tz\": \"UTC\"}";
         assert_eq!(parse(mistral_v11, ToolFamily::Mistral).expect("mistral v11").1[0].name, "get_time");
         let llama = "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Lima\"}}; {\"name\": \"get_time\", \"parameters\": {}}";
@@ -323,14 +337,25 @@ mod tests {
         let plain_llama = "{\"name\": \"get_time\", \"parameters\": {\"tz\": \"PST\"}}";
         assert_eq!(parse(plain_llama, ToolFamily::Llama3).expect("llama plain").1[0].name, "get_time");
         let cut = "[{\"name\": \"get_time\", \"arguments\": {}}, {\"name\": \"get_weather\", \"argu";
-        assert_eq!(parse(cut, ToolFamily::Generic).expect("cut short").1.len(), 1, "the complete call of a cut array");
-        let fenced = "```json\n[{\"name\": \"get_weather\", \"arguments\": \"{\\\"city\\\": \\\"Kyiv\\\"}\"}]\n```";
+        assert_eq!(
+            parse(cut, ToolFamily::Generic).expect("cut short").1.len(),
+            1,
+            "the complete call of a cut array"
+        );
+        let fenced =
+            "```json\n[{\"name\": \"get_weather\", \"arguments\": \"{\\\"city\\\": \\\"Kyiv\\\"}\"}]\n```";
         assert_eq!(parse(fenced, ToolFamily::Generic).expect("generic").1[0].arguments, r#"{"city":"Kyiv"}"#);
     }
 
     #[test]
     fn ordinary_answers_and_unknown_tools_are_not_calls() {
-        for f in [ToolFamily::Hermes, ToolFamily::Nemotron, ToolFamily::Mistral, ToolFamily::Llama3, ToolFamily::Generic] {
+        for f in [
+            ToolFamily::Hermes,
+            ToolFamily::Nemotron,
+            ToolFamily::Mistral,
+            ToolFamily::Llama3,
+            ToolFamily::Generic,
+        ] {
             assert_eq!(parse("It is sunny in Paris.", f), None, "{f:?}");
             assert_eq!(parse("{\"name\": \"rm_rf\", \"arguments\": {}}", f), None, "{f:?}");
             assert_eq!(parse("<tool_call>{not json</tool_call>", f), None, "{f:?}");
@@ -339,8 +364,14 @@ mod tests {
 
     #[test]
     fn families_are_recognised_from_templates() {
-        assert_eq!(family_of(Some("{% for tool in tools %}<tool_call>{{ tool }}</tool_call>")), ToolFamily::Hermes);
-        assert_eq!(family_of(Some("<AVAILABLE_TOOLS>{{ tools }}</AVAILABLE_TOOLS><TOOLCALL>")), ToolFamily::Nemotron);
+        assert_eq!(
+            family_of(Some("{% for tool in tools %}<tool_call>{{ tool }}</tool_call>")),
+            ToolFamily::Hermes
+        );
+        assert_eq!(
+            family_of(Some("<AVAILABLE_TOOLS>{{ tools }}</AVAILABLE_TOOLS><TOOLCALL>")),
+            ToolFamily::Nemotron
+        );
         assert_eq!(family_of(Some("[AVAILABLE_TOOLS] [TOOL_CALLS]")), ToolFamily::Mistral);
         assert_eq!(family_of(Some("<|python_tag|> ipython")), ToolFamily::Llama3);
         assert_eq!(family_of(Some("<start_of_turn>user")), ToolFamily::Generic);
@@ -349,16 +380,29 @@ mod tests {
 
     #[test]
     fn a_conversation_with_tools_is_lowered_to_alternating_turns() {
-        let tools = vec![json!({"type": "function", "function": {"name": "get_weather", "description": "Weather now.", "parameters": {"type": "object"}}})];
+        let tools = vec![
+            json!({"type": "function", "function": {"name": "get_weather", "description": "Weather now.", "parameters": {"type": "object"}}}),
+        ];
         let mut call = ChatMessage::new(Role::Assistant, "");
-        call.tool_calls = vec![ToolCall { id: "c1".into(), name: "get_weather".into(), arguments: "{\"city\":\"Paris\"}".into() }];
+        call.tool_calls = vec![ToolCall {
+            id: "c1".into(),
+            name: "get_weather".into(),
+            arguments: "{\"city\":\"Paris\"}".into(),
+        }];
         let mut result = ChatMessage::new(Role::Tool, "18 C, sunny");
         result.tool_call_id = Some("c1".into());
-        let messages = vec![ChatMessage::new(Role::System, "Be brief."), ChatMessage::new(Role::User, "Weather in Paris?"), call, result];
+        let messages = vec![
+            ChatMessage::new(Role::System, "Be brief."),
+            ChatMessage::new(Role::User, "Weather in Paris?"),
+            call,
+            result,
+        ];
         let low = lower(&messages, &tools);
         let roles: Vec<Role> = low.iter().map(|m| m.role).collect();
         assert_eq!(roles, vec![Role::System, Role::User, Role::Assistant, Role::User]);
-        assert!(low[0].content.starts_with("Be brief.") && low[0].content.contains("get_weather: Weather now."));
+        assert!(
+            low[0].content.starts_with("Be brief.") && low[0].content.contains("get_weather: Weather now.")
+        );
         assert_eq!(low[2].content, r#"[{"arguments":{"city":"Paris"},"name":"get_weather"}]"#);
         assert_eq!(low[3].content, "Result of get_weather (c1): 18 C, sunny");
     }

@@ -102,8 +102,7 @@ pub fn trim_tools(
     // question, the answer, and any tool calls and results in between). All but the last turn
     // may go, oldest first. The prompt only shrinks as more go: the fewest that fit are found
     // by bisection (log n renderings, not n: a 2,000-turn conversation used to cost minutes).
-    let starts: Vec<usize> =
-        (first_turn..kept.len()).filter(|&i| kept[i].role == Role::User).collect();
+    let starts: Vec<usize> = (first_turn..kept.len()).filter(|&i| kept[i].role == Role::User).collect();
     let droppable = starts.len().saturating_sub(1);
     let without = |turns: usize| -> Vec<ChatMessage> {
         let mut k = kept[..first_turn].to_vec();

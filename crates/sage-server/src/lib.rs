@@ -36,12 +36,12 @@ use sage_store::Store;
 mod embed;
 mod error;
 pub mod federation;
-mod tools;
 mod listen;
 mod metrics;
 mod ollama;
 mod openai;
 mod sage_api;
+mod tools;
 
 pub use error::ApiError;
 pub use metrics::Metrics;

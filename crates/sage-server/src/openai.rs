@@ -440,7 +440,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         let tool_fields = json!({"tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id});
         messages.push(crate::tools::history_message(i, role, content, &tool_fields)?);
     }
-    let tools = crate::tools::ToolSpec::parse(b.tools.as_ref(), b.tool_choice.as_ref(), b.parallel_tool_calls)?;
+    let tools =
+        crate::tools::ToolSpec::parse(b.tools.as_ref(), b.tool_choice.as_ref(), b.parallel_tool_calls)?;
     let constraint = match &b.response_format {
         None => None,
         Some(f) => match f["type"].as_str() {
@@ -524,7 +525,11 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
                     "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
             };
             let held = h2.lock().map(|mut h| h.rest()).unwrap_or_default();
-            let calls = if with_tools && !held.is_empty() { tools2.as_ref().and_then(|t| t.calls(&s.reply)) } else { None };
+            let calls = if with_tools && !held.is_empty() {
+                tools2.as_ref().and_then(|t| t.calls(&s.reply))
+            } else {
+                None
+            };
             let mut finish = finish_reason(s);
             if s.degraded {
                 out.push(chunk(json!({"content": s.reply})));

@@ -32,7 +32,11 @@ fn valid_name(n: &str) -> bool {
 
 impl ToolSpec {
     /// Check the request's tool fields; `None` when it offers no tools.
-    pub fn parse(tools: Option<&Vec<Value>>, choice: Option<&Value>, parallel: Option<bool>) -> Result<Option<Self>, ApiError> {
+    pub fn parse(
+        tools: Option<&Vec<Value>>,
+        choice: Option<&Value>,
+        parallel: Option<bool>,
+    ) -> Result<Option<Self>, ApiError> {
         let tools = tools.cloned().unwrap_or_default();
         if tools.len() > MAX_TOOLS {
             return Err(bad(format!("{} tools (at most {MAX_TOOLS})", tools.len()), "tools"));
@@ -44,14 +48,20 @@ impl ToolSpec {
             }
             let name = t["function"]["name"].as_str().unwrap_or("");
             if !valid_name(name) {
-                return Err(bad(format!("tools[{i}].function.name must be 1-64 letters, digits, _ or -"), "tools"));
+                return Err(bad(
+                    format!("tools[{i}].function.name must be 1-64 letters, digits, _ or -"),
+                    "tools",
+                ));
             }
             if names.iter().any(|n| n == name) {
                 return Err(bad(format!("tools[{i}]: two tools are named {name}"), "tools"));
             }
             if let Some(p) = t["function"].get("parameters") {
                 if !p.is_object() {
-                    return Err(bad(format!("tools[{i}].function.parameters must be a JSON schema object"), "tools"));
+                    return Err(bad(
+                        format!("tools[{i}].function.parameters must be a JSON schema object"),
+                        "tools",
+                    ));
                 }
             }
             names.push(name.to_string());
@@ -62,20 +72,35 @@ impl ToolSpec {
                 "auto" => ToolChoice::Auto,
                 "none" => ToolChoice::None,
                 "required" => ToolChoice::Required,
-                other => return Err(bad(format!("tool_choice {other:?} is not auto, none, required or a function"), "tool_choice")),
+                other => {
+                    return Err(bad(
+                        format!("tool_choice {other:?} is not auto, none, required or a function"),
+                        "tool_choice",
+                    ))
+                }
             },
             Some(v) if v["type"] == "function" => {
                 let name = v["function"]["name"].as_str().unwrap_or("");
                 if !names.iter().any(|n| n == name) {
-                    return Err(bad(format!("tool_choice names {name:?}, which is not among the tools"), "tool_choice"));
+                    return Err(bad(
+                        format!("tool_choice names {name:?}, which is not among the tools"),
+                        "tool_choice",
+                    ));
                 }
                 ToolChoice::Function(name.to_string())
             }
-            Some(_) => return Err(bad("tool_choice must be auto, none, required or {\"type\": \"function\", ...}", "tool_choice")),
+            Some(_) => {
+                return Err(bad(
+                    "tool_choice must be auto, none, required or {\"type\": \"function\", ...}",
+                    "tool_choice",
+                ))
+            }
         };
         if tools.is_empty() {
             return match choice {
-                ToolChoice::Required => Err(bad("tool_choice is required but no tools are given", "tool_choice")),
+                ToolChoice::Required => {
+                    Err(bad("tool_choice is required but no tools are given", "tool_choice"))
+                }
                 _ => Ok(None),
             };
         }
@@ -94,8 +119,12 @@ impl ToolSpec {
     /// The constraint that forces a call (`required` or a named function).
     pub fn constraint(&self) -> Option<Constraint> {
         match &self.choice {
-            ToolChoice::Required => Some(Constraint::JsonSchema(forced_schema(&self.tools, None, self.parallel))),
-            ToolChoice::Function(n) => Some(Constraint::JsonSchema(forced_schema(&self.tools, Some(n), self.parallel))),
+            ToolChoice::Required => {
+                Some(Constraint::JsonSchema(forced_schema(&self.tools, None, self.parallel)))
+            }
+            ToolChoice::Function(n) => {
+                Some(Constraint::JsonSchema(forced_schema(&self.tools, Some(n), self.parallel)))
+            }
             _ => None,
         }
     }
@@ -107,8 +136,15 @@ impl ToolSpec {
             return None;
         }
         let mut id = || format!("call_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let families = [ToolFamily::Hermes, ToolFamily::Nemotron, ToolFamily::Mistral, ToolFamily::Llama3, ToolFamily::Generic];
-        let (before, mut calls) = families.iter().find_map(|f| parse_calls(text, *f, &self.names, &mut id))?;
+        let families = [
+            ToolFamily::Hermes,
+            ToolFamily::Nemotron,
+            ToolFamily::Mistral,
+            ToolFamily::Llama3,
+            ToolFamily::Generic,
+        ];
+        let (before, mut calls) =
+            families.iter().find_map(|f| parse_calls(text, *f, &self.names, &mut id))?;
         if !self.parallel {
             calls.truncate(1);
         }
@@ -119,21 +155,33 @@ impl ToolSpec {
 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// A message of the request's history: `tool` results and assistant `tool_calls` included.
-pub(crate) fn history_message(i: usize, role: Role, content: String, m: &Value) -> Result<ChatMessage, ApiError> {
+pub(crate) fn history_message(
+    i: usize,
+    role: Role,
+    content: String,
+    m: &Value,
+) -> Result<ChatMessage, ApiError> {
     let mut out = ChatMessage::new(role, content);
     match role {
         Role::Tool => {
-            let id = m["tool_call_id"].as_str().ok_or_else(|| bad(format!("messages[{i}]: a tool message needs tool_call_id"), "messages"))?;
+            let id = m["tool_call_id"].as_str().ok_or_else(|| {
+                bad(format!("messages[{i}]: a tool message needs tool_call_id"), "messages")
+            })?;
             out.tool_call_id = Some(id.to_string());
         }
         Role::Assistant => {
             if let Some(calls) = m.get("tool_calls").filter(|c| !c.is_null()) {
-                let calls = calls.as_array().ok_or_else(|| bad(format!("messages[{i}].tool_calls must be a list"), "messages"))?;
+                let calls = calls
+                    .as_array()
+                    .ok_or_else(|| bad(format!("messages[{i}].tool_calls must be a list"), "messages"))?;
                 for (j, c) in calls.iter().enumerate() {
                     let name = c["function"]["name"].as_str().unwrap_or("");
                     let args = c["function"]["arguments"].as_str().unwrap_or("{}");
                     if !valid_name(name) {
-                        return Err(bad(format!("messages[{i}].tool_calls[{j}].function.name is not a function name"), "messages"));
+                        return Err(bad(
+                            format!("messages[{i}].tool_calls[{j}].function.name is not a function name"),
+                            "messages",
+                        ));
                     }
                     out.tool_calls.push(ToolCall {
                         id: c["id"].as_str().unwrap_or("").to_string(),
@@ -205,7 +253,9 @@ mod tests {
     use super::*;
 
     fn spec(choice: Value) -> Result<Option<ToolSpec>, ApiError> {
-        let tools = vec![json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}})];
+        let tools = vec![
+            json!({"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}),
+        ];
         ToolSpec::parse(Some(&tools), Some(&choice), None)
     }
 
@@ -219,10 +269,16 @@ mod tests {
         assert!(ToolSpec::parse(None, Some(&json!("required")), None).is_err());
         let bad = vec![json!({"type": "function", "function": {"name": "has space"}})];
         assert!(ToolSpec::parse(Some(&bad), None, None).is_err());
-        let twice = vec![json!({"type": "function", "function": {"name": "a"}}), json!({"type": "function", "function": {"name": "a"}})];
+        let twice = vec![
+            json!({"type": "function", "function": {"name": "a"}}),
+            json!({"type": "function", "function": {"name": "a"}}),
+        ];
         assert!(ToolSpec::parse(Some(&twice), None, None).is_err());
         let none = spec(json!("none")).ok().flatten().expect("spec");
-        assert!(none.offered().is_empty() && none.calls("{\"name\": \"get_weather\", \"arguments\": {}}").is_none());
+        assert!(
+            none.offered().is_empty()
+                && none.calls("{\"name\": \"get_weather\", \"arguments\": {}}").is_none()
+        );
     }
 
     #[test]
