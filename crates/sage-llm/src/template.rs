@@ -56,7 +56,7 @@ pub fn check_tool_conversation(model: &str, messages: &[ChatMessage]) -> Result<
         _ => {}
     }
     for (i, w) in messages.windows(2).enumerate() {
-        if w[1].role == Role::Tool && !(w[0].role == Role::Tool || !w[0].tool_calls.is_empty()) {
+        if w[1].role == Role::Tool && w[0].role != Role::Tool && w[0].tool_calls.is_empty() {
             return Err(err(format!("message {} is a tool result that follows no tool call", i + 1)));
         }
         if w[1].role == Role::System {
@@ -172,20 +172,18 @@ pub fn render_template(
     let tmpl = env
         .get_template("chat")
         .map_err(|e| TemplateError::Syntax { model: ctx.model.to_string(), message: e.to_string() })?;
-    let rendered = render_with(&tmpl, messages, native, ctx);
     // A template that refuses a system message (Gemma 2's) gets it at the top of the first user
     // turn instead, as those models are instructed.
-    let rendered = match rendered {
-        Err(TemplateError::Render { .. })
-            if messages.first().is_some_and(|m| m.role == Role::System) && messages.len() > 1 =>
+    match render_with(&tmpl, messages, native, ctx) {
+        Err(first @ TemplateError::Render { .. })
+            if messages.len() > 1 && messages[0].role == Role::System && messages[1].role == Role::User =>
         {
             let mut merged = messages[1..].to_vec();
             merged[0].content = format!("{}\n\n{}", messages[0].content, merged[0].content);
-            render_with(&tmpl, &merged, native, ctx).map_err(|_| ()).or(Err(())).or_else(|()| rendered)
+            render_with(&tmpl, &merged, native, ctx).map_err(|_| first)
         }
         r => r,
-    }?;
-    Ok(rendered)
+    }
 }
 
 fn render_with(
