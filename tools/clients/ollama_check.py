@@ -58,4 +58,26 @@ try:
 except ollama.ResponseError as e:
     out["unknown"] = {"status": e.status_code}
 
+# Tools: Ollama has no tool_choice, so `format` holds the answer to the calls' JSON form; the
+# calls come back as message.tool_calls, go back into the history with the tool's result, and
+# the model answers in words.
+tools = [{"type": "function", "function": {"name": "get_battery", "description": "The robot's battery level.",
+          "parameters": {"type": "object", "properties": {"unit": {"type": "string", "enum": ["percent", "volts"]}},
+                         "required": ["unit"]}}}]
+forced = {"type": "array", "minItems": 1, "maxItems": 1, "items": {"type": "object", "properties": {
+    "name": {"const": "get_battery"}, "arguments": tools[0]["function"]["parameters"]}, "required": ["name", "arguments"]}}
+ask = [{"role": "user", "content": "What is the battery level in percent?"}]
+called = client.chat(model=model, messages=ask, tools=tools, format=forced, options={"num_predict": 64, "temperature": 0})
+tc = called.message.tool_calls or []
+calls = [{"name": c.function.name, "arguments": dict(c.function.arguments)} for c in tc]
+history = ask + [{"role": "assistant", "content": "", "tool_calls": [{"function": c} for c in calls]},
+                 {"role": "tool", "content": "87"}]
+final = client.chat(model=model, messages=history, tools=tools, options={"num_predict": 24, "temperature": 0})
+streamed = list(client.chat(model=model, messages=ask, tools=tools, format=forced, stream=True,
+                            options={"num_predict": 64, "temperature": 0}))
+stream_calls = [c.function.name for ch in streamed for c in (ch.message.tool_calls or [])]
+out["tools"] = {"calls": calls, "content": called.message.content, "final": final.message.content,
+                "final_calls": len(final.message.tool_calls or []), "stream_calls": stream_calls,
+                "stream_text": "".join(ch.message.content or "" for ch in streamed)}
+
 print(json.dumps(out))

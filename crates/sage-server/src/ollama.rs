@@ -42,6 +42,9 @@ struct Message {
     role: String,
     #[serde(default)]
     content: String,
+    /// An assistant's calls: `[{"function": {"name", "arguments": {...}}}]`.
+    #[serde(default)]
+    tool_calls: Option<Vec<Value>>,
 }
 
 /// What `/api/chat` and `/api/generate` share.
@@ -61,6 +64,8 @@ struct ChatBody {
     common: Common,
     #[serde(default)]
     messages: Vec<Message>,
+    /// Tools the model may call (the OpenAI form).
+    tools: Option<Vec<Value>>,
 }
 
 #[derive(Deserialize)]
@@ -285,33 +290,58 @@ async fn answer(
     request: Request,
     stream: bool,
     keep: Option<Value>,
-    line: impl Fn(&str, Option<&Served>) -> Value + Send + Sync + 'static,
+    tools: Option<crate::tools::ToolSpec>,
+    line: impl Fn(&str, Option<&Served>, &[sage_llm::ToolCall]) -> Value + Send + Sync + 'static,
 ) -> Result<Response, ApiError> {
     if let Some(v) = &keep {
         keep_alive_s(v)?;
     }
     let slot = admit(&app).await?;
     let mut rx = spawn(app.clone(), model.clone(), request, slot);
+    let hold = tools.as_ref().is_some_and(|t| !t.offered().is_empty());
+    let calls_in = move |s: &Served| -> Option<(String, Vec<sage_llm::ToolCall>)> {
+        if s.degraded {
+            return None;
+        }
+        tools.as_ref().and_then(|t| t.calls(&s.reply))
+    };
     if !stream {
         let s = whole(&app, &model, rx).await?;
         let answered = s.answer.as_ref().map_or(model.clone(), |a| a.model.clone());
         keep_alive(&app, &answered, keep.as_ref())?;
-        return Ok(Json(line(&s.reply, Some(&s))).into_response());
+        return Ok(Json(match calls_in(&s) {
+            Some((before, calls)) => line(&before, Some(&s), &calls),
+            None => line(&s.reply, Some(&s), &[]),
+        })
+        .into_response());
     }
     let first = first_or_error(&app, &model, &mut rx).await?;
     let app2 = app.clone();
-    let lines = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| {
+    // With tools, text that may be a call is held back until it is known not to be one.
+    let holding = Arc::new(std::sync::Mutex::new(crate::tools::Holder::default()));
+    let lines = stream::iter([first]).chain(ReceiverStream::new(rx)).filter_map(move |c| {
         let v = match c {
-            Chunk::Delta(d) => line(&d, None),
+            Chunk::Delta(d) => {
+                let shown = if hold { holding.lock().ok().and_then(|mut h| h.push(&d)) } else { Some(d) };
+                shown.map(|d: String| line(&d, None, &[]))
+            }
             Chunk::Done(s) => {
                 app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
                 let answered = s.answer.as_ref().map_or(model.clone(), |a| a.model.clone());
                 let _ = keep_alive(&app2, &answered, keep.as_ref());
+                let held = holding.lock().map(|mut h| h.rest()).unwrap_or_default();
                 // The degraded responder's text was never streamed: it goes in the last line.
-                line(if s.degraded { &s.reply } else { "" }, Some(&s))
+                Some(if s.degraded {
+                    line(&s.reply, Some(&s), &[])
+                } else {
+                    match calls_in(&s).filter(|_| !held.is_empty()) {
+                        Some((before, calls)) => line(&before, Some(&s), &calls),
+                        None => line(&held, Some(&s), &[]),
+                    }
+                })
             }
         };
-        Ok::<_, Infallible>(Bytes::from(format!("{v}\n")))
+        std::future::ready(v.map(|v| Ok::<_, Infallible>(Bytes::from(format!("{v}\n")))))
     });
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
 }
@@ -320,10 +350,8 @@ async fn answer(
 pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: ChatBody = parse(&body)?;
     let model = model_id(&app, &b.common.model)?;
-    let mut messages = Vec::with_capacity(b.messages.len());
-    for (i, m) in b.messages.iter().enumerate() {
-        messages.push(ChatMessage::new(crate::openai::role(i, &m.role)?, m.content.clone()));
-    }
+    let messages = history(&b.messages)?;
+    let tools = crate::tools::ToolSpec::parse(b.tools.as_ref(), None, None)?;
     if messages.is_empty() {
         // Ollama loads the model and answers nothing: a warm-up.
         load(&app, &model, b.common.keep_alive.as_ref()).await?;
@@ -332,17 +360,62 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
     let last =
         messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-    let request = request(&last, messages, max_tokens, p, false);
+    let mut request = request(&last, messages, max_tokens, p, false);
+    request.tools = tools.as_ref().map(|t| t.offered()).unwrap_or_default();
     let name = b.common.model.clone();
-    let line = move |text: &str, done: Option<&Served>| {
-        let mut v = json!({"model": name, "created_at": created_at(),
-            "message": {"role": "assistant", "content": text}, "done": false});
+    let line = move |text: &str, done: Option<&Served>, calls: &[sage_llm::ToolCall]| {
+        let mut message = json!({"role": "assistant", "content": text});
+        if !calls.is_empty() {
+            message["tool_calls"] = calls
+                .iter()
+                .map(|c| {
+                    json!({"function": {"name": c.name,
+                    "arguments": serde_json::from_str::<Value>(&c.arguments).unwrap_or(json!({}))}})
+                })
+                .collect();
+        }
+        let mut v = json!({"model": name, "created_at": created_at(), "message": message, "done": false});
         if let Some(s) = done {
             merge(&mut v, figures(s));
         }
         v
     };
-    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, line).await
+    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, tools, line).await
+}
+
+/// An Ollama conversation: an assistant's calls get ids (`call_<message>_<n>`) and each tool
+/// result answers the next call not yet answered, in order, as Ollama's history carries no ids.
+fn history(wire: &[Message]) -> Result<Vec<ChatMessage>, ApiError> {
+    let mut out = Vec::with_capacity(wire.len());
+    let mut pending: std::collections::VecDeque<String> = Default::default();
+    for (i, m) in wire.iter().enumerate() {
+        let role = crate::openai::role(i, &m.role)?;
+        let mut msg = ChatMessage::new(role, m.content.clone());
+        if let (Role::Assistant, Some(calls)) = (role, &m.tool_calls) {
+            for (j, c) in calls.iter().enumerate() {
+                let name = c["function"]["name"].as_str().unwrap_or("").to_string();
+                if name.is_empty() {
+                    return Err(ApiError::invalid(
+                        format!("messages[{i}].tool_calls[{j}] names no function"),
+                        Some("messages"),
+                    ));
+                }
+                let id = format!("call_{i}_{j}");
+                pending.push_back(id.clone());
+                let args = match &c["function"]["arguments"] {
+                    Value::String(s) => s.clone(),
+                    v if v.is_null() => "{}".into(),
+                    v => v.to_string(),
+                };
+                msg.tool_calls.push(sage_llm::ToolCall { id, name, arguments: args });
+            }
+        }
+        if role == Role::Tool {
+            msg.tool_call_id = Some(pending.pop_front().unwrap_or_default());
+        }
+        out.push(msg);
+    }
+    Ok(out)
 }
 
 /// `POST /api/generate`.
@@ -363,14 +436,14 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
     // the raw prompt.
     let request = request(&b.prompt, messages, max_tokens, p, b.raw);
     let name = b.common.model.clone();
-    let line = move |text: &str, done: Option<&Served>| {
+    let line = move |text: &str, done: Option<&Served>, _: &[sage_llm::ToolCall]| {
         let mut v = json!({"model": name, "created_at": created_at(), "response": text, "done": false});
         if let Some(s) = done {
             merge(&mut v, figures(s));
         }
         v
     };
-    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, line).await
+    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, None, line).await
 }
 
 /// The router's request for `messages`, classed by `text` (the user's last words).

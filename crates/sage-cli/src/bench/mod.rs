@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+mod against;
 mod attention;
 mod federation;
 mod kernel;
@@ -164,6 +165,24 @@ enum What {
         /// Sampling temperature (0: greedy).
         #[arg(long, default_value_t = 0.0)]
         temperature: f32,
+        /// Instead, `sage serve` (a child process) against another OpenAI-compatible server at
+        /// this URL (llama.cpp's `llama-server` built by `tools/llama-server/build.sh`, serving
+        /// the same model with the same threads, context and parallel sequences), the same
+        /// clients for both.
+        #[arg(long, value_name = "URL")]
+        against: Option<String>,
+        /// The other server's process id, for its peak memory.
+        #[arg(long, requires = "against")]
+        against_pid: Option<u32>,
+        /// Parallel sequences of both servers (with `--against`).
+        #[arg(long, default_value_t = 8)]
+        against_parallel: u32,
+        /// Threads of both servers (with `--against`).
+        #[arg(long, default_value_t = 2)]
+        against_threads: u32,
+        /// Context per sequence of both servers (with `--against`).
+        #[arg(long, default_value_t = 1024)]
+        against_ctx: u32,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -246,9 +265,35 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 )
             }
         }
-        What::Serve { streams, per_stream, max_tokens, temperature, json, zoo } => {
-            serve::run(&zoo, &streams, serve::Workload { per_stream, max_tokens, temperature }, json)
-        }
+        What::Serve {
+            streams,
+            per_stream,
+            max_tokens,
+            temperature,
+            against,
+            against_pid,
+            against_parallel,
+            against_threads,
+            against_ctx,
+            json,
+            zoo,
+        } => match against {
+            Some(url) => against::run(
+                &zoo,
+                &against::Against {
+                    url,
+                    pid: against_pid,
+                    streams,
+                    per_stream,
+                    max_tokens,
+                    parallel: against_parallel,
+                    threads: against_threads,
+                    ctx: against_ctx,
+                },
+                json,
+            ),
+            None => serve::run(&zoo, &streams, serve::Workload { per_stream, max_tokens, temperature }, json),
+        },
         What::Realtime {
             seconds,
             lockstep_seconds,

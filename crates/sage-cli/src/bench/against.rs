@@ -1,0 +1,271 @@
+//! `sage bench serve --against URL`: `sage serve` (a child process with the same model, threads,
+//! context and parallel sequences) and another OpenAI-compatible server (llama.cpp's
+//! `llama-server`, built by `tools/llama-server/build.sh`) measured by the same clients in one
+//! run: 1, 4 and 8 streams, throughput in completion tokens per second (as each server counts
+//! them in its final `usage`), time to first token, peak memory (VmHWM, when the other server's
+//! process id is given), and the 8-stream compute floor (decision 0016).
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+
+use super::realtime::{spawn, Child};
+use crate::runtime::ZooArgs;
+
+/// Settings of the comparison.
+#[derive(Debug, Clone)]
+pub struct Against {
+    /// The other server, `http://host:port`.
+    pub url: String,
+    /// Its process id, for its peak memory.
+    pub pid: Option<u32>,
+    /// Concurrent streams.
+    pub streams: Vec<usize>,
+    /// Requests per stream.
+    pub per_stream: usize,
+    /// Tokens per answer.
+    pub max_tokens: u32,
+    /// Parallel sequences (both servers).
+    pub parallel: u32,
+    /// Threads (both servers).
+    pub threads: u32,
+    /// Context per sequence (both servers).
+    pub ctx: u32,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Seen {
+    ok: bool,
+    ttft: Option<f64>,
+    tokens: u64,
+}
+
+fn host(url: &str) -> String {
+    url.trim_start_matches("http://").trim_end_matches('/').to_string()
+}
+
+/// One streamed chat completion; its time to the first content and the completion tokens the
+/// server reports.
+fn stream(addr: &str, prompt: &str, max_tokens: u32) -> anyhow::Result<Seen> {
+    let body = json!({"model": "sage", "stream": true, "max_tokens": max_tokens, "temperature": 0, "seed": 7,
+        "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": prompt}]})
+    .to_string();
+    let start = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(600)))?;
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let (mut text, mut seen, mut buf) = (String::new(), Seen::default(), [0u8; 4096]);
+    loop {
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if seen.ttft.is_none() && text.contains("\"content\":\"") {
+            let with_text =
+                text.split("data: ").any(|e| e.contains("\"content\":\"") && !e.contains("\"content\":\"\""));
+            if with_text {
+                seen.ttft = Some(start.elapsed().as_secs_f64());
+            }
+        }
+    }
+    seen.ok = text.starts_with("HTTP/1.1 200");
+    if let Some(i) = text.rfind("\"completion_tokens\":") {
+        let digits: String =
+            text[i + 20..].chars().skip_while(|c| *c == ' ').take_while(char::is_ascii_digit).collect();
+        seen.tokens = digits.parse().unwrap_or(0);
+    }
+    Ok(seen)
+}
+
+fn prompt(n: usize, k: usize, j: usize) -> String {
+    let topics = [
+        "the battery",
+        "a blocked aisle",
+        "the charging dock",
+        "the left wheel",
+        "a spilled liquid",
+        "the camera",
+    ];
+    format!(
+        "Stream {k} of {n}, request {j}: in three sentences, what should a warehouse robot do about {}?",
+        topics[(k + j) % topics.len()]
+    )
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
+}
+
+/// `n` streams of `per` requests each against `addr`.
+fn load(addr: &str, n: usize, per: usize, max_tokens: u32) -> anyhow::Result<serde_json::Value> {
+    let started = Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|k| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || {
+                (0..per).map(|j| stream(&addr, &prompt(n, k, j), max_tokens)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut seen = vec![];
+    for h in handles {
+        for r in h.join().map_err(|_| anyhow::anyhow!("a client thread panicked"))? {
+            seen.push(r?);
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let ok: Vec<&Seen> = seen.iter().filter(|s| s.ok).collect();
+    let ttft: Vec<f64> = ok.iter().filter_map(|s| s.ttft).collect();
+    let tokens: u64 = ok.iter().map(|s| s.tokens).sum();
+    Ok(json!({"streams": n, "requests": seen.len(), "ok": ok.len(), "tokens": tokens,
+        "tokens_per_s": tokens as f64 / wall, "ttft_p50": pct(&ttft, 50.0), "ttft_p99": pct(&ttft, 99.0), "wall_s": wall}))
+}
+
+/// The 8-stream compute floor on `addr`: the eight prompts that arrive together, evaluated as
+/// one prompt, plus one decode step (the best of three, on an idle server).
+fn floor(addr: &str, n: usize, per: usize) -> anyhow::Result<f64> {
+    let joined: Vec<String> = (0..n).map(|k| prompt(n, k, 0)).collect();
+    let text = joined.join("\n");
+    let mut best = f64::INFINITY;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let s = stream(addr, &text, 1)?;
+        anyhow::ensure!(s.ok, "the floor request failed");
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let _ = per;
+    Ok(best)
+}
+
+/// Peak resident memory of a process, MiB (`VmHWM`).
+fn peak_mib(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Run the comparison.
+pub fn run(zoo: &ZooArgs, a: &Against, json_out: bool) -> anyhow::Result<()> {
+    let model = crate::model_path::resolve(zoo.model.as_deref())?;
+    let args: Vec<String> = vec![
+        "serve".into(),
+        "--model".into(),
+        model.display().to_string(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--threads".into(),
+        a.threads.to_string(),
+        "--ctx".into(),
+        a.ctx.to_string(),
+        "--parallel".into(),
+        a.parallel.to_string(),
+        "--max-running".into(),
+        a.parallel.to_string(),
+        "--max-waiting".into(),
+        "64".into(),
+        "--store".into(),
+        std::env::temp_dir()
+            .join(format!("sage-bench-against-{}.db", std::process::id()))
+            .display()
+            .to_string(),
+    ];
+    let (child, sage): (Child, String) = spawn(&args, "sage serve:")?;
+    let sage_pid = child.0.id();
+    let other = host(&a.url);
+    // Warm both (first prompts, first connections).
+    for addr in [&sage, &other] {
+        let s = stream(addr, "Hello?", 4).with_context(|| format!("warming {addr}"))?;
+        anyhow::ensure!(s.ok, "{addr} did not answer the warm-up request");
+    }
+    let mut rows = vec![];
+    for (i, &n) in a.streams.iter().enumerate() {
+        // Alternate which server goes first.
+        let order: [(&str, &str); 2] = if i % 2 == 0 {
+            [("sage", &sage), ("other", &other)]
+        } else {
+            [("other", &other), ("sage", &sage)]
+        };
+        let mut row = json!({"streams": n});
+        for (name, addr) in order {
+            row[name] = load(addr, n, a.per_stream, a.max_tokens)?;
+        }
+        rows.push(row);
+    }
+    let n = a.streams.iter().copied().max().unwrap_or(8);
+    let floors = json!({"sage": floor(&sage, n, a.per_stream)?, "other": floor(&other, n, a.per_stream)?});
+    let memory = json!({"sage_mib": peak_mib(sage_pid), "other_mib": a.pid.and_then(peak_mib)});
+    drop(child);
+    let out = json!({"rows": rows, "floor_s": floors, "peak": memory, "settings": {
+        "url": a.url, "parallel": a.parallel, "threads": a.threads, "ctx": a.ctx, "per_stream": a.per_stream, "max_tokens": a.max_tokens}});
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print(&out, n);
+    }
+    Ok(())
+}
+
+fn print(v: &serde_json::Value, n: usize) {
+    let f = |x: &serde_json::Value| x.as_f64().unwrap_or(f64::NAN);
+    let s = &v["settings"];
+    println!(
+        "sage serve against {} on loopback: {} parallel sequences, {} threads, {} tokens of context each, {} tokens per answer, {} requests per stream, greedy",
+        s["url"].as_str().unwrap_or("?"), s["parallel"], s["threads"], s["ctx"], s["max_tokens"], s["per_stream"]
+    );
+    println!("  streams   throughput tok/s (sage / other = ratio)   TTFT p50 s (sage / other)   TTFT p99 s (sage / other)");
+    let mut met = true;
+    for r in v["rows"].as_array().into_iter().flatten() {
+        let (a, b) = (&r["sage"], &r["other"]);
+        let ratio = f(&a["tokens_per_s"]) / f(&b["tokens_per_s"]);
+        met &= ratio >= 1.0 && f(&a["ttft_p99"]) <= f(&b["ttft_p99"]);
+        println!(
+            "  {:>7}   {:>8.1} / {:>8.1} = {:.2}x              {:.3} / {:.3}              {:.3} / {:.3}",
+            r["streams"],
+            f(&a["tokens_per_s"]),
+            f(&b["tokens_per_s"]),
+            ratio,
+            f(&a["ttft_p50"]),
+            f(&b["ttft_p50"]),
+            f(&a["ttft_p99"]),
+            f(&b["ttft_p99"])
+        );
+    }
+    let (ms, mo) = (f(&v["peak"]["sage_mib"]), f(&v["peak"]["other_mib"]));
+    println!(
+        "  peak memory: sage {ms:.0} MiB, other {} (goal: sage <= other + 64 MiB: {})",
+        if mo.is_nan() { "not measured (give --against-pid)".to_string() } else { format!("{mo:.0} MiB") },
+        if mo.is_nan() {
+            "not measured".to_string()
+        } else if ms <= mo + 64.0 {
+            "met".into()
+        } else {
+            "NOT met".into()
+        }
+    );
+    println!(
+        "  throughput >= 1.0x and p99 TTFT <= the other's at every stream count: {}",
+        if met { "met" } else { "NOT met" }
+    );
+    if let Some(r) = v["rows"].as_array().and_then(|rows| rows.iter().find(|r| r["streams"] == n)) {
+        let fl = f(&v["floor_s"]["sage"]);
+        let p99 = f(&r["sage"]["ttft_p99"]);
+        println!(
+            "  {n} streams: p99 TTFT {p99:.3} s against a compute floor of {fl:.3} s ({n} prompts evaluated as one, plus one decode step; the other server's floor: {:.3} s): {:.2}x (goal <= 1.25x: {})",
+            f(&v["floor_s"]["other"]), p99 / fl, if p99 <= 1.25 * fl { "met" } else { "NOT met" }
+        );
+    }
+}
