@@ -5,8 +5,7 @@
 //! them in its final `usage`), time to first token, peak memory (VmHWM, when the other server's
 //! process id is given), and the 8-stream compute floor (decision 0016).
 
-use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -53,36 +52,28 @@ fn stream(addr: &str, prompt: &str, max_tokens: u32) -> anyhow::Result<Seen> {
         "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": prompt}]})
     .to_string();
-    let start = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(600)))?;
-    write!(
-        s,
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let (mut text, mut seen, mut buf) = (String::new(), Seen::default(), [0u8; 4096]);
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
+    let mut first: Option<Instant> = None;
+    let (start, text) = super::sse::post_streaming(addr, "/v1/chat/completions", &body, |text, now| {
+        if first.is_none() && has_content(text) {
+            first = Some(now);
         }
-        text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        if seen.ttft.is_none() && text.contains("\"content\":\"") {
-            let with_text =
-                text.split("data: ").any(|e| e.contains("\"content\":\"") && !e.contains("\"content\":\"\""));
-            if with_text {
-                seen.ttft = Some(start.elapsed().as_secs_f64());
-            }
-        }
-    }
-    seen.ok = text.starts_with("HTTP/1.1 200");
+    })?;
+    let mut seen = Seen {
+        ok: text.starts_with("HTTP/1.1 200"),
+        ttft: first.map(|t| (t - start).as_secs_f64()),
+        tokens: 0,
+    };
     if let Some(i) = text.rfind("\"completion_tokens\":") {
         let digits: String =
             text[i + 20..].chars().skip_while(|c| *c == ' ').take_while(char::is_ascii_digit).collect();
         seen.tokens = digits.parse().unwrap_or(0);
     }
     Ok(seen)
+}
+
+/// Whether a stream so far holds a piece of content (the first chunk's empty content is the role's).
+fn has_content(text: &str) -> bool {
+    text.split("data: ").any(|e| e.contains("\"content\":\"") && !e.contains("\"content\":\"\""))
 }
 
 fn prompt(n: usize, k: usize, j: usize) -> String {

@@ -137,24 +137,9 @@ fn stream(
     let body = json!({"model": model, "stream": true, "max_tokens": max_tokens, "temperature": 0,
         "messages": [{"role": "user", "content": prompt}]})
     .to_string();
-    let start = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(300)))?;
-    write!(
-        s,
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let (mut text, mut times, mut scanned) = (String::new(), vec![], 0);
-    let mut buf = [0u8; 4096];
+    let (mut times, mut scanned) = (vec![], 0);
     const MARK: &str = "\"delta\":{\"content\":\"";
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let now = Instant::now();
-        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    let (start, text) = super::sse::post_streaming(addr, "/v1/chat/completions", &body, |text, now| {
         while let Some(i) = text[scanned..].find(MARK) {
             scanned += i + MARK.len();
             if !text[scanned..].starts_with('"') {
@@ -162,7 +147,7 @@ fn stream(
                 on_piece(times.len());
             }
         }
-    }
+    })?;
     Ok((start, times, text))
 }
 

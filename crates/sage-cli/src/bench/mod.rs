@@ -13,6 +13,7 @@ mod llm;
 mod realtime;
 mod routing;
 pub mod serve;
+mod sse;
 
 /// Arguments of `sage bench`.
 #[derive(Debug, Args)]
