@@ -88,10 +88,17 @@ fn family(name: &str, seed: u64) -> (Vec<SimModel>, Twist) {
 pub const FAMILIES: [&str; 6] =
     ["fixed", "random", "graded", "quality-drop", "garbage-burst", "fast-but-wrong"];
 
-fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
+/// 3–5 costs drawn log-uniformly in 1–20, ascending.
+fn draw_costs(rng: &mut Rng) -> Vec<f64> {
     let n = 3 + rng.below(3);
     let mut costs: Vec<f64> = (0..n).map(|_| (rng.next_f64() * 20f64.ln()).exp()).collect();
     costs.sort_by(f64::total_cmp);
+    costs
+}
+
+fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
+    let costs = draw_costs(rng);
+    let n = costs.len();
     costs
         .iter()
         .enumerate()
@@ -118,9 +125,7 @@ fn random_zoo(rng: &mut Rng) -> Vec<SimModel> {
 /// difficulty (`0.35 + 0.6 σ((capacity − difficulty) / 0.12)`, ±0.03): small models are as good
 /// as big ones on easy work and far worse on hard work.
 pub(crate) fn graded_zoo(rng: &mut Rng) -> Vec<SimModel> {
-    let n = 3 + rng.below(3);
-    let mut costs: Vec<f64> = (0..n).map(|_| (rng.next_f64() * 20f64.ln()).exp()).collect();
-    costs.sort_by(f64::total_cmp);
+    let costs = draw_costs(rng);
     let difficulty: Vec<f64> = CLASSES.iter().map(|_| rng.next_f64()).collect();
     costs
         .iter()
