@@ -37,6 +37,23 @@ pub const FAMILY_SKIP_GOAL: f64 = 0.8;
 pub const ROUTING_QUALITY_GOAL: f64 = 0.95;
 /// Routing: cost below this share of always-best's.
 pub const ROUTING_COST_GOAL: f64 = 0.5;
+
+/// Points of always-best's cost that a router may spend above the oracle's where even the
+/// oracle cannot reach [`ROUTING_COST_GOAL`] (decision 0016).
+pub const ORACLE_COST_SLACK: f64 = 0.05;
+
+/// The routing goal of one run as decision 0016 reads it: quality at least
+/// [`ROUTING_QUALITY_GOAL`] of always-best's; cost under [`ROUTING_COST_GOAL`] of always-best's
+/// where the oracle (every true quality known, the cheapest model within 95% of the best) gets
+/// there, otherwise within [`ORACLE_COST_SLACK`] of the oracle's. Ratios are to always-best's.
+pub fn routing_goal_met(quality: f64, cost: f64, oracle_cost: f64) -> bool {
+    let cost_ok = if oracle_cost < ROUTING_COST_GOAL {
+        cost < ROUTING_COST_GOAL
+    } else {
+        cost <= oracle_cost + ORACLE_COST_SLACK
+    };
+    quality >= ROUTING_QUALITY_GOAL && cost_ok
+}
 /// Routing: model swaps per selection at most this.
 pub const ROUTING_SWAPS_GOAL: f64 = 0.2;
 

@@ -227,7 +227,7 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     );
     let _ = writeln!(
         out,
-        "  {:<15} {:>9} {:>9} {:>7}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost",
+        "  {:<15} {:>9} {:>9} {:>7}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost; as read by decision 0016 (runs met)",
         "family",
         "quality",
         "cost",
@@ -255,9 +255,20 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
             (n, k, _) => format!("never in {k} of {n}"),
         };
         let ok = f.worst_quality_ratio >= ROUTING_QUALITY_GOAL && f.worst_cost_ratio < ROUTING_COST_GOAL;
+        let read = f
+            .runs
+            .iter()
+            .filter(|r| {
+                crate::judgment::routing_goal_met(
+                    r.quality_ratio,
+                    r.cost_ratio,
+                    r.policies[4].cost / r.policies[1].cost.max(1e-9),
+                )
+            })
+            .count();
         let _ = writeln!(
             out,
-            "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}% {:>14}   {}",
+            "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}% {:>14}   {}; {} ({} of {})",
             f.family,
             100.0 * f.worst_quality_ratio,
             100.0 * f.worst_cost_ratio,
@@ -265,7 +276,10 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
             100.0 * oracle_q,
             100.0 * oracle_c,
             moved,
-            verdict(ok)
+            verdict(ok),
+            verdict(read == f.runs.len()),
+            read,
+            f.runs.len()
         );
     }
     let _ = writeln!(

@@ -333,6 +333,7 @@ pub fn routing(seeds: u64, tuning: bool, json_out: bool) -> anyhow::Result<()> {
     );
     println!("  seed     sage q / cost     round-robin q / cost   least-loaded q / cost   oracle q / cost   moved within   (shares of always-best-node's)");
     let mut worst = (f64::INFINITY, 0.0f64);
+    let mut read = 0;
     for r in &runs {
         let b = &r.policies[1];
         let share = |i: usize| {
@@ -352,6 +353,9 @@ pub fn routing(seeds: u64, tuning: bool, json_out: bool) -> anyhow::Result<()> {
             r.moved_after.map_or("-".to_string(), |m| m.to_string())
         );
         worst = (worst.0.min(r.quality_ratio), worst.1.max(r.cost_ratio));
+        let oracle_cost = r.policies[4].cost / r.policies[1].cost.max(1e-9);
+        read +=
+            usize::from(sage_bench::judgment::routing_goal_met(r.quality_ratio, r.cost_ratio, oracle_cost));
     }
     let mean_q = runs.iter().map(|r| r.quality_ratio).sum::<f64>() / runs.len().max(1) as f64;
     let mean_c = runs.iter().map(|r| r.cost_ratio).sum::<f64>() / runs.len().max(1) as f64;
@@ -362,6 +366,11 @@ pub fn routing(seeds: u64, tuning: bool, json_out: bool) -> anyhow::Result<()> {
         100.0 * mean_q,
         100.0 * mean_c,
         if worst.0 >= 0.95 && worst.1 <= 0.5 { "met" } else { "NOT met" }
+    );
+    println!(
+        "  as decision 0016 reads it (cost under 50% where the oracle gets there, else within 5 points of the oracle's): {} ({read} of {} runs)",
+        if read == runs.len() { "met" } else { "NOT met" },
+        runs.len()
     );
     Ok(())
 }
