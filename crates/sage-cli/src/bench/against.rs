@@ -1,9 +1,10 @@
 //! `sage bench serve --against URL`: `sage serve` (a child process with the same model, threads,
 //! context and parallel sequences) and another OpenAI-compatible server (llama.cpp's
 //! `llama-server`, built by `tools/llama-server/build.sh`) measured by the same clients in one
-//! run: 1, 4 and 8 streams, throughput in completion tokens per second (as each server counts
+//! run: raw text completions (no chat template: the same prompt tokens for both), 1, 4 and 8
+//! streams, throughput in completion tokens per second (as each server counts
 //! them in its final `usage`), time to first token, peak memory (VmHWM, when the other server's
-//! process id is given), and the 8-stream compute floor (decision 0016).
+//! process id is given), and the 8-stream compute floor (decision 0017).
 
 use std::time::Instant;
 
@@ -45,15 +46,15 @@ fn host(url: &str) -> String {
     url.trim_start_matches("http://").trim_end_matches('/').to_string()
 }
 
-/// One streamed chat completion; its time to the first content and the completion tokens the
-/// server reports.
+/// One streamed text completion of a raw prompt (the same tokens for both servers: no chat
+/// template is involved); its time to the first text and the completion tokens the server
+/// reports.
 fn stream(addr: &str, prompt: &str, max_tokens: u32) -> anyhow::Result<Seen> {
     let body = json!({"model": "sage", "stream": true, "max_tokens": max_tokens, "temperature": 0, "seed": 7,
-        "stream_options": {"include_usage": true},
-        "messages": [{"role": "user", "content": prompt}]})
+        "stream_options": {"include_usage": true}, "prompt": format!("Question: {prompt}\nAnswer:")})
     .to_string();
     let mut first: Option<Instant> = None;
-    let (start, text) = super::sse::post_streaming(addr, "/v1/chat/completions", &body, |text, now| {
+    let (start, text) = super::sse::post_streaming(addr, "/v1/completions", &body, |text, now| {
         if first.is_none() && has_content(text) {
             first = Some(now);
         }
@@ -71,9 +72,9 @@ fn stream(addr: &str, prompt: &str, max_tokens: u32) -> anyhow::Result<Seen> {
     Ok(seen)
 }
 
-/// Whether a stream so far holds a piece of content (the first chunk's empty content is the role's).
+/// Whether a stream so far holds a piece of text.
 fn has_content(text: &str) -> bool {
-    text.split("data: ").any(|e| e.contains("\"content\":\"") && !e.contains("\"content\":\"\""))
+    text.split("data: ").any(|e| e.contains("\"text\":\"") && !e.contains("\"text\":\"\""))
 }
 
 fn prompt(n: usize, k: usize, j: usize) -> String {
@@ -126,18 +127,18 @@ fn load(addr: &str, n: usize, per: usize, max_tokens: u32) -> anyhow::Result<ser
 }
 
 /// The 8-stream compute floor on `addr`: the eight prompts that arrive together, evaluated as
-/// one prompt, plus one decode step (the best of three, on an idle server).
-fn floor(addr: &str, n: usize, per: usize) -> anyhow::Result<f64> {
-    let joined: Vec<String> = (0..n).map(|k| prompt(n, k, 0)).collect();
-    let text = joined.join("\n");
+/// one prompt, plus one decode step (the best of three on an idle server; each run's prompts are
+/// new, so that no cached prefix or answer shortens it).
+fn floor(addr: &str, n: usize, tag: &str) -> anyhow::Result<f64> {
     let mut best = f64::INFINITY;
-    for _ in 0..3 {
+    for run in 0..3 {
+        let joined: Vec<String> =
+            (0..n).map(|k| format!("[{tag} {run}] {}", prompt(n, k, 1000 + run))).collect();
         let t = Instant::now();
-        let s = stream(addr, &text, 1)?;
+        let s = stream(addr, &joined.join("\n"), 1)?;
         anyhow::ensure!(s.ok, "the floor request failed");
         best = best.min(t.elapsed().as_secs_f64());
     }
-    let _ = per;
     Ok(best)
 }
 
@@ -197,7 +198,7 @@ pub fn run(zoo: &ZooArgs, a: &Against, json_out: bool) -> anyhow::Result<()> {
         rows.push(row);
     }
     let n = a.streams.iter().copied().max().unwrap_or(8);
-    let floors = json!({"sage": floor(&sage, n, a.per_stream)?, "other": floor(&other, n, a.per_stream)?});
+    let floors = json!({"sage": floor(&sage, n, "a")?, "other": floor(&other, n, "b")?});
     let memory = json!({"sage_mib": peak_mib(sage_pid), "other_mib": a.pid.and_then(peak_mib)});
     drop(child);
     let out = json!({"rows": rows, "floor_s": floors, "peak": memory, "settings": {
@@ -217,14 +218,14 @@ fn print(v: &serde_json::Value, n: usize) {
         "sage serve against {} on loopback: {} parallel sequences, {} threads, {} tokens of context each, {} tokens per answer, {} requests per stream, greedy",
         s["url"].as_str().unwrap_or("?"), s["parallel"], s["threads"], s["ctx"], s["max_tokens"], s["per_stream"]
     );
-    println!("  streams   throughput tok/s (sage / other = ratio)   TTFT p50 s (sage / other)   TTFT p99 s (sage / other)");
+    println!("  streams   throughput tok/s (sage / other = ratio)   TTFT p50 s (sage / other)   TTFT p99 s (sage / other)   tokens per answer");
     let mut met = true;
     for r in v["rows"].as_array().into_iter().flatten() {
         let (a, b) = (&r["sage"], &r["other"]);
         let ratio = f(&a["tokens_per_s"]) / f(&b["tokens_per_s"]);
         met &= ratio >= 1.0 && f(&a["ttft_p99"]) <= f(&b["ttft_p99"]);
         println!(
-            "  {:>7}   {:>8.1} / {:>8.1} = {:.2}x              {:.3} / {:.3}              {:.3} / {:.3}",
+            "  {:>7}   {:>8.1} / {:>8.1} = {:.2}x              {:.3} / {:.3}              {:.3} / {:.3}              {:.1} / {:.1}",
             r["streams"],
             f(&a["tokens_per_s"]),
             f(&b["tokens_per_s"]),
@@ -232,7 +233,9 @@ fn print(v: &serde_json::Value, n: usize) {
             f(&a["ttft_p50"]),
             f(&b["ttft_p50"]),
             f(&a["ttft_p99"]),
-            f(&b["ttft_p99"])
+            f(&b["ttft_p99"]),
+            f(&a["tokens"]) / f(&a["ok"]),
+            f(&b["tokens"]) / f(&b["ok"])
         );
     }
     let (ms, mo) = (f(&v["peak"]["sage_mib"]), f(&v["peak"]["other_mib"]));
