@@ -127,6 +127,10 @@ fn three_nodes_federate_answer_for_each_other_and_survive_a_sigkill() {
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
     let v: serde_json::Value = serde_json::from_str(r.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(v["model"].as_str().unwrap(), format!("{model}@{thor_id}"), "{v}");
+    assert!(
+        v["sage"]["size_policy"].as_str().unwrap().contains(&format!("answered by {model}@{thor_id}")),
+        "{v}"
+    );
     assert!(!v["choices"][0]["message"]["content"].as_str().unwrap().is_empty(), "{v}");
     // The answer landed in the federation's trust, shown per peer, model and class.
     let fs = federation(&sprout);
@@ -134,6 +138,12 @@ fn three_nodes_federate_answer_for_each_other_and_survive_a_sigkill() {
     assert!(thor_peer["trust"].as_object().is_some_and(|t| !t.is_empty()), "{thor_peer}");
     assert!(fs["forwarded"].as_u64().unwrap() >= 1, "{fs}");
     assert!(federation(&thor)["served"].as_u64().unwrap() >= 1);
+    // Thor's capabilities now carry the decode speed it measured serving that answer.
+    wait("a measured speed", 10, || {
+        federation(&sprout)["peers"].as_array().unwrap().iter().any(|p| {
+            p["node"] == thor_id.as_str() && p["caps"]["models"][0]["tok_s"].as_f64().unwrap_or(0.0) > 0.0
+        })
+    });
     let page = common::get(&sprout.addr, "/");
     assert!(
         page.contains("id=\"peers\"") && page.contains("/sage/federation"),

@@ -76,8 +76,20 @@ impl Local for FedLocal {
             };
             (plan, r.runner())
         };
-        let mut sink =
-            |d: &str| if emit(d) && !cancelled.load(Ordering::Relaxed) { Flow::Continue } else { Flow::Stop };
+        let mut last: Option<std::time::Instant> = None;
+        let mut sink = |d: &str| {
+            // The node's measured decode speed (advertised in its capabilities) counts these too.
+            let now = std::time::Instant::now();
+            if let Some(l) = last {
+                app.metrics.itl.observe((now - l).as_secs_f64());
+            }
+            last = Some(now);
+            if emit(d) && !cancelled.load(Ordering::Relaxed) {
+                Flow::Continue
+            } else {
+                Flow::Stop
+            }
+        };
         let (attempts, answer) = runner.run(&plan, Some(&mut sink));
         let served = lock(&app.router).finish(plan, attempts, answer);
         match served.answer {
@@ -102,16 +114,24 @@ fn empty(profile: &str) -> Capabilities {
 }
 
 fn local_models(app: &App) -> Vec<ModelCaps> {
+    // Decode speed as this node's streams measured it (inter-token gaps of every model).
+    let tok_s = app.metrics.itl.mean().filter(|m| *m > 0.0).map_or(0.0, |m| 1.0 / m);
     let r = lock(&app.router);
     app.specs
         .iter()
-        .map(|s| ModelCaps {
+        .map(|s| {
+            // Memory and load time as measured once loaded, declared before.
+            let (bytes, load_s, _) =
+                app.residency.cost(&s.id).unwrap_or((s.expected_bytes(), s.expected_load_s, false));
+            (s, bytes, load_s)
+        })
+        .map(|(s, bytes, load_s)| ModelCaps {
             id: s.id.clone(),
             resident: app.residency.is_resident(&s.id),
             context: s.context,
-            mib: s.expected_mib,
-            load_s: s.expected_load_s.max(0.0),
-            tok_s: 0.0,
+            mib: bytes >> 20,
+            load_s: load_s.max(0.0),
+            tok_s,
             classes: s
                 .quality
                 .keys()
@@ -172,6 +192,7 @@ pub(crate) fn serve(
 ) -> Option<Served> {
     let fed = app.federation.get()?;
     let now = app.clock.now();
+    let mut explained = format!("federation: {model} asked by name");
     let order: Vec<Offer> = if let Some((m, node)) = model.split_once('@') {
         // The named peer first; if it fails, the same model elsewhere (here first).
         let named = Offer {
@@ -195,6 +216,7 @@ pub(crate) fn serve(
             return None;
         }
         tracing::debug!(decision = ?d.explain(), "federation chose a peer");
+        explained = format!("federation: {}", d.explain().join("; "));
         d.order.iter().map(|&i| d.offers[i].clone()).collect()
     } else {
         return None;
@@ -246,11 +268,11 @@ pub(crate) fn serve(
         match result {
             Ok(f) => {
                 attempts.push(Attempt { model: label.clone(), failure: None });
-                return Some(remote_served(request, attempts, &label, &text, pieces, f.quality));
+                return Some(remote_served(request, attempts, &label, &text, pieces, f.quality, &explained));
             }
             Err(ForwardError::Cancelled) => {
                 attempts.push(Attempt { model: label.clone(), failure: None });
-                return Some(remote_served(request, attempts, &label, &text, pieces, 0.5));
+                return Some(remote_served(request, attempts, &label, &text, pieces, 0.5, &explained));
             }
             Err(e) => {
                 tracing::warn!(peer = %offer.node, model = %offer.model, error = %e, "forwarded request failed; next choice");
@@ -269,7 +291,7 @@ pub(crate) fn serve(
         answer: None,
         reply,
         degraded: true,
-        size_policy: "federation".into(),
+        size_policy: explained,
     })
 }
 
@@ -280,6 +302,7 @@ fn remote_served(
     text: &str,
     pieces: u32,
     quality: f64,
+    explained: &str,
 ) -> Served {
     let answer = Answer {
         model: label.to_string(),
@@ -307,7 +330,7 @@ fn remote_served(
         reply: answer.text.clone(),
         answer: Some(answer),
         degraded: false,
-        size_policy: format!("federation: answered by {label}"),
+        size_policy: format!("{explained}; answered by {label}"),
     }
 }
 

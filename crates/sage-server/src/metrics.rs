@@ -35,6 +35,12 @@ impl Histogram {
     }
 
     /// Observations so far.
+    /// Mean of the observations (None before any).
+    pub fn mean(&self) -> Option<f64> {
+        let g = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        (g.2 > 0).then(|| g.1 / g.2 as f64)
+    }
+
     pub fn count(&self) -> u64 {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).2
     }
