@@ -241,9 +241,12 @@ pub(crate) fn serve(
             let mut served = lock(&app.router).finish(plan, more, answer);
             attempts.append(&mut served.attempts);
             served.attempts = attempts;
-            served.reply = text.clone();
+            // The answer is the peer's beginning and its continuation here. (If nothing here
+            // could continue, the degraded responder's reply stays: the client has the partial
+            // text, then that account, once.)
             if let Some(a) = served.answer.as_mut() {
                 a.text = text.trim().to_string();
+                served.reply = text.clone();
             }
             return Some(served);
         }
