@@ -298,7 +298,7 @@ async fn answer(
     }
     let slot = admit(&app).await?;
     let mut rx = spawn(app.clone(), model.clone(), request, slot);
-    let hold = tools.as_ref().is_some_and(|t| !t.offered().is_empty());
+    let hold = tools.as_ref().is_some_and(crate::tools::ToolSpec::is_offered);
     let calls_in = move |s: &Served| -> Option<(String, Vec<sage_llm::ToolCall>)> {
         if s.degraded {
             return None;

@@ -417,15 +417,10 @@ pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
     Json(json!({"object": "list", "data": data})).into_response()
 }
 
-/// `POST /v1/chat/completions`.
-pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
-    let b: ChatBody = parse(&body)?;
-    check_model(&app, &b.common.model)?;
-    if b.messages.is_empty() {
-        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
-    }
-    let mut messages = Vec::with_capacity(b.messages.len());
-    for (i, m) in b.messages.iter().enumerate() {
+/// A chat request's messages: text parts joined, tool calls and results read.
+fn chat_history(wire: &[WireMessage]) -> Result<Vec<ChatMessage>, ApiError> {
+    let mut messages = Vec::with_capacity(wire.len());
+    for (i, m) in wire.iter().enumerate() {
         let role = role(i, &m.role)?;
         let content = match &m.content {
             None => String::new(),
@@ -440,9 +435,16 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         let tool_fields = json!({"tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id});
         messages.push(crate::tools::history_message(i, role, content, &tool_fields)?);
     }
-    let tools =
-        crate::tools::ToolSpec::parse(b.tools.as_ref(), b.tool_choice.as_ref(), b.parallel_tool_calls)?;
-    let constraint = match &b.response_format {
+    Ok(messages)
+}
+
+/// The constraint of a chat request: its `response_format`, or the schema of a forced tool call
+/// (not both), checked usable.
+fn chat_constraint(
+    format: Option<&Value>,
+    tools: Option<&crate::tools::ToolSpec>,
+) -> Result<Option<Constraint>, ApiError> {
+    let constraint = match format {
         None => None,
         Some(f) => match f["type"].as_str() {
             Some("text") => None,
@@ -470,7 +472,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         })?;
     }
     // A forced call is generated under the schema of the offered calls.
-    let forced = tools.as_ref().and_then(|t| t.constraint());
+    let forced = tools.and_then(|t| t.constraint());
     if forced.is_some() && constraint.is_some() {
         return Err(ApiError::invalid(
             "tool_choice required or a named function cannot be combined with response_format",
@@ -482,7 +484,20 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
             ApiError::invalid(format!("the tools' parameters are not a usable schema: {e}"), Some("tools"))
         })?;
     }
-    let constraint = constraint.or(forced);
+    Ok(constraint.or(forced))
+}
+
+/// `POST /v1/chat/completions`.
+pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: ChatBody = parse(&body)?;
+    check_model(&app, &b.common.model)?;
+    if b.messages.is_empty() {
+        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
+    }
+    let messages = chat_history(&b.messages)?;
+    let tools =
+        crate::tools::ToolSpec::parse(b.tools.as_ref(), b.tool_choice.as_ref(), b.parallel_tool_calls)?;
+    let constraint = chat_constraint(b.response_format.as_ref(), tools.as_ref())?;
     let logprobs = b.logprobs.then_some(b.top_logprobs.unwrap_or(0));
     let (p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
     let last_user =
@@ -512,7 +527,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         // With tools, text that may be a call is held back until it is known not to be one.
         let holder = Arc::new(std::sync::Mutex::new(crate::tools::Holder::default()));
         let (h1, h2, tools2) = (holder.clone(), holder, tools.clone());
-        let with_tools = tools.as_ref().is_some_and(|t| !t.offered().is_empty());
+        let with_tools = tools.as_ref().is_some_and(crate::tools::ToolSpec::is_offered);
         let delta = move |d: String| {
             let d = if with_tools { h1.lock().ok()?.push(&d)? } else { d };
             Some(json!({"id": id2, "object": "chat.completion.chunk", "created": created, "model": model2,
@@ -525,23 +540,9 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
                     "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
             };
             let held = h2.lock().map(|mut h| h.rest()).unwrap_or_default();
-            let calls = if with_tools && !held.is_empty() {
-                tools2.as_ref().and_then(|t| t.calls(&s.reply))
-            } else {
-                None
-            };
-            let mut finish = finish_reason(s);
-            if s.degraded {
-                out.push(chunk(json!({"content": s.reply})));
-            } else if let Some((before, calls)) = calls {
-                if !before.is_empty() {
-                    out.push(chunk(json!({"content": before})));
-                }
-                out.push(chunk(json!({"tool_calls": crate::tools::wire_calls(&calls, true)})));
-                finish = "tool_calls";
-            } else if !held.is_empty() {
-                out.push(chunk(json!({"content": held})));
-            }
+            let (deltas, called) = crate::tools::closing_deltas(tools2.as_ref(), held, s);
+            out.extend(deltas.into_iter().map(chunk));
+            let finish = if called { "tool_calls" } else { finish_reason(s) };
             out.push(json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": answered_model(s, &model),
                 "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
                 "usage": usage(s), "sage": extension(s)}));
@@ -551,15 +552,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     }
     let s = whole(&app, &model, rx).await?;
     let logprobs = if b.logprobs { chat_logprobs(&s) } else { Value::Null };
-    let calls = if s.degraded { None } else { tools.as_ref().and_then(|t| t.calls(&s.reply)) };
-    let (message, finish) = match calls {
-        Some((before, calls)) => (
-            json!({"role": "assistant", "content": if before.is_empty() { Value::Null } else { before.into() },
-                   "tool_calls": crate::tools::wire_calls(&calls, false)}),
-            "tool_calls",
-        ),
-        None => (json!({"role": "assistant", "content": s.reply}), finish_reason(&s)),
-    };
+    let (message, called) = crate::tools::whole_message(tools.as_ref(), &s);
+    let finish = if called { "tool_calls" } else { finish_reason(&s) };
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": now_unix(), "model": answered_model(&s, &model),
         "choices": [{"index": 0, "message": message, "logprobs": logprobs,

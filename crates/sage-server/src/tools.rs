@@ -107,6 +107,11 @@ impl ToolSpec {
         Ok(Some(Self { tools, names, choice, parallel: parallel.unwrap_or(true) }))
     }
 
+    /// Whether the model is shown tools (some, and `tool_choice` is not `none`).
+    pub fn is_offered(&self) -> bool {
+        self.choice != ToolChoice::None && !self.tools.is_empty()
+    }
+
     /// The tools the model is shown (none when `tool_choice` is `none`).
     pub fn offered(&self) -> Vec<Value> {
         if self.choice == ToolChoice::None {
@@ -209,6 +214,46 @@ pub(crate) fn wire_calls(calls: &[ToolCall], with_index: bool) -> Value {
             v
         })
         .collect()
+}
+
+/// The deltas that end a streamed answer after `held` (text kept back because it might be a
+/// call): the degraded responder's reply, or the calls (after any text before them), or the held
+/// text as content. `true` when the answer made calls.
+pub(crate) fn closing_deltas(
+    spec: Option<&ToolSpec>,
+    held: String,
+    s: &sage_runtime::route::Served,
+) -> (Vec<Value>, bool) {
+    if s.degraded {
+        return (vec![json!({"content": s.reply})], false);
+    }
+    let calls = if held.is_empty() { None } else { spec.and_then(|t| t.calls(&s.reply)) };
+    match calls {
+        Some((before, calls)) => {
+            let mut out = vec![];
+            if !before.is_empty() {
+                out.push(json!({"content": before}));
+            }
+            out.push(json!({"tool_calls": wire_calls(&calls, true)}));
+            (out, true)
+        }
+        None if held.is_empty() => (vec![], false),
+        None => (vec![json!({"content": held})], false),
+    }
+}
+
+/// A whole answer's message: its calls (content null unless text came before them), or its
+/// text. `true` when the answer made calls.
+pub(crate) fn whole_message(spec: Option<&ToolSpec>, s: &sage_runtime::route::Served) -> (Value, bool) {
+    let calls = if s.degraded { None } else { spec.and_then(|t| t.calls(&s.reply)) };
+    match calls {
+        Some((before, calls)) => (
+            json!({"role": "assistant", "content": if before.is_empty() { Value::Null } else { before.into() },
+                   "tool_calls": wire_calls(&calls, false)}),
+            true,
+        ),
+        None => (json!({"role": "assistant", "content": s.reply}), false),
+    }
 }
 
 /// A stream's text held back while it may still be the start of a call.

@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use serde_json::json;
 
+use super::pct;
 use super::realtime::{spawn, Child};
 use crate::runtime::ZooArgs;
 
@@ -90,15 +91,6 @@ fn prompt(n: usize, k: usize, j: usize) -> String {
         "Stream {k} of {n}, request {j}: in three sentences, what should a warehouse robot do about {}?",
         topics[(k + j) % topics.len()]
     )
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
 }
 
 /// `n` streams of `per` requests each against `addr`.

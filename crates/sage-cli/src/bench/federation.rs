@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde_json::json;
 
+use super::pct;
 use super::realtime::{free_port, spawn, Child};
 use crate::runtime::ZooArgs;
 
@@ -149,15 +150,6 @@ fn stream(
         }
     })?;
     Ok((start, times, text))
-}
-
-fn pct(v: &[f64], p: f64) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
 }
 
 fn question(i: usize) -> String {

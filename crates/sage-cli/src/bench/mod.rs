@@ -343,3 +343,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
 }
+
+/// The `p`th percentile of `v` (nearest rank; NaN when empty).
+fn pct(v: &[f64], p: f64) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[((p / 100.0) * (v.len() - 1) as f64).round() as usize]
+}
