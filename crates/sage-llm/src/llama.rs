@@ -474,8 +474,10 @@ fn context_params(config: &EngineConfig, n_ctx: u32) -> LlamaContextParams {
     LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_seq_max(config.parallel)
-        // One pool of cells for all sequences, so that a prefix can be shared (seq_cp).
-        .with_kv_unified(true)
+        // A stream of cells per sequence, so that a sequence's attention spans its own cells
+        // only (one pool for all made every token attend over every sequence's cells, masked:
+        // decision 0018). A prefix is shared by copying the stream (`Scheduler::borrow`).
+        .with_kv_unified(false)
         // Sliding-window layers keep only their window per sequence (Gemma 3: 15 of 18 layers),
         // not the whole context: a fifth of the KV memory with four sequences. A prefix is then
         // reusable only where the window's cells are still there (checked before reuse).
@@ -524,8 +526,8 @@ fn worker(
     let n_vocab = vocab.n_tokens().max(0) as u32;
     let bos = (vocab.bos().0 >= 0 && (vocab.bos().0 as u32) < n_vocab).then(|| piece(vocab.bos()));
     let eos = (vocab.eos().0 >= 0 && (vocab.eos().0 as u32) < n_vocab).then(|| piece(vocab.eos()));
-    // One context for every session: `parallel` sequences share a unified KV cache of
-    // `window x parallel` cells, allocated now so that its memory is part of the measured load.
+    // One context for every session: `parallel` sequences of `window` cells each,
+    // allocated now so that its memory is part of the measured load.
     let train = model.n_ctx_train();
     let window = config.context.unwrap_or_else(|| train.clamp(1, 4096)).max(16);
     if train > 0 && window > train {

@@ -78,6 +78,16 @@ fn has_content(text: &str) -> bool {
     text.split("data: ").any(|e| e.contains("\"text\":\"") && !e.contains("\"text\":\"\""))
 }
 
+/// A tag of this run, at the head of every prompt: a server that kept an earlier run's prompts
+/// (llama-server keeps evaluated prompts in RAM, `--cache-ram`) finds nothing to reuse.
+fn run_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        format!("{:x}", t.as_nanos() as u64 ^ std::process::id() as u64)
+    })
+}
+
 fn prompt(n: usize, k: usize, j: usize) -> String {
     let topics = [
         "the battery",
@@ -88,7 +98,8 @@ fn prompt(n: usize, k: usize, j: usize) -> String {
         "the camera",
     ];
     format!(
-        "Stream {k} of {n}, request {j}: in three sentences, what should a warehouse robot do about {}?",
+        "Run {}. Stream {k} of {n}, request {j}: in three sentences, what should a warehouse robot do about {}?",
+        run_tag(),
         topics[(k + j) % topics.len()]
     )
 }

@@ -1,5 +1,5 @@
-//! Continuous batching: every session of a model shares one llama.cpp context whose KV cache is
-//! divided among `parallel` sequences (slots). Each step puts one token of every generating
+//! Continuous batching: every session of a model shares one llama.cpp context whose KV cache
+//! holds a stream of cells for each of `parallel` sequences (slots). Each step puts one token of every generating
 //! sequence and the pending prompt tokens of newly admitted ones into a single `llama_decode`,
 //! so a new request's prompt is evaluated while the others keep generating, and eight streams
 //! cost one pass over the weights per token instead of eight.
@@ -7,8 +7,14 @@
 //! Sessions are cheap: a session holds a slot only while it generates; an idle session keeps its
 //! cached tokens in its slot until another session needs the slot (least recently used first),
 //! and then simply re-evaluates its prompt next time. A prompt that starts like what another
-//! slot holds (a shared system prompt, the chat template's preamble) borrows those cells with
-//! `seq_cp` instead of evaluating them again.
+//! slot holds (a shared system prompt, the chat template's preamble) borrows those cells (the
+//! other slot's stream is copied and cut after the shared prefix) instead of evaluating them
+//! again.
+//!
+//! Each sequence has its own stream of cells, so that a token attends over its own
+//! sequence's cells only; llama.cpp evaluates sequences of consecutive ids together, so a new
+//! generation takes the lowest free slot and the batch lists sequences in slot order (decision
+//! 0018).
 //!
 //! A slot also keeps the logits row its last prompt ended on. A request whose prompt is exactly
 //! what a slot holds samples its first token from that row, evaluating nothing: it is faster, and
@@ -98,6 +104,43 @@ const STALL_S: f64 = 0.25;
 /// Length of the common prefix of two token sequences.
 fn common(a: &[TokenId], b: &[TokenId]) -> usize {
     a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Prompt tokens a slot must already hold for a new session to be given that slot rather than
+/// the lowest free one (below it, the few shared tokens are borrowed by copying, see
+/// [`Scheduler::borrow`]).
+const KEEP_IN_PLACE: usize = 32;
+
+/// Fewest prompt tokens worth borrowing from another slot (a borrow copies that slot's whole
+/// stream of cells).
+const BORROW_MIN: usize = 8;
+
+/// What [`choose_slot`] knows of a slot.
+#[derive(Debug, Clone, Copy)]
+struct SlotView {
+    /// A generation runs in it.
+    busy: bool,
+    /// An idle session holds it (its conversation's cells).
+    owned: bool,
+    /// When it was last used.
+    used: u64,
+    /// Tokens of the new prompt that its cells hold.
+    held: usize,
+}
+
+/// The slot for a new session, among those not generating: the one holding the most of the
+/// prompt where that is at least [`KEEP_IN_PLACE`] tokens (no copy), else the lowest slot nobody
+/// owns, else the least recently used owned one. The lowest slot keeps the generating
+/// sequences' ids consecutive: llama.cpp evaluates a run of consecutive sequence ids in one
+/// pass over the weights, and splits the step where ids skip.
+fn choose_slot(slots: &[SlotView]) -> Option<usize> {
+    let free = || slots.iter().enumerate().filter(|(_, s)| !s.busy);
+    let in_place =
+        free().filter(|(_, s)| s.held >= KEEP_IN_PLACE).max_by_key(|&(i, s)| (s.held, usize::MAX - i));
+    if let Some((i, _)) = in_place {
+        return Some(i);
+    }
+    free().min_by_key(|&(i, s)| (s.owned, if s.owned { s.used } else { i as u64 })).map(|(i, _)| i)
 }
 
 /// One KV sequence of the shared cache.
@@ -235,8 +278,10 @@ pub(super) struct Scheduler<'m> {
     n_batch: usize,
     /// Sliding-window size of the model's local attention layers (0: none).
     n_swa: u32,
-    /// KV cells shared by all sequences.
+    /// KV cells of all sequences together.
     cells: u32,
+    /// KV cells of one sequence (its stream).
+    per_seq: u32,
     /// Steps taken (the clock of slot recency).
     steps: u64,
     /// The last step evaluated prompts only (decoding sequences sat it out).
@@ -263,6 +308,7 @@ impl<'m> Scheduler<'m> {
     ) -> Self {
         let n_batch = ctx.n_batch().max(1) as usize;
         let cells = ctx.n_ctx();
+        let per_seq = cells / parallel.max(1);
         let abort = Arc::new(AtomicBool::new(false));
         let hook = abort::install(&ctx, &abort);
         if hook.is_none() {
@@ -282,6 +328,7 @@ impl<'m> Scheduler<'m> {
             n_batch,
             n_swa,
             cells,
+            per_seq,
             steps: 0,
             last_prefill_only: false,
             last_decode: None,
@@ -316,13 +363,13 @@ impl<'m> Scheduler<'m> {
 
     /// Open a session with a window of `window` tokens.
     pub(super) fn open(&mut self, window: u32) -> Result<(SessionId, u32), GenerateError> {
-        if window > self.cells {
+        if window > self.per_seq {
             return Err(GenerateError::InvalidParams {
                 model: self.w.id.to_string(),
                 message: format!(
-                    "a context of {window} tokens exceeds the engine's KV cache of {} cells \
-                     (context x parallel sequences)",
-                    self.cells
+                    "a context of {window} tokens exceeds the engine's KV cache of {} cells per \
+                     sequence (its context)",
+                    self.per_seq
                 ),
             });
         }
@@ -414,17 +461,24 @@ impl<'m> Scheduler<'m> {
         self.publish();
     }
 
-    /// The slot for `session`: its own, else the free or idle one whose cache best matches
-    /// `hint` (then the least recently used). None while every slot is generating.
+    /// The slot for `session`: its own, else the one chosen by [`choose_slot`]. None while
+    /// every slot is generating.
     fn assign(&mut self, session: SessionId, hint: &[TokenId]) -> Option<usize> {
         if let Some(i) = self.sessions.get(&session).and_then(|s| s.slot) {
             return Some(i);
         }
         let busy = |o: &Option<SessionId>| o.and_then(|o| self.sessions.get(&o)).is_some_and(|s| s.busy);
-        let i = (0..self.slots.len()).filter(|&i| !busy(&self.slots[i].owner)).max_by_key(|&i| {
-            let s = &self.slots[i];
-            (common(&s.cached, hint), s.owner.is_none(), u64::MAX - s.used)
-        })?;
+        let views: Vec<SlotView> = self
+            .slots
+            .iter()
+            .map(|s| SlotView {
+                busy: busy(&s.owner),
+                owned: s.owner.is_some(),
+                used: s.used,
+                held: common(&s.cached, hint),
+            })
+            .collect();
+        let i = choose_slot(&views)?;
         if let Some(old) = self.slots[i].owner.take() {
             if let Some(s) = self.sessions.get_mut(&old) {
                 s.slot = None;
@@ -478,11 +532,11 @@ impl<'m> Scheduler<'m> {
         let best = (0..self.slots.len())
             .filter(|&j| j != slot)
             .map(|j| (common(&self.slots[j].cached, prompt).min(cap), j))
-            .filter(|&(n, j)| n > own && self.continuable(j, n))
+            .filter(|&(n, j)| n > own && n >= BORROW_MIN && self.continuable(j, n))
             .max();
         if let Some((n, j)) = best {
-            self.borrow(j, slot, n, prompt);
-            return Reuse { tokens: n, row: None };
+            let tokens = if self.borrow(j, slot, n, prompt) { n } else { 0 };
+            return Reuse { tokens, row: None };
         }
         let tokens = if self.seq_clear(slot, own) { own } else { 0 };
         Reuse { tokens, row: None }
@@ -501,21 +555,30 @@ impl<'m> Scheduler<'m> {
             if !self.seq_clear(slot, n) {
                 return None;
             }
-        } else {
-            self.borrow(from, slot, n, prompt);
+        } else if !self.borrow(from, slot, n, prompt) {
+            return None;
         }
         let row = self.slots[slot].end.as_ref().map(|e| e.row.clone())?;
         Some(Reuse { tokens: n, row: Some(row) })
     }
 
     /// Copy the cells of `prompt[..n]` from slot `from` into `slot` (and the row they ended on,
-    /// where `from` kept it).
-    fn borrow(&mut self, from: usize, slot: usize, n: usize, prompt: &[TokenId]) {
+    /// where `from` kept it): llama.cpp copies a sequence's whole stream (the copy is made
+    /// before the next step), and the cells after the prefix are then dropped.
+    fn borrow(&mut self, from: usize, slot: usize, n: usize, prompt: &[TokenId]) -> bool {
         self.seq_clear(slot, 0);
-        self.ctx.copy_cache(from as i32, slot as i32, n as i32);
+        if self.ctx.copy_kv_cache_seq(from as i32, slot as i32, None, None).is_err()
+            || !self.ctx.clear_kv_cache_seq(Some(slot as u32), Some(n as u32), None).unwrap_or(false)
+        {
+            let _ = self.ctx.clear_kv_cache_seq(Some(slot as u32), None, None);
+            self.slots[slot].cached.clear();
+            self.slots[slot].end = None;
+            return false;
+        }
         self.slots[slot].cached = prompt[..n].to_vec();
         self.slots[slot].end = self.slots[from].end.clone().filter(|e| e.len == n);
         tracing::debug!(model = %self.w.id, from, to = slot, tokens = n, "borrowed a cached prefix");
+        true
     }
 
     fn start(
@@ -577,7 +640,9 @@ impl<'m> Scheduler<'m> {
         Ok(())
     }
 
-    /// Fill the batch: one token per decoding sequence, then prompt chunks in arrival order.
+    /// Fill the batch: one token per decoding sequence, then prompt chunks given out in arrival
+    /// order; each part lists its sequences in slot order (llama.cpp evaluates runs of
+    /// consecutive sequence ids together).
     fn fill(&mut self) -> Result<(), GenerateError> {
         self.batch.clear();
         let mut room = self.n_batch;
@@ -596,10 +661,13 @@ impl<'m> Scheduler<'m> {
         let patience = self.last_decode.is_some_and(|(end, took)| end.elapsed() < took);
         let prefill_only = prefilling && decoding && (patience || !self.last_prefill_only);
         self.last_prefill_only = prefill_only;
-        for a in &mut self.active {
+        let mut by_slot: Vec<usize> = (0..self.active.len()).collect();
+        by_slot.sort_by_key(|&i| self.active[i].slot);
+        for &i in &by_slot {
             if prefill_only {
                 break;
             }
+            let a = &mut self.active[i];
             if let Phase::Decode { last } = a.phase {
                 let pos = self.slots[a.slot].cached.len();
                 let at = self.batch.n_tokens();
@@ -627,12 +695,20 @@ impl<'m> Scheduler<'m> {
                 room = room.min(fit.max(16));
             }
         }
-        for a in &mut self.active {
+        let mut share = vec![0; self.active.len()];
+        for (i, a) in self.active.iter().enumerate() {
             if room == 0 {
                 break;
             }
             if let Phase::Prefill { next } = a.phase {
-                let k = (a.prompt.len() - next).min(room);
+                share[i] = (a.prompt.len() - next).min(room);
+                room -= share[i];
+            }
+        }
+        for &i in &by_slot {
+            let a = &mut self.active[i];
+            if let (Phase::Prefill { next }, k @ 1..) = (&a.phase, share[i]) {
+                let next = *next;
                 for (j, &t) in a.prompt[next..next + k].iter().enumerate() {
                     let pos = next + j;
                     let last = pos + 1 == a.prompt.len();
@@ -644,7 +720,6 @@ impl<'m> Scheduler<'m> {
                         .map_err(|e| self.w.err_decode(e))?;
                 }
                 a.in_batch = k;
-                room -= k;
             }
         }
         Ok(())
@@ -689,6 +764,12 @@ impl<'m> Scheduler<'m> {
                     return true;
                 }
                 return false;
+            }
+            if tracing::enabled!(tracing::Level::TRACE) {
+                let mut parts: Vec<(usize, usize)> =
+                    self.active.iter().map(|a| (a.slot, a.in_batch)).collect();
+                parts.sort_unstable();
+                tracing::trace!(model = %self.w.id, tokens = self.batch.n_tokens(), ?parts, "step: (slot, tokens) in the batch");
             }
             match self.ctx.decode(&mut self.batch) {
                 Ok(()) => return true,
@@ -937,6 +1018,26 @@ mod tests {
         assert_eq!(held_back("hello\nUs", &stops), 3);
         assert_eq!(held_back("hello", &stops), 0);
         assert_eq!(held_back("hello\n", &stops), 1);
+    }
+
+    #[test]
+    fn a_new_session_takes_the_lowest_free_slot_unless_one_holds_its_prompt() {
+        let v = |busy, owned, used, held| SlotView { busy, owned, used, held };
+        // Slots 0 and 2 generate; 1 is free: taken, though 3 (free too) shares a few tokens.
+        let slots = [v(true, true, 9, 0), v(false, false, 1, 0), v(true, true, 9, 0), v(false, false, 5, 20)];
+        assert_eq!(choose_slot(&slots), Some(1));
+        // A slot holding enough of the prompt is used in place (no copy of its stream).
+        let slots =
+            [v(true, true, 9, 0), v(false, false, 1, 0), v(false, true, 2, 40), v(false, false, 5, 33)];
+        assert_eq!(choose_slot(&slots), Some(2));
+        // Only owned idle slots left: the least recently used gives way.
+        let slots = [v(true, true, 9, 0), v(false, true, 7, 0), v(false, true, 3, 0)];
+        assert_eq!(choose_slot(&slots), Some(2));
+        // Free slots before owned ones, whatever their recency.
+        let slots = [v(false, true, 0, 0), v(false, false, 8, 0)];
+        assert_eq!(choose_slot(&slots), Some(1));
+        // Everything generating: none.
+        assert_eq!(choose_slot(&[v(true, true, 1, 50)]), None);
     }
 
     #[test]

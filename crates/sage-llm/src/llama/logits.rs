@@ -22,19 +22,23 @@ fn exp_neg(x: f32) -> f32 {
     p * scale
 }
 
-/// The softmax normaliser of a row and its best candidates.
+/// The best candidates of a row, and its softmax normaliser where log-probabilities are wanted.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct RowStats {
-    /// `ln(sum(exp(logits)))`.
-    pub lse: f64,
+    /// `ln(sum(exp(logits)))`; None where it was not asked for (an exponential of every
+    /// logit: 262,144 of them per token for Gemma 3, a few percent of a decode step).
+    pub lse: Option<f64>,
     /// The `n` highest logits' indices, best first (ties: lower index first).
     pub top: Vec<usize>,
 }
 
 impl RowStats {
-    /// Compute for `row`, keeping `n` (at least 1) best candidates.
-    pub(super) fn of(row: &[f32], n: usize) -> Self {
+    /// The `n` (at least 1) best candidates of `row`, and its normaliser if `lse`.
+    pub(super) fn of(row: &[f32], n: usize, lse: bool) -> Self {
         let top = top_n(row, n.max(1));
+        if !lse {
+            return Self { lse: None, top };
+        }
         let max = top.first().map_or(0.0, |&i| row[i]);
         // Eight independent f32 accumulators (the compiler keeps them in one vector register),
         // folded into an f64 every 1024 values so that rounding does not build up.
@@ -51,12 +55,12 @@ impl RowStats {
             sum += acc.iter().map(|&x| x as f64).sum::<f64>();
             sum += rest.iter().map(|&x| exp_neg(x - max) as f64).sum::<f64>();
         }
-        Self { lse: max as f64 + sum.ln(), top }
+        Self { lse: Some(max as f64 + sum.ln()), top }
     }
 
-    /// Log-probability of token `i`.
+    /// Log-probability of token `i` (NaN where the normaliser was not computed).
     pub(super) fn logprob(&self, row: &[f32], i: usize) -> f32 {
-        (row[i] as f64 - self.lse) as f32
+        self.lse.map_or(f32::NAN, |lse| (row[i] as f64 - lse) as f32)
     }
 }
 
@@ -176,10 +180,12 @@ mod tests {
         let row: Vec<f32> = (0..262_147u32)
             .map(|i| ((i.wrapping_mul(2_654_435_761) >> 7) % 2000) as f32 / 100.0 - 12.0)
             .collect();
-        let s = RowStats::of(&row, 3);
+        let s = RowStats::of(&row, 3, true);
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
         let lse = max + row.iter().map(|&x| (x as f64 - max).exp()).sum::<f64>().ln();
-        assert!((s.lse - lse).abs() < 2e-6, "{} vs {lse}", s.lse);
+        let got = s.lse.expect("asked for");
+        assert!((got - lse).abs() < 2e-6, "{got} vs {lse}");
+        assert_eq!(RowStats::of(&row, 3, false), RowStats { lse: None, top: s.top.clone() });
         assert_eq!(s.top.len(), 3);
         assert_eq!(row[s.top[0]] as f64, max);
         assert!(row[s.top[0]] >= row[s.top[1]] && row[s.top[1]] >= row[s.top[2]]);

@@ -34,11 +34,13 @@ fn fast_sampling(p: &GenerateParams) -> Option<usize> {
         .then_some(s.top_k as usize)
 }
 
-/// Which sequences need row statistics: those reporting log-probabilities, plain greedy ones
-/// (their token is the row's best) and fast-sampled ones (their top-k). Computed for all rows at
-/// once, in parallel.
+/// Which sequences need row statistics: those reporting log-probabilities (with the row's
+/// normaliser), plain greedy ones (their token is the row's best) and fast-sampled ones (their
+/// top-k). Computed for all rows at once; in parallel where normalisers are wanted (the decode's
+/// threads are idle now; without normalisers a row is one pass over the vocabulary, cheaper
+/// than starting a thread).
 pub(super) fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>> {
-    let wants: Vec<Option<(&[f32], usize)>> = active
+    let wants: Vec<Option<(&[f32], usize, bool)>> = active
         .iter()
         .map(|a| {
             let row = match (&a.saved, a.logits_at) {
@@ -54,22 +56,21 @@ pub(super) fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option
             .into_iter()
             .flatten()
             .max()?;
-            Some((row, n))
+            Some((row, n, a.params.logprobs.is_some()))
         })
         .collect();
-    let jobs = wants.iter().filter(|w| w.is_some()).count();
+    let jobs = wants.iter().filter(|w| w.is_some_and(|(_, _, lse)| lse)).count();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs);
     if threads <= 1 {
-        return wants.iter().map(|w| w.map(|(row, n)| RowStats::of(row, n))).collect();
+        return wants.iter().map(|w| w.map(|(row, n, lse)| RowStats::of(row, n, lse))).collect();
     }
-    // The decode's threads are idle now: spread the rows over the cores.
     let mut out: Vec<Option<RowStats>> = vec![None; wants.len()];
     let per = wants.len().div_ceil(threads);
     std::thread::scope(|s| {
         for (ws, os) in wants.chunks(per).zip(out.chunks_mut(per)) {
             s.spawn(move || {
                 for (w, o) in ws.iter().zip(os.iter_mut()) {
-                    *o = w.map(|(row, n)| RowStats::of(row, n));
+                    *o = w.map(|(row, n, lse)| RowStats::of(row, n, lse));
                 }
             });
         }
