@@ -63,7 +63,7 @@ impl Reasoner {
         let model = lease.model();
         let (prompt, schema) = Self::prompt(budget, tasks);
         let tokens = model.tokenize(&prompt, true).ok()?;
-        let (session, _) = model.open_session(Some(1024)).ok()?;
+        let (session, _) = model.open_session(None).ok()?;
         let params = sage_llm::GenerateParams {
             max_tokens: 16 + 8 * tasks.len() as u32,
             sampling: sage_llm::Sampling::greedy(),

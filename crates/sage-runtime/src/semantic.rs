@@ -93,7 +93,7 @@ impl SemanticScorer {
         let session = match self.session {
             Some((g, s)) if g == generation => s,
             _ => {
-                let (s, _) = model.open_session(Some(512))?;
+                let (s, _) = model.open_session(None)?;
                 self.session = Some((generation, s));
                 s
             }

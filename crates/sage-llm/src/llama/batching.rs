@@ -1,8 +1,8 @@
 //! Continuous batching: every session of a model shares one llama.cpp context whose KV cache
-//! holds a stream of cells for each of `parallel` sequences (slots). Each step puts one token of every generating
-//! sequence and the pending prompt tokens of newly admitted ones into a single `llama_decode`,
-//! so a new request's prompt is evaluated while the others keep generating, and eight streams
-//! cost one pass over the weights per token instead of eight.
+//! holds a stream of cells for each of `parallel` sequences (slots). Each step puts one token of
+//! every generating sequence and the pending prompt tokens of newly admitted ones into a single
+//! `llama_decode`, so a new request's prompt is evaluated while the others keep generating, and
+//! eight streams cost one pass over the weights per token instead of eight.
 //!
 //! Sessions are cheap: a session holds a slot only while it generates; an idle session keeps its
 //! cached tokens in its slot until another session needs the slot (least recently used first),
@@ -42,9 +42,11 @@ use crate::error::GenerateError;
 use crate::model::SessionId;
 use crate::types::{EngineStats, FinishReason, GenerateParams, Generation, Timings, TokenId, TokenOut};
 use sample::{advance, row_stats, Logits};
+use slots::{choose_slot, common, SlotView, BORROW_MIN};
 
 mod forced;
 mod sample;
+mod slots;
 
 /// Keeps the valid UTF-8 prefix of a byte stream; holds back an incomplete character.
 #[derive(Default)]
@@ -100,48 +102,6 @@ const ABORTED: i32 = 2;
 
 /// A stall of the streams that prompt evaluation may always cause, seconds.
 const STALL_S: f64 = 0.25;
-
-/// Length of the common prefix of two token sequences.
-fn common(a: &[TokenId], b: &[TokenId]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
-}
-
-/// Prompt tokens a slot must already hold for a new session to be given that slot rather than
-/// the lowest free one (below it, the few shared tokens are borrowed by copying, see
-/// [`Scheduler::borrow`]).
-const KEEP_IN_PLACE: usize = 32;
-
-/// Fewest prompt tokens worth borrowing from another slot (a borrow copies that slot's whole
-/// stream of cells).
-const BORROW_MIN: usize = 8;
-
-/// What [`choose_slot`] knows of a slot.
-#[derive(Debug, Clone, Copy)]
-struct SlotView {
-    /// A generation runs in it.
-    busy: bool,
-    /// An idle session holds it (its conversation's cells).
-    owned: bool,
-    /// When it was last used.
-    used: u64,
-    /// Tokens of the new prompt that its cells hold.
-    held: usize,
-}
-
-/// The slot for a new session, among those not generating: the one holding the most of the
-/// prompt where that is at least [`KEEP_IN_PLACE`] tokens (no copy), else the lowest slot nobody
-/// owns, else the least recently used owned one. The lowest slot keeps the generating
-/// sequences' ids consecutive: llama.cpp evaluates a run of consecutive sequence ids in one
-/// pass over the weights, and splits the step where ids skip.
-fn choose_slot(slots: &[SlotView]) -> Option<usize> {
-    let free = || slots.iter().enumerate().filter(|(_, s)| !s.busy);
-    let in_place =
-        free().filter(|(_, s)| s.held >= KEEP_IN_PLACE).max_by_key(|&(i, s)| (s.held, usize::MAX - i));
-    if let Some((i, _)) = in_place {
-        return Some(i);
-    }
-    free().min_by_key(|&(i, s)| (s.owned, if s.owned { s.used } else { i as u64 })).map(|(i, _)| i)
-}
 
 /// One KV sequence of the shared cache.
 #[derive(Default)]
@@ -1018,32 +978,5 @@ mod tests {
         assert_eq!(held_back("hello\nUs", &stops), 3);
         assert_eq!(held_back("hello", &stops), 0);
         assert_eq!(held_back("hello\n", &stops), 1);
-    }
-
-    #[test]
-    fn a_new_session_takes_the_lowest_free_slot_unless_one_holds_its_prompt() {
-        let v = |busy, owned, used, held| SlotView { busy, owned, used, held };
-        // Slots 0 and 2 generate; 1 is free: taken, though 3 (free too) shares a few tokens.
-        let slots = [v(true, true, 9, 0), v(false, false, 1, 0), v(true, true, 9, 0), v(false, false, 5, 20)];
-        assert_eq!(choose_slot(&slots), Some(1));
-        // A slot holding enough of the prompt is used in place (no copy of its stream).
-        let slots =
-            [v(true, true, 9, 0), v(false, false, 1, 0), v(false, true, 2, 40), v(false, false, 5, 33)];
-        assert_eq!(choose_slot(&slots), Some(2));
-        // Only owned idle slots left: the least recently used gives way.
-        let slots = [v(true, true, 9, 0), v(false, true, 7, 0), v(false, true, 3, 0)];
-        assert_eq!(choose_slot(&slots), Some(2));
-        // Free slots before owned ones, whatever their recency.
-        let slots = [v(false, true, 0, 0), v(false, false, 8, 0)];
-        assert_eq!(choose_slot(&slots), Some(1));
-        // Everything generating: none.
-        assert_eq!(choose_slot(&[v(true, true, 1, 50)]), None);
-    }
-
-    #[test]
-    fn common_prefix() {
-        assert_eq!(common(&[1, 2, 3], &[1, 2, 4]), 2);
-        assert_eq!(common(&[], &[1]), 0);
-        assert_eq!(common(&[1, 2], &[1, 2, 3]), 2);
     }
 }
