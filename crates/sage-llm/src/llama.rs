@@ -560,10 +560,11 @@ fn worker(
         return;
     }
     let w = Worker { model: &model, id: &id, n_vocab };
-    let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, stats);
+    let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
+    let decode_threads = config.threads_batch.map_or(threads, |t| t.max(1) as i32).max(threads) as usize;
+    let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, decode_threads, stats);
     // Created on the first embedding request.
     let mut embed_ctx = None;
-    let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
     loop {
         // Block for work only when nothing is generating; otherwise take what has arrived and
         // go on stepping.

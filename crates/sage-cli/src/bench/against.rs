@@ -4,7 +4,9 @@
 //! run: raw text completions (no chat template: the same prompt tokens for both), 1, 4 and 8
 //! streams, throughput in completion tokens per second (as each server counts
 //! them in its final `usage`), time to first token, peak memory (VmHWM, when the other server's
-//! process id is given), and the 8-stream compute floor (decision 0017).
+//! process id is given), and the 8-stream compute floor (decision 0017). Each stream count runs
+//! in rounds, the servers taking turns (the first alternating), because this machine's speed
+//! drifts by several percent from minute to minute; the figures sum the rounds.
 
 use std::time::Instant;
 
@@ -34,6 +36,8 @@ pub struct Against {
     pub threads: u32,
     /// Context per sequence (both servers).
     pub ctx: u32,
+    /// Rounds per stream count, the servers taking turns.
+    pub rounds: usize,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -88,7 +92,7 @@ fn run_tag() -> &'static str {
     })
 }
 
-fn prompt(n: usize, k: usize, j: usize) -> String {
+fn prompt(round: usize, n: usize, k: usize, j: usize) -> String {
     let topics = [
         "the battery",
         "a blocked aisle",
@@ -98,20 +102,50 @@ fn prompt(n: usize, k: usize, j: usize) -> String {
         "the camera",
     ];
     format!(
-        "Run {}. Stream {k} of {n}, request {j}: in three sentences, what should a warehouse robot do about {}?",
+        "Run {}.{round}. Stream {k} of {n}, request {j}: in three sentences, what should a warehouse robot do about {}?",
         run_tag(),
         topics[(k + j) % topics.len()]
     )
 }
 
-/// `n` streams of `per` requests each against `addr`.
-fn load(addr: &str, n: usize, per: usize, max_tokens: u32) -> anyhow::Result<serde_json::Value> {
+/// What one server did under one load: every request's outcome and the wall time.
+#[derive(Debug, Default)]
+struct Load {
+    seen: Vec<Seen>,
+    wall: f64,
+}
+
+impl Load {
+    fn tokens(&self) -> u64 {
+        self.seen.iter().filter(|s| s.ok).map(|s| s.tokens).sum()
+    }
+
+    fn tokens_per_s(&self) -> f64 {
+        self.tokens() as f64 / self.wall
+    }
+
+    /// The figures of the loads together: tokens over the summed wall time, percentiles over
+    /// every request.
+    fn summary(loads: &[Load], n: usize) -> serde_json::Value {
+        let seen: Vec<&Seen> = loads.iter().flat_map(|l| &l.seen).collect();
+        let ok: Vec<&&Seen> = seen.iter().filter(|s| s.ok).collect();
+        let ttft: Vec<f64> = ok.iter().filter_map(|s| s.ttft).collect();
+        let tokens: u64 = loads.iter().map(Load::tokens).sum();
+        let wall: f64 = loads.iter().map(|l| l.wall).sum();
+        json!({"streams": n, "requests": seen.len(), "ok": ok.len(), "tokens": tokens,
+            "tokens_per_s": tokens as f64 / wall, "ttft_p50": pct(&ttft, 50.0), "ttft_p99": pct(&ttft, 99.0),
+            "wall_s": wall, "rounds_tokens_per_s": loads.iter().map(Load::tokens_per_s).collect::<Vec<_>>()})
+    }
+}
+
+/// `n` streams of `per` requests each against `addr`, with the prompts of `round`.
+fn load(addr: &str, round: usize, n: usize, per: usize, max_tokens: u32) -> anyhow::Result<Load> {
     let started = Instant::now();
     let handles: Vec<_> = (0..n)
         .map(|k| {
             let addr = addr.to_string();
             std::thread::spawn(move || {
-                (0..per).map(|j| stream(&addr, &prompt(n, k, j), max_tokens)).collect::<Vec<_>>()
+                (0..per).map(|j| stream(&addr, &prompt(round, n, k, j), max_tokens)).collect::<Vec<_>>()
             })
         })
         .collect();
@@ -121,12 +155,7 @@ fn load(addr: &str, n: usize, per: usize, max_tokens: u32) -> anyhow::Result<ser
             seen.push(r?);
         }
     }
-    let wall = started.elapsed().as_secs_f64();
-    let ok: Vec<&Seen> = seen.iter().filter(|s| s.ok).collect();
-    let ttft: Vec<f64> = ok.iter().filter_map(|s| s.ttft).collect();
-    let tokens: u64 = ok.iter().map(|s| s.tokens).sum();
-    Ok(json!({"streams": n, "requests": seen.len(), "ok": ok.len(), "tokens": tokens,
-        "tokens_per_s": tokens as f64 / wall, "ttft_p50": pct(&ttft, 50.0), "ttft_p99": pct(&ttft, 99.0), "wall_s": wall}))
+    Ok(Load { seen, wall: started.elapsed().as_secs_f64() })
 }
 
 /// The 8-stream compute floor on `addr`: the eight prompts that arrive together, evaluated as
@@ -136,7 +165,7 @@ fn floor(addr: &str, n: usize, tag: &str) -> anyhow::Result<f64> {
     let mut best = f64::INFINITY;
     for run in 0..3 {
         let joined: Vec<String> =
-            (0..n).map(|k| format!("[{tag} {run}] {}", prompt(n, k, 1000 + run))).collect();
+            (0..n).map(|k| format!("[{tag} {run}] {}", prompt(0, n, k, 1000 + run))).collect();
         let t = Instant::now();
         let s = stream(addr, &joined.join("\n"), 1)?;
         anyhow::ensure!(s.ok, "the floor request failed");
@@ -187,25 +216,28 @@ pub fn run(zoo: &ZooArgs, a: &Against, json_out: bool) -> anyhow::Result<()> {
         anyhow::ensure!(s.ok, "{addr} did not answer the warm-up request");
     }
     let mut rows = vec![];
-    for (i, &n) in a.streams.iter().enumerate() {
-        // Alternate which server goes first.
-        let order: [(&str, &str); 2] = if i % 2 == 0 {
-            [("sage", &sage), ("other", &other)]
-        } else {
-            [("other", &other), ("sage", &sage)]
-        };
-        let mut row = json!({"streams": n});
-        for (name, addr) in order {
-            row[name] = load(addr, n, a.per_stream, a.max_tokens)?;
+    let mut round = 0;
+    for &n in &a.streams {
+        let (mut ours, mut theirs) = (vec![], vec![]);
+        for _ in 0..a.rounds.max(1) {
+            // The servers take turns, the first alternating from round to round.
+            if round % 2 == 0 {
+                ours.push(load(&sage, round, n, a.per_stream, a.max_tokens)?);
+                theirs.push(load(&other, round, n, a.per_stream, a.max_tokens)?);
+            } else {
+                theirs.push(load(&other, round, n, a.per_stream, a.max_tokens)?);
+                ours.push(load(&sage, round, n, a.per_stream, a.max_tokens)?);
+            }
+            round += 1;
         }
-        rows.push(row);
+        rows.push(json!({"streams": n, "sage": Load::summary(&ours, n), "other": Load::summary(&theirs, n)}));
     }
     let n = a.streams.iter().copied().max().unwrap_or(8);
     let floors = json!({"sage": floor(&sage, n, "a")?, "other": floor(&other, n, "b")?});
     let memory = json!({"sage_mib": peak_mib(sage_pid), "other_mib": a.pid.and_then(peak_mib)});
     drop(child);
     let out = json!({"rows": rows, "floor_s": floors, "peak": memory, "settings": {
-        "url": a.url, "parallel": a.parallel, "threads": a.threads, "ctx": a.ctx, "per_stream": a.per_stream, "max_tokens": a.max_tokens}});
+        "url": a.url, "parallel": a.parallel, "threads": a.threads, "ctx": a.ctx, "per_stream": a.per_stream, "max_tokens": a.max_tokens, "rounds": a.rounds.max(1)}});
     if json_out {
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -218,17 +250,24 @@ fn print(v: &serde_json::Value, n: usize) {
     let f = |x: &serde_json::Value| x.as_f64().unwrap_or(f64::NAN);
     let s = &v["settings"];
     println!(
-        "sage serve against {} on loopback: {} parallel sequences, {} threads, {} tokens of context each, {} tokens per answer, {} requests per stream, greedy",
-        s["url"].as_str().unwrap_or("?"), s["parallel"], s["threads"], s["ctx"], s["max_tokens"], s["per_stream"]
+        "sage serve against {} on loopback: {} parallel sequences, {} threads, {} tokens of context each, {} tokens per answer, {} requests per stream, greedy, {} rounds (the servers taking turns)",
+        s["url"].as_str().unwrap_or("?"), s["parallel"], s["threads"], s["ctx"], s["max_tokens"], s["per_stream"], s["rounds"]
     );
-    println!("  streams   throughput tok/s (sage / other = ratio)   TTFT p50 s (sage / other)   TTFT p99 s (sage / other)   tokens per answer");
+    println!("  streams   throughput tok/s (sage / other = ratio)   TTFT p50 s (sage / other)   TTFT p99 s (sage / other)   tokens per answer   each round's ratio");
     let mut met = true;
     for r in v["rows"].as_array().into_iter().flatten() {
         let (a, b) = (&r["sage"], &r["other"]);
         let ratio = f(&a["tokens_per_s"]) / f(&b["tokens_per_s"]);
         met &= ratio >= 1.0 && f(&a["ttft_p99"]) <= f(&b["ttft_p99"]);
+        let per_round: Vec<String> = a["rounds_tokens_per_s"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .zip(b["rounds_tokens_per_s"].as_array().into_iter().flatten())
+            .map(|(x, y)| format!("{:.2}", f(x) / f(y)))
+            .collect();
         println!(
-            "  {:>7}   {:>8.1} / {:>8.1} = {:.2}x              {:.3} / {:.3}              {:.3} / {:.3}              {:.1} / {:.1}",
+            "  {:>7}   {:>8.1} / {:>8.1} = {:.2}x              {:.3} / {:.3}              {:.3} / {:.3}              {:.1} / {:.1}         {}",
             r["streams"],
             f(&a["tokens_per_s"]),
             f(&b["tokens_per_s"]),
@@ -238,7 +277,8 @@ fn print(v: &serde_json::Value, n: usize) {
             f(&a["ttft_p99"]),
             f(&b["ttft_p99"]),
             f(&a["tokens"]) / f(&a["ok"]),
-            f(&b["tokens"]) / f(&b["ok"])
+            f(&b["tokens"]) / f(&b["ok"]),
+            per_round.join(" ")
         );
     }
     let (ms, mo) = (f(&v["peak"]["sage_mib"]), f(&v["peak"]["other_mib"]));

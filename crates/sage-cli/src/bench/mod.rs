@@ -184,6 +184,11 @@ enum What {
         /// Context per sequence of both servers (with `--against`).
         #[arg(long, default_value_t = 1024)]
         against_ctx: u32,
+        /// Rounds per stream count (with `--against`): the two servers take turns, the first
+        /// alternating, so that a drift of the machine's speed falls on both alike; figures sum
+        /// the rounds, and each round's ratio is shown.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -276,6 +281,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             against_parallel,
             against_threads,
             against_ctx,
+            rounds,
             json,
             zoo,
         } => match against {
@@ -290,6 +296,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                     parallel: against_parallel,
                     threads: against_threads,
                     ctx: against_ctx,
+                    rounds,
                 },
                 json,
             ),

@@ -240,6 +240,8 @@ pub(super) struct Scheduler<'m> {
     n_swa: u32,
     /// KV cells of all sequences together.
     cells: u32,
+    /// Threads the decode uses (the cores left over compute row statistics).
+    threads: usize,
     /// KV cells of one sequence (its stream).
     per_seq: u32,
     /// Steps taken (the clock of slot recency).
@@ -264,6 +266,7 @@ impl<'m> Scheduler<'m> {
         ctx: LlamaContext<'m>,
         parallel: u32,
         n_swa: u32,
+        threads: usize,
         stats: Arc<Mutex<EngineStats>>,
     ) -> Self {
         let n_batch = ctx.n_batch().max(1) as usize;
@@ -288,6 +291,7 @@ impl<'m> Scheduler<'m> {
             n_batch,
             n_swa,
             cells,
+            threads,
             per_seq,
             steps: 0,
             last_prefill_only: false,
@@ -802,7 +806,7 @@ impl<'m> Scheduler<'m> {
         }
         let steps = self.steps;
         let mut done = vec![];
-        let stats = row_stats(&self.ctx, &self.active);
+        let stats = row_stats(&self.ctx, &self.active, self.threads);
         for (i, a) in self.active.iter_mut().enumerate() {
             let slot = &mut self.slots[a.slot];
             slot.used = steps;

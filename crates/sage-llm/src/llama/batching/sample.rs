@@ -36,10 +36,15 @@ fn fast_sampling(p: &GenerateParams) -> Option<usize> {
 
 /// Which sequences need row statistics: those reporting log-probabilities (with the row's
 /// normaliser), plain greedy ones (their token is the row's best) and fast-sampled ones (their
-/// top-k). Computed for all rows at once; in parallel where normalisers are wanted (the decode's
-/// threads are idle now; without normalisers a row is one pass over the vocabulary, cheaper
-/// than starting a thread).
-pub(super) fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option<RowStats>> {
+/// top-k). Computed for all rows at once: in parallel only on cores the decode does not use
+/// (right after a step its threads still spin, waiting for the next one: a thread started on
+/// their cores waited for one, and computing eight rows on two threads took longer than on
+/// one); without normalisers a row is one pass over the vocabulary, cheaper than a thread.
+pub(super) fn row_stats(
+    ctx: &LlamaContext<'_>,
+    active: &[Active],
+    decode_threads: usize,
+) -> Vec<Option<RowStats>> {
     let wants: Vec<Option<(&[f32], usize, bool)>> = active
         .iter()
         .map(|a| {
@@ -60,7 +65,8 @@ pub(super) fn row_stats(ctx: &LlamaContext<'_>, active: &[Active]) -> Vec<Option
         })
         .collect();
     let jobs = wants.iter().filter(|w| w.is_some_and(|(_, _, lse)| lse)).count();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs);
+    let spare = std::thread::available_parallelism().map_or(1, |n| n.get()).saturating_sub(decode_threads);
+    let threads = spare.min(jobs);
     if threads <= 1 {
         return wants.iter().map(|w| w.map(|(row, n, lse)| RowStats::of(row, n, lse))).collect();
     }
