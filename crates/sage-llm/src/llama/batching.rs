@@ -604,9 +604,12 @@ impl<'m> Scheduler<'m> {
         Ok(())
     }
 
-    /// Fill the batch: one token per decoding sequence, then prompt chunks given out in arrival
-    /// order; each part lists its sequences in slot order (llama.cpp evaluates runs of
-    /// consecutive sequence ids together).
+    /// Fill the batch: one token per decoding sequence, prompt chunks given out in arrival
+    /// order with the room left, and the batch listing every sequence's part in slot order.
+    /// With a KV stream per sequence llama.cpp evaluates a batch in parts of runs of
+    /// consecutive sequence ids, the same number of tokens each: in slot order a prompt between
+    /// decoding sequences gives its first token to the streams' part (one part of one token for
+    /// all, then the rest of the prompt) instead of cutting it in two.
     fn fill(&mut self) -> Result<(), GenerateError> {
         self.batch.clear();
         let mut room = self.n_batch;
@@ -621,27 +624,13 @@ impl<'m> Scheduler<'m> {
         // their tokens come first and prompts fill the rest of the batch.
         let prefilling =
             self.active.iter().any(|a| matches!(a.phase, Phase::Prefill { next } if next < a.prompt.len()));
-        let decoding = self.active.iter().any(|a| matches!(a.phase, Phase::Decode { .. }));
+        let decoders = self.active.iter().filter(|a| matches!(a.phase, Phase::Decode { .. })).count();
+        let decoding = decoders > 0;
         let patience = self.last_decode.is_some_and(|(end, took)| end.elapsed() < took);
         let prefill_only = prefilling && decoding && (patience || !self.last_prefill_only);
         self.last_prefill_only = prefill_only;
-        let mut by_slot: Vec<usize> = (0..self.active.len()).collect();
-        by_slot.sort_by_key(|&i| self.active[i].slot);
-        for &i in &by_slot {
-            if prefill_only {
-                break;
-            }
-            let a = &mut self.active[i];
-            if let Phase::Decode { last } = a.phase {
-                let pos = self.slots[a.slot].cached.len();
-                let at = self.batch.n_tokens();
-                self.batch
-                    .add(LlamaToken(last as i32), pos as i32, &[a.slot as i32], true)
-                    .map_err(|e| self.w.err_decode(e))?;
-                a.logits_at = Some(at);
-                a.in_batch = 1;
-                room -= 1;
-            }
+        if !prefill_only {
+            room = room.saturating_sub(decoders);
         }
         // While streams wait, a step evaluates at most as many prompt tokens as take three of
         // their own steps or a quarter of a second, whichever is longer (and at least 16): a
@@ -669,21 +658,34 @@ impl<'m> Scheduler<'m> {
                 room -= share[i];
             }
         }
+        let mut by_slot: Vec<usize> = (0..self.active.len()).collect();
+        by_slot.sort_by_key(|&i| self.active[i].slot);
         for &i in &by_slot {
             let a = &mut self.active[i];
-            if let (Phase::Prefill { next }, k @ 1..) = (&a.phase, share[i]) {
-                let next = *next;
-                for (j, &t) in a.prompt[next..next + k].iter().enumerate() {
-                    let pos = next + j;
-                    let last = pos + 1 == a.prompt.len();
-                    if last {
-                        a.logits_at = Some(self.batch.n_tokens());
-                    }
+            match (&a.phase, share[i]) {
+                (Phase::Decode { last }, _) if !prefill_only => {
+                    let pos = self.slots[a.slot].cached.len();
+                    a.logits_at = Some(self.batch.n_tokens());
                     self.batch
-                        .add(LlamaToken(t as i32), pos as i32, &[a.slot as i32], last)
+                        .add(LlamaToken(*last as i32), pos as i32, &[a.slot as i32], true)
                         .map_err(|e| self.w.err_decode(e))?;
+                    a.in_batch = 1;
                 }
-                a.in_batch = k;
+                (Phase::Prefill { next }, k @ 1..) => {
+                    let next = *next;
+                    for (j, &t) in a.prompt[next..next + k].iter().enumerate() {
+                        let pos = next + j;
+                        let last = pos + 1 == a.prompt.len();
+                        if last {
+                            a.logits_at = Some(self.batch.n_tokens());
+                        }
+                        self.batch
+                            .add(LlamaToken(t as i32), pos as i32, &[a.slot as i32], last)
+                            .map_err(|e| self.w.err_decode(e))?;
+                    }
+                    a.in_batch = k;
+                }
+                _ => {}
             }
         }
         Ok(())
