@@ -264,15 +264,15 @@ pub(crate) fn stream(n: usize, seed: u64) -> Vec<(&'static str, State)> {
         .collect()
 }
 
-/// Simulate a fixed-choice policy with an LRU residency of `budget_mib`.
-/// `pick(class, request index)` chooses; `truth(model, class, request index)` is the quality
-/// the answer has.
+/// Simulate a policy with an LRU residency of `budget_mib`.
+/// `pick(class, request index, resident models, least recently used first)` chooses;
+/// `truth(model, class, request index)` is the quality the answer has.
 pub(crate) fn simulate_fixed(
     name: &str,
     zoo: &[SimModel],
     requests: &[(&str, State)],
     budget_mib: u64,
-    mut pick: impl FnMut(&str, usize) -> usize,
+    mut pick: impl FnMut(&str, usize, &[usize]) -> usize,
     truth: &dyn Fn(usize, &str, usize) -> f64,
 ) -> PolicyFigures {
     let mut resident: Vec<usize> = vec![];
@@ -280,7 +280,7 @@ pub(crate) fn simulate_fixed(
     let mut used = BTreeMap::new();
     let mut by_class: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for (t, (class, _)) in requests.iter().enumerate() {
-        let i = pick(class, t);
+        let i = pick(class, t, &resident);
         let m = &zoo[i];
         if let Some(pos) = resident.iter().position(|&r| r == i) {
             resident.remove(pos);
@@ -327,9 +327,9 @@ pub fn routing(n: usize, seed: u64) -> RoutingReport {
     let cheapest = (0..zoo.len()).min_by(|&a, &b| zoo[a].cost.total_cmp(&zoo[b].cost)).unwrap_or(0);
     let mut rng = sage_kernel::rng::Rng::new(seed ^ 0x51);
     let baselines = vec![
-        simulate_fixed("always best", &zoo, &requests, budget_mib, |_, _| best, &truth),
-        simulate_fixed("always cheapest", &zoo, &requests, budget_mib, |_, _| cheapest, &truth),
-        simulate_fixed("random", &zoo, &requests, budget_mib, |_, _| rng.below(zoo.len()), &truth),
+        simulate_fixed("always best", &zoo, &requests, budget_mib, |_, _, _| best, &truth),
+        simulate_fixed("always cheapest", &zoo, &requests, budget_mib, |_, _, _| cheapest, &truth),
+        simulate_fixed("random", &zoo, &requests, budget_mib, |_, _, _| rng.below(zoo.len()), &truth),
     ];
     let explored: BTreeSet<&String> = sage.used.keys().collect();
     RoutingReport { requests: n, all_explored: explored.len() == zoo.len(), sage, baselines }

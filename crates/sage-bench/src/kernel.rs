@@ -114,6 +114,8 @@ pub fn run(opts: Options) -> Vec<Row> {
                     run_cost: 0.0,
                     bytes: 1 << 20,
                     fits: true,
+                    evicts: false,
+                    anchored: false,
                     suppressed: false,
                 }
             })

@@ -227,12 +227,13 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     );
     let _ = writeln!(
         out,
-        "  {:<15} {:>9} {:>9} {:>7}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost; as read by decision 0016 (runs met)",
+        "  {:<15} {:>9} {:>9} {:>7}   {:>16}   {:>16} {:>14}   goals: quality >= {:.0}% of always-best's at < {:.0}% of its cost; as read by decision 0016 (runs met)",
         "family",
         "quality",
         "cost",
         "swaps",
         "oracle q / cost",
+        "in budget q/cost",
         "moved within",
         100.0 * ROUTING_QUALITY_GOAL,
         100.0 * ROUTING_COST_GOAL
@@ -249,6 +250,8 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
         };
         let oracle_q = worst(|r| r.policies[4].quality / r.policies[1].quality.max(1e-9), false);
         let oracle_c = worst(|r| r.policies[4].cost / r.policies[1].cost.max(1e-9), true);
+        let budgeted_q = worst(|r| r.policies[5].quality / r.policies[1].quality.max(1e-9), false);
+        let budgeted_c = worst(|r| r.policies[5].cost / r.policies[1].cost.max(1e-9), true);
         let moved = match (f.in_use_runs, f.never_moved, f.slowest_move) {
             (0, _, _) => "-".to_string(),
             (n, 0, Some(m)) => format!("{m} ({n} in use)"),
@@ -262,19 +265,21 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
                 crate::judgment::routing_goal_met(
                     r.quality_ratio,
                     r.cost_ratio,
-                    r.policies[4].cost / r.policies[1].cost.max(1e-9),
+                    r.policies[5].cost / r.policies[1].cost.max(1e-9),
                 )
             })
             .count();
         let _ = writeln!(
             out,
-            "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}% {:>14}   {}; {} ({} of {})",
+            "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}%   {:>7.1}% / {:>5.1}% {:>14}   {}; {} ({} of {})",
             f.family,
             100.0 * f.worst_quality_ratio,
             100.0 * f.worst_cost_ratio,
             f.worst_swaps,
             100.0 * oracle_q,
             100.0 * oracle_c,
+            100.0 * budgeted_q,
+            100.0 * budgeted_c,
             moved,
             verdict(ok),
             verdict(read == f.runs.len()),
@@ -284,7 +289,7 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
     }
     let _ = writeln!(
         out,
-        "  (quality, cost and swaps (loads per request): SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality; moved within: in the runs where the degraded model had at least 20% of the 50 requests before the drop or burst, the most requests after it until under 20% of 50 went to it)"
+        "  (quality, cost and swaps (loads per request): SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality (worst run of each ratio); in budget: that oracle held to the router's swap budget, the cost decision 0016 compares with; moved within: in the runs where the degraded model had at least 20% of the 50 requests before the drop or burst, the most requests after it until under 20% of 50 went to it)"
     );
     out
 }

@@ -163,6 +163,8 @@ impl FedRouter {
                         + self.prices.busy * o.busy.max(0.0),
                     bytes: o.mib << 20,
                     fits: o.fits,
+                    evicts: false,
+                    anchored: false,
                     suppressed: self.trust.is_suppressed(e, class),
                 }
             })

@@ -77,6 +77,12 @@ pub struct Candidate {
     pub bytes: u64,
     /// Whether it fits the memory budget now (with evictions).
     pub fits: bool,
+    /// Whether loading it now would evict a resident expert (false when resident or when it
+    /// fits beside them).
+    pub evicts: bool,
+    /// Whether another class that the swap budget binds (served outside FOCUS) has it as its
+    /// incumbent: evicting it would cost that class a load from the budget, or its answers.
+    pub anchored: bool,
     /// Cooled down by the trust ledger.
     pub suppressed: bool,
 }
@@ -338,7 +344,11 @@ impl Selector {
             {
                 reason = Reason::Hysteresis { challenger: raw_id };
             }
-            // WAKE: prefer a lighter expert unless the heavier one is clearly better.
+            // WAKE: prefer a lighter expert unless the heavier one is clearly better, or it is
+            // resident and anchored by another class while the lighter one would evict it (the
+            // saving here would be that class's loss: without this, a zoo whose one good chat
+            // model also answered questions a little worse than a lighter one swapped it out for
+            // every question, and chat waited for the swap budget on a model half as good).
             if ctx.prefer_light.unwrap_or(ctx.state == State::Wake) {
                 let heavy = candidates[pick];
                 let lighter = out
@@ -349,6 +359,7 @@ impl Selector {
                     .filter(|(_, (f, c))| {
                         runnable(f, c)
                             && c.bytes < heavy.bytes
+                            && !(heavy.resident && heavy.anchored && c.evicts)
                             && out.candidates[pick].expertise < cfg.wake_light_ratio * f.expertise
                     })
                     .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))

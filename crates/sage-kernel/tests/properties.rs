@@ -116,7 +116,7 @@ proptest! {
             let jitter = |n: &mut sage_kernel::rng::Rng| 1.0 + 0.02 * (n.next_f64() - 0.5);
             let a = base * jitter(&mut noise);
             let b = base * ratio * jitter(&mut noise);
-            let c = |id, e| Candidate { id, expertise: e, trust: e, resident: true, cold_cost: 0.5, run_cost: 0.0, bytes: 100, fits: true, suppressed: false };
+            let c = |id, e| Candidate { id, expertise: e, trust: e, resident: true, cold_cost: 0.5, run_cost: 0.0, bytes: 100, fits: true, evicts: false, anchored: false, suppressed: false };
             let ctx = Context { state: State::Focus, swaps_left: 8, incumbent, exploration: true, prefer_light: None };
             let d = s.select(&ctx, &[c(0, a), c(1, b)]);
             if incumbent.is_some() && d.chosen != incumbent {
@@ -133,7 +133,7 @@ proptest! {
         let mut s = Selector::new(SelectorConfig::default(), seed);
         let cands: Vec<Candidate> = (0..n).map(|i| Candidate {
             id: i as u32, expertise: expertise[i], trust: expertise[i], resident: resident[i],
-            cold_cost: 0.5, run_cost: 0.0, bytes: 100 * (i as u64 + 1), fits: true, suppressed: false,
+            cold_cost: 0.5, run_cost: 0.0, bytes: 100 * (i as u64 + 1), fits: true, evicts: false, anchored: false, suppressed: false,
         }).collect();
         let mut seen = vec![false; n];
         let mut incumbent = None;

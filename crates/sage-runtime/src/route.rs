@@ -47,6 +47,12 @@ fn price_answers(candidates: &mut [Candidate], weight: f64) {
     }
 }
 
+/// Loads (cold starts) the router allows in any [`SWAP_WINDOW_S`] outside FOCUS: the budget that
+/// stops WAKE and REST from thrashing.
+pub const SWAP_BUDGET: u32 = 4;
+/// The window of [`SWAP_BUDGET`], seconds.
+pub const SWAP_WINDOW_S: f64 = 60.0;
+
 /// The router for requests outside the kernel's tick (chat, ask, the HTTP API).
 pub struct Router {
     residency: Arc<Residency>,
@@ -55,6 +61,9 @@ pub struct Router {
     trust: TrustLedger,
     policies: Policies,
     incumbents: BTreeMap<String, u32>,
+    /// The state each class was last decided in (a class served in FOCUS may load beyond the
+    /// swap budget; the others may not).
+    decided_in: BTreeMap<String, State>,
     swaps: Vec<f64>,
     swap_budget: u32,
     swap_window_s: f64,
@@ -104,9 +113,10 @@ impl Router {
             trust,
             policies: Policies::default(),
             incumbents: BTreeMap::new(),
+            decided_in: BTreeMap::new(),
             swaps: vec![],
-            swap_budget: 4,
-            swap_window_s: 60.0,
+            swap_budget: SWAP_BUDGET,
+            swap_window_s: SWAP_WINDOW_S,
             // A load is amortised over the requests it serves: thirty seconds of loading cost as
             // much as being cold. (With ten, a better model that had been evicted by an
             // exploration was not loaded back for hundreds of requests in the routing families:
@@ -188,6 +198,14 @@ impl Router {
         }
     }
 
+    /// Whether model `i` is the incumbent of a class other than `class` that the swap budget
+    /// binds (last decided outside FOCUS).
+    fn anchored(&self, i: u32, class: &str) -> bool {
+        self.incumbents
+            .iter()
+            .any(|(c, &m)| m == i && c != class && self.decided_in.get(c).is_some_and(|&s| s != State::Focus))
+    }
+
     /// The selector's decision for `class` in `state`, over live residency, measured costs and
     /// trust.
     pub fn decide(&mut self, class: &str, state: State) -> RouteDecision {
@@ -206,6 +224,9 @@ impl Router {
             self.consolidated_at = now;
         }
         self.swaps.retain(|t| now - t < self.swap_window_s);
+        if self.specs.iter().any(|s| s.quality.contains_key(class)) {
+            self.decided_in.insert(class.to_string(), state);
+        }
         let mut candidates: Vec<Candidate> = self
             .specs
             .iter()
@@ -224,6 +245,8 @@ impl Router {
                     run_cost: 0.0,
                     bytes,
                     fits: self.residency.fits(&s.id),
+                    evicts: self.residency.would_evict(&s.id),
+                    anchored: self.anchored(i as u32, class),
                     suppressed: self.trust.is_suppressed(i as u32, class),
                 }
             })

@@ -518,6 +518,8 @@ impl Kernel {
                     run_cost: 0.0,
                     bytes: e.bytes,
                     fits: self.fits(id, &ctx.busy),
+                    evicts: false,
+                    anchored: false,
                     suppressed: self.trust.is_suppressed(id as u32, &class),
                 });
             }

@@ -10,6 +10,8 @@ fn cand(id: u32, expertise: f64, resident: bool) -> Candidate {
         run_cost: 0.0,
         bytes: 1_000,
         fits: true,
+        evicts: false,
+        anchored: false,
         suppressed: false,
     }
 }
@@ -68,6 +70,26 @@ fn wake_prefers_the_lighter_expert_unless_the_heavy_one_is_1_5x_better() {
     let heavy = Candidate { expertise: 0.8, trust: 0.8, ..heavy };
     let d = Selector::new(SelectorConfig::default(), 1).select(&c, &[light, heavy]);
     assert_eq!(d.chosen, Some(1));
+}
+
+#[test]
+fn wake_keeps_a_resident_expert_another_class_relies_on() {
+    // The lighter one is cold and would evict the resident heavy one.
+    let light = Candidate { bytes: 100, evicts: true, ..cand(0, 0.5, false) };
+    let heavy = Candidate { bytes: 10_000, ..cand(1, 0.6, true) };
+    let c = Context { incumbent: Some(1), ..ctx(State::Wake, 8) };
+    // Nobody else relies on the heavy one: WAKE takes the lighter one.
+    let d = Selector::new(SelectorConfig::default(), 1).select(&c, &[light, heavy]);
+    assert_eq!(d.chosen, Some(0));
+    assert_eq!(d.reason, Some(Reason::WakePrefersLighter { over: 1 }));
+    // Another class's incumbent: it stays.
+    let anchored = Candidate { anchored: true, ..heavy };
+    let d = Selector::new(SelectorConfig::default(), 1).select(&c, &[light, anchored]);
+    assert_eq!(d.chosen, Some(1));
+    // Unless the lighter one fits beside it.
+    let beside = Candidate { evicts: false, ..light };
+    let d = Selector::new(SelectorConfig::default(), 1).select(&c, &[beside, anchored]);
+    assert_eq!(d.chosen, Some(0));
 }
 
 #[test]

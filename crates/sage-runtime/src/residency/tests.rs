@@ -56,6 +56,18 @@ fn a_budget_for_one_of_two_models_forces_an_eviction() {
 }
 
 #[test]
+fn whether_a_load_would_evict_counts_what_is_resident() {
+    let (r, _, _) = setup(1000, 0);
+    assert!(!r.would_evict("a"));
+    drop(r.acquire("a", "test").unwrap());
+    // Resident: nothing to load. 600 + 100 fits; 600 + 600 does not.
+    assert!(!r.would_evict("a"));
+    assert!(!r.would_evict("c"));
+    assert!(r.would_evict("b"));
+    assert!(r.fits("b"), "it fits once a is evicted");
+}
+
+#[test]
 fn a_busy_model_is_never_evicted() {
     let (r, _, _) = setup(1000, 0);
     let lease = r.acquire("a", "test").unwrap();
