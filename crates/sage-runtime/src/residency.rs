@@ -313,11 +313,11 @@ impl Residency {
         matches!(self.lock().slots.get(model), Some(Slot::Ready { .. }))
     }
 
-    /// Whether admitting `model` now would evict a resident model (it is not resident and does
-    /// not fit beside what is loaded or loading).
+    /// Whether admitting `model` now would evict a resident model (it is neither loaded nor
+    /// loading, and does not fit beside what is).
     pub fn would_evict(&self, model: &str) -> bool {
         let g = self.lock();
-        !matches!(g.slots.get(model), Some(Slot::Ready { .. })) && g.used() + g.need(model) > g.budget
+        !g.slots.contains_key(model) && g.used() + g.need(model) > g.budget
     }
 
     /// Whether `model` could be admitted now (counting what evictions could free).
