@@ -400,6 +400,17 @@ mod tests {
     }
 
     #[test]
+    fn after_a_garbage_burst_the_router_gives_the_recovered_model_its_traffic_back() {
+        // Tuning seeds where the router kept the worse fallback for chat and alerts for the rest
+        // of the run (88.8%, 94.2% and 92.4% of always-best's quality) before trust relearned a
+        // recovered model (`TrustConfig::relearn_above`).
+        for seed in [21, 27, 40] {
+            let r = run("garbage-burst", seed);
+            assert!(r.quality_ratio >= 0.95, "seed {seed}: {:.3}", r.quality_ratio);
+        }
+    }
+
+    #[test]
     fn a_move_is_counted_from_the_twist() {
         let mut chosen = vec![Some(1); 100];
         chosen.extend(vec![Some(0); 200]);

@@ -34,6 +34,14 @@ pub struct TrustConfig {
     pub stale_after_s: f64,
     /// Share of the distance to the prior removed per consolidation.
     pub dream_decay: f64,
+    /// Recovery: where the learned score (of at least `confidence_scale` samples, so not the
+    /// noise of the first few) has fallen more than this under the prior, an outcome
+    /// better than the score by more than this is taken as a sign that the expert changed (it
+    /// recovered): its confidence restarts from this one outcome, so trust returns toward the
+    /// prior and is relearned from what the expert does now instead of averaged with what it did
+    /// before. `None` (the default): off.
+    #[serde(default)]
+    pub relearn_above: Option<f64>,
 }
 
 impl Default for TrustConfig {
@@ -49,6 +57,7 @@ impl Default for TrustConfig {
             ejection_cap: 0.5,
             stale_after_s: 300.0,
             dream_decay: 0.2,
+            relearn_above: None,
         }
     }
 }
@@ -185,6 +194,10 @@ impl TrustLedger {
         } else {
             0.0
         };
+        let established = e.samples as f64 >= cfg.confidence_scale;
+        if cfg.relearn_above.is_some_and(|d| established && q - e.score > d && e.score < e.prior - d) {
+            e.samples = 0;
+        }
         e.samples = e.samples.saturating_add(1);
         let rate = (1.0 / e.samples as f64).max(cfg.min_rate);
         e.score += rate * (q - e.score);
@@ -327,6 +340,49 @@ mod tests {
         }
         assert_eq!(last, Some(TrustEvent::EjectionCapHeld { expert: 1, class: "c".into() }));
         assert!(!t.is_suppressed(1, "c"));
+    }
+
+    fn q(quality: f64) -> Outcome {
+        Outcome { success: true, quality }
+    }
+
+    #[test]
+    fn a_recovered_expert_is_relearned_from_its_first_good_answer() {
+        let cfg = TrustConfig { relearn_above: Some(0.2), ..TrustConfig::default() };
+        let (mut on, mut off) = (TrustLedger::new(cfg), TrustLedger::new(TrustConfig::default()));
+        for t in [&mut on, &mut off] {
+            t.register(0, "c", 0.9);
+            for i in 0..40 {
+                t.record(0, "c", q(0.9), i as f64);
+            }
+            for i in 40..70 {
+                t.record(0, "c", q(0.0), i as f64);
+            }
+            assert!(t.trust(0, "c") < 0.1, "garbage answers drag trust down");
+            t.record(0, "c", q(0.9), 70.0);
+        }
+        assert!(on.trust(0, "c") > 0.85, "relearned: {}", on.trust(0, "c"));
+        assert_eq!(on.entry(0, "c").unwrap().samples, 1);
+        assert!(off.trust(0, "c") < 0.2, "averaged with the garbage: {}", off.trust(0, "c"));
+    }
+
+    #[test]
+    fn relearning_needs_a_fall_under_the_prior_and_a_jump_over_the_score() {
+        let cfg = TrustConfig { relearn_above: Some(0.2), ..TrustConfig::default() };
+        // Noisy answers around the prior never restart confidence.
+        let mut t = TrustLedger::new(cfg);
+        t.register(0, "c", 0.7);
+        for i in 0..100 {
+            t.record(0, "c", q(if i % 2 == 0 { 0.45 } else { 0.95 }), i as f64);
+        }
+        assert_eq!(t.entry(0, "c").unwrap().samples, 100);
+        // An expert that was never as good as declared stays distrusted by answers like its own.
+        t.register(1, "c", 0.8);
+        for i in 0..100 {
+            t.record(1, "c", q(0.15 + 0.1 * ((i % 3) as f64 - 1.0)), i as f64);
+        }
+        assert_eq!(t.entry(1, "c").unwrap().samples, 100);
+        assert!(t.trust(1, "c") < 0.25);
     }
 
     #[test]

@@ -258,3 +258,35 @@ fn router_trust_survives_a_restart_through_rows() {
     let s = fresh.router.serve(&request("text.question"), State::Wake, None);
     assert_eq!(s.attempts[0].model, "b", "the restarted router does not retry the cooled-down model first");
 }
+
+#[test]
+fn a_model_that_answered_garbage_for_a_while_gets_its_traffic_back_once_it_recovers() {
+    // "big" answers garbage (judged 0) for requests 100..200, then recovers; "small" is steady.
+    let mut r = rig(
+        vec![Script::new("big", 0.9), Script::new("small", 0.7)],
+        vec![spec("big", 400, 0.9), spec("small", 200, 0.5)],
+        1000,
+    );
+    let now = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let at = Arc::clone(&now);
+    r.router.judge = Some(Box::new(move |model, _, _| {
+        let t = at.load(std::sync::atomic::Ordering::Relaxed);
+        match model {
+            "big" if (100..200).contains(&t) => 0.0,
+            "big" => 0.9,
+            _ => 0.5,
+        }
+    }));
+    let mut big = vec![0u32; 6];
+    for t in 0..600 {
+        now.store(t, std::sync::atomic::Ordering::Relaxed);
+        r.clock.advance(1.0);
+        let s = r.router.serve(&request("text.question"), State::Wake, None);
+        if s.answer.unwrap().model == "big" {
+            big[t / 100] += 1;
+        }
+    }
+    assert!(big[0] >= 90, "before the burst big serves: {big:?}");
+    assert!(big[1] <= 30, "trust moved away during the burst: {big:?}");
+    assert!(big[3..].iter().all(|&n| n >= 90), "back on big after it recovered: {big:?}");
+}
