@@ -208,11 +208,27 @@ impl Router {
     }
 
     /// Whether model `i` is the incumbent of a class other than `class` that the swap budget
-    /// binds (last decided outside FOCUS).
+    /// binds (last decided outside FOCUS) and that relies on it: no lighter model would do for
+    /// that class as well (within WAKE's lightness ratio of its trust there).
     fn anchored(&self, i: u32, class: &str) -> bool {
-        self.incumbents
-            .iter()
-            .any(|(c, &m)| m == i && c != class && self.decided_in.get(c).is_some_and(|&s| s != State::Focus))
+        let ratio = self.selector.config().wake_light_ratio;
+        let bytes = |k: usize| {
+            let s = &self.specs[k];
+            self.residency.cost(&s.id).map_or(s.expected_bytes(), |(b, _, _)| b)
+        };
+        let relies = |c: &str| {
+            let t = self.trust.trust(i, c);
+            !self.specs.iter().enumerate().any(|(j, s)| {
+                j as u32 != i
+                    && s.quality.contains_key(c)
+                    && bytes(j) < bytes(i as usize)
+                    && !self.trust.is_suppressed(j as u32, c)
+                    && t < ratio * self.trust.trust(j as u32, c)
+            })
+        };
+        self.incumbents.iter().any(|(c, &m)| {
+            m == i && c != class && self.decided_in.get(c).is_some_and(|&s| s != State::Focus) && relies(c)
+        })
     }
 
     /// The selector's decision for `class` in `state`, over live residency, measured costs and

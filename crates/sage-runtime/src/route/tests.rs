@@ -290,3 +290,28 @@ fn a_model_that_answered_garbage_for_a_while_gets_its_traffic_back_once_it_recov
     assert!(big[1] <= 30, "trust moved away during the burst: {big:?}");
     assert!(big[3..].iter().all(|&n| n >= 90), "back on big after it recovered: {big:?}");
 }
+
+#[test]
+fn a_model_anchors_only_a_class_that_has_no_lighter_model_as_good() {
+    // "heavy" answers questions; "light" is nearly as good on chat, and on questions either
+    // nearly as good (then questions do not rely on heavy) or clearly worse (then they do).
+    for (light_on_questions, relies) in [(0.5, true), (0.88, false)] {
+        let mut light = spec("light", 200, 0.88);
+        light.quality.insert("text.question".into(), light_on_questions);
+        let mut r = rig(
+            vec![
+                Script { bytes: 400 << 20, ..Script::new("heavy", 0.9) },
+                Script { bytes: 200 << 20, ..Script::new("light", 0.88) },
+            ],
+            vec![spec("heavy", 400, 0.9), light],
+            1000,
+        );
+        r.clock.advance(1.0);
+        // Complex enough that WAKE has no light preference: questions go to the most trusted.
+        let req = Request { complexity: Some(0.7), ..request("text.question") };
+        let s = r.router.serve(&req, State::Wake, None);
+        assert_eq!(s.answer.unwrap().model, "heavy");
+        assert_eq!(r.router.anchored(0, "text.chat"), relies, "light on questions {light_on_questions}");
+        assert!(!r.router.anchored(1, "text.chat"), "light is nobody's incumbent");
+    }
+}
