@@ -11,7 +11,9 @@
 //!   balancing), clamped to ±`bias_limit`, so that the router cannot collapse onto one expert.
 //!
 //! Then: ε exploration (never in CRISIS or when the state forbids it), the WAKE preference for a
-//! lighter expert when the heavier one is less than 1.5× better, and the trust-floor fallback.
+//! lighter expert when the heavier one is less than 1.5× better, a resident expert another class
+//! relies on kept over a cold winner that would evict it and is less than that ratio better, and
+//! the trust-floor fallback.
 //! Every decision is a [`RouteDecision`] value with every candidate's factors and the reason.
 
 use std::fmt;
@@ -158,6 +160,13 @@ pub enum Reason {
         /// The heavier expert passed over.
         over: u32,
     },
+    /// The winner would have had to evict a resident expert that another class relies on
+    /// ([`Candidate::anchored`]) without being clearly better (by the lightness ratio) than it:
+    /// the resident one answers.
+    KeptAnchored {
+        /// The cold winner passed over.
+        over: u32,
+    },
     /// The winner's trust was below the floor; a more trusted expert was chosen.
     TrustFloor {
         /// The untrusted winner passed over.
@@ -181,6 +190,9 @@ impl fmt::Display for Reason {
             }
             Reason::LighterToSaveEnergy { over } => {
                 write!(f, "energy is short: the lighter expert over #{over}")
+            }
+            Reason::KeptAnchored { over } => {
+                write!(f, "kept a resident expert another class relies on over #{over}")
             }
             Reason::TrustFloor { over } => write!(f, "trust floor: #{over} is not trusted enough"),
             Reason::Explore => f.write_str("exploration"),
@@ -372,6 +384,31 @@ impl Selector {
                         Reason::LighterToSaveEnergy { over }
                     };
                     pick = l;
+                }
+            }
+            // A load that evicts must be worth a class's loss: a cold winner that would evict
+            // gives way to a resident expert another class relies on when it is not clearly
+            // better than it (without this, alerts in FOCUS, which may load, evicted the one
+            // model chat and questions relied on for a 4% gain, and chat waited on a model half
+            // as good until the swap budget let it load its own back).
+            if !out.candidates[pick].resident && candidates[pick].evicts {
+                let winner = out.candidates[pick];
+                let kept = out
+                    .candidates
+                    .iter()
+                    .zip(candidates)
+                    .enumerate()
+                    .filter(|(_, (f, c))| {
+                        runnable(f, c)
+                            && f.resident
+                            && c.anchored
+                            && winner.expertise < cfg.wake_light_ratio * f.expertise
+                    })
+                    .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
+                    .map(|(i, _)| i);
+                if let Some(k) = kept {
+                    reason = Reason::KeptAnchored { over: winner.id };
+                    pick = k;
                 }
             }
             // Trust floor: an untrusted winner gives way to the best clearly more trusted one

@@ -93,6 +93,29 @@ fn wake_keeps_a_resident_expert_another_class_relies_on() {
 }
 
 #[test]
+fn a_load_does_not_evict_what_another_class_relies_on_for_a_small_gain() {
+    let cfg = SelectorConfig {
+        persistence: 1.0,
+        wake_light_ratio: 1.05,
+        epsilon: 0.0,
+        ..SelectorConfig::default()
+    };
+    // FOCUS: the cold winner is 3% better than the resident model another class relies on.
+    let resident = Candidate { anchored: true, ..cand(0, 0.93, true) };
+    let cold = Candidate { evicts: true, cold_cost: 0.0, ..cand(1, 0.96, false) };
+    let pick = |a: Candidate, b: Candidate| Selector::new(cfg, 1).select(&ctx(State::Focus, 8), &[a, b]);
+    let d = pick(resident, cold);
+    assert_eq!((d.chosen, d.reason), (Some(0), Some(Reason::KeptAnchored { over: 1 })));
+    assert!(!d.swap);
+    // Clearly better (by more than the ratio): it loads.
+    let d = pick(resident, Candidate { expertise: 0.99, trust: 0.99, ..cold });
+    assert_eq!((d.chosen, d.reason), (Some(1), Some(Reason::Best)));
+    // Nobody relies on the resident one, or the load evicts nothing: it loads.
+    assert_eq!(pick(Candidate { anchored: false, ..resident }, cold).chosen, Some(1));
+    assert_eq!(pick(resident, Candidate { evicts: false, ..cold }).chosen, Some(1));
+}
+
+#[test]
 fn trust_floor_and_suppression() {
     // A cheap resident with trust 0.2 gives way to a trusted cold one.
     let cheap = Candidate { expertise: 0.6, trust: 0.2, ..cand(0, 0.6, true) };
