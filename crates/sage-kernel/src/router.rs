@@ -363,19 +363,13 @@ impl Selector {
             // every question, and chat waited for the swap budget on a model half as good).
             if ctx.prefer_light.unwrap_or(ctx.state == State::Wake) {
                 let heavy = candidates[pick];
-                let lighter = out
-                    .candidates
-                    .iter()
-                    .zip(candidates)
-                    .enumerate()
-                    .filter(|(_, (f, c))| {
-                        runnable(f, c)
-                            && c.bytes < heavy.bytes
-                            && !(heavy.resident && heavy.anchored && c.evicts)
-                            && out.candidates[pick].expertise < cfg.wake_light_ratio * f.expertise
-                    })
-                    .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
-                    .map(|(i, _)| i);
+                let heavy_expertise = out.candidates[pick].expertise;
+                let lighter = most_permitted(&out.candidates, candidates, |_, f, c| {
+                    runnable(f, c)
+                        && c.bytes < heavy.bytes
+                        && !(heavy.resident && heavy.anchored && c.evicts)
+                        && heavy_expertise < cfg.wake_light_ratio * f.expertise
+                });
                 if let Some(l) = lighter {
                     let over = out.candidates[pick].id;
                     reason = if ctx.state == State::Wake {
@@ -393,19 +387,12 @@ impl Selector {
             // as good until the swap budget let it load its own back).
             if !out.candidates[pick].resident && candidates[pick].evicts {
                 let winner = out.candidates[pick];
-                let kept = out
-                    .candidates
-                    .iter()
-                    .zip(candidates)
-                    .enumerate()
-                    .filter(|(_, (f, c))| {
-                        runnable(f, c)
-                            && f.resident
-                            && c.anchored
-                            && winner.expertise < cfg.wake_light_ratio * f.expertise
-                    })
-                    .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
-                    .map(|(i, _)| i);
+                let kept = most_permitted(&out.candidates, candidates, |_, f, c| {
+                    runnable(f, c)
+                        && f.resident
+                        && c.anchored
+                        && winner.expertise < cfg.wake_light_ratio * f.expertise
+                });
                 if let Some(k) = kept {
                     reason = Reason::KeptAnchored { over: winner.id };
                     pick = k;
@@ -418,18 +405,9 @@ impl Selector {
             let tru = |i: usize| clamp01(candidates[i].trust);
             let chosen_trust = tru(pick);
             if chosen_trust < cfg.trust_floor {
-                let alt = out
-                    .candidates
-                    .iter()
-                    .zip(candidates)
-                    .enumerate()
-                    .filter(|(i, (f, c))| {
-                        runnable(f, c)
-                            && tru(*i) >= cfg.trust_floor
-                            && tru(*i) > chosen_trust * cfg.persistence
-                    })
-                    .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
-                    .map(|(i, _)| i);
+                let alt = most_permitted(&out.candidates, candidates, |i, f, c| {
+                    runnable(f, c) && tru(i) >= cfg.trust_floor && tru(i) > chosen_trust * cfg.persistence
+                });
                 if let Some(a) = alt {
                     reason = Reason::TrustFloor { over: chosen.id };
                     pick = a;
@@ -481,6 +459,22 @@ impl Selector {
         self.counts.iter_mut().for_each(|x| *x = 0);
         self.since = 0;
     }
+}
+
+/// The index of the candidate with the highest permission among those `keep` accepts
+/// (`(index, factors, candidate)`); the last of equals, as `Iterator::max_by` gives.
+fn most_permitted(
+    factors: &[Factors],
+    candidates: &[Candidate],
+    keep: impl Fn(usize, &Factors, &Candidate) -> bool,
+) -> Option<usize> {
+    factors
+        .iter()
+        .zip(candidates)
+        .enumerate()
+        .filter(|(i, (f, c))| keep(*i, f, c))
+        .max_by(|a, b| a.1 .0.permission.total_cmp(&b.1 .0.permission))
+        .map(|(i, _)| i)
 }
 
 fn clamp01(x: f64) -> f64 {
