@@ -259,17 +259,34 @@ impl Selector {
         d
     }
 
-    /// Choose among `candidates`, writing into `out` (reuses its allocation).
+    /// Choose among `candidates`, writing into `out` (reuses its allocation). Stages: score every
+    /// candidate, then either explore or refine the winner (hysteresis, lighter, kept anchored,
+    /// trust floor), then learn the load bias.
     pub fn select_into(&mut self, ctx: &Context, candidates: &[Candidate], out: &mut RouteDecision) {
-        let cfg = self.config;
         out.candidates.clear();
         out.chosen = None;
         out.swap = false;
         out.reason = Some(Reason::NoCandidate);
+        let Some(scored) = self.score(ctx, candidates, &mut out.candidates) else { return };
+        let (pick, reason) = match self.explore(ctx, candidates, &out.candidates) {
+            Some(i) => (i, Reason::Explore),
+            None => self.refine(ctx, candidates, &out.candidates, scored),
+        };
+        let chosen = out.candidates[pick];
+        out.chosen = Some(chosen.id);
+        out.swap = !chosen.resident;
+        out.reason = Some(reason);
+        self.update_bias(candidates, chosen.id);
+    }
+
+    /// Every candidate's factors into `factors`, and the winner by permission (ties to the hot
+    /// expert, then to the earlier candidate) with the highest raw expertise for the hysteresis
+    /// reason; `None` when every candidate is excluded.
+    fn score(&self, ctx: &Context, candidates: &[Candidate], factors: &mut Vec<Factors>) -> Option<Scored> {
+        let cfg = self.config;
         let incumbent_resident = ctx
             .incumbent
             .is_some_and(|inc| candidates.iter().any(|c| c.id == inc && c.resident && !c.suppressed));
-
         let mut best: Option<usize> = None;
         let (mut best_perm, mut best_hot) = (0.0f64, false);
         // The highest expertise × (1 + bias), for the hysteresis reason.
@@ -290,10 +307,10 @@ impl Selector {
             let cheapness = 1.0 / (1.0 + cost);
             let hot = c.resident && (!incumbent_resident || ctx.incumbent == Some(c.id));
             let persistence = if hot { cfg.persistence } else { 1.0 };
-            let bias = self.bias.get(c.id as usize).copied().unwrap_or(0.0);
+            let bias = self.bias(c.id);
             let permission = expertise * cheapness * persistence * (1.0 + bias);
             let excluded = c.suppressed.then_some(Exclusion::Suppressed);
-            out.candidates.push(Factors {
+            factors.push(Factors {
                 id: c.id,
                 expertise,
                 resident: c.resident,
@@ -309,8 +326,7 @@ impl Selector {
                     raw_best = raw;
                     raw_id = c.id;
                 }
-                let i = out.candidates.len() - 1;
-                // Ties go to the hot expert, then to the earlier candidate.
+                let i = factors.len() - 1;
                 if best.is_none()
                     || permission > best_perm * (1.0 + 1e-12)
                     || (permission >= best_perm * (1.0 - 1e-12) && hot && !best_hot)
@@ -321,105 +337,61 @@ impl Selector {
                 }
             }
         }
-        let Some(mut pick) = best else { return };
-        let mut reason = Reason::Best;
-        let runnable =
-            |f: &Factors, c: &Candidate| f.excluded.is_none() && c.fits && (f.resident || ctx.swaps_left > 0);
+        best.map(|pick| Scored { pick, raw_best, raw_id })
+    }
 
+    /// ε exploration where the state allows it: a runnable candidate drawn uniformly.
+    fn explore(&mut self, ctx: &Context, candidates: &[Candidate], factors: &[Factors]) -> Option<usize> {
         let explore = ctx.exploration
             && ctx.state != State::Crisis
-            && cfg.epsilon > 0.0
-            && self.rng.next_f64() < cfg.epsilon;
-        if explore {
-            let n = out.candidates.iter().zip(candidates).filter(|(f, c)| runnable(f, c)).count();
-            if n > 0 {
-                let k = self.rng.below(n);
-                if let Some(i) = out
-                    .candidates
-                    .iter()
-                    .zip(candidates)
-                    .enumerate()
-                    .filter(|(_, (f, c))| runnable(f, c))
-                    .map(|(i, _)| i)
-                    .nth(k)
-                {
-                    pick = i;
-                    reason = Reason::Explore;
-                }
-            }
-        } else {
-            // Hysteresis: did a challenger lose only because of cost and persistence?
-            let p = out.candidates[pick];
-            if p.resident
-                && raw_id != p.id
-                && raw_best > clamp01(candidates[pick].expertise) * (1.0 + self.bias(p.id))
-            {
-                reason = Reason::Hysteresis { challenger: raw_id };
-            }
-            // WAKE: prefer a lighter expert unless the heavier one is clearly better, or it is
-            // resident and anchored by another class while the lighter one would evict it (the
-            // saving here would be that class's loss: without this, a zoo whose one good chat
-            // model also answered questions a little worse than a lighter one swapped it out for
-            // every question, and chat waited for the swap budget on a model half as good).
-            if ctx.prefer_light.unwrap_or(ctx.state == State::Wake) {
-                let heavy = candidates[pick];
-                let heavy_expertise = out.candidates[pick].expertise;
-                let lighter = most_permitted(&out.candidates, candidates, |_, f, c| {
-                    runnable(f, c)
-                        && c.bytes < heavy.bytes
-                        && !(heavy.resident && heavy.anchored && c.evicts)
-                        && heavy_expertise < cfg.wake_light_ratio * f.expertise
-                });
-                if let Some(l) = lighter {
-                    let over = out.candidates[pick].id;
-                    reason = if ctx.state == State::Wake {
-                        Reason::WakePrefersLighter { over }
-                    } else {
-                        Reason::LighterToSaveEnergy { over }
-                    };
-                    pick = l;
-                }
-            }
-            // A load that evicts must be worth a class's loss: a cold winner that would evict
-            // gives way to a resident expert another class relies on when it is not clearly
-            // better than it (without this, alerts in FOCUS, which may load, evicted the one
-            // model chat and questions relied on for a 4% gain, and chat waited on a model half
-            // as good until the swap budget let it load its own back).
-            if !out.candidates[pick].resident && candidates[pick].evicts {
-                let winner = out.candidates[pick];
-                let kept = most_permitted(&out.candidates, candidates, |_, f, c| {
-                    runnable(f, c)
-                        && f.resident
-                        && c.anchored
-                        && winner.expertise < cfg.wake_light_ratio * f.expertise
-                });
-                if let Some(k) = kept {
-                    reason = Reason::KeptAnchored { over: winner.id };
-                    pick = k;
-                }
-            }
-            // Trust floor: an untrusted winner gives way to the best clearly more trusted one
-            // (above the floor and by the persistence margin, so that noise around the floor
-            // cannot make the choice flap).
-            let chosen = out.candidates[pick];
-            let tru = |i: usize| clamp01(candidates[i].trust);
-            let chosen_trust = tru(pick);
-            if chosen_trust < cfg.trust_floor {
-                let alt = most_permitted(&out.candidates, candidates, |i, f, c| {
-                    runnable(f, c) && tru(i) >= cfg.trust_floor && tru(i) > chosen_trust * cfg.persistence
-                });
-                if let Some(a) = alt {
-                    reason = Reason::TrustFloor { over: chosen.id };
-                    pick = a;
-                }
+            && self.config.epsilon > 0.0
+            && self.rng.next_f64() < self.config.epsilon;
+        if !explore {
+            return None;
+        }
+        let n = factors.iter().zip(candidates).filter(|(f, c)| runnable(ctx, f, c)).count();
+        if n == 0 {
+            return None;
+        }
+        let k = self.rng.below(n);
+        factors
+            .iter()
+            .zip(candidates)
+            .enumerate()
+            .filter(|(_, (f, c))| runnable(ctx, f, c))
+            .map(|(i, _)| i)
+            .nth(k)
+    }
+
+    /// The winner after the rules that may pass it over, each in turn: hysteresis (only a
+    /// reason), the lighter-expert preference, keeping an anchored resident expert, the trust
+    /// floor.
+    fn refine(
+        &self,
+        ctx: &Context,
+        candidates: &[Candidate],
+        factors: &[Factors],
+        s: Scored,
+    ) -> (usize, Reason) {
+        let cfg = &self.config;
+        let mut pick = s.pick;
+        let mut reason = Reason::Best;
+        // Hysteresis: did a challenger lose only because of cost and persistence?
+        let p = factors[pick];
+        if p.resident
+            && s.raw_id != p.id
+            && s.raw_best > clamp01(candidates[pick].expertise) * (1.0 + self.bias(p.id))
+        {
+            reason = Reason::Hysteresis { challenger: s.raw_id };
+        }
+        let stages: [Stage; 3] = [prefer_lighter, keep_anchored, trust_floor];
+        for stage in stages {
+            if let Some((i, r)) = stage(cfg, ctx, candidates, factors, pick) {
+                pick = i;
+                reason = r;
             }
         }
-
-        let chosen = out.candidates[pick];
-        out.chosen = Some(chosen.id);
-        out.swap = !chosen.resident;
-        out.reason = Some(reason);
-        self.update_bias(candidates, chosen.id);
+        (pick, reason)
     }
 
     /// Loss-free balancing: an expert chosen more than its share gets a lower bias, one chosen
@@ -459,6 +431,101 @@ impl Selector {
         self.counts.iter_mut().for_each(|x| *x = 0);
         self.since = 0;
     }
+}
+
+/// A rule that may pass the winner over: `(config, context, candidates, factors, winner)` to
+/// the expert chosen instead and why.
+type Stage = fn(&SelectorConfig, &Context, &[Candidate], &[Factors], usize) -> Option<(usize, Reason)>;
+
+/// The winner of [`Selector::score`].
+#[derive(Debug, Clone, Copy)]
+struct Scored {
+    pick: usize,
+    raw_best: f64,
+    raw_id: u32,
+}
+
+/// Whether a candidate can be chosen now: not excluded, fits, and resident or a swap is left.
+fn runnable(ctx: &Context, f: &Factors, c: &Candidate) -> bool {
+    f.excluded.is_none() && c.fits && (f.resident || ctx.swaps_left > 0)
+}
+
+/// WAKE (or the caller asking for light experts): a lighter expert unless the heavier one is
+/// clearly better, or it is resident and anchored by another class while the lighter one would
+/// evict it (the saving here would be that class's loss: without this, a zoo whose one good chat
+/// model also answered questions a little worse than a lighter one swapped it out for every
+/// question, and chat waited for the swap budget on a model half as good).
+fn prefer_lighter(
+    cfg: &SelectorConfig,
+    ctx: &Context,
+    candidates: &[Candidate],
+    factors: &[Factors],
+    pick: usize,
+) -> Option<(usize, Reason)> {
+    if !ctx.prefer_light.unwrap_or(ctx.state == State::Wake) {
+        return None;
+    }
+    let heavy = candidates[pick];
+    let heavy_expertise = factors[pick].expertise;
+    let lighter = most_permitted(factors, candidates, |_, f, c| {
+        runnable(ctx, f, c)
+            && c.bytes < heavy.bytes
+            && !(heavy.resident && heavy.anchored && c.evicts)
+            && heavy_expertise < cfg.wake_light_ratio * f.expertise
+    })?;
+    let over = factors[pick].id;
+    let reason = if ctx.state == State::Wake {
+        Reason::WakePrefersLighter { over }
+    } else {
+        Reason::LighterToSaveEnergy { over }
+    };
+    Some((lighter, reason))
+}
+
+/// A load that evicts must be worth a class's loss: a cold winner that would evict gives way to
+/// a resident expert another class relies on when it is not clearly better than it (without
+/// this, alerts in FOCUS, which may load, evicted the one model chat and questions relied on for
+/// a 4% gain, and chat waited on a model half as good until the swap budget let it load its own
+/// back).
+fn keep_anchored(
+    cfg: &SelectorConfig,
+    ctx: &Context,
+    candidates: &[Candidate],
+    factors: &[Factors],
+    pick: usize,
+) -> Option<(usize, Reason)> {
+    if factors[pick].resident || !candidates[pick].evicts {
+        return None;
+    }
+    let winner = factors[pick];
+    let kept = most_permitted(factors, candidates, |_, f, c| {
+        runnable(ctx, f, c)
+            && f.resident
+            && c.anchored
+            && winner.expertise < cfg.wake_light_ratio * f.expertise
+    })?;
+    Some((kept, Reason::KeptAnchored { over: winner.id }))
+}
+
+/// Trust floor: an untrusted winner gives way to the best clearly more trusted one (above the
+/// floor and by the persistence margin, so that noise around the floor cannot make the choice
+/// flap).
+fn trust_floor(
+    cfg: &SelectorConfig,
+    ctx: &Context,
+    candidates: &[Candidate],
+    factors: &[Factors],
+    pick: usize,
+) -> Option<(usize, Reason)> {
+    let tru = |i: usize| clamp01(candidates[i].trust);
+    let chosen_trust = tru(pick);
+    if chosen_trust >= cfg.trust_floor {
+        return None;
+    }
+    let alt = most_permitted(factors, candidates, |i, f, c| {
+        runnable(ctx, f, c) && tru(i) >= cfg.trust_floor && tru(i) > chosen_trust * cfg.persistence
+    })?;
+    Some((alt, Reason::TrustFloor { over: factors[pick].id }))
 }
 
 /// The index of the candidate with the highest permission among those `keep` accepts
