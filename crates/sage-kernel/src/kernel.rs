@@ -513,6 +513,9 @@ impl Kernel {
         )?;
         check("preempt_margin", config.preempt_margin, config.preempt_margin >= 0.0, "non-negative")?;
         check("reference_load_s", config.reference_load_s, config.reference_load_s > 0.0, "positive")?;
+        if let Some(d) = config.trust.relearn_above {
+            check("trust.relearn_above", d, d > 0.0 && d <= 1.0, "in (0, 1]")?;
+        }
         let mut trust = TrustLedger::new(config.trust);
         for (i, e) in config.experts.iter().enumerate() {
             if config.experts[..i].iter().any(|o| o.name == e.name) {

@@ -159,6 +159,14 @@ fn bad_configs_are_typed_errors() {
     assert!(matches!(Kernel::new(cfg), Err(ConfigError::DuplicateExpert(_))));
     let cfg = KernelConfig { atp_initial: 500.0, ..KernelConfig::default() };
     assert!(matches!(Kernel::new(cfg), Err(ConfigError::OutOfRange { field: "atp_initial", .. })));
+    for bad in [0.0, -0.2, 1.5, f64::NAN] {
+        let mut cfg = KernelConfig::default();
+        cfg.trust.relearn_above = Some(bad);
+        assert!(matches!(
+            Kernel::new(cfg),
+            Err(ConfigError::OutOfRange { field: "trust.relearn_above", .. })
+        ));
+    }
     let mut cfg = KernelConfig::default();
     cfg.experts[0].classes.clear();
     assert!(matches!(Kernel::new(cfg), Err(ConfigError::NoClass(_))));
