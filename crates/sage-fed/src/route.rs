@@ -13,6 +13,8 @@ use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorC
 use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
 use sage_kernel::State;
 
+use crate::node::Peer;
+
 /// The node id a local model is offered under.
 pub const LOCAL: &str = "local";
 
@@ -37,6 +39,34 @@ pub struct Offer {
     pub rtt_ms: f64,
     /// Requests waiting or running on the node per request it runs at once.
     pub busy: f64,
+}
+
+impl Offer {
+    /// Every offer a live peer with verified capabilities makes for `class`: its models that
+    /// know the class, priced by the peer's measured round trip and its busyness (requests
+    /// waiting or running per request it runs at once).
+    pub fn from_peer(peer: &Peer, class: &str) -> Vec<Offer> {
+        let Some(caps) = peer.caps.as_ref().filter(|_| peer.alive) else {
+            return vec![];
+        };
+        let busy = (f64::from(caps.queue) + f64::from(caps.running)) / f64::from(caps.parallel.max(1));
+        caps.models
+            .iter()
+            .filter_map(|m| {
+                m.classes.get(class).map(|&prior| Offer {
+                    node: peer.node.clone(),
+                    model: m.id.clone(),
+                    prior,
+                    resident: m.resident,
+                    fits: true,
+                    load_s: m.load_s,
+                    mib: m.mib,
+                    rtt_ms: peer.rtt_ms,
+                    busy,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Weights of cheapness.
@@ -262,5 +292,47 @@ mod tests {
         let mut o = offers();
         o[0].busy = 4.0;
         assert_eq!(r.decide("text.chat", State::Focus, o, 0.0).order[0], 1);
+    }
+
+    #[test]
+    fn a_peer_offers_its_models_that_know_the_class_priced_by_round_trip_and_busyness() {
+        use crate::caps::{Capabilities, ModelCaps};
+        let model = |id: &str, class: &str| ModelCaps {
+            id: id.into(),
+            resident: id == "a",
+            context: 4096,
+            mib: 700,
+            load_s: 1.5,
+            tok_s: 40.0,
+            classes: [(class.to_string(), 0.7)].into(),
+        };
+        let mut peer = Peer {
+            node: "aaaa".into(),
+            alive: true,
+            caps: Some(Capabilities {
+                node: "aaaa".into(),
+                public_key: String::new(),
+                profile: "legion".into(),
+                models: vec![model("a", "text.chat"), model("b", "text.alert")],
+                queue: 3,
+                running: 3,
+                parallel: 4,
+                state: "WAKE".into(),
+                atp: 0.5,
+            }),
+            rtt_ms: 4.0,
+            seen_ms: 0,
+        };
+        let offers = Offer::from_peer(&peer, "text.chat");
+        assert_eq!(offers.len(), 1, "{offers:?}");
+        let o = &offers[0];
+        assert_eq!((o.node.as_str(), o.model.as_str(), o.prior, o.resident), ("aaaa", "a", 0.7, true));
+        assert_eq!((o.rtt_ms, o.busy, o.mib, o.load_s), (4.0, 1.5, 700, 1.5));
+        // A peer whose liveliness went away, or that never sent verified capabilities, offers nothing.
+        peer.alive = false;
+        assert!(Offer::from_peer(&peer, "text.chat").is_empty());
+        peer.alive = true;
+        peer.caps = None;
+        assert!(Offer::from_peer(&peer, "text.chat").is_empty());
     }
 }

@@ -3,13 +3,16 @@
 //! fixed answer word by word): discovery, forwarding with streaming, a late joiner, a node that
 //! leaves mid-answer, cancellation, and forged, replayed, unknown and malformed messages.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sage_fed::{
-    seal, Ask, Capabilities, FedConfig, Federation, ForwardError, Identity, Local, ModelCaps, Rejection,
+    seal, Ask, Capabilities, FedConfig, FedRouter, Federation, ForwardError, Identity, Local, ModelCaps,
+    Offer, Rejection,
 };
+use sage_kernel::trust::Outcome;
+use sage_kernel::State;
 use zenoh::Wait;
 
 /// Test double: a node whose "model" streams `words`, one every `every`.
@@ -20,6 +23,12 @@ struct Scripted {
     every: Duration,
     served: AtomicUsize,
     cancelled: AtomicUsize,
+    /// Requests it says are waiting (its advertised queue).
+    queue: AtomicU32,
+    /// Requests being served now (its advertised running count).
+    running: AtomicU32,
+    /// The quality it reports for its answers, in thousandths.
+    quality_milli: AtomicU32,
 }
 
 impl Scripted {
@@ -31,6 +40,9 @@ impl Scripted {
             every: Duration::from_millis(every_ms),
             served: AtomicUsize::new(0),
             cancelled: AtomicUsize::new(0),
+            queue: AtomicU32::new(0),
+            running: AtomicU32::new(0),
+            quality_milli: AtomicU32::new(800),
         })
     }
 }
@@ -54,8 +66,8 @@ impl Local for Scripted {
                     classes: [("text.chat".to_string(), 0.8)].into(),
                 })
                 .collect(),
-            queue: 0,
-            running: self.served.load(Ordering::Relaxed) as u32,
+            queue: self.queue.load(Ordering::Relaxed),
+            running: self.running.load(Ordering::Relaxed),
             parallel: 4,
             state: "WAKE".into(),
             atp: 0.9,
@@ -73,6 +85,21 @@ impl Local for Scripted {
             return Err(format!("no model {model} here"));
         }
         self.served.fetch_add(1, Ordering::Relaxed);
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let streamed = self.stream(ask, emit, cancelled);
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        streamed?;
+        Ok((model, f64::from(self.quality_milli.load(Ordering::Relaxed)) / 1000.0))
+    }
+}
+
+impl Scripted {
+    fn stream(
+        &self,
+        ask: &Ask,
+        emit: &mut dyn FnMut(&str) -> bool,
+        cancelled: &Arc<AtomicBool>,
+    ) -> Result<(), String> {
         // A continuation starts where the prefix ended.
         let start = ask.prefix.split_whitespace().count();
         for i in start..self.words {
@@ -86,7 +113,7 @@ impl Local for Scripted {
                 return Err("cancelled".into());
             }
         }
-        Ok((model, 0.8))
+        Ok(())
     }
 }
 
@@ -236,6 +263,85 @@ fn three_nodes_discover_each_other_forward_stream_and_survive_a_departure() {
     let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
     assert_eq!(text.split_whitespace().collect::<Vec<_>>(), words, "one coherent answer");
     drop((late, sprout));
+}
+
+/// The selector across nodes, fed by what the peers advertise over Zenoh: `n` requests for
+/// `text.chat`, each to the first choice, learning from each outcome. Returns the node each went to.
+fn route_through(asker: &Federation, router: &mut FedRouter, n: usize, t0: f64, tag: &str) -> Vec<String> {
+    let mut went = vec![];
+    for i in 0..n {
+        let offers: Vec<Offer> =
+            asker.peers().values().flat_map(|p| Offer::from_peer(p, "text.chat")).collect();
+        let now = t0 + i as f64;
+        let d = router.decide("text.chat", State::Focus, offers, now);
+        let o = d.offers[d.order[0]].clone();
+        let result = asker.forward(&o.node, &ask(&format!("{tag}{i}"), Some(&o.model)), &mut |_| true);
+        let outcome = match &result {
+            Ok(f) => Outcome { success: true, quality: f.quality },
+            Err(_) => Outcome { success: false, quality: 0.0 },
+        };
+        router.learn(&o.node, &o.model, "text.chat", outcome, now);
+        went.push(o.node);
+    }
+    went
+}
+
+#[test]
+fn routing_across_nodes_follows_load_and_learned_trust() {
+    let mut net = Net::new(3);
+    let allow = net.allow();
+    let cfg = config(allow);
+    // Two nodes with the same model and the same advertised quality; the asker has none.
+    let thor_local = Scripted::new("thor", vec!["qwen"], 3, 1);
+    let legion_local = Scripted::new("legion", vec!["qwen"], 3, 1);
+    let thor = net.join(0, thor_local.clone(), &cfg);
+    let legion = net.join(1, legion_local.clone(), &cfg);
+    let sprout = net.join(2, Scripted::new("sprout", vec![], 3, 1), &cfg);
+    let (t, l) = (thor.node_id(), legion.node_id());
+    for p in [&t, &l] {
+        wait_for("discovery", Duration::from_secs(10), || ready(&sprout, p));
+    }
+    let advertised = |node: &str, queue: u32| {
+        sprout.peers().get(node).and_then(|p| p.caps.as_ref().map(|c| c.queue)) == Some(queue)
+    };
+
+    // Load: thor says eight requests wait (two per slot); the idle legion gets the work.
+    thor_local.queue.store(8, Ordering::Relaxed);
+    wait_for("thor's queue", Duration::from_secs(10), || advertised(&t, 8));
+    let mut router = FedRouter::new(7);
+    let went = route_through(&sprout, &mut router, 4, 0.0, "load");
+    assert!(went.iter().all(|n| *n == l), "a busy node gives way: {went:?}");
+    // The load moves: legion fills up, thor drains; the work follows.
+    legion_local.queue.store(8, Ordering::Relaxed);
+    thor_local.queue.store(0, Ordering::Relaxed);
+    wait_for("the queues", Duration::from_secs(10), || advertised(&l, 8) && advertised(&t, 0));
+    let went = route_through(&sprout, &mut router, 4, 10.0, "moved");
+    assert!(went.iter().all(|n| *n == t), "the work follows the load: {went:?}");
+
+    // Trust: with equal loads, thor's answers turn bad (quality 0.2) while it is the choice; the
+    // selector learns it from the outcomes and moves the class to legion, which answers well.
+    legion_local.queue.store(0, Ordering::Relaxed);
+    wait_for("the queues", Duration::from_secs(10), || advertised(&l, 0));
+    thor_local.quality_milli.store(200, Ordering::Relaxed);
+    legion_local.quality_milli.store(900, Ordering::Relaxed);
+    let went = route_through(&sprout, &mut router, 12, 20.0, "trust");
+    assert_eq!(went[0], t, "thor is the incumbent when its answers turn bad: {went:?}");
+    let moved = went.iter().position(|n| *n == l).expect("traffic left thor");
+    assert!(moved <= 4, "moved after {moved} bad answers: {went:?}");
+    assert!(went[moved..].iter().all(|n| *n == l), "and stayed on legion: {went:?}");
+    assert!(router.trust(&t, "qwen", "text.chat") < router.trust(&l, "qwen", "text.chat"));
+
+    // Legion leaves: its liveliness goes, it is offered no more and the work goes back to thor,
+    // whose answers are good again.
+    legion_local.quality_milli.store(900, Ordering::Relaxed);
+    thor_local.quality_milli.store(900, Ordering::Relaxed);
+    drop(legion);
+    wait_for("legion's departure", Duration::from_secs(10), || {
+        !sprout.peers().get(&l).is_some_and(|p| p.alive)
+    });
+    let went = route_through(&sprout, &mut router, 3, 40.0, "gone");
+    assert!(went.iter().all(|n| *n == t), "a departed node is offered no more: {went:?}");
+    drop((thor, sprout));
 }
 
 #[test]

@@ -159,24 +159,8 @@ fn offers(app: &App, fed: &Fed, class: &str) -> Vec<Offer> {
             });
         }
     }
-    for (node, p) in fed.net.peers() {
-        let Some(caps) = p.caps.filter(|_| p.alive) else { continue };
-        let busy = (caps.queue + caps.running) as f64 / caps.parallel.max(1) as f64;
-        for m in caps.models {
-            if let Some(&prior) = m.classes.get(class) {
-                out.push(Offer {
-                    node: node.clone(),
-                    model: m.id,
-                    prior,
-                    resident: m.resident,
-                    fits: true,
-                    load_s: m.load_s,
-                    mib: m.mib,
-                    rtt_ms: p.rtt_ms,
-                    busy,
-                });
-            }
-        }
+    for p in fed.net.peers().values() {
+        out.extend(Offer::from_peer(p, class));
     }
     out
 }
