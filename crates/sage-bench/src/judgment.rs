@@ -23,10 +23,13 @@ use sage_runtime::route::{Request, Router};
 use sage_runtime::scripted::{Script, ScriptedLoader};
 use sage_runtime::{EngineKind, ManualClock, ModelSpec, Residency};
 
-/// Goals of the issue.
-pub const RECALL_GOAL: f64 = 0.95;
-/// Share of compute to skip.
-pub const SKIP_GOAL: f64 = 0.70;
+/// Recall of salient events on one labelled scenario (the judgment issue's goal; the runtime
+/// issue asked 0.95).
+pub const RECALL_GOAL: f64 = 0.97;
+/// Precision of what was attended on one scenario.
+pub const PRECISION_GOAL: f64 = 0.5;
+/// Share of compute to skip (the runtime issue asked 0.70).
+pub const SKIP_GOAL: f64 = 0.8;
 /// Scenario families (held out): recall of salient observations.
 pub const FAMILY_RECALL_GOAL: f64 = 0.97;
 /// Scenario families: precision of what was attended.
@@ -70,6 +73,8 @@ pub struct AttentionReport {
     pub recall: f64,
     /// Trivial observations attended anyway.
     pub trivial_attended: u64,
+    /// Share of the attended observations that were labelled salient (1 when none was attended).
+    pub precision: f64,
     /// Plugin or model runs.
     pub runs: u64,
     /// Share of the compute of running on every observation that was skipped (`1 - runs /
@@ -102,6 +107,7 @@ pub fn attention(
         salient_attended: 0,
         recall: 0.0,
         trivial_attended: 0,
+        precision: 1.0,
         runs: 0,
         skipped: 0.0,
         missed: vec![],
@@ -152,6 +158,8 @@ pub fn attention(
     });
     r.recall = if r.salient > 0 { r.salient_attended as f64 / r.salient as f64 } else { 0.0 };
     r.skipped = if r.observations > 0 { 1.0 - r.runs as f64 / r.observations as f64 } else { 0.0 };
+    let attended = r.salient_attended + r.trivial_attended;
+    r.precision = if attended > 0 { r.salient_attended as f64 / attended as f64 } else { 1.0 };
     Ok(r)
 }
 

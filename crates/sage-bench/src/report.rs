@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::judgment::{
-    AttentionReport, RoutingReport, RECALL_GOAL, ROUTING_COST_GOAL, ROUTING_QUALITY_GOAL, ROUTING_SWAPS_GOAL,
-    SKIP_GOAL,
+    AttentionReport, RoutingReport, PRECISION_GOAL, RECALL_GOAL, ROUTING_COST_GOAL, ROUTING_QUALITY_GOAL,
+    ROUTING_SWAPS_GOAL, SKIP_GOAL,
 };
 use crate::kernel::{Row, GOAL_RATIO};
 use crate::llm;
@@ -55,7 +55,13 @@ pub fn attention(r: &AttentionReport, source: &str, model_line: Option<&str>) ->
         r.observations,
         verdict(r.skipped >= SKIP_GOAL)
     );
-    let _ = writeln!(out, "  trivial observations attended anyway: {}", r.trivial_attended);
+    let _ = writeln!(
+        out,
+        "  precision of attention     {:.3}  ({} trivial observations attended anyway)   goal >= {PRECISION_GOAL:.2}  {}",
+        r.precision,
+        r.trivial_attended,
+        verdict(r.precision >= PRECISION_GOAL)
+    );
     if let Some(l) = model_line {
         let _ = writeln!(out, "{l}");
     }

@@ -167,6 +167,26 @@ const IMPERATIVES: &[&str] = &[
     "secure", "notify", "alert", "evacuate", "help",
 ];
 
+/// Words of a status report: a message whose first word could be an order ("patrol", "scan",
+/// "check", "report"...) but that also says how something went ("patrol checkpoint passed",
+/// "scan complete, no anomalies") reports; it does not instruct.
+const REPORT_WORDS: &[&str] = &[
+    "passed",
+    "complete",
+    "completed",
+    "finished",
+    "ok",
+    "okay",
+    "nominal",
+    "normal",
+    "saved",
+    "logged",
+    "stable",
+    "successful",
+    "successfully",
+    "succeeded",
+];
+
 fn in_list(list: &[&str], w: &str) -> bool {
     list.contains(&w)
 }
@@ -234,7 +254,10 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let first = skip_address(&raw, &words);
     cues.question = text.trim_end().ends_with('?')
         || words.get(first).is_some_and(|w| in_list(QUESTION_STARTS, w) && raw.len() > 2);
-    cues.instruction = words.get(first).is_some_and(|w| in_list(IMPERATIVES, w))
+    let report = !text.contains(['!', '?'])
+        && (words.iter().any(|w| in_list(REPORT_WORDS, w))
+            || text.to_lowercase().contains("nothing to report"));
+    cues.instruction = words.get(first).is_some_and(|w| in_list(IMPERATIVES, w)) && !report
         || words.iter().any(|w| w == "please")
         || text.to_lowercase().contains("you must")
         || text.to_lowercase().contains("you need to");
@@ -307,6 +330,18 @@ mod tests {
         assert_eq!(ev("smoke detector test completed in zone b"), ROUTINE_HAZARD);
         assert_eq!(ev("no smoke detected, status nominal"), 0.0);
         assert_eq!(ev("battery status nominal, all systems normal"), 0.0);
+    }
+
+    #[test]
+    fn a_status_report_that_begins_like_an_order_does_not_instruct() {
+        assert_eq!(ev("patrol checkpoint passed, nothing to report"), 0.0);
+        assert_eq!(ev("scan complete, no anomalies"), 0.0);
+        assert_eq!(ev("check of bay 2 completed"), 0.0);
+        // Orders stay orders, and asking or shouting is never a report.
+        assert_eq!(ev("patrol the north corridor"), INSTRUCTION);
+        assert_eq!(ev("scan the shelves again"), INSTRUCTION);
+        assert_eq!(ev("check whether the door is ok?"), QUESTION);
+        assert_eq!(ev("please confirm the scan is complete"), INSTRUCTION);
     }
 
     #[test]
