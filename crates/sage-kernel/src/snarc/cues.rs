@@ -169,7 +169,8 @@ const IMPERATIVES: &[&str] = &[
 
 /// Words of a status report: a message whose first word could be an order ("patrol", "scan",
 /// "check", "report"...) but that also says how something went ("patrol checkpoint passed",
-/// "scan complete, no anomalies") reports; it does not instruct.
+/// "scan complete, no anomalies") reports; it does not instruct, and a code in it ("waypoint
+/// WP-17 reached") is a sequence number, not a new name.
 const REPORT_WORDS: &[&str] = &[
     "passed",
     "complete",
@@ -185,6 +186,8 @@ const REPORT_WORDS: &[&str] = &[
     "successful",
     "successfully",
     "succeeded",
+    "reached",
+    "arrived",
 ];
 
 fn in_list(list: &[&str], w: &str) -> bool {
@@ -271,7 +274,9 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             && core.chars().skip(1).any(char::is_lowercase);
         // Days and months are capitalised but name nothing new.
         let calendar = in_list(ROUTINE_WORDS, n) || in_list(MONTHS, n);
-        let name = ((capitalised && !sentence_start) || (has_digit && has_letter)) && !calendar;
+        // A code in a status report ("waypoint WP-17 reached") is a sequence number, not news.
+        let code = has_digit && has_letter && !report;
+        let name = ((capitalised && !sentence_start) || code) && !calendar;
         if name && !n.is_empty() && !known(n) {
             cues.entity = true;
         }
@@ -342,6 +347,10 @@ mod tests {
         assert_eq!(ev("scan the shelves again"), INSTRUCTION);
         assert_eq!(ev("check whether the door is ok?"), QUESTION);
         assert_eq!(ev("please confirm the scan is complete"), INSTRUCTION);
+        // Nor does a report's sequence code name something new; a name in it still does.
+        assert_eq!(ev("waypoint WP-17 reached, status ok"), 0.0);
+        assert!(cues("visitor Patel arrived at reception", &|_| false).entity);
+        assert!(cues("the new robot Unit-K4 joins the fleet today", &|_| false).entity);
     }
 
     #[test]
