@@ -273,3 +273,31 @@ fn bench_attention_meets_the_goals_on_the_bundled_scenario_and_the_independent_c
     }
     let _ = std::fs::remove_file(file);
 }
+
+/// Operator messages said in many ways (`scenarios/make_messages.py tuning`): the rule catches
+/// every salient one, and the default model, asked about the messages the rule leaves unsure,
+/// attends no routine line (its score is calibrated against routine lines; uncalibrated, it
+/// attended every one of them).
+#[test]
+fn bench_attention_on_plain_messages_with_and_without_the_model() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let set = Command::new("python3")
+        .arg(format!("{root}/scenarios/make_messages.py"))
+        .arg("tuning")
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", text(&set.stderr));
+    let file = std::env::temp_dir().join(format!("sage-messages-{}.jsonl", std::process::id()));
+    std::fs::write(&file, &set.stdout).unwrap();
+    let path = file.display().to_string();
+    for args in [vec!["bench", "attention", &path], vec!["bench", "attention", "--with-model", &path]] {
+        let out = sage(&args, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let report = text(&out.stdout);
+        for figure in ["recall of salient events", "precision of attention"] {
+            let line = report.lines().find(|l| l.contains(figure)).unwrap_or_else(|| panic!("{report}"));
+            assert!(line.ends_with(" met"), "{args:?}: {line}");
+        }
+    }
+    let _ = std::fs::remove_file(file);
+}

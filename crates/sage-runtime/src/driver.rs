@@ -258,7 +258,7 @@ impl Executor for LlmDriver {
             Some(scorer) => scorer.score(&self.residency, self.store.as_ref(), source, text),
             None => None,
         };
-        tracing::debug!(source, cheap, ?out, "semantic importance");
+        tracing::debug!(source, text, cheap, ?out, "semantic importance");
         self.tape.push(self.tick, TapeEntry::Score { score: out });
         out
     }

@@ -4,12 +4,12 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision...) not negated ("no smoke") |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, outage, slippery...) not negated ("no smoke"), or a hazard phrase ("stopped responding", "lost contact", "watch out", "without a badge") |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, inspection, resolved, false alarm...) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap...), or shouting with `!` |
-//! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, where, can, is...) |
-//! | instruction | 0.6 | starts with an imperative verb (stop, go, bring, check...), possibly after "please" or a name and a comma; or "please", "you must", "you need to" anywhere |
-//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) |
+//! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...) |
+//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
+//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
 //!
 //! The attention threshold in WAKE is 0.35: a hazard, an urgent message, a question, an
 //! instruction and a new name are attended; routine status lines and hazard words in a routine
@@ -89,6 +89,69 @@ const HAZARD_WORDS: &[&str] = &[
     "weapon",
     "attack",
     "alarm",
+    "slippery",
+    "sparking",
+    "spark",
+    "outage",
+    "blackout",
+    "stranger",
+    "unauthorized",
+    "trespassing",
+    "unknown",
+    "unidentified",
+    "suspicious",
+    "fall",
+    "falls",
+    "collapse",
+    "collapsing",
+    "tipping",
+    "toppling",
+    "damaged",
+    "broken",
+    "malfunction",
+    "malfunctioning",
+    "unresponsive",
+    "child",
+    "children",
+    "flooded",
+    "burned",
+    "wounded",
+    "oil",
+    "wet",
+    "glass",
+    "icy",
+];
+
+/// Hazards said in more than one word, read in the lower-cased text as they are (no negation:
+/// "not responding" is the hazard).
+const HAZARD_PHRASES: &[&str] = &[
+    "stopped responding",
+    "not responding",
+    "no response from",
+    "lost contact",
+    "lost connection",
+    "caught in",
+    "about to fall",
+    "watch out",
+    "look out",
+    "without a badge",
+    "without badge",
+    "no badge",
+    "without id",
+    "without permission",
+    "without authorization",
+];
+
+/// Instructions said without an imperative first word.
+const INSTRUCTION_PHRASES: &[&str] = &[
+    "please",
+    "you must",
+    "you need to",
+    "need you to",
+    "want you to",
+    "you should",
+    "you have to",
+    "make sure",
 ];
 
 const ROUTINE_WORDS: &[&str] = &[
@@ -164,7 +227,10 @@ const IMPERATIVES: &[&str] = &[
     "deliver", "lift", "avoid", "slow", "start", "begin", "resume", "pause", "cancel", "abort", "dock",
     "navigate", "head", "look", "find", "show", "tell", "give", "hold", "keep", "leave", "get", "carry",
     "scan", "patrol", "shut", "switch", "restart", "reboot", "load", "unload", "park", "back", "clear",
-    "secure", "notify", "alert", "evacuate", "help",
+    "secure", "notify", "alert", "evacuate", "help", "stay", "remain", "freeze", "grab", "lock", "unlock",
+    "listen", "watch", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify",
+    "ensure", "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide",
+    "fix", "repair", "replace", "prepare", "announce", "don't", "never",
 ];
 
 /// Words of a status report: a message whose first word could be an order ("patrol", "scan",
@@ -188,6 +254,10 @@ const REPORT_WORDS: &[&str] = &[
     "succeeded",
     "reached",
     "arrived",
+    "synced",
+    "synchronized",
+    "engaged",
+    "received",
 ];
 
 fn in_list(list: &[&str], w: &str) -> bool {
@@ -237,10 +307,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let mut cues = Cues::default();
 
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
-    let hazard = (0..words.len()).any(|i| in_list(HAZARD_WORDS, &words[i]) && !negated(i));
+    let lower = text.to_lowercase().replace('’', "'");
+    let hazard = (0..words.len()).any(|i| in_list(HAZARD_WORDS, &words[i]) && !negated(i))
+        || HAZARD_PHRASES.iter().any(|p| lower.contains(p));
     let routine = words.iter().any(|w| in_list(ROUTINE_WORDS, w))
-        || text.to_lowercase().contains("all clear")
-        || text.to_lowercase().contains("false alarm");
+        || lower.contains("all clear")
+        || lower.contains("false alarm");
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
     }
@@ -255,15 +327,24 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     }
 
     let first = skip_address(&raw, &words);
-    cues.question = text.trim_end().ends_with('?')
-        || words.get(first).is_some_and(|w| in_list(QUESTION_STARTS, w) && raw.len() > 2);
+    // "what's" asks as "what" does; "don't" orders.
+    let opening = words.get(first).map(|w| w.replace('’', "'")).unwrap_or_default();
+    let opening_stem = opening.split('\'').next().unwrap_or_default();
+    cues.question =
+        text.trim_end().ends_with('?') || (in_list(QUESTION_STARTS, opening_stem) && raw.len() > 2);
     let report = !text.contains(['!', '?'])
-        && (words.iter().any(|w| in_list(REPORT_WORDS, w))
-            || text.to_lowercase().contains("nothing to report"));
-    cues.instruction = words.get(first).is_some_and(|w| in_list(IMPERATIVES, w)) && !report
+        && (words.iter().any(|w| in_list(REPORT_WORDS, w)) || lower.contains("nothing to report"));
+    // An order may open any clause: "Oil on the floor near machine 4, avoid it".
+    let clause_starts = std::iter::once(first).chain(
+        raw.iter().enumerate().filter(|(_, w)| w.ends_with([',', ';', '.', '!', ':'])).map(|(i, _)| i + 1),
+    );
+    let orders = clause_starts.filter(|&i| i < words.len()).any(|i| {
+        let w = words[i].replace('’', "'");
+        in_list(IMPERATIVES, &w) || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
+    });
+    cues.instruction = orders && !report
         || words.iter().any(|w| w == "please")
-        || text.to_lowercase().contains("you must")
-        || text.to_lowercase().contains("you need to");
+        || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p));
 
     let mut sentence_start = true;
     for (w, n) in raw.iter().zip(&words) {
@@ -285,11 +366,23 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     cues
 }
 
-/// Index of the first word after a vocative ("Robot, ...", "Sage: ...") or "please".
+/// Words that open a message without being its verb: greetings and fillers.
+const GREETINGS: &[&str] =
+    &["hey", "hi", "hello", "ok", "okay", "yo", "sage", "robot", "so", "now", "and", "oh"];
+
+/// Index of the first word after a vocative ("Robot, ...", "Hey robot, ...", "Sage: ...") or
+/// "please": an opening of up to three words ending with a comma or a colon whose first word is
+/// not itself an order ("Stop, ..."), or greetings and fillers.
 fn skip_address(raw: &[&str], words: &[String]) -> usize {
     let mut i = 0;
-    if raw.len() > 1 && (raw[0].ends_with(',') || raw[0].ends_with(':')) {
-        i = 1;
+    let comma = raw.iter().take(3).position(|w| w.ends_with(',') || w.ends_with(':'));
+    if let Some(c) = comma.filter(|&c| c + 1 < raw.len()) {
+        if !in_list(IMPERATIVES, &words[0]) {
+            i = c + 1;
+        }
+    }
+    while words.get(i).is_some_and(|w| in_list(GREETINGS, w)) && i + 1 < words.len() {
+        i += 1;
     }
     if words.get(i).is_some_and(|w| w == "please") {
         i += 1;
@@ -330,6 +423,22 @@ mod tests {
     }
 
     #[test]
+    fn paraphrases_read_as_their_cue() {
+        assert_eq!(ev("What's the temperature in the server room"), QUESTION);
+        assert_eq!(ev("Hey robot, move aside, the stretcher is coming through"), INSTRUCTION);
+        assert_eq!(ev("Don't touch the red button"), INSTRUCTION);
+        assert_eq!(ev("do not enter the cold store"), INSTRUCTION);
+        assert_eq!(ev("I need you to come to bay 4"), INSTRUCTION);
+        assert_eq!(ev("Robot 5 has stopped responding"), HAZARD);
+        assert_eq!(ev("A man without a badge is in the lab"), HAZARD);
+        assert_eq!(ev("The robot arm is sparking"), HAZARD);
+        assert_eq!(ev("Power outage in the east wing"), HAZARD);
+        // Negated or in a routine frame, the new words are not hazards either.
+        assert_eq!(ev("no damaged pallets found"), 0.0);
+        assert_eq!(ev("wet floor drill planned for monday"), ROUTINE_HAZARD);
+    }
+
+    #[test]
     fn routine_frames_and_negations_are_not_hazards() {
         assert_eq!(ev("fire drill scheduled for friday"), ROUTINE_HAZARD);
         assert_eq!(ev("smoke detector test completed in zone b"), ROUTINE_HAZARD);
@@ -347,6 +456,7 @@ mod tests {
         assert_eq!(ev("scan the shelves again"), INSTRUCTION);
         assert_eq!(ev("check whether the door is ok?"), QUESTION);
         assert_eq!(ev("please confirm the scan is complete"), INSTRUCTION);
+        assert_eq!(ev("the crates are in aisle 4, take them to bay 2"), INSTRUCTION);
         // Nor does a report's sequence code name something new; a name in it still does.
         assert_eq!(ev("waypoint WP-17 reached, status ok"), 0.0);
         assert!(cues("visitor Patel arrived at reception", &|_| false).entity);
