@@ -4,13 +4,13 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl     # SET: tuning, held-1, held-2
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1, held-2, held-3
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
-`tuning` was written first and the rule's word lists were widened on it; `held-1` was written
-before that change and run once after it (then its two misses were fixed, so it is tuned on too);
-`held-2` was written before that second change and run once after it. Write a new set to check
-the rule again.
+`tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
+written before the next change of the rule and run once after it (38, 26 and 35 of 40), and its
+misses were then used to change the rule again, so every set here is tuned on now (decision
+0013). Write a new set to check the rule again.
 """
 import json
 import sys
@@ -214,6 +214,73 @@ SETS = {
             'docked and charging',
         ],
     ),
+    'held-3': (
+        [
+            'The main conveyor motor is smoking slightly',
+            'Could you move the blue bins to aisle 2',
+            'A worker is lying on the floor near packing station 5',
+            'Kids are climbing on the pallets outside',
+            'Reverse slowly, you are too close to the wall',
+            'The hydraulic line on the lift is dripping fluid',
+            'When is the next truck due',
+            'Someone keeps trying to open the locked door',
+            'Your camera is covered in dust, wipe it',
+            'The temperature in cold room 2 is rising fast',
+            'Give way to the pedestrians at the crossing',
+            "There's a strange noise coming from the compressor",
+            'Mrs. Oduya needs an escort to the parking deck',
+            'Shelf 14 is leaning dangerously',
+            'Are you carrying anything right now',
+            'The dog got loose in the yard',
+            'A pallet is blocking the fire exit',
+            'Lift the crate onto the second shelf',
+            'The window in the stairwell shattered',
+            'How long have you been running',
+            'Unit 7 is overheating again',
+            'Sweep the spilled beans in aisle 12',
+            'A customer is asking for help at the counter',
+            'The sprinkler in zone H is going off',
+            'Is the printer jammed again',
+            'Go check on the noise in the basement',
+            'Our network is down across the site',
+            'Two people are arguing loudly at gate 1',
+            'Wait for the technician before restarting',
+            'Somebody dropped a box of glass bottles',
+            'Stand clear of the doors',
+            'The freezer alarm keeps beeping',
+            'Which route did you take this morning',
+            'Ice is forming on the loading ramp',
+            'Headlights of an unknown car at the fence',
+            'Notify the supervisor that the scanner is broken',
+            'A fuse blew in panel 3',
+            "The generator won't start",
+            'Guide the visitor to the exit',
+            'Raise your arm slowly and hold it',
+        ],
+        [
+            'status: ok',
+            'unit 4 is charging',
+            'all doors locked',
+            'battery level 71 percent',
+            'inventory count updated',
+            'temperature is 18 degrees in zone C',
+            'there are no open tickets',
+            'staff meeting planned for monday',
+            'fire alarm test done as scheduled',
+            'conveyor running normally',
+            'crew finished cleaning aisle 8',
+            'route 9 finished',
+            'camera 2 is recording',
+            'door 5 closed',
+            'night shift is starting as planned',
+            'data backup finished',
+            'checkpoint 3 passed',
+            'network latency normal',
+            'no pending jobs',
+            'robot 2 is idling at dock',
+        ],
+    ),
+
 }
 
 

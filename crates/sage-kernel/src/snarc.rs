@@ -42,7 +42,7 @@ const CONFLICT_MIN: usize = 5;
 /// EMA rate of the expected cross-sensor correlation.
 const EXPECT_ALPHA: f64 = 0.1;
 /// Recent text messages kept for surprise and novelty.
-const TEXT_WINDOW: usize = 20;
+const TEXT_WINDOW: usize = 64;
 /// Smallest weight a dimension can learn down to.
 const MIN_WEIGHT: f64 = 0.05;
 /// Sensor streams and text sources remembered at once (names come from outside: beyond this the
@@ -174,9 +174,8 @@ impl Default for SnarcConfig {
                 "task",
                 "plan",
             ]),
+            // Not "no" or "not": a negation is no contradiction ("no anomalies detected").
             contradiction_words: words(&[
-                "not",
-                "no",
                 "but",
                 "however",
                 "wrong",

@@ -10,6 +10,7 @@
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...) |
 //! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
+//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), or something there ("there's a fox"; not "there are no") |
 //!
 //! The attention threshold in WAKE is 0.35: a hazard, an urgent message, a question, an
 //! instruction and a new name are attended; routine status lines and hazard words in a routine
@@ -32,6 +33,8 @@ pub const QUESTION: f64 = 0.6;
 pub const INSTRUCTION: f64 = 0.6;
 /// A name or code never seen from this source.
 pub const ENTITY: f64 = 0.5;
+/// Something happening: a person in the message, an ongoing change, something that is there.
+pub const EVENT: f64 = 0.5;
 
 const HAZARD_WORDS: &[&str] = &[
     "fire",
@@ -120,6 +123,62 @@ const HAZARD_WORDS: &[&str] = &[
     "wet",
     "glass",
     "icy",
+    "burst",
+    "cracked",
+    "shattered",
+    "screaming",
+    "hit",
+    "struck",
+];
+
+/// Titles before a name, whose full stop ends no sentence.
+const HONORIFICS: &[&str] = &["mr", "mrs", "ms", "dr", "prof", "st"];
+
+/// People: a message about someone is about something happening.
+const PEOPLE: &[&str] = &[
+    "someone",
+    "somebody",
+    "someone's",
+    "somebody's",
+    "anyone",
+    "anybody",
+    "person",
+    "people",
+    "man",
+    "woman",
+    "men",
+    "women",
+    "worker",
+    "workers",
+    "patient",
+    "visitor",
+    "visitors",
+    "guest",
+    "customer",
+    "kid",
+    "kids",
+];
+
+/// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
+const STEADY: &[&str] = &[
+    "charging",
+    "running",
+    "working",
+    "operating",
+    "idling",
+    "recording",
+    "waiting",
+    "standing",
+    "sleeping",
+    "starting",
+    "loading",
+    "streaming",
+    "logging",
+    "listening",
+    "being",
+    "nothing",
+    "something",
+    "everything",
 ];
 
 /// Hazards said in more than one word, read in the lower-cased text as they are (no negation:
@@ -140,6 +199,16 @@ const HAZARD_PHRASES: &[&str] = &[
     "without id",
     "without permission",
     "without authorization",
+    "won't start",
+    "will not start",
+    "not working",
+    "doesn't work",
+    "stopped working",
+    "is down",
+    "went down",
+    "broke down",
+    "got loose",
+    "blew",
 ];
 
 /// Instructions said without an imperative first word.
@@ -230,7 +299,8 @@ const IMPERATIVES: &[&str] = &[
     "secure", "notify", "alert", "evacuate", "help", "stay", "remain", "freeze", "grab", "lock", "unlock",
     "listen", "watch", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify",
     "ensure", "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide",
-    "fix", "repair", "replace", "prepare", "announce", "don't", "never",
+    "fix", "repair", "replace", "prepare", "announce", "don't", "never", "stand", "record", "cover", "wipe",
+    "sweep", "reverse", "raise",
 ];
 
 /// Words of a status report: a message whose first word could be an order ("patrol", "scan",
@@ -277,6 +347,8 @@ pub struct Cues {
     pub instruction: bool,
     /// A name or code this source never used.
     pub entity: bool,
+    /// Something happening: a person, an ongoing change, something that is there.
+    pub event: bool,
 }
 
 impl Cues {
@@ -288,6 +360,7 @@ impl Cues {
             if self.question { QUESTION } else { 0.0 },
             if self.instruction { INSTRUCTION } else { 0.0 },
             if self.entity { ENTITY } else { 0.0 },
+            if self.event { EVENT } else { 0.0 },
         ]
         .into_iter()
         .fold(0.0, f64::max)
@@ -361,9 +434,27 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         if name && !n.is_empty() && !known(n) {
             cues.entity = true;
         }
-        sentence_start = w.ends_with(['.', '!', '?', ':']);
+        // "Mrs. Oduya": an honorific's full stop does not end the sentence.
+        sentence_start = w.ends_with(['.', '!', '?', ':']) && !in_list(HONORIFICS, n);
     }
+    cues.event = !report && happening(&words, &lower);
     cues
+}
+
+/// Whether a message says something is happening: a person is in it ("someone is hiding"), a
+/// change is going on ("the battery pack is swelling"; not a steady state such as "is
+/// charging"), or something is there ("there's a fox in the warehouse"; not "there are no...").
+fn happening(words: &[String], lower: &str) -> bool {
+    let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
+    let person = (0..words.len()).any(|i| in_list(PEOPLE, &words[i]) && !negated(i));
+    let be = |w: &str| matches!(w, "is" | "are" | "was" | "were" | "it's" | "keeps" | "keep");
+    let ongoing = words
+        .windows(2)
+        .any(|p| be(&p[0]) && p[1].len() > 4 && p[1].ends_with("ing") && !in_list(STEADY, &p[1]));
+    let there = ["there is a", "there's a", "there is an", "there's an", "there are some", "there are two"]
+        .iter()
+        .any(|p| lower.contains(p));
+    person || ongoing || there
 }
 
 /// Words that open a message without being its verb: greetings and fillers.
@@ -433,6 +524,17 @@ mod tests {
         assert_eq!(ev("A man without a badge is in the lab"), HAZARD);
         assert_eq!(ev("The robot arm is sparking"), HAZARD);
         assert_eq!(ev("Power outage in the east wing"), HAZARD);
+        // Something happening, without a hazard word.
+        assert_eq!(ev("I think someone is hiding behind the racks"), EVENT);
+        assert_eq!(ev("The battery pack on unit 2 is swelling"), EVENT);
+        assert_eq!(ev("There's a fox in the warehouse"), EVENT);
+        assert!(cues("Mrs. Oduya needs an escort", &|_| false).entity);
+        assert_eq!(ev("The generator won't start"), HAZARD);
+        // Steady states, absences and reports are not events.
+        assert_eq!(ev("unit 4 is charging"), 0.0);
+        assert_eq!(ev("there are no open tickets"), 0.0);
+        assert_eq!(ev("nobody in zone B"), 0.0);
+        assert_eq!(ev("crew finished cleaning aisle 8, visitor badge logged"), 0.0);
         // Negated or in a routine frame, the new words are not hazards either.
         assert_eq!(ev("no damaged pallets found"), 0.0);
         assert_eq!(ev("wet floor drill planned for monday"), ROUTINE_HAZARD);
