@@ -4,7 +4,8 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, outage, slippery...) not negated ("no smoke"), or a hazard phrase ("stopped responding", "lost contact", "watch out", "without a badge") |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking...) not negated ("no smoke") |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, oil, a child...) not negated, or a phrase ("stopped responding", "lost contact", "won't start", "watch out", "without a badge"); never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, inspection, resolved, false alarm...) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap...), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...) |
@@ -23,6 +24,8 @@ use crate::text::normalize_word;
 
 /// Evidence of a hazard.
 pub const HAZARD: f64 = 1.0;
+/// Trouble that is no emergency on its own ("the network is down", "oil on the floor").
+pub const TROUBLE: f64 = 0.7;
 /// A hazard word in a routine frame (a drill, a scheduled test, a resolved alarm).
 pub const ROUTINE_HAZARD: f64 = 0.25;
 /// Urgency without a hazard.
@@ -92,21 +95,28 @@ const HAZARD_WORDS: &[&str] = &[
     "weapon",
     "attack",
     "alarm",
-    "slippery",
     "sparking",
     "spark",
+    "collapse",
+    "collapsing",
+    "flooded",
+    "burned",
+    "wounded",
+    "trespassing",
+];
+
+/// Trouble that is not an emergency on its own: attended ([`TROUBLE`]), never a crisis.
+const TROUBLE_WORDS: &[&str] = &[
+    "slippery",
     "outage",
     "blackout",
     "stranger",
     "unauthorized",
-    "trespassing",
     "unknown",
     "unidentified",
     "suspicious",
     "fall",
     "falls",
-    "collapse",
-    "collapsing",
     "tipping",
     "toppling",
     "damaged",
@@ -116,9 +126,6 @@ const HAZARD_WORDS: &[&str] = &[
     "unresponsive",
     "child",
     "children",
-    "flooded",
-    "burned",
-    "wounded",
     "oil",
     "wet",
     "glass",
@@ -181,9 +188,9 @@ const STEADY: &[&str] = &[
     "everything",
 ];
 
-/// Hazards said in more than one word, read in the lower-cased text as they are (no negation:
-/// "not responding" is the hazard).
-const HAZARD_PHRASES: &[&str] = &[
+/// Trouble said in more than one word, read in the lower-cased text as it is (no negation:
+/// "not responding" is the trouble).
+const TROUBLE_PHRASES: &[&str] = &[
     "stopped responding",
     "not responding",
     "no response from",
@@ -337,7 +344,7 @@ fn in_list(list: &[&str], w: &str) -> bool {
 /// The cues of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Cues {
-    /// Hazard evidence: [`HAZARD`], [`ROUTINE_HAZARD`] or 0.
+    /// Hazard evidence: [`HAZARD`], [`TROUBLE`], [`ROUTINE_HAZARD`] or 0.
     pub hazard: f64,
     /// Urgency without a hazard: [`URGENCY`] or 0.
     pub urgency: f64,
@@ -381,13 +388,17 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
 
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
     let lower = text.to_lowercase().replace('’', "'");
-    let hazard = (0..words.len()).any(|i| in_list(HAZARD_WORDS, &words[i]) && !negated(i))
-        || HAZARD_PHRASES.iter().any(|p| lower.contains(p));
+    let hazard = (0..words.len()).any(|i| in_list(HAZARD_WORDS, &words[i]) && !negated(i));
+    let trouble = (0..words.len()).any(|i| in_list(TROUBLE_WORDS, &words[i]) && !negated(i))
+        || TROUBLE_PHRASES.iter().any(|p| lower.contains(p));
+
     let routine = words.iter().any(|w| in_list(ROUTINE_WORDS, w))
         || lower.contains("all clear")
         || lower.contains("false alarm");
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
+    } else if trouble {
+        cues.hazard = if routine { ROUTINE_HAZARD } else { TROUBLE };
     }
 
     let shouting = text.contains('!')
@@ -520,16 +531,18 @@ mod tests {
         assert_eq!(ev("Don't touch the red button"), INSTRUCTION);
         assert_eq!(ev("do not enter the cold store"), INSTRUCTION);
         assert_eq!(ev("I need you to come to bay 4"), INSTRUCTION);
-        assert_eq!(ev("Robot 5 has stopped responding"), HAZARD);
-        assert_eq!(ev("A man without a badge is in the lab"), HAZARD);
+        assert_eq!(ev("Robot 5 has stopped responding"), TROUBLE);
+        assert_eq!(ev("A man without a badge is in the lab"), TROUBLE);
         assert_eq!(ev("The robot arm is sparking"), HAZARD);
-        assert_eq!(ev("Power outage in the east wing"), HAZARD);
+        assert_eq!(ev("Power outage in the east wing"), TROUBLE);
         // Something happening, without a hazard word.
         assert_eq!(ev("I think someone is hiding behind the racks"), EVENT);
         assert_eq!(ev("The battery pack on unit 2 is swelling"), EVENT);
         assert_eq!(ev("There's a fox in the warehouse"), EVENT);
         assert!(cues("Mrs. Oduya needs an escort", &|_| false).entity);
-        assert_eq!(ev("The generator won't start"), HAZARD);
+        assert_eq!(ev("The generator won't start"), TROUBLE);
+        // Trouble is attended but is no hazard: an input that raises CRISIS on hazards ignores it.
+        assert!(cues("the network is down", &|_| false).hazard < HAZARD);
         // Steady states, absences and reports are not events.
         assert_eq!(ev("unit 4 is charging"), 0.0);
         assert_eq!(ev("there are no open tickets"), 0.0);
