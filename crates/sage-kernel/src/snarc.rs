@@ -43,6 +43,8 @@ const CONFLICT_MIN: usize = 5;
 const EXPECT_ALPHA: f64 = 0.1;
 /// Recent text messages kept for surprise and novelty.
 const TEXT_WINDOW: usize = 64;
+/// Word overlap (Jaccard) with a recent message from which a message counts as a repeat.
+const REPEAT_SIMILARITY: f64 = 0.8;
 /// Smallest weight a dimension can learn down to.
 const MIN_WEIGHT: f64 = 0.05;
 /// Sensor streams and text sources remembered at once (names come from outside: beyond this the
@@ -427,7 +429,12 @@ impl Snarc {
         let novelty = if track.recent.is_empty() { 1.0 } else { 1.0 - similar };
         // The rule's cues (hazard, urgency, question, instruction, new name).
         let vocabulary = &track.vocabulary;
-        let cues = cues::read(text, &|w| vocabulary.contains_key(w), &self.urgency);
+        let mut cues = cues::read(text, &|w| vocabulary.contains_key(w), &self.urgency);
+        // A situation told again in the same words ("3 people in zone B" every few minutes) is a
+        // status line by now; an order, a question or a hazard said again still counts.
+        if similar >= REPEAT_SIMILARITY {
+            cues.event = false;
+        }
         let evidence = cues.evidence();
         // Arousal: the message's intensity (hazard, urgency), a little for domain keywords.
         let density = if content.is_empty() {

@@ -176,6 +176,20 @@ fn the_urgent_fire_message_is_salient_and_its_look_alike_is_not() {
     assert!(drill.total < 0.35, "{drill:?}");
 }
 
+#[test]
+fn a_situation_told_again_in_the_same_words_habituates_but_an_order_does_not() {
+    let mut s = Snarc::new(SnarcConfig::default());
+    s.assess_text("op", "status nominal", None);
+    let first = s.assess_text("op", "three people are waiting in zone B", None);
+    assert!(first.total >= 0.35, "{first:?}");
+    s.assess_text("op", "status nominal", None);
+    let again = s.assess_text("op", "three people are waiting in zone B", None);
+    assert!(again.total < 0.35, "{again:?}");
+    s.assess_text("op", "stop the conveyor", None);
+    let order = s.assess_text("op", "stop the conveyor", None);
+    assert!(order.total >= 0.35, "{order:?}");
+}
+
 mod invariance {
     use super::*;
     use proptest::prelude::*;
