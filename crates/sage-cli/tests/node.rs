@@ -114,8 +114,28 @@ source = "operator"
         "std_msgs/msg/String",
     )
     .unwrap();
-    robot.put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question).wait().unwrap();
-    wait("an answer on sage/answers", 120, || saw("sage/answers") > 0);
+    robot.put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question.clone()).wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut asked = Instant::now();
+    while saw("sage/answers") == 0 {
+        // Zenoh drops a put that reaches no subscriber; if the node's subscription had not
+        // reached the robot's session yet, the question is asked again, as an operator would.
+        if asked.elapsed() > Duration::from_secs(15) {
+            robot
+                .put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question.clone())
+                .wait()
+                .unwrap();
+            asked = Instant::now();
+        }
+        // On a timeout, say what the node said (its log) and what was heard.
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for an answer on sage/answers; heard keys {:?}; the node's log:\n{}",
+            heard.lock().unwrap().iter().map(|(k, _)| k.clone()).collect::<std::collections::BTreeSet<_>>(),
+            log.lock().unwrap().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     wait("the answer as std_msgs/String", 10, || saw("0/sage/answers/std_msgs::msg::dds_::String_/") > 0);
     let answers = heard.lock().unwrap().clone();
     let (_, json) = answers.iter().find(|(k, _)| k == "sage/answers").unwrap();
