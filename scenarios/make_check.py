@@ -14,7 +14,10 @@ their misses looked at; 200-219, 300-319 and 400-419 were run once for docs/BENC
 Report on seeds from 500 on.
 """
 import json, math, random, sys
-seed = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+try:
+    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+except ValueError:
+    sys.exit(f"make_check.py: the seed must be a whole number, not {sys.argv[1]!r}")
 rng = random.Random(seed)
 END = 600
 chans = {"arm_joints": 0.7, "thermal": 35.0, "wheel_odom": -2.0}

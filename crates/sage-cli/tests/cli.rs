@@ -252,26 +252,41 @@ fn a_broken_cached_import_is_imported_again() {
     assert!(std::fs::metadata(&imported[0]).unwrap().len() > 1000);
 }
 
+/// A scenario written by one of `scenarios/`' generators, in a temporary folder that goes with
+/// the returned guard.
+fn generated(script: &str, arg: &str) -> (tempfile::TempDir, String) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let out = Command::new("python3").arg(format!("{root}/scenarios/{script}")).arg(arg).output().unwrap();
+    assert!(out.status.success(), "{script} {arg}: {}", text(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("scenario.jsonl");
+    std::fs::write(&file, &out.stdout).unwrap();
+    (dir, file.display().to_string())
+}
+
+/// `sage bench attention` with `args` prints every one of `figures` as met.
+fn attention_meets(args: &[&str], figures: &[&str]) {
+    let out = sage(&[&["bench", "attention"], args].concat(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for figure in figures {
+        let line = report.lines().find(|l| l.contains(figure)).unwrap_or_else(|| panic!("{report}"));
+        assert!(line.ends_with(" met"), "{args:?}: {line}");
+    }
+}
+
 /// The bundled labelled scenario and the independent check (`scenarios/make_check.py`, a tuning
 /// seed whose 6.6σ jump the 4.5σ floor missed) meet the judgment goals through `sage bench attention`.
 #[test]
 fn bench_attention_meets_the_goals_on_the_bundled_scenario_and_the_independent_check() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let check =
-        Command::new("python3").arg(format!("{root}/scenarios/make_check.py")).arg("5").output().unwrap();
-    assert!(check.status.success(), "{}", text(&check.stderr));
-    let file = std::env::temp_dir().join(format!("sage-check-{}.jsonl", std::process::id()));
-    std::fs::write(&file, &check.stdout).unwrap();
-    for scenario in [format!("{root}/scenarios/attention.jsonl"), file.display().to_string()] {
-        let out = sage(&["bench", "attention", &scenario], None);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let report = text(&out.stdout);
-        for figure in ["recall of salient events", "compute skipped", "precision of attention"] {
-            let line = report.lines().find(|l| l.contains(figure)).unwrap_or_else(|| panic!("{report}"));
-            assert!(line.ends_with(" met"), "{scenario}: {line}");
-        }
+    let bundled = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/attention.jsonl");
+    let (_dir, check) = generated("make_check.py", "5");
+    for scenario in [bundled, check.as_str()] {
+        attention_meets(
+            &[scenario],
+            &["recall of salient events", "compute skipped", "precision of attention"],
+        );
     }
-    let _ = std::fs::remove_file(file);
 }
 
 /// Operator messages said in many ways (`scenarios/make_messages.py tuning`): the rule catches
@@ -280,24 +295,8 @@ fn bench_attention_meets_the_goals_on_the_bundled_scenario_and_the_independent_c
 /// attended every one of them).
 #[test]
 fn bench_attention_on_plain_messages_with_and_without_the_model() {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let set = Command::new("python3")
-        .arg(format!("{root}/scenarios/make_messages.py"))
-        .arg("tuning")
-        .output()
-        .unwrap();
-    assert!(set.status.success(), "{}", text(&set.stderr));
-    let file = std::env::temp_dir().join(format!("sage-messages-{}.jsonl", std::process::id()));
-    std::fs::write(&file, &set.stdout).unwrap();
-    let path = file.display().to_string();
-    for args in [vec!["bench", "attention", &path], vec!["bench", "attention", "--with-model", &path]] {
-        let out = sage(&args, None);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let report = text(&out.stdout);
-        for figure in ["recall of salient events", "precision of attention"] {
-            let line = report.lines().find(|l| l.contains(figure)).unwrap_or_else(|| panic!("{report}"));
-            assert!(line.ends_with(" met"), "{args:?}: {line}");
-        }
-    }
-    let _ = std::fs::remove_file(file);
+    let (_dir, messages) = generated("make_messages.py", "tuning");
+    let figures = ["recall of salient events", "precision of attention"];
+    attention_meets(&[&messages], &figures);
+    attention_meets(&["--with-model", &messages], &figures);
 }
