@@ -105,26 +105,28 @@ source = "operator"
 
     // A burst of IMU readings (coalesced), a garbage payload (counted), a question.
     let imu = fixture("imu.cdr");
+    // Zenoh's default for a put is to drop it when the link is congested (a fresh-clone run
+    // received 140 of the 201); the robot here blocks instead, so the garbage is sure to arrive.
+    let put = |key: &str, payload: Vec<u8>| {
+        robot.put(key, payload).congestion_control(zenoh::qos::CongestionControl::Block).wait().unwrap()
+    };
     for _ in 0..200 {
-        robot.put("0/imu/sensor_msgs::msg::dds_::Imu_/RIHS01_7d9a", imu.clone()).wait().unwrap();
+        put("0/imu/sensor_msgs::msg::dds_::Imu_/RIHS01_7d9a", imu.clone());
     }
-    robot.put("0/imu/sensor_msgs::msg::dds_::Imu_/RIHS01_7d9a", vec![0u8, 1, 0, 0, 9]).wait().unwrap();
+    put("0/imu/sensor_msgs::msg::dds_::Imu_/RIHS01_7d9a", vec![0u8, 1, 0, 0, 9]);
     let question = sage_io::cdr::encode(
         &sage_io::msgs::StringMsg { data: "What is the battery level of the robot?".into() },
         "std_msgs/msg/String",
     )
     .unwrap();
-    robot.put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question.clone()).wait().unwrap();
+    put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question.clone());
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut asked = Instant::now();
     while saw("sage/answers") == 0 {
         // Zenoh drops a put that reaches no subscriber; if the node's subscription had not
         // reached the robot's session yet, the question is asked again, as an operator would.
         if asked.elapsed() > Duration::from_secs(15) {
-            robot
-                .put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question.clone())
-                .wait()
-                .unwrap();
+            put("0/operator/std_msgs::msg::dds_::String_/RIHS01_df66", question.clone());
             asked = Instant::now();
         }
         // On a timeout, say what the node said (its log) and what was heard.
@@ -149,8 +151,12 @@ source = "operator"
     // The HTTP side shares the kernel: an observation goes to the same inbox.
     let r = common::post(&addr, "/sage/observations", r#"{"source": "tablet", "text": "Is aisle 4 clear?"}"#);
     assert!(r.starts_with("HTTP/1.1 202"), "{r}");
+    let undecodable = "sage:inputs_total{source=\"imu\",outcome=\"undecodable\"} 1";
+    wait("the garbage payload counted as undecodable", 10, || {
+        common::get(&addr, "/metrics").contains(undecodable)
+    });
     let m = common::get(&addr, "/metrics");
-    assert!(m.contains("sage:inputs_total{source=\"imu\",outcome=\"undecodable\"} 1"), "{m}");
+    assert!(m.contains(undecodable), "{m}");
     let coalesced: u64 = m
         .lines()
         .find(|l| l.starts_with("sage:inputs_total{source=\"imu\",outcome=\"coalesced\"}"))
