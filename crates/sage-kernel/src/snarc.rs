@@ -23,6 +23,7 @@ use crate::text::{is_stopword, normalize_word};
 
 pub mod cues;
 pub mod levels;
+mod lexicon;
 
 use levels::{Levels, Z_SALIENT};
 

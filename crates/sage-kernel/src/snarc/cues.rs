@@ -20,6 +20,7 @@
 
 use std::collections::HashSet;
 
+use super::lexicon::*;
 use crate::text::normalize_word;
 
 /// Evidence of a hazard.
@@ -38,308 +39,6 @@ pub const INSTRUCTION: f64 = 0.6;
 pub const ENTITY: f64 = 0.5;
 /// Something happening: a person in the message, an ongoing change, something that is there.
 pub const EVENT: f64 = 0.5;
-
-const HAZARD_WORDS: &[&str] = &[
-    "fire",
-    "fires",
-    "flame",
-    "flames",
-    "burning",
-    "burn",
-    "smoke",
-    "smoking",
-    "explosion",
-    "exploded",
-    "blast",
-    "injured",
-    "injury",
-    "injuries",
-    "hurt",
-    "bleeding",
-    "unconscious",
-    "collapsed",
-    "fell",
-    "fallen",
-    "falling",
-    "intruder",
-    "intruders",
-    "intrusion",
-    "trespasser",
-    "break-in",
-    "burglar",
-    "leak",
-    "leaking",
-    "gas",
-    "spill",
-    "spilled",
-    "flood",
-    "flooding",
-    "collision",
-    "collided",
-    "crash",
-    "crashed",
-    "emergency",
-    "danger",
-    "dangerous",
-    "hazard",
-    "evacuate",
-    "evacuation",
-    "help",
-    "trapped",
-    "stuck",
-    "overheating",
-    "sparks",
-    "shock",
-    "toxic",
-    "chemical",
-    "weapon",
-    "attack",
-    "alarm",
-    "sparking",
-    "spark",
-    "collapse",
-    "collapsing",
-    "flooded",
-    "burned",
-    "wounded",
-    "trespassing",
-];
-
-/// Trouble that is not an emergency on its own: attended ([`TROUBLE`]), never a crisis.
-const TROUBLE_WORDS: &[&str] = &[
-    "slippery",
-    "outage",
-    "blackout",
-    "stranger",
-    "unauthorized",
-    "unknown",
-    "unidentified",
-    "suspicious",
-    "fall",
-    "falls",
-    "tipping",
-    "toppling",
-    "damaged",
-    "broken",
-    "malfunction",
-    "malfunctioning",
-    "unresponsive",
-    "child",
-    "children",
-    "oil",
-    "wet",
-    "glass",
-    "icy",
-    "burst",
-    "cracked",
-    "shattered",
-    "screaming",
-    "hit",
-    "struck",
-];
-
-/// Titles before a name, whose full stop ends no sentence.
-const HONORIFICS: &[&str] = &["mr", "mrs", "ms", "dr", "prof", "st"];
-
-/// People: a message about someone is about something happening.
-const PEOPLE: &[&str] = &[
-    "someone",
-    "somebody",
-    "someone's",
-    "somebody's",
-    "anyone",
-    "anybody",
-    "person",
-    "people",
-    "man",
-    "woman",
-    "men",
-    "women",
-    "worker",
-    "workers",
-    "patient",
-    "visitor",
-    "visitors",
-    "guest",
-    "customer",
-    "kid",
-    "kids",
-];
-
-/// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
-const STEADY: &[&str] = &[
-    "charging",
-    "running",
-    "working",
-    "operating",
-    "idling",
-    "recording",
-    "waiting",
-    "standing",
-    "sleeping",
-    "starting",
-    "loading",
-    "streaming",
-    "logging",
-    "listening",
-    "being",
-    "nothing",
-    "something",
-    "everything",
-];
-
-/// Trouble said in more than one word, read in the lower-cased text as it is (no negation:
-/// "not responding" is the trouble).
-const TROUBLE_PHRASES: &[&str] = &[
-    "stopped responding",
-    "not responding",
-    "no response from",
-    "lost contact",
-    "lost connection",
-    "caught in",
-    "about to fall",
-    "watch out",
-    "look out",
-    "without a badge",
-    "without badge",
-    "no badge",
-    "without id",
-    "without permission",
-    "without authorization",
-    "won't start",
-    "will not start",
-    "not working",
-    "doesn't work",
-    "stopped working",
-    "is down",
-    "went down",
-    "broke down",
-    "got loose",
-    "blew",
-];
-
-/// Instructions said without an imperative first word.
-const INSTRUCTION_PHRASES: &[&str] = &[
-    "please",
-    "you must",
-    "you need to",
-    "need you to",
-    "want you to",
-    "you should",
-    "you have to",
-    "make sure",
-];
-
-const ROUTINE_WORDS: &[&str] = &[
-    "drill",
-    "drills",
-    "scheduled",
-    "schedule",
-    "test",
-    "testing",
-    "tested",
-    "exercise",
-    "practice",
-    "training",
-    "planned",
-    "simulation",
-    "simulated",
-    "reminder",
-    "remind",
-    "inspection",
-    "inspected",
-    "certified",
-    "certificate",
-    "resolved",
-    "cleared",
-    "false",
-    "tomorrow",
-    "friday",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "saturday",
-    "sunday",
-    "weekly",
-    "monthly",
-    "annual",
-    "yesterday",
-    "last",
-    "next",
-    "manual",
-    "poster",
-    "signage",
-    "refill",
-    "refilled",
-    "extinguishers",
-];
-
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
-const NEGATIONS: &[&str] = &["no", "not", "without", "zero", "never", "none", "nothing"];
-
-const QUESTION_STARTS: &[&str] = &[
-    "what", "why", "how", "when", "where", "who", "whom", "whose", "which", "can", "could", "would", "will",
-    "is", "are", "was", "were", "do", "does", "did", "should", "shall", "may", "have", "has",
-];
-
-const IMPERATIVES: &[&str] = &[
-    "stop", "go", "move", "come", "bring", "fetch", "check", "report", "return", "pick", "drop", "open",
-    "close", "turn", "charge", "send", "call", "wait", "halt", "follow", "clean", "inspect", "take", "put",
-    "deliver", "lift", "avoid", "slow", "start", "begin", "resume", "pause", "cancel", "abort", "dock",
-    "navigate", "head", "look", "find", "show", "tell", "give", "hold", "keep", "leave", "get", "carry",
-    "scan", "patrol", "shut", "switch", "restart", "reboot", "load", "unload", "park", "back", "clear",
-    "secure", "notify", "alert", "evacuate", "help", "stay", "remain", "freeze", "grab", "lock", "unlock",
-    "listen", "watch", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify",
-    "ensure", "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide",
-    "fix", "repair", "replace", "prepare", "announce", "don't", "never", "stand", "record", "cover", "wipe",
-    "sweep", "reverse", "raise",
-];
-
-/// Words of a status report: a message whose first word could be an order ("patrol", "scan",
-/// "check", "report"...) but that also says how something went ("patrol checkpoint passed",
-/// "scan complete, no anomalies") reports; it does not instruct, and a code in it ("waypoint
-/// WP-17 reached") is a sequence number, not a new name.
-const REPORT_WORDS: &[&str] = &[
-    "passed",
-    "complete",
-    "completed",
-    "finished",
-    "ok",
-    "okay",
-    "nominal",
-    "normal",
-    "saved",
-    "logged",
-    "stable",
-    "successful",
-    "successfully",
-    "succeeded",
-    "reached",
-    "arrived",
-    "synced",
-    "synchronized",
-    "engaged",
-    "received",
-];
-
-fn in_list(list: &[&str], w: &str) -> bool {
-    list.contains(&w)
-}
 
 /// The cues of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -386,15 +85,22 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let words: Vec<String> = raw.iter().map(|w| normalize_word(w)).collect();
     let mut cues = Cues::default();
 
+    let stems: Vec<String> = words.iter().map(|w| stem(w)).collect();
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
     let lower = text.to_lowercase().replace('’', "'");
-    let hazard = (0..words.len()).any(|i| in_list(HAZARD_WORDS, &words[i]) && !negated(i));
-    let trouble = (0..words.len()).any(|i| in_list(TROUBLE_WORDS, &words[i]) && !negated(i))
-        || TROUBLE_PHRASES.iter().any(|p| lower.contains(p));
+    // "smoke detectors", "gas meter", "evacuation plan": equipment named after a hazard ("Fire!
+    // Exit now" is no fire exit: the comma or the mark ends the name).
+    let equipment = |i: usize| {
+        raw[i].ends_with(|c: char| c.is_alphanumeric()) && stems.get(i + 1).is_some_and(|n| EQUIPMENTS.has(n))
+    };
+    let said = |set: &Stems| (0..words.len()).any(|i| set.has(&stems[i]) && !negated(i) && !equipment(i));
+    let hazard = said(&HAZARDS);
+    let trouble = said(&TROUBLES)
+        || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
+        || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
-    let routine = words.iter().any(|w| in_list(ROUTINE_WORDS, w))
-        || lower.contains("all clear")
-        || lower.contains("false alarm");
+    let routine =
+        stems.iter().any(|w| ROUTINES.has(w)) || lower.contains("all clear") || lower.contains("false alarm");
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
     } else if trouble {
@@ -406,7 +112,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             let letters: Vec<char> = w.chars().filter(|c| c.is_alphabetic()).collect();
             letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase())
         });
-    if !routine && (words.iter().any(|w| urgency.contains(w)) || shouting) {
+    let warning = WARNING_PHRASES.iter().any(|p| lower.contains(p));
+    if !routine && (words.iter().any(|w| urgency.contains(w)) || shouting || warning) {
         cues.urgency = URGENCY;
     }
 
@@ -417,14 +124,23 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     cues.question =
         text.trim_end().ends_with('?') || (in_list(QUESTION_STARTS, opening_stem) && raw.len() > 2);
     let report = !text.contains(['!', '?'])
-        && (words.iter().any(|w| in_list(REPORT_WORDS, w)) || lower.contains("nothing to report"));
+        && ((0..words.len()).any(|i| {
+            // "when you're done" is a condition of an order, not a report.
+            let condition = (i.saturating_sub(3)..i).any(|j| in_list(CONDITIONS, &words[j]));
+            (in_list(REPORT_WORDS, &words[i]) || in_list(MORE_REPORT, &words[i])) && !condition
+        }) || lower.contains("nothing to report"));
     // An order may open any clause: "Oil on the floor near machine 4, avoid it".
     let clause_starts = std::iter::once(first).chain(
         raw.iter().enumerate().filter(|(_, w)| w.ends_with([',', ';', '.', '!', ':'])).map(|(i, _)| i + 1),
     );
     let orders = clause_starts.filter(|&i| i < words.len()).any(|i| {
         let w = words[i].replace('’', "'");
-        in_list(IMPERATIVES, &w) || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
+        let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
+        // A verb that is also a noun orders with an object or a direction after it.
+        let object = ends_clause || words.get(i + 1).is_none_or(|n| in_list(OBJECT_OPENERS, n));
+        in_list(IMPERATIVES, &w)
+            || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
+            || (in_list(VERBS, &w) && object)
     });
     cues.instruction = orders && !report
         || words.iter().any(|w| w == "please")
@@ -448,16 +164,18 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         // "Mrs. Oduya": an honorific's full stop does not end the sentence.
         sentence_start = w.ends_with(['.', '!', '?', ':']) && !in_list(HONORIFICS, n);
     }
-    cues.event = !report && happening(&words, &lower);
+    cues.event = !report && happening(&words, &stems, &lower);
     cues
 }
 
 /// Whether a message says something is happening: a person is in it ("someone is hiding"), a
 /// change is going on ("the battery pack is swelling"; not a steady state such as "is
 /// charging"), or something is there ("there's a fox in the warehouse"; not "there are no...").
-fn happening(words: &[String], lower: &str) -> bool {
+fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
     let person = (0..words.len()).any(|i| in_list(PEOPLE, &words[i]) && !negated(i));
+    let perceived = (0..words.len()).any(|i| EVENTS.has(&stems[i]) && !negated(i))
+        || EVENT_PHRASES.iter().any(|p| lower.contains(p));
     let be = |w: &str| matches!(w, "is" | "are" | "was" | "were" | "it's" | "keeps" | "keep");
     let ongoing = words
         .windows(2)
@@ -465,12 +183,21 @@ fn happening(words: &[String], lower: &str) -> bool {
     let there = ["there is a", "there's a", "there is an", "there's an", "there are some", "there are two"]
         .iter()
         .any(|p| lower.contains(p));
-    person || ongoing || there
+    person || ongoing || there || perceived
 }
 
-/// Words that open a message without being its verb: greetings and fillers.
-const GREETINGS: &[&str] =
-    &["hey", "hi", "hello", "ok", "okay", "yo", "sage", "robot", "so", "now", "and", "oh"];
+/// Whether `phrase` is in `lower` without a negation among the four words before it ("nothing
+/// on the floor", "no boxes left on the floor").
+fn phrase_not_negated(lower: &str, phrase: &str) -> bool {
+    lower.match_indices(phrase).any(|(at, _)| {
+        let before: Vec<String> = lower[..at].split_whitespace().map(normalize_word).collect();
+        !before.iter().rev().take(4).any(|w| in_list(NEGATIONS, w))
+    })
+}
+
+fn in_list(list: &[&str], w: &str) -> bool {
+    list.contains(&w)
+}
 
 /// Index of the first word after a vocative ("Robot, ...", "Hey robot, ...", "Sage: ...") or
 /// "please": an opening of up to three words ending with a comma or a colon whose first word is
@@ -500,6 +227,7 @@ pub fn content(text: &str) -> HashSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snarc::lexicon::stem;
 
     fn urgency() -> HashSet<String> {
         crate::snarc::SnarcConfig::default().urgency_words.into_iter().collect()
@@ -537,7 +265,8 @@ mod tests {
         assert_eq!(ev("Power outage in the east wing"), TROUBLE);
         // Something happening, without a hazard word.
         assert_eq!(ev("I think someone is hiding behind the racks"), EVENT);
-        assert_eq!(ev("The battery pack on unit 2 is swelling"), EVENT);
+        assert_eq!(ev("The battery pack on unit 2 is smouldering"), HAZARD);
+        assert_eq!(ev("The belt on unit 2 is slipping"), EVENT);
         assert_eq!(ev("There's a fox in the warehouse"), EVENT);
         assert!(cues("Mrs. Oduya needs an escort", &|_| false).entity);
         assert_eq!(ev("The generator won't start"), TROUBLE);
@@ -555,8 +284,14 @@ mod tests {
 
     #[test]
     fn routine_frames_and_negations_are_not_hazards() {
-        assert_eq!(ev("fire drill scheduled for friday"), ROUTINE_HAZARD);
-        assert_eq!(ev("smoke detector test completed in zone b"), ROUTINE_HAZARD);
+        assert_eq!(ev("the fire in bay 3 was a drill"), ROUTINE_HAZARD);
+        assert_eq!(ev("the alarm sounded during the weekly test"), ROUTINE_HAZARD);
+        // Equipment named after a hazard is no hazard: "Fire! Exit now" still is.
+        assert_eq!(ev("fire drill scheduled for friday"), 0.0);
+        assert_eq!(ev("smoke detectors replaced in hall B"), 0.0);
+        assert_eq!(ev("gas meter reading logged"), 0.0);
+        assert_eq!(ev("Fire! Exit now"), HAZARD);
+        assert_eq!(ev("The fire door on level 2 won't close"), TROUBLE);
         assert_eq!(ev("no smoke detected, status nominal"), 0.0);
         assert_eq!(ev("battery status nominal, all systems normal"), 0.0);
     }
@@ -576,6 +311,32 @@ mod tests {
         assert_eq!(ev("waypoint WP-17 reached, status ok"), 0.0);
         assert!(cues("visitor Patel arrived at reception", &|_| false).entity);
         assert!(cues("the new robot Unit-K4 joins the fleet today", &|_| false).entity);
+    }
+
+    #[test]
+    fn inflections_reach_their_stem_and_nouns_order_only_with_an_object() {
+        assert_eq!(stem("tipped"), stem("tip"));
+        assert_eq!(stem("spilled"), stem("spill"));
+        assert_eq!(stem("leaking"), stem("leaks"));
+        assert_eq!(stem("injuries"), stem("injury"));
+        assert_eq!(ev("Forklift tipped over in aisle 9"), TROUBLE);
+        assert_eq!(ev("Cables exposed near workstation 6"), TROUBLE);
+        assert_eq!(ev("Heads up: pallet jack rolling down the ramp"), URGENCY);
+        assert_eq!(ev("A loud bang came from the generator room"), TROUBLE);
+        assert_eq!(ev("Unknown drone spotted over the yard"), TROUBLE);
+        assert_eq!(ev("a drone was spotted over the yard"), EVENT);
+        assert_eq!(ev("no motion detected in zone 3"), 0.0);
+        assert_eq!(ev("Water on the floor by the sinks"), TROUBLE);
+        assert_eq!(ev("nothing on the floor in aisle 2"), 0.0);
+        // A verb that is also a noun orders only with an object or a direction.
+        assert_eq!(ev("Proceed to waypoint C and hold position"), INSTRUCTION);
+        assert_eq!(ev("Locate the cart and report back"), INSTRUCTION);
+        assert_eq!(ev("Retreat!"), INSTRUCTION);
+        assert_eq!(ev("map updated"), 0.0);
+        assert_eq!(ev("count 12 finished"), 0.0);
+        // A report word in a condition does not make an order a report.
+        assert_eq!(ev("Return the cart to the shed when you're done"), INSTRUCTION);
+        assert_eq!(ev("inventory sync done"), 0.0);
     }
 
     #[test]

@@ -1,0 +1,871 @@
+//! The words the text rule reads (`cues`): lists kept apart from the reading so that each can be
+//! checked, and a light stemmer so that one entry covers its inflections ("tip" covers "tipped"
+//! and "tipping", "block" covers "blocked" and "blocking").
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+pub(super) const HAZARD_WORDS: &[&str] = &[
+    "fire",
+    "fires",
+    "flame",
+    "flames",
+    "burning",
+    "burn",
+    "smoke",
+    "smoking",
+    "explosion",
+    "exploded",
+    "blast",
+    "injured",
+    "injury",
+    "injuries",
+    "hurt",
+    "bleeding",
+    "unconscious",
+    "collapsed",
+    "fell",
+    "fallen",
+    "falling",
+    "intruder",
+    "intruders",
+    "intrusion",
+    "trespasser",
+    "break-in",
+    "burglar",
+    "leak",
+    "leaking",
+    "gas",
+    "spill",
+    "spilled",
+    "flood",
+    "flooding",
+    "collision",
+    "collided",
+    "crash",
+    "crashed",
+    "emergency",
+    "danger",
+    "dangerous",
+    "hazard",
+    "evacuate",
+    "evacuation",
+    "help",
+    "trapped",
+    "stuck",
+    "overheating",
+    "sparks",
+    "shock",
+    "toxic",
+    "chemical",
+    "weapon",
+    "attack",
+    "alarm",
+    "sparking",
+    "spark",
+    "collapse",
+    "collapsing",
+    "flooded",
+    "burned",
+    "wounded",
+    "trespassing",
+];
+
+/// Trouble that is not an emergency on its own: attended ([`TROUBLE`]), never a crisis.
+pub(super) const TROUBLE_WORDS: &[&str] = &[
+    "slippery",
+    "outage",
+    "blackout",
+    "stranger",
+    "unauthorized",
+    "unknown",
+    "unidentified",
+    "suspicious",
+    "fall",
+    "falls",
+    "tipping",
+    "toppling",
+    "damaged",
+    "broken",
+    "malfunction",
+    "malfunctioning",
+    "unresponsive",
+    "child",
+    "children",
+    "oil",
+    "wet",
+    "glass",
+    "icy",
+    "burst",
+    "cracked",
+    "shattered",
+    "screaming",
+    "hit",
+    "struck",
+];
+
+/// Titles before a name, whose full stop ends no sentence.
+pub(super) const HONORIFICS: &[&str] = &["mr", "mrs", "ms", "dr", "prof", "st"];
+
+/// People: a message about someone is about something happening.
+pub(super) const PEOPLE: &[&str] = &[
+    "someone",
+    "somebody",
+    "someone's",
+    "somebody's",
+    "anyone",
+    "anybody",
+    "person",
+    "people",
+    "man",
+    "woman",
+    "men",
+    "women",
+    "worker",
+    "workers",
+    "patient",
+    "visitor",
+    "visitors",
+    "guest",
+    "customer",
+    "kid",
+    "kids",
+];
+
+/// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
+pub(super) const STEADY: &[&str] = &[
+    "charging",
+    "running",
+    "working",
+    "operating",
+    "idling",
+    "recording",
+    "waiting",
+    "standing",
+    "sleeping",
+    "starting",
+    "loading",
+    "streaming",
+    "logging",
+    "listening",
+    "being",
+    "nothing",
+    "something",
+    "everything",
+];
+
+/// Trouble said in more than one word, read in the lower-cased text as it is (no negation:
+/// "not responding" is the trouble).
+pub(super) const TROUBLE_PHRASES: &[&str] = &[
+    "stopped responding",
+    "not responding",
+    "no response from",
+    "lost contact",
+    "lost connection",
+    "caught in",
+    "about to fall",
+    "watch out",
+    "look out",
+    "without a badge",
+    "without badge",
+    "no badge",
+    "without id",
+    "without permission",
+    "without authorization",
+    "won't start",
+    "will not start",
+    "not working",
+    "doesn't work",
+    "stopped working",
+    "is down",
+    "went down",
+    "broke down",
+    "got loose",
+    "blew",
+    "won't close",
+    "won't open",
+    "will not close",
+    "will not open",
+    "can't close",
+    "can't open",
+    "doesn't close",
+    "doesn't open",
+    "won't move",
+    "can't move",
+    "not moving",
+    "isn't moving",
+    "stopped moving",
+    "running low",
+    "running out",
+    "ran out",
+    "out of order",
+    "dropped to",
+    "too close",
+    "too fast",
+    "too hot",
+    "too cold",
+    "low battery",
+    "battery low",
+    "battery is low",
+    "fell off",
+    "falling off",
+    "fall off",
+];
+
+/// Words that make a report word part of a condition, not a report ("when you're done").
+pub(super) const CONDITIONS: &[&str] = &["when", "once", "after", "until", "if", "before", "unless"];
+
+/// Instructions said without an imperative first word.
+pub(super) const INSTRUCTION_PHRASES: &[&str] = &[
+    "please",
+    "you must",
+    "you need to",
+    "need you to",
+    "want you to",
+    "you should",
+    "you have to",
+    "make sure",
+];
+
+pub(super) const ROUTINE_WORDS: &[&str] = &[
+    "drill",
+    "drills",
+    "scheduled",
+    "schedule",
+    "test",
+    "testing",
+    "tested",
+    "exercise",
+    "practice",
+    "training",
+    "planned",
+    "simulation",
+    "simulated",
+    "reminder",
+    "remind",
+    "inspection",
+    "inspected",
+    "certified",
+    "certificate",
+    "resolved",
+    "cleared",
+    "false",
+    "tomorrow",
+    "friday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "saturday",
+    "sunday",
+    "weekly",
+    "monthly",
+    "annual",
+    "yesterday",
+    "last",
+    "next",
+    "manual",
+    "poster",
+    "signage",
+    "refill",
+    "refilled",
+    "extinguishers",
+];
+
+pub(super) const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+pub(super) const NEGATIONS: &[&str] = &["no", "not", "without", "zero", "never", "none", "nothing"];
+
+pub(super) const QUESTION_STARTS: &[&str] = &[
+    "what", "why", "how", "when", "where", "who", "whom", "whose", "which", "can", "could", "would", "will",
+    "is", "are", "was", "were", "do", "does", "did", "should", "shall", "may", "have", "has",
+];
+
+pub(super) const IMPERATIVES: &[&str] = &[
+    "stop", "go", "move", "come", "bring", "fetch", "check", "report", "return", "pick", "drop", "open",
+    "close", "turn", "charge", "send", "call", "wait", "halt", "follow", "clean", "inspect", "take", "put",
+    "deliver", "lift", "avoid", "slow", "start", "begin", "resume", "pause", "cancel", "abort", "dock",
+    "navigate", "head", "look", "find", "show", "tell", "give", "hold", "keep", "leave", "get", "carry",
+    "scan", "patrol", "shut", "switch", "restart", "reboot", "load", "unload", "park", "back", "clear",
+    "secure", "notify", "alert", "evacuate", "help", "stay", "remain", "freeze", "grab", "lock", "unlock",
+    "listen", "watch", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify",
+    "ensure", "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide",
+    "fix", "repair", "replace", "prepare", "announce", "don't", "never", "stand", "record", "cover", "wipe",
+    "sweep", "reverse", "raise",
+];
+
+/// Words of a status report: a message whose first word could be an order ("patrol", "scan",
+/// "check", "report"...) but that also says how something went ("patrol checkpoint passed",
+/// "scan complete, no anomalies") reports; it does not instruct, and a code in it ("waypoint
+/// WP-17 reached") is a sequence number, not a new name.
+pub(super) const REPORT_WORDS: &[&str] = &[
+    "passed",
+    "complete",
+    "completed",
+    "finished",
+    "ok",
+    "okay",
+    "nominal",
+    "normal",
+    "saved",
+    "logged",
+    "stable",
+    "successful",
+    "successfully",
+    "succeeded",
+    "reached",
+    "arrived",
+    "synced",
+    "synchronized",
+    "engaged",
+    "received",
+];
+
+/// Words that open a message without being its verb: greetings and fillers.
+pub(super) const GREETINGS: &[&str] =
+    &["hey", "hi", "hello", "ok", "okay", "yo", "sage", "robot", "so", "now", "and", "oh"];
+
+/// More trouble, matched by stem like [`TROUBLE_WORDS`]: faults, damage, what a robot hears and
+/// smells that it should not, things out of place.
+pub(super) const MORE_TROUBLE: &[&str] = &[
+    "missing",
+    "lost",
+    "stolen",
+    "theft",
+    "thief",
+    "blocked",
+    "blocking",
+    "obstructed",
+    "obstacle",
+    "exposed",
+    "jammed",
+    "stalled",
+    "seized",
+    "swollen",
+    "swelling",
+    "bulging",
+    "hot",
+    "overheated",
+    "melting",
+    "melted",
+    "scorched",
+    "loud",
+    "bang",
+    "noise",
+    "noisy",
+    "smell",
+    "odor",
+    "odour",
+    "stench",
+    "fumes",
+    "strange",
+    "weird",
+    "unusual",
+    "abnormal",
+    "fault",
+    "faulty",
+    "error",
+    "failure",
+    "failed",
+    "failing",
+    "dead",
+    "overflowing",
+    "overflowed",
+    "overloaded",
+    "vibrating",
+    "vibration",
+    "rattling",
+    "grinding",
+    "hissing",
+    "buzzing",
+    "screeching",
+    "squealing",
+    "leaning",
+    "loose",
+    "tipped",
+    "toppled",
+    "overturned",
+    "dripping",
+    "flickering",
+    "draining",
+    "smashed",
+    "dented",
+    "bent",
+    "torn",
+    "ripped",
+    "snapped",
+    "frayed",
+    "unstable",
+    "wobbling",
+    "sagging",
+    "puddle",
+    "debris",
+];
+
+/// More hazards, matched by stem like [`HAZARD_WORDS`]: harm to a person, fire, poison, violence.
+pub(super) const MORE_HAZARDS: &[&str] = &[
+    "fainted",
+    "seizure",
+    "choking",
+    "drowning",
+    "electrocuted",
+    "electrocution",
+    "poison",
+    "poisonous",
+    "radiation",
+    "radioactive",
+    "armed",
+    "gun",
+    "knife",
+    "shooting",
+    "assault",
+    "fight",
+    "fighting",
+    "robbery",
+    "burglary",
+    "arson",
+    "smouldering",
+    "smoldering",
+    "ablaze",
+    "blaze",
+    "monoxide",
+    "ammonia",
+    "acid",
+    "corrosive",
+    "burnt",
+    "mayday",
+];
+
+/// Things named after a hazard that are equipment, plans or places, not the hazard itself: "smoke
+/// detectors replaced", "gas meter read", "evacuation plan posted", "fire doors checked".
+pub(super) const EQUIPMENT: &[&str] = &[
+    "detector",
+    "sensor",
+    "meter",
+    "extinguisher",
+    "plan",
+    "drill",
+    "door",
+    "exit",
+    "lane",
+    "panel",
+    "kit",
+    "procedure",
+    "route",
+    "sign",
+    "signage",
+    "training",
+    "system",
+    "inspection",
+    "blanket",
+    "hose",
+    "sprinkler",
+    "hydrant",
+    "marshal",
+    "warden",
+    "log",
+    "rate",
+    "light",
+    "lighting",
+    "cylinder",
+    "bottle",
+    "poster",
+    "assembly",
+    "escape",
+    "suppression",
+    "safety",
+    "certificate",
+    "contact",
+    "protocol",
+    "test",
+    "check",
+    "policy",
+    "insurance",
+    "supply",
+    "supplies",
+];
+
+/// Phrases of trouble that a negation before them undoes ("nothing on the floor").
+pub(super) const NEGATABLE_TROUBLE: &[&str] = &["on the floor", "on the ground", "left open", "been left"];
+
+/// Words telling the robot to look out: read as urgency.
+pub(super) const WARNING_PHRASES: &[&str] = &[
+    "heads up",
+    "look out",
+    "watch out",
+    "watch your step",
+    "mind your step",
+    "mind the",
+    "be careful",
+    "stay clear",
+    "keep clear",
+    "keep away",
+    "stay away",
+];
+
+/// Something perceived or set off: "a bang was heard", "a drone spotted over the yard", "the
+/// sprinkler went off", "smoke coming from the vent"; not when negated ("no motion detected").
+pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "noticed", "detected"];
+
+/// The same said in more words.
+pub(super) const EVENT_PHRASES: &[&str] =
+    &["coming from", "came from", "coming out", "came out", "went off", "gone off", "going off"];
+
+/// Verbs that are orders only with an object or a direction after them ("locate the cart",
+/// "proceed to waypoint C", "retreat!"), because many are nouns that open status lines as well
+/// ("map updated", "count 12 pallets in bay 3" as a report reads otherwise).
+pub(super) const VERBS: &[&str] = &[
+    "proceed",
+    "locate",
+    "disable",
+    "enable",
+    "count",
+    "measure",
+    "weigh",
+    "sort",
+    "stack",
+    "pack",
+    "label",
+    "tag",
+    "collect",
+    "gather",
+    "empty",
+    "fill",
+    "mop",
+    "vacuum",
+    "feed",
+    "approach",
+    "enter",
+    "exit",
+    "cross",
+    "climb",
+    "rotate",
+    "spin",
+    "align",
+    "mark",
+    "photograph",
+    "capture",
+    "film",
+    "print",
+    "attach",
+    "detach",
+    "connect",
+    "disconnect",
+    "plug",
+    "unplug",
+    "mute",
+    "silence",
+    "dim",
+    "adjust",
+    "set",
+    "reset",
+    "increase",
+    "decrease",
+    "reduce",
+    "retreat",
+    "withdraw",
+    "inform",
+    "contact",
+    "ask",
+    "answer",
+    "reply",
+    "respond",
+    "explain",
+    "describe",
+    "list",
+    "read",
+    "say",
+    "speak",
+    "repeat",
+    "remember",
+    "forget",
+    "ignore",
+    "skip",
+    "prioritize",
+    "focus",
+    "monitor",
+    "observe",
+    "track",
+    "search",
+    "explore",
+    "survey",
+    "try",
+    "retry",
+    "handle",
+    "transport",
+    "relocate",
+    "transfer",
+    "ship",
+    "dispatch",
+    "hand",
+    "pass",
+    "lead",
+    "accompany",
+    "greet",
+    "welcome",
+    "cool",
+    "heat",
+    "warm",
+    "dry",
+    "wash",
+    "sanitize",
+    "disinfect",
+    "dispose",
+    "discard",
+    "tidy",
+    "organize",
+    "arrange",
+    "assemble",
+    "install",
+    "update",
+    "download",
+    "upload",
+    "save",
+    "delete",
+    "note",
+    "write",
+    "document",
+    "review",
+    "recheck",
+    "recount",
+    "investigate",
+    "examine",
+    "assess",
+    "probe",
+    "sample",
+    "touch",
+    "tap",
+    "grip",
+    "release",
+    "ease",
+    "tilt",
+    "bend",
+    "fold",
+    "roll",
+    "wrap",
+    "seal",
+    "tape",
+    "cut",
+    "tighten",
+    "loosen",
+    "steer",
+    "accelerate",
+    "brake",
+    "yield",
+    "activate",
+    "deactivate",
+    "disarm",
+    "request",
+    "fasten",
+    "attend",
+    "cancel",
+    "empty",
+    "shine",
+    "point",
+    "aim",
+    "drag",
+    "tow",
+    "sweep",
+    "wake",
+    "mind",
+];
+
+/// What follows a verb that gives an order: an object, a direction, a manner.
+pub(super) const OBJECT_OPENERS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "this",
+    "that",
+    "these",
+    "those",
+    "all",
+    "every",
+    "each",
+    "your",
+    "my",
+    "our",
+    "his",
+    "her",
+    "their",
+    "its",
+    "me",
+    "us",
+    "him",
+    "them",
+    "it",
+    "everything",
+    "everyone",
+    "everybody",
+    "anything",
+    "anyone",
+    "someone",
+    "something",
+    "up",
+    "down",
+    "off",
+    "on",
+    "out",
+    "back",
+    "in",
+    "over",
+    "away",
+    "around",
+    "through",
+    "across",
+    "along",
+    "past",
+    "toward",
+    "towards",
+    "forward",
+    "aside",
+    "here",
+    "there",
+    "now",
+    "to",
+    "into",
+    "onto",
+    "from",
+    "with",
+    "for",
+    "slowly",
+    "quickly",
+    "immediately",
+    "carefully",
+    "right",
+    "some",
+    "any",
+    "both",
+    "another",
+    "more",
+    "less",
+    "again",
+    "by",
+];
+
+/// More routine frames (maintenance and its records), matched by stem like [`ROUTINE_WORDS`].
+pub(super) const MORE_ROUTINE: &[&str] = &[
+    "replaced",
+    "installed",
+    "serviced",
+    "maintained",
+    "maintenance",
+    "calibrated",
+    "calibration",
+    "restocked",
+    "posted",
+    "due",
+    "rehearsal",
+    "briefing",
+    "refresher",
+    "audit",
+];
+
+/// More words of a status report (exact).
+pub(super) const MORE_REPORT: &[&str] = &[
+    "done",
+    "uploaded",
+    "updated",
+    "restocked",
+    "serviced",
+    "calibrated",
+    "replaced",
+    "installed",
+    "checked",
+    "swept",
+    "cleaned",
+    "stored",
+    "returned",
+    "online",
+    "filed",
+    "posted",
+    "rotated",
+    "accounted",
+    "idle",
+    "delivered",
+];
+
+/// A word as the stemmed lists compare it: lower case, without a possessive, and without the
+/// endings -ies (to -y), -ing, -ed, -es after s, x, z, ch or sh, -s, and then a final -e; a
+/// doubled consonant left by -ing or -ed is undoubled unless it is l, s or z ("tipped" -> "tip",
+/// "spilled" -> "spill"). Crude on purpose: the lists and the message both go through it, so it
+/// only has to send the forms of one word to one stem.
+pub(super) fn stem(word: &str) -> String {
+    let mut w = word.to_lowercase().replace('’', "'");
+    if let Some(base) = w.strip_suffix("'s") {
+        w = base.to_string();
+    }
+    let n = w.chars().count();
+    let mut undouble = false;
+    if n > 4 && w.ends_with("ies") {
+        w.truncate(w.len() - 3);
+        w.push('y');
+    } else if n > 5 && w.ends_with("ing") {
+        w.truncate(w.len() - 3);
+        undouble = true;
+    } else if n > 4 && w.ends_with("ed") {
+        w.truncate(w.len() - 2);
+        undouble = true;
+    } else if n > 4
+        && w.ends_with("es")
+        && ["s", "x", "z", "ch", "sh"].iter().any(|e| w[..w.len() - 2].ends_with(e))
+    {
+        w.truncate(w.len() - 2);
+    } else if n > 3 && w.ends_with('s') && !["ss", "us", "is"].iter().any(|e| w.ends_with(e)) {
+        w.truncate(w.len() - 1);
+    }
+    let bytes = w.as_bytes();
+    if undouble && bytes.len() >= 3 {
+        let (a, b) = (bytes[bytes.len() - 1], bytes[bytes.len() - 2]);
+        if a == b && !matches!(a, b'l' | b's' | b'z') && a.is_ascii_alphabetic() && !b"aeiou".contains(&a) {
+            w.truncate(w.len() - 1);
+        }
+    }
+    if w.chars().count() > 3 && w.ends_with('e') {
+        w.truncate(w.len() - 1);
+    }
+    w
+}
+
+/// The stems of some word lists, computed once.
+pub(super) struct Stems {
+    lists: &'static [&'static [&'static str]],
+    set: OnceLock<HashSet<String>>,
+}
+
+impl Stems {
+    pub(super) const fn new(lists: &'static [&'static [&'static str]]) -> Self {
+        Stems { lists, set: OnceLock::new() }
+    }
+
+    /// Whether `stemmed` (a word through [`stem`]) is the stem of an entry.
+    pub(super) fn has(&self, stemmed: &str) -> bool {
+        self.set
+            .get_or_init(|| self.lists.iter().flat_map(|l| l.iter()).map(|w| stem(w)).collect())
+            .contains(stemmed)
+    }
+}
+
+/// Hazards by stem.
+pub(super) static HAZARDS: Stems = Stems::new(&[HAZARD_WORDS, MORE_HAZARDS]);
+/// Trouble by stem.
+pub(super) static TROUBLES: Stems = Stems::new(&[TROUBLE_WORDS, MORE_TROUBLE]);
+/// Routine frames by stem.
+pub(super) static ROUTINES: Stems = Stems::new(&[ROUTINE_WORDS, MORE_ROUTINE]);
+/// Equipment by stem.
+pub(super) static EQUIPMENTS: Stems = Stems::new(&[EQUIPMENT]);
+/// Things perceived by stem.
+pub(super) static EVENTS: Stems = Stems::new(&[EVENT_WORDS]);
