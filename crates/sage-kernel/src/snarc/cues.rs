@@ -350,3 +350,13 @@ mod tests {
         assert!(!cues("the audit moves to Friday, 3 March", &|_| false).entity);
     }
 }
+#[cfg(test)]
+mod dbg_tmp {
+    #[test]
+    fn dbg() {
+        let u: std::collections::HashSet<String> = crate::snarc::SnarcConfig::default().urgency_words.into_iter().collect();
+        for t in ["update installed", "dock 3 vacant", "alarm system armed for the night"] {
+            eprintln!("{t}: {:?}", super::read(t, &|_| false, &u));
+        }
+    }
+}
