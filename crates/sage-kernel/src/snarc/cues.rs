@@ -95,7 +95,10 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     };
     let said = |set: &Stems| (0..words.len()).any(|i| set.has(&stems[i]) && !negated(i) && !equipment(i));
     let hazard = said(&HAZARDS);
+    // "the fan stopped spinning": something that was going on stopped.
+    let stopped = words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"));
     let trouble = said(&TROUBLES)
+        || stopped
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
@@ -136,9 +139,13 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let orders = clause_starts.filter(|&i| i < words.len()).any(|i| {
         let w = words[i].replace('’', "'");
         let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
+        // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it.
+        let named = in_list(NOUN_VERBS, &w)
+            && !ends_clause
+            && words.get(i + 1).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n));
         // A verb that is also a noun orders with an object or a direction after it.
         let object = ends_clause || words.get(i + 1).is_none_or(|n| in_list(OBJECT_OPENERS, n));
-        in_list(IMPERATIVES, &w)
+        (in_list(IMPERATIVES, &w) && !named)
             || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
             || (in_list(VERBS, &w) && object)
     });
@@ -180,9 +187,7 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
     let ongoing = words
         .windows(2)
         .any(|p| be(&p[0]) && p[1].len() > 4 && p[1].ends_with("ing") && !in_list(STEADY, &p[1]));
-    let there = ["there is a", "there's a", "there is an", "there's an", "there are some", "there are two"]
-        .iter()
-        .any(|p| lower.contains(p));
+    let there = THERE_PHRASES.iter().any(|p| lower.contains(p));
     person || ongoing || there || perceived
 }
 
@@ -337,6 +342,15 @@ mod tests {
         // A report word in a condition does not make an order a report.
         assert_eq!(ev("Return the cart to the shed when you're done"), INSTRUCTION);
         assert_eq!(ev("inventory sync done"), 0.0);
+        // A noun with a number or a state after it is a status line; an order stays one.
+        assert_eq!(ev("dock 3 vacant"), 0.0);
+        assert_eq!(ev("Dock at bay 3 now"), INSTRUCTION);
+        assert_eq!(ev("Stand clear of the doors"), INSTRUCTION);
+        assert_eq!(ev("alarm system armed for the night"), 0.0);
+        // Something that was going on stopped; something there, maybe; a thing gone wrong.
+        assert_eq!(ev("The ventilation fan stopped spinning"), TROUBLE);
+        assert_eq!(ev("There might be a rat in the pantry"), EVENT);
+        assert_eq!(ev("Lights went out in sector 4"), TROUBLE);
     }
 
     #[test]
@@ -348,15 +362,5 @@ mod tests {
         // Sentence-initial capitals, days and months are not names.
         assert!(!cues("Battery at eighty percent.", &|_| false).entity);
         assert!(!cues("the audit moves to Friday, 3 March", &|_| false).entity);
-    }
-}
-#[cfg(test)]
-mod dbg_tmp {
-    #[test]
-    fn dbg() {
-        let u: std::collections::HashSet<String> = crate::snarc::SnarcConfig::default().urgency_words.into_iter().collect();
-        for t in ["update installed", "dock 3 vacant", "alarm system armed for the night"] {
-            eprintln!("{t}: {:?}", super::read(t, &|_| false, &u));
-        }
     }
 }

@@ -210,6 +210,76 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "fell off",
     "falling off",
     "fall off",
+    "went out",
+    "gone out",
+    "not right",
+    "can't be right",
+    "isn't right",
+    "doesn't look right",
+    "covered in",
+    "covered with",
+    "nobody recognizes",
+    "don't recognize",
+    "doesn't recognize",
+    "doesn't belong",
+    "not supposed to",
+    "slide off",
+    "slid off",
+    "rolled off",
+    "came off",
+    "knocked over",
+    "knocked off",
+];
+
+/// Something there: "there's a fox in the warehouse", "there might be a rat"; not "there are no".
+pub(super) const THERE_PHRASES: &[&str] = &[
+    "there is a",
+    "there's a",
+    "there is an",
+    "there's an",
+    "there are some",
+    "there are two",
+    "there might be",
+    "there may be",
+    "there could be",
+    "there seems to be",
+    "there appears to be",
+];
+
+/// Orders that are nouns as well: read as a noun when a number or a state follows ("dock 3
+/// vacant", "charge 80 percent", "lift 2 out of order").
+pub(super) const NOUN_VERBS: &[&str] = &[
+    "dock", "charge", "park", "load", "record", "patrol", "report", "check", "scan", "lock", "store",
+    "cover", "alert", "call", "clear", "hold", "drop", "head", "back", "switch", "place", "lift",
+    "return", "pick", "wait", "press", "secure", "clean",
+];
+
+/// States a status line gives a thing.
+pub(super) const STATES: &[&str] = &[
+    "vacant",
+    "free",
+    "empty",
+    "full",
+    "open",
+    "closed",
+    "clear",
+    "ok",
+    "okay",
+    "online",
+    "offline",
+    "busy",
+    "idle",
+    "occupied",
+    "available",
+    "ready",
+    "green",
+    "nominal",
+    "done",
+    "complete",
+    "locked",
+    "unlocked",
+    "percent",
+    "status",
 ];
 
 /// Words that make a report word part of a condition, not a report ("when you're done").
@@ -413,6 +483,12 @@ pub(super) const MORE_TROUBLE: &[&str] = &[
     "sagging",
     "puddle",
     "debris",
+    "wrong",
+    "bloated",
+    "quit",
+    "died",
+    "unfamiliar",
+    "unrecognized",
 ];
 
 /// More hazards, matched by stem like [`HAZARD_WORDS`]: harm to a person, fire, poison, violence.
@@ -427,7 +503,6 @@ pub(super) const MORE_HAZARDS: &[&str] = &[
     "poisonous",
     "radiation",
     "radioactive",
-    "armed",
     "gun",
     "knife",
     "shooting",
@@ -681,6 +756,7 @@ pub(super) const VERBS: &[&str] = &[
     "sweep",
     "wake",
     "mind",
+    "wave",
 ];
 
 /// What follows a verb that gives an order: an object, a direction, a manner.
@@ -754,6 +830,7 @@ pub(super) const OBJECT_OPENERS: &[&str] = &[
     "less",
     "again",
     "by",
+    "at",
 ];
 
 /// More routine frames (maintenance and its records), matched by stem like [`ROUTINE_WORDS`].
