@@ -46,6 +46,10 @@ const EXPECT_ALPHA: f64 = 0.1;
 const TEXT_WINDOW: usize = 64;
 /// Word overlap (Jaccard) with a recent message from which a message counts as a repeat.
 const REPEAT_SIMILARITY: f64 = 0.8;
+/// Messages a source must have sent before its words say what is routine for it.
+const NEWS_AFTER: usize = 10;
+/// Share of a message's words (two at least, numbers aside) new to its source that make it news.
+const NEWS_SHARE: f64 = 0.75;
 /// Smallest weight a dimension can learn down to.
 const MIN_WEIGHT: f64 = 0.05;
 /// Sensor streams and text sources remembered at once (names come from outside: beyond this the
@@ -436,6 +440,15 @@ impl Snarc {
         if similar >= REPEAT_SIMILARITY {
             cues.event = false;
         }
+        // News: once a source's routine is known, a message mostly in words it has not used
+        // lately ("the cows broke through the east fence" among status lines).
+        let words: Vec<&String> = content.iter().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
+        let unknown = words.iter().filter(|w| !track.vocabulary.contains_key(**w)).count();
+        cues.news = track.recent.len() >= NEWS_AFTER
+            && !cues.report
+            && !cues.routine
+            && words.len() >= 2
+            && unknown as f64 >= NEWS_SHARE * words.len() as f64;
         let evidence = cues.evidence();
         // Arousal: the message's intensity (hazard, urgency), a little for domain keywords.
         let density = if content.is_empty() {

@@ -39,6 +39,8 @@ pub const INSTRUCTION: f64 = 0.6;
 pub const ENTITY: f64 = 0.5;
 /// Something happening: a person in the message, an ongoing change, something that is there.
 pub const EVENT: f64 = 0.5;
+/// News: a source whose routine is known says something in words it has not used lately.
+pub const NEWS: f64 = 0.5;
 
 /// The cues of one message.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -55,6 +57,13 @@ pub struct Cues {
     pub entity: bool,
     /// Something happening: a person, an ongoing change, something that is there.
     pub event: bool,
+    /// News: mostly words the source has not used lately (set by the caller, who knows the
+    /// source's history: `SnarcScorer`).
+    pub news: bool,
+    /// The message reports status ("patrol complete", "checkpoint 3 passed").
+    pub report: bool,
+    /// The message has a routine frame (a drill, a schedule, a test, maintenance).
+    pub routine: bool,
 }
 
 impl Cues {
@@ -67,6 +76,7 @@ impl Cues {
             if self.instruction { INSTRUCTION } else { 0.0 },
             if self.entity { ENTITY } else { 0.0 },
             if self.event { EVENT } else { 0.0 },
+            if self.news { NEWS } else { 0.0 },
         ]
         .into_iter()
         .fold(0.0, f64::max)
@@ -88,12 +98,16 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let stems: Vec<String> = words.iter().map(|w| stem(w)).collect();
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
     let lower = text.to_lowercase().replace('’', "'");
-    // "smoke detectors", "gas meter", "evacuation plan": equipment named after a hazard ("Fire!
+    // "smoke detectors", "gas meter", "fire alarm panel": equipment named after a hazard ("Fire!
     // Exit now" is no fire exit: the comma or the mark ends the name).
-    let equipment = |i: usize| {
-        raw[i].ends_with(|c: char| c.is_alphanumeric()) && stems.get(i + 1).is_some_and(|n| EQUIPMENTS.has(n))
-    };
-    let said = |set: &Stems| (0..words.len()).any(|i| set.has(&stems[i]) && !negated(i) && !equipment(i));
+    let mut named = vec![false; words.len()];
+    for i in (0..words.len().saturating_sub(1)).rev() {
+        let next = &stems[i + 1];
+        let hazardous = HAZARDS.has(next) || TROUBLES.has(next);
+        named[i] = raw[i].ends_with(|c: char| c.is_alphanumeric())
+            && (EQUIPMENTS.has(next) || (hazardous && named[i + 1]));
+    }
+    let said = |set: &Stems| (0..words.len()).any(|i| set.has(&stems[i]) && !negated(i) && !named[i]);
     let hazard = said(&HAZARDS);
     // "the fan stopped spinning": something that was going on stopped.
     let stopped = words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"));
@@ -102,8 +116,10 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
-    let routine =
-        stems.iter().any(|w| ROUTINES.has(w)) || lower.contains("all clear") || lower.contains("false alarm");
+    // "self-test" is a test.
+    let routine = stems.iter().any(|w| ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+        || lower.contains("all clear")
+        || lower.contains("false alarm");
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
     } else if trouble {
@@ -172,6 +188,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         sentence_start = w.ends_with(['.', '!', '?', ':']) && !in_list(HONORIFICS, n);
     }
     cues.event = !report && happening(&words, &stems, &lower);
+    cues.report = report;
+    cues.routine = routine;
     cues
 }
 
@@ -295,6 +313,8 @@ mod tests {
         assert_eq!(ev("fire drill scheduled for friday"), 0.0);
         assert_eq!(ev("smoke detectors replaced in hall B"), 0.0);
         assert_eq!(ev("gas meter reading logged"), 0.0);
+        assert_eq!(ev("fire alarm panel inspected"), 0.0);
+        assert_eq!(ev("fire alarm sounding in hall 2"), HAZARD);
         assert_eq!(ev("Fire! Exit now"), HAZARD);
         assert_eq!(ev("The fire door on level 2 won't close"), TROUBLE);
         assert_eq!(ev("no smoke detected, status nominal"), 0.0);

@@ -229,6 +229,9 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "came off",
     "knocked over",
     "knocked off",
+    "was cut",
+    "been cut",
+    "power cut",
 ];
 
 /// Something there: "there's a fox in the warehouse", "there might be a rat"; not "there are no".
@@ -250,8 +253,8 @@ pub(super) const THERE_PHRASES: &[&str] = &[
 /// vacant", "charge 80 percent", "lift 2 out of order").
 pub(super) const NOUN_VERBS: &[&str] = &[
     "dock", "charge", "park", "load", "record", "patrol", "report", "check", "scan", "lock", "store",
-    "cover", "alert", "call", "clear", "hold", "drop", "head", "back", "switch", "place", "lift",
-    "return", "pick", "wait", "press", "secure", "clean",
+    "cover", "alert", "call", "clear", "hold", "drop", "head", "back", "switch", "place", "lift", "return",
+    "pick", "wait", "press", "secure", "clean",
 ];
 
 /// States a status line gives a thing.

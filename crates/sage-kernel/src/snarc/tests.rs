@@ -190,6 +190,22 @@ fn a_situation_told_again_in_the_same_words_habituates_but_an_order_does_not() {
     assert!(order.total >= 0.35, "{order:?}");
 }
 
+#[test]
+fn once_a_source_has_a_routine_a_message_in_new_words_is_news() {
+    let mut s = Snarc::new(SnarcConfig::default());
+    let routine = ["battery 82 percent", "all systems nominal", "conveyor idle", "door 4 closed"];
+    // During warm-up, a status line in new words is not news: nothing is routine yet.
+    for (i, line) in routine.iter().cycle().take(NEWS_AFTER).enumerate() {
+        let r = s.assess_text("op", line, None);
+        assert!(r.total < 0.35, "message {i} {line:?}: {r:?}");
+    }
+    let cows = s.assess_text("op", "The cows broke through the east fence", None);
+    assert!(cows.evidence >= cues::NEWS && cows.total >= 0.35, "{cows:?}");
+    // A routine line with new numbers is not news, nor a report in new words.
+    assert!(s.assess_text("op", "battery 64 percent", None).total < 0.35);
+    assert!(s.assess_text("op", "greenhouse irrigation cycle complete", None).total < 0.35);
+}
+
 mod invariance {
     use super::*;
     use proptest::prelude::*;
