@@ -574,6 +574,7 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "insurance",
     "supply",
     "supplies",
+    "battery",
 ];
 
 /// Phrases of trouble that a negation before them undoes ("nothing on the floor").
@@ -760,6 +761,10 @@ pub(super) const VERBS: &[&str] = &[
     "wake",
     "mind",
     "wave",
+    "recharge",
+    "refuel",
+    "reload",
+    "refill",
 ];
 
 /// What follows a verb that gives an order: an object, a direction, a manner.
@@ -834,6 +839,11 @@ pub(super) const OBJECT_OPENERS: &[&str] = &[
     "again",
     "by",
     "at",
+    "before",
+    "after",
+    "first",
+    "until",
+    "when",
 ];
 
 /// More routine frames (maintenance and its records), matched by stem like [`ROUTINE_WORDS`].
