@@ -1,17 +1,23 @@
 //! The text rule: what in a message makes it worth attention, whatever the source.
 //!
-//! A message's evidence is the strongest of its cues (each in `[0, 1]`):
+//! A message's evidence is the strongest of its cues (each in `[0, 1]`). Hazard, trouble and
+//! routine words are compared by stem (`lexicon::stem`: "tipped" is "tip"); the lists are in
+//! `lexicon.rs`.
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking...) not negated ("no smoke") |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, oil, a child...) not negated, or a phrase ("stopped responding", "lost contact", "won't start", "watch out", "without a badge"); never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, inspection, resolved, false alarm...) |
-//! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap...), or shouting with `!` |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire) |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "on the floor" not negated), or something that "stopped" doing something; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...) |
+//! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...) |
-//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
+//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it: "dock 3 vacant"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
-//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), or something there ("there's a fox"; not "there are no") |
+//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
+//! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame |
+//!
+//! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
+//! not in a condition such as "when you're done") and no `!` or `?`.
 //!
 //! The attention threshold in WAKE is 0.35: a hazard, an urgent message, a question, an
 //! instruction and a new name are attended; routine status lines and hazard words in a routine
