@@ -51,6 +51,11 @@ pub struct FedRun {
     /// Requests after the drop until under 20% of a window of 50 went to the degraded node
     /// (None: never, or it was not in use).
     pub moved_after: Option<usize>,
+    /// The least cost, as a share of always-best-node's, at which any choice of nodes knowing
+    /// every true quality reaches 95% of always-best-node's quality
+    /// ([`crate::judgment::least_cost_for_quality`]): at 50% or more the literal cost goal is out
+    /// of reach of any policy.
+    pub lowest_cost_ratio: f64,
 }
 
 struct Fed {
@@ -186,8 +191,16 @@ pub fn run(seed: u64) -> FedRun {
                 .map(|s| s - from)
         })
         .flatten();
+    let lowest = crate::judgment::least_cost_for_quality(
+        requests.len(),
+        3,
+        &|i, t| fed.cost(i, t),
+        &|i, t| fed.truth(i, requests[t].0, t),
+        crate::judgment::ROUTING_QUALITY_GOAL * always.quality,
+    );
     FedRun {
         seed,
+        lowest_cost_ratio: lowest / always.cost.max(1e-9),
         quality_ratio: sage.quality / always.quality.max(1e-9),
         cost_ratio: sage.cost / always.cost.max(1e-9),
         policies: vec![sage, always, round, least, oracle],

@@ -163,6 +163,49 @@ pub fn attention(
     Ok(r)
 }
 
+/// The least mean cost per request at which a choice among `choices` at each of `requests`
+/// requests reaches a mean quality of `target`, knowing every quality (`quality(choice,
+/// request)`) and every cost (`cost(choice, request)`), with nothing else to pay (loads are
+/// free): the bound no router can beat on the routing goal's quality half. Solved by its
+/// Lagrangian: each request takes the choice minimising `cost - λ·quality`, and the smallest λ
+/// whose choices reach `target` is found by bisection; exact up to about one request's share.
+/// `f64::INFINITY` when even the best choice at every request misses `target`.
+pub fn least_cost_for_quality(
+    requests: usize,
+    choices: usize,
+    cost: &dyn Fn(usize, usize) -> f64,
+    quality: &dyn Fn(usize, usize) -> f64,
+    target: f64,
+) -> f64 {
+    let n = requests.max(1) as f64;
+    let choose = |lambda: f64| {
+        let (mut q, mut c) = (0.0, 0.0);
+        for t in 0..requests {
+            let value = |i: usize| cost(i, t) - lambda * quality(i, t);
+            let i = (0..choices).min_by(|&a, &b| value(a).total_cmp(&value(b))).unwrap_or(0);
+            q += quality(i, t);
+            c += cost(i, t);
+        }
+        (q / n, c / n)
+    };
+    let (mut lo, mut hi) = (0.0, 1.0);
+    while choose(hi).0 < target {
+        hi *= 2.0;
+        if hi > 1e9 {
+            return f64::INFINITY;
+        }
+    }
+    for _ in 0..60 {
+        let mid = 0.5 * (lo + hi);
+        if choose(mid).0 >= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    choose(hi).1
+}
+
 /// One engine of the simulated zoo.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SimModel {

@@ -241,6 +241,11 @@ pub struct FamilyRun {
     /// For a drop or a burst: the router sent at least 20% of the 50 requests before it to that
     /// model (otherwise there was nothing to move).
     pub in_use_at_twist: bool,
+    /// The least cost, as a share of always-best's, at which any choice of models per request,
+    /// knowing every true quality and loading for free, reaches 95% of always-best's quality
+    /// ([`crate::judgment::least_cost_for_quality`]): where it is 50% or more, the literal cost
+    /// goal is out of reach of any policy.
+    pub lowest_cost_ratio: f64,
 }
 
 /// A family's runs.
@@ -305,7 +310,16 @@ pub fn run(name: &str, seed: u64) -> FamilyRun {
     let in_use_at_twist = model != usize::MAX
         && before.iter().filter(|c| **c == Some(model)).count() * 5 >= before.len().max(1);
     let moved_after = if in_use_at_twist { moved(&chosen, model, from) } else { None };
+    let target = crate::judgment::ROUTING_QUALITY_GOAL * b.quality;
+    let lowest = crate::judgment::least_cost_for_quality(
+        requests.len(),
+        zoo.len(),
+        &|i, _| zoo[i].cost,
+        &|i, t| truth(i, requests[t].0, t),
+        target,
+    );
     FamilyRun {
+        lowest_cost_ratio: lowest / b.cost.max(1e-9),
         seed,
         quality_ratio: s.quality / b.quality.max(1e-9),
         cost_ratio: s.cost / b.cost.max(1e-9),
