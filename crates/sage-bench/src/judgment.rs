@@ -167,8 +167,9 @@ pub fn attention(
 /// requests reaches a mean quality of `target`, knowing every quality (`quality(choice,
 /// request)`) and every cost (`cost(choice, request)`), with nothing else to pay (loads are
 /// free): the bound no router can beat on the routing goal's quality half. Solved by its
-/// Lagrangian: each request takes the choice minimising `cost - λ·quality`, and the smallest λ
-/// whose choices reach `target` is found by bisection; exact up to about one request's share.
+/// Lagrangian: each request takes the choice minimising `cost - λ·quality`, the smallest λ whose
+/// choices reach `target` is found by bisection, and the requests whose choice changes at that λ
+/// are split just enough (the linear programme's optimum, so a bound that mixing policies reach).
 /// `f64::INFINITY` when even the best choice at every request misses `target`.
 pub fn least_cost_for_quality(
     requests: usize,
@@ -188,6 +189,10 @@ pub fn least_cost_for_quality(
         }
         (q / n, c / n)
     };
+    let cheapest = choose(0.0);
+    if cheapest.0 >= target {
+        return cheapest.1;
+    }
     let (mut lo, mut hi) = (0.0, 1.0);
     while choose(hi).0 < target {
         hi *= 2.0;
@@ -203,7 +208,14 @@ pub fn least_cost_for_quality(
             lo = mid;
         }
     }
-    choose(hi).1
+    // Between the last choices short of the target and the first that reach it, the requests
+    // that change may be split (a policy may mix): the cost where the mix just reaches it.
+    let ((q0, c0), (q1, c1)) = (choose(lo), choose(hi));
+    if q1 - q0 > 1e-12 {
+        c0 + (target - q0) * (c1 - c0) / (q1 - q0)
+    } else {
+        c1
+    }
 }
 
 /// One engine of the simulated zoo.
@@ -495,4 +507,24 @@ pub(crate) fn route_sim(
         by_class,
     };
     (sage, chosen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::least_cost_for_quality;
+
+    #[test]
+    fn the_least_cost_mixes_the_cheap_and_the_good_choice_just_enough() {
+        // Choice 0: cost 1, quality 0.5; choice 1: cost 10, quality 1.0. A mean of 0.95 needs
+        // 90% of the requests on choice 1: 0.1 x 1 + 0.9 x 10 = 9.1.
+        let cost = |i: usize, _| if i == 0 { 1.0 } else { 10.0 };
+        let quality = |i: usize, _| if i == 0 { 0.5 } else { 1.0 };
+        let c = least_cost_for_quality(1000, 2, &cost, &quality, 0.95);
+        assert!((c - 9.1).abs() < 0.02, "{c}");
+        // A choice that is both cheaper and as good is taken everywhere.
+        let dominated = |i: usize, _| if i == 0 { 1.0 } else { 0.9 };
+        assert!((least_cost_for_quality(1000, 2, &cost, &dominated, 0.95) - 1.0).abs() < 1e-9);
+        // A quality nothing reaches has no cost.
+        assert!(least_cost_for_quality(1000, 2, &cost, &quality, 1.01).is_infinite());
+    }
 }
