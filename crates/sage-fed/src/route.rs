@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use sage_kernel::router::budget::{QualityBudget, BASE_LIGHT_RATIO};
 use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
 use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
 use sage_kernel::State;
@@ -132,6 +133,8 @@ pub struct FedRouter {
     trust: TrustLedger,
     experts: HashMap<(String, String), u32>,
     incumbents: BTreeMap<String, (String, String)>,
+    /// What WAKE's lighter-model preference may still give up, as the local router's.
+    budget: QualityBudget,
     /// Weights of cheapness.
     pub prices: Prices,
 }
@@ -145,7 +148,7 @@ impl FedRouter {
                 SelectorConfig {
                     persistence: 1.05,
                     epsilon: 0.02,
-                    wake_light_ratio: 1.05,
+                    wake_light_ratio: BASE_LIGHT_RATIO,
                     ..SelectorConfig::default()
                 },
                 seed,
@@ -153,6 +156,7 @@ impl FedRouter {
             trust: TrustLedger::new(TrustConfig::default()),
             experts: HashMap::new(),
             incumbents: BTreeMap::new(),
+            budget: QualityBudget::for_models(),
             prices: Prices::default(),
         }
     }
@@ -206,7 +210,15 @@ impl FedRouter {
             exploration: state == State::Wake,
             prefer_light: None,
         };
+        // The same quality budget as the local router's (`sage_runtime::route`).
+        let top = candidates.iter().filter(|c| !c.suppressed).map(|c| c.trust).fold(0.0, f64::max);
+        self.selector.config_mut().wake_light_ratio = self.budget.ratio(top);
         let decision = self.selector.select(&ctx, &candidates);
+        if state != State::Focus {
+            if let Some(c) = decision.chosen.and_then(|id| candidates.iter().find(|c| c.id == id)) {
+                self.budget.spend(top, c.trust);
+            }
+        }
         let mut ranked: Vec<&sage_kernel::router::Factors> =
             decision.candidates.iter().filter(|f| f.excluded.is_none()).collect();
         ranked.sort_by(|a, b| b.permission.total_cmp(&a.permission).then(a.id.cmp(&b.id)));

@@ -247,6 +247,12 @@ impl Selector {
         &self.config
     }
 
+    /// Settings, to change between selections (a router that spends a quality budget widens
+    /// WAKE's lightness ratio while it has some left).
+    pub fn config_mut(&mut self) -> &mut SelectorConfig {
+        &mut self.config
+    }
+
     /// Current load bias of `id`.
     pub fn bias(&self, id: u32) -> f64 {
         self.bias.get(id as usize).copied().unwrap_or(0.0)
@@ -551,6 +557,8 @@ fn clamp01(x: f64) -> f64 {
         0.0
     }
 }
+
+pub mod budget;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use sage_kernel::metabolic::Policies;
+use sage_kernel::router::budget::{QualityBudget, BASE_LIGHT_RATIO};
 use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
 use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
 use sage_kernel::State;
@@ -82,6 +83,8 @@ pub struct Router {
     pub answer_cost_weight: f64,
     /// When trust last moved stale scores toward their priors.
     consolidated_at: f64,
+    /// What WAKE's lighter-model preference may still give up (decisions outside FOCUS).
+    budget: QualityBudget,
     clock: Arc<dyn Clock>,
     sessions: Arc<Mutex<Sessions>>,
     /// Settings of every generation.
@@ -112,7 +115,7 @@ impl Router {
                 // Persistence 1.05: models differ by a few points of quality, and a 20% edge for
                 // the incumbent would keep a clearly worse resident model.
                 SelectorConfig {
-                    wake_light_ratio: 1.05,
+                    wake_light_ratio: BASE_LIGHT_RATIO,
                     persistence: 1.05,
                     epsilon: 0.02,
                     ..SelectorConfig::default()
@@ -132,6 +135,7 @@ impl Router {
             // a 3.7 s load weighed 27% against a quality gap of 20%.)
             reference_load_s: 30.0,
             answer_cost_weight: ANSWER_COST_WEIGHT,
+            budget: QualityBudget::for_models(),
             consolidated_at: clock.now(),
             clock,
             sessions: Arc::default(),
@@ -277,6 +281,12 @@ impl Router {
             })
             .collect();
         price_answers(&mut candidates, self.answer_cost_weight);
+        // WAKE's lightness ratio widens while the quality budget lasts: a lighter model may be
+        // taken as long as what was given up, counted in trust, stays under QUALITY_SLACK of
+        // what the most trusted models would have given (FOCUS takes the most trusted model and
+        // neither spends nor earns budget).
+        let top = candidates.iter().filter(|c| !c.suppressed).map(|c| c.trust).fold(0.0, f64::max);
+        self.selector.config_mut().wake_light_ratio = self.budget.ratio(top);
         let ctx = Context {
             state,
             // The swap budget stops WAKE and REST from thrashing; in FOCUS an alert is worth a
@@ -291,7 +301,13 @@ impl Router {
             exploration: self.policies.get(state).exploration,
             prefer_light,
         };
-        self.selector.select(&ctx, &candidates)
+        let d = self.selector.select(&ctx, &candidates);
+        if state != State::Focus {
+            if let Some(c) = d.chosen.and_then(|id| candidates.iter().find(|c| c.id == id)) {
+                self.budget.spend(top, c.trust);
+            }
+        }
+        d
     }
 
     /// Serve a request with one named model (no routing, no fallback); trust still learns.
