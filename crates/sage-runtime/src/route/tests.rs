@@ -315,3 +315,28 @@ fn a_model_anchors_only_a_class_that_has_no_lighter_model_as_good() {
         assert!(!r.router.anchored(1, "text.chat"), "light is nobody's incumbent");
     }
 }
+
+#[test]
+fn wake_spends_a_small_quality_budget_on_a_lighter_model_and_no_more() {
+    // "light" is 11% less trusted than "heavy": over WAKE's base ratio (1.05), within the most
+    // one decision may give up (25%); "poor" is 33% less trusted, over that too.
+    let mut r = rig(
+        vec![Script::new("heavy", 0.9), Script::new("light", 0.8), Script::new("poor", 0.6)],
+        vec![spec("heavy", 400, 0.9), spec("light", 200, 0.8), spec("poor", 100, 0.6)],
+        1000,
+    );
+    let mut used = BTreeMap::<u32, u32>::new();
+    for _ in 0..600 {
+        r.clock.advance(1.0);
+        let d = r.router.decide("text.chat", State::Wake);
+        *used.entry(d.chosen.unwrap()).or_default() += 1;
+    }
+    let (heavy, light, poor) =
+        (used[&0], used.get(&1).copied().unwrap_or(0), used.get(&2).copied().unwrap_or(0));
+    // Giving up 0.1 of 0.9 a time within 2% of what heavy would give: about 18% of the decisions.
+    assert!((60..=130).contains(&light), "light {light}, heavy {heavy}, poor {poor}");
+    assert!(heavy > 400 && poor <= 30, "light {light}, heavy {heavy}, poor {poor} (exploration only)");
+    // In FOCUS the most trusted model answers and the budget is neither spent nor earned.
+    let d = r.router.decide("text.chat", State::Focus);
+    assert_eq!(d.chosen, Some(0));
+}
