@@ -146,8 +146,10 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     // "what's" asks as "what" does; "don't" orders.
     let opening = words.get(first).map(|w| w.replace('’', "'")).unwrap_or_default();
     let opening_stem = opening.split('\'').next().unwrap_or_default();
-    cues.question =
-        text.trim_end().ends_with('?') || (in_list(QUESTION_STARTS, opening_stem) && raw.len() > 2);
+    // "whats", "wheres": typed without the apostrophe.
+    let asks =
+        |w: &str| in_list(QUESTION_STARTS, w) || w.strip_suffix('s').is_some_and(|b| in_list(WH_WORDS, b));
+    cues.question = text.trim_end().ends_with('?') || (asks(opening_stem) && raw.len() > 2);
     let report = !text.contains(['!', '?'])
         && ((0..words.len()).any(|i| {
             // "when you're done" is a condition of an order, not a report.
@@ -160,6 +162,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     );
     let orders = clause_starts.filter(|&i| i < words.len()).any(|i| {
         let w = words[i].replace('’', "'");
+        // "restock shelf 14", "reposition the arm": an order again, object or not.
+        let again = w.strip_prefix("re").is_some_and(|rest| {
+            !in_list(IMPERATIVES, &w)
+                && !in_list(VERBS, &w)
+                && (in_list(IMPERATIVES, rest) || in_list(VERBS, rest))
+        });
         let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
         // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it.
         let named = in_list(NOUN_VERBS, &w)
@@ -167,12 +175,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             && words.get(i + 1).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n));
         // A verb that is also a noun orders with an object or a direction after it.
         let object = ends_clause || words.get(i + 1).is_none_or(|n| in_list(OBJECT_OPENERS, n));
-        (in_list(IMPERATIVES, &w) && !named)
+        ((in_list(IMPERATIVES, &w) || again) && !named)
             || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
             || (in_list(VERBS, &w) && object)
     });
     cues.instruction = orders && !report
-        || words.iter().any(|w| w == "please")
+        || words.iter().any(|w| in_list(PLEASE, w))
         || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p));
 
     let mut sentence_start = true;
@@ -208,9 +216,17 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
     let perceived = (0..words.len()).any(|i| EVENTS.has(&stems[i]) && !negated(i))
         || EVENT_PHRASES.iter().any(|p| lower.contains(p));
     let be = |w: &str| matches!(w, "is" | "are" | "was" | "were" | "it's" | "keeps" | "keep");
-    let ongoing = words
-        .windows(2)
-        .any(|p| be(&p[0]) && p[1].len() > 4 && p[1].ends_with("ing") && !in_list(STEADY, &p[1]));
+    let changing =
+        |w: &str| w.len() > 4 && w.ends_with("ing") && !in_list(STEADY, w) && !in_list(ROUTINE_MOTION, w);
+    // "the battery is swelling", and "crane 2 hook swinging in the wind": a thing, then what it
+    // is doing (not after a preposition or an article: "in the morning", "a warning").
+    let ongoing = words.windows(2).any(|p| {
+        (be(&p[0]) && p[1].len() > 4 && p[1].ends_with("ing") && !in_list(STEADY, &p[1]))
+            || (changing(&p[1])
+                && !p[0].is_empty()
+                && !in_list(FUNCTION_WORDS, &p[0])
+                && !p[0].ends_with("ing"))
+    });
     let there = THERE_PHRASES.iter().any(|p| lower.contains(p));
     person || ongoing || there || perceived
 }
@@ -242,7 +258,7 @@ fn skip_address(raw: &[&str], words: &[String]) -> usize {
     while words.get(i).is_some_and(|w| in_list(GREETINGS, w)) && i + 1 < words.len() {
         i += 1;
     }
-    if words.get(i).is_some_and(|w| w == "please") {
+    if words.get(i).is_some_and(|w| in_list(PLEASE, w)) {
         i += 1;
     }
     i
@@ -377,6 +393,15 @@ mod tests {
         assert_eq!(ev("The ventilation fan stopped spinning"), TROUBLE);
         assert_eq!(ev("There might be a rat in the pantry"), EVENT);
         assert_eq!(ev("Lights went out in sector 4"), TROUBLE);
+        // As operators type: "pls", "whats", "restock" without an article, a thing and what it
+        // is doing without "is"; a steady state is still none.
+        assert_eq!(ev("pls check dock 4"), INSTRUCTION);
+        assert_eq!(ev("whats the eta on the next truck"), QUESTION);
+        assert_eq!(ev("restock shelf 14 before noon"), INSTRUCTION);
+        assert_eq!(ev("crane 2 hook swinging in the wind"), EVENT);
+        assert_eq!(ev("temperature holding at 19 degrees"), 0.0);
+        assert_eq!(ev("robot 3 moving to dock 2"), 0.0);
+        assert_eq!(ev("reboot complete"), 0.0);
     }
 
     #[test]

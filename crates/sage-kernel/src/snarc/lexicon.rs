@@ -765,6 +765,11 @@ pub(super) const VERBS: &[&str] = &[
     "refuel",
     "reload",
     "refill",
+    "stock",
+    "position",
+    "route",
+    "connect",
+    "boot",
 ];
 
 /// What follows a verb that gives an order: an object, a direction, a manner.
@@ -959,3 +964,70 @@ pub(super) static ROUTINES: Stems = Stems::new(&[ROUTINE_WORDS, MORE_ROUTINE]);
 pub(super) static EQUIPMENTS: Stems = Stems::new(&[EQUIPMENT]);
 /// Things perceived by stem.
 pub(super) static EVENTS: Stems = Stems::new(&[EVENT_WORDS]);
+
+/// "please" as operators type it.
+pub(super) const PLEASE: &[&str] = &["please", "pls", "plz", "plse", "pleas"];
+
+/// Question words that may be typed with an "s" glued on ("whats the eta").
+pub(super) const WH_WORDS: &[&str] = &["what", "where", "who", "how", "when", "why", "which", "that"];
+
+/// Motion and work a robot reports as routine, not as something happening ("robot 3 moving to
+/// dock", "camera 2 streaming").
+pub(super) const ROUTINE_MOTION: &[&str] = &[
+    "moving",
+    "driving",
+    "heading",
+    "returning",
+    "patrolling",
+    "docking",
+    "navigating",
+    "travelling",
+    "traveling",
+    "going",
+    "cleaning",
+    "scanning",
+    "mapping",
+    "printing",
+    "processing",
+    "unloading",
+    "sorting",
+    "updating",
+    "syncing",
+    "uploading",
+    "downloading",
+    "cooling",
+    "heating",
+    "warming",
+    "booting",
+    "restarting",
+    "pending",
+    "holding",
+    "remaining",
+    "following",
+    "morning",
+    "evening",
+    "during",
+    "nothing",
+    "anything",
+    "building",
+    "ceiling",
+    "parking",
+    "meeting",
+    "training",
+    "packing",
+    "shipping",
+    "lighting",
+    "handling",
+    "reading",
+    "setting",
+    "ring",
+    "string",
+];
+
+/// Words after which an "-ing" word is a noun or a gerund, not something a thing is doing.
+pub(super) const FUNCTION_WORDS: &[&str] = &[
+    "the", "a", "an", "in", "on", "at", "of", "for", "to", "from", "by", "with", "about", "no", "not",
+    "this", "that", "these", "those", "my", "your", "our", "its", "their", "his", "her", "and", "or", "is",
+    "are", "was", "were", "be", "been", "keeps", "keep", "stop", "stopped", "start", "started", "finish",
+    "finished", "before", "after", "while", "when", "without",
+];
