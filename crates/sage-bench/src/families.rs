@@ -19,9 +19,10 @@
 //! levels shrank from 20 readings to 10, 2020 to 2029 once before status reports stopped
 //! counting as instructions, and 2030 to 2039 once before the text rule read plainer words and
 //! remembered a source's last 64 messages (decision 0013); they are retired too, as are 2040
-//! to 2049, run once before the text rule's lexicon, stems and news cue, and 2050 to 2059, run
-//! once before it read operators' typing ("pls", "whats", "restock shelf 14"); the held-out
-//! seeds start at 2060.)
+//! to 2049, run once before the text rule's lexicon, stems and news cue, 2050 to 2059, run
+//! once before it read operators' typing ("pls", "whats", "restock shelf 14"), and 2060 to 2069,
+//! run once before a dreaming kernel woke for whatever it would attend to; the held-out seeds
+//! start at 2070.)
 
 use std::collections::BTreeMap;
 
@@ -29,7 +30,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2060;
+pub const HELD_OUT_FROM: u64 = 2070;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]

@@ -474,6 +474,9 @@ pub struct Kernel {
 #[derive(Debug, Clone)]
 struct Deferred {
     origin: u64,
+    /// When its hold began (the tick and the time it was seen, or the last tick of a state
+    /// that ran nothing: what a dream holds is held again once the kernel wakes).
+    since_tick: u64,
     seen_at: f64,
     obs: Observation,
     salience: Salience,

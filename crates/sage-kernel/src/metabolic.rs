@@ -268,8 +268,12 @@ pub struct Thresholds {
     pub wake_salience: f64,
 }
 
+/// The default attention threshold (`KernelConfig::attention_threshold`): a dreaming kernel wakes
+/// for whatever it would attend to. At 0.45 (before 2026-11-30, session 13), a 6.1σ jump seen
+/// at salience 0.449 in DREAM was held, never woke the kernel, and expired before the dream
+/// ended: the independent check's seed 602 missed it.
 fn default_wake_salience() -> f64 {
-    0.45
+    0.35
 }
 
 impl Default for Thresholds {

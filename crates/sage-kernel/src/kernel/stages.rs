@@ -58,8 +58,8 @@ pub(super) struct TickCtx {
     pub rescored: Vec<(Observation, Salience, String, u64)>,
     /// Their report indices (they count for the state machine as fresh observations).
     pub rescored_at: Vec<usize>,
-    /// When each held observation offered again was first seen: `(report index, time)`.
-    pub held_since: Vec<(usize, f64)>,
+    /// When each held observation offered again began its hold: `(report index, time, tick)`.
+    pub held_since: Vec<(usize, f64, u64)>,
     /// Held observations given up on (held too long, or no room to hold them).
     pub expired: usize,
 }
@@ -273,11 +273,16 @@ impl Kernel {
             ctx.observations.push(obs);
         }
         for d in std::mem::take(&mut self.deferred) {
-            if ctx.tick - d.origin > MAX_DEFER_TICKS && ctx.now - d.seen_at > MAX_DEFER_S {
+            // A state that runs nothing (DREAM) does not age what it holds: its hold begins
+            // again, so it is offered for the usual ticks once the kernel wakes, whatever the
+            // thresholds (before, a 6σ jump held through a dream it did not wake expired).
+            let (seen_at, since_tick) =
+                if ctx.policy.max_plugins == 0 { (ctx.now, ctx.tick) } else { (d.seen_at, d.since_tick) };
+            if ctx.tick - since_tick > MAX_DEFER_TICKS && ctx.now - seen_at > MAX_DEFER_S {
                 ctx.expired += 1;
                 continue;
             }
-            ctx.held_since.push((ctx.reports.len(), d.seen_at));
+            ctx.held_since.push((ctx.reports.len(), seen_at, since_tick));
             ctx.reports.push(ObservationReport {
                 source: d.obs.source.clone(),
                 class: d.class,
@@ -469,9 +474,11 @@ impl Kernel {
     fn defer(&mut self, ctx: &mut TickCtx, i: usize) {
         ctx.reports[i].attention = Attention::Capped;
         let Some(sal) = ctx.reports[i].salience else { return };
-        let seen_at = ctx.held_since.iter().find(|(j, _)| *j == i).map_or(ctx.now, |(_, t)| *t);
+        let (seen_at, since_tick) =
+            ctx.held_since.iter().find(|(j, _, _)| *j == i).map_or((ctx.now, ctx.tick), |(_, t, k)| (*t, *k));
         let held = Deferred {
             origin: ctx.reports[i].deferred_from.unwrap_or(ctx.tick),
+            since_tick,
             seen_at,
             obs: ctx.observations[i].clone(),
             salience: sal,

@@ -330,6 +330,37 @@ fn a_held_event_wakes_a_dreaming_kernel_and_is_then_attended() {
     assert_ne!(k.state(), State::Dream);
 }
 
+#[test]
+fn what_a_dream_holds_is_not_lost_when_it_does_not_wake_the_kernel() {
+    // A kernel that wakes only for very salient events: an instruction (0.6) does not wake it,
+    // and the dream lasts longer than a held observation's ten ticks; it is attended on waking.
+    let mut config = KernelConfig::default();
+    config.thresholds.wake_salience = 0.9;
+    config.thresholds.dream_ticks = 30.0;
+    config.thresholds.dream_wake_atp = 1000.0;
+    let mut k = Kernel::new(config).unwrap();
+    let mut t = 0.0;
+    while k.state() != State::Dream {
+        k.tick(t, &[], false);
+        t += 1.0;
+        assert!(t < 500.0, "never dreamt");
+    }
+    let msg = [Observation::text("operator", "Stop at the loading dock and wait for the forklift.")];
+    assert_eq!(k.tick(t, &msg, false).observations[0].attention, Attention::Capped);
+    let mut attended_at = None;
+    for i in 1..200u64 {
+        let r = k.tick(t + i as f64, &[], false);
+        if r.observations.iter().any(|o| o.attention == Attention::Attended && o.deferred_from.is_some()) {
+            attended_at = Some(i);
+            break;
+        }
+    }
+    let i = attended_at.expect("attended once the kernel could run something");
+    assert!(i > super::MAX_DEFER_TICKS, "held past ten ticks while dreaming ({i})");
+    // The default wakes for whatever it would attend to.
+    assert!(Thresholds::default().wake_salience <= KernelConfig::default().attention_threshold);
+}
+
 /// A scripted planner (a test double): answers every dispatch and proposes a fixed plan.
 struct Planner {
     plan: Vec<f64>,
