@@ -24,6 +24,7 @@ use crate::text::{is_stopword, normalize_word};
 pub mod cues;
 pub mod levels;
 mod lexicon;
+mod orders;
 
 use levels::{Levels, Z_SALIENT};
 

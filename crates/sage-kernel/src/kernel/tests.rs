@@ -305,16 +305,21 @@ fn a_capped_salient_observation_is_held_and_attended_later() {
     assert!(r.observations.is_empty(), "attended: no longer held");
 }
 
-#[test]
-fn a_held_event_wakes_a_dreaming_kernel_and_is_then_attended() {
-    let mut k = kernel();
-    // Quiet until DREAM.
+/// Tick `k` with nothing until it dreams; the time of its next tick.
+fn quiet_until_dream(k: &mut Kernel) -> f64 {
     let mut t = 0.0;
     while k.state() != State::Dream {
         k.tick(t, &[], false);
         t += 1.0;
         assert!(t < 500.0, "never dreamt");
     }
+    t
+}
+
+#[test]
+fn a_held_event_wakes_a_dreaming_kernel_and_is_then_attended() {
+    let mut k = kernel();
+    let t = quiet_until_dream(&mut k);
     let msg = [Observation::text("operator", "Stop at the loading dock and wait for the forklift.")];
     let r = k.tick(t, &msg, false);
     assert_eq!(r.observations[0].attention, Attention::Capped, "DREAM attends to nothing");
@@ -339,12 +344,7 @@ fn what_a_dream_holds_is_not_lost_when_it_does_not_wake_the_kernel() {
     config.thresholds.dream_ticks = 30.0;
     config.thresholds.dream_wake_atp = 1000.0;
     let mut k = Kernel::new(config).unwrap();
-    let mut t = 0.0;
-    while k.state() != State::Dream {
-        k.tick(t, &[], false);
-        t += 1.0;
-        assert!(t < 500.0, "never dreamt");
-    }
+    let t = quiet_until_dream(&mut k);
     let msg = [Observation::text("operator", "Stop at the loading dock and wait for the forklift.")];
     assert_eq!(k.tick(t, &msg, false).observations[0].attention, Attention::Capped);
     let mut attended_at = None;

@@ -27,6 +27,7 @@
 use std::collections::HashSet;
 
 use super::lexicon::*;
+use super::orders::*;
 use crate::text::normalize_word;
 
 /// Evidence of a hazard.

@@ -1,6 +1,7 @@
-//! The words the text rule reads (`cues`): lists kept apart from the reading so that each can be
-//! checked, and a light stemmer so that one entry covers its inflections ("tip" covers "tipped"
-//! and "tipping", "block" covers "blocked" and "blocking").
+//! The words of hazards, trouble, routine frames, equipment and events the text rule reads
+//! (`cues`), kept apart from the reading so that each can be checked, and a light stemmer so that
+//! one entry covers its inflections ("tip" covers "tipped" and "tipping", "block" covers
+//! "blocked" and "blocking"). The words of orders, questions and reports: `orders.rs`.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -103,9 +104,6 @@ pub(super) const TROUBLE_WORDS: &[&str] = &[
     "hit",
     "struck",
 ];
-
-/// Titles before a name, whose full stop ends no sentence.
-pub(super) const HONORIFICS: &[&str] = &["mr", "mrs", "ms", "dr", "prof", "st"];
 
 /// People: a message about someone is about something happening.
 pub(super) const PEOPLE: &[&str] = &[
@@ -249,57 +247,6 @@ pub(super) const THERE_PHRASES: &[&str] = &[
     "there appears to be",
 ];
 
-/// Orders that are nouns as well: read as a noun when a number or a state follows ("dock 3
-/// vacant", "charge 80 percent", "lift 2 out of order").
-pub(super) const NOUN_VERBS: &[&str] = &[
-    "dock", "charge", "park", "load", "record", "patrol", "report", "check", "scan", "lock", "store",
-    "cover", "alert", "call", "clear", "hold", "drop", "head", "back", "switch", "place", "lift", "return",
-    "pick", "wait", "press", "secure", "clean",
-];
-
-/// States a status line gives a thing.
-pub(super) const STATES: &[&str] = &[
-    "vacant",
-    "free",
-    "empty",
-    "full",
-    "open",
-    "closed",
-    "clear",
-    "ok",
-    "okay",
-    "online",
-    "offline",
-    "busy",
-    "idle",
-    "occupied",
-    "available",
-    "ready",
-    "green",
-    "nominal",
-    "done",
-    "complete",
-    "locked",
-    "unlocked",
-    "percent",
-    "status",
-];
-
-/// Words that make a report word part of a condition, not a report ("when you're done").
-pub(super) const CONDITIONS: &[&str] = &["when", "once", "after", "until", "if", "before", "unless"];
-
-/// Instructions said without an imperative first word.
-pub(super) const INSTRUCTION_PHRASES: &[&str] = &[
-    "please",
-    "you must",
-    "you need to",
-    "need you to",
-    "want you to",
-    "you should",
-    "you have to",
-    "make sure",
-];
-
 pub(super) const ROUTINE_WORDS: &[&str] = &[
     "drill",
     "drills",
@@ -361,55 +308,6 @@ pub(super) const MONTHS: &[&str] = &[
 ];
 
 pub(super) const NEGATIONS: &[&str] = &["no", "not", "without", "zero", "never", "none", "nothing"];
-
-pub(super) const QUESTION_STARTS: &[&str] = &[
-    "what", "why", "how", "when", "where", "who", "whom", "whose", "which", "can", "could", "would", "will",
-    "is", "are", "was", "were", "do", "does", "did", "should", "shall", "may", "have", "has",
-];
-
-pub(super) const IMPERATIVES: &[&str] = &[
-    "stop", "go", "move", "come", "bring", "fetch", "check", "report", "return", "pick", "drop", "open",
-    "close", "turn", "charge", "send", "call", "wait", "halt", "follow", "clean", "inspect", "take", "put",
-    "deliver", "lift", "avoid", "slow", "start", "begin", "resume", "pause", "cancel", "abort", "dock",
-    "navigate", "head", "look", "find", "show", "tell", "give", "hold", "keep", "leave", "get", "carry",
-    "scan", "patrol", "shut", "switch", "restart", "reboot", "load", "unload", "park", "back", "clear",
-    "secure", "notify", "alert", "evacuate", "help", "stay", "remain", "freeze", "grab", "lock", "unlock",
-    "listen", "watch", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify",
-    "ensure", "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide",
-    "fix", "repair", "replace", "prepare", "announce", "don't", "never", "stand", "record", "cover", "wipe",
-    "sweep", "reverse", "raise",
-];
-
-/// Words of a status report: a message whose first word could be an order ("patrol", "scan",
-/// "check", "report"...) but that also says how something went ("patrol checkpoint passed",
-/// "scan complete, no anomalies") reports; it does not instruct, and a code in it ("waypoint
-/// WP-17 reached") is a sequence number, not a new name.
-pub(super) const REPORT_WORDS: &[&str] = &[
-    "passed",
-    "complete",
-    "completed",
-    "finished",
-    "ok",
-    "okay",
-    "nominal",
-    "normal",
-    "saved",
-    "logged",
-    "stable",
-    "successful",
-    "successfully",
-    "succeeded",
-    "reached",
-    "arrived",
-    "synced",
-    "synchronized",
-    "engaged",
-    "received",
-];
-
-/// Words that open a message without being its verb: greetings and fillers.
-pub(super) const GREETINGS: &[&str] =
-    &["hey", "hi", "hello", "ok", "okay", "yo", "sage", "robot", "so", "now", "and", "oh"];
 
 /// More trouble, matched by stem like [`TROUBLE_WORDS`]: faults, damage, what a robot hears and
 /// smells that it should not, things out of place.
@@ -603,254 +501,6 @@ pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "notice
 pub(super) const EVENT_PHRASES: &[&str] =
     &["coming from", "came from", "coming out", "came out", "went off", "gone off", "going off"];
 
-/// Verbs that are orders only with an object or a direction after them ("locate the cart",
-/// "proceed to waypoint C", "retreat!"), because many are nouns that open status lines as well
-/// ("map updated", "count 12 pallets in bay 3" as a report reads otherwise).
-pub(super) const VERBS: &[&str] = &[
-    "proceed",
-    "locate",
-    "disable",
-    "enable",
-    "count",
-    "measure",
-    "weigh",
-    "sort",
-    "stack",
-    "pack",
-    "label",
-    "tag",
-    "collect",
-    "gather",
-    "empty",
-    "fill",
-    "mop",
-    "vacuum",
-    "feed",
-    "approach",
-    "enter",
-    "exit",
-    "cross",
-    "climb",
-    "rotate",
-    "spin",
-    "align",
-    "mark",
-    "photograph",
-    "capture",
-    "film",
-    "print",
-    "attach",
-    "detach",
-    "connect",
-    "disconnect",
-    "plug",
-    "unplug",
-    "mute",
-    "silence",
-    "dim",
-    "adjust",
-    "set",
-    "reset",
-    "increase",
-    "decrease",
-    "reduce",
-    "retreat",
-    "withdraw",
-    "inform",
-    "contact",
-    "ask",
-    "answer",
-    "reply",
-    "respond",
-    "explain",
-    "describe",
-    "list",
-    "read",
-    "say",
-    "speak",
-    "repeat",
-    "remember",
-    "forget",
-    "ignore",
-    "skip",
-    "prioritize",
-    "focus",
-    "monitor",
-    "observe",
-    "track",
-    "search",
-    "explore",
-    "survey",
-    "try",
-    "retry",
-    "handle",
-    "transport",
-    "relocate",
-    "transfer",
-    "ship",
-    "dispatch",
-    "hand",
-    "pass",
-    "lead",
-    "accompany",
-    "greet",
-    "welcome",
-    "cool",
-    "heat",
-    "warm",
-    "dry",
-    "wash",
-    "sanitize",
-    "disinfect",
-    "dispose",
-    "discard",
-    "tidy",
-    "organize",
-    "arrange",
-    "assemble",
-    "install",
-    "update",
-    "download",
-    "upload",
-    "save",
-    "delete",
-    "note",
-    "write",
-    "document",
-    "review",
-    "recheck",
-    "recount",
-    "investigate",
-    "examine",
-    "assess",
-    "probe",
-    "sample",
-    "touch",
-    "tap",
-    "grip",
-    "release",
-    "ease",
-    "tilt",
-    "bend",
-    "fold",
-    "roll",
-    "wrap",
-    "seal",
-    "tape",
-    "cut",
-    "tighten",
-    "loosen",
-    "steer",
-    "accelerate",
-    "brake",
-    "yield",
-    "activate",
-    "deactivate",
-    "disarm",
-    "request",
-    "fasten",
-    "attend",
-    "cancel",
-    "empty",
-    "shine",
-    "point",
-    "aim",
-    "drag",
-    "tow",
-    "sweep",
-    "wake",
-    "mind",
-    "wave",
-    "recharge",
-    "refuel",
-    "reload",
-    "refill",
-    "stock",
-    "position",
-    "route",
-    "connect",
-    "boot",
-];
-
-/// What follows a verb that gives an order: an object, a direction, a manner.
-pub(super) const OBJECT_OPENERS: &[&str] = &[
-    "the",
-    "a",
-    "an",
-    "this",
-    "that",
-    "these",
-    "those",
-    "all",
-    "every",
-    "each",
-    "your",
-    "my",
-    "our",
-    "his",
-    "her",
-    "their",
-    "its",
-    "me",
-    "us",
-    "him",
-    "them",
-    "it",
-    "everything",
-    "everyone",
-    "everybody",
-    "anything",
-    "anyone",
-    "someone",
-    "something",
-    "up",
-    "down",
-    "off",
-    "on",
-    "out",
-    "back",
-    "in",
-    "over",
-    "away",
-    "around",
-    "through",
-    "across",
-    "along",
-    "past",
-    "toward",
-    "towards",
-    "forward",
-    "aside",
-    "here",
-    "there",
-    "now",
-    "to",
-    "into",
-    "onto",
-    "from",
-    "with",
-    "for",
-    "slowly",
-    "quickly",
-    "immediately",
-    "carefully",
-    "right",
-    "some",
-    "any",
-    "both",
-    "another",
-    "more",
-    "less",
-    "again",
-    "by",
-    "at",
-    "before",
-    "after",
-    "first",
-    "until",
-    "when",
-];
-
 /// More routine frames (maintenance and its records), matched by stem like [`ROUTINE_WORDS`].
 pub(super) const MORE_ROUTINE: &[&str] = &[
     "replaced",
@@ -867,30 +517,6 @@ pub(super) const MORE_ROUTINE: &[&str] = &[
     "briefing",
     "refresher",
     "audit",
-];
-
-/// More words of a status report (exact).
-pub(super) const MORE_REPORT: &[&str] = &[
-    "done",
-    "uploaded",
-    "updated",
-    "restocked",
-    "serviced",
-    "calibrated",
-    "replaced",
-    "installed",
-    "checked",
-    "swept",
-    "cleaned",
-    "stored",
-    "returned",
-    "online",
-    "filed",
-    "posted",
-    "rotated",
-    "accounted",
-    "idle",
-    "delivered",
 ];
 
 /// A word as the stemmed lists compare it: lower case, without a possessive, and without the
@@ -964,12 +590,6 @@ pub(super) static ROUTINES: Stems = Stems::new(&[ROUTINE_WORDS, MORE_ROUTINE]);
 pub(super) static EQUIPMENTS: Stems = Stems::new(&[EQUIPMENT]);
 /// Things perceived by stem.
 pub(super) static EVENTS: Stems = Stems::new(&[EVENT_WORDS]);
-
-/// "please" as operators type it.
-pub(super) const PLEASE: &[&str] = &["please", "pls", "plz", "plse", "pleas"];
-
-/// Question words that may be typed with an "s" glued on ("whats the eta").
-pub(super) const WH_WORDS: &[&str] = &["what", "where", "who", "how", "when", "why", "which", "that"];
 
 /// Motion and work a robot reports as routine, not as something happening ("robot 3 moving to
 /// dock", "camera 2 streaming").
