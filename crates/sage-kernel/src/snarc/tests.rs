@@ -257,6 +257,23 @@ mod invariance {
             ..ProptestConfig::default()
         })]
 
+        /// Any text, however garbled (any Unicode, stray apostrophes and endings the stemmer
+        /// cuts: "ies", "'s", "ing", "ed"), is scored in [0, 1] without a panic.
+        #[test]
+        fn any_text_is_scored_in_bounds(
+            texts in proptest::collection::vec(
+                proptest::string::string_regex("([a-zA-Zé’'ßİ0-9!?:,.-]{0,8}(ies|'s|ing|ed|es|s|e)? ?){0,12}").unwrap(),
+                1..20,
+            ),
+            junk in "\\PC{0,40}",
+        ) {
+            let mut s = Snarc::new(SnarcConfig::default());
+            for t in texts.iter().chain(std::iter::once(&junk)) {
+                let r = s.assess_text("op", t, None);
+                prop_assert!((0.0..=1.0).contains(&r.total) && (0.0..=1.0).contains(&r.evidence), "{t:?}: {r:?}");
+            }
+        }
+
         /// On every combination of units, offset, dimension count and quiet channels beside it,
         /// a reading 6σ from the level in one dimension is above the attention threshold, and
         /// routine readings are rarely (noise alone crosses the deviation threshold about once
