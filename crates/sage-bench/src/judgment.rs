@@ -313,7 +313,8 @@ pub struct RoutingReport {
     pub all_explored: bool,
 }
 
-const LOAD_COST_PER_S: f64 = 2.0;
+/// What a load costs per second it takes, in the units of an answer's cost.
+pub(crate) const LOAD_COST_PER_S: f64 = 2.0;
 
 /// The request stream: `(class, state)`; alerts arrive in FOCUS, the rest in WAKE.
 pub(crate) fn stream(n: usize, seed: u64) -> Vec<(&'static str, State)> {

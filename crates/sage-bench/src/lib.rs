@@ -6,6 +6,7 @@
 
 #![deny(missing_docs)]
 
+pub mod bound;
 pub mod families;
 pub mod fed_routing;
 pub mod judgment;

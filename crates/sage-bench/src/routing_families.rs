@@ -35,7 +35,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::judgment::{q, route_sim, sim_zoo, simulate_fixed, stream, PolicyFigures, SimModel, Truth};
+use crate::bound::{least_cost_within_memory, BoundModel, Targets};
+use crate::judgment::{
+    q, route_sim, sim_zoo, simulate_fixed, stream, PolicyFigures, SimModel, Truth, LOAD_COST_PER_S,
+};
 use sage_kernel::metabolic::State;
 use sage_kernel::rng::Rng;
 use sage_runtime::route::{SWAP_BUDGET, SWAP_WINDOW_S};
@@ -246,6 +249,16 @@ pub struct FamilyRun {
     /// ([`crate::judgment::least_cost_for_quality`]): where it is 50% or more, the literal cost
     /// goal is out of reach of any policy.
     pub lowest_cost_ratio: f64,
+    /// The same bound within the limits every router lives under: what it uses resident within
+    /// the memory budget, loads paid for, at most [`crate::judgment::ROUTING_SWAPS_GOAL`] loads
+    /// per request ([`crate::bound::least_cost_within_memory`]). Where it is 50% or more, no
+    /// policy that does not thrash meets the literal cost goal.
+    pub lowest_cost_in_limits_ratio: f64,
+    /// The same bound within the same limits, with every class at 95% of always-best's quality
+    /// on that class: a run under [`Self::lowest_cost_in_limits_ratio`] but not under this one
+    /// reaches the literal cost goal only by serving some class worse than 95% of always-best
+    /// does.
+    pub lowest_cost_per_class_ratio: f64,
 }
 
 /// A family's runs.
@@ -318,8 +331,35 @@ pub fn run(name: &str, seed: u64) -> FamilyRun {
         &|i, t| truth(i, requests[t].0, t),
         target,
     );
+    let models: Vec<BoundModel> = zoo
+        .iter()
+        .map(|m| BoundModel { cost: m.cost, load_cost: m.load_s * LOAD_COST_PER_S, mib: m.mib })
+        .collect();
+    let bound = |targets: &Targets| {
+        least_cost_within_memory(
+            requests.len(),
+            &models,
+            BUDGET_MIB,
+            &|i, t| truth(i, requests[t].0, t),
+            targets,
+            crate::judgment::ROUTING_SWAPS_GOAL,
+        )
+    };
+    let in_limits = bound(&Targets { group: &|_| 0, targets: &[target] });
+    // Every class at 95% of always-best's quality on that class.
+    let class_of = |t: usize| CLASSES.iter().position(|c| *c == requests[t].0).unwrap_or(0);
+    let class_targets: Vec<f64> = (0..CLASSES.len())
+        .map(|k| {
+            let at: Vec<usize> = (0..requests.len()).filter(|&t| class_of(t) == k).collect();
+            let mean = at.iter().map(|&t| truth(best, CLASSES[k], t)).sum::<f64>() / at.len().max(1) as f64;
+            crate::judgment::ROUTING_QUALITY_GOAL * mean
+        })
+        .collect();
+    let per_class = bound(&Targets { group: &class_of, targets: &class_targets });
     FamilyRun {
+        lowest_cost_per_class_ratio: per_class / b.cost.max(1e-9),
         lowest_cost_ratio: lowest / b.cost.max(1e-9),
+        lowest_cost_in_limits_ratio: in_limits / b.cost.max(1e-9),
         seed,
         quality_ratio: s.quality / b.quality.max(1e-9),
         cost_ratio: s.cost / b.cost.max(1e-9),

@@ -161,8 +161,8 @@ pub enum Reason {
         over: u32,
     },
     /// The winner would have had to evict a resident expert that another class relies on
-    /// ([`Candidate::anchored`]) without being clearly better (by the lightness ratio) than it:
-    /// the resident one answers.
+    /// ([`Candidate::anchored`]) without being clearly better (by the lightness ratio) than it, or
+    /// than a model that loads beside it: that one answers and the resident one stays.
     KeptAnchored {
         /// The cold winner passed over.
         over: u32,
@@ -488,11 +488,13 @@ fn prefer_lighter(
     Some((lighter, reason))
 }
 
-/// A load that evicts must be worth a class's loss: a cold winner that would evict gives way to
-/// a resident expert another class relies on when it is not clearly better than it (without
-/// this, alerts in FOCUS, which may load, evicted the one model chat and questions relied on for
-/// a 4% gain, and chat waited on a model half as good until the swap budget let it load its own
-/// back).
+/// A load that evicts must be worth a class's loss: while a resident expert is one another class
+/// relies on, a cold winner that would evict gives way to that expert, or to one that loads
+/// without evicting, when it is not clearly better than it (without this, alerts in FOCUS, which
+/// may load, evicted the one model chat and questions relied on for a 4% gain, and chat waited on
+/// a model half as good until the swap budget let it load its own back; and where chat's model
+/// is useless for alerts, alerts evicted it for the one model that fills memory alone although
+/// one nearly as trusted fitted beside it).
 fn keep_anchored(
     cfg: &SelectorConfig,
     ctx: &Context,
@@ -504,10 +506,12 @@ fn keep_anchored(
         return None;
     }
     let winner = factors[pick];
+    if !candidates.iter().zip(factors).any(|(c, f)| f.resident && c.anchored) {
+        return None;
+    }
     let kept = most_permitted(factors, candidates, |_, f, c| {
         runnable(ctx, f, c)
-            && f.resident
-            && c.anchored
+            && ((f.resident && c.anchored) || (!f.resident && !c.evicts))
             && winner.expertise < cfg.wake_light_ratio * f.expertise
     })?;
     Some((kept, Reason::KeptAnchored { over: winner.id }))

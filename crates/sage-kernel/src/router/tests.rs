@@ -113,6 +113,18 @@ fn a_load_does_not_evict_what_another_class_relies_on_for_a_small_gain() {
     // Nobody relies on the resident one, or the load evicts nothing: it loads.
     assert_eq!(pick(Candidate { anchored: false, ..resident }, cold).chosen, Some(1));
     assert_eq!(pick(resident, Candidate { evicts: false, ..cold }).chosen, Some(1));
+    // A resident model useless for this class (chat's cheap model on alerts) is anchored; a
+    // model that fits beside it and is within the ratio of the cold winner answers, loaded,
+    // instead of the winner evicting it (the routing families' fast-but-wrong zoos).
+    let useless = Candidate { anchored: true, ..cand(0, 0.15, true) };
+    let beside = Candidate { evicts: false, cold_cost: 0.0, ..cand(2, 0.94, false) };
+    let d = Selector::new(cfg, 1).select(&ctx(State::Focus, 8), &[useless, cold, beside]);
+    assert_eq!((d.chosen, d.reason), (Some(2), Some(Reason::KeptAnchored { over: 1 })));
+    assert!(d.swap);
+    // Not within the ratio: the winner loads.
+    let weak = Candidate { expertise: 0.85, trust: 0.85, ..beside };
+    let d = Selector::new(cfg, 1).select(&ctx(State::Focus, 8), &[useless, cold, weak]);
+    assert_eq!(d.chosen, Some(1));
 }
 
 #[test]
