@@ -107,7 +107,7 @@ pub fn least_cost_within_memory(
     if free.1 <= max_loads {
         return free.0;
     }
-    golden(0.0, 200.0, |mu| best_for_load_price(mu)).1 .0.max(free.0)
+    golden(0.0, 200.0, best_for_load_price).1 .0.max(free.0)
 }
 
 /// The maximum of a unimodal `f` (its value first) on `[lo, hi]` by golden section:
@@ -250,7 +250,7 @@ mod tests {
         // Two models that fit together: cheap (cost 1) good on even requests only, dear (cost
         // 10) good everywhere; the target leaves an eighth of the odd requests to the cheap one.
         let models = [model(1.0, 100), model(10.0, 100)];
-        let quality = |i: usize, t: usize| if i == 1 || t % 2 == 0 { 0.9 } else { 0.1 };
+        let quality = |i: usize, t: usize| if i == 1 || t.is_multiple_of(2) { 0.9 } else { 0.1 };
         let n = 1000;
         let free = crate::judgment::least_cost_for_quality(n, 2, &|i, _| models[i].cost, &quality, 0.85);
         let bound = least_cost_within_memory(n, &models, 1000, &quality, &mean(&[0.85]), 0.2);
@@ -263,7 +263,7 @@ mod tests {
         // The same zoo, but only one model fits: alternating loads at every request (far above
         // the thrashing limit), so meeting the target means the dear model mostly.
         let models = [model(1.0, 100), model(10.0, 100)];
-        let quality = |i: usize, t: usize| if i == 1 || t % 2 == 0 { 0.9 } else { 0.1 };
+        let quality = |i: usize, t: usize| if i == 1 || t.is_multiple_of(2) { 0.9 } else { 0.1 };
         let n = 1000;
         let free = crate::judgment::least_cost_for_quality(n, 2, &|i, _| models[i].cost, &quality, 0.85);
         let bound = least_cost_within_memory(n, &models, 150, &quality, &mean(&[0.85]), 0.2);
@@ -280,7 +280,7 @@ mod tests {
     fn a_target_per_group_costs_more_than_the_same_target_on_the_mean() {
         // Cheap is as good as dear on even requests and far worse on odd ones; both fit.
         let models = [model(1.0, 100), model(10.0, 100)];
-        let quality = |i: usize, t: usize| if i == 1 || t % 2 == 0 { 0.9 } else { 0.5 };
+        let quality = |i: usize, t: usize| if i == 1 || t.is_multiple_of(2) { 0.9 } else { 0.5 };
         let parity = |t: usize| t % 2;
         let n = 1000;
         // On the mean, half the odd requests go to dear: 3.25; each group at 0.8, three quarters
