@@ -12,8 +12,8 @@
 //!
 //! Then: ε exploration (never in CRISIS or when the state forbids it), the WAKE preference for a
 //! lighter expert when the heavier one is less than 1.5× better, a resident expert another class
-//! relies on kept over a cold winner that would evict it and is less than that ratio better, and
-//! the trust-floor fallback.
+//! relies on kept (answering, or a model loading beside it answering) over a cold winner that would
+//! evict it and is less than that ratio better, and the trust-floor fallback.
 //! Every decision is a [`RouteDecision`] value with every candidate's factors and the reason.
 
 use std::fmt;
