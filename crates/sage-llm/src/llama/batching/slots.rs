@@ -15,7 +15,8 @@ pub(super) fn common(a: &[TokenId], b: &[TokenId]) -> usize {
 const KEEP_IN_PLACE: usize = 32;
 
 /// Fewest prompt tokens worth borrowing from another slot (a borrow copies that slot's whole
-/// stream of cells).
+/// stream of cells), or keeping from the slot's own cells (fewer are evaluated again with the
+/// rest of the prompt, in the shape a prompt evaluated from scratch has).
 pub(super) const BORROW_MIN: usize = 8;
 
 /// What [`choose_slot`] knows of a slot.
