@@ -54,6 +54,11 @@ pub fn least_cost_within_memory(
     max_loads: f64,
 ) -> f64 {
     let Some(plan) = Plan::new(models, budget_mib) else { return f64::INFINITY };
+    // No target: one group that any choice reaches (the bound is the cheapest policy's cost).
+    let targets = Targets {
+        group: targets.group,
+        targets: if targets.targets.is_empty() { &[0.0] } else { targets.targets },
+    };
     let groups = targets.targets.len();
     let group: Vec<usize> = (0..requests).map(|t| (targets.group)(t).min(groups.saturating_sub(1))).collect();
     let qualities: Vec<Vec<f64>> =
@@ -69,7 +74,6 @@ pub fn least_cost_within_memory(
     if (0..groups).any(|g| best[g] < targets.targets[g] * share[g] - 1e-9) {
         return f64::INFINITY;
     }
-    // Prices: one on each group's quality, then one on a load.
     // The dual at `prices` (one on each group's quality, then one on a load), and the mean loads
     // of the policy that attains its inner minimum.
     let dual = |prices: &[f64]| {
@@ -304,6 +308,9 @@ mod tests {
             let bound = least_cost_within_memory(n, &models, 100, &quality, &mean(&[target]), 0.2);
             assert!(bound <= dear + 1e-6, "{target}: {bound}");
         }
+        // No target: the cheapest policy (the cheap model throughout, one load).
+        let none = least_cost_within_memory(n, &models, 100, &quality, &mean(&[]), 0.2);
+        assert!((none - (1.0 + 0.4 / n as f64)).abs() < 1e-6, "{none}");
         // Out of reach, and no model fits: infinite.
         assert!(least_cost_within_memory(n, &models, 100, &quality, &mean(&[0.99]), 0.2).is_infinite());
         assert!(least_cost_within_memory(n, &models, 50, &quality, &mean(&[0.5]), 0.2).is_infinite());
