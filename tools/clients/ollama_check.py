@@ -47,7 +47,13 @@ out["embed"] = {"count": len(vecs), "dim": len(vecs[0]), "norm": sum(x * x for x
 
 out["ps"] = [m.model for m in client.ps().models]
 s = client.show(model)
-out["show"] = {"capabilities": list(s.capabilities or [])}
+info = s.modelinfo or {}
+arch = info.get("general.architecture", "")
+out["show"] = {"capabilities": list(s.capabilities or []), "family": s.details.family,
+               "parameter_size": s.details.parameter_size, "quantization_level": s.details.quantization_level,
+               "context_length": info.get(f"{arch}.context_length")}
+listed = client.list().models[0].details
+out["tags_details"] = {"family": listed.family, "quantization_level": listed.quantization_level}
 
 client.chat(model=model, messages=[], keep_alive=0)
 out["ps_after_unload"] = [m.model for m in client.ps().models]

@@ -45,6 +45,13 @@ fn the_official_ollama_client_talks_to_sage_serve() {
     assert!(v["embed"]["similar"].as_f64() > v["embed"]["unrelated"].as_f64(), "{v}");
     assert_eq!(v["ps"][0], "gemma-3-270m-q4_k_m", "{v}");
     assert_eq!(v["show"]["capabilities"][0], "completion");
+    // What the file says, where Ollama's clients look for it.
+    assert_eq!(v["show"]["family"], "gemma3", "{v}");
+    assert_eq!(v["show"]["parameter_size"], "268.10M", "{v}");
+    assert_eq!(v["show"]["quantization_level"], "Q4_K_M", "{v}");
+    assert_eq!(v["show"]["context_length"], 32768, "the trained context: {v}");
+    assert_eq!(v["tags_details"]["family"], "gemma3", "{v}");
+    assert_eq!(v["tags_details"]["quantization_level"], "Q4_K_M", "{v}");
     assert_eq!(v["ps_after_unload"], serde_json::json!([]), "keep_alive 0 unloads: {v}");
     assert_eq!(v["unknown"]["status"], 404, "{v}");
 }

@@ -38,6 +38,7 @@ mod error;
 pub mod federation;
 mod listen;
 mod metrics;
+mod model_facts;
 mod ollama;
 mod openai;
 mod sage_api;
@@ -127,6 +128,8 @@ pub enum KernelSide {
 pub struct App {
     router: Mutex<Router>,
     specs: Vec<ModelSpec>,
+    /// What each local model's file says about itself (Ollama's `details` and `model_info`).
+    facts: std::collections::BTreeMap<String, model_facts::ModelFacts>,
     residency: Arc<Residency>,
     store: Option<Mutex<Store>>,
     kernel: KernelSide,
@@ -187,10 +190,12 @@ impl App {
         config: ServerConfig,
     ) -> Arc<Self> {
         let specs = router.models().to_vec();
+        let facts = model_facts::read_all(specs.iter().map(|s| (s.id.as_str(), s.path.as_deref())));
         let (events, _) = broadcast::channel(256);
         Arc::new(Self {
             router: Mutex::new(router),
             specs,
+            facts,
             residency,
             store: store.map(Mutex::new),
             kernel,

@@ -468,14 +468,15 @@ fn merge(into: &mut Value, from: Value) {
     }
 }
 
+/// Ollama's `details`: the format, and what the model's file says (family, parameter size,
+/// quantization), empty where SAGE has no file to read (a remote model, an HF folder).
 fn details(app: &App, id: &str) -> Value {
     let spec = app.specs.iter().find(|s| s.id == id);
-    json!({
-        "format": match spec.map(|s| &s.engine) { Some(sage_runtime::EngineKind::Openai) => "remote", _ => "gguf" },
-        "family": "",
-        "parameter_size": "",
-        "quantization_level": "",
-    })
+    let format = match spec.map(|s| &s.engine) {
+        Some(sage_runtime::EngineKind::Openai) => "remote",
+        _ => "gguf",
+    };
+    app.facts.get(id).cloned().unwrap_or_default().details(format)
 }
 
 /// `POST /api/embed`: unit-length embeddings from the model's own pooled hidden states.
@@ -525,17 +526,22 @@ pub(crate) async fn show(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     let b: ShowBody = parse(&body)?;
     let id = model_id(&app, &b.model)?;
     let spec = app.specs.iter().find(|s| s.id == id);
+    let facts = app.facts.get(&id).cloned().unwrap_or_default();
+    let mut info = facts.info.clone();
+    info.insert("sage.context_length".into(), json!(spec.map(|s| s.context)));
+    info.insert("sage.role".into(), json!(spec.map(|s| s.role.clone())));
+    let mut capabilities = vec!["completion", "embedding"];
+    if sage_llm::tools::template_knows_tools(&facts.template) {
+        capabilities.push("tools");
+    }
     Ok(Json(json!({
         "modelfile": "",
         "parameters": "",
-        "template": "",
+        "template": facts.template,
         "details": details(&app, &id),
-        "model_info": {
-            "general.architecture": spec.map(|s| format!("{:?}", s.engine).to_lowercase()),
-            "sage.context_length": spec.map(|s| s.context),
-            "sage.role": spec.map(|s| s.role.clone()),
-        },
-        "capabilities": ["completion", "embedding"],
+        "model_info": info,
+        "capabilities": capabilities,
+        "modified_at": created_at(),
     }))
     .into_response())
 }
