@@ -59,6 +59,9 @@ pub const NAMES: &[&str] = &[
     "http_ollama_generate",
     "http_ollama_embed",
     "http_ollama_show",
+    "http_llama_completion",
+    "http_llama_tokenize",
+    "http_llama_detokenize",
 ];
 
 /// The target `name`; `root` is the workspace (its fixtures are the seeds), `work` a folder for
@@ -274,6 +277,18 @@ fn http(name: &str) -> Result<Target, SetupError> {
             ("/api/embed", vec![r#"{"model":"a","input":"battery low","keep_alive":"1h30m"}"#])
         }
         "http_ollama_show" => ("/api/show", vec![r#"{"model":"a:latest"}"#, r#"{"name":"sage"}"#]),
+        "http_llama_completion" => (
+            "/completion",
+            vec![
+                r#"{"prompt":"The robot","n_predict":8,"temperature":0.5,"top_k":-1,"seed":-1,"stop":["\n"],"repeat_last_n":-1,"cache_prompt":true}"#,
+                r#"{"prompt":["Battery?"],"stream":true,"model":"a","json_schema":{"type":"object"}}"#,
+                r#"{"prompt":"x","grammar":"root ::= \"yes\" | \"no\"","model":"sage"}"#,
+            ],
+        ),
+        "http_llama_tokenize" => {
+            ("/tokenize", vec![r#"{"content":"Battery low","add_special":true,"with_pieces":true,"model":"a"}"#])
+        }
+        "http_llama_detokenize" => ("/detokenize", vec![r#"{"tokens":[1,2,300,-4],"model":"sage"}"#]),
         _ => (
             "/sage/observations",
             vec![

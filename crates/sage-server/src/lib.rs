@@ -37,6 +37,7 @@ mod embed;
 mod error;
 pub mod federation;
 mod listen;
+mod llama_server;
 mod metrics;
 mod model_facts;
 mod ollama;
@@ -414,6 +415,10 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/api/ps", get(ollama::ps))
         .route("/api/show", post(ollama::show))
         .route("/api/version", get(ollama::version))
+        .route("/completion", post(llama_server::completion))
+        .route("/tokenize", post(llama_server::tokenize))
+        .route("/detokenize", post(llama_server::detokenize))
+        .route("/props", get(llama_server::props))
         .route("/sage/observations", post(sage_api::observations))
         .route("/sage/state", get(sage_api::state))
         .route("/sage/federation", get(federation::view))

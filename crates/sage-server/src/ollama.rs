@@ -462,7 +462,7 @@ fn request(text: &str, messages: Vec<ChatMessage>, max_tokens: u32, p: GenerateP
     }
 }
 
-fn merge(into: &mut Value, from: Value) {
+pub(crate) fn merge(into: &mut Value, from: Value) {
     if let (Some(a), Value::Object(b)) = (into.as_object_mut(), from) {
         a.extend(b);
     }

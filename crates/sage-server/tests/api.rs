@@ -623,3 +623,74 @@ async fn an_ollama_keep_alive_duration_unloads_the_idle_model() {
     let now = resident(&a).await;
     assert!(!now.contains(&"chatty".to_string()) && now.contains(&"a".to_string()), "{now:?}");
 }
+
+/// llama-server's own endpoints: `/completion` whole and streamed (events of `content`, the last
+/// with `stop` and the figures, no `[DONE]`), `/tokenize` with and without pieces,
+/// `/detokenize`, `/props`, and their errors.
+#[tokio::test]
+async fn llama_server_endpoints_answer_in_its_shape() {
+    let a = app(ServerConfig::default());
+    let (s, v) =
+        call(&a, "POST", "/completion", Some(json!({"prompt": "Battery?", "n_predict": 64})), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!((v["content"].as_str(), v["stop"].as_bool()), (Some("answer from a"), Some(true)), "{v}");
+    assert_eq!(v["model"], "a", "no model: the zoo's first");
+    assert_eq!(v["stop_type"], "eos", "{v}");
+    assert_eq!(v["tokens_predicted"], 13, "{v}");
+    assert!(v["timings"]["predicted_n"].is_u64() && v["timings"]["prompt_ms"].is_f64(), "{v}");
+    // Streamed: every event parses as JSON; the pieces add up to the answer.
+    let body = json!({"prompt": "Battery?", "stream": true, "model": "a"});
+    let req =
+        Request::builder().method("POST").uri("/completion").body(Body::from(body.to_string())).unwrap();
+    let resp = routes(a.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let content: String = events.iter().filter_map(|e| e["content"].as_str()).collect();
+    assert_eq!(content, "answer from a");
+    assert!(events[..events.len() - 1].iter().all(|e| e["stop"] == false), "{text}");
+    assert_eq!(events.last().unwrap()["stop"], true);
+    assert_eq!(events.last().unwrap()["tokens_predicted"], 13);
+    // Tokens: the scripted model's bytes plus one, BOS 0 when special tokens are asked for.
+    let (s, v) = call(&a, "POST", "/tokenize", Some(json!({"content": "hi"})), None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"tokens": [105, 106]})));
+    let (_, v) =
+        call(&a, "POST", "/tokenize", Some(json!({"content": "hi", "add_special": true})), None).await;
+    assert_eq!(v, json!({"tokens": [0, 105, 106]}));
+    let (_, v) =
+        call(&a, "POST", "/tokenize", Some(json!({"content": "hi", "with_pieces": true})), None).await;
+    assert_eq!(v, json!({"tokens": [{"id": 105, "piece": "h"}, {"id": 106, "piece": "i"}]}));
+    let (s, v) = call(&a, "POST", "/detokenize", Some(json!({"tokens": [105, 106]})), None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"content": "hi"})));
+    let (s, v) = call(&a, "GET", "/props", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["default_generation_settings"]["n_ctx"], 2048, "{v}");
+    assert_eq!(v["default_generation_settings"]["params"]["temperature"], 0.8, "{v}");
+    assert_eq!(v["total_slots"], ServerConfig::default().max_running, "{v}");
+    // Errors: typed, with the parameter named.
+    for (path, body, param) in [
+        ("/completion", json!({"prompt": [1, 2, 3]}), "prompt"),
+        ("/completion", json!({"prompt": ""}), "prompt"),
+        ("/completion", json!({"prompt": "x", "n_predict": 0}), "n_predict"),
+        ("/completion", json!({"prompt": "x", "temperature": 7}), "temperature"),
+        (
+            "/completion",
+            json!({"prompt": "x", "grammar": "root ::= ", "json_schema": {"type": "object"}}),
+            "grammar",
+        ),
+        ("/completion", json!({"prompt": "x", "json_schema": 5}), "json_schema"),
+        ("/detokenize", json!({"tokens": [-1]}), "tokens"),
+        ("/detokenize", json!({"tokens": [257]}), "tokens"),
+    ] {
+        let (s, v) = call(&a, "POST", path, Some(body.clone()), None).await;
+        assert_eq!((s, v["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some(param)), "{body}: {v}");
+    }
+    let (s, _) = call(&a, "POST", "/completion", Some(json!({"prompt": "x", "model": "nope"})), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(&a, "POST", "/tokenize", Some(json!({"text": "x"})), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,76 @@
+#![allow(clippy::unwrap_used)]
+
+//! llama-server's own endpoints through `sage serve` with the default model: `/completion`
+//! answers what `/v1/completions` answers for the same greedy request, whole and streamed;
+//! `/tokenize` and `/detokenize` round-trip; a GBNF `grammar` holds.
+
+mod common;
+
+use common::{post, Server};
+use serde_json::Value;
+
+fn json_of(r: &str) -> Value {
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let (_, body) = r.split_once("\r\n\r\n").unwrap();
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
+    let server = Server::start("llama-server-api", None, &[]);
+    let addr = server.addr();
+    let prompt = "The capital of France is";
+    let whole = json_of(&post(
+        &addr,
+        "/completion",
+        &format!(r#"{{"prompt":"{prompt}","n_predict":8,"temperature":0}}"#),
+    ));
+    let openai = json_of(&post(
+        &addr,
+        "/v1/completions",
+        &format!(r#"{{"model":"gemma-3-270m-q4_k_m","prompt":"{prompt}","max_tokens":8,"temperature":0}}"#),
+    ));
+    let text = whole["content"].as_str().unwrap();
+    assert!(!text.is_empty(), "{whole}");
+    assert_eq!(text, openai["choices"][0]["text"].as_str().unwrap());
+    assert_eq!(
+        (whole["stop_type"].as_str(), whole["tokens_predicted"].as_u64()),
+        (Some("limit"), Some(8)),
+        "{whole}"
+    );
+    assert_eq!(whole["tokens_evaluated"], openai["usage"]["prompt_tokens"], "{whole} {openai}");
+    // Streamed: JSON events whose pieces add up to the same text, the last one stopping.
+    let r = post(
+        &addr,
+        "/completion",
+        &format!(r#"{{"prompt":"{prompt}","n_predict":8,"temperature":0,"stream":true}}"#),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let events: Vec<Value> = r
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let streamed: String = events.iter().filter_map(|e| e["content"].as_str()).collect();
+    assert_eq!(streamed, text);
+    assert_eq!(events.last().unwrap()["stop"], true);
+    // Tokens round-trip, with the model's own pieces.
+    let t = json_of(&post(&addr, "/tokenize", r#"{"content":"Hello world","with_pieces":true}"#));
+    let pieces: String =
+        t["tokens"].as_array().unwrap().iter().map(|p| p["piece"].as_str().unwrap()).collect();
+    assert_eq!(pieces, "Hello world", "{t}");
+    let ids: Vec<u64> = t["tokens"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
+    let back = json_of(&post(&addr, "/detokenize", &format!(r#"{{"tokens":{ids:?}}}"#)));
+    assert_eq!(back["content"], "Hello world");
+    // A GBNF grammar constrains the answer.
+    let g = json_of(&post(
+        &addr,
+        "/completion",
+        r#"{"prompt":"Is water wet? Answer:","n_predict":4,"grammar":"root ::= \" yes\" | \" no\"","seed":3}"#,
+    ));
+    assert!([" yes", " no"].contains(&g["content"].as_str().unwrap()), "{g}");
+    // One llama.cpp cannot parse is the client's error, and the server goes on.
+    let bad = post(&addr, "/completion", r#"{"prompt":"x","n_predict":4,"grammar":"root ::= [a-"}"#);
+    assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("invalid constraint"), "{bad}");
+    assert!(post(&addr, "/completion", r#"{"prompt":"x","n_predict":2}"#).starts_with("HTTP/1.1 200"));
+}
