@@ -47,6 +47,12 @@ pub struct GenerateArgs {
     /// Repetition penalty (1 = off).
     #[arg(long, default_value_t = 1.0)]
     pub repeat_penalty: f32,
+    /// Frequency penalty over the last 64 tokens (0 = off).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub frequency_penalty: f32,
+    /// Presence penalty over the last 64 tokens (0 = off).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub presence_penalty: f32,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
@@ -85,6 +91,8 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
             min_p: args.min_p,
             repeat_penalty: args.repeat_penalty,
             repeat_last_n: 64,
+            frequency_penalty: args.frequency_penalty,
+            presence_penalty: args.presence_penalty,
             seed: args.seed,
         }
     };

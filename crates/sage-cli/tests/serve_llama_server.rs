@@ -2,7 +2,8 @@
 
 //! llama-server's own endpoints through `sage serve` with the default model: `/completion`
 //! answers what `/v1/completions` answers for the same greedy request, whole and streamed;
-//! `/tokenize` and `/detokenize` round-trip; a GBNF `grammar` holds.
+//! `/tokenize` and `/detokenize` round-trip; a GBNF `grammar` holds; `logit_bias` bans a token
+//! on both APIs and the frequency and presence penalties repeat less.
 
 mod common;
 
@@ -69,6 +70,33 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
         r#"{"prompt":"Is water wet? Answer:","n_predict":4,"grammar":"root ::= \" yes\" | \" no\"","seed":3}"#,
     ));
     assert!([" yes", " no"].contains(&g["content"].as_str().unwrap()), "{g}");
+    // A banned token stays out, on both APIs alike (greedy), and penalties repeat less.
+    let yes = json_of(&post(&addr, "/tokenize", r#"{"content":" yes"}"#))["tokens"][0].as_u64().unwrap();
+    let prompt = "yes yes yes yes yes yes yes yes";
+    let banned = json_of(&post(
+        &addr,
+        "/completion",
+        &format!(r#"{{"prompt":"{prompt}","n_predict":6,"temperature":0,"logit_bias":[[{yes},false]]}}"#),
+    ));
+    let banned = banned["content"].as_str().unwrap();
+    assert!(!banned.contains("yes") && !banned.is_empty(), "{banned:?}");
+    let openai = json_of(&post(
+        &addr,
+        "/v1/completions",
+        &format!(
+            r#"{{"model":"sage","prompt":"{prompt}","max_tokens":6,"temperature":0,"logit_bias":{{"{yes}":-100}}}}"#
+        ),
+    ));
+    assert_eq!(openai["choices"][0]["text"], banned);
+    let repeats = |body: &str| {
+        let v = json_of(&post(&addr, "/completion", body));
+        v["content"].as_str().unwrap().matches("yes").count()
+    };
+    let plain = repeats(&format!(r#"{{"prompt":"{prompt}","n_predict":12,"temperature":0}}"#));
+    let penalised = repeats(&format!(
+        r#"{{"prompt":"{prompt}","n_predict":12,"temperature":0,"frequency_penalty":1.5,"presence_penalty":1.5}}"#
+    ));
+    assert!(penalised < plain, "{penalised} repeats with penalties, {plain} without");
     // One llama.cpp cannot parse is the client's error, and the server goes on.
     let bad = post(&addr, "/completion", r#"{"prompt":"x","n_predict":4,"grammar":"root ::= [a-"}"#);
     assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("invalid constraint"), "{bad}");

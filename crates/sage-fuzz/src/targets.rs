@@ -285,9 +285,10 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"prompt":"x","grammar":"root ::= \"yes\" | \"no\"","model":"sage"}"#,
             ],
         ),
-        "http_llama_tokenize" => {
-            ("/tokenize", vec![r#"{"content":"Battery low","add_special":true,"with_pieces":true,"model":"a"}"#])
-        }
+        "http_llama_tokenize" => (
+            "/tokenize",
+            vec![r#"{"content":"Battery low","add_special":true,"with_pieces":true,"model":"a"}"#],
+        ),
         "http_llama_detokenize" => ("/detokenize", vec![r#"{"tokens":[1,2,300,-4],"model":"sage"}"#]),
         _ => (
             "/sage/observations",

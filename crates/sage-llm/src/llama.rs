@@ -673,6 +673,23 @@ impl Worker<'_> {
         if !(s.repeat_penalty.is_finite() && s.repeat_penalty > 0.0) {
             return Err(invalid(format!("repeat_penalty must be > 0, got {}", s.repeat_penalty)));
         }
+        for (name, x) in
+            [("frequency_penalty", s.frequency_penalty), ("presence_penalty", s.presence_penalty)]
+        {
+            if !x.is_finite() {
+                return Err(invalid(format!("{name} must be a finite number, got {x}")));
+            }
+        }
+        let mut biases = Vec::with_capacity(p.logit_bias.len());
+        for &(token, bias) in &p.logit_bias {
+            if token >= self.n_vocab || bias.is_nan() || bias == f32::INFINITY {
+                return Err(invalid(format!(
+                    "logit_bias {bias} for token {token}: the token must be below the vocabulary of {} and the bias a number (or -inf)",
+                    self.n_vocab
+                )));
+            }
+            biases.push(llama_cpp_2::token::logit_bias::LlamaLogitBias::new(LlamaToken(token as i32), bias));
+        }
         let mut chain = vec![];
         match &p.constraint {
             None => {}
@@ -691,13 +708,16 @@ impl Worker<'_> {
                 chain.push(g);
             }
         }
-        if s.repeat_penalty != 1.0 && s.repeat_last_n > 0 {
+        if !biases.is_empty() {
+            chain.push(LlamaSampler::logit_bias(self.n_vocab as i32, &biases));
+        }
+        if crate::types::penalised(s) {
             chain.push(LlamaSampler::penalties(
                 self.n_vocab as i32,
                 s.repeat_last_n.min(i32::MAX as u32) as i32,
                 s.repeat_penalty,
-                0.0,
-                0.0,
+                s.frequency_penalty,
+                s.presence_penalty,
             ));
         }
         if s.temperature == 0.0 {

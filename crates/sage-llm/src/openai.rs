@@ -222,6 +222,13 @@ impl LanguageModel for OpenAiModel {
                 message: "grammar and JSON-schema constraints are not sent to remote servers".into(),
             });
         }
+        if !params.logit_bias.is_empty() {
+            return Err(GenerateError::InvalidParams {
+                model: self.info.id.clone(),
+                message: "logit_bias is not sent to remote servers (their token ids are not this model's)"
+                    .into(),
+            });
+        }
         let text = self.detokenize(prompt)?;
         let s = &params.sampling;
         let mut body = serde_json::json!({
@@ -236,6 +243,13 @@ impl LanguageModel for OpenAiModel {
         });
         if !params.stop.is_empty() {
             body["stop"] = serde_json::json!(params.stop);
+        }
+        for (name, x) in
+            [("frequency_penalty", s.frequency_penalty), ("presence_penalty", s.presence_penalty)]
+        {
+            if x != 0.0 {
+                body[name] = serde_json::json!(x);
+            }
         }
         let started = Instant::now();
         // Transport failures and 5xx answers are retried twice with backoff (100 ms, then

@@ -370,3 +370,43 @@ fn embeddings_are_unit_vectors_closer_for_similar_texts() {
     assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]), "{} vs {}", cos(&v[0], &v[1]), cos(&v[0], &v[2]));
     assert_eq!(e.embed(&texts[..1]).unwrap()[0], v[0], "the same text, the same vector");
 }
+
+/// `logit_bias` moves the greedy choice: banning the first token greedy picks makes it pick
+/// another, a large bonus makes a chosen token first; biases outside the vocabulary and
+/// penalties that are not numbers are typed errors.
+#[test]
+fn logit_bias_bans_and_forces_tokens() {
+    let prompt = Prompt::Text("The robot entered the warehouse and".into());
+    let plain = run(&prompt, &greedy(4)).unwrap();
+    let first = plain.tokens[0].id;
+    let banned =
+        run(&prompt, &GenerateParams { logit_bias: vec![(first, f32::NEG_INFINITY)], ..greedy(4) }).unwrap();
+    assert_ne!(banned.tokens[0].id, first, "{:?} {:?}", plain.text, banned.text);
+    let wanted = engine().tokenize(" slowly", false).unwrap()[0];
+    let forced = run(&prompt, &GenerateParams { logit_bias: vec![(wanted, 100.0)], ..greedy(1) }).unwrap();
+    assert_eq!(forced.tokens[0].id, wanted, "{:?}", forced.text);
+    for bias in [vec![(262_144, 1.0)], vec![(5, f32::NAN)], vec![(5, f32::INFINITY)]] {
+        let p = GenerateParams { logit_bias: bias.clone(), ..greedy(2) };
+        assert!(matches!(run(&prompt, &p), Err(GenerateError::InvalidParams { .. })), "{bias:?}");
+    }
+    let mut p = greedy(2);
+    p.sampling.presence_penalty = f32::NAN;
+    assert!(matches!(run(&prompt, &p), Err(GenerateError::InvalidParams { .. })));
+}
+
+/// Frequency and presence penalties work on the tokens in the window: a prompt that invites
+/// repeating one word repeats it less with them on.
+#[test]
+fn frequency_and_presence_penalties_repeat_less() {
+    let prompt = Prompt::Text("yes yes yes yes yes yes yes yes".into());
+    let yes = engine().tokenize(" yes", false).unwrap()[0];
+    let count = |g: &sage_llm::Generation| g.tokens.iter().filter(|t| t.id == yes).count();
+    let mut p = greedy(16);
+    p.sampling.repeat_last_n = 64;
+    let plain = run(&prompt, &p).unwrap();
+    p.sampling.frequency_penalty = 1.5;
+    p.sampling.presence_penalty = 1.5;
+    let penalised = run(&prompt, &p).unwrap();
+    assert!(count(&plain) >= 8, "the model repeats without a penalty: {:?}", plain.text);
+    assert!(count(&penalised) < count(&plain) / 2, "{:?} against {:?}", penalised.text, plain.text);
+}

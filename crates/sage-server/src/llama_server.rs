@@ -43,6 +43,10 @@ struct CompletionBody {
     stop: Vec<String>,
     repeat_penalty: Option<f32>,
     repeat_last_n: Option<i64>,
+    presence_penalty: Option<f32>,
+    frequency_penalty: Option<f32>,
+    /// `[[id, bias], ...]` (`false` bans the token) or `{"id": bias}`.
+    logit_bias: Option<Value>,
     #[serde(default)]
     stream: bool,
     json_schema: Option<Value>,
@@ -116,6 +120,8 @@ fn params(app: &App, b: &CompletionBody) -> Result<(GenerateParams, u32), ApiErr
                 n.min(u32::MAX as i64) as u32
             }
         }),
+        presence_penalty: b.presence_penalty.unwrap_or(d.presence_penalty),
+        frequency_penalty: b.frequency_penalty.unwrap_or(d.frequency_penalty),
         seed: match b.seed {
             Some(s) if s >= 0 => (s & 0xFFFF_FFFF) as u32,
             _ => fresh_seed(),
@@ -155,14 +161,59 @@ fn params(app: &App, b: &CompletionBody) -> Result<(GenerateParams, u32), ApiErr
         sage_llm::check_constraint(c)
             .map_err(|e| ApiError::invalid(format!("{param} is not usable: {e}"), Some(param)))?;
     }
+    let logit_bias = logit_bias(b.logit_bias.as_ref())?;
     let p = GenerateParams {
         max_tokens,
         sampling,
         stop: b.stop.clone(),
         constraint,
+        logit_bias,
         ..GenerateParams::default()
     };
     Ok((p, max_tokens))
+}
+
+/// llama-server's `logit_bias`: pairs `[id, bias]` (`false` bans the token) or an object of ids
+/// to biases; at most [`crate::openai::MAX_LOGIT_BIAS`] entries.
+fn logit_bias(v: Option<&Value>) -> Result<Vec<(TokenId, f32)>, ApiError> {
+    let bad = |why: String| ApiError::invalid(format!("logit_bias: {why}"), Some("logit_bias"));
+    let entries: Vec<(Value, Value)> = match v {
+        None | Some(Value::Null) => return Ok(vec![]),
+        Some(Value::Array(pairs)) => pairs
+            .iter()
+            .map(|p| match p.as_array().map(Vec::as_slice) {
+                Some([id, bias]) => Ok((id.clone(), bias.clone())),
+                _ => Err(bad(format!("{p} is not a pair [id, bias]"))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(Value::Object(m)) => m.iter().map(|(k, b)| (Value::String(k.clone()), b.clone())).collect(),
+        Some(other) => return Err(bad(format!("{other} is neither pairs nor an object"))),
+    };
+    if entries.len() > crate::openai::MAX_LOGIT_BIAS {
+        return Err(bad(format!("{} entries; at most {}", entries.len(), crate::openai::MAX_LOGIT_BIAS)));
+    }
+    entries
+        .into_iter()
+        .map(|(id, bias)| {
+            let token = match &id {
+                Value::Number(n) => n.as_u64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            }
+            .and_then(|x| TokenId::try_from(x).ok())
+            .ok_or_else(|| bad(format!("{id} is not a token id")))?;
+            let bias = match bias {
+                Value::Bool(false) => f32::NEG_INFINITY,
+                Value::Number(n) => n
+                    .as_f64()
+                    .map(|x| x as f32)
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| bad(format!("{n} is not a bias")))?,
+                other => return Err(bad(format!("{other} is not a bias (a number, or false to ban)"))),
+            };
+            Ok((token, bias))
+        })
+        .collect()
 }
 
 /// llama-server's closing fields: why it stopped, the counts and the timings (milliseconds).

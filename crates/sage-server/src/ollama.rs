@@ -35,6 +35,8 @@ struct Options {
     stop: Option<Vec<String>>,
     repeat_penalty: Option<f32>,
     repeat_last_n: Option<u32>,
+    presence_penalty: Option<f32>,
+    frequency_penalty: Option<f32>,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +137,8 @@ fn params(app: &App, o: &Options, format: Option<&Value>) -> Result<(GeneratePar
         min_p: o.min_p.unwrap_or(d.min_p),
         repeat_penalty: o.repeat_penalty.unwrap_or(d.repeat_penalty),
         repeat_last_n: o.repeat_last_n.unwrap_or(d.repeat_last_n),
+        presence_penalty: o.presence_penalty.unwrap_or(d.presence_penalty),
+        frequency_penalty: o.frequency_penalty.unwrap_or(d.frequency_penalty),
         // No seed: a fresh one, as Ollama does.
         seed: o.seed.unwrap_or_else(fresh_seed),
     };

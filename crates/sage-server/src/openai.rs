@@ -69,6 +69,10 @@ struct Common {
     max_completion_tokens: Option<u32>,
     temperature: Option<f32>,
     top_p: Option<f32>,
+    presence_penalty: Option<f32>,
+    frequency_penalty: Option<f32>,
+    /// Token id (as a string) to a bias in [-100, 100].
+    logit_bias: Option<std::collections::BTreeMap<String, f32>>,
     seed: Option<u32>,
     /// Choices per request: only 1 is served (refused otherwise, never silently ignored).
     n: Option<u32>,
@@ -144,6 +148,18 @@ fn params(
         }
         sampling.top_p = p;
     }
+    for (name, given, into) in [
+        ("presence_penalty", c.presence_penalty, &mut sampling.presence_penalty),
+        ("frequency_penalty", c.frequency_penalty, &mut sampling.frequency_penalty),
+    ] {
+        if let Some(x) = given {
+            if !(-2.0..=2.0).contains(&x) {
+                return Err(ApiError::invalid(format!("{name} {x} is outside [-2, 2]"), Some(name)));
+            }
+            *into = x;
+        }
+    }
+    let logit_bias = logit_bias(c.logit_bias.as_ref())?;
     // No seed: a fresh one, so that asking again gives another answer (OpenAI's and
     // llama-server's behaviour); a given seed repeats its answer (see decision 0009).
     sampling.seed = c.seed.unwrap_or_else(fresh_seed);
@@ -157,9 +173,36 @@ fn params(
         stop: stop.unwrap_or_default(),
         logprobs,
         constraint,
+        logit_bias,
         ..GenerateParams::default()
     };
     Ok((p, max_tokens))
+}
+
+/// Most entries of a `logit_bias`.
+pub(crate) const MAX_LOGIT_BIAS: usize = 1024;
+
+/// OpenAI's `logit_bias`: token ids (as strings) to biases in [-100, 100], at most
+/// [`MAX_LOGIT_BIAS`]; ids the model does not have are refused by the engine.
+fn logit_bias(
+    given: Option<&std::collections::BTreeMap<String, f32>>,
+) -> Result<Vec<(sage_llm::TokenId, f32)>, ApiError> {
+    let Some(map) = given else { return Ok(vec![]) };
+    if map.len() > MAX_LOGIT_BIAS {
+        return Err(ApiError::invalid(
+            format!("logit_bias has {} entries; at most {MAX_LOGIT_BIAS}", map.len()),
+            Some("logit_bias"),
+        ));
+    }
+    map.iter()
+        .map(|(k, &b)| match k.parse::<sage_llm::TokenId>() {
+            Ok(id) if (-100.0..=100.0).contains(&b) => Ok((id, b)),
+            _ => Err(ApiError::invalid(
+                format!("logit_bias {k:?}: {b}: give token ids with biases in [-100, 100]"),
+                Some("logit_bias"),
+            )),
+        })
+        .collect()
 }
 
 /// A seed for a request that names none: std's per-process random hash keys, advanced for

@@ -683,6 +683,21 @@ async fn llama_server_endpoints_answer_in_its_shape() {
             "grammar",
         ),
         ("/completion", json!({"prompt": "x", "json_schema": 5}), "json_schema"),
+        ("/completion", json!({"prompt": "x", "logit_bias": [[1]]}), "logit_bias"),
+        ("/completion", json!({"prompt": "x", "logit_bias": [["a", 1]]}), "logit_bias"),
+        ("/completion", json!({"prompt": "x", "logit_bias": {"5": true}}), "logit_bias"),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "logit_bias": {"x": 1}}), "logit_bias"),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "logit_bias": {"5": 101}}), "logit_bias"),
+        (
+            "/v1/chat/completions",
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "presence_penalty": 2.5}),
+            "presence_penalty",
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "frequency_penalty": -3}),
+            "frequency_penalty",
+        ),
         ("/detokenize", json!({"tokens": [-1]}), "tokens"),
         ("/detokenize", json!({"tokens": [257]}), "tokens"),
     ] {

@@ -16,9 +16,13 @@ use crate::types::{FinishReason, GenerateParams, TokenId, TokenOut};
 /// Greedy choice with nothing that reshapes the distribution: the best logit is the token,
 /// and llama.cpp's sampler (which copies the whole vocabulary into a candidate array) is skipped.
 fn plain_greedy(p: &GenerateParams) -> bool {
-    p.sampling.temperature == 0.0
-        && p.constraint.is_none()
-        && (p.sampling.repeat_penalty == 1.0 || p.sampling.repeat_last_n == 0)
+    p.sampling.temperature == 0.0 && !reshaped(p)
+}
+
+/// Whether something besides temperature and truncation reshapes the distribution: a
+/// constraint, a penalty or a logit bias (only llama.cpp's chain applies those).
+fn reshaped(p: &GenerateParams) -> bool {
+    p.constraint.is_some() || crate::types::penalised(&p.sampling) || !p.logit_bias.is_empty()
 }
 
 /// Temperature sampling over a bounded top-k with nothing else reshaping the distribution: our
@@ -27,11 +31,7 @@ fn plain_greedy(p: &GenerateParams) -> bool {
 /// vocabulary per token, one sequence after another. Returns `k`.
 fn fast_sampling(p: &GenerateParams) -> Option<usize> {
     let s = &p.sampling;
-    (s.temperature > 0.0
-        && (1..=1000).contains(&s.top_k)
-        && p.constraint.is_none()
-        && (s.repeat_penalty == 1.0 || s.repeat_last_n == 0))
-        .then_some(s.top_k as usize)
+    (s.temperature > 0.0 && (1..=1000).contains(&s.top_k) && !reshaped(p)).then_some(s.top_k as usize)
 }
 
 /// Which sequences need row statistics: those reporting log-probabilities (with the row's
