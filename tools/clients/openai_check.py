@@ -15,6 +15,14 @@ out = {"openai_version": openai.__version__}
 
 models = client.models.list()
 out["models"] = [m.id for m in models.data]
+out["retrieved"] = client.models.retrieve("gemma-3-270m-q4_k_m").id
+
+# The penalties as the client sends them act on the answer: a prompt inviting repeats repeats less.
+def repeats(**kw):
+    r = client.completions.create(model="gemma-3-270m-q4_k_m", prompt="yes yes yes yes yes yes yes yes",
+                                  max_tokens=12, temperature=0, **kw)
+    return r.choices[0].text.count("yes")
+out["penalties"] = {"plain": repeats(), "penalised": repeats(presence_penalty=1.5, frequency_penalty=1.5)}
 
 plain = client.chat.completions.create(
     model="sage",

@@ -31,6 +31,8 @@ fn the_official_openai_client_talks_to_sage_serve() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["models"][0], "sage");
+    assert_eq!(v["retrieved"], "gemma-3-270m-q4_k_m", "{v}");
+    assert!(v["penalties"]["penalised"].as_u64() < v["penalties"]["plain"].as_u64(), "{v}");
     assert!(!v["plain"]["content"].as_str().unwrap().is_empty(), "{v}");
     assert_eq!(v["plain"]["model"], "gemma-3-270m-q4_k_m");
     assert!(v["stream"]["chunks"].as_u64().unwrap() >= 1, "{v}");

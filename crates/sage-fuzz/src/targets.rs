@@ -254,6 +254,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
             "/v1/completions",
             vec![
                 r#"{"model":"sage","prompt":"The robot","max_tokens":4,"logprobs":2,"stream":false,"n":1,"user":"u1"}"#,
+                r#"{"model":"a","prompt":"yes","presence_penalty":1.5,"frequency_penalty":-2,"logit_bias":{"5":-100,"7":3}}"#,
             ],
         ),
         "http_embeddings" => (
@@ -283,6 +284,8 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"prompt":"The robot","n_predict":8,"temperature":0.5,"top_k":-1,"seed":-1,"stop":["\n"],"repeat_last_n":-1,"cache_prompt":true}"#,
                 r#"{"prompt":["Battery?"],"stream":true,"model":"a","json_schema":{"type":"object"}}"#,
                 r#"{"prompt":"x","grammar":"root ::= \"yes\" | \"no\"","model":"sage"}"#,
+                r#"{"prompt":"yes","presence_penalty":1.5,"frequency_penalty":-0.5,"logit_bias":[[5,false],[7,-2.5]]}"#,
+                r#"{"prompt":"yes","logit_bias":{"5":1.5}}"#,
             ],
         ),
         "http_llama_tokenize" => (

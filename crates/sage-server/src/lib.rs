@@ -405,6 +405,7 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/metrics", get(metrics));
     let guarded = axum::Router::new()
         .route("/v1/models", get(openai::models))
+        .route("/v1/models/{id}", get(openai::model))
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))

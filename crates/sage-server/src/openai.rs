@@ -448,6 +448,23 @@ pub(crate) async fn embeddings(State(app): State<Arc<App>>, body: Bytes) -> Resu
 
 /// `GET /v1/models`.
 pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
+    Json(json!({"object": "list", "data": model_objects(&app)})).into_response()
+}
+
+/// `GET /v1/models/{id}`: one model of the list (the OpenAI clients' `models.retrieve`).
+pub(crate) async fn model(
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    model_objects(&app)
+        .into_iter()
+        .find(|m| m["id"] == id.as_str())
+        .map(|m| Json(m).into_response())
+        .ok_or_else(|| ApiError::unknown_model(&id))
+}
+
+/// `sage` (the router), then every zoo model with what SAGE knows of it.
+fn model_objects(app: &App) -> Vec<Value> {
     let resident: Vec<String> = app.residency.resident().into_iter().map(|r| r.model).collect();
     let mut data = vec![json!({"id": "sage", "object": "model", "created": 0, "owned_by": "sage",
         "sage": {"router": true, "description": "SAGE chooses a model for each request"}})];
@@ -457,7 +474,7 @@ pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
             "sage": {"engine": s.engine, "role": s.role, "context": s.context, "resident": resident.contains(&s.id),
                      "bytes": bytes, "load_s": load_s, "measured": measured, "classes": s.quality}}));
     }
-    Json(json!({"object": "list", "data": data})).into_response()
+    data
 }
 
 /// A chat request's messages: text parts joined, tool calls and results read.

@@ -113,6 +113,11 @@ async fn health_ready_models_and_metrics() {
     let ids: Vec<&str> = v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["sage", "a", "narrow", "chatty"]);
     assert_eq!(v["data"][1]["sage"]["resident"], true, "the primary model is kept hot in WAKE");
+    // One model, as the OpenAI clients' `models.retrieve` asks.
+    let (s, one) = call(&a, "GET", "/v1/models/narrow", None, None).await;
+    assert_eq!((s, &one), (StatusCode::OK, &v["data"][2]));
+    let (s, e) = call(&a, "GET", "/v1/models/nope", None, None).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("model_not_found")), "{e}");
     let (s, m) = call(&a, "GET", "/metrics", None, None).await;
     assert_eq!(s, StatusCode::OK);
     let m = m.as_str().unwrap();
