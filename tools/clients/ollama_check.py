@@ -53,7 +53,8 @@ out["show"] = {"capabilities": list(s.capabilities or []), "family": s.details.f
                "parameter_size": s.details.parameter_size, "quantization_level": s.details.quantization_level,
                "context_length": info.get(f"{arch}.context_length")}
 listed = client.list().models[0].details
-out["tags_details"] = {"family": listed.family, "quantization_level": listed.quantization_level}
+out["tags_details"] = {"family": listed.family, "quantization_level": listed.quantization_level,
+                       "digest": client.list().models[0].digest}
 
 client.chat(model=model, messages=[], keep_alive=0)
 out["ps_after_unload"] = [m.model for m in client.ps().models]

@@ -52,6 +52,7 @@ fn the_official_ollama_client_talks_to_sage_serve() {
     assert_eq!(v["show"]["context_length"], 32768, "the trained context: {v}");
     assert_eq!(v["tags_details"]["family"], "gemma3", "{v}");
     assert_eq!(v["tags_details"]["quantization_level"], "Q4_K_M", "{v}");
+    assert_eq!(v["tags_details"]["digest"].as_str().map(str::len), Some(64), "{v}");
     assert_eq!(v["ps_after_unload"], serde_json::json!([]), "keep_alive 0 unloads: {v}");
     assert_eq!(v["unknown"]["status"], 404, "{v}");
 }

@@ -26,6 +26,8 @@ pub(crate) struct ModelFacts {
     pub info: Map<String, Value>,
     /// The chat template the file carries (empty: none, a base model).
     pub template: String,
+    /// 64 hex digits that name this model file as it is now (see [`identity_digest`]).
+    pub digest: String,
 }
 
 impl ModelFacts {
@@ -63,6 +65,7 @@ impl ModelFacts {
                 .unwrap_or_default(),
             info,
             template: file.chat_template().unwrap_or_default().to_string(),
+            digest: String::new(),
         }
     }
 
@@ -80,11 +83,47 @@ impl ModelFacts {
     }
 }
 
-/// The facts of every model with a readable GGUF, by id.
+/// The facts of every model, by id: what its GGUF says (nothing for a model without one) and
+/// its digest.
 pub(crate) fn read_all<'a>(
     models: impl Iterator<Item = (&'a str, Option<&'a Path>)>,
 ) -> BTreeMap<String, ModelFacts> {
-    models.filter_map(|(id, path)| Some((id.to_string(), ModelFacts::read(path?)?))).collect()
+    models
+        .map(|(id, path)| {
+            let facts = ModelFacts {
+                digest: identity_digest(id, path),
+                ..path.and_then(ModelFacts::read).unwrap_or_default()
+            };
+            (id.to_string(), facts)
+        })
+        .collect()
+}
+
+/// Ollama's clients show a model's digest (`ollama list` prints its first 12 digits); Ollama's
+/// is the SHA-256 of the model's manifest. SAGE reads no manifest and does not hash gigabytes at
+/// start, so its digest names the file as it is now: four FNV-1a hashes (different offsets) of
+/// the model id, the path, the file's size and its modification time. A changed or replaced
+/// file gets a new digest; it is not a checksum of the contents.
+pub(crate) fn identity_digest(id: &str, path: Option<&Path>) -> String {
+    let mut identity = id.as_bytes().to_vec();
+    if let Some(p) = path {
+        identity.extend_from_slice(p.to_string_lossy().as_bytes());
+        if let Ok(m) = std::fs::metadata(p) {
+            identity.extend_from_slice(&m.len().to_le_bytes());
+            let modified = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            identity.extend_from_slice(&modified.map_or(0, |d| d.as_nanos()).to_le_bytes());
+        }
+    }
+    (0u64..4)
+        .map(|k| {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            for b in &identity {
+                h ^= u64::from(*b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+            format!("{h:016x}")
+        })
+        .collect()
 }
 
 /// A metadata value as JSON, if it is a scalar (arrays such as the vocabulary are left out, as
@@ -181,6 +220,22 @@ mod tests {
         assert!(ModelFacts::read(&dir.path().join("text.gguf")).is_none());
         assert!(ModelFacts::read(&dir.path().join("missing.gguf")).is_none());
         assert!(ModelFacts::read(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_digest_is_64_hex_digits_stable_for_a_file_and_new_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.gguf");
+        std::fs::write(&path, b"one").unwrap();
+        let a = identity_digest("m", Some(&path));
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+        assert_eq!(a, identity_digest("m", Some(&path)));
+        assert_ne!(a, identity_digest("other", Some(&path)));
+        std::fs::write(&path, b"longer").unwrap();
+        assert_ne!(a, identity_digest("m", Some(&path)));
+        // A remote model (no file) has one too.
+        assert_eq!(identity_digest("remote", None).len(), 64);
     }
 
     #[test]

@@ -483,6 +483,11 @@ fn details(app: &App, id: &str) -> Value {
     app.facts.get(id).cloned().unwrap_or_default().details(format)
 }
 
+/// The model's digest (see [`crate::model_facts::identity_digest`]).
+fn digest(app: &App, id: &str) -> String {
+    app.facts.get(id).map(|f| f.digest.clone()).unwrap_or_default()
+}
+
 /// `POST /api/embed`: unit-length embeddings from the model's own pooled hidden states.
 pub(crate) async fn embed(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: EmbedBody = parse(&body)?;
@@ -504,7 +509,7 @@ pub(crate) async fn tags(State(app): State<Arc<App>>) -> Response {
         .iter()
         .map(|s| {
             let size = s.path.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
-            json!({"name": s.id, "model": s.id, "modified_at": created_at(), "size": size, "digest": "", "details": details(&app, &s.id)})
+            json!({"name": s.id, "model": s.id, "modified_at": created_at(), "size": size, "digest": digest(&app, &s.id), "details": details(&app, &s.id)})
         })
         .collect();
     Json(json!({"models": models})).into_response()
@@ -517,7 +522,7 @@ pub(crate) async fn ps(State(app): State<Arc<App>>) -> Response {
         .resident()
         .into_iter()
         .map(|r| {
-            json!({"name": r.model, "model": r.model, "size": r.bytes, "size_vram": 0, "digest": "",
+            json!({"name": r.model, "model": r.model, "size": r.bytes, "size_vram": 0, "digest": digest(&app, &r.model),
                    "expires_at": if r.pinned { "2318-01-01T00:00:00Z".to_string() } else { created_at() },
                    "details": details(&app, &r.model)})
         })

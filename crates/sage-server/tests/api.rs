@@ -577,6 +577,16 @@ async fn the_ollama_api_answers_streams_ndjson_and_refuses_bad_options() {
     let (s, v) = call(&a, "GET", "/api/tags", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["models"].as_array().unwrap().len(), 3, "{v}");
+    // Every model has a digest (`ollama list` shows its first 12 digits) and details, also
+    // without a file to read.
+    for m in v["models"].as_array().unwrap() {
+        assert_eq!(m["digest"].as_str().map(str::len), Some(64), "{m}");
+        assert_eq!(
+            (m["details"]["format"].as_str(), m["details"]["family"].as_str()),
+            (Some("gguf"), Some("")),
+            "{m}"
+        );
+    }
 }
 
 /// Thousands of clients with their own conversation ids: the conversations kept per model are
