@@ -12,6 +12,7 @@ client = ollama.Client(host=host)
 out = {}
 
 out["tags"] = [m.model for m in client.list().models]
+out["pull"] = client.pull(model).status  # the zoo's model is there already
 
 r = client.chat(model=model, messages=[{"role": "user", "content": "Name a color."}],
                 options={"num_predict": 8, "temperature": 0}, stream=False)

@@ -31,6 +31,7 @@ fn the_official_ollama_client_talks_to_sage_serve() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tags"][0], "gemma-3-270m-q4_k_m", "{v}");
+    assert_eq!(v["pull"], "success", "{v}");
     assert!(!v["chat"]["content"].as_str().unwrap().is_empty(), "{v}");
     assert_eq!(v["chat"]["done"], true);
     assert!(v["chat"]["eval_count"].as_u64().unwrap() >= 1, "{v}");

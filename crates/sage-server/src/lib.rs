@@ -416,6 +416,7 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/api/ps", get(ollama::ps))
         .route("/api/show", post(ollama::show))
         .route("/api/version", get(ollama::version))
+        .route("/api/pull", post(ollama::pull))
         .route("/completion", post(llama_server::completion))
         .route("/tokenize", post(llama_server::tokenize))
         .route("/detokenize", post(llama_server::detokenize))

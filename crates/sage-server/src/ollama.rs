@@ -1,6 +1,7 @@
 //! The Ollama API, for the robotics and desktop tools that speak it: `/api/chat` and
 //! `/api/generate` (streamed as NDJSON by default, or whole), `/api/tags`, `/api/ps`,
-//! `/api/show`, `/api/version`, `/api/embed`. The same router, queue and engines as the OpenAI API; `options`
+//! `/api/show`, `/api/version`, `/api/embed`, and `/api/pull` (for the zoo's models, which are
+//! there already). The same router, queue and engines as the OpenAI API; `options`
 //! map onto sampling, `format` onto a JSON constraint, `keep_alive` onto residency (0 unloads
 //! the model after the answer, a negative value pins it, a duration sets its keep-alive).
 //! Model names are the zoo's ids (a `:latest` tag is ignored) or `sage` (the router chooses).
@@ -553,6 +554,36 @@ pub(crate) async fn show(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         "modified_at": created_at(),
     }))
     .into_response())
+}
+
+#[derive(Deserialize)]
+struct PullBody {
+    #[serde(alias = "name")]
+    model: String,
+    stream: Option<bool>,
+}
+
+/// `POST /api/pull`: SAGE downloads nothing (its models are the zoo's files), so a model the zoo
+/// has is already "pulled": `{"status": "success"}`, as one NDJSON line when streamed (the
+/// default), so that scripts that pull before they chat go on; any other name is a 404 that says
+/// so.
+pub(crate) async fn pull(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: PullBody = parse(&body)?;
+    let id = b.model.strip_suffix(":latest").unwrap_or(&b.model);
+    if !app.specs.iter().any(|s| s.id == id) {
+        return Err(ApiError {
+            message: format!(
+                "model {} is not in the zoo; SAGE serves the zoo's files and downloads nothing",
+                b.model
+            ),
+            ..ApiError::unknown_model(&b.model)
+        });
+    }
+    let done = json!({"status": "success"});
+    if b.stream.unwrap_or(true) {
+        return Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], format!("{done}\n")).into_response());
+    }
+    Ok(Json(done).into_response())
 }
 
 /// `GET /api/version`.

@@ -587,6 +587,15 @@ async fn the_ollama_api_answers_streams_ndjson_and_refuses_bad_options() {
             "{m}"
         );
     }
+    // Pulling a model the zoo has succeeds at once (streamed by default); any other is a 404.
+    let (s, p) =
+        call(&a, "POST", "/api/pull", Some(json!({"model": "a:latest", "stream": false})), None).await;
+    assert_eq!((s, p), (StatusCode::OK, json!({"status": "success"})));
+    let (s, p) = call(&a, "POST", "/api/pull", Some(json!({"name": "chatty"})), None).await;
+    assert_eq!((s, p), (StatusCode::OK, json!({"status": "success"})), "one NDJSON line");
+    let (s, p) = call(&a, "POST", "/api/pull", Some(json!({"model": "llama3"})), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(p["error"]["message"].as_str().unwrap().contains("downloads nothing"), "{p}");
 }
 
 /// Thousands of clients with their own conversation ids: the conversations kept per model are
