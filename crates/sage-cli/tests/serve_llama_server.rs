@@ -97,6 +97,13 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
         r#"{{"prompt":"{prompt}","n_predict":12,"temperature":0,"frequency_penalty":1.5,"presence_penalty":1.5}}"#
     ));
     assert!(penalised < plain, "{penalised} repeats with penalties, {plain} without");
+    // llama-server's extensions of the OpenAI endpoints: a grammar and top_k on /v1/completions.
+    let g = json_of(&post(
+        &addr,
+        "/v1/completions",
+        r#"{"model":"sage","prompt":"Is water wet? Answer:","max_tokens":4,"top_k":5,"grammar":"root ::= \" yes\" | \" no\""}"#,
+    ));
+    assert!([" yes", " no"].contains(&g["choices"][0]["text"].as_str().unwrap()), "{g}");
     // One llama.cpp cannot parse is the client's error, and the server goes on.
     let bad = post(&addr, "/completion", r#"{"prompt":"x","n_predict":4,"grammar":"root ::= [a-"}"#);
     assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("invalid constraint"), "{bad}");

@@ -71,6 +71,15 @@ struct Common {
     top_p: Option<f32>,
     presence_penalty: Option<f32>,
     frequency_penalty: Option<f32>,
+    /// llama-server's and vLLM's extensions, for clients written against them: `top_k` (0: the
+    /// whole vocabulary), `min_p`, `repeat_penalty` (vLLM: `repetition_penalty`),
+    /// `repeat_last_n`, and a GBNF `grammar`.
+    top_k: Option<i64>,
+    min_p: Option<f32>,
+    #[serde(alias = "repetition_penalty")]
+    repeat_penalty: Option<f32>,
+    repeat_last_n: Option<u32>,
+    grammar: Option<String>,
     /// Token id (as a string) to a bias in [-100, 100].
     logit_bias: Option<std::collections::BTreeMap<String, f32>>,
     seed: Option<u32>,
@@ -159,6 +168,38 @@ fn params(
             *into = x;
         }
     }
+    if let Some(k) = c.top_k {
+        // 0 or less (llama-server's -1, vLLM's -1): the whole vocabulary.
+        sampling.top_k = k.clamp(0, i64::from(u32::MAX)) as u32;
+    }
+    if let Some(m) = c.min_p {
+        if !(0.0..=1.0).contains(&m) {
+            return Err(ApiError::invalid(format!("min_p {m} is outside [0, 1]"), Some("min_p")));
+        }
+        sampling.min_p = m;
+    }
+    if let Some(r) = c.repeat_penalty {
+        if !(r.is_finite() && r > 0.0) {
+            return Err(ApiError::invalid(
+                format!("repeat_penalty {r} must be above 0"),
+                Some("repeat_penalty"),
+            ));
+        }
+        sampling.repeat_penalty = r;
+    }
+    if let Some(n) = c.repeat_last_n {
+        sampling.repeat_last_n = n;
+    }
+    let constraint = match c.grammar.as_deref().filter(|g| !g.is_empty()) {
+        None => constraint,
+        Some(_) if constraint.is_some() => {
+            return Err(ApiError::invalid(
+                "give a grammar or a response_format (or a forced tool call), not both",
+                Some("grammar"),
+            ))
+        }
+        Some(g) => Some(Constraint::Grammar(g.to_string())),
+    };
     let logit_bias = logit_bias(c.logit_bias.as_ref())?;
     // No seed: a fresh one, so that asking again gives another answer (OpenAI's and
     // llama-server's behaviour); a given seed repeats its answer (see decision 0009).

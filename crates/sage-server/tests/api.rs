@@ -722,6 +722,14 @@ async fn llama_server_endpoints_answer_in_its_shape() {
             json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "frequency_penalty": -3}),
             "frequency_penalty",
         ),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "min_p": 2}), "min_p"),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "repetition_penalty": 0}), "repeat_penalty"),
+        (
+            "/v1/chat/completions",
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "grammar": "root ::= \"a\"",
+                   "response_format": {"type": "json_object"}}),
+            "grammar",
+        ),
         ("/detokenize", json!({"tokens": [-1]}), "tokens"),
         ("/detokenize", json!({"tokens": [257]}), "tokens"),
     ] {
