@@ -135,7 +135,8 @@ pub fn run(mut args: NodeArgs) -> anyhow::Result<()> {
     }
     let banner = format!(
         "sage node: {} inputs over Zenoh ({} mode), outputs under {}/; ticking at {} Hz; \
-         http://{{addr}} (OpenAI API at /v1, SAGE API at /sage, /metrics)",
+         http://{{addr}} (OpenAI API at /v1, Ollama API at /api, llama-server's /completion, SAGE API \
+         at /sage, /metrics)",
         inputs.inputs.iter().filter(|i| i.key.is_some()).count(),
         inputs.zenoh.mode,
         inputs.outputs.prefix,

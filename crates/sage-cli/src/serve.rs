@@ -134,7 +134,8 @@ pub fn run(mut args: ServeArgs) -> anyhow::Result<()> {
         p.config,
     );
     let banner = format!(
-        "sage serve: http://{{addr}} (OpenAI API at /v1, SAGE API at /sage, /health, /ready, /metrics); \
+        "sage serve: http://{{addr}} (OpenAI API at /v1, Ollama API at /api, llama-server's /completion, \
+         SAGE API at /sage, /health, /ready, /metrics); \
          {parallel} sequences per model{}",
         if guarded { "; API key required" } else { "" }
     );
