@@ -393,6 +393,16 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A request field that may be given as `null` (clients that send every field, unset ones as
+/// null): null reads as the field's default, as if it were absent.
+pub(crate) fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + serde::Deserialize<'de>,
+{
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
 /// The live dashboard (one self-contained page; its data comes from the guarded SAGE API).
 const DASHBOARD: &str = include_str!("dashboard.html");
 

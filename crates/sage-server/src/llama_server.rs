@@ -39,7 +39,7 @@ struct CompletionBody {
     top_p: Option<f32>,
     min_p: Option<f32>,
     seed: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     stop: Vec<String>,
     repeat_penalty: Option<f32>,
     repeat_last_n: Option<i64>,
@@ -47,7 +47,7 @@ struct CompletionBody {
     frequency_penalty: Option<f32>,
     /// `[[id, bias], ...]` (`false` bans the token) or `{"id": bias}`.
     logit_bias: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     stream: bool,
     json_schema: Option<Value>,
     grammar: Option<String>,
@@ -57,9 +57,9 @@ struct CompletionBody {
 struct TokenizeBody {
     content: String,
     model: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     add_special: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     with_pieces: bool,
 }
 

@@ -43,7 +43,7 @@ struct Options {
 #[derive(Deserialize)]
 struct Message {
     role: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     content: String,
     /// An assistant's calls: `[{"function": {"name", "arguments": {...}}}]`.
     #[serde(default)]
@@ -55,7 +55,7 @@ struct Message {
 struct Common {
     model: String,
     stream: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     options: Options,
     format: Option<Value>,
     keep_alive: Option<Value>,
@@ -65,7 +65,7 @@ struct Common {
 struct ChatBody {
     #[serde(flatten)]
     common: Common,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     messages: Vec<Message>,
     /// Tools the model may call (the OpenAI form).
     tools: Option<Vec<Value>>,
@@ -75,10 +75,10 @@ struct ChatBody {
 struct GenerateBody {
     #[serde(flatten)]
     common: Common,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     prompt: String,
     system: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     raw: bool,
 }
 

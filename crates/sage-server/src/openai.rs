@@ -63,7 +63,7 @@ struct WireMessage {
 #[derive(Deserialize)]
 struct Common {
     model: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     stream: bool,
     max_tokens: Option<u32>,
     max_completion_tokens: Option<u32>,
@@ -96,7 +96,7 @@ struct ChatBody {
     #[serde(flatten)]
     common: Common,
     messages: Vec<WireMessage>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::nullable")]
     logprobs: bool,
     top_logprobs: Option<u32>,
     response_format: Option<Value>,

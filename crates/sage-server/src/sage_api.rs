@@ -36,7 +36,7 @@ enum Batch {
     Many(Vec<WireObservation>),
     Wrapped {
         observations: Vec<WireObservation>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "crate::nullable")]
         crisis: bool,
     },
 }

@@ -741,3 +741,77 @@ async fn llama_server_endpoints_answer_in_its_shape() {
     let (s, _) = call(&a, "POST", "/tokenize", Some(json!({"text": "x"})), None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }
+
+/// Clients that send every field, unset ones as `null`, are answered as if the fields were
+/// absent, on every API.
+#[tokio::test]
+async fn null_fields_read_as_absent() {
+    let a = app(ServerConfig::default());
+    let openai_nulls = json!({"model": "a", "messages": [{"role": "user", "content": "hi"}], "max_tokens": null,
+        "temperature": null, "top_p": null, "n": null, "stop": null, "presence_penalty": null,
+        "frequency_penalty": null, "logit_bias": null, "user": null, "seed": null, "tools": null,
+        "tool_choice": null, "response_format": null, "stream": null, "logprobs": null,
+        "top_logprobs": null, "max_completion_tokens": null, "top_k": null, "grammar": null});
+    let (s, v) = call(&a, "POST", "/v1/chat/completions", Some(openai_nulls), None).await;
+    assert_eq!(
+        (s, v["choices"][0]["message"]["content"].as_str()),
+        (StatusCode::OK, Some("answer from a")),
+        "{v}"
+    );
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/v1/completions",
+        Some(json!({"model": "a", "prompt": "hi", "stream": null, "logprobs": null, "echo": null})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/api/chat",
+        Some(json!({"model": "a", "messages": [{"role": "user", "content": "hi"}], "stream": false,
+                    "options": null, "format": null, "keep_alive": null, "tools": null})),
+        None,
+    )
+    .await;
+    assert_eq!((s, v["message"]["content"].as_str()), (StatusCode::OK, Some("answer from a")), "{v}");
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/api/generate",
+        Some(json!({"model": "a", "prompt": "hi", "stream": false, "raw": null, "system": null, "options": null})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/completion",
+        Some(json!({"prompt": "hi", "stream": null, "stop": null, "n_predict": null, "grammar": null,
+                    "json_schema": null, "logit_bias": null, "seed": null})),
+        None,
+    )
+    .await;
+    assert_eq!((s, v["content"].as_str()), (StatusCode::OK, Some("answer from a")), "{v}");
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/tokenize",
+        Some(json!({"content": "hi", "add_special": null, "with_pieces": null})),
+        None,
+    )
+    .await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"tokens": [105, 106]})));
+    let (s, v) = call(
+        &a,
+        "POST",
+        "/sage/observations",
+        Some(json!({"observations": [{"source": "op", "text": "hello"}], "crisis": null})),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}
