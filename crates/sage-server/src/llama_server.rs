@@ -20,10 +20,10 @@ use serde_json::{json, Value};
 use tokio_stream::wrappers::ReceiverStream;
 
 use sage_llm::{ChatMessage, Constraint, FinishReason, GenerateParams, Role, Sampling, TokenId};
-use sage_runtime::route::{Request, Served};
+use sage_runtime::route::Served;
 use sage_runtime::ResidencyError;
 
-use crate::openai::{check_model, class_of, first_or_error, fresh_seed, spawn, whole, Chunk};
+use crate::openai::{check_model, first_or_error, fresh_seed, plain_request, spawn, whole, Chunk};
 use crate::{admit, ApiError, App};
 
 /// Tokens one `/detokenize` may carry, and texts' bytes one `/tokenize` may carry.
@@ -283,18 +283,8 @@ pub(crate) async fn completion(State(app): State<Arc<App>>, body: Bytes) -> Resu
     };
     let prompt = prompt_of(&b.prompt)?;
     let (p, max_tokens) = params(&app, &b)?;
-    let request = Request {
-        class: class_of(&prompt),
-        messages: vec![ChatMessage::new(Role::User, prompt)],
-        conversation: None,
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw: true,
-        prefix: String::new(),
-        tools: vec![],
-    };
+    let messages = vec![ChatMessage::new(Role::User, prompt.clone())];
+    let request = plain_request(&prompt, messages, max_tokens, p, true);
     let slot = admit(&app).await?;
     let mut rx = spawn(app.clone(), model.clone(), request, slot);
     if !b.stream {

@@ -22,7 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use sage_llm::{ChatMessage, Constraint, GenerateParams, Role, Sampling};
 use sage_runtime::route::{Request, Served};
 
-use crate::openai::{check_model, class_of, first_or_error, fresh_seed, spawn, whole, Chunk};
+use crate::openai::{check_model, first_or_error, fresh_seed, plain_request, spawn, whole, Chunk};
 use crate::{admit, ApiError, App};
 
 #[derive(Deserialize, Default)]
@@ -365,7 +365,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
     let last =
         messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-    let mut request = request(&last, messages, max_tokens, p, false);
+    let mut request = plain_request(&last, messages, max_tokens, p, false);
     request.tools = tools.as_ref().map(|t| t.offered()).unwrap_or_default();
     let name = b.common.model.clone();
     let line = move |text: &str, done: Option<&Served>, calls: &[sage_llm::ToolCall]| {
@@ -439,7 +439,7 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
     messages.push(ChatMessage::new(Role::User, b.prompt.clone()));
     // Ollama's generate applies the model's template unless `raw`; SAGE's plain completion is
     // the raw prompt.
-    let request = request(&b.prompt, messages, max_tokens, p, b.raw);
+    let request = plain_request(&b.prompt, messages, max_tokens, p, b.raw);
     let name = b.common.model.clone();
     let line = move |text: &str, done: Option<&Served>, _: &[sage_llm::ToolCall]| {
         let mut v = json!({"model": name, "created_at": created_at(), "response": text, "done": false});
@@ -449,22 +449,6 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
         v
     };
     answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, None, line).await
-}
-
-/// The router's request for `messages`, classed by `text` (the user's last words).
-fn request(text: &str, messages: Vec<ChatMessage>, max_tokens: u32, p: GenerateParams, raw: bool) -> Request {
-    Request {
-        class: class_of(text),
-        messages,
-        conversation: None,
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw,
-        prefix: String::new(),
-        tools: vec![],
-    }
 }
 
 pub(crate) fn merge(into: &mut Value, from: Value) {

@@ -431,6 +431,30 @@ fn chat_logprobs(s: &Served) -> Value {
     json!({"content": content})
 }
 
+/// The router's request for `messages` with no tools and no conversation, classed by `text`
+/// (the user's last words); `raw` sends the text as it is (a completion), not through the chat
+/// template.
+pub(crate) fn plain_request(
+    text: &str,
+    messages: Vec<ChatMessage>,
+    max_tokens: u32,
+    p: GenerateParams,
+    raw: bool,
+) -> Request {
+    Request {
+        class: class_of(text),
+        messages,
+        conversation: None,
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        raw,
+        prefix: String::new(),
+        tools: vec![],
+    }
+}
+
 pub(crate) fn class_of(text: &str) -> String {
     if text.trim_end().ends_with('?') {
         "text.question".into()
@@ -743,17 +767,10 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
     let mut common = b.common;
     common.max_tokens = common.max_tokens.or(Some(16));
     let (p, max_tokens) = params(&app, &common, b.logprobs, None)?;
+    let messages = vec![ChatMessage::new(Role::User, prompt.clone())];
     let request = Request {
-        class: class_of(&prompt),
-        messages: vec![ChatMessage::new(Role::User, prompt)],
         conversation: common.session_id.clone(),
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw: true,
-        prefix: String::new(),
-        tools: vec![],
+        ..plain_request(&prompt, messages, max_tokens, p, true)
     };
     let slot = admit(&app).await?;
     let model = common.model.clone();
