@@ -714,7 +714,8 @@ impl Worker<'_> {
         if crate::types::penalised(s) {
             chain.push(LlamaSampler::penalties(
                 self.n_vocab as i32,
-                s.repeat_last_n.min(i32::MAX as u32) as i32,
+                // llama.cpp allocates the whole window up front: a client's 2^31 must not.
+                s.repeat_last_n.min(crate::types::MAX_PENALTY_WINDOW) as i32,
                 s.repeat_penalty,
                 s.frequency_penalty,
                 s.presence_penalty,

@@ -109,7 +109,8 @@ pub struct Sampling {
     pub min_p: f32,
     /// Repetition penalty over the last `repeat_last_n` tokens (1 = off).
     pub repeat_penalty: f32,
-    /// Window of the repetition penalty (also of the frequency and presence penalties).
+    /// Window of the repetition penalty (also of the frequency and presence penalties), at most
+    /// [`MAX_PENALTY_WINDOW`].
     pub repeat_last_n: u32,
     /// Subtracted from a token's logit once per time it appears in the window (OpenAI's
     /// `frequency_penalty`; 0 = off).
@@ -163,6 +164,10 @@ pub enum Constraint {
     /// A JSON schema; the output is valid JSON that matches it.
     JsonSchema(serde_json::Value),
 }
+
+/// The largest penalty window the engine keeps, tokens (a larger `repeat_last_n` is this one):
+/// llama.cpp allocates the window when the sampler is made.
+pub const MAX_PENALTY_WINDOW: u32 = 1 << 16;
 
 /// Whether any of the repetition, frequency and presence penalties is on (and has a window).
 pub fn penalised(s: &Sampling) -> bool {

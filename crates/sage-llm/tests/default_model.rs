@@ -410,3 +410,16 @@ fn frequency_and_presence_penalties_repeat_less() {
     assert!(count(&plain) >= 8, "the model repeats without a penalty: {:?}", plain.text);
     assert!(count(&penalised) < count(&plain) / 2, "{:?} against {:?}", penalised.text, plain.text);
 }
+
+/// A client's enormous penalty window is capped (llama.cpp allocates the window when the sampler
+/// is made: 2^31 tokens would be 8 GiB).
+#[test]
+fn an_enormous_penalty_window_is_capped() {
+    let mut p = greedy(4);
+    p.sampling.repeat_penalty = 1.1;
+    p.sampling.repeat_last_n = u32::MAX;
+    let g = run(&Prompt::Text("The robot entered the warehouse and".into()), &p).unwrap();
+    assert_eq!(g.tokens.len(), 4);
+    let rss = sage_llm::llama::rss_bytes();
+    assert!(rss < 4 << 30, "resident {} MiB", rss >> 20);
+}
