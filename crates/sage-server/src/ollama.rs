@@ -48,6 +48,9 @@ struct Message {
     /// An assistant's calls: `[{"function": {"name", "arguments": {...}}}]`.
     #[serde(default)]
     tool_calls: Option<Vec<Value>>,
+    /// Images (base64): refused, SAGE's models read text only.
+    #[serde(default, deserialize_with = "crate::nullable")]
+    images: Vec<Value>,
 }
 
 /// What `/api/chat` and `/api/generate` share.
@@ -80,6 +83,9 @@ struct GenerateBody {
     system: Option<String>,
     #[serde(default, deserialize_with = "crate::nullable")]
     raw: bool,
+    /// Images (base64): refused, SAGE's models read text only.
+    #[serde(default, deserialize_with = "crate::nullable")]
+    images: Vec<Value>,
 }
 
 #[derive(Deserialize)]
@@ -395,6 +401,12 @@ fn history(wire: &[Message]) -> Result<Vec<ChatMessage>, ApiError> {
     let mut pending: std::collections::VecDeque<String> = Default::default();
     for (i, m) in wire.iter().enumerate() {
         let role = crate::openai::role(i, &m.role)?;
+        if !m.images.is_empty() {
+            return Err(ApiError::invalid(
+                format!("messages[{i}] has images; SAGE's models read text only"),
+                Some("messages"),
+            ));
+        }
         let mut msg = ChatMessage::new(role, m.content.clone());
         if let (Role::Assistant, Some(calls)) = (role, &m.tool_calls) {
             for (j, c) in calls.iter().enumerate() {
@@ -427,6 +439,9 @@ fn history(wire: &[Message]) -> Result<Vec<ChatMessage>, ApiError> {
 pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: GenerateBody = parse(&body)?;
     let model = model_id(&app, &b.common.model)?;
+    if !b.images.is_empty() {
+        return Err(ApiError::invalid("images: SAGE's models read text only", Some("images")));
+    }
     if b.prompt.is_empty() {
         load(&app, &model, b.common.keep_alive.as_ref()).await?;
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());

@@ -550,12 +550,19 @@ fn chat_history(wire: &[WireMessage]) -> Result<Vec<ChatMessage>, ApiError> {
         let content = match &m.content {
             None => String::new(),
             Some(Content::Text(t)) => t.clone(),
-            Some(Content::Parts(parts)) => parts
-                .iter()
-                .filter(|p| p["type"] == "text")
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            Some(Content::Parts(parts)) => {
+                // Text models only: an image or audio part is refused, not dropped unseen.
+                if let Some(p) = parts.iter().find(|p| p["type"] != "text") {
+                    return Err(ApiError::invalid(
+                        format!(
+                            "message {i} has a {} part; SAGE's models read text only",
+                            p["type"].as_str().unwrap_or("non-text")
+                        ),
+                        Some("messages"),
+                    ));
+                }
+                parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n")
+            }
         };
         let tool_fields = json!({"tool_calls": m.tool_calls, "tool_call_id": m.tool_call_id});
         messages.push(crate::tools::history_message(i, role, content, &tool_fields)?);

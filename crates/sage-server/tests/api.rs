@@ -730,6 +730,18 @@ async fn llama_server_endpoints_answer_in_its_shape() {
                    "response_format": {"type": "json_object"}}),
             "grammar",
         ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "a", "messages": [{"role": "user", "content": [{"type": "text", "text": "what is it?"},
+                   {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}),
+            "messages",
+        ),
+        (
+            "/api/chat",
+            json!({"model": "a", "messages": [{"role": "user", "content": "x", "images": ["AAAA"]}]}),
+            "messages",
+        ),
+        ("/api/generate", json!({"model": "a", "prompt": "x", "images": ["AAAA"]}), "images"),
         ("/detokenize", json!({"tokens": [-1]}), "tokens"),
         ("/detokenize", json!({"tokens": [257]}), "tokens"),
     ] {
