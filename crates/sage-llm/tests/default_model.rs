@@ -314,6 +314,14 @@ fn the_caller_can_stop_and_stop_sequences_cut_the_text() {
     assert!(!cut.text.contains(&word), "{:?} still contains {word:?}", cut.text);
     assert!(free.text.starts_with(&cut.text));
     assert!(!streamed.contains(&word), "streamed text leaked the stop sequence");
+    // A stop of several tokens is found where it ends, the text cut exactly before it.
+    let words: Vec<&str> = free.text.split_whitespace().collect();
+    let phrase = format!("{} {}", words[5], words[6]);
+    let expected = &free.text[..free.text.find(&phrase).unwrap()];
+    let mut p = greedy(40);
+    p.stop = vec!["never in this text".into(), phrase.clone()];
+    let cut = e.generate(s, &Prompt::Text("Once upon a time".into()), &p, &mut |_| Flow::Continue).unwrap();
+    assert_eq!((cut.finish, cut.text.as_str()), (FinishReason::Stop, expected), "{phrase:?}");
     e.close_session(s);
 }
 

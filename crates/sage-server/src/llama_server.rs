@@ -161,6 +161,7 @@ fn params(app: &App, b: &CompletionBody) -> Result<(GenerateParams, u32), ApiErr
         sage_llm::check_constraint(c)
             .map_err(|e| ApiError::invalid(format!("{param} is not usable: {e}"), Some(param)))?;
     }
+    crate::openai::check_stops(&b.stop, "stop")?;
     let logit_bias = logit_bias(b.logit_bias.as_ref())?;
     let p = GenerateParams {
         max_tokens,

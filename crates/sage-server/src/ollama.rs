@@ -184,13 +184,9 @@ fn params(app: &App, o: &Options, format: Option<&Value>) -> Result<(GeneratePar
         sage_llm::check_constraint(c)
             .map_err(|e| ApiError::invalid(format!("format is not usable: {e}"), Some("format")))?;
     }
-    let p = GenerateParams {
-        max_tokens,
-        sampling,
-        stop: o.stop.clone().unwrap_or_default(),
-        constraint,
-        ..GenerateParams::default()
-    };
+    let stop = o.stop.clone().unwrap_or_default();
+    crate::openai::check_stops(&stop, "options")?;
+    let p = GenerateParams { max_tokens, sampling, stop, constraint, ..GenerateParams::default() };
     Ok((p, max_tokens))
 }
 

@@ -208,16 +208,41 @@ fn params(
         Text::One(x) => vec![x.clone()],
         Text::Many(v) => v.clone(),
     });
+    let stop = stop.unwrap_or_default();
+    check_stops(&stop, "stop")?;
     let p = GenerateParams {
         max_tokens,
         sampling,
-        stop: stop.unwrap_or_default(),
+        stop,
         logprobs,
         constraint,
         logit_bias,
         ..GenerateParams::default()
     };
     Ok((p, max_tokens))
+}
+
+/// Most stop sequences a request may give, and the longest one, bytes: every generated token is
+/// checked against each (OpenAI takes 4; llama-server and Ollama set no limit).
+pub(crate) const MAX_STOPS: usize = 64;
+/// See [`MAX_STOPS`].
+pub(crate) const MAX_STOP_BYTES: usize = 1024;
+
+/// The stop sequences of a request, within [`MAX_STOPS`] and [`MAX_STOP_BYTES`].
+pub(crate) fn check_stops(stops: &[String], param: &str) -> Result<(), ApiError> {
+    if stops.len() > MAX_STOPS {
+        return Err(ApiError::invalid(
+            format!("{} stop sequences; at most {MAX_STOPS}", stops.len()),
+            Some(param),
+        ));
+    }
+    if let Some(s) = stops.iter().find(|s| s.len() > MAX_STOP_BYTES) {
+        return Err(ApiError::invalid(
+            format!("a stop sequence of {} bytes; at most {MAX_STOP_BYTES}", s.len()),
+            Some(param),
+        ));
+    }
+    Ok(())
 }
 
 /// Most entries of a `logit_bias`.

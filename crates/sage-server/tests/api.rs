@@ -742,6 +742,13 @@ async fn llama_server_endpoints_answer_in_its_shape() {
             "messages",
         ),
         ("/api/generate", json!({"model": "a", "prompt": "x", "images": ["AAAA"]}), "images"),
+        ("/completion", json!({"prompt": "x", "stop": vec!["s"; 65]}), "stop"),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "stop": "s".repeat(1025)}), "stop"),
+        (
+            "/api/generate",
+            json!({"model": "a", "prompt": "x", "options": {"stop": vec!["s"; 65]}}),
+            "options",
+        ),
         ("/detokenize", json!({"tokens": [-1]}), "tokens"),
         ("/detokenize", json!({"tokens": [257]}), "tokens"),
     ] {

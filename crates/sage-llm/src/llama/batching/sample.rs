@@ -196,15 +196,24 @@ pub(super) fn advance(
     };
     let bytes = w.piece(id);
     let piece = String::from_utf8_lossy(&bytes).into_owned();
+    let before = a.text.len();
     a.text.push_str(&a.utf8.push(&bytes));
     let out = TokenOut { id, text: piece, logprob: lp, top };
-    // Stop sequences: cut the text at the first one.
+    // Stop sequences: cut the text at the first one. Only the tail can hold a new one (the text
+    // before it was searched at the tokens before), so a token costs the stops' length, not the
+    // whole answer's times theirs.
     if let Some((at, _)) = a
         .params
         .stop
         .iter()
         .filter(|st| !st.is_empty())
-        .filter_map(|st| a.text.find(st.as_str()).map(|i| (i, st)))
+        .filter_map(|st| {
+            let mut from = before.saturating_sub(st.len() - 1);
+            while !a.text.is_char_boundary(from) {
+                from -= 1;
+            }
+            a.text[from..].find(st.as_str()).map(|i| (from + i, st))
+        })
         .min()
     {
         a.stop_at = Some(at);
