@@ -104,6 +104,41 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
         r#"{"model":"sage","prompt":"Is water wet? Answer:","max_tokens":4,"top_k":5,"grammar":"root ::= \" yes\" | \" no\""}"#,
     ));
     assert!([" yes", " no"].contains(&g["choices"][0]["text"].as_str().unwrap()), "{g}");
+    // A stop sequence cuts the answer exactly before it, whole and streamed alike (the whole
+    // completion once kept the stop; the stream dropped the text held back at its end).
+    let free = json_of(&post(
+        &addr,
+        "/completion",
+        r#"{"prompt":"Count: one, two, three,","n_predict":12,"temperature":0}"#,
+    ));
+    let free = free["content"].as_str().unwrap().to_string();
+    let word =
+        free.split_whitespace().nth(2).unwrap().trim_matches(|c: char| !c.is_alphanumeric()).to_string();
+    let expected = &free[..free.find(&word).unwrap()];
+    let body = |stream: bool| {
+        format!(
+            r#"{{"model":"sage","prompt":"Count: one, two, three,","max_tokens":12,"temperature":0,"stop":["{word}"],"stream":{stream}}}"#
+        )
+    };
+    let whole = json_of(&post(&addr, "/v1/completions", &body(false)));
+    assert_eq!(whole["choices"][0]["text"], expected, "stop {word:?} in {free:?}");
+    let streamed: String = post(&addr, "/v1/completions", &body(true))
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"].as_str().unwrap_or("").to_string()
+        })
+        .collect();
+    assert_eq!(streamed, expected);
+    let native = json_of(&post(
+        &addr,
+        "/completion",
+        &format!(
+            r#"{{"prompt":"Count: one, two, three,","n_predict":12,"temperature":0,"stop":["{word}"]}}"#
+        ),
+    ));
+    assert_eq!((native["content"].as_str(), native["stop_type"].as_str()), (Some(expected), Some("word")));
     // One llama.cpp cannot parse is the client's error, and the server goes on.
     let bad = post(&addr, "/completion", r#"{"prompt":"x","n_predict":4,"grammar":"root ::= [a-"}"#);
     assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("invalid constraint"), "{bad}");

@@ -34,6 +34,7 @@ use crate::types::{
 
 mod abort;
 mod batching;
+pub use batching::held_back;
 mod embed;
 mod hparams;
 pub use hparams::{MAX_EXPERTS, MAX_LAYERS};

@@ -55,6 +55,9 @@ pub struct LlmState {
     pub timings: Timings,
     /// An engine error, if one ended it.
     pub error: Option<String>,
+    /// Bytes of `text` given to the sink so far: the engine holds back text that may begin a stop
+    /// sequence, so what it streamed of a chunk can be short of the chunk's text.
+    pub streamed: usize,
 }
 
 impl LlmState {
@@ -101,6 +104,19 @@ impl<'a> LlmPlugin<'a> {
         }
     }
 
+    /// Give the sink the text the engine held back and that is now settled: all of it when the
+    /// generation is `done`, else all but what may begin a stop sequence the next chunk completes.
+    /// (Without this a stream ended short of the answer by whatever was held back last.)
+    fn flush(&mut self, state: &mut LlmState, done: bool) {
+        let Some(f) = self.sink.as_mut() else { return };
+        let held = if done { 0 } else { sage_llm::llama::held_back(&state.text, &self.settings.params.stop) };
+        let safe = state.text.len() - held;
+        if safe > state.streamed && state.text.is_char_boundary(state.streamed) {
+            let _ = f(&state.text[state.streamed..safe]);
+            state.streamed = safe;
+        }
+    }
+
     fn stop_at(&self, text: &str) -> Option<usize> {
         self.settings.params.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
     }
@@ -134,6 +150,7 @@ impl Plugin for LlmPlugin<'_> {
         let n = s.chunk.min(s.max_tokens.saturating_sub(state.tokens.len() as u32)).min(affordable).min(room);
         if n == 0 {
             state.finish = Some(FinishReason::Length);
+            self.flush(state, true);
             return Ok(StepOutcome::Done);
         }
         let mut input = state.prompt.clone();
@@ -144,9 +161,13 @@ impl Plugin for LlmPlugin<'_> {
         // The chunks are one generation: its constraint, penalty and random stream go on.
         params.continuation = state.tokens.len() as u32;
         let sink = &mut self.sink;
+        let streamed = &mut state.streamed;
         let g =
             self.model.generate_tokens(self.session, &input, &params, &mut |e| match (e, sink.as_mut()) {
-                (Event::Token { delta, .. }, Some(f)) if !delta.is_empty() => f(delta),
+                (Event::Token { delta, .. }, Some(f)) if !delta.is_empty() => {
+                    *streamed += delta.len();
+                    f(delta)
+                }
                 _ => Flow::Continue,
             });
         let g = match g {
@@ -182,12 +203,18 @@ impl Plugin for LlmPlugin<'_> {
         if let Some(i) = self.stop_at(&state.text) {
             state.text.truncate(i);
             state.finish = Some(FinishReason::Stop);
+            self.flush(state, true);
             return Ok(StepOutcome::Done);
         }
         match g.finish {
-            FinishReason::Length => Ok(StepOutcome::Continue),
+            FinishReason::Length => {
+                let last = state.tokens.len() as u32 >= s.max_tokens;
+                self.flush(state, last);
+                Ok(StepOutcome::Continue)
+            }
             other => {
                 state.finish = Some(other);
+                self.flush(state, true);
                 Ok(StepOutcome::Done)
             }
         }

@@ -228,7 +228,9 @@ fn jobs_are_answered_by_the_zoos_models_and_a_recording_replays_exactly() {
     out.wait("the crisis", |r| r.state == sage_kernel::State::Crisis);
     let (_, tape) = live.stop();
     let tape = tape.unwrap();
-    assert!(tape.ticks.len() > 5, "{} ticks", tape.ticks.len());
+    // One tick at least per question answered (each waited for a later tick); how many more
+    // depends on how fast the machine is (a fast run took 5 at 50 Hz: `> 5` failed there).
+    assert!(tape.ticks.len() >= 3, "{} ticks", tape.ticks.len());
     let text = tape.write();
     assert!(LiveTape::is_live(&text));
     let parsed = LiveTape::parse(&text).unwrap();

@@ -262,19 +262,6 @@ fn short(x: f32) -> Value {
     json!(x.to_string().parse::<f64>().unwrap_or(f64::from(x)))
 }
 
-/// The answer's exact text (a completion keeps what the model wrote).
-fn text_of(s: &Served) -> String {
-    let text: String = s
-        .answer
-        .as_ref()
-        .map_or_else(String::new, |a| a.tokens_out.iter().map(|t| t.text.as_str()).collect());
-    if text.is_empty() || s.degraded {
-        s.reply.clone()
-    } else {
-        text
-    }
-}
-
 /// `POST /completion`.
 pub(crate) async fn completion(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
     let b: CompletionBody = parse(&body)?;
@@ -284,6 +271,7 @@ pub(crate) async fn completion(State(app): State<Arc<App>>, body: Bytes) -> Resu
     };
     let prompt = prompt_of(&b.prompt)?;
     let (p, max_tokens) = params(&app, &b)?;
+    let stops = p.stop.clone();
     let messages = vec![ChatMessage::new(Role::User, prompt.clone())];
     let request = plain_request(&prompt, messages, max_tokens, p, true);
     let slot = admit(&app).await?;
@@ -291,7 +279,10 @@ pub(crate) async fn completion(State(app): State<Arc<App>>, body: Bytes) -> Resu
     if !b.stream {
         let s = whole(&app, &model, rx).await?;
         let mut v = closing(&s, &model);
-        crate::ollama::merge(&mut v, json!({"index": 0, "content": text_of(&s)}));
+        crate::ollama::merge(
+            &mut v,
+            json!({"index": 0, "content": crate::openai::completion_text(&s, &stops)}),
+        );
         return Ok(Json(v).into_response());
     }
     let first = first_or_error(&app, &model, &mut rx).await?;

@@ -480,6 +480,23 @@ pub(crate) fn plain_request(
     }
 }
 
+/// A raw completion's text: the model's exact words (the router trims chat replies), cut before
+/// the first stop sequence (the tokens include the one that completed it); the degraded
+/// responder's reply when no model answered.
+pub(crate) fn completion_text(s: &Served, stops: &[String]) -> String {
+    let mut text: String = match &s.answer {
+        Some(a) if !s.degraded => a.tokens_out.iter().map(|t| t.text.as_str()).collect(),
+        _ => return s.reply.clone(),
+    };
+    if text.is_empty() {
+        return s.reply.clone();
+    }
+    if let Some(at) = stops.iter().filter(|st| !st.is_empty()).filter_map(|st| text.find(st.as_str())).min() {
+        text.truncate(at);
+    }
+    text
+}
+
 pub(crate) fn class_of(text: &str) -> String {
     if text.trim_end().ends_with('?') {
         "text.question".into()
@@ -799,6 +816,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
     let mut common = b.common;
     common.max_tokens = common.max_tokens.or(Some(16));
     let (p, max_tokens) = params(&app, &common, b.logprobs, None)?;
+    let stops = p.stop.clone();
     let messages = vec![ChatMessage::new(Role::User, prompt.clone())];
     let request = Request {
         conversation: common.session_id.clone(),
@@ -843,12 +861,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
         }
         _ => Value::Null,
     };
-    // A raw completion keeps the model's exact text (the router trims chat replies).
-    let text = s.answer.as_ref().map_or_else(
-        || s.reply.clone(),
-        |a| a.tokens_out.iter().map(|t| t.text.as_str()).collect::<String>(),
-    );
-    let text = if text.is_empty() { s.reply.clone() } else { text };
+    let text = completion_text(&s, &stops);
     Ok(Json(json!({
         "id": id, "object": "text_completion", "created": now_unix(), "model": answered_model(&s, &model),
         "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish_reason(&s)}],

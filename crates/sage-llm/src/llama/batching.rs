@@ -80,7 +80,7 @@ impl Utf8Stream {
 }
 
 /// Longest suffix of `text` that is a proper prefix of one of `stops` (held back while streaming).
-pub(super) fn held_back(text: &str, stops: &[String]) -> usize {
+pub fn held_back(text: &str, stops: &[String]) -> usize {
     let mut hold = 0;
     for s in stops {
         for k in (1..s.len()).rev() {
