@@ -111,6 +111,13 @@ struct CompletionBody {
     common: Common,
     prompt: Text,
     logprobs: Option<u32>,
+    /// Give the prompt back before the completion.
+    #[serde(default, deserialize_with = "crate::nullable")]
+    echo: bool,
+    /// Text after the insertion point: not served (refused, never silently ignored).
+    suffix: Option<String>,
+    /// Completions to choose the best of: only 1 (refused otherwise).
+    best_of: Option<u32>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
@@ -813,6 +820,22 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
     if prompt.is_empty() {
         return Err(ApiError::invalid("the prompt is empty", Some("prompt")));
     }
+    if b.suffix.as_deref().is_some_and(|x| !x.is_empty()) {
+        return Err(ApiError::invalid(
+            "suffix: SAGE completes text forward only (no insertion)",
+            Some("suffix"),
+        ));
+    }
+    if let Some(n) = b.best_of.filter(|&n| n != 1) {
+        return Err(ApiError::invalid(format!("best_of = {n}: SAGE makes one completion"), Some("best_of")));
+    }
+    if b.echo && b.logprobs.is_some() {
+        return Err(ApiError::invalid(
+            "echo with logprobs: the prompt's log-probabilities are not given",
+            Some("echo"),
+        ));
+    }
+    let echoed = if b.echo { prompt.clone() } else { String::new() };
     let mut common = b.common;
     common.max_tokens = common.max_tokens.or(Some(16));
     let (p, max_tokens) = params(&app, &common, b.logprobs, None)?;
@@ -829,6 +852,11 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
     if common.stream {
         let first = first_or_error(&app, &model, &mut rx).await?;
         let created = now_unix();
+        // With `echo`, the prompt comes first, as a piece of its own.
+        let head = b.echo.then(|| {
+            json!({"id": id, "object": "text_completion", "created": created, "model": model,
+                "choices": [{"index": 0, "text": echoed, "logprobs": null, "finish_reason": null}]})
+        });
         let (id2, model2) = (id.clone(), model.clone());
         let delta = move |d: String| {
             Some(json!({"id": id2, "object": "text_completion", "created": created, "model": model2,
@@ -841,7 +869,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
                 "usage": usage(s), "sage": extension(s)}),
             ]
         };
-        return Ok(event_stream(app, first, rx, None, delta, done));
+        return Ok(event_stream(app, first, rx, head, delta, done));
     }
     let s = whole(&app, &model, rx).await?;
     let logprobs = match (&s.answer, b.logprobs) {
@@ -861,7 +889,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
         }
         _ => Value::Null,
     };
-    let text = completion_text(&s, &stops);
+    let text = echoed + &completion_text(&s, &stops);
     Ok(Json(json!({
         "id": id, "object": "text_completion", "created": now_unix(), "model": answered_model(&s, &model),
         "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish_reason(&s)}],

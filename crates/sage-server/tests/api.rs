@@ -749,6 +749,9 @@ async fn llama_server_endpoints_answer_in_its_shape() {
             json!({"model": "a", "prompt": "x", "options": {"stop": vec!["s"; 65]}}),
             "options",
         ),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "suffix": "y"}), "suffix"),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "best_of": 3}), "best_of"),
+        ("/v1/completions", json!({"model": "a", "prompt": "x", "echo": true, "logprobs": 1}), "echo"),
         ("/detokenize", json!({"tokens": [-1]}), "tokens"),
         ("/detokenize", json!({"tokens": [257]}), "tokens"),
     ] {
@@ -833,4 +836,35 @@ async fn null_fields_read_as_absent() {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
+}
+
+/// `echo` gives the prompt back before the completion, whole and streamed.
+#[tokio::test]
+async fn a_completion_echoes_its_prompt_when_asked() {
+    let a = app(ServerConfig::default());
+    let body = json!({"model": "a", "prompt": "Battery? ", "max_tokens": 64, "echo": true, "best_of": 1, "suffix": ""});
+    let (s, v) = call(&a, "POST", "/v1/completions", Some(body.clone()), None).await;
+    assert_eq!(
+        (s, v["choices"][0]["text"].as_str()),
+        (StatusCode::OK, Some("Battery? answer from a")),
+        "{v}"
+    );
+    let mut streamed = body;
+    streamed["stream"] = json!(true);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/completions")
+        .body(Body::from(streamed.to_string()))
+        .unwrap();
+    let resp = routes(a).oneshot(req).await.unwrap();
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let joined: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"].as_str().map(str::to_string)
+        })
+        .collect();
+    assert_eq!(joined, "Battery? answer from a");
 }
