@@ -139,6 +139,21 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
         ),
     ));
     assert_eq!((native["content"].as_str(), native["stop_type"].as_str()), (Some(expected), Some("word")));
+    // n_probs: every generated token with its log-probability and its best alternatives; greedy
+    // takes the best of them.
+    let probs = json_of(&post(
+        &addr,
+        "/completion",
+        &format!(r#"{{"prompt":"{prompt}","n_predict":4,"temperature":0,"n_probs":3}}"#),
+    ));
+    let probs = probs["completion_probabilities"].as_array().unwrap().clone();
+    assert_eq!(probs.len(), 4, "{probs:?}");
+    for p in &probs {
+        let top = p["top_logprobs"].as_array().unwrap();
+        assert_eq!(top.len(), 3, "{p}");
+        assert_eq!(top[0]["id"], p["id"], "greedy takes the most likely: {p}");
+        assert!(p["logprob"].as_f64().unwrap() <= 0.0, "{p}");
+    }
     // One llama.cpp cannot parse is the client's error, and the server goes on.
     let bad = post(&addr, "/completion", r#"{"prompt":"x","n_predict":4,"grammar":"root ::= [a-"}"#);
     assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("invalid constraint"), "{bad}");

@@ -3,8 +3,9 @@
 //! with llama-server's `stop_type`, token counts and `timings`), `POST /tokenize`,
 //! `POST /detokenize` and `GET /props`. The same router, queue and engines as the OpenAI API.
 //! `model` is optional (llama-server serves one model): absent, it is the zoo's first; `sage`
-//! lets the router choose. Fields llama-server knows and SAGE does not use (`cache_prompt`,
-//! `n_probs`...) are ignored, as llama-server ignores what it does not know.
+//! lets the router choose. `n_probs` gives `completion_probabilities` with the whole answer
+//! (not per streamed event). Fields llama-server knows and SAGE does not use (`cache_prompt`,
+//! `n_keep`...) are ignored, as llama-server ignores what it does not know.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ struct CompletionBody {
     stream: bool,
     json_schema: Option<Value>,
     grammar: Option<String>,
+    /// Report each generated token's log-probability and this many alternatives (at most 20).
+    n_probs: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -169,6 +172,7 @@ fn params(app: &App, b: &CompletionBody) -> Result<(GenerateParams, u32), ApiErr
         stop: b.stop.clone(),
         constraint,
         logit_bias,
+        logprobs: b.n_probs.filter(|&n| n > 0).map(|n| n.min(20)),
         ..GenerateParams::default()
     };
     Ok((p, max_tokens))
@@ -257,6 +261,21 @@ fn closing(s: &Served, asked: &str) -> Value {
     })
 }
 
+/// llama-server's `completion_probabilities`: each generated token with its log-probability and
+/// its most likely alternatives.
+fn probabilities(s: &Served) -> Value {
+    let Some(a) = &s.answer else { return json!([]) };
+    let entry = |id: TokenId, text: &str, lp: f32| json!({"id": id, "token": text, "bytes": text.as_bytes(), "logprob": lp});
+    a.tokens_out
+        .iter()
+        .map(|t| {
+            let mut v = entry(t.id, &t.text, t.logprob.unwrap_or(0.0));
+            v["top_logprobs"] = t.top.iter().map(|(id, text, lp)| entry(*id, text, *lp)).collect();
+            v
+        })
+        .collect()
+}
+
 /// An f32 setting as the decimal it was written as (0.8, not 0.800000011920929).
 fn short(x: f32) -> Value {
     json!(x.to_string().parse::<f64>().unwrap_or(f64::from(x)))
@@ -283,6 +302,9 @@ pub(crate) async fn completion(State(app): State<Arc<App>>, body: Bytes) -> Resu
             &mut v,
             json!({"index": 0, "content": crate::openai::completion_text(&s, &stops)}),
         );
+        if b.n_probs.is_some_and(|n| n > 0) {
+            v["completion_probabilities"] = probabilities(&s);
+        }
         return Ok(Json(v).into_response());
     }
     let first = first_or_error(&app, &model, &mut rx).await?;

@@ -661,6 +661,10 @@ async fn llama_server_endpoints_answer_in_its_shape() {
     assert_eq!(v["model"], "a", "no model: the zoo's first");
     assert_eq!(v["stop_type"], "eos", "{v}");
     assert_eq!(v["tokens_predicted"], 13, "{v}");
+    assert!(v.get("completion_probabilities").is_none(), "only when asked: {v}");
+    let (_, p) =
+        call(&a, "POST", "/completion", Some(json!({"prompt": "Battery?", "n_probs": 2})), None).await;
+    assert_eq!(p["completion_probabilities"].as_array().map(Vec::len), Some(13), "{p}");
     assert!(v["timings"]["predicted_n"].is_u64() && v["timings"]["prompt_ms"].is_f64(), "{v}");
     // Streamed: every event parses as JSON; the pieces add up to the answer.
     let body = json!({"prompt": "Battery?", "stream": true, "model": "a"});
