@@ -149,6 +149,52 @@ impl OpenAiModel {
     fn remote(&self, message: impl Into<String>) -> GenerateError {
         GenerateError::Remote { model: self.info.id.clone(), message: message.into() }
     }
+
+    /// The `/v1/completions` body for `prompt` (as text) with `params`: what a remote server can
+    /// be asked; a constraint or a logit bias is refused (the server would not apply it to this
+    /// model's tokens).
+    fn request_body(
+        &self,
+        prompt: &[TokenId],
+        params: &GenerateParams,
+    ) -> Result<serde_json::Value, GenerateError> {
+        if params.constraint.is_some() {
+            return Err(GenerateError::InvalidParams {
+                model: self.info.id.clone(),
+                message: "grammar and JSON-schema constraints are not sent to remote servers".into(),
+            });
+        }
+        if !params.logit_bias.is_empty() {
+            return Err(GenerateError::InvalidParams {
+                model: self.info.id.clone(),
+                message: "logit_bias is not sent to remote servers (their token ids are not this model's)"
+                    .into(),
+            });
+        }
+        let text = self.detokenize(prompt)?;
+        let s = &params.sampling;
+        let mut body = serde_json::json!({
+            "model": self.remote_model,
+            "prompt": text,
+            "max_tokens": params.max_tokens.div_ceil(BYTES_PER_TOKEN).max(1),
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "seed": s.seed,
+            "logprobs": 1,
+            "stream": false,
+        });
+        if !params.stop.is_empty() {
+            body["stop"] = serde_json::json!(params.stop);
+        }
+        for (name, x) in
+            [("frequency_penalty", s.frequency_penalty), ("presence_penalty", s.presence_penalty)]
+        {
+            if x != 0.0 {
+                body[name] = serde_json::json!(x);
+            }
+        }
+        Ok(body)
+    }
 }
 
 fn clip(s: &str) -> String {
@@ -216,41 +262,7 @@ impl LanguageModel for OpenAiModel {
                 context: window,
             });
         }
-        if params.constraint.is_some() {
-            return Err(GenerateError::InvalidParams {
-                model: self.info.id.clone(),
-                message: "grammar and JSON-schema constraints are not sent to remote servers".into(),
-            });
-        }
-        if !params.logit_bias.is_empty() {
-            return Err(GenerateError::InvalidParams {
-                model: self.info.id.clone(),
-                message: "logit_bias is not sent to remote servers (their token ids are not this model's)"
-                    .into(),
-            });
-        }
-        let text = self.detokenize(prompt)?;
-        let s = &params.sampling;
-        let mut body = serde_json::json!({
-            "model": self.remote_model,
-            "prompt": text,
-            "max_tokens": params.max_tokens.div_ceil(BYTES_PER_TOKEN).max(1),
-            "temperature": s.temperature,
-            "top_p": s.top_p,
-            "seed": s.seed,
-            "logprobs": 1,
-            "stream": false,
-        });
-        if !params.stop.is_empty() {
-            body["stop"] = serde_json::json!(params.stop);
-        }
-        for (name, x) in
-            [("frequency_penalty", s.frequency_penalty), ("presence_penalty", s.presence_penalty)]
-        {
-            if x != 0.0 {
-                body[name] = serde_json::json!(x);
-            }
-        }
+        let body = self.request_body(prompt, params)?;
         let started = Instant::now();
         // Transport failures and 5xx answers are retried twice with backoff (100 ms, then
         // 400 ms); a 4xx is the request's fault and is not. Repeated failures then count
