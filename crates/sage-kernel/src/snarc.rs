@@ -25,6 +25,7 @@ pub mod cues;
 pub mod levels;
 mod lexicon;
 mod orders;
+pub mod warmup;
 
 use levels::{Levels, Z_SALIENT};
 
@@ -566,7 +567,8 @@ impl Snarc {
 /// deviation threshold (see [`levels::threshold`]) and for a return to a level the source held
 /// recently; past it, from 0.35 (attention in WAKE) to 1 at 6σ; novelty: how far
 /// it is from every level it held recently (1 for a source's first reading); arousal: how far
-/// it is from the slow home level. Nothing counts during the warm-up.
+/// it is from the slow home level. Nothing counts during a source's first [`levels::EARLY`]
+/// readings.
 fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64) {
     let norm = l2(v);
     let (surprise, novelty, arousal) = match &mut track.levels {

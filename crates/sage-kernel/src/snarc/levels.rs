@@ -7,24 +7,34 @@
 //! `|x − predicted| / noise`: a number of standard deviations, the same whatever the channel's
 //! units, offset or dimension count.
 //!
-//! - **Warm-up**: the first [`WARMUP`] readings estimate level, trend and noise exactly (a running
-//!   least-squares line through them, and the variance around it) and are never surprising.
+//! - **Warm-up**: the first [`WARMUP`] readings estimate level, trend and noise by a fit robust
+//!   to jumps, spikes and shifts among them ([`super::warmup`]; a least-squares line took a
+//!   jump of 10σ for four of them as noise three times too large). The first [`EARLY`] are
+//!   never surprising; from there to the end of the warm-up a reading is judged against the
+//!   fit of the readings before it, with a threshold widened for so few.
 //! - **Habituation**: a dimension that jumps by at least the surprise threshold takes its new
-//!   value as its level at once (its noise estimate is left alone), so a jump that persists is
-//!   news once, and the readings after it are normal.
-//! - **Known levels**: the levels a source held in its last [`KNOWN_FOR`] readings (the level
-//!   left by every jump, and the settled level every [`SNAPSHOT_EVERY`] readings; at most
-//!   [`KNOWN_LEVELS`]). A reading back at one of them is a return, not news: a signal that
-//!   flips between two levels is news once. Older levels are forgotten: the same jolt a few
-//!   minutes later is news again.
+//!   value as its level at once, then the mean of the readings since (its noise estimate is left
+//!   alone), so a jump that persists is news once, and the readings after it are normal.
+//! - **Known levels**: the levels a source left recently (the level left by every jump, and the
+//!   settled level every [`SNAPSHOT_EVERY`] readings; at most [`KNOWN_LEVELS`]). A reading back
+//!   at one of them is a return, not news. A level held for [`KNOWN_FOR`] readings or more (a
+//!   baseline) is known for [`KNOWN_FOR`] readings after it is left, so the return from a jump
+//!   is no news; a level held shorter (a jump's) for [`TRANSIENT_FOR`], so a signal that flips
+//!   from reading to reading between two levels is news once, while the same jump a few
+//!   readings later is news again.
 //! - **Many dimensions**: the largest of D noise deviations grows with D; the threshold where
 //!   deviation starts to count is the deviation that noise alone exceeds once in a thousand
 //!   readings for D dimensions, and never below 4 (see [`threshold`]).
 
 use std::collections::VecDeque;
 
-/// Readings used to estimate level and noise before deviations count.
+/// Readings used to estimate level and noise before the estimates settle into their running
+/// form.
 pub const WARMUP: u64 = 30;
+/// Readings after which deviations count during the warm-up too, against the robust fit of the
+/// readings so far and a threshold widened for so few (5.5σ falling to 4.7σ for a few
+/// dimensions).
+pub const EARLY: u64 = 15;
 /// Rate at which the level follows the readings (a drift slower than this is followed).
 const LEVEL_RATE: f64 = 0.05;
 /// Rate at which the noise estimate follows (about 200 readings of memory).
@@ -35,8 +45,14 @@ const TREND_RATE: f64 = 0.002;
 const HOME_RATE: f64 = 0.01;
 /// Levels remembered.
 pub const KNOWN_LEVELS: usize = 8;
-/// Readings a level is remembered for.
+/// Readings a level is remembered for once left, when it had been held for at least as long (a
+/// baseline: coming back to it is no news).
 pub const KNOWN_FOR: u64 = 10;
+/// Readings a level held for less than [`KNOWN_FOR`] is remembered for: long enough that a
+/// flip-flop between two levels is news once, short enough that a jump repeated a few readings
+/// later is news again.
+pub const TRANSIENT_FOR: u64 = 2;
+
 /// A level is remembered every this many readings.
 pub const SNAPSHOT_EVERY: u64 = 25;
 /// Deviations above this many noise units are clipped when they update the noise estimate.
@@ -55,15 +71,17 @@ const FALSE_ALARM: f64 = 1e-3;
 /// Where deviations start to count for a reading of `dims` dimensions after `readings`
 /// readings: the two-sided normal quantile of `FALSE_ALARM / dims` (noise alone reaches it once
 /// in a thousand readings), at least 4 (4 for up to 16 dimensions, 4.26 for 48, 4.62 for 256),
-/// widened for a noise estimated from few readings as Student's t is (Cornish-Fisher:
-/// `q × (1 + (q² + 1) / 4ν)`, ν the readings behind the estimate, at most the noise estimate's
-/// memory): 15% wider at the end of the warm-up, 2% once the estimate is settled (few dimensions).
+/// widened for a noise estimated from few readings as Student's t is (Cornish-Fisher to the
+/// second term: `q × (1 + (q² + 1) / 4ν + (5q⁴ + 16q² + 3) / 96ν²)`, ν the readings behind the
+/// estimate, at most the noise estimate's memory; within 1.5% of t's quantile from ν = 14):
+/// 39% wider at the 15th reading, 17% at the end of the warm-up, 2% once the estimate is
+/// settled (few dimensions).
 pub fn threshold(dims: usize, readings: u64) -> f64 {
     let p = FALSE_ALARM / dims.max(1) as f64;
     let q = normal_upper_quantile(p / 2.0).max(Z_FLOOR);
     let memory = (2.0 / NOISE_RATE - 1.0) as u64;
     let nu = readings.saturating_sub(1).clamp(1, memory) as f64;
-    q * (1.0 + (q * q + 1.0) / (4.0 * nu))
+    q * (1.0 + (q * q + 1.0) / (4.0 * nu) + (5.0 * q.powi(4) + 16.0 * q * q + 3.0) / (96.0 * nu * nu))
 }
 
 /// `z` with `P(Z > z) = p` for a standard normal (Abramowitz and Stegun 26.2.23, error below
@@ -73,6 +91,15 @@ fn normal_upper_quantile(p: f64) -> f64 {
     let t = (-2.0 * p.ln()).sqrt();
     t - (2.515517 + 0.802853 * t + 0.010328 * t * t)
         / (1.0 + 1.432788 * t + 0.189269 * t * t + 0.001308 * t * t * t)
+}
+
+/// Readings a level held for `held` readings is remembered for once left.
+fn remembered_for(held: u64) -> u64 {
+    if held >= KNOWN_FOR {
+        KNOWN_FOR
+    } else {
+        TRANSIENT_FOR
+    }
 }
 
 /// How far a reading is from its source's levels, in noise units.
@@ -112,16 +139,16 @@ pub struct Levels {
     trend: Vec<f64>,
     /// Variance of the prediction errors (during warm-up: the running sum of squares).
     var: Vec<f64>,
-    /// During warm-up: the co-moment of the readings with their index, and the index's mean and
-    /// sum of squares (the least-squares line).
-    comoment: Vec<f64>,
-    t_mean: f64,
-    t_m2: f64,
+    /// During warm-up: the readings so far, for the robust fit at its end ([`super::warmup`]).
+    warmup: Vec<Vec<f64>>,
     home: Vec<f64>,
-    /// `(level, reading when it was remembered)`.
-    known: VecDeque<(Vec<f64>, u64)>,
+    /// `(level, reading when it was left, readings it had been held for)`.
+    known: VecDeque<(Vec<f64>, u64, u64)>,
     /// Readings since a jump last moved the level.
     since_jump: u64,
+    /// Per dimension: readings the level has averaged since a jump set it from one reading (0:
+    /// settled, following at [`LEVEL_RATE`]).
+    settling: Vec<u64>,
 }
 
 impl Levels {
@@ -132,12 +159,11 @@ impl Levels {
             level: first.to_vec(),
             trend: vec![0.0; first.len()],
             var: vec![0.0; first.len()],
-            comoment: vec![0.0; first.len()],
-            t_mean: 0.0,
-            t_m2: 0.0,
+            warmup: vec![first.to_vec()],
             home: first.to_vec(),
             known: VecDeque::with_capacity(KNOWN_LEVELS),
             since_jump: 0,
+            settling: vec![0; first.len()],
         }
     }
 
@@ -171,13 +197,18 @@ impl Levels {
     pub fn observe(&mut self, x: &[f64]) -> Deviation {
         let threshold = threshold(x.len(), self.readings);
         let warm = self.readings >= WARMUP;
+        if !warm && self.readings >= EARLY {
+            let deviation = self.early(x, threshold);
+            self.learn(x, threshold, None);
+            return deviation;
+        }
         let z = self.distance(x, &self.level);
         let nearest = self
             .known
             .iter()
             .enumerate()
-            .filter(|(_, (_, at))| self.readings - at <= KNOWN_FOR)
-            .map(|(i, (l, _))| (self.distance(x, l), i))
+            .filter(|(_, (_, at, held))| self.readings - at <= remembered_for(*held))
+            .map(|(i, (l, _, _))| (self.distance(x, l), i))
             .min_by(|a, b| a.0.total_cmp(&b.0));
         let z_known = nearest.map_or(z, |(k, _)| k.min(z));
         let z_home = self.distance(x, &self.home);
@@ -192,34 +223,17 @@ impl Levels {
         self.readings += 1;
         let n = self.readings;
         if n <= WARMUP {
-            // Welford: exact running means, sums of squares and co-moments with the index.
-            let t = (n - 1) as f64;
-            let dt = t - self.t_mean;
-            self.t_mean += dt / n as f64;
-            self.t_m2 += dt * (t - self.t_mean);
+            // Welford: running means and sums of squares (what the warm-up reports), and the
+            // readings for the fit at its end.
             for (d, &v) in x.iter().enumerate() {
                 let delta = v - self.level[d];
                 self.level[d] += delta / n as f64;
                 self.var[d] += delta * (v - self.level[d]);
-                self.comoment[d] += dt * (v - self.level[d]);
                 self.home[d] = self.level[d];
             }
+            self.warmup.push(x.to_vec());
             if n == WARMUP {
-                // The least-squares line: its slope is the trend, its value at the next index
-                // the prediction, and the variance around it the noise.
-                for d in 0..x.len() {
-                    let slope = if self.t_m2 > 0.0 { self.comoment[d] / self.t_m2 } else { 0.0 };
-                    let residual = (self.var[d] - slope * self.comoment[d]).max(0.0);
-                    self.var[d] = residual / (n - 2) as f64;
-                    // A slope within three of its standard errors of zero is noise: a wrong
-                    // trend would carry the prediction away (by trend / LEVEL_RATE).
-                    let se = if self.t_m2 > 0.0 { (self.var[d] / self.t_m2).sqrt() } else { f64::INFINITY };
-                    let slope = if slope.abs() > 3.0 * se { slope } else { 0.0 };
-                    self.trend[d] = slope;
-                    self.level[d] += slope * (t + 1.0 - self.t_mean);
-                    self.home[d] = self.level[d];
-                }
-                self.comoment = Vec::new();
+                self.settle_warmup();
             }
             return;
         }
@@ -228,10 +242,13 @@ impl Levels {
             .enumerate()
             .map(|(d, &v)| (v - self.level[d]).abs() / self.noise(d) >= threshold)
             .collect();
-        let restored = back_to.and_then(|i| self.known.get(i)).map(|(l, at)| (l.clone(), self.readings - at));
+        let restored = back_to
+            .and_then(|i| self.known.get(i))
+            .map(|(l, at, held)| (l.clone(), self.readings - at, *held));
         if jumped.iter().any(|&j| j) {
-            self.remember(self.level.clone());
-            self.since_jump = 0;
+            self.remember(self.level.clone(), self.since_jump + 1);
+            // Back at a known level, it has been held for as long as it was before.
+            self.since_jump = restored.as_ref().map_or(0, |(_, _, held)| *held);
         } else {
             self.since_jump += 1;
         }
@@ -240,29 +257,86 @@ impl Levels {
             let e = v - self.level[d];
             if jumped[d] {
                 // A new normal: the level moves at once (to the known level it came back to, or
-                // to the reading); the noise is not the jump.
-                self.level[d] = match &restored {
-                    Some((known, age)) => known[d] + self.trend[d] * *age as f64,
-                    None => v + self.trend[d],
+                // to the reading, and then averages the readings that follow); the noise is not
+                // the jump.
+                (self.level[d], self.settling[d]) = match &restored {
+                    Some((known, age, _)) => (known[d] + self.trend[d] * *age as f64, 0),
+                    None => (v + self.trend[d], 1),
                 };
             } else {
-                let clipped = e.clamp(-WINSOR * sd, WINSOR * sd);
+                // While settling, the level is the mean of the readings since the jump: its
+                // error adds 1/k of the noise's variance to the reading's, which the noise
+                // estimate leaves out.
+                let k = self.settling[d];
+                let (rate, spread) = if k > 0 {
+                    (1.0 / (k + 1) as f64, (1.0 + 1.0 / k as f64).sqrt())
+                } else {
+                    (LEVEL_RATE, 1.0)
+                };
+                self.settling[d] = if k > 0 && rate > LEVEL_RATE { k + 1 } else { 0 };
+                let clipped = (e / spread).clamp(-WINSOR * sd, WINSOR * sd);
                 self.var[d] += NOISE_RATE * (clipped * clipped - self.var[d]);
                 self.trend[d] += TREND_RATE * e;
-                self.level[d] += LEVEL_RATE * e + self.trend[d];
+                self.level[d] += rate.max(LEVEL_RATE) * e + self.trend[d];
             }
             self.home[d] += HOME_RATE * (v - self.home[d]) + self.trend[d];
         }
         if self.since_jump > 0 && self.since_jump.is_multiple_of(SNAPSHOT_EVERY) {
-            self.remember(self.level.clone());
+            self.remember(self.level.clone(), self.since_jump);
         }
     }
 
-    fn remember(&mut self, level: Vec<f64>) {
+    /// A reading from the [`EARLY`]th on, before the warm-up is over: its deviation from the
+    /// robust fit of the readings so far ([`super::warmup::fit`]), per dimension the prediction
+    /// and the noise it finds, against a threshold widened for so few readings. Its known
+    /// levels are the reading before (the second reading of a jump is no news) and the level
+    /// the last readings jumped from (nor is the return).
+    fn early(&self, x: &[f64], threshold: f64) -> Deviation {
+        let (mut z, mut to_last, mut to_before): (f64, f64, f64) = (0.0, 0.0, 0.0);
+        let mut xs = Vec::with_capacity(self.warmup.len());
+        for (d, &v) in x.iter().enumerate() {
+            xs.clear();
+            xs.extend(self.warmup.iter().map(|r| r[d]));
+            let fit = super::warmup::fit(&xs);
+            let sd = fit.var.sqrt().max(1e-12 * fit.level.abs()).max(f64::MIN_POSITIVE);
+            let far = |from: f64| ((v - from).abs() / sd).min(Z_MAX);
+            let here = far(fit.level + fit.slope);
+            z = z.max(here);
+            let last = xs.last().copied().unwrap_or(v);
+            // In the noise's units, not the difference's: a jump's second reading is well within
+            // the threshold of its first, and a new jump no nearer to the reading before than to
+            // the level.
+            to_last = to_last.max(far(last));
+            to_before = to_before.max(fit.before.map_or(here, |b| far(b + fit.slope)));
+        }
+        let z_known = z.min(to_last).min(to_before);
+        Deviation { z, z_known, z_home: z, threshold, warm: true }
+    }
+
+    /// The end of the warm-up: per dimension, the robust fit of its readings gives the trend,
+    /// the prediction for the next reading and the noise ([`super::warmup::fit`]).
+    fn settle_warmup(&mut self) {
+        let rows = std::mem::take(&mut self.warmup);
+        let mut xs = Vec::with_capacity(rows.len());
+        for d in 0..self.level.len() {
+            xs.clear();
+            xs.extend(rows.iter().map(|r| r[d]));
+            let fit = super::warmup::fit(&xs);
+            self.trend[d] = fit.slope;
+            self.var[d] = fit.var;
+            self.level[d] = fit.level + fit.slope;
+            self.home[d] = self.level[d];
+        }
+        // The level the warm-up ends on has been held (as far as it knows) all along.
+        self.since_jump = WARMUP;
+    }
+
+    /// Remember `level`, held for `held` readings, as left now.
+    fn remember(&mut self, level: Vec<f64>, held: u64) {
         if self.known.len() == KNOWN_LEVELS {
             self.known.pop_front();
         }
-        self.known.push_back((level, self.readings));
+        self.known.push_back((level, self.readings, held));
     }
 }
 
@@ -357,6 +431,77 @@ mod tests {
         let mut l = Levels::new(&[0.0]);
         let d = l.observe(&[100.0]);
         assert!(!d.warm);
+    }
+
+    /// Is `d` news (what the kernel attends to)?
+    fn news(d: &Deviation) -> bool {
+        d.warm && d.z >= d.threshold && !d.returned()
+    }
+
+    #[test]
+    fn a_big_jump_late_in_the_warm_up_is_news_once_and_its_return_is_known() {
+        for seed in 0..20 {
+            let mut rng = Rng::new(seed);
+            let mut l = Levels::new(&noisy(&mut rng, 4, 5.0, 0.1));
+            for _ in 1..EARLY + 3 {
+                assert!(!news(&l.observe(&noisy(&mut rng, 4, 5.0, 0.1))), "seed {seed}");
+            }
+            let up = |rng: &mut Rng| {
+                let mut v = noisy(rng, 4, 5.0, 0.1);
+                v[1] += 1.0;
+                v
+            };
+            let first = l.observe(&up(&mut rng));
+            assert!(news(&first), "seed {seed}: {first:?}");
+            for _ in 0..2 {
+                let next = l.observe(&up(&mut rng));
+                assert!(!news(&next), "seed {seed}: {next:?}");
+            }
+            let back = l.observe(&noisy(&mut rng, 4, 5.0, 0.1));
+            assert!(!news(&back), "seed {seed}: {back:?}");
+        }
+    }
+
+    #[test]
+    fn a_jump_inside_the_warm_up_leaves_a_later_one_visible() {
+        // A least-squares warm-up took the first jump as noise three times too large, and the
+        // second (6.5σ) was 2σ away for hundreds of readings.
+        for seed in 0..20 {
+            let mut rng = Rng::new(seed);
+            let mut l = Levels::new(&noisy(&mut rng, 3, 0.0, 1.0));
+            for i in 1..WARMUP + 40 {
+                let mut v = noisy(&mut rng, 3, 0.0, 1.0);
+                if (10..14).contains(&i) {
+                    v[0] += 10.0;
+                }
+                l.observe(&v);
+            }
+            let mut jump = noisy(&mut rng, 3, 0.0, 1.0);
+            jump[0] = 6.5;
+            let d = l.observe(&jump);
+            assert!(news(&d), "seed {seed}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_jump_a_few_readings_after_the_last_is_news_again() {
+        let mut rng = Rng::new(6);
+        let mut l = Levels::new(&noisy(&mut rng, 2, 0.0, 1.0));
+        for _ in 0..100 {
+            l.observe(&noisy(&mut rng, 2, 0.0, 1.0));
+        }
+        for round in 0..3 {
+            let jump = l.observe(&[9.0, rng.normal()]);
+            assert!(news(&jump), "round {round}: {jump:?}");
+            for _ in 0..2 {
+                assert!(!news(&l.observe(&[9.0 + rng.normal(), rng.normal()])));
+            }
+            let back = l.observe(&noisy(&mut rng, 2, 0.0, 1.0));
+            assert!(!news(&back), "round {round}: the baseline is known: {back:?}");
+            for _ in 0..4 {
+                l.observe(&noisy(&mut rng, 2, 0.0, 1.0));
+            }
+        }
     }
 
     #[test]
