@@ -4,9 +4,10 @@
 //! Every family draws its parameters per scenario (channels, dimensions, units, noise, drift,
 //! jump sizes and rates, text mix); the labels follow written rules, not the kernel:
 //!
-//! - **Sensors**: a jump of at least 6σ (σ: the channel's noise) in one dimension that persists
-//!   for three readings is salient at its first reading. Jumps of 3σ to 6σ are drawn too and are
-//!   not salient; neither are the readings after a jump, nor the return to the old level.
+//! - **Sensors**: a jump of at least 6σ (σ: the dimension's noise) in one dimension that
+//!   persists for three readings or more is salient at its first reading. Jumps of 3σ to 6σ are
+//!   drawn too and are not salient; neither are the readings after a jump, nor the return to the
+//!   old level. No jump starts in a channel's first 15 readings (its warm-up).
 //! - **Text**: a message that warns of a hazard, asks, instructs, or names someone or something
 //!   new is salient; routine status lines and look-alikes ("fire drill scheduled for Friday", "no
 //!   smoke detected") are not.
@@ -21,8 +22,13 @@
 //! remembered a source's last 64 messages (decision 0013); they are retired too, as are 2040
 //! to 2049, run once before the text rule's lexicon, stems and news cue, 2050 to 2059, run
 //! once before it read operators' typing ("pls", "whats", "restock shelf 14"), and 2060 to 2069,
-//! run once before a dreaming kernel woke for whatever it would attend to; the held-out seeds
-//! start at 2070.)
+//! run once before a dreaming kernel woke for whatever it would attend to, and 2070 to 2079, run
+//! once before the warm-up fit became robust to jumps and judged readings from the 16th on;
+//! the held-out seeds start at 2080.)
+//!
+//! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
+//! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
+//! three to six readings, start from the 16th reading and follow each other after eight.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +36,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2070;
+pub const HELD_OUT_FROM: u64 = 2080;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +65,18 @@ pub struct Family {
     pub lookalike_share: f64,
     /// Ticks.
     pub ticks: u64,
+    /// Ticks between a channel's readings (inclusive range; each channel draws its own and a
+    /// phase).
+    pub every: (u64, u64),
+    /// Spread of the noise across a channel's dimensions: each dimension's σ is the channel's
+    /// times a factor drawn log-uniformly in `[1/spread, spread]` (1: all alike).
+    pub dim_spread: f64,
+    /// Readings a jump lasts (inclusive range).
+    pub jump_len: (u32, u32),
+    /// Readings of a channel before its first jump may start (its first 15 are its warm-up).
+    pub first_jump: u64,
+    /// Readings of quiet after a jump before the next may start.
+    pub gap: u64,
 }
 
 /// The families.
@@ -76,6 +94,11 @@ pub fn families() -> Vec<Family> {
         salient_share: 0.3,
         lookalike_share: 0.3,
         ticks: 600,
+        every: (1, 1),
+        dim_spread: 1.0,
+        jump_len: (3, 3),
+        first_jump: 40,
+        gap: 30,
     };
     vec![
         base.clone(),
@@ -86,7 +109,18 @@ pub fn families() -> Vec<Family> {
         Family { name: "drifting", drift: 0.1, ..base.clone() },
         Family { name: "busy", jump_rate: 3.0, text_every: (1, 3), ..base.clone() },
         Family { name: "quiet", jump_rate: 0.3, text_every: (20, 40), ..base.clone() },
-        Family { name: "lookalikes", lookalike_share: 0.8, salient_share: 0.15, ..base },
+        Family { name: "lookalikes", lookalike_share: 0.8, salient_share: 0.15, ..base.clone() },
+        Family {
+            name: "irregular",
+            channels: (2, 6),
+            dims: (1, 32),
+            every: (1, 5),
+            dim_spread: 10.0,
+            jump_len: (3, 6),
+            first_jump: 16,
+            gap: 8,
+            ..base
+        },
     ]
 }
 
@@ -197,11 +231,15 @@ struct Channel {
     name: String,
     level: Vec<f64>,
     drift: Vec<f64>,
-    sigma: f64,
-    /// The jump in progress: `(dimension, size, readings left)`.
+    /// Noise per dimension.
+    sigma: Vec<f64>,
+    /// The jump in progress: `(dimension, size in the dimension's σ, readings left)`.
     jump: Option<(usize, f64, u32)>,
     /// Readings until another jump may start.
     quiet: u64,
+    /// Ticks between readings, and the tick of the first.
+    every: u64,
+    phase: u64,
 }
 
 /// A labelled scenario of `family` from `seed`, as JSON lines (header first).
@@ -216,7 +254,33 @@ pub fn generate(family: &Family, seed: u64) -> String {
             let sigma = scale * uniform(&mut rng, family.noise);
             let level = (0..dims).map(|_| scale * (rng.next_f64() * 2.0 - 1.0)).collect();
             let drift = (0..dims).map(|_| sigma * family.drift * (rng.next_f64() * 2.0 - 1.0)).collect();
-            Channel { name: format!("sensor{c}"), level, drift, sigma, jump: None, quiet: 40 }
+            // Draws only where the family varies them, so that the other families' scenarios
+            // stay as they were.
+            let sigma = (0..dims)
+                .map(|_| {
+                    if family.dim_spread > 1.0 {
+                        sigma * family.dim_spread.powf(2.0 * rng.next_f64() - 1.0)
+                    } else {
+                        sigma
+                    }
+                })
+                .collect();
+            let every = if family.every.0 < family.every.1 {
+                between(&mut rng, family.every)
+            } else {
+                family.every.0
+            };
+            let phase = if every > 1 { rng.below(every as usize) as u64 } else { 0 };
+            Channel {
+                name: format!("sensor{c}"),
+                level,
+                drift,
+                sigma,
+                jump: None,
+                quiet: family.first_jump,
+                every,
+                phase,
+            }
         })
         .collect();
     let mut lines = vec![json!({
@@ -236,31 +300,44 @@ pub fn generate(family: &Family, seed: u64) -> String {
             for (l, d) in ch.level.iter_mut().zip(&ch.drift) {
                 *l += d;
             }
+            if t % ch.every != ch.phase {
+                continue;
+            }
             let mut offset = vec![0.0; ch.level.len()];
             match &mut ch.jump {
                 Some((dim, size, left)) => {
-                    offset[*dim] = *size * ch.sigma;
+                    offset[*dim] = *size * ch.sigma[*dim];
                     *left -= 1;
                     if *left == 0 {
                         ch.jump = None;
-                        ch.quiet = 30;
+                        ch.quiet = family.gap;
                     }
                 }
                 None if ch.quiet == 0 && rng.next_f64() < family.jump_rate / 100.0 => {
                     let dim = rng.below(ch.level.len());
                     let size =
                         uniform(&mut rng, family.jump_sigma) * if rng.below(2) == 0 { 1.0 } else { -1.0 };
-                    offset[dim] = size * ch.sigma;
+                    offset[dim] = size * ch.sigma[dim];
                     if size.abs() >= 6.0 {
                         salient
                             .insert(ch.name.clone(), format!("a {:.1}σ jump in dimension {dim}", size.abs()));
                     }
-                    ch.jump = Some((dim, size, 2));
+                    let len = if family.jump_len.0 < family.jump_len.1 {
+                        between(&mut rng, (u64::from(family.jump_len.0), u64::from(family.jump_len.1))) as u32
+                    } else {
+                        family.jump_len.0
+                    };
+                    ch.jump = Some((dim, size, len - 1));
                 }
                 None => ch.quiet = ch.quiet.saturating_sub(1),
             }
-            let reading: Vec<Value> =
-                ch.level.iter().zip(&offset).map(|(l, o)| json!(l + o + ch.sigma * rng.normal())).collect();
+            let reading: Vec<Value> = ch
+                .level
+                .iter()
+                .zip(&offset)
+                .zip(&ch.sigma)
+                .map(|((l, o), sigma)| json!(l + o + sigma * rng.normal()))
+                .collect();
             sensors.insert(ch.name.clone(), Value::Array(reading));
         }
         let mut event = json!({"t": t as f64, "sensors": sensors});
