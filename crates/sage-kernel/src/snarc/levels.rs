@@ -35,6 +35,8 @@ pub const WARMUP: u64 = 30;
 /// readings so far and a threshold widened for so few (5.5σ falling to 4.7σ for a few
 /// dimensions).
 pub const EARLY: u64 = 15;
+/// Dimensions of a reading judged during the warm-up (the farthest from their running mean).
+pub const EARLY_DIMS: usize = 64;
 /// Rate at which the level follows the readings (a drift slower than this is followed).
 const LEVEL_RATE: f64 = 0.05;
 /// Rate at which the noise estimate follows (about 200 readings of memory).
@@ -291,10 +293,21 @@ impl Levels {
     /// and the noise it finds, against a threshold widened for so few readings. Its known
     /// levels are the reading before (the second reading of a jump is no news) and the level
     /// the last readings jumped from (nor is the return).
+    ///
+    /// A channel of more than [`EARLY_DIMS`] dimensions has only the [`EARLY_DIMS`] farthest
+    /// from their running mean (in their running standard deviation) fitted, so that a wide scan
+    /// costs no more than that per reading.
     fn early(&self, x: &[f64], threshold: f64) -> Deviation {
         let (mut z, mut to_last, mut to_before): (f64, f64, f64) = (0.0, 0.0, 0.0);
         let mut xs = Vec::with_capacity(self.warmup.len());
-        for (d, &v) in x.iter().enumerate() {
+        let mut dims: Vec<usize> = (0..x.len()).collect();
+        if dims.len() > EARLY_DIMS {
+            let far = |d: usize| (x[d] - self.level[d]).abs() / self.noise(d);
+            dims.select_nth_unstable_by(EARLY_DIMS, |&a, &b| far(b).total_cmp(&far(a)));
+            dims.truncate(EARLY_DIMS);
+        }
+        for d in dims {
+            let v = x[d];
             xs.clear();
             xs.extend(self.warmup.iter().map(|r| r[d]));
             let fit = super::warmup::fit(&xs);
@@ -459,6 +472,22 @@ mod tests {
             }
             let back = l.observe(&noisy(&mut rng, 4, 5.0, 0.1));
             assert!(!news(&back), "seed {seed}: {back:?}");
+        }
+    }
+
+    #[test]
+    fn in_a_wide_scan_a_big_jump_late_in_the_warm_up_is_news_too() {
+        // Only the dimensions farthest from their running mean are fitted during the warm-up.
+        for seed in 0..5 {
+            let mut rng = Rng::new(seed);
+            let mut l = Levels::new(&noisy(&mut rng, 1000, 2.0, 0.5));
+            for _ in 1..EARLY + 4 {
+                l.observe(&noisy(&mut rng, 1000, 2.0, 0.5));
+            }
+            let mut jump = noisy(&mut rng, 1000, 2.0, 0.5);
+            jump[737] += 6.0;
+            let d = l.observe(&jump);
+            assert!(news(&d), "seed {seed}: {d:?}");
         }
     }
 

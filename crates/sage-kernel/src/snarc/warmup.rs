@@ -47,8 +47,8 @@ const CUT_Z: f64 = 3.0;
 /// Standard deviations per root mean square of normal values within [`CUT_Z`] of their centre:
 /// `1 / sqrt(E[Z² | |Z| < 3])`.
 const CUT_TO_SD: f64 = 1.01361;
-/// Most rounds of the robust standard deviation.
-const CUT_ROUNDS: usize = 30;
+/// Most rounds of the robust standard deviation (it settles in a few).
+const CUT_ROUNDS: usize = 12;
 
 /// What the warm-up readings of one dimension say.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -71,12 +71,12 @@ fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return 0.0;
     }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
+    let (m, odd) = (v.len() / 2, v.len() % 2 == 1);
+    let (below, mid, _) = v.select_nth_unstable_by(m, f64::total_cmp);
+    if odd {
+        *mid
     } else {
-        0.5 * (v[m - 1] + v[m])
+        0.5 * (below.iter().copied().fold(f64::NEG_INFINITY, f64::max) + *mid)
     }
 }
 
@@ -90,12 +90,13 @@ fn robust_sd(v: &[f64]) -> Option<f64> {
     let mut sd = MAD_TO_SD * median(&mut dev.clone());
     for _ in 0..CUT_ROUNDS {
         let cut = CUT_Z * sd;
-        let kept: Vec<f64> = dev.iter().copied().filter(|&d| d <= cut).collect();
-        if kept.is_empty() {
+        let (count, squares) =
+            dev.iter().filter(|&&d| d <= cut).fold((0usize, 0.0), |(n, s), d| (n + 1, s + d * d));
+        if count == 0 {
             break;
         }
-        let next = CUT_TO_SD * (kept.iter().map(|d| d * d).sum::<f64>() / kept.len() as f64).sqrt();
-        let settled = (next - sd).abs() <= 1e-9 * sd;
+        let next = CUT_TO_SD * (squares / count as f64).sqrt();
+        let settled = (next - sd).abs() <= 1e-6 * sd;
         sd = next;
         if settled {
             break;
@@ -249,6 +250,10 @@ pub fn fit(xs: &[f64]) -> Fit {
     let Some(sigma) = local_sd(xs) else {
         return fit_plain(xs);
     };
+    if clean(xs, sigma) {
+        // Most dimensions: nothing to split or trim, and the plain line is the fit.
+        return fit_plain(xs);
+    }
     let mut of = segments(xs, sigma);
     let (slope, levels) = start(xs, &of, sigma);
     let mut keep = trim(xs, &of, slope, &levels, sigma);
@@ -383,6 +388,20 @@ fn split_trailing_run(
         keep[t] = true;
     }
     true
+}
+
+/// No step beyond [`BREAK_Z`]σ and no reading beyond [`TRIM_Z`]σ of the plain least-squares
+/// line: nothing the robust fit would split or trim.
+fn clean(xs: &[f64], sigma: f64) -> bool {
+    let steps = xs.windows(2).map(|w| w[1] - w[0]);
+    let (n, sum) = steps.clone().fold((0usize, 0.0), |(n, s), d| (n + 1, s + d));
+    let mean_step = if n > 0 { sum / n as f64 } else { 0.0 };
+    if steps.into_iter().any(|d| (d - mean_step).abs() > BREAK_Z * sigma) {
+        return false;
+    }
+    let of = vec![0; xs.len()];
+    let (slope, intercepts, _) = line(xs, &of, &vec![true; xs.len()]);
+    xs.iter().enumerate().all(|(t, x)| (x - intercepts[0] - slope * t as f64).abs() <= TRIM_Z * sigma)
 }
 
 /// The readings within [`TRIM_Z`] times the noise `sigma` of the line.
