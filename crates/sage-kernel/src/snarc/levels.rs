@@ -115,7 +115,8 @@ pub struct Deviation {
     pub z_home: f64,
     /// Where deviations start to count for this many dimensions ([`threshold`]).
     pub threshold: f64,
-    /// Level and noise are estimated (past the warm-up).
+    /// Level and noise are estimated well enough for deviations to count (from the reading after
+    /// the [`EARLY`]th).
     pub warm: bool,
 }
 
