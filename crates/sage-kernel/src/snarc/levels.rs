@@ -476,6 +476,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any finite readings, of any magnitude (the largest floats too), through the warm-up
+        /// and past it: deviations without a panic.
+        #[test]
+        fn any_finite_readings_are_observed(rows in proptest::collection::vec(
+            proptest::collection::vec(proptest::prop_oneof![
+                proptest::num::f64::NORMAL, -1e3f64..1e3, proptest::strategy::Just(0.0), proptest::strategy::Just(-1e308)
+            ], 2),
+            WARMUP as usize + 10..WARMUP as usize + 20,
+        )) {
+            let mut l = Levels::new(&rows[0]);
+            for r in &rows[1..] {
+                let d = l.observe(r);
+                proptest::prop_assert!(d.z.is_nan() || d.z >= 0.0);
+            }
+        }
+    }
+
     #[test]
     fn in_a_wide_scan_a_big_jump_late_in_the_warm_up_is_news_too() {
         // Only the dimensions farthest from their running mean are fitted during the warm-up.
