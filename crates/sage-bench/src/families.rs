@@ -242,47 +242,115 @@ struct Channel {
     phase: u64,
 }
 
+/// A channel of `family`, the `c`th: its dimensions, units, levels, drift, noise per dimension
+/// and reading rate. Draws only where the family varies them, so that the other families'
+/// scenarios stay as they were.
+fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
+    let (lo, hi) = (family.dims.0 as f64, family.dims.1 as f64);
+    let dims = (lo.ln() + (hi.ln() - lo.ln()) * rng.next_f64()).exp().round().max(1.0) as usize;
+    let scale = 10f64.powf(uniform(rng, family.scale_log10));
+    let sigma = scale * uniform(rng, family.noise);
+    let level = (0..dims).map(|_| scale * (rng.next_f64() * 2.0 - 1.0)).collect();
+    let drift = (0..dims).map(|_| sigma * family.drift * (rng.next_f64() * 2.0 - 1.0)).collect();
+    let sigma = (0..dims)
+        .map(|_| {
+            if family.dim_spread > 1.0 {
+                sigma * family.dim_spread.powf(2.0 * rng.next_f64() - 1.0)
+            } else {
+                sigma
+            }
+        })
+        .collect();
+    let every = if family.every.0 < family.every.1 { between(rng, family.every) } else { family.every.0 };
+    let phase = if every > 1 { rng.below(every as usize) as u64 } else { 0 };
+    Channel {
+        name: format!("sensor{c}"),
+        level,
+        drift,
+        sigma,
+        jump: None,
+        quiet: family.first_jump,
+        every,
+        phase,
+    }
+}
+
+/// Tick `t` of channel `ch`: its drift, and where it reads at `t`, the reading and, where a
+/// salient jump starts there, its label.
+fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Option<(Value, Option<String>)> {
+    for (l, d) in ch.level.iter_mut().zip(&ch.drift) {
+        *l += d;
+    }
+    if t % ch.every != ch.phase {
+        return None;
+    }
+    let mut offset = vec![0.0; ch.level.len()];
+    let mut label = None;
+    match &mut ch.jump {
+        Some((dim, size, left)) => {
+            offset[*dim] = *size * ch.sigma[*dim];
+            *left -= 1;
+            if *left == 0 {
+                ch.jump = None;
+                ch.quiet = family.gap;
+            }
+        }
+        None if ch.quiet == 0 && rng.next_f64() < family.jump_rate / 100.0 => {
+            let dim = rng.below(ch.level.len());
+            let size = uniform(rng, family.jump_sigma) * if rng.below(2) == 0 { 1.0 } else { -1.0 };
+            offset[dim] = size * ch.sigma[dim];
+            if size.abs() >= 6.0 {
+                label = Some(format!("a {:.1}σ jump in dimension {dim}", size.abs()));
+            }
+            let len = if family.jump_len.0 < family.jump_len.1 {
+                between(rng, (u64::from(family.jump_len.0), u64::from(family.jump_len.1))) as u32
+            } else {
+                family.jump_len.0
+            };
+            ch.jump = Some((dim, size, len - 1));
+        }
+        None => ch.quiet = ch.quiet.saturating_sub(1),
+    }
+    let reading: Vec<Value> = ch
+        .level
+        .iter()
+        .zip(&offset)
+        .zip(&ch.sigma)
+        .map(|((l, o), sigma)| json!(l + o + sigma * rng.normal()))
+        .collect();
+    Some((Value::Array(reading), label))
+}
+
+/// An operator message of `family` and, where it is salient, why (a name the source already
+/// used, in `named`, is no news).
+fn draw_message(
+    family: &Family,
+    rng: &mut Rng,
+    named: &mut std::collections::BTreeSet<String>,
+) -> (String, Option<&'static str>) {
+    let r = rng.next_f64();
+    if r < family.salient_share {
+        let (m, why) = SALIENT[rng.below(SALIENT.len())];
+        let text = fill(rng, m);
+        let names = names_in(&text);
+        let new = names.iter().any(|n| !named.contains(n));
+        named.extend(names);
+        let salient = (why != "new name" || new).then_some(why);
+        (text, salient)
+    } else if r < family.salient_share + (1.0 - family.salient_share) * family.lookalike_share {
+        let m = LOOKALIKE[rng.below(LOOKALIKE.len())];
+        (fill(rng, m), None)
+    } else {
+        let m = ROUTINE[rng.below(ROUTINE.len())];
+        (fill(rng, m), None)
+    }
+}
+
 /// A labelled scenario of `family` from `seed`, as JSON lines (header first).
 pub fn generate(family: &Family, seed: u64) -> String {
     let mut rng = Rng::new(seed.wrapping_mul(0x9E37_79B9).wrapping_add(family.name.len() as u64));
     let n_channels = family.channels.0 + rng.below(family.channels.1 - family.channels.0 + 1);
-    let mut channels: Vec<Channel> = (0..n_channels)
-        .map(|c| {
-            let (lo, hi) = (family.dims.0 as f64, family.dims.1 as f64);
-            let dims = (lo.ln() + (hi.ln() - lo.ln()) * rng.next_f64()).exp().round().max(1.0) as usize;
-            let scale = 10f64.powf(uniform(&mut rng, family.scale_log10));
-            let sigma = scale * uniform(&mut rng, family.noise);
-            let level = (0..dims).map(|_| scale * (rng.next_f64() * 2.0 - 1.0)).collect();
-            let drift = (0..dims).map(|_| sigma * family.drift * (rng.next_f64() * 2.0 - 1.0)).collect();
-            // Draws only where the family varies them, so that the other families' scenarios
-            // stay as they were.
-            let sigma = (0..dims)
-                .map(|_| {
-                    if family.dim_spread > 1.0 {
-                        sigma * family.dim_spread.powf(2.0 * rng.next_f64() - 1.0)
-                    } else {
-                        sigma
-                    }
-                })
-                .collect();
-            let every = if family.every.0 < family.every.1 {
-                between(&mut rng, family.every)
-            } else {
-                family.every.0
-            };
-            let phase = if every > 1 { rng.below(every as usize) as u64 } else { 0 };
-            Channel {
-                name: format!("sensor{c}"),
-                level,
-                drift,
-                sigma,
-                jump: None,
-                quiet: family.first_jump,
-                every,
-                phase,
-            }
-        })
-        .collect();
+    let mut channels: Vec<Channel> = (0..n_channels).map(|c| draw_channel(family, &mut rng, c)).collect();
     let mut lines = vec![json!({
         "scenario": format!("family-{}-{seed}", family.name),
         "description": "generated by sage-bench families: labels follow the rules in families.rs",
@@ -297,70 +365,20 @@ pub fn generate(family: &Family, seed: u64) -> String {
         let mut sensors = serde_json::Map::new();
         let mut salient: BTreeMap<String, String> = BTreeMap::new();
         for ch in &mut channels {
-            for (l, d) in ch.level.iter_mut().zip(&ch.drift) {
-                *l += d;
-            }
-            if t % ch.every != ch.phase {
-                continue;
-            }
-            let mut offset = vec![0.0; ch.level.len()];
-            match &mut ch.jump {
-                Some((dim, size, left)) => {
-                    offset[*dim] = *size * ch.sigma[*dim];
-                    *left -= 1;
-                    if *left == 0 {
-                        ch.jump = None;
-                        ch.quiet = family.gap;
-                    }
+            if let Some((reading, label)) = read_channel(family, &mut rng, ch, t) {
+                if let Some(label) = label {
+                    salient.insert(ch.name.clone(), label);
                 }
-                None if ch.quiet == 0 && rng.next_f64() < family.jump_rate / 100.0 => {
-                    let dim = rng.below(ch.level.len());
-                    let size =
-                        uniform(&mut rng, family.jump_sigma) * if rng.below(2) == 0 { 1.0 } else { -1.0 };
-                    offset[dim] = size * ch.sigma[dim];
-                    if size.abs() >= 6.0 {
-                        salient
-                            .insert(ch.name.clone(), format!("a {:.1}σ jump in dimension {dim}", size.abs()));
-                    }
-                    let len = if family.jump_len.0 < family.jump_len.1 {
-                        between(&mut rng, (u64::from(family.jump_len.0), u64::from(family.jump_len.1))) as u32
-                    } else {
-                        family.jump_len.0
-                    };
-                    ch.jump = Some((dim, size, len - 1));
-                }
-                None => ch.quiet = ch.quiet.saturating_sub(1),
+                sensors.insert(ch.name.clone(), reading);
             }
-            let reading: Vec<Value> = ch
-                .level
-                .iter()
-                .zip(&offset)
-                .zip(&ch.sigma)
-                .map(|((l, o), sigma)| json!(l + o + sigma * rng.normal()))
-                .collect();
-            sensors.insert(ch.name.clone(), Value::Array(reading));
         }
         let mut event = json!({"t": t as f64, "sensors": sensors});
         if t >= next_text {
             next_text = t + between(&mut rng, family.text_every);
-            let r = rng.next_f64();
-            let text = if r < family.salient_share {
-                let (m, why) = SALIENT[rng.below(SALIENT.len())];
-                let text = fill(&mut rng, m);
-                let names = names_in(&text);
-                let new = names.iter().any(|n| !named.contains(n));
-                named.extend(names);
-                if why != "new name" || new {
-                    salient.insert("operator".into(), why.to_string());
-                }
-                text
-            } else if r < family.salient_share + (1.0 - family.salient_share) * family.lookalike_share {
-                let m = LOOKALIKE[rng.below(LOOKALIKE.len())];
-                fill(&mut rng, m)
-            } else {
-                let m = ROUTINE[rng.below(ROUTINE.len())];
-                fill(&mut rng, m)
-            };
+            let (text, why) = draw_message(family, &mut rng, &mut named);
+            if let Some(why) = why {
+                salient.insert("operator".into(), why.to_string());
+            }
             event["text"] = json!([{"source": "operator", "text": text}]);
         }
         if !salient.is_empty() {
