@@ -25,6 +25,7 @@ pub mod cues;
 pub mod levels;
 mod lexicon;
 mod orders;
+pub mod pool;
 pub mod warmup;
 
 use levels::{Levels, Z_SALIENT};

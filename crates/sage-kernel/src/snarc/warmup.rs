@@ -64,6 +64,15 @@ pub struct Fit {
     /// The level, at the last reading, of the segment before the last one (where the last
     /// readings are a jump, the level they jumped from).
     pub before: Option<f64>,
+    /// Readings since the last segment began (all of them when there is one).
+    pub since: usize,
+    /// Readings the segment before the last was held for, just before it (0 when none).
+    pub before_held: usize,
+    /// Degrees of freedom of `var` (readings kept, less a level per segment and the slope).
+    pub dof: f64,
+    /// Variance of the prediction for the next reading (`level + slope`), in units of `var`:
+    /// `1/n` for the mean of the last segment's `n` readings, more for a trend carried on.
+    pub level_var: f64,
 }
 
 /// The median of `v` (0 for none); reorders `v`.
@@ -242,6 +251,27 @@ fn fit_plain(xs: &[f64]) -> Fit {
     let keep = vec![true; xs.len()];
     let (slope, intercepts, stt) = line(xs, &of, &keep);
     finish(xs, &of, &keep, slope, &intercepts, stt)
+}
+
+/// A level and no trend: the mean of `xs` and their variance around it (for a handful of
+/// readings, where a trend is more error than signal: a slope from five readings carried to
+/// the sixth more than doubles the prediction's variance).
+pub fn fit_flat(xs: &[f64]) -> Fit {
+    let n = xs.len().max(1) as f64;
+    let level = xs.iter().sum::<f64>() / n;
+    let dof = (n - 1.0).max(1.0);
+    let var = xs.iter().map(|x| (x - level).powi(2)).sum::<f64>() / dof;
+    Fit {
+        level,
+        slope: 0.0,
+        var,
+        slope_se: f64::INFINITY,
+        before: None,
+        since: xs.len(),
+        before_held: 0,
+        dof,
+        level_var: 1.0 / n,
+    }
 }
 
 /// Fit the warm-up readings `xs` of one dimension (at least three). A held or quantised channel
@@ -427,7 +457,8 @@ fn finish(xs: &[f64], of: &[usize], keep: &[bool], mut slope: f64, intercepts: &
         .collect::<std::collections::BTreeSet<_>>()
         .len();
     let ss: f64 = r.iter().zip(keep).filter(|(_, &k)| k).map(|(e, _)| e * e).sum();
-    let var = ss / kept.saturating_sub(segs + 1).max(1) as f64;
+    let dof = kept.saturating_sub(segs + 1).max(1);
+    let var = ss / dof as f64;
     let last = of.last().copied().unwrap_or(0);
     let t_last = xs.len().saturating_sub(1) as f64;
     let slope_se = if stt > 0.0 { (var / stt).sqrt() } else { f64::INFINITY };
@@ -455,7 +486,42 @@ fn finish(xs: &[f64], of: &[usize], keep: &[bool], mut slope: f64, intercepts: &
     };
     let run = of.iter().rev().take_while(|&&s| s == last).count();
     let before = of.len().checked_sub(run + 1).map(|t| level_of(of[t]));
-    Fit { level: level_of(last), slope, var, slope_se, before }
+    let before_held = before.map_or(0, |_| {
+        let label = of[of.len() - run - 1];
+        of[..of.len() - run].iter().rev().take_while(|&&s| s == label).count()
+    });
+    let level_var = prediction_variance(of, keep, last, trend.then_some(stt));
+    Fit {
+        level: level_of(last),
+        slope,
+        var,
+        slope_se,
+        before,
+        since: run,
+        before_held,
+        dof: dof as f64,
+        level_var,
+    }
+}
+
+/// Variance, in units of the noise's, of the last segment's level carried to the next reading:
+/// `1/n` over its `n` readings kept, plus, with a trend (`stt`: the sum of squared deviations of
+/// the index), the slope's error carried from their mean index to the next reading.
+fn prediction_variance(of: &[usize], keep: &[bool], last: usize, stt: Option<f64>) -> f64 {
+    let (n, sum_t) = of
+        .iter()
+        .zip(keep)
+        .enumerate()
+        .filter(|(_, (&s, &k))| s == last && k)
+        .fold((0.0, 0.0), |(n, st), (t, _)| (n + 1.0, st + t as f64));
+    if n == 0.0 {
+        return 1.0;
+    }
+    let carried = match stt {
+        Some(stt) if stt > 0.0 => (of.len() as f64 - sum_t / n).powi(2) / stt,
+        _ => 0.0,
+    };
+    1.0 / n + carried
 }
 
 #[cfg(test)]
