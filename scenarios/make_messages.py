@@ -4,15 +4,16 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-10
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-11
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
-written before a change of the rule and run once after it (held-1 to held-10: 38, 26, 35, 29,
-40, 29, 33, 39, 36 and 39 of 40; held-5 by an author who knew the words the change added, held-6
-written to break the rule), and its misses were then used to change the rule again, so every set
-up to held-9 is tuned on now (decision 0013); held-10 is not (yet). Write a new set to check the
-rule again.
+written before a change of the rule and run once after it (held-1 to held-11: 38, 26, 35, 29,
+40, 29, 33, 39, 36, 39 and 38 of 40; held-5 by an author who knew the words the change added,
+held-6 written to break the rule, held-11 in farm, building-site, ward and shop words), and its
+misses were then used to change the rule again, so every set is tuned on now (decision 0013;
+held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
+as orders, which held-11 showed). Write a new set to check the rule again.
 """
 import json
 import sys
@@ -742,6 +743,72 @@ SETS = {
             'night audit complete',
             'parking lot half full',
             'weather: clear skies',
+        ],
+    ),
+    'held-11': (
+        [
+            'Tractor rolled into the irrigation ditch',
+            'A calf got out through the broken fence',
+            'grain bin 2 is smoldering',
+            'move the bales away from the barn wall',
+            'Can you count the sheep in the east paddock?',
+            'Crane load is swinging over the walkway',
+            'Scaffold on level 3 looks loose',
+            'nobody is wearing a hard hat near the pit',
+            'Excavator hit a water main',
+            'Tell the foreman the concrete truck is late',
+            'Hand the torque wrench to Priya',
+            'whats the wind speed on the roof',
+            'Patient in bed 12 pulled out his IV',
+            'Code blue in ward 5',
+            'Fetch a wheelchair for the man in the lobby',
+            'Nurse Adebayo is covering the ICU tonight',
+            'oxygen tank valve is hissing',
+            'The defibrillator in corridor B is missing',
+            'Shoplifter heading for the back exit',
+            'Aisle 9 has broken jars all over',
+            'Restock the milk fridge before noon',
+            'Customer fainted at till 4',
+            'Anyone seen the manager?',
+            'Freezer door alarm in the stockroom',
+            'Ammonia smell near the cold store',
+            'Forklift battery is leaking',
+            'Lock down the loading bay',
+            'Is the night watchman on site yet',
+            'Kids are climbing on the pallet stack',
+            'Generator 2 tripped',
+            'Sewage backing up in the basement',
+            'Pick up the parcel from reception',
+            'There is a snake in the greenhouse',
+            'Lightning struck the silo',
+            'Slow down, pedestrians crossing at gate 6',
+            'Did the vet call back?',
+            'Courier from DHL waiting at the front desk',
+            'Cracks appearing in the retaining wall',
+            'Switch the pumps to manual',
+            'The hydraulic line on the loader burst',
+        ],
+        [
+            'milking done',
+            'feed delivered to barn 1',
+            'site gates open 07:00',
+            'concrete pour finished on level 2',
+            'crane inspection passed',
+            'toolbox talk done',
+            'ward round finished',
+            'meds trolley restocked',
+            'bed occupancy 74 percent',
+            'store opened on time',
+            'tills balanced',
+            'shelves faced up',
+            'cold store at minus 18',
+            'yard swept',
+            'security patrol completed, nothing to report',
+            'fire alarm test scheduled Wednesday',
+            'fence line checked',
+            'greenhouse vents open',
+            'delivery schedule unchanged',
+            'weather: light rain later',
         ],
     ),
 

@@ -6,12 +6,12 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "on the floor" not negated), or something that "stopped" doing something; never raises CRISIS |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "on the floor" not negated), or something that "stopped" doing something; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...) |
-//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it: "dock 3 vacant"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
+//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or with what happened to it, "store opened on time"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
 //! | something happening | 0.5 | outside a status report: a person ("someone", "a worker"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame |
@@ -115,7 +115,9 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             && (EQUIPMENTS.has(next) || (hazardous && named[i + 1]));
     }
     let said = |set: &Stems| (0..words.len()).any(|i| set.has(&stems[i]) && !negated(i) && !named[i]);
-    let hazard = said(&HAZARDS);
+    // "Code blue in ward 5": an emergency called by its code.
+    let code = words.windows(2).any(|p| p[0] == "code" && in_list(EMERGENCY_CODES, &p[1]));
+    let hazard = said(&HAZARDS) || code;
     // "the fan stopped spinning": something that was going on stopped.
     let stopped = words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"));
     let trouble = said(&TROUBLES)
@@ -170,15 +172,28 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
                 && (in_list(IMPERATIVES, rest) || in_list(VERBS, rest))
         });
         let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
-        // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it.
+        // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it;
+        // "store opened on time", "dock cleared": a noun, and what happened to it.
+        let happened = |n: &String| {
+            n.len() > 4
+                && n.ends_with("ed")
+                && words
+                    .get(i + 2)
+                    .is_none_or(|m| m.chars().all(|c| c.is_ascii_digit()) || in_list(AFTER_DONE, m))
+        };
         let named = in_list(NOUN_VERBS, &w)
             && !ends_clause
-            && words.get(i + 1).is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n));
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n) || happened(n));
+        // "weather: clear skies", "path: clear": a label's value, not an order.
+        let value = i > 0 && raw[i - 1].ends_with(':') && in_list(STATES, &w);
         // A verb that is also a noun orders with an object or a direction after it.
         let object = ends_clause || words.get(i + 1).is_none_or(|n| in_list(OBJECT_OPENERS, n));
-        ((in_list(IMPERATIVES, &w) || again) && !named)
-            || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
-            || (in_list(VERBS, &w) && object)
+        !value
+            && (((in_list(IMPERATIVES, &w) || again) && !named)
+                || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
+                || (in_list(VERBS, &w) && object))
     });
     cues.instruction = orders && !report
         || words.iter().any(|w| in_list(PLEASE, w))
@@ -414,5 +429,39 @@ mod tests {
         // Sentence-initial capitals, days and months are not names.
         assert!(!cues("Battery at eighty percent.", &|_| false).entity);
         assert!(!cues("the audit moves to Friday, 3 March", &|_| false).entity);
+    }
+
+    #[test]
+    fn a_noun_and_what_happened_to_it_or_a_labels_value_is_no_order() {
+        // Found by held-11 of scenarios/make_messages.py: "store opened on time" and "weather:
+        // clear skies" were attended as orders every time they came round.
+        for line in [
+            "store opened on time",
+            "dock cleared at 9",
+            "Check completed",
+            "weather: clear skies",
+            "path: clear",
+        ] {
+            assert!(!cues(line, &|_| false).instruction, "{line}");
+        }
+        for order in [
+            "Clear blocked exits",
+            "Store the boxes in bay 2",
+            "Check damaged pallets in aisle 3",
+            "Reminder: check the filters",
+            "Clear the walkway",
+        ] {
+            assert!(cues(order, &|_| false).instruction, "{order}");
+        }
+    }
+
+    #[test]
+    fn an_emergency_code_is_a_hazard_and_a_vehicle_off_its_way_is_trouble() {
+        assert_eq!(ev("Code blue in ward 5"), HAZARD);
+        assert_eq!(ev("code red on level 2"), HAZARD);
+        assert!(ev("code red drill at 3 pm") < QUESTION, "a drill");
+        assert!(ev("barcode blue labels printed") < QUESTION);
+        assert!(ev("Tractor rolled into the irrigation ditch") >= TROUBLE);
+        assert!(ev("The pallet jack tipped over in aisle 4") >= TROUBLE);
     }
 }

@@ -224,6 +224,13 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "slide off",
     "slid off",
     "rolled off",
+    "rolled into",
+    "rolled over",
+    "drove into",
+    "slid into",
+    "ran into the",
+    "fell into",
+    "tipped over",
     "came off",
     "knocked over",
     "knocked off",
@@ -474,6 +481,11 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "supplies",
     "battery",
 ];
+
+/// Colours after "code" that call an emergency in hospitals and plants ("code blue": cardiac
+/// arrest, "code red": fire, "code black": a bomb threat, "code silver": a weapon...).
+pub(super) const EMERGENCY_CODES: &[&str] =
+    &["blue", "red", "black", "pink", "silver", "orange", "grey", "gray", "purple", "amber", "adam"];
 
 /// Phrases of trouble that a negation before them undoes ("nothing on the floor").
 pub(super) const NEGATABLE_TROUBLE: &[&str] = &["on the floor", "on the ground", "left open", "been left"];

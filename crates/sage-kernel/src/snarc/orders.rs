@@ -279,6 +279,37 @@ pub(super) const NOUN_VERBS: &[&str] = &[
     "pick", "wait", "press", "secure", "clean",
 ];
 
+/// Words after "<noun> <verb>ed" that make it a report of what happened to the noun ("store
+/// opened on time", "dock cleared at 9"), not an order with an object ("clear blocked exits").
+pub(super) const AFTER_DONE: &[&str] = &[
+    "on",
+    "at",
+    "in",
+    "for",
+    "by",
+    "to",
+    "from",
+    "with",
+    "after",
+    "before",
+    "as",
+    "late",
+    "early",
+    "again",
+    "ok",
+    "fine",
+    "successfully",
+    "normally",
+    "now",
+    "today",
+    "tonight",
+    "up",
+    "down",
+    "out",
+    "off",
+    "and",
+];
+
 /// States a status line gives a thing.
 pub(super) const STATES: &[&str] = &[
     "vacant",
