@@ -74,6 +74,9 @@ pub const TRANSIENT_FOR: u64 = 2;
 pub const SNAPSHOT_EVERY: u64 = 25;
 /// Deviations above this many noise units are clipped when they update the noise estimate.
 const WINSOR: f64 = 4.0;
+/// A dimension that never varied and then stepped takes the step for this many standard
+/// deviations of its noise from then on.
+const QUANTUM_Z: f64 = 2.0;
 /// Largest deviation reported (a channel that never varied and then moved).
 const Z_MAX: f64 = 1e6;
 /// A deviation of this many standard deviations is fully surprising.
@@ -300,6 +303,11 @@ impl Levels {
                     Some((known, age, _)) => (known[d] + self.trend[d] * *age as f64, 0),
                     None => (v + self.trend[d], 1),
                 };
+                if self.var[d] == 0.0 {
+                    // It had never moved: its first step is its quantum (a battery percentage,
+                    // a counter, a switch), and the same step again is [`QUANTUM_Z`]σ, no news.
+                    self.var[d] = (e / QUANTUM_Z).powi(2);
+                }
             } else {
                 // While settling, the level is the mean of the readings since the jump: its
                 // error adds 1/k of the noise's variance to the reading's, which the noise
@@ -346,6 +354,12 @@ impl Levels {
         let threshold = threshold(x.len(), best);
         let (mut z, mut to_last, mut to_before): (f64, f64, f64) = (0.0, 0.0, 0.0);
         for ((d, fit), p) in fits.iter().zip(&noise) {
+            if p.var <= 0.0 {
+                // Held so far (a battery percentage, a counter): a few equal readings say
+                // nothing of its noise, and its first step is no news until the warm-up says
+                // it never moves.
+                continue;
+            }
             let v = x[*d];
             let weight = if p.dof < best { threshold / self::threshold(x.len(), p.dof) } else { 1.0 };
             let sd = p.var.sqrt().max(1e-12 * fit.level.abs()).max(f64::MIN_POSITIVE);
@@ -634,6 +648,27 @@ mod tests {
     }
 
     #[test]
+    fn a_held_value_that_steps_in_the_warm_up_is_no_news() {
+        // A battery percentage and a counter, read with 14 noisy dimensions: their first step
+        // after a few equal readings says nothing about their noise.
+        for step_at in [5, 6, 9, 14, 20, 28] {
+            let mut rng = Rng::new(step_at);
+            let offsets: Vec<f64> = (0..14).map(|d| d as f64).collect();
+            let read = |rng: &mut Rng, i: u64| {
+                let mut v = alike(rng, &offsets, 0.05);
+                v.push(if i < step_at { 80.0 } else { 79.0 });
+                v.push(3.0);
+                v
+            };
+            let mut l = Levels::new(&read(&mut rng, 0));
+            for i in 1..WARMUP - 1 {
+                let d = l.observe(&read(&mut rng, i));
+                assert!(!news(&d) || i != step_at, "step at {step_at}: {d:?}");
+            }
+        }
+    }
+
+    #[test]
     fn early_judgement_does_not_depend_on_units() {
         let run = |scale: f64| {
             let mut rng = Rng::new(4);
@@ -739,6 +774,22 @@ mod tests {
                 l.observe(&noisy(&mut rng, 2, 0.0, 1.0));
             }
         }
+    }
+
+    #[test]
+    fn a_held_value_is_news_when_it_first_steps_and_then_by_its_steps() {
+        // A battery percentage that drops a point every 20 readings, beside a noisy dimension.
+        let mut rng = Rng::new(9);
+        let mut l = Levels::new(&[80.0, rng.normal()]);
+        let mut news_at = Vec::new();
+        for i in 1..200u64 {
+            let battery = if i < 120 { 80.0 - (i / 40) as f64 } else { 60.0 };
+            if news(&l.observe(&[battery, rng.normal()])) {
+                news_at.push(i);
+            }
+        }
+        // The first step (reading 40), not the second (80), and the 17-point drop (120).
+        assert_eq!(news_at, [40, 120]);
     }
 
     #[test]
