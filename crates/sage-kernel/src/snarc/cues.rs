@@ -159,42 +159,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             let condition = (i.saturating_sub(3)..i).any(|j| in_list(CONDITIONS, &words[j]));
             (in_list(REPORT_WORDS, &words[i]) || in_list(MORE_REPORT, &words[i])) && !condition
         }) || lower.contains("nothing to report"));
-    // An order may open any clause: "Oil on the floor near machine 4, avoid it".
-    let clause_starts = std::iter::once(first).chain(
-        raw.iter().enumerate().filter(|(_, w)| w.ends_with([',', ';', '.', '!', ':'])).map(|(i, _)| i + 1),
-    );
-    let orders = clause_starts.filter(|&i| i < words.len()).any(|i| {
-        let w = words[i].replace('’', "'");
-        // "restock shelf 14", "reposition the arm": an order again, object or not.
-        let again = w.strip_prefix("re").is_some_and(|rest| {
-            !in_list(IMPERATIVES, &w)
-                && !in_list(VERBS, &w)
-                && (in_list(IMPERATIVES, rest) || in_list(VERBS, rest))
-        });
-        let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
-        // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it;
-        // "store opened on time", "dock cleared": a noun, and what happened to it.
-        let happened = |n: &String| {
-            n.len() > 4
-                && n.ends_with("ed")
-                && words
-                    .get(i + 2)
-                    .is_none_or(|m| m.chars().all(|c| c.is_ascii_digit()) || in_list(AFTER_DONE, m))
-        };
-        let named = in_list(NOUN_VERBS, &w)
-            && !ends_clause
-            && words
-                .get(i + 1)
-                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n) || happened(n));
-        // "weather: clear skies", "path: clear": a label's value, not an order.
-        let value = i > 0 && raw[i - 1].ends_with(':') && in_list(STATES, &w);
-        // A verb that is also a noun orders with an object or a direction after it.
-        let object = ends_clause || words.get(i + 1).is_none_or(|n| in_list(OBJECT_OPENERS, n));
-        !value
-            && (((in_list(IMPERATIVES, &w) || again) && !named)
-                || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
-                || (in_list(VERBS, &w) && object))
-    });
+    let orders = opens_with_order(&raw, &words, first);
     cues.instruction = orders && !report
         || words.iter().any(|w| in_list(PLEASE, w))
         || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p));
@@ -253,6 +218,50 @@ fn phrase_not_negated(lower: &str, phrase: &str) -> bool {
     lower.match_indices(phrase).any(|(at, _)| {
         let before: Vec<String> = lower[..at].split_whitespace().map(normalize_word).collect();
         !before.iter().rev().take(4).any(|w| in_list(NEGATIONS, w))
+    })
+}
+
+/// Whether a clause of the message opens with an order (`raw`: its words as written, `words`:
+/// normalised, `first`: the first word after a greeting or an address): an imperative (not a
+/// noun-verb that a number, a state or what happened to it follows, "dock 3 vacant", "store
+/// opened on time"; not a state after a label's colon, "weather: clear"), "do not", or a verb
+/// that orders only with an object or a direction after it.
+fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
+    // An order may open any clause: "Oil on the floor near machine 4, avoid it".
+    let clause_starts = std::iter::once(first).chain(
+        raw.iter().enumerate().filter(|(_, w)| w.ends_with([',', ';', '.', '!', ':'])).map(|(i, _)| i + 1),
+    );
+    clause_starts.filter(|&i| i < words.len()).any(|i| {
+        let w = words[i].replace('’', "'");
+        // "restock shelf 14", "reposition the arm": an order again, object or not.
+        let again = w.strip_prefix("re").is_some_and(|rest| {
+            !in_list(IMPERATIVES, &w)
+                && !in_list(VERBS, &w)
+                && (in_list(IMPERATIVES, rest) || in_list(VERBS, rest))
+        });
+        let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
+        // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it;
+        // "store opened on time", "dock cleared": a noun, and what happened to it.
+        let happened = |n: &String| {
+            n.len() > 4
+                && n.ends_with("ed")
+                && words
+                    .get(i + 2)
+                    .is_none_or(|m| m.chars().all(|c| c.is_ascii_digit()) || in_list(AFTER_DONE, m))
+        };
+        let named = in_list(NOUN_VERBS, &w)
+            && !ends_clause
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n) || happened(n));
+        // "weather: clear skies", "path: clear": a label's value, not an order.
+        let value = i > 0 && raw[i - 1].ends_with(':') && in_list(STATES, &w);
+        // A verb that is also a noun orders with an object or a direction after it.
+        let object = ends_clause || words.get(i + 1).is_none_or(|n| in_list(OBJECT_OPENERS, n));
+        !value
+            && (((in_list(IMPERATIVES, &w) || again) && !named)
+                || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
+                || (in_list(VERBS, &w) && object))
     })
 }
 
