@@ -4,13 +4,14 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-11
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-12
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
-written before a change of the rule and run once after it (held-1 to held-11: 38, 26, 35, 29,
-40, 29, 33, 39, 36, 39 and 38 of 40; held-5 by an author who knew the words the change added,
-held-6 written to break the rule, held-11 in farm, building-site, ward and shop words), and its
+written before a change of the rule and run once after it (held-1 to held-12: 38, 26, 35, 29,
+40, 29, 33, 39, 36, 39, 38 and 35 of 40; held-5 by an author who knew the words the change added,
+held-6 written to break the rule, held-11 in farm, building-site, ward and shop words, held-12
+shouted, terse and indirect in a home, a mine, an airport and a kitchen), and its
 misses were then used to change the rule again, so every set is tuned on now (decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
@@ -809,6 +810,73 @@ SETS = {
             'greenhouse vents open',
             'delivery schedule unchanged',
             'weather: light rain later',
+        ],
+    ),
+
+    'held-12': (
+        [
+            'Grandma slipped in the bathroom and cannot get up',
+            'the baby monitor shows she stopped breathing',
+            'Stove is still on and nobody is home',
+            'could you water the plants in the living room',
+            'WHERE ARE MY KEYS',
+            'Dog chewed through the lamp cable',
+            'Drone 3 lost GPS lock over the lake',
+            'rtb now, low battery on all quads',
+            'Bird strike on the left rotor',
+            'Is the landing pad clear for approach?',
+            'No-fly zone activated around the stadium',
+            'Roof fall in drift 7, two miners unaccounted for',
+            'methane reading spiking at the face',
+            'Ventilation fan 4 has stopped',
+            'get everyone to the refuge chamber',
+            'Unattended bag left at gate B22',
+            'Baggage belt 3 jammed with a stroller',
+            'pls escort the passenger in seat 14C to medical',
+            'Captain Moreau is the new duty manager',
+            'fuel spill on stand 31',
+            'Centrifuge in lab 2 is shaking violently',
+            'Biohazard bag torn open on the bench',
+            'Who signed out the liquid nitrogen dewar?',
+            'Label the samples for Dr. Oyelaran before five',
+            'Grease fire on the fryer line',
+            'chef cut his hand badly',
+            'Walk-in cooler is at 12 degrees and climbing',
+            'Table 6 has a nut allergy, reheat nothing with peanuts',
+            'would you mind fetching another crate of lemons',
+            'I wonder whether the dishwasher finished',
+            'Heads up: a wheel came off trolley 5 on the ramp',
+            'Carbon monoxide alarm going off upstairs',
+            'The elevator is stuck between floors with people inside',
+            'hurry, the tide is coming over the sea wall',
+            'Stop! There is a child behind you',
+            'An unknown van has been parked outside since midnight',
+            'Say again, which bay?',
+            'Torrential rain is flooding the underpass',
+            'Keep the east door shut until further notice',
+            'ETA to the pharmacy?',
+        ],
+        [
+            'dishwasher cycle complete',
+            'plants watered',
+            'vacuum run finished, living room',
+            'drone 2 landed, batteries swapped',
+            'preflight checks passed',
+            'airspace status normal',
+            'shift change at the pit head logged',
+            'gas monitors calibrated',
+            'belt 5 running normally',
+            'gate B22 boarding closed on time',
+            'samples logged and stored at minus 80',
+            'fume hood airflow within limits',
+            'prep list done for lunch service',
+            'cooler at 3 degrees',
+            'evacuation drill completed, everyone accounted for',
+            'smoke detector batteries replaced on floor 2',
+            'no intrusions detected overnight',
+            'all doors locked at 22:00',
+            'tide table updated',
+            'forecast: sunny, light breeze',
         ],
     ),
 

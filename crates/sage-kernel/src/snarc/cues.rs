@@ -7,13 +7,13 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "on the floor" not negated), or something that "stopped" doing something; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "on the floor" not negated), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
-//! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...) |
+//! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or with what happened to it, "store opened on time"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
-//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
+//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame |
 //!
 //! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
@@ -119,7 +119,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let code = words.windows(2).any(|p| p[0] == "code" && in_list(EMERGENCY_CODES, &p[1]));
     let hazard = said(&HAZARDS) || code;
     // "the fan stopped spinning": something that was going on stopped.
-    let stopped = words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"));
+    // "ventilation fan 4 stopped." (the clause ends with it).
+    let stopped =
+        words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"))
+            || raw.iter().zip(&words).enumerate().any(|(i, (r, w))| {
+                w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
+            });
     let trouble = said(&TROUBLES)
         || stopped
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
@@ -152,7 +157,9 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     // "whats", "wheres": typed without the apostrophe.
     let asks =
         |w: &str| in_list(QUESTION_STARTS, w) || w.strip_suffix('s').is_some_and(|b| in_list(WH_WORDS, b));
-    cues.question = text.trim_end().ends_with('?') || (asks(opening_stem) && raw.len() > 2);
+    cues.question = text.trim_end().ends_with('?')
+        || (asks(opening_stem) && raw.len() > 2)
+        || QUESTION_PHRASES.iter().any(|p| lower.contains(p));
     let report = !text.contains(['!', '?'])
         && ((0..words.len()).any(|i| {
             // "when you're done" is a condition of an order, not a report.
@@ -209,7 +216,10 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
                 && !p[0].ends_with("ing"))
     });
     let there = THERE_PHRASES.iter().any(|p| lower.contains(p));
-    person || ongoing || there || perceived
+    let trend = (0..words.len()).any(|i| {
+        in_list(TRENDS, &words[i]) && (i == 0 || !matches!(words[i - 1].as_str(), "the" | "a" | "an"))
+    });
+    person || ongoing || there || perceived || trend
 }
 
 /// Whether `phrase` is in `lower` without a negation among the four words before it ("nothing
@@ -472,5 +482,23 @@ mod tests {
         assert!(ev("barcode blue labels printed") < QUESTION);
         assert!(ev("Tractor rolled into the irrigation ditch") >= TROUBLE);
         assert!(ev("The pallet jack tipped over in aisle 4") >= TROUBLE);
+    }
+
+    #[test]
+    fn a_fall_a_stop_a_trend_and_an_indirect_question_are_read() {
+        // Each of these was ignored by the rule before (held-12's misses).
+        assert!(ev("Grandma slipped in the bathroom and cannot get up") >= TROUBLE);
+        assert!(ev("Ventilation fan 4 has stopped") >= TROUBLE);
+        assert!(ev("conveyor 2 stopped.") >= TROUBLE);
+        assert!(ev("Unattended bag left at gate B22") >= TROUBLE);
+        assert_eq!(ev("Walk-in cooler is at 12 degrees and climbing"), EVENT);
+        assert_eq!(ev("I wonder whether the dishwasher finished"), QUESTION);
+        assert_eq!(ev("any idea where the cart went"), QUESTION);
+        assert_eq!(ev("the baby is crying in the nursery"), EVENT);
+        // Equipment named after a hazard, a trend named as a thing, a stop that is not the end.
+        assert_eq!(ev("fume hood airflow within limits"), 0.0);
+        assert_eq!(ev("gas monitors calibrated"), 0.0);
+        assert_eq!(ev("photos of the rising tide archived"), 0.0);
+        assert!(ev("robot stopped at waypoint 4 as planned") < QUESTION);
     }
 }

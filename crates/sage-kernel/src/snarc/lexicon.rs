@@ -103,6 +103,8 @@ pub(super) const TROUBLE_WORDS: &[&str] = &[
     "screaming",
     "hit",
     "struck",
+    "unattended",
+    "abandoned",
 ];
 
 /// People: a message about someone is about something happening.
@@ -128,6 +130,16 @@ pub(super) const PEOPLE: &[&str] = &[
     "customer",
     "kid",
     "kids",
+    "baby",
+    "babies",
+    "toddler",
+    "infant",
+    "grandma",
+    "grandpa",
+    "granny",
+    "grandmother",
+    "grandfather",
+    "elderly",
 ];
 
 /// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
@@ -237,6 +249,16 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "was cut",
     "been cut",
     "power cut",
+    "slipped",
+    "tripped",
+    "can't get up",
+    "cannot get up",
+    "can not get up",
+    "unable to get up",
+    "has stopped",
+    "have stopped",
+    "had stopped",
+    "just stopped",
 ];
 
 /// Something there: "there's a fox in the warehouse", "there might be a rat"; not "there are no".
@@ -480,6 +502,10 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "supply",
     "supplies",
     "battery",
+    "hood",
+    "mask",
+    "cabinet",
+    "monitor",
 ];
 
 /// Colours after "code" that call an emergency in hospitals and plants ("code blue": cardiac
@@ -512,6 +538,22 @@ pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "notice
 /// The same said in more words.
 pub(super) const EVENT_PHRASES: &[&str] =
     &["coming from", "came from", "coming out", "came out", "went off", "gone off", "going off"];
+
+/// A trend going on ("at 12 degrees and climbing", "pressure rising"): a change, after any word
+/// but an article ("the rising tide" names a thing).
+pub(super) const TRENDS: &[&str] = &[
+    "rising",
+    "climbing",
+    "increasing",
+    "spiking",
+    "surging",
+    "soaring",
+    "dropping",
+    "plummeting",
+    "escalating",
+    "worsening",
+    "spreading",
+];
 
 /// More routine frames (maintenance and its records), matched by stem like [`ROUTINE_WORDS`].
 pub(super) const MORE_ROUTINE: &[&str] = &[

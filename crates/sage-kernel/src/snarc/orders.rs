@@ -338,6 +338,22 @@ pub(super) const STATES: &[&str] = &[
     "status",
 ];
 
+/// Questions asked without a question's form ("I wonder whether the dishwasher finished", "any
+/// idea where the cart went").
+pub(super) const QUESTION_PHRASES: &[&str] = &[
+    "i wonder",
+    "i was wondering",
+    "i'm wondering",
+    "any idea",
+    "do you know",
+    "do you happen to know",
+    "can you tell me",
+    "could you tell me",
+    "let me know",
+    "i'd like to know",
+    "i want to know",
+];
+
 /// "please" as operators type it.
 pub(super) const PLEASE: &[&str] = &["please", "pls", "plz", "plse", "pleas"];
 
