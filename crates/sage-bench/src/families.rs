@@ -26,7 +26,8 @@
 //! run once before a dreaming kernel woke for whatever it would attend to, and 2070 to 2079, run
 //! once before the warm-up fit became robust to jumps and judged readings from the 16th on,
 //! and 2080 to 2089, run once before a channel's dimensions pooled their noise and readings
-//! counted from the 5th; the held-out seeds start at 2090.)
+//! counted from the 5th, and 2090 to 2099, run once before a level that wanders was followed
+//! fast; the held-out seeds start at 2100.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -36,6 +37,10 @@
 //! lets jumps start from a channel's 5th reading, inside the warm-up, four times as often, in
 //! channels of 4 to 32 dimensions that share their noise, over 300 ticks: the first seconds of
 //! a robot, where a source's own few readings say little of its noise.
+//!
+//! The **wandering** family (added when the level learned to follow a random walk) lets every
+//! dimension's level take a random step of up to 0.2σ a tick (a temperature, a voltage under
+//! load), in 1 to 4 channels of 1 to 32 dimensions: a drift that is no line.
 
 use std::collections::BTreeMap;
 
@@ -43,7 +48,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2090;
+pub const HELD_OUT_FROM: u64 = 2100;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,6 +89,9 @@ pub struct Family {
     pub first_jump: u64,
     /// Readings of quiet after a jump before the next may start.
     pub gap: u64,
+    /// A level that wanders: each tick every dimension's level takes a random step of this
+    /// many σ (at most; each channel draws its own in `[wander / 4, wander]`; 0: none).
+    pub wander: f64,
 }
 
 /// The families.
@@ -106,6 +114,7 @@ pub fn families() -> Vec<Family> {
         jump_len: (3, 3),
         first_jump: 40,
         gap: 30,
+        wander: 0.0,
     };
     vec![
         base.clone(),
@@ -136,8 +145,9 @@ pub fn families() -> Vec<Family> {
             ticks: 300,
             first_jump: 4,
             gap: 10,
-            ..base
+            ..base.clone()
         },
+        Family { name: "wandering", channels: (1, 4), dims: (1, 32), wander: 0.4, ..base },
     ]
 }
 
@@ -248,6 +258,8 @@ struct Channel {
     name: String,
     level: Vec<f64>,
     drift: Vec<f64>,
+    /// Random step per tick of each dimension's level, in its σ.
+    wander: f64,
     /// Noise per dimension.
     sigma: Vec<f64>,
     /// The jump in progress: `(dimension, size in the dimension's σ, readings left)`.
@@ -280,10 +292,12 @@ fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
         .collect();
     let every = if family.every.0 < family.every.1 { between(rng, family.every) } else { family.every.0 };
     let phase = if every > 1 { rng.below(every as usize) as u64 } else { 0 };
+    let wander = if family.wander > 0.0 { uniform(rng, (family.wander / 4.0, family.wander)) } else { 0.0 };
     Channel {
         name: format!("sensor{c}"),
         level,
         drift,
+        wander,
         sigma,
         jump: None,
         quiet: family.first_jump,
@@ -295,8 +309,11 @@ fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
 /// Tick `t` of channel `ch`: its drift, and where it reads at `t`, the reading and, where a
 /// salient jump starts there, its label.
 fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Option<(Value, Option<String>)> {
-    for (l, d) in ch.level.iter_mut().zip(&ch.drift) {
+    for ((l, d), sigma) in ch.level.iter_mut().zip(&ch.drift).zip(&ch.sigma) {
         *l += d;
+        if ch.wander > 0.0 {
+            *l += ch.wander * sigma * rng.normal();
+        }
     }
     if t % ch.every != ch.phase {
         return None;
