@@ -21,7 +21,7 @@
 //!   rate ([`LEVEL_RATE`] or [`FAST_RATE`]); the channel uses whichever has lately predicted
 //!   better, over its dimensions ([`Levels::choose_rate`]). A steady level or a drift is followed
 //!   slowly, a level that wanders (a random walk) fast, so that its lag does not widen the
-//!   noise: with steps of 0.4σ a reading, a 7σ jump read as 5.7σ instead of 4.6σ.
+//!   noise: with steps of 0.4σ a reading, a 7σ jump reads as 5.7σ instead of 4.4σ (medians).
 //! - **Habituation**: a dimension that jumps by at least the surprise threshold takes its new
 //!   value as its level at once, then the mean of the readings since (its noise estimate is left
 //!   alone), so a jump that persists is news once, and the readings after it are normal.
@@ -61,7 +61,7 @@ pub const EARLY_DIMS: usize = 64;
 const LEVEL_RATE: f64 = 0.05;
 /// Rate of the second, faster level kept beside it for a level that wanders (a random walk: a
 /// temperature, a battery's voltage under load), which [`LEVEL_RATE`] follows too slowly: its
-/// lag then widens the prediction errors, and a 7σ jump reads as 5σ. About the best rate for a
+/// lag then widens the prediction errors (at steps of 0.4σ a 7σ jump reads as 4.4σ). About the best rate for a
 /// walk of 0.2σ a reading (the Kalman gain of a local level is 0.18 there, 0.33 at 0.4σ).
 const FAST_RATE: f64 = 0.25;
 /// The other level is taken when its squared prediction errors have lately been this much
