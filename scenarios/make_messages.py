@@ -4,14 +4,15 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-12
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-13
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
-written before a change of the rule and run once after it (held-1 to held-12: 38, 26, 35, 29,
-40, 29, 33, 39, 36, 39, 38 and 35 of 40; held-5 by an author who knew the words the change added,
+written before a change of the rule and run once after it (held-1 to held-13: 38, 26, 35, 29,
+40, 29, 33, 39, 36, 39, 38, 35 and 40 of 40; held-5 by an author who knew the words the change added,
 held-6 written to break the rule, held-11 in farm, building-site, ward and shop words, held-12
-shouted, terse and indirect in a home, a mine, an airport and a kitchen), and its
+shouted, terse and indirect in a home, a mine, an airport and a kitchen, held-13 on a ship, in a
+warehouse, a home and a wind farm), and its
 misses were then used to change the rule again, so every set is tuned on now (decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
@@ -877,6 +878,73 @@ SETS = {
             'all doors locked at 22:00',
             'tide table updated',
             'forecast: sunny, light breeze',
+        ],
+    ),
+
+    'held-13': (
+        [
+            'man overboard starboard side',
+            'Engine room reports water ingress near the shaft seal',
+            'all hands to muster stations',
+            'What heading are we on',
+            'Secure the deck cargo before the squall hits',
+            'Radar contact bearing 040, not answering hails',
+            'the winch cable is fraying',
+            'Captain Lindgren boards at 0600',
+            'anchor is dragging',
+            'Reduce speed to five knots',
+            'pallet of paint tins fell off the top rack, bay 14',
+            'AGV 7 keeps bumping into the charging dock',
+            'who moved the returns cage',
+            'Scan the barcodes on the Müller order again',
+            'Mezzanine gate left unlatched',
+            'sprinkler head dripping over the electrical cabinet',
+            'a picker is stuck in the narrow aisle lift',
+            'forklift horn not working on truck 2',
+            'Count the empty totes in zone F',
+            'Hold all outbound trucks, the manifest is wrong',
+            'the kid next door is on our roof',
+            'Smoke alarm chirping in the hallway, is it the battery or real?',
+            'Lock the back door',
+            'A man in a hi-vis vest is trying every car door in the lot',
+            'Water heater is making a banging noise',
+            'remind me where the spare fuses are',
+            'The cat knocked a candle over',
+            'Our neighbour Mrs. Abara is coming to pick up the keys',
+            'Turn the oven off in ten minutes',
+            'mains voltage just dipped to 190',
+            'Rotor brake overheating on turbine 3',
+            'Ice is building up on the blades',
+            'Send the crew basket down to level zero',
+            'Lightning within 5 km, get off the nacelle',
+            'Has the substation reset yet?',
+            'Yaw motor tripped twice this hour',
+            'Inspector Varga from the grid operator is on site',
+            'Oil mist around the gearbox seal',
+            'Stand by to cut power on my mark',
+            'Check the tower ladder for loose rungs',
+        ],
+        [
+            'noon position logged',
+            'bilge pumps tested and stowed',
+            'watch handed over, nothing to report',
+            'fuel transfer complete',
+            'cycle count finished in zone B',
+            'inbound trucks unloaded',
+            'pick rate 140 per hour',
+            'AGV fleet charged',
+            'lights off in the garage',
+            'front door locked',
+            'thermostat set to 20 degrees',
+            'grocery order delivered',
+            'turbine 3 producing 2.1 MW',
+            'wind speed 11 m/s steady',
+            'SCADA link healthy',
+            'nacelle inspection done, no findings',
+            'smoke alarm test passed in the hallway',
+            'emergency lighting test completed',
+            'fire door inspection done',
+            'status: all turbines online',
         ],
     ),
 

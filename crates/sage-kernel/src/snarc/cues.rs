@@ -11,7 +11,7 @@
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
-//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or with what happened to it, "store opened on time"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
+//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
 //! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame |
@@ -259,11 +259,16 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
                     .get(i + 2)
                     .is_none_or(|m| m.chars().all(|c| c.is_ascii_digit()) || in_list(AFTER_DONE, m))
         };
+        let number = |n: &String| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.');
+        // "pick rate 140 per hour": a metric's label and its value.
+        let metric =
+            words.get(i + 1).is_some_and(|n| in_list(METRICS, n)) && words.get(i + 2).is_some_and(number);
         let named = in_list(NOUN_VERBS, &w)
             && !ends_clause
-            && words
-                .get(i + 1)
-                .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n) || happened(n));
+            && (metric
+                || words.get(i + 1).is_some_and(|n| {
+                    n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n) || happened(n)
+                }));
         // "weather: clear skies", "path: clear": a label's value, not an order.
         let value = i > 0 && raw[i - 1].ends_with(':') && in_list(STATES, &w);
         // A verb that is also a noun orders with an object or a direction after it.
@@ -500,5 +505,9 @@ mod tests {
         assert_eq!(ev("gas monitors calibrated"), 0.0);
         assert_eq!(ev("photos of the rising tide archived"), 0.0);
         assert!(ev("robot stopped at waypoint 4 as planned") < QUESTION);
+        // A metric's label is no order (held-13); an order with a number still is.
+        assert_eq!(ev("pick rate 140 per hour"), 0.0);
+        assert_eq!(ev("scan count 52"), 0.0);
+        assert_eq!(ev("pick box 14 for the next order"), INSTRUCTION);
     }
 }

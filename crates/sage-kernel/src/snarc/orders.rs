@@ -279,6 +279,11 @@ pub(super) const NOUN_VERBS: &[&str] = &[
     "pick", "wait", "press", "secure", "clean",
 ];
 
+/// What a noun that is also an order may measure, as a metric's label ahead of its value: "pick
+/// rate 140 per hour", "scan count 52", "charge level 80" (not "pick box 14").
+pub(super) const METRICS: &[&str] =
+    &["rate", "count", "level", "time", "total", "speed", "throughput", "accuracy", "average", "weight"];
+
 /// Words after "<noun> <verb>ed" that make it a report of what happened to the noun ("store
 /// opened on time", "dock cleared at 9"), not an order with an object ("clear blocked exits").
 pub(super) const AFTER_DONE: &[&str] = &[
