@@ -26,6 +26,8 @@ try:
     wander = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
 except ValueError:
     sys.exit(f"make_check.py: WANDER must be a number, not {sys.argv[2]!r}")
+if not (0 <= wander < 100):
+    sys.exit(f"make_check.py: WANDER must be at least 0 and under 100 (noise sigmas a reading), not {sys.argv[2]!r}")
 rng = random.Random(seed)
 END = 600
 chans = {"arm_joints": 0.7, "thermal": 35.0, "wheel_odom": -2.0}

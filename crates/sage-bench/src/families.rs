@@ -94,9 +94,9 @@ pub struct Family {
     pub wander: f64,
 }
 
-/// The families.
-pub fn families() -> Vec<Family> {
-    let base = Family {
+/// The first family, `mixed`: the ranges every other family starts from.
+fn mixed() -> Family {
+    Family {
         name: "mixed",
         channels: (1, 8),
         dims: (1, 256),
@@ -115,7 +115,12 @@ pub fn families() -> Vec<Family> {
         first_jump: 40,
         gap: 30,
         wander: 0.0,
-    };
+    }
+}
+
+/// The families.
+pub fn families() -> Vec<Family> {
+    let base = mixed();
     vec![
         base.clone(),
         Family { name: "one-wide", channels: (1, 1), dims: (64, 256), ..base.clone() },
