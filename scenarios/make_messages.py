@@ -4,16 +4,17 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-13
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-14
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
-written before a change of the rule and run once after it (held-1 to held-13: 38, 26, 35, 29,
-40, 29, 33, 39, 36, 39, 38, 35 and 40 of 40; held-5 by an author who knew the words the change added,
+written before a change of the rule and run once after it (held-1 to held-14: 38, 26, 35, 29,
+40, 29, 33, 39, 36, 39, 38, 35, 40 and 40 of 40; held-5 by an author who knew the words the change added,
 held-6 written to break the rule, held-11 in farm, building-site, ward and shop words, held-12
 shouted, terse and indirect in a home, a mine, an airport and a kitchen, held-13 on a ship, in a
-warehouse, a home and a wind farm), and its
-misses were then used to change the rule again, so every set is tuned on now (decision 0013;
+warehouse, a home and a wind farm, held-14 in a rail depot, a school, a greenhouse, a car park and
+a hotel, in radio calls, typos and text-speak), and its
+misses were then used to change the rule again, so every set but held-14 is tuned on now (decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 """
@@ -945,6 +946,73 @@ SETS = {
             'emergency lighting test completed',
             'fire door inspection done',
             'status: all turbines online',
+        ],
+    ),
+
+    'held-14': (
+        [
+            'depot control to shunter 2, hold at signal 14',
+            'theres a guy walking on the tracks near platform 3',
+            'Points failure at the north junction',
+            'can u confirm the brake test on unit 4412',
+            'Coupling on car 6 looks cracked to me',
+            'Driver Okonkwo signing on for the 07:40',
+            'please keep the wash road clear, loco coming in',
+            'overhead line is sagging over road 5',
+            'kids climbed the fence by the bike shed',
+            'Mr Haddad needs the projector in room 12 before second period',
+            'A pupil has a nosebleed that will not stop',
+            'lockdown lockdown lockdown, stay in the classrooms',
+            'Which door did the delivery van use?',
+            'The gym floor is wet after the leak, nobody on it',
+            'boiler room is making a hissing sound',
+            'Bring the first aid kit to the playground',
+            'Greenhouse 3 temperature hit 41 and still going up',
+            'misting pump seems dead, plants are wilting',
+            'whitefly all over the tomatoes in row 9',
+            'Open the roof vents fully',
+            'the CO2 burner flame keeps going out',
+            'New seasonal picker, Ana Lucia, starts today in house 2',
+            'is the irrigation on a timer or manual',
+            'Glass pane cracked above the propagation bench',
+            'a car is parked across the ramp exit on level -2',
+            'Barrier arm at the entrance is stuck down',
+            'Exhaust fumes building up on level -3, fans look off',
+            'somebody locked their dog in a hot car, bay 118',
+            'Guide the van with plate KX-219 to the loading bay',
+            'EV charger 6 smells like burning plastic',
+            'why is the lift to level 1 out of service',
+            'Room 507 guest says the shower scalded her',
+            'Housekeeping: suite 1201 asked for extra towels asap',
+            'there is a suspicious bag under the lobby sofa',
+            'Could you escort the guest in 318 to the spa',
+            'The ice machine on floor 4 is flooding the corridor',
+            'VIP arriving at 6, Ms. Devereaux, put her in the river suite',
+            'Elevator 2 alarm bell ringing, someone inside',
+            'Dont let anyone into the pool area, the chlorine dosing went wrong',
+            'Late checkout for 402? answer me quick pls',
+        ],
+        [
+            'unit 4412 stabled on road 7',
+            'shunter 2 refuelled',
+            'depot yard clear',
+            'timetable loaded for tomorrow',
+            'attendance registered for all classes',
+            'bell schedule normal',
+            'lunch service finished',
+            'fire drill next Wednesday after assembly',
+            'house 2 irrigation cycle done',
+            'humidity 68 percent',
+            'harvest crates counted: 212',
+            'level -1 occupancy 74 percent',
+            'ticket machines online',
+            'barrier arms tested ok',
+            'night audit complete',
+            'check-ins today: 48',
+            'room 507 cleaned and inspected',
+            'pool water tested, values normal',
+            'smoke detector check done in all rooms',
+            'status: all systems normal',
         ],
     ),
 
