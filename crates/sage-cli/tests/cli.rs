@@ -280,13 +280,16 @@ fn attention_meets(args: &[&str], figures: &[&str]) {
 /// (`scenarios/make_rates.py`, a tuning seed where the least-squares warm-up missed three of
 /// 38: a jump at a slow channel's 14th reading, still missed, one at tick 315 that the noise of
 /// a warm-up holding that jump hid, and a battery dip read as a return to an earlier jump's
-/// level) meet the judgment goals through `sage bench attention`.
+/// level), and the hospital robot (`scenarios/make_amr.py`, a tuning seed whose 11σ battery jump
+/// went unseen while a slow channel waited 20 readings after its warm-up before following its
+/// swing fast) meet the judgment goals through `sage bench attention`.
 #[test]
 fn bench_attention_meets_the_goals_on_the_bundled_scenario_and_the_independent_checks() {
     let bundled = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scenarios/attention.jsonl");
     let (_dir, check) = generated("make_check.py", "5");
     let (_dir2, rates) = generated("make_rates.py", "25");
-    for scenario in [bundled, check.as_str(), rates.as_str()] {
+    let (_dir3, amr) = generated("make_amr.py", "19");
+    for scenario in [bundled, check.as_str(), rates.as_str(), amr.as_str()] {
         attention_meets(
             &[scenario],
             &["recall of salient events", "compute skipped", "precision of attention"],

@@ -25,10 +25,11 @@
 //! - **Habituation**: a dimension that jumps by at least the surprise threshold takes its new
 //!   value as its level at once, then the mean of the readings since (its noise estimate is left
 //!   alone), so a jump that persists is news once, and the readings after it are normal.
-//! - **Known levels**: the levels a source left recently (the level left by every jump, and the
-//!   settled level every [`SNAPSHOT_EVERY`] readings; at most [`KNOWN_LEVELS`]). A reading back
-//!   at one of them is a return, not news. A level held for [`KNOWN_FOR`] readings or more (a
-//!   baseline) is known for [`KNOWN_FOR`] readings after it is left, so the return from a jump
+//! - **Known levels**: the levels a source left recently by a jump (at most [`KNOWN_LEVELS`]).
+//!   A reading back at one of them is a return, not news. A level the source only drifted or
+//!   swung away from is not one: a snapshot of it taken now and then made a jump toward where
+//!   the level had swung from read as a return (decision 0013, session 20). A level held for [`KNOWN_FOR`]
+//!   readings or more (a baseline) is known for [`KNOWN_FOR`] readings after it is left, so the return from a jump
 //!   is no news; a level held shorter (a jump's) for [`TRANSIENT_FOR`], so a signal that flips
 //!   from reading to reading between two levels is news once, while the same jump a few
 //!   readings later is news again.
@@ -69,8 +70,6 @@ const FAST_RATE: f64 = 0.25;
 const SWITCH_GAIN: f64 = 0.05;
 /// Rate of the running comparison of the two levels' errors (about 40 readings of memory).
 const COMPARE_RATE: f64 = 0.05;
-/// Readings after the warm-up before the two levels are compared.
-const COMPARE_AFTER: u64 = 20;
 /// Rate at which the noise estimate follows (about 200 readings of memory).
 const NOISE_RATE: f64 = 0.01;
 /// Rate at which the trend follows the prediction errors.
@@ -87,8 +86,6 @@ pub const KNOWN_FOR: u64 = 10;
 /// later is news again.
 pub const TRANSIENT_FOR: u64 = 2;
 
-/// A level is remembered every this many readings.
-pub const SNAPSHOT_EVERY: u64 = 25;
 /// Deviations above this many noise units are clipped when they update the noise estimate.
 const WINSOR: f64 = 4.0;
 /// A dimension that never varied and then stepped takes the step for this many standard
@@ -384,9 +381,6 @@ impl Levels {
             self.other_excess += COMPARE_RATE * (excess.0 / excess.1 as f64 - self.other_excess);
         }
         self.choose_rate();
-        if self.since_jump > 0 && self.since_jump.is_multiple_of(SNAPSHOT_EVERY) {
-            self.remember(self.level.clone(), self.since_jump);
-        }
     }
 
     /// A reading after the [`EARLY`]th, before the warm-up is over: its deviation from the fit
@@ -534,10 +528,12 @@ impl Levels {
     /// Use the other level where its squared prediction errors have lately been smaller than
     /// those of the one in use by [`SWITCH_GAIN`] of the noise, over the channel's dimensions
     /// (those that never varied aside): a wandering level is followed fast, a steady one or a
-    /// drift slowly, where each predicts best. After a switch the comparison goes on from
-    /// where it stood, seen from the other side, so the levels do not flap.
+    /// drift slowly, where each predicts best. The comparison starts at the warm-up's end (a
+    /// channel read every tenth tick has few readings to wait with). After a switch the
+    /// comparison goes on from where it stood, seen from the other side, so the levels do not
+    /// flap.
     fn choose_rate(&mut self) {
-        if self.readings < WARMUP + COMPARE_AFTER || self.other.var.len() != self.var.len() {
+        if self.readings < WARMUP || self.other.var.len() != self.var.len() {
             return;
         }
         if self.other_excess < -SWITCH_GAIN {
@@ -964,6 +960,31 @@ mod drift_tests {
         jump[0] += 7.0;
         let d = l.observe(&jump);
         assert!((5.5..8.5).contains(&d.z), "{d:?}");
+    }
+
+    /// A level that moves (here a drift of 0.45σ a reading, predicted) is not "known" where it
+    /// was a few readings ago: a 7σ jump back toward it is news, not a return (a snapshot of
+    /// the level taken now and then made it one).
+    #[test]
+    fn a_jump_toward_where_a_moving_level_was_is_news() {
+        let mut caught = 0;
+        for seed in 0..20 {
+            let mut rng = Rng::new(seed);
+            let at = |i: usize, rng: &mut Rng| -> Vec<f64> {
+                (0..4).map(|_| 0.45 * i as f64 + rng.normal()).collect()
+            };
+            let mut l = Levels::new(&at(0, &mut rng));
+            for i in 1..58 {
+                l.observe(&at(i, &mut rng));
+            }
+            let mut jump = at(58, &mut rng);
+            jump[0] -= 7.0;
+            caught += usize::from({
+                let d = l.observe(&jump);
+                d.warm && d.z >= d.threshold && !d.returned()
+            });
+        }
+        assert!(caught >= 19, "{caught} of 20");
     }
 
     fn d_threshold() -> f64 {
