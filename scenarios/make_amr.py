@@ -19,7 +19,10 @@ salient message is salient. Seeds 1-10 were run while writing it (37 of 37 in ea
 run once and their misses looked at, which led to the change of session 20 (decision 0013), tuned
 on seeds 1-40; 120-139 were run once after it for docs/BENCHMARKS.md; report on seeds from 140 on.
 """
-import json, math, random, sys
+import json, math, os, random, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timeline import place_messages  # noqa: E402
 try:
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 except ValueError:
@@ -94,17 +97,7 @@ routine = ["Delivery 112 completed", "Route to ward 3 nominal", "Charging 64%", 
  "Code review meeting moved to 3pm", "Linen cart returned", "Heartbeat", "Delivery 113 completed",
  "Emergency exit signage inspection completed", "Pharmacy order ready for pickup at 14:00"]
 sources = ["nurse_station", "facilities", "pharmacy"]
-msg_at = {}
-order = salient[:]; rng.shuffle(order)
-for m in order:
-    while True:
-        t = rng.randrange(40, END - 5)
-        if t not in msg_at and all(abs(t - u) >= 3 for u in msg_at): break
-    msg_at[t] = (m, True)
-k = 0
-for t in range(0, END, 5):
-    if t not in msg_at and all(abs(t - u) >= 2 for u in msg_at):
-        msg_at[t] = (routine[k % len(routine)], False); k += 1
+msg_at = place_messages(rng, salient, routine, END, 5)
 print(json.dumps({"scenario": "amr", "description": "labelled: see scenarios/make_amr.py", "tick_s": 1.0, "seed": seed, "end": END}))
 for t in range(END):
     line = {"t": t, "sensors": {}}; lab = {}

@@ -16,7 +16,10 @@ salient message is salient. Seeds 1-3 and 10-29 were used while changing the sen
 (session 16); 100-119 and 120-139 were run once for docs/BENCHMARKS.md; report on seeds from
 140 on.
 """
-import json, random, sys
+import json, os, random, sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timeline import place_messages  # noqa: E402
 try:
     seed = int(sys.argv[1]) if len(sys.argv) > 1 else 100
 except ValueError:
@@ -74,17 +77,7 @@ routine = ["All systems green", "Status update: nominal", "Patrol loop 4 finishe
   "Daily report uploaded", "No obstacles in path", "Emergency lighting test completed successfully",
   "Status update: nominal", "All systems green", "ping", "Sync complete"]
 sources = ["operator", "supervisor", "dispatch"]
-msg_at = {}
-order = salient[:]; rng.shuffle(order)
-for m in order:
-    while True:
-        t = rng.randrange(40, END - 5)
-        if t not in msg_at and all(abs(t - u) >= 3 for u in msg_at): break
-    msg_at[t] = (m, True)
-k = 0
-for t in range(0, END, 6):
-    if t not in msg_at and all(abs(t - u) >= 2 for u in msg_at):
-        msg_at[t] = (routine[k % len(routine)], False); k += 1
+msg_at = place_messages(rng, salient, routine, END, 6)
 print(json.dumps({"scenario": "rates", "description": "labelled: see scenarios/make_rates.py", "tick_s": 1.0, "seed": seed, "end": END}))
 active = []
 for t in range(END):
