@@ -22,11 +22,9 @@ on seeds 1-40; 120-139 were run once after it for docs/BENCHMARKS.md; report on 
 import json, math, os, random, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timeline import place_messages  # noqa: E402
-try:
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-except ValueError:
-    sys.exit(f"make_amr.py: the seed must be a whole number, not {sys.argv[1]!r}")
+from timeline import emit, place_messages, seed_from_argv  # noqa: E402
+
+seed = seed_from_argv("make_amr.py", 100)
 rng = random.Random(seed)
 END = 800
 # channel: dimensions, level range, noise sigma range, read every `period` ticks, from tick `start`, rounded to `quant`
@@ -122,10 +120,4 @@ for t in range(END):
             if q: v = round(v / q) * q
             vals.append(round(v, 6))
         line["sensors"][c] = vals
-    if t in msg_at:
-        m, sal = msg_at[t]
-        src = rng.choice(sources)
-        line["text"] = [{"source": src, "text": m}]
-        if sal: lab[src] = "salient message"
-    if lab: line["salient"] = lab
-    print(json.dumps(line))
+    emit(line, lab, msg_at, rng, sources)

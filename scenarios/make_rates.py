@@ -19,11 +19,9 @@ salient message is salient. Seeds 1-3 and 10-29 were used while changing the sen
 import json, os, random, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timeline import place_messages  # noqa: E402
-try:
-    seed = int(sys.argv[1]) if len(sys.argv) > 1 else 100
-except ValueError:
-    sys.exit(f"make_rates.py: the seed must be a whole number, not {sys.argv[1]!r}")
+from timeline import emit, place_messages, seed_from_argv  # noqa: E402
+
+seed = seed_from_argv("make_rates.py", 100)
 rng = random.Random(seed)
 END = 700
 # channel: (dims, level range, per-dim sigma range, period in ticks)
@@ -94,10 +92,4 @@ for t in range(END):
                     if t == jt: lab[c] = f"{size:.1f} sigma jump in dim {i}"
             vals.append(round(v, 7))
         line["sensors"][c] = vals
-    if t in msg_at:
-        m, sal = msg_at[t]
-        src = rng.choice(sources)
-        line["text"] = [{"source": src, "text": m}]
-        if sal: lab[src] = "salient message"
-    if lab: line["salient"] = lab
-    print(json.dumps(line))
+    emit(line, lab, msg_at, rng, sources)

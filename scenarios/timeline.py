@@ -1,5 +1,5 @@
-"""When operator messages arrive in a generated scenario: shared by make_rates.py and make_amr.py
-(not a scenario itself)."""
+"""What make_rates.py and make_amr.py share (not a scenario itself): how they read their seed,
+when their operator messages arrive and how a tick is printed with its message and labels."""
 
 
 def place_messages(rng, salient, routine, end, every):
@@ -21,3 +21,30 @@ def place_messages(rng, salient, routine, end, every):
             msg_at[t] = (routine[k % len(routine)], False)
             k += 1
     return msg_at
+
+
+def seed_from_argv(script, default):
+    """The seed given as the first argument (`default` without one), or exit with a clear error."""
+    import sys
+
+    try:
+        return int(sys.argv[1]) if len(sys.argv) > 1 else default
+    except ValueError:
+        sys.exit(f"{script}: the seed must be a whole number, not {sys.argv[1]!r}")
+
+
+def emit(line, lab, msg_at, rng, sources):
+    """Print tick `line` (its sensors filled) with its message, if one arrives at its tick, from a
+    source drawn with `rng`, and the labels `lab` (a salient message's source added)."""
+    import json
+
+    t = line["t"]
+    if t in msg_at:
+        m, sal = msg_at[t]
+        src = rng.choice(sources)
+        line["text"] = [{"source": src, "text": m}]
+        if sal:
+            lab[src] = "salient message"
+    if lab:
+        line["salient"] = lab
+    print(json.dumps(line))
