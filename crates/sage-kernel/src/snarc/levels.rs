@@ -28,11 +28,11 @@
 //! - **Known levels**: the levels a source left recently by a jump (at most [`KNOWN_LEVELS`]).
 //!   A reading back at one of them is a return, not news. A level the source only drifted or
 //!   swung away from is not one: a snapshot of it taken now and then made a jump toward where
-//!   the level had swung from read as a return (decision 0013, session 20). A level held for [`KNOWN_FOR`]
-//!   readings or more (a baseline) is known for [`KNOWN_FOR`] readings after it is left, so the return from a jump
-//!   is no news; a level held shorter (a jump's) for [`TRANSIENT_FOR`], so a signal that flips
-//!   from reading to reading between two levels is news once, while the same jump a few
-//!   readings later is news again.
+//!   the level had swung from read as a return (decision 0013, session 20). A level held for
+//!   [`KNOWN_FOR`] readings or more (a baseline) is known for [`KNOWN_FOR`] readings after it
+//!   is left, so the return from a jump is no news; a level held shorter (a jump's) for
+//!   [`TRANSIENT_FOR`], so a signal that flips from reading to reading between two levels is
+//!   news once, while the same jump a few readings later is news again.
 //! - **Many dimensions**: the largest of D noise deviations grows with D; the threshold where
 //!   deviation starts to count is the deviation that noise alone exceeds once in a thousand
 //!   readings for D dimensions, and never below 4 (see [`threshold`]).
