@@ -46,6 +46,11 @@ cos = lambda a, b: sum(x * y for x, y in zip(a, b))
 out["embed"] = {"count": len(vecs), "dim": len(vecs[0]), "norm": sum(x * x for x in vecs[0]) ** 0.5,
                 "similar": cos(vecs[0], vecs[1]), "unrelated": cos(vecs[0], vecs[2])}
 
+# The older endpoint (deprecated in the client, still called by older embedders): one text.
+old = client.embeddings(model=model, prompt="The battery is almost empty.")
+out["embeddings_legacy"] = {"dim": len(old.embedding), "same": cos(old.embedding, vecs[0]),
+                            "empty": len(client.embeddings(model=model, prompt="").embedding)}
+
 out["ps"] = [m.model for m in client.ps().models]
 s = client.show(model)
 info = s.modelinfo or {}

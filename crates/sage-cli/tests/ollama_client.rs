@@ -44,6 +44,9 @@ fn the_official_ollama_client_talks_to_sage_serve() {
     assert_eq!((v["embed"]["count"].as_u64(), v["embed"]["dim"].as_u64()), (Some(3), Some(640)), "{v}");
     assert!((v["embed"]["norm"].as_f64().unwrap() - 1.0).abs() < 1e-3, "{v}");
     assert!(v["embed"]["similar"].as_f64() > v["embed"]["unrelated"].as_f64(), "{v}");
+    assert_eq!(v["embeddings_legacy"]["dim"].as_u64(), Some(640), "{v}");
+    assert!((v["embeddings_legacy"]["same"].as_f64().unwrap() - 1.0).abs() < 1e-4, "as /api/embed: {v}");
+    assert_eq!(v["embeddings_legacy"]["empty"].as_u64(), Some(0), "an empty prompt loads: {v}");
     assert_eq!(v["ps"][0], "gemma-3-270m-q4_k_m", "{v}");
     assert_eq!(v["show"]["capabilities"][0], "completion");
     // What the file says, where Ollama's clients look for it.

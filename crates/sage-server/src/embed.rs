@@ -1,5 +1,5 @@
-//! Embeddings for `/v1/embeddings` (OpenAI) and `/api/embed` (Ollama): a zoo model's own
-//! mean-pooled hidden states, unit length. `sage` means the zoo's first model.
+//! Embeddings for `/v1/embeddings` (OpenAI) and `/api/embed`, `/api/embeddings` (Ollama): a zoo
+//! model's own mean-pooled hidden states, unit length. `sage` means the zoo's first model.
 
 use std::sync::Arc;
 

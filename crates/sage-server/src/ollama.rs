@@ -1,7 +1,7 @@
 //! The Ollama API, for the robotics and desktop tools that speak it: `/api/chat` and
 //! `/api/generate` (streamed as NDJSON by default, or whole), `/api/tags`, `/api/ps`,
-//! `/api/show`, `/api/version`, `/api/embed`, and `/api/pull` (for the zoo's models, which are
-//! there already). The same router, queue and engines as the OpenAI API; `options`
+//! `/api/show`, `/api/version`, `/api/embed` (and the older `/api/embeddings`), and
+//! `/api/pull` (for the zoo's models, which are there already). The same router, queue and engines as the OpenAI API; `options`
 //! map onto sampling, `format` onto a JSON constraint, `keep_alive` onto residency (0 unloads
 //! the model after the answer, a negative value pins it, a duration sets its keep-alive).
 //! Model names are the zoo's ids (a `:latest` tag is ignored) or `sage` (the router chooses).
@@ -92,6 +92,15 @@ struct GenerateBody {
 struct EmbedBody {
     model: String,
     input: crate::openai::Text,
+    keep_alive: Option<Value>,
+}
+
+/// The body of the older `/api/embeddings`: one text in `prompt` (Ollama's clients still call it:
+/// `ollama.Client.embeddings`, LangChain's and LlamaIndex's older Ollama embedders).
+#[derive(Deserialize)]
+struct LegacyEmbedBody {
+    model: String,
+    prompt: Option<String>,
     keep_alive: Option<Value>,
 }
 
@@ -496,6 +505,24 @@ pub(crate) async fn embed(State(app): State<Arc<App>>, body: Bytes) -> Result<Re
     Ok(Json(json!({"model": b.model, "embeddings": e.vectors,
         "total_duration": (e.seconds * 1e9) as u64, "load_duration": 0, "prompt_eval_count": e.tokens}))
     .into_response())
+}
+
+/// `POST /api/embeddings` (Ollama's older embedding endpoint): the one text's embedding, as
+/// `/api/embed` computes it (unit length; Ollama's own answer here is not normalised). No
+/// prompt, or an empty one, loads the model and answers an empty embedding, as Ollama does.
+pub(crate) async fn embeddings(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: LegacyEmbedBody = parse(&body)?;
+    let model = if b.model == "sage" { b.model.clone() } else { model_id(&app, &b.model)? };
+    let Some(prompt) = b.prompt.filter(|p| !p.is_empty()) else {
+        load(&app, &model, b.keep_alive.as_ref()).await?;
+        return Ok(Json(json!({"embedding": []})).into_response());
+    };
+    if let Some(v) = &b.keep_alive {
+        keep_alive_s(v)?;
+    }
+    let mut e = crate::embed::embed(&app, &model, vec![prompt]).await?;
+    keep_alive(&app, &e.model, b.keep_alive.as_ref())?;
+    Ok(Json(json!({"embedding": e.vectors.pop().unwrap_or_default()})).into_response())
 }
 
 /// `GET /api/tags`: the zoo's models.
