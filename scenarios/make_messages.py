@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-14
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-15
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -14,7 +14,10 @@ held-6 written to break the rule, held-11 in farm, building-site, ward and shop 
 shouted, terse and indirect in a home, a mine, an airport and a kitchen, held-13 on a ship, in a
 warehouse, a home and a wind farm, held-14 in a rail depot, a school, a greenhouse, a car park and
 a hotel, in radio calls, typos and text-speak), and its
-misses were then used to change the rule again, so every set but held-14 is tuned on now (decision 0013;
+misses were then used to change the rule again, so every set but held-14 and held-15 is tuned on now
+(held-15, in a brewery, a ski resort, a museum, a container port, a dental clinic, a care home, a
+drone hub and a data centre, politely indirect, passive and terse, was written in session 21 and
+run once: 40 of 40, nothing changed after it; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 """
@@ -1013,6 +1016,73 @@ SETS = {
             'pool water tested, values normal',
             'smoke detector check done in all rooms',
             'status: all systems normal',
+        ],
+    ),
+
+    'held-15': (
+        [
+            'Fermenter 7 is foaming over onto the floor',
+            'would it be possible for you to fetch the hop samples from the cold store',
+            'CO2 sensor in the cellar reads 5000 ppm',
+            'keg washer leaking hot caustic',
+            'Who signed for the malt delivery this morning?',
+            'Chairlift 3 stopped with people on it',
+            'a skier went off piste near the red run and hasnt come back',
+            'Avalanche risk raised to level 4, close the upper slopes',
+            'the snow cannon on run 2 is blowing ice chunks at the path',
+            'Lift operator Jonas needs a radio at the base station',
+            'Painting in gallery 4 fell off the wall',
+            'A visitor touched the Rembrandt, alarm went off',
+            'humidity in the archive jumped to 80 percent',
+            'Kindly show the school group to the dinosaur hall',
+            'Container stack in row F is leaning',
+            'reefer unit on container MSCU 448213 lost power',
+            'straddle carrier 12 hit a bollard',
+            'where is the pilot boat right now',
+            'crane 4 operator reports high wind, suspend lifting',
+            'Patient in chair 2 is having an allergic reaction',
+            'the autoclave door wont lock',
+            'Dr. Ferreira is running 20 minutes late, move her 3pm',
+            'Nitrous tank pressure dropping fast',
+            'resident in room 14 is wandering in the corridor at 3am',
+            'Mrs Patel pressed her call button twice',
+            'Night nurse asks: has anyone given room 9 their insulin?',
+            'mr. gruber fell out of bed, he is on the floor',
+            'Drone D-17 lost GPS over the river',
+            'battery swelling on pack 33, quarantine it',
+            'Hold all launches, helicopter in the area',
+            'Landing pad 2 has a bird nest on it',
+            'could somebody tell me why drone 9 returned early',
+            'Rack 14 inlet temperature 45 C and rising',
+            'UPS B switched to battery, mains lost',
+            'Someone propped open the server room door',
+            'Swap the failed disk in storage node SN-204',
+            'water dripping from the CRAC unit onto the floor tiles',
+            'I think I smell burning near PDU 3',
+            'Tell the on-call engineer to phone me',
+            'Is the generator fuelled for tonight?',
+        ],
+        [
+            'fermenter 7 temperature 18 C',
+            'bottling line finished batch 221',
+            'cellar CO2 alarm test passed',
+            'chairlift 3 daily inspection complete',
+            'snow depth 140 cm at the summit',
+            'avalanche control scheduled for 7am tomorrow',
+            'gallery 4 rehang finished as planned',
+            'visitor count 1284',
+            'quay crane 4 maintenance done',
+            'vessel berthed at quay 2 on schedule',
+            'chair 2 sterilised',
+            'autoclave cycle complete',
+            'night round done, all residents asleep',
+            'medication round finished',
+            'drone D-17 charged and ready',
+            'fire suppression test in hangar scheduled for Monday',
+            'rack 14 patched',
+            'backup job completed successfully',
+            'UPS self-test passed',
+            'all systems nominal',
         ],
     ),
 
