@@ -4,7 +4,7 @@
 //! Every family draws its parameters per scenario (channels, dimensions, units, noise, drift,
 //! jump sizes and rates, text mix); the labels follow written rules, not the kernel:
 //!
-//! - **Sensors**: a jump of at least 6σ (σ: the dimension's noise) in one dimension that
+//! - **Sensors**: a jump of at least 6σ (σ: the dimension's noise at the time) in one dimension that
 //!   persists for three readings or more is salient at its first reading. Jumps of 3σ to 6σ are
 //!   drawn too and are not salient; neither are the readings after a jump, nor the return to the
 //!   old level. No jump starts in a channel's first 15 readings, except in the `startup`
@@ -28,8 +28,9 @@
 //! and 2080 to 2089, run once before a channel's dimensions pooled their noise and readings
 //! counted from the 5th, and 2090 to 2099, run once before a level that wanders was followed
 //! fast, and 2100 to 2109, run once before a level the source had only swung away from stopped
-//! counting as known and the two levels were compared from the warm-up's end; the held-out
-//! seeds start at 2110.)
+//! counting as known and the two levels were compared from the warm-up's end, and 2110 to 2119,
+//! run once before the noise estimate took a noise that changed for good; the held-out seeds
+//! start at 2120.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -43,6 +44,11 @@
 //! The **wandering** family (added when the level learned to follow a random walk) lets every
 //! dimension's level take a random step of up to 0.2σ a tick (a temperature, a voltage under
 //! load), in 1 to 4 channels of 1 to 32 dimensions: a drift that is no line.
+//!
+//! The **shaky** family (added when the noise estimate learned to take a noise that changed for
+//! good, `sage_kernel::snarc::regime`) multiplies every channel's noise by 2 to 5 for 60 to 200
+//! ticks (a motor that runs and shakes its sensors), in 1 to 4 channels of 1 to 32 dimensions;
+//! a jump's size is counted in the noise of its time, and the change of noise is no event.
 
 use std::collections::BTreeMap;
 
@@ -50,7 +56,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2110;
+pub const HELD_OUT_FROM: u64 = 2120;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +100,10 @@ pub struct Family {
     /// A level that wanders: each tick every dimension's level takes a random step of this
     /// many σ (at most; each channel draws its own in `[wander / 4, wander]`; 0: none).
     pub wander: f64,
+    /// A noise that grows for a while: each channel's noise, in every dimension, is multiplied
+    /// by a factor drawn in `[2, shaky]` for 60 to 200 ticks from a tick in 100 to 400 (a motor
+    /// that runs; 0: never). A jump's size is in the noise of its time.
+    pub shaky: f64,
 }
 
 /// The first family, `mixed`: the ranges every other family starts from.
@@ -117,6 +127,7 @@ fn mixed() -> Family {
         first_jump: 40,
         gap: 30,
         wander: 0.0,
+        shaky: 0.0,
     }
 }
 
@@ -154,7 +165,8 @@ pub fn families() -> Vec<Family> {
             gap: 10,
             ..base.clone()
         },
-        Family { name: "wandering", channels: (1, 4), dims: (1, 32), wander: 0.4, ..base },
+        Family { name: "wandering", channels: (1, 4), dims: (1, 32), wander: 0.4, ..base.clone() },
+        Family { name: "shaky", channels: (1, 4), dims: (1, 32), shaky: 5.0, ..base },
     ]
 }
 
@@ -276,6 +288,8 @@ struct Channel {
     /// Ticks between readings, and the tick of the first.
     every: u64,
     phase: u64,
+    /// The ticks `[from, to)` the noise is multiplied by a factor, and the factor.
+    loud: Option<(u64, u64, f64)>,
 }
 
 /// A channel of `family`, the `c`th: its dimensions, units, levels, drift, noise per dimension
@@ -300,6 +314,10 @@ fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
     let every = if family.every.0 < family.every.1 { between(rng, family.every) } else { family.every.0 };
     let phase = if every > 1 { rng.below(every as usize) as u64 } else { 0 };
     let wander = if family.wander > 0.0 { uniform(rng, (family.wander / 4.0, family.wander)) } else { 0.0 };
+    let loud = (family.shaky > 0.0).then(|| {
+        let from = between(rng, (100, 400));
+        (from, from + between(rng, (60, 200)), uniform(rng, (2.0, family.shaky)))
+    });
     Channel {
         name: format!("sensor{c}"),
         level,
@@ -310,6 +328,7 @@ fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
         quiet: family.first_jump,
         every,
         phase,
+        loud,
     }
 }
 
@@ -325,11 +344,15 @@ fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Opt
     if t % ch.every != ch.phase {
         return None;
     }
+    let loud = match ch.loud {
+        Some((from, to, factor)) if (from..to).contains(&t) => factor,
+        _ => 1.0,
+    };
     let mut offset = vec![0.0; ch.level.len()];
     let mut label = None;
     match &mut ch.jump {
         Some((dim, size, left)) => {
-            offset[*dim] = *size * ch.sigma[*dim];
+            offset[*dim] = *size * ch.sigma[*dim] * loud;
             *left -= 1;
             if *left == 0 {
                 ch.jump = None;
@@ -339,7 +362,7 @@ fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Opt
         None if ch.quiet == 0 && rng.next_f64() < family.jump_rate / 100.0 => {
             let dim = rng.below(ch.level.len());
             let size = uniform(rng, family.jump_sigma) * if rng.below(2) == 0 { 1.0 } else { -1.0 };
-            offset[dim] = size * ch.sigma[dim];
+            offset[dim] = size * ch.sigma[dim] * loud;
             if size.abs() >= 6.0 {
                 label = Some(format!("a {:.1}σ jump in dimension {dim}", size.abs()));
             }
@@ -357,7 +380,7 @@ fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Opt
         .iter()
         .zip(&offset)
         .zip(&ch.sigma)
-        .map(|((l, o), sigma)| json!(l + o + sigma * rng.normal()))
+        .map(|((l, o), sigma)| json!(l + o + loud * sigma * rng.normal()))
         .collect();
     Some((Value::Array(reading), label))
 }
@@ -524,6 +547,16 @@ mod tests {
         let figures = evaluate(&startup, &[0, 1, 2, 3, 4]).unwrap();
         assert_eq!(figures.salient, 143);
         assert!(figures.recall == 1.0, "{figures:?}");
+        assert!(figures.precision >= 0.5, "{figures:?}");
+    }
+
+    #[test]
+    fn a_noise_that_grows_for_a_while_is_taken_and_its_shaken_readings_are_no_news() {
+        // With the noise estimate alone (no `regime` watch), on these seeds: recall 0.963,
+        // precision 0.233 (0.978 and 0.695 with it).
+        let shaky = families().into_iter().find(|f| f.name == "shaky").unwrap();
+        let figures = evaluate(&shaky, &[0, 1, 2, 3, 4]).unwrap();
+        assert!(figures.recall >= 0.97, "{figures:?}");
         assert!(figures.precision >= 0.5, "{figures:?}");
     }
 }

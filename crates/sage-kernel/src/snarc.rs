@@ -26,6 +26,7 @@ pub mod levels;
 mod lexicon;
 mod orders;
 pub mod pool;
+pub mod regime;
 pub mod warmup;
 
 use levels::{Levels, Z_SALIENT};
