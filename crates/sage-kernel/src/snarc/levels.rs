@@ -306,20 +306,8 @@ impl Levels {
 
     fn learn(&mut self, x: &[f64], threshold: f64, back_to: Option<usize>) {
         self.readings += 1;
-        let n = self.readings;
-        if n <= WARMUP {
-            // Welford: running means and sums of squares (what the warm-up reports), and the
-            // readings for the fit at its end.
-            for (d, &v) in x.iter().enumerate() {
-                let delta = v - self.level[d];
-                self.level[d] += delta / n as f64;
-                self.var[d] += delta * (v - self.level[d]);
-                self.home[d] = self.level[d];
-            }
-            self.warmup.push(x.to_vec());
-            if n == WARMUP {
-                self.settle_warmup();
-            }
+        if self.readings <= WARMUP {
+            self.learn_warming_up(x);
             return;
         }
         let jumped: Vec<bool> = x
@@ -343,50 +331,10 @@ impl Levels {
             let sd = self.noise(d);
             let e = v - self.level[d];
             if jumped[d] {
-                // A new normal: the level moves at once (to the known level it came back to, or
-                // to the reading, and then averages the readings that follow); the noise is not
-                // the jump.
-                (self.level[d], self.settling[d]) = match &restored {
-                    Some((known, age, _)) => (known[d] + self.trend[d] * *age as f64, 0),
-                    None => (v + self.trend[d], 1),
-                };
-                if self.var[d] == 0.0 {
-                    // It had never moved: its first step is its quantum (a battery percentage,
-                    // a counter, a switch), and the same step again is [`QUANTUM_Z`]σ, no news.
-                    self.var[d] = (e / QUANTUM_Z).powi(2);
-                }
-                // The other level jumps with it.
-                if let Some(o) = self.other.level.get_mut(d) {
-                    *o = self.level[d];
-                    if self.other.var[d] == 0.0 {
-                        self.other.var[d] = self.var[d];
-                    }
-                }
-            } else {
-                // While settling, the level is the mean of the readings since the jump: its
-                // error adds 1/k of the noise's variance to the reading's, which the noise
-                // estimate leaves out.
-                let k = self.settling[d];
-                let (rate, spread) = if k > 0 {
-                    (1.0 / (k + 1) as f64, (1.0 + 1.0 / k as f64).sqrt())
-                } else {
-                    (LEVEL_RATE, 1.0)
-                };
-                self.settling[d] = if k > 0 && rate > LEVEL_RATE { k + 1 } else { 0 };
-                let clipped = (e / spread).clamp(-WINSOR * sd, WINSOR * sd);
-                self.var[d] += NOISE_RATE * (clipped * clipped - self.var[d]);
-                self.trend[d] += TREND_RATE * e;
-                self.level[d] += rate.max(self.rate) * e + self.trend[d];
-                if let Some(e_other) = self.follow_other(d, v, rate, spread) {
-                    if self.var[d] > 0.0 {
-                        let clip = |e: f64| (e / spread).clamp(-WINSOR * sd, WINSOR * sd).powi(2);
-                        let share = (clip(e_other) - clip(e)) / self.var[d];
-                        if share.is_finite() {
-                            excess.0 += share;
-                            excess.1 += 1;
-                        }
-                    }
-                }
+                self.take_jump(d, v, e, restored.as_ref().map(|(known, age, _)| (known.as_slice(), *age)));
+            } else if let Some(share) = self.follow(d, v, e, sd) {
+                excess.0 += share;
+                excess.1 += 1;
             }
             if restored.is_none() {
                 let jump = jumped[d].then_some(threshold / self.weight(d));
@@ -410,6 +358,69 @@ impl Levels {
             }
         }
         self.choose_rate();
+    }
+
+    /// A reading of the warm-up: running means and sums of squares (Welford; what the warm-up
+    /// reports), and the readings for the fit at its end.
+    fn learn_warming_up(&mut self, x: &[f64]) {
+        let n = self.readings;
+        for (d, &v) in x.iter().enumerate() {
+            let delta = v - self.level[d];
+            self.level[d] += delta / n as f64;
+            self.var[d] += delta * (v - self.level[d]);
+            self.home[d] = self.level[d];
+        }
+        self.warmup.push(x.to_vec());
+        if n == WARMUP {
+            self.settle_warmup();
+        }
+    }
+
+    /// Dimension `d` jumped to `v` (`e` from its level): a new normal, the level moves at once
+    /// (to the known level it came back to, `restored`: that level and the readings since it
+    /// was left; or to the reading, and then averages the readings that follow); the noise is
+    /// not the jump.
+    fn take_jump(&mut self, d: usize, v: f64, e: f64, restored: Option<(&[f64], u64)>) {
+        (self.level[d], self.settling[d]) = match restored {
+            Some((known, age)) => (known[d] + self.trend[d] * age as f64, 0),
+            None => (v + self.trend[d], 1),
+        };
+        if self.var[d] == 0.0 {
+            // It had never moved: its first step is its quantum (a battery percentage, a
+            // counter, a switch), and the same step again is [`QUANTUM_Z`]σ, no news.
+            self.var[d] = (e / QUANTUM_Z).powi(2);
+        }
+        // The other level jumps with it.
+        if let Some(o) = self.other.level.get_mut(d) {
+            *o = self.level[d];
+            if self.other.var[d] == 0.0 {
+                self.other.var[d] = self.var[d];
+            }
+        }
+    }
+
+    /// Dimension `d` read `v`, `e` from its level of noise `sd`, and no jump: level, trend and
+    /// noise learn from it, and the other level too. Returns how much larger the other level's
+    /// squared error was than this one's, in the noise's variance (None where there is no other
+    /// level yet or no noise).
+    fn follow(&mut self, d: usize, v: f64, e: f64, sd: f64) -> Option<f64> {
+        // While settling, the level is the mean of the readings since the jump: its error adds
+        // 1/k of the noise's variance to the reading's, which the noise estimate leaves out.
+        let k = self.settling[d];
+        let (rate, spread) =
+            if k > 0 { (1.0 / (k + 1) as f64, (1.0 + 1.0 / k as f64).sqrt()) } else { (LEVEL_RATE, 1.0) };
+        self.settling[d] = if k > 0 && rate > LEVEL_RATE { k + 1 } else { 0 };
+        let clipped = (e / spread).clamp(-WINSOR * sd, WINSOR * sd);
+        self.var[d] += NOISE_RATE * (clipped * clipped - self.var[d]);
+        self.trend[d] += TREND_RATE * e;
+        self.level[d] += rate.max(self.rate) * e + self.trend[d];
+        let e_other = self.follow_other(d, v, rate, spread)?;
+        if self.var[d] <= 0.0 {
+            return None;
+        }
+        let clip = |e: f64| (e / spread).clamp(-WINSOR * sd, WINSOR * sd).powi(2);
+        let share = (clip(e_other) - clip(e)) / self.var[d];
+        share.is_finite().then_some(share)
     }
 
     /// A reading after the [`EARLY`]th, before the warm-up is over: its deviation from the fit
