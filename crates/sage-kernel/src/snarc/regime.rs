@@ -57,7 +57,8 @@ pub const READINGS: usize = 8;
 /// Errors under this many running standard deviations are no evidence of a quieter noise.
 const HELD: f64 = 0.01;
 
-/// One sequential test: the evidence so far, and the squared errors since it last stood at zero.
+/// One sequential test: the evidence so far, and the errors counted since it last stood at zero
+/// (their sum, the sum of their squares, how many).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 struct Cusum {
     evidence: f64,
@@ -168,8 +169,8 @@ const CHANNEL_RAISED_FOR: usize = 200;
 
 /// The watch on the noise of a channel's dimensions together (a motor that runs shakes all of
 /// an encoder's joints): the same louder test as a dimension's, its evidence summed over the
-/// dimensions of each reading, so that sixteen dimensions whose noise tripled are found in
-/// three readings, not ten. Its estimate is the variance, in running variances, of the errors
+/// dimensions of each reading, so that sixteen dimensions whose noise tripled are found within
+/// a few readings (one alone takes ten or more). Its estimate is the variance, in running variances, of the errors
 /// of the dimensions taken as noise, each around its own mean over the readings (a level that
 /// lags a swing errs to one side): the factor by which every dimension's noise grew.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -191,7 +192,7 @@ impl ChannelWatch {
     /// where the channel's noise grew for good.
     pub fn observe(&mut self, evidence: f64, z: &[(usize, f64)]) -> Option<f64> {
         if self.since_raised > 0 {
-            self.since_raised += 1;
+            self.since_raised = self.since_raised.saturating_add(1);
         }
         if self.evidence <= 0.0 {
             self.readings = 0;
