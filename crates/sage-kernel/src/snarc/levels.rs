@@ -327,6 +327,7 @@ impl Levels {
         }
         let mut excess = (0.0, 0usize);
         let mut louder = (0.0, Vec::with_capacity(if self.watch.len() > 1 { x.len() } else { 0 }));
+        let mut quieter = Vec::with_capacity(louder.1.capacity());
         for (d, &v) in x.iter().enumerate() {
             let sd = self.noise(d);
             let e = v - self.level[d];
@@ -343,6 +344,7 @@ impl Levels {
                     louder.0 += regime::louder_evidence(z2);
                     if jump.is_none() {
                         louder.1.push((d, e / sd));
+                        quieter.push(z2);
                     }
                 }
                 self.take_noise_change(d, e, jump);
@@ -355,6 +357,8 @@ impl Levels {
         if restored.is_none() && self.watch.len() > 1 {
             if let Some(factor) = self.channel_watch.observe(louder.0, &louder.1) {
                 self.take_louder_channel(factor);
+            } else if let Some(factor) = self.channel_watch.observe_quiet(&quieter, jumped.contains(&true)) {
+                self.take_quieter_channel(factor);
             }
         }
         self.choose_rate();
@@ -617,6 +621,23 @@ impl Levels {
                 if let Some(o) = self.other.var.get_mut(d) {
                     *o *= factor;
                 }
+            }
+        }
+    }
+
+    /// The noise of the dimensions together fell back by `factor` ([`regime::ChannelWatch`]):
+    /// the running variance of every dimension the watches raised takes it, no lower than before
+    /// the raise, and the other level's too.
+    fn take_quieter_channel(&mut self, factor: f64) {
+        for (d, w) in self.watch.iter_mut().enumerate() {
+            let before = w.raised_above();
+            if before > 0.0 && self.var[d] > before {
+                let var = (self.var[d] * factor).max(before);
+                self.var[d] = var;
+                if let Some(o) = self.other.var.get_mut(d) {
+                    *o = var;
+                }
+                w.lowered_to(var);
             }
         }
     }

@@ -19,10 +19,11 @@
 //!   dimension's running variance is multiplied by it, by [`LOUDER`] at most at once.
 //! - **A dimension louder** ([`Watch`]): the same, one dimension alone, from at least
 //!   [`READINGS`] readings it took as noise.
-//! - **A dimension quieter** ([`Watch`]), only after a raise: the mean squared error of at least
-//!   [`READINGS`] readings with [`PRIOR`] readings' worth of the running variance beside them,
-//!   down to the variance before the raise at most. Errors of almost nothing (a value that
-//!   holds: a battery percentage, a counter, while the level settles on it) are no evidence.
+//! - **Quieter**, only after a raise, the channel's dimensions together
+//!   ([`ChannelWatch::observe_quiet`]) or one alone ([`Watch`]): the mean squared error of the
+//!   readings with [`PRIOR`] readings' worth of the running variance beside them, down to the
+//!   variance before the raise at most. Errors of almost nothing (a value that holds: a battery
+//!   percentage, a counter, while the level settles on it) are no evidence.
 //!
 //! A reading the level took as a jump counts as evidence as a reading at the threshold would,
 //! and not in the estimates: a noise that grows makes jumps, while a jump or a spike now and
@@ -30,9 +31,9 @@
 //! level is not watched (a signal that flips between two levels is no louder noise).
 //!
 //! In `levels`' test (16 dimensions whose noise triples for 150 readings, spikes throughout, 10
-//! runs): news at 27 of the loud readings instead of 496, and 15 of 80 jumps of 7σ after the
+//! runs): news at 27 of the loud readings instead of 496, and 2 of 80 jumps of 7σ after the
 //! noise falls back missed instead of 40. On the `shaky` scenario family (noise two to five
-//! times as large for 60 to 200 ticks; tuning seeds 0-19): recall 0.990 and precision 0.702
+//! times as large for 60 to 200 ticks; tuning seeds 0-19): recall 0.998 and precision 0.698
 //! instead of 0.960 and 0.267 (decision 0013).
 
 /// The louder variance the first test looks for, as a multiple of the running one.
@@ -183,6 +184,10 @@ pub struct ChannelWatch {
     squares: (f64, usize),
     /// Readings since the channel's noise was last found louder (0: never).
     since_raised: usize,
+    /// After a raise, the test for a quieter noise over the dimensions together: its evidence,
+    /// the sum of the squared standardized errors since it last stood at zero, how many, and
+    /// over how many readings.
+    quieter: (f64, f64, usize, usize),
 }
 
 impl ChannelWatch {
@@ -227,7 +232,58 @@ impl ChannelWatch {
     }
 }
 
+impl ChannelWatch {
+    /// After the channel's noise was found louder, one reading for the quieter test: `z2`, the
+    /// squared errors in running variances of the dimensions taken as noise (a jump among the
+    /// dimensions starts the test again: `jumped`). Returns the factor the raised dimensions'
+    /// running variances take where the channel's noise fell back (each no lower than before
+    /// its raise: `levels`).
+    pub fn observe_quiet(&mut self, z2: &[f64], jumped: bool) -> Option<f64> {
+        if self.since_raised == 0 {
+            return None;
+        }
+        if jumped {
+            self.quieter = (0.0, 0.0, 0, 0);
+            return None;
+        }
+        let counted: Vec<f64> = z2.iter().copied().filter(|z| z.is_finite() && *z > HELD * HELD).collect();
+        if counted.is_empty() {
+            return None;
+        }
+        if self.quieter.0 <= 0.0 {
+            self.quieter = (0.0, 0.0, 0, 0);
+        }
+        let evidence: f64 = counted.iter().map(|&z| llr(z, QUIETER)).sum();
+        let q = &mut self.quieter;
+        q.0 = (q.0 + evidence).max(0.0);
+        q.1 += counted.iter().sum::<f64>();
+        q.2 += counted.len();
+        q.3 += 1;
+        if q.0 <= EVIDENCE || q.3 < CHANNEL_READINGS || q.2 < READINGS {
+            return None;
+        }
+        let n = q.2 as f64;
+        let factor = (q.1 + PRIOR) / (n + PRIOR);
+        self.quieter = (0.0, 0.0, 0, 0);
+        (factor < 1.0).then_some(factor)
+    }
+}
+
 impl Watch {
+    /// The channel's watch lowered the running variance to `var`: where that is back at the
+    /// variance before the raise, the dimension is no longer raised.
+    pub fn lowered_to(&mut self, var: f64) {
+        if var <= self.before {
+            self.before = 0.0;
+        }
+        self.quieter = Cusum::default();
+    }
+
+    /// The variance before the raise, where the running variance is raised (else 0).
+    pub fn raised_above(&self) -> f64 {
+        self.before
+    }
+
     /// The running variance was multiplied by the channel's watch from `before`: a quieter
     /// noise may take it back to there.
     pub fn raised_from(&mut self, before: f64) {

@@ -192,7 +192,8 @@ fn louder_for_a_while(seed: u64, loud: f64) -> (usize, usize) {
 fn a_noise_that_grows_is_taken_and_one_that_falls_back_is_too() {
     // Without the watches (`regime`), tripled noise was news at 42-61 of its 140 readings
     // (496 in the 10 runs), and 40 of the 80 jumps after it were missed; with each
-    // dimension's alone, 146 and 14; with the channel's beside them, 27 and 15.
+    // dimension's alone, 146 and 14; with the channel's beside them, 27 and 15; with the
+    // channel's quieter test too, 27 and 2.
     let (mut news_while_loud, mut missed) = (0, 0);
     for seed in 0..10 {
         let (n, m) = louder_for_a_while(seed, 3.0);
@@ -200,7 +201,7 @@ fn a_noise_that_grows_is_taken_and_one_that_falls_back_is_too() {
         missed += m;
     }
     assert!(news_while_loud <= 60, "{news_while_loud} in 10 runs");
-    assert!(missed <= 25, "{missed} of 80 jumps missed");
+    assert!(missed <= 8, "{missed} of 80 jumps missed");
     // Steady noise with its spikes: the jumps are news.
     let (quiet_news, quiet_missed) = (0..10).fold((0, 0), |(n, m), seed| {
         let (a, b) = louder_for_a_while(seed, 1.0);
