@@ -30,8 +30,9 @@
 //! fast, and 2100 to 2109, run once before a level the source had only swung away from stopped
 //! counting as known and the two levels were compared from the warm-up's end, and 2110 to 2119,
 //! run once before the noise estimate took a noise that changed for good, and 2120 to 2129, run
-//! once before a channel's noise that fell back was taken together; the held-out seeds start at
-//! 2130.)
+//! once before a channel's noise that fell back was taken together, and 2130 to 2139, run once
+//! before a change begun under the threshold and confirmed at the next reading counted; the
+//! held-out seeds start at 2140.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -57,7 +58,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2130;
+pub const HELD_OUT_FROM: u64 = 2140;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
@@ -479,6 +480,9 @@ pub struct FamilyFigures {
     pub skipped: f64,
     /// A few of the salient observations missed: `(seed, tick, source, reason, what happened)`.
     pub missed: Vec<(u64, u64, String, String, String)>,
+    /// Salient readings attended at their source's next reading, which confirmed the change
+    /// they began (counted in `salient_attended`).
+    pub confirmed_late: u64,
 }
 
 /// Run every seed of `seeds` of `family` through a kernel of the default configuration.
@@ -495,6 +499,7 @@ pub fn evaluate(family: &Family, seeds: &[u64]) -> Result<FamilyFigures, crate::
         precision: 0.0,
         skipped: 0.0,
         missed: vec![],
+        confirmed_late: 0,
     };
     for &seed in seeds {
         let r =
@@ -504,6 +509,7 @@ pub fn evaluate(family: &Family, seeds: &[u64]) -> Result<FamilyFigures, crate::
         f.salient_attended += r.salient_attended;
         f.trivial_attended += r.trivial_attended;
         f.runs += r.runs;
+        f.confirmed_late += r.confirmed_late;
         for (tick, source, why, what) in r.missed {
             if f.missed.len() < 8 {
                 f.missed.push((seed, tick, source, why, what));

@@ -82,6 +82,28 @@ pub struct AttentionReport {
     pub skipped: f64,
     /// Salient observations missed: `(tick, source, reason, what happened)`.
     pub missed: Vec<(u64, String, String, String)>,
+    /// Salient readings ignored but attended at their source's next reading, which confirmed
+    /// the change they began (counted in `salient_attended`).
+    pub confirmed_late: u64,
+}
+
+/// A salient observation of `source` at tick index `index`, recorded as missed, attended late
+/// after all (held and offered again, or its change confirmed at the next reading): counted as
+/// attended. Whether there was one.
+fn credit_missed(r: &mut AttentionReport, index: u64, source: &str) -> bool {
+    let before = r.missed.len();
+    r.missed.retain(|(t, src, _, _)| !(*t == index && src == source));
+    let found = r.missed.len() < before;
+    r.salient_attended += found as u64;
+    found
+}
+
+/// A reading of `source` that confirmed a change begun at tick `onset`, attended: the change's
+/// first reading, if labelled and missed, counts as attended (late). Whether it did.
+fn credit_onset(r: &mut AttentionReport, onset: Option<u64>, source: &str) -> bool {
+    let credited = onset.is_some_and(|t| credit_missed(r, t - 1, source));
+    r.confirmed_late += credited as u64;
+    credited
 }
 
 /// Run `scenario_text` (with labels) through a kernel made from `config`, with `driver` for
@@ -111,6 +133,7 @@ pub fn attention(
         runs: 0,
         skipped: 0.0,
         missed: vec![],
+        confirmed_late: 0,
     };
     let mut none = NoExecutor;
     let driver: &mut dyn Driver = match driver {
@@ -124,19 +147,21 @@ pub fn attention(
         for o in &report.observations {
             let attended = matches!(o.attention, Attention::Attended);
             if let Some(origin) = o.deferred_from {
-                // Held after being capped: attended now counts for the original observation.
-                if attended {
-                    let before = r.missed.len();
-                    r.missed.retain(|(t, src, _, _)| !(*t == origin - 1 && src == &o.source));
-                    if r.missed.len() < before {
-                        r.salient_attended += 1;
-                    } else if labels.get(&(origin - 1)).is_none_or(|l| !l.contains_key(&o.source)) {
-                        r.trivial_attended += 1;
-                    }
+                // Held after being capped: attended now counts for the original observation (or
+                // for the reading before it, where it confirmed a change that began there).
+                if attended
+                    && !credit_missed(&mut r, origin - 1, &o.source)
+                    && !credit_onset(&mut r, o.onset, &o.source)
+                    && labels.get(&(origin - 1)).is_none_or(|l| !l.contains_key(&o.source))
+                {
+                    r.trivial_attended += 1;
                 }
                 continue;
             }
             r.observations += 1;
+            // A reading that confirmed a change its source's previous reading began: attended,
+            // it counts for that reading, where the change was labelled.
+            let confirmed = attended && credit_onset(&mut r, o.onset, &o.source);
             match here.and_then(|l| l.get(&o.source)) {
                 Some(why) => {
                     r.salient += 1;
@@ -152,7 +177,7 @@ pub fn attention(
                         r.missed.push((index, o.source.clone(), why.clone(), what));
                     }
                 }
-                None => r.trivial_attended += attended as u64,
+                None => r.trivial_attended += (attended && !confirmed) as u64,
             }
         }
     });
@@ -512,7 +537,37 @@ pub(crate) fn route_sim(
 
 #[cfg(test)]
 mod tests {
-    use super::least_cost_for_quality;
+    use super::{attention, least_cost_for_quality};
+    use sage_kernel::rng::Rng;
+    use sage_kernel::KernelConfig;
+
+    #[test]
+    fn a_change_confirmed_at_its_next_reading_counts_for_its_first() {
+        // A 16-dimension channel of noise 1; at tick 300 a jump of dimension 4 whose first
+        // reading comes out at 3.6 (under the threshold, labelled salient) and whose next
+        // readings hold it at 5.4.
+        let mut rng = Rng::new(9);
+        let mut lines = vec![r#"{"scenario": "confirm", "tick_s": 1.0, "seed": 9, "end": 310}"#.to_string()];
+        for t in 0..310 {
+            let mut x: Vec<f64> = (0..16).map(|_| rng.normal()).collect();
+            let label = match t {
+                300 => {
+                    x[4] = 3.6;
+                    r#", "salient": {"arm": "jump"}"#
+                }
+                301..=303 => {
+                    x[4] = 5.4 + 0.2 * rng.normal();
+                    ""
+                }
+                _ => "",
+            };
+            let values: Vec<String> = x.iter().map(|v| format!("{v:.4}")).collect();
+            lines.push(format!(r#"{{"t": {t}, "sensors": {{"arm": [{}]}}{label}}}"#, values.join(", ")));
+        }
+        let r = attention(&lines.join("\n"), KernelConfig::default(), None).unwrap();
+        assert_eq!((r.salient, r.salient_attended, r.confirmed_late), (1, 1, 1), "{r:?}");
+        assert!(r.missed.is_empty(), "{r:?}");
+    }
 
     #[test]
     fn the_least_cost_mixes_the_cheap_and_the_good_choice_just_enough() {

@@ -47,6 +47,13 @@ pub fn attention(r: &AttentionReport, source: &str, model_line: Option<&str>) ->
         r.salient,
         verdict(r.recall >= RECALL_GOAL)
     );
+    if r.confirmed_late > 0 {
+        let _ = writeln!(
+            out,
+            "    of which {} at their source's next reading, which confirmed a change their own reading began under the threshold",
+            r.confirmed_late
+        );
+    }
     let _ = writeln!(
         out,
         "  compute skipped            {:.3}  ({} runs for {} observations; running on every one = 1.0 of the compute)   goal >= {SKIP_GOAL:.2}  {}",
@@ -110,6 +117,12 @@ pub fn families(all: &[crate::families::FamilyFigures], tuning: bool) -> String 
                 writeln!(out, "  missed in {} (seed {seed}): tick {tick} {src} ({why}): {what}", f.family);
         }
     }
+    let late: u64 = all.iter().map(|f| f.confirmed_late).sum();
+    let caught: u64 = all.iter().map(|f| f.salient_attended).sum();
+    let _ = writeln!(
+        out,
+        "  {late} of the {caught} salient observations attended were caught at their source's next reading, which confirmed a change they began under the threshold"
+    );
     out
 }
 

@@ -159,6 +159,10 @@ impl Trace {
                 Some(t) => format!("{head} [held since tick {t}]"),
                 None => head,
             };
+            let head = match o.onset {
+                Some(t) => format!("{head} [confirms a change begun at tick {t}]"),
+                None => head,
+            };
             match &o.attention {
                 Attention::Ignored => {
                     if self.mode == TraceMode::Verbose {

@@ -461,7 +461,8 @@ pub struct Kernel {
     window_start: u64,
     pending: Vec<Feedback>,
     total_swaps: u64,
-    last_dims: BTreeMap<String, crate::snarc::Dims>,
+    /// Per source: the dimensions of its last observation and the tick it came in.
+    last_dims: BTreeMap<String, (crate::snarc::Dims, u64)>,
     deferred: Vec<Deferred>,
     running: Vec<RunningJob>,
     awaiting: Vec<jobs::Awaiting>,
@@ -474,6 +475,9 @@ pub struct Kernel {
 #[derive(Debug, Clone)]
 struct Deferred {
     origin: u64,
+    /// Where the observation confirmed a change: the tick the change began
+    /// ([`ObservationReport::onset`]).
+    onset: Option<u64>,
     /// When its hold began (the tick and the time it was seen, or the last tick of a state
     /// that ran nothing: what a dream holds is held again once the kernel wakes).
     since_tick: u64,
@@ -734,7 +738,7 @@ impl Kernel {
             // reward, and the salience weights, learn from that.
             if let (Some(stream), Some(reward)) = (&f.stream, f.reward) {
                 self.snarc.record_outcome(stream, reward);
-                if let Some(dims) = self.last_dims.get(stream) {
+                if let Some((dims, _)) = self.last_dims.get(stream) {
                     self.snarc.learn(dims, reward);
                 }
             }

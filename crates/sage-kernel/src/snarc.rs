@@ -101,6 +101,11 @@ pub struct Salience {
     /// The rule's evidence: a sensor reading's surprise, a message's strongest cue.
     #[serde(default)]
     pub evidence: f64,
+    /// A sensor reading that confirms a change its source's previous reading began under the
+    /// deviation threshold ([`levels::Deviation::confirmed`]): the change is news from that
+    /// reading on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub confirms: bool,
 }
 
 /// SNARC weights; they always sum to 1.
@@ -344,7 +349,7 @@ impl Snarc {
             Some(s) => clamp01(0.5 * base + 0.5 * clamp01(s)),
             None => base,
         };
-        Salience { dims, total, confidence, semantic: semantic.map(clamp01), evidence }
+        Salience { dims, total, confidence, semantic: semantic.map(clamp01), evidence, confirms: false }
     }
 
     /// Score one frame of numeric sensor readings observed together. Conflict compares the
@@ -358,7 +363,7 @@ impl Snarc {
                 return Err(SnarcError::NotFinite { sensor: name.to_string(), index: i });
             }
         }
-        let mut dims: Vec<(Dims, f64)> = Vec::with_capacity(frame.len());
+        let mut dims: Vec<(Dims, f64, bool)> = Vec::with_capacity(frame.len());
         for (name, v) in frame {
             self.uses += 1;
             if !self.sensors.contains_key(*name) && self.sensors.len() >= MAX_STREAMS {
@@ -401,11 +406,14 @@ impl Snarc {
                     conflict[j] = conflict[j].max(c);
                 }
             }
-            for ((d, _), c) in dims.iter_mut().zip(conflict) {
+            for ((d, _, _), c) in dims.iter_mut().zip(conflict) {
                 d.conflict = c;
             }
         }
-        Ok(dims.into_iter().map(|(d, evidence)| self.finish(d, None, evidence)).collect())
+        Ok(dims
+            .into_iter()
+            .map(|(d, evidence, confirms)| Salience { confirms, ..self.finish(d, None, evidence) })
+            .collect())
     }
 
     /// Score a text message from `source`. `semantic` is an optional external importance score
@@ -570,16 +578,20 @@ impl Snarc {
 /// recently; past it, from 0.35 (attention in WAKE) to 1 at 6σ; novelty: how far
 /// it is from every level it held recently (1 for a source's first reading); arousal: how far
 /// it is from the slow home level. Nothing counts during a source's first [`levels::EARLY`]
-/// readings.
-fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64) {
+/// readings. A reading that confirms a change its source's last reading began under the
+/// threshold ([`levels::Deviation::confirmed`]) is news as a deviation of the two readings'
+/// mean would be; the flag returned says so.
+fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64, bool) {
     let norm = l2(v);
-    let (surprise, novelty, arousal) = match &mut track.levels {
+    let (surprise, novelty, arousal, confirms) = match &mut track.levels {
         Some(l) if l.dims() == v.len() => {
             let d = l.observe(v);
             if d.warm {
-                let news = d.z >= d.threshold && !d.returned();
+                let confirms = d.confirmed > 0.0;
+                let news = (d.z >= d.threshold && !d.returned()) || confirms;
                 let surprise = if news {
-                    EVIDENCE_FLOOR + (1.0 - EVIDENCE_FLOOR) * ramp(d.z, d.threshold, Z_SALIENT)
+                    let z = if confirms { d.z.max(d.confirmed) } else { d.z };
+                    EVIDENCE_FLOOR + (1.0 - EVIDENCE_FLOOR) * ramp(z, d.threshold, Z_SALIENT)
                 } else {
                     0.0
                 };
@@ -587,19 +599,20 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64) {
                     surprise,
                     ramp(d.z_known, d.threshold, 2.0 * Z_SALIENT),
                     ramp(d.z_home, d.threshold, 2.0 * Z_SALIENT),
+                    confirms,
                 )
             } else {
-                (0.0, 0.0, 0.0)
+                (0.0, 0.0, 0.0, false)
             }
         }
         Some(_) => {
             // A shape change is maximally surprising; the levels start again.
             track.levels = Some(Levels::new(v));
-            (1.0, 1.0, 0.0)
+            (1.0, 1.0, 0.0, false)
         }
         None => {
             track.levels = Some(Levels::new(v));
-            (0.0, 1.0, 0.0)
+            (0.0, 1.0, 0.0, false)
         }
     };
     // Reward: expected value of similar past outcomes.
@@ -613,7 +626,7 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64) {
         reward,
         conflict: 0.0,
     };
-    (dims, dims.surprise)
+    (dims, dims.surprise, confirms)
 }
 
 /// 0 at or below `from`, 1 at or above `to`, linear in between.

@@ -25,6 +25,11 @@ pub struct ObservationReport {
     /// For an observation capped at an earlier tick and offered again: that tick.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deferred_from: Option<u64>,
+    /// For a sensor reading that confirms a change its source's previous reading began under
+    /// the deviation threshold ([`crate::snarc::Salience::confirms`]): the tick of that reading,
+    /// where the change began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onset: Option<u64>,
 }
 
 /// Whether and how an observation was attended.

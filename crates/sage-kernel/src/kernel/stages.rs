@@ -222,26 +222,30 @@ impl Kernel {
                     confidence: 0.0,
                     semantic: None,
                     evidence: 0.0,
+                    confirms: false,
                 })),
                 Payload::Text(t) => Ok(self.score_text(ctx, &o.source, t, o.semantic, executor)),
             };
             // In the real-time kernel an ambiguous text waits for a scoring job.
             if let (Ok(s), Payload::Text(_)) = (&sal, &o.payload) {
                 if let Some(job) = self.await_score(ctx, o, *s) {
-                    self.remember_dims(&o.source, s.dims);
+                    self.remember_dims(&o.source, s.dims, ctx.tick);
                     ctx.reports.push(ObservationReport {
                         source: o.source.clone(),
                         class: o.class(s.dims.arousal).to_string(),
                         salience: Some(*s),
                         attention: Attention::Scoring { job },
                         deferred_from: None,
+                        onset: None,
                     });
                     continue;
                 }
             }
-            if let Ok(s) = &sal {
-                self.remember_dims(&o.source, s.dims);
-            }
+            // A reading that confirms a change: the change began at the source's reading before.
+            let onset = match &sal {
+                Ok(s) => self.remember_dims(&o.source, s.dims, ctx.tick).filter(|_| s.confirms),
+                Err(_) => None,
+            };
             ctx.reports.push(match sal {
                 Ok(s) => ObservationReport {
                     source: o.source.clone(),
@@ -249,6 +253,7 @@ impl Kernel {
                     salience: Some(s),
                     attention: Attention::Ignored,
                     deferred_from: None,
+                    onset,
                 },
                 Err(e) => ObservationReport {
                     source: o.source.clone(),
@@ -256,6 +261,7 @@ impl Kernel {
                     salience: None,
                     attention: Attention::Rejected { error: e.to_string() },
                     deferred_from: None,
+                    onset: None,
                 },
             });
         }
@@ -269,6 +275,7 @@ impl Kernel {
                 salience: Some(salience),
                 attention: Attention::Ignored,
                 deferred_from: Some(origin),
+                onset: None,
             });
             ctx.observations.push(obs);
         }
@@ -289,6 +296,7 @@ impl Kernel {
                 salience: Some(d.salience),
                 attention: Attention::Ignored,
                 deferred_from: Some(d.origin),
+                onset: d.onset,
             });
             ctx.observations.push(d.obs);
         }
@@ -378,18 +386,21 @@ impl Kernel {
         s
     }
 
-    fn remember_dims(&mut self, source: &str, dims: crate::snarc::Dims) {
+    /// Remember `source`'s last observation (its dimensions, come in at `tick`); returns the tick
+    /// of the one before.
+    fn remember_dims(&mut self, source: &str, dims: crate::snarc::Dims, tick: u64) -> Option<u64> {
         match self.last_dims.get_mut(source) {
-            Some(d) => *d = dims,
+            Some(d) => return Some(std::mem::replace(d, (dims, tick)).1),
             None => {
                 // Sources are named by the outside world: as many as SNARC remembers (the
                 // feedback a forgotten source gets no longer teaches the weights).
                 if self.last_dims.len() >= 2 * crate::snarc::MAX_STREAMS {
                     self.last_dims.pop_first();
                 }
-                self.last_dims.insert(source.to_string(), dims);
+                self.last_dims.insert(source.to_string(), (dims, tick));
             }
         }
+        None
     }
 
     /// The observations above the attention threshold, most salient first, within the
@@ -478,6 +489,7 @@ impl Kernel {
             ctx.held_since.iter().find(|(j, _, _)| *j == i).map_or((ctx.now, ctx.tick), |(_, t, k)| (*t, *k));
         let held = Deferred {
             origin: ctx.reports[i].deferred_from.unwrap_or(ctx.tick),
+            onset: ctx.reports[i].onset,
             since_tick,
             seen_at,
             obs: ctx.observations[i].clone(),

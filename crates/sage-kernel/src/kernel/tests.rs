@@ -417,3 +417,30 @@ fn a_plan_reallocates_within_the_budget_and_a_bad_one_is_rejected() {
     );
     assert!((bad.grants[0] - bad.grants[1]).abs() < bad.grants[0], "heuristic grants kept: {:?}", bad.grants);
 }
+
+#[test]
+fn a_reading_that_confirms_a_change_names_the_tick_the_change_began() {
+    let mut k = kernel();
+    let mut rng = crate::rng::Rng::new(5);
+    let reading = |rng: &mut crate::rng::Rng| (0..16).map(|_| rng.normal()).collect::<Vec<f64>>();
+    let mut t = 0.0;
+    for _ in 0..300 {
+        k.tick(t, &[Observation::sensor("arm", reading(&mut rng))], false);
+        t += 1.0;
+    }
+    // A jump whose first reading, with its noise, comes out under the threshold (3.6σ), and
+    // whose second confirms it.
+    let mut first = reading(&mut rng);
+    first[7] = 3.6;
+    let r = k.tick(t, &[Observation::sensor("arm", first)], false);
+    let began = r.tick;
+    assert_eq!(r.observations[0].attention, Attention::Ignored);
+    assert_eq!(r.observations[0].onset, None);
+    let mut second = reading(&mut rng);
+    second[7] = 5.4;
+    let r = k.tick(t + 1.0, &[Observation::sensor("arm", second)], false);
+    let o = &r.observations[0];
+    assert!(o.salience.is_some_and(|s| s.confirms), "{o:?}");
+    assert_eq!(o.onset, Some(began));
+    assert_eq!(o.attention, Attention::Attended);
+}

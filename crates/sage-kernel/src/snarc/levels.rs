@@ -120,6 +120,34 @@ pub fn threshold(dims: usize, dof: f64) -> f64 {
     pool::t_two_sided_quantile(p, dof)
 }
 
+/// Readings of pure noise in which some dimension lies past the confirmation threshold
+/// ([`confirm_threshold`]) on the same side two readings running: one in ten thousand.
+const PAIR_FALSE_ALARM: f64 = 1e-4;
+
+/// Where a deviation under [`threshold`] may be the first reading of a change: noise alone puts
+/// some one of `dims` dimensions past it, on the same side, two readings running once in
+/// [`PAIR_FALSE_ALARM`]⁻¹ readings (each reading beyond it on one side with probability
+/// `√(PAIR_FALSE_ALARM / 2 dims)`), as Student's t has it for `dof` degrees of freedom: for 16
+/// dimensions 2.9 once the noise is well known (one dimension 2.5, 256 dimensions 3.3). A jump
+/// whose first reading, with its own noise, falls under [`threshold`] is news at its second
+/// ([`Deviation::confirmed`]).
+pub fn confirm_threshold(dims: usize, dof: f64) -> f64 {
+    let one_side = (PAIR_FALSE_ALARM / (2.0 * dims.max(1) as f64)).sqrt();
+    pool::t_two_sided_quantile(2.0 * one_side, dof)
+}
+
+/// A dimension whose last reading lay between [`confirm_threshold`] and [`threshold`]: the
+/// possible first reading of a change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pending {
+    dim: usize,
+    /// Its deviation, signed.
+    z: f64,
+    /// The dimension's noise variance before that reading taught it (a change's first reading
+    /// is not noise).
+    var: f64,
+}
+
 /// Readings a level held for `held` readings is remembered for once left.
 fn remembered_for(held: u64) -> u64 {
     if held >= KNOWN_FOR {
@@ -143,6 +171,11 @@ pub struct Deviation {
     /// Level and noise are estimated well enough for deviations to count (from the reading after
     /// the [`EARLY`]th).
     pub warm: bool,
+    /// A change confirmed: some dimension lay past [`confirm_threshold`], under [`threshold`],
+    /// at the source's last reading and lies past it again, on the same side, at this one. The
+    /// two readings' mean deviation, at least the threshold (0 where nothing was confirmed).
+    /// The dimension takes the new level as a jump's does.
+    pub confirmed: f64,
 }
 
 impl Deviation {
@@ -207,6 +240,8 @@ pub struct Levels {
     /// those it moderated (theirs over its own: below 1 while its own noise estimate is the
     /// less certain).
     unpooled_weight: f64,
+    /// The dimensions whose last reading may have begun a change ([`confirm_threshold`]).
+    pending: Vec<Pending>,
 }
 
 impl Levels {
@@ -230,6 +265,7 @@ impl Levels {
             watch: Vec::new(),
             channel_watch: regime::ChannelWatch::default(),
             unpooled_weight: 1.0,
+            pending: Vec::new(),
         }
     }
 
@@ -272,7 +308,7 @@ impl Levels {
         let warm = self.readings >= WARMUP;
         if !warm && self.readings >= EARLY {
             let deviation = self.early(x);
-            self.learn(x, deviation.threshold, None);
+            self.learn(x, deviation.threshold, None, &[]);
             return deviation;
         }
         let threshold = threshold(x.len(), self.dof(true));
@@ -288,11 +324,46 @@ impl Levels {
             .min_by(|a, b| a.0.total_cmp(&b.0));
         let z_known = nearest.map_or(z, |(k, _)| k.min(z));
         let z_home = self.distance(x, &self.home);
-        let deviation = Deviation { z, z_known, z_home, threshold, warm };
+        let mut deviation = Deviation { z, z_known, z_home, threshold, warm, confirmed: 0.0 };
         // Back at a known level: that level, estimated over many readings, is restored.
         let back_to = nearest.filter(|_| warm && deviation.returned()).map(|(_, i)| i);
-        self.learn(x, threshold, back_to);
+        let confirmed = if warm && back_to.is_none() {
+            self.confirm(x, threshold)
+        } else {
+            self.pending.clear();
+            Vec::new()
+        };
+        deviation.confirmed = confirmed.iter().map(|&(_, _, z)| z.max(threshold)).fold(0.0, f64::max);
+        self.learn(x, threshold, back_to, &confirmed);
         deviation
+    }
+
+    /// The dimensions whose last reading lay between [`confirm_threshold`] and `threshold` and
+    /// whose reading `x` lies past the confirmation threshold again, on the same side (past
+    /// `threshold` too, where the change is news on its own, but began a reading earlier):
+    /// `(dimension, its noise variance before the change's first reading, the two readings'
+    /// mean deviation)`. The dimensions that may begin a change at `x` are kept for the next
+    /// reading.
+    fn confirm(&mut self, x: &[f64], threshold: f64) -> Vec<(usize, f64, f64)> {
+        let confirm_at = confirm_threshold(x.len(), self.dof(true));
+        let before = std::mem::take(&mut self.pending);
+        let mut confirmed = Vec::new();
+        for (d, &v) in x.iter().enumerate() {
+            let z = ((v - self.level[d]) / self.noise(d)).clamp(-Z_MAX, Z_MAX) * self.weight(d);
+            if z.abs() < confirm_at {
+                continue;
+            }
+            let first = before.iter().find(|p| p.dim == d && p.z.signum() == z.signum());
+            match first.map(|p| (p, (p.z.abs() + z.abs()) / 2.0)) {
+                Some((p, mean)) if mean >= threshold || z.abs() >= threshold => {
+                    confirmed.push((d, p.var, mean))
+                }
+                Some(_) => {}
+                None if z.abs() < threshold => self.pending.push(Pending { dim: d, z, var: self.var[d] }),
+                None => {}
+            }
+        }
+        confirmed
     }
 
     /// Degrees of freedom of the running noise estimates: the readings behind them (at most the
@@ -304,16 +375,25 @@ impl Levels {
         (self.readings.saturating_sub(1) as f64 + added).clamp(1.0, memory)
     }
 
-    fn learn(&mut self, x: &[f64], threshold: f64, back_to: Option<usize>) {
+    /// Learn from reading `x`: `back_to`, the known level it returned to; `confirmed`, the
+    /// dimensions whose change it confirmed ([`Levels::confirm`]), which take it as a jump.
+    fn learn(&mut self, x: &[f64], threshold: f64, back_to: Option<usize>, confirmed: &[(usize, f64, f64)]) {
         self.readings += 1;
         if self.readings <= WARMUP {
             self.learn_warming_up(x);
             return;
         }
+        // A change's first reading was no noise: its dimension's noise is what it was before.
+        for &(d, var, _) in confirmed {
+            self.var[d] = var;
+        }
         let jumped: Vec<bool> = x
             .iter()
             .enumerate()
-            .map(|(d, &v)| (v - self.level[d]).abs() / self.noise(d) * self.weight(d) >= threshold)
+            .map(|(d, &v)| {
+                (v - self.level[d]).abs() / self.noise(d) * self.weight(d) >= threshold
+                    || confirmed.iter().any(|c| c.0 == d)
+            })
             .collect();
         let restored = back_to
             .and_then(|i| self.known.get(i))
@@ -474,7 +554,7 @@ impl Levels {
             to_before = to_before.max(known.map_or(here, |b| far(b + fit.slope, 1.0)));
         }
         let z_known = z.min(to_last).min(to_before);
-        Deviation { z, z_known, z_home: z, threshold, warm: true }
+        Deviation { z, z_known, z_home: z, threshold, warm: true, confirmed: 0.0 }
     }
 
     /// The warm-up's fit of each dimension of `x` judged: from [`ROBUST_FROM`] readings the fit

@@ -429,3 +429,88 @@ fn a_constant_channel_that_moves_is_far_not_infinite() {
     let d = l.observe(&[2.0, 1.0]);
     assert!(d.z.is_finite() && d.z >= Z_SALIENT);
 }
+
+#[test]
+fn confirmation_thresholds_lie_under_the_threshold_and_grow_with_dimensions() {
+    let settled = 2.0 / NOISE_RATE - 1.0;
+    let (c1, c16, c256) =
+        (confirm_threshold(1, settled), confirm_threshold(16, settled), confirm_threshold(256, settled));
+    assert!((2.4..2.6).contains(&c1), "{c1}");
+    assert!((2.8..3.0).contains(&c16), "{c16}");
+    assert!((3.2..3.4).contains(&c256), "{c256}");
+    for dims in [1, 16, 256, 4096] {
+        assert!(confirm_threshold(dims, settled) < threshold(dims, settled));
+        assert!(confirm_threshold(dims, 40.0) > confirm_threshold(dims, settled));
+    }
+}
+
+/// Levels of 16 dimensions of noise 1 around 0, warmed up and settled.
+fn settled_levels(rng: &mut Rng) -> Levels {
+    let mut l = Levels::new(&noisy(rng, 16, 0.0, 1.0));
+    for _ in 0..300 {
+        l.observe(&noisy(rng, 16, 0.0, 1.0));
+    }
+    l
+}
+
+#[test]
+fn a_jump_whose_first_reading_falls_under_the_threshold_is_news_at_its_second() {
+    let mut rng = Rng::new(21);
+    let mut l = settled_levels(&mut rng);
+    let noise = l.noise(3);
+    let mut first = noisy(&mut rng, 16, 0.0, 0.3);
+    first[3] = 3.7 * noise;
+    let d = l.observe(&first);
+    assert!(d.z < d.threshold && d.confirmed == 0.0, "{d:?}");
+    let mut second = noisy(&mut rng, 16, 0.0, 0.3);
+    second[3] = 5.5 * noise;
+    let d = l.observe(&second);
+    assert!(d.confirmed >= d.threshold, "{d:?}");
+    assert!((d.confirmed - 4.5).abs() < 0.5, "the two readings' mean deviation: {d:?}");
+    // The first reading was no noise: the noise is what it was before it.
+    assert!((l.noise(3) / noise - 1.0).abs() < 0.01, "{} against {noise}", l.noise(3));
+    // The level took the change: the third reading at it is no news.
+    let mut third = noisy(&mut rng, 16, 0.0, 0.3);
+    third[3] = 5.2 * noise;
+    let d = l.observe(&third);
+    assert!(d.z < d.threshold && d.confirmed == 0.0, "{d:?}");
+}
+
+#[test]
+fn a_small_shift_or_a_spike_back_is_not_confirmed() {
+    let mut rng = Rng::new(22);
+    let mut l = settled_levels(&mut rng);
+    let noise = l.noise(5);
+    // Two readings past the confirmation threshold whose mean is under the threshold: a shift
+    // smaller than news.
+    for _ in 0..2 {
+        let mut x = noisy(&mut rng, 16, 0.0, 0.3);
+        x[5] = 3.3 * noise;
+        let d = l.observe(&x);
+        assert_eq!(d.confirmed, 0.0, "{d:?}");
+    }
+    for _ in 0..50 {
+        l.observe(&noisy(&mut rng, 16, 0.0, 1.0));
+    }
+    // A reading past it on one side, then on the other: noise, not a change.
+    for z in [3.8, -3.8] {
+        let mut x = noisy(&mut rng, 16, 0.0, 0.3);
+        x[5] = z * noise;
+        assert_eq!(l.observe(&x).confirmed, 0.0);
+    }
+}
+
+#[test]
+fn noise_alone_is_confirmed_about_once_in_ten_thousand_readings() {
+    let mut rng = Rng::new(23);
+    let mut l = settled_levels(&mut rng);
+    let (mut confirmed, mut news) = (0, 0);
+    for _ in 0..20_000 {
+        let d = l.observe(&noisy(&mut rng, 16, 0.0, 1.0));
+        confirmed += usize::from(d.confirmed > 0.0);
+        news += usize::from(d.z >= d.threshold && !d.returned());
+    }
+    // Expected about 2 (PAIR_FALSE_ALARM), against about 20 single readings past the threshold.
+    assert!(confirmed <= 8, "{confirmed} confirmations of noise ({news} readings past the threshold)");
+    assert!(news >= 5 && news <= 50, "{news}");
+}
