@@ -512,5 +512,5 @@ fn noise_alone_is_confirmed_about_once_in_ten_thousand_readings() {
     }
     // Expected about 2 (PAIR_FALSE_ALARM), against about 20 single readings past the threshold.
     assert!(confirmed <= 8, "{confirmed} confirmations of noise ({news} readings past the threshold)");
-    assert!(news >= 5 && news <= 50, "{news}");
+    assert!((5..=50).contains(&news), "{news}");
 }
