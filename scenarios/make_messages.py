@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-15
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-16
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -14,10 +14,12 @@ held-6 written to break the rule, held-11 in farm, building-site, ward and shop 
 shouted, terse and indirect in a home, a mine, an airport and a kitchen, held-13 on a ship, in a
 warehouse, a home and a wind farm, held-14 in a rail depot, a school, a greenhouse, a car park and
 a hotel, in radio calls, typos and text-speak), and its
-misses were then used to change the rule again, so every set but held-14 and held-15 is tuned on now
+misses were then used to change the rule again, so every set but held-14, held-15 and held-16 is tuned on now
 (held-15, in a brewery, a ski resort, a museum, a container port, a dental clinic, a care home, a
 drone hub and a data centre, politely indirect, passive and terse, was written in session 21 and
-run once: 40 of 40, nothing changed after it; decision 0013;
+run once: 40 of 40, nothing changed after it; held-16, in a theatre, a water works, an ice rink, a
+vault, a recycling line, a vineyard, a studio, a cleanroom and a metro tunnel, was written in
+session 23 without reading the rule's word lists and run once: 40 of 40; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 """
@@ -1086,6 +1088,72 @@ SETS = {
         ],
     ),
 
+    'held-16': (
+        [
+            'The stage rigging just snapped, a lighting bar is hanging by one cable',
+            'chlorine smell getting strong by the filter beds',
+            'Could someone, you I mean, take these reels up to the projection booth',
+            'Hold position, the ice resurfacer is coming out',
+            'Kid fell through the thin ice at the far end of the rink',
+            'A woman called Priya Raman is here to audit the vault, let her through',
+            'the conveyor in line 2 has jammed and is smoking',
+            'how many crates of Merlot are left in the cellar',
+            'Do you know where the spare defibrillator went',
+            'Bring the blue tote to studio B before we go live',
+            'Pressure in the sterilizer is climbing past the red line',
+            "Guard says there's an unmarked van idling at the loading bay",
+            'Swing the camera dolly back to mark one',
+            'Lock down the cleanroom, we have a contamination breach',
+            'someone is screaming in the tunnel near platform 4',
+            'There are loose wires dangling over the walkway in hall C',
+            "Rider came off a bike at the depot exit and isn't moving",
+            'Vault door alarm went off twice in the last minute',
+            "please stop the sorting line, there's a hand caught in it",
+            'The new forklift operator, Tomasz, starts today, show him around',
+            'What time does the last train clear the tunnel',
+            'Grab the first aid kit and head to the grape press',
+            'Gas cylinders are rolling loose on the truck bed',
+            'Is the backup generator running',
+            'Turn the pumps off at station 3 right away',
+            'A swarm of bees has gotten into the barrel room',
+            'dont let anyone near the lift shaft, the doors are open and no car',
+            'Could you tell the director we need five more minutes',
+            'Flooding in the lower tunnel, water is up to the rails',
+            'Sparks coming out of the scoreboard panel',
+            'An unfamiliar drone is circling above the vineyard',
+            'Move the recycling bins away from the fire exit',
+            'Somebody left a suitcase on the platform and walked off',
+            'Where is the key to the chemical store',
+            'The audience is panicking, people are pushing towards the doors',
+            'Count the pallets in bay 6 and let me know',
+            'Mr. Okafor from the insurance company has arrived at reception',
+            'Heads up, a tray of glass vials just shattered by the hood',
+            'Shut off the saw, its blade is wobbling',
+            'We smell something like burning plastic in the edit suite',
+        ],
+        [
+            'rehearsal running to schedule',
+            'filter beds backwashed as usual',
+            'ice temperature holding at minus five',
+            'vault checks complete, nothing to report',
+            'line 2 throughput normal',
+            'cellar humidity steady',
+            'studio B lights warmed up',
+            'platform 4 clear, trains on time',
+            'bike dock occupancy at 60 percent',
+            'cleanroom particle count within spec',
+            'sorting line running smoothly',
+            'fire drill for the crew planned next Tuesday',
+            'weekly alarm test completed successfully',
+            'generator fuel topped up yesterday',
+            'grape harvest on track',
+            'the tunnel inspection log is up to date',
+            'no visitors expected this afternoon',
+            'all cameras recording normally',
+            'evacuation route signs were repainted last week',
+            'coffee machine refilled in the break room',
+        ],
+    ),
 }
 
 

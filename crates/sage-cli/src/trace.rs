@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use sage_kernel::kernel::{Attention, ResidencyEvent, TickReport};
+use sage_kernel::kernel::{Attention, ObservationReport, ResidencyEvent, Routing, RunReport, TickReport};
 use sage_kernel::metabolic::State;
 use sage_kernel::router::Reason;
 use sage_kernel::scenario::{Scenario, Summary};
@@ -52,6 +52,92 @@ fn clip(s: &str, n: usize) -> String {
         out.push('…');
     }
     out
+}
+
+/// Whether a tick has anything to show in the events mode.
+fn eventful(r: &TickReport, notes: &[&str]) -> bool {
+    !notes.is_empty()
+        || r.transition.is_some()
+        || !r.residency.is_empty()
+        || !r.trust_events.is_empty()
+        || r.consolidated > 0
+        || r.feedback_applied > 0
+        || r.observations.iter().any(|o| !matches!(o.attention, Attention::Ignored))
+}
+
+/// An observation's first line: class, source, salience and its parts, and where it was held or
+/// confirms an earlier change.
+fn observation_head(o: &ObservationReport) -> String {
+    let head = match &o.salience {
+        Some(s) => {
+            let d = s.dims;
+            let sem = s.semantic.map(|x| format!(" semantic {x:.2}")).unwrap_or_default();
+            format!(
+                "{} {}: salience {:.2} (evidence {:.2}; S {:.2} N {:.2} A {:.2} R {:.2} C {:.2}{sem})",
+                o.class,
+                o.source,
+                s.total,
+                s.evidence,
+                d.surprise,
+                d.novelty,
+                d.arousal,
+                d.reward,
+                d.conflict
+            )
+        }
+        None => format!("{} {}", o.class, o.source),
+    };
+    let head = match o.deferred_from {
+        Some(t) => format!("{head} [held since tick {t}]"),
+        None => head,
+    };
+    match o.onset {
+        Some(t) => format!("{head} [confirms a change begun at tick {t}]"),
+        None => head,
+    }
+}
+
+/// A plugin's run: steps, energy, why it halted, quality and the start of its output.
+fn run_line(run: &RunReport) -> String {
+    let t = &run.telemetry;
+    let extra =
+        if run.reallocated > 0.0 { format!(" +{:.2} reallocated", run.reallocated) } else { String::new() };
+    format!(
+        "    ran {} steps, {:.2} ATP of {:.2}{extra}, {}, quality {:.2}: {}",
+        t.steps,
+        t.atp_spent,
+        run.allocated,
+        t.halt_reason,
+        run.quality,
+        clip(&run.output, 60)
+    )
+}
+
+/// The model's ATP plan for the tick, taken or rejected.
+fn plan_line(r: &TickReport) -> Option<String> {
+    match &r.plan {
+        Some(sage_kernel::PlanOutcome::Plan { asked, clamped, cost }) => {
+            let asked: Vec<String> = asked.iter().map(|x| format!("{x:.2}")).collect();
+            let how = if *clamped { ", adjusted to the budget and the floors" } else { "" };
+            Some(format!("plan from the model: ATP [{}]{how} (planning cost {cost:.2})", asked.join(", ")))
+        }
+        Some(sage_kernel::PlanOutcome::Rejected { why, cost }) => {
+            Some(format!("plan rejected ({why}); the heuristic allocation stands (planning cost {cost:.2})"))
+        }
+        None => None,
+    }
+}
+
+/// The tick's lines, the first beside its number, state and ATP, the rest indented.
+fn write_tick_lines(out: &mut impl Write, r: &TickReport, lines: &[String]) -> io::Result<()> {
+    let Some((first, rest)) = lines.split_first() else {
+        return writeln!(out, "{:>4}  {:<6} {:>5.1}", r.tick, r.state.as_str(), r.atp.balance);
+    };
+    writeln!(out, "{:>4}  {:<6} {:>5.1}  {first}", r.tick, r.state.as_str(), r.atp.balance)?;
+    for l in rest {
+        writeln!(out, "{INDENT}{l}")?;
+    }
+    Ok(())
 }
 
 impl Trace {
@@ -113,159 +199,121 @@ impl Trace {
             }
             _ => {}
         }
-        let eventful = !notes.is_empty()
-            || r.transition.is_some()
-            || !r.residency.is_empty()
-            || !r.trust_events.is_empty()
-            || r.consolidated > 0
-            || r.feedback_applied > 0
-            || r.observations.iter().any(|o| !matches!(o.attention, Attention::Ignored));
-        if !eventful && self.mode == TraceMode::Events {
-            self.quiet = Some(match self.quiet {
-                Some((first, _, s, a0, _)) if s == r.state => (first, r.tick, s, a0, r.atp.balance),
-                _ => {
-                    self.flush_quiet(out)?;
-                    (r.tick, r.tick, r.state, r.atp.balance, r.atp.balance)
-                }
-            });
-            return Ok(());
+        if !eventful(r, notes) && self.mode == TraceMode::Events {
+            return self.fold_quiet(out, r);
         }
         self.flush_quiet(out)?;
-        let mut lines: Vec<String> = vec![];
-        for n in notes {
-            lines.push(format!("# {n}"));
+        let mut lines: Vec<String> = notes.iter().map(|n| format!("# {n}")).collect();
+        for i in 0..r.observations.len() {
+            lines.extend(self.observation_lines(r, i));
         }
-        for (i, o) in r.observations.iter().enumerate() {
-            let head = match &o.salience {
-                Some(s) => {
-                    let d = s.dims;
-                    let sem = s.semantic.map(|x| format!(" semantic {x:.2}")).unwrap_or_default();
-                    format!(
-                        "{} {}: salience {:.2} (evidence {:.2}; S {:.2} N {:.2} A {:.2} R {:.2} C {:.2}{sem})",
-                        o.class,
-                        o.source,
-                        s.total,
-                        s.evidence,
-                        d.surprise,
-                        d.novelty,
-                        d.arousal,
-                        d.reward,
-                        d.conflict
-                    )
-                }
-                None => format!("{} {}", o.class, o.source),
-            };
-            let head = match o.deferred_from {
-                Some(t) => format!("{head} [held since tick {t}]"),
-                None => head,
-            };
-            let head = match o.onset {
-                Some(t) => format!("{head} [confirms a change begun at tick {t}]"),
-                None => head,
-            };
-            match &o.attention {
-                Attention::Ignored => {
-                    if self.mode == TraceMode::Verbose {
-                        lines.push(format!("{head} · ignored"));
-                    }
-                    continue;
-                }
-                Attention::Capped => {
-                    lines.push(format!(
-                        "{head} · not run: {} allows no more plugins (held for the next ticks)",
-                        r.state
-                    ));
-                    continue;
-                }
-                Attention::Scoring { job } => {
-                    lines.push(format!("{head} · ambiguous: waits for its semantic score (job {job})"));
-                    continue;
-                }
-                Attention::Unrouted { .. } => lines.push(format!("{head} · no expert could take it")),
-                Attention::Rejected { error } => {
-                    lines.push(format!("{head} · rejected: {error}"));
-                    continue;
-                }
-                Attention::Attended => lines.push(head),
+        lines.extend(plan_line(r));
+        lines.extend(self.event_lines(r));
+        write_tick_lines(out, r, &lines)
+    }
+
+    /// A quiet tick folded into the stretch of quiet ticks before it (same state), or starting one.
+    fn fold_quiet(&mut self, out: &mut impl Write, r: &TickReport) -> io::Result<()> {
+        self.quiet = Some(match self.quiet {
+            Some((first, _, s, a0, _)) if s == r.state => (first, r.tick, s, a0, r.atp.balance),
+            _ => {
+                self.flush_quiet(out)?;
+                (r.tick, r.tick, r.state, r.atp.balance, r.atp.balance)
             }
-            if let Some(routing) = r.decisions.iter().find(|x| x.observation == i) {
-                let d = &routing.decision;
-                let chosen = d.chosen.map(|c| self.name(c).to_string()).unwrap_or_else(|| "nobody".into());
-                let reason = match d.reason {
-                    Some(Reason::Hysteresis { challenger }) => {
-                        format!("hysteresis: kept over {}", self.name(challenger))
-                    }
-                    Some(Reason::WakePrefersLighter { over }) => {
-                        format!("WAKE prefers lighter over {}", self.name(over))
-                    }
-                    Some(Reason::LighterToSaveEnergy { over }) => {
-                        format!("energy is short: lighter over {}", self.name(over))
-                    }
-                    Some(Reason::TrustFloor { over }) => {
-                        format!("trust floor: {} not trusted", self.name(over))
-                    }
-                    Some(other) => other.to_string(),
-                    None => "-".into(),
-                };
-                let swap = if d.swap { ", cold load" } else { "" };
-                let factors: Vec<String> = d
-                    .candidates
-                    .iter()
-                    .map(|f| {
-                        let ex = if f.excluded.is_some() { " (cooled down)" } else { "" };
-                        format!(
-                            "{} {:.3} = {:.2}×{:.2}×{:.1}×{:.3}{ex}",
-                            self.name(f.id),
-                            f.permission,
-                            f.expertise,
-                            f.cheapness,
-                            f.persistence,
-                            1.0 + f.bias
-                        )
-                    })
-                    .collect();
+        });
+        Ok(())
+    }
+
+    /// The lines of observation `i`: its salience and what attention did with it, then the routing
+    /// decision and the run where it was attended.
+    fn observation_lines(&self, r: &TickReport, i: usize) -> Vec<String> {
+        let o = &r.observations[i];
+        let head = observation_head(o);
+        let mut lines = vec![];
+        match &o.attention {
+            Attention::Ignored => {
+                if self.mode == TraceMode::Verbose {
+                    lines.push(format!("{head} · ignored"));
+                }
+                return lines;
+            }
+            Attention::Capped => {
                 lines.push(format!(
-                    "  → {chosen} ({reason}{swap}); permission = expertise×cheapness×persistence×bias:"
+                    "{head} · not run: {} allows no more plugins (held for the next ticks)",
+                    r.state
                 ));
-                lines.push(format!("    {}", factors.join(" · ")));
-                if let Some(f) = &routing.fallback {
-                    lines.push(format!("    {f}"));
-                }
+                return lines;
             }
-            if let Some(run) = r.runs.iter().find(|x| x.observation == i) {
-                let t = &run.telemetry;
-                let extra = if run.reallocated > 0.0 {
-                    format!(" +{:.2} reallocated", run.reallocated)
-                } else {
-                    String::new()
-                };
-                lines.push(format!(
-                    "    ran {} steps, {:.2} ATP of {:.2}{extra}, {}, quality {:.2}: {}",
-                    t.steps,
-                    t.atp_spent,
-                    run.allocated,
-                    t.halt_reason,
-                    run.quality,
-                    clip(&run.output, 60)
-                ));
+            Attention::Scoring { job } => {
+                lines.push(format!("{head} · ambiguous: waits for its semantic score (job {job})"));
+                return lines;
             }
+            Attention::Unrouted { .. } => lines.push(format!("{head} · no expert could take it")),
+            Attention::Rejected { error } => {
+                lines.push(format!("{head} · rejected: {error}"));
+                return lines;
+            }
+            Attention::Attended => lines.push(head),
         }
-        match &r.plan {
-            Some(sage_kernel::PlanOutcome::Plan { asked, clamped, cost }) => {
-                let asked: Vec<String> = asked.iter().map(|x| format!("{x:.2}")).collect();
-                let how = if *clamped { ", adjusted to the budget and the floors" } else { "" };
-                lines.push(format!(
-                    "plan from the model: ATP [{}]{how} (planning cost {cost:.2})",
-                    asked.join(", ")
-                ));
-            }
-            Some(sage_kernel::PlanOutcome::Rejected { why, cost }) => {
-                lines.push(format!(
-                    "plan rejected ({why}); the heuristic allocation stands (planning cost {cost:.2})"
-                ));
-            }
-            None => {}
+        if let Some(routing) = r.decisions.iter().find(|x| x.observation == i) {
+            lines.extend(self.decision_lines(routing));
         }
+        if let Some(run) = r.runs.iter().find(|x| x.observation == i) {
+            lines.push(run_line(run));
+        }
+        lines
+    }
+
+    /// A routing decision: the choice, its reason and every candidate's factors.
+    fn decision_lines(&self, routing: &Routing) -> Vec<String> {
+        let d = &routing.decision;
+        let chosen = d.chosen.map(|c| self.name(c).to_string()).unwrap_or_else(|| "nobody".into());
+        let reason = match d.reason {
+            Some(Reason::Hysteresis { challenger }) => {
+                format!("hysteresis: kept over {}", self.name(challenger))
+            }
+            Some(Reason::WakePrefersLighter { over }) => {
+                format!("WAKE prefers lighter over {}", self.name(over))
+            }
+            Some(Reason::LighterToSaveEnergy { over }) => {
+                format!("energy is short: lighter over {}", self.name(over))
+            }
+            Some(Reason::TrustFloor { over }) => {
+                format!("trust floor: {} not trusted", self.name(over))
+            }
+            Some(other) => other.to_string(),
+            None => "-".into(),
+        };
+        let swap = if d.swap { ", cold load" } else { "" };
+        let factors: Vec<String> = d
+            .candidates
+            .iter()
+            .map(|f| {
+                let ex = if f.excluded.is_some() { " (cooled down)" } else { "" };
+                format!(
+                    "{} {:.3} = {:.2}×{:.2}×{:.1}×{:.3}{ex}",
+                    self.name(f.id),
+                    f.permission,
+                    f.expertise,
+                    f.cheapness,
+                    f.persistence,
+                    1.0 + f.bias
+                )
+            })
+            .collect();
+        let mut lines = vec![
+            format!("  → {chosen} ({reason}{swap}); permission = expertise×cheapness×persistence×bias:"),
+            format!("    {}", factors.join(" · ")),
+        ];
+        if let Some(f) = &routing.fallback {
+            lines.push(format!("    {f}"));
+        }
+        lines
+    }
+
+    /// Residency, trust, feedback, consolidation and the state transition of the tick.
+    fn event_lines(&self, r: &TickReport) -> Vec<String> {
+        let mut lines = vec![];
         for e in &r.residency {
             lines.push(match e {
                 ResidencyEvent::Load { expert, why } => format!("load {expert}: {why}"),
@@ -297,19 +345,7 @@ impl Trace {
         if let Some(t) = r.transition {
             lines.push(format!("state {} → {} ({})", t.from, t.to, t.rule));
         }
-        let mut first = true;
-        for l in lines {
-            if first {
-                writeln!(out, "{:>4}  {:<6} {:>5.1}  {l}", r.tick, r.state.as_str(), r.atp.balance)?;
-                first = false;
-            } else {
-                writeln!(out, "{INDENT}{l}")?;
-            }
-        }
-        if first {
-            writeln!(out, "{:>4}  {:<6} {:>5.1}", r.tick, r.state.as_str(), r.atp.balance)?;
-        }
-        Ok(())
+        lines
     }
 
     /// The timeline and summary.
