@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use sage_kernel::router::budget::{QualityBudget, BASE_LIGHT_RATIO};
+use sage_kernel::router::budget::{QualityBudget, Reference, BASE_LIGHT_RATIO};
 use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
 use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
 use sage_kernel::State;
@@ -135,6 +135,8 @@ pub struct FedRouter {
     incumbents: BTreeMap<String, (String, String)>,
     /// What WAKE's lighter-model preference may still give up, as the local router's.
     budget: QualityBudget,
+    /// The classes asked, for the model the budget is counted against, as the local router's.
+    reference: Reference,
     /// Weights of cheapness.
     pub prices: Prices,
 }
@@ -157,6 +159,7 @@ impl FedRouter {
             experts: HashMap::new(),
             incumbents: BTreeMap::new(),
             budget: QualityBudget::for_models(),
+            reference: Reference::default(),
             prices: Prices::default(),
         }
     }
@@ -210,14 +213,19 @@ impl FedRouter {
             exploration: state == State::Wake,
             prefer_light: None,
         };
-        // The same quality budget as the local router's (`sage_runtime::route`).
+        // The same quality budget as the local router's (`sage_runtime::route`), counted against
+        // the offer most trusted over the classes asked.
+        self.reference.ask(class);
         let top = candidates.iter().filter(|c| !c.suppressed).map(|c| c.trust).fold(0.0, f64::max);
-        self.selector.config_mut().wake_light_ratio = self.budget.ratio(top);
+        let experts: Vec<u32> = offers.iter().map(|o| self.expert(&o.node, &o.model)).collect();
+        let reference = self
+            .reference
+            .best(experts.iter().copied(), |e, c| Some(self.trust.trust(e, c)))
+            .map_or(top, |e| self.trust.trust(e, class));
+        self.selector.config_mut().wake_light_ratio = self.budget.ratio(reference, top);
         let decision = self.selector.select(&ctx, &candidates);
-        if state != State::Focus {
-            if let Some(c) = decision.chosen.and_then(|id| candidates.iter().find(|c| c.id == id)) {
-                self.budget.spend(top, c.trust);
-            }
+        if let Some(c) = decision.chosen.and_then(|id| candidates.iter().find(|c| c.id == id)) {
+            self.budget.spend(reference, c.trust);
         }
         let mut ranked: Vec<&sage_kernel::router::Factors> =
             decision.candidates.iter().filter(|f| f.excluded.is_none()).collect();

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use sage_kernel::metabolic::Policies;
-use sage_kernel::router::budget::{QualityBudget, BASE_LIGHT_RATIO};
+use sage_kernel::router::budget::{QualityBudget, Reference, BASE_LIGHT_RATIO};
 use sage_kernel::router::{Candidate, Context, RouteDecision, Selector, SelectorConfig};
 use sage_kernel::trust::{Outcome, TrustConfig, TrustLedger};
 use sage_kernel::State;
@@ -85,6 +85,8 @@ pub struct Router {
     consolidated_at: f64,
     /// What WAKE's lighter-model preference may still give up (decisions outside FOCUS).
     budget: QualityBudget,
+    /// The classes asked, for the model the budget is counted against (always-best's estimate).
+    reference: Reference,
     clock: Arc<dyn Clock>,
     sessions: Arc<Mutex<Sessions>>,
     /// Settings of every generation.
@@ -136,6 +138,7 @@ impl Router {
             reference_load_s: 30.0,
             answer_cost_weight: ANSWER_COST_WEIGHT,
             budget: QualityBudget::for_models(),
+            reference: Reference::default(),
             consolidated_at: clock.now(),
             clock,
             sessions: Arc::default(),
@@ -258,6 +261,7 @@ impl Router {
         self.swaps.retain(|t| now - t < self.swap_window_s);
         if self.specs.iter().any(|s| s.quality.contains_key(class)) {
             self.decided_in.insert(class.to_string(), state);
+            self.reference.ask(class);
         }
         let mut candidates: Vec<Candidate> = self
             .specs
@@ -286,10 +290,12 @@ impl Router {
         price_answers(&mut candidates, self.answer_cost_weight);
         // WAKE's lightness ratio widens while the quality budget lasts: a lighter model may be
         // taken as long as what was given up, counted in trust, stays under QUALITY_SLACK of
-        // what the most trusted models would have given (FOCUS takes the most trusted model and
-        // neither spends nor earns budget).
+        // what the best single model would have given (the reference: `reference_trust`). FOCUS
+        // takes the most trusted model: it spends nothing and earns where that model is more
+        // trusted than the reference.
         let top = candidates.iter().filter(|c| !c.suppressed).map(|c| c.trust).fold(0.0, f64::max);
-        self.selector.config_mut().wake_light_ratio = self.budget.ratio(top);
+        let reference = self.reference_trust(class).unwrap_or(top);
+        self.selector.config_mut().wake_light_ratio = self.budget.ratio(reference, top);
         let ctx = Context {
             state,
             // The swap budget stops WAKE and REST from thrashing; in FOCUS an alert is worth a
@@ -305,12 +311,21 @@ impl Router {
             prefer_light,
         };
         let d = self.selector.select(&ctx, &candidates);
-        if state != State::Focus {
-            if let Some(c) = d.chosen.and_then(|id| candidates.iter().find(|c| c.id == id)) {
-                self.budget.spend(top, c.trust);
-            }
+        if let Some(c) = d.chosen.and_then(|id| candidates.iter().find(|c| c.id == id)) {
+            self.budget.spend(reference, c.trust);
         }
         d
+    }
+
+    /// The trust on `class` of the model the quality budget is counted against: the one whose
+    /// trust, weighted by how often each class was asked, is highest (always-best, as far as
+    /// the router knows). None where it does not serve `class`.
+    fn reference_trust(&self, class: &str) -> Option<f64> {
+        let serves = |m: u32, c: &str| self.specs.get(m as usize).is_some_and(|s| s.quality.contains_key(c));
+        let best = self
+            .reference
+            .best(0..self.specs.len() as u32, |m, c| serves(m, c).then(|| self.trust.trust(m, c)))?;
+        serves(best, class).then(|| self.trust.trust(best, class))
     }
 
     /// Serve a request with one named model (no routing, no fallback); trust still learns.

@@ -336,7 +336,50 @@ fn wake_spends_a_small_quality_budget_on_a_lighter_model_and_no_more() {
     // Giving up 0.1 of 0.9 a time within 2% of what heavy would give: about 18% of the decisions.
     assert!((60..=130).contains(&light), "light {light}, heavy {heavy}, poor {poor}");
     assert!(heavy > 400 && poor <= 30, "light {light}, heavy {heavy}, poor {poor} (exploration only)");
-    // In FOCUS the most trusted model answers and the budget is neither spent nor earned.
+    // In FOCUS the most trusted model answers (the budget is not spent there).
     let d = r.router.decide("text.chat", State::Focus);
     assert_eq!(d.chosen, Some(0));
+}
+
+#[test]
+fn a_specialists_gain_over_the_best_single_model_pays_for_lighter_chat() {
+    // "heavy" is the best single model (0.92 on chat, 0.8 on questions); "light" is better on
+    // questions (0.9) and 13% less trusted on chat (0.8). Questions go to light, more trusted
+    // and lighter; what that gains over heavy, the best single model, pays for chat on light
+    // too, within the quality budget (195 of 200 when written).
+    let prior = |chat: f64, question: f64, id: &str, mib: u64| ModelSpec {
+        quality: BTreeMap::from([("text.chat".to_string(), chat), ("text.question".to_string(), question)]),
+        ..spec(id, mib, 0.0)
+    };
+    let mut r = rig(
+        vec![Script::new("heavy", 0.9), Script::new("light", 0.8)],
+        vec![prior(0.92, 0.8, "heavy", 400), prior(0.8, 0.9, "light", 100)],
+        1000,
+    );
+    let mut chat_on_light = 0;
+    for i in 0..400 {
+        r.clock.advance(1.0);
+        let class = if i % 2 == 0 { "text.question" } else { "text.chat" };
+        let d = r.router.decide(class, State::Wake);
+        if class == "text.chat" && d.chosen == Some(1) {
+            chat_on_light += 1;
+        }
+    }
+    assert!(chat_on_light >= 180, "chat on light {chat_on_light} of 200");
+    // Where heavy is as good on questions (0.92), light gains nothing there (it gives up a
+    // little): chat stays on heavy but for what the budget allows (28 of 200 when written).
+    let mut r = rig(
+        vec![Script::new("heavy", 0.9), Script::new("light", 0.8)],
+        vec![prior(0.92, 0.92, "heavy", 400), prior(0.8, 0.9, "light", 100)],
+        1000,
+    );
+    let mut chat_on_light = 0;
+    for i in 0..400 {
+        r.clock.advance(1.0);
+        let class = if i % 2 == 0 { "text.question" } else { "text.chat" };
+        if r.router.decide(class, State::Wake).chosen == Some(1) && class == "text.chat" {
+            chat_on_light += 1;
+        }
+    }
+    assert!(chat_on_light <= 60, "chat on light {chat_on_light} of 200 where light gains nothing");
 }
