@@ -235,6 +235,16 @@ pub fn routing_seeds(all: &[RoutingRatios]) -> String {
 /// The routing families: per family the worst run's ratios against always-best, the oracle's,
 /// and how fast traffic left a degraded model.
 pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: bool) -> String {
+    let mut out = routing_families_header(all, tuning);
+    for f in all {
+        routing_family_row(&mut out, f);
+    }
+    routing_families_summary(&mut out, all);
+    out
+}
+
+/// The header of [`routing_families`]: the seeds and the columns.
+fn routing_families_header(all: &[crate::routing_families::RoutingFamily], tuning: bool) -> String {
     let mut out = String::new();
     let seeds: Vec<u64> = all.first().map(|f| f.runs.iter().map(|r| r.seed).collect()).unwrap_or_default();
     let _ = writeln!(
@@ -258,59 +268,68 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
         100.0 * ROUTING_QUALITY_GOAL,
         100.0 * ROUTING_COST_GOAL
     );
-    for f in all {
-        let worst = |k: fn(&crate::routing_families::FamilyRun) -> f64, max: bool| {
-            f.runs.iter().map(k).fold(if max { 0.0 } else { f64::INFINITY }, |a, b| {
-                if max {
-                    a.max(b)
-                } else {
-                    a.min(b)
-                }
-            })
-        };
-        let oracle_q = worst(|r| r.policies[4].quality / r.policies[1].quality.max(1e-9), false);
-        let oracle_c = worst(|r| r.policies[4].cost / r.policies[1].cost.max(1e-9), true);
-        let budgeted_q = worst(|r| r.policies[5].quality / r.policies[1].quality.max(1e-9), false);
-        let budgeted_c = worst(|r| r.policies[5].cost / r.policies[1].cost.max(1e-9), true);
-        let least = worst(|r| r.lowest_cost_in_limits_ratio, false);
-        let reachable = f.runs.iter().filter(|r| r.lowest_cost_in_limits_ratio < ROUTING_COST_GOAL).count();
-        let least = format!("{:.1}% ({reachable} < {:.0}%)", 100.0 * least, 100.0 * ROUTING_COST_GOAL);
-        let moved = match (f.in_use_runs, f.never_moved, f.slowest_move) {
-            (0, _, _) => "-".to_string(),
-            (n, 0, Some(m)) => format!("{m} ({n} in use)"),
-            (n, k, _) => format!("never in {k} of {n}"),
-        };
-        let ok = f.worst_quality_ratio >= ROUTING_QUALITY_GOAL && f.worst_cost_ratio < ROUTING_COST_GOAL;
-        let read = f
-            .runs
-            .iter()
-            .filter(|r| {
-                crate::judgment::routing_goal_met(
-                    r.quality_ratio,
-                    r.cost_ratio,
-                    r.policies[5].cost / r.policies[1].cost.max(1e-9),
-                )
-            })
-            .count();
-        let _ = writeln!(
-            out,
-            "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}%   {:>7.1}% / {:>5.1}% {:>18} {:>14}   {}; {} ({} of {})",
-            f.family,
-            100.0 * f.worst_quality_ratio,
-            100.0 * f.worst_cost_ratio,
-            f.worst_swaps,
-            100.0 * oracle_q,
-            100.0 * oracle_c,
-            100.0 * budgeted_q,
-            100.0 * budgeted_c,
-            least,
-            moved,
-            verdict(ok),
-            verdict(read == f.runs.len()),
-            read,
-            f.runs.len()
-        );
-    }
+    out
+}
+
+/// One family's row of [`routing_families`]: its worst runs against each baseline and its
+/// verdicts.
+fn routing_family_row(out: &mut String, f: &crate::routing_families::RoutingFamily) {
+    let worst = |k: fn(&crate::routing_families::FamilyRun) -> f64, max: bool| {
+        f.runs.iter().map(k).fold(if max { 0.0 } else { f64::INFINITY }, |a, b| {
+            if max {
+                a.max(b)
+            } else {
+                a.min(b)
+            }
+        })
+    };
+    let oracle_q = worst(|r| r.policies[4].quality / r.policies[1].quality.max(1e-9), false);
+    let oracle_c = worst(|r| r.policies[4].cost / r.policies[1].cost.max(1e-9), true);
+    let budgeted_q = worst(|r| r.policies[5].quality / r.policies[1].quality.max(1e-9), false);
+    let budgeted_c = worst(|r| r.policies[5].cost / r.policies[1].cost.max(1e-9), true);
+    let least = worst(|r| r.lowest_cost_in_limits_ratio, false);
+    let reachable = f.runs.iter().filter(|r| r.lowest_cost_in_limits_ratio < ROUTING_COST_GOAL).count();
+    let least = format!("{:.1}% ({reachable} < {:.0}%)", 100.0 * least, 100.0 * ROUTING_COST_GOAL);
+    let moved = match (f.in_use_runs, f.never_moved, f.slowest_move) {
+        (0, _, _) => "-".to_string(),
+        (n, 0, Some(m)) => format!("{m} ({n} in use)"),
+        (n, k, _) => format!("never in {k} of {n}"),
+    };
+    let ok = f.worst_quality_ratio >= ROUTING_QUALITY_GOAL && f.worst_cost_ratio < ROUTING_COST_GOAL;
+    let read = f
+        .runs
+        .iter()
+        .filter(|r| {
+            crate::judgment::routing_goal_met(
+                r.quality_ratio,
+                r.cost_ratio,
+                r.policies[5].cost / r.policies[1].cost.max(1e-9),
+            )
+        })
+        .count();
+    let _ = writeln!(
+        out,
+        "  {:<15} {:>8.1}% {:>8.1}% {:>7.3}   {:>7.1}% / {:>5.1}%   {:>7.1}% / {:>5.1}% {:>18} {:>14}   {}; {} ({} of {})",
+        f.family,
+        100.0 * f.worst_quality_ratio,
+        100.0 * f.worst_cost_ratio,
+        f.worst_swaps,
+        100.0 * oracle_q,
+        100.0 * oracle_c,
+        100.0 * budgeted_q,
+        100.0 * budgeted_c,
+        least,
+        moved,
+        verdict(ok),
+        verdict(read == f.runs.len()),
+        read,
+        f.runs.len()
+    );
+}
+
+/// The summary lines of [`routing_families`]: the literal goal over every run, within reach of
+/// each bound, and what the columns mean.
+fn routing_families_summary(out: &mut String, all: &[crate::routing_families::RoutingFamily]) {
     let runs: Vec<&crate::routing_families::FamilyRun> = all.iter().flat_map(|f| &f.runs).collect();
     let met = |r: &crate::routing_families::FamilyRun| {
         r.quality_ratio >= ROUTING_QUALITY_GOAL && r.cost_ratio < ROUTING_COST_GOAL
@@ -332,7 +351,6 @@ pub fn routing_families(all: &[crate::routing_families::RoutingFamily], tuning: 
         out,
         "  (quality, cost and swaps (loads per request): SAGE's router against always-best, the worst run of each family; oracle: the same ratios for a policy that knows every true quality (worst run of each ratio); in budget: that oracle held to the router's swap budget, the cost decision 0016 compares with; least cost at 95%: the lowest cost at which any choice of models, knowing every true quality, keeping what it uses within the memory budget, paying for its loads and loading at most 0.2 times a request, reaches 95% of always-best's quality (the best run; in brackets the runs where it is under 50%, the only runs where the literal cost goal can be met without thrashing); moved within: in the runs where the degraded model had at least 20% of the 50 requests before the drop or burst, the most requests after it until under 20% of 50 went to it)"
     );
-    out
 }
 
 /// What the generation benchmark measured, for its report.

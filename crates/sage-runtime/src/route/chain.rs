@@ -162,125 +162,157 @@ pub fn attempt_chain(
     let mut attempts = vec![];
     for id in order {
         let Some(spec) = specs.iter().find(|s| &s.id == id) else { continue };
-        let lease = match residency.acquire(id, &format!("routed {} to it", request.class)) {
-            Ok(l) => l,
-            Err(e) => {
-                attempts.push(Attempt { model: id.clone(), failure: Some(Failure::from_residency(e)) });
-                continue;
-            }
-        };
-        let model = lease.model();
-        let (session, window, keep) =
-            match Sessions::get(sessions, request.conversation.as_deref(), &lease, spec.context) {
-                Ok(s) => s,
-                Err(e) => {
-                    attempts.push(Attempt {
-                        model: id.clone(),
-                        failure: Some(Failure::EngineError { message: e.to_string() }),
-                    });
-                    continue;
-                }
-            };
-        let max_tokens = request.max_tokens.min(window / 2).max(1);
-        let trimmed = if request.raw {
-            let text = request
-                .messages
-                .iter()
-                .rev()
-                .find(|m| m.role == sage_llm::Role::User)
-                .map_or("", |m| m.content.as_str());
-            match model.tokenize(text, true) {
-                Ok(t) if t.len() + max_tokens as usize <= window as usize => {
-                    Ok((request.messages.clone(), t))
-                }
-                Ok(t) => Err(TrimError::TooLong {
-                    model: model.info().id.clone(),
-                    need: t.len(),
-                    reserve: max_tokens,
-                    window,
-                }),
-                Err(e) => Err(TrimError::Engine(e.into())),
-            }
-        } else {
-            trim_tools(model, &request.messages, &request.tools, window, max_tokens)
-        };
-        let (kept, tokens) =
-            match trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens)) {
-                Ok(k) => k,
-                Err(e) => {
-                    let failure = match e {
-                        TrimError::TooLong { .. } | TrimError::NoUserTurn => {
-                            Failure::ContextTooLong { message: e.to_string() }
-                        }
-                        TrimError::Engine(g) => Failure::EngineError { message: g.to_string() },
-                    };
-                    if !keep {
-                        model.close_session(session);
-                    }
-                    attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
-                    continue;
-                }
-            };
-        let mut s = settings.clone();
-        if let Some(p) = &request.params {
-            s.params = p.clone();
-            s.params.logprobs = Some(p.logprobs.unwrap_or(0));
-        }
-        s.max_tokens = max_tokens;
-        if !request.raw {
-            if let Ok(r) = model.render_chat_tools(&kept, &request.tools) {
-                s.params.stop.extend(r.stop);
-            }
-        }
         let reborrowed: Option<&mut dyn FnMut(&str) -> Flow> = match &mut sink {
             Some(f) => Some(&mut **f),
             None => None,
         };
-        let result = llm::run(model, session, window, tokens, &s, request.atp, reborrowed);
-        if !keep {
-            model.close_session(session);
-        }
-        match result {
-            Ok(r) if r.failure.is_none() => {
+        match attempt(residency, spec, sessions, request, settings, reborrowed) {
+            Ok(answer) => {
                 attempts.push(Attempt { model: id.clone(), failure: None });
-                let answer = Answer {
-                    model: id.clone(),
-                    text: r.state.text.trim().to_string(),
-                    tokens: r.state.tokens.len() as u32,
-                    mean_nll: r.state.mean_nll(),
-                    quality: r.quality,
-                    timings: r.state.timings,
-                    kept_messages: kept.len(),
-                    telemetry: r.telemetry,
-                    finish: r.state.finish,
-                    tokens_out: r.state.generated,
-                };
                 return (attempts, Some(answer));
             }
-            Ok(r) => {
-                let message = r.state.error.unwrap_or_default();
-                let failure = match r.failure {
-                    Some(GenerateError::ContextOverflow { .. }) => Failure::ContextTooLong { message },
-                    Some(
-                        GenerateError::Constraint { .. }
-                        | GenerateError::InvalidParams { .. }
-                        | GenerateError::EmptyPrompt { .. },
-                    ) => Failure::BadRequest { message },
-                    _ => Failure::EngineError { message },
-                };
+            Err(failure) => {
+                // A request the engine refuses is refused by every model: no use trying on.
                 let stop = matches!(failure, Failure::BadRequest { .. });
                 attempts.push(Attempt { model: id.clone(), failure: Some(failure) });
                 if stop {
                     break;
                 }
             }
-            Err(e) => attempts.push(Attempt {
-                model: id.clone(),
-                failure: Some(Failure::EngineError { message: e.to_string() }),
-            }),
         }
     }
     (attempts, None)
+}
+
+/// One model of the chain: acquire it, find the conversation's session, build the prompt within
+/// its window, run the LLM plugin; the answer, or why not.
+fn attempt(
+    residency: &Arc<Residency>,
+    spec: &ModelSpec,
+    sessions: &Mutex<Sessions>,
+    request: &Request,
+    settings: &LlmSettings,
+    sink: Option<&mut dyn FnMut(&str) -> Flow>,
+) -> Result<Answer, Failure> {
+    let id = &spec.id;
+    let lease =
+        residency.acquire(id, &format!("routed {} to it", request.class)).map_err(Failure::from_residency)?;
+    let model = lease.model();
+    let (session, window, keep) =
+        Sessions::get(sessions, request.conversation.as_deref(), &lease, spec.context)
+            .map_err(|e| Failure::EngineError { message: e.to_string() })?;
+    let max_tokens = request.max_tokens.min(window / 2).max(1);
+    let prompt = prompt_tokens(model, request, window, max_tokens);
+    let (kept, tokens) = match prompt {
+        Ok(k) => k,
+        Err(e) => {
+            if !keep {
+                model.close_session(session);
+            }
+            return Err(trim_failure(e));
+        }
+    };
+    let s = generation_settings(settings, request, model, &kept, max_tokens);
+    let result = llm::run(model, session, window, tokens, &s, request.atp, sink);
+    if !keep {
+        model.close_session(session);
+    }
+    let r = result.map_err(|e| Failure::EngineError { message: e.to_string() })?;
+    if r.failure.is_some() {
+        return Err(run_failure(r));
+    }
+    Ok(Answer {
+        model: id.clone(),
+        text: r.state.text.trim().to_string(),
+        tokens: r.state.tokens.len() as u32,
+        mean_nll: r.state.mean_nll(),
+        quality: r.quality,
+        timings: r.state.timings,
+        kept_messages: kept.len(),
+        telemetry: r.telemetry,
+        finish: r.state.finish,
+        tokens_out: r.state.generated,
+    })
+}
+
+/// The prompt's messages kept and tokens within `window`, `max_tokens` left for the answer: a
+/// raw request's last user turn as it is, a chat trimmed with its tools; then the prefix the
+/// answer continues from.
+fn prompt_tokens(
+    model: &dyn LanguageModel,
+    request: &Request,
+    window: u32,
+    max_tokens: u32,
+) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
+    let trimmed = if request.raw {
+        let text = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == sage_llm::Role::User)
+            .map_or("", |m| m.content.as_str());
+        match model.tokenize(text, true) {
+            Ok(t) if t.len() + max_tokens as usize <= window as usize => Ok((request.messages.clone(), t)),
+            Ok(t) => Err(TrimError::TooLong {
+                model: model.info().id.clone(),
+                need: t.len(),
+                reserve: max_tokens,
+                window,
+            }),
+            Err(e) => Err(TrimError::Engine(e.into())),
+        }
+    } else {
+        trim_tools(model, &request.messages, &request.tools, window, max_tokens)
+    };
+    trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens))
+}
+
+/// A prompt that could not be built, as a typed failure.
+fn trim_failure(e: TrimError) -> Failure {
+    match e {
+        TrimError::TooLong { .. } | TrimError::NoUserTurn => {
+            Failure::ContextTooLong { message: e.to_string() }
+        }
+        TrimError::Engine(g) => Failure::EngineError { message: g.to_string() },
+    }
+}
+
+/// The generation's settings: the request's sampling parameters (log-probabilities always on,
+/// for the answer's quality), its token budget, and the chat template's stop strings.
+fn generation_settings(
+    settings: &LlmSettings,
+    request: &Request,
+    model: &dyn LanguageModel,
+    kept: &[ChatMessage],
+    max_tokens: u32,
+) -> LlmSettings {
+    let mut s = settings.clone();
+    if let Some(p) = &request.params {
+        s.params = p.clone();
+        s.params.logprobs = Some(p.logprobs.unwrap_or(0));
+    }
+    s.max_tokens = max_tokens;
+    if !request.raw {
+        if let Ok(r) = model.render_chat_tools(kept, &request.tools) {
+            s.params.stop.extend(r.stop);
+        }
+    }
+    s
+}
+
+/// A run that ended in a generation error, as a typed failure (a request the engine refuses is
+/// a bad request; an overflow, a context too long; the rest, the engine's).
+fn run_failure(r: llm::LlmRun) -> Failure {
+    let message = r.state.error.unwrap_or_default();
+    match r.failure {
+        Some(GenerateError::ContextOverflow { .. }) => Failure::ContextTooLong { message },
+        Some(
+            GenerateError::Constraint { .. }
+            | GenerateError::InvalidParams { .. }
+            | GenerateError::EmptyPrompt { .. },
+        ) => Failure::BadRequest { message },
+        _ => Failure::EngineError { message },
+    }
 }
 
 /// Runs plans without the router: residency, the zoo, per-conversation sessions and settings.
