@@ -83,7 +83,7 @@ pub struct Router {
     pub answer_cost_weight: f64,
     /// When trust last moved stale scores toward their priors.
     consolidated_at: f64,
-    /// What WAKE's lighter-model preference may still give up (decisions outside FOCUS).
+    /// What WAKE's lighter-model preference may still give up.
     budget: QualityBudget,
     /// The classes asked, for the model the budget is counted against (always-best's estimate).
     reference: Reference,
@@ -290,9 +290,9 @@ impl Router {
         price_answers(&mut candidates, self.answer_cost_weight);
         // WAKE's lightness ratio widens while the quality budget lasts: a lighter model may be
         // taken as long as what was given up, counted in trust, stays under QUALITY_SLACK of
-        // what the best single model would have given (the reference: `reference_trust`). FOCUS
-        // takes the most trusted model: it spends nothing and earns where that model is more
-        // trusted than the reference.
+        // what the best single model would have given (the reference: `reference_trust`). Every
+        // decision counts; FOCUS, which takes the most trusted model (or one nearly as trusted
+        // that loads without evicting), mostly earns where that model beats the reference.
         let top = candidates.iter().filter(|c| !c.suppressed).map(|c| c.trust).fold(0.0, f64::max);
         let reference = self.reference_trust(class).unwrap_or(top);
         self.selector.config_mut().wake_light_ratio = self.budget.ratio(reference, top);

@@ -6,13 +6,12 @@
 //! otherwise run for everything. Each decision counts that model's trust on the request's class
 //! (`reference`) and what the chosen one gives up against it (`reference - chosen`, negative
 //! where the chosen model is more trusted on that class than the generalist: a specialist's
-//! gain, banked up to `slack` again; FOCUS, which takes the most trusted model, only earns).
-//! While the sum given up is under `slack` of the sum of `reference`,
-//! WAKE's lightness ratio widens: a heavier winner must be `ratio(reference, top)` times more
-//! trusted than a lighter candidate to keep it, where the room is what is left of the budget
-//! after this decision, as a share of the most trusted candidate's trust `top`, capped at
-//! `max_room`; with no budget left the ratio is the base one. Counted in trust, not in true
-//! quality: the router knows no more.
+//! gain, banked up to `slack` again; FOCUS, which takes the most trusted model, mostly earns).
+//! While the sum given up is under `slack` of the sum of `reference`, WAKE's lightness ratio
+//! widens: a heavier winner must be `ratio(reference, top)` times more trusted than a lighter
+//! candidate to keep it, where the room is what is left of the budget after this decision, as a
+//! share of the most trusted candidate's trust `top`, capped at `max_room`; with no budget left
+//! the ratio is the base one. Counted in trust, not in true quality: the router knows no more.
 
 use std::collections::BTreeMap;
 
@@ -81,7 +80,7 @@ impl QualityBudget {
         }
     }
 
-    /// The share given up so far.
+    /// The share given up so far (negative while gains are banked).
     pub fn given_up(&self) -> f64 {
         if self.total > 0.0 {
             self.given / self.total
