@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family models as HF safetensors folders, with reference logits from
-HF transformers, for the parity tests of `sage models import` + llama.cpp.
+"""Creates tiny random Llama-family, Mistral and Qwen 2/3 models as HF safetensors folders, with
+reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
+parity tests of `sage models import` + llama.cpp.
 
 Writes crates/sage-llm/tests/fixtures/tiny/<name>/{config.json, model.safetensors,
 tokenizer.json, tokenizer_config.json, reference.json}. The folders are small (tens of KiB) and
 committed; the Rust tests never need Python. Re-run with a Python that has torch, transformers
-and tokenizers:
-    python tools/reference/make_tiny_llamas.py
+and tokenizers (all variants, or the ones named):
+    python tools/reference/make_tiny_llamas.py [NAME ...]
 """
 import json
+import sys
 from pathlib import Path
 
 import torch
 import transformers
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast,
+                          Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -29,6 +32,16 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{%- endif %}"
 )
 SPECIAL = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"]
+# Qwen's ChatML tokens, template and split rule (every digit on its own; Llama 3 splits runs of three).
+QWEN_SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+QWEN_TEMPLATE = (
+    "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+              r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Text whose digits the two split rules cut differently.
+DIGITS = "Call 1234567890 at 12:45, room 305."
 
 VARIANTS = {
     # Llama 3.1 rope scaling, GQA, head_dim != hidden/heads (like Nemotron Nano 4B), untied.
@@ -41,34 +54,74 @@ VARIANTS = {
     "llama_tied_mqa": dict(hidden_size=48, intermediate_size=80, num_hidden_layers=3,
                            num_attention_heads=4, num_key_value_heads=1, head_dim=12,
                            rope_theta=10000.0, tie_word_embeddings=True, rope_scaling=None),
+    # Llama with biases on Q, K, V, O (attention_bias) and on the MLP (mlp_bias).
+    "llama_biases": dict(hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+                         rope_theta=10000.0, tie_word_embeddings=False, rope_scaling=None,
+                         attention_bias=True, mlp_bias=True),
+    # Mistral: the Llama block with a sliding window (wider than the test's 40 tokens).
+    "mistral_window": dict(arch="mistral", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=1, head_dim=12,
+                           rope_theta=10000.0, tie_word_embeddings=False, sliding_window=64),
+    # Qwen 2: biases on Q, K and V, GQA, NeoX RoPE, Qwen's tokenizer.
+    "qwen2_bias_gqa": dict(arch="qwen2", hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                           num_attention_heads=4, num_key_value_heads=2, rope_theta=1000000.0,
+                           tie_word_embeddings=False, use_sliding_window=False, sliding_window=4096),
+    # Qwen 3: per-head RMS norms on Q and K, head_dim != hidden/heads, tied embeddings.
+    "qwen3_qknorm_headdim": dict(arch="qwen3", hidden_size=48, intermediate_size=80, num_hidden_layers=2,
+                                 num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                 rope_theta=1000000.0, tie_word_embeddings=True),
+}
+CLASSES = {
+    "llama": (LlamaConfig, LlamaForCausalLM),
+    "mistral": (MistralConfig, MistralForCausalLM),
+    "qwen2": (Qwen2Config, Qwen2ForCausalLM),
+    "qwen3": (Qwen3Config, Qwen3ForCausalLM),
 }
 
 
-def tokenizer():
+def tokenizer(qwen=False):
     tok = Tokenizer(models.BPE())
+    # Trained with GPT-2's rule, which keeps runs of digits together, so that the vocabulary has
+    # merges of digits: Qwen's rule, set afterwards, never lets them apply, and a converter that
+    # took Qwen's tokenizer for Llama 3's would tokenize DIGITS differently.
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=SPECIAL,
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=QWEN_SPECIAL if qwen else SPECIAL,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS, trainer)
+    tok.train_from_iterator(CORPUS + [DIGITS] * 20 if qwen else CORPUS, trainer)
+    if qwen:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
     return tok
 
 
 def main():
     torch.manual_seed(0)
-    tok = tokenizer()
+    only = set(sys.argv[1:])
+    llama_tok, qwen_tok = tokenizer(), tokenizer(qwen=True)
     for name, kw in VARIANTS.items():
-        d = OUT / name
-        d.mkdir(parents=True, exist_ok=True)
-        fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>",
-                                       eos_token="<|eot_id|>")
-        fast.chat_template = CHAT_TEMPLATE
-        fast.save_pretrained(d)
-        vocab = tok.get_vocab_size()
-        cfg = LlamaConfig(vocab_size=vocab, max_position_embeddings=256, rms_norm_eps=1e-5,
-                          bos_token_id=tok.token_to_id("<|begin_of_text|>"),
-                          eos_token_id=tok.token_to_id("<|eot_id|>"), **kw)
-        model = LlamaForCausalLM(cfg).to(torch.float32).eval()
+        kw = dict(kw)
+        arch = kw.pop("arch", "llama")
+        qwen = arch.startswith("qwen")
+        tok = qwen_tok if qwen else llama_tok
+        if qwen:
+            fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+            fast.chat_template = QWEN_TEMPLATE
+            bos = eos = tok.token_to_id("<|endoftext|>")
+        else:
+            fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|begin_of_text|>",
+                                           eos_token="<|eot_id|>")
+            fast.chat_template = CHAT_TEMPLATE
+            bos, eos = tok.token_to_id("<|begin_of_text|>"), tok.token_to_id("<|eot_id|>")
+        config_cls, model_cls = CLASSES[arch]
+        cfg = config_cls(vocab_size=tok.get_vocab_size(), max_position_embeddings=256, rms_norm_eps=1e-5,
+                         bos_token_id=bos, eos_token_id=eos, **kw)
+        # Drawn for every variant, written only for the ones asked for, so that each variant's
+        # weights do not depend on which were asked for.
+        model = model_cls(cfg).to(torch.float32).eval()
         with torch.no_grad():
             # Larger random weights than the default init, so that logits differ visibly.
             for p in model.parameters():
@@ -76,16 +129,29 @@ def main():
                     p.normal_(0.0, 0.08)
                 else:
                     p.uniform_(0.8, 1.2)
+            # Biases around zero, not one.
+            for n, p in model.named_parameters():
+                if n.endswith(".bias"):
+                    p.uniform_(-0.2, 0.2)
+        if only and name not in only:
+            continue
+        d = OUT / name
+        d.mkdir(parents=True, exist_ok=True)
+        fast.save_pretrained(d)
         model.save_pretrained(d, safe_serialization=True)
-        ids = [tok.token_to_id("<|begin_of_text|>")] + tok.encode(CORPUS[0] + " " + CORPUS[2]).ids
-        ids = ids[:40]
+        first = [] if qwen else [bos]
+        ids = (first + tok.encode(CORPUS[0] + " " + CORPUS[2]).ids)[:40]
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0]
-        (d / "reference.json").write_text(json.dumps({
+        reference = {
             "transformers": transformers.__version__, "torch": torch.__version__, "dtype": "float32",
             "ids": ids, "logits": [[round(float(x), 6) for x in row] for row in logits],
-        }) + "\n")
-        print(name, "vocab", vocab, "ids", len(ids))
+        }
+        if qwen:
+            reference["text"] = DIGITS
+            reference["text_ids"] = fast(DIGITS, add_special_tokens=False)["input_ids"]
+        (d / "reference.json").write_text(json.dumps(reference) + "\n")
+        print(name, "vocab", tok.get_vocab_size(), "ids", len(ids))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,13 @@
 //! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
-//! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family turned into a
-//! GGUF that llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1
-//! `rope_scaling` (written as llama.cpp's `rope_freqs`), tied or untied embeddings, the byte-level
-//! BPE tokenizer and the chat template.
+//! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 3.x,
+//! Nemotron Nano, Mistral) or of Qwen 2/2.5 and Qwen 3 turned into a GGUF that llama.cpp runs, in
+//! Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling` (written as
+//! llama.cpp's `rope_freqs`), tied or untied embeddings, biases where the family has them, Qwen 3's
+//! per-head Q/K norms, the byte-level BPE tokenizer with its split rule ([`tokenizer`]) and the
+//! chat template.
+//!
+//! A sliding attention window (Mistral's `sliding_window`) that llama.cpp's Llama graph does not
+//! apply is honoured by writing it as the trained context: within it, full attention is the same.
 //!
 //! Weights keep their precision (F32 stays F32, BF16 stays BF16); quantize afterwards with
 //! [`crate::quantize`].
@@ -15,8 +20,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::gguf::writer::{GgufWriter, MetaValue, TensorDecl};
-use crate::llama_arch::{Llama3Rope, LlamaShape, GGML_F32};
+use crate::gguf::writer::{GgufWriter, TensorDecl};
+use crate::llama_arch::{Biases, Family, Llama3Rope, LlamaShape, GGML_F32};
+
+mod tokenizer;
 
 /// Importing failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +53,10 @@ pub enum ImportError {
         message: String,
     },
     /// The architecture is not one we import.
-    #[error("{path}: architecture {arch:?} is not supported (the Llama family is: LlamaForCausalLM)")]
+    #[error(
+        "{path}: architecture {arch:?} is not supported (these are: LlamaForCausalLM, \
+         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)"
+    )]
     Architecture {
         /// File.
         path: PathBuf,
@@ -105,7 +115,15 @@ struct Config {
     attention_bias: bool,
     #[serde(default)]
     mlp_bias: bool,
+    /// Mistral's attention window (null: none).
+    sliding_window: Option<Json>,
+    /// Qwen's switch for its windowed layers.
+    #[serde(default)]
+    use_sliding_window: bool,
     name_or_path: Option<String>,
+    /// Fallbacks where tokenizer_config.json names no BOS or EOS token (an id, or a list).
+    pub(crate) bos_token_id: Option<Json>,
+    pub(crate) eos_token_id: Option<Json>,
 }
 
 fn default_ctx() -> u64 {
@@ -211,23 +229,57 @@ pub struct Imported {
 /// Llama-family model: their largest vocabulary is 256k, their widest hidden size 16k).
 const MAX_DIMENSION: u64 = 1 << 22;
 
+/// The family of an HF architecture name and the biases its config asks for; `Err(None)` for an
+/// architecture not imported, `Err(Some(why))` for a combination llama.cpp's graph lacks.
+fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String>> {
+    match arch {
+        // HF's Llama and Mistral put `attention_bias` on Q, K, V and O, `mlp_bias` on the MLP.
+        "LlamaForCausalLM" | "MistralForCausalLM" => Ok((
+            Family::Llama,
+            Biases { qkv: cfg.attention_bias, out: cfg.attention_bias, mlp: cfg.mlp_bias },
+        )),
+        // Qwen 2 always has Q, K and V biases and no others.
+        "Qwen2ForCausalLM" => Ok((Family::Qwen2, Biases { qkv: true, out: false, mlp: false })),
+        "Qwen3ForCausalLM" if cfg.attention_bias => Err(Some(
+            "Qwen3 with attention_bias is not supported (llama.cpp's Qwen3 has no output bias)".into(),
+        )),
+        "Qwen3ForCausalLM" => Ok((Family::Qwen3, Biases::default())),
+        _ => Err(None),
+    }
+}
+
+/// The context to write as trained: `max_position_embeddings`, or a smaller sliding window
+/// (Mistral's), which llama.cpp's Llama graph does not apply; within it, full attention is the
+/// same. Qwen's `sliding_window` counts only with `use_sliding_window`, and its windowed layers
+/// are refused.
+fn trained_context(family: Family, cfg: &Config) -> Result<u64, String> {
+    if family != Family::Llama {
+        return match cfg.use_sliding_window {
+            true => Err("use_sliding_window (Qwen's windowed layers) is not supported".into()),
+            false => Ok(cfg.max_position_embeddings),
+        };
+    }
+    match &cfg.sliding_window {
+        None | Some(Json::Null) => Ok(cfg.max_position_embeddings),
+        Some(w) => match w.as_u64() {
+            Some(0) | None => Err(format!("sliding_window {w} is not a positive window")),
+            Some(w) => Ok(cfg.max_position_embeddings.min(w)),
+        },
+    }
+}
+
 fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config), ImportError> {
     let text = std::fs::read_to_string(cfg_path).map_err(io_err(cfg_path))?;
     let cfg: Config = serde_json::from_str(&text).map_err(|e| ImportError::Config {
         path: cfg_path.to_path_buf(),
         message: format!("not a Llama config: {e}"),
     })?;
-    let arch = cfg.architectures.first().cloned().unwrap_or_default();
-    if arch != "LlamaForCausalLM" {
-        return Err(ImportError::Architecture { path: cfg_path.to_path_buf(), arch });
-    }
-    if cfg.attention_bias || cfg.mlp_bias {
-        return Err(ImportError::Config {
-            path: cfg_path.to_path_buf(),
-            message: "attention or MLP biases are not supported".into(),
-        });
-    }
     let config_err = |m: &str| ImportError::Config { path: cfg_path.to_path_buf(), message: m.to_string() };
+    let arch = cfg.architectures.first().cloned().unwrap_or_default();
+    let (family, biases) = family_of(&arch, &cfg).map_err(|e| match e {
+        None => ImportError::Architecture { path: cfg_path.to_path_buf(), arch: arch.clone() },
+        Some(m) => config_err(&m),
+    })?;
     if cfg.num_attention_heads == 0
         || cfg.hidden_size == 0
         || cfg.num_hidden_layers == 0
@@ -264,6 +316,11 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
     if head_dim == 0 || !head_dim.is_multiple_of(2) {
         return Err(config_err("head_dim must be even and positive"));
     }
+    // llama.cpp's Qwen 2 graph sizes the query projection by the hidden size.
+    if family == Family::Qwen2 && head_dim * cfg.num_attention_heads != cfg.hidden_size {
+        return Err(config_err("Qwen2: head_dim × num_attention_heads must equal hidden_size"));
+    }
+    let context = trained_context(family, &cfg).map_err(|m| config_err(&m))?;
     // transformers 5 writes `rope_parameters` (with rope_theta inside); 4.x writes `rope_theta`
     // and `rope_scaling`. Read both; silently falling back to theta 10000 would be wrong.
     let params = cfg.rope_parameters.clone().unwrap_or(Json::Null);
@@ -297,6 +354,8 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
         .unwrap_or_else(|| dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
     Ok((
         LlamaShape {
+            family,
+            biases,
             name,
             vocab: cfg.vocab_size,
             hidden: cfg.hidden_size,
@@ -305,7 +364,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
             heads: cfg.num_attention_heads,
             kv_heads: kv,
             head_dim,
-            context: cfg.max_position_embeddings,
+            context,
             rope_theta: theta,
             rope_scaling,
             rms_eps: cfg.rms_norm_eps,
@@ -313,94 +372,6 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
         },
         cfg,
     ))
-}
-
-/// Convert the tokenizer (byte-level BPE, as Llama 3) and chat template into GGUF metadata.
-fn write_tokenizer(dir: &Path, w: &mut GgufWriter, vocab_size: u64) -> Result<(), ImportError> {
-    let tpath = dir.join("tokenizer.json");
-    if !tpath.exists() {
-        return Err(ImportError::Missing { dir: dir.to_path_buf(), file: "tokenizer.json".into() });
-    }
-    let bad = |m: String| ImportError::Tokenizer { path: tpath.clone(), message: m };
-    let text = std::fs::read_to_string(&tpath).map_err(io_err(&tpath))?;
-    let t: Json = serde_json::from_str(&text).map_err(|e| bad(format!("not JSON: {e}")))?;
-    if t["model"]["type"].as_str() != Some("BPE") {
-        return Err(bad(format!("model type {} is not supported (BPE is)", t["model"]["type"])));
-    }
-    let vocab = t["model"]["vocab"].as_object().ok_or_else(|| bad("no model.vocab".into()))?;
-    let mut tokens: Vec<Option<String>> = vec![None; vocab_size as usize];
-    let mut types: Vec<i32> = vec![1; vocab_size as usize];
-    for (tok, id) in vocab {
-        let id = id.as_u64().ok_or_else(|| bad(format!("token {tok:?} has no id")))? as usize;
-        if id >= tokens.len() {
-            return Err(bad(format!("token id {id} is outside vocab_size {vocab_size}")));
-        }
-        tokens[id] = Some(tok.clone());
-    }
-    if let Some(added) = t["added_tokens"].as_array() {
-        for a in added {
-            let (Some(id), Some(content)) = (a["id"].as_u64(), a["content"].as_str()) else { continue };
-            if (id as usize) < tokens.len() {
-                tokens[id as usize] = Some(content.to_string());
-                types[id as usize] = if a["special"].as_bool().unwrap_or(false) { 3 } else { 4 };
-            }
-        }
-    }
-    // Unused ids (padding of vocab_size) get placeholder tokens, as llama.cpp's converter does.
-    let tokens: Vec<String> = tokens
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            t.unwrap_or_else(|| {
-                types[i] = 5;
-                format!("[PAD{i}]")
-            })
-        })
-        .collect();
-    let merges: Vec<String> = t["model"]["merges"]
-        .as_array()
-        .ok_or_else(|| bad("no model.merges".into()))?
-        .iter()
-        .map(|m| match m {
-            Json::String(s) => Ok(s.clone()),
-            Json::Array(p) if p.len() == 2 => {
-                Ok(format!("{} {}", p[0].as_str().unwrap_or(""), p[1].as_str().unwrap_or("")))
-            }
-            _ => Err(bad("merges must be strings or pairs".into())),
-        })
-        .collect::<Result<_, _>>()?;
-    // Pre-tokenizer: Llama 3's split regex, else plain GPT-2 byte-level.
-    let pre = if text.contains("(?i:'s|'t|'re|'ve|'m|'ll|'d)") { "llama-bpe" } else { "default" };
-    let cfg_path = dir.join("tokenizer_config.json");
-    let tcfg: Json = match std::fs::read_to_string(&cfg_path) {
-        Ok(s) => serde_json::from_str(&s)
-            .map_err(|e| ImportError::Tokenizer { path: cfg_path.clone(), message: e.to_string() })?,
-        Err(_) => Json::Null,
-    };
-    let token_text = |v: &Json| -> Option<String> {
-        v.as_str().map(str::to_string).or_else(|| v["content"].as_str().map(str::to_string))
-    };
-    let id_of = |s: &str| tokens.iter().position(|t| t == s).map(|i| i as u32);
-    w.meta("tokenizer.ggml.model", MetaValue::Str("gpt2".into()))
-        .meta("tokenizer.ggml.pre", MetaValue::Str(pre.into()));
-    if let Some(id) = token_text(&tcfg["bos_token"]).and_then(|s| id_of(&s)) {
-        w.meta("tokenizer.ggml.bos_token_id", MetaValue::U32(id));
-        w.meta("tokenizer.ggml.add_bos_token", MetaValue::Bool(true));
-    }
-    if let Some(id) = token_text(&tcfg["eos_token"]).and_then(|s| id_of(&s)) {
-        w.meta("tokenizer.ggml.eos_token_id", MetaValue::U32(id));
-    }
-    let template = tcfg["chat_template"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| std::fs::read_to_string(dir.join("chat_template.jinja")).ok());
-    if let Some(t) = template {
-        w.meta("tokenizer.chat_template", MetaValue::Str(t));
-    }
-    w.meta("tokenizer.ggml.tokens", MetaValue::Strings(tokens))
-        .meta("tokenizer.ggml.token_type", MetaValue::I32s(types))
-        .meta("tokenizer.ggml.merges", MetaValue::Strings(merges));
-    Ok(())
 }
 
 /// Reorder the rows of a Q or K projection from HF's rotate-half layout to the interleaved
@@ -427,7 +398,7 @@ pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
     if !cfg_path.exists() {
         return Err(ImportError::Missing { dir: dir.to_path_buf(), file: "config.json".into() });
     }
-    let (shape, _cfg) = shape_from_config(dir, &cfg_path)?;
+    let (shape, cfg) = shape_from_config(dir, &cfg_path)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -474,7 +445,7 @@ pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
     let mut w = GgufWriter::new();
     let all_f32 = plan.iter().all(|(d, _, _)| d.ggml_type == GGML_F32);
     shape.write_metadata(&mut w, if all_f32 { 0 } else { 1 });
-    write_tokenizer(dir, &mut w, shape.vocab)?;
+    tokenizer::write(dir, &mut w, shape.vocab, &cfg)?;
     let decls: Vec<TensorDecl> = plan.iter().map(|(d, _, _)| d.clone()).collect();
     let rope = shape.rope_factors();
     let read = |t: &StTensor| -> io::Result<Vec<u8>> {
@@ -539,7 +510,8 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// HF tensor name for a GGUF name, and whether (heads, head_dim) row permutation applies.
+/// HF tensor name for a GGUF name, and whether (heads, head_dim) row permutation applies (Q and
+/// K, their biases included, where llama.cpp rotates interleaved pairs).
 fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Option<(u64, u64)>) {
     match gguf {
         "token_embd.weight" => ("model.embed_tokens.weight".into(), None),
@@ -548,19 +520,23 @@ fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Option<(u64, u64)>) {
         _ => {
             let rest = gguf.strip_prefix("blk.").unwrap_or(gguf);
             let (layer, name) = rest.split_once('.').unwrap_or(("0", rest));
-            let (hf, permute) = match name {
-                "attn_norm.weight" => ("input_layernorm.weight", None),
-                "attn_q.weight" => ("self_attn.q_proj.weight", Some((s.heads, s.head_dim))),
-                "attn_k.weight" => ("self_attn.k_proj.weight", Some((s.kv_heads, s.head_dim))),
-                "attn_v.weight" => ("self_attn.v_proj.weight", None),
-                "attn_output.weight" => ("self_attn.o_proj.weight", None),
-                "ffn_norm.weight" => ("post_attention_layernorm.weight", None),
-                "ffn_gate.weight" => ("mlp.gate_proj.weight", None),
-                "ffn_up.weight" => ("mlp.up_proj.weight", None),
-                "ffn_down.weight" => ("mlp.down_proj.weight", None),
+            let (module, kind) = name.rsplit_once('.').unwrap_or((name, "weight"));
+            let rope = |heads: u64| s.family.interleaved_rope().then_some((heads, s.head_dim));
+            let (hf, permute) = match module {
+                "attn_norm" => ("input_layernorm", None),
+                "attn_q" => ("self_attn.q_proj", rope(s.heads)),
+                "attn_k" => ("self_attn.k_proj", rope(s.kv_heads)),
+                "attn_v" => ("self_attn.v_proj", None),
+                "attn_q_norm" => ("self_attn.q_norm", None),
+                "attn_k_norm" => ("self_attn.k_norm", None),
+                "attn_output" => ("self_attn.o_proj", None),
+                "ffn_norm" => ("post_attention_layernorm", None),
+                "ffn_gate" => ("mlp.gate_proj", None),
+                "ffn_up" => ("mlp.up_proj", None),
+                "ffn_down" => ("mlp.down_proj", None),
                 other => (other, None),
             };
-            (format!("model.layers.{layer}.{hf}"), permute)
+            (format!("model.layers.{layer}.{hf}.{kind}"), permute)
         }
     }
 }

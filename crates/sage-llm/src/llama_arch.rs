@@ -1,6 +1,7 @@
 //! The Llama family as llama.cpp expects it in GGUF: metadata keys, tensor names and shapes, and
-//! the Llama 3.1 RoPE scaling factors. Shared by `synth` (random weights of a real shape) and
-//! `import` (HF safetensors folders).
+//! the Llama 3.1 RoPE scaling factors; and the two families that share its block, Qwen 2 (biases
+//! on Q, K and V) and Qwen 3 (an RMS norm on each head's Q and K). Shared by `synth` (random
+//! weights of a real shape) and `import` (HF safetensors folders).
 
 use serde::{Deserialize, Serialize};
 
@@ -24,9 +25,63 @@ pub struct Llama3Rope {
     pub original_max_position_embeddings: f64,
 }
 
+/// Which of the block's variants a model is: llama.cpp's architecture name and what it adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// Llama 3.x, Nemotron Nano, Mistral (`llama` in GGUF).
+    #[default]
+    Llama,
+    /// Qwen 2 and 2.5 (`qwen2`): biases on the Q, K and V projections.
+    Qwen2,
+    /// Qwen 3 (`qwen3`): an RMS norm over each head's queries and keys before RoPE.
+    Qwen3,
+}
+
+impl Family {
+    /// llama.cpp's name, `general.architecture` and the prefix of the model's keys.
+    pub fn gguf_arch(self) -> &'static str {
+        match self {
+            Family::Llama => "llama",
+            Family::Qwen2 => "qwen2",
+            Family::Qwen3 => "qwen3",
+        }
+    }
+
+    /// Whether llama.cpp rotates interleaved pairs for this architecture (Llama), so that HF's
+    /// rotate-half rows of Q and K must be permuted; Qwen's architectures rotate halves (NeoX), as
+    /// HF does.
+    pub fn interleaved_rope(self) -> bool {
+        self == Family::Llama
+    }
+
+    /// Whether each head's queries and keys are RMS-normed before RoPE (`attn_q_norm`,
+    /// `attn_k_norm`).
+    pub fn qk_norm(self) -> bool {
+        self == Family::Qwen3
+    }
+}
+
+/// Which projections carry a bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Biases {
+    /// Q, K and V.
+    pub qkv: bool,
+    /// The attention output.
+    pub out: bool,
+    /// Gate, up and down.
+    pub mlp: bool,
+}
+
 /// The shape of a Llama-family model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlamaShape {
+    /// The block's variant.
+    #[serde(default)]
+    pub family: Family,
+    /// Projections with biases.
+    #[serde(default)]
+    pub biases: Biases,
     /// Name written to `general.name`.
     pub name: String,
     /// Vocabulary.
@@ -70,6 +125,8 @@ impl LlamaShape {
         Some(match name {
             // Llama-3.1-Minitron-4B-Width lineage: hidden 3072 with 32 heads of 128.
             "nemotron-nano-4b" => Self {
+                family: Family::Llama,
+                biases: Biases::default(),
                 name: "Llama-3.1-Nemotron-Nano-4B-v1.1 shape (random weights)".into(),
                 vocab: 128_256,
                 hidden: 3072,
@@ -85,6 +142,8 @@ impl LlamaShape {
                 tied_embeddings: false,
             },
             "llama-3.2-1b" => Self {
+                family: Family::Llama,
+                biases: Biases::default(),
                 name: "Llama-3.2-1B shape (random weights)".into(),
                 vocab: 128_256,
                 hidden: 2048,
@@ -100,6 +159,8 @@ impl LlamaShape {
                 tied_embeddings: true,
             },
             "llama-3.2-3b" => Self {
+                family: Family::Llama,
+                biases: Biases::default(),
                 name: "Llama-3.2-3B shape (random weights)".into(),
                 vocab: 128_256,
                 hidden: 3072,
@@ -115,6 +176,8 @@ impl LlamaShape {
                 tied_embeddings: true,
             },
             "llama-3.1-8b" => Self {
+                family: Family::Llama,
+                biases: Biases::default(),
                 name: "Llama-3.1-8B shape (random weights)".into(),
                 vocab: 128_256,
                 hidden: 4096,
@@ -130,6 +193,8 @@ impl LlamaShape {
                 tied_embeddings: false,
             },
             "tiny" => Self {
+                family: Family::Llama,
+                biases: Biases::default(),
                 name: "tiny Llama (random weights)".into(),
                 vocab: 512,
                 hidden: 64,
@@ -157,7 +222,13 @@ impl LlamaShape {
         let attn =
             self.hidden * self.heads * self.head_dim * 2 + self.hidden * self.kv_heads * self.head_dim * 2;
         let mlp = 3 * self.hidden * self.intermediate;
-        let per_layer = attn + mlp + 2 * self.hidden;
+        let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
+        let b = self.biases;
+        let biases = u64::from(b.qkv) * (q + 2 * kv)
+            + u64::from(b.out) * self.hidden
+            + u64::from(b.mlp) * (2 * self.intermediate + self.hidden);
+        let qk_norm = if self.family.qk_norm() { 2 * self.head_dim } else { 0 };
+        let per_layer = attn + mlp + 2 * self.hidden + biases + qk_norm;
         let embed = self.vocab * self.hidden;
         per_layer * self.layers + embed * if self.tied_embeddings { 1 } else { 2 } + self.hidden
     }
@@ -189,28 +260,30 @@ impl LlamaShape {
         )
     }
 
-    /// Write the `general.*` and `llama.*` metadata. `file_type` is llama.cpp's `llama_ftype`
-    /// (0 = all F32, 1 = mostly F16).
+    /// Write the `general.*` metadata and the architecture's (`llama.*`, `qwen2.*`, `qwen3.*`).
+    /// `file_type` is llama.cpp's `llama_ftype` (0 = all F32, 1 = mostly F16).
     pub fn write_metadata(&self, w: &mut GgufWriter, file_type: u32) {
-        w.meta("general.architecture", MetaValue::Str("llama".into()))
+        let arch = self.family.gguf_arch();
+        let key = |k: &str| format!("{arch}.{k}");
+        w.meta("general.architecture", MetaValue::Str(arch.into()))
             .meta("general.name", MetaValue::Str(self.name.clone()))
             .meta("general.file_type", MetaValue::U32(file_type))
-            .meta("llama.vocab_size", MetaValue::U32(self.vocab as u32))
-            .meta("llama.context_length", MetaValue::U32(self.context as u32))
-            .meta("llama.embedding_length", MetaValue::U32(self.hidden as u32))
-            .meta("llama.block_count", MetaValue::U32(self.layers as u32))
-            .meta("llama.feed_forward_length", MetaValue::U32(self.intermediate as u32))
-            .meta("llama.attention.head_count", MetaValue::U32(self.heads as u32))
-            .meta("llama.attention.head_count_kv", MetaValue::U32(self.kv_heads as u32))
-            .meta("llama.attention.key_length", MetaValue::U32(self.head_dim as u32))
-            .meta("llama.attention.value_length", MetaValue::U32(self.head_dim as u32))
-            .meta("llama.rope.dimension_count", MetaValue::U32(self.head_dim as u32))
-            .meta("llama.rope.freq_base", MetaValue::F32(self.rope_theta as f32))
-            .meta("llama.attention.layer_norm_rms_epsilon", MetaValue::F32(self.rms_eps as f32));
+            .meta(&key("vocab_size"), MetaValue::U32(self.vocab as u32))
+            .meta(&key("context_length"), MetaValue::U32(self.context as u32))
+            .meta(&key("embedding_length"), MetaValue::U32(self.hidden as u32))
+            .meta(&key("block_count"), MetaValue::U32(self.layers as u32))
+            .meta(&key("feed_forward_length"), MetaValue::U32(self.intermediate as u32))
+            .meta(&key("attention.head_count"), MetaValue::U32(self.heads as u32))
+            .meta(&key("attention.head_count_kv"), MetaValue::U32(self.kv_heads as u32))
+            .meta(&key("attention.key_length"), MetaValue::U32(self.head_dim as u32))
+            .meta(&key("attention.value_length"), MetaValue::U32(self.head_dim as u32))
+            .meta(&key("rope.dimension_count"), MetaValue::U32(self.head_dim as u32))
+            .meta(&key("rope.freq_base"), MetaValue::F32(self.rope_theta as f32))
+            .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.rms_eps as f32));
     }
 
     /// Every tensor of the model, in llama.cpp's names, with 2-D weights in `weight_type`
-    /// (norms and RoPE factors stay F32). Dimensions are innermost first.
+    /// (norms, biases and RoPE factors stay F32). Dimensions are innermost first.
     pub fn tensor_decls(&self, weight_type: u32) -> Vec<TensorDecl> {
         let wbytes = |n: u64| match weight_type {
             GGML_F32 => n * 4,
@@ -235,16 +308,34 @@ impl LlamaShape {
                 bytes: f.len() as u64 * 4,
             });
         }
+        let b = self.biases;
         for l in 0..self.layers {
             v.push(norm(format!("blk.{l}.attn_norm.weight"), h));
             v.push(w(format!("blk.{l}.attn_q.weight"), h, q));
             v.push(w(format!("blk.{l}.attn_k.weight"), h, kv));
             v.push(w(format!("blk.{l}.attn_v.weight"), h, kv));
+            if b.qkv {
+                v.push(norm(format!("blk.{l}.attn_q.bias"), q));
+                v.push(norm(format!("blk.{l}.attn_k.bias"), kv));
+                v.push(norm(format!("blk.{l}.attn_v.bias"), kv));
+            }
+            if self.family.qk_norm() {
+                v.push(norm(format!("blk.{l}.attn_q_norm.weight"), self.head_dim));
+                v.push(norm(format!("blk.{l}.attn_k_norm.weight"), self.head_dim));
+            }
             v.push(w(format!("blk.{l}.attn_output.weight"), q, h));
+            if b.out {
+                v.push(norm(format!("blk.{l}.attn_output.bias"), h));
+            }
             v.push(norm(format!("blk.{l}.ffn_norm.weight"), h));
             v.push(w(format!("blk.{l}.ffn_gate.weight"), h, ff));
             v.push(w(format!("blk.{l}.ffn_up.weight"), h, ff));
             v.push(w(format!("blk.{l}.ffn_down.weight"), ff, h));
+            if b.mlp {
+                v.push(norm(format!("blk.{l}.ffn_gate.bias"), ff));
+                v.push(norm(format!("blk.{l}.ffn_up.bias"), ff));
+                v.push(norm(format!("blk.{l}.ffn_down.bias"), h));
+            }
         }
         v.push(norm("output_norm.weight".into(), h));
         if !self.tied_embeddings {

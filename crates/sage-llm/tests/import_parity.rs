@@ -1,9 +1,11 @@
 #![allow(clippy::unwrap_used)]
 
-//! `import` + llama.cpp against HF transformers on tiny random Llama-family models
+//! `import` + llama.cpp against HF transformers on tiny random models
 //! (`tools/reference/make_tiny_llamas.py`): Llama 3.1 rope scaling, GQA and MQA, head_dim ≠
-//! hidden/heads, tied and untied embeddings. Logits at every position must match the recorded
-//! HF logits within 1e-3 (F32 weights, F32 KV cache).
+//! hidden/heads, tied and untied embeddings, Llama's attention and MLP biases, Mistral's sliding
+//! window, Qwen 2's Q/K/V biases and Qwen 3's per-head Q/K norms. Logits at every position must
+//! match the recorded HF logits within 1e-3 (F32 weights, F32 KV cache); Qwen's split rule must
+//! give HF's token ids.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,16 @@ use serde::Deserialize;
 struct Reference {
     ids: Vec<u32>,
     logits: Vec<Vec<f32>>,
+    /// Text and HF's ids for it (the Qwen fixtures).
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    text_ids: Vec<i64>,
+}
+
+fn reference(name: &str) -> Reference {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join(name).join("reference.json")).unwrap())
+        .unwrap()
 }
 
 fn fixtures() -> PathBuf {
@@ -34,11 +46,11 @@ fn parity(name: &str) -> f32 {
     let out = tmp(&format!("{name}.gguf"));
     let imported = import(&dir, &out).unwrap();
     assert_eq!(imported.path, out);
-    let reference: Reference =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap()).unwrap();
+    let reference = reference(name);
     let cfg = EngineConfig {
         threads: Some(1),
-        context: Some(256),
+        // Every fixture's reference is 40 tokens; Mistral's window makes 64 its trained context.
+        context: Some(64),
         kv_type: KvType::F32,
         flash_attention: FlashAttention::Off,
         ..EngineConfig::default()
@@ -66,6 +78,61 @@ fn llama31_rope_scaling_gqa_and_head_dim_match_hf() {
 #[test]
 fn tied_embeddings_and_mqa_match_hf() {
     assert!(parity("llama_tied_mqa") <= 1e-3);
+}
+
+#[test]
+fn llama_attention_and_mlp_biases_match_hf() {
+    assert!(parity("llama_biases") <= 1e-3);
+}
+
+#[test]
+fn mistral_matches_hf_and_its_window_is_the_trained_context() {
+    assert!(parity("mistral_window") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let out = tmp("m.gguf");
+    import(&fixtures().join("mistral_window"), &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    assert_eq!(g.architecture(), Some("llama"));
+    // max_position_embeddings 256, sliding_window 64: llama.cpp's Llama graph has no window, so
+    // the context it may use is the window.
+    assert_eq!(g.train_context(), Some(64));
+}
+
+#[test]
+fn qwen2_biases_and_neox_rope_match_hf() {
+    assert!(parity("qwen2_bias_gqa") <= 1e-3);
+}
+
+#[test]
+fn qwen3_qk_norms_and_head_dim_match_hf() {
+    assert!(parity("qwen3_qknorm_headdim") <= 1e-3);
+}
+
+#[test]
+fn qwen_s_split_rule_tokenizes_as_hf_does() {
+    for name in ["qwen2_bias_gqa", "qwen3_qknorm_headdim"] {
+        let (_dir, tmp) = folder();
+        let out = tmp("q.gguf");
+        import(&fixtures().join(name), &out).unwrap();
+        let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+        assert_eq!(g.get("tokenizer.ggml.pre").and_then(|v| v.as_str()), Some("qwen2"));
+        assert_eq!(g.architecture(), Some(&name[..5]));
+        let e = LlamaEngine::load(
+            &out,
+            None,
+            EngineConfig { threads: Some(1), context: Some(256), ..EngineConfig::default() },
+        )
+        .unwrap();
+        let r = reference(name);
+        // The vocabulary has merges of digits that Qwen's rule (each digit alone) never applies.
+        let ids: Vec<i64> = e.tokenize(&r.text, false).unwrap().into_iter().map(i64::from).collect();
+        assert_eq!(ids, r.text_ids, "{name}");
+        assert_eq!(e.detokenize(&e.tokenize(&r.text, false).unwrap()).unwrap(), r.text);
+        // No BOS is added (Qwen has none); the ChatML template is kept.
+        assert_eq!(e.tokenize("Call", true).unwrap(), e.tokenize("Call", false).unwrap());
+        let chat = e.render_chat(&[sage_llm::ChatMessage::new(sage_llm::Role::User, "Hi")]).unwrap();
+        assert!(chat.text.starts_with("<|im_start|>user\nHi<|im_end|>"), "{:?}", chat.text);
+    }
 }
 
 #[test]
@@ -123,6 +190,32 @@ fn bad_folders_are_typed_errors() {
     assert!(matches!(import(&dir, &out), Err(ImportError::Architecture { .. })));
     std::fs::write(dir.join("config.json"), "{not json").unwrap();
     assert!(matches!(import(&dir, &out), Err(ImportError::Config { .. })));
+    std::fs::write(dir.join("config.json"), &cfg).unwrap();
+    // A SentencePiece-style tokenizer (Llama 2's, Mistral 7B's) would be tokenized as byte-level
+    // BPE without a sign: refused.
+    let tok = std::fs::read_to_string(src.join("tokenizer.json")).unwrap();
+    let mut spm: serde_json::Value = serde_json::from_str(&tok).unwrap();
+    spm["model"]["byte_fallback"] = true.into();
+    std::fs::write(dir.join("tokenizer.json"), spm.to_string()).unwrap();
+    let e = import(&dir, &out).unwrap_err();
+    assert!(matches!(e, ImportError::Tokenizer { .. }) && e.to_string().contains("SentencePiece"), "{e}");
+    std::fs::write(dir.join("tokenizer.json"), &tok).unwrap();
+    // Combinations llama.cpp's graphs lack are refused by name.
+    let qwen3 = std::fs::read_to_string(fixtures().join("qwen3_qknorm_headdim/config.json")).unwrap();
+    let qdir = tmp("badq");
+    std::fs::create_dir_all(&qdir).unwrap();
+    for f in ["tokenizer.json", "tokenizer_config.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("qwen3_qknorm_headdim").join(f), qdir.join(f)).unwrap();
+    }
+    for (from, to, says) in [
+        ("\"attention_bias\": false", "\"attention_bias\": true", "attention_bias"),
+        ("\"use_sliding_window\": false", "\"use_sliding_window\": true", "use_sliding_window"),
+    ] {
+        assert!(qwen3.contains(from), "{from}");
+        std::fs::write(qdir.join("config.json"), qwen3.replace(from, to)).unwrap();
+        let e = import(&qdir, &out).unwrap_err();
+        assert!(matches!(e, ImportError::Config { .. }) && e.to_string().contains(says), "{e}");
+    }
     // Found by the fuzzer (crates/sage-fuzz): 2^32 layers hung the import in its loop over
     // layers; counts beyond llama.cpp's limits are refused at once.
     for (key, huge) in [
