@@ -11,11 +11,12 @@ and tokenizers (all variants, or the ones named):
 """
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
 import transformers
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast,
                           Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
 
@@ -42,6 +43,18 @@ QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^
               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 # Text whose digits the two split rules cut differently.
 DIGITS = "Call 1234567890 at 12:45, room 305."
+# Text a SentencePiece tokenizer must fall back to bytes for, with spaces in a row and at the start.
+SPM_TEXTS = ["The robot entered the warehouse", " Battery  level? 1234", "héllo wörld \U0001F642 ok\nnext line"]
+# And corpus words in other orders, glued and spaced at random: where two joins compete, the
+# order of the merges decides.
+_words = " ".join(CORPUS[:4]).split()
+_rng = __import__("random").Random(0)
+SPM_TEXTS += ["".join(w + _rng.choice(["", " ", "  "]) for w in _rng.sample(_words, 8)) for _ in range(24)]
+MISTRAL_TEMPLATE = (
+    "{{- bos_token }}{%- for message in messages %}{%- if message['role'] == 'user' %}"
+    "{{- '[INST] ' + message['content'] + ' [/INST]' }}{%- else %}{{- message['content'] + eos_token }}"
+    "{%- endif %}{%- endfor %}"
+)
 
 VARIANTS = {
     # Llama 3.1 rope scaling, GQA, head_dim != hidden/heads (like Nemotron Nano 4B), untied.
@@ -71,6 +84,10 @@ VARIANTS = {
     "qwen3_qknorm_headdim": dict(arch="qwen3", hidden_size=48, intermediate_size=80, num_hidden_layers=2,
                                  num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                                  rope_theta=1000000.0, tie_word_embeddings=True),
+    # Mistral 7B's kind of tokenizer: SentencePiece BPE with byte fallback, in Llama 2's HF form.
+    "mistral_spm": dict(arch="mistral", tokenizer="spm", hidden_size=48, intermediate_size=64,
+                        num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+                        rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -98,16 +115,50 @@ def tokenizer(qwen=False):
     return tok
 
 
+def spm_tokenizer():
+    """A SentencePiece BPE model (byte fallback, a space prefix) trained on CORPUS, written in the
+    form transformers' Llama converter gives Llama 2 and Mistral 7B (its own converter fails on BPE
+    models in transformers 5.24): the model's pieces as vocabulary, merges generated from them in
+    piece order, '▁' for spaces by a normalizer, `<s>` added first."""
+    import sentencepiece as spm
+    from transformers.convert_slow_tokenizer import SentencePieceExtractor
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "corpus.txt").write_text("\n".join(CORPUS))
+        spm.SentencePieceTrainer.train(
+            input=str(Path(d) / "corpus.txt"), model_prefix=str(Path(d) / "m"), vocab_size=400, model_type="bpe",
+            byte_fallback=True, character_coverage=1.0, unk_id=0, bos_id=1, eos_id=2, pad_id=-1,
+            add_dummy_prefix=True, normalization_rule_name="identity", remove_extra_whitespaces=False,
+            split_digits=True, allow_whitespace_only_pieces=True, minloglevel=2)
+        extracted = SentencePieceExtractor(str(Path(d) / "m.model")).extract(models.BPE)
+        sp = spm.SentencePieceProcessor(model_file=str(Path(d) / "m.model"))
+    tok = Tokenizer(models.BPE(extracted["vocab"], extracted["merges"], unk_token="<unk>", fuse_unk=True,
+                               byte_fallback=True))
+    tok.add_special_tokens(["<unk>", "<s>", "</s>"])
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                     decoders.Strip(" ", 1, 0)])
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    for text in SPM_TEXTS + CORPUS[:4]:
+        # The HF form tokenizes as SentencePiece itself does.
+        assert tok.encode(text, add_special_tokens=False).ids == sp.encode(text), text
+    return tok
+
+
 def main():
     torch.manual_seed(0)
     only = set(sys.argv[1:])
-    llama_tok, qwen_tok = tokenizer(), tokenizer(qwen=True)
+    llama_tok, qwen_tok, spm_tok = tokenizer(), tokenizer(qwen=True), spm_tokenizer()
     for name, kw in VARIANTS.items():
         kw = dict(kw)
         arch = kw.pop("arch", "llama")
         qwen = arch.startswith("qwen")
-        tok = qwen_tok if qwen else llama_tok
-        if qwen:
+        spm = kw.pop("tokenizer", None) == "spm"
+        tok = qwen_tok if qwen else spm_tok if spm else llama_tok
+        if spm:
+            fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+            fast.chat_template = MISTRAL_TEMPLATE
+            bos, eos = 1, 2
+        elif qwen:
             fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
             fast.chat_template = QWEN_TEMPLATE
             bos = eos = tok.token_to_id("<|endoftext|>")
@@ -140,7 +191,7 @@ def main():
         fast.save_pretrained(d)
         model.save_pretrained(d, safe_serialization=True)
         first = [] if qwen else [bos]
-        ids = (first + tok.encode(CORPUS[0] + " " + CORPUS[2]).ids)[:40]
+        ids = (first + tok.encode(CORPUS[0] + " " + CORPUS[2], add_special_tokens=False).ids)[:40]
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0]
         reference = {
@@ -150,6 +201,8 @@ def main():
         if qwen:
             reference["text"] = DIGITS
             reference["text_ids"] = fast(DIGITS, add_special_tokens=False)["input_ids"]
+        if spm:
+            reference["texts"] = [[t, fast(t, add_special_tokens=False)["input_ids"]] for t in SPM_TEXTS]
         (d / "reference.json").write_text(json.dumps(reference) + "\n")
         print(name, "vocab", tok.get_vocab_size(), "ids", len(ids))
 

@@ -1,10 +1,10 @@
 //! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
-//! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 3.x,
+//! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 2/3.x,
 //! Nemotron Nano, Mistral) or of Qwen 2/2.5 and Qwen 3 turned into a GGUF that llama.cpp runs, in
 //! Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling` (written as
 //! llama.cpp's `rope_freqs`), tied or untied embeddings, biases where the family has them, Qwen 3's
-//! per-head Q/K norms, the byte-level BPE tokenizer with its split rule ([`tokenizer`]) and the
-//! chat template.
+//! per-head Q/K norms, the BPE tokenizer (byte-level with its split rule, or SentencePiece's;
+//! [`tokenizer`]) and the chat template.
 //!
 //! A sliding attention window (Mistral's `sliding_window`) that llama.cpp's Llama graph does not
 //! apply is honoured by writing it as the trained context: within it, full attention is the same.

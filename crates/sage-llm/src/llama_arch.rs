@@ -29,7 +29,7 @@ pub struct Llama3Rope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Family {
-    /// Llama 3.x, Nemotron Nano, Mistral (`llama` in GGUF).
+    /// Llama 2/3.x, Nemotron Nano, Mistral (`llama` in GGUF).
     #[default]
     Llama,
     /// Qwen 2 and 2.5 (`qwen2`): biases on the Q, K and V projections.

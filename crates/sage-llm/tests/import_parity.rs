@@ -22,6 +22,9 @@ struct Reference {
     text: String,
     #[serde(default)]
     text_ids: Vec<i64>,
+    /// Texts and HF's ids for them (the SentencePiece fixture).
+    #[serde(default)]
+    texts: Vec<(String, Vec<i64>)>,
 }
 
 fn reference(name: &str) -> Reference {
@@ -96,6 +99,35 @@ fn mistral_matches_hf_and_its_window_is_the_trained_context() {
     // max_position_embeddings 256, sliding_window 64: llama.cpp's Llama graph has no window, so
     // the context it may use is the window.
     assert_eq!(g.train_context(), Some(64));
+}
+
+#[test]
+fn a_sentencepiece_tokenizer_converts_and_tokenizes_as_hf_does() {
+    // Mistral 7B's kind: SentencePiece BPE with byte fallback, '▁' for spaces, `<s>` first.
+    assert!(parity("mistral_spm") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let out = tmp("spm.gguf");
+    import(&fixtures().join("mistral_spm"), &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    assert_eq!(g.get("tokenizer.ggml.model").and_then(|v| v.as_str()), Some("llama"));
+    let e = LlamaEngine::load(
+        &out,
+        None,
+        EngineConfig { threads: Some(1), context: Some(256), ..EngineConfig::default() },
+    )
+    .unwrap();
+    let r = reference("mistral_spm");
+    assert_eq!(r.texts.len(), 27);
+    for (text, want) in &r.texts {
+        // Spaces in a row and at the start, digits, and characters only bytes can spell.
+        let ids = e.tokenize(text, false).unwrap();
+        assert_eq!(&ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(), want, "{text:?}");
+        assert_eq!(e.detokenize(&ids).unwrap().trim_start(), text.trim_start(), "{text:?}");
+    }
+    assert_eq!(e.tokenize("Hi", true).unwrap()[0], 1, "<s> is added");
+    assert_eq!(e.info().bos.as_deref(), Some("<s>"));
+    let chat = e.render_chat(&[sage_llm::ChatMessage::new(sage_llm::Role::User, "Hi")]).unwrap();
+    assert!(chat.text.starts_with("<s>[INST] Hi [/INST]"), "{:?}", chat.text);
 }
 
 #[test]
@@ -191,14 +223,14 @@ fn bad_folders_are_typed_errors() {
     std::fs::write(dir.join("config.json"), "{not json").unwrap();
     assert!(matches!(import(&dir, &out), Err(ImportError::Config { .. })));
     std::fs::write(dir.join("config.json"), &cfg).unwrap();
-    // A SentencePiece-style tokenizer (Llama 2's, Mistral 7B's) would be tokenized as byte-level
-    // BPE without a sign: refused.
+    // A byte-fallback tokenizer is read as SentencePiece-style; without its 256 byte tokens
+    // llama.cpp could not spell what the vocabulary lacks: refused.
     let tok = std::fs::read_to_string(src.join("tokenizer.json")).unwrap();
     let mut spm: serde_json::Value = serde_json::from_str(&tok).unwrap();
     spm["model"]["byte_fallback"] = true.into();
     std::fs::write(dir.join("tokenizer.json"), spm.to_string()).unwrap();
     let e = import(&dir, &out).unwrap_err();
-    assert!(matches!(e, ImportError::Tokenizer { .. }) && e.to_string().contains("SentencePiece"), "{e}");
+    assert!(matches!(e, ImportError::Tokenizer { .. }) && e.to_string().contains("256 byte tokens"), "{e}");
     std::fs::write(dir.join("tokenizer.json"), &tok).unwrap();
     // Combinations llama.cpp's graphs lack are refused by name.
     let qwen3 = std::fs::read_to_string(fixtures().join("qwen3_qknorm_headdim/config.json")).unwrap();

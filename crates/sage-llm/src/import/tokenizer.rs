@@ -1,6 +1,8 @@
-//! An HF byte-level BPE tokenizer (`tokenizer.json`, `tokenizer_config.json`) and chat template
-//! as GGUF metadata: the vocabulary with its token types, the merges, llama.cpp's name for the
-//! pre-tokenizer's split rule, the BOS and EOS tokens and whether a BOS is added.
+//! An HF BPE tokenizer (`tokenizer.json`, `tokenizer_config.json`) and chat template as GGUF
+//! metadata: the vocabulary with its token types, the BOS and EOS tokens and whether a BOS is
+//! added; for a byte-level BPE (Llama 3, Qwen) the merges and llama.cpp's name for the
+//! pre-tokenizer's split rule; for a SentencePiece BPE in HF form (Llama 2, Mistral 7B: byte
+//! fallback, `▁` for spaces) llama.cpp's `llama` vocabulary, whose scores rank the merges.
 
 use std::path::Path;
 
@@ -32,24 +34,22 @@ pub(super) fn write(
     if t["model"]["type"].as_str() != Some("BPE") {
         return Err(bad(format!("model type {} is not supported (BPE is)", t["model"]["type"])));
     }
-    if sentencepiece_style(&t) {
-        return Err(bad(
-            "a SentencePiece-style BPE (byte fallback, '▁' for spaces: Llama 2's, Mistral 7B's) is not \
-             converted; byte-level BPE (Llama 3's, Qwen's) is"
-                .into(),
-        ));
-    }
-    let (tokens, types) = vocabulary(&t, vocab_size).map_err(bad)?;
+    let (tokens, mut types) = vocabulary(&t, vocab_size).map_err(bad)?;
     let merges = merges(&t).map_err(bad)?;
-    let pre = pre_tokenizer(&t["pre_tokenizer"]).map_err(bad)?;
+    if sentencepiece_style(&t) {
+        sentencepiece(w, &t, &tokens, &mut types, &merges).map_err(bad)?;
+    } else {
+        let pre = pre_tokenizer(&t["pre_tokenizer"]).map_err(bad)?;
+        w.meta("tokenizer.ggml.model", MetaValue::Str("gpt2".into()))
+            .meta("tokenizer.ggml.pre", MetaValue::Str(pre.into()))
+            .meta("tokenizer.ggml.merges", MetaValue::Strings(merges));
+    }
     let cfg_path = dir.join("tokenizer_config.json");
     let tcfg: Json = match std::fs::read_to_string(&cfg_path) {
         Ok(s) => serde_json::from_str(&s)
             .map_err(|e| ImportError::Tokenizer { path: cfg_path.clone(), message: e.to_string() })?,
         Err(_) => Json::Null,
     };
-    w.meta("tokenizer.ggml.model", MetaValue::Str("gpt2".into()))
-        .meta("tokenizer.ggml.pre", MetaValue::Str(pre.into()));
     special_tokens(w, &tokens, &tcfg, cfg);
     let template = tcfg["chat_template"]
         .as_str()
@@ -59,9 +59,80 @@ pub(super) fn write(
         w.meta("tokenizer.chat_template", MetaValue::Str(t));
     }
     w.meta("tokenizer.ggml.tokens", MetaValue::Strings(tokens))
-        .meta("tokenizer.ggml.token_type", MetaValue::I32s(types))
-        .meta("tokenizer.ggml.merges", MetaValue::Strings(merges));
+        .meta("tokenizer.ggml.token_type", MetaValue::I32s(types));
     Ok(())
+}
+
+/// A SentencePiece BPE as llama.cpp's `llama` vocabulary. llama.cpp joins the neighbouring pair
+/// whose join is the highest-scored token, as SentencePiece does; a token's score is minus the
+/// rank of the first merge that makes it, so the joins come in the merges' order (HF's form of a
+/// SentencePiece model lists every split of a piece, in the pieces' order). Byte tokens
+/// (`<0x41>`) get llama.cpp's byte type, the unknown token its own; a space is put before the
+/// text where HF's normalizer or `Metaspace` does.
+fn sentencepiece(
+    w: &mut GgufWriter,
+    t: &Json,
+    tokens: &[String],
+    types: &mut [i32],
+    merges: &[String],
+) -> Result<(), String> {
+    let mut rank: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (r, m) in merges.iter().enumerate() {
+        rank.entry(m.replacen(' ', "", 1)).or_insert(r);
+    }
+    let byte = |s: &str| {
+        s.len() == 6
+            && s.starts_with("<0x")
+            && s.ends_with('>')
+            && s[3..5].chars().all(|c| c.is_ascii_hexdigit())
+    };
+    let unk = t["model"]["unk_token"].as_str();
+    let mut bytes = 0;
+    let scores: Vec<f32> = tokens
+        .iter()
+        .enumerate()
+        .map(|(id, tok)| {
+            if byte(tok) {
+                types[id] = 6;
+                bytes += 1;
+            } else if Some(tok.as_str()) == unk {
+                types[id] = 2;
+            }
+            match (types[id], rank.get(tok)) {
+                (1, Some(&r)) => -(r as f32),
+                // A piece no merge makes is joined after every one that a merge makes.
+                (1, None) if tok.chars().count() > 1 => -((merges.len() + id) as f32),
+                _ => 0.0,
+            }
+        })
+        .collect();
+    if bytes != 256 {
+        return Err(format!(
+            "a SentencePiece-style BPE needs the 256 byte tokens <0x00>..<0xFF> (byte fallback); it has {bytes}"
+        ));
+    }
+    let pre = &t["pre_tokenizer"];
+    let metaspace_prefix = pre["type"].as_str() == Some("Metaspace")
+        && pre["prepend_scheme"]
+            .as_str()
+            .map_or(pre["add_prefix_space"].as_bool().unwrap_or(true), |s| s != "never");
+    let prepend = prepends_space(&t["normalizer"]);
+    w.meta("tokenizer.ggml.model", MetaValue::Str("llama".into()))
+        .meta("tokenizer.ggml.scores", MetaValue::F32s(scores))
+        .meta("tokenizer.ggml.add_space_prefix", MetaValue::Bool(metaspace_prefix || prepend));
+    if let Some(id) = unk.and_then(|u| tokens.iter().position(|x| x == u)) {
+        w.meta("tokenizer.ggml.unknown_token_id", MetaValue::U32(id as u32));
+    }
+    Ok(())
+}
+
+/// Whether a normalizer (or one in a `Sequence`) puts `▁` before the text, as Llama 2's does.
+fn prepends_space(n: &Json) -> bool {
+    match n["type"].as_str() {
+        Some("Sequence") => n["normalizers"].as_array().into_iter().flatten().any(prepends_space),
+        Some("Prepend") => n["prepend"].as_str() == Some("\u{2581}"),
+        _ => false,
+    }
 }
 
 /// Every id's token and llama.cpp token type (1 normal, 3 control, 4 user-defined, 5 unused).
