@@ -17,8 +17,9 @@ from pathlib import Path
 import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast,
-                          Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
+                          MistralForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
+                          Qwen3ForCausalLM)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -88,12 +89,21 @@ VARIANTS = {
     "mistral_spm": dict(arch="mistral", tokenizer="spm", hidden_size=48, intermediate_size=64,
                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
                         rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None),
+    # Gemma 3's text model: local layers (a window of 16 of the test's 40 tokens, RoPE base 10^4)
+    # between global ones (10^6), Q/K norms, post-norms, GELU, head_dim != hidden/heads.
+    "gemma3_local_global": dict(arch="gemma3", tokenizer="spm", hidden_size=48, intermediate_size=64,
+                                num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                query_pre_attn_scalar=16, sliding_window=16,
+                                layer_types=["sliding_attention", "full_attention"] * 2,
+                                rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 1e6},
+                                                 "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
     "mistral": (MistralConfig, MistralForCausalLM),
     "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     "qwen3": (Qwen3Config, Qwen3ForCausalLM),
+    "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM),
 }
 
 

@@ -49,8 +49,8 @@ enum What {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Turn an HF safetensors folder (Llama 2/3.x, Nemotron Nano, Mistral, Qwen 2/2.5, Qwen 3)
-    /// into a GGUF, optionally quantized.
+    /// Turn an HF safetensors folder (Llama 2/3.x, Nemotron Nano, Mistral, Qwen 2/2.5, Qwen 3,
+    /// Gemma 3 text) into a GGUF, optionally quantized.
     Import {
         /// Folder with config.json, tokenizer.json, tokenizer_config.json and *.safetensors.
         dir: PathBuf,

@@ -1,10 +1,11 @@
 //! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
 //! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 2/3.x,
-//! Nemotron Nano, Mistral) or of Qwen 2/2.5 and Qwen 3 turned into a GGUF that llama.cpp runs, in
-//! Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling` (written as
-//! llama.cpp's `rope_freqs`), tied or untied embeddings, biases where the family has them, Qwen 3's
-//! per-head Q/K norms, the BPE tokenizer (byte-level with its split rule, or SentencePiece's;
-//! [`tokenizer`]) and the chat template.
+//! Nemotron Nano, Mistral), of Qwen 2/2.5 and Qwen 3, or Gemma 3's text model turned into a GGUF
+//! that llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1
+//! `rope_scaling` (written as llama.cpp's `rope_freqs`), tied or untied embeddings, biases where
+//! the family has them, per-head Q/K norms, Gemma's post-norms and local layers ([`gemma`]), the
+//! BPE tokenizer (byte-level with its split rule, or SentencePiece's; [`tokenizer`]) and the chat
+//! template.
 //!
 //! A sliding attention window (Mistral's `sliding_window`) that llama.cpp's Llama graph does not
 //! apply is honoured by writing it as the trained context: within it, full attention is the same.
@@ -23,6 +24,7 @@ use serde_json::Value as Json;
 use crate::gguf::writer::{GgufWriter, TensorDecl};
 use crate::llama_arch::{Biases, Family, Llama3Rope, LlamaShape, GGML_F32};
 
+mod gemma;
 mod tokenizer;
 
 /// Importing failed.
@@ -55,7 +57,7 @@ pub enum ImportError {
     /// The architecture is not one we import.
     #[error(
         "{path}: architecture {arch:?} is not supported (these are: LlamaForCausalLM, \
-         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM)"
+         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM)"
     )]
     Architecture {
         /// File.
@@ -124,6 +126,20 @@ struct Config {
     /// Fallbacks where tokenizer_config.json names no BOS or EOS token (an id, or a list).
     pub(crate) bos_token_id: Option<Json>,
     pub(crate) eos_token_id: Option<Json>,
+    /// Gemma 3: each layer's kind (transformers 5), or the period of its global layers (4.x).
+    layer_types: Option<Vec<String>>,
+    sliding_window_pattern: Option<u64>,
+    #[serde(rename = "_sliding_window_pattern")]
+    sliding_window_pattern_v5: Option<u64>,
+    /// Gemma 3: the local layers' RoPE base (4.x).
+    rope_local_base_freq: Option<f64>,
+    /// Gemma 3: the attention's scale is this to the −½.
+    query_pre_attn_scalar: Option<f64>,
+    hidden_activation: Option<String>,
+    attn_logit_softcapping: Option<Json>,
+    final_logit_softcapping: Option<Json>,
+    #[serde(default)]
+    use_bidirectional_attention: bool,
 }
 
 fn default_ctx() -> u64 {
@@ -244,6 +260,10 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
             "Qwen3 with attention_bias is not supported (llama.cpp's Qwen3 has no output bias)".into(),
         )),
         "Qwen3ForCausalLM" => Ok((Family::Qwen3, Biases::default())),
+        "Gemma3ForCausalLM" if cfg.attention_bias => Err(Some(
+            "Gemma3 with attention_bias is not supported (llama.cpp's Gemma 3 has no biases)".into(),
+        )),
+        "Gemma3ForCausalLM" => Ok((Family::Gemma3, Biases::default())),
         _ => Err(None),
     }
 }
@@ -274,79 +294,18 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
         path: cfg_path.to_path_buf(),
         message: format!("not a Llama config: {e}"),
     })?;
-    let config_err = |m: &str| ImportError::Config { path: cfg_path.to_path_buf(), message: m.to_string() };
+    let config_err = |m: String| ImportError::Config { path: cfg_path.to_path_buf(), message: m };
     let arch = cfg.architectures.first().cloned().unwrap_or_default();
     let (family, biases) = family_of(&arch, &cfg).map_err(|e| match e {
         None => ImportError::Architecture { path: cfg_path.to_path_buf(), arch: arch.clone() },
-        Some(m) => config_err(&m),
+        Some(m) => config_err(m),
     })?;
-    if cfg.num_attention_heads == 0
-        || cfg.hidden_size == 0
-        || cfg.num_hidden_layers == 0
-        || cfg.vocab_size == 0
-    {
-        return Err(config_err("sizes must be positive"));
-    }
-    // llama.cpp's own limit on layers (it aborts beyond it), and counts no real model reaches:
-    // a config is outside bytes, and every layer and dimension becomes work and memory here.
-    if cfg.num_hidden_layers > crate::llama::MAX_LAYERS {
-        return Err(config_err(&format!(
-            "num_hidden_layers {} exceeds {}",
-            cfg.num_hidden_layers,
-            crate::llama::MAX_LAYERS
-        )));
-    }
-    for (name, value) in [
-        ("hidden_size", cfg.hidden_size),
-        ("intermediate_size", cfg.intermediate_size),
-        ("num_attention_heads", cfg.num_attention_heads),
-        ("vocab_size", cfg.vocab_size),
-        ("head_dim", cfg.head_dim.unwrap_or(0)),
-        ("num_key_value_heads", cfg.num_key_value_heads.unwrap_or(0)),
-    ] {
-        if value > MAX_DIMENSION {
-            return Err(config_err(&format!("{name} {value} exceeds {MAX_DIMENSION}")));
-        }
-    }
-    let kv = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads);
-    if kv == 0 || !cfg.num_attention_heads.is_multiple_of(kv) {
-        return Err(config_err("num_attention_heads must be a multiple of num_key_value_heads"));
-    }
-    let head_dim = cfg.head_dim.unwrap_or(cfg.hidden_size / cfg.num_attention_heads);
-    if head_dim == 0 || !head_dim.is_multiple_of(2) {
-        return Err(config_err("head_dim must be even and positive"));
-    }
-    // llama.cpp's Qwen 2 graph sizes the query projection by the hidden size.
-    if family == Family::Qwen2 && head_dim * cfg.num_attention_heads != cfg.hidden_size {
-        return Err(config_err("Qwen2: head_dim × num_attention_heads must equal hidden_size"));
-    }
-    let context = trained_context(family, &cfg).map_err(|m| config_err(&m))?;
-    // transformers 5 writes `rope_parameters` (with rope_theta inside); 4.x writes `rope_theta`
-    // and `rope_scaling`. Read both; silently falling back to theta 10000 would be wrong.
-    let params = cfg.rope_parameters.clone().unwrap_or(Json::Null);
-    let theta = cfg.rope_theta.or_else(|| params["rope_theta"].as_f64()).unwrap_or(10_000.0);
-    let scaling = match &cfg.rope_scaling {
-        Some(s) if !s.is_null() => s.clone(),
-        _ => params.clone(),
-    };
-    let rope_type = scaling["rope_type"].as_str().or_else(|| scaling["type"].as_str()).unwrap_or("default");
-    let rope_scaling = match rope_type {
-        "default" => None,
-        "llama3" => {
-            let get = |k: &str, d: f64| scaling[k].as_f64().unwrap_or(d);
-            Some(Llama3Rope {
-                factor: get("factor", 8.0),
-                low_freq_factor: get("low_freq_factor", 1.0),
-                high_freq_factor: get("high_freq_factor", 4.0),
-                original_max_position_embeddings: get("original_max_position_embeddings", 8192.0),
-            })
-        }
-        other => {
-            return Err(ImportError::Config {
-                path: cfg_path.to_path_buf(),
-                message: format!("rope type {other:?} is not supported (default and llama3 are)"),
-            })
-        }
+    let (kv, head_dim) = sizes(family, &cfg).map_err(config_err)?;
+    let context = trained_context(family, &cfg).map_err(config_err)?;
+    let (theta, rope_scaling) = rope(family, &cfg).map_err(config_err)?;
+    let (sliding, final_logit_softcapping) = match family {
+        Family::Gemma3 => gemma::extras(&cfg, head_dim).map_err(config_err)?,
+        _ => (None, None),
     };
     let name = cfg
         .name_or_path
@@ -368,10 +327,95 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
             rope_theta: theta,
             rope_scaling,
             rms_eps: cfg.rms_norm_eps,
-            tied_embeddings: cfg.tie_word_embeddings,
+            tied_embeddings: cfg.tie_word_embeddings || family == Family::Gemma3,
+            sliding,
+            final_logit_softcapping,
         },
         cfg,
     ))
+}
+
+/// The key/value heads and the head size, after checking every size: positive, within
+/// llama.cpp's limits and [`MAX_DIMENSION`], and consistent.
+fn sizes(family: Family, cfg: &Config) -> Result<(u64, u64), String> {
+    if cfg.num_attention_heads == 0
+        || cfg.hidden_size == 0
+        || cfg.num_hidden_layers == 0
+        || cfg.vocab_size == 0
+    {
+        return Err("sizes must be positive".into());
+    }
+    // llama.cpp's own limit on layers (it aborts beyond it), and counts no real model reaches:
+    // a config is outside bytes, and every layer and dimension becomes work and memory here.
+    if cfg.num_hidden_layers > crate::llama::MAX_LAYERS {
+        return Err(format!(
+            "num_hidden_layers {} exceeds {}",
+            cfg.num_hidden_layers,
+            crate::llama::MAX_LAYERS
+        ));
+    }
+    for (name, value) in [
+        ("hidden_size", cfg.hidden_size),
+        ("intermediate_size", cfg.intermediate_size),
+        ("num_attention_heads", cfg.num_attention_heads),
+        ("vocab_size", cfg.vocab_size),
+        ("head_dim", cfg.head_dim.unwrap_or(0)),
+        ("num_key_value_heads", cfg.num_key_value_heads.unwrap_or(0)),
+    ] {
+        if value > MAX_DIMENSION {
+            return Err(format!("{name} {value} exceeds {MAX_DIMENSION}"));
+        }
+    }
+    let kv = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads);
+    if kv == 0 || !cfg.num_attention_heads.is_multiple_of(kv) {
+        return Err("num_attention_heads must be a multiple of num_key_value_heads".into());
+    }
+    let head_dim = cfg.head_dim.unwrap_or(cfg.hidden_size / cfg.num_attention_heads);
+    if head_dim == 0 || !head_dim.is_multiple_of(2) {
+        return Err("head_dim must be even and positive".into());
+    }
+    // llama.cpp's Qwen 2 graph sizes the query projection by the hidden size.
+    if family == Family::Qwen2 && head_dim * cfg.num_attention_heads != cfg.hidden_size {
+        return Err("Qwen2: head_dim × num_attention_heads must equal hidden_size".into());
+    }
+    Ok((kv, head_dim))
+}
+
+/// The RoPE base and Llama 3.1 scaling of the (global) layers. transformers 5 writes
+/// `rope_parameters` (with rope_theta inside; keyed by layer kind for Gemma 3); 4.x writes
+/// `rope_theta` and `rope_scaling`. Both are read: silently falling back to theta 10000 would be
+/// wrong. Only the Llama graph applies Llama 3.1 scaling; other scalings are refused.
+fn rope(family: Family, cfg: &Config) -> Result<(f64, Option<Llama3Rope>), String> {
+    let mut params = cfg.rope_parameters.clone().unwrap_or(Json::Null);
+    if params.get("full_attention").is_some() {
+        params = params["full_attention"].clone();
+    }
+    let theta = cfg.rope_theta.or_else(|| params["rope_theta"].as_f64()).unwrap_or(10_000.0);
+    let scaling = match &cfg.rope_scaling {
+        Some(s) if !s.is_null() => s.clone(),
+        _ => params,
+    };
+    let rope_type = scaling["rope_type"].as_str().or_else(|| scaling["type"].as_str()).unwrap_or("default");
+    match rope_type {
+        "default" => Ok((theta, None)),
+        "llama3" if family == Family::Llama => {
+            let get = |k: &str, d: f64| scaling[k].as_f64().unwrap_or(d);
+            Ok((
+                theta,
+                Some(Llama3Rope {
+                    factor: get("factor", 8.0),
+                    low_freq_factor: get("low_freq_factor", 1.0),
+                    high_freq_factor: get("high_freq_factor", 4.0),
+                    original_max_position_embeddings: get("original_max_position_embeddings", 8192.0),
+                }),
+            ))
+        }
+        other => Err(format!(
+            "rope type {other:?} is not supported for {} (default is{})",
+            family.gguf_arch(),
+            if family == Family::Llama { ", and llama3" } else { "" }
+        )),
+    }
 }
 
 /// Reorder the rows of a Q or K projection from HF's rotate-half layout to the interleaved
@@ -412,14 +456,49 @@ pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
     for f in &files {
         read_safetensors(f, &mut st)?;
     }
-    // Map GGUF names to HF names, check shapes, and pick each tensor's type.
+    let plan = plan_tensors(dir, &shape, &st)?;
+    let mut w = GgufWriter::new();
+    let all_f32 = plan.iter().all(|(d, _, _)| d.ggml_type == GGML_F32);
+    shape.write_metadata(&mut w, if all_f32 { 0 } else { 1 });
+    tokenizer::write(dir, &mut w, shape.vocab, &cfg)?;
+    let decls: Vec<TensorDecl> = plan.iter().map(|(d, _, _)| d.clone()).collect();
+    let rope = shape.rope_factors();
+    let read = |t: &StTensor| -> io::Result<Vec<u8>> {
+        let mut f = File::open(&t.file)?;
+        f.seek(SeekFrom::Start(t.start))?;
+        let mut buf = vec![0u8; (t.end - t.start) as usize];
+        f.read_exact(&mut buf)?;
+        Ok(buf)
+    };
+    w.write_streaming(out, &decls, |i, sink| {
+        let (d, t, permute) = &plan[i];
+        let Some(t) = t else {
+            for f in rope.as_deref().unwrap_or_default() {
+                sink.write_all(&f.to_le_bytes())?;
+            }
+            return Ok(());
+        };
+        sink.write_all(&tensor_data(d, read(t)?, &t.dtype, *permute, shape.family))
+    })
+    .map_err(io_err(out))?;
+    Ok(Imported { path: out.to_path_buf(), shape, tensors: decls.len() })
+}
+
+/// Every GGUF tensor of `shape` with the HF tensor it comes from (none for the RoPE factors),
+/// its type (1-D tensors as F32, matrices as stored) and the row permutation it needs; shapes
+/// checked against config.json.
+fn plan_tensors(
+    dir: &Path,
+    shape: &LlamaShape,
+    st: &HashMap<String, StTensor>,
+) -> Result<Vec<Planned>, ImportError> {
     let mut plan: Vec<Planned> = vec![];
     for d in shape.tensor_decls(GGML_F32) {
         if d.name == "rope_freqs.weight" {
             plan.push((d, None, None));
             continue;
         }
-        let (hf, permute) = hf_name(&d.name, &shape);
+        let (hf, permute) = hf_name(&d.name, shape);
         let t = st.get(&hf).or_else(|| {
             // Tied models may still ship lm_head; untied ones may ship only the embedding.
             (d.name == "output.weight").then(|| st.get("model.embed_tokens.weight")).flatten()
@@ -442,40 +521,32 @@ pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
         let bytes = if ggml_type == GGML_F32 { elems * 4 } else { elems * 2 };
         plan.push((TensorDecl { ggml_type, bytes, ..d }, Some(t.clone()), permute));
     }
-    let mut w = GgufWriter::new();
-    let all_f32 = plan.iter().all(|(d, _, _)| d.ggml_type == GGML_F32);
-    shape.write_metadata(&mut w, if all_f32 { 0 } else { 1 });
-    tokenizer::write(dir, &mut w, shape.vocab, &cfg)?;
-    let decls: Vec<TensorDecl> = plan.iter().map(|(d, _, _)| d.clone()).collect();
-    let rope = shape.rope_factors();
-    let read = |t: &StTensor| -> io::Result<Vec<u8>> {
-        let mut f = File::open(&t.file)?;
-        f.seek(SeekFrom::Start(t.start))?;
-        let mut buf = vec![0u8; (t.end - t.start) as usize];
-        f.read_exact(&mut buf)?;
-        Ok(buf)
-    };
-    w.write_streaming(out, &decls, |i, sink| {
-        let (d, t, permute) = &plan[i];
-        let Some(t) = t else {
-            for f in rope.as_deref().unwrap_or_default() {
-                sink.write_all(&f.to_le_bytes())?;
-            }
-            return Ok(());
-        };
-        let raw = read(t)?;
-        // 1-D tensors (norms) are always written as F32.
-        let data = if d.dims.len() == 1 && t.dtype != "F32" { to_f32(&raw, &t.dtype) } else { raw };
-        match permute {
-            Some((heads, head_dim)) => {
-                let row_bytes = (d.bytes / (heads * head_dim)) as usize;
-                sink.write_all(&permute_rows(&data, *heads, *head_dim, row_bytes))
-            }
-            None => sink.write_all(&data),
+    Ok(plan)
+}
+
+/// The bytes to write for tensor `d` from the HF bytes `raw` of type `dtype`: 1-D tensors as
+/// F32 (Gemma's norms with the one HF leaves out added back), Q and K rows permuted where asked.
+fn tensor_data(
+    d: &TensorDecl,
+    raw: Vec<u8>,
+    dtype: &str,
+    permute: Option<(u64, u64)>,
+    family: Family,
+) -> Vec<u8> {
+    let mut data = if d.dims.len() == 1 && dtype != "F32" { to_f32(&raw, dtype) } else { raw };
+    if family.gemma_norms() && d.name.ends_with("norm.weight") {
+        for c in data.chunks_exact_mut(4) {
+            let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + 1.0;
+            c.copy_from_slice(&v.to_le_bytes());
         }
-    })
-    .map_err(io_err(out))?;
-    Ok(Imported { path: out.to_path_buf(), shape, tensors: decls.len() })
+    }
+    match permute {
+        Some((heads, head_dim)) => {
+            let row_bytes = (d.bytes / (heads * head_dim)) as usize;
+            permute_rows(&data, heads, head_dim, row_bytes)
+        }
+        None => data,
+    }
 }
 
 fn to_f32(raw: &[u8], dtype: &str) -> Vec<u8> {
@@ -530,7 +601,12 @@ fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Option<(u64, u64)>) {
                 "attn_q_norm" => ("self_attn.q_norm", None),
                 "attn_k_norm" => ("self_attn.k_norm", None),
                 "attn_output" => ("self_attn.o_proj", None),
+                // Gemma's norm after attention is HF's post_attention_layernorm, and its norm
+                // before the MLP pre_feedforward_layernorm; Llama's only one is the second.
+                "ffn_norm" if s.family.gemma_norms() => ("pre_feedforward_layernorm", None),
                 "ffn_norm" => ("post_attention_layernorm", None),
+                "post_attention_norm" => ("post_attention_layernorm", None),
+                "post_ffw_norm" => ("post_feedforward_layernorm", None),
                 "ffn_gate" => ("mlp.gate_proj", None),
                 "ffn_up" => ("mlp.up_proj", None),
                 "ffn_down" => ("mlp.down_proj", None),

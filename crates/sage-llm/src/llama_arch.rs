@@ -36,6 +36,10 @@ pub enum Family {
     Qwen2,
     /// Qwen 3 (`qwen3`): an RMS norm over each head's queries and keys before RoPE.
     Qwen3,
+    /// Gemma 3's text model (`gemma3`): Q/K norms, a norm after attention and after the MLP,
+    /// GELU, embeddings scaled by √hidden, local layers with a sliding window and their own RoPE
+    /// base; HF stores each norm's weight less one.
+    Gemma3,
 }
 
 impl Family {
@@ -45,6 +49,7 @@ impl Family {
             Family::Llama => "llama",
             Family::Qwen2 => "qwen2",
             Family::Qwen3 => "qwen3",
+            Family::Gemma3 => "gemma3",
         }
     }
 
@@ -58,8 +63,25 @@ impl Family {
     /// Whether each head's queries and keys are RMS-normed before RoPE (`attn_q_norm`,
     /// `attn_k_norm`).
     pub fn qk_norm(self) -> bool {
-        self == Family::Qwen3
+        matches!(self, Family::Qwen3 | Family::Gemma3)
     }
+
+    /// Whether the attention's and the MLP's outputs are normed before they join the residual
+    /// (`attn_post_norm`, `ffn_post_norm`), and HF's norm weights are stored less one.
+    pub fn gemma_norms(self) -> bool {
+        self == Family::Gemma3
+    }
+}
+
+/// Layers that attend within a sliding window (Gemma 3's local layers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sliding {
+    /// Tokens a local layer attends to, itself included.
+    pub window: u64,
+    /// Per layer, whether it is local.
+    pub layers: Vec<bool>,
+    /// The local layers' RoPE base.
+    pub rope_theta: f64,
 }
 
 /// Which projections carry a bias.
@@ -108,6 +130,12 @@ pub struct LlamaShape {
     pub rms_eps: f64,
     /// Output head shares the embedding.
     pub tied_embeddings: bool,
+    /// Local layers, where some attend within a window.
+    #[serde(default)]
+    pub sliding: Option<Sliding>,
+    /// `tanh` soft cap of the final logits.
+    #[serde(default)]
+    pub final_logit_softcapping: Option<f64>,
 }
 
 impl LlamaShape {
@@ -140,6 +168,8 @@ impl LlamaShape {
                 rope_scaling: l31,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
+                sliding: None,
+                final_logit_softcapping: None,
             },
             "llama-3.2-1b" => Self {
                 family: Family::Llama,
@@ -157,6 +187,8 @@ impl LlamaShape {
                 rope_scaling: l32,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
+                sliding: None,
+                final_logit_softcapping: None,
             },
             "llama-3.2-3b" => Self {
                 family: Family::Llama,
@@ -174,6 +206,8 @@ impl LlamaShape {
                 rope_scaling: l32,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
+                sliding: None,
+                final_logit_softcapping: None,
             },
             "llama-3.1-8b" => Self {
                 family: Family::Llama,
@@ -191,6 +225,8 @@ impl LlamaShape {
                 rope_scaling: l31,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
+                sliding: None,
+                final_logit_softcapping: None,
             },
             "tiny" => Self {
                 family: Family::Llama,
@@ -208,6 +244,8 @@ impl LlamaShape {
                 rope_scaling: l31,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
+                sliding: None,
+                final_logit_softcapping: None,
             },
             _ => return None,
         })
@@ -228,7 +266,8 @@ impl LlamaShape {
             + u64::from(b.out) * self.hidden
             + u64::from(b.mlp) * (2 * self.intermediate + self.hidden);
         let qk_norm = if self.family.qk_norm() { 2 * self.head_dim } else { 0 };
-        let per_layer = attn + mlp + 2 * self.hidden + biases + qk_norm;
+        let post_norms = if self.family.gemma_norms() { 2 * self.hidden } else { 0 };
+        let per_layer = attn + mlp + 2 * self.hidden + biases + qk_norm + post_norms;
         let embed = self.vocab * self.hidden;
         per_layer * self.layers + embed * if self.tied_embeddings { 1 } else { 2 } + self.hidden
     }
@@ -280,6 +319,17 @@ impl LlamaShape {
             .meta(&key("rope.dimension_count"), MetaValue::U32(self.head_dim as u32))
             .meta(&key("rope.freq_base"), MetaValue::F32(self.rope_theta as f32))
             .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.rms_eps as f32));
+        if let Some(sl) = &self.sliding {
+            w.meta(&key("attention.sliding_window"), MetaValue::U32(sl.window as u32))
+                .meta(
+                    &key("attention.sliding_window_pattern"),
+                    MetaValue::I32s(sl.layers.iter().map(|&l| l as i32).collect()),
+                )
+                .meta(&key("rope.freq_base_swa"), MetaValue::F32(sl.rope_theta as f32));
+        }
+        if let Some(cap) = self.final_logit_softcapping {
+            w.meta(&key("final_logit_softcapping"), MetaValue::F32(cap as f32));
+        }
     }
 
     /// Every tensor of the model, in llama.cpp's names, with 2-D weights in `weight_type`
@@ -326,6 +376,10 @@ impl LlamaShape {
             v.push(w(format!("blk.{l}.attn_output.weight"), q, h));
             if b.out {
                 v.push(norm(format!("blk.{l}.attn_output.bias"), h));
+            }
+            if self.family.gemma_norms() {
+                v.push(norm(format!("blk.{l}.post_attention_norm.weight"), h));
+                v.push(norm(format!("blk.{l}.post_ffw_norm.weight"), h));
             }
             v.push(norm(format!("blk.{l}.ffn_norm.weight"), h));
             v.push(w(format!("blk.{l}.ffn_gate.weight"), h, ff));
