@@ -23,7 +23,7 @@ impl Drop for Node {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    sage_io::loopback::unused_port().unwrap()
 }
 
 fn public_key(key: &std::path::Path) -> String {
@@ -32,7 +32,29 @@ fn public_key(key: &std::path::Path) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn start(dir: &std::path::Path, name: &str, port: u16, connect: &[u16], allow: &[String]) -> Node {
+/// Start a node whose Zenoh listens on `port`. A port picked free can be taken by another
+/// process before the node binds it (tests run side by side, and outgoing connections take
+/// ephemeral ports too): then the node is started again on a fresh port. Returns the node and the
+/// port it listens on; any other early end fails with what the node printed.
+fn start(dir: &std::path::Path, name: &str, port: u16, connect: &[u16], allow: &[String]) -> (Node, u16) {
+    let mut port = port;
+    for _ in 0..5 {
+        match try_start(dir, name, port, connect, allow) {
+            Ok(node) => return (node, port),
+            Err(said) if said.contains("in use") => port = free_port(),
+            Err(said) => panic!("sage node {name} ended before listening:\n{said}"),
+        }
+    }
+    panic!("sage node {name}: no free port for Zenoh after five tries");
+}
+
+fn try_start(
+    dir: &std::path::Path,
+    name: &str,
+    port: u16,
+    connect: &[u16],
+    allow: &[String],
+) -> Result<Node, String> {
     let connect: Vec<String> = connect.iter().map(|p| format!("\"tcp/127.0.0.1:{p}\"")).collect();
     let inputs = dir.join(format!("{name}.inputs.toml"));
     std::fs::write(
@@ -67,15 +89,21 @@ fn start(dir: &std::path::Path, name: &str, port: u16, connect: &[u16], allow: &
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut said = String::new();
     let addr = loop {
-        let line = lines.next().expect("sage node ended before listening").unwrap();
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.wait();
+            return Err(said);
+        };
         if line.starts_with("sage node:") {
             let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap();
             break url.trim_start_matches("http://").to_string();
         }
+        said.push_str(&line);
+        said.push('\n');
     };
     std::thread::spawn(move || for _ in lines.map_while(Result::ok) {});
-    Node { child, addr }
+    Ok(Node { child, addr })
 }
 
 fn federation(node: &Node) -> serde_json::Value {
@@ -102,10 +130,9 @@ fn three_nodes_federate_answer_for_each_other_and_survive_a_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let names = ["thor", "legion", "sprout"];
     let keys: Vec<String> = names.iter().map(|n| public_key(&dir.path().join(format!("{n}.key")))).collect();
-    let ports: Vec<u16> = names.iter().map(|_| free_port()).collect();
-    let thor = start(dir.path(), "thor", ports[0], &[], &keys);
-    let legion = start(dir.path(), "legion", ports[1], &ports[..1], &keys);
-    let sprout = start(dir.path(), "sprout", ports[2], &ports[..2], &keys);
+    let (thor, p0) = start(dir.path(), "thor", free_port(), &[], &keys);
+    let (legion, p1) = start(dir.path(), "legion", free_port(), &[p0], &keys);
+    let (sprout, _) = start(dir.path(), "sprout", free_port(), &[p0, p1], &keys);
     for n in [&thor, &legion, &sprout] {
         wait("discovery", 60, || ready_peers(&federation(n)) == 2);
     }
@@ -201,9 +228,8 @@ fn the_dashboard_shows_the_peers() {
     let dir = tempfile::tempdir().unwrap();
     let keys: Vec<String> =
         ["thor", "sprout"].iter().map(|n| public_key(&dir.path().join(format!("{n}.key")))).collect();
-    let ports = [free_port(), free_port()];
-    let thor = start(dir.path(), "thor", ports[0], &[], &keys);
-    let sprout = start(dir.path(), "sprout", ports[1], &ports[..1], &keys);
+    let (thor, p0) = start(dir.path(), "thor", free_port(), &[], &keys);
+    let (sprout, _) = start(dir.path(), "sprout", free_port(), &[p0], &keys);
     wait("discovery", 60, || ready_peers(&federation(&sprout)) == 1);
     let thor_id = federation(&thor)["node"].as_str().unwrap().to_string();
     let out = Command::new(chromium)

@@ -30,8 +30,7 @@ fn fixture(name: &str) -> Vec<u8> {
 #[test]
 fn a_node_hears_the_robot_answers_it_and_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    // A port nothing listens on now (the system picks it).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = sage_io::loopback::unused_port().unwrap();
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let inputs = dir.path().join("inputs.toml");
     std::fs::write(

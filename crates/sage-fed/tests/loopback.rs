@@ -118,7 +118,7 @@ impl Scripted {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port")
+    sage_io::loopback::unused_port().expect("port")
 }
 
 fn session(listen: u16, connect: &[u16]) -> zenoh::Session {

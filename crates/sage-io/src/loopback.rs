@@ -2,7 +2,7 @@
 //! subscriber's throughput (the baseline), SAGE's decoding subscriber's throughput into a sink,
 //! and a robot-side asker that times a question to the first answer token.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,32 @@ pub struct Throughput {
     pub per_s: f64,
     /// Resident memory sampled every second, bytes.
     pub rss_samples: Vec<u64>,
+}
+
+/// The ports [`unused_port`] picks from: below the range where Linux (32768 and up) and macOS
+/// (49152 and up) take ports for outgoing connections and for binding port 0.
+const PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A loopback TCP port nothing listens on, for a Zenoh endpoint that must be named before it is
+/// opened (a node that others connect to). Asking the system for port 0 and releasing it races:
+/// another test's outgoing connection or `bind(0)` may take the port before it is bound again.
+/// These ports come from below the system's ephemeral range instead, from a start that differs
+/// per process, and never twice in one process.
+pub fn unused_port() -> std::io::Result<u16> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = PORTS.end - PORTS.start;
+    let start = std::process::id().wrapping_mul(2_654_435_761) % span;
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (PORTS.start + (start + n) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrNotAvailable,
+        format!("no unused loopback port in {}..{}", PORTS.start, PORTS.end),
+    ))
 }
 
 fn listen(port: u16) -> ZenohSettings {
@@ -196,5 +222,23 @@ impl Asker {
             std::thread::sleep(Duration::from_millis(5));
         }
         Ok(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unused_ports_are_bindable_below_the_ephemeral_range_and_never_repeat() {
+        let ports: Vec<u16> = (0..50).map(|_| unused_port().unwrap()).collect();
+        let mut unique = ports.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ports.len(), "{ports:?}");
+        for p in ports {
+            assert!(PORTS.contains(&u32::from(p)), "{p}");
+            std::net::TcpListener::bind(("127.0.0.1", p)).unwrap();
+        }
     }
 }

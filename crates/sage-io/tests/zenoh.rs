@@ -42,9 +42,8 @@ fn wait(what: &str, f: impl Fn() -> bool) {
     }
 }
 
-/// A port nothing listens on now (the system picks it).
 fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    sage_io::loopback::unused_port().unwrap()
 }
 
 #[test]

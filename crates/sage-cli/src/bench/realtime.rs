@@ -467,9 +467,9 @@ fn capacity_phase(s: &Settings) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
-/// A port nothing listens on now (the system picks it).
+/// A port nothing listens on, for a Zenoh endpoint named before it is opened.
 pub(super) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(sage_io::loopback::unused_port()?)
 }
 
 /// The models' jobs, with the time each answering job's runner returned and whether it had been
