@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family, Mistral and Qwen 2/3 models as HF safetensors folders, with
+"""Creates tiny random Llama-family, Mistral, Qwen 2/3, Gemma 3 and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (Gemma3ForCausalLM, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
-                          MistralForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
-                          Qwen3ForCausalLM)
+from transformers import (Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
+                          MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
+                          Qwen3ForCausalLM, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -97,6 +97,24 @@ VARIANTS = {
                                 layer_types=["sliding_attention", "full_attention"] * 2,
                                 rope_parameters={"full_attention": {"rope_type": "default", "rope_theta": 1e6},
                                                  "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}),
+    # Gemma 3 4B's kind of folder: the text model inside a multimodal one (a tiny SigLIP tower
+    # beside it, tensors under language_model.model.*), linear RoPE scaling on the global layers.
+    "gemma3_multimodal": dict(arch="gemma3mm", tokenizer="spm", hidden_size=48, intermediate_size=64,
+                              num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                              query_pre_attn_scalar=16, sliding_window=16,
+                              layer_types=["sliding_attention", "sliding_attention", "full_attention",
+                                           "sliding_attention"],
+                              rope_parameters={"full_attention": {"rope_type": "linear", "factor": 8.0,
+                                                                  "rope_theta": 1e6},
+                                               "sliding_attention": {"rope_type": "default", "rope_theta": 1e4}}),
+    # Nemotron-H: Mamba-2 layers (4 heads of 8, 2 groups, state 16) between attention without
+    # positional encoding and squared-ReLU MLPs, as Nemotron-H 4B interleaves them.
+    "nemotron_h_hybrid": dict(arch="nemotron_h", hidden_size=48, intermediate_size=64,
+                              layers_block_type=["linear_attention", "mlp", "linear_attention", "full_attention",
+                                                 "mlp"],
+                              num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                              ssm_state_size=16, mamba_num_heads=4, mamba_head_dim=8, n_groups=2, conv_kernel=4,
+                              chunk_size=16, tie_word_embeddings=False),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -104,7 +122,11 @@ CLASSES = {
     "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     "qwen3": (Qwen3Config, Qwen3ForCausalLM),
     "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM),
+    "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
+    "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
 }
+# Gemma 3's image tokens, added to the multimodal variant's tokenizer after its vocabulary.
+IMAGE_TOKENS = ["<start_of_image>", "<end_of_image>", "<image_soft_token>"]
 
 
 def tokenizer(qwen=False):
@@ -164,6 +186,9 @@ def main():
         qwen = arch.startswith("qwen")
         spm = kw.pop("tokenizer", None) == "spm"
         tok = qwen_tok if qwen else spm_tok if spm else llama_tok
+        if arch == "gemma3mm":
+            tok = Tokenizer.from_str(spm_tok.to_str())
+            tok.add_special_tokens(IMAGE_TOKENS)
         if spm:
             fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
             fast.chat_template = MISTRAL_TEMPLATE
@@ -178,8 +203,15 @@ def main():
             fast.chat_template = CHAT_TEMPLATE
             bos, eos = tok.token_to_id("<|begin_of_text|>"), tok.token_to_id("<|eot_id|>")
         config_cls, model_cls = CLASSES[arch]
-        cfg = config_cls(vocab_size=tok.get_vocab_size(), max_position_embeddings=256, rms_norm_eps=1e-5,
+        eps = "layer_norm_epsilon" if arch == "nemotron_h" else "rms_norm_eps"
+        cfg = config_cls(vocab_size=tok.get_vocab_size(), max_position_embeddings=256, **{eps: 1e-5},
                          bos_token_id=bos, eos_token_id=eos, **kw)
+        if arch == "gemma3mm":
+            boi, eoi, image = (tok.token_to_id(t) for t in IMAGE_TOKENS)
+            vision = SiglipVisionConfig(hidden_size=32, intermediate_size=37, num_hidden_layers=1,
+                                        num_attention_heads=2, image_size=28, patch_size=14)
+            cfg = Gemma3Config(text_config=cfg, vision_config=vision, mm_tokens_per_image=4,
+                               boi_token_index=boi, eoi_token_index=eoi, image_token_index=image)
         # Drawn for every variant, written only for the ones asked for, so that each variant's
         # weights do not depend on which were asked for.
         model = model_cls(cfg).to(torch.float32).eval()

@@ -30,8 +30,9 @@ pub fn default_model_path() -> PathBuf {
     cache_dir().join("models").join(DEFAULT_MODEL_FILE)
 }
 
-/// Where an HF folder is imported to: the cache, keyed by the folder's path and the size and
-/// modification time of its files, so that a changed folder is imported again.
+/// Where an HF folder is imported to: the cache, keyed by the importer's version and the
+/// folder's path and the size and modification time of its files, so that a changed folder, or
+/// one an older importer converted, is imported again.
 pub fn import_cache_path(dir: &Path) -> PathBuf {
     // FNV-1a: stable across Rust versions, unlike the standard hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -41,6 +42,7 @@ pub fn import_cache_path(dir: &Path) -> PathBuf {
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     };
+    feed(&sage_llm::import::IMPORT_VERSION.to_le_bytes());
     let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     feed(canonical.to_string_lossy().as_bytes());
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -153,7 +155,7 @@ pub fn import_folder(
     eprintln!(
         "imported {} ({:.3} B parameters, {} tensors) in {:.1} s",
         dir.display(),
-        imported.shape.parameters() as f64 / 1e9,
+        imported.parameters as f64 / 1e9,
         imported.tensors,
         start.elapsed().as_secs_f64()
     );

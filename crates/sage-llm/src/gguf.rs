@@ -24,6 +24,8 @@ const MAX_ARRAY: u64 = 1 << 28;
 const MAX_ENTRIES: u64 = 1 << 20;
 /// Array elements kept for display.
 const KEEP_ELEMENTS: usize = 8;
+/// Integer arrays up to this long are kept whole: per-layer values (head counts, MLP widths).
+const KEEP_LAYER_VALUES: u64 = 4096;
 
 /// A GGUF file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -144,12 +146,12 @@ impl fmt::Display for Value {
                 }
             }
             Value::Array { of, len, head } => {
-                let items: Vec<String> = head.iter().map(|v| v.to_string()).collect();
+                let items: Vec<String> = head.iter().take(KEEP_ELEMENTS).map(|v| v.to_string()).collect();
                 write!(
                     f,
                     "[{of}; {len}] {}{}",
                     items.join(", "),
-                    if (*len as usize) > head.len() { ", …" } else { "" }
+                    if (*len as usize) > items.len() { ", …" } else { "" }
                 )
             }
         }
@@ -325,10 +327,13 @@ impl<R: Read> Reader<'_, R> {
         if of == 9 {
             return Err(self.err("nested arrays are not supported"));
         }
-        let mut head = Vec::with_capacity(KEEP_ELEMENTS.min(len as usize));
+        // Per-layer integer arrays are kept whole; others (vocabularies, scores) by their head.
+        let integer = matches!(of, 0..=5 | 10 | 11);
+        let keep = if integer && len <= KEEP_LAYER_VALUES { len as usize } else { KEEP_ELEMENTS };
+        let mut head = Vec::with_capacity(keep.min(len as usize));
         for i in 0..len {
             let v = self.scalar(of)?;
-            if (i as usize) < KEEP_ELEMENTS {
+            if (i as usize) < keep {
                 head.push(v);
             }
         }
@@ -460,17 +465,23 @@ impl GgufFile {
     }
 
     /// Bytes of KV cache one token costs with an F16 cache in every layer (keys and values of
-    /// every KV head): `layers × kv_heads × (key_length + value_length) × 2`. An upper bound for
+    /// every KV head): `Σ layers' kv_heads × (key_length + value_length) × 2`, where a per-layer
+    /// head count of 0 (a hybrid model's Mamba and MLP layers) costs nothing. An upper bound for
     /// models whose sliding-window layers keep fewer cells. None when the shape is not given.
     pub fn kv_bytes_per_token(&self) -> Option<u64> {
         let u = |k: &str| self.arch_value(k).and_then(Value::as_u64);
         let layers = u("block_count")?;
         let heads = u("attention.head_count")?.max(1);
-        let kv_heads = u("attention.head_count_kv").unwrap_or(heads);
+        let kv_heads_total = match self.arch_value("attention.head_count_kv") {
+            Some(Value::Array { len, head, .. }) if *len == layers && head.len() as u64 == layers => {
+                head.iter().map(|v| v.as_u64().unwrap_or(0)).sum::<u64>()
+            }
+            other => layers.checked_mul(other.and_then(Value::as_u64).unwrap_or(heads))?,
+        };
         let head_dim = u("embedding_length").map(|h| h / heads);
         let k = u("attention.key_length").or(head_dim)?;
         let v = u("attention.value_length").or(head_dim)?;
-        layers.checked_mul(kv_heads)?.checked_mul(k.checked_add(v)?)?.checked_mul(2)
+        kv_heads_total.checked_mul(k.checked_add(v)?)?.checked_mul(2)
     }
 
     /// Bytes of tensor data.

@@ -1,11 +1,13 @@
 //! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
 //! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 2/3.x,
-//! Nemotron Nano, Mistral), of Qwen 2/2.5 and Qwen 3, or Gemma 3's text model turned into a GGUF
-//! that llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1
-//! `rope_scaling` (written as llama.cpp's `rope_freqs`), tied or untied embeddings, biases where
-//! the family has them, per-head Q/K norms, Gemma's post-norms and local layers ([`gemma`]), the
-//! BPE tokenizer (byte-level with its split rule, or SentencePiece's; [`tokenizer`]) and the chat
-//! template.
+//! Nemotron Nano, Mistral), of Qwen 2/2.5 and Qwen 3, Gemma 3's text model (alone, or the
+//! language model of a multimodal Gemma 3, without its vision tower), or Nemotron-H's hybrid of
+//! Mamba-2 and attention ([`nemotron_h`]) turned into a GGUF that
+//! llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling`
+//! (written as llama.cpp's `rope_freqs`), Gemma 3's linear scaling, tied or untied embeddings,
+//! biases where the family has them, per-head Q/K norms, Gemma's post-norms and local layers
+//! ([`gemma`]), the BPE tokenizer (byte-level with its split rule, or SentencePiece's;
+//! [`tokenizer`]) and the chat template.
 //!
 //! A sliding attention window (Mistral's `sliding_window`) that llama.cpp's Llama graph does not
 //! apply is honoured by writing it as the trained context: within it, full attention is the same.
@@ -25,7 +27,13 @@ use crate::gguf::writer::{GgufWriter, TensorDecl};
 use crate::llama_arch::{Biases, Family, Llama3Rope, LlamaShape, GGML_F32};
 
 mod gemma;
+mod nemotron_h;
 mod tokenizer;
+
+/// The version of what an import writes, raised whenever a conversion changes (2: Qwen's split
+/// rule told from Llama 3's, SentencePiece tokenizers, biases, Gemma 3, Nemotron-H). Caches of
+/// imports key on it, so that a folder converted by an older SAGE is converted again.
+pub const IMPORT_VERSION: u32 = 2;
 
 /// Importing failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +65,8 @@ pub enum ImportError {
     /// The architecture is not one we import.
     #[error(
         "{path}: architecture {arch:?} is not supported (these are: LlamaForCausalLM, \
-         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM)"
+         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM, \
+         Gemma3ForConditionalGeneration's language model, NemotronHForCausalLM)"
     )]
     Architecture {
         /// File.
@@ -226,17 +235,51 @@ fn ggml_type_of(dtype: &str) -> u32 {
     }
 }
 
-/// A tensor to write: its declaration, its source (none for computed RoPE factors), and the
-/// (heads, head_dim) of a Q/K row permutation.
-type Planned = (TensorDecl, Option<StTensor>, Option<(u64, u64)>);
+/// How an HF tensor's values become the GGUF tensor's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Transform {
+    /// As they are.
+    Keep,
+    /// Q or K rows from HF's rotate-half layout to llama.cpp's interleaved one.
+    Permute { heads: u64, head_dim: u64 },
+    /// Gemma's norms: HF stores the weight less one.
+    PlusOne,
+    /// Mamba's `A_log`: llama.cpp wants `A = −exp(A_log)`.
+    NegExp,
+}
+
+/// The HF tensor a GGUF tensor is made of.
+#[derive(Debug, Clone)]
+struct Source {
+    /// Its name in the safetensors files.
+    name: String,
+    /// Its shape there (outermost first), checked before anything is written.
+    shape: Vec<u64>,
+    transform: Transform,
+    /// Written as F32 whatever its type (norms, biases, Mamba's small tensors).
+    f32: bool,
+}
+
+impl Source {
+    /// A tensor whose HF shape is the GGUF shape reversed; 1-D ones are written as F32.
+    fn same(name: String, d: &TensorDecl, transform: Transform) -> Self {
+        Self { name, shape: d.dims.iter().rev().copied().collect(), transform, f32: d.dims.len() == 1 }
+    }
+}
+
+/// A tensor to write: its declaration, its source (none for computed RoPE factors), and how
+/// its values are transformed.
+type Planned = (TensorDecl, Option<StTensor>, Transform);
 
 /// What an import produced.
 #[derive(Debug, Clone)]
 pub struct Imported {
     /// The GGUF written.
     pub path: PathBuf,
-    /// The shape read from config.json.
-    pub shape: LlamaShape,
+    /// llama.cpp's architecture written (`llama`, `qwen2`, `gemma3`, `nemotron_h`...).
+    pub architecture: String,
+    /// Parameters written.
+    pub parameters: u64,
     /// Tensors written.
     pub tensors: usize,
 }
@@ -260,10 +303,11 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
             "Qwen3 with attention_bias is not supported (llama.cpp's Qwen3 has no output bias)".into(),
         )),
         "Qwen3ForCausalLM" => Ok((Family::Qwen3, Biases::default())),
-        "Gemma3ForCausalLM" if cfg.attention_bias => Err(Some(
+        "Gemma3ForCausalLM" | "Gemma3ForConditionalGeneration" if cfg.attention_bias => Err(Some(
             "Gemma3 with attention_bias is not supported (llama.cpp's Gemma 3 has no biases)".into(),
         )),
-        "Gemma3ForCausalLM" => Ok((Family::Gemma3, Biases::default())),
+        // The multimodal models (4B and up): their language model; the vision tower is left out.
+        "Gemma3ForCausalLM" | "Gemma3ForConditionalGeneration" => Ok((Family::Gemma3, Biases::default())),
         _ => Err(None),
     }
 }
@@ -288,12 +332,13 @@ fn trained_context(family: Family, cfg: &Config) -> Result<u64, String> {
     }
 }
 
-fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config), ImportError> {
-    let text = std::fs::read_to_string(cfg_path).map_err(io_err(cfg_path))?;
-    let cfg: Config = serde_json::from_str(&text).map_err(|e| ImportError::Config {
+fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaShape, Config), ImportError> {
+    let not_config = |e: serde_json::Error| ImportError::Config {
         path: cfg_path.to_path_buf(),
         message: format!("not a Llama config: {e}"),
-    })?;
+    };
+    // Gemma 3's text model may sit inside a multimodal config, with HF's defaults left out.
+    let cfg: Config = serde_json::from_value(gemma::text_config(raw)).map_err(not_config)?;
     let config_err = |m: String| ImportError::Config { path: cfg_path.to_path_buf(), message: m };
     let arch = cfg.architectures.first().cloned().unwrap_or_default();
     let (family, biases) = family_of(&arch, &cfg).map_err(|e| match e {
@@ -302,7 +347,12 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
     })?;
     let (kv, head_dim) = sizes(family, &cfg).map_err(config_err)?;
     let context = trained_context(family, &cfg).map_err(config_err)?;
-    let (theta, rope_scaling) = rope(family, &cfg).map_err(config_err)?;
+    let (theta, scaling) = rope(family, &cfg).map_err(config_err)?;
+    let (rope_scaling, rope_linear) = match scaling {
+        RopeScaling::None => (None, None),
+        RopeScaling::Llama3(r) => (Some(r), None),
+        RopeScaling::Linear(f) => (None, Some(f)),
+    };
     let (sliding, final_logit_softcapping) = match family {
         Family::Gemma3 => gemma::extras(&cfg, head_dim).map_err(config_err)?,
         _ => (None, None),
@@ -326,6 +376,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path) -> Result<(LlamaShape, Config)
             context,
             rope_theta: theta,
             rope_scaling,
+            rope_linear,
             rms_eps: cfg.rms_norm_eps,
             tied_embeddings: cfg.tie_word_embeddings || family == Family::Gemma3,
             sliding,
@@ -381,11 +432,21 @@ fn sizes(family: Family, cfg: &Config) -> Result<(u64, u64), String> {
     Ok((kv, head_dim))
 }
 
-/// The RoPE base and Llama 3.1 scaling of the (global) layers. transformers 5 writes
+/// How the (global) layers' RoPE positions are scaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum RopeScaling {
+    None,
+    /// Llama 3.1's per-frequency factors.
+    Llama3(Llama3Rope),
+    /// Positions divided by the factor (Gemma 3 4B and up, global layers only).
+    Linear(f64),
+}
+
+/// The RoPE base and scaling of the (global) layers. transformers 5 writes
 /// `rope_parameters` (with rope_theta inside; keyed by layer kind for Gemma 3); 4.x writes
 /// `rope_theta` and `rope_scaling`. Both are read: silently falling back to theta 10000 would be
 /// wrong. Only the Llama graph applies Llama 3.1 scaling; other scalings are refused.
-fn rope(family: Family, cfg: &Config) -> Result<(f64, Option<Llama3Rope>), String> {
+fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), String> {
     let mut params = cfg.rope_parameters.clone().unwrap_or(Json::Null);
     if params.get("full_attention").is_some() {
         params = params["full_attention"].clone();
@@ -397,12 +458,12 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, Option<Llama3Rope>), Strin
     };
     let rope_type = scaling["rope_type"].as_str().or_else(|| scaling["type"].as_str()).unwrap_or("default");
     match rope_type {
-        "default" => Ok((theta, None)),
+        "default" => Ok((theta, RopeScaling::None)),
         "llama3" if family == Family::Llama => {
             let get = |k: &str, d: f64| scaling[k].as_f64().unwrap_or(d);
             Ok((
                 theta,
-                Some(Llama3Rope {
+                RopeScaling::Llama3(Llama3Rope {
                     factor: get("factor", 8.0),
                     low_freq_factor: get("low_freq_factor", 1.0),
                     high_freq_factor: get("high_freq_factor", 4.0),
@@ -410,10 +471,18 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, Option<Llama3Rope>), Strin
                 }),
             ))
         }
+        "linear" if family == Family::Gemma3 => match scaling["factor"].as_f64() {
+            Some(f) if f > 0.0 => Ok((theta, RopeScaling::Linear(f))),
+            _ => Err(format!("linear rope scaling needs a positive factor, not {}", scaling["factor"])),
+        },
         other => Err(format!(
             "rope type {other:?} is not supported for {} (default is{})",
             family.gguf_arch(),
-            if family == Family::Llama { ", and llama3" } else { "" }
+            match family {
+                Family::Llama => ", and llama3",
+                Family::Gemma3 => ", and linear",
+                _ => "",
+            }
         )),
     }
 }
@@ -436,13 +505,35 @@ fn permute_rows(data: &[u8], heads: u64, head_dim: u64, row_bytes: usize) -> Vec
     out
 }
 
+/// What is written: the metadata (architecture and tokenizer) and the planned tensors.
+struct Conversion {
+    architecture: String,
+    writer: GgufWriter,
+    plan: Vec<Planned>,
+    /// Llama 3.1's RoPE factors, for the tensor planned without a source.
+    rope: Option<Vec<f32>>,
+}
+
 /// Import the HF folder `dir` into the GGUF `out`.
 pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
     let cfg_path = dir.join("config.json");
     if !cfg_path.exists() {
         return Err(ImportError::Missing { dir: dir.to_path_buf(), file: "config.json".into() });
     }
-    let (shape, cfg) = shape_from_config(dir, &cfg_path)?;
+    let text = std::fs::read_to_string(&cfg_path).map_err(io_err(&cfg_path))?;
+    let raw: Json = serde_json::from_str(&text)
+        .map_err(|e| ImportError::Config { path: cfg_path.clone(), message: format!("not JSON: {e}") })?;
+    let st = safetensors_of(dir)?;
+    let conversion = if raw["architectures"][0] == "NemotronHForCausalLM" {
+        nemotron_h::convert(dir, &cfg_path, raw, &st)?
+    } else {
+        convert_llama(dir, &cfg_path, raw, &st)?
+    };
+    write(conversion, out)
+}
+
+/// The tensors of every safetensors file in `dir`, by name.
+fn safetensors_of(dir: &Path) -> Result<HashMap<String, StTensor>, ImportError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -456,13 +547,36 @@ pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
     for f in &files {
         read_safetensors(f, &mut st)?;
     }
-    let plan = plan_tensors(dir, &shape, &st)?;
-    let mut w = GgufWriter::new();
-    let all_f32 = plan.iter().all(|(d, _, _)| d.ggml_type == GGML_F32);
-    shape.write_metadata(&mut w, if all_f32 { 0 } else { 1 });
-    tokenizer::write(dir, &mut w, shape.vocab, &cfg)?;
-    let decls: Vec<TensorDecl> = plan.iter().map(|(d, _, _)| d.clone()).collect();
-    let rope = shape.rope_factors();
+    Ok(st)
+}
+
+/// A Llama-family, Mistral, Qwen or Gemma 3 folder.
+fn convert_llama(
+    dir: &Path,
+    cfg_path: &Path,
+    raw: Json,
+    st: &HashMap<String, StTensor>,
+) -> Result<Conversion, ImportError> {
+    let (shape, cfg) = shape_from_config(dir, cfg_path, raw)?;
+    let plan = plan_tensors(dir, &shape, st)?;
+    let mut writer = GgufWriter::new();
+    shape.write_metadata(&mut writer, file_type(&plan));
+    tokenizer::write(dir, &mut writer, shape.vocab, (&cfg.bos_token_id, &cfg.eos_token_id))?;
+    Ok(Conversion { architecture: shape.family.gguf_arch().into(), writer, plan, rope: shape.rope_factors() })
+}
+
+/// llama.cpp's `llama_ftype` of a plan: 0 where every tensor is F32, else 1 (mostly F16).
+fn file_type(plan: &[Planned]) -> u32 {
+    if plan.iter().all(|(d, _, _)| d.ggml_type == GGML_F32) {
+        0
+    } else {
+        1
+    }
+}
+
+/// Stream the planned tensors into the GGUF `out`.
+fn write(c: Conversion, out: &Path) -> Result<Imported, ImportError> {
+    let decls: Vec<TensorDecl> = c.plan.iter().map(|(d, _, _)| d.clone()).collect();
     let read = |t: &StTensor| -> io::Result<Vec<u8>> {
         let mut f = File::open(&t.file)?;
         f.seek(SeekFrom::Start(t.start))?;
@@ -470,83 +584,109 @@ pub fn import(dir: &Path, out: &Path) -> Result<Imported, ImportError> {
         f.read_exact(&mut buf)?;
         Ok(buf)
     };
-    w.write_streaming(out, &decls, |i, sink| {
-        let (d, t, permute) = &plan[i];
-        let Some(t) = t else {
-            for f in rope.as_deref().unwrap_or_default() {
-                sink.write_all(&f.to_le_bytes())?;
-            }
-            return Ok(());
-        };
-        sink.write_all(&tensor_data(d, read(t)?, &t.dtype, *permute, shape.family))
-    })
-    .map_err(io_err(out))?;
-    Ok(Imported { path: out.to_path_buf(), shape, tensors: decls.len() })
+    c.writer
+        .write_streaming(out, &decls, |i, sink| {
+            let (d, t, transform) = &c.plan[i];
+            let Some(t) = t else {
+                for f in c.rope.as_deref().unwrap_or_default() {
+                    sink.write_all(&f.to_le_bytes())?;
+                }
+                return Ok(());
+            };
+            sink.write_all(&tensor_data(d, read(t)?, &t.dtype, *transform))
+        })
+        .map_err(io_err(out))?;
+    let parameters = decls.iter().map(|d| d.dims.iter().product::<u64>()).sum();
+    Ok(Imported { path: out.to_path_buf(), architecture: c.architecture, parameters, tensors: decls.len() })
 }
 
-/// Every GGUF tensor of `shape` with the HF tensor it comes from (none for the RoPE factors),
-/// its type (1-D tensors as F32, matrices as stored) and the row permutation it needs; shapes
-/// checked against config.json.
+/// Every GGUF tensor of `shape` with the HF tensor it comes from (none for the RoPE factors).
 fn plan_tensors(
     dir: &Path,
     shape: &LlamaShape,
     st: &HashMap<String, StTensor>,
 ) -> Result<Vec<Planned>, ImportError> {
-    let mut plan: Vec<Planned> = vec![];
-    for d in shape.tensor_decls(GGML_F32) {
+    // The language model's tensors are `model.*`, or within a multimodal model
+    // `language_model.model.*` (as published) or `model.language_model.*` (as transformers 5
+    // saves it).
+    let prefix = ["model.", "language_model.model.", "model.language_model."]
+        .into_iter()
+        .find(|p| st.contains_key(&format!("{p}embed_tokens.weight")))
+        .unwrap_or("model.");
+    let wanted = shape.tensor_decls(GGML_F32).into_iter().map(|d| {
         if d.name == "rope_freqs.weight" {
-            plan.push((d, None, None));
-            continue;
+            return (d, None);
         }
-        let (hf, permute) = hf_name(&d.name, shape);
-        let t = st.get(&hf).or_else(|| {
-            // Tied models may still ship lm_head; untied ones may ship only the embedding.
-            (d.name == "output.weight").then(|| st.get("model.embed_tokens.weight")).flatten()
-        });
-        let t = t.ok_or_else(|| ImportError::Tensor {
+        let (hf, mut transform) = hf_name(&d.name, shape);
+        let hf = match hf.strip_prefix("model.") {
+            Some(rest) => format!("{prefix}{rest}"),
+            None => hf,
+        };
+        if shape.family.gemma_norms() && d.name.ends_with("norm.weight") {
+            transform = Transform::PlusOne;
+        }
+        let source = Source::same(hf, &d, transform);
+        (d, Some(source))
+    });
+    // Tied models may still ship lm_head; untied ones may ship only the embedding.
+    let embedding = format!("{prefix}embed_tokens.weight");
+    resolve(dir, wanted, st, |name| (name == "output.weight").then(|| st.get(&embedding)).flatten())
+}
+
+/// Find each wanted tensor's source (or `fallback`'s for its GGUF name), check its shape
+/// against config.json's, and give it its type: F32 where asked, else as stored.
+fn resolve<'a>(
+    dir: &Path,
+    wanted: impl IntoIterator<Item = (TensorDecl, Option<Source>)>,
+    st: &'a HashMap<String, StTensor>,
+    fallback: impl Fn(&str) -> Option<&'a StTensor>,
+) -> Result<Vec<Planned>, ImportError> {
+    let mut plan = vec![];
+    for (d, source) in wanted {
+        let Some(source) = source else {
+            plan.push((d, None, Transform::Keep));
+            continue;
+        };
+        let t = st.get(&source.name).or_else(|| fallback(&d.name)).ok_or_else(|| ImportError::Tensor {
             dir: dir.to_path_buf(),
-            name: hf.clone(),
+            name: source.name.clone(),
             message: "missing".into(),
         })?;
-        let want: Vec<u64> = d.dims.iter().rev().copied().collect();
-        if t.shape != want {
+        if t.shape != source.shape {
             return Err(ImportError::Tensor {
                 dir: dir.to_path_buf(),
-                name: hf,
-                message: format!("shape {:?}, config.json implies {want:?}", t.shape),
+                name: source.name,
+                message: format!("shape {:?}, config.json implies {:?}", t.shape, source.shape),
             });
         }
-        let ggml_type = if d.dims.len() == 1 { GGML_F32 } else { ggml_type_of(&t.dtype) };
+        let ggml_type = if source.f32 { GGML_F32 } else { ggml_type_of(&t.dtype) };
         let elems: u64 = d.dims.iter().product();
         let bytes = if ggml_type == GGML_F32 { elems * 4 } else { elems * 2 };
-        plan.push((TensorDecl { ggml_type, bytes, ..d }, Some(t.clone()), permute));
+        plan.push((TensorDecl { ggml_type, bytes, ..d }, Some(t.clone()), source.transform));
     }
     Ok(plan)
 }
 
-/// The bytes to write for tensor `d` from the HF bytes `raw` of type `dtype`: 1-D tensors as
-/// F32 (Gemma's norms with the one HF leaves out added back), Q and K rows permuted where asked.
-fn tensor_data(
-    d: &TensorDecl,
-    raw: Vec<u8>,
-    dtype: &str,
-    permute: Option<(u64, u64)>,
-    family: Family,
-) -> Vec<u8> {
-    let mut data = if d.dims.len() == 1 && dtype != "F32" { to_f32(&raw, dtype) } else { raw };
-    if family.gemma_norms() && d.name.ends_with("norm.weight") {
+/// The bytes to write for tensor `d` from the HF bytes `raw` of type `dtype`: as F32 where `d`
+/// is, then transformed.
+fn tensor_data(d: &TensorDecl, raw: Vec<u8>, dtype: &str, transform: Transform) -> Vec<u8> {
+    let mut data = if d.ggml_type == GGML_F32 && dtype != "F32" { to_f32(&raw, dtype) } else { raw };
+    let mut each = |f: fn(f32) -> f32| {
         for c in data.chunks_exact_mut(4) {
-            let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]) + 1.0;
+            let v = f(f32::from_le_bytes([c[0], c[1], c[2], c[3]]));
             c.copy_from_slice(&v.to_le_bytes());
         }
-    }
-    match permute {
-        Some((heads, head_dim)) => {
+    };
+    match transform {
+        Transform::Keep => {}
+        Transform::PlusOne => each(|v| v + 1.0),
+        Transform::NegExp => each(|v| -v.exp()),
+        Transform::Permute { heads, head_dim } => {
             let row_bytes = (d.bytes / (heads * head_dim)) as usize;
-            permute_rows(&data, heads, head_dim, row_bytes)
+            return permute_rows(&data, heads, head_dim, row_bytes);
         }
-        None => data,
     }
+    data
 }
 
 fn to_f32(raw: &[u8], dtype: &str) -> Vec<u8> {
@@ -581,13 +721,13 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// HF tensor name for a GGUF name, and whether (heads, head_dim) row permutation applies (Q and
-/// K, their biases included, where llama.cpp rotates interleaved pairs).
-fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Option<(u64, u64)>) {
+/// HF tensor name for a GGUF name, and the row permutation of Q and K (their biases included)
+/// where llama.cpp rotates interleaved pairs.
+fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Transform) {
     match gguf {
-        "token_embd.weight" => ("model.embed_tokens.weight".into(), None),
-        "output_norm.weight" => ("model.norm.weight".into(), None),
-        "output.weight" => ("lm_head.weight".into(), None),
+        "token_embd.weight" => ("model.embed_tokens.weight".into(), Transform::Keep),
+        "output_norm.weight" => ("model.norm.weight".into(), Transform::Keep),
+        "output.weight" => ("lm_head.weight".into(), Transform::Keep),
         _ => {
             let rest = gguf.strip_prefix("blk.").unwrap_or(gguf);
             let (layer, name) = rest.split_once('.').unwrap_or(("0", rest));
@@ -612,7 +752,9 @@ fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Option<(u64, u64)>) {
                 "ffn_down" => ("mlp.down_proj", None),
                 other => (other, None),
             };
-            (format!("model.layers.{layer}.{hf}.{kind}"), permute)
+            let transform =
+                permute.map_or(Transform::Keep, |(heads, head_dim)| Transform::Permute { heads, head_dim });
+            (format!("model.layers.{layer}.{hf}.{kind}"), transform)
         }
     }
 }

@@ -126,6 +126,9 @@ pub struct LlamaShape {
     pub rope_theta: f64,
     /// Llama 3.1 RoPE scaling.
     pub rope_scaling: Option<Llama3Rope>,
+    /// Linear RoPE scaling of the global layers (Gemma 3 4B and up): positions divided by it.
+    #[serde(default)]
+    pub rope_linear: Option<f64>,
     /// RMSNorm epsilon.
     pub rms_eps: f64,
     /// Output head shares the embedding.
@@ -166,6 +169,7 @@ impl LlamaShape {
                 context: 131_072,
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
+                rope_linear: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
                 sliding: None,
@@ -185,6 +189,7 @@ impl LlamaShape {
                 context: 131_072,
                 rope_theta: 500_000.0,
                 rope_scaling: l32,
+                rope_linear: None,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
                 sliding: None,
@@ -204,6 +209,7 @@ impl LlamaShape {
                 context: 131_072,
                 rope_theta: 500_000.0,
                 rope_scaling: l32,
+                rope_linear: None,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
                 sliding: None,
@@ -223,6 +229,7 @@ impl LlamaShape {
                 context: 131_072,
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
+                rope_linear: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
                 sliding: None,
@@ -242,6 +249,7 @@ impl LlamaShape {
                 context: 2048,
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
+                rope_linear: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
                 sliding: None,
@@ -326,6 +334,10 @@ impl LlamaShape {
                     MetaValue::I32s(sl.layers.iter().map(|&l| l as i32).collect()),
                 )
                 .meta(&key("rope.freq_base_swa"), MetaValue::F32(sl.rope_theta as f32));
+        }
+        if let Some(f) = self.rope_linear {
+            w.meta(&key("rope.scaling.type"), MetaValue::Str("linear".into()))
+                .meta(&key("rope.scaling.factor"), MetaValue::F32(f as f32));
         }
         if let Some(cap) = self.final_logit_softcapping {
             w.meta(&key("final_logit_softcapping"), MetaValue::F32(cap as f32));

@@ -10,7 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use sage_llm::import::{import, ImportError};
-use sage_llm::{EngineConfig, FlashAttention, KvType, LanguageModel, LlamaEngine};
+use sage_llm::{
+    EngineConfig, FlashAttention, Flow, GenerateParams, KvType, LanguageModel, LlamaEngine, Sampling, TokenId,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -49,10 +51,14 @@ fn folder() -> (tempfile::TempDir, impl Fn(&str) -> PathBuf) {
 }
 
 fn parity(name: &str) -> f32 {
+    parity_of(name, &fixtures().join(name))
+}
+
+/// The largest logit difference between `name`'s HF reference and the folder `dir` imported.
+fn parity_of(name: &str, dir: &Path) -> f32 {
     let (_dir, tmp) = folder();
-    let dir = fixtures().join(name);
     let out = tmp(&format!("{name}.gguf"));
-    let imported = import(&dir, &out).unwrap();
+    let imported = import(dir, &out).unwrap();
     assert_eq!(imported.path, out);
     let reference = reference(name);
     let cfg = EngineConfig {
@@ -145,6 +151,91 @@ fn gemma3_local_and_global_layers_match_hf() {
     assert_eq!(g.architecture(), Some("gemma3"));
     assert_eq!(g.get("gemma3.attention.sliding_window").and_then(|v| v.as_u64()), Some(16));
     assert_eq!(g.get("gemma3.rope.freq_base_swa").and_then(|v| v.as_f64()), Some(10_000.0));
+}
+
+#[test]
+fn gemma3_s_text_model_inside_a_multimodal_folder_matches_hf() {
+    // Gemma 3 4B's kind: Gemma3ForConditionalGeneration, tensors under language_model.model.*,
+    // a vision tower beside them, linear RoPE scaling (8) on the global layer only.
+    assert!(parity("gemma3_multimodal") <= GEMMA_TOLERANCE);
+    let (_dir, tmp) = folder();
+    let out = tmp("mm.gguf");
+    import(&fixtures().join("gemma3_multimodal"), &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    assert_eq!(g.architecture(), Some("gemma3"));
+    assert_eq!(g.get("gemma3.rope.scaling.type").and_then(|v| v.as_str()), Some("linear"));
+    assert_eq!(g.get("gemma3.rope.scaling.factor").and_then(|v| v.as_f64()), Some(8.0));
+    assert_eq!(g.get("gemma3.block_count").and_then(|v| v.as_u64()), Some(4));
+    // The vision tower is not carried: only the language model's tensors are written.
+    assert!(g.tensors.iter().all(|t| !t.name.contains("vision") && !t.name.starts_with("mm.")));
+    // The scaling counts: the same folder with it left out is far from HF.
+    let (_copy, tmp) = folder();
+    let unscaled = tmp("unscaled");
+    std::fs::create_dir(&unscaled).unwrap();
+    for f in std::fs::read_dir(fixtures().join("gemma3_multimodal")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, unscaled.join(f.file_name().unwrap())).unwrap();
+    }
+    let cfg = std::fs::read_to_string(unscaled.join("config.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    v["text_config"]["rope_parameters"]["full_attention"] =
+        serde_json::json!({"rope_type": "default", "rope_theta": 1e6});
+    std::fs::write(unscaled.join("config.json"), v.to_string()).unwrap();
+    let off = parity_of("gemma3_multimodal", &unscaled);
+    assert!(off > 10.0 * GEMMA_TOLERANCE, "without the scaling: {off}");
+}
+
+#[test]
+fn nemotron_h_s_mamba_attention_and_mlp_layers_match_hf() {
+    // Mamba-2 layers (4 heads, 2 groups of B and C, a state of 16, a convolution of 4), attention
+    // without positional encoding, squared-ReLU MLPs: the seed's Nemotron-H family.
+    assert!(parity("nemotron_h_hybrid") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let out = tmp("h.gguf");
+    let imported = import(&fixtures().join("nemotron_h_hybrid"), &out).unwrap();
+    assert_eq!(imported.architecture, "nemotron_h");
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    assert_eq!(g.get("nemotron_h.ssm.group_count").and_then(|v| v.as_u64()), Some(2));
+    assert_eq!(g.get("nemotron_h.ssm.inner_size").and_then(|v| v.as_u64()), Some(32));
+    assert_eq!(g.tensors.iter().filter(|t| t.name.ends_with("ssm_a")).count(), 2);
+    // Only the attention layer holds a KV cache: 2 KV heads × (16 + 16) × 2 bytes a token.
+    assert_eq!(g.kv_bytes_per_token(), Some(2 * 32 * 2));
+    // A session goes on from its recurrent state, and a prompt that departs from it earlier is
+    // evaluated again (a Mamba state cannot be cut back): both as a cold evaluation gives.
+    let e = LlamaEngine::load(
+        &out,
+        None,
+        EngineConfig { threads: Some(1), context: Some(128), ..EngineConfig::default() },
+    )
+    .unwrap();
+    let greedy =
+        |n| GenerateParams { max_tokens: n, sampling: Sampling::greedy(), ..GenerateParams::default() };
+    let first = e.tokenize("The robot entered the warehouse and checked", true).unwrap();
+    let (s, _) = e.open_session(None).unwrap();
+    let g1 = e.generate_tokens(s, &first, &greedy(6), &mut |_| Flow::Continue).unwrap();
+    let mut grown = first.clone();
+    grown.extend(g1.tokens.iter().map(|t| t.id));
+    grown.extend(e.tokenize(" What is the battery level?", false).unwrap());
+    let departed = [&first[..4], &e.tokenize(" stop the robot now", false).unwrap()[..]].concat();
+    // The turn continues from the state after all but the last sampled token; the departure
+    // starts over.
+    let continued = first.len() + g1.tokens.len() - 1;
+    for (prompt, cached) in [(grown, continued), (departed, 0)] {
+        let g = e.generate_tokens(s, &prompt, &greedy(6), &mut |_| Flow::Continue).unwrap();
+        assert_eq!(g.timings.cached_tokens as usize, cached);
+        assert_eq!((g.timings.prompt_tokens + g.timings.cached_tokens) as usize, prompt.len());
+        let (cold, _) = e.open_session(None).unwrap();
+        let mut all = prompt.clone();
+        for t in &g.tokens {
+            let l = e.logits(cold, &all).unwrap();
+            let last = l.last().unwrap();
+            let best = (0..last.len()).max_by(|&a, &b| last[a].total_cmp(&last[b])).unwrap() as TokenId;
+            assert_eq!(best, t.id, "the session's state changed the answer");
+            all.push(t.id);
+        }
+        e.close_session(cold);
+    }
+    e.close_session(s);
 }
 
 #[test]

@@ -7,6 +7,47 @@ use serde_json::Value as Json;
 use super::Config;
 use crate::llama_arch::Sliding;
 
+/// The Gemma 3 text config's fields a published config.json may leave out, with transformers'
+/// defaults (`Gemma3TextConfig`): the multimodal models' `text_config` names only what differs.
+const TEXT_DEFAULTS: [(&str, f64); 11] = [
+    ("vocab_size", 262_208.0),
+    ("hidden_size", 2304.0),
+    ("intermediate_size", 9216.0),
+    ("num_hidden_layers", 26.0),
+    ("num_attention_heads", 8.0),
+    ("num_key_value_heads", 4.0),
+    ("head_dim", 256.0),
+    ("max_position_embeddings", 131_072.0),
+    ("rms_norm_eps", 1e-6),
+    ("query_pre_attn_scalar", 256.0),
+    ("sliding_window", 4096.0),
+];
+
+/// A config as the text model's: a Gemma 3 multimodal config's `text_config` under its
+/// architecture, and any Gemma 3 config with transformers' defaults where it names nothing.
+/// Another config is returned as it is.
+pub(super) fn text_config(cfg: Json) -> Json {
+    let arch = cfg["architectures"][0].as_str().unwrap_or("").to_string();
+    if !arch.starts_with("Gemma3For") {
+        return cfg;
+    }
+    let mut text = match cfg.get("text_config") {
+        Some(t) if arch == "Gemma3ForConditionalGeneration" && t.is_object() => t.clone(),
+        _ => cfg,
+    };
+    text["architectures"] = Json::from(vec![arch]);
+    for (key, value) in TEXT_DEFAULTS {
+        if text.get(key).is_none_or(Json::is_null) {
+            text[key] = if value.fract() == 0.0 { Json::from(value as u64) } else { Json::from(value) };
+        }
+    }
+    if text.get("rope_theta").is_none() && text.get("rope_parameters").is_none() {
+        text["rope_theta"] = Json::from(1_000_000.0);
+    }
+    text["tie_word_embeddings"] = Json::Bool(true);
+    text
+}
+
 /// Gemma 3's local RoPE base where the config names none (HF's default).
 const LOCAL_THETA: f64 = 10_000.0;
 /// Every sixth layer is global where the config gives no pattern (HF's default).
@@ -19,6 +60,14 @@ pub(super) fn extras(cfg: &Config, head_dim: u64) -> Result<(Option<Sliding>, Op
     let sliding = match cfg.sliding_window.as_ref().and_then(Json::as_u64) {
         Some(w) if w > 0 && layers.iter().any(|&l| l) => {
             let params = cfg.rope_parameters.as_ref();
+            // llama.cpp scales the local layers' positions by one, whatever the global ones do.
+            let local =
+                params.and_then(|p| p["sliding_attention"]["rope_type"].as_str()).unwrap_or("default");
+            if local != "default" {
+                return Err(format!(
+                    "Gemma3: local layers' rope type {local:?} is not supported (default is)"
+                ));
+            }
             let rope_theta = params
                 .and_then(|p| p["sliding_attention"]["rope_theta"].as_f64())
                 .or(cfg.rope_local_base_freq)
@@ -120,8 +169,38 @@ mod tests {
     }
 
     #[test]
+    fn a_multimodal_config_gives_its_text_model_with_hf_s_defaults() {
+        // Gemma 3 4B's config.json as published: the text config names only what differs.
+        let outer = serde_json::json!({
+            "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+            "text_config": {"hidden_size": 2560, "intermediate_size": 10240, "model_type": "gemma3_text",
+                            "num_hidden_layers": 34, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+                            "sliding_window": 1024},
+            "vision_config": {"hidden_size": 1152}
+        });
+        let text = text_config(outer);
+        assert_eq!(text["architectures"][0], "Gemma3ForConditionalGeneration");
+        assert_eq!(text["hidden_size"], 2560);
+        assert_eq!(text["num_attention_heads"], 8);
+        assert_eq!(text["head_dim"], 256);
+        assert_eq!(text["vocab_size"], 262_208);
+        assert_eq!(text["sliding_window"], 1024);
+        assert_eq!(text["rms_norm_eps"], 1e-6);
+        let c: Config = serde_json::from_value(text).unwrap();
+        let (sl, _) = extras(&c, 256).unwrap();
+        assert_eq!(sl.unwrap().layers.iter().filter(|&&l| !l).count(), 5, "34 layers, every sixth global");
+        // Another family's config is left alone.
+        let llama = serde_json::json!({"architectures": ["LlamaForCausalLM"], "hidden_size": 64});
+        assert_eq!(text_config(llama.clone()), llama);
+    }
+
+    #[test]
     fn what_llama_cpp_lacks_is_refused_by_name() {
         for (extra, says) in [
+            (
+                serde_json::json!({"rope_parameters": {"sliding_attention": {"rope_type": "linear", "factor": 2.0}}}),
+                "local layers' rope type",
+            ),
             (serde_json::json!({"hidden_activation": "relu"}), "hidden_activation"),
             (serde_json::json!({"query_pre_attn_scalar": 144}), "query_pre_attn_scalar"),
             (serde_json::json!({"attn_logit_softcapping": 50.0}), "attn_logit_softcapping"),

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
-use super::{io_err, Config, ImportError};
+use super::{io_err, ImportError};
 use crate::gguf::writer::{GgufWriter, MetaValue};
 
 /// Llama 3's split rule (Nemotron Nano's too): numbers in runs of up to three digits.
@@ -16,13 +16,17 @@ const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L
 /// Qwen 2's and Qwen 3's: every digit on its own.
 const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-/// Write the tokenizer of the HF folder `dir` (whose config.json is `cfg`) into `w`, with
-/// `vocab_size` entries (ids the tokenizer does not use get placeholder tokens).
+/// config.json's BOS and EOS ids (an id, or a list), the fallbacks where tokenizer_config.json
+/// names no such token.
+pub(super) type ConfigIds<'a> = (&'a Option<Json>, &'a Option<Json>);
+
+/// Write the tokenizer of the HF folder `dir` into `w`, with `vocab_size` entries (ids the
+/// tokenizer does not use get placeholder tokens).
 pub(super) fn write(
     dir: &Path,
     w: &mut GgufWriter,
     vocab_size: u64,
-    cfg: &Config,
+    ids: ConfigIds,
 ) -> Result<(), ImportError> {
     let tpath = dir.join("tokenizer.json");
     if !tpath.exists() {
@@ -50,7 +54,7 @@ pub(super) fn write(
             .map_err(|e| ImportError::Tokenizer { path: cfg_path.clone(), message: e.to_string() })?,
         Err(_) => Json::Null,
     };
-    special_tokens(w, &tokens, &tcfg, cfg);
+    special_tokens(w, &tokens, &tcfg, ids);
     let template = tcfg["chat_template"]
         .as_str()
         .map(str::to_string)
@@ -238,7 +242,7 @@ fn collect_splits<'a>(pre: &'a Json, out: &mut Vec<&'a str>) {
 /// BOS and EOS: named in tokenizer_config.json (a string, or an object with `content`), else
 /// config.json's ids. A BOS is added where the tokenizer config says so (`add_bos_token`), else
 /// where there is one.
-fn special_tokens(w: &mut GgufWriter, tokens: &[String], tcfg: &Json, cfg: &Config) {
+fn special_tokens(w: &mut GgufWriter, tokens: &[String], tcfg: &Json, (bos_id, eos_id): ConfigIds) {
     let token_text =
         |v: &Json| v.as_str().map(str::to_string).or_else(|| v["content"].as_str().map(str::to_string));
     let id_of = |s: &str| tokens.iter().position(|t| t == s).map(|i| i as u32);
@@ -248,8 +252,8 @@ fn special_tokens(w: &mut GgufWriter, tokens: &[String], tcfg: &Json, cfg: &Conf
         let id = v.as_u64().or_else(|| v.as_array()?.first()?.as_u64())?;
         ((id as usize) < tokens.len()).then_some(id as u32)
     };
-    let bos = token_text(&tcfg["bos_token"]).and_then(|s| id_of(&s)).or_else(|| config_id(&cfg.bos_token_id));
-    let eos = token_text(&tcfg["eos_token"]).and_then(|s| id_of(&s)).or_else(|| config_id(&cfg.eos_token_id));
+    let bos = token_text(&tcfg["bos_token"]).and_then(|s| id_of(&s)).or_else(|| config_id(bos_id));
+    let eos = token_text(&tcfg["eos_token"]).and_then(|s| id_of(&s)).or_else(|| config_id(eos_id));
     let named_bos = token_text(&tcfg["bos_token"]).is_some_and(|s| id_of(&s).is_some());
     let add_bos = tcfg["add_bos_token"].as_bool().unwrap_or(named_bos);
     if let Some(id) = bos {
