@@ -115,6 +115,16 @@ VARIANTS = {
                               num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                               ssm_state_size=16, mamba_num_heads=4, mamba_head_dim=8, n_groups=2, conv_kernel=4,
                               chunk_size=16, tie_word_embeddings=False),
+    # Nemotron 3's kind: mixture-of-experts layers (4 squared-ReLU experts, 2 used, sigmoid
+    # routing with a selection bias, normalised and scaled weights, a shared expert) between
+    # Mamba-2 and attention.
+    "nemotron_h_moe": dict(arch="nemotron_h", hidden_size=48, intermediate_size=64,
+                           layers_block_type=["linear_attention", "moe", "full_attention", "moe"],
+                           num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                           ssm_state_size=16, mamba_num_heads=4, mamba_head_dim=8, n_groups=2, conv_kernel=4,
+                           chunk_size=16, tie_word_embeddings=False, n_routed_experts=4, num_experts_per_tok=2,
+                           moe_intermediate_size=32, moe_shared_expert_intermediate_size=40, n_shared_experts=1,
+                           routed_scaling_factor=2.5, norm_topk_prob=True, n_group=1, topk_group=1),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -226,6 +236,10 @@ def main():
             for n, p in model.named_parameters():
                 if n.endswith(".bias"):
                     p.uniform_(-0.2, 0.2)
+            # MoE routers' selection bias is a buffer: drawn too, so that it counts.
+            for n, b in model.named_buffers():
+                if n.endswith("e_score_correction_bias"):
+                    b.uniform_(-0.3, 0.3)
         if only and name not in only:
             continue
         d = OUT / name

@@ -50,8 +50,8 @@ enum What {
         seed: u64,
     },
     /// Turn an HF safetensors folder (Llama 2/3.x, Nemotron Nano, Mistral, Qwen 2/2.5, Qwen 3,
-    /// Gemma 3's text model, also inside a multimodal Gemma 3, Nemotron-H) into a GGUF, optionally
-    /// quantized.
+    /// Gemma 3's text model, also inside a multimodal Gemma 3, Nemotron-H, Nemotron 3) into a
+    /// GGUF, optionally quantized.
     Import {
         /// Folder with config.json, tokenizer.json, tokenizer_config.json and *.safetensors.
         dir: PathBuf,

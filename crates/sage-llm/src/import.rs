@@ -248,12 +248,13 @@ enum Transform {
     NegExp,
 }
 
-/// The HF tensor a GGUF tensor is made of.
+/// The HF tensors a GGUF tensor is made of: one, or several of one shape stacked (a mixture of
+/// experts' per-expert matrices).
 #[derive(Debug, Clone)]
 struct Source {
-    /// Its name in the safetensors files.
-    name: String,
-    /// Its shape there (outermost first), checked before anything is written.
+    /// Their names in the safetensors files, in the order stacked.
+    names: Vec<String>,
+    /// The shape of each there (outermost first), checked before anything is written.
     shape: Vec<u64>,
     transform: Transform,
     /// Written as F32 whatever its type (norms, biases, Mamba's small tensors).
@@ -263,13 +264,18 @@ struct Source {
 impl Source {
     /// A tensor whose HF shape is the GGUF shape reversed; 1-D ones are written as F32.
     fn same(name: String, d: &TensorDecl, transform: Transform) -> Self {
-        Self { name, shape: d.dims.iter().rev().copied().collect(), transform, f32: d.dims.len() == 1 }
+        Self {
+            names: vec![name],
+            shape: d.dims.iter().rev().copied().collect(),
+            transform,
+            f32: d.dims.len() == 1,
+        }
     }
 }
 
-/// A tensor to write: its declaration, its source (none for computed RoPE factors), and how
+/// A tensor to write: its declaration, its sources (none for computed RoPE factors), and how
 /// its values are transformed.
-type Planned = (TensorDecl, Option<StTensor>, Transform);
+type Planned = (TensorDecl, Vec<StTensor>, Transform);
 
 /// What an import produced.
 #[derive(Debug, Clone)]
@@ -586,14 +592,18 @@ fn write(c: Conversion, out: &Path) -> Result<Imported, ImportError> {
     };
     c.writer
         .write_streaming(out, &decls, |i, sink| {
-            let (d, t, transform) = &c.plan[i];
-            let Some(t) = t else {
+            let (d, parts, transform) = &c.plan[i];
+            let Some(first) = parts.first() else {
                 for f in c.rope.as_deref().unwrap_or_default() {
                     sink.write_all(&f.to_le_bytes())?;
                 }
                 return Ok(());
             };
-            sink.write_all(&tensor_data(d, read(t)?, &t.dtype, *transform))
+            let mut raw = Vec::new();
+            for t in parts {
+                raw.extend(read(t)?);
+            }
+            sink.write_all(&tensor_data(d, raw, &first.dtype, *transform))
         })
         .map_err(io_err(out))?;
     let parameters = decls.iter().map(|d| d.dims.iter().product::<u64>()).sum();
@@ -644,25 +654,42 @@ fn resolve<'a>(
     let mut plan = vec![];
     for (d, source) in wanted {
         let Some(source) = source else {
-            plan.push((d, None, Transform::Keep));
+            plan.push((d, vec![], Transform::Keep));
             continue;
         };
-        let t = st.get(&source.name).or_else(|| fallback(&d.name)).ok_or_else(|| ImportError::Tensor {
+        let bad = |name: &str, message: String| ImportError::Tensor {
             dir: dir.to_path_buf(),
-            name: source.name.clone(),
-            message: "missing".into(),
-        })?;
-        if t.shape != source.shape {
-            return Err(ImportError::Tensor {
-                dir: dir.to_path_buf(),
-                name: source.name,
-                message: format!("shape {:?}, config.json implies {:?}", t.shape, source.shape),
-            });
+            name: name.to_string(),
+            message,
+        };
+        let mut parts: Vec<StTensor> = vec![];
+        for name in &source.names {
+            let single = source.names.len() == 1;
+            let t = st
+                .get(name)
+                .or_else(|| single.then(|| fallback(&d.name)).flatten())
+                .ok_or_else(|| bad(name, "missing".into()))?;
+            if t.shape != source.shape {
+                return Err(bad(
+                    name,
+                    format!("shape {:?}, config.json implies {:?}", t.shape, source.shape),
+                ));
+            }
+            if parts.first().is_some_and(|p| p.dtype != t.dtype) {
+                return Err(bad(
+                    name,
+                    format!("{} among {} tensors stacked with it", t.dtype, parts[0].dtype),
+                ));
+            }
+            parts.push(t.clone());
         }
-        let ggml_type = if source.f32 { GGML_F32 } else { ggml_type_of(&t.dtype) };
+        let Some(first) = parts.first() else {
+            return Err(bad(&d.name, "no HF tensor named for it".into()));
+        };
+        let ggml_type = if source.f32 { GGML_F32 } else { ggml_type_of(&first.dtype) };
         let elems: u64 = d.dims.iter().product();
         let bytes = if ggml_type == GGML_F32 { elems * 4 } else { elems * 2 };
-        plan.push((TensorDecl { ggml_type, bytes, ..d }, Some(t.clone()), source.transform));
+        plan.push((TensorDecl { ggml_type, bytes, ..d }, parts, source.transform));
     }
     Ok(plan)
 }

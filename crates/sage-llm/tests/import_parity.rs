@@ -54,6 +54,21 @@ fn parity(name: &str) -> f32 {
     parity_of(name, &fixtures().join(name))
 }
 
+/// A copy of fixture `name` whose config.json `edit` changed.
+fn altered(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, d.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let cfg = d.path().join("config.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    let path = d.path().to_path_buf();
+    (d, path)
+}
+
 /// The largest logit difference between `name`'s HF reference and the folder `dir` imported.
 fn parity_of(name: &str, dir: &Path) -> f32 {
     let (_dir, tmp) = folder();
@@ -169,18 +184,10 @@ fn gemma3_s_text_model_inside_a_multimodal_folder_matches_hf() {
     // The vision tower is not carried: only the language model's tensors are written.
     assert!(g.tensors.iter().all(|t| !t.name.contains("vision") && !t.name.starts_with("mm.")));
     // The scaling counts: the same folder with it left out is far from HF.
-    let (_copy, tmp) = folder();
-    let unscaled = tmp("unscaled");
-    std::fs::create_dir(&unscaled).unwrap();
-    for f in std::fs::read_dir(fixtures().join("gemma3_multimodal")).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, unscaled.join(f.file_name().unwrap())).unwrap();
-    }
-    let cfg = std::fs::read_to_string(unscaled.join("config.json")).unwrap();
-    let mut v: serde_json::Value = serde_json::from_str(&cfg).unwrap();
-    v["text_config"]["rope_parameters"]["full_attention"] =
-        serde_json::json!({"rope_type": "default", "rope_theta": 1e6});
-    std::fs::write(unscaled.join("config.json"), v.to_string()).unwrap();
+    let (_copy, unscaled) = altered("gemma3_multimodal", |v| {
+        v["text_config"]["rope_parameters"]["full_attention"] =
+            serde_json::json!({"rope_type": "default", "rope_theta": 1e6});
+    });
     let off = parity_of("gemma3_multimodal", &unscaled);
     assert!(off > 10.0 * GEMMA_TOLERANCE, "without the scaling: {off}");
 }
@@ -236,6 +243,29 @@ fn nemotron_h_s_mamba_attention_and_mlp_layers_match_hf() {
         e.close_session(cold);
     }
     e.close_session(s);
+}
+
+#[test]
+fn nemotron_3_s_mixture_of_experts_layers_match_hf() {
+    // Four squared-ReLU experts, two used per token, chosen by a sigmoid router with a selection
+    // bias, their weights normalised and scaled by 2.5, a shared expert beside them; between
+    // Mamba-2 and attention layers. HF stores one matrix per expert: they are stacked.
+    assert!(parity("nemotron_h_moe") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let out = tmp("moe.gguf");
+    assert_eq!(import(&fixtures().join("nemotron_h_moe"), &out).unwrap().architecture, "nemotron_h_moe");
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    let up = g.tensors.iter().find(|t| t.name == "blk.1.ffn_up_exps.weight").unwrap();
+    assert_eq!(up.dims, vec![48, 32, 4]);
+    assert_eq!(g.get("nemotron_h_moe.expert_used_count").and_then(|v| v.as_u64()), Some(2));
+    // The routing counts: with the experts' weights unscaled, or one expert used, it is far.
+    for (key, value) in
+        [("routed_scaling_factor", serde_json::json!(1.0)), ("num_experts_per_tok", serde_json::json!(1))]
+    {
+        let (_copy, dir) = altered("nemotron_h_moe", |v| v[key] = value.clone());
+        let off = parity_of("nemotron_h_moe", &dir);
+        assert!(off > 1e-2, "{key} {value}: {off}");
+    }
 }
 
 #[test]

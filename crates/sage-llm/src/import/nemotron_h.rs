@@ -4,9 +4,11 @@
 //! there. llama.cpp runs the Mamba-2 scan itself, on every backend.
 //!
 //! Each layer is one kind, from `layers_block_type` (transformers 5) or `hybrid_override_pattern`
-//! (`M` Mamba-2, `*` attention, `-` MLP): a norm, the mixer, the residual. Attention has no
-//! positional encoding (the Mamba layers carry position); the MLP is squared ReLU without a gate.
-//! Mixture-of-experts layers (Nemotron 3) and what llama.cpp's graph lacks are refused by name.
+//! (`M` Mamba-2, `*` attention, `-` MLP, `E` mixture of experts): a norm, the mixer, the
+//! residual. Attention has no positional encoding (the Mamba layers carry position); the MLP is
+//! squared ReLU without a gate. A model with mixture-of-experts layers (Nemotron 3) is
+//! llama.cpp's `nemotron_h_moe`, its per-expert matrices stacked. What llama.cpp's graph lacks
+//! is refused by name.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,8 +22,9 @@ use super::{
 use crate::gguf::writer::{GgufWriter, MetaValue, TensorDecl};
 use crate::llama_arch::GGML_F32;
 
-/// llama.cpp's name of the architecture.
+/// llama.cpp's names of the architecture, without and with mixture-of-experts layers.
 const ARCH: &str = "nemotron_h";
+const ARCH_MOE: &str = "nemotron_h_moe";
 
 /// The config.json fields read, with transformers' defaults (`NemotronHConfig`) where a
 /// published config may leave one out.
@@ -60,6 +63,21 @@ struct HConfig {
     #[serde(default)]
     mlp_bias: bool,
     mlp_hidden_act: Option<String>,
+    #[serde(default = "default_experts")]
+    n_routed_experts: u64,
+    #[serde(default = "default_experts_used")]
+    num_experts_per_tok: u64,
+    #[serde(default = "default_expert_width")]
+    moe_intermediate_size: u64,
+    #[serde(default = "default_expert_width")]
+    moe_shared_expert_intermediate_size: u64,
+    #[serde(default = "one")]
+    routed_scaling_factor: f64,
+    #[serde(default = "yes")]
+    norm_topk_prob: bool,
+    #[serde(default = "one_group")]
+    n_group: u64,
+    moe_latent_size: Option<u64>,
     name_or_path: Option<String>,
     bos_token_id: Option<Json>,
     eos_token_id: Option<Json>,
@@ -89,6 +107,21 @@ fn default_conv() -> u64 {
 fn yes() -> bool {
     true
 }
+fn default_experts() -> u64 {
+    8
+}
+fn default_experts_used() -> u64 {
+    2
+}
+fn default_expert_width() -> u64 {
+    7688
+}
+fn one() -> f64 {
+    1.0
+}
+fn one_group() -> u64 {
+    1
+}
 
 /// A layer's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +129,21 @@ enum Kind {
     Mamba,
     Attention,
     Mlp,
+    /// Mixture of experts (Nemotron 3).
+    Moe,
+}
+
+/// The experts of the mixture-of-experts layers: squared-ReLU MLPs without a gate, chosen by a
+/// sigmoid router with a selection bias, their weights normalised and scaled, and a shared
+/// expert beside them.
+#[derive(Debug, Clone, PartialEq)]
+struct Experts {
+    count: u64,
+    used: u64,
+    width: u64,
+    shared_width: u64,
+    normalised: bool,
+    scale: f64,
 }
 
 /// The sizes of a Nemotron-H model, checked.
@@ -118,9 +166,18 @@ struct HybridShape {
     ssm_head_dim: u64,
     groups: u64,
     d_conv: u64,
+    experts: Option<Experts>,
 }
 
 impl HybridShape {
+    fn arch(&self) -> &'static str {
+        if self.experts.is_some() {
+            ARCH_MOE
+        } else {
+            ARCH
+        }
+    }
+
     fn d_inner(&self) -> u64 {
         self.ssm_heads * self.ssm_head_dim
     }
@@ -131,10 +188,12 @@ impl HybridShape {
     }
 
     fn write_metadata(&self, w: &mut GgufWriter, file_type: u32) {
-        let key = |k: &str| format!("{ARCH}.{k}");
+        let arch = self.arch();
+        let key = |k: &str| format!("{arch}.{k}");
+        let expert_width = self.experts.as_ref().map_or(0, |e| e.width);
         let per_layer =
             |f: &dyn Fn(Kind) -> u64| MetaValue::I32s(self.layers.iter().map(|&k| f(k) as i32).collect());
-        w.meta("general.architecture", MetaValue::Str(ARCH.into()))
+        w.meta("general.architecture", MetaValue::Str(arch.into()))
             .meta("general.name", MetaValue::Str(self.name.clone()))
             .meta("general.file_type", MetaValue::U32(file_type))
             .meta(&key("vocab_size"), MetaValue::U32(self.vocab as u32))
@@ -144,7 +203,11 @@ impl HybridShape {
             // llama.cpp tells a layer's kind by these: no KV heads and no MLP is Mamba.
             .meta(
                 &key("feed_forward_length"),
-                per_layer(&|k| if k == Kind::Mlp { self.intermediate } else { 0 }),
+                per_layer(&|k| match k {
+                    Kind::Mlp => self.intermediate,
+                    Kind::Moe => expert_width,
+                    Kind::Mamba | Kind::Attention => 0,
+                }),
             )
             // One head count for all: llama.cpp derives the head width from layer 0's.
             .meta(&key("attention.head_count"), MetaValue::U32(self.heads as u32))
@@ -161,131 +224,152 @@ impl HybridShape {
             .meta(&key("ssm.state_size"), MetaValue::U32(self.d_state as u32))
             .meta(&key("ssm.time_step_rank"), MetaValue::U32(self.ssm_heads as u32))
             .meta(&key("ssm.group_count"), MetaValue::U32(self.groups as u32));
+        if let Some(e) = &self.experts {
+            w.meta(&key("expert_count"), MetaValue::U32(e.count as u32))
+                .meta(&key("expert_used_count"), MetaValue::U32(e.used as u32))
+                .meta(&key("expert_feed_forward_length"), MetaValue::U32(e.width as u32))
+                .meta(&key("expert_shared_feed_forward_length"), MetaValue::U32(e.shared_width as u32))
+                .meta(&key("expert_shared_count"), MetaValue::U32(1))
+                .meta(&key("expert_weights_norm"), MetaValue::Bool(e.normalised))
+                .meta(&key("expert_weights_scale"), MetaValue::F32(e.scale as f32));
+        }
     }
 
-    /// Every tensor, in llama.cpp's names (dimensions innermost first), with the HF tensor it
-    /// comes from (`backbone.*`, `lm_head.weight`).
-    fn tensors(&self) -> Vec<(TensorDecl, Source)> {
-        let mut v = vec![];
-        let mut add = |name: String, dims: Vec<u64>, hf: String, hf_shape: Vec<u64>, transform, f32: bool| {
-            let d = TensorDecl { name, dims, ggml_type: GGML_F32, bytes: 0 };
-            v.push((d, Source { name: hf, shape: hf_shape, transform, f32 }));
-        };
-        let keep = Transform::Keep;
+    /// Every tensor, in llama.cpp's names (dimensions innermost first), with the HF tensors it
+    /// comes from (`backbone.*`, `lm_head.weight`). `has` tells whether the folder has a tensor
+    /// (experts stored fused, as one 3-D tensor, rather than one per expert).
+    fn tensors(&self, has: &dyn Fn(&str) -> bool) -> Vec<(TensorDecl, Source)> {
+        let mut p = Tensors(vec![]);
         let h = self.hidden;
-        add(
-            "token_embd.weight".into(),
-            vec![h, self.vocab],
-            "backbone.embeddings.weight".into(),
-            vec![self.vocab, h],
-            keep,
-            false,
-        );
-        let (q, kv, ff, inner, conv) = (
-            self.heads * self.head_dim,
-            self.kv_heads * self.head_dim,
-            self.intermediate,
-            self.d_inner(),
-            self.conv_dim(),
-        );
-        let in_proj = 2 * inner + 2 * self.groups * self.d_state + self.ssm_heads;
+        p.same("token_embd.weight".into(), "backbone.embeddings.weight".into(), &[self.vocab, h], false);
         for (l, kind) in self.layers.iter().enumerate() {
-            let g = |n: &str| format!("blk.{l}.{n}");
-            let m = |n: &str| format!("backbone.layers.{l}.mixer.{n}");
-            add(
-                g("attn_norm.weight"),
-                vec![h],
+            p.same(
+                format!("blk.{l}.attn_norm.weight"),
                 format!("backbone.layers.{l}.norm.weight"),
-                vec![h],
-                keep,
+                &[h],
                 true,
             );
+            let (g, m) = (format!("blk.{l}."), format!("backbone.layers.{l}.mixer."));
             match kind {
-                Kind::Mamba => {
-                    add(
-                        g("ssm_in.weight"),
-                        vec![h, in_proj],
-                        m("in_proj.weight"),
-                        vec![in_proj, h],
-                        keep,
-                        false,
-                    );
-                    // The small tensors stay F32: llama.cpp's convolution and scan read them so.
-                    add(
-                        g("ssm_conv1d.weight"),
-                        vec![self.d_conv, conv],
-                        m("conv1d.weight"),
-                        vec![conv, 1, self.d_conv],
-                        keep,
-                        true,
-                    );
-                    add(g("ssm_conv1d.bias"), vec![conv], m("conv1d.bias"), vec![conv], keep, true);
-                    add(
-                        g("ssm_dt.bias"),
-                        vec![self.ssm_heads],
-                        m("dt_bias"),
-                        vec![self.ssm_heads],
-                        keep,
-                        true,
-                    );
-                    add(
-                        g("ssm_a"),
-                        vec![1, self.ssm_heads],
-                        m("A_log"),
-                        vec![self.ssm_heads],
-                        Transform::NegExp,
-                        true,
-                    );
-                    add(g("ssm_d"), vec![1, self.ssm_heads], m("D"), vec![self.ssm_heads], keep, true);
-                    // The gated norm is per group of channels.
-                    add(
-                        g("ssm_norm.weight"),
-                        vec![inner / self.groups, self.groups],
-                        m("norm.weight"),
-                        vec![inner],
-                        keep,
-                        true,
-                    );
-                    add(
-                        g("ssm_out.weight"),
-                        vec![inner, h],
-                        m("out_proj.weight"),
-                        vec![h, inner],
-                        keep,
-                        false,
-                    );
-                }
+                Kind::Mamba => self.mamba(&mut p, &g, &m),
                 Kind::Attention => {
-                    add(g("attn_q.weight"), vec![h, q], m("q_proj.weight"), vec![q, h], keep, false);
-                    add(g("attn_k.weight"), vec![h, kv], m("k_proj.weight"), vec![kv, h], keep, false);
-                    add(g("attn_v.weight"), vec![h, kv], m("v_proj.weight"), vec![kv, h], keep, false);
-                    add(g("attn_output.weight"), vec![q, h], m("o_proj.weight"), vec![h, q], keep, false);
+                    let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
+                    p.same(format!("{g}attn_q.weight"), format!("{m}q_proj.weight"), &[q, h], false);
+                    p.same(format!("{g}attn_k.weight"), format!("{m}k_proj.weight"), &[kv, h], false);
+                    p.same(format!("{g}attn_v.weight"), format!("{m}v_proj.weight"), &[kv, h], false);
+                    p.same(format!("{g}attn_output.weight"), format!("{m}o_proj.weight"), &[h, q], false);
                 }
                 Kind::Mlp => {
-                    add(g("ffn_up.weight"), vec![h, ff], m("up_proj.weight"), vec![ff, h], keep, false);
-                    add(g("ffn_down.weight"), vec![ff, h], m("down_proj.weight"), vec![h, ff], keep, false);
+                    let ff = self.intermediate;
+                    p.same(format!("{g}ffn_up.weight"), format!("{m}up_proj.weight"), &[ff, h], false);
+                    p.same(format!("{g}ffn_down.weight"), format!("{m}down_proj.weight"), &[h, ff], false);
                 }
+                Kind::Moe => self.moe(&mut p, &g, &m, has),
             }
         }
-        add("output_norm.weight".into(), vec![h], "backbone.norm_f.weight".into(), vec![h], keep, true);
+        p.same("output_norm.weight".into(), "backbone.norm_f.weight".into(), &[h], true);
         if !self.tied {
-            add(
-                "output.weight".into(),
-                vec![h, self.vocab],
-                "lm_head.weight".into(),
-                vec![self.vocab, h],
-                keep,
-                false,
-            );
+            p.same("output.weight".into(), "lm_head.weight".into(), &[self.vocab, h], false);
         }
-        v
+        p.0
+    }
+
+    /// A Mamba-2 layer's tensors. The small ones stay F32: llama.cpp's convolution and scan
+    /// read them so.
+    fn mamba(&self, p: &mut Tensors, g: &str, m: &str) {
+        let (h, inner, conv, heads) = (self.hidden, self.d_inner(), self.conv_dim(), self.ssm_heads);
+        let in_proj = 2 * inner + 2 * self.groups * self.d_state + heads;
+        let keep = Transform::Keep;
+        p.same(format!("{g}ssm_in.weight"), format!("{m}in_proj.weight"), &[in_proj, h], false);
+        p.reshaped(
+            format!("{g}ssm_conv1d.weight"),
+            &[self.d_conv, conv],
+            format!("{m}conv1d.weight"),
+            &[conv, 1, self.d_conv],
+            keep,
+        );
+        p.same(format!("{g}ssm_conv1d.bias"), format!("{m}conv1d.bias"), &[conv], true);
+        p.same(format!("{g}ssm_dt.bias"), format!("{m}dt_bias"), &[heads], true);
+        p.reshaped(format!("{g}ssm_a"), &[1, heads], format!("{m}A_log"), &[heads], Transform::NegExp);
+        p.reshaped(format!("{g}ssm_d"), &[1, heads], format!("{m}D"), &[heads], keep);
+        // The gated norm is per group of channels.
+        p.reshaped(
+            format!("{g}ssm_norm.weight"),
+            &[inner / self.groups, self.groups],
+            format!("{m}norm.weight"),
+            &[inner],
+            keep,
+        );
+        p.same(format!("{g}ssm_out.weight"), format!("{m}out_proj.weight"), &[h, inner], false);
+    }
+
+    /// A mixture-of-experts layer's tensors: the router (F32, as HF keeps it) and its selection
+    /// bias, the experts' matrices stacked, the shared expert.
+    fn moe(&self, p: &mut Tensors, g: &str, m: &str, has: &dyn Fn(&str) -> bool) {
+        let Some(e) = &self.experts else { return };
+        let h = self.hidden;
+        p.same(format!("{g}ffn_gate_inp.weight"), format!("{m}gate.weight"), &[e.count, h], true);
+        p.same(format!("{g}exp_probs_b.bias"), format!("{m}gate.e_score_correction_bias"), &[e.count], true);
+        for (gguf, hf, shape) in
+            [("ffn_up_exps", "up_proj", [e.width, h]), ("ffn_down_exps", "down_proj", [h, e.width])]
+        {
+            let fused = format!("{m}experts.{hf}");
+            if has(&fused) {
+                p.same(format!("{g}{gguf}.weight"), fused, &[e.count, shape[0], shape[1]], false);
+            } else {
+                let names = (0..e.count).map(|j| format!("{m}experts.{j}.{hf}.weight")).collect();
+                p.stacked(format!("{g}{gguf}.weight"), names, &shape);
+            }
+        }
+        let sw = e.shared_width;
+        p.same(
+            format!("{g}ffn_up_shexp.weight"),
+            format!("{m}shared_experts.up_proj.weight"),
+            &[sw, h],
+            false,
+        );
+        p.same(
+            format!("{g}ffn_down_shexp.weight"),
+            format!("{m}shared_experts.down_proj.weight"),
+            &[h, sw],
+            false,
+        );
+    }
+}
+
+/// The tensors planned so far, with their sources.
+struct Tensors(Vec<(TensorDecl, Source)>);
+
+impl Tensors {
+    fn push(&mut self, name: String, dims: Vec<u64>, source: Source) {
+        self.0.push((TensorDecl { name, dims, ggml_type: GGML_F32, bytes: 0 }, source));
+    }
+
+    /// A tensor whose GGUF shape is its HF shape reversed; F32, or as stored.
+    fn same(&mut self, gguf: String, hf: String, hf_shape: &[u64], f32: bool) {
+        let dims = hf_shape.iter().rev().copied().collect();
+        let source = Source { names: vec![hf], shape: hf_shape.to_vec(), transform: Transform::Keep, f32 };
+        self.push(gguf, dims, source);
+    }
+
+    /// A small tensor given another shape (its elements in the same order), written as F32.
+    fn reshaped(&mut self, gguf: String, dims: &[u64], hf: String, hf_shape: &[u64], transform: Transform) {
+        let source = Source { names: vec![hf], shape: hf_shape.to_vec(), transform, f32: true };
+        self.push(gguf, dims.to_vec(), source);
+    }
+
+    /// Matrices of one shape stacked into one tensor, the last GGUF dimension counting them.
+    fn stacked(&mut self, gguf: String, hf: Vec<String>, each: &[u64]) {
+        let mut dims: Vec<u64> = each.iter().rev().copied().collect();
+        dims.push(hf.len() as u64);
+        let source = Source { names: hf, shape: each.to_vec(), transform: Transform::Keep, f32: false };
+        self.push(gguf, dims, source);
     }
 }
 
 /// Each layer's kind: `layers_block_type` (transformers 5, with its older names), else
 /// `hybrid_override_pattern`.
 fn kinds(cfg: &HConfig) -> Result<Vec<Kind>, String> {
-    let moe = || "mixture-of-experts layers (Nemotron 3) are not imported".to_string();
     if let Some(types) = &cfg.layers_block_type {
         return types
             .iter()
@@ -293,7 +377,7 @@ fn kinds(cfg: &HConfig) -> Result<Vec<Kind>, String> {
                 "mamba" | "linear_attention" => Ok(Kind::Mamba),
                 "attention" | "full_attention" => Ok(Kind::Attention),
                 "mlp" => Ok(Kind::Mlp),
-                "moe" => Err(moe()),
+                "moe" => Ok(Kind::Moe),
                 other => Err(format!("layer type {other:?} is not supported")),
             })
             .collect();
@@ -308,8 +392,8 @@ fn kinds(cfg: &HConfig) -> Result<Vec<Kind>, String> {
             'M' => Ok(Kind::Mamba),
             '*' => Ok(Kind::Attention),
             '-' => Ok(Kind::Mlp),
-            'E' => Err(moe()),
-            other => Err(format!("hybrid_override_pattern has {other:?} (M, * and - are supported)")),
+            'E' => Ok(Kind::Moe),
+            other => Err(format!("hybrid_override_pattern has {other:?} (M, *, - and E are supported)")),
         })
         .collect()
 }
@@ -324,6 +408,8 @@ fn refuse_what_llama_cpp_lacks(cfg: &HConfig) -> Result<(), String> {
         (cfg.attention_bias, "attention_bias"),
         (cfg.mlp_bias, "mlp_bias"),
         (!cfg.use_conv_bias, "a convolution without bias (use_conv_bias false)"),
+        (cfg.n_group > 1, "grouped expert routing (n_group > 1)"),
+        (cfg.moe_latent_size.is_some(), "latent expert projections (moe_latent_size)"),
     ] {
         if on {
             return Err(format!("NemotronH: {what} is not supported"));
@@ -341,7 +427,7 @@ fn shape(cfg: &HConfig) -> Result<HybridShape, String> {
     let heads = cfg.num_attention_heads;
     let kv_heads = cfg.num_key_value_heads.unwrap_or(heads);
     let head_dim = cfg.head_dim.or(cfg.hidden_size.checked_div(heads)).unwrap_or(0);
-    let s = HybridShape {
+    let mut s = HybridShape {
         name: cfg.name_or_path.clone().unwrap_or_else(|| "nemotron-h".into()),
         vocab: cfg.vocab_size,
         hidden: cfg.hidden_size,
@@ -358,6 +444,7 @@ fn shape(cfg: &HConfig) -> Result<HybridShape, String> {
         ssm_head_dim: cfg.mamba_head_dim,
         groups: cfg.n_groups,
         d_conv: cfg.conv_kernel,
+        experts: None,
     };
     let sizes = [
         ("hidden_size", s.hidden),
@@ -384,10 +471,43 @@ fn shape(cfg: &HConfig) -> Result<HybridShape, String> {
     if s.layers.contains(&Kind::Mlp) && (s.intermediate == 0 || s.intermediate > MAX_DIMENSION) {
         return Err(format!("intermediate_size = {} is out of range", s.intermediate));
     }
+    if s.layers.contains(&Kind::Moe) {
+        s.experts = Some(experts(cfg, &s.layers)?);
+    }
     if !s.d_inner().is_multiple_of(s.groups) {
         return Err(format!("{} Mamba channels do not split into {} groups", s.d_inner(), s.groups));
     }
     Ok(s)
+}
+
+/// The experts of a config with mixture-of-experts layers, checked.
+fn experts(cfg: &HConfig, layers: &[Kind]) -> Result<Experts, String> {
+    // llama.cpp makes every MLP layer of a model with experts a mixture.
+    if layers.contains(&Kind::Mlp) {
+        return Err("plain MLP layers beside mixture-of-experts layers are not supported".into());
+    }
+    let e = Experts {
+        count: cfg.n_routed_experts,
+        used: cfg.num_experts_per_tok,
+        width: cfg.moe_intermediate_size,
+        shared_width: cfg.moe_shared_expert_intermediate_size,
+        normalised: cfg.norm_topk_prob,
+        scale: cfg.routed_scaling_factor,
+    };
+    if e.count == 0 || e.count > 4096 || e.used == 0 || e.used > e.count {
+        return Err(format!("{} experts with {} used per token are not a mixture", e.count, e.used));
+    }
+    for (name, v) in
+        [("moe_intermediate_size", e.width), ("moe_shared_expert_intermediate_size", e.shared_width)]
+    {
+        if v == 0 || v > MAX_DIMENSION {
+            return Err(format!("{name} = {v} is out of range"));
+        }
+    }
+    if !(e.scale.is_finite() && e.scale > 0.0) {
+        return Err(format!("routed_scaling_factor {} is not a positive number", e.scale));
+    }
+    Ok(e)
 }
 
 /// Convert the Nemotron-H folder `dir` (config.json `raw`, read from `cfg_path`).
@@ -401,13 +521,13 @@ pub(super) fn convert(
     let cfg: HConfig =
         serde_json::from_value(raw).map_err(|e| config_err(format!("not a Nemotron-H config: {e}")))?;
     let shape = shape(&cfg).map_err(config_err)?;
-    let wanted = shape.tensors().into_iter().map(|(d, s)| (d, Some(s)));
+    let wanted = shape.tensors(&|name| st.contains_key(name)).into_iter().map(|(d, s)| (d, Some(s)));
     // A tied model may ship lm_head, an untied one only the embedding.
     let plan = resolve(dir, wanted, st, |_| None)?;
     let mut writer = GgufWriter::new();
     shape.write_metadata(&mut writer, file_type(&plan));
     tokenizer::write(dir, &mut writer, shape.vocab, (&cfg.bos_token_id, &cfg.eos_token_id))?;
-    Ok(Conversion { architecture: ARCH.into(), writer, plan, rope: None })
+    Ok(Conversion { architecture: shape.arch().into(), writer, plan, rope: None })
 }
 
 #[cfg(test)]
@@ -436,7 +556,7 @@ mod tests {
         assert_eq!(s.d_inner(), 7168);
         assert_eq!(s.conv_dim(), 7168 + 2 * 8 * 128);
         // About 4 B parameters: every tensor planned, none twice.
-        let params: u64 = s.tensors().iter().map(|(d, _)| d.dims.iter().product::<u64>()).sum();
+        let params: u64 = s.tensors(&|_| false).iter().map(|(d, _)| d.dims.iter().product::<u64>()).sum();
         assert!((3_500_000_000..4_500_000_000).contains(&params), "{params}");
         let mut w = GgufWriter::new();
         s.write_metadata(&mut w, 1);
@@ -450,13 +570,43 @@ mod tests {
         let s = shape(&serde_json::from_value(c).unwrap()).unwrap();
         use Kind::*;
         assert_eq!(s.layers, vec![Mamba, Mlp, Attention, Mamba, Attention]);
+        assert_eq!(s.arch(), "nemotron_h");
+    }
+
+    #[test]
+    fn nemotron_3_s_experts_are_stacked_per_layer() {
+        // Nemotron 3 Nano 30B-A3B's shape: 128 experts of 1856, 6 used, a shared one of 3712.
+        let mut c = published();
+        c["hybrid_override_pattern"] = serde_json::json!("MEM*EMEM");
+        for (k, v) in [
+            ("n_routed_experts", serde_json::json!(128)),
+            ("num_experts_per_tok", serde_json::json!(6)),
+            ("moe_intermediate_size", serde_json::json!(1856)),
+            ("moe_shared_expert_intermediate_size", serde_json::json!(3712)),
+            ("routed_scaling_factor", serde_json::json!(2.5)),
+        ] {
+            c[k] = v;
+        }
+        let s = shape(&serde_json::from_value(c).unwrap()).unwrap();
+        assert_eq!(s.arch(), "nemotron_h_moe");
+        let t = s.tensors(&|_| false);
+        let up = t.iter().find(|(d, _)| d.name == "blk.1.ffn_up_exps.weight").unwrap();
+        assert_eq!(up.0.dims, vec![3072, 1856, 128]);
+        assert_eq!(up.1.names.len(), 128);
+        assert_eq!(up.1.names[5], "backbone.layers.1.mixer.experts.5.up_proj.weight");
+        // Stored fused (one 3-D tensor), it is taken as it is.
+        let fused = s.tensors(&|n| n.ends_with("experts.up_proj"));
+        let up = fused.iter().find(|(d, _)| d.name == "blk.1.ffn_up_exps.weight").unwrap();
+        assert_eq!((up.0.dims.clone(), up.1.names.len()), (vec![3072, 1856, 128], 1));
+        assert_eq!(up.1.shape, vec![128, 1856, 3072]);
     }
 
     #[test]
     fn what_llama_cpp_lacks_is_refused_by_name() {
         for (key, value, says) in [
-            ("hybrid_override_pattern", serde_json::json!("M-E*"), "mixture-of-experts"),
-            ("layers_block_type", serde_json::json!(["moe"]), "mixture-of-experts"),
+            ("hybrid_override_pattern", serde_json::json!("M-E*"), "plain MLP layers beside"),
+            ("n_group", serde_json::json!(8), "grouped expert routing"),
+            ("moe_latent_size", serde_json::json!(1024), "latent"),
             ("hybrid_override_pattern", serde_json::json!("M-X"), "'X'"),
             ("mlp_hidden_act", serde_json::json!("silu"), "mlp_hidden_act"),
             ("mamba_proj_bias", serde_json::json!(true), "mamba_proj_bias"),
