@@ -128,7 +128,9 @@ fn default_zoo(
         Some(n) => (n, format!("context {n} tokens (--ctx; trained {train})")),
         None => sage_runtime::default_window(train, kv_per_token, sequences, budget),
     };
-    let kv_mib = (kv_per_token * context as u64 * sequences.max(1) as u64) >> 20;
+    // A hybrid model's Mamba layers hold a state per sequence, whatever its length.
+    let recurrent = g.as_ref().map_or(0, |g| g.recurrent_bytes_per_sequence());
+    let kv_mib = ((kv_per_token * context as u64 + recurrent) * sequences.max(1) as u64) >> 20;
     let mib = std::fs::metadata(&path).map(|m| (m.len() >> 20) + 64).unwrap_or(512) + kv_mib;
     let specs = vec![ModelSpec {
         id: id.clone(),

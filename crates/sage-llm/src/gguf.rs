@@ -484,6 +484,34 @@ impl GgufFile {
         kv_heads_total.checked_mul(k.checked_add(v)?)?.checked_mul(2)
     }
 
+    /// Bytes of recurrent state one sequence holds whatever its length (a hybrid model's Mamba
+    /// layers: the convolution's last `conv_kernel − 1` inputs and the scan's state, F32), for
+    /// the layers with neither KV heads nor an MLP. 0 for a model without `ssm.*` keys.
+    pub fn recurrent_bytes_per_sequence(&self) -> u64 {
+        let u = |k: &str| self.arch_value(k).and_then(Value::as_u64);
+        let (Some(conv), Some(inner), Some(state)) =
+            (u("ssm.conv_kernel"), u("ssm.inner_size"), u("ssm.state_size"))
+        else {
+            return 0;
+        };
+        let groups = u("ssm.group_count").unwrap_or(1);
+        let layers = u("block_count").unwrap_or(0);
+        let per_layer = |key: &str, l: usize| match self.arch_value(key) {
+            Some(Value::Array { head, .. }) => head.get(l).and_then(Value::as_u64).unwrap_or(0),
+            Some(v) => v.as_u64().unwrap_or(0),
+            None => 0,
+        };
+        let recurrent = (0..layers as usize)
+            .filter(|&l| {
+                per_layer("attention.head_count_kv", l) == 0 && per_layer("feed_forward_length", l) == 0
+            })
+            .count() as u64;
+        let channels = inner.saturating_add(groups.saturating_mul(state).saturating_mul(2));
+        let floats =
+            conv.saturating_sub(1).saturating_mul(channels).saturating_add(state.saturating_mul(inner));
+        recurrent.saturating_mul(floats).saturating_mul(4)
+    }
+
     /// Bytes of tensor data.
     pub fn tensor_bytes(&self) -> u64 {
         self.tensors.iter().map(|t| t.bytes).sum()
