@@ -156,7 +156,7 @@ pub fn import_folder(
         "imported {} as {} ({} parameters, {} tensors) in {:.1} s",
         dir.display(),
         imported.architecture,
-        count(imported.parameters),
+        crate::models::count(imported.parameters),
         imported.tensors,
         start.elapsed().as_secs_f64()
     );
@@ -177,23 +177,13 @@ pub fn import_folder(
     Ok(out.to_path_buf())
 }
 
-/// A parameter count as people say it: 3.97 B, 270 M, 38.5 k.
-fn count(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000_000 => format!("{:.2} B", n as f64 / 1e9),
-        n if n >= 1_000_000 => format!("{:.1} M", n as f64 / 1e6),
-        n if n >= 1_000 => format!("{:.1} k", n as f64 / 1e3),
-        n => n.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn parameter_counts_read_as_people_say_them() {
-        assert_eq!(super::count(3_970_000_000), "3.97 B");
-        assert_eq!(super::count(268_098_176), "268.1 M");
-        assert_eq!(super::count(38_544), "38.5 k");
-        assert_eq!(super::count(12), "12");
+        assert_eq!(crate::models::count(3_970_000_000), "3.97 B");
+        assert_eq!(crate::models::count(268_098_176), "268.1 M");
+        assert_eq!(crate::models::count(38_544), "38.5 k");
+        assert_eq!(crate::models::count(12), "12");
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use std::time::Instant;
 
-use sage_llm::gguf::{file_type_name, GgufFile, Value};
+use sage_llm::gguf::{file_type_name, GgufFile, LayerKinds, Value};
 use sage_llm::llama_arch::LlamaShape;
 use sage_llm::quantize::{quantize, Quant};
 use sage_llm::synth::synth;
@@ -152,8 +152,8 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
                 g.get("general.file_type").and_then(Value::as_u64).map(file_type_name).unwrap_or("-")
             );
             println!(
-                "parameters    {:.3} B ({} tensors, {})",
-                g.parameters() as f64 / 1e9,
+                "parameters    {} ({} tensors, {})",
+                count(g.parameters()),
                 g.tensors.len(),
                 mib(g.tensor_bytes())
             );
@@ -169,10 +169,23 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
                 "shape         {} layers · hidden {} · ffn {} · heads {} · kv heads {} · head dim {}",
                 show(u("block_count")),
                 show(hidden),
-                show(u("feed_forward_length")),
+                per_layer(g.arch_value("feed_forward_length")),
                 show(heads),
-                show(kv),
+                kv.map_or_else(|| per_layer(g.arch_value("attention.head_count_kv")), |v| v.to_string()),
                 show(head_dim)
+            );
+            if let Some(layers) = hybrid_layers(&g) {
+                println!("layers        {layers}");
+            }
+            let recurrent = g.recurrent_bytes_per_sequence();
+            println!(
+                "cache         KV {} a token (F16){}",
+                g.kv_bytes_per_token().map_or("-".into(), |b| format!("{} KiB", b as f64 / 1024.0)),
+                if recurrent > 0 {
+                    format!(" · recurrent state {:.1} KiB a sequence", recurrent as f64 / 1024.0)
+                } else {
+                    String::new()
+                }
             );
             println!("context       {} (trained)", show(u("context_length")));
             if let Some(base) = g.arch_value("rope.freq_base").and_then(Value::as_f64) {
@@ -207,4 +220,50 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A parameter count as people say it: 3.97 B, 270 M, 38.5 k.
+pub(crate) fn count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} B", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1} M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} k", n as f64 / 1e3),
+        n => n.to_string(),
+    }
+}
+
+/// A value that may differ per layer: the number, or the range of a per-layer array.
+fn per_layer(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::Array { head, .. }) => {
+            let values: Vec<u64> = head.iter().filter_map(Value::as_u64).collect();
+            match (values.iter().min(), values.iter().max()) {
+                (Some(lo), Some(hi)) if lo == hi => lo.to_string(),
+                (Some(lo), Some(hi)) => format!("{lo}–{hi} by layer"),
+                _ => "-".into(),
+            }
+        }
+        Some(v) => v.as_u64().map_or("-".into(), |x| x.to_string()),
+        None => "-".into(),
+    }
+}
+
+/// A hybrid model's layers by kind (llama.cpp's rule: no KV heads and no MLP is a Mamba layer),
+/// with the Mamba-2 and expert sizes; None for a model without `ssm.*` keys.
+fn hybrid_layers(g: &GgufFile) -> Option<String> {
+    let u = |k: &str| g.arch_value(k).and_then(Value::as_u64);
+    let (state, inner, heads) = (u("ssm.state_size")?, u("ssm.inner_size")?, u("ssm.time_step_rank")?);
+    let LayerKinds { recurrent: mamba, attention, ffn } = g.layer_kinds();
+    let experts = u("expert_count").filter(|&n| n > 0);
+    let ffn_kind = match experts {
+        Some(n) => {
+            format!("{ffn} mixture of experts ({n} experts, {} used)", u("expert_used_count").unwrap_or(0))
+        }
+        None => format!("{ffn} MLP"),
+    };
+    Some(format!(
+        "{mamba} Mamba-2 (state {state}, {heads} heads of {}, {} groups) · {attention} attention · {ffn_kind}",
+        inner.checked_div(heads).unwrap_or(0),
+        u("ssm.group_count").unwrap_or(1)
+    ))
 }

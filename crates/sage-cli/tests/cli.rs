@@ -252,6 +252,27 @@ fn a_broken_cached_import_is_imported_again() {
     assert!(std::fs::metadata(&imported[0]).unwrap().len() > 1000);
 }
 
+/// A hybrid Mamba-2 model, imported and quantized from its HF folder, is inspected by kind of
+/// layer with its per-sequence state, and generates.
+#[test]
+fn a_nemotron_h_folder_is_imported_inspected_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("h.gguf");
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../sage-llm/tests/fixtures/tiny/nemotron_h_hybrid");
+    let import = sage(&["models", "import", folder, "--out", out.to_str().unwrap(), "--quant", "q8_0"], None);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    assert!(text(&import.stderr).contains("as nemotron_h (67.4 k parameters"), "{}", text(&import.stderr));
+    let inspect = sage(&["models", "inspect", out.to_str().unwrap()], None);
+    let s = text(&inspect.stdout);
+    assert!(s.contains("2 Mamba-2 (state 16, 4 heads of 8, 2 groups) · 1 attention · 2 MLP"), "{s}");
+    assert!(s.contains("recurrent state 6.2 KiB a sequence"), "{s}");
+    let run = sage(
+        &["generate", "--model", out.to_str().unwrap(), "--prompt", "The robot", "--max-tokens", "4"],
+        None,
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+}
+
 /// A scenario written by one of `scenarios/`' generators, in a temporary folder that goes with
 /// the returned guard.
 fn generated(script: &str, arg: &str) -> (tempfile::TempDir, String) {

@@ -158,6 +158,17 @@ impl fmt::Display for Value {
     }
 }
 
+/// A model's layers by kind ([`GgufFile::layer_kinds`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LayerKinds {
+    /// Layers with neither KV heads nor an MLP: recurrent (Mamba) layers.
+    pub recurrent: u64,
+    /// Layers with KV heads.
+    pub attention: u64,
+    /// Layers with an MLP (or experts) and no KV heads.
+    pub ffn: u64,
+}
+
 /// One tensor's entry in the table.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TensorInfo {
@@ -484,9 +495,42 @@ impl GgufFile {
         kv_heads_total.checked_mul(k.checked_add(v)?)?.checked_mul(2)
     }
 
+    /// How many layers are of each kind, by llama.cpp's rule for hybrid models: KV heads make an
+    /// attention layer, an MLP width an MLP (or expert) layer, neither a recurrent one. Per-layer
+    /// arrays are read up to their first 4,096 values; scalars count for every layer.
+    pub fn layer_kinds(&self) -> LayerKinds {
+        let layers = self.arch_value("block_count").and_then(Value::as_u64).unwrap_or(0);
+        let (kv, ff) = (self.arch_value("attention.head_count_kv"), self.arch_value("feed_forward_length"));
+        let at = |v: Option<&Value>, l: usize| match v {
+            Some(Value::Array { head, .. }) => head.get(l).and_then(Value::as_u64).unwrap_or(0),
+            Some(v) => v.as_u64().unwrap_or(0),
+            None => 0,
+        };
+        let kind = |l: usize| match (at(kv, l) > 0, at(ff, l) > 0) {
+            (true, _) => LayerKinds { attention: 1, ..LayerKinds::default() },
+            (false, true) => LayerKinds { ffn: 1, ..LayerKinds::default() },
+            (false, false) => LayerKinds { recurrent: 1, ..LayerKinds::default() },
+        };
+        let is_array = |v: Option<&Value>| matches!(v, Some(Value::Array { .. }));
+        if !is_array(kv) && !is_array(ff) {
+            // One kind for every layer: no loop over a count a file may set to anything.
+            let k = kind(0);
+            return LayerKinds {
+                recurrent: k.recurrent * layers,
+                attention: k.attention * layers,
+                ffn: k.ffn * layers,
+            };
+        }
+        (0..layers.min(KEEP_LAYER_VALUES) as usize).map(kind).fold(LayerKinds::default(), |a, b| LayerKinds {
+            recurrent: a.recurrent + b.recurrent,
+            attention: a.attention + b.attention,
+            ffn: a.ffn + b.ffn,
+        })
+    }
+
     /// Bytes of recurrent state one sequence holds whatever its length (a hybrid model's Mamba
-    /// layers: the convolution's last `conv_kernel − 1` inputs and the scan's state, F32), for
-    /// the layers with neither KV heads nor an MLP. 0 for a model without `ssm.*` keys.
+    /// layers: the convolution's last `conv_kernel − 1` inputs and the scan's state, F32). 0 for
+    /// a model without `ssm.*` keys.
     pub fn recurrent_bytes_per_sequence(&self) -> u64 {
         let u = |k: &str| self.arch_value(k).and_then(Value::as_u64);
         let (Some(conv), Some(inner), Some(state)) =
@@ -495,21 +539,10 @@ impl GgufFile {
             return 0;
         };
         let groups = u("ssm.group_count").unwrap_or(1);
-        let layers = u("block_count").unwrap_or(0);
-        let per_layer = |key: &str, l: usize| match self.arch_value(key) {
-            Some(Value::Array { head, .. }) => head.get(l).and_then(Value::as_u64).unwrap_or(0),
-            Some(v) => v.as_u64().unwrap_or(0),
-            None => 0,
-        };
-        let recurrent = (0..layers as usize)
-            .filter(|&l| {
-                per_layer("attention.head_count_kv", l) == 0 && per_layer("feed_forward_length", l) == 0
-            })
-            .count() as u64;
         let channels = inner.saturating_add(groups.saturating_mul(state).saturating_mul(2));
         let floats =
             conv.saturating_sub(1).saturating_mul(channels).saturating_add(state.saturating_mul(inner));
-        recurrent.saturating_mul(floats).saturating_mul(4)
+        self.layer_kinds().recurrent.saturating_mul(floats).saturating_mul(4)
     }
 
     /// Bytes of tensor data.

@@ -209,6 +209,8 @@ fn nemotron_h_s_mamba_attention_and_mlp_layers_match_hf() {
     assert_eq!(g.kv_bytes_per_token(), Some(2 * 32 * 2));
     // Two Mamba layers hold, per sequence, 3 inputs of 96 channels and a 16 × 32 state.
     assert_eq!(g.recurrent_bytes_per_sequence(), 2 * (3 * 96 + 16 * 32) * 4);
+    let kinds = g.layer_kinds();
+    assert_eq!((kinds.recurrent, kinds.attention, kinds.ffn), (2, 1, 2));
     // A session goes on from its recurrent state, and a prompt that departs from it earlier is
     // evaluated again (a Mamba state cannot be cut back): both as a cold evaluation gives.
     let e = LlamaEngine::load(

@@ -141,3 +141,34 @@ fn kv_cache_bytes_per_token_follow_the_shape() {
     assert_eq!(g.kv_bytes_per_token(), Some(32 * 8 * 192 * 2));
     assert_eq!(g.train_context(), Some(131072));
 }
+
+/// A file may claim any number of layers: counting its recurrent state reads no more than the
+/// per-layer values it holds, and a count of billions is arithmetic, not a loop.
+#[test]
+fn recurrent_state_of_a_hostile_layer_count_is_counted_without_a_loop() {
+    let (_dir, tmp) = folder();
+    let p = tmp("hybrid.gguf");
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", MetaValue::Str("mamba2".into()))
+        .meta("mamba2.block_count", MetaValue::U32(u32::MAX))
+        .meta("mamba2.ssm.conv_kernel", MetaValue::U32(4))
+        .meta("mamba2.ssm.inner_size", MetaValue::U32(64))
+        .meta("mamba2.ssm.state_size", MetaValue::U32(16))
+        .meta("mamba2.ssm.group_count", MetaValue::U32(1));
+    w.write(&p).unwrap();
+    let g = GgufFile::open(&p).unwrap();
+    assert_eq!(g.layer_kinds().recurrent, u64::from(u32::MAX));
+    assert_eq!(g.recurrent_bytes_per_sequence(), u64::from(u32::MAX) * (3 * 96 + 16 * 64) * 4);
+    // Per-layer arrays: read as far as they go.
+    let p = tmp("layers.gguf");
+    let mut w = GgufWriter::new();
+    w.meta("general.architecture", MetaValue::Str("nemotron_h".into()))
+        .meta("nemotron_h.block_count", MetaValue::U32(u32::MAX))
+        .meta("nemotron_h.attention.head_count_kv", MetaValue::I32s(vec![0, 2, 0, 0]))
+        .meta("nemotron_h.feed_forward_length", MetaValue::I32s(vec![0, 0, 64, 0]));
+    w.write(&p).unwrap();
+    let g = GgufFile::open(&p).unwrap();
+    let k = g.layer_kinds();
+    assert_eq!((k.attention, k.ffn), (1, 1));
+    assert_eq!(g.recurrent_bytes_per_sequence(), 0, "no ssm keys");
+}
