@@ -36,7 +36,7 @@ mod abort;
 mod batching;
 pub use batching::held_back;
 mod embed;
-mod hparams;
+pub(crate) mod hparams;
 pub use hparams::{MAX_EXPERTS, MAX_LAYERS};
 mod logits;
 pub mod weights;

@@ -494,7 +494,7 @@ fn experts(cfg: &HConfig, layers: &[Kind]) -> Result<Experts, String> {
         normalised: cfg.norm_topk_prob,
         scale: cfg.routed_scaling_factor,
     };
-    if e.count == 0 || e.count > 4096 || e.used == 0 || e.used > e.count {
+    if e.count == 0 || e.count > crate::llama::hparams::MAX_EXPERTS || e.used == 0 || e.used > e.count {
         return Err(format!("{} experts with {} used per token are not a mixture", e.count, e.used));
     }
     for (name, v) in
