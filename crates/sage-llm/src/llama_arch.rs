@@ -312,21 +312,24 @@ impl LlamaShape {
     pub fn write_metadata(&self, w: &mut GgufWriter, file_type: u32) {
         let arch = self.family.gguf_arch();
         let key = |k: &str| format!("{arch}.{k}");
-        w.meta("general.architecture", MetaValue::Str(arch.into()))
-            .meta("general.name", MetaValue::Str(self.name.clone()))
-            .meta("general.file_type", MetaValue::U32(file_type))
-            .meta(&key("vocab_size"), MetaValue::U32(self.vocab as u32))
-            .meta(&key("context_length"), MetaValue::U32(self.context as u32))
-            .meta(&key("embedding_length"), MetaValue::U32(self.hidden as u32))
-            .meta(&key("block_count"), MetaValue::U32(self.layers as u32))
-            .meta(&key("feed_forward_length"), MetaValue::U32(self.intermediate as u32))
-            .meta(&key("attention.head_count"), MetaValue::U32(self.heads as u32))
-            .meta(&key("attention.head_count_kv"), MetaValue::U32(self.kv_heads as u32))
-            .meta(&key("attention.key_length"), MetaValue::U32(self.head_dim as u32))
-            .meta(&key("attention.value_length"), MetaValue::U32(self.head_dim as u32))
-            .meta(&key("rope.dimension_count"), MetaValue::U32(self.head_dim as u32))
-            .meta(&key("rope.freq_base"), MetaValue::F32(self.rope_theta as f32))
-            .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.rms_eps as f32));
+        Header {
+            arch,
+            name: &self.name,
+            file_type,
+            vocab: self.vocab,
+            context: self.context,
+            hidden: self.hidden,
+            layers: self.layers,
+        }
+        .write(w)
+        .meta(&key("feed_forward_length"), MetaValue::U32(self.intermediate as u32))
+        .meta(&key("attention.head_count"), MetaValue::U32(self.heads as u32))
+        .meta(&key("attention.head_count_kv"), MetaValue::U32(self.kv_heads as u32))
+        .meta(&key("attention.key_length"), MetaValue::U32(self.head_dim as u32))
+        .meta(&key("attention.value_length"), MetaValue::U32(self.head_dim as u32))
+        .meta(&key("rope.dimension_count"), MetaValue::U32(self.head_dim as u32))
+        .meta(&key("rope.freq_base"), MetaValue::F32(self.rope_theta as f32))
+        .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.rms_eps as f32));
         if let Some(sl) = &self.sliding {
             w.meta(&key("attention.sliding_window"), MetaValue::U32(sl.window as u32))
                 .meta(
@@ -408,6 +411,38 @@ impl LlamaShape {
             v.push(w("output.weight".into(), h, self.vocab));
         }
         v
+    }
+}
+
+/// The metadata every architecture's file starts with: `general.*` and the model's sizes.
+pub struct Header<'a> {
+    /// llama.cpp's architecture name, the prefix of its keys.
+    pub arch: &'a str,
+    /// `general.name`.
+    pub name: &'a str,
+    /// llama.cpp's `llama_ftype` (0 = all F32, 1 = mostly F16).
+    pub file_type: u32,
+    /// Vocabulary size.
+    pub vocab: u64,
+    /// Trained context.
+    pub context: u64,
+    /// Hidden size.
+    pub hidden: u64,
+    /// Layers.
+    pub layers: u64,
+}
+
+impl Header<'_> {
+    /// Write it; returns the writer for the architecture's own keys.
+    pub fn write<'w>(&self, w: &'w mut GgufWriter) -> &'w mut GgufWriter {
+        let key = |k: &str| format!("{}.{k}", self.arch);
+        w.meta("general.architecture", MetaValue::Str(self.arch.into()))
+            .meta("general.name", MetaValue::Str(self.name.into()))
+            .meta("general.file_type", MetaValue::U32(self.file_type))
+            .meta(&key("vocab_size"), MetaValue::U32(self.vocab as u32))
+            .meta(&key("context_length"), MetaValue::U32(self.context as u32))
+            .meta(&key("embedding_length"), MetaValue::U32(self.hidden as u32))
+            .meta(&key("block_count"), MetaValue::U32(self.layers as u32))
     }
 }
 

@@ -20,7 +20,7 @@ use super::{
     file_type, resolve, tokenizer, Conversion, ImportError, Source, StTensor, Transform, MAX_DIMENSION,
 };
 use crate::gguf::writer::{GgufWriter, MetaValue, TensorDecl};
-use crate::llama_arch::GGML_F32;
+use crate::llama_arch::{Header, GGML_F32};
 
 /// llama.cpp's names of the architecture, without and with mixture-of-experts layers.
 const ARCH: &str = "nemotron_h";
@@ -193,37 +193,40 @@ impl HybridShape {
         let expert_width = self.experts.as_ref().map_or(0, |e| e.width);
         let per_layer =
             |f: &dyn Fn(Kind) -> u64| MetaValue::I32s(self.layers.iter().map(|&k| f(k) as i32).collect());
-        w.meta("general.architecture", MetaValue::Str(arch.into()))
-            .meta("general.name", MetaValue::Str(self.name.clone()))
-            .meta("general.file_type", MetaValue::U32(file_type))
-            .meta(&key("vocab_size"), MetaValue::U32(self.vocab as u32))
-            .meta(&key("context_length"), MetaValue::U32(self.context as u32))
-            .meta(&key("embedding_length"), MetaValue::U32(self.hidden as u32))
-            .meta(&key("block_count"), MetaValue::U32(self.layers.len() as u32))
-            // llama.cpp tells a layer's kind by these: no KV heads and no MLP is Mamba.
-            .meta(
-                &key("feed_forward_length"),
-                per_layer(&|k| match k {
-                    Kind::Mlp => self.intermediate,
-                    Kind::Moe => expert_width,
-                    Kind::Mamba | Kind::Attention => 0,
-                }),
-            )
-            // One head count for all: llama.cpp derives the head width from layer 0's.
-            .meta(&key("attention.head_count"), MetaValue::U32(self.heads as u32))
-            .meta(
-                &key("attention.head_count_kv"),
-                per_layer(&|k| if k == Kind::Attention { self.kv_heads } else { 0 }),
-            )
-            .meta(&key("attention.key_length"), MetaValue::U32(self.head_dim as u32))
-            .meta(&key("attention.value_length"), MetaValue::U32(self.head_dim as u32))
-            .meta(&key("attention.layer_norm_epsilon"), MetaValue::F32(self.eps as f32))
-            .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.eps as f32))
-            .meta(&key("ssm.conv_kernel"), MetaValue::U32(self.d_conv as u32))
-            .meta(&key("ssm.inner_size"), MetaValue::U32(self.d_inner() as u32))
-            .meta(&key("ssm.state_size"), MetaValue::U32(self.d_state as u32))
-            .meta(&key("ssm.time_step_rank"), MetaValue::U32(self.ssm_heads as u32))
-            .meta(&key("ssm.group_count"), MetaValue::U32(self.groups as u32));
+        Header {
+            arch,
+            name: &self.name,
+            file_type,
+            vocab: self.vocab,
+            context: self.context,
+            hidden: self.hidden,
+            layers: self.layers.len() as u64,
+        }
+        .write(w)
+        // llama.cpp tells a layer's kind by these: no KV heads and no MLP is Mamba.
+        .meta(
+            &key("feed_forward_length"),
+            per_layer(&|k| match k {
+                Kind::Mlp => self.intermediate,
+                Kind::Moe => expert_width,
+                Kind::Mamba | Kind::Attention => 0,
+            }),
+        )
+        // One head count for all: llama.cpp derives the head width from layer 0's.
+        .meta(&key("attention.head_count"), MetaValue::U32(self.heads as u32))
+        .meta(
+            &key("attention.head_count_kv"),
+            per_layer(&|k| if k == Kind::Attention { self.kv_heads } else { 0 }),
+        )
+        .meta(&key("attention.key_length"), MetaValue::U32(self.head_dim as u32))
+        .meta(&key("attention.value_length"), MetaValue::U32(self.head_dim as u32))
+        .meta(&key("attention.layer_norm_epsilon"), MetaValue::F32(self.eps as f32))
+        .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.eps as f32))
+        .meta(&key("ssm.conv_kernel"), MetaValue::U32(self.d_conv as u32))
+        .meta(&key("ssm.inner_size"), MetaValue::U32(self.d_inner() as u32))
+        .meta(&key("ssm.state_size"), MetaValue::U32(self.d_state as u32))
+        .meta(&key("ssm.time_step_rank"), MetaValue::U32(self.ssm_heads as u32))
+        .meta(&key("ssm.group_count"), MetaValue::U32(self.groups as u32));
         if let Some(e) = &self.experts {
             w.meta(&key("expert_count"), MetaValue::U32(e.count as u32))
                 .meta(&key("expert_used_count"), MetaValue::U32(e.used as u32))
