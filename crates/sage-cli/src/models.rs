@@ -7,9 +7,10 @@ use clap::{Args, Subcommand};
 use std::time::Instant;
 
 use sage_llm::gguf::{file_type_name, GgufFile, LayerKinds, Value};
+use sage_llm::import::nemotron_h::HybridModel;
 use sage_llm::llama_arch::LlamaShape;
 use sage_llm::quantize::{quantize, Quant};
-use sage_llm::synth::synth;
+use sage_llm::synth::{synth, synth_hybrid};
 
 /// Arguments of `sage models`.
 #[derive(Debug, Args)]
@@ -33,7 +34,8 @@ enum What {
     /// Write a GGUF with a published model's exact shape and random weights (for speed and
     /// memory figures without downloading the model).
     Synth {
-        /// Shape: nemotron-nano-4b, llama-3.2-1b, llama-3.2-3b, llama-3.1-8b or tiny.
+        /// Shape: nemotron-nano-4b, nemotron-h-4b (hybrid Mamba-2), llama-3.2-1b, llama-3.2-3b,
+        /// llama-3.1-8b or tiny.
         #[arg(long)]
         shape: String,
         /// Output file.
@@ -77,6 +79,12 @@ enum What {
     },
 }
 
+/// A published shape `sage models synth` writes.
+enum Published {
+    Llama(LlamaShape),
+    Hybrid(HybridModel),
+}
+
 fn parse_quant(s: &str) -> anyhow::Result<Quant> {
     Quant::parse(s).ok_or_else(|| anyhow::anyhow!("unknown quantization {s:?}: use q8_0, q4_k_m or f16"))
 }
@@ -89,22 +97,31 @@ fn mib(b: u64) -> String {
 pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
     match args.what {
         What::Synth { shape, out, quant, f32, seed } => {
-            let s = LlamaShape::named(&shape).ok_or_else(|| {
-                anyhow::anyhow!("unknown shape {shape:?}; known: {}", LlamaShape::NAMES.join(", "))
-            })?;
+            let model = match (LlamaShape::named(&shape), HybridModel::named(&shape)) {
+                (Some(s), _) => Published::Llama(s),
+                (None, Some(h)) => Published::Hybrid(h),
+                (None, None) => {
+                    let known: Vec<&str> =
+                        LlamaShape::NAMES.iter().chain(&HybridModel::NAMES).copied().collect();
+                    anyhow::bail!("unknown shape {shape:?}; known: {}", known.join(", "))
+                }
+            };
+            let (name, parameters) = match &model {
+                Published::Llama(s) => (s.name.clone(), s.parameters()),
+                Published::Hybrid(h) => (h.name().to_string(), h.parameters()),
+            };
             let quant = quant.as_deref().map(parse_quant).transpose()?;
             let raw = match quant {
                 Some(_) => out.with_extension("f16.tmp.gguf"),
                 None => out.clone(),
             };
             let start = Instant::now();
-            eprintln!(
-                "writing {} ({:.2} B parameters) to {}",
-                s.name,
-                s.parameters() as f64 / 1e9,
-                raw.display()
-            );
-            synth(&s, &raw, f32, seed).with_context(|| format!("writing {}", raw.display()))?;
+            eprintln!("writing {name} ({} parameters) to {}", count(parameters), raw.display());
+            match &model {
+                Published::Llama(s) => synth(s, &raw, f32, seed),
+                Published::Hybrid(h) => synth_hybrid(h, &raw, f32, seed),
+            }
+            .with_context(|| format!("writing {}", raw.display()))?;
             eprintln!("wrote in {:.1} s", start.elapsed().as_secs_f64());
             if let Some(q) = quant {
                 let start = Instant::now();

@@ -27,7 +27,7 @@ use crate::gguf::writer::{GgufWriter, TensorDecl};
 use crate::llama_arch::{Biases, Family, Llama3Rope, LlamaShape, GGML_F32};
 
 mod gemma;
-mod nemotron_h;
+pub mod nemotron_h;
 mod tokenizer;
 
 /// The version of what an import writes, raised whenever a conversion changes (2: Qwen's split

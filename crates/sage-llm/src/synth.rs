@@ -5,7 +5,8 @@
 use std::io;
 use std::path::Path;
 
-use crate::gguf::writer::GgufWriter;
+use crate::gguf::writer::{GgufWriter, TensorDecl};
+use crate::import::nemotron_h::HybridModel;
 use crate::llama_arch::{write_synthetic_vocab, LlamaShape, GGML_F16, GGML_F32};
 
 /// Convert an f32 to IEEE half-precision bits (round to nearest even; values out of range
@@ -62,11 +63,47 @@ pub fn synth(shape: &LlamaShape, path: &Path, f32_weights: bool, seed: u64) -> i
     let mut w = GgufWriter::new();
     shape.write_metadata(&mut w, if f32_weights { 0 } else { 1 });
     write_synthetic_vocab(&mut w, shape.vocab);
-    let decls = shape.tensor_decls(weight_type);
-    let rope = shape.rope_factors();
+    write_random(w, &shape.tensor_decls(weight_type), shape.rope_factors(), path, seed)
+}
+
+/// Write a published hybrid Mamba-2 shape (Nemotron-H) with random weights, as [`synth`] does.
+pub fn synth_hybrid(model: &HybridModel, path: &Path, f32_weights: bool, seed: u64) -> io::Result<()> {
+    let weight_type = if f32_weights { GGML_F32 } else { GGML_F16 };
+    let mut w = GgufWriter::new();
+    model.write_metadata(&mut w, if f32_weights { 0 } else { 1 });
+    write_synthetic_vocab(&mut w, model.vocab());
+    write_random(w, &model.tensor_decls(weight_type), None, path, seed)
+}
+
+/// What a tensor that is not a random matrix holds: norms one, biases zero, and a Mamba layer's
+/// decay `A` negative and its skip `D` one as trained models have them (a positive `A` would
+/// make the scan's state grow without bound).
+fn constant(name: &str, index: u64) -> Option<f32> {
+    if name.ends_with("ssm_a") {
+        return Some(-((index % 256) as f32 + 1.0));
+    }
+    if name.ends_with("ssm_d") || name.ends_with("norm.weight") {
+        return Some(1.0);
+    }
+    // softplus(−4.6) ≈ 0.01, a time step in the range trained models start from.
+    if name.ends_with("ssm_dt.bias") {
+        return Some(-4.6);
+    }
+    name.ends_with(".bias").then_some(0.0)
+}
+
+/// Stream `decls` with random values (constants where [`constant`] names one, the RoPE factors
+/// `rope` where asked) after the metadata in `w`.
+fn write_random(
+    w: GgufWriter,
+    decls: &[TensorDecl],
+    rope: Option<Vec<f32>>,
+    path: &Path,
+    seed: u64,
+) -> io::Result<()> {
     let mut rng = XorShift(seed | 1);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    w.write_streaming(path, &decls, |i, out| {
+    w.write_streaming(path, decls, |i, out| {
         let d = &decls[i];
         if d.name == "rope_freqs.weight" {
             for f in rope.as_deref().unwrap_or_default() {
@@ -75,20 +112,13 @@ pub fn synth(shape: &LlamaShape, path: &Path, f32_weights: bool, seed: u64) -> i
             return Ok(());
         }
         let n: u64 = d.dims.iter().product();
-        if d.ggml_type == GGML_F32 && d.dims.len() == 1 {
-            // Norm weights: ones.
-            for _ in 0..n {
-                out.write_all(&1.0f32.to_le_bytes())?;
-            }
-            return Ok(());
-        }
         let scale = 0.5 / (d.dims[0] as f32).sqrt();
-        let mut left = n;
-        while left > 0 {
-            let chunk = left.min(1 << 18);
+        let mut done = 0;
+        while done < n {
+            let chunk = (n - done).min(1 << 18);
             buf.clear();
-            for _ in 0..chunk {
-                let v = rng.unit() * scale;
+            for j in done..done + chunk {
+                let v = constant(&d.name, j).unwrap_or_else(|| rng.unit() * scale);
                 if d.ggml_type == GGML_F16 {
                     buf.extend_from_slice(&f16_bits(v).to_le_bytes());
                 } else {
@@ -96,7 +126,7 @@ pub fn synth(shape: &LlamaShape, path: &Path, f32_weights: bool, seed: u64) -> i
                 }
             }
             out.write_all(&buf)?;
-            left -= chunk;
+            done += chunk;
         }
         Ok(())
     })

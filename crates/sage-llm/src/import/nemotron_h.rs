@@ -370,6 +370,73 @@ impl Tensors {
     }
 }
 
+/// Nemotron-H 4B's config.json as published (`nvidia/Nemotron-H-4B-Instruct-128K`, transformers
+/// 4 names): 52 layers, 24 of them Mamba-2, 4 attention, 24 MLP; 4.49 B parameters, which at
+/// BF16 is the 8.36 GiB the seed reports downloading.
+fn nemotron_h_4b() -> Json {
+    serde_json::json!({
+        "architectures": ["NemotronHForCausalLM"], "hidden_size": 3072, "vocab_size": 131072,
+        "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
+        "intermediate_size": 12288, "max_position_embeddings": 131072, "layer_norm_epsilon": 1e-5,
+        "hybrid_override_pattern": "M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-",
+        "ssm_state_size": 128, "mamba_num_heads": 112, "mamba_head_dim": 64, "n_groups": 8,
+        "conv_kernel": 4, "use_conv_bias": true, "mlp_hidden_act": "relu2", "tie_word_embeddings": false,
+        "name_or_path": "nemotron-h-4b"
+    })
+}
+
+/// A published Nemotron-H shape, for `sage models synth` (random weights of the exact shape).
+#[derive(Debug, Clone)]
+pub struct HybridModel(HybridShape);
+
+impl HybridModel {
+    /// The shapes known by name.
+    pub const NAMES: [&'static str; 1] = ["nemotron-h-4b"];
+
+    /// A shape by name.
+    pub fn named(name: &str) -> Option<Self> {
+        let cfg: HConfig = match name {
+            "nemotron-h-4b" => serde_json::from_value(nemotron_h_4b()).ok()?,
+            _ => return None,
+        };
+        shape(&cfg).ok().map(Self)
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Vocabulary size.
+    pub fn vocab(&self) -> u64 {
+        self.0.vocab
+    }
+
+    /// Parameters.
+    pub fn parameters(&self) -> u64 {
+        self.0.tensors(&|_| false).iter().map(|(d, _)| d.dims.iter().product::<u64>()).sum()
+    }
+
+    /// Write its metadata (`file_type` as llama.cpp's `llama_ftype`).
+    pub fn write_metadata(&self, w: &mut GgufWriter, file_type: u32) {
+        self.0.write_metadata(w, file_type);
+    }
+
+    /// Every tensor: the large matrices in `weight_type`, the rest F32 as an import writes them.
+    pub fn tensor_decls(&self, weight_type: u32) -> Vec<TensorDecl> {
+        self.0
+            .tensors(&|_| false)
+            .into_iter()
+            .map(|(d, source)| {
+                let ggml_type = if source.f32 { GGML_F32 } else { weight_type };
+                let elems: u64 = d.dims.iter().product();
+                let bytes = if ggml_type == GGML_F32 { elems * 4 } else { elems * 2 };
+                TensorDecl { ggml_type, bytes, ..d }
+            })
+            .collect()
+    }
+}
+
 /// Each layer's kind: `layers_block_type` (transformers 5, with its older names), else
 /// `hybrid_override_pattern`.
 fn kinds(cfg: &HConfig) -> Result<Vec<Kind>, String> {
@@ -537,16 +604,8 @@ pub(super) fn convert(
 mod tests {
     use super::*;
 
-    /// Nemotron-H 4B's config.json as published (transformers 4 names).
     fn published() -> Json {
-        serde_json::json!({
-            "architectures": ["NemotronHForCausalLM"], "hidden_size": 3072, "vocab_size": 131072,
-            "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128,
-            "intermediate_size": 12288, "max_position_embeddings": 131072, "layer_norm_epsilon": 1e-5,
-            "hybrid_override_pattern": "M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M*-M-M-M-M-M-",
-            "ssm_state_size": 128, "mamba_num_heads": 112, "mamba_head_dim": 64, "n_groups": 8,
-            "conv_kernel": 4, "use_conv_bias": true, "mlp_hidden_act": "relu2", "tie_word_embeddings": false
-        })
+        nemotron_h_4b()
     }
 
     #[test]
@@ -563,6 +622,17 @@ mod tests {
         assert!((3_500_000_000..4_500_000_000).contains(&params), "{params}");
         let mut w = GgufWriter::new();
         s.write_metadata(&mut w, 1);
+    }
+
+    #[test]
+    fn the_published_4b_shape_has_the_size_the_seed_downloaded() {
+        let m = HybridModel::named("nemotron-h-4b").unwrap();
+        // 4.49 B parameters: 8.36 GiB at BF16, the seed's "8.38GB" download.
+        assert_eq!(m.parameters(), 4_489_223_040);
+        let decls = m.tensor_decls(crate::llama_arch::GGML_F16);
+        let f32_bytes: u64 = decls.iter().filter(|d| d.ggml_type == GGML_F32).map(|d| d.bytes).sum();
+        assert!(f32_bytes < 8 << 20, "only the small tensors stay F32: {f32_bytes}");
+        assert!(HybridModel::named("nemotron-h-9b").is_none());
     }
 
     #[test]
