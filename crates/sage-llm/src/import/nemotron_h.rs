@@ -491,8 +491,9 @@ fn refuse_what_llama_cpp_lacks(cfg: &HConfig) -> Result<(), String> {
 fn shape(cfg: &HConfig) -> Result<HybridShape, String> {
     refuse_what_llama_cpp_lacks(cfg)?;
     let layers = kinds(cfg)?;
-    if layers.is_empty() {
-        return Err("no layers".into());
+    let most = crate::llama::hparams::MAX_LAYERS;
+    if layers.is_empty() || layers.len() as u64 > most {
+        return Err(format!("{} layers (llama.cpp runs 1 to {most})", layers.len()));
     }
     let heads = cfg.num_attention_heads;
     let kv_heads = cfg.num_key_value_heads.unwrap_or(heads);
@@ -686,6 +687,7 @@ mod tests {
             ("use_conv_bias", serde_json::json!(false), "without bias"),
             ("n_groups", serde_json::json!(5), "groups"),
             ("mamba_num_heads", serde_json::json!(0), "mamba_num_heads"),
+            ("hybrid_override_pattern", serde_json::json!("M".repeat(513)), "513 layers"),
         ] {
             let mut c = published();
             c[key] = value;
