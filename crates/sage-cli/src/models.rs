@@ -89,6 +89,15 @@ fn parse_quant(s: &str) -> anyhow::Result<Quant> {
     Quant::parse(s).ok_or_else(|| anyhow::anyhow!("unknown quantization {s:?}: use q8_0, q4_k_m or f16"))
 }
 
+/// Bytes in KiB below a MiB, else in MiB.
+fn kib_or_mib(b: u64) -> String {
+    if b < 1 << 20 {
+        format!("{:.1} KiB", b as f64 / 1024.0)
+    } else {
+        mib(b)
+    }
+}
+
 fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
 }
@@ -199,7 +208,7 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
                 "cache         KV {} a token (F16){}",
                 g.kv_bytes_per_token().map_or("-".into(), |b| format!("{} KiB", b as f64 / 1024.0)),
                 if recurrent > 0 {
-                    format!(" · recurrent state {:.1} KiB a sequence", recurrent as f64 / 1024.0)
+                    format!(" · recurrent state {} a sequence", kib_or_mib(recurrent))
                 } else {
                     String::new()
                 }
