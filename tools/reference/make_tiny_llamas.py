@@ -42,6 +42,15 @@ QWEN_TEMPLATE = (
 )
 QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
               r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Mistral NeMo's split rule ("tekken"): words split at case changes, every digit on its own.
+TEKKEN_SPLIT = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|"
+                r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}|"
+                r" ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Text whose case changes, accents, scripts and digits that rule cuts in its own way.
+TEKKEN_TEXTS = ["HelloWorld iPhone McDonald's", "The ROBOT said: STOP now!", "CamelCaseWord snake_case_word 12345",
+                "Élan vital, straße, ÉCOLE, naïve café", "Ωμέγα ΑΛΦΑ привет МИР", "emoji 🙂 ok\nnext line\ttab",
+                "don't WON'T I'm", "path/to/file.txt and C:\\Temp", "getHTTPResponse XMLHttpRequest",
+                "caféBar ÉlanVital straßeNord"]
 # Text whose digits the two split rules cut differently.
 DIGITS = "Call 1234567890 at 12:45, room 305."
 # Text a SentencePiece tokenizer must fall back to bytes for, with spaces in a row and at the start.
@@ -125,6 +134,10 @@ VARIANTS = {
                            chunk_size=16, tie_word_embeddings=False, n_routed_experts=4, num_experts_per_tok=2,
                            moe_intermediate_size=32, moe_shared_expert_intermediate_size=40, n_shared_experts=1,
                            routed_scaling_factor=2.5, norm_topk_prob=True, n_group=1, topk_group=1),
+    # Mistral NeMo's kind of tokenizer: byte-level BPE with the "tekken" split rule.
+    "mistral_tekken": dict(arch="mistral", tokenizer="tekken", hidden_size=48, intermediate_size=64,
+                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
+                           rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -137,6 +150,22 @@ CLASSES = {
 }
 # Gemma 3's image tokens, added to the multimodal variant's tokenizer after its vocabulary.
 IMAGE_TOKENS = ["<start_of_image>", "<end_of_image>", "<image_soft_token>"]
+
+
+def tekken_tokenizer():
+    """A byte-level BPE trained on CORPUS and TEKKEN_TEXTS with GPT-2's rule, then given Mistral
+    NeMo's split rule, with Mistral's special tokens."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=700, special_tokens=["<unk>", "<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS + TEKKEN_TEXTS * 20, trainer)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(TEKKEN_SPLIT), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    return tok
 
 
 def tokenizer(qwen=False):
@@ -190,16 +219,18 @@ def main():
     torch.manual_seed(0)
     only = set(sys.argv[1:])
     llama_tok, qwen_tok, spm_tok = tokenizer(), tokenizer(qwen=True), spm_tokenizer()
+    tekken_tok = tekken_tokenizer()
     for name, kw in VARIANTS.items():
         kw = dict(kw)
         arch = kw.pop("arch", "llama")
         qwen = arch.startswith("qwen")
-        spm = kw.pop("tokenizer", None) == "spm"
-        tok = qwen_tok if qwen else spm_tok if spm else llama_tok
+        kind = kw.pop("tokenizer", None)
+        spm, tekken = kind == "spm", kind == "tekken"
+        tok = qwen_tok if qwen else spm_tok if spm else tekken_tok if tekken else llama_tok
         if arch == "gemma3mm":
             tok = Tokenizer.from_str(spm_tok.to_str())
             tok.add_special_tokens(IMAGE_TOKENS)
-        if spm:
+        if spm or tekken:
             fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
             fast.chat_template = MISTRAL_TEMPLATE
             bos, eos = 1, 2
@@ -259,6 +290,8 @@ def main():
             reference["text_ids"] = fast(DIGITS, add_special_tokens=False)["input_ids"]
         if spm:
             reference["texts"] = [[t, fast(t, add_special_tokens=False)["input_ids"]] for t in SPM_TEXTS]
+        if tekken:
+            reference["texts"] = [[t, fast(t, add_special_tokens=False)["input_ids"]] for t in TEKKEN_TEXTS]
         (d / "reference.json").write_text(json.dumps(reference) + "\n")
         print(name, "vocab", tok.get_vocab_size(), "ids", len(ids))
 

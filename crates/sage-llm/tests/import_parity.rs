@@ -157,6 +157,37 @@ fn a_sentencepiece_tokenizer_converts_and_tokenizes_as_hf_does() {
 }
 
 #[test]
+fn mistral_nemo_s_split_rule_tokenizes_as_hf_does() {
+    // Byte-level BPE with the "tekken" rule: words split where the case changes, digits alone.
+    assert!(parity("mistral_tekken") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let out = tmp("tekken.gguf");
+    import(&fixtures().join("mistral_tekken"), &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    assert_eq!(g.get("tokenizer.ggml.pre").and_then(|v| v.as_str()), Some("tekken"));
+    let e = LlamaEngine::load(
+        &out,
+        None,
+        EngineConfig { threads: Some(1), context: Some(256), ..EngineConfig::default() },
+    )
+    .unwrap();
+    let r = reference("mistral_tekken");
+    assert_eq!(r.texts.len(), 10);
+    // llama.cpp's "tekken" stands ASCII classes in for Unicode's case classes, so a word in
+    // capitals that starts with a non-ASCII capital ("ÉCOLE") splits after its first letter, as
+    // in every GGUF llama.cpp's own converter makes of Mistral NeMo. Every other text is as HF's.
+    let mut differ = vec![];
+    for (text, want) in &r.texts {
+        let ids = e.tokenize(text, false).unwrap();
+        assert_eq!(e.detokenize(&ids).unwrap(), *text);
+        if ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>() != *want {
+            differ.push(text.as_str());
+        }
+    }
+    assert_eq!(differ, ["Élan vital, straße, ÉCOLE, naïve café"]);
+}
+
+#[test]
 fn gemma3_local_and_global_layers_match_hf() {
     assert!(parity("gemma3_local_global") <= GEMMA_TOLERANCE);
     let (_dir, tmp) = folder();

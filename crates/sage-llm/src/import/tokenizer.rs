@@ -13,6 +13,8 @@ use crate::gguf::writer::{GgufWriter, MetaValue};
 
 /// Llama 3's split rule (Nemotron Nano's too): numbers in runs of up to three digits.
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// Mistral NeMo's ("tekken"): words split where the case changes, every digit on its own.
+const TEKKEN_SPLIT: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 /// Qwen 2's and Qwen 3's: every digit on its own.
 const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
@@ -218,9 +220,10 @@ fn pre_tokenizer(pre: &Json) -> Result<&'static str, String> {
         [] => Ok("default"),
         [one] if *one == LLAMA3_SPLIT => Ok("llama-bpe"),
         [one] if *one == QWEN2_SPLIT => Ok("qwen2"),
+        [one] if *one == TEKKEN_SPLIT => Ok("tekken"),
         other => Err(format!(
             "pre-tokenizer split rule `{}` is not one llama.cpp is known to share (Llama 3's, \
-             Qwen 2's and GPT-2's are)",
+             Qwen 2's, Mistral NeMo's and GPT-2's are)",
             other.join("` then `")
         )),
     }
