@@ -105,43 +105,7 @@ fn mib(b: u64) -> String {
 /// Run the command.
 pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
     match args.what {
-        What::Synth { shape, out, quant, f32, seed } => {
-            let model = match (LlamaShape::named(&shape), HybridModel::named(&shape)) {
-                (Some(s), _) => Published::Llama(s),
-                (None, Some(h)) => Published::Hybrid(h),
-                (None, None) => {
-                    let known: Vec<&str> =
-                        LlamaShape::NAMES.iter().chain(&HybridModel::NAMES).copied().collect();
-                    anyhow::bail!("unknown shape {shape:?}; known: {}", known.join(", "))
-                }
-            };
-            let (name, parameters) = match &model {
-                Published::Llama(s) => (s.name.clone(), s.parameters()),
-                Published::Hybrid(h) => (h.name().to_string(), h.parameters()),
-            };
-            let quant = quant.as_deref().map(parse_quant).transpose()?;
-            let raw = match quant {
-                Some(_) => out.with_extension("f16.tmp.gguf"),
-                None => out.clone(),
-            };
-            let start = Instant::now();
-            eprintln!("writing {name} ({} parameters) to {}", count(parameters), raw.display());
-            match &model {
-                Published::Llama(s) => synth(s, &raw, f32, seed),
-                Published::Hybrid(h) => synth_hybrid(h, &raw, f32, seed),
-            }
-            .with_context(|| format!("writing {}", raw.display()))?;
-            eprintln!("wrote in {:.1} s", start.elapsed().as_secs_f64());
-            if let Some(q) = quant {
-                let start = Instant::now();
-                let r = quantize(&raw, &out, q, 0);
-                let _ = std::fs::remove_file(&raw);
-                r.with_context(|| format!("quantizing into {}", out.display()))?;
-                eprintln!("quantized in {:.1} s", start.elapsed().as_secs_f64());
-            }
-            println!("{}", out.display());
-            Ok(())
-        }
+        What::Synth { shape, out, quant, f32, seed } => synth_cmd(shape, out, quant, f32, seed),
         What::Import { dir, out, quant } => {
             let quant = quant.as_deref().map(parse_quant).transpose()?;
             let out = out.unwrap_or_else(|| crate::model_path::import_cache_path(&dir));
@@ -161,91 +125,132 @@ pub fn run(args: ModelsArgs) -> anyhow::Result<()> {
             println!("{}", crate::model_path::resolve(None)?.display());
             Ok(())
         }
-        What::Inspect { path, json } => {
-            let path = crate::model_path::resolve(path.as_deref())?;
-            let g = GgufFile::open(&path).with_context(|| format!("inspecting {}", path.display()))?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&g)?);
-                return Ok(());
-            }
-            let arch = g.architecture().unwrap_or("?");
-            let u = |k: &str| g.arch_value(k).and_then(Value::as_u64);
-            println!("file          {} ({}, GGUF v{})", path.display(), mib(g.file_bytes), g.version);
-            println!("name          {}", g.get("general.name").and_then(Value::as_str).unwrap_or("-"));
-            println!("architecture  {arch}");
-            println!(
-                "quantization  {}",
-                g.get("general.file_type").and_then(Value::as_u64).map(file_type_name).unwrap_or("-")
-            );
-            println!(
-                "parameters    {} ({} tensors, {})",
-                count(g.parameters()),
-                g.tensors.len(),
-                mib(g.tensor_bytes())
-            );
-            let heads = u("attention.head_count");
-            let kv = u("attention.head_count_kv");
-            let hidden = u("embedding_length");
-            let head_dim = u("attention.key_length").or(match (hidden, heads) {
-                (Some(h), Some(n)) if n > 0 => Some(h / n),
-                _ => None,
-            });
-            let show = |x: Option<u64>| x.map_or("-".to_string(), |v| v.to_string());
-            println!(
-                "shape         {} layers · hidden {} · ffn {} · heads {} · kv heads {} · head dim {}",
-                show(u("block_count")),
-                show(hidden),
-                per_layer(g.arch_value("feed_forward_length")),
-                show(heads),
-                kv.map_or_else(|| per_layer(g.arch_value("attention.head_count_kv")), |v| v.to_string()),
-                show(head_dim)
-            );
-            if let Some(layers) = hybrid_layers(&g) {
-                println!("layers        {layers}");
-            }
-            let recurrent = g.recurrent_bytes_per_sequence();
-            println!(
-                "cache         KV {} a token (F16){}",
-                g.kv_bytes_per_token().map_or("-".into(), |b| format!("{} KiB", b as f64 / 1024.0)),
-                if recurrent > 0 {
-                    format!(" · recurrent state {} a sequence", kib_or_mib(recurrent))
-                } else {
-                    String::new()
-                }
-            );
-            println!("context       {} (trained)", show(u("context_length")));
-            if let Some(base) = g.arch_value("rope.freq_base").and_then(Value::as_f64) {
-                let scaling = g.arch_value("rope.scaling.type").and_then(Value::as_str).unwrap_or("none");
-                let rope_freqs = g.tensors.iter().any(|t| t.name == "rope_freqs.weight");
-                println!(
-                    "rope          base {base} · scaling {scaling}{}",
-                    if rope_freqs { " · rope_freqs (Llama 3.1)" } else { "" }
-                );
-            }
-            let vocab = match g.get("tokenizer.ggml.tokens") {
-                Some(Value::Array { len, .. }) => len.to_string(),
-                _ => "-".into(),
-            };
-            println!(
-                "tokenizer     {} ({}), vocabulary {vocab}",
-                g.get("tokenizer.ggml.model").and_then(Value::as_str).unwrap_or("-"),
-                g.get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("-")
-            );
-            match g.chat_template() {
-                Some(t) => {
-                    println!("chat template {} bytes: {:?}…", t.len(), t.chars().take(60).collect::<String>())
-                }
-                None => println!("chat template none (a base model: SAGE uses the plain completion format)"),
-            }
-            let types: Vec<String> =
-                g.type_histogram().iter().map(|(name, n, b)| format!("{name} ×{n} ({})", mib(*b))).collect();
-            println!("tensor types  {}", types.join(" · "));
-            // What `--load auto` would do with this file on this machine, and why.
-            let plan = sage_llm::LoadPlan::for_file(&g, sage_llm::LoadMode::Auto, 0);
-            println!("on this CPU   {} (--load auto)", plan.reason());
-            Ok(())
-        }
+        What::Inspect { path, json } => inspect(path, json),
     }
+}
+
+/// `sage models synth`.
+fn synth_cmd(shape: String, out: PathBuf, quant: Option<String>, f32: bool, seed: u64) -> anyhow::Result<()> {
+    let model = match (LlamaShape::named(&shape), HybridModel::named(&shape)) {
+        (Some(s), _) => Published::Llama(s),
+        (None, Some(h)) => Published::Hybrid(h),
+        (None, None) => {
+            let known: Vec<&str> = LlamaShape::NAMES.iter().chain(&HybridModel::NAMES).copied().collect();
+            anyhow::bail!("unknown shape {shape:?}; known: {}", known.join(", "))
+        }
+    };
+    let (name, parameters) = match &model {
+        Published::Llama(s) => (s.name.clone(), s.parameters()),
+        Published::Hybrid(h) => (h.name().to_string(), h.parameters()),
+    };
+    let quant = quant.as_deref().map(parse_quant).transpose()?;
+    let raw = match quant {
+        Some(_) => out.with_extension("f16.tmp.gguf"),
+        None => out.clone(),
+    };
+    let start = Instant::now();
+    eprintln!("writing {name} ({} parameters) to {}", count(parameters), raw.display());
+    match &model {
+        Published::Llama(s) => synth(s, &raw, f32, seed),
+        Published::Hybrid(h) => synth_hybrid(h, &raw, f32, seed),
+    }
+    .with_context(|| format!("writing {}", raw.display()))?;
+    eprintln!("wrote in {:.1} s", start.elapsed().as_secs_f64());
+    if let Some(q) = quant {
+        let start = Instant::now();
+        let r = quantize(&raw, &out, q, 0);
+        let _ = std::fs::remove_file(&raw);
+        r.with_context(|| format!("quantizing into {}", out.display()))?;
+        eprintln!("quantized in {:.1} s", start.elapsed().as_secs_f64());
+    }
+    println!("{}", out.display());
+    Ok(())
+}
+
+/// `sage models inspect`.
+fn inspect(path: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
+    let path = crate::model_path::resolve(path.as_deref())?;
+    let g = GgufFile::open(&path).with_context(|| format!("inspecting {}", path.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&g)?);
+        return Ok(());
+    }
+    let arch = g.architecture().unwrap_or("?");
+    let u = |k: &str| g.arch_value(k).and_then(Value::as_u64);
+    println!("file          {} ({}, GGUF v{})", path.display(), mib(g.file_bytes), g.version);
+    println!("name          {}", g.get("general.name").and_then(Value::as_str).unwrap_or("-"));
+    println!("architecture  {arch}");
+    println!(
+        "quantization  {}",
+        g.get("general.file_type").and_then(Value::as_u64).map(file_type_name).unwrap_or("-")
+    );
+    println!(
+        "parameters    {} ({} tensors, {})",
+        count(g.parameters()),
+        g.tensors.len(),
+        mib(g.tensor_bytes())
+    );
+    let heads = u("attention.head_count");
+    let kv = u("attention.head_count_kv");
+    let hidden = u("embedding_length");
+    let head_dim = u("attention.key_length").or(match (hidden, heads) {
+        (Some(h), Some(n)) if n > 0 => Some(h / n),
+        _ => None,
+    });
+    let show = |x: Option<u64>| x.map_or("-".to_string(), |v| v.to_string());
+    println!(
+        "shape         {} layers · hidden {} · ffn {} · heads {} · kv heads {} · head dim {}",
+        show(u("block_count")),
+        show(hidden),
+        per_layer(g.arch_value("feed_forward_length")),
+        show(heads),
+        kv.map_or_else(|| per_layer(g.arch_value("attention.head_count_kv")), |v| v.to_string()),
+        show(head_dim)
+    );
+    if let Some(layers) = hybrid_layers(&g) {
+        println!("layers        {layers}");
+    }
+    let recurrent = g.recurrent_bytes_per_sequence();
+    println!(
+        "cache         KV {} a token (F16){}",
+        g.kv_bytes_per_token().map_or("-".into(), |b| format!("{} KiB", b as f64 / 1024.0)),
+        if recurrent > 0 {
+            format!(" · recurrent state {} a sequence", kib_or_mib(recurrent))
+        } else {
+            String::new()
+        }
+    );
+    println!("context       {} (trained)", show(u("context_length")));
+    if let Some(base) = g.arch_value("rope.freq_base").and_then(Value::as_f64) {
+        let scaling = g.arch_value("rope.scaling.type").and_then(Value::as_str).unwrap_or("none");
+        let rope_freqs = g.tensors.iter().any(|t| t.name == "rope_freqs.weight");
+        println!(
+            "rope          base {base} · scaling {scaling}{}",
+            if rope_freqs { " · rope_freqs (Llama 3.1)" } else { "" }
+        );
+    }
+    let vocab = match g.get("tokenizer.ggml.tokens") {
+        Some(Value::Array { len, .. }) => len.to_string(),
+        _ => "-".into(),
+    };
+    println!(
+        "tokenizer     {} ({}), vocabulary {vocab}",
+        g.get("tokenizer.ggml.model").and_then(Value::as_str).unwrap_or("-"),
+        g.get("tokenizer.ggml.pre").and_then(Value::as_str).unwrap_or("-")
+    );
+    match g.chat_template() {
+        Some(t) => {
+            println!("chat template {} bytes: {:?}…", t.len(), t.chars().take(60).collect::<String>())
+        }
+        None => println!("chat template none (a base model: SAGE uses the plain completion format)"),
+    }
+    let types: Vec<String> =
+        g.type_histogram().iter().map(|(name, n, b)| format!("{name} ×{n} ({})", mib(*b))).collect();
+    println!("tensor types  {}", types.join(" · "));
+    // What `--load auto` would do with this file on this machine, and why.
+    let plan = sage_llm::LoadPlan::for_file(&g, sage_llm::LoadMode::Auto, 0);
+    println!("on this CPU   {} (--load auto)", plan.reason());
+    Ok(())
 }
 
 /// A parameter count as people say it: 3.97 B, 270 M, 38.5 k.
