@@ -124,12 +124,16 @@ fn default_zoo(
     let g = sage_llm::gguf::GgufFile::open(&path).ok();
     let train = g.as_ref().and_then(|g| g.train_context()).unwrap_or(0).min(u32::MAX as u64) as u32;
     let kv_per_token = g.as_ref().and_then(|g| g.kv_bytes_per_token()).unwrap_or(0);
-    let (context, why) = match ctx {
+    let (context, mut why) = match ctx {
         Some(n) => (n, format!("context {n} tokens (--ctx; trained {train})")),
         None => sage_runtime::default_window(train, kv_per_token, sequences, budget),
     };
     // A hybrid model's Mamba layers hold a state per sequence, whatever its length.
     let recurrent = g.as_ref().map_or(0, |g| g.recurrent_bytes_per_sequence());
+    if recurrent > 0 {
+        let total = (recurrent * sequences.max(1) as u64) >> 20;
+        why.push_str(&format!("; recurrent state for {} sequences {total} MiB", sequences.max(1)));
+    }
     let kv_mib = ((kv_per_token * context as u64 + recurrent) * sequences.max(1) as u64) >> 20;
     let mib = std::fs::metadata(&path).map(|m| (m.len() >> 20) + 64).unwrap_or(512) + kv_mib;
     let specs = vec![ModelSpec {
