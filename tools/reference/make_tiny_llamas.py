@@ -19,7 +19,7 @@ import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
-                          Qwen3ForCausalLM, SiglipVisionConfig)
+                          Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -138,6 +138,11 @@ VARIANTS = {
     "mistral_tekken": dict(arch="mistral", tokenizer="tekken", hidden_size=48, intermediate_size=64,
                            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=12,
                            rope_theta=10000.0, tie_word_embeddings=False, sliding_window=None),
+    # Qwen 3's mixture of experts (Qwen3-30B-A3B's kind): 4 SwiGLU experts of 32, 2 used per token.
+    "qwen3_moe": dict(arch="qwen3moe", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=1000000.0,
+                      tie_word_embeddings=False, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                      norm_topk_prob=True),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -147,6 +152,7 @@ CLASSES = {
     "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM),
     "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
     "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
+    "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),
 }
 # Gemma 3's image tokens, added to the multimodal variant's tokenizer after its vocabulary.
 IMAGE_TOKENS = ["<start_of_image>", "<end_of_image>", "<image_soft_token>"]

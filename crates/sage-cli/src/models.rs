@@ -51,7 +51,7 @@ enum What {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
-    /// Turn an HF safetensors folder (Llama 2/3.x, Nemotron Nano, Mistral, Qwen 2/2.5, Qwen 3,
+    /// Turn an HF safetensors folder (Llama 2/3.x, Nemotron Nano, Mistral, Qwen 2/2.5, Qwen 3 and its MoE,
     /// Gemma 3's text model, also inside a multimodal Gemma 3, Nemotron-H, Nemotron 3) into a
     /// GGUF, optionally quantized.
     Import {
@@ -209,6 +209,12 @@ fn inspect(path: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
     );
     if let Some(layers) = hybrid_layers(&g) {
         println!("layers        {layers}");
+    } else if let Some(n) = u("expert_count").filter(|&n| n > 0) {
+        println!(
+            "experts       {n} a layer, {} used a token, each {} wide",
+            show(u("expert_used_count")),
+            show(u("expert_feed_forward_length"))
+        );
     }
     let recurrent = g.recurrent_bytes_per_sequence();
     println!(

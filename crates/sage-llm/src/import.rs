@@ -1,6 +1,6 @@
 //! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
 //! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 2/3.x,
-//! Nemotron Nano, Mistral), of Qwen 2/2.5 and Qwen 3, Gemma 3's text model (alone, or the
+//! Nemotron Nano, Mistral), of Qwen 2/2.5, Qwen 3 and its mixture of experts, Gemma 3's text model (alone, or the
 //! language model of a multimodal Gemma 3, without its vision tower), or Nemotron-H's hybrid of
 //! Mamba-2 and attention ([`nemotron_h`]) turned into a GGUF that
 //! llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling`
@@ -24,14 +24,15 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::gguf::writer::{GgufWriter, TensorDecl};
-use crate::llama_arch::{Biases, Family, Llama3Rope, LlamaShape, GGML_F32};
+use crate::llama_arch::{Biases, Experts, Family, Llama3Rope, LlamaShape, GGML_F32};
 
 mod gemma;
 pub mod nemotron_h;
 mod tokenizer;
 
 /// The version of what an import writes, raised whenever a conversion changes (2: Qwen's split
-/// rule told from Llama 3's, SentencePiece tokenizers, biases, Gemma 3, Nemotron-H). Caches of
+/// rule told from Llama 3's, SentencePiece tokenizers, biases, Gemma 3, Nemotron-H, Qwen 3 MoE,
+/// Mistral NeMo's split rule). Caches of
 /// imports key on it, so that a folder converted by an older SAGE is converted again.
 pub const IMPORT_VERSION: u32 = 2;
 
@@ -65,7 +66,7 @@ pub enum ImportError {
     /// The architecture is not one we import.
     #[error(
         "{path}: architecture {arch:?} is not supported (these are: LlamaForCausalLM, \
-         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Gemma3ForCausalLM, \
+         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, \
          Gemma3ForConditionalGeneration's language model, NemotronHForCausalLM)"
     )]
     Architecture {
@@ -149,6 +150,16 @@ struct Config {
     final_logit_softcapping: Option<Json>,
     #[serde(default)]
     use_bidirectional_attention: bool,
+    /// Qwen 3's mixture of experts (`num_experts` as published, `num_local_experts` as
+    /// transformers 5 writes it).
+    #[serde(alias = "num_local_experts")]
+    num_experts: Option<u64>,
+    num_experts_per_tok: Option<u64>,
+    moe_intermediate_size: Option<u64>,
+    norm_topk_prob: Option<bool>,
+    decoder_sparse_step: Option<u64>,
+    #[serde(default)]
+    mlp_only_layers: Vec<u64>,
 }
 
 fn default_ctx() -> u64 {
@@ -309,6 +320,10 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
             "Qwen3 with attention_bias is not supported (llama.cpp's Qwen3 has no output bias)".into(),
         )),
         "Qwen3ForCausalLM" => Ok((Family::Qwen3, Biases::default())),
+        "Qwen3MoeForCausalLM" if cfg.attention_bias => Err(Some(
+            "Qwen3Moe with attention_bias is not supported (llama.cpp's Qwen3 has no output bias)".into(),
+        )),
+        "Qwen3MoeForCausalLM" => Ok((Family::Qwen3Moe, Biases::default())),
         "Gemma3ForCausalLM" | "Gemma3ForConditionalGeneration" if cfg.attention_bias => Err(Some(
             "Gemma3 with attention_bias is not supported (llama.cpp's Gemma 3 has no biases)".into(),
         )),
@@ -363,6 +378,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
         Family::Gemma3 => gemma::extras(&cfg, head_dim).map_err(config_err)?,
         _ => (None, None),
     };
+    let experts = experts_of(family, &cfg).map_err(config_err)?;
     let name = cfg
         .name_or_path
         .clone()
@@ -387,6 +403,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
             tied_embeddings: cfg.tie_word_embeddings || family == Family::Gemma3,
             sliding,
             final_logit_softcapping,
+            experts,
         },
         cfg,
     ))
@@ -436,6 +453,34 @@ fn sizes(family: Family, cfg: &Config) -> Result<(u64, u64), String> {
         return Err("Qwen2: head_dim × num_attention_heads must equal hidden_size".into());
     }
     Ok((kv, head_dim))
+}
+
+/// Qwen 3's experts, checked against what llama.cpp's `qwen3moe` computes: every layer a
+/// mixture, the chosen experts' weights normalised.
+fn experts_of(family: Family, cfg: &Config) -> Result<Option<Experts>, String> {
+    if family != Family::Qwen3Moe {
+        return Ok(None);
+    }
+    let e = Experts {
+        count: cfg.num_experts.ok_or("num_experts is missing")?,
+        used: cfg.num_experts_per_tok.ok_or("num_experts_per_tok is missing")?,
+        width: cfg.moe_intermediate_size.ok_or("moe_intermediate_size is missing")?,
+    };
+    if e.count == 0 || e.count > crate::llama::hparams::MAX_EXPERTS || e.used == 0 || e.used > e.count {
+        return Err(format!("{} experts with {} used per token are not a mixture", e.count, e.used));
+    }
+    if e.width == 0 || e.width > MAX_DIMENSION {
+        return Err(format!("moe_intermediate_size = {} is out of range", e.width));
+    }
+    if cfg.norm_topk_prob == Some(false) {
+        return Err("Qwen3Moe with norm_topk_prob false is not supported (llama.cpp normalises)".into());
+    }
+    if cfg.decoder_sparse_step.unwrap_or(1) != 1 || !cfg.mlp_only_layers.is_empty() {
+        return Err(
+            "Qwen3Moe with dense layers (decoder_sparse_step, mlp_only_layers) is not supported".into()
+        );
+    }
+    Ok(Some(e))
 }
 
 /// How the (global) layers' RoPE positions are scaled.
@@ -635,7 +680,16 @@ fn plan_tensors(
         if shape.family.gemma_norms() && d.name.ends_with("norm.weight") {
             transform = Transform::PlusOne;
         }
-        let source = Source::same(hf, &d, transform);
+        let mut source = Source::same(hf, &d, transform);
+        if d.name.ends_with("_exps.weight") {
+            // HF publishes one matrix per expert: `experts.{j}.gate_proj.weight`, stacked here.
+            let stem = source.names[0].trim_end_matches(".weight").to_string();
+            source.names = (0..d.dims[2])
+                .map(|j| stem.replace("experts.", &format!("experts.{j}.")) + ".weight")
+                .collect();
+            source.shape = vec![d.dims[1], d.dims[0]];
+        }
+        source.f32 |= d.name.ends_with("ffn_gate_inp.weight");
         (d, Some(source))
     });
     // Tied models may still ship lm_head; untied ones may ship only the embedding.
@@ -774,6 +828,10 @@ fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Transform) {
                 "ffn_norm" => ("post_attention_layernorm", None),
                 "post_attention_norm" => ("post_attention_layernorm", None),
                 "post_ffw_norm" => ("post_feedforward_layernorm", None),
+                "ffn_gate_inp" => ("mlp.gate", None),
+                "ffn_gate_exps" => ("mlp.experts.gate_proj", None),
+                "ffn_up_exps" => ("mlp.experts.up_proj", None),
+                "ffn_down_exps" => ("mlp.experts.down_proj", None),
                 "ffn_gate" => ("mlp.gate_proj", None),
                 "ffn_up" => ("mlp.up_proj", None),
                 "ffn_down" => ("mlp.down_proj", None),

@@ -36,6 +36,9 @@ pub enum Family {
     Qwen2,
     /// Qwen 3 (`qwen3`): an RMS norm over each head's queries and keys before RoPE.
     Qwen3,
+    /// Qwen 3's mixture of experts (`qwen3moe`, Qwen3-30B-A3B): Qwen 3's attention, and in every
+    /// layer experts chosen by a softmax router instead of one MLP.
+    Qwen3Moe,
     /// Gemma 3's text model (`gemma3`): Q/K norms, a norm after attention and after the MLP,
     /// GELU, embeddings scaled by √hidden, local layers with a sliding window and their own RoPE
     /// base; HF stores each norm's weight less one.
@@ -49,6 +52,7 @@ impl Family {
             Family::Llama => "llama",
             Family::Qwen2 => "qwen2",
             Family::Qwen3 => "qwen3",
+            Family::Qwen3Moe => "qwen3moe",
             Family::Gemma3 => "gemma3",
         }
     }
@@ -63,7 +67,7 @@ impl Family {
     /// Whether each head's queries and keys are RMS-normed before RoPE (`attn_q_norm`,
     /// `attn_k_norm`).
     pub fn qk_norm(self) -> bool {
-        matches!(self, Family::Qwen3 | Family::Gemma3)
+        matches!(self, Family::Qwen3 | Family::Qwen3Moe | Family::Gemma3)
     }
 
     /// Whether the attention's and the MLP's outputs are normed before they join the residual
@@ -139,6 +143,21 @@ pub struct LlamaShape {
     /// `tanh` soft cap of the final logits.
     #[serde(default)]
     pub final_logit_softcapping: Option<f64>,
+    /// A mixture of experts in every layer instead of one MLP.
+    #[serde(default)]
+    pub experts: Option<Experts>,
+}
+
+/// The experts of a layer: SwiGLU MLPs of `width`, `used` of `count` chosen per token by a
+/// softmax router, their weights normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Experts {
+    /// Experts per layer.
+    pub count: u64,
+    /// Experts used per token.
+    pub used: u64,
+    /// Each expert's intermediate size.
+    pub width: u64,
 }
 
 impl LlamaShape {
@@ -170,6 +189,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
                 rope_linear: None,
+                experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
                 sliding: None,
@@ -190,6 +210,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l32,
                 rope_linear: None,
+                experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
                 sliding: None,
@@ -210,6 +231,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l32,
                 rope_linear: None,
+                experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
                 sliding: None,
@@ -230,6 +252,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
                 rope_linear: None,
+                experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
                 sliding: None,
@@ -250,6 +273,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
                 rope_linear: None,
+                experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
                 sliding: None,
@@ -267,7 +291,10 @@ impl LlamaShape {
     pub fn parameters(&self) -> u64 {
         let attn =
             self.hidden * self.heads * self.head_dim * 2 + self.hidden * self.kv_heads * self.head_dim * 2;
-        let mlp = 3 * self.hidden * self.intermediate;
+        let mlp = match self.experts {
+            Some(e) => e.count * (3 * self.hidden * e.width + self.hidden),
+            None => 3 * self.hidden * self.intermediate,
+        };
         let (q, kv) = (self.heads * self.head_dim, self.kv_heads * self.head_dim);
         let b = self.biases;
         let biases = u64::from(b.qkv) * (q + 2 * kv)
@@ -345,6 +372,11 @@ impl LlamaShape {
         if let Some(cap) = self.final_logit_softcapping {
             w.meta(&key("final_logit_softcapping"), MetaValue::F32(cap as f32));
         }
+        if let Some(e) = self.experts {
+            w.meta(&key("expert_count"), MetaValue::U32(e.count as u32))
+                .meta(&key("expert_used_count"), MetaValue::U32(e.used as u32))
+                .meta(&key("expert_feed_forward_length"), MetaValue::U32(e.width as u32));
+        }
     }
 
     /// Every tensor of the model, in llama.cpp's names, with 2-D weights in `weight_type`
@@ -397,6 +429,26 @@ impl LlamaShape {
                 v.push(norm(format!("blk.{l}.post_ffw_norm.weight"), h));
             }
             v.push(norm(format!("blk.{l}.ffn_norm.weight"), h));
+            if let Some(e) = self.experts {
+                // The router stays F32, as llama.cpp's converter keeps it.
+                let (c, ew) = (e.count, e.width);
+                v.push(TensorDecl {
+                    name: format!("blk.{l}.ffn_gate_inp.weight"),
+                    dims: vec![h, c],
+                    ggml_type: GGML_F32,
+                    bytes: h * c * 4,
+                });
+                let exps = |name: String, inner: u64, outer: u64| TensorDecl {
+                    name,
+                    dims: vec![inner, outer, c],
+                    ggml_type: weight_type,
+                    bytes: wbytes(inner * outer * c),
+                };
+                v.push(exps(format!("blk.{l}.ffn_gate_exps.weight"), h, ew));
+                v.push(exps(format!("blk.{l}.ffn_up_exps.weight"), h, ew));
+                v.push(exps(format!("blk.{l}.ffn_down_exps.weight"), ew, h));
+                continue;
+            }
             v.push(w(format!("blk.{l}.ffn_gate.weight"), h, ff));
             v.push(w(format!("blk.{l}.ffn_up.weight"), h, ff));
             v.push(w(format!("blk.{l}.ffn_down.weight"), ff, h));

@@ -314,6 +314,33 @@ fn qwen3_qk_norms_and_head_dim_match_hf() {
 }
 
 #[test]
+fn qwen3_s_mixture_of_experts_matches_hf() {
+    // Qwen3-30B-A3B's kind: in every layer 4 SwiGLU experts, 2 chosen per token by a softmax
+    // router and their weights normalised; HF's per-expert matrices stacked into one tensor.
+    assert!(parity("qwen3_moe") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let out = tmp("qmoe.gguf");
+    let imported = import(&fixtures().join("qwen3_moe"), &out).unwrap();
+    assert_eq!(imported.architecture, "qwen3moe");
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    let down = g.tensors.iter().find(|t| t.name == "blk.1.ffn_down_exps.weight").unwrap();
+    assert_eq!(down.dims, vec![32, 48, 4]);
+    // The routing counts: with one expert used it is far from HF.
+    let (_copy, dir) = altered("qwen3_moe", |v| v["num_experts_per_tok"] = serde_json::json!(1));
+    let off = parity_of("qwen3_moe", &dir);
+    assert!(off > 1e-2, "one expert used: {off}");
+    // What llama.cpp's qwen3moe does not compute is refused by name.
+    for (key, value, says) in [
+        ("norm_topk_prob", serde_json::json!(false), "norm_topk_prob"),
+        ("mlp_only_layers", serde_json::json!([0]), "dense layers"),
+    ] {
+        let (_copy, dir) = altered("qwen3_moe", |v| v[key] = value.clone());
+        let e = import(&dir, &tmp("refused.gguf")).unwrap_err();
+        assert!(e.to_string().contains(says), "{key}: {e}");
+    }
+}
+
+#[test]
 fn qwen_s_split_rule_tokenizes_as_hf_does() {
     for name in ["qwen2_bias_gqa", "qwen3_qknorm_headdim"] {
         let (_dir, tmp) = folder();
