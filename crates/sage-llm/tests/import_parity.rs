@@ -54,6 +54,17 @@ fn parity(name: &str) -> f32 {
     parity_of(name, &fixtures().join(name))
 }
 
+/// Fixture `name` imported into a fresh folder (removed when the first value is dropped): the
+/// GGUF's table and an engine on it with a context of 256.
+fn imported(name: &str) -> (tempfile::TempDir, sage_llm::gguf::GgufFile, LlamaEngine) {
+    let (dir, tmp) = folder();
+    let out = tmp(&format!("{name}.gguf"));
+    import(&fixtures().join(name), &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    let config = EngineConfig { threads: Some(1), context: Some(256), ..EngineConfig::default() };
+    (dir, g, LlamaEngine::load(&out, None, config).unwrap())
+}
+
 /// A copy of fixture `name` whose config.json `edit` changed.
 fn altered(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
@@ -131,17 +142,8 @@ fn mistral_matches_hf_and_its_window_is_the_trained_context() {
 fn a_sentencepiece_tokenizer_converts_and_tokenizes_as_hf_does() {
     // Mistral 7B's kind: SentencePiece BPE with byte fallback, '▁' for spaces, `<s>` first.
     assert!(parity("mistral_spm") <= 1e-3);
-    let (_dir, tmp) = folder();
-    let out = tmp("spm.gguf");
-    import(&fixtures().join("mistral_spm"), &out).unwrap();
-    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    let (_dir, g, e) = imported("mistral_spm");
     assert_eq!(g.get("tokenizer.ggml.model").and_then(|v| v.as_str()), Some("llama"));
-    let e = LlamaEngine::load(
-        &out,
-        None,
-        EngineConfig { threads: Some(1), context: Some(256), ..EngineConfig::default() },
-    )
-    .unwrap();
     let r = reference("mistral_spm");
     assert_eq!(r.texts.len(), 27);
     for (text, want) in &r.texts {
@@ -160,17 +162,8 @@ fn a_sentencepiece_tokenizer_converts_and_tokenizes_as_hf_does() {
 fn mistral_nemo_s_split_rule_tokenizes_as_hf_does() {
     // Byte-level BPE with the "tekken" rule: words split where the case changes, digits alone.
     assert!(parity("mistral_tekken") <= 1e-3);
-    let (_dir, tmp) = folder();
-    let out = tmp("tekken.gguf");
-    import(&fixtures().join("mistral_tekken"), &out).unwrap();
-    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    let (_dir, g, e) = imported("mistral_tekken");
     assert_eq!(g.get("tokenizer.ggml.pre").and_then(|v| v.as_str()), Some("tekken"));
-    let e = LlamaEngine::load(
-        &out,
-        None,
-        EngineConfig { threads: Some(1), context: Some(256), ..EngineConfig::default() },
-    )
-    .unwrap();
     let r = reference("mistral_tekken");
     assert_eq!(r.texts.len(), 10);
     // llama.cpp's "tekken" stands ASCII classes in for Unicode's case classes, so a word in
