@@ -173,44 +173,56 @@ fn template(root: &Path) -> Result<Target, SetupError> {
 }
 
 /// The HF folder importer: one of config.json, tokenizer.json, tokenizer_config.json or the
-/// safetensors header is the input (first byte: which), the rest of the folder is the real tiny
-/// fixture; the GGUF goes to a file that is overwritten each time.
+/// safetensors header of one of two real tiny fixtures (a Llama, and a Nemotron-H with Mamba-2 and
+/// expert layers) is the input (first byte: which), the rest of that folder as it is; the GGUF
+/// goes to a file that is overwritten each time.
 fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
-    let fixture = root.join("crates/sage-llm/tests/fixtures/tiny/llama_tied_mqa");
-    let dir = work.join("hf");
-    std::fs::create_dir_all(&dir).map_err(setup("hf_import"))?;
-    let files = ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"];
-    let mut originals = vec![];
-    for f in files {
-        let b = std::fs::read(fixture.join(f)).map_err(setup("hf_import"))?;
-        std::fs::write(dir.join(f), &b).map_err(setup("hf_import"))?;
-        originals.push(b);
+    const FILES: [&str; 4] = ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"];
+    /// A fixture copied to a work folder: its files' bytes, and its safetensors' tensor bytes.
+    struct Folder {
+        dir: PathBuf,
+        originals: Vec<Vec<u8>>,
+        tensors: Vec<u8>,
     }
-    // The safetensors header: 8 bytes of length, then that much JSON.
-    let st = &originals[3];
-    let header_len = st.get(..8).map_or(0, |h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8])) as usize);
-    let header_end = (8 + header_len).min(st.len());
-    let tensors = st[header_end..].to_vec();
-    let seeds: Vec<Vec<u8>> = (0..4u8)
-        .map(|i| {
-            let mut s = vec![i];
-            s.extend_from_slice(if i == 3 { &st[..header_end] } else { &originals[i as usize] });
-            s
-        })
-        .collect();
+    let mut folders = vec![];
+    let mut seeds: Vec<Vec<u8>> = vec![];
+    for (k, name) in ["llama_tied_mqa", "nemotron_h_moe"].into_iter().enumerate() {
+        let fixture = root.join("crates/sage-llm/tests/fixtures/tiny").join(name);
+        let dir = work.join(format!("hf-{name}"));
+        std::fs::create_dir_all(&dir).map_err(setup("hf_import"))?;
+        let mut originals = vec![];
+        for f in FILES {
+            let b = std::fs::read(fixture.join(f)).map_err(setup("hf_import"))?;
+            std::fs::write(dir.join(f), &b).map_err(setup("hf_import"))?;
+            originals.push(b);
+        }
+        // The safetensors header: 8 bytes of length, then that much JSON.
+        let st = &originals[3];
+        let header_len =
+            st.get(..8).map_or(0, |h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8])) as usize);
+        let header_end = (8 + header_len).min(st.len());
+        for i in 0..FILES.len() {
+            let mut s = vec![(k * FILES.len() + i) as u8];
+            s.extend_from_slice(if i == 3 { &st[..header_end] } else { &originals[i] });
+            seeds.push(s);
+        }
+        let tensors = st[header_end..].to_vec();
+        folders.push(Folder { dir, originals, tensors });
+    }
     // The converted file is not what is under test: where the system has a sink, it goes there.
     let sink = Path::new("/dev/null");
     let out = if sink.exists() { sink.to_path_buf() } else { work.join("hf.gguf") };
     let run = move |b: &[u8]| {
         let Some((&which, content)) = b.split_first() else { return 1 };
-        let i = which as usize % files.len();
+        let which = which as usize % (folders.len() * FILES.len());
+        let (folder, i) = (&folders[which / FILES.len()], which % FILES.len());
         let mut bytes = content.to_vec();
         if i == 3 {
-            bytes.extend_from_slice(&tensors);
+            bytes.extend_from_slice(&folder.tensors);
         }
-        let accepted = std::fs::write(dir.join(files[i]), &bytes).is_ok()
-            && sage_llm::import::import(&dir, &out).is_ok();
-        let _ = std::fs::write(dir.join(files[i]), &originals[i]);
+        let accepted = std::fs::write(folder.dir.join(FILES[i]), &bytes).is_ok()
+            && sage_llm::import::import(&folder.dir, &out).is_ok();
+        let _ = std::fs::write(folder.dir.join(FILES[i]), &folder.originals[i]);
         verdict(accepted)
     };
     Ok(Target { name: "hf_import", seeds, run: Box::new(run) })
