@@ -201,9 +201,9 @@ fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
         let header_len =
             st.get(..8).map_or(0, |h| u64::from_le_bytes(h.try_into().unwrap_or([0; 8])) as usize);
         let header_end = (8 + header_len).min(st.len());
-        for i in 0..FILES.len() {
+        for (i, original) in originals.iter().enumerate() {
             let mut s = vec![(k * FILES.len() + i) as u8];
-            s.extend_from_slice(if i == 3 { &st[..header_end] } else { &originals[i] });
+            s.extend_from_slice(if i == 3 { &st[..header_end] } else { original });
             seeds.push(s);
         }
         let tensors = st[header_end..].to_vec();
