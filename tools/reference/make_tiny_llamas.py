@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family, Mistral, Qwen 2/3, Gemma 3 and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family, Mistral, Qwen 2/3 (dense and MoE), Gemma 3 and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
