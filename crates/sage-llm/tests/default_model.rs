@@ -162,10 +162,7 @@ fn greedy_generation_is_deterministic_and_reports_timings() {
     assert_eq!(t.generated_tokens, 24);
     // Every prompt token is either evaluated or reused from the cache (other tests' prompts
     // that start the same way lend their cells).
-    assert_eq!(
-        (t.prompt_tokens + t.cached_tokens) as usize,
-        engine().tokenize(PROMPT, true).unwrap().len()
-    );
+    assert_eq!((t.prompt_tokens + t.cached_tokens) as usize, engine().tokenize(PROMPT, true).unwrap().len());
     assert!(t.prompt_tokens > 0, "the first run of a new prompt evaluates some of it");
     assert!(t.prefill_tok_s > 0.0 && t.decode_tok_s > 0.0 && t.time_to_first_token_s > 0.0);
 }
