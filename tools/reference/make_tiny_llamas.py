@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family, Mistral, Qwen 2/3 (dense and MoE), Gemma 3 and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family, Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 3 and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -143,6 +143,23 @@ VARIANTS = {
                       num_attention_heads=4, num_key_value_heads=2, head_dim=16, rope_theta=1000000.0,
                       tie_word_embeddings=False, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
                       norm_topk_prob=True),
+    # Qwen 3 with YaRN (Qwen's long-context setting): frequencies blended between interpolated
+    # and extrapolated over the correction range, cos/sin scaled by 0.1 ln(factor) + 1.
+    "qwen3_yarn": dict(arch="qwen3", hidden_size=64, intermediate_size=80, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, head_dim=32, tie_word_embeddings=True,
+                       rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                        "original_max_position_embeddings": 64}),
+    # Qwen 2 with YaRN and an attention factor the config sets.
+    "qwen2_yarn_attention_factor": dict(arch="qwen2", hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                                        num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=False,
+                                        use_sliding_window=False, sliding_window=4096,
+                                        rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 8.0,
+                                                         "original_max_position_embeddings": 32,
+                                                         "attention_factor": 1.25}),
+    # Llama with linear RoPE scaling (positions divided by the factor).
+    "llama_linear": dict(hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, head_dim=12, tie_word_embeddings=False,
+                         rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0}),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),

@@ -228,7 +228,14 @@ fn inspect(path: Option<PathBuf>, json: bool) -> anyhow::Result<()> {
     );
     println!("context       {} (trained)", show(u("context_length")));
     if let Some(base) = g.arch_value("rope.freq_base").and_then(Value::as_f64) {
-        let scaling = g.arch_value("rope.scaling.type").and_then(Value::as_str).unwrap_or("none");
+        let mut scaling =
+            g.arch_value("rope.scaling.type").and_then(Value::as_str).unwrap_or("none").to_owned();
+        if let Some(f) = g.arch_value("rope.scaling.factor").and_then(Value::as_f64) {
+            scaling += &format!(" ×{f}");
+        }
+        if let Some(n) = g.arch_value("rope.scaling.original_context_length").and_then(Value::as_u64) {
+            scaling += &format!(" of {n}");
+        }
         let rope_freqs = g.tensors.iter().any(|t| t.name == "rope_freqs.weight");
         println!(
             "rope          base {base} · scaling {scaling}{}",

@@ -273,6 +273,19 @@ fn a_nemotron_h_folder_is_imported_inspected_and_run() {
     assert!(run.status.success(), "{}", text(&run.stderr));
 }
 
+/// A Qwen 3 folder with YaRN imports with its scaling, which `models inspect` shows.
+#[test]
+fn a_yarn_folder_is_imported_and_its_scaling_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("q.gguf");
+    let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../sage-llm/tests/fixtures/tiny/qwen3_yarn");
+    let import = sage(&["models", "import", folder, "--out", out.to_str().unwrap()], None);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    let s = text(&sage(&["models", "inspect", out.to_str().unwrap()], None).stdout);
+    assert!(s.contains("rope          base 10000 · scaling yarn ×4 of 64"), "{s}");
+    assert!(s.contains("context       256 (trained)"), "{s}");
+}
+
 /// A scenario written by one of `scenarios/`' generators, in a temporary folder that goes with
 /// the returned guard.
 fn generated(script: &str, arg: &str) -> (tempfile::TempDir, String) {

@@ -4,7 +4,7 @@
 //! language model of a multimodal Gemma 3, without its vision tower), or Nemotron-H's hybrid of
 //! Mamba-2 and attention ([`nemotron_h`]) turned into a GGUF that
 //! llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling`
-//! (written as llama.cpp's `rope_freqs`), Gemma 3's linear scaling, tied or untied embeddings,
+//! (written as llama.cpp's `rope_freqs`), linear and YaRN RoPE scaling, tied or untied embeddings,
 //! biases where the family has them, per-head Q/K norms, Gemma's post-norms and local layers
 //! ([`gemma`]), the BPE tokenizer (byte-level with its split rule, or SentencePiece's;
 //! [`tokenizer`]) and the chat template.
@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::gguf::writer::{GgufWriter, TensorDecl};
-use crate::llama_arch::{Biases, Experts, Family, Llama3Rope, LlamaShape, GGML_F32};
+use crate::llama_arch::{Biases, Experts, Family, Llama3Rope, LlamaShape, Yarn, GGML_F32};
 
 mod gemma;
 pub mod nemotron_h;
@@ -369,10 +369,17 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
     let (kv, head_dim) = sizes(family, &cfg).map_err(config_err)?;
     let context = trained_context(family, &cfg).map_err(config_err)?;
     let (theta, scaling) = rope(family, &cfg).map_err(config_err)?;
-    let (rope_scaling, rope_linear) = match scaling {
-        RopeScaling::None => (None, None),
-        RopeScaling::Llama3(r) => (Some(r), None),
-        RopeScaling::Linear(f) => (None, Some(f)),
+    let (rope_scaling, rope_linear, rope_yarn) = match scaling {
+        RopeScaling::None => (None, None, None),
+        RopeScaling::Llama3(r) => (Some(r), None, None),
+        RopeScaling::Linear(f) => (None, Some(f), None),
+        RopeScaling::Yarn(y) => (None, None, Some(y)),
+    };
+    // YaRN extends the context to `factor` times the original; HF's configs do not always
+    // raise `max_position_embeddings` with it (Qwen's instructions add only `rope_scaling`).
+    let context = match rope_yarn {
+        Some(y) => context.max(((y.factor * y.original_context as f64).round() as u64).min(MAX_DIMENSION)),
+        None => context,
     };
     let (sliding, final_logit_softcapping) = match family {
         Family::Gemma3 => gemma::extras(&cfg, head_dim).map_err(config_err)?,
@@ -399,6 +406,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
             rope_theta: theta,
             rope_scaling,
             rope_linear,
+            rope_yarn,
             rms_eps: cfg.rms_norm_eps,
             tied_embeddings: cfg.tie_word_embeddings || family == Family::Gemma3,
             sliding,
@@ -489,8 +497,10 @@ enum RopeScaling {
     None,
     /// Llama 3.1's per-frequency factors.
     Llama3(Llama3Rope),
-    /// Positions divided by the factor (Gemma 3 4B and up, global layers only).
+    /// Positions divided by the factor (in Gemma 3 4B and up, on the global layers only).
     Linear(f64),
+    /// YaRN (Qwen's long-context setting).
+    Yarn(Yarn),
 }
 
 /// The RoPE base and scaling of the (global) layers. transformers 5 writes
@@ -522,20 +532,70 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), String> {
                 }),
             ))
         }
-        "linear" if family == Family::Gemma3 => match scaling["factor"].as_f64() {
-            Some(f) if f > 0.0 => Ok((theta, RopeScaling::Linear(f))),
+        "linear" => match scaling["factor"].as_f64() {
+            Some(f) if f > 0.0 && f.is_finite() => Ok((theta, RopeScaling::Linear(f))),
             _ => Err(format!("linear rope scaling needs a positive factor, not {}", scaling["factor"])),
         },
+        "yarn" if family != Family::Gemma3 => {
+            Ok((theta, RopeScaling::Yarn(yarn(&scaling, cfg.max_position_embeddings)?)))
+        }
         other => Err(format!(
-            "rope type {other:?} is not supported for {} (default is{})",
+            "rope type {other:?} is not supported for {} (supported: {})",
             family.gguf_arch(),
             match family {
-                Family::Llama => ", and llama3",
-                Family::Gemma3 => ", and linear",
-                _ => "",
+                Family::Llama => "default, linear, llama3, yarn",
+                Family::Gemma3 => "default, linear",
+                _ => "default, linear, yarn",
             }
         )),
     }
+}
+
+/// YaRN's parameters as HF transformers reads them (`_compute_yarn_parameters`), in the form
+/// llama.cpp applies them. llama.cpp's Llama and Qwen graphs fix β at 32 and 1 and always round
+/// the correction range outwards, so other values are refused rather than run differently.
+fn yarn(scaling: &Json, max_position_embeddings: u64) -> Result<Yarn, String> {
+    let num = |k: &str| scaling[k].as_f64();
+    let original = match &scaling["original_max_position_embeddings"] {
+        Json::Null => max_position_embeddings,
+        v => v.as_u64().filter(|&n| (1..=MAX_DIMENSION).contains(&n)).ok_or_else(|| {
+            format!("yarn's original_max_position_embeddings must be a positive count, not {v}")
+        })?,
+    };
+    let factor = num("factor").unwrap_or(max_position_embeddings as f64 / original as f64);
+    if !(1.0..=1024.0).contains(&factor) {
+        return Err(format!("yarn's factor must lie in 1..=1024, not {}", scaling["factor"]));
+    }
+    // HF reads a missing or zero β as the default.
+    for (key, default) in [("beta_fast", 32.0), ("beta_slow", 1.0)] {
+        match num(key) {
+            None => {}
+            Some(b) if b == 0.0 || b == default => {}
+            Some(b) => return Err(format!("yarn's {key} {b} is not supported (llama.cpp uses {default})")),
+        }
+    }
+    if scaling["truncate"] == Json::Bool(false) {
+        return Err(
+            "yarn with truncate false is not supported (llama.cpp rounds the correction range)".into()
+        );
+    }
+    let mscale = |scale: f64, m: f64| if scale <= 1.0 { 1.0 } else { 0.1 * m * scale.ln() + 1.0 };
+    let attention = match (num("attention_factor"), num("mscale"), num("mscale_all_dim")) {
+        (Some(a), _, _) if a > 0.0 && a.is_finite() => a,
+        (Some(_), _, _) => {
+            return Err(format!(
+                "yarn's attention_factor must be positive, not {}",
+                scaling["attention_factor"]
+            ))
+        }
+        (None, Some(m), Some(all)) if m != 0.0 && all != 0.0 => mscale(factor, m) / mscale(factor, all),
+        _ => mscale(factor, 1.0),
+    };
+    if !attention.is_finite() || attention <= 0.0 {
+        return Err(format!("yarn's attention scaling comes to {attention}, not a positive number"));
+    }
+    // llama.cpp scales by 0.1 ln(factor) + 1 itself, times the file's attn_factor.
+    Ok(Yarn { factor, original_context: original, attn_factor: attention / mscale(factor, 1.0) })
 }
 
 /// Reorder the rows of a Q or K projection from HF's rotate-half layout to the interleaved

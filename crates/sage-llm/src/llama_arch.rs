@@ -25,6 +25,21 @@ pub struct Llama3Rope {
     pub original_max_position_embeddings: f64,
 }
 
+/// YaRN RoPE scaling (`rope_type: yarn`, Qwen's long-context setting): each frequency blended
+/// between interpolated (divided by `factor`) and kept, over the correction range llama.cpp and
+/// HF both derive from `original_context` with β 32 and 1; cos and sin scaled by
+/// `0.1 ln(factor) + 1`, times `attn_factor`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Yarn {
+    /// Scale factor.
+    pub factor: f64,
+    /// Context length before scaling.
+    pub original_context: u64,
+    /// What the attention scaling is beyond YaRN's own `0.1 ln(factor) + 1` (1 unless the config
+    /// sets `attention_factor` or DeepSeek's `mscale`s).
+    pub attn_factor: f64,
+}
+
 /// Which of the block's variants a model is: llama.cpp's architecture name and what it adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -130,9 +145,12 @@ pub struct LlamaShape {
     pub rope_theta: f64,
     /// Llama 3.1 RoPE scaling.
     pub rope_scaling: Option<Llama3Rope>,
-    /// Linear RoPE scaling of the global layers (Gemma 3 4B and up): positions divided by it.
+    /// Linear RoPE scaling (of the global layers, in Gemma 3 4B and up): positions divided by it.
     #[serde(default)]
     pub rope_linear: Option<f64>,
+    /// YaRN RoPE scaling.
+    #[serde(default)]
+    pub rope_yarn: Option<Yarn>,
     /// RMSNorm epsilon.
     pub rms_eps: f64,
     /// Output head shares the embedding.
@@ -189,6 +207,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
                 rope_linear: None,
+                rope_yarn: None,
                 experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
@@ -210,6 +229,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l32,
                 rope_linear: None,
+                rope_yarn: None,
                 experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
@@ -231,6 +251,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l32,
                 rope_linear: None,
+                rope_yarn: None,
                 experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: true,
@@ -252,6 +273,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
                 rope_linear: None,
+                rope_yarn: None,
                 experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
@@ -273,6 +295,7 @@ impl LlamaShape {
                 rope_theta: 500_000.0,
                 rope_scaling: l31,
                 rope_linear: None,
+                rope_yarn: None,
                 experts: None,
                 rms_eps: 1e-5,
                 tied_embeddings: false,
@@ -368,6 +391,17 @@ impl LlamaShape {
         if let Some(f) = self.rope_linear {
             w.meta(&key("rope.scaling.type"), MetaValue::Str("linear".into()))
                 .meta(&key("rope.scaling.factor"), MetaValue::F32(f as f32));
+        }
+        if let Some(y) = self.rope_yarn {
+            w.meta(&key("rope.scaling.type"), MetaValue::Str("yarn".into()))
+                .meta(&key("rope.scaling.factor"), MetaValue::F32(y.factor as f32))
+                .meta(
+                    &key("rope.scaling.original_context_length"),
+                    MetaValue::U32(y.original_context as u32),
+                );
+            if y.attn_factor != 1.0 {
+                w.meta(&key("rope.scaling.attn_factor"), MetaValue::F32(y.attn_factor as f32));
+            }
         }
         if let Some(cap) = self.final_logit_softcapping {
             w.meta(&key("final_logit_softcapping"), MetaValue::F32(cap as f32));

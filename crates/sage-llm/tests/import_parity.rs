@@ -333,6 +333,119 @@ fn qwen3_s_mixture_of_experts_matches_hf() {
     }
 }
 
+/// The RoPE scaling in the GGUF a folder imports to.
+#[derive(Debug, PartialEq)]
+struct Scaling {
+    kind: Option<String>,
+    factor: Option<f64>,
+    original: Option<u64>,
+    attn_factor: Option<f64>,
+    context: Option<u64>,
+}
+
+fn scaling_of(dir: &Path, arch: &str) -> Scaling {
+    let (_dir, tmp) = folder();
+    let out = tmp("scaled.gguf");
+    import(dir, &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    let key = |k: &str| g.get(&format!("{arch}.{k}")).cloned();
+    Scaling {
+        kind: key("rope.scaling.type").and_then(|v| v.as_str().map(str::to_owned)),
+        factor: key("rope.scaling.factor").and_then(|v| v.as_f64()),
+        original: key("rope.scaling.original_context_length").and_then(|v| v.as_u64()),
+        attn_factor: key("rope.scaling.attn_factor").and_then(|v| v.as_f64()),
+        context: key("context_length").and_then(|v| v.as_u64()),
+    }
+}
+
+/// YaRN ×`factor` of `original` written as it should be, reaching `context`.
+fn yarn(factor: f64, original: u64, context: u64) -> Scaling {
+    Scaling {
+        kind: Some("yarn".into()),
+        factor: Some(factor),
+        original: Some(original),
+        attn_factor: None,
+        context: Some(context),
+    }
+}
+
+#[test]
+fn qwen3_s_yarn_matches_hf() {
+    // Factor 4 over an original context of 64: frequencies blended over the correction range,
+    // cos and sin scaled by 0.1 ln 4 + 1.
+    assert!(parity("qwen3_yarn") <= 1e-3);
+    let fixture = fixtures().join("qwen3_yarn");
+    // The context YaRN reaches: 4 × 64 = 256, the config's max_position_embeddings here.
+    assert_eq!(scaling_of(&fixture, "qwen3"), yarn(4.0, 64, 256));
+    // The scaling counts: the same folder without it is far from HF.
+    let (_copy, plain) = altered("qwen3_yarn", |v| {
+        v["rope_parameters"] = serde_json::json!({"rope_type": "default", "rope_theta": 10000.0});
+    });
+    let off = parity_of("qwen3_yarn", &plain);
+    assert!(off > 1e-2, "without the scaling: {off}");
+    // A config that adds YaRN without raising max_position_embeddings (as Qwen's instructions
+    // do) is given the context YaRN reaches; transformers 4's `rope_scaling` is read the same.
+    let (_copy, old) = altered("qwen3_yarn", |v| {
+        v["max_position_embeddings"] = serde_json::json!(64);
+        v["rope_theta"] = serde_json::json!(10000.0);
+        v["rope_scaling"] =
+            serde_json::json!({"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64});
+        v.as_object_mut().unwrap().remove("rope_parameters");
+    });
+    assert_eq!(scaling_of(&old, "qwen3"), yarn(4.0, 64, 256));
+    // What llama.cpp's YaRN does not compute is refused by name, never run differently.
+    let (_dir, tmp) = folder();
+    for (key, value, says) in [
+        ("beta_fast", serde_json::json!(16.0), "beta_fast"),
+        ("truncate", serde_json::json!(false), "truncate"),
+        ("factor", serde_json::json!(0.5), "factor"),
+        ("original_max_position_embeddings", serde_json::json!(-3), "original_max_position_embeddings"),
+    ] {
+        let (_copy, dir) = altered("qwen3_yarn", |v| v["rope_parameters"][key] = value.clone());
+        let e = import(&dir, &tmp("refused.gguf")).unwrap_err();
+        assert!(matches!(e, ImportError::Config { .. }) && e.to_string().contains(says), "{key}: {e}");
+    }
+}
+
+#[test]
+fn qwen2_s_yarn_with_its_own_attention_factor_matches_hf() {
+    // Factor 8 over 32 with attention_factor 1.25 set: llama.cpp's own 0.1 ln 8 + 1 times
+    // the file's attn_factor must come to HF's 1.25.
+    assert!(parity("qwen2_yarn_attention_factor") <= 1e-3);
+    let mut written = scaling_of(&fixtures().join("qwen2_yarn_attention_factor"), "qwen2");
+    let attn = written.attn_factor.take().unwrap();
+    assert_eq!(written, yarn(8.0, 32, 256));
+    let expected = 1.25 / (0.1 * 8f64.ln() + 1.0);
+    assert!((attn - expected).abs() < 1e-6, "{attn} against {expected}");
+    // Without the attention factor (YaRN's own scaling alone) it is far from HF.
+    let (_copy, dir) = altered("qwen2_yarn_attention_factor", |v| {
+        v["rope_parameters"].as_object_mut().unwrap().remove("attention_factor");
+    });
+    let off = parity_of("qwen2_yarn_attention_factor", &dir);
+    assert!(off > 1e-2, "without the attention factor: {off}");
+}
+
+#[test]
+fn llama_s_linear_rope_scaling_matches_hf() {
+    assert!(parity("llama_linear") <= 1e-3);
+    let fixture = fixtures().join("llama_linear");
+    let linear = Scaling { kind: Some("linear".into()), original: None, ..yarn(4.0, 0, 256) };
+    assert_eq!(scaling_of(&fixture, "llama"), linear);
+    let (_copy, plain) = altered("llama_linear", |v| {
+        v["rope_parameters"] = serde_json::json!({"rope_type": "default", "rope_theta": 10000.0});
+    });
+    let off = parity_of("llama_linear", &plain);
+    assert!(off > 1e-2, "without the scaling: {off}");
+    // A rope type no graph here computes is refused by name.
+    let (_copy, dir) = altered("llama_linear", |v| v["rope_parameters"]["rope_type"] = "longrope".into());
+    let (_dir, tmp) = folder();
+    let e = import(&dir, &tmp("refused.gguf")).unwrap_err();
+    assert!(
+        e.to_string().contains("longrope") && e.to_string().contains("supported: default, linear"),
+        "{e}"
+    );
+}
+
 #[test]
 fn qwen_s_split_rule_tokenizes_as_hf_does() {
     for name in ["qwen2_bias_gqa", "qwen3_qknorm_headdim"] {
