@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family, Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 3 and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family, Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3 and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
+from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
                           Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, SiglipVisionConfig)
 
@@ -160,6 +160,12 @@ VARIANTS = {
     "llama_linear": dict(hidden_size=48, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                          num_key_value_heads=2, head_dim=12, tie_word_embeddings=False,
                          rope_parameters={"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0}),
+    # Gemma 2: every other layer local (a window of 16 of the test's 40 tokens), post-norms, GELU,
+    # attention and final logits soft-capped (caps small enough to bite on random weights).
+    "gemma2_softcaps": dict(arch="gemma2", tokenizer="spm", hidden_size=48, intermediate_size=64,
+                            num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                            query_pre_attn_scalar=16, sliding_window=16, attn_logit_softcapping=5.0,
+                            final_logit_softcapping=3.0),
 }
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
@@ -167,6 +173,7 @@ CLASSES = {
     "qwen2": (Qwen2Config, Qwen2ForCausalLM),
     "qwen3": (Qwen3Config, Qwen3ForCausalLM),
     "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM),
+    "gemma2": (Gemma2Config, Gemma2ForCausalLM),
     "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
     "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
     "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),
@@ -276,6 +283,9 @@ def main():
                                         num_attention_heads=2, image_size=28, patch_size=14)
             cfg = Gemma3Config(text_config=cfg, vision_config=vision, mm_tokens_per_image=4,
                                boi_token_index=boi, eoi_token_index=eoi, image_token_index=image)
+        if arch == "gemma2":
+            # HF applies Gemma 2's attention soft cap only in its eager attention.
+            cfg._attn_implementation = "eager"
         # Drawn for every variant, written only for the ones asked for, so that each variant's
         # weights do not depend on which were asked for.
         model = model_cls(cfg).to(torch.float32).eval()

@@ -1,6 +1,6 @@
 //! `sage models import DIR`: an HF safetensors folder (`config.json`, `tokenizer.json`,
 //! `tokenizer_config.json`, `*.safetensors`; F32, F16 or BF16) of the Llama family (Llama 2/3.x,
-//! Nemotron Nano, Mistral), of Qwen 2/2.5, Qwen 3 and its mixture of experts, Gemma 3's text model (alone, or the
+//! Nemotron Nano, Mistral), of Qwen 2/2.5, Qwen 3 and its mixture of experts, Gemma 2, Gemma 3's text model (alone, or the
 //! language model of a multimodal Gemma 3, without its vision tower), or Nemotron-H's hybrid of
 //! Mamba-2 and attention ([`nemotron_h`]) turned into a GGUF that
 //! llama.cpp runs, in Rust: GQA, `head_dim` different from hidden/heads, Llama 3.1 `rope_scaling`
@@ -121,16 +121,16 @@ struct Config {
     rope_parameters: Option<Json>,
     #[serde(default = "default_eps")]
     rms_norm_eps: f64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_false")]
     tie_word_embeddings: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_false")]
     attention_bias: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_false")]
     mlp_bias: bool,
     /// Mistral's attention window (null: none).
     sliding_window: Option<Json>,
     /// Qwen's switch for its windowed layers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_false")]
     use_sliding_window: bool,
     name_or_path: Option<String>,
     /// Fallbacks where tokenizer_config.json names no BOS or EOS token (an id, or a list).
@@ -148,7 +148,7 @@ struct Config {
     hidden_activation: Option<String>,
     attn_logit_softcapping: Option<Json>,
     final_logit_softcapping: Option<Json>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_is_false")]
     use_bidirectional_attention: bool,
     /// Qwen 3's mixture of experts (`num_experts` as published, `num_local_experts` as
     /// transformers 5 writes it).
@@ -165,6 +165,11 @@ struct Config {
 fn default_ctx() -> u64 {
     4096
 }
+/// A switch written `null` (transformers 5 writes some so) is off.
+fn null_is_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
 fn default_eps() -> f64 {
     1e-5
 }
@@ -329,6 +334,10 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
         )),
         // The multimodal models (4B and up): their language model; the vision tower is left out.
         "Gemma3ForCausalLM" | "Gemma3ForConditionalGeneration" => Ok((Family::Gemma3, Biases::default())),
+        "Gemma2ForCausalLM" if cfg.attention_bias => Err(Some(
+            "Gemma2 with attention_bias is not supported (llama.cpp's Gemma 2 has no biases)".into(),
+        )),
+        "Gemma2ForCausalLM" => Ok((Family::Gemma2, Biases::default())),
         _ => Err(None),
     }
 }
@@ -381,9 +390,11 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
         Some(y) => context.max(((y.factor * y.original_context as f64).round() as u64).min(MAX_DIMENSION)),
         None => context,
     };
-    let (sliding, final_logit_softcapping) = match family {
-        Family::Gemma3 => gemma::extras(&cfg, head_dim).map_err(config_err)?,
-        _ => (None, None),
+    let gemma = match family {
+        Family::Gemma2 | Family::Gemma3 => {
+            gemma::extras(family, &cfg, head_dim, theta).map_err(config_err)?
+        }
+        _ => gemma::Extras::default(),
     };
     let experts = experts_of(family, &cfg).map_err(config_err)?;
     let name = cfg
@@ -408,9 +419,10 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
             rope_linear,
             rope_yarn,
             rms_eps: cfg.rms_norm_eps,
-            tied_embeddings: cfg.tie_word_embeddings || family == Family::Gemma3,
-            sliding,
-            final_logit_softcapping,
+            tied_embeddings: cfg.tie_word_embeddings || family.gemma_norms(),
+            sliding: gemma.sliding,
+            final_logit_softcapping: gemma.final_cap,
+            attn_logit_softcapping: gemma.attn_cap,
             experts,
         },
         cfg,
@@ -532,11 +544,11 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), String> {
                 }),
             ))
         }
-        "linear" => match scaling["factor"].as_f64() {
+        "linear" if family != Family::Gemma2 => match scaling["factor"].as_f64() {
             Some(f) if f > 0.0 && f.is_finite() => Ok((theta, RopeScaling::Linear(f))),
             _ => Err(format!("linear rope scaling needs a positive factor, not {}", scaling["factor"])),
         },
-        "yarn" if family != Family::Gemma3 => {
+        "yarn" if !family.gemma_norms() => {
             Ok((theta, RopeScaling::Yarn(yarn(&scaling, cfg.max_position_embeddings)?)))
         }
         other => Err(format!(
@@ -545,6 +557,7 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), String> {
             match family {
                 Family::Llama => "default, linear, llama3, yarn",
                 Family::Gemma3 => "default, linear",
+                Family::Gemma2 => "default",
                 _ => "default, linear, yarn",
             }
         )),

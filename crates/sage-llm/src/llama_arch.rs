@@ -58,6 +58,9 @@ pub enum Family {
     /// GELU, embeddings scaled by √hidden, local layers with a sliding window and their own RoPE
     /// base; HF stores each norm's weight less one.
     Gemma3,
+    /// Gemma 2 (`gemma2`): Gemma 3's block without Q/K norms, every other layer local (the same
+    /// RoPE base), attention logits and final logits soft-capped.
+    Gemma2,
 }
 
 impl Family {
@@ -69,6 +72,7 @@ impl Family {
             Family::Qwen3 => "qwen3",
             Family::Qwen3Moe => "qwen3moe",
             Family::Gemma3 => "gemma3",
+            Family::Gemma2 => "gemma2",
         }
     }
 
@@ -88,7 +92,7 @@ impl Family {
     /// Whether the attention's and the MLP's outputs are normed before they join the residual
     /// (`attn_post_norm`, `ffn_post_norm`), and HF's norm weights are stored less one.
     pub fn gemma_norms(self) -> bool {
-        self == Family::Gemma3
+        matches!(self, Family::Gemma2 | Family::Gemma3)
     }
 }
 
@@ -161,6 +165,9 @@ pub struct LlamaShape {
     /// `tanh` soft cap of the final logits.
     #[serde(default)]
     pub final_logit_softcapping: Option<f64>,
+    /// `tanh` soft cap of the attention logits (Gemma 2).
+    #[serde(default)]
+    pub attn_logit_softcapping: Option<f64>,
     /// A mixture of experts in every layer instead of one MLP.
     #[serde(default)]
     pub experts: Option<Experts>,
@@ -213,6 +220,7 @@ impl LlamaShape {
                 tied_embeddings: false,
                 sliding: None,
                 final_logit_softcapping: None,
+                attn_logit_softcapping: None,
             },
             "llama-3.2-1b" => Self {
                 family: Family::Llama,
@@ -235,6 +243,7 @@ impl LlamaShape {
                 tied_embeddings: true,
                 sliding: None,
                 final_logit_softcapping: None,
+                attn_logit_softcapping: None,
             },
             "llama-3.2-3b" => Self {
                 family: Family::Llama,
@@ -257,6 +266,7 @@ impl LlamaShape {
                 tied_embeddings: true,
                 sliding: None,
                 final_logit_softcapping: None,
+                attn_logit_softcapping: None,
             },
             "llama-3.1-8b" => Self {
                 family: Family::Llama,
@@ -279,6 +289,7 @@ impl LlamaShape {
                 tied_embeddings: false,
                 sliding: None,
                 final_logit_softcapping: None,
+                attn_logit_softcapping: None,
             },
             "tiny" => Self {
                 family: Family::Llama,
@@ -301,6 +312,7 @@ impl LlamaShape {
                 tied_embeddings: false,
                 sliding: None,
                 final_logit_softcapping: None,
+                attn_logit_softcapping: None,
             },
             _ => return None,
         })
@@ -405,6 +417,9 @@ impl LlamaShape {
         }
         if let Some(cap) = self.final_logit_softcapping {
             w.meta(&key("final_logit_softcapping"), MetaValue::F32(cap as f32));
+        }
+        if let Some(cap) = self.attn_logit_softcapping {
+            w.meta(&key("attn_logit_softcapping"), MetaValue::F32(cap as f32));
         }
         if let Some(e) = self.experts {
             w.meta(&key("expert_count"), MetaValue::U32(e.count as u32))

@@ -217,6 +217,35 @@ fn gemma3_s_text_model_inside_a_multimodal_folder_matches_hf() {
 }
 
 #[test]
+fn gemma2_s_local_layers_and_soft_caps_match_hf() {
+    // Every other layer local (a window of 16 of the 40 tokens), attention logits capped at 5
+    // and final logits at 3, norms after attention and the MLP, GELU.
+    assert!(parity("gemma2_softcaps") <= GEMMA_TOLERANCE);
+    let (_dir, tmp) = folder();
+    let out = tmp("g2.gguf");
+    import(&fixtures().join("gemma2_softcaps"), &out).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(&out).unwrap();
+    assert_eq!(g.architecture(), Some("gemma2"));
+    assert_eq!(g.get("gemma2.attn_logit_softcapping").and_then(|v| v.as_f64()), Some(5.0));
+    assert_eq!(g.get("gemma2.final_logit_softcapping").and_then(|v| v.as_f64()), Some(3.0));
+    assert_eq!(g.get("gemma2.attention.sliding_window").and_then(|v| v.as_u64()), Some(16));
+    // Each part counts: without the attention cap, the final cap or the window, far from HF.
+    for (what, edit) in [
+        ("attention cap", serde_json::json!({"attn_logit_softcapping": null})),
+        ("final cap", serde_json::json!({"final_logit_softcapping": null})),
+        ("window", serde_json::json!({"layer_types": vec!["full_attention"; 4]})),
+    ] {
+        let (_copy, dir) = altered("gemma2_softcaps", |v| {
+            for (k, x) in edit.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+        });
+        let off = parity_of("gemma2_softcaps", &dir);
+        assert!(off > 10.0 * GEMMA_TOLERANCE, "without the {what}: {off}");
+    }
+}
+
+#[test]
 fn nemotron_h_s_mamba_attention_and_mlp_layers_match_hf() {
     // Mamba-2 layers (4 heads, 2 groups of B and C, a state of 16, a convolution of 4), attention
     // without positional encoding, squared-ReLU MLPs: the seed's Nemotron-H family.
