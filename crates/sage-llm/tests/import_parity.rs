@@ -82,6 +82,11 @@ fn altered(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> (tempfile::
 
 /// The largest logit difference between `name`'s HF reference and the folder `dir` imported.
 fn parity_of(name: &str, dir: &Path) -> f32 {
+    parity_with(name, dir, FlashAttention::Off)
+}
+
+/// [`parity_of`] with llama.cpp's flash attention on or off.
+fn parity_with(name: &str, dir: &Path, flash_attention: FlashAttention) -> f32 {
     let (_dir, tmp) = folder();
     let out = tmp(&format!("{name}.gguf"));
     let imported = import(dir, &out).unwrap();
@@ -92,7 +97,7 @@ fn parity_of(name: &str, dir: &Path) -> f32 {
         // Every fixture's reference is 40 tokens; Mistral's window makes 64 its trained context.
         context: Some(64),
         kv_type: KvType::F32,
-        flash_attention: FlashAttention::Off,
+        flash_attention,
         ..EngineConfig::default()
     };
     let e = LlamaEngine::load(&out, Some(name), cfg).unwrap();
@@ -221,6 +226,9 @@ fn gemma2_s_local_layers_and_soft_caps_match_hf() {
     // Every other layer local (a window of 16 of the 40 tokens), attention logits capped at 5
     // and final logits at 3, norms after attention and the MLP, GELU.
     assert!(parity("gemma2_softcaps") <= GEMMA_TOLERANCE);
+    // Flash attention caps the logits in its own kernel.
+    let flash = parity_with("gemma2_softcaps", &fixtures().join("gemma2_softcaps"), FlashAttention::On);
+    assert!(flash <= GEMMA_TOLERANCE, "with flash attention: {flash}");
     let (_dir, tmp) = folder();
     let out = tmp("g2.gguf");
     import(&fixtures().join("gemma2_softcaps"), &out).unwrap();
