@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family, Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3 and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3 and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, MistralConfig,
+from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, LlamaModel, MistralConfig,
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
                           Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, SiglipVisionConfig)
 
@@ -166,7 +166,16 @@ VARIANTS = {
                             num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                             query_pre_attn_scalar=16, sliding_window=16, attn_logit_softcapping=5.0,
                             final_logit_softcapping=3.0),
+    # NVIDIA's Llama-Nemotron embedding models' kind (LlamaBidirectionalModel): the Llama block
+    # attending both ways, no LM head, tensors at the top, the mean of the last hidden states.
+    "llama_bidirectional_embed": dict(arch="llama_embed", hidden_size=48, intermediate_size=64,
+                                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                      head_dim=12, rope_theta=500000.0, tie_word_embeddings=False),
 }
+# Texts whose embeddings the embedding fixture records.
+EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
+               "URGENT: a person is in the corridor, stop the robot now!",
+               "Battery status nominal, all systems normal."]
 CLASSES = {
     "llama": (LlamaConfig, LlamaForCausalLM),
     "mistral": (MistralConfig, MistralForCausalLM),
@@ -174,6 +183,7 @@ CLASSES = {
     "qwen3": (Qwen3Config, Qwen3ForCausalLM),
     "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM),
     "gemma2": (Gemma2Config, Gemma2ForCausalLM),
+    "llama_embed": (LlamaConfig, LlamaModel),
     "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
     "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
     "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),
@@ -245,6 +255,38 @@ def spm_tokenizer():
     return tok
 
 
+def write_embedding_reference(d, model, tok, bos):
+    """The embedding fixture: config.json as NVIDIA's embedding models publish it, and for each
+    of EMBED_TEXTS its ids (BOS first) and the unit mean of its last hidden states with every
+    token attending to every other (a 4-D mask of zeros; no layer causal)."""
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["architectures"] = ["LlamaBidirectionalModel"]
+    cfg["model_type"] = "llama_bidirec"
+    cfg["pooling"] = "avg"
+    (d / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    texts = []
+    for text in EMBED_TEXTS:
+        ids = [bos] + tok.encode(text, add_special_tokens=False).ids
+        # The same model read causally (as a language model reads), to show the test that the
+        # direction matters.
+        for layer in model.layers:
+            layer.self_attn.is_causal = True
+        with torch.no_grad():
+            causal = model(torch.tensor([ids])).last_hidden_state[0].mean(dim=0)
+        for layer in model.layers:
+            layer.self_attn.is_causal = False
+        mask = torch.zeros(1, 1, len(ids), len(ids))
+        with torch.no_grad():
+            hidden = model(torch.tensor([ids]), attention_mask=mask).last_hidden_state[0]
+        mean = hidden.mean(dim=0)
+        mean = mean / mean.norm()
+        texts.append({"text": text, "ids": ids, "embedding": [round(float(x), 7) for x in mean],
+                      "causal_embedding": [round(float(x), 7) for x in causal / causal.norm()]})
+    reference = {"transformers": transformers.__version__, "torch": torch.__version__, "dtype": "float32",
+                 "texts": texts}
+    (d / "reference.json").write_text(json.dumps(reference) + "\n")
+
+
 def main():
     torch.manual_seed(0)
     only = set(sys.argv[1:])
@@ -311,6 +353,10 @@ def main():
         fast.save_pretrained(d)
         model.save_pretrained(d, safe_serialization=True)
         first = [] if qwen else [bos]
+        if arch == "llama_embed":
+            write_embedding_reference(d, model, tok, bos)
+            print(name, "vocab", tok.get_vocab_size(), "texts", len(EMBED_TEXTS))
+            continue
         ids = (first + tok.encode(CORPUS[0] + " " + CORPUS[2], add_special_tokens=False).ids)[:40]
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0]

@@ -126,6 +126,12 @@ pub enum GenerateError {
         /// What.
         message: String,
     },
+    /// The model is an embedding model: it embeds and does not generate.
+    #[error("model {model} is an embedding model: it serves embeddings, not generation")]
+    EmbeddingOnly {
+        /// Model id.
+        model: String,
+    },
     /// The prompt is empty.
     #[error("model {model}: the prompt is empty")]
     EmptyPrompt {

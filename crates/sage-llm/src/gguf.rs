@@ -121,6 +121,13 @@ impl Value {
             _ => None,
         }
     }
+    /// As a boolean, if it is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            Value::Bool(x) => Some(x),
+            _ => None,
+        }
+    }
     /// As a string, if it is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::gguf::writer::{GgufWriter, TensorDecl};
-use crate::llama_arch::{Biases, Experts, Family, Llama3Rope, LlamaShape, Yarn, GGML_F32};
+use crate::llama_arch::{Biases, Experts, Family, Llama3Rope, LlamaShape, Pooling, Yarn, GGML_F32};
 
 mod gemma;
 pub mod nemotron_h;
@@ -157,6 +157,8 @@ struct Config {
     num_experts_per_tok: Option<u64>,
     moe_intermediate_size: Option<u64>,
     norm_topk_prob: Option<bool>,
+    /// An embedding model's pooling (`LlamaBidirectionalModel`).
+    pooling: Option<String>,
     decoder_sparse_step: Option<u64>,
     #[serde(default)]
     mlp_only_layers: Vec<u64>,
@@ -315,7 +317,9 @@ const MAX_DIMENSION: u64 = 1 << 22;
 fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String>> {
     match arch {
         // HF's Llama and Mistral put `attention_bias` on Q, K, V and O, `mlp_bias` on the MLP.
-        "LlamaForCausalLM" | "MistralForCausalLM" => Ok((
+        // NVIDIA's Llama-Nemotron embedding models (`llama_bidirec`): the Llama block attending
+        // both ways, no LM head; the pooling is read apart (`pooling_of`).
+        "LlamaForCausalLM" | "MistralForCausalLM" | "LlamaBidirectionalModel" => Ok((
             Family::Llama,
             Biases { qkv: cfg.attention_bias, out: cfg.attention_bias, mlp: cfg.mlp_bias },
         )),
@@ -397,6 +401,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
         _ => gemma::Extras::default(),
     };
     let experts = experts_of(family, &cfg).map_err(config_err)?;
+    let pooling = pooling_of(&arch, &cfg).map_err(config_err)?;
     let name = cfg
         .name_or_path
         .clone()
@@ -419,14 +424,30 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
             rope_linear,
             rope_yarn,
             rms_eps: cfg.rms_norm_eps,
-            tied_embeddings: cfg.tie_word_embeddings || family.gemma_norms(),
+            // An embedding model has no LM head to write.
+            tied_embeddings: cfg.tie_word_embeddings || family.gemma_norms() || pooling.is_some(),
             sliding: gemma.sliding,
             final_logit_softcapping: gemma.final_cap,
             attn_logit_softcapping: gemma.attn_cap,
+            pooling,
             experts,
         },
         cfg,
     ))
+}
+
+/// An embedding model's pooling (`LlamaBidirectionalModel`'s `pooling`: `avg` by default, as
+/// NVIDIA's code reads it); none for a language model.
+fn pooling_of(arch: &str, cfg: &Config) -> Result<Option<Pooling>, String> {
+    if arch != "LlamaBidirectionalModel" {
+        return Ok(None);
+    }
+    match cfg.pooling.as_deref().unwrap_or("avg") {
+        "avg" | "mean" => Ok(Some(Pooling::Mean)),
+        "cls" => Ok(Some(Pooling::Cls)),
+        "last" => Ok(Some(Pooling::Last)),
+        other => Err(format!("pooling {other:?} is not supported (avg, mean, cls and last are)")),
+    }
 }
 
 /// The key/value heads and the head size, after checking every size: positive, within
@@ -736,8 +757,8 @@ fn plan_tensors(
 ) -> Result<Vec<Planned>, ImportError> {
     // The language model's tensors are `model.*`, or within a multimodal model
     // `language_model.model.*` (as published) or `model.language_model.*` (as transformers 5
-    // saves it).
-    let prefix = ["model.", "language_model.model.", "model.language_model."]
+    // saves it), or at the top (a bare model saved without a head, as embedding models are).
+    let prefix = ["model.", "language_model.model.", "model.language_model.", ""]
         .into_iter()
         .find(|p| st.contains_key(&format!("{p}embed_tokens.weight")))
         .unwrap_or("model.");

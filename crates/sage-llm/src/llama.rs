@@ -276,13 +276,22 @@ impl LlamaEngine {
             load_s: 0.0,
             resident_bytes: 0,
             weights: None,
+            embedding_only: gguf.get(&format!("{arch}.attention.causal")).and_then(Value::as_bool)
+                == Some(false),
         };
         let n_swa = meta_u32(&gguf, "attention.sliding_window");
         let plan = LoadPlan::for_file(&gguf, config.load, config.gpu_layers);
         tracing::debug!(model = %id, "{}", plan.reason());
         info.weights = Some(plan.reason());
         // The worker gets the decision, not the policy.
-        let config = EngineConfig { load: if plan.mmap { LoadMode::Mmap } else { LoadMode::Read }, ..config };
+        let mut config =
+            EngineConfig { load: if plan.mmap { LoadMode::Mmap } else { LoadMode::Read }, ..config };
+        if info.embedding_only {
+            // It never generates: the generation context is kept to its least (its embeddings
+            // have a context of their own), not a window per sequence it would never fill.
+            config.context = Some(64.min(info.train_context.max(16)));
+            config.parallel = 1;
+        }
         drop(gguf);
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let (jobs_tx, jobs_rx) = mpsc::channel();
@@ -364,6 +373,9 @@ impl LanguageModel for LlamaEngine {
     }
 
     fn open_session(&self, context: Option<u32>) -> Result<(SessionId, u32), GenerateError> {
+        if self.info.embedding_only {
+            return Err(GenerateError::EmbeddingOnly { model: self.info.id.clone() });
+        }
         let (tx, rx) = mpsc::sync_channel(1);
         self.send(Job::Open { context, reply: tx })?;
         rx.recv().map_err(|_| GenerateError::EngineGone { model: self.info.id.clone() })?

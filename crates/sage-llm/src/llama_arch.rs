@@ -40,6 +40,30 @@ pub struct Yarn {
     pub attn_factor: f64,
 }
 
+/// How an embedding model pools its last hidden states into one vector (llama.cpp's
+/// `pooling_type`): its attention then sees the whole text both ways, and it has no LM head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The mean over the tokens (NVIDIA's Llama-Nemotron embedding models: `pooling: avg`).
+    Mean,
+    /// The first token's.
+    Cls,
+    /// The last token's.
+    Last,
+}
+
+impl Pooling {
+    /// llama.cpp's `llama_pooling_type`.
+    pub fn gguf_id(self) -> u32 {
+        match self {
+            Pooling::Mean => 1,
+            Pooling::Cls => 2,
+            Pooling::Last => 3,
+        }
+    }
+}
+
 /// Which of the block's variants a model is: llama.cpp's architecture name and what it adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -168,6 +192,9 @@ pub struct LlamaShape {
     /// `tanh` soft cap of the attention logits (Gemma 2).
     #[serde(default)]
     pub attn_logit_softcapping: Option<f64>,
+    /// An embedding model: attention both ways, the hidden states pooled so.
+    #[serde(default)]
+    pub pooling: Option<Pooling>,
     /// A mixture of experts in every layer instead of one MLP.
     #[serde(default)]
     pub experts: Option<Experts>,
@@ -221,6 +248,7 @@ impl LlamaShape {
                 sliding: None,
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
+                pooling: None,
             },
             "llama-3.2-1b" => Self {
                 family: Family::Llama,
@@ -244,6 +272,7 @@ impl LlamaShape {
                 sliding: None,
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
+                pooling: None,
             },
             "llama-3.2-3b" => Self {
                 family: Family::Llama,
@@ -267,6 +296,7 @@ impl LlamaShape {
                 sliding: None,
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
+                pooling: None,
             },
             "llama-3.1-8b" => Self {
                 family: Family::Llama,
@@ -290,6 +320,7 @@ impl LlamaShape {
                 sliding: None,
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
+                pooling: None,
             },
             "tiny" => Self {
                 family: Family::Llama,
@@ -313,6 +344,7 @@ impl LlamaShape {
                 sliding: None,
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
+                pooling: None,
             },
             _ => return None,
         })
@@ -420,6 +452,10 @@ impl LlamaShape {
         }
         if let Some(cap) = self.attn_logit_softcapping {
             w.meta(&key("attn_logit_softcapping"), MetaValue::F32(cap as f32));
+        }
+        if let Some(p) = self.pooling {
+            w.meta(&key("attention.causal"), MetaValue::Bool(false))
+                .meta(&key("pooling_type"), MetaValue::U32(p.gguf_id()));
         }
         if let Some(e) = self.experts {
             w.meta(&key("expert_count"), MetaValue::U32(e.count as u32))

@@ -134,6 +134,7 @@ impl OpenAiModel {
             load_s: started.elapsed().as_secs_f64(),
             resident_bytes: 0,
             weights: None,
+            embedding_only: false,
         };
         Ok(Self {
             info,

@@ -380,4 +380,8 @@ pub struct ModelInfo {
     /// AMX+CPU_REPACK repacks about 87% of the weights (2254 MiB)").
     #[serde(default)]
     pub weights: Option<String>,
+    /// An embedding model (its attention sees the text both ways): it embeds and does not
+    /// generate.
+    #[serde(default)]
+    pub embedding_only: bool,
 }

@@ -253,6 +253,61 @@ fn gemma2_s_local_layers_and_soft_caps_match_hf() {
     }
 }
 
+/// An embedding fixture's texts: ids and HF's unit vectors (both ways, and read causally).
+#[derive(Deserialize)]
+struct EmbedReference {
+    texts: Vec<EmbedText>,
+}
+
+#[derive(Deserialize)]
+struct EmbedText {
+    text: String,
+    ids: Vec<TokenId>,
+    embedding: Vec<f32>,
+    causal_embedding: Vec<f32>,
+}
+
+#[test]
+fn a_llama_nemotron_embedding_model_embeds_as_hf_does_and_does_not_generate() {
+    // NVIDIA's LlamaBidirectionalModel: the Llama block attending both ways, tensors at the top
+    // (no `model.` prefix, no LM head), `pooling: avg`.
+    let name = "llama_bidirectional_embed";
+    let (_dir, g, e) = imported(name);
+    assert_eq!(g.get("llama.attention.causal").and_then(|v| v.as_bool()), Some(false));
+    assert_eq!(g.get("llama.pooling_type").and_then(|v| v.as_u64()), Some(1));
+    assert!(g.tensors.iter().all(|t| t.name != "output.weight"), "an embedding model has no LM head");
+    assert!(e.info().embedding_only);
+    let reference: EmbedReference =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join(name).join("reference.json")).unwrap())
+            .unwrap();
+    let texts: Vec<String> = reference.texts.iter().map(|t| t.text.clone()).collect();
+    let vectors = e.embed(&texts).unwrap();
+    let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    for (t, v) in reference.texts.iter().zip(&vectors) {
+        assert_eq!(e.tokenize(&t.text, true).unwrap(), t.ids, "{}", t.text);
+        let max = v.iter().zip(&t.embedding).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+        eprintln!("{name}: max |Δ| = {max:e} over {} dimensions", v.len());
+        // The embedding context keeps its keys and values in F16: 1e-4 off on unit vectors.
+        assert!(max <= 1e-3 && cos(v, &t.embedding) > 0.99999, "{}: {max}", t.text);
+        // Read causally, as a language model reads, it would be another vector altogether.
+        assert!(cos(v, &t.causal_embedding) < 0.9, "{}", t.text);
+    }
+    // It embeds; it does not generate.
+    assert!(matches!(e.open_session(None), Err(sage_llm::GenerateError::EmbeddingOnly { .. })));
+    // Another pooling is read; an unknown one is refused by name.
+    let (_copy, dir) = altered(name, |v| v["pooling"] = "cls".into());
+    let (_out, tmp) = folder();
+    import(&dir, &tmp("cls.gguf")).unwrap();
+    let cls = sage_llm::gguf::GgufFile::open(tmp("cls.gguf")).unwrap();
+    assert_eq!(cls.get("llama.pooling_type").and_then(|v| v.as_u64()), Some(2));
+    let (_copy, dir) = altered(name, |v| v["pooling"] = "max".into());
+    let err = import(&dir, &tmp("max.gguf")).unwrap_err();
+    assert!(
+        matches!(err, ImportError::Config { .. }) && err.to_string().contains("pooling \"max\""),
+        "{err}"
+    );
+}
+
 #[test]
 fn nemotron_h_s_mamba_attention_and_mlp_layers_match_hf() {
     // Mamba-2 layers (4 heads, 2 groups of B and C, a state of 16, a convolution of 4), attention

@@ -584,7 +584,8 @@ pub fn kernel_config(
         }
     }
     let halt = config.experts.first().map(|e| e.halt).unwrap_or_default();
-    for s in specs {
+    // An embedding model answers no job: it is not an expert (residency still counts its memory).
+    for s in specs.iter().filter(|s| !s.embeds_only()) {
         let (bytes, load_s, _) =
             residency.cost(&s.id).unwrap_or((s.expected_bytes(), s.expected_load_s, false));
         config.experts.push(sage_kernel::ExpertSpec {

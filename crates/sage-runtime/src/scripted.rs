@@ -89,6 +89,7 @@ impl ScriptedModel {
             load_s: script.load_s,
             resident_bytes: script.bytes,
             weights: None,
+            embedding_only: false,
         };
         let seed = script.seed.max(1);
         Self {

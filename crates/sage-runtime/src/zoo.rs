@@ -17,6 +17,13 @@
 //! [model.quality]            # prior quality per situation class, [0, 1]
 //! "text.question" = 0.6
 //! "text.alert" = 0.7
+//!
+//! [[model]]
+//! id = "embedder"            # an embedding model (NVIDIA's Llama-Nemotron embedding kind)
+//! engine = "hf"
+//! path = "llama-nemotron-embed-1b-v2"
+//! role = "embedding"         # serves embeddings (`sage` on /v1/embeddings), never generation;
+//! expected_mib = 2400        # it names no quality, and may not be the first model
 //! ```
 
 use std::collections::BTreeMap;
@@ -72,7 +79,9 @@ pub struct ModelSpec {
     /// How the weights come into memory (default: the command's `--load`).
     #[serde(default)]
     pub load: Option<sage_llm::LoadMode>,
-    /// Prior quality per situation class; the model serves exactly these classes.
+    /// Prior quality per situation class; the model serves exactly these classes (none for an
+    /// embedding model).
+    #[serde(default)]
     pub quality: BTreeMap<String, f64>,
     /// Expected resident memory in MiB, used until a load has been measured.
     pub expected_mib: u64,
@@ -103,7 +112,16 @@ fn default_keep_alive() -> f64 {
     300.0
 }
 
+/// The role of a model that embeds and does not generate.
+pub const EMBEDDING_ROLE: &str = "embedding";
+
 impl ModelSpec {
+    /// Whether it is an embedding model (role [`EMBEDDING_ROLE`]): it serves embeddings and no
+    /// situation class.
+    pub fn embeds_only(&self) -> bool {
+        self.role == EMBEDDING_ROLE
+    }
+
     /// Expected bytes.
     pub fn expected_bytes(&self) -> u64 {
         self.expected_mib << 20
@@ -190,8 +208,21 @@ impl Zoo {
                 }
                 _ => {}
             }
-            if m.quality.is_empty() {
-                return Err(bad(m, "`quality` must name at least one situation class".into()));
+            match (m.embeds_only(), m.quality.is_empty()) {
+                (false, true) => {
+                    return Err(bad(m, "`quality` must name at least one situation class".into()))
+                }
+                (true, false) => {
+                    return Err(bad(m, "an embedding model serves no situation class: leave out `quality`".into()))
+                }
+                (true, true) if i == 0 => {
+                    return Err(bad(
+                        m,
+                        "the first model is the zoo's default for generation: declare the embedding model after it"
+                            .into(),
+                    ))
+                }
+                _ => {}
             }
             if let Some((c, q)) = m.quality.iter().find(|(_, q)| !(0.0..=1.0).contains(*q)) {
                 return Err(bad(m, format!("quality for {c} is {q}, expected [0, 1]")));
@@ -362,13 +393,32 @@ quality = { "text.question" = 0.9 }
         .unwrap_err();
         assert!(e.to_string().contains("model x: parallel 0 is outside 1..=64"), "{e}");
         assert!(Zoo::parse("", "z.toml", Path::new(".")).is_err());
+        // An embedding model names no quality and comes after a model that generates.
+        let embedder =
+            "[[model]]\nid = \"e\"\nengine = \"hf\"\npath = \"f\"\nrole = \"embedding\"\nexpected_mib = 1\n";
+        let z = Zoo::parse(&format!("{ZOO}\n{embedder}"), "z.toml", Path::new(".")).unwrap();
+        let e = z.get("e").unwrap();
+        assert!(e.embeds_only() && e.quality.is_empty());
+        assert!(!z.models[0].embeds_only());
+        for (zoo, says) in [
+            (
+                format!("{embedder}[[model]]\nid = \"g\"\nengine = \"gguf\"\npath = \"p\"\nexpected_mib = 1\nquality = {{ a = 0.5 }}\n"),
+                "model e: the first model is the zoo's default for generation",
+            ),
+            (format!("{ZOO}\n{embedder}quality = {{ a = 0.5 }}\n"), "model e: an embedding model serves no situation class"),
+            ("[[model]]\nid = \"g\"\nengine = \"gguf\"\npath = \"p\"\nexpected_mib = 1\n".into(), "model g: `quality` must name"),
+        ] {
+            let e = Zoo::parse(&zoo, "z.toml", Path::new(".")).unwrap_err();
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 
     #[test]
     fn the_example_zoo_parses() {
         let text = include_str!("../../../docs/zoo.example.toml");
         let z = Zoo::parse(text, "docs/zoo.example.toml", Path::new("docs")).unwrap();
-        assert_eq!(z.models.len(), 3);
+        assert_eq!(z.models.len(), 4);
+        assert!(z.models[3].embeds_only() && !z.models[..3].iter().any(ModelSpec::embeds_only));
         assert_eq!(z.models[0].parallel, Some(8));
         assert_eq!(z.models[1].parallel, None);
         assert_eq!(z.models[1].load, Some(sage_llm::LoadMode::Read));

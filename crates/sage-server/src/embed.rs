@@ -1,5 +1,6 @@
-//! Embeddings for `/v1/embeddings` (OpenAI) and `/api/embed`, `/api/embeddings` (Ollama): a zoo
-//! model's own mean-pooled hidden states, unit length. `sage` means the zoo's first model.
+//! Embeddings for `/v1/embeddings` (OpenAI) and `/api/embed`, `/api/embeddings` (Ollama): an
+//! embedding model's own pooling, or a language model's mean-pooled hidden states, unit length.
+//! `sage` means the zoo's first embedding model (role `embedding`), else its first model.
 
 use std::sync::Arc;
 
@@ -34,7 +35,8 @@ pub(crate) async fn embed(app: &Arc<App>, model: &str, texts: Vec<String>) -> Re
         ));
     }
     let id = if model == "sage" {
-        app.specs.first().map(|s| s.id.clone()).ok_or_else(|| ApiError::unknown_model(model))?
+        let embedder = app.specs.iter().find(|s| s.embeds_only());
+        embedder.or(app.specs.first()).map(|s| s.id.clone()).ok_or_else(|| ApiError::unknown_model(model))?
     } else {
         crate::openai::check_model(app, model)?;
         model.to_string()

@@ -1,7 +1,8 @@
-//! Embeddings from a language model: the mean of its last hidden states over the text's tokens
-//! (llama.cpp's mean pooling), L2-normalised, in a context of its own (created on first use,
-//! one sequence, the text evaluated in one batch) so that the generation context's KV cache and
-//! its batching are untouched.
+//! Embeddings: an embedding model's own pooling of its last hidden states (its GGUF's
+//! `pooling_type`; its attention sees the text both ways), or a language model's mean over the
+//! text's tokens (llama.cpp's mean pooling); L2-normalised, in a context of its own (created on
+//! first use, one sequence, the text evaluated in one batch) so that the generation context's KV
+//! cache and its batching are untouched.
 
 use std::num::NonZeroU32;
 
@@ -30,6 +31,12 @@ pub(super) fn embed<'m>(
     let n_ctx = MAX_EMBED_TOKENS.min(model.n_ctx_train().max(16));
     let err = |message: String| GenerateError::Decode { model: id.to_string(), message };
     if ctx.is_none() {
+        // An embedding model names its pooling; llama.cpp takes it where none is asked for.
+        let arch = model.meta_val_str("general.architecture").unwrap_or_default();
+        let pooling = match model.meta_val_str(&format!("{arch}.pooling_type")) {
+            Ok(_) => LlamaPoolingType::Unspecified,
+            Err(_) => LlamaPoolingType::Mean,
+        };
         let params = LlamaContextParams::default()
             .with_n_ctx(NonZeroU32::new(n_ctx))
             .with_n_batch(n_ctx)
@@ -38,7 +45,7 @@ pub(super) fn embed<'m>(
             .with_n_threads(threads)
             .with_n_threads_batch(threads)
             .with_embeddings(true)
-            .with_pooling_type(LlamaPoolingType::Mean);
+            .with_pooling_type(pooling);
         *ctx =
             Some(model.new_context(backend, params).map_err(|e| err(format!("an embedding context: {e}")))?);
     }

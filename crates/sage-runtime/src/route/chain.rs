@@ -195,12 +195,22 @@ fn attempt(
     sink: Option<&mut dyn FnMut(&str) -> Flow>,
 ) -> Result<Answer, Failure> {
     let id = &spec.id;
+    if spec.embeds_only() {
+        // Asked by name for generation (the router never picks it): the request is wrong.
+        let model = id.clone();
+        return Err(Failure::BadRequest { message: GenerateError::EmbeddingOnly { model }.to_string() });
+    }
     let lease =
         residency.acquire(id, &format!("routed {} to it", request.class)).map_err(Failure::from_residency)?;
     let model = lease.model();
     let (session, window, keep) =
-        Sessions::get(sessions, request.conversation.as_deref(), &lease, spec.context)
-            .map_err(|e| Failure::EngineError { message: e.to_string() })?;
+        Sessions::get(sessions, request.conversation.as_deref(), &lease, spec.context).map_err(
+            |e| match e {
+                // Asked by name for generation: the request is wrong, not the engine.
+                GenerateError::EmbeddingOnly { .. } => Failure::BadRequest { message: e.to_string() },
+                _ => Failure::EngineError { message: e.to_string() },
+            },
+        )?;
     let max_tokens = request.max_tokens.min(window / 2).max(1);
     let prompt = prompt_tokens(model, request, window, max_tokens);
     let (kept, tokens) = match prompt {
