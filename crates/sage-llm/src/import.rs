@@ -32,9 +32,10 @@ mod tokenizer;
 
 /// The version of what an import writes, raised whenever a conversion changes (2: Qwen's split
 /// rule told from Llama 3's, SentencePiece tokenizers, biases, Gemma 3, Nemotron-H, Qwen 3 MoE,
-/// Mistral NeMo's split rule). Caches of
-/// imports key on it, so that a folder converted by an older SAGE is converted again.
-pub const IMPORT_VERSION: u32 = 2;
+/// Mistral NeMo's split rule; 3: Nemotron-H's shipped head kept whatever `tie_word_embeddings`
+/// says, Gemma 2's caps, YaRN, embedding models). Caches of imports key on it, so that a folder
+/// converted by an older SAGE is converted again.
+pub const IMPORT_VERSION: u32 = 3;
 
 /// Importing failed.
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +147,10 @@ struct Config {
     /// Gemma 3: the attention's scale is this to the −½.
     query_pre_attn_scalar: Option<f64>,
     hidden_activation: Option<String>,
+    /// Soft caps: absent (`None`) and `null` (`Some(Null)`) differ for Gemma 2.
+    #[serde(default, deserialize_with = "keep_null")]
     attn_logit_softcapping: Option<Json>,
+    #[serde(default, deserialize_with = "keep_null")]
     final_logit_softcapping: Option<Json>,
     #[serde(default, deserialize_with = "null_is_false")]
     use_bidirectional_attention: bool,
@@ -167,6 +171,11 @@ struct Config {
 fn default_ctx() -> u64 {
     4096
 }
+/// A value that is present, `null` included (serde reads a `null` option as absent).
+fn keep_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Json>, D::Error> {
+    Json::deserialize(d).map(Some)
+}
+
 /// A switch written `null` (transformers 5 writes some so) is off.
 fn null_is_false<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))

@@ -327,6 +327,25 @@ fn nemotron_h_s_mamba_attention_and_mlp_layers_match_hf() {
     assert_eq!(g.recurrent_bytes_per_sequence(), 2 * (3 * 96 + 16 * 32) * 4);
     let kinds = g.layer_kinds();
     assert_eq!((kinds.recurrent, kinds.attention, kinds.ffn), (2, 1, 2));
+    // HF's NemotronH never ties its head, whatever tie_word_embeddings says: a shipped lm_head
+    // is the head (found by tools/reference/sweep_import.py: 2.9 away when it was dropped).
+    let (_copy, tied) = altered("nemotron_h_hybrid", |v| v["tie_word_embeddings"] = true.into());
+    let off = parity_of("nemotron_h_hybrid", &tied);
+    assert!(off <= 1e-3, "tie_word_embeddings true with lm_head shipped: {off}");
+    // Without a Mamba-2 or an attention layer llama.cpp's hybrid cache aborts the process: such
+    // a folder is refused by name.
+    for (pattern, says) in [
+        (
+            ["linear_attention", "mlp", "linear_attention", "linear_attention", "mlp"],
+            "without a attention layer",
+        ),
+        (["full_attention", "mlp", "full_attention", "full_attention", "mlp"], "without a Mamba-2 layer"),
+    ] {
+        let (_copy, dir) =
+            altered("nemotron_h_hybrid", |v| v["layers_block_type"] = serde_json::json!(pattern));
+        let e = import(&dir, &tmp("refused.gguf")).unwrap_err();
+        assert!(matches!(e, ImportError::Config { .. }) && e.to_string().contains(says), "{e}");
+    }
     // A session goes on from its recurrent state, and a prompt that departs from it earlier is
     // evaluated again (a Mamba state cannot be cut back): both as a cold evaluation gives.
     let e = LlamaEngine::load(

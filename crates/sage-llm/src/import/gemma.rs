@@ -88,12 +88,31 @@ pub(super) fn extras(family: Family, cfg: &Config, head_dim: u64, theta: f64) ->
         }
         _ => None,
     };
-    let cap = |v: &Option<Json>| v.as_ref().and_then(Json::as_f64);
-    let attn_cap = match family {
-        Family::Gemma2 => cap(&cfg.attn_logit_softcapping),
-        _ => None,
-    };
-    Ok(Extras { sliding, final_cap: cap(&cfg.final_logit_softcapping), attn_cap })
+    Ok(match family {
+        Family::Gemma2 => Extras {
+            sliding,
+            final_cap: gemma2_cap(&cfg.final_logit_softcapping, 30.0),
+            attn_cap: gemma2_cap(&cfg.attn_logit_softcapping, 50.0),
+        },
+        _ => Extras {
+            sliding,
+            final_cap: cfg.final_logit_softcapping.as_ref().and_then(Json::as_f64),
+            attn_cap: None,
+        },
+    })
+}
+
+/// A cap too wide to bite: |x| ≤ 10³ comes out within 4e-7 of itself (tanh(y) = y − y³/3…).
+const NO_CAP: f64 = 1e6;
+
+/// A Gemma 2 soft cap as HF reads it: absent, HF's default (`default`); `null`, no cap, written
+/// as [`NO_CAP`] because llama.cpp's `gemma2` graph always caps (50 and 30 where unsaid).
+fn gemma2_cap(v: &Option<Json>, default: f64) -> Option<f64> {
+    match v {
+        None => Some(default),
+        Some(Json::Null) => Some(NO_CAP),
+        Some(v) => v.as_f64(),
+    }
 }
 
 /// Gemma 3's local layers' RoPE base; llama.cpp scales their positions by one, whatever the
@@ -255,6 +274,13 @@ mod tests {
         assert_eq!(sl.layers, vec![true, false, true, false, true, false]);
         assert_eq!((sl.window, sl.rope_theta), (4096, 10_000.0));
         assert_eq!((x.attn_cap, x.final_cap), (Some(50.0), Some(30.0)));
+        // Absent caps are HF's defaults; caps written null are none (llama.cpp's graph always
+        // caps, so a cap too wide to bite is written).
+        let c = config(
+            serde_json::json!({"architectures": ["Gemma2ForCausalLM"], "attn_logit_softcapping": null}),
+        );
+        let x = extras(Family::Gemma2, &c, 256, 1e4).unwrap();
+        assert_eq!((x.attn_cap, x.final_cap), (Some(NO_CAP), Some(30.0)));
         // The 27B model (46 layers) scales queries by hidden/heads; a cap that is not a positive
         // number is refused.
         let big = serde_json::json!({"num_hidden_layers": 46, "hidden_size": 4608, "num_attention_heads": 32,

@@ -495,6 +495,15 @@ fn shape(cfg: &HConfig) -> Result<HybridShape, String> {
     if layers.is_empty() || layers.len() as u64 > most {
         return Err(format!("{} layers (llama.cpp runs 1 to {most})", layers.len()));
     }
+    // llama.cpp's hybrid cache holds both kinds and aborts the process on a model without
+    // either (HF's cannot run one without attention either).
+    for (kind, name) in [(Kind::Mamba, "Mamba-2"), (Kind::Attention, "attention")] {
+        if !layers.contains(&kind) {
+            return Err(format!(
+                "NemotronH without a {name} layer is not supported (llama.cpp's hybrid cache needs one)"
+            ));
+        }
+    }
     let heads = cfg.num_attention_heads;
     let kv_heads = cfg.num_key_value_heads.unwrap_or(heads);
     let head_dim = cfg.head_dim.or(cfg.hidden_size.checked_div(heads)).unwrap_or(0);
@@ -591,9 +600,11 @@ pub(super) fn convert(
     let config_err = |m: String| ImportError::Config { path: cfg_path.to_path_buf(), message: m };
     let cfg: HConfig =
         serde_json::from_value(raw).map_err(|e| config_err(format!("not a Nemotron-H config: {e}")))?;
-    let shape = shape(&cfg).map_err(config_err)?;
+    let mut shape = shape(&cfg).map_err(config_err)?;
+    // HF's NemotronH never ties its head to the embedding (its `_tied_weights_keys` is empty),
+    // whatever `tie_word_embeddings` says: where lm_head ships, it is the head.
+    shape.tied &= !st.contains_key("lm_head.weight");
     let wanted = shape.tensors(&|name| st.contains_key(name)).into_iter().map(|(d, s)| (d, Some(s)));
-    // A tied model may ship lm_head, an untied one only the embedding.
     let plan = resolve(dir, wanted, st, |_| None)?;
     let mut writer = GgufWriter::new();
     shape.write_metadata(&mut writer, file_type(&plan));

@@ -30,6 +30,17 @@ pub fn check(g: &GgufFile) -> Option<String> {
         if !(1..=MAX_LAYERS).contains(&layers) {
             return Err(format!("block_count {layers} is outside 1..={MAX_LAYERS}"));
         }
+        // Nemotron-H's hybrid cache holds recurrent and attention layers; llama.cpp aborts the
+        // process on a file with none of either.
+        if matches!(g.architecture(), Some("nemotron_h" | "nemotron_h_moe")) {
+            let k = g.layer_kinds();
+            if k.recurrent == 0 || k.attention == 0 {
+                return Err(format!(
+                    "a hybrid model needs recurrent and attention layers ({} recurrent, {} attention)",
+                    k.recurrent, k.attention
+                ));
+            }
+        }
         for key in ["nextn_predict_layers", "posnet.block_count", "convnext.block_count"] {
             if let Some(n) = count(key)?.filter(|&n| n > layers) {
                 return Err(format!("{key} {n} exceeds block_count {layers}"));
@@ -73,12 +84,16 @@ mod tests {
     use crate::gguf::writer::{GgufWriter, MetaValue};
 
     fn file(meta: &[(&str, u32)]) -> (tempfile::TempDir, GgufFile) {
+        file_of("llama", meta)
+    }
+
+    fn file_of(arch: &str, meta: &[(&str, u32)]) -> (tempfile::TempDir, GgufFile) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("m.gguf");
         let mut w = GgufWriter::new();
-        w.meta("general.architecture", MetaValue::Str("llama".into()));
+        w.meta("general.architecture", MetaValue::Str(arch.into()));
         for (k, v) in meta {
-            w.meta(&format!("llama.{k}"), MetaValue::U32(*v));
+            w.meta(&format!("{arch}.{k}"), MetaValue::U32(*v));
         }
         w.write(&path).unwrap_or_else(|e| panic!("{e}"));
         let g = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -114,5 +129,18 @@ mod tests {
         assert_eq!(check(&g), None);
         let (_d, g) = file(&[("block_count", 512)]);
         assert_eq!(check(&g), None);
+    }
+
+    #[test]
+    fn a_hybrid_model_without_either_kind_of_layer_is_an_error() {
+        // Every layer recurrent (no KV heads, no MLP), then every layer attention.
+        for (meta, want) in [
+            (&[("block_count", 4)][..], "0 attention"),
+            (&[("block_count", 4), ("attention.head_count_kv", 2)][..], "0 recurrent"),
+        ] {
+            let (_d, g) = file_of("nemotron_h", meta);
+            let why = check(&g).unwrap_or_else(|| panic!("{meta:?} passed"));
+            assert!(why.contains(want), "{meta:?}: {why}");
+        }
     }
 }
