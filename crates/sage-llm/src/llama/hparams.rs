@@ -30,6 +30,7 @@ pub fn check(g: &GgufFile) -> Option<String> {
         if !(1..=MAX_LAYERS).contains(&layers) {
             return Err(format!("block_count {layers} is outside 1..={MAX_LAYERS}"));
         }
+        norms_rope_and_windows(g)?;
         // Nemotron-H's hybrid cache holds recurrent and attention layers; llama.cpp aborts the
         // process on a file with none of either.
         if matches!(g.architecture(), Some("nemotron_h" | "nemotron_h_moe")) {
@@ -78,6 +79,44 @@ pub fn check(g: &GgufFile) -> Option<String> {
     run().err()
 }
 
+/// What llama.cpp's graph asserts on at the first evaluation: a norm's epsilon that is negative
+/// or not a number, a RoPE width that is odd, zero (it hangs) or wider than a head, and a
+/// sliding-window pattern that marks no layer local (the windowed cache asserts that one is).
+/// Found by mutating the metadata of imported files (decision 0010, amended).
+fn norms_rope_and_windows(g: &GgufFile) -> Result<(), String> {
+    for key in ["attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon"] {
+        if let Some(v) = g.arch_value(key) {
+            if !v.as_f64().is_some_and(|e| e.is_finite() && e >= 0.0) {
+                return Err(format!("{key} {v} is not a non-negative number"));
+            }
+        }
+    }
+    let u = |k: &str| g.arch_value(k).and_then(Value::as_u64);
+    if let Some(v) = g.arch_value("rope.dimension_count") {
+        let n = v.as_u64().ok_or_else(|| format!("rope.dimension_count is not a count: {v}"))?;
+        if n < 2 || n % 2 != 0 {
+            return Err(format!("rope.dimension_count {n} is not an even count of at least 2"));
+        }
+        let head = u("attention.key_length")
+            .or_else(|| Some(u("embedding_length")? / u("attention.head_count").filter(|&h| h > 0)?));
+        if let Some(head) = head.filter(|&h| n > h) {
+            return Err(format!("rope.dimension_count {n} exceeds the head size {head}"));
+        }
+    }
+    match g.arch_value("attention.sliding_window_pattern") {
+        Some(Value::Array { head, len, .. }) if *len as usize == head.len() => {
+            if head.iter().all(|x| matches!(x, Value::Bool(false)) || x.as_u64() == Some(0)) {
+                return Err("attention.sliding_window_pattern marks no layer local".into());
+            }
+        }
+        Some(v) if v.as_u64() == Some(1) => {
+            return Err("attention.sliding_window_pattern 1 marks no layer local".into());
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +127,17 @@ mod tests {
     }
 
     fn file_of(arch: &str, meta: &[(&str, u32)]) -> (tempfile::TempDir, GgufFile) {
+        let meta: Vec<(&str, MetaValue)> = meta.iter().map(|(k, v)| (*k, MetaValue::U32(*v))).collect();
+        file_with(arch, &meta)
+    }
+
+    fn file_with(arch: &str, meta: &[(&str, MetaValue)]) -> (tempfile::TempDir, GgufFile) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("m.gguf");
         let mut w = GgufWriter::new();
         w.meta("general.architecture", MetaValue::Str(arch.into()));
         for (k, v) in meta {
-            w.meta(&format!("{arch}.{k}"), MetaValue::U32(*v));
+            w.meta(&format!("{arch}.{k}"), v.clone());
         }
         w.write(&path).unwrap_or_else(|e| panic!("{e}"));
         let g = GgufFile::open(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -128,6 +172,43 @@ mod tests {
         let (_d, g) = file(&[("block_count", 32), ("expert_count", 8), ("expert_used_count", 2)]);
         assert_eq!(check(&g), None);
         let (_d, g) = file(&[("block_count", 512)]);
+        assert_eq!(check(&g), None);
+    }
+
+    #[test]
+    fn norms_rope_widths_and_window_patterns_llama_cpp_asserts_on_are_errors() {
+        use MetaValue::{I32s, F32, U32};
+        let shape = || {
+            vec![
+                ("block_count", U32(4)),
+                ("embedding_length", U32(64)),
+                ("attention.head_count", U32(4)),
+                ("attention.key_length", U32(16)),
+            ]
+        };
+        let bad: Vec<(Vec<(&str, MetaValue)>, &str)> = vec![
+            (vec![("attention.layer_norm_rms_epsilon", F32(-1.0))], "layer_norm_rms_epsilon -1"),
+            (vec![("attention.layer_norm_epsilon", F32(f32::NAN))], "layer_norm_epsilon NaN"),
+            (vec![("rope.dimension_count", U32(0))], "rope.dimension_count 0"),
+            (vec![("rope.dimension_count", U32(7))], "rope.dimension_count 7"),
+            (vec![("rope.dimension_count", U32(1000))], "exceeds the head size 16"),
+            (vec![("attention.sliding_window_pattern", I32s(vec![0; 4]))], "marks no layer local"),
+            (vec![("attention.sliding_window_pattern", U32(1))], "marks no layer local"),
+        ];
+        for (extra, want) in bad {
+            let mut meta = shape();
+            meta.extend(extra);
+            let (_d, g) = file_with("gemma3", &meta);
+            let why = check(&g).unwrap_or_else(|| panic!("{want}: passed"));
+            assert!(why.contains(want), "{want}: {why}");
+        }
+        let mut good = shape();
+        good.extend([
+            ("attention.layer_norm_rms_epsilon", F32(1e-6)),
+            ("rope.dimension_count", U32(16)),
+            ("attention.sliding_window_pattern", I32s(vec![1, 0, 1, 0])),
+        ]);
+        let (_d, g) = file_with("gemma3", &good);
         assert_eq!(check(&g), None);
     }
 
