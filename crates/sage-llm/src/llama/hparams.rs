@@ -104,10 +104,11 @@ fn norms_rope_and_windows(g: &GgufFile) -> Result<(), String> {
         }
     }
     match g.arch_value("attention.sliding_window_pattern") {
-        Some(Value::Array { head, len, .. }) if *len as usize == head.len() => {
-            if head.iter().all(|x| matches!(x, Value::Bool(false)) || x.as_u64() == Some(0)) {
-                return Err("attention.sliding_window_pattern marks no layer local".into());
-            }
+        Some(Value::Array { head, len, .. })
+            if *len as usize == head.len()
+                && head.iter().all(|x| matches!(x, Value::Bool(false)) || x.as_u64() == Some(0)) =>
+        {
+            return Err("attention.sliding_window_pattern marks no layer local".into());
         }
         Some(v) if v.as_u64() == Some(1) => {
             return Err("attention.sliding_window_pattern 1 marks no layer local".into());
