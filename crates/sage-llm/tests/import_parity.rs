@@ -557,6 +557,30 @@ fn llama_s_linear_rope_scaling_matches_hf() {
     );
 }
 
+/// GPT-2's split rule (a byte-level step with its own rule, the Llama fixtures' kind) on random
+/// texts (`tools/reference/sweep_tokenizers.py 2 40`): HF's ids. It was written as llama.cpp's
+/// `default`, which splits runs of spaces and punctuation otherwise (133 of 300 random texts
+/// differed).
+#[test]
+fn gpt2_s_split_rule_tokenizes_random_texts_as_hf_does() {
+    #[derive(Deserialize)]
+    struct Sweep {
+        entries: Vec<Entry>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        texts: Vec<(String, Vec<i64>)>,
+    }
+    let (_dir, g, e) = imported("llama_tied_mqa");
+    assert_eq!(g.get("tokenizer.ggml.pre").and_then(|v| v.as_str()), Some("gpt-2"));
+    let path = fixtures().join("llama_tied_mqa/random_texts.json");
+    let sweep: Sweep = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for (text, want) in &sweep.entries[0].texts {
+        let ours: Vec<i64> = e.tokenize(text, false).unwrap().into_iter().map(i64::from).collect();
+        assert_eq!(&ours, want, "{text:?}");
+    }
+}
+
 #[test]
 fn qwen_s_split_rule_tokenizes_as_hf_does() {
     for name in ["qwen2_bias_gqa", "qwen3_qknorm_headdim"] {
