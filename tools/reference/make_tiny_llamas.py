@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3 and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3, Phi-3 and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -18,7 +18,7 @@ import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, LlamaModel, MistralConfig,
-                          MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
+                          MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
                           Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
@@ -171,6 +171,14 @@ VARIANTS = {
     "llama_bidirectional_embed": dict(arch="llama_embed", hidden_size=48, intermediate_size=64,
                                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                                       head_dim=12, rope_theta=500000.0, tie_word_embeddings=False),
+    # Phi-3 (Phi-3-mini's kind, with Phi-4-mini's partial rotary): Q, K and V in one projection,
+    # gate and up in one, RoPE on the first 3/4 of each head, a window wider than the test. (Not
+    # named "phi3": llama.cpp then looks up Phi-3's <|endoftext|>, which this vocabulary lacks.)
+    "phi_3_fused_partial": dict(arch="phi3", tokenizer="spm", hidden_size=64, intermediate_size=96,
+                               num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                               rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                "partial_rotary_factor": 0.75},
+                               tie_word_embeddings=False, sliding_window=64, pad_token_id=0),
 }
 # Texts whose embeddings the embedding fixture records.
 EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
@@ -184,6 +192,7 @@ CLASSES = {
     "gemma3": (Gemma3TextConfig, Gemma3ForCausalLM),
     "gemma2": (Gemma2Config, Gemma2ForCausalLM),
     "llama_embed": (LlamaConfig, LlamaModel),
+    "phi3": (Phi3Config, Phi3ForCausalLM),
     "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
     "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
     "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),

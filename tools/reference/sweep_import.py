@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tiny_llamas as tiny  # noqa: E402  (its tokenizers and model classes)
 from transformers import PreTrainedTokenizerFast  # noqa: E402
 
-FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h"]
+FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3"]
 
 
 def draw_nemotron_h(r):
@@ -51,7 +51,8 @@ def draw_nemotron_h(r):
 def rope(r, family, theta):
     """A RoPE setting the family's importer accepts, drawn."""
     kinds = ["default", "linear", "yarn"] + (["llama3"] if family in ("llama", "mistral") else [])
-    if family == "gemma2":
+    if family in ("gemma2", "phi3"):
+        # HF's Phi-3 takes only Long RoPE (refused here) as a scaling.
         kinds = ["default"]
     if family == "gemma3":
         kinds = ["default", "linear"]
@@ -77,8 +78,8 @@ def draw(r, family):
     kv = r.choice([k for k in (1, 2, 4, 8) if heads % k == 0])
     head_dim = r.choice([8, 12, 16, 24, 32])
     hidden = r.choice([32, 48, 64, 96])
-    if family == "qwen2":
-        # llama.cpp's Qwen 2 graph sizes the queries by the hidden size.
+    if family in ("qwen2", "phi3"):
+        # llama.cpp's Qwen 2 and Phi-3 graphs size the queries by the hidden size.
         head_dim = hidden // heads
         if head_dim % 2:
             hidden, head_dim = heads * 8, 8
@@ -89,8 +90,14 @@ def draw(r, family):
               rope_parameters=rope(r, family, theta))
     if family == "llama":
         kw.update(attention_bias=r.random() < 0.3, mlp_bias=r.random() < 0.3)
-    if family == "mistral":
+    if family in ("mistral", "phi3"):
         kw["sliding_window"] = r.choice([None, 64, 128])
+    if family == "phi3":
+        kw.pop("head_dim")
+        kw["pad_token_id"] = 0
+        partial = r.choice([None, 0.5, 0.75])
+        if partial and (head_dim * partial) % 2 == 0:
+            kw["rope_parameters"]["partial_rotary_factor"] = partial
     if family == "qwen2":
         kw.update(use_sliding_window=False, sliding_window=4096)
     if family == "qwen3moe":
@@ -119,7 +126,7 @@ def main():
     for family in FAMILIES:
         for k in range(count):
             kw = draw(r, family)
-            qwen, spm = family.startswith("qwen"), family.startswith("gemma") or family == "mistral"
+            qwen, spm = family.startswith("qwen"), family.startswith("gemma") or family in ("mistral", "phi3")
             tok = toks["qwen" if qwen else "spm" if spm else "llama"]
             if spm:
                 fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
@@ -149,7 +156,8 @@ def main():
                 for n, b in model.named_buffers():
                     if n.endswith("e_score_correction_bias"):
                         b.uniform_(-0.3, 0.3)
-            d = out / f"{family}-{seed}-{k}"
+            # Not "phi3" in the name: llama.cpp then looks up Phi-3's <|endoftext|>.
+            d = out / f"{family.replace('phi3', 'phi_3')}-{seed}-{k}"
             d.mkdir(parents=True, exist_ok=True)
             fast.save_pretrained(d)
             model.save_pretrained(d, safe_serialization=True)

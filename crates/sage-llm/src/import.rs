@@ -163,6 +163,8 @@ struct Config {
     norm_topk_prob: Option<bool>,
     /// An embedding model's pooling (`LlamaBidirectionalModel`).
     pooling: Option<String>,
+    /// Phi: the share of each head RoPE turns.
+    partial_rotary_factor: Option<f64>,
     decoder_sparse_step: Option<u64>,
     #[serde(default)]
     mlp_only_layers: Vec<u64>,
@@ -351,6 +353,10 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
             "Gemma2 with attention_bias is not supported (llama.cpp's Gemma 2 has no biases)".into(),
         )),
         "Gemma2ForCausalLM" => Ok((Family::Gemma2, Biases::default())),
+        "Phi3ForCausalLM" if cfg.attention_bias || cfg.mlp_bias => Err(Some(
+            "Phi3 with attention_bias or mlp_bias is not supported (llama.cpp's Phi-3 has no biases)".into(),
+        )),
+        "Phi3ForCausalLM" => Ok((Family::Phi3, Biases::default())),
         _ => Err(None),
     }
 }
@@ -360,7 +366,8 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
 /// same. Qwen's `sliding_window` counts only with `use_sliding_window`, and its windowed layers
 /// are refused.
 fn trained_context(family: Family, cfg: &Config) -> Result<u64, String> {
-    if family != Family::Llama {
+    // Phi-3's window is Mistral's kind (llama.cpp's `phi3` disables its own).
+    if !matches!(family, Family::Llama | Family::Phi3) {
         return match cfg.use_sliding_window {
             true => Err("use_sliding_window (Qwen's windowed layers) is not supported".into()),
             false => Ok(cfg.max_position_embeddings),
@@ -411,6 +418,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
     };
     let experts = experts_of(family, &cfg).map_err(config_err)?;
     let pooling = pooling_of(&arch, &cfg).map_err(config_err)?;
+    let rotary_dims = rotary_dims(family, &cfg, head_dim).map_err(config_err)?;
     let name = cfg
         .name_or_path
         .clone()
@@ -439,10 +447,29 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
             final_logit_softcapping: gemma.final_cap,
             attn_logit_softcapping: gemma.attn_cap,
             pooling,
+            rotary_dims,
             experts,
         },
         cfg,
     ))
+}
+
+/// The dimensions of each head RoPE turns where fewer than all: Phi's `partial_rotary_factor`
+/// (transformers 5 moves it into `rope_parameters`), as HF counts them (`int(head_dim ×
+/// factor)`). Only Phi-3's graph is checked against HF with it; elsewhere it is refused.
+fn rotary_dims(family: Family, cfg: &Config, head_dim: u64) -> Result<Option<u64>, String> {
+    let inside = cfg.rope_parameters.as_ref().and_then(|p| p["partial_rotary_factor"].as_f64());
+    let Some(f) = cfg.partial_rotary_factor.or(inside).filter(|&f| f != 1.0) else { return Ok(None) };
+    if family != Family::Phi3 {
+        return Err(format!("partial_rotary_factor {f} is not supported for {}", family.gguf_arch()));
+    }
+    let dims = (head_dim as f64 * f) as u64;
+    if !(f > 0.0 && f < 1.0) || dims < 2 || !dims.is_multiple_of(2) {
+        return Err(format!(
+            "partial_rotary_factor {f} of a head of {head_dim} is not an even count of dimensions"
+        ));
+    }
+    Ok(Some(dims))
 }
 
 /// An embedding model's pooling (`LlamaBidirectionalModel`'s `pooling`: `avg` by default, as
@@ -498,9 +525,10 @@ fn sizes(family: Family, cfg: &Config) -> Result<(u64, u64), String> {
     if head_dim == 0 || !head_dim.is_multiple_of(2) {
         return Err("head_dim must be even and positive".into());
     }
-    // llama.cpp's Qwen 2 graph sizes the query projection by the hidden size.
-    if family == Family::Qwen2 && head_dim * cfg.num_attention_heads != cfg.hidden_size {
-        return Err("Qwen2: head_dim × num_attention_heads must equal hidden_size".into());
+    // llama.cpp's Qwen 2 and Phi-3 graphs size the query projection by the hidden size.
+    if matches!(family, Family::Qwen2 | Family::Phi3) && head_dim * cfg.num_attention_heads != cfg.hidden_size
+    {
+        return Err(format!("{}: head_dim × num_attention_heads must equal hidden_size", family.gguf_arch()));
     }
     Ok((kv, head_dim))
 }
@@ -574,11 +602,11 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), String> {
                 }),
             ))
         }
-        "linear" if family != Family::Gemma2 => match scaling["factor"].as_f64() {
+        "linear" if !matches!(family, Family::Gemma2 | Family::Phi3) => match scaling["factor"].as_f64() {
             Some(f) if f > 0.0 && f.is_finite() => Ok((theta, RopeScaling::Linear(f))),
             _ => Err(format!("linear rope scaling needs a positive factor, not {}", scaling["factor"])),
         },
-        "yarn" if !family.gemma_norms() => {
+        "yarn" if !family.gemma_norms() && family != Family::Phi3 => {
             Ok((theta, RopeScaling::Yarn(yarn(&scaling, cfg.max_position_embeddings)?)))
         }
         other => Err(format!(
@@ -587,7 +615,7 @@ fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), String> {
             match family {
                 Family::Llama => "default, linear, llama3, yarn",
                 Family::Gemma3 => "default, linear",
-                Family::Gemma2 => "default",
+                Family::Gemma2 | Family::Phi3 => "default",
                 _ => "default, linear, yarn",
             }
         )),
@@ -922,6 +950,7 @@ fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Transform) {
                 "attn_q" => ("self_attn.q_proj", rope(s.heads)),
                 "attn_k" => ("self_attn.k_proj", rope(s.kv_heads)),
                 "attn_v" => ("self_attn.v_proj", None),
+                "attn_qkv" => ("self_attn.qkv_proj", None),
                 "attn_q_norm" => ("self_attn.q_norm", None),
                 "attn_k_norm" => ("self_attn.k_norm", None),
                 "attn_output" => ("self_attn.o_proj", None),
@@ -936,6 +965,7 @@ fn hf_name(gguf: &str, s: &LlamaShape) -> (String, Transform) {
                 "ffn_up_exps" => ("mlp.experts.up_proj", None),
                 "ffn_down_exps" => ("mlp.experts.down_proj", None),
                 "ffn_gate" => ("mlp.gate_proj", None),
+                "ffn_up" if s.family.fused() => ("mlp.gate_up_proj", None),
                 "ffn_up" => ("mlp.up_proj", None),
                 "ffn_down" => ("mlp.down_proj", None),
                 other => (other, None),

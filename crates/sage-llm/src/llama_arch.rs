@@ -85,6 +85,10 @@ pub enum Family {
     /// Gemma 2 (`gemma2`): Gemma 3's block without Q/K norms, every other layer local (the same
     /// RoPE base), attention logits and final logits soft-capped.
     Gemma2,
+    /// Phi-3 (`phi3`): the Llama block with Q, K and V in one projection (`attn_qkv`) and the
+    /// gate and up projections in one (`ffn_up`, gate first), RoPE on halves, possibly on part
+    /// of each head.
+    Phi3,
 }
 
 impl Family {
@@ -97,6 +101,7 @@ impl Family {
             Family::Qwen3Moe => "qwen3moe",
             Family::Gemma3 => "gemma3",
             Family::Gemma2 => "gemma2",
+            Family::Phi3 => "phi3",
         }
     }
 
@@ -111,6 +116,11 @@ impl Family {
     /// `attn_k_norm`).
     pub fn qk_norm(self) -> bool {
         matches!(self, Family::Qwen3 | Family::Qwen3Moe | Family::Gemma3)
+    }
+
+    /// Whether Q, K and V are one tensor and the gate and up projections another (Phi-3).
+    pub fn fused(self) -> bool {
+        self == Family::Phi3
     }
 
     /// Whether the attention's and the MLP's outputs are normed before they join the residual
@@ -195,6 +205,9 @@ pub struct LlamaShape {
     /// An embedding model: attention both ways, the hidden states pooled so.
     #[serde(default)]
     pub pooling: Option<Pooling>,
+    /// Dimensions of each head RoPE turns, where fewer than all (Phi's `partial_rotary_factor`).
+    #[serde(default)]
+    pub rotary_dims: Option<u64>,
     /// A mixture of experts in every layer instead of one MLP.
     #[serde(default)]
     pub experts: Option<Experts>,
@@ -249,6 +262,7 @@ impl LlamaShape {
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
                 pooling: None,
+                rotary_dims: None,
             },
             "llama-3.2-1b" => Self {
                 family: Family::Llama,
@@ -273,6 +287,7 @@ impl LlamaShape {
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
                 pooling: None,
+                rotary_dims: None,
             },
             "llama-3.2-3b" => Self {
                 family: Family::Llama,
@@ -297,6 +312,7 @@ impl LlamaShape {
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
                 pooling: None,
+                rotary_dims: None,
             },
             "llama-3.1-8b" => Self {
                 family: Family::Llama,
@@ -321,6 +337,7 @@ impl LlamaShape {
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
                 pooling: None,
+                rotary_dims: None,
             },
             "tiny" => Self {
                 family: Family::Llama,
@@ -345,6 +362,7 @@ impl LlamaShape {
                 final_logit_softcapping: None,
                 attn_logit_softcapping: None,
                 pooling: None,
+                rotary_dims: None,
             },
             _ => return None,
         })
@@ -421,7 +439,7 @@ impl LlamaShape {
         .meta(&key("attention.head_count_kv"), MetaValue::U32(self.kv_heads as u32))
         .meta(&key("attention.key_length"), MetaValue::U32(self.head_dim as u32))
         .meta(&key("attention.value_length"), MetaValue::U32(self.head_dim as u32))
-        .meta(&key("rope.dimension_count"), MetaValue::U32(self.head_dim as u32))
+        .meta(&key("rope.dimension_count"), MetaValue::U32(self.rotary_dims.unwrap_or(self.head_dim) as u32))
         .meta(&key("rope.freq_base"), MetaValue::F32(self.rope_theta as f32))
         .meta(&key("attention.layer_norm_rms_epsilon"), MetaValue::F32(self.rms_eps as f32));
         if let Some(sl) = &self.sliding {
@@ -493,9 +511,13 @@ impl LlamaShape {
         let b = self.biases;
         for l in 0..self.layers {
             v.push(norm(format!("blk.{l}.attn_norm.weight"), h));
-            v.push(w(format!("blk.{l}.attn_q.weight"), h, q));
-            v.push(w(format!("blk.{l}.attn_k.weight"), h, kv));
-            v.push(w(format!("blk.{l}.attn_v.weight"), h, kv));
+            if self.family.fused() {
+                v.push(w(format!("blk.{l}.attn_qkv.weight"), h, q + 2 * kv));
+            } else {
+                v.push(w(format!("blk.{l}.attn_q.weight"), h, q));
+                v.push(w(format!("blk.{l}.attn_k.weight"), h, kv));
+                v.push(w(format!("blk.{l}.attn_v.weight"), h, kv));
+            }
             if b.qkv {
                 v.push(norm(format!("blk.{l}.attn_q.bias"), q));
                 v.push(norm(format!("blk.{l}.attn_k.bias"), kv));
@@ -534,8 +556,12 @@ impl LlamaShape {
                 v.push(exps(format!("blk.{l}.ffn_down_exps.weight"), ew, h));
                 continue;
             }
-            v.push(w(format!("blk.{l}.ffn_gate.weight"), h, ff));
-            v.push(w(format!("blk.{l}.ffn_up.weight"), h, ff));
+            if self.family.fused() {
+                v.push(w(format!("blk.{l}.ffn_up.weight"), h, 2 * ff));
+            } else {
+                v.push(w(format!("blk.{l}.ffn_gate.weight"), h, ff));
+                v.push(w(format!("blk.{l}.ffn_up.weight"), h, ff));
+            }
             v.push(w(format!("blk.{l}.ffn_down.weight"), ff, h));
             if b.mlp {
                 v.push(norm(format!("blk.{l}.ffn_gate.bias"), ff));

@@ -408,6 +408,35 @@ fn nemotron_3_s_mixture_of_experts_layers_match_hf() {
 }
 
 #[test]
+fn phi3_s_fused_projections_and_partial_rotary_match_hf() {
+    // Phi-3-mini's block: Q, K and V in one projection, gate and up in one (gate first), RoPE on
+    // halves; with Phi-4-mini's partial rotary (3/4 of each head of 16: 12 dimensions).
+    assert!(parity("phi_3_fused_partial") <= 1e-3);
+    let (_dir, tmp) = folder();
+    import(&fixtures().join("phi_3_fused_partial"), &tmp("phi.gguf")).unwrap();
+    let g = sage_llm::gguf::GgufFile::open(tmp("phi.gguf")).unwrap();
+    assert_eq!(g.architecture(), Some("phi3"));
+    assert_eq!(g.get("phi3.rope.dimension_count").and_then(|v| v.as_u64()), Some(12));
+    // The window (64) is the trained context, as Mistral's: llama.cpp's phi3 applies none.
+    assert_eq!(g.get("phi3.context_length").and_then(|v| v.as_u64()), Some(64));
+    let qkv = g.tensors.iter().find(|t| t.name == "blk.0.attn_qkv.weight").unwrap();
+    assert_eq!(qkv.dims, vec![64, 64 + 2 * 2 * 16]);
+    let up = g.tensors.iter().find(|t| t.name == "blk.0.ffn_up.weight").unwrap();
+    assert_eq!(up.dims, vec![64, 2 * 96]);
+    // The partial rotary counts: RoPE on every dimension is far from HF.
+    let (_copy, full) = altered("phi_3_fused_partial", |v| {
+        v["rope_parameters"] = serde_json::json!({"rope_type": "default", "rope_theta": 10000.0});
+    });
+    let off = parity_of("phi_3_fused_partial", &full);
+    assert!(off > 1e-2, "RoPE on all of each head: {off}");
+    // Long RoPE (Phi-3.5's) is refused by name.
+    let (_copy, long) =
+        altered("phi_3_fused_partial", |v| v["rope_parameters"]["rope_type"] = "longrope".into());
+    let e = import(&long, &tmp("long.gguf")).unwrap_err();
+    assert!(matches!(e, ImportError::Config { .. }) && e.to_string().contains("longrope"), "{e}");
+}
+
+#[test]
 fn qwen2_biases_and_neox_rope_match_hf() {
     assert!(parity("qwen2_bias_gqa") <= 1e-3);
 }

@@ -94,7 +94,7 @@ fn norms_rope_and_windows(g: &GgufFile) -> Result<(), String> {
     let u = |k: &str| g.arch_value(k).and_then(Value::as_u64);
     if let Some(v) = g.arch_value("rope.dimension_count") {
         let n = v.as_u64().ok_or_else(|| format!("rope.dimension_count is not a count: {v}"))?;
-        if n < 2 || n % 2 != 0 {
+        if n < 2 || !n.is_multiple_of(2) {
             return Err(format!("rope.dimension_count {n} is not an even count of at least 2"));
         }
         let head = u("attention.key_length")
