@@ -296,6 +296,23 @@ def write_embedding_reference(d, model, tok, bos):
     (d / "reference.json").write_text(json.dumps(reference) + "\n")
 
 
+def draw_weights(model):
+    """Larger random weights than the default init, so that logits differ visibly; biases around
+    zero, not one; MoE routers' selection bias (a buffer) drawn too, so that it counts."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 0.08)
+            else:
+                p.uniform_(0.8, 1.2)
+        for n, p in model.named_parameters():
+            if n.endswith(".bias"):
+                p.uniform_(-0.2, 0.2)
+        for n, b in model.named_buffers():
+            if n.endswith("e_score_correction_bias"):
+                b.uniform_(-0.3, 0.3)
+
+
 def main():
     torch.manual_seed(0)
     only = set(sys.argv[1:])
@@ -340,21 +357,7 @@ def main():
         # Drawn for every variant, written only for the ones asked for, so that each variant's
         # weights do not depend on which were asked for.
         model = model_cls(cfg).to(torch.float32).eval()
-        with torch.no_grad():
-            # Larger random weights than the default init, so that logits differ visibly.
-            for p in model.parameters():
-                if p.dim() > 1:
-                    p.normal_(0.0, 0.08)
-                else:
-                    p.uniform_(0.8, 1.2)
-            # Biases around zero, not one.
-            for n, p in model.named_parameters():
-                if n.endswith(".bias"):
-                    p.uniform_(-0.2, 0.2)
-            # MoE routers' selection bias is a buffer: drawn too, so that it counts.
-            for n, b in model.named_buffers():
-                if n.endswith("e_score_correction_bias"):
-                    b.uniform_(-0.3, 0.3)
+        draw_weights(model)
         if only and name not in only:
             continue
         d = OUT / name

@@ -144,18 +144,7 @@ def main():
             if family == "gemma2":
                 cfg._attn_implementation = "eager"
             model = model_cls(cfg).to(torch.float32).eval()
-            with torch.no_grad():
-                for p in model.parameters():
-                    if p.dim() > 1:
-                        p.normal_(0.0, 0.08)
-                    else:
-                        p.uniform_(0.8, 1.2)
-                for n, p in model.named_parameters():
-                    if n.endswith(".bias"):
-                        p.uniform_(-0.2, 0.2)
-                for n, b in model.named_buffers():
-                    if n.endswith("e_score_correction_bias"):
-                        b.uniform_(-0.3, 0.3)
+            tiny.draw_weights(model)
             # Not "phi3" in the name: llama.cpp then looks up Phi-3's <|endoftext|>.
             d = out / f"{family.replace('phi3', 'phi_3')}-{seed}-{k}"
             d.mkdir(parents=True, exist_ok=True)
