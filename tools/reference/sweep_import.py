@@ -29,7 +29,8 @@ FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3"
 def draw_nemotron_h(r):
     """A Nemotron-H (or Nemotron 3, with expert layers) config's keyword arguments."""
     heads = r.choice([2, 4])
-    kinds = ["linear_attention", "mlp", "full_attention"] + (["moe"] if r.random() < 0.5 else [])
+    # A model with experts has no plain MLP layers (llama.cpp makes every one a mixture; refused).
+    kinds = ["linear_attention", "full_attention"] + (["moe"] if r.random() < 0.5 else ["mlp"])
     # At least one Mamba-2 and one attention layer (llama.cpp's hybrid cache needs both).
     layers = ["linear_attention", "full_attention"] + [r.choice(kinds) for _ in range(r.randint(0, 3))]
     r.shuffle(layers)
