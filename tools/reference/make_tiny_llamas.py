@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3, Phi-3 and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3, Phi-3, Granite and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, LlamaModel, MistralConfig,
+from transformers import (GraniteConfig, GraniteForCausalLM, Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, LlamaModel, MistralConfig,
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
                           Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, SiglipVisionConfig)
 
@@ -179,6 +179,12 @@ VARIANTS = {
                                rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
                                                 "partial_rotary_factor": 0.75},
                                tie_word_embeddings=False, sliding_window=64, pad_token_id=0),
+    # IBM Granite 3's kind: the Llama block with embedding, residual, attention and logit
+    # multipliers (values far from one, so that each counts), tied embeddings, GQA.
+    "granite_multipliers": dict(arch="granite", hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
+                                tie_word_embeddings=True, embedding_multiplier=6.0, residual_multiplier=0.4,
+                                attention_multiplier=0.09, logits_scaling=3.5),
 }
 # Texts whose embeddings the embedding fixture records.
 EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
@@ -193,6 +199,7 @@ CLASSES = {
     "gemma2": (Gemma2Config, Gemma2ForCausalLM),
     "llama_embed": (LlamaConfig, LlamaModel),
     "phi3": (Phi3Config, Phi3ForCausalLM),
+    "granite": (GraniteConfig, GraniteForCausalLM),
     "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
     "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
     "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tiny_llamas as tiny  # noqa: E402  (its tokenizers and model classes)
 from transformers import PreTrainedTokenizerFast  # noqa: E402
 
-FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3"]
+FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3", "granite"]
 
 
 def draw_nemotron_h(r):
@@ -51,7 +51,7 @@ def draw_nemotron_h(r):
 
 def rope(r, family, theta):
     """A RoPE setting the family's importer accepts, drawn."""
-    kinds = ["default", "linear", "yarn"] + (["llama3"] if family in ("llama", "mistral") else [])
+    kinds = ["default", "linear", "yarn"] + (["llama3"] if family in ("llama", "mistral", "granite") else [])
     if family in ("gemma2", "phi3"):
         # HF's Phi-3 takes only Long RoPE (refused here) as a scaling.
         kinds = ["default"]
@@ -89,8 +89,11 @@ def draw(r, family):
               num_hidden_layers=r.randint(1, 4), num_attention_heads=heads, num_key_value_heads=kv,
               head_dim=head_dim, tie_word_embeddings=r.random() < 0.5,
               rope_parameters=rope(r, family, theta))
-    if family == "llama":
+    if family in ("llama", "granite"):
         kw.update(attention_bias=r.random() < 0.3, mlp_bias=r.random() < 0.3)
+    if family == "granite":
+        kw.update(embedding_multiplier=round(r.uniform(0.5, 12.0), 3), residual_multiplier=round(r.uniform(0.1, 1.0), 3),
+                  attention_multiplier=round(r.uniform(0.02, 0.3), 4), logits_scaling=round(r.uniform(1.0, 8.0), 3))
     if family in ("mistral", "phi3"):
         kw["sliding_window"] = r.choice([None, 64, 128])
     if family == "phi3":

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::gguf::writer::{GgufWriter, TensorDecl};
-use crate::llama_arch::{Biases, Experts, Family, LlamaShape, Pooling, GGML_F32};
+use crate::llama_arch::{Biases, Experts, Family, GraniteScales, LlamaShape, Pooling, GGML_F32};
 
 mod gemma;
 pub mod nemotron_h;
@@ -166,6 +166,11 @@ struct Config {
     pooling: Option<String>,
     /// Phi: the share of each head RoPE turns.
     partial_rotary_factor: Option<f64>,
+    /// Granite's multipliers.
+    embedding_multiplier: Option<f64>,
+    residual_multiplier: Option<f64>,
+    attention_multiplier: Option<f64>,
+    logits_scaling: Option<f64>,
     decoder_sparse_step: Option<u64>,
     #[serde(default)]
     mlp_only_layers: Vec<u64>,
@@ -358,6 +363,11 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
             "Phi3 with attention_bias or mlp_bias is not supported (llama.cpp's Phi-3 has no biases)".into(),
         )),
         "Phi3ForCausalLM" => Ok((Family::Phi3, Biases::default())),
+        // Granite's biases are Llama's: attention_bias on Q, K, V and O, mlp_bias on the MLP.
+        "GraniteForCausalLM" => Ok((
+            Family::Granite,
+            Biases { qkv: cfg.attention_bias, out: cfg.attention_bias, mlp: cfg.mlp_bias },
+        )),
         _ => Err(None),
     }
 }
@@ -368,7 +378,7 @@ fn family_of(arch: &str, cfg: &Config) -> Result<(Family, Biases), Option<String
 /// are refused.
 fn trained_context(family: Family, cfg: &Config) -> Result<u64, String> {
     // Phi-3's window is Mistral's kind (llama.cpp's `phi3` disables its own).
-    if !matches!(family, Family::Llama | Family::Phi3) {
+    if !matches!(family, Family::Llama | Family::Phi3 | Family::Granite) {
         return match cfg.use_sliding_window {
             true => Err("use_sliding_window (Qwen's windowed layers) is not supported".into()),
             false => Ok(cfg.max_position_embeddings),
@@ -420,6 +430,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
     let experts = experts_of(family, &cfg).map_err(config_err)?;
     let pooling = pooling_of(&arch, &cfg).map_err(config_err)?;
     let rotary_dims = rope::rotary_dims(family, &cfg, head_dim).map_err(config_err)?;
+    let granite = granite_scales(family, &cfg).map_err(config_err)?;
     let name = cfg
         .name_or_path
         .clone()
@@ -449,10 +460,33 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
             attn_logit_softcapping: gemma.attn_cap,
             pooling,
             rotary_dims,
+            granite,
             experts,
         },
         cfg,
     ))
+}
+
+/// Granite's multipliers, HF's defaults where the config names none; each must be a positive
+/// number (llama.cpp divides by the logits' and multiplies by the others).
+fn granite_scales(family: Family, cfg: &Config) -> Result<Option<GraniteScales>, String> {
+    if family != Family::Granite {
+        return Ok(None);
+    }
+    let get = |key: &str, v: Option<f64>, default: f64| {
+        let v = v.unwrap_or(default);
+        if v > 0.0 && v.is_finite() {
+            Ok(v)
+        } else {
+            Err(format!("Granite: {key} must be a positive number, not {v}"))
+        }
+    };
+    Ok(Some(GraniteScales {
+        embedding: get("embedding_multiplier", cfg.embedding_multiplier, 1.0)?,
+        residual: get("residual_multiplier", cfg.residual_multiplier, 1.0)?,
+        attention: get("attention_multiplier", cfg.attention_multiplier, 1.0)?,
+        logits: get("logits_scaling", cfg.logits_scaling, 1.0)?,
+    }))
 }
 
 /// An embedding model's pooling (`LlamaBidirectionalModel`'s `pooling`: `avg` by default, as

@@ -89,6 +89,23 @@ pub enum Family {
     /// gate and up projections in one (`ffn_up`, gate first), RoPE on halves, possibly on part
     /// of each head.
     Phi3,
+    /// IBM Granite 3 (`granite`): the Llama block with its embeddings, residual branches,
+    /// attention scores and logits scaled by the config's multipliers.
+    Granite,
+}
+
+/// Granite's multipliers: on the embeddings, on each residual branch, the attention's scale
+/// (in place of 1/√head_dim), and the divisor of the logits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GraniteScales {
+    /// `embedding_multiplier`.
+    pub embedding: f64,
+    /// `residual_multiplier`.
+    pub residual: f64,
+    /// `attention_multiplier`.
+    pub attention: f64,
+    /// `logits_scaling`.
+    pub logits: f64,
 }
 
 impl Family {
@@ -102,6 +119,7 @@ impl Family {
             Family::Gemma3 => "gemma3",
             Family::Gemma2 => "gemma2",
             Family::Phi3 => "phi3",
+            Family::Granite => "granite",
         }
     }
 
@@ -109,7 +127,7 @@ impl Family {
     /// rotate-half rows of Q and K must be permuted; Qwen's architectures rotate halves (NeoX), as
     /// HF does.
     pub fn interleaved_rope(self) -> bool {
-        self == Family::Llama
+        matches!(self, Family::Llama | Family::Granite)
     }
 
     /// Whether each head's queries and keys are RMS-normed before RoPE (`attn_q_norm`,
@@ -208,6 +226,9 @@ pub struct LlamaShape {
     /// Dimensions of each head RoPE turns, where fewer than all (Phi's `partial_rotary_factor`).
     #[serde(default)]
     pub rotary_dims: Option<u64>,
+    /// Granite's multipliers.
+    #[serde(default)]
+    pub granite: Option<GraniteScales>,
     /// A mixture of experts in every layer instead of one MLP.
     #[serde(default)]
     pub experts: Option<Experts>,
@@ -263,6 +284,7 @@ impl LlamaShape {
                 attn_logit_softcapping: None,
                 pooling: None,
                 rotary_dims: None,
+                granite: None,
             },
             "llama-3.2-1b" => Self {
                 family: Family::Llama,
@@ -288,6 +310,7 @@ impl LlamaShape {
                 attn_logit_softcapping: None,
                 pooling: None,
                 rotary_dims: None,
+                granite: None,
             },
             "llama-3.2-3b" => Self {
                 family: Family::Llama,
@@ -313,6 +336,7 @@ impl LlamaShape {
                 attn_logit_softcapping: None,
                 pooling: None,
                 rotary_dims: None,
+                granite: None,
             },
             "llama-3.1-8b" => Self {
                 family: Family::Llama,
@@ -338,6 +362,7 @@ impl LlamaShape {
                 attn_logit_softcapping: None,
                 pooling: None,
                 rotary_dims: None,
+                granite: None,
             },
             "tiny" => Self {
                 family: Family::Llama,
@@ -363,6 +388,7 @@ impl LlamaShape {
                 attn_logit_softcapping: None,
                 pooling: None,
                 rotary_dims: None,
+                granite: None,
             },
             _ => return None,
         })
@@ -470,6 +496,12 @@ impl LlamaShape {
         }
         if let Some(cap) = self.attn_logit_softcapping {
             w.meta(&key("attn_logit_softcapping"), MetaValue::F32(cap as f32));
+        }
+        if let Some(g) = self.granite {
+            w.meta(&key("embedding_scale"), MetaValue::F32(g.embedding as f32))
+                .meta(&key("residual_scale"), MetaValue::F32(g.residual as f32))
+                .meta(&key("attention.scale"), MetaValue::F32(g.attention as f32))
+                .meta(&key("logit_scale"), MetaValue::F32(g.logits as f32));
         }
         if let Some(p) = self.pooling {
             w.meta(&key("attention.causal"), MetaValue::Bool(false))

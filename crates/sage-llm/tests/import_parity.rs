@@ -437,6 +437,29 @@ fn phi3_s_fused_projections_and_partial_rotary_match_hf() {
 }
 
 #[test]
+fn granite_s_multipliers_match_hf() {
+    // IBM Granite 3's kind: embeddings × 6, each residual branch × 0.4, attention scores × 0.09
+    // in place of 1/√head_dim, logits ÷ 3.5.
+    assert!(parity("granite_multipliers") <= 1e-3);
+    let (_dir, g, _e) = imported("granite_multipliers");
+    assert_eq!(g.architecture(), Some("granite"));
+    let f = |k: &str| g.get(&format!("granite.{k}")).and_then(|v| v.as_f64()).unwrap();
+    assert_eq!((f("embedding_scale"), f("residual_scale"), f("logit_scale")), (6.0, 0.4000000059604645, 3.5));
+    // Each multiplier counts: left at HF's default (1), it is far from HF.
+    for key in ["embedding_multiplier", "residual_multiplier", "attention_multiplier", "logits_scaling"] {
+        let (_copy, dir) = altered("granite_multipliers", |v| {
+            v.as_object_mut().unwrap().remove(key);
+        });
+        let off = parity_of("granite_multipliers", &dir);
+        assert!(off > 1e-2, "without {key}: {off}");
+    }
+    let (_copy, dir) = altered("granite_multipliers", |v| v["logits_scaling"] = serde_json::json!(0.0));
+    let (_out, tmp) = folder();
+    let e = import(&dir, &tmp("zero.gguf")).unwrap_err();
+    assert!(e.to_string().contains("logits_scaling must be a positive number"), "{e}");
+}
+
+#[test]
 fn qwen2_biases_and_neox_rope_match_hf() {
     assert!(parity("qwen2_bias_gqa") <= 1e-3);
 }

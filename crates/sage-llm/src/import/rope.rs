@@ -36,7 +36,7 @@ pub(super) fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), S
     let rope_type = scaling["rope_type"].as_str().or_else(|| scaling["type"].as_str()).unwrap_or("default");
     match rope_type {
         "default" => Ok((theta, RopeScaling::None)),
-        "llama3" if family == Family::Llama => {
+        "llama3" if matches!(family, Family::Llama | Family::Granite) => {
             let get = |k: &str, d: f64| scaling[k].as_f64().unwrap_or(d);
             Ok((
                 theta,
@@ -59,7 +59,7 @@ pub(super) fn rope(family: Family, cfg: &Config) -> Result<(f64, RopeScaling), S
             "rope type {other:?} is not supported for {} (supported: {})",
             family.gguf_arch(),
             match family {
-                Family::Llama => "default, linear, llama3, yarn",
+                Family::Llama | Family::Granite => "default, linear, llama3, yarn",
                 Family::Gemma3 => "default, linear",
                 Family::Gemma2 | Family::Phi3 => "default",
                 _ => "default, linear, yarn",
