@@ -67,9 +67,8 @@ pub enum ImportError {
     },
     /// The architecture is not one we import.
     #[error(
-        "{path}: architecture {arch:?} is not supported (these are: LlamaForCausalLM, \
-         MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, Qwen3MoeForCausalLM, Gemma3ForCausalLM, \
-         Gemma3ForConditionalGeneration's language model, NemotronHForCausalLM)"
+        "{path}: architecture {arch:?} is not supported (these are: {})",
+        SUPPORTED_ARCHITECTURES.join(", ")
     )]
     Architecture {
         /// File.
@@ -328,6 +327,22 @@ pub struct Imported {
 /// The largest size, head count or vocabulary a config may declare (far beyond any published
 /// Llama-family model: their largest vocabulary is 256k, their widest hidden size 16k).
 const MAX_DIMENSION: u64 = 1 << 22;
+
+/// Every architecture name `family_of` (or the Nemotron-H converter) accepts, as the error lists them.
+pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
+    "LlamaForCausalLM",
+    "MistralForCausalLM",
+    "LlamaBidirectionalModel (embedding)",
+    "Qwen2ForCausalLM",
+    "Qwen3ForCausalLM",
+    "Qwen3MoeForCausalLM",
+    "Gemma2ForCausalLM",
+    "Gemma3ForCausalLM",
+    "Gemma3ForConditionalGeneration (its language model)",
+    "Phi3ForCausalLM",
+    "GraniteForCausalLM",
+    "NemotronHForCausalLM",
+];
 
 /// The family of an HF architecture name and the biases its config asks for; `Err(None)` for an
 /// architecture not imported, `Err(Some(why))` for a combination llama.cpp's graph lacks.
@@ -895,6 +910,23 @@ mod tests {
         // One head of dim 4, rows of 1 byte: rows [a0 a1 b0 b1] -> [a0 b0 a1 b1].
         assert_eq!(permute_rows(&[0, 1, 2, 3], 1, 4, 1), vec![0, 2, 1, 3]);
         assert_eq!(permute_rows(&[0, 1, 2, 3, 4, 5, 6, 7], 2, 4, 1), vec![0, 2, 1, 3, 4, 6, 5, 7]);
+    }
+
+    #[test]
+    fn the_error_lists_exactly_the_architectures_imported() {
+        let cfg: Config = serde_json::from_value(serde_json::json!({
+            "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+            "num_attention_heads": 4, "vocab_size": 256
+        }))
+        .unwrap();
+        for name in SUPPORTED_ARCHITECTURES {
+            let arch = name.split(' ').next().unwrap();
+            // Nemotron-H goes through its own converter before `family_of`.
+            assert!(arch == "NemotronHForCausalLM" || family_of(arch, &cfg).is_ok(), "{arch}");
+        }
+        assert!(matches!(family_of("FalconForCausalLM", &cfg), Err(None)));
+        let e = ImportError::Architecture { path: "x/config.json".into(), arch: "FalconForCausalLM".into() };
+        assert!(e.to_string().contains("Gemma2ForCausalLM, Gemma3ForCausalLM"), "{e}");
     }
 
     #[test]
