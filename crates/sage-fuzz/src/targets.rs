@@ -53,6 +53,7 @@ pub const NAMES: &[&str] = &[
     "hf_import",
     "http_chat",
     "http_completions",
+    "http_responses",
     "http_observations",
     "http_embeddings",
     "http_ollama_chat",
@@ -270,6 +271,14 @@ fn http(name: &str) -> Result<Target, SetupError> {
             vec![
                 r#"{"model":"sage","prompt":"The robot","max_tokens":4,"logprobs":2,"stream":false,"n":1,"user":"u1"}"#,
                 r#"{"model":"a","prompt":"yes","presence_penalty":1.5,"frequency_penalty":-2,"logit_bias":{"5":-100,"7":3}}"#,
+            ],
+        ),
+        "http_responses" => (
+            "/v1/responses",
+            vec![
+                r#"{"model":"sage","input":"Battery?","instructions":"Be brief.","max_output_tokens":8,"temperature":0.7,"store":true,"metadata":{"k":"v"}}"#,
+                r#"{"model":"a","input":[{"role":"developer","content":"Be brief."},{"type":"message","role":"user","content":[{"type":"input_text","text":"Battery?"}]},{"type":"function_call","call_id":"call_1","name":"get_battery","arguments":"{}"},{"type":"function_call_output","call_id":"call_1","output":"87"}],"tools":[{"type":"function","name":"get_battery","parameters":{"type":"object"}}],"tool_choice":{"type":"function","name":"get_battery"},"stream":true}"#,
+                r#"{"model":"sage","input":"JSON","text":{"format":{"type":"json_schema","name":"r","schema":{"type":"object","properties":{"x":{"type":"integer"}}},"strict":true}},"previous_response_id":"resp_1","truncation":"auto"}"#,
             ],
         ),
         "http_embeddings" => (

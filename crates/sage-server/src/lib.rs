@@ -144,6 +144,8 @@ pub struct App {
     /// Set when the server starts shutting down: streams that never end (events) close.
     closing: tokio::sync::watch::Sender<bool>,
     views: Mutex<Views>,
+    /// Recent responses of the Responses API (`previous_response_id`).
+    responses: Mutex<openai::responses::ResponseStore>,
     /// The federation this node has joined, if any (`sage node --federation`).
     pub federation: std::sync::OnceLock<federation::Fed>,
     /// Metrics.
@@ -208,6 +210,7 @@ impl App {
             events,
             closing: tokio::sync::watch::channel(false).0,
             views: Mutex::new(Views::default()),
+            responses: Mutex::new(openai::responses::ResponseStore::default()),
             federation: std::sync::OnceLock::new(),
             metrics: Metrics::default(),
         })
@@ -419,6 +422,8 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/v1/chat/completions", post(openai::chat))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))
+        .route("/v1/responses", post(openai::responses::create))
+        .route("/v1/responses/{id}", get(openai::responses::retrieve).delete(openai::responses::delete))
         .route("/api/embed", post(ollama::embed))
         .route("/api/embeddings", post(ollama::embeddings))
         .route("/api/chat", post(ollama::chat))
@@ -541,6 +546,14 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
     if let Some(f) = app.federation.get() {
         text.push_str(&federation::render_metrics(f));
     }
+    let (kept, bytes) = lock(&app.responses).size();
+    text.push_str(&format!(
+        "# HELP sage:responses_stored Responses kept for previous_response_id (at most {}).\n\
+         # TYPE sage:responses_stored gauge\nsage:responses_stored {kept}\n\
+         # HELP sage:responses_stored_bytes What the kept responses hold.\n\
+         # TYPE sage:responses_stored_bytes gauge\nsage:responses_stored_bytes {bytes}\n",
+        openai::responses::MAX_STORED
+    ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 

@@ -20,6 +20,8 @@ use sage_runtime::route::{Failure, Request, Served};
 
 use crate::{admit, lock, ApiError, App};
 
+pub(crate) mod responses;
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 fn now_unix() -> u64 {
@@ -647,16 +649,25 @@ fn chat_constraint(
             }
         },
     };
+    with_forced_call(constraint, "response_format", tools)
+}
+
+/// A request's output `constraint` (given as the field `param`), or the schema of a forced tool
+/// call (not both), checked usable.
+pub(crate) fn with_forced_call(
+    constraint: Option<Constraint>,
+    param: &str,
+    tools: Option<&crate::tools::ToolSpec>,
+) -> Result<Option<Constraint>, ApiError> {
     if let Some(c) = &constraint {
-        sage_llm::check_constraint(c).map_err(|e| {
-            ApiError::invalid(format!("response_format's schema is not usable: {e}"), Some("response_format"))
-        })?;
+        sage_llm::check_constraint(c)
+            .map_err(|e| ApiError::invalid(format!("{param}'s schema is not usable: {e}"), Some(param)))?;
     }
     // A forced call is generated under the schema of the offered calls.
     let forced = tools.and_then(|t| t.constraint());
     if forced.is_some() && constraint.is_some() {
         return Err(ApiError::invalid(
-            "tool_choice required or a named function cannot be combined with response_format",
+            format!("tool_choice required or a named function cannot be combined with {param}"),
             Some("tool_choice"),
         ));
     }
