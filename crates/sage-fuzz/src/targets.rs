@@ -54,6 +54,7 @@ pub const NAMES: &[&str] = &[
     "http_chat",
     "http_completions",
     "http_responses",
+    "http_anthropic_messages",
     "http_observations",
     "http_embeddings",
     "http_ollama_chat",
@@ -279,6 +280,14 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"model":"sage","input":"Battery?","instructions":"Be brief.","max_output_tokens":8,"temperature":0.7,"store":true,"metadata":{"k":"v"}}"#,
                 r#"{"model":"a","input":[{"role":"developer","content":"Be brief."},{"type":"message","role":"user","content":[{"type":"input_text","text":"Battery?"}]},{"type":"function_call","call_id":"call_1","name":"get_battery","arguments":"{}"},{"type":"function_call_output","call_id":"call_1","output":"87"}],"tools":[{"type":"function","name":"get_battery","parameters":{"type":"object"}}],"tool_choice":{"type":"function","name":"get_battery"},"stream":true}"#,
                 r#"{"model":"sage","input":"JSON","text":{"format":{"type":"json_schema","name":"r","schema":{"type":"object","properties":{"x":{"type":"integer"}}},"strict":true}},"previous_response_id":"resp_1","truncation":"auto"}"#,
+            ],
+        ),
+        "http_anthropic_messages" => (
+            "/v1/messages",
+            vec![
+                r#"{"model":"sage","max_tokens":8,"system":[{"type":"text","text":"Be brief."}],"messages":[{"role":"user","content":"Battery?"}],"stop_sequences":["%"],"temperature":0.5,"top_k":20}"#,
+                r#"{"model":"a","max_tokens":16,"stream":true,"tools":[{"name":"get_battery","description":"d","input_schema":{"type":"object","properties":{"unit":{"type":"string"}}}}],"tool_choice":{"type":"tool","name":"get_battery","disable_parallel_tool_use":true},"messages":[{"role":"user","content":"Battery?"},{"role":"assistant","content":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"toolu_1","name":"get_battery","input":{"unit":"percent"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"87"}],"is_error":false},{"type":"text","text":"Thanks"}]}]}"#,
+                r#"{"model":"sage","max_tokens":64,"messages":[{"role":"user","content":[{"type":"text","text":"JSON"}]}],"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"x":{"type":"integer"}}}}},"thinking":{"type":"disabled"}}"#,
             ],
         ),
         "http_embeddings" => (

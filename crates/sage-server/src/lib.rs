@@ -33,6 +33,7 @@ use sage_runtime::route::Router;
 use sage_runtime::{Clock, ModelSpec, Residency};
 use sage_store::Store;
 
+mod anthropic;
 mod embed;
 mod error;
 pub mod federation;
@@ -423,6 +424,8 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/responses", post(openai::responses::create))
+        .route("/v1/messages", post(anthropic::messages))
+        .route("/v1/messages/count_tokens", post(anthropic::count_tokens))
         .route("/v1/responses/{id}", get(openai::responses::retrieve).delete(openai::responses::delete))
         .route("/api/embed", post(ollama::embed))
         .route("/api/embeddings", post(ollama::embeddings))
@@ -497,12 +500,23 @@ async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
     if app.config.api_keys.is_empty() {
         return next.run(req).await;
     }
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
-    match given {
-        None => ApiError::unauthorized("missing API key: send Authorization: Bearer KEY").into_response(),
-        Some(k) if app.config.api_keys.iter().fold(false, |ok, a| ok | same_key(a, k)) => next.run(req).await,
-        Some(_) => ApiError::unauthorized("wrong API key").into_response(),
+    // Bearer (OpenAI's, Ollama's and llama-server's clients) or `x-api-key` (Anthropic's).
+    let headers = req.headers();
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer).or_else(|| {
+            headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty())
+        });
+    let refused = match given {
+        None => ApiError::unauthorized("missing API key: send Authorization: Bearer KEY (or x-api-key: KEY)"),
+        Some(k) if app.config.api_keys.iter().fold(false, |ok, a| ok | same_key(a, k)) => {
+            return next.run(req).await
+        }
+        Some(_) => ApiError::unauthorized("wrong API key"),
+    };
+    if req.uri().path().starts_with("/v1/messages") {
+        return anthropic::AnthropicError(refused).into_response();
     }
+    refused.into_response()
 }
 
 /// The key of an `Authorization: Bearer KEY` header (the scheme is case-insensitive, RFC 9110).

@@ -78,7 +78,7 @@ fn parse<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 }
 
 /// The zoo id a request means: absent or `sage`, the zoo's first model (llama-server serves one).
-fn model_of(app: &App, model: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn model_of(app: &App, model: Option<&str>) -> Result<String, ApiError> {
     match model.filter(|m| *m != "sage") {
         Some(m) => {
             check_model(app, m)?;
@@ -328,7 +328,7 @@ pub(crate) async fn completion(State(app): State<Arc<App>>, body: Bytes) -> Resu
 }
 
 /// Run `f` on `model`'s engine (loading it if it is not resident), on a blocking thread.
-async fn with_model<T: Send + 'static>(
+pub(crate) async fn with_model<T: Send + 'static>(
     app: &Arc<App>,
     model: String,
     f: impl FnOnce(&dyn sage_llm::LanguageModel) -> Result<T, ApiError> + Send + 'static,

@@ -389,7 +389,7 @@ pub(crate) fn spawn(
 /// The error a failed request deserves: an invalid request is 400, a prompt too long everywhere
 /// is 400 `context_length_exceeded`; a named model that failed is 503; the router's degraded answer
 /// is not an error.
-fn failure(model: &str, s: &Served) -> Option<ApiError> {
+pub(crate) fn failure(model: &str, s: &Served) -> Option<ApiError> {
     if s.answer.is_some() {
         return None;
     }
@@ -562,9 +562,14 @@ pub(crate) async fn embeddings(State(app): State<Arc<App>>, body: Bytes) -> Resu
     .into_response())
 }
 
-/// `GET /v1/models`.
+/// `GET /v1/models`: in OpenAI's list shape, with the fields Anthropic's clients read beside
+/// (`type`, `display_name`, `created_at`, `has_more`, `first_id`, `last_id`).
 pub(crate) async fn models(State(app): State<Arc<App>>) -> Response {
-    Json(json!({"object": "list", "data": model_objects(&app)})).into_response()
+    let data = model_objects(&app);
+    let first = data.first().map(|m| m["id"].clone());
+    let last = data.last().map(|m| m["id"].clone());
+    Json(json!({"object": "list", "data": data, "has_more": false, "first_id": first, "last_id": last}))
+        .into_response()
 }
 
 /// `GET /v1/models/{id}`: one model of the list (the OpenAI clients' `models.retrieve`).
@@ -583,10 +588,12 @@ pub(crate) async fn model(
 fn model_objects(app: &App) -> Vec<Value> {
     let resident: Vec<String> = app.residency.resident().into_iter().map(|r| r.model).collect();
     let mut data = vec![json!({"id": "sage", "object": "model", "created": 0, "owned_by": "sage",
+        "type": "model", "display_name": "sage", "created_at": "1970-01-01T00:00:00Z",
         "sage": {"router": true, "description": "SAGE chooses a model for each request"}})];
     for s in &app.specs {
         let (bytes, load_s, measured) = app.residency.cost(&s.id).unwrap_or((0, 0.0, false));
         data.push(json!({"id": s.id, "object": "model", "created": 0, "owned_by": "sage",
+            "type": "model", "display_name": s.id, "created_at": "1970-01-01T00:00:00Z",
             "sage": {"engine": s.engine, "role": s.role, "context": s.context, "resident": resident.contains(&s.id),
                      "bytes": bytes, "load_s": load_s, "measured": measured, "classes": s.quality}}));
     }
