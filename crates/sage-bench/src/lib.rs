@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod bound;
+pub mod constrained;
 pub mod families;
 pub mod fed_routing;
 pub mod judgment;

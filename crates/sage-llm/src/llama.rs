@@ -671,7 +671,7 @@ impl Worker<'_> {
         GenerateError::Decode { model: self.id.to_string(), message: what.to_string() }
     }
 
-    fn sampler(&self, p: &GenerateParams) -> Result<LlamaSampler, GenerateError> {
+    fn sampler(&self, p: &GenerateParams) -> Result<Samplers, GenerateError> {
         let s: &Sampling = &p.sampling;
         let invalid = |message: String| GenerateError::InvalidParams { model: self.id.to_string(), message };
         if !s.temperature.is_finite() || s.temperature < 0.0 {
@@ -704,8 +704,8 @@ impl Worker<'_> {
             biases.push(llama_cpp_2::token::logit_bias::LlamaLogitBias::new(LlamaToken(token as i32), bias));
         }
         let mut chain = vec![];
-        match &p.constraint {
-            None => {}
+        let grammar = match &p.constraint {
+            None => None,
             Some(c) => {
                 let grammar = match c {
                     Constraint::Grammar(g) => g.clone(),
@@ -718,9 +718,9 @@ impl Worker<'_> {
                 let g = LlamaSampler::grammar(self.model, &grammar, "root").map_err(|e| {
                     GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }
                 })?;
-                chain.push(g);
+                Some(g)
             }
-        }
+        };
         if !biases.is_empty() {
             chain.push(LlamaSampler::logit_bias(self.n_vocab as i32, &biases));
         }
@@ -751,6 +751,29 @@ impl Worker<'_> {
             // random stream (see `batching::Logits::sample`), which a chunked generation can
             // continue; llama.cpp's stream would restart with every call.
         }
-        Ok(LlamaSampler::chain_simple(chain))
+        Ok(Samplers { grammar, rest: LlamaSampler::chain_simple(chain), exact: p.exact_constraint })
+    }
+}
+
+/// A request's samplers: its constraint's grammar apart from the rest of the chain (bias,
+/// penalties, truncation, temperature), so that the grammar can judge the token the rest
+/// chooses before it is run over the whole vocabulary (`batching::sample`).
+pub(crate) struct Samplers {
+    /// The constraint, if any.
+    pub grammar: Option<LlamaSampler>,
+    /// Everything else.
+    pub rest: LlamaSampler,
+    /// Constrain every candidate before each draw ([`GenerateParams::exact_constraint`]).
+    pub exact: bool,
+}
+
+impl Samplers {
+    /// `token` was chosen (or generated earlier by the same request): advance the grammar and
+    /// the penalties' history.
+    pub fn accept(&mut self, token: LlamaToken) {
+        if let Some(g) = &mut self.grammar {
+            g.accept(token);
+        }
+        self.rest.accept(token);
     }
 }

@@ -276,6 +276,47 @@ fn json_schema_constrains_the_output() {
     assert!(v["confidence"].is_i64());
 }
 
+/// The constraint checked on the chosen token first (the default) gives a greedy answer the
+/// grammar-first chain gives, and a sampled one that still follows the schema.
+#[test]
+fn checking_the_chosen_token_first_keeps_the_constrained_answer() {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"battery": {"type": "integer"}, "status": {"type": "string", "enum": ["ok", "low"]},
+                       "note": {"type": "string"}},
+        "required": ["battery", "status", "note"]
+    });
+    let grammar = "root ::= (\"yes\" | \"no\") \", because \" [a-z ]+ \".\"";
+    let asks = ["Battery report as JSON:", "The robot docked. JSON status:", "Is the dock free? Answer:"];
+    for (i, ask) in asks.iter().enumerate() {
+        let constraint =
+            if i < 2 { Constraint::JsonSchema(schema.clone()) } else { Constraint::Grammar(grammar.into()) };
+        let mut lazy = greedy(48);
+        lazy.constraint = Some(constraint);
+        let exact = GenerateParams { exact_constraint: true, ..lazy.clone() };
+        let (a, b) = (
+            run(&Prompt::Text((*ask).into()), &lazy).unwrap(),
+            run(&Prompt::Text((*ask).into()), &exact).unwrap(),
+        );
+        assert_eq!(a.text, b.text, "{ask}");
+        assert_eq!(a.tokens.len(), b.tokens.len(), "{ask}");
+    }
+    let mut finished = 0;
+    for seed in 0..4 {
+        let mut p = greedy(64);
+        p.sampling = Sampling { temperature: 0.9, seed, ..Sampling::default() };
+        p.constraint = Some(Constraint::JsonSchema(schema.clone()));
+        let g = run(&Prompt::Text("Battery report as JSON:".into()), &p).unwrap();
+        if g.finish == FinishReason::EndOfTurn {
+            finished += 1;
+            let v: serde_json::Value =
+                serde_json::from_str(&g.text).unwrap_or_else(|e| panic!("{:?}: {e}", g.text));
+            assert!(v["battery"].is_i64() && ["ok", "low"].contains(&v["status"].as_str().unwrap()), "{v}");
+        }
+    }
+    assert!(finished >= 2, "only {finished} of 4 sampled answers closed their object within 64 tokens");
+}
+
 #[test]
 fn the_caller_can_stop_and_stop_sequences_cut_the_text() {
     let e = engine();

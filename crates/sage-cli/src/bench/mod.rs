@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 mod against;
 mod attention;
+mod constrained;
 mod federation;
 mod kernel;
 mod llm;
@@ -62,6 +63,26 @@ enum What {
         /// A Python with torch and transformers: also measure HF transformers on the same GGUF.
         #[arg(long)]
         hf_python: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grammar-constrained generation (a JSON schema, a forced tool call) with the constraint
+    /// checked on the chosen token first against the grammar run over every candidate before each
+    /// draw (the baseline), alternating in one process on the same model.
+    Constrained {
+        /// Model file. Default: `SAGE_MODEL`, else the embedded default.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+        /// Runs per way and workload (alternating; medians reported).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Most tokens per answer.
+        #[arg(long, default_value_t = 128)]
+        max_tokens: u32,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -344,6 +365,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         What::Llm { model, threads, runs, gen, hf_python, json } => {
             llm::run(model, llm::Settings { threads, runs, gen }, hf_python, json)
+        }
+        What::Constrained { model, threads, runs, max_tokens, json } => {
+            constrained::run(model, threads, runs, max_tokens, json)
         }
         What::Kernel { reps, ms, json, python_ref, python } => {
             kernel::run(reps, ms, json, python_ref, python)

@@ -31,7 +31,6 @@ use std::time::Instant;
 
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
-use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::DecodeError;
 
@@ -199,7 +198,7 @@ struct Active {
     prompt: Vec<TokenId>,
     params: GenerateParams,
     events: Listener,
-    sampler: LlamaSampler,
+    sampler: super::Samplers,
     /// The whole prompt was cached with its last row: the first token is drawn from it.
     saved: Option<Arc<[f32]>>,
     /// Draws of the fast sampler (see [`fast_sampling`]).

@@ -113,12 +113,28 @@ impl Rng {
     /// Uniform in [0, 1).
     pub(super) fn uniform(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
+        unit(mix(self.0))
     }
+
+    /// Two independent uniforms in [0, 1) from one step of the stream (the second is the first's
+    /// bits mixed again), so that a draw that may need a second try still moves the stream by
+    /// one, as every other draw does.
+    pub(super) fn uniform_pair(&mut self) -> (f64, f64) {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let z = mix(self.0);
+        (unit(z), unit(mix(z ^ 0xA5A5_5A5A_C3C3_3C3C)))
+    }
+}
+
+/// SplitMix64's finaliser.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn unit(z: u64) -> f64 {
+    (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Draw a token from `candidates` (indices into `row`, best first: the top-k) the way llama.cpp's

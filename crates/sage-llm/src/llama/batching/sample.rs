@@ -8,7 +8,7 @@ use llama_cpp_2::token::data::LlamaTokenData;
 use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use llama_cpp_2::token::LlamaToken;
 
-use super::super::logits::{draw, Rng, RowStats};
+use super::super::logits::{draw, top_n, Rng, RowStats};
 use super::super::{Worker, WorkerEvent};
 use super::{held_back, Active, Phase};
 use crate::types::{FinishReason, GenerateParams, TokenId, TokenOut};
@@ -100,27 +100,100 @@ impl Logits<'_, '_> {
         }
     }
 
-    /// Sample (and accept) a token with llama.cpp's sampler chain (grammar, penalty, top-k,
-    /// top-p, min-p, temperature, or greedy), drawing from what it leaves with `rng`: the
-    /// request's own stream, which a chunked generation continues.
-    fn sample(&self, sampler: &mut LlamaSampler, rng: &mut Rng) -> LlamaToken {
-        let row = self.row();
-        let data = row.iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0));
-        let mut cands = LlamaTokenDataArray::from_iter(data, false);
-        cands.apply_sampler(sampler);
-        let token = match cands.selected_token() {
-            Some(t) => t,
-            None => {
-                let u = rng.uniform();
-                pick(&cands.data, u).unwrap_or_else(|| {
-                    // The chain ruled out every token: the best logit.
-                    LlamaToken(super::super::logits::top_n(row, 1).first().copied().unwrap_or(0) as i32)
-                })
+    /// The whole row as llama.cpp's candidates.
+    fn candidates(&self) -> LlamaTokenDataArray {
+        let data =
+            self.row().iter().enumerate().map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0));
+        LlamaTokenDataArray::from_iter(data, false)
+    }
+
+    /// The token `chain` leaves chosen in `cands`, or drawn from what it leaves with `u`; None
+    /// when it ruled out every token.
+    fn choose(cands: &mut LlamaTokenDataArray, chain: &mut LlamaSampler, u: f64) -> Option<LlamaToken> {
+        cands.apply_sampler(chain);
+        cands.selected_token().or_else(|| pick(&cands.data, u))
+    }
+
+    /// Sample (and accept) a token with llama.cpp's samplers (grammar, bias, penalty, top-k,
+    /// top-p, min-p, temperature, or greedy), drawing from what they leave with `rng`: the
+    /// request's own stream, which a chunked generation continues (one step per token).
+    ///
+    /// With a constraint, the rest of the chain chooses first and the grammar judges only that
+    /// token; when it refuses, the grammar judges the row's best candidates, and runs over the
+    /// whole vocabulary (every candidate's text matched against its stacks) only when too few of
+    /// them pass; a second draw uses an independent number. A greedy choice is the one the
+    /// grammar-first chain makes (the best allowed token is the best of the allowed among the
+    /// best); a top-k draw is too, when k of the best pass.
+    fn sample(&self, p: &GenerateParams, s: &mut super::super::Samplers, rng: &mut Rng) -> LlamaToken {
+        let (u, again) = rng.uniform_pair();
+        let token = match s.grammar.as_mut() {
+            None => Self::choose(&mut self.candidates(), &mut s.rest, u),
+            Some(g) if s.exact => {
+                let mut cands = self.candidates();
+                cands.apply_sampler(g);
+                Self::choose(&mut cands, &mut s.rest, u)
             }
+            Some(g) => self.constrained(p, g, &mut s.rest, (u, again)),
         };
-        sampler.accept(token);
+        // The chain ruled out every token: the best logit.
+        let token =
+            token.unwrap_or_else(|| LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32));
+        s.accept(token);
         token
     }
+
+    /// A constrained draw: the chosen token checked first, then the best candidates, then the
+    /// whole vocabulary (see [`Logits::sample`]).
+    fn constrained(
+        &self,
+        p: &GenerateParams,
+        grammar: &mut LlamaSampler,
+        rest: &mut LlamaSampler,
+        (u, again): (f64, f64),
+    ) -> Option<LlamaToken> {
+        let row = self.row();
+        let sp = &p.sampling;
+        // Where nothing but truncation and temperature shapes the row, the draw needs only the
+        // best k: greedy is k = 1.
+        let k = match sp.temperature == 0.0 {
+            _ if crate::types::penalised(sp) || !p.logit_bias.is_empty() => None,
+            true => Some(1),
+            false => (1..=1000).contains(&sp.top_k).then_some(sp.top_k as usize),
+        };
+        let draw_among = |best: &[usize], u: f64| match sp.temperature == 0.0 {
+            true => best[0],
+            false => draw(row, best, sp.top_p, sp.min_p, sp.temperature, u),
+        };
+        let first = match k {
+            Some(k) => Some(LlamaToken(draw_among(&top_n(row, k), u) as i32)),
+            None => Self::choose(&mut self.candidates(), rest, u),
+        };
+        if first.is_some_and(|t| !allowed(grammar, row, &[t.0 as usize]).is_empty()) {
+            return first;
+        }
+        if let Some(k) = k {
+            let passed = allowed(grammar, row, &top_n(row, (k * 8).max(SHORTLIST).min(row.len())));
+            if passed.len() >= k {
+                return Some(LlamaToken(draw_among(&passed[..k], again) as i32));
+            }
+        }
+        let mut cands = self.candidates();
+        cands.apply_sampler(grammar);
+        Self::choose(&mut cands, rest, again)
+    }
+}
+
+/// The best candidates a refused choice's grammar judges before the whole vocabulary (8 times
+/// top-k where that is more). A second, longer list was tried (8,192): no faster, since where
+/// too few of the best 256 pass, few tokens pass at all (a digit, a closing brace).
+const SHORTLIST: usize = 256;
+
+/// Which of `ids` (indices into `row`) the grammar allows next, in their order.
+fn allowed(grammar: &mut LlamaSampler, row: &[f32], ids: &[usize]) -> Vec<usize> {
+    let data = ids.iter().map(|&i| LlamaTokenData::new(LlamaToken(i as i32), row[i], 0.0));
+    let mut cands = LlamaTokenDataArray::from_iter(data, false);
+    cands.apply_sampler(grammar);
+    cands.data.iter().filter(|c| c.logit().is_finite()).map(|c| c.id().0 as usize).collect()
 }
 
 /// Draw from candidates' logits (the softmax of what the chain left) with the uniform number
@@ -179,9 +252,9 @@ pub(super) fn advance(
                     draw(row, &st.top[..k.min(st.top.len())], s.top_p, s.min_p, s.temperature, u) as i32
                 )
             }
-            None => source.sample(&mut a.sampler, &mut a.rng),
+            None => source.sample(&a.params, &mut a.sampler, &mut a.rng),
         },
-        _ => source.sample(&mut a.sampler, &mut a.rng),
+        _ => source.sample(&a.params, &mut a.sampler, &mut a.rng),
     };
     if a.first_token_at.is_none() {
         a.first_token_at = Some(a.start.elapsed().as_secs_f64());
