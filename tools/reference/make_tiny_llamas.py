@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN), Gemma 2 and 3, Phi-3, Granite and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN; Qwen3-VL's and Qwen3-Omni's language models), Gemma 2 and 3, Phi-3, Granite and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -19,7 +19,9 @@ import transformers
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (GraniteConfig, GraniteForCausalLM, Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, LlamaModel, MistralConfig,
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
-                          Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, SiglipVisionConfig)
+                          Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, Qwen3OmniMoeConfig,
+                          Qwen3OmniMoeForConditionalGeneration, Qwen3OmniMoeTextConfig, Qwen3VLConfig,
+                          Qwen3VLForConditionalGeneration, Qwen3VLTextConfig, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -185,6 +187,20 @@ VARIANTS = {
                                 num_attention_heads=4, num_key_value_heads=2, rope_theta=10000.0,
                                 tie_word_embeddings=True, embedding_multiplier=6.0, residual_multiplier=0.4,
                                 attention_multiplier=0.09, logits_scaling=3.5),
+    # Qwen3-Omni's thinker (the seed's "Q3-Omni"): a Qwen 3 mixture of experts inside
+    # `thinker.*`, with tiny audio and vision towers beside it and interleaved M-RoPE, which
+    # text alone (the same position on all three axes) turns into plain RoPE; no talker.
+    "qwen3_omni_thinker": dict(arch="qwen3omni", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_experts=4,
+                               num_experts_per_tok=2, moe_intermediate_size=32, norm_topk_prob=True,
+                               rope_parameters={"rope_type": "default", "rope_theta": 1000000.0,
+                                                "mrope_section": [4, 2, 2], "interleaved": True}),
+    # Qwen3-VL's language model (a dense Qwen 3 inside `model.language_model.*`), a tiny vision
+    # tower beside it, interleaved M-RoPE, tied embeddings as the 2B and 4B models have.
+    "qwen3_vl": dict(arch="qwen3vl", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=2, head_dim=16, tie_word_embeddings=True,
+                     rope_parameters={"rope_type": "default", "rope_theta": 5000000.0,
+                                      "mrope_section": [4, 2, 2], "mrope_interleaved": True}),
 }
 # Texts whose embeddings the embedding fixture records.
 EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
@@ -203,7 +219,15 @@ CLASSES = {
     "gemma3mm": (Gemma3TextConfig, Gemma3ForConditionalGeneration),
     "nemotron_h": (NemotronHConfig, NemotronHForCausalLM),
     "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),
+    "qwen3omni": (Qwen3OmniMoeTextConfig, Qwen3OmniMoeForConditionalGeneration),
+    "qwen3vl": (Qwen3VLTextConfig, Qwen3VLForConditionalGeneration),
 }
+# The towers beside the language models of the multimodal Qwen 3 variants: as small as they go.
+QWEN_VISION = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, patch_size=4, spatial_merge_size=2,
+                   num_position_embeddings=16,
+                   temporal_patch_size=2, deepstack_visual_indexes=[0])
+QWEN_AUDIO = dict(num_mel_bins=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32, d_model=32,
+                  n_window=8, n_window_infer=8, downsample_hidden_size=8, conv_chunksize=16)
 # Gemma 3's image tokens, added to the multimodal variant's tokenizer after its vocabulary.
 IMAGE_TOKENS = ["<start_of_image>", "<end_of_image>", "<image_soft_token>"]
 
@@ -303,6 +327,27 @@ def write_embedding_reference(d, model, tok, bos):
     (d / "reference.json").write_text(json.dumps(reference) + "\n")
 
 
+def wrap_qwen(arch, cfg):
+    """The multimodal config around a Qwen 3 text config (`qwen3omni`, `qwen3vl`), with tiny
+    towers beside it; other configs unchanged."""
+    if arch == "qwen3omni":
+        return Qwen3OmniMoeConfig(thinker_config={"text_config": cfg.to_dict(),
+                                                  "audio_config": dict(QWEN_AUDIO, output_dim=cfg.hidden_size),
+                                                  "vision_config": dict(QWEN_VISION, out_hidden_size=cfg.hidden_size)},
+                                  enable_audio_output=False)
+    if arch == "qwen3vl":
+        return Qwen3VLConfig(text_config=cfg.to_dict(), vision_config=dict(QWEN_VISION, out_hidden_size=cfg.hidden_size),
+                             tie_word_embeddings=cfg.tie_word_embeddings)
+    return cfg
+
+
+def logits_of(arch, model, ids):
+    """HF's logits for `ids` (Qwen3-Omni answers through its thinker; text alone)."""
+    with torch.no_grad():
+        runner = model.thinker if arch == "qwen3omni" else model
+        return runner(input_ids=torch.tensor([ids])).logits[0]
+
+
 def draw_weights(model):
     """Larger random weights than the default init, so that logits differ visibly; biases around
     zero, not one; MoE routers' selection bias (a buffer) drawn too, so that it counts."""
@@ -358,6 +403,7 @@ def main():
                                         num_attention_heads=2, image_size=28, patch_size=14)
             cfg = Gemma3Config(text_config=cfg, vision_config=vision, mm_tokens_per_image=4,
                                boi_token_index=boi, eoi_token_index=eoi, image_token_index=image)
+        cfg = wrap_qwen(arch, cfg)
         if arch == "gemma2":
             # HF applies Gemma 2's attention soft cap only in its eager attention.
             cfg._attn_implementation = "eager"
@@ -377,8 +423,7 @@ def main():
             print(name, "vocab", tok.get_vocab_size(), "texts", len(EMBED_TEXTS))
             continue
         ids = (first + tok.encode(CORPUS[0] + " " + CORPUS[2], add_special_tokens=False).ids)[:40]
-        with torch.no_grad():
-            logits = model(torch.tensor([ids])).logits[0]
+        logits = logits_of(arch, model, ids)
         reference = {
             "transformers": transformers.__version__, "torch": torch.__version__, "dtype": "float32",
             "ids": ids, "logits": [[round(float(x), 6) for x in row] for row in logits],

@@ -6,8 +6,8 @@ Usage: sweep_import.py SEED COUNT OUT
 Writes COUNT folders per family under OUT (config.json, model.safetensors, tokenizer files and
 reference.json with 40 ids and HF's logits at every position, as the fixtures of
 make_tiny_llamas.py have), each drawn from SEED: hidden sizes, head counts, GQA ratios, head
-sizes, layers, tied or untied embeddings, biases, RoPE bases and scalings, windows, soft caps,
-experts. Then run:
+sizes, layers, tied or untied embeddings, biases, RoPE bases and scalings (M-RoPE sections for
+Qwen3-VL and Qwen3-Omni), windows, soft caps, experts. Then run:
     cargo run --release -p sage-llm --example import_sweep -- OUT/*
 Needs torch, transformers, tokenizers and sentencepiece.
 """
@@ -23,7 +23,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_tiny_llamas as tiny  # noqa: E402  (its tokenizers and model classes)
 from transformers import PreTrainedTokenizerFast  # noqa: E402
 
-FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3", "granite"]
+# New families go at the end: a seed then draws the same models of the others as before.
+FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3", "granite",
+            "qwen3vl", "qwen3omni"]
 
 
 def draw_nemotron_h(r):
@@ -104,7 +106,15 @@ def draw(r, family):
             kw["rope_parameters"]["partial_rotary_factor"] = partial
     if family == "qwen2":
         kw.update(use_sliding_window=False, sliding_window=4096)
-    if family == "qwen3moe":
+    if family in ("qwen3vl", "qwen3omni"):
+        # Interleaved M-RoPE: each frequency's position from one of three axes (sections that
+        # cover half the head); plain RoPE on text.
+        half = head_dim // 2
+        t = r.randint(1, half - 2)
+        h = r.randint(1, half - t - 1)
+        kw["rope_parameters"] = {"rope_type": "default", "rope_theta": theta, "mrope_section": [t, h, half - t - h],
+                                 ("interleaved" if family == "qwen3omni" else "mrope_interleaved"): True}
+    if family in ("qwen3moe", "qwen3omni"):
         kw.update(num_experts=r.choice([2, 4, 8]), moe_intermediate_size=r.choice([16, 32]),
                   norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[])
         kw["num_experts_per_tok"] = r.randint(1, kw["num_experts"])
@@ -147,6 +157,7 @@ def main():
                              bos_token_id=bos, eos_token_id=eos, **kw)
             if family == "gemma2":
                 cfg._attn_implementation = "eager"
+            cfg = tiny.wrap_qwen(family, cfg)
             model = model_cls(cfg).to(torch.float32).eval()
             tiny.draw_weights(model)
             # Not "phi3" in the name: llama.cpp then looks up Phi-3's <|endoftext|>.
@@ -156,8 +167,7 @@ def main():
             model.save_pretrained(d, safe_serialization=True)
             first = [] if qwen else [bos]
             ids = (first + tok.encode(tiny.CORPUS[0] + " " + tiny.CORPUS[2], add_special_tokens=False).ids)[:40]
-            with torch.no_grad():
-                logits = model(torch.tensor([ids])).logits[0]
+            logits = tiny.logits_of(family, model, ids)
             reference = {"transformers": transformers.__version__, "family": family, "config": kw, "ids": ids,
                          "logits": [[round(float(x), 6) for x in row] for row in logits]}
             (d / "reference.json").write_text(json.dumps(reference) + "\n")

@@ -27,6 +27,7 @@ use crate::gguf::writer::{GgufWriter, TensorDecl};
 use crate::llama_arch::{Biases, Experts, Family, GraniteScales, LlamaShape, Pooling, GGML_F32};
 
 mod gemma;
+mod multimodal;
 pub mod nemotron_h;
 mod rope;
 mod tokenizer;
@@ -342,6 +343,8 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
     "Phi3ForCausalLM",
     "GraniteForCausalLM",
     "NemotronHForCausalLM",
+    "Qwen3VLForConditionalGeneration (its language model)",
+    "Qwen3OmniMoeForConditionalGeneration (its thinker's language model)",
 ];
 
 /// The family of an HF architecture name and the biases its config asks for; `Err(None)` for an
@@ -414,7 +417,7 @@ fn shape_from_config(dir: &Path, cfg_path: &Path, raw: Json) -> Result<(LlamaSha
         message: format!("not a Llama config: {e}"),
     };
     // Gemma 3's text model may sit inside a multimodal config, with HF's defaults left out.
-    let cfg: Config = serde_json::from_value(gemma::text_config(raw)).map_err(not_config)?;
+    let cfg: Config = serde_json::from_value(multimodal::language_model(raw)).map_err(not_config)?;
     let config_err = |m: String| ImportError::Config { path: cfg_path.to_path_buf(), message: m };
     let arch = cfg.architectures.first().cloned().unwrap_or_default();
     let (family, biases) = family_of(&arch, &cfg).map_err(|e| match e {
@@ -718,8 +721,8 @@ fn plan_tensors(
 ) -> Result<Vec<Planned>, ImportError> {
     // The language model's tensors are `model.*`, or within a multimodal model
     // `language_model.model.*` (as published) or `model.language_model.*` (as transformers 5
-    // saves it), or at the top (a bare model saved without a head, as embedding models are).
-    let prefix = ["model.", "language_model.model.", "model.language_model.", ""]
+    // saves it; Qwen3-VL's), or `thinker.model.*` (Qwen3-Omni's), or at the top (a bare model saved without a head, as embedding models are).
+    let prefix = ["model.", "language_model.model.", "model.language_model.", "thinker.model.", ""]
         .into_iter()
         .find(|p| st.contains_key(&format!("{p}embed_tokens.weight")))
         .unwrap_or("model.");
@@ -730,6 +733,7 @@ fn plan_tensors(
         let (hf, mut transform) = hf_name(&d.name, shape);
         let hf = match hf.strip_prefix("model.") {
             Some(rest) => format!("{prefix}{rest}"),
+            None if hf == "lm_head.weight" => multimodal::head_name(prefix).to_string(),
             None => hf,
         };
         if shape.family.gemma_norms() && d.name.ends_with("norm.weight") {
@@ -921,8 +925,12 @@ mod tests {
         .unwrap();
         for name in SUPPORTED_ARCHITECTURES {
             let arch = name.split(' ').next().unwrap();
+            // A multimodal folder is read as its language model's architecture first.
+            let outer = serde_json::json!({"architectures": [arch], "text_config": {}, "thinker_config": {"text_config": {}}});
+            let inner =
+                multimodal::language_model(outer)["architectures"][0].as_str().unwrap_or(arch).to_string();
             // Nemotron-H goes through its own converter before `family_of`.
-            assert!(arch == "NemotronHForCausalLM" || family_of(arch, &cfg).is_ok(), "{arch}");
+            assert!(inner == "NemotronHForCausalLM" || family_of(&inner, &cfg).is_ok(), "{arch} as {inner}");
         }
         assert!(matches!(family_of("FalconForCausalLM", &cfg), Err(None)));
         let e = ImportError::Architecture { path: "x/config.json".into(), arch: "FalconForCausalLM".into() };

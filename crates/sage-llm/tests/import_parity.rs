@@ -496,6 +496,42 @@ fn qwen3_s_mixture_of_experts_matches_hf() {
     }
 }
 
+#[test]
+fn qwen3_vl_s_language_model_matches_hf_on_text() {
+    // Qwen3-VL 2B/4B's kind: a dense Qwen 3 under `model.language_model.*`, tied embeddings,
+    // interleaved M-RoPE (plain RoPE on text); the vision tower beside it is left out.
+    assert!(parity("qwen3_vl") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let imported = import(&fixtures().join("qwen3_vl"), &tmp("vl.gguf")).unwrap();
+    assert_eq!(imported.architecture, "qwen3");
+    let (_d, _g, text_only) = imported_parts("qwen3_qknorm_headdim");
+    assert!(imported.tensors <= text_only, "{} tensors: the vision tower came along", imported.tensors);
+}
+
+#[test]
+fn qwen3_omni_s_thinker_matches_hf_on_text() {
+    // The seed's Q3-Omni (Qwen3-Omni-30B-A3B): its thinker's language model, a Qwen 3 mixture of
+    // experts under `thinker.*` with its own head; the audio and vision towers are left out.
+    assert!(parity("qwen3_omni_thinker") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let imported = import(&fixtures().join("qwen3_omni_thinker"), &tmp("omni.gguf")).unwrap();
+    assert_eq!(imported.architecture, "qwen3moe");
+    // The thinker's head counts: read as tied to the embedding, the logits are far from HF's.
+    let (_copy, dir) = altered("qwen3_omni_thinker", |v| {
+        v["thinker_config"]["tie_word_embeddings"] = serde_json::json!(true)
+    });
+    let off = parity_of("qwen3_omni_thinker", &dir);
+    assert!(off > 1e-2, "tied: {off}");
+}
+
+/// How many tensors fixture `name` imports to.
+fn imported_parts(name: &str) -> (tempfile::TempDir, PathBuf, usize) {
+    let (dir, tmp) = folder();
+    let out = tmp(&format!("{name}.gguf"));
+    let n = import(&fixtures().join(name), &out).unwrap().tensors;
+    (dir, out, n)
+}
+
 /// The RoPE scaling in the GGUF a folder imports to.
 #[derive(Debug, PartialEq)]
 struct Scaling {
