@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN; Qwen3-VL's and Qwen3-Omni's language models), Gemma 2 and 3, Phi-3, Granite and Nemotron-H models as HF safetensors folders, with
+"""Creates tiny random Llama-family (also a bidirectional embedding model), Mistral, Qwen 2/3 (dense and MoE, YaRN; Qwen2.5-VL's, Qwen3-VL's and Qwen3-Omni's language models), Gemma 2 and 3, Phi-3, Granite and Nemotron-H models as HF safetensors folders, with
 reference logits (and, for Qwen's split rule, reference token ids) from HF transformers, for the
 parity tests of `sage models import` + llama.cpp.
 
@@ -21,7 +21,8 @@ from transformers import (GraniteConfig, GraniteForCausalLM, Gemma2Config, Gemma
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
                           Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, Qwen3OmniMoeConfig,
                           Qwen3OmniMoeForConditionalGeneration, Qwen3OmniMoeTextConfig, Qwen3VLConfig,
-                          Qwen3VLForConditionalGeneration, Qwen3VLTextConfig, SiglipVisionConfig)
+                          Qwen3VLForConditionalGeneration, Qwen3VLTextConfig, Qwen2_5_VLConfig,
+                          Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLTextConfig, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -201,6 +202,11 @@ VARIANTS = {
                      num_attention_heads=4, num_key_value_heads=2, head_dim=16, tie_word_embeddings=True,
                      rope_parameters={"rope_type": "default", "rope_theta": 5000000.0,
                                       "mrope_section": [4, 2, 2], "mrope_interleaved": True}),
+    # Qwen2.5-VL's language model (a Qwen 2: Q/K/V biases, NeoX RoPE), M-RoPE in sections, not
+    # interleaved; untied, as the 7B model.
+    "qwen2_5_vl": dict(arch="qwen25vl", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
+                       rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 1, 3]}),
 }
 # Texts whose embeddings the embedding fixture records.
 EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
@@ -221,6 +227,7 @@ CLASSES = {
     "qwen3moe": (Qwen3MoeConfig, Qwen3MoeForCausalLM),
     "qwen3omni": (Qwen3OmniMoeTextConfig, Qwen3OmniMoeForConditionalGeneration),
     "qwen3vl": (Qwen3VLTextConfig, Qwen3VLForConditionalGeneration),
+    "qwen25vl": (Qwen2_5_VLTextConfig, Qwen2_5_VLForConditionalGeneration),
 }
 # The towers beside the language models of the multimodal Qwen 3 variants: as small as they go.
 QWEN_VISION = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, patch_size=4, spatial_merge_size=2,
@@ -338,6 +345,10 @@ def wrap_qwen(arch, cfg):
     if arch == "qwen3vl":
         return Qwen3VLConfig(text_config=cfg.to_dict(), vision_config=dict(QWEN_VISION, out_hidden_size=cfg.hidden_size),
                              tie_word_embeddings=cfg.tie_word_embeddings)
+    if arch == "qwen25vl":
+        vision = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, out_hidden_size=cfg.hidden_size,
+                      patch_size=4, spatial_merge_size=2, temporal_patch_size=2, fullatt_block_indexes=[0], window_size=16)
+        return Qwen2_5_VLConfig(text_config=cfg.to_dict(), vision_config=vision, tie_word_embeddings=cfg.tie_word_embeddings)
     return cfg
 
 

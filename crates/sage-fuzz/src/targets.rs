@@ -190,7 +190,9 @@ fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
     let mut folders = vec![];
     let mut seeds: Vec<Vec<u8>> = vec![];
     for (k, name) in
-        ["llama_tied_mqa", "nemotron_h_moe", "qwen3_yarn", "gemma2_softcaps"].into_iter().enumerate()
+        ["llama_tied_mqa", "nemotron_h_moe", "qwen3_yarn", "gemma2_softcaps", "qwen3_omni_thinker"]
+            .into_iter()
+            .enumerate()
     {
         let fixture = root.join("crates/sage-llm/tests/fixtures/tiny").join(name);
         let dir = work.join(format!("hf-{name}"));

@@ -343,6 +343,7 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
     "Phi3ForCausalLM",
     "GraniteForCausalLM",
     "NemotronHForCausalLM",
+    "Qwen2_5_VLForConditionalGeneration (its language model)",
     "Qwen3VLForConditionalGeneration (its language model)",
     "Qwen3OmniMoeForConditionalGeneration (its thinker's language model)",
 ];

@@ -509,6 +509,26 @@ fn qwen3_vl_s_language_model_matches_hf_on_text() {
 }
 
 #[test]
+fn qwen2_5_vl_s_language_model_matches_hf_on_text() {
+    // Qwen2.5-VL 3B/7B's kind: a Qwen 2 (Q/K/V biases) with M-RoPE in sections, untied.
+    assert!(parity("qwen2_5_vl") <= 1e-3);
+    let (_dir, tmp) = folder();
+    assert_eq!(import(&fixtures().join("qwen2_5_vl"), &tmp("vl25.gguf")).unwrap().architecture, "qwen2");
+    // As published (the text model's fields at the top, `{"type": "mrope"}`): the same model.
+    let (_copy, dir) = altered("qwen2_5_vl", |v| {
+        let mut text = v["text_config"].take();
+        text["rope_scaling"] = serde_json::json!({"type": "mrope", "mrope_section": [2, 1, 3]});
+        text["rope_theta"] = text["rope_parameters"]["rope_theta"].take();
+        text.as_object_mut().unwrap().remove("rope_parameters");
+        for (k, x) in text.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        v.as_object_mut().unwrap().remove("text_config");
+    });
+    assert!(parity_of("qwen2_5_vl", &dir) <= 1e-3);
+}
+
+#[test]
 fn qwen3_omni_s_thinker_matches_hf_on_text() {
     // The seed's Q3-Omni (Qwen3-Omni-30B-A3B): its thinker's language model, a Qwen 3 mixture of
     // experts under `thinker.*` with its own head; the audio and vision towers are left out.

@@ -1,5 +1,6 @@
 //! The language model of a multimodal folder, as a text model's config: Gemma 3's (its
-//! `text_config`), Qwen3-VL's (`text_config`, tensors under `model.language_model.*`) and
+//! `text_config`), Qwen2.5-VL's (a Qwen 2, its `text_config` or the top of its config),
+//! Qwen3-VL's (`text_config`, tensors under `model.language_model.*`) and
 //! Qwen3-Omni's thinker (`thinker_config.text_config`, tensors under `thinker.*`; the talker
 //! that speaks is left out, as are every model's vision and audio towers). SAGE's models read
 //! text (decision 0006), so only the language model is imported.
@@ -18,6 +19,13 @@ pub(super) fn language_model(cfg: Json) -> Json {
         "Qwen3VLForConditionalGeneration" => {
             (&cfg["text_config"], "Qwen3ForCausalLM", &cfg["tie_word_embeddings"])
         }
+        // As transformers 5 writes it (`text_config`), or as published (the text model's fields
+        // at the top, beside `vision_config`).
+        "Qwen2_5_VLForConditionalGeneration" => (
+            if cfg["text_config"].is_object() { &cfg["text_config"] } else { &cfg },
+            "Qwen2ForCausalLM",
+            &cfg["tie_word_embeddings"],
+        ),
         "Qwen3OmniMoeForConditionalGeneration" => (
             &cfg["thinker_config"]["text_config"],
             "Qwen3MoeForCausalLM",
@@ -39,6 +47,12 @@ pub(super) fn language_model(cfg: Json) -> Json {
         if let Some(rope) = text.get_mut(key).and_then(Json::as_object_mut) {
             for mrope in ["mrope_section", "interleaved", "mrope_interleaved"] {
                 rope.remove(mrope);
+            }
+            // Qwen2.5-VL's published `{"type": "mrope"}`: on text, the default.
+            for kind in ["type", "rope_type"] {
+                if rope.get(kind).and_then(Json::as_str) == Some("mrope") {
+                    rope.insert(kind.into(), "default".into());
+                }
             }
         }
     }
@@ -78,6 +92,15 @@ mod tests {
             (Some("Qwen3MoeForCausalLM"), Some(128))
         );
         assert_eq!(t["rope_parameters"], serde_json::json!({"rope_theta": 1e6}));
+        let published = serde_json::json!({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "hidden_size": 2048,
+            "tie_word_embeddings": true, "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
+            "vision_config": {"depth": 32}});
+        let t = language_model(published);
+        assert_eq!(
+            (t["architectures"][0].as_str(), t["hidden_size"].as_u64()),
+            (Some("Qwen2ForCausalLM"), Some(2048))
+        );
+        assert_eq!(t["rope_scaling"], serde_json::json!({"type": "default"}));
         let broken = serde_json::json!({"architectures": ["Qwen3OmniMoeForConditionalGeneration"]});
         assert_eq!(language_model(broken.clone()), broken);
         assert_eq!(
