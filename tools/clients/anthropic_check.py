@@ -105,12 +105,15 @@ out["count"] = {"plain": count.input_tokens, "with_tools": with_tools.input_toke
 
 out["models"] = [m.id for m in client.models.list()]
 
+# Thinking asked for: the default model does not think, so the answer is its text alone.
+thought = client.messages.create(model="sage", max_tokens=1100, messages=ask, extra_body=GREEDY,
+                                 thinking={"type": "enabled", "budget_tokens": 1024})
+out["thinking"] = {"blocks": [b.type for b in thought.content]}
+
 out["refused"] = {
     "model": status_of(lambda: client.messages.create(model="claude-sonnet-4-5", max_tokens=8, messages=ask)),
     "image": status_of(lambda: client.messages.create(model="sage", max_tokens=8, messages=[{"role": "user", "content": [
         {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}]}])),
-    "thinking": status_of(lambda: client.messages.create(model="sage", max_tokens=2048, messages=ask,
-                                                         thinking={"type": "enabled", "budget_tokens": 1024})),
     "server_tool": status_of(lambda: client.messages.create(model="sage", max_tokens=8, messages=ask,
                                                             tools=[{"type": "web_search_20250305", "name": "web_search"}])),
     "temperature": status_of(lambda: client.messages.create(model="sage", max_tokens=8, messages=ask,

@@ -78,6 +78,7 @@ fn the_official_anthropic_client_talks_to_sage_serve() {
     assert!(count["with_tools"].as_u64() > count["plain"].as_u64(), "{v}");
     assert_eq!(count["plain"], count["served"], "the count is what the model evaluates: {v}");
     assert_eq!(v["models"][0], "sage");
+    assert_eq!(v["thinking"]["blocks"], serde_json::json!(["text"]), "a model that does not think: {v}");
     let refused = &v["refused"];
     assert_eq!(
         (refused["model"]["status"].as_u64(), refused["model"]["type"].as_str()),
@@ -85,7 +86,6 @@ fn the_official_anthropic_client_talks_to_sage_serve() {
     );
     for (field, word) in [
         ("image", "image"),
-        ("thinking", "thinking"),
         ("server_tool", "web_search"),
         ("temperature", "temperature"),
         ("effort", "effort"),

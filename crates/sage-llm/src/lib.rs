@@ -19,6 +19,7 @@ pub mod llama_arch;
 pub mod model;
 pub mod openai;
 pub mod quantize;
+pub mod reasoning;
 pub mod synth;
 pub mod template;
 pub mod tools;

@@ -20,7 +20,7 @@ use sage_store::{ObservationRow, Store};
 use crate::llm::LlmSettings;
 use crate::record::{Tape, TapeEntry};
 use crate::residency::Residency;
-use crate::route::{attempt_chain, degraded_reply, Request, Sessions};
+use crate::route::{attempt_chain, degraded_reply, Answer, Request, Sessions};
 use crate::semantic::SemanticScorer;
 use crate::zoo::ModelSpec;
 
@@ -204,7 +204,7 @@ impl Executor for LlmDriver {
                 self.now,
                 "answer",
                 &a.model,
-                &format!("Q: {text} A: {}", a.text),
+                &format!("Q: {text} A: {}", said(a)),
                 job.salience,
             ));
         }
@@ -227,7 +227,7 @@ impl Executor for LlmDriver {
             salience: job.salience,
             failed,
             model: answer.as_ref().map(|a| a.model.clone()),
-            reply: answer.as_ref().map_or_else(|| run.output.clone(), |a| a.text.clone()),
+            reply: answer.as_ref().map_or_else(|| run.output.clone(), said),
             tokens: answer
                 .as_ref()
                 .map_or((0, 0, 0), |a| (a.tokens, a.timings.prompt_tokens, a.timings.cached_tokens)),
@@ -473,7 +473,7 @@ pub fn external_run(
                 failed,
                 telemetry,
                 quality: Some(a.quality),
-                output: a.text.clone(),
+                output: said(a),
             }
         }
         None => ExternalRun {
@@ -603,4 +603,39 @@ pub fn kernel_config(
     }
     config.memory_bytes = memory_bytes;
     config
+}
+
+/// What an answer says: its text without a reasoning model's thinking (decision 0025), which the
+/// kernel, its memory and its record act on.
+fn said(a: &Answer) -> String {
+    sage_llm::reasoning::split(&a.text).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kernel_hears_the_answer_without_the_thinking() {
+        let a = Answer {
+            model: "thinker".into(),
+            text: "<think>The operator asks about the dock.</think>\n\nThe dock is free.".into(),
+            tokens: 12,
+            mean_nll: None,
+            quality: 0.8,
+            timings: Default::default(),
+            kept_messages: 1,
+            telemetry: sage_irp::Telemetry::from_energies(
+                "thinker",
+                &[],
+                HaltReason::PluginDone,
+                0.0,
+                0.0,
+                0.0,
+            ),
+            finish: None,
+            tokens_out: vec![],
+        };
+        assert_eq!(said(&a), "The dock is free.");
+    }
 }

@@ -448,9 +448,12 @@ impl Router {
                 }
             }
         }
-        let (reply, degraded) = match &answer {
-            Some(a) => (a.text.clone(), false),
-            None => (degraded_reply(&plan.request, &attempts), true),
+        let (reasoning, reply, degraded) = match &answer {
+            Some(a) => {
+                let (reasoning, reply) = sage_llm::reasoning::split(&a.text);
+                (reasoning, reply, false)
+            }
+            None => (None, degraded_reply(&plan.request, &attempts), true),
         };
         Served {
             request: plan.request,
@@ -458,6 +461,7 @@ impl Router {
             attempts,
             answer,
             reply,
+            reasoning,
             degraded,
             size_policy: plan.size_policy,
         }

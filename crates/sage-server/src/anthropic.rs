@@ -20,11 +20,13 @@ use tokio_stream::wrappers::ReceiverStream;
 use sage_llm::{ChatMessage, Constraint, FinishReason, GenerateParams, Role, Sampling, ToolCall};
 use sage_runtime::route::{Request, Served};
 
+use crate::deltas::Deltas;
 use crate::openai::{
     check_model, check_stops, class_of, finish_reason, first_or_error, fresh_seed, spawn, whole, Chunk,
 };
-use crate::tools::{Holder, ToolSpec};
+use crate::tools::ToolSpec;
 use crate::{admit, ApiError, App};
+use sage_llm::reasoning::Piece;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
@@ -290,9 +292,6 @@ fn params(b: &MessagesBody, tools: Option<&ToolSpec>) -> Result<GenerateParams, 
 
 /// Fields SAGE does not serve: refused by name, never ignored.
 fn refuse_unserved(b: &MessagesBody) -> Result<(), ApiError> {
-    if b.thinking.as_ref().is_some_and(|t| t["type"] == "enabled") {
-        return Err(bad("thinking: SAGE's models give no thinking blocks", "thinking"));
-    }
     if let Some(effort) = b.output_config.as_ref().map(|c| &c["effort"]).filter(|e| !e.is_null()) {
         return Err(bad(
             format!("output_config.effort {effort}: SAGE's models take no effort setting"),
@@ -390,7 +389,8 @@ pub(crate) async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Answer
             model: b.model.clone(),
             tools,
             stops,
-            holder: with_tools.then(Holder::default),
+            deltas: Deltas::new(false, with_tools),
+            thinking: wants_thinking(&b).then(String::new),
             open: None,
             index: 0,
         };
@@ -399,6 +399,9 @@ pub(crate) async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Answer
     let s = whole(&app, &b.model, rx).await?;
     let (text, calls) = answer_parts(tools.as_ref(), &s);
     let mut content = vec![];
+    if let Some(r) = s.reasoning.as_ref().filter(|_| wants_thinking(&b)) {
+        content.push(json!({"type": "thinking", "thinking": r, "signature": ""}));
+    }
     if !text.is_empty() || calls.is_empty() {
         content.push(json!({"type": "text", "text": text}));
     }
@@ -410,6 +413,12 @@ pub(crate) async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Answer
         "stop_reason": reason, "stop_sequence": sequence, "usage": usage(&s), "sage": routing_record(&s),
     }))
     .into_response())
+}
+
+/// Whether the request asks for a reasoning model's thinking (`thinking: {"type": "enabled"}`);
+/// otherwise it is left out of the answer (SAGE cannot stop a model from thinking).
+fn wants_thinking(b: &MessagesBody) -> bool {
+    b.thinking.as_ref().is_some_and(|t| t["type"] == "enabled")
 }
 
 /// The `sage` routing record, as on the OpenAI API.
@@ -425,7 +434,9 @@ struct Emitter {
     model: String,
     tools: Option<ToolSpec>,
     stops: Vec<String>,
-    holder: Option<Holder>,
+    deltas: Deltas,
+    /// Thinking seen, not yet given as its block (before the text), when the request asks for it.
+    thinking: Option<String>,
     /// The text block being streamed (its index), if one is open.
     open: Option<usize>,
     /// The next block's index.
@@ -471,13 +482,45 @@ impl Emitter {
     }
 
     fn delta(&mut self, d: &str) -> Vec<Event> {
-        match self.holder.as_mut() {
-            Some(h) => match h.push(d) {
-                Some(d) => self.text(&d),
-                None => vec![],
-            },
-            None => self.text(d),
+        let pieces = self.deltas.push(d);
+        self.show(pieces)
+    }
+
+    /// Thinking is kept for its block; the answer's text first gives that block, then streams.
+    fn show(&mut self, pieces: Vec<Piece>) -> Vec<Event> {
+        let mut out = vec![];
+        for p in pieces {
+            match (p, self.thinking.as_mut()) {
+                (Piece::Reasoning(r), Some(t)) => t.push_str(&r),
+                (Piece::Reasoning(_), None) => {}
+                (Piece::Content(c), _) => {
+                    out.extend(self.thinking_block());
+                    out.extend(self.text(&c));
+                }
+            }
         }
+        out
+    }
+
+    /// The thinking block of the thinking seen so far, if any.
+    fn thinking_block(&mut self) -> Vec<Event> {
+        let Some(t) = self.thinking.as_mut().filter(|t| !t.is_empty()).map(std::mem::take) else {
+            return vec![];
+        };
+        let i = self.index;
+        self.index += 1;
+        vec![
+            (
+                "content_block_start",
+                json!({"type": "content_block_start", "index": i,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+            ),
+            (
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": i, "delta": {"type": "thinking_delta", "thinking": t}}),
+            ),
+            ("content_block_stop", json!({"type": "content_block_stop", "index": i})),
+        ]
     }
 
     fn close_text(&mut self) -> Vec<Event> {
@@ -512,8 +555,10 @@ impl Emitter {
             return vec![("error", error_body(&e))];
         }
         self.app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
-        let held = self.holder.as_mut().map(Holder::rest).unwrap_or_default();
-        let mut out = vec![];
+        let flushed = self.deltas.flush();
+        let mut out = self.show(flushed);
+        out.extend(self.thinking_block());
+        let held = self.deltas.held();
         let calls = if s.degraded {
             // Nothing of a degraded answer was a model's: the reply is all of it.
             out.extend(self.text(&s.reply));

@@ -277,6 +277,7 @@ pub(crate) fn serve(
         attempts,
         answer: None,
         reply,
+        reasoning: None,
         degraded: true,
         size_policy: explained,
     })
@@ -310,11 +311,13 @@ fn remote_served(
         finish: Some(sage_llm::FinishReason::Stop),
         tokens_out: vec![],
     };
+    let (reasoning, reply) = sage_llm::reasoning::split(&answer.text);
     Served {
         request: request.clone(),
         decision: None,
         attempts,
-        reply: answer.text.clone(),
+        reply,
+        reasoning,
         answer: Some(answer),
         degraded: false,
         size_policy: format!("{explained}; answered by {label}"),

@@ -34,6 +34,7 @@ use sage_runtime::{Clock, ModelSpec, Residency};
 use sage_store::Store;
 
 mod anthropic;
+mod deltas;
 mod embed;
 mod error;
 pub mod federation;

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_stream::wrappers::ReceiverStream;
 
+use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, GenerateParams, Role, Sampling};
 use sage_runtime::route::{Request, Served};
 
@@ -62,6 +63,15 @@ struct Common {
     options: Options,
     format: Option<Value>,
     keep_alive: Option<Value>,
+    /// `false`: a reasoning model's thinking is not returned (SAGE cannot stop a model from
+    /// thinking; it leaves the thinking out). Otherwise it comes as `thinking`.
+    think: Option<Value>,
+}
+
+impl Common {
+    fn shows_thinking(&self) -> bool {
+        !matches!(self.think, Some(Value::Bool(false)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -304,11 +314,21 @@ async fn answer(
     app: Arc<App>,
     model: String,
     request: Request,
-    stream: bool,
+    (stream, thinking): (bool, bool),
     keep: Option<Value>,
     tools: Option<crate::tools::ToolSpec>,
     line: impl Fn(&str, Option<&Served>, &[sage_llm::ToolCall]) -> Value + Send + Sync + 'static,
 ) -> Result<Response, ApiError> {
+    // A line with a piece of thinking: in the message (chat) or beside the response (generate).
+    let with_thinking = move |mut v: Value, t: &str| {
+        if thinking {
+            match v.get_mut("message") {
+                Some(m) => m["thinking"] = t.into(),
+                None => v["thinking"] = t.into(),
+            }
+        }
+        v
+    };
     if let Some(v) = &keep {
         keep_alive_s(v)?;
     }
@@ -325,40 +345,54 @@ async fn answer(
         let s = whole(&app, &model, rx).await?;
         let answered = s.answer.as_ref().map_or(model.clone(), |a| a.model.clone());
         keep_alive(&app, &answered, keep.as_ref())?;
-        return Ok(Json(match calls_in(&s) {
+        let v = match calls_in(&s) {
             Some((before, calls)) => line(&before, Some(&s), &calls),
             None => line(&s.reply, Some(&s), &[]),
+        };
+        return Ok(Json(match &s.reasoning {
+            Some(r) => with_thinking(v, r),
+            None => v,
         })
         .into_response());
     }
     let first = first_or_error(&app, &model, &mut rx).await?;
     let app2 = app.clone();
-    // With tools, text that may be a call is held back until it is known not to be one.
-    let holding = Arc::new(std::sync::Mutex::new(crate::tools::Holder::default()));
-    let lines = stream::iter([first]).chain(ReceiverStream::new(rx)).filter_map(move |c| {
+    // Thinking apart; with tools, text that may be a call held back until it is known not to be.
+    let mut deltas = crate::deltas::Deltas::new(false, hold);
+    let lines = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| {
+        let shown = |pieces: Vec<Piece>| -> Vec<Value> {
+            pieces
+                .into_iter()
+                .filter_map(|p| match p {
+                    Piece::Content(c) => Some(line(&c, None, &[])),
+                    Piece::Reasoning(r) if thinking => Some(with_thinking(line("", None, &[]), &r)),
+                    Piece::Reasoning(_) => None,
+                })
+                .collect()
+        };
         let v = match c {
-            Chunk::Delta(d) => {
-                let shown = if hold { holding.lock().ok().and_then(|mut h| h.push(&d)) } else { Some(d) };
-                shown.map(|d: String| line(&d, None, &[]))
-            }
+            Chunk::Delta(d) => shown(deltas.push(&d)),
             Chunk::Done(s) => {
                 app2.metrics.finish(if s.degraded { "degraded" } else { "ok" });
                 let answered = s.answer.as_ref().map_or(model.clone(), |a| a.model.clone());
                 let _ = keep_alive(&app2, &answered, keep.as_ref());
-                let held = holding.lock().map(|mut h| h.rest()).unwrap_or_default();
+                let mut out = shown(deltas.flush());
+                let held = deltas.held();
                 // The degraded responder's text was never streamed: it goes in the last line.
-                Some(if s.degraded {
+                out.push(if s.degraded {
                     line(&s.reply, Some(&s), &[])
                 } else {
                     match calls_in(&s).filter(|_| !held.is_empty()) {
                         Some((before, calls)) => line(&before, Some(&s), &calls),
                         None => line(&held, Some(&s), &[]),
                     }
-                })
+                });
+                out
             }
         };
-        std::future::ready(v.map(|v| Ok::<_, Infallible>(Bytes::from(format!("{v}\n")))))
+        stream::iter(v.into_iter().map(|v| Ok::<_, Infallible>(Bytes::from(format!("{v}\n")))))
     });
+    let lines = lines.flatten();
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
 }
 
@@ -396,7 +430,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         }
         v
     };
-    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, tools, line).await
+    let how = (b.common.stream.unwrap_or(true), b.common.shows_thinking());
+    answer(app, model, request, how, b.common.keep_alive, tools, line).await
 }
 
 /// An Ollama conversation: an assistant's calls get ids (`call_<message>_<n>`) and each tool
@@ -468,7 +503,8 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
         }
         v
     };
-    answer(app, model, request, b.common.stream.unwrap_or(true), b.common.keep_alive, None, line).await
+    let how = (b.common.stream.unwrap_or(true), b.common.shows_thinking());
+    answer(app, model, request, how, b.common.keep_alive, None, line).await
 }
 
 pub(crate) fn merge(into: &mut Value, from: Value) {

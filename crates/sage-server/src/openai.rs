@@ -105,6 +105,9 @@ struct ChatBody {
     tools: Option<Vec<Value>>,
     tool_choice: Option<Value>,
     parallel_tool_calls: Option<bool>,
+    /// llama-server's: `none` leaves a reasoning model's thinking in `content`; `auto` or
+    /// `deepseek` (the default) give it apart as `reasoning_content`.
+    reasoning_format: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -699,6 +702,16 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     let constraint = chat_constraint(b.response_format.as_ref(), tools.as_ref())?;
     let logprobs = b.logprobs.then_some(b.top_logprobs.unwrap_or(0));
     let (p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
+    let raw = match b.reasoning_format.as_deref() {
+        None | Some("auto" | "deepseek" | "deepseek-legacy") => false,
+        Some("none") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("reasoning_format {other:?} is not none, auto or deepseek"),
+                Some("reasoning_format"),
+            ))
+        }
+    };
     let last_user =
         messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
     let request = Request {
@@ -723,14 +736,19 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         let head = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
             "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]});
         let (id2, model2) = (id.clone(), model.clone());
-        // With tools, text that may be a call is held back until it is known not to be one.
-        let holder = Arc::new(std::sync::Mutex::new(crate::tools::Holder::default()));
-        let (h1, h2, tools2) = (holder.clone(), holder, tools.clone());
+        // Thinking apart; with tools, text that may be a call held back until it is known not to be.
         let with_tools = tools.as_ref().is_some_and(crate::tools::ToolSpec::is_offered);
+        let deltas = Arc::new(std::sync::Mutex::new(crate::deltas::Deltas::new(raw, with_tools)));
+        let (d1, d2, tools2) = (deltas.clone(), deltas, tools.clone());
         let delta = move |d: String| {
-            let d = if with_tools { h1.lock().ok()?.push(&d)? } else { d };
-            Some(json!({"id": id2, "object": "chat.completion.chunk", "created": created, "model": model2,
-                "choices": [{"index": 0, "delta": {"content": d}, "finish_reason": null}]}))
+            let shown = d1.lock().map(|mut x| x.push(&d)).unwrap_or_default();
+            shown
+                .into_iter()
+                .map(|p| {
+                    json!({"id": id2, "object": "chat.completion.chunk", "created": created, "model": model2,
+                    "choices": [{"index": 0, "delta": chat_delta(p), "finish_reason": null}]})
+                })
+                .collect()
         };
         let done = move |s: &Served| {
             let mut out = vec![];
@@ -738,7 +756,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
                 json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
                     "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
             };
-            let held = h2.lock().map(|mut h| h.rest()).unwrap_or_default();
+            let (flushed, held) = d2.lock().map(|mut x| (x.flush(), x.held())).unwrap_or_default();
+            out.extend(flushed.into_iter().map(|p| chunk(chat_delta(p))));
             let (deltas, called) = crate::tools::closing_deltas(tools2.as_ref(), held, s);
             out.extend(deltas.into_iter().map(chunk));
             let finish = if called { "tool_calls" } else { finish_reason(s) };
@@ -751,7 +770,12 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     }
     let s = whole(&app, &model, rx).await?;
     let logprobs = if b.logprobs { chat_logprobs(&s) } else { Value::Null };
-    let (message, called) = crate::tools::whole_message(tools.as_ref(), &s);
+    let (mut message, called) = crate::tools::whole_message(tools.as_ref(), &s);
+    match (&s.reasoning, &s.answer) {
+        (Some(_), Some(a)) if raw && !called => message["content"] = a.text.clone().into(),
+        (Some(r), _) if !raw => message["reasoning_content"] = r.clone().into(),
+        _ => {}
+    }
     let finish = if called { "tool_calls" } else { finish_reason(&s) };
     Ok(Json(json!({
         "id": id, "object": "chat.completion", "created": now_unix(), "model": answered_model(&s, &model),
@@ -761,6 +785,15 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         "sage": extension(&s),
     }))
     .into_response())
+}
+
+/// A chat stream's delta for what it may show: thinking as `reasoning_content` (DeepSeek's,
+/// vLLM's and llama-server's name), the answer as `content`.
+fn chat_delta(p: sage_llm::reasoning::Piece) -> Value {
+    match p {
+        sage_llm::reasoning::Piece::Reasoning(r) => json!({"reasoning_content": r}),
+        sage_llm::reasoning::Piece::Content(c) => json!({"content": c}),
+    }
 }
 
 /// The first message of a generation: a finished failure becomes its error status (before any
@@ -808,11 +841,11 @@ fn event_stream(
     first: Chunk,
     rx: tokio::sync::mpsc::Receiver<Chunk>,
     head: Option<Value>,
-    delta: impl Fn(String) -> Option<Value> + Send + 'static,
+    delta: impl Fn(String) -> Vec<Value> + Send + 'static,
     done: impl Fn(&Served) -> Vec<Value> + Send + 'static,
 ) -> Response {
     let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
-        Chunk::Delta(d) => delta(d).map(|v| v.to_string()).into_iter().collect(),
+        Chunk::Delta(d) => delta(d).iter().map(Value::to_string).collect(),
         Chunk::Done(s) => {
             app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
             let mut out: Vec<String> = done(&s).iter().map(Value::to_string).collect();
@@ -877,8 +910,8 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
         });
         let (id2, model2) = (id.clone(), model.clone());
         let delta = move |d: String| {
-            Some(json!({"id": id2, "object": "text_completion", "created": created, "model": model2,
-                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]}))
+            vec![json!({"id": id2, "object": "text_completion", "created": created, "model": model2,
+                "choices": [{"index": 0, "text": d, "logprobs": null, "finish_reason": null}]})]
         };
         let done = move |s: &Served| {
             vec![

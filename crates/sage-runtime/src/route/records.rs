@@ -146,8 +146,12 @@ pub struct Served {
     pub attempts: Vec<Attempt>,
     /// The answer, or `None` when every model failed.
     pub answer: Option<Answer>,
-    /// The reply shown: the answer's text or the degraded responder's.
+    /// The reply shown: the answer's text (without a reasoning model's thinking) or the degraded
+    /// responder's.
     pub reply: String,
+    /// A reasoning model's thinking, apart from the reply (`sage_llm::reasoning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Whether the degraded responder answered.
     pub degraded: bool,
     /// Small versus large: what the router asked of the selector, and why.

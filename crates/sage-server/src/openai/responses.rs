@@ -25,8 +25,10 @@ use super::{
     class_of, extension, failure, finish_reason, first_or_error, now_unix, params, parse, role, spawn, whole,
     with_forced_call, Chunk, Common, NEXT_ID,
 };
-use crate::tools::{Holder, ToolSpec};
+use crate::deltas::Deltas;
+use crate::tools::ToolSpec;
 use crate::{admit, lock, ApiError, App};
+use sage_llm::reasoning::Piece;
 
 /// Most responses kept for `previous_response_id` and retrieval, and the most bytes they hold
 /// together; the oldest go first.
@@ -407,6 +409,12 @@ fn message_item(id: &str, status: &str, text: &str) -> Value {
            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]})
 }
 
+/// A reasoning model's thinking as a `reasoning` item.
+fn reasoning_item(text: &str) -> Value {
+    json!({"type": "reasoning", "id": format!("rs_{}", NEXT_ID.fetch_add(1, Ordering::Relaxed)), "summary": [],
+           "content": [{"type": "reasoning_text", "text": text}], "status": "completed"})
+}
+
 fn call_item(c: &ToolCall, status: &str, arguments: &str) -> Value {
     json!({"type": "function_call", "id": format!("fc_{}", c.id.trim_start_matches("call_")), "call_id": c.id,
            "name": c.name, "arguments": arguments, "status": status})
@@ -502,7 +510,7 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<R
     let s = whole(&app, &meta.model, rx).await?;
     let (text, calls) = answer_parts(meta.tools.as_ref(), &s);
     let status = status_of(&s);
-    let mut output = vec![];
+    let mut output: Vec<Value> = s.reasoning.iter().map(|r| reasoning_item(r)).collect();
     if !text.is_empty() || calls.is_empty() {
         output.push(message_item(
             &format!("msg_{}", NEXT_ID.fetch_add(1, Ordering::Relaxed)),
@@ -548,7 +556,9 @@ struct Emitter {
     meta: Meta,
     app: Arc<App>,
     seq: u64,
-    holder: Option<Holder>,
+    deltas: Deltas,
+    /// Thinking seen, not yet given as its `reasoning` item (it goes before the message).
+    thinking: String,
     /// The message item being streamed: its id and text.
     message: Option<(String, String)>,
     output: Vec<Value>,
@@ -610,14 +620,37 @@ impl Emitter {
     }
 
     fn delta(&mut self, d: &str) -> Vec<(String, Value)> {
-        let d = match self.holder.as_mut() {
-            Some(h) => match h.push(d) {
-                Some(d) => d,
-                None => return vec![],
-            },
-            None => d.to_string(),
-        };
-        self.text(&d)
+        let pieces = self.deltas.push(d);
+        self.show(pieces)
+    }
+
+    /// Thinking is kept for its item; the answer's text first gives that item, then streams.
+    fn show(&mut self, pieces: Vec<Piece>) -> Vec<(String, Value)> {
+        let mut out = vec![];
+        for p in pieces {
+            match p {
+                Piece::Reasoning(r) => self.thinking.push_str(&r),
+                Piece::Content(c) => {
+                    out.extend(self.reasoning_item());
+                    out.extend(self.text(&c));
+                }
+            }
+        }
+        out
+    }
+
+    /// The `reasoning` item of the thinking seen so far, if any.
+    fn reasoning_item(&mut self) -> Vec<(String, Value)> {
+        if self.thinking.is_empty() {
+            return vec![];
+        }
+        let index = self.output.len();
+        let item = reasoning_item(&std::mem::take(&mut self.thinking));
+        self.output.push(item.clone());
+        vec![
+            self.event("response.output_item.added", json!({"output_index": index, "item": item})),
+            self.event("response.output_item.done", json!({"output_index": index, "item": item})),
+        ]
     }
 
     /// Close the message item, if one is open.
@@ -673,8 +706,10 @@ impl Emitter {
             return vec![self.event("response.failed", json!({"response": r}))];
         }
         app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
-        let held = self.holder.as_mut().map(Holder::rest).unwrap_or_default();
-        let mut out = vec![];
+        let flushed = self.deltas.flush();
+        let mut out = self.show(flushed);
+        out.extend(self.reasoning_item());
+        let held = self.deltas.held();
         let (text, calls) = if s.degraded {
             // Nothing of a degraded answer was a model's: the reply is all of it.
             out.extend(self.text(&s.reply));
@@ -717,7 +752,8 @@ fn event_stream(app: Arc<App>, first: Chunk, rx: tokio::sync::mpsc::Receiver<Chu
         meta,
         app,
         seq: 0,
-        holder: with_tools.then(Holder::default),
+        deltas: Deltas::new(false, with_tools),
+        thinking: String::new(),
         message: None,
         output: vec![],
     };

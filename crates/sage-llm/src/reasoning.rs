@@ -1,0 +1,194 @@
+//! A reasoning model's thinking apart from its answer: Llama-3.1-Nemotron-Nano-4B-v1.1 (with
+//! "detailed thinking on"), Qwen 3 and DeepSeek-R1's distillations write
+//! `<think>…</think>` before the answer; some templates open the block in the prompt, so the
+//! output holds only its end. The APIs give the thinking apart (OpenAI's `reasoning_content`,
+//! Ollama's `thinking`, a Responses `reasoning` item, an Anthropic `thinking` block) and the
+//! kernel acts on the answer alone.
+
+/// The tag that opens the thinking.
+pub const OPEN: &str = "<think>";
+/// The tag that closes it.
+pub const CLOSE: &str = "</think>";
+
+/// The thinking (if the text has any) and the answer of a whole output. A block the model left
+/// open (cut by the token limit) is all thinking; text before a lone `</think>` (the template
+/// opened the block) is thinking too.
+pub fn split(text: &str) -> (Option<String>, String) {
+    let body = text.trim_start();
+    if let Some(rest) = body.strip_prefix(OPEN) {
+        return match rest.find(CLOSE) {
+            Some(end) => {
+                (Some(rest[..end].trim().to_string()), rest[end + CLOSE.len()..].trim_start().to_string())
+            }
+            None => (Some(rest.trim().to_string()), String::new()),
+        };
+    }
+    match text.find(CLOSE) {
+        Some(end) if !text[..end].contains(OPEN) => {
+            (Some(text[..end].trim().to_string()), text[end + CLOSE.len()..].trim_start().to_string())
+        }
+        _ => (None, text.to_string()),
+    }
+}
+
+/// A piece of a streamed output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Thinking.
+    Reasoning(String),
+    /// The answer.
+    Content(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    /// Nothing but white space yet: the output may still open a block.
+    #[default]
+    Start,
+    Thinking,
+    Answer,
+}
+
+/// [`split`] for a stream: pieces as they can be told apart, a possible tag's beginning held back
+/// until the next delta says. A stream whose block the template opened is told apart only where
+/// the whole output is (the stream cannot know until `</think>` comes); the final record has it.
+#[derive(Debug, Default)]
+pub struct Splitter {
+    phase: Phase,
+    held: String,
+    /// White space between `</think>` and the answer is dropped.
+    after_close: bool,
+}
+
+impl Splitter {
+    /// The pieces `delta` completes.
+    pub fn push(&mut self, delta: &str) -> Vec<Piece> {
+        self.held.push_str(delta);
+        let mut out = vec![];
+        loop {
+            match self.phase {
+                Phase::Start => {
+                    let t = self.held.trim_start();
+                    if let Some(rest) = t.strip_prefix(OPEN) {
+                        self.held = rest.trim_start().to_string();
+                        self.phase = Phase::Thinking;
+                    } else if t.is_empty() || OPEN.starts_with(t) {
+                        return out;
+                    } else {
+                        self.phase = Phase::Answer;
+                    }
+                }
+                Phase::Thinking => match self.held.find(CLOSE) {
+                    Some(end) => {
+                        let thought = self.held[..end].trim_end().to_string();
+                        if !thought.is_empty() {
+                            out.push(Piece::Reasoning(thought));
+                        }
+                        self.held = self.held[end + CLOSE.len()..].to_string();
+                        self.phase = Phase::Answer;
+                        self.after_close = true;
+                    }
+                    None => {
+                        let keep = partial_tag(&self.held, CLOSE);
+                        let ready = self.held[..self.held.len() - keep].to_string();
+                        self.held.drain(..ready.len());
+                        if !ready.is_empty() {
+                            out.push(Piece::Reasoning(ready));
+                        }
+                        return out;
+                    }
+                },
+                Phase::Answer => {
+                    if self.after_close {
+                        let t = self.held.trim_start();
+                        if t.is_empty() {
+                            self.held.clear();
+                            return out;
+                        }
+                        self.held = t.to_string();
+                        self.after_close = false;
+                    }
+                    if !self.held.is_empty() {
+                        out.push(Piece::Content(std::mem::take(&mut self.held)));
+                    }
+                    return out;
+                }
+            }
+        }
+    }
+
+    /// What is still held at the end of the output.
+    pub fn finish(&mut self) -> Vec<Piece> {
+        let held = std::mem::take(&mut self.held);
+        match self.phase {
+            Phase::Thinking if !held.trim().is_empty() => vec![Piece::Reasoning(held.trim_end().to_string())],
+            Phase::Start | Phase::Answer if !held.is_empty() && !self.after_close => {
+                vec![Piece::Content(held)]
+            }
+            _ => vec![],
+        }
+    }
+}
+
+/// How many bytes at the end of `text` could begin `tag`.
+fn partial_tag(text: &str, tag: &str) -> usize {
+    (1..tag.len().min(text.len() + 1))
+        .rev()
+        .find(|&n| text.is_char_boundary(text.len() - n) && tag.starts_with(&text[text.len() - n..]))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_outputs_split_at_the_block() {
+        assert_eq!(
+            split("<think>\nThe dock is free.\n</think>\n\nGo."),
+            (Some("The dock is free.".into()), "Go.".into())
+        );
+        assert_eq!(split("  <think>cut by the limit"), (Some("cut by the limit".into()), String::new()));
+        assert_eq!(
+            split("opened by the template</think>Answer"),
+            (Some("opened by the template".into()), "Answer".into())
+        );
+        assert_eq!(split("No thinking here."), (None, "No thinking here.".into()));
+        assert_eq!(split("I wrote <think> in prose."), (None, "I wrote <think> in prose.".into()));
+        assert_eq!(split("<think></think>Hi"), (Some(String::new()), "Hi".into()));
+    }
+
+    fn stream(deltas: &[&str]) -> (String, String) {
+        let mut s = Splitter::default();
+        let mut pieces: Vec<Piece> = deltas.iter().flat_map(|d| s.push(d)).collect();
+        pieces.extend(s.finish());
+        let (mut r, mut c) = (String::new(), String::new());
+        for p in pieces {
+            match p {
+                Piece::Reasoning(x) => r.push_str(&x),
+                Piece::Content(x) => c.push_str(&x),
+            }
+        }
+        (r, c)
+    }
+
+    #[test]
+    fn a_stream_splits_as_the_whole_does_wherever_the_deltas_cut() {
+        let text = "<think>\nThe dock is free.\n</think>\n\nGo to the dock.";
+        let (reasoning, content) = split(text);
+        for cut in 0..text.len() {
+            for cut2 in cut..text.len() {
+                let (a, b, c) = (&text[..cut], &text[cut..cut2], &text[cut2..]);
+                let (r, co) = stream(&[a, b, c]);
+                assert_eq!(r.trim(), reasoning.as_deref().unwrap_or(""), "{a:?} {b:?} {c:?}");
+                assert_eq!(co, content, "{a:?} {b:?} {c:?}");
+            }
+        }
+        assert_eq!(
+            stream(&["Just ", "an answer <th", "ink> in prose."]),
+            (String::new(), "Just an answer <think> in prose.".into())
+        );
+        assert_eq!(stream(&["<th", "ink>unfinished </thi"]), ("unfinished </thi".into(), String::new()));
+        assert_eq!(stream(&["  ", "<"]), (String::new(), "  <".into()));
+    }
+}

@@ -1,0 +1,158 @@
+#![allow(clippy::unwrap_used)]
+
+//! A reasoning model's thinking (`<think>…</think>`) apart from its answer on every API, whole
+//! and streamed, over a scripted model that thinks (a test double: the default model does not).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use sage_kernel::Kernel;
+use sage_runtime::driver::{kernel_config, LlmDriver};
+use sage_runtime::route::Router;
+use sage_runtime::scripted::{Script, ScriptedLoader};
+use sage_runtime::{ManualClock, Residency, Zoo};
+use sage_server::{routes, App, KernelHost, ServerConfig};
+
+const THOUGHT: &str = "The operator asks about the dock. It is free.";
+const ANSWER: &str = "The dock is free.";
+
+fn thinker() -> Arc<App> {
+    let zoo = "[[model]]\nid = \"thinker\"\nengine = \"gguf\"\npath = \"t.gguf\"\nrole = \"primary\"\ncontext = 2048\n\
+               expected_mib = 100\nquality = { \"text.question\" = 0.8, \"text.chat\" = 0.8 }\n";
+    let specs = Zoo::parse(zoo, "test zoo", std::path::Path::new(".")).unwrap().models;
+    let reply = format!("<think>\n{THOUGHT}\n</think>\n\n{ANSWER}");
+    let scripts = vec![Script { context: 2048, reply, ..Script::new("thinker", 0.8) }];
+    let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
+    let clock = Arc::new(ManualClock::default());
+    let residency = Residency::new(&specs, 1 << 30, loader, clock.clone());
+    let router = Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
+    let kernel = Kernel::new(kernel_config(&specs, 1 << 30, &residency)).unwrap();
+    let driver = LlmDriver::new(specs, residency.clone(), None, None, clock.clone());
+    let app =
+        App::new(router, residency, None, KernelHost::new(kernel, driver), clock, ServerConfig::default());
+    app.warm_up();
+    app
+}
+
+async fn post(app: &Arc<App>, path: &str, body: Value) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = routes(app.clone()).oneshot(req).await.unwrap();
+    let status = resp.status();
+    (status, String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap())
+}
+
+fn sse(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect()
+}
+
+fn ask() -> Value {
+    json!([{"role": "user", "content": "Is the dock free?"}])
+}
+
+#[tokio::test]
+async fn openai_chat_gives_the_thinking_as_reasoning_content() {
+    let a = thinker();
+    let (s, body) = post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask()})).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!((m["content"].as_str(), m["reasoning_content"].as_str()), (Some(ANSWER), Some(THOUGHT)));
+    // llama-server's `reasoning_format: none`: left in the content, as generated.
+    let (_, body) = post(
+        &a,
+        "/v1/chat/completions",
+        json!({"model": "sage", "messages": ask(), "reasoning_format": "none"}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert!(m["content"].as_str().unwrap().starts_with("<think>") && m["reasoning_content"].is_null(), "{m}");
+    let (s, _) = post(
+        &a,
+        "/v1/chat/completions",
+        json!({"model": "sage", "messages": ask(), "reasoning_format": "x"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Streamed: the same split, whatever the deltas' boundaries.
+    let (_, body) =
+        post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask(), "stream": true})).await;
+    let chunks = sse(&body);
+    let field =
+        |k: &str| -> String { chunks.iter().filter_map(|c| c["choices"][0]["delta"][k].as_str()).collect() };
+    assert_eq!((field("reasoning_content").trim(), field("content").as_str()), (THOUGHT, ANSWER), "{body}");
+}
+
+#[tokio::test]
+async fn ollama_gives_the_thinking_apart_unless_think_is_false() {
+    let a = thinker();
+    let (_, body) =
+        post(&a, "/api/chat", json!({"model": "thinker", "messages": ask(), "stream": false})).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["message"]["content"].as_str(), v["message"]["thinking"].as_str()),
+        (Some(ANSWER), Some(THOUGHT))
+    );
+    let (_, body) = post(
+        &a,
+        "/api/chat",
+        json!({"model": "thinker", "messages": ask(), "stream": false, "think": false}),
+    )
+    .await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["message"]["content"].as_str(), v["message"].get("thinking")), (Some(ANSWER), None));
+    let (_, body) =
+        post(&a, "/api/generate", json!({"model": "thinker", "prompt": "Is the dock free?"})).await;
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let thinking: String = lines.iter().filter_map(|l| l["thinking"].as_str()).collect();
+    let response: String = lines.iter().filter_map(|l| l["response"].as_str()).collect();
+    assert_eq!((thinking.trim(), response.as_str()), (THOUGHT, ANSWER), "{body}");
+}
+
+#[tokio::test]
+async fn responses_and_anthropic_give_a_reasoning_item_and_a_thinking_block() {
+    let a = thinker();
+    let (_, body) = post(&a, "/v1/responses", json!({"model": "sage", "input": "Is the dock free?"})).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["output"][0]["type"], "reasoning", "{v}");
+    assert_eq!(v["output"][0]["content"][0]["text"], THOUGHT);
+    assert_eq!(v["output"][1]["content"][0]["text"], ANSWER);
+    let (_, body) =
+        post(&a, "/v1/responses", json!({"model": "sage", "input": "Is the dock free?", "stream": true}))
+            .await;
+    let events = sse(&body);
+    let last = events.last().unwrap();
+    assert_eq!(last["response"]["output"][0]["type"], "reasoning", "{body}");
+    let text: String = events.iter().filter_map(|e| e["delta"].as_str()).collect();
+    assert_eq!(text, ANSWER);
+    let messages = json!({"model": "sage", "max_tokens": 256, "messages": ask()});
+    let (_, body) = post(&a, "/v1/messages", messages.clone()).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["content"], json!([{"type": "text", "text": ANSWER}]), "not asked for: left out");
+    let mut asked = messages.clone();
+    asked["thinking"] = json!({"type": "enabled", "budget_tokens": 1024});
+    let (_, body) = post(&a, "/v1/messages", asked.clone()).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": THOUGHT, "signature": ""}));
+    assert_eq!(v["content"][1]["text"], ANSWER);
+    asked["stream"] = json!(true);
+    let (_, body) = post(&a, "/v1/messages", asked).await;
+    let events = sse(&body);
+    let thinking: String = events.iter().filter_map(|e| e["delta"]["thinking"].as_str()).collect();
+    let text: String = events.iter().filter_map(|e| e["delta"]["text"].as_str()).collect();
+    assert_eq!((thinking.trim(), text.as_str()), (THOUGHT, ANSWER), "{body}");
+}
