@@ -9,14 +9,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio_stream::wrappers::ReceiverStream;
 
+use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, FinishReason, GenerateParams, Role, Sampling, ToolCall};
 use sage_runtime::route::{Request, Served};
 
@@ -26,7 +24,6 @@ use crate::openai::{
 };
 use crate::tools::ToolSpec;
 use crate::{admit, ApiError, App};
-use sage_llm::reasoning::Piece;
 
 static NEXT: AtomicU64 = AtomicU64::new(1);
 
@@ -602,14 +599,10 @@ impl Emitter {
 
 fn event_stream(mut emitter: Emitter, first: Chunk, rx: tokio::sync::mpsc::Receiver<Chunk>) -> Response {
     let head = emitter.start();
-    let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
+    crate::named_sse::stream(head, first, rx, move |c| match c {
         Chunk::Delta(d) => emitter.delta(&d),
         Chunk::Done(s) => emitter.finish(&s),
-    });
-    let events = stream::iter(head).chain(chunks.flat_map(stream::iter)).map(|(kind, data)| {
-        Ok::<_, std::convert::Infallible>(SseEvent::default().event(kind).data(data.to_string()))
-    });
-    Sse::new(events).into_response()
+    })
 }
 
 /// `POST /v1/messages/count_tokens`: the prompt's tokens as the model would see it (its chat

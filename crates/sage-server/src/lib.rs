@@ -42,6 +42,7 @@ mod listen;
 mod llama_server;
 mod metrics;
 mod model_facts;
+mod named_sse;
 mod ollama;
 mod openai;
 mod sage_api;

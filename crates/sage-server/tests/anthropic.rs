@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use sage_server::{routes, ServerConfig};
 
 mod common;
-use common::{app, call};
+use common::{app, call, named_events};
 
 fn ask(model: &str) -> Value {
     json!({"model": model, "max_tokens": 32, "messages": [{"role": "user", "content": "What is the battery level?"}]})
@@ -118,20 +118,9 @@ async fn a_stream_is_named_events_from_message_start_to_message_stop() {
     let a = app(ServerConfig::default());
     let mut body = ask("sage");
     body["stream"] = json!(true);
-    let req =
-        Request::builder().method("POST").uri("/v1/messages").body(Body::from(body.to_string())).unwrap();
-    let resp = routes(a).oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
-    let events: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
-    assert_eq!(names.len(), events.len(), "every event is named");
+    let (names, events) = named_events(&a, "/v1/messages", &body).await;
     for (name, e) in names.iter().zip(&events) {
-        assert_eq!(e["type"].as_str(), Some(*name));
+        assert_eq!(e["type"].as_str(), Some(name.as_str()));
     }
     assert_eq!(names[..3], ["message_start", "ping", "content_block_start"]);
     assert_eq!(names[names.len() - 3..], ["content_block_stop", "message_delta", "message_stop"]);

@@ -3,16 +3,13 @@
 //! OpenAI's Responses API over scripted models (test doubles): its shapes, chains, stream
 //! events and errors. The official client drives it on the real model in the CLI's tests.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use serde_json::json;
 
-use sage_server::{routes, ServerConfig};
+use sage_server::ServerConfig;
 
 mod common;
-use common::{app, call};
+use common::{app, call, named_events};
 
 #[tokio::test]
 async fn a_response_has_its_output_usage_and_routing_record_and_is_kept() {
@@ -97,20 +94,12 @@ async fn bad_requests_are_refused_by_name() {
 async fn a_stream_is_numbered_named_events_ending_in_the_completed_response() {
     let a = app(ServerConfig::default());
     let body = json!({"model": "sage", "input": "What is the battery level?", "stream": true});
-    let req =
-        Request::builder().method("POST").uri("/v1/responses").body(Body::from(body.to_string())).unwrap();
-    let resp = routes(a.clone()).oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
-    let names: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("event: ")).collect();
-    let events: Vec<Value> = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
-    assert_eq!(names.len(), events.len(), "every event is named");
+    let (names, events) = named_events(&a, "/v1/responses", &body).await;
     for (i, (name, e)) in names.iter().zip(&events).enumerate() {
-        assert_eq!((e["type"].as_str(), e["sequence_number"].as_u64()), (Some(*name), Some(i as u64)));
+        assert_eq!(
+            (e["type"].as_str(), e["sequence_number"].as_u64()),
+            (Some(name.as_str()), Some(i as u64))
+        );
     }
     assert_eq!(
         names[..4],

@@ -10,14 +10,12 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use futures_util::stream::{self, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio_stream::wrappers::ReceiverStream;
 
+use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, Role, ToolCall};
 use sage_runtime::route::{Request, Served};
 
@@ -28,7 +26,6 @@ use super::{
 use crate::deltas::Deltas;
 use crate::tools::ToolSpec;
 use crate::{admit, lock, ApiError, App};
-use sage_llm::reasoning::Piece;
 
 /// Most responses kept for `previous_response_id` and retrieval, and the most bytes they hold
 /// together; the oldest go first.
@@ -758,14 +755,10 @@ fn event_stream(app: Arc<App>, first: Chunk, rx: tokio::sync::mpsc::Receiver<Chu
         output: vec![],
     };
     let head = emitter.head();
-    let chunks = stream::iter([first]).chain(ReceiverStream::new(rx)).map(move |c| match c {
+    crate::named_sse::stream(head, first, rx, move |c| match c {
         Chunk::Delta(d) => emitter.delta(&d),
         Chunk::Done(s) => emitter.finish(&s),
-    });
-    let events = stream::iter(head).chain(chunks.flat_map(stream::iter)).map(|(kind, data)| {
-        Ok::<_, std::convert::Infallible>(SseEvent::default().event(kind).data(data.to_string()))
-    });
-    Sse::new(events).into_response()
+    })
 }
 
 /// `GET /v1/responses/{id}`.

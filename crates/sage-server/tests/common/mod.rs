@@ -97,3 +97,21 @@ pub async fn call(
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
     (status, v)
 }
+
+/// A streamed answer of named events (`event:` then `data:`): each event's name and its JSON,
+/// after checking that the stream is OK and that every event is named.
+pub async fn named_events(app: &Arc<App>, path: &str, body: &serde_json::Value) -> (Vec<String>, Vec<Value>) {
+    let req = Request::builder().method("POST").uri(path).body(Body::from(body.to_string())).unwrap();
+    let resp = routes(app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let names: Vec<String> =
+        text.lines().filter_map(|l| l.strip_prefix("event: ")).map(str::to_string).collect();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(names.len(), events.len(), "every event is named");
+    (names, events)
+}
