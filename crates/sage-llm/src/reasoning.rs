@@ -31,6 +31,12 @@ pub fn split(text: &str) -> (Option<String>, String) {
     }
 }
 
+/// Whether a chat template is a reasoning model's: it writes or strips `<think>` blocks (Qwen 3,
+/// DeepSeek-R1's distillations) or switches "detailed thinking" (Llama-Nemotron's).
+pub fn template_thinks(template: &str) -> bool {
+    template.contains(OPEN) || template.contains(CLOSE) || template.contains("detailed thinking")
+}
+
 /// A piece of a streamed output.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Piece {
@@ -156,6 +162,15 @@ mod tests {
         assert_eq!(split("No thinking here."), (None, "No thinking here.".into()));
         assert_eq!(split("I wrote <think> in prose."), (None, "I wrote <think> in prose.".into()));
         assert_eq!(split("<think></think>Hi"), (Some(String::new()), "Hi".into()));
+    }
+
+    #[test]
+    fn reasoning_templates_are_told_apart() {
+        assert!(template_thinks(
+            "{%- if '</think>' in content %}{% set content = content.split('</think>')[-1] %}"
+        ));
+        assert!(template_thinks("{{- 'detailed thinking on' }}"));
+        assert!(!template_thinks("{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"));
     }
 
     fn stream(deltas: &[&str]) -> (String, String) {

@@ -84,3 +84,21 @@ fn tool_calls_render_and_parse_through_real_templates() {
         assert_eq!((calls.len(), calls[0].arguments.as_str()), (1, r#"{"city":"Oslo"}"#), "{name}");
     }
 }
+
+#[test]
+#[ignore = "needs real models' chat templates: scripts/setup.sh --for-tests (scripts/test.sh runs it)"]
+fn reasoning_models_templates_are_told_apart() {
+    let dir = templates();
+    assert!(dir.is_dir(), "{} is missing; run scripts/setup.sh --for-tests", dir.display());
+    for (name, thinks) in [
+        ("deepseek-ai-DeepSeek-R1-Distill-Llama-8B", true),
+        ("NVIDIA-Nemotron-Nano-v2", true),
+        ("Qwen3.5-4B", true),
+        ("meta-llama-Llama-3.1-8B-Instruct", false),
+        ("Qwen-Qwen2.5-7B-Instruct", false),
+        ("google-gemma-2-2b-it", false),
+    ] {
+        let template = std::fs::read_to_string(dir.join(format!("{name}.jinja"))).unwrap();
+        assert_eq!(sage_llm::reasoning::template_thinks(&template), thinks, "{name}");
+    }
+}

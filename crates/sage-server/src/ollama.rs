@@ -602,6 +602,10 @@ pub(crate) async fn show(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     if sage_llm::tools::template_knows_tools(&facts.template) {
         capabilities.push("tools");
     }
+    // Ollama's clients look for it before asking `think` (decision 0025).
+    if sage_llm::reasoning::template_thinks(&facts.template) {
+        capabilities.push("thinking");
+    }
     Ok(Json(json!({
         "modelfile": "",
         "parameters": "",
