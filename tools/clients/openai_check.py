@@ -36,18 +36,23 @@ out["plain"] = {"content": plain.choices[0].message.content, "model": plain.mode
 
 parts = []
 final = None
+usage_chunk = None
 for chunk in client.chat.completions.create(
     model="sage",
     messages=[{"role": "user", "content": "Say hello to the operator."}],
     max_tokens=16,
     temperature=0,  # greedy: a sampled answer may end at its first token
     stream=True,
+    stream_options={"include_usage": True},
 ):
     if chunk.choices and chunk.choices[0].delta.content:
         parts.append(chunk.choices[0].delta.content)
     if chunk.choices and chunk.choices[0].finish_reason:
         final = chunk.choices[0].finish_reason
-out["stream"] = {"content": "".join(parts), "chunks": len(parts), "finish_reason": final}
+    if not chunk.choices and chunk.usage:
+        usage_chunk = chunk.usage.completion_tokens
+out["stream"] = {"content": "".join(parts), "chunks": len(parts), "finish_reason": final,
+                 "usage_chunk": usage_chunk}
 
 lp = client.chat.completions.create(
     model="sage",

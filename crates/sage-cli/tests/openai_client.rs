@@ -37,6 +37,7 @@ fn the_official_openai_client_talks_to_sage_serve() {
     assert_eq!(v["plain"]["model"], "gemma-3-270m-q4_k_m");
     assert!(v["stream"]["chunks"].as_u64().unwrap() >= 1, "{v}");
     assert!(v["stream"]["finish_reason"].is_string(), "{v}");
+    assert!(v["stream"]["usage_chunk"].as_u64().unwrap() >= 1, "include_usage: {v}");
     assert!(v["logprobs"]["tokens"].as_u64().unwrap() >= 1, "{v}");
     assert!(v["logprobs"]["first"].as_f64().unwrap() <= 0.0, "{v}");
     assert_eq!(v["logprobs"]["top"], 2);

@@ -88,9 +88,17 @@ struct Common {
     /// Choices per request: only 1 is served (refused otherwise, never silently ignored).
     n: Option<u32>,
     stop: Option<Text>,
+    /// `{"include_usage": true}`: after the last choice, a chunk with no choices and the usage.
+    stream_options: Option<Value>,
     /// SAGE extension: a conversation id whose KV cache is reused across requests.
     session_id: Option<String>,
     user: Option<String>,
+}
+
+impl Common {
+    fn includes_usage(&self) -> bool {
+        self.stream_options.as_ref().is_some_and(|o| o["include_usage"] == true)
+    }
 }
 
 #[derive(Deserialize)]
@@ -766,7 +774,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
                 "usage": usage(s), "sage": extension(s)}));
             out
         };
-        return Ok(event_stream(app, first, rx, Some(head), delta, done));
+        return Ok(event_stream(app, first, rx, (Some(head), b.common.includes_usage()), delta, done));
     }
     let s = whole(&app, &model, rx).await?;
     let logprobs = if b.logprobs { chat_logprobs(&s) } else { Value::Null };
@@ -835,12 +843,13 @@ pub(crate) async fn whole(
 }
 
 /// A streamed answer as server-sent events: `head` first (if any), each delta through `delta`,
-/// the final record through `done`, then `[DONE]`.
+/// the final record through `done` (and, when `usage_chunk`, OpenAI's `include_usage` chunk: no
+/// choices, the usage), then `[DONE]`.
 fn event_stream(
     app: Arc<App>,
     first: Chunk,
     rx: tokio::sync::mpsc::Receiver<Chunk>,
-    head: Option<Value>,
+    (head, usage_chunk): (Option<Value>, bool),
     delta: impl Fn(String) -> Vec<Value> + Send + 'static,
     done: impl Fn(&Served) -> Vec<Value> + Send + 'static,
 ) -> Response {
@@ -848,7 +857,15 @@ fn event_stream(
         Chunk::Delta(d) => delta(d).iter().map(Value::to_string).collect(),
         Chunk::Done(s) => {
             app.metrics.finish(if s.degraded { "degraded" } else { "ok" });
-            let mut out: Vec<String> = done(&s).iter().map(Value::to_string).collect();
+            let mut out = done(&s);
+            if let Some(last) = out.last().filter(|_| usage_chunk) {
+                let mut u = json!({"choices": [], "usage": usage(&s)});
+                for key in ["id", "object", "created", "model"] {
+                    u[key] = last[key].clone();
+                }
+                out.push(u);
+            }
+            let mut out: Vec<String> = out.iter().map(Value::to_string).collect();
             out.push("[DONE]".to_string());
             out
         }
@@ -920,7 +937,7 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, body: Bytes) -> Res
                 "usage": usage(s), "sage": extension(s)}),
             ]
         };
-        return Ok(event_stream(app, first, rx, head, delta, done));
+        return Ok(event_stream(app, first, rx, (head, common.includes_usage()), delta, done));
     }
     let s = whole(&app, &model, rx).await?;
     let logprobs = match (&s.answer, b.logprobs) {

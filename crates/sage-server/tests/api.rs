@@ -196,6 +196,22 @@ async fn a_stream_ends_with_usage_the_record_and_done() {
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
     assert_eq!(last["usage"]["completion_tokens"], 13);
     assert_eq!(last["sage"]["model"], "a");
+    // OpenAI's `include_usage`: one more chunk, with no choices and the usage, before [DONE].
+    body["stream_options"] = json!({"include_usage": true});
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/chat/completions")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let resp = routes(app(ServerConfig::default())).oneshot(req).await.unwrap();
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let data: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("data: ")).collect();
+    let usage: Value = serde_json::from_str(data[data.len() - 2]).unwrap();
+    assert_eq!(
+        (usage["choices"].as_array().map(Vec::len), usage["usage"]["completion_tokens"].as_u64()),
+        (Some(0), Some(13))
+    );
+    assert_eq!(usage["object"], "chat.completion.chunk");
 }
 
 #[tokio::test]
