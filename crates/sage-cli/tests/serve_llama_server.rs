@@ -63,6 +63,11 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
     let ids: Vec<u64> = t["tokens"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()).collect();
     let back = json_of(&post(&addr, "/detokenize", &format!(r#"{{"tokens":{ids:?}}}"#)));
     assert_eq!(back["content"], "Hello world");
+    // The prompt a conversation makes, as llama-server's /apply-template gives it: this base model
+    // ships no chat template, so SAGE's plain format, as the generation itself uses.
+    let p =
+        json_of(&post(&addr, "/apply-template", r#"{"messages":[{"role":"user","content":"Battery?"}]}"#));
+    assert_eq!(p["prompt"], "User: Battery?\nAssistant:", "{p}");
     // A GBNF grammar constrains the answer.
     let g = json_of(&post(
         &addr,

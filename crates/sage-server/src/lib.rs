@@ -441,6 +441,7 @@ pub fn routes(app: Arc<App>) -> axum::Router {
         .route("/completion", post(llama_server::completion))
         .route("/tokenize", post(llama_server::tokenize))
         .route("/detokenize", post(llama_server::detokenize))
+        .route("/apply-template", post(llama_server::apply_template))
         .route("/props", get(llama_server::props))
         .route("/sage/observations", post(sage_api::observations))
         .route("/sage/state", get(sage_api::state))

@@ -1,7 +1,7 @@
 //! llama.cpp's own server endpoints, for the scripts and web UIs written against `llama-server`:
 //! `POST /completion` (streamed as server-sent events of `{"content", "stop"}` objects, or whole,
 //! with llama-server's `stop_type`, token counts and `timings`), `POST /tokenize`,
-//! `POST /detokenize` and `GET /props`. The same router, queue and engines as the OpenAI API.
+//! `POST /detokenize`, `POST /apply-template` and `GET /props`. The same router, queue and engines as the OpenAI API.
 //! `model` is optional (llama-server serves one model): absent, it is the zoo's first; `sage`
 //! lets the router choose. `n_probs` gives `completion_probabilities` with the whole answer
 //! (not per streamed event). Fields llama-server knows and SAGE does not use (`cache_prompt`,
@@ -277,7 +277,7 @@ fn probabilities(s: &Served) -> Value {
 }
 
 /// An f32 setting as the decimal it was written as (0.8, not 0.800000011920929).
-fn short(x: f32) -> Value {
+pub(crate) fn short(x: f32) -> Value {
     json!(x.to_string().parse::<f64>().unwrap_or(f64::from(x)))
 }
 
@@ -345,6 +345,33 @@ pub(crate) async fn with_model<T: Send + 'static>(
     .map_err(|e| ApiError::internal(format!("the engine call failed: {e}")))?;
     app.metrics.residency(&app.residency.take_log());
     r
+}
+
+#[derive(Deserialize)]
+struct ApplyTemplateBody {
+    model: Option<String>,
+    messages: Vec<Value>,
+    tools: Option<Vec<Value>>,
+}
+
+/// `POST /apply-template`: the prompt a chat request's messages (and tools) make through the
+/// model's chat template, as llama-server gives it, without generating.
+pub(crate) async fn apply_template(State(app): State<Arc<App>>, body: Bytes) -> Result<Response, ApiError> {
+    let b: ApplyTemplateBody = parse(&body)?;
+    let messages = crate::openai::chat_history_of(&b.messages)?;
+    if messages.is_empty() {
+        return Err(ApiError::invalid("messages must not be empty", Some("messages")));
+    }
+    let tools =
+        crate::tools::ToolSpec::parse(b.tools.as_ref(), None, None)?.map(|t| t.offered()).unwrap_or_default();
+    let model = model_of(&app, b.model.as_deref())?;
+    let prompt = with_model(&app, model, move |m| {
+        m.render_chat_tools(&messages, &tools).map(|r| r.text).map_err(|e| {
+            ApiError::invalid(format!("the conversation cannot be rendered: {e}"), Some("messages"))
+        })
+    })
+    .await?;
+    Ok(Json(json!({"prompt": prompt})).into_response())
 }
 
 /// `POST /tokenize`: `{"tokens": [...]}`, or `[{"id", "piece"}]` with `with_pieces`.

@@ -611,6 +611,20 @@ fn model_objects(app: &App) -> Vec<Value> {
     data
 }
 
+/// [`chat_history`] of messages not yet read (llama-server's `/apply-template`).
+pub(crate) fn chat_history_of(wire: &[Value]) -> Result<Vec<ChatMessage>, ApiError> {
+    let wire: Vec<WireMessage> = wire
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            WireMessage::deserialize(m).map_err(|e| {
+                ApiError::invalid(format!("messages[{i}] is not a message: {e}"), Some("messages"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    chat_history(&wire)
+}
+
 /// A chat request's messages: text parts joined, tool calls and results read.
 fn chat_history(wire: &[WireMessage]) -> Result<Vec<ChatMessage>, ApiError> {
     let mut messages = Vec::with_capacity(wire.len());

@@ -631,6 +631,11 @@ async fn llama_server_endpoints_answer_in_its_shape() {
     assert_eq!(v, json!({"tokens": [{"id": 105, "piece": "h"}, {"id": 106, "piece": "i"}]}));
     let (s, v) = call(&a, "POST", "/detokenize", Some(json!({"tokens": [105, 106]})), None).await;
     assert_eq!((s, v), (StatusCode::OK, json!({"content": "hi"})));
+    // The prompt a conversation makes through the model's template (the plain format here).
+    let msgs = json!({"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Battery?"}]});
+    let (s, v) = call(&a, "POST", "/apply-template", Some(msgs), None).await;
+    let prompt = v["prompt"].as_str().unwrap_or_default();
+    assert!(s == StatusCode::OK && prompt.contains("Be brief.") && prompt.contains("Battery?"), "{v}");
     let (s, v) = call(&a, "GET", "/props", None, None).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["default_generation_settings"]["n_ctx"], 2048, "{v}");
@@ -695,6 +700,13 @@ async fn llama_server_endpoints_answer_in_its_shape() {
         ("/v1/completions", json!({"model": "a", "prompt": "x", "echo": true, "logprobs": 1}), "echo"),
         ("/detokenize", json!({"tokens": [-1]}), "tokens"),
         ("/detokenize", json!({"tokens": [257]}), "tokens"),
+        ("/apply-template", json!({"messages": []}), "messages"),
+        ("/apply-template", json!({"messages": [{"content": "no role"}]}), "messages"),
+        (
+            "/apply-template",
+            json!({"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "web"}]}),
+            "tools",
+        ),
     ] {
         let (s, v) = call(&a, "POST", path, Some(body.clone()), None).await;
         assert_eq!((s, v["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some(param)), "{body}: {v}");

@@ -531,8 +531,8 @@ fn echo_fields(b: &ResponsesBody, max_tokens: u32) -> Value {
         "parallel_tool_calls": b.parallel_tool_calls.unwrap_or(true),
         "previous_response_id": b.previous_response_id,
         "store": b.store.unwrap_or(true),
-        "temperature": short(b.common.temperature.unwrap_or(sage_llm::Sampling::default().temperature)),
-        "top_p": short(b.common.top_p.unwrap_or(sage_llm::Sampling::default().top_p)),
+        "temperature": crate::llama_server::short(b.common.temperature.unwrap_or(sage_llm::Sampling::default().temperature)),
+        "top_p": crate::llama_server::short(b.common.top_p.unwrap_or(sage_llm::Sampling::default().top_p)),
         "text": b.text.clone().filter(|t| !t.is_null()).unwrap_or_else(|| json!({"format": {"type": "text"}})),
         "tool_choice": b.tool_choice.clone().unwrap_or_else(|| "auto".into()),
         "tools": flat_tools,
@@ -541,11 +541,6 @@ fn echo_fields(b: &ResponsesBody, max_tokens: u32) -> Value {
         "user": b.common.user,
         "reasoning": {"effort": null, "summary": null},
     })
-}
-
-/// An `f32` setting as the client wrote it (0.8, not 0.800000011920929).
-fn short(x: f32) -> f64 {
-    (f64::from(x) * 1e6).round() / 1e6
 }
 
 /// The events of a streamed response, as OpenAI names them, numbered.
