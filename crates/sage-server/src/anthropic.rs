@@ -16,11 +16,11 @@ use serde_json::{json, Value};
 
 use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, FinishReason, GenerateParams, Role, Sampling, ToolCall};
-use sage_runtime::route::{Request, Served};
+use sage_runtime::route::Served;
 
 use crate::deltas::Deltas;
 use crate::openai::{
-    check_model, check_stops, class_of, finish_reason, first_or_error, fresh_seed, spawn, whole, Chunk,
+    check_model, check_stops, finish_reason, first_or_error, fresh_seed, spawn, whole, Chunk,
 };
 use crate::tools::ToolSpec;
 use crate::{admit, ApiError, App};
@@ -360,20 +360,8 @@ pub(crate) async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Answer
     let tools = tool_spec(b.tools.as_ref(), b.tool_choice.as_ref())?;
     let p = params(&b, tools.as_ref())?;
     let stops = p.stop.clone();
-    let last_user =
-        messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-    let request = Request {
-        class: class_of(&last_user),
-        messages,
-        conversation: None,
-        max_tokens: p.max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw: false,
-        prefix: String::new(),
-        tools: tools.as_ref().map(ToolSpec::offered).unwrap_or_default(),
-    };
+    let max_tokens = p.max_tokens;
+    let request = crate::openai::chat_request(messages, None, p, max_tokens, tools.as_ref());
     let id = format!("msg_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     let slot = admit(&app).await?;
     let mut rx = spawn(app.clone(), b.model.clone(), request, slot);

@@ -734,20 +734,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
             ))
         }
     };
-    let last_user =
-        messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-    let request = Request {
-        class: class_of(&last_user),
-        messages,
-        conversation: b.common.session_id.clone().or(b.common.user.clone()),
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw: false,
-        prefix: String::new(),
-        tools: tools.as_ref().map(|t| t.offered()).unwrap_or_default(),
-    };
+    let conversation = b.common.session_id.clone().or(b.common.user.clone());
+    let request = chat_request(messages, conversation, p, max_tokens, tools.as_ref());
     let slot = admit(&app).await?;
     let model = b.common.model.clone();
     let id = format!("chatcmpl-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
@@ -807,6 +795,29 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         "sage": extension(&s),
     }))
     .into_response())
+}
+
+/// The router's request for a chat: classed by the user's last words, with the tools offered.
+pub(crate) fn chat_request(
+    messages: Vec<ChatMessage>,
+    conversation: Option<String>,
+    p: GenerateParams,
+    max_tokens: u32,
+    tools: Option<&crate::tools::ToolSpec>,
+) -> Request {
+    let last_user = messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str());
+    Request {
+        class: class_of(last_user),
+        conversation,
+        max_tokens,
+        atp: 100.0,
+        complexity: None,
+        params: Some(p),
+        raw: false,
+        prefix: String::new(),
+        tools: tools.map(crate::tools::ToolSpec::offered).unwrap_or_default(),
+        messages,
+    }
 }
 
 /// A chat stream's delta for what it may show: thinking as `reasoning_content` (DeepSeek's,

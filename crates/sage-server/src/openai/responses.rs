@@ -17,10 +17,10 @@ use serde_json::{json, Value};
 
 use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, Role, ToolCall};
-use sage_runtime::route::{Request, Served};
+use sage_runtime::route::Served;
 
 use super::{
-    class_of, extension, failure, finish_reason, first_or_error, now_unix, params, parse, role, spawn, whole,
+    extension, failure, finish_reason, first_or_error, now_unix, params, parse, role, spawn, whole,
     with_forced_call, Chunk, Common, NEXT_ID,
 };
 use crate::deltas::Deltas;
@@ -468,26 +468,10 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<R
     if let Some(system) = b.instructions.as_ref().filter(|s| !s.is_empty()) {
         messages.insert(0, ChatMessage::new(Role::System, system.clone()));
     }
-    let last_user =
-        messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-    let request = Request {
-        class: class_of(&last_user),
-        messages,
-        // A chain of responses reuses its KV cache, as a chat's `session_id` does.
-        conversation: b
-            .common
-            .session_id
-            .clone()
-            .or(b.common.user.clone())
-            .or(Some(format!("responses:{chain}"))),
-        max_tokens,
-        atp: 100.0,
-        complexity: None,
-        params: Some(p),
-        raw: false,
-        prefix: String::new(),
-        tools: tools.as_ref().map(ToolSpec::offered).unwrap_or_default(),
-    };
+    // A chain of responses reuses its KV cache, as a chat's `session_id` does.
+    let conversation =
+        b.common.session_id.clone().or(b.common.user.clone()).or(Some(format!("responses:{chain}")));
+    let request = super::chat_request(messages, conversation, p, max_tokens, tools.as_ref());
     let meta = Meta {
         body: echo_fields(&b, max_tokens),
         id: id.clone(),
