@@ -168,8 +168,14 @@ fn template(root: &Path) -> Result<Target, SetupError> {
         ChatMessage::new(Role::User, "Battery?"),
     ];
     Ok(text_target("template", seeds, move |t| {
-        let ctx =
-            TemplateContext { model: "fuzz", bos: Some("<s>"), eos: Some("</s>"), date: None, tools: &[] };
+        let ctx = TemplateContext {
+            model: "fuzz",
+            bos: Some("<s>"),
+            eos: Some("</s>"),
+            date: None,
+            tools: &[],
+            vars: None,
+        };
         verdict(render_template(t, &msgs, &ctx).is_ok())
     }))
 }

@@ -82,6 +82,16 @@ pub trait LanguageModel: Send + Sync {
         messages: &[ChatMessage],
         tools: &[serde_json::Value],
     ) -> Result<RenderedChat, TemplateError> {
+        self.render_chat_vars(messages, tools, None)
+    }
+
+    /// Render a conversation with tools and variables for the template (`chat_template_kwargs`).
+    fn render_chat_vars(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[serde_json::Value],
+        vars: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> Result<RenderedChat, TemplateError> {
         let info = self.info();
         match &info.chat_template {
             Some(t) => render_template(
@@ -93,6 +103,7 @@ pub trait LanguageModel: Send + Sync {
                     eos: info.eos.as_deref(),
                     date: None,
                     tools,
+                    vars,
                 },
             ),
             None => render_plain_tools(&info.id, messages, tools),

@@ -37,6 +37,9 @@ pub struct TemplateContext<'a> {
     pub date: Option<&'a str>,
     /// Tools the model may call (OpenAI's `tools`); empty: none.
     pub tools: &'a [serde_json::Value],
+    /// Variables the template reads besides the messages (a request's `chat_template_kwargs`,
+    /// e.g. Qwen 3's and Nemotron's `enable_thinking`); they never replace the ones above.
+    pub vars: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Check a conversation with tool calls: an optional system message first, then a user
@@ -159,6 +162,9 @@ pub fn render_template(
     env.set_fuel(Some(TEMPLATE_FUEL_BASE + TEMPLATE_FUEL_PER_MESSAGE * messages.len() as u64));
     minijinja_contrib::add_to_environment(&mut env);
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    // Jinja2's `iterable`: `none` is not (minijinja's says it is, and Nemotron 3's template then
+    // takes the length of `tools` when none are given, which fails).
+    env.add_test("iterable", |v: minijinja::Value| !v.is_none() && !v.is_undefined() && v.try_iter().is_ok());
     env.add_function("raise_exception", |msg: String| -> Result<String, Error> {
         Err(Error::new(ErrorKind::InvalidOperation, msg))
     });
@@ -199,6 +205,7 @@ fn render_with(
     } else {
         minijinja::Value::from(())
     };
+    let vars = to_jinja(&serde_json::Value::Object(ctx.vars.cloned().unwrap_or_default()));
     let text = tmpl
         .render(minijinja::context! {
             messages => msgs,
@@ -207,6 +214,7 @@ fn render_with(
             bos_token => ctx.bos.unwrap_or(""),
             eos_token => ctx.eos.unwrap_or(""),
             date_string => date,
+            ..vars
         })
         .map_err(|e| TemplateError::Render { model: ctx.model.to_string(), message: e.to_string() })?;
     let has_bos = ctx.bos.is_some_and(|b| !b.is_empty() && text.starts_with(b));
@@ -287,7 +295,27 @@ mod tests {
             eos: Some("<|eot_id|>"),
             date: None,
             tools: &[],
+            vars: None,
         }
+    }
+
+    #[test]
+    fn none_is_not_iterable_as_in_jinja2() {
+        let t = "{%- if tools is iterable and tools | length > 0 %}tools{% else %}none{% endif %}";
+        let m = [ChatMessage::new(Role::User, "hi")];
+        assert_eq!(render_template(t, &m, &ctx()).unwrap().text, "none");
+    }
+
+    #[test]
+    fn variables_reach_the_template_and_never_replace_its_own() {
+        let t = "{%- if enable_thinking is defined and enable_thinking is false %}[no think]{% endif %}{{ bos_token }}{{ messages[-1]['content'] }}";
+        let m = [ChatMessage::new(Role::User, "hi")];
+        let mut vars = serde_json::Map::new();
+        vars.insert("enable_thinking".into(), serde_json::json!(false));
+        vars.insert("bos_token".into(), serde_json::json!("EVIL"));
+        let with = render_template(t, &m, &TemplateContext { vars: Some(&vars), ..ctx() }).unwrap();
+        assert_eq!(with.text, "[no think]<|begin_of_text|>hi");
+        assert_eq!(render_template(t, &m, &ctx()).unwrap().text, "<|begin_of_text|>hi");
     }
 
     #[test]

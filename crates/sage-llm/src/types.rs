@@ -203,6 +203,10 @@ pub struct GenerateParams {
     /// choice is the same either way, a sampled one differs only in where top-k, top-p and
     /// min-p cut when fewer than top-k of the best candidates pass.
     pub exact_constraint: bool,
+    /// Variables the chat template reads besides the messages (OpenAI-style
+    /// `chat_template_kwargs`: Qwen 3's and Nemotron's `enable_thinking`...); empty: none.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub template_vars: serde_json::Map<String, serde_json::Value>,
     /// Stops the generation from another thread (see [`crate::Cancel`]); never cancelled by
     /// default. Not part of what is asked: requests compare equal whoever may cancel them.
     #[serde(skip)]
@@ -220,6 +224,7 @@ impl Default for GenerateParams {
             logit_bias: vec![],
             continuation: 0,
             exact_constraint: false,
+            template_vars: serde_json::Map::new(),
             cancel: crate::Cancel::default(),
         }
     }

@@ -66,8 +66,14 @@ fn tool_calls_render_and_parse_through_real_templates() {
         let template = std::fs::read_to_string(dir.join(format!("{name}.jinja"))).unwrap();
         assert_eq!(family_of(Some(&template)), family, "{name}");
         assert_eq!(template_knows_tools(&template), native, "{name}");
-        let ctx =
-            TemplateContext { model: name, bos: Some("<s>"), eos: Some("</s>"), date: None, tools: &tools };
+        let ctx = TemplateContext {
+            model: name,
+            bos: Some("<s>"),
+            eos: Some("</s>"),
+            date: None,
+            tools: &tools,
+            vars: None,
+        };
         let r = render_template(&template, &exchange(), &ctx).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(r.text.contains("get_weather"), "{name}: the tool is shown:\n{}", r.text);
         assert!(r.text.contains("Paris"), "{name}: the call is shown:\n{}", r.text);
@@ -100,5 +106,36 @@ fn reasoning_models_templates_are_told_apart() {
     ] {
         let template = std::fs::read_to_string(dir.join(format!("{name}.jinja"))).unwrap();
         assert_eq!(sage_llm::reasoning::template_thinks(&template), thinks, "{name}");
+    }
+}
+
+#[test]
+#[ignore = "needs real models' chat templates: scripts/setup.sh --for-tests (scripts/test.sh runs it)"]
+fn enable_thinking_reaches_qwen3_s_and_nemotron_s_templates() {
+    let dir = templates();
+    assert!(dir.is_dir(), "{} is missing; run scripts/setup.sh --for-tests", dir.display());
+    let m = exchange();
+    let ask = m[..2].to_vec();
+    let mut off = serde_json::Map::new();
+    off.insert("enable_thinking".into(), json!(false));
+    for name in ["Qwen-Qwen3-0.6B", "NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"] {
+        let template = std::fs::read_to_string(dir.join(format!("{name}.jinja"))).unwrap();
+        let ctx = TemplateContext {
+            model: name,
+            bos: Some("<s>"),
+            eos: Some("</s>"),
+            date: None,
+            tools: &[],
+            vars: None,
+        };
+        let plain = render_template(&template, &ask, &ctx).unwrap().text;
+        let quiet = render_template(&template, &ask, &TemplateContext { vars: Some(&off), ..ctx.clone() })
+            .unwrap()
+            .text;
+        assert_ne!(plain, quiet, "{name}: enable_thinking false changes nothing");
+        assert!(
+            quiet.trim_end().ends_with("</think>"),
+            "{name}: thinking not closed before the answer: {quiet:?}"
+        );
     }
 }

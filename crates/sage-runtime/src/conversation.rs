@@ -96,6 +96,18 @@ pub fn trim_tools(
     window: u32,
     reserve: u32,
 ) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
+    trim_with(model, messages, tools, None, window, reserve)
+}
+
+/// [`trim_tools`] with variables for the chat template (`chat_template_kwargs`).
+pub fn trim_with(
+    model: &dyn LanguageModel,
+    messages: &[ChatMessage],
+    tools: &[serde_json::Value],
+    vars: Option<&serde_json::Map<String, serde_json::Value>>,
+    window: u32,
+    reserve: u32,
+) -> Result<(Vec<ChatMessage>, Vec<sage_llm::TokenId>), TrimError> {
     let kept = normalise(messages)?;
     let first_turn = usize::from(kept.first().is_some_and(|m| m.role == Role::System));
     // After normalising: [system], then turns that each begin with a user message (the user's
@@ -110,12 +122,22 @@ pub fn trim_tools(
         k
     };
     let fits = |turns: usize| -> Result<(Vec<sage_llm::TokenId>, bool), TrimError> {
-        let prompt = if tools.is_empty() {
-            Prompt::Chat(without(turns))
-        } else {
-            Prompt::ChatTools(without(turns), tools.to_vec())
+        let tokens = match vars {
+            None => {
+                let prompt = if tools.is_empty() {
+                    Prompt::Chat(without(turns))
+                } else {
+                    Prompt::ChatTools(without(turns), tools.to_vec())
+                };
+                model.prompt_tokens(&prompt)?.0
+            }
+            Some(vars) => {
+                let r = model
+                    .render_chat_vars(&without(turns), tools, Some(vars))
+                    .map_err(sage_llm::GenerateError::from)?;
+                model.tokenize(&r.text, !r.has_bos).map_err(sage_llm::GenerateError::from)?
+            }
         };
-        let (tokens, _) = model.prompt_tokens(&prompt)?;
         let ok = tokens.len() + reserve as usize <= window as usize;
         Ok((tokens, ok))
     };

@@ -41,6 +41,8 @@ pub struct Script {
     pub context: u32,
     /// The reply.
     pub reply: String,
+    /// A chat template (none: the plain format).
+    pub template: Option<String>,
 }
 
 impl Script {
@@ -56,6 +58,7 @@ impl Script {
             load_s: 0.1,
             context: 512,
             reply: format!("answer from {id}"),
+            template: None,
         }
     }
 }
@@ -83,7 +86,7 @@ impl ScriptedModel {
             train_context: script.context,
             vocab: 257,
             layers: 0,
-            chat_template: None,
+            chat_template: script.template.clone(),
             bos: None,
             eos: None,
             load_s: script.load_s,

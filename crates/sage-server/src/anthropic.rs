@@ -284,7 +284,12 @@ fn params(b: &MessagesBody, tools: Option<&ToolSpec>) -> Result<GenerateParams, 
         },
     };
     let constraint = crate::openai::with_forced_call(format, "output_config.format", tools)?;
-    Ok(GenerateParams { max_tokens, sampling, stop, constraint, ..GenerateParams::default() })
+    // Asked or refused thinking, as the templates that switch it read it (Qwen 3's, Nemotron's).
+    let mut template_vars = serde_json::Map::new();
+    if let Some(kind) = b.thinking.as_ref().and_then(|t| t["type"].as_str()) {
+        template_vars.insert("enable_thinking".into(), (kind == "enabled").into());
+    }
+    Ok(GenerateParams { max_tokens, sampling, stop, constraint, template_vars, ..GenerateParams::default() })
 }
 
 /// Fields SAGE does not serve: refused by name, never ignored.

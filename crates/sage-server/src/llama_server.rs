@@ -352,6 +352,7 @@ struct ApplyTemplateBody {
     model: Option<String>,
     messages: Vec<Value>,
     tools: Option<Vec<Value>>,
+    chat_template_kwargs: Option<serde_json::Map<String, Value>>,
 }
 
 /// `POST /apply-template`: the prompt a chat request's messages (and tools) make through the
@@ -365,8 +366,9 @@ pub(crate) async fn apply_template(State(app): State<Arc<App>>, body: Bytes) -> 
     let tools =
         crate::tools::ToolSpec::parse(b.tools.as_ref(), None, None)?.map(|t| t.offered()).unwrap_or_default();
     let model = model_of(&app, b.model.as_deref())?;
+    let vars = b.chat_template_kwargs.filter(|v| !v.is_empty());
     let prompt = with_model(&app, model, move |m| {
-        m.render_chat_tools(&messages, &tools).map(|r| r.text).map_err(|e| {
+        m.render_chat_vars(&messages, &tools, vars.as_ref()).map(|r| r.text).map_err(|e| {
             ApiError::invalid(format!("the conversation cannot be rendered: {e}"), Some("messages"))
         })
     })

@@ -72,6 +72,16 @@ impl Common {
     fn shows_thinking(&self) -> bool {
         !matches!(self.think, Some(Value::Bool(false)))
     }
+
+    /// `think: true|false` as the templates that switch thinking read it (`enable_thinking`:
+    /// Qwen 3's, Nemotron's), as Ollama passes it to them.
+    fn template_vars(&self) -> serde_json::Map<String, Value> {
+        let mut vars = serde_json::Map::new();
+        if let Some(Value::Bool(b)) = self.think {
+            vars.insert("enable_thinking".into(), Value::Bool(b));
+        }
+        vars
+    }
 }
 
 #[derive(Deserialize)]
@@ -407,7 +417,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         load(&app, &model, b.common.keep_alive.as_ref()).await?;
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "load"})).into_response());
     }
-    let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
+    let (mut p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
+    p.template_vars = b.common.template_vars();
     let last =
         messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
     let mut request = plain_request(&last, messages, max_tokens, p, false);
@@ -486,7 +497,8 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
         load(&app, &model, b.common.keep_alive.as_ref()).await?;
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());
     }
-    let (p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
+    let (mut p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
+    p.template_vars = b.common.template_vars();
     let mut messages = vec![];
     if let Some(system) = b.system.as_ref().filter(|_| !b.raw) {
         messages.push(ChatMessage::new(Role::System, system.clone()));

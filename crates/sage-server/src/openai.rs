@@ -116,6 +116,8 @@ struct ChatBody {
     /// llama-server's: `none` leaves a reasoning model's thinking in `content`; `auto` or
     /// `deepseek` (the default) give it apart as `reasoning_content`.
     reasoning_format: Option<String>,
+    /// Variables for the chat template (vLLM's and llama-server's: `{"enable_thinking": false}`).
+    chat_template_kwargs: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Deserialize)]
@@ -723,7 +725,8 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         crate::tools::ToolSpec::parse(b.tools.as_ref(), b.tool_choice.as_ref(), b.parallel_tool_calls)?;
     let constraint = chat_constraint(b.response_format.as_ref(), tools.as_ref())?;
     let logprobs = b.logprobs.then_some(b.top_logprobs.unwrap_or(0));
-    let (p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
+    let (mut p, max_tokens) = params(&app, &b.common, logprobs, constraint)?;
+    p.template_vars = b.chat_template_kwargs.clone().unwrap_or_default();
     let raw = match b.reasoning_format.as_deref() {
         None | Some("auto" | "deepseek" | "deepseek-legacy") => false,
         Some("none") => true,

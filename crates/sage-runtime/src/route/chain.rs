@@ -9,7 +9,7 @@ use sage_llm::{ChatMessage, Flow, GenerateError, LanguageModel, SessionId};
 
 use super::records::{Answer, Attempt, Failure, Request};
 use super::Plan;
-use crate::conversation::{trim_tools, TrimError};
+use crate::conversation::{trim_with, TrimError};
 use crate::llm::{self, LlmSettings};
 use crate::residency::Residency;
 use crate::zoo::ModelSpec;
@@ -272,9 +272,14 @@ fn prompt_tokens(
             Err(e) => Err(TrimError::Engine(e.into())),
         }
     } else {
-        trim_tools(model, &request.messages, &request.tools, window, max_tokens)
+        trim_with(model, &request.messages, &request.tools, template_vars(request), window, max_tokens)
     };
     trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens))
+}
+
+/// The request's variables for the chat template, if it gives any.
+fn template_vars(request: &Request) -> Option<&serde_json::Map<String, serde_json::Value>> {
+    request.params.as_ref().map(|p| &p.template_vars).filter(|v| !v.is_empty())
 }
 
 /// A prompt that could not be built, as a typed failure.
@@ -303,7 +308,7 @@ fn generation_settings(
     }
     s.max_tokens = max_tokens;
     if !request.raw {
-        if let Ok(r) = model.render_chat_tools(kept, &request.tools) {
+        if let Ok(r) = model.render_chat_vars(kept, &request.tools, template_vars(request)) {
             s.params.stop.extend(r.stop);
         }
     }

@@ -378,3 +378,25 @@ fn a_specialists_gain_over_the_best_single_model_pays_for_lighter_chat() {
     let none = chat_on_light(0.92);
     assert!(none <= 60, "chat on light {none} of 200 where light gains nothing");
 }
+
+#[test]
+fn a_request_s_template_variables_reach_the_model_s_template() {
+    // A scripted model whose template reads `enable_thinking` (as Qwen 3's and Nemotron's do).
+    let template =
+        "{%- if enable_thinking is defined and enable_thinking is false %}<think></think>{% endif %}\
+                    {%- for m in messages %}{{ m['content'] }}{% endfor %}";
+    let script = Script { template: Some(template.into()), ..Script::new("m", 0.9) };
+    let mut r = rig(vec![script], vec![spec("m", 100, 0.9)], 1000);
+    let evaluated = |r: &mut Rig, vars: serde_json::Map<String, serde_json::Value>| {
+        let mut req = request("text.question");
+        req.params = Some(sage_llm::GenerateParams { template_vars: vars, ..Default::default() });
+        let s = r.router.serve(&req, State::Wake, None);
+        let a = s.answer.unwrap();
+        a.timings.prompt_tokens + a.timings.cached_tokens
+    };
+    let plain = evaluated(&mut r, serde_json::Map::new());
+    let mut off = serde_json::Map::new();
+    off.insert("enable_thinking".into(), serde_json::json!(false));
+    let quiet = evaluated(&mut r, off);
+    assert_eq!(quiet, plain + "<think></think>".len() as u32, "the prompt grew by what the template added");
+}
