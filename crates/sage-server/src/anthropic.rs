@@ -169,6 +169,9 @@ fn read_message(i: usize, m: &Value, out: &mut Vec<ChatMessage>) -> Result<(), A
                 t.tool_call_id = Some(id.to_string());
                 out.push(t);
             }
+            // An earlier turn's thinking, sent back as clients do: not shown to the model again
+            // (Anthropic's models and the templates that strip `<think>` from history do the same).
+            (Role::Assistant, Some("thinking" | "redacted_thinking")) => {}
             (Role::Assistant, Some("tool_use")) => calls.push(json!({"id": b["id"], "function": {
                 "name": b["name"], "arguments": b.get("input").filter(|v| !v.is_null()).unwrap_or(&json!({})).to_string()}})),
             (_, kind) => {
@@ -661,9 +664,16 @@ mod tests {
     fn what_is_not_text_is_refused_by_name() {
         let image = vec![json!({"role": "user", "content": [{"type": "image", "source": {}}]})];
         assert!(conversation(None, &image).unwrap_err().message.contains("image"));
-        let thinking =
-            vec![json!({"role": "assistant", "content": [{"type": "thinking", "thinking": "hm"}]})];
-        assert!(conversation(None, &thinking).unwrap_err().message.contains("thinking"));
+        // An earlier turn's thinking sent back is dropped, not refused: multi-turn clients do it.
+        let thinking = vec![
+            json!({"role": "user", "content": "Dock?"}),
+            json!({"role": "assistant", "content": [{"type": "thinking", "thinking": "hm", "signature": ""},
+                                                    {"type": "text", "text": "Free."}]}),
+        ];
+        let m = conversation(None, &thinking).unwrap();
+        assert_eq!((m.len(), m[1].content.as_str()), (2, "Free."));
+        let in_user = vec![json!({"role": "user", "content": [{"type": "thinking", "thinking": "hm"}]})];
+        assert!(conversation(None, &in_user).unwrap_err().message.contains("thinking"));
         assert!(conversation(None, &[]).is_err());
         assert!(conversation(None, &[json!({"role": "system", "content": "x"})]).is_err());
         let server = vec![json!({"type": "web_search_20250305", "name": "web_search"})];

@@ -149,6 +149,13 @@ async fn responses_and_anthropic_give_a_reasoning_item_and_a_thinking_block() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["content"][0], json!({"type": "thinking", "thinking": THOUGHT, "signature": ""}));
     assert_eq!(v["content"][1]["text"], ANSWER);
+    // The next turn sends the whole answer back, thinking block included, as clients do.
+    let mut next = asked.clone();
+    next["messages"] = json!([{"role": "user", "content": "Is the dock free?"},
+                              {"role": "assistant", "content": v["content"]},
+                              {"role": "user", "content": "And the charger?"}]);
+    let (s, body) = post(&a, "/v1/messages", next).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
     asked["stream"] = json!(true);
     let (_, body) = post(&a, "/v1/messages", asked).await;
     let events = sse(&body);
