@@ -96,6 +96,10 @@ short = client.responses.create(model="sage", input="Tell me a long story about 
 out["incomplete"] = {"status": short.status,
                      "reason": short.incomplete_details.reason if short.incomplete_details else None}
 
+# A reasoning effort, as Codex and other agents send it: accepted (this model does not think).
+effort = client.responses.create(model="sage", input="Status?", max_output_tokens=4, reasoning={"effort": "low", "summary": "auto"})
+out["effort"] = {"status": effort.status, "echoed": effort.reasoning.effort if effort.reasoning else None}
+
 retrieved = client.responses.retrieve(first.id)
 deleted = client.responses.delete(first.id)
 out["stored"] = {"retrieved": retrieved.id, "text": retrieved.output_text, "deleted": deleted is None,
@@ -107,7 +111,7 @@ out["refused"] = {
     "previous": status_of(lambda: client.responses.create(model="sage", input="hi", previous_response_id="resp_nope")),
     "image": status_of(lambda: client.responses.create(model="sage", input=[{"role": "user", "content": [
         {"type": "input_image", "image_url": "https://example.com/a.png"}]}])),
-    "reasoning": status_of(lambda: client.responses.create(model="sage", input="hi", reasoning={"effort": "high"})),
+    "reasoning": status_of(lambda: client.responses.create(model="sage", input="hi", reasoning={"effort": "extreme"})),
     "web_search": status_of(lambda: client.responses.create(model="sage", input="hi", tools=[{"type": "web_search"}])),
     "model": status_of(lambda: client.responses.create(model="no-such-model", input="hi")),
 }

@@ -94,6 +94,7 @@ fn the_official_openai_client_uses_the_responses_api() {
         (Some(404), Some("response_not_found"))
     );
     assert_eq!(stored["not_stored"]["status"], 404, "store: false keeps nothing: {v}");
+    assert_eq!(v["effort"]["echoed"], "low", "{v}");
     let refused = &v["refused"];
     assert_eq!(refused["previous"]["status"], 404, "{v}");
     for (field, word) in [("image", "input_image"), ("reasoning", "reasoning"), ("web_search", "web_search")]

@@ -127,17 +127,25 @@ fn not_found(id: &str, param: &str) -> ApiError {
     }
 }
 
+/// `reasoning.effort` as the templates that switch thinking read it (`enable_thinking`: Qwen 3's,
+/// Nemotron's): `none` and `minimal` off, `low` to `xhigh` on (SAGE does not tell the levels
+/// apart); `None` when no effort is given. `summary` is accepted: the thinking is given whole.
+fn thinking_of(reasoning: Option<&Value>) -> Result<Option<bool>, ApiError> {
+    match reasoning.map(|r| &r["effort"]) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(e)) if ["none", "minimal"].contains(&e.as_str()) => Ok(Some(false)),
+        Some(Value::String(e)) if ["low", "medium", "high", "xhigh"].contains(&e.as_str()) => Ok(Some(true)),
+        Some(other) => Err(ApiError::invalid(
+            format!("reasoning.effort {other} is not none, minimal, low, medium, high or xhigh"),
+            Some("reasoning"),
+        )),
+    }
+}
+
 /// Fields of the Responses API that SAGE does not serve: refused by name, never ignored.
 fn refuse_unserved(b: &ResponsesBody) -> Result<(), ApiError> {
     let set = |v: &Option<Value>| v.as_ref().is_some_and(|v| !v.is_null());
-    if let Some(r) =
-        b.reasoning.as_ref().filter(|r| r.as_object().is_some_and(|o| o.values().any(|v| !v.is_null())))
-    {
-        return Err(ApiError::invalid(
-            format!("reasoning {r}: SAGE's models take no reasoning settings"),
-            Some("reasoning"),
-        ));
-    }
+    thinking_of(b.reasoning.as_ref())?;
     if b.background == Some(true) {
         return Err(ApiError::invalid(
             "background: SAGE answers while the request is open",
@@ -253,6 +261,9 @@ fn input_messages(input: &Value) -> Result<Vec<ChatMessage>, ApiError> {
                     _ => out.push(called),
                 }
             }
+            // A reasoning item of an earlier answer, sent back as stateless clients do: not shown to
+            // the model again (the templates that strip `<think>` from history do the same).
+            "reasoning" => {}
             "function_call_output" => {
                 let call_id = item["call_id"].as_str().ok_or_else(|| {
                     ApiError::invalid(
@@ -463,7 +474,10 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: Bytes) -> Result<R
     let constraint = with_forced_call(text_constraint(b.text.as_ref())?, "text.format", tools.as_ref())?;
     b.common.max_tokens = b.max_output_tokens.or(b.common.max_completion_tokens).or(b.common.max_tokens);
     b.common.max_completion_tokens = None;
-    let (p, max_tokens) = params(&app, &b.common, None, constraint)?;
+    let (mut p, max_tokens) = params(&app, &b.common, None, constraint)?;
+    if let Some(on) = thinking_of(b.reasoning.as_ref())? {
+        p.template_vars.insert("enable_thinking".into(), on.into());
+    }
     let mut messages = history.clone();
     if let Some(system) = b.instructions.as_ref().filter(|s| !s.is_empty()) {
         messages.insert(0, ChatMessage::new(Role::System, system.clone()));
@@ -523,7 +537,7 @@ fn echo_fields(b: &ResponsesBody, max_tokens: u32) -> Value {
         // Older whole turns always give way to fit the window (as on chat), whatever was asked.
         "truncation": "auto",
         "user": b.common.user,
-        "reasoning": {"effort": null, "summary": null},
+        "reasoning": {"effort": b.reasoning.as_ref().map_or(Value::Null, |r| r["effort"].clone()), "summary": null},
     })
 }
 
@@ -793,8 +807,16 @@ mod tests {
     fn what_is_not_text_is_refused_by_name() {
         let image = json!([{"role": "user", "content": [{"type": "input_image", "image_url": "x"}]}]);
         assert!(input_messages(&image).unwrap_err().message.contains("input_image"));
-        let item = json!([{"type": "reasoning", "summary": []}]);
-        assert!(input_messages(&item).unwrap_err().message.contains("reasoning"));
+        let item = json!([{"type": "item_reference", "id": "msg_1"}]);
+        assert!(input_messages(&item).unwrap_err().message.contains("item_reference"));
+        // An earlier answer's reasoning item sent back is dropped, not refused.
+        let replay = json!([{"role": "user", "content": "hi"}, {"type": "reasoning", "summary": [], "content": []},
+                            {"role": "assistant", "content": "hello"}]);
+        assert_eq!(input_messages(&replay).unwrap().len(), 2);
+        assert_eq!(thinking_of(Some(&json!({"effort": "minimal"}))).unwrap(), Some(false));
+        assert_eq!(thinking_of(Some(&json!({"effort": "high", "summary": "auto"}))).unwrap(), Some(true));
+        assert_eq!(thinking_of(Some(&json!({"summary": "auto"}))).unwrap(), None);
+        assert!(thinking_of(Some(&json!({"effort": "extreme"}))).is_err());
         assert!(input_messages(&json!([])).is_err());
         assert!(input_messages(&json!(7)).is_err());
         assert!(input_messages(&json!([{"role": "tool", "content": "x"}])).is_err());
