@@ -31,6 +31,18 @@ pub fn split(text: &str) -> (Option<String>, String) {
     }
 }
 
+/// Whether a rendered prompt opens a thinking block for the answer (DeepSeek-R1's
+/// distillations and Qwen 3's thinking-only releases end the generation prompt with `<think>`):
+/// the output then holds only the block's end. The caller restores the tag at the output's start
+/// (`<think>` and a line break, as llama-server does for a block the template opened), so the
+/// output reads as a model's that writes the tag itself, whole and streamed.
+pub fn prompt_opens(prompt: &str) -> bool {
+    prompt.trim_end().ends_with(OPEN)
+}
+
+/// What the caller writes before an output whose prompt opened the block.
+pub const OPENED: &str = "<think>\n";
+
 /// Whether a chat template is a reasoning model's: it writes or strips `<think>` blocks (Qwen 3,
 /// DeepSeek-R1's distillations) or switches "detailed thinking" (Llama-Nemotron's).
 pub fn template_thinks(template: &str) -> bool {
@@ -56,8 +68,8 @@ enum Phase {
 }
 
 /// [`split`] for a stream: pieces as they can be told apart, a possible tag's beginning held back
-/// until the next delta says. A stream whose block the template opened is told apart only where
-/// the whole output is (the stream cannot know until `</think>` comes); the final record has it.
+/// until the next delta says. A block the template opened reaches it with its tag restored
+/// ([`prompt_opens`], [`OPENED`]).
 #[derive(Debug, Default)]
 pub struct Splitter {
     phase: Phase,
@@ -162,6 +174,18 @@ mod tests {
         assert_eq!(split("No thinking here."), (None, "No thinking here.".into()));
         assert_eq!(split("I wrote <think> in prose."), (None, "I wrote <think> in prose.".into()));
         assert_eq!(split("<think></think>Hi"), (Some(String::new()), "Hi".into()));
+    }
+
+    #[test]
+    fn a_block_the_prompt_opened_is_told_apart() {
+        assert!(prompt_opens("<｜Assistant｜><think>\n"));
+        assert!(prompt_opens("<|im_start|>assistant\n<think>"));
+        assert!(!prompt_opens("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+        assert!(!prompt_opens("What does <think> mean?<|im_end|>\n<|im_start|>assistant\n"));
+        let restored = format!("{OPENED}The dock is free.\n</think>\n\nGo.");
+        assert_eq!(split(&restored), (Some("The dock is free.".into()), "Go.".into()));
+        // Cut by the limit inside the block: all thinking, not an answer.
+        assert_eq!(split(&format!("{OPENED}The dock")), (Some("The dock".into()), String::new()));
     }
 
     #[test]

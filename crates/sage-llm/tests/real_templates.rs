@@ -139,3 +139,42 @@ fn enable_thinking_reaches_qwen3_s_and_nemotron_s_templates() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs real models' chat templates: scripts/setup.sh --for-tests (scripts/test.sh runs it)"]
+fn templates_that_open_the_thinking_block_in_the_prompt_are_seen() {
+    let dir = templates();
+    assert!(dir.is_dir(), "{} is missing; run scripts/setup.sh --for-tests", dir.display());
+    let ask = exchange()[..2].to_vec();
+    let ctx = TemplateContext {
+        model: "m",
+        bos: Some("<s>"),
+        eos: Some("</s>"),
+        date: None,
+        tools: &[],
+        vars: None,
+    };
+    for (name, opens) in [
+        ("deepseek-ai-DeepSeek-R1-Distill-Llama-8B", true),
+        ("NVIDIA-Nemotron-Nano-v2", true),
+        ("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", true),
+        ("Qwen3.5-4B", true),
+        ("GLM-4.7-Flash", true),
+        ("MiniMax-M2", true),
+        // The model writes the tag itself, or the template closes the block at once.
+        ("Qwen-Qwen3-0.6B", false),
+        ("deepseek-ai-DeepSeek-V3.1", false),
+        ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", false),
+        ("meta-llama-Llama-3.1-8B-Instruct", false),
+    ] {
+        let template = std::fs::read_to_string(dir.join(format!("{name}.jinja"))).unwrap();
+        let text = render_template(&template, &ask, &ctx).unwrap().text;
+        assert_eq!(sage_llm::reasoning::prompt_opens(&text), opens, "{name}: {text:?}");
+    }
+    // Thinking switched off: the block is closed in the prompt, nothing to restore.
+    let mut off = serde_json::Map::new();
+    off.insert("enable_thinking".into(), json!(false));
+    let template = std::fs::read_to_string(dir.join("NVIDIA-Nemotron-3-Nano-30B-A3B-BF16.jinja")).unwrap();
+    let text = render_template(&template, &ask, &TemplateContext { vars: Some(&off), ..ctx }).unwrap().text;
+    assert!(!sage_llm::reasoning::prompt_opens(&text), "{text:?}");
+}

@@ -23,11 +23,29 @@ const THOUGHT: &str = "The operator asks about the dock. It is free.";
 const ANSWER: &str = "The dock is free.";
 
 fn thinker() -> Arc<App> {
+    let reply = format!("<think>\n{THOUGHT}\n</think>\n\n{ANSWER}");
+    app_of(Script { context: 2048, reply, ..Script::new("thinker", 0.8) })
+}
+
+/// A model whose template opens the block in the prompt (DeepSeek-R1's distillations): its
+/// output holds only the block's end.
+fn opener(reply: &str) -> Arc<App> {
+    let template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
+                    {% if add_generation_prompt %}<|assistant|><think>\n{% endif %}";
+    let script = Script {
+        context: 2048,
+        reply: reply.into(),
+        template: Some(template.into()),
+        ..Script::new("thinker", 0.8)
+    };
+    app_of(script)
+}
+
+fn app_of(script: Script) -> Arc<App> {
     let zoo = "[[model]]\nid = \"thinker\"\nengine = \"gguf\"\npath = \"t.gguf\"\nrole = \"primary\"\ncontext = 2048\n\
                expected_mib = 100\nquality = { \"text.question\" = 0.8, \"text.chat\" = 0.8 }\n";
     let specs = Zoo::parse(zoo, "test zoo", std::path::Path::new(".")).unwrap().models;
-    let reply = format!("<think>\n{THOUGHT}\n</think>\n\n{ANSWER}");
-    let scripts = vec![Script { context: 2048, reply, ..Script::new("thinker", 0.8) }];
+    let scripts = vec![script];
     let loader = Arc::new(ScriptedLoader::new(scripts, Duration::ZERO));
     let clock = Arc::new(ManualClock::default());
     let residency = Residency::new(&specs, 1 << 30, loader, clock.clone());
@@ -162,4 +180,54 @@ async fn responses_and_anthropic_give_a_reasoning_item_and_a_thinking_block() {
     let thinking: String = events.iter().filter_map(|e| e["delta"]["thinking"].as_str()).collect();
     let text: String = events.iter().filter_map(|e| e["delta"]["text"].as_str()).collect();
     assert_eq!((thinking.trim(), text.as_str()), (THOUGHT, ANSWER), "{body}");
+}
+
+#[tokio::test]
+async fn a_block_the_template_opened_comes_apart_while_it_streams() {
+    let a = opener(&format!("{THOUGHT}\n</think>\n\n{ANSWER}"));
+    let (_, body) = post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask()})).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(
+        (m["content"].as_str(), m["reasoning_content"].as_str()),
+        (Some(ANSWER), Some(THOUGHT)),
+        "{v}"
+    );
+    // Streamed: no thinking shown as the answer before `</think>` comes.
+    let (_, body) =
+        post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask(), "stream": true})).await;
+    let chunks = sse(&body);
+    let field =
+        |k: &str| -> String { chunks.iter().filter_map(|c| c["choices"][0]["delta"][k].as_str()).collect() };
+    assert_eq!((field("reasoning_content").trim(), field("content").as_str()), (THOUGHT, ANSWER), "{body}");
+    // Raw, as llama-server gives it: the restored tag, then the output.
+    let raw = json!({"model": "sage", "messages": ask(), "reasoning_format": "none", "stream": true});
+    let (_, body) = post(&a, "/v1/chat/completions", raw).await;
+    let content: String =
+        sse(&body).iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, format!("<think>\n{THOUGHT}\n</think>\n\n{ANSWER}"));
+    // Ollama streams it apart too.
+    let (_, body) = post(&a, "/api/chat", json!({"model": "thinker", "messages": ask()})).await;
+    let lines: Vec<Value> = body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let thinking: String = lines.iter().filter_map(|l| l["message"]["thinking"].as_str()).collect();
+    let content: String = lines.iter().filter_map(|l| l["message"]["content"].as_str()).collect();
+    assert_eq!((thinking.trim(), content.as_str()), (THOUGHT, ANSWER), "{body}");
+}
+
+#[tokio::test]
+async fn an_opened_block_cut_by_the_token_limit_is_thinking_not_an_answer() {
+    let a = opener(&format!("{THOUGHT}\n</think>\n\n{ANSWER}"));
+    let (_, body) =
+        post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask(), "max_tokens": 8})).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(v["choices"][0]["finish_reason"], "length", "{v}");
+    assert_eq!(m["content"].as_str(), Some(""), "{v}");
+    assert!(THOUGHT.starts_with(m["reasoning_content"].as_str().unwrap()), "{v}");
+    // Raw completions are the model's text as generated: nothing restored.
+    let (_, body) =
+        post(&a, "/v1/completions", json!({"model": "thinker", "prompt": "Is it?<think>\n"})).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let text = v["choices"][0]["text"].as_str().unwrap();
+    assert!(!text.is_empty() && THOUGHT.starts_with(text), "{v}");
 }

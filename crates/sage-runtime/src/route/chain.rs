@@ -223,6 +223,17 @@ fn attempt(
         }
     };
     let s = generation_settings(settings, request, model, &kept, max_tokens);
+    // A thinking block the template opened: its tag is restored at the output's start, so
+    // every reader (streams, the final split, a peer) sees the block whole.
+    let opened = !request.raw && request.prefix.is_empty() && prompt_opens_thinking(model, &tokens);
+    let mut opener = opened.then_some(sage_llm::reasoning::OPENED);
+    let mut restoring = sink.map(|f| {
+        move |d: &str| match opener.take() {
+            Some(tag) => f(&format!("{tag}{d}")),
+            None => f(d),
+        }
+    });
+    let sink = restoring.as_mut().map(|f| f as &mut dyn FnMut(&str) -> Flow);
     let result = llm::run(model, session, window, tokens, &s, request.atp, sink);
     if !keep {
         model.close_session(session);
@@ -233,7 +244,10 @@ fn attempt(
     }
     Ok(Answer {
         model: id.clone(),
-        text: r.state.text.trim().to_string(),
+        text: match opened {
+            true => format!("{}{}", sage_llm::reasoning::OPENED, r.state.text.trim()),
+            false => r.state.text.trim().to_string(),
+        },
         tokens: r.state.tokens.len() as u32,
         mean_nll: r.state.mean_nll(),
         quality: r.quality,
@@ -275,6 +289,12 @@ fn prompt_tokens(
         trim_with(model, &request.messages, &request.tools, template_vars(request), window, max_tokens)
     };
     trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens))
+}
+
+/// Whether the rendered prompt ends by opening a thinking block (read from its last tokens).
+fn prompt_opens_thinking(model: &dyn LanguageModel, tokens: &[sage_llm::TokenId]) -> bool {
+    let tail = &tokens[tokens.len().saturating_sub(16)..];
+    model.detokenize(tail).is_ok_and(|t| sage_llm::reasoning::prompt_opens(&t))
 }
 
 /// The request's variables for the chat template, if it gives any.
