@@ -5,6 +5,8 @@
 //! Ollama's `thinking`, a Responses `reasoning` item, an Anthropic `thinking` block) and the
 //! kernel acts on the answer alone.
 
+use crate::{ChatMessage, Role};
+
 /// The tag that opens the thinking.
 pub const OPEN: &str = "<think>";
 /// The tag that closes it.
@@ -47,6 +49,46 @@ pub const OPENED: &str = "<think>\n";
 /// DeepSeek-R1's distillations) or switches "detailed thinking" (Llama-Nemotron's).
 pub fn template_thinks(template: &str) -> bool {
     template.contains(OPEN) || template.contains(CLOSE) || template.contains("detailed thinking")
+}
+
+/// Whether a model switches thinking by its system prompt, "detailed thinking on|off", as the
+/// Llama-Nemotron reasoning models do (the seed's Llama-3.1-Nemotron-Nano-4B-v1.1, Nano 8B,
+/// Super, Ultra): their template says so, or their name does (their published templates leave
+/// the switch to the caller).
+pub fn switched_by_system_prompt(template: Option<&str>, name: Option<&str>) -> bool {
+    let named = name.is_some_and(|n| {
+        let n = n.to_lowercase();
+        n.contains("llama")
+            && n.contains("nemotron")
+            && ["nano", "super", "ultra"].iter().any(|s| n.contains(s))
+    });
+    named || template.is_some_and(|t| t.contains(SWITCH))
+}
+
+/// The phrase that switches Llama-Nemotron's thinking.
+const SWITCH: &str = "detailed thinking";
+
+/// The conversation with thinking switched on or off by its system prompt (for a model that
+/// [`switched_by_system_prompt`]): a system prompt that already says "detailed thinking" is the
+/// caller's own switch and stays; otherwise the switch becomes the system prompt and the caller's
+/// system prompt, if any, opens the first user turn, as the models' cards ask (the system prompt
+/// holds the switch alone, every instruction goes in the user prompt).
+pub fn with_thinking_switch(messages: &[ChatMessage], on: bool) -> Vec<ChatMessage> {
+    let first_system = messages.first().filter(|m| m.role == Role::System);
+    if first_system.is_some_and(|m| m.content.contains(SWITCH)) {
+        return messages.to_vec();
+    }
+    let switch = ChatMessage::new(Role::System, format!("{SWITCH} {}", if on { "on" } else { "off" }));
+    let mut out = vec![switch];
+    let mut rest = messages.iter().skip(first_system.is_some() as usize).cloned().collect::<Vec<_>>();
+    if let Some(system) = first_system.filter(|m| !m.content.trim().is_empty()) {
+        match rest.iter_mut().find(|m| m.role == Role::User) {
+            Some(user) => user.content = format!("{}\n\n{}", system.content.trim_end(), user.content),
+            None => rest.insert(0, ChatMessage::new(Role::User, system.content.clone())),
+        }
+    }
+    out.extend(rest);
+    out
 }
 
 /// A piece of a streamed output.
@@ -186,6 +228,30 @@ mod tests {
         assert_eq!(split(&restored), (Some("The dock is free.".into()), "Go.".into()));
         // Cut by the limit inside the block: all thinking, not an answer.
         assert_eq!(split(&format!("{OPENED}The dock")), (Some("The dock".into()), String::new()));
+    }
+
+    #[test]
+    fn llama_nemotron_s_thinking_is_switched_by_the_system_prompt() {
+        assert!(switched_by_system_prompt(None, Some("Llama 3.1 Nemotron Nano 4B v1.1")));
+        assert!(switched_by_system_prompt(Some("{{ 'detailed thinking ' + option }}"), None));
+        assert!(!switched_by_system_prompt(None, Some("Llama 3.1 Nemotron 70B Instruct")));
+        assert!(!switched_by_system_prompt(None, Some("NVIDIA Nemotron Nano 9B v2")));
+        let sys = ChatMessage::new(Role::System, "You are a robot's assistant.");
+        let user = ChatMessage::new(Role::User, "Is the dock free?");
+        let on = with_thinking_switch(&[sys.clone(), user.clone()], true);
+        assert_eq!(on[0].content, "detailed thinking on");
+        assert_eq!(
+            (on.len(), on[1].content.as_str()),
+            (2, "You are a robot's assistant.\n\nIs the dock free?")
+        );
+        let off = with_thinking_switch(std::slice::from_ref(&user), false);
+        assert_eq!(
+            (off[0].content.as_str(), off[1].content.as_str()),
+            ("detailed thinking off", "Is the dock free?")
+        );
+        // The caller's own switch wins.
+        let own = [ChatMessage::new(Role::System, "detailed thinking on"), user];
+        assert_eq!(with_thinking_switch(&own, false), own.to_vec());
     }
 
     #[test]

@@ -19,9 +19,8 @@ use sage_llm::{ChatMessage, Constraint, FinishReason, GenerateParams, Role, Samp
 use sage_runtime::route::Served;
 
 use crate::deltas::Deltas;
-use crate::openai::{
-    check_model, check_stops, finish_reason, first_or_error, fresh_seed, spawn, whole, Chunk,
-};
+use crate::openai::{check_model, check_stops, finish_reason, fresh_seed};
+use crate::run::{first_or_error, spawn, whole, Chunk};
 use crate::tools::ToolSpec;
 use crate::{admit, ApiError, App};
 
@@ -543,7 +542,7 @@ impl Emitter {
     }
 
     fn finish(&mut self, s: &Served) -> Vec<Event> {
-        if let Some(e) = crate::openai::failure(&self.model, s) {
+        if let Some(e) = crate::run::failure(&self.model, s) {
             self.app.metrics.finish("error");
             return vec![("error", error_body(&e))];
         }

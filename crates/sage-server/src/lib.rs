@@ -45,6 +45,7 @@ mod model_facts;
 mod named_sse;
 mod ollama;
 mod openai;
+mod run;
 mod sage_api;
 mod tools;
 

@@ -24,7 +24,8 @@ use sage_llm::{ChatMessage, Constraint, FinishReason, GenerateParams, Role, Samp
 use sage_runtime::route::Served;
 use sage_runtime::ResidencyError;
 
-use crate::openai::{check_model, first_or_error, fresh_seed, plain_request, spawn, whole, Chunk};
+use crate::openai::{check_model, fresh_seed, plain_request};
+use crate::run::{first_or_error, spawn, whole, Chunk};
 use crate::{admit, ApiError, App};
 
 /// Tokens one `/detokenize` may carry, and texts' bytes one `/tokenize` may carry.

@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::openai::Chunk;
+use crate::run::Chunk;
 
 /// The events `head`, then those `on` gives for `first` and every later chunk of `rx`.
 pub(crate) fn stream<K: AsRef<str> + Send + 'static>(

@@ -23,7 +23,8 @@ use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, GenerateParams, Role, Sampling};
 use sage_runtime::route::{Request, Served};
 
-use crate::openai::{check_model, first_or_error, fresh_seed, plain_request, spawn, whole, Chunk};
+use crate::openai::{check_model, fresh_seed, plain_request};
+use crate::run::{first_or_error, spawn, whole, Chunk};
 use crate::{admit, ApiError, App};
 
 #[derive(Deserialize, Default)]
@@ -615,7 +616,10 @@ pub(crate) async fn show(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         capabilities.push("tools");
     }
     // Ollama's clients look for it before asking `think` (decision 0025).
-    if sage_llm::reasoning::template_thinks(&facts.template) {
+    let name = facts.info.get("general.name").and_then(Value::as_str);
+    if sage_llm::reasoning::template_thinks(&facts.template)
+        || sage_llm::reasoning::switched_by_system_prompt(None, name)
+    {
         capabilities.push("thinking");
     }
     Ok(Json(json!({

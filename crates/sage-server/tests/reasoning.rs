@@ -231,3 +231,57 @@ async fn an_opened_block_cut_by_the_token_limit_is_thinking_not_an_answer() {
     let text = v["choices"][0]["text"].as_str().unwrap();
     assert!(!text.is_empty() && THOUGHT.starts_with(text), "{v}");
 }
+
+/// A model that switches thinking by its system prompt, as Llama-Nemotron does ("detailed
+/// thinking on|off"); its template renders every turn, so the prompt's length shows the switch.
+fn nemotron_like() -> Arc<App> {
+    let template = "{#- detailed thinking on|off in the system prompt #}\
+                    {% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
+                    {% if add_generation_prompt %}<|assistant|>{% endif %}";
+    let reply = format!("<think>\n{THOUGHT}\n</think>\n\n{ANSWER}");
+    app_of(Script { context: 2048, reply, template: Some(template.into()), ..Script::new("thinker", 0.8) })
+}
+
+async fn prompt_tokens(a: &Arc<App>, path: &str, body: Value) -> i64 {
+    let (s, body) = post(a, path, body).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    v["usage"]["prompt_tokens"].as_i64().or(v["prompt_eval_count"].as_i64()).unwrap()
+}
+
+#[tokio::test]
+async fn reasoning_effort_and_think_switch_llama_nemotron_s_system_prompt() {
+    let a = nemotron_like();
+    let chat = |extra: Value| {
+        let mut b = json!({"model": "sage", "messages": ask()});
+        b.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        b
+    };
+    let plain = prompt_tokens(&a, "/v1/chat/completions", chat(json!({}))).await;
+    // The scripted tokenizer is one token per byte: the switch adds its system turn exactly.
+    let on = "<|system|>detailed thinking on\n".len() as i64;
+    let off = "<|system|>detailed thinking off\n".len() as i64;
+    let high = prompt_tokens(&a, "/v1/chat/completions", chat(json!({"reasoning_effort": "high"}))).await;
+    assert_eq!(high - plain, on);
+    let none = prompt_tokens(&a, "/v1/chat/completions", chat(json!({"reasoning_effort": "none"}))).await;
+    assert_eq!(none - plain, off);
+    // `chat_template_kwargs` is the explicit switch and wins over the effort.
+    let both = chat(json!({"reasoning_effort": "high", "chat_template_kwargs": {"enable_thinking": false}}));
+    assert_eq!(prompt_tokens(&a, "/v1/chat/completions", both).await - plain, off);
+    let think = json!({"model": "thinker", "messages": ask(), "stream": false, "think": true});
+    let ollama_plain = json!({"model": "thinker", "messages": ask(), "stream": false});
+    assert_eq!(
+        prompt_tokens(&a, "/api/chat", think).await - prompt_tokens(&a, "/api/chat", ollama_plain).await,
+        on
+    );
+    // The caller's own system prompt moves into the first user turn, behind the switch.
+    let sys =
+        json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is the dock free?"}]);
+    let with_sys = prompt_tokens(&a, "/v1/chat/completions", json!({"model": "sage", "messages": sys})).await;
+    let switched = json!({"model": "sage", "messages": sys, "reasoning_effort": "low"});
+    let expected = on - "<|system|>Be brief.\n".len() as i64 + "Be brief.\n\n".len() as i64;
+    assert_eq!(prompt_tokens(&a, "/v1/chat/completions", switched).await - with_sys, expected);
+    let (s, body) = post(&a, "/v1/chat/completions", chat(json!({"reasoning_effort": "max"}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("reasoning_effort"), "{body}");
+}

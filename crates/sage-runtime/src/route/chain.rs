@@ -286,7 +286,8 @@ fn prompt_tokens(
             Err(e) => Err(TrimError::Engine(e.into())),
         }
     } else {
-        trim_with(model, &request.messages, &request.tools, template_vars(request), window, max_tokens)
+        let messages = thinking_switched(model, request);
+        trim_with(model, &messages, &request.tools, template_vars(request), window, max_tokens)
     };
     trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens))
 }
@@ -295,6 +296,27 @@ fn prompt_tokens(
 fn prompt_opens_thinking(model: &dyn LanguageModel, tokens: &[sage_llm::TokenId]) -> bool {
     let tail = &tokens[tokens.len().saturating_sub(16)..];
     model.detokenize(tail).is_ok_and(|t| sage_llm::reasoning::prompt_opens(&t))
+}
+
+/// The request's messages, with thinking switched by the system prompt where the request sets
+/// `enable_thinking` and the model switches that way (Llama-Nemotron: "detailed thinking on").
+fn thinking_switched<'a>(
+    model: &dyn LanguageModel,
+    request: &'a Request,
+) -> std::borrow::Cow<'a, [ChatMessage]> {
+    let on = template_vars(request).and_then(|v| v.get("enable_thinking")).and_then(|v| v.as_bool());
+    let info = model.info();
+    match on {
+        Some(on)
+            if sage_llm::reasoning::switched_by_system_prompt(
+                info.chat_template.as_deref(),
+                info.name.as_deref(),
+            ) =>
+        {
+            sage_llm::reasoning::with_thinking_switch(&request.messages, on).into()
+        }
+        _ => request.messages.as_slice().into(),
+    }
 }
 
 /// The request's variables for the chat template, if it gives any.

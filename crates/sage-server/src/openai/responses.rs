@@ -19,11 +19,9 @@ use sage_llm::reasoning::Piece;
 use sage_llm::{ChatMessage, Constraint, Role, ToolCall};
 use sage_runtime::route::Served;
 
-use super::{
-    extension, failure, finish_reason, first_or_error, now_unix, params, parse, role, spawn, whole,
-    with_forced_call, Chunk, Common, NEXT_ID,
-};
+use super::{extension, finish_reason, now_unix, params, parse, role, with_forced_call, Common, NEXT_ID};
 use crate::deltas::Deltas;
+use crate::run::{failure, first_or_error, spawn, whole, Chunk};
 use crate::tools::ToolSpec;
 use crate::{admit, lock, ApiError, App};
 
@@ -127,19 +125,10 @@ fn not_found(id: &str, param: &str) -> ApiError {
     }
 }
 
-/// `reasoning.effort` as the templates that switch thinking read it (`enable_thinking`: Qwen 3's,
-/// Nemotron's): `none` and `minimal` off, `low` to `xhigh` on (SAGE does not tell the levels
-/// apart); `None` when no effort is given. `summary` is accepted: the thinking is given whole.
+/// `reasoning.effort` as `enable_thinking` (see [`super::thinking_of_effort`]); `summary` is
+/// accepted: the thinking is given whole.
 fn thinking_of(reasoning: Option<&Value>) -> Result<Option<bool>, ApiError> {
-    match reasoning.map(|r| &r["effort"]) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(e)) if ["none", "minimal"].contains(&e.as_str()) => Ok(Some(false)),
-        Some(Value::String(e)) if ["low", "medium", "high", "xhigh"].contains(&e.as_str()) => Ok(Some(true)),
-        Some(other) => Err(ApiError::invalid(
-            format!("reasoning.effort {other} is not none, minimal, low, medium, high or xhigh"),
-            Some("reasoning"),
-        )),
-    }
+    super::thinking_of_effort(reasoning.map(|r| &r["effort"]), "reasoning.effort")
 }
 
 /// Fields of the Responses API that SAGE does not serve: refused by name, never ignored.
