@@ -74,14 +74,24 @@ impl Common {
         !matches!(self.think, Some(Value::Bool(false)))
     }
 
-    /// `think: true|false` as the templates that switch thinking read it (`enable_thinking`:
-    /// Qwen 3's, Nemotron's), as Ollama passes it to them.
-    fn template_vars(&self) -> serde_json::Map<String, Value> {
+    /// `think` as the templates that switch thinking read it (`enable_thinking`: Qwen 3's,
+    /// Nemotron's; Llama-Nemotron's system prompt), as Ollama passes it to them: `true|false`,
+    /// or a level (`low`, `medium`, `high`, as Ollama takes for gpt-oss), which is on.
+    fn template_vars(&self) -> Result<serde_json::Map<String, Value>, ApiError> {
         let mut vars = serde_json::Map::new();
-        if let Some(Value::Bool(b)) = self.think {
-            vars.insert("enable_thinking".into(), Value::Bool(b));
-        }
-        vars
+        let on = match &self.think {
+            None | Some(Value::Null) => return Ok(vars),
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(level)) if ["low", "medium", "high"].contains(&level.as_str()) => true,
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    format!("think {other} is not true, false, low, medium or high"),
+                    Some("think"),
+                ))
+            }
+        };
+        vars.insert("enable_thinking".into(), Value::Bool(on));
+        Ok(vars)
     }
 }
 
@@ -419,7 +429,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "load"})).into_response());
     }
     let (mut p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
-    p.template_vars = b.common.template_vars();
+    p.template_vars = b.common.template_vars()?;
     let last =
         messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
     let mut request = plain_request(&last, messages, max_tokens, p, false);
@@ -499,7 +509,7 @@ pub(crate) async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Result
         return Ok(Json(json!({"model": b.common.model, "created_at": created_at(), "response": "", "done": true, "done_reason": "load"})).into_response());
     }
     let (mut p, max_tokens) = params(&app, &b.common.options, b.common.format.as_ref())?;
-    p.template_vars = b.common.template_vars();
+    p.template_vars = b.common.template_vars()?;
     let mut messages = vec![];
     if let Some(system) = b.system.as_ref().filter(|_| !b.raw) {
         messages.push(ChatMessage::new(Role::System, system.clone()));

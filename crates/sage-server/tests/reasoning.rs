@@ -274,6 +274,15 @@ async fn reasoning_effort_and_think_switch_llama_nemotron_s_system_prompt() {
         prompt_tokens(&a, "/api/chat", think).await - prompt_tokens(&a, "/api/chat", ollama_plain).await,
         on
     );
+    let level = json!({"model": "thinker", "messages": ask(), "stream": false, "think": "high"});
+    let ollama_plain = json!({"model": "thinker", "messages": ask(), "stream": false});
+    assert_eq!(
+        prompt_tokens(&a, "/api/chat", level).await - prompt_tokens(&a, "/api/chat", ollama_plain).await,
+        on
+    );
+    let (s, body) =
+        post(&a, "/api/chat", json!({"model": "thinker", "messages": ask(), "think": "max"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     // The caller's own system prompt moves into the first user turn, behind the switch.
     let sys =
         json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Is the dock free?"}]);
