@@ -16,12 +16,14 @@ from pathlib import Path
 
 import torch
 import transformers
+from safetensors.torch import load_file, save_file
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (GraniteConfig, GraniteForCausalLM, Gemma2Config, Gemma2ForCausalLM, Gemma3Config, Gemma3ForCausalLM, Gemma3ForConditionalGeneration, Gemma3TextConfig, LlamaConfig, LlamaForCausalLM, LlamaModel, MistralConfig,
                           MistralForCausalLM, NemotronHConfig, NemotronHForCausalLM, Phi3Config, Phi3ForCausalLM, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, Qwen3Config,
                           Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM, Qwen3OmniMoeConfig,
                           Qwen3OmniMoeForConditionalGeneration, Qwen3OmniMoeTextConfig, Qwen3VLConfig,
-                          Qwen3VLForConditionalGeneration, Qwen3VLTextConfig, Qwen2_5_VLConfig,
+                          Qwen3VLForConditionalGeneration, Qwen3VLTextConfig, Qwen3VLMoeConfig,
+                          Qwen3VLMoeForConditionalGeneration, Qwen3VLMoeTextConfig, Qwen2_5_VLConfig,
                           Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLTextConfig, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
@@ -207,6 +209,15 @@ VARIANTS = {
     "qwen2_5_vl": dict(arch="qwen25vl", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
                        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
                        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 1, 3]}),
+    # Qwen3-VL-MoE's language model (Qwen3-VL-30B-A3B's kind): a Qwen 3 mixture whose experts
+    # are published fused, `experts.gate_up_proj` (experts × hidden × 2·width) and
+    # `experts.down_proj` (experts × width × hidden); written here as published, not as
+    # transformers 5 saves them (transposed).
+    "qwen3_vl_moe": dict(arch="qwen3vlmoe", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, head_dim=16, num_experts=4,
+                         num_experts_per_tok=2, moe_intermediate_size=32, tie_word_embeddings=False,
+                         rope_parameters={"rope_type": "default", "rope_theta": 5000000.0,
+                                          "mrope_section": [4, 2, 2], "mrope_interleaved": True}),
 }
 # Texts whose embeddings the embedding fixture records.
 EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
@@ -228,6 +239,7 @@ CLASSES = {
     "qwen3omni": (Qwen3OmniMoeTextConfig, Qwen3OmniMoeForConditionalGeneration),
     "qwen3vl": (Qwen3VLTextConfig, Qwen3VLForConditionalGeneration),
     "qwen25vl": (Qwen2_5_VLTextConfig, Qwen2_5_VLForConditionalGeneration),
+    "qwen3vlmoe": (Qwen3VLMoeTextConfig, Qwen3VLMoeForConditionalGeneration),
 }
 # The towers beside the language models of the multimodal Qwen 3 variants: as small as they go.
 QWEN_VISION = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, patch_size=4, spatial_merge_size=2,
@@ -345,11 +357,25 @@ def wrap_qwen(arch, cfg):
     if arch == "qwen3vl":
         return Qwen3VLConfig(text_config=cfg.to_dict(), vision_config=dict(QWEN_VISION, out_hidden_size=cfg.hidden_size),
                              tie_word_embeddings=cfg.tie_word_embeddings)
+    if arch == "qwen3vlmoe":
+        return Qwen3VLMoeConfig(text_config=cfg.to_dict(), vision_config=dict(QWEN_VISION, out_hidden_size=cfg.hidden_size),
+                                tie_word_embeddings=cfg.tie_word_embeddings)
     if arch == "qwen25vl":
         vision = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, out_hidden_size=cfg.hidden_size,
                       patch_size=4, spatial_merge_size=2, temporal_patch_size=2, fullatt_block_indexes=[0], window_size=16)
         return Qwen2_5_VLConfig(text_config=cfg.to_dict(), vision_config=vision, tie_word_embeddings=cfg.tie_word_embeddings)
     return cfg
+
+
+def publish_fused_experts(path):
+    """Qwen3-VL-MoE's fused experts as the published checkpoints hold them: transformers 5
+    saves each expert's matrices as `nn.Linear` weights (out × in) and transposes the published
+    (in × out) ones on load."""
+    tensors = load_file(path)
+    for name in list(tensors):
+        if name.endswith("mlp.experts.gate_up_proj") or name.endswith("mlp.experts.down_proj"):
+            tensors[name] = tensors[name].transpose(1, 2).contiguous()
+    save_file(tensors, path, metadata={"format": "pt"})
 
 
 def logits_of(arch, model, ids):
@@ -428,6 +454,8 @@ def main():
         d.mkdir(parents=True, exist_ok=True)
         fast.save_pretrained(d)
         model.save_pretrained(d, safe_serialization=True)
+        if arch == "qwen3vlmoe":
+            publish_fused_experts(d / "model.safetensors")
         first = [] if qwen else [bos]
         if arch == "llama_embed":
             write_embedding_reference(d, model, tok, bos)

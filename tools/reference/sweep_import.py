@@ -7,7 +7,8 @@ Writes COUNT folders per family under OUT (config.json, model.safetensors, token
 reference.json with 40 ids and HF's logits at every position, as the fixtures of
 make_tiny_llamas.py have), each drawn from SEED: hidden sizes, head counts, GQA ratios, head
 sizes, layers, tied or untied embeddings, biases, RoPE bases and scalings (M-RoPE sections for
-Qwen2.5-VL, Qwen3-VL and Qwen3-Omni), windows, soft caps, experts. Then run:
+Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE and Qwen3-Omni), windows, soft caps, experts (Qwen3-VL-MoE's
+fused, half of them written as published, half as transformers 5 saves them). Then run:
     cargo run --release -p sage-llm --example import_sweep -- OUT/*
 Needs torch, transformers, tokenizers and sentencepiece.
 """
@@ -25,7 +26,7 @@ from transformers import PreTrainedTokenizerFast  # noqa: E402
 
 # New families go at the end: a seed then draws the same models of the others as before.
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3", "granite",
-            "qwen3vl", "qwen3omni", "qwen25vl"]
+            "qwen3vl", "qwen3omni", "qwen25vl", "qwen3vlmoe"]
 
 
 def draw_nemotron_h(r):
@@ -109,7 +110,7 @@ def draw(r, family):
     if family == "qwen25vl":
         kw.pop("head_dim")
         kw.update(use_sliding_window=False)
-    if family in ("qwen3vl", "qwen3omni", "qwen25vl"):
+    if family in ("qwen3vl", "qwen3omni", "qwen25vl", "qwen3vlmoe"):
         # Interleaved M-RoPE: each frequency's position from one of three axes (sections that
         # cover half the head); plain RoPE on text.
         half = head_dim // 2
@@ -118,7 +119,7 @@ def draw(r, family):
         kw["rope_parameters"] = {"rope_type": "default", "rope_theta": theta, "mrope_section": [t, h, half - t - h],
                                  **({} if family == "qwen25vl" else
                                     {("interleaved" if family == "qwen3omni" else "mrope_interleaved"): True})}
-    if family in ("qwen3moe", "qwen3omni"):
+    if family in ("qwen3moe", "qwen3omni", "qwen3vlmoe"):
         kw.update(num_experts=r.choice([2, 4, 8]), moe_intermediate_size=r.choice([16, 32]),
                   norm_topk_prob=True, decoder_sparse_step=1, mlp_only_layers=[])
         kw["num_experts_per_tok"] = r.randint(1, kw["num_experts"])
@@ -169,6 +170,9 @@ def main():
             d.mkdir(parents=True, exist_ok=True)
             fast.save_pretrained(d)
             model.save_pretrained(d, safe_serialization=True)
+            if family == "qwen3vlmoe" and r.random() < 0.5:
+                # As published (input × output), not as transformers 5 saves the fused experts.
+                tiny.publish_fused_experts(d / "model.safetensors")
             first = [] if qwen else [bos]
             ids = (first + tok.encode(tiny.CORPUS[0] + " " + tiny.CORPUS[2], add_special_tokens=False).ids)[:40]
             logits = tiny.logits_of(family, model, ids)

@@ -26,6 +26,7 @@ use serde_json::Value as Json;
 use crate::gguf::writer::{GgufWriter, TensorDecl};
 use crate::llama_arch::{Biases, Experts, Family, GraniteScales, LlamaShape, Pooling, GGML_F32};
 
+mod fused_experts;
 mod gemma;
 mod multimodal;
 pub mod nemotron_h;
@@ -281,6 +282,8 @@ enum Transform {
     PlusOne,
     /// Mamba's `A_log`: llama.cpp wants `A = −exp(A_log)`.
     NegExp,
+    /// One part of a fused tensor of all experts (Qwen3-VL-MoE's), transposed as published.
+    Experts(fused_experts::Cut),
 }
 
 /// The HF tensors a GGUF tensor is made of: one, or several of one shape stacked (a mixture of
@@ -345,6 +348,7 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
     "NemotronHForCausalLM",
     "Qwen2_5_VLForConditionalGeneration (its language model)",
     "Qwen3VLForConditionalGeneration (its language model)",
+    "Qwen3VLMoeForConditionalGeneration (its language model)",
     "Qwen3OmniMoeForConditionalGeneration (its thinker's language model)",
 ];
 
@@ -742,12 +746,17 @@ fn plan_tensors(
         }
         let mut source = Source::same(hf, &d, transform);
         if d.name.ends_with("_exps.weight") {
-            // HF publishes one matrix per expert: `experts.{j}.gate_proj.weight`, stacked here.
+            // HF publishes one matrix per expert: `experts.{j}.gate_proj.weight`, stacked here;
+            // Qwen3-VL-MoE one tensor for all (`fused_experts`).
             let stem = source.names[0].trim_end_matches(".weight").to_string();
-            source.names = (0..d.dims[2])
-                .map(|j| stem.replace("experts.", &format!("experts.{j}.")) + ".weight")
-                .collect();
-            source.shape = vec![d.dims[1], d.dims[0]];
+            let per_expert = |j: u64| stem.replace("experts.", &format!("experts.{j}.")) + ".weight";
+            match fused_experts::source(&d.name, &stem, &d.dims, st) {
+                Some(fused) if !st.contains_key(&per_expert(0)) => source = fused,
+                _ => {
+                    source.names = (0..d.dims[2]).map(per_expert).collect();
+                    source.shape = vec![d.dims[1], d.dims[0]];
+                }
+            }
         }
         source.f32 |= d.name.ends_with("ffn_gate_inp.weight");
         (d, Some(source))
@@ -826,6 +835,7 @@ fn tensor_data(d: &TensorDecl, raw: Vec<u8>, dtype: &str, transform: Transform) 
             let row_bytes = (d.bytes / (heads * head_dim)) as usize;
             return permute_rows(&data, heads, head_dim, row_bytes);
         }
+        Transform::Experts(cut) => return fused_experts::cut(&data, cut),
     }
     data
 }

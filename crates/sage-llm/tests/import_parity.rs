@@ -544,6 +544,60 @@ fn qwen3_omni_s_thinker_matches_hf_on_text() {
     assert!(off > 1e-2, "tied: {off}");
 }
 
+#[test]
+fn qwen3_vl_moe_s_fused_experts_match_hf_as_published_and_as_transformers_5_saves_them() {
+    // Qwen3-VL-30B-A3B's kind: a Qwen 3 mixture under `model.language_model.*` whose experts
+    // are one tensor each for all (gate and up fused), published input × output.
+    assert!(parity("qwen3_vl_moe") <= 1e-3);
+    let (_dir, tmp) = folder();
+    let imported = import(&fixtures().join("qwen3_vl_moe"), &tmp("vlmoe.gguf")).unwrap();
+    assert_eq!(imported.architecture, "qwen3moe");
+    // As transformers 5 saves them: each expert output × input.
+    let (_copy, dir) = altered("qwen3_vl_moe", |_| {});
+    transpose_fused_experts(&dir.join("model.safetensors"));
+    assert!(parity_of("qwen3_vl_moe", &dir) <= 1e-3);
+    // Neither layout (a config that disagrees with the tensors): refused, naming the tensor.
+    let (_bad, dir) = altered("qwen3_vl_moe", |v| v["text_config"]["moe_intermediate_size"] = 16.into());
+    let e = import(&dir, &tmp("bad.gguf")).unwrap_err().to_string();
+    assert!(e.contains("experts.gate_up_proj") && e.contains("shape"), "{e}");
+}
+
+/// Swap the last two dimensions of the fused expert tensors (F32) of a safetensors file.
+fn transpose_fused_experts(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut data = bytes[8 + n..].to_vec();
+    for (name, t) in header.as_object_mut().unwrap() {
+        if !(name.ends_with("mlp.experts.gate_up_proj") || name.ends_with("mlp.experts.down_proj")) {
+            continue;
+        }
+        let shape: Vec<usize> =
+            t["shape"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect();
+        let (e, r, c) = (shape[0], shape[1], shape[2]);
+        let start = t["data_offsets"][0].as_u64().unwrap() as usize;
+        let old = data[start..start + e * r * c * 4].to_vec();
+        for x in 0..e {
+            for j in 0..c {
+                for i in 0..r {
+                    let from = ((x * r + i) * c + j) * 4;
+                    let to = start + ((x * c + j) * r + i) * 4;
+                    data[to..to + 4].copy_from_slice(&old[from..from + 4]);
+                }
+            }
+        }
+        t["shape"] = serde_json::json!([e, c, r]);
+    }
+    let mut text = header.to_string().into_bytes();
+    while !text.len().is_multiple_of(8) {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend(text);
+    out.extend(data);
+    std::fs::write(path, out).unwrap();
+}
+
 /// How many tensors fixture `name` imports to.
 fn imported_parts(name: &str) -> (tempfile::TempDir, PathBuf, usize) {
     let (dir, tmp) = folder();

@@ -1,6 +1,6 @@
 //! The language model of a multimodal folder, as a text model's config: Gemma 3's (its
 //! `text_config`), Qwen2.5-VL's (a Qwen 2, its `text_config` or the top of its config),
-//! Qwen3-VL's (`text_config`, tensors under `model.language_model.*`) and
+//! Qwen3-VL's and Qwen3-VL-MoE's (`text_config`, tensors under `model.language_model.*`) and
 //! Qwen3-Omni's thinker (`thinker_config.text_config`, tensors under `thinker.*`; the talker
 //! that speaks is left out, as are every model's vision and audio towers). SAGE's models read
 //! text (decision 0006), so only the language model is imported.
@@ -18,6 +18,10 @@ pub(super) fn language_model(cfg: Json) -> Json {
     let (text, as_arch, tie) = match arch.as_str() {
         "Qwen3VLForConditionalGeneration" => {
             (&cfg["text_config"], "Qwen3ForCausalLM", &cfg["tie_word_embeddings"])
+        }
+        // Its experts are published fused (`super::fused_experts`).
+        "Qwen3VLMoeForConditionalGeneration" => {
+            (&cfg["text_config"], "Qwen3MoeForCausalLM", &cfg["tie_word_embeddings"])
         }
         // As transformers 5 writes it (`text_config`), or as published (the text model's fields
         // at the top, beside `vision_config`).
