@@ -85,7 +85,8 @@ def draw(r, family):
     if family in ("qwen2", "phi3", "qwen25vl"):
         # llama.cpp's Qwen 2 and Phi-3 graphs size the queries by the hidden size.
         head_dim = hidden // heads
-        if head_dim % 2:
+        if head_dim % 2 or (family == "qwen25vl" and head_dim < 6):
+            # Odd, or too small for M-RoPE's three sections.
             hidden, head_dim = heads * 8, 8
     theta = r.choice([10000.0, 500000.0, 1000000.0])
     kw = dict(hidden_size=hidden, intermediate_size=r.choice([48, 64, 96, 128]),

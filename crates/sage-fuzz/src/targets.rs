@@ -181,9 +181,10 @@ fn template(root: &Path) -> Result<Target, SetupError> {
 }
 
 /// The HF folder importer: one of config.json, tokenizer.json, tokenizer_config.json or the
-/// safetensors header of one of four real tiny fixtures (a Llama, a Nemotron-H with Mamba-2 and
-/// expert layers, a Qwen 3 with YaRN, a Gemma 2 with its soft caps) is the input (first byte:
-/// which), the rest of that folder as it is; the GGUF
+/// safetensors header of one of six real tiny fixtures (a Llama, a Nemotron-H with Mamba-2 and
+/// expert layers, a Qwen 3 with YaRN, a Gemma 2 with its soft caps, Qwen3-Omni's thinker,
+/// Qwen3-VL-MoE with its fused experts) is the input (first byte: which), the rest of that
+/// folder as it is; the GGUF
 /// goes to a file that is overwritten each time.
 fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
     const FILES: [&str; 4] = ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors"];
@@ -195,10 +196,16 @@ fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
     }
     let mut folders = vec![];
     let mut seeds: Vec<Vec<u8>> = vec![];
-    for (k, name) in
-        ["llama_tied_mqa", "nemotron_h_moe", "qwen3_yarn", "gemma2_softcaps", "qwen3_omni_thinker"]
-            .into_iter()
-            .enumerate()
+    for (k, name) in [
+        "llama_tied_mqa",
+        "nemotron_h_moe",
+        "qwen3_yarn",
+        "gemma2_softcaps",
+        "qwen3_omni_thinker",
+        "qwen3_vl_moe",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let fixture = root.join("crates/sage-llm/tests/fixtures/tiny").join(name);
         let dir = work.join(format!("hf-{name}"));

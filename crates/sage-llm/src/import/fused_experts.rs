@@ -71,6 +71,10 @@ pub(super) fn cut(data: &[u8], c: Cut) -> Vec<u8> {
     let elems = (c.count * c.rows * c.cols) as usize;
     let size = data.len().checked_div(elems).unwrap_or(0);
     let (rows, cols, from, take) = (c.rows as usize, c.cols as usize, c.from as usize, c.take as usize);
+    if size == 0 || from + take > if c.transposed { cols } else { rows } {
+        // Nothing to cut (the shapes were checked against config.json before).
+        return vec![];
+    }
     let mut out = Vec::with_capacity(c.count as usize * take * if c.transposed { rows } else { cols } * size);
     for matrix in data.chunks_exact(rows * cols * size).take(c.count as usize) {
         if c.transposed {
@@ -103,5 +107,8 @@ mod tests {
         let two = [1, 2, 3, 4, 5, 6, 7, 8];
         let c = Cut { count: 2, rows: 2, cols: 2, from: 0, take: 2, transposed: true };
         assert_eq!(cut(&two, c), vec![1, 3, 2, 4, 5, 7, 6, 8]);
+        // Nothing, or a cut beyond the matrix: nothing, not a panic.
+        assert!(cut(&[], c).is_empty());
+        assert!(cut(&data, Cut { from: 3, ..rows }).is_empty());
     }
 }
