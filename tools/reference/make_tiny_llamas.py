@@ -24,7 +24,8 @@ from transformers import (GraniteConfig, GraniteForCausalLM, Gemma2Config, Gemma
                           Qwen3OmniMoeForConditionalGeneration, Qwen3OmniMoeTextConfig, Qwen3VLConfig,
                           Qwen3VLForConditionalGeneration, Qwen3VLTextConfig, Qwen3VLMoeConfig,
                           Qwen3VLMoeForConditionalGeneration, Qwen3VLMoeTextConfig, Qwen2_5_VLConfig,
-                          Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLTextConfig, SiglipVisionConfig)
+                          Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLTextConfig, Qwen2VLConfig,
+                          Qwen2VLForConditionalGeneration, Qwen2VLTextConfig, SiglipVisionConfig)
 
 OUT = Path(__file__).resolve().parents[2] / "crates/sage-llm/tests/fixtures/tiny"
 CORPUS = [
@@ -218,6 +219,10 @@ VARIANTS = {
                          num_experts_per_tok=2, moe_intermediate_size=32, tie_word_embeddings=False,
                          rope_parameters={"rope_type": "default", "rope_theta": 5000000.0,
                                           "mrope_section": [4, 2, 2], "mrope_interleaved": True}),
+    # Qwen2-VL's language model (2B, 7B): a Qwen 2 with M-RoPE in sections, as Qwen2.5-VL's.
+    "qwen2_vl": dict(arch="qwen2vl", hidden_size=48, intermediate_size=64, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True,
+                     rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 2, 2]}),
 }
 # Texts whose embeddings the embedding fixture records.
 EMBED_TEXTS = ["The robot entered the warehouse and checked the loading dock.",
@@ -240,6 +245,7 @@ CLASSES = {
     "qwen3vl": (Qwen3VLTextConfig, Qwen3VLForConditionalGeneration),
     "qwen25vl": (Qwen2_5_VLTextConfig, Qwen2_5_VLForConditionalGeneration),
     "qwen3vlmoe": (Qwen3VLMoeTextConfig, Qwen3VLMoeForConditionalGeneration),
+    "qwen2vl": (Qwen2VLTextConfig, Qwen2VLForConditionalGeneration),
 }
 # The towers beside the language models of the multimodal Qwen 3 variants: as small as they go.
 QWEN_VISION = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, patch_size=4, spatial_merge_size=2,
@@ -360,6 +366,10 @@ def wrap_qwen(arch, cfg):
     if arch == "qwen3vlmoe":
         return Qwen3VLMoeConfig(text_config=cfg.to_dict(), vision_config=dict(QWEN_VISION, out_hidden_size=cfg.hidden_size),
                                 tie_word_embeddings=cfg.tie_word_embeddings)
+    if arch == "qwen2vl":
+        vision = dict(depth=1, embed_dim=32, hidden_size=cfg.hidden_size, mlp_ratio=2, num_heads=2, patch_size=4,
+                      spatial_merge_size=2, temporal_patch_size=2)
+        return Qwen2VLConfig(text_config=cfg.to_dict(), vision_config=vision, tie_word_embeddings=cfg.tie_word_embeddings)
     if arch == "qwen25vl":
         vision = dict(depth=1, hidden_size=32, intermediate_size=40, num_heads=2, out_hidden_size=cfg.hidden_size,
                       patch_size=4, spatial_merge_size=2, temporal_patch_size=2, fullatt_block_indexes=[0], window_size=16)

@@ -7,7 +7,7 @@ Writes COUNT folders per family under OUT (config.json, model.safetensors, token
 reference.json with 40 ids and HF's logits at every position, as the fixtures of
 make_tiny_llamas.py have), each drawn from SEED: hidden sizes, head counts, GQA ratios, head
 sizes, layers, tied or untied embeddings, biases, RoPE bases and scalings (M-RoPE sections for
-Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE and Qwen3-Omni), windows, soft caps, experts (Qwen3-VL-MoE's
+Qwen2-VL, Qwen2.5-VL, Qwen3-VL, Qwen3-VL-MoE and Qwen3-Omni), windows, soft caps, experts (Qwen3-VL-MoE's
 fused, half of them written as published, half as transformers 5 saves them). Then run:
     cargo run --release -p sage-llm --example import_sweep -- OUT/*
 Needs torch, transformers, tokenizers and sentencepiece.
@@ -26,7 +26,7 @@ from transformers import PreTrainedTokenizerFast  # noqa: E402
 
 # New families go at the end: a seed then draws the same models of the others as before.
 FAMILIES = ["llama", "mistral", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3", "nemotron_h", "phi3", "granite",
-            "qwen3vl", "qwen3omni", "qwen25vl", "qwen3vlmoe"]
+            "qwen3vl", "qwen3omni", "qwen25vl", "qwen3vlmoe", "qwen2vl"]
 
 
 def draw_nemotron_h(r):
@@ -82,10 +82,10 @@ def draw(r, family):
     kv = r.choice([k for k in (1, 2, 4, 8) if heads % k == 0])
     head_dim = r.choice([8, 12, 16, 24, 32])
     hidden = r.choice([32, 48, 64, 96])
-    if family in ("qwen2", "phi3", "qwen25vl"):
+    if family in ("qwen2", "phi3", "qwen25vl", "qwen2vl"):
         # llama.cpp's Qwen 2 and Phi-3 graphs size the queries by the hidden size.
         head_dim = hidden // heads
-        if head_dim % 2 or (family == "qwen25vl" and head_dim < 6):
+        if head_dim % 2 or (family in ("qwen25vl", "qwen2vl") and head_dim < 6):
             # Odd, or too small for M-RoPE's three sections.
             hidden, head_dim = heads * 8, 8
     theta = r.choice([10000.0, 500000.0, 1000000.0])
@@ -108,17 +108,17 @@ def draw(r, family):
             kw["rope_parameters"]["partial_rotary_factor"] = partial
     if family == "qwen2":
         kw.update(use_sliding_window=False, sliding_window=4096)
-    if family == "qwen25vl":
+    if family in ("qwen25vl", "qwen2vl"):
         kw.pop("head_dim")
         kw.update(use_sliding_window=False)
-    if family in ("qwen3vl", "qwen3omni", "qwen25vl", "qwen3vlmoe"):
+    if family in ("qwen3vl", "qwen3omni", "qwen25vl", "qwen3vlmoe", "qwen2vl"):
         # Interleaved M-RoPE: each frequency's position from one of three axes (sections that
         # cover half the head); plain RoPE on text.
         half = head_dim // 2
         t = r.randint(1, half - 2)
         h = r.randint(1, half - t - 1)
         kw["rope_parameters"] = {"rope_type": "default", "rope_theta": theta, "mrope_section": [t, h, half - t - h],
-                                 **({} if family == "qwen25vl" else
+                                 **({} if family in ("qwen25vl", "qwen2vl") else
                                     {("interleaved" if family == "qwen3omni" else "mrope_interleaved"): True})}
     if family in ("qwen3moe", "qwen3omni", "qwen3vlmoe"):
         kw.update(num_experts=r.choice([2, 4, 8]), moe_intermediate_size=r.choice([16, 32]),

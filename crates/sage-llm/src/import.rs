@@ -346,6 +346,7 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &[
     "Phi3ForCausalLM",
     "GraniteForCausalLM",
     "NemotronHForCausalLM",
+    "Qwen2VLForConditionalGeneration (its language model)",
     "Qwen2_5_VLForConditionalGeneration (its language model)",
     "Qwen3VLForConditionalGeneration (its language model)",
     "Qwen3VLMoeForConditionalGeneration (its language model)",

@@ -515,17 +515,32 @@ fn qwen2_5_vl_s_language_model_matches_hf_on_text() {
     let (_dir, tmp) = folder();
     assert_eq!(import(&fixtures().join("qwen2_5_vl"), &tmp("vl25.gguf")).unwrap().architecture, "qwen2");
     // As published (the text model's fields at the top, `{"type": "mrope"}`): the same model.
-    let (_copy, dir) = altered("qwen2_5_vl", |v| {
-        let mut text = v["text_config"].take();
-        text["rope_scaling"] = serde_json::json!({"type": "mrope", "mrope_section": [2, 1, 3]});
-        text["rope_theta"] = text["rope_parameters"]["rope_theta"].take();
-        text.as_object_mut().unwrap().remove("rope_parameters");
-        for (k, x) in text.as_object().unwrap() {
-            v[k] = x.clone();
-        }
-        v.as_object_mut().unwrap().remove("text_config");
-    });
+    let (_copy, dir) = altered("qwen2_5_vl", as_published_qwen_vl);
     assert!(parity_of("qwen2_5_vl", &dir) <= 1e-3);
+}
+
+#[test]
+fn qwen2_vl_s_language_model_matches_hf_on_text() {
+    // Qwen2-VL 2B/7B's kind: Qwen2.5-VL's language model before it, tied as the 2B is.
+    assert!(parity("qwen2_vl") <= 1e-3);
+    let (_dir, tmp) = folder();
+    assert_eq!(import(&fixtures().join("qwen2_vl"), &tmp("vl2.gguf")).unwrap().architecture, "qwen2");
+    let (_copy, dir) = altered("qwen2_vl", as_published_qwen_vl);
+    assert!(parity_of("qwen2_vl", &dir) <= 1e-3);
+}
+
+/// A Qwen-VL config as published: the text model's fields at the top, M-RoPE as
+/// `{"type": "mrope"}`.
+fn as_published_qwen_vl(v: &mut serde_json::Value) {
+    let mut text = v["text_config"].take();
+    let sections = text["rope_parameters"]["mrope_section"].take();
+    text["rope_scaling"] = serde_json::json!({"type": "mrope", "mrope_section": sections});
+    text["rope_theta"] = text["rope_parameters"]["rope_theta"].take();
+    text.as_object_mut().unwrap().remove("rope_parameters");
+    for (k, x) in text.as_object().unwrap() {
+        v[k] = x.clone();
+    }
+    v.as_object_mut().unwrap().remove("text_config");
 }
 
 #[test]

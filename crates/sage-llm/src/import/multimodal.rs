@@ -1,5 +1,5 @@
 //! The language model of a multimodal folder, as a text model's config: Gemma 3's (its
-//! `text_config`), Qwen2.5-VL's (a Qwen 2, its `text_config` or the top of its config),
+//! `text_config`), Qwen2-VL's and Qwen2.5-VL's (a Qwen 2, its `text_config` or the top of its config),
 //! Qwen3-VL's and Qwen3-VL-MoE's (`text_config`, tensors under `model.language_model.*`) and
 //! Qwen3-Omni's thinker (`thinker_config.text_config`, tensors under `thinker.*`; the talker
 //! that speaks is left out, as are every model's vision and audio towers). SAGE's models read
@@ -25,7 +25,7 @@ pub(super) fn language_model(cfg: Json) -> Json {
         }
         // As transformers 5 writes it (`text_config`), or as published (the text model's fields
         // at the top, beside `vision_config`).
-        "Qwen2_5_VLForConditionalGeneration" => (
+        "Qwen2_5_VLForConditionalGeneration" | "Qwen2VLForConditionalGeneration" => (
             if cfg["text_config"].is_object() { &cfg["text_config"] } else { &cfg },
             "Qwen2ForCausalLM",
             &cfg["tie_word_embeddings"],
