@@ -413,17 +413,27 @@ where
 /// The live dashboard (one self-contained page; its data comes from the guarded SAGE API).
 const DASHBOARD: &str = include_str!("dashboard.html");
 
+/// `GET /health` (and llama-server's `/v1/health`): the process answers.
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
 /// The HTTP routes.
 pub fn routes(app: Arc<App>) -> axum::Router {
     let open = axum::Router::new()
         .route("/", get(|| async { axum::response::Html(DASHBOARD) }))
-        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route("/health", get(health))
+        .route("/v1/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics));
     let guarded = axum::Router::new()
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{id}", get(openai::model))
         .route("/v1/chat/completions", post(openai::chat))
+        // llama-server's paths without `/v1`, for clients given its address without it.
+        .route("/models", get(openai::models))
+        .route("/chat/completions", post(openai::chat))
+        .route("/completions", post(llama_server::completion))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/responses", post(openai::responses::create))

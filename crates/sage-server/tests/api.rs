@@ -48,6 +48,23 @@ async fn health_ready_models_and_metrics() {
 }
 
 #[tokio::test]
+async fn llama_server_s_paths_without_v1_answer_as_with_it() {
+    // Clients given llama-server's address without `/v1` call these.
+    let a = app(ServerConfig::default());
+    assert_eq!(call(&a, "GET", "/v1/health", None, None).await.0, StatusCode::OK);
+    assert_eq!(call(&a, "GET", "/models", None, None).await, call(&a, "GET", "/v1/models", None, None).await);
+    let (s, v) =
+        call(&a, "POST", "/chat/completions", Some(chat("a", "What is the battery level?")), None).await;
+    assert_eq!((s, v["object"].as_str()), (StatusCode::OK, Some("chat.completion")), "{v}");
+    // `/completions` is llama-server's own `/completion`, as there.
+    let body = json!({"prompt": "The battery", "n_predict": 4});
+    let (s, v) = call(&a, "POST", "/completions", Some(body.clone()), None).await;
+    let (s2, v2) = call(&a, "POST", "/completion", Some(body), None).await;
+    assert_eq!((s, s2), (StatusCode::OK, StatusCode::OK), "{v} {v2}");
+    assert_eq!((v["content"].is_string(), v["stop"].as_bool()), (true, Some(true)), "{v}");
+}
+
+#[tokio::test]
 async fn chat_completions_answer_with_usage_logprobs_and_the_routing_record() {
     let a = app(ServerConfig::default());
     let (s, v) =
