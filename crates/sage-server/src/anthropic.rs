@@ -288,8 +288,8 @@ fn params(b: &MessagesBody, tools: Option<&ToolSpec>) -> Result<GenerateParams, 
     let constraint = crate::openai::with_forced_call(format, "output_config.format", tools)?;
     // Asked or refused thinking, as the templates that switch it read it (Qwen 3's, Nemotron's).
     let mut template_vars = serde_json::Map::new();
-    if let Some(kind) = b.thinking.as_ref().and_then(|t| t["type"].as_str()) {
-        template_vars.insert("enable_thinking".into(), (kind == "enabled").into());
+    if let Some(on) = thinking_of(b)?.switch {
+        template_vars.insert("enable_thinking".into(), on.into());
     }
     Ok(GenerateParams { max_tokens, sampling, stop, constraint, template_vars, ..GenerateParams::default() })
 }
@@ -407,10 +407,40 @@ pub(crate) async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Answer
     .into_response())
 }
 
-/// Whether the request asks for a reasoning model's thinking (`thinking: {"type": "enabled"}`);
-/// otherwise it is left out of the answer (SAGE cannot stop a model from thinking).
+/// What a request's `thinking` asks: thinking switched on or off (or left to the model), and
+/// whether the answer shows it.
+struct Thinking {
+    switch: Option<bool>,
+    show: bool,
+}
+
+/// `thinking`: `enabled` (and `between_tools`) switch it on, `disabled` off, `adaptive` leaves it
+/// to the model; it is shown unless `display` is `omitted` (SAGE then leaves the block out) or
+/// thinking is off or not asked for (SAGE cannot stop a model from thinking; it leaves it out).
+fn thinking_of(b: &MessagesBody) -> Result<Thinking, ApiError> {
+    let Some(t) = b.thinking.as_ref().filter(|t| !t.is_null()) else {
+        return Ok(Thinking { switch: None, show: false });
+    };
+    let shown = match t.get("display").filter(|d| !d.is_null()) {
+        None => true,
+        Some(d) if d == "summarized" => true,
+        Some(d) if d == "omitted" => false,
+        Some(d) => return Err(bad(format!("thinking.display {d} is not summarized or omitted"), "thinking")),
+    };
+    match t["type"].as_str() {
+        Some("enabled" | "between_tools") => Ok(Thinking { switch: Some(true), show: shown }),
+        Some("adaptive") => Ok(Thinking { switch: None, show: shown }),
+        Some("disabled") => Ok(Thinking { switch: Some(false), show: false }),
+        _ => Err(bad(
+            format!("thinking.type {} is not enabled, adaptive, disabled or between_tools", t["type"]),
+            "thinking",
+        )),
+    }
+}
+
+/// Whether the answer shows a reasoning model's thinking (see [`thinking_of`]).
 fn wants_thinking(b: &MessagesBody) -> bool {
-    b.thinking.as_ref().is_some_and(|t| t["type"] == "enabled")
+    thinking_of(b).is_ok_and(|t| t.show)
 }
 
 /// The `sage` routing record, as on the OpenAI API.
