@@ -294,3 +294,48 @@ async fn reasoning_effort_and_think_switch_llama_nemotron_s_system_prompt() {
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("reasoning_effort"), "{body}");
 }
+
+#[tokio::test]
+async fn a_constrained_answer_from_a_prompt_that_opened_thinking_closes_the_block_first() {
+    // A schema's grammar applies from the first token: the block the template opened is closed in
+    // the prompt (as thinking switched off closes it) and the output is the answer, not thinking.
+    let reply = r#"{"dock": "free"}"#;
+    let a = opener(reply);
+    let schema =
+        json!({"type": "json_schema", "json_schema": {"name": "dock", "schema": {"type": "object"}}});
+    let free = prompt_tokens(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask()})).await;
+    let body = json!({"model": "sage", "messages": ask(), "response_format": schema});
+    let (s, text) = post(&a, "/v1/chat/completions", body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!((m["content"].as_str(), m.get("reasoning_content")), (Some(reply), None), "{v}");
+    let closed = v["usage"]["prompt_tokens"].as_i64().unwrap();
+    assert_eq!(closed - free, "</think>\n\n".len() as i64, "the scripted tokenizer: one token per byte");
+    // Streamed the same.
+    let mut streamed = body;
+    streamed["stream"] = json!(true);
+    let (_, text) = post(&a, "/v1/chat/completions", streamed).await;
+    let content: String =
+        sse(&text).iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(content, reply, "{text}");
+}
+
+#[tokio::test]
+async fn anthropic_s_adaptive_thinking_is_shown_and_omitted_thinking_is_not() {
+    let a = thinker();
+    let ask_with = |thinking: Value| json!({"model": "sage", "max_tokens": 256, "messages": ask(), "thinking": thinking});
+    // Adaptive: the model decides (no switch), the thinking is shown.
+    let (_, body) = post(&a, "/v1/messages", ask_with(json!({"type": "adaptive"}))).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["content"][0]["thinking"], THOUGHT, "{v}");
+    let omitted = json!({"type": "enabled", "budget_tokens": 1024, "display": "omitted"});
+    let (_, body) = post(&a, "/v1/messages", ask_with(omitted)).await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["content"], json!([{"type": "text", "text": ANSWER}]), "{v}");
+    for bad in [json!({"type": "sometimes"}), json!({"type": "adaptive", "display": "full"})] {
+        let (s, body) = post(&a, "/v1/messages", ask_with(bad)).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.contains("thinking"), "{body}");
+    }
+}
