@@ -77,6 +77,14 @@ fn sse(text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The reasoning and the content an OpenAI chat stream gave, each joined.
+fn chat_stream(body: &str) -> (String, String) {
+    let chunks = sse(body);
+    let field =
+        |k: &str| -> String { chunks.iter().filter_map(|c| c["choices"][0]["delta"][k].as_str()).collect() };
+    (field("reasoning_content"), field("content"))
+}
+
 fn ask() -> Value {
     json!([{"role": "user", "content": "Is the dock free?"}])
 }
@@ -109,10 +117,8 @@ async fn openai_chat_gives_the_thinking_as_reasoning_content() {
     // Streamed: the same split, whatever the deltas' boundaries.
     let (_, body) =
         post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask(), "stream": true})).await;
-    let chunks = sse(&body);
-    let field =
-        |k: &str| -> String { chunks.iter().filter_map(|c| c["choices"][0]["delta"][k].as_str()).collect() };
-    assert_eq!((field("reasoning_content").trim(), field("content").as_str()), (THOUGHT, ANSWER), "{body}");
+    let (reasoning, content) = chat_stream(&body);
+    assert_eq!((reasoning.trim(), content.as_str()), (THOUGHT, ANSWER), "{body}");
 }
 
 #[tokio::test]
@@ -196,15 +202,12 @@ async fn a_block_the_template_opened_comes_apart_while_it_streams() {
     // Streamed: no thinking shown as the answer before `</think>` comes.
     let (_, body) =
         post(&a, "/v1/chat/completions", json!({"model": "sage", "messages": ask(), "stream": true})).await;
-    let chunks = sse(&body);
-    let field =
-        |k: &str| -> String { chunks.iter().filter_map(|c| c["choices"][0]["delta"][k].as_str()).collect() };
-    assert_eq!((field("reasoning_content").trim(), field("content").as_str()), (THOUGHT, ANSWER), "{body}");
+    let (reasoning, content) = chat_stream(&body);
+    assert_eq!((reasoning.trim(), content.as_str()), (THOUGHT, ANSWER), "{body}");
     // Raw, as llama-server gives it: the restored tag, then the output.
     let raw = json!({"model": "sage", "messages": ask(), "reasoning_format": "none", "stream": true});
     let (_, body) = post(&a, "/v1/chat/completions", raw).await;
-    let content: String =
-        sse(&body).iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let content = chat_stream(&body).1;
     assert_eq!(content, format!("<think>\n{THOUGHT}\n</think>\n\n{ANSWER}"));
     // Ollama streams it apart too.
     let (_, body) = post(&a, "/api/chat", json!({"model": "thinker", "messages": ask()})).await;
@@ -316,8 +319,7 @@ async fn a_constrained_answer_from_a_prompt_that_opened_thinking_closes_the_bloc
     let mut streamed = body;
     streamed["stream"] = json!(true);
     let (_, text) = post(&a, "/v1/chat/completions", streamed).await;
-    let content: String =
-        sse(&text).iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    let content = chat_stream(&text).1;
     assert_eq!(content, reply, "{text}");
 }
 
