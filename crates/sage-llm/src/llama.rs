@@ -613,9 +613,13 @@ fn worker(
                 let _ = reply.send(r);
             }
             Job::Close { session } => sched.close(session),
-            Job::Generate { session, prompt, params, events } => {
-                sched.submit(Pending::Generate { session, prompt, params, events, start: Instant::now() })
-            }
+            Job::Generate { session, prompt, params, events } => sched.submit(Pending::Generate {
+                session,
+                prompt,
+                params: Box::new(params),
+                events,
+                start: Instant::now(),
+            }),
             Job::Logits { session, tokens, last_only, reply } => {
                 sched.submit(Pending::Logits { session, tokens, last_only, reply })
             }
@@ -751,7 +755,14 @@ impl Worker<'_> {
             // random stream (see `batching::Logits::sample`), which a chunked generation can
             // continue; llama.cpp's stream would restart with every call.
         }
-        Ok(Samplers { grammar, rest: LlamaSampler::chain_simple(chain), exact: p.exact_constraint })
+        let waiting_for = p.constraint_after.clone().filter(|t| grammar.is_some() && !t.is_empty());
+        Ok(Samplers {
+            grammar,
+            rest: LlamaSampler::chain_simple(chain),
+            exact: p.exact_constraint,
+            waiting_for,
+            seen: String::new(),
+        })
     }
 }
 
@@ -765,15 +776,45 @@ pub(crate) struct Samplers {
     pub rest: LlamaSampler,
     /// Constrain every candidate before each draw ([`GenerateParams::exact_constraint`]).
     pub exact: bool,
+    /// The grammar waits until the output holds this text
+    /// ([`GenerateParams::constraint_after`]): until then the output is free and the grammar
+    /// is fed nothing.
+    pub waiting_for: Option<String>,
+    /// The output's tail while the grammar waits, where the awaited text may begin.
+    pub seen: String,
 }
 
 impl Samplers {
-    /// `token` was chosen (or generated earlier by the same request): advance the grammar and
-    /// the penalties' history.
+    /// Whether the grammar constrains the next token.
+    pub fn constraining(&self) -> bool {
+        self.grammar.is_some() && self.waiting_for.is_none()
+    }
+
+    /// `token` was chosen (or generated earlier by the same request): advance the grammar (once
+    /// it constrains) and the penalties' history.
     pub fn accept(&mut self, token: LlamaToken) {
-        if let Some(g) = &mut self.grammar {
-            g.accept(token);
+        if self.waiting_for.is_none() {
+            if let Some(g) = &mut self.grammar {
+                g.accept(token);
+            }
         }
         self.rest.accept(token);
+    }
+
+    /// `text` came with the last token: the grammar starts with the next token once the
+    /// awaited text has come (across tokens and calls: the tail that may begin it is kept).
+    pub fn saw(&mut self, text: &str) {
+        let Some(w) = &self.waiting_for else { return };
+        self.seen.push_str(text);
+        if self.seen.contains(w.as_str()) {
+            self.waiting_for = None;
+            self.seen.clear();
+            return;
+        }
+        let mut from = self.seen.len().saturating_sub(w.len());
+        while !self.seen.is_char_boundary(from) {
+            from -= 1;
+        }
+        self.seen.drain(..from);
     }
 }

@@ -45,10 +45,6 @@ pub fn prompt_opens(prompt: &str) -> bool {
 /// What the caller writes before an output whose prompt opened the block.
 pub const OPENED: &str = "<think>\n";
 
-/// What closes a block the prompt opened when the answer may not think (a constrained one):
-/// the end tag and a blank line, as the templates that switch thinking off write it.
-pub const CLOSED: &str = "</think>\n\n";
-
 /// Whether a chat template is a reasoning model's: it writes or strips `<think>` blocks (Qwen 3,
 /// DeepSeek-R1's distillations) or switches "detailed thinking" (Llama-Nemotron's).
 pub fn template_thinks(template: &str) -> bool {

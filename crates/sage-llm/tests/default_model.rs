@@ -276,6 +276,44 @@ fn json_schema_constrains_the_output() {
     assert!(v["confidence"].is_i64());
 }
 
+/// A constraint that waits for a text (a reasoning model's `</think>`): the output is free until
+/// the text has come, then follows the constraint; taken in chunks (continuations), the same.
+#[test]
+fn a_constraint_after_a_text_leaves_the_output_free_until_the_text_comes() {
+    let ask = "The robot sees an obstacle. Decision as JSON:";
+    let free = run(&Prompt::Text(ask.into()), &greedy(6)).unwrap();
+    let trigger: String = free.tokens[..3].iter().map(|t| t.text.as_str()).collect();
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"action": {"type": "string", "enum": ["stop", "go", "wait"]}},
+        "required": ["action"]
+    });
+    let mut p = greedy(48);
+    p.constraint = Some(Constraint::JsonSchema(schema));
+    p.constraint_after = Some(trigger.clone());
+    let g = run(&Prompt::Text(ask.into()), &p).unwrap();
+    let ids = |g: &sage_llm::Generation| g.tokens.iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(&g)[..3], ids(&free)[..3], "free until the text: {:?} {:?}", g.text, free.text);
+    assert_eq!(g.finish, FinishReason::EndOfTurn, "{g:?}");
+    let answer = g.text.strip_prefix(&trigger).unwrap_or_else(|| panic!("{:?} {trigger:?}", g.text));
+    let v: serde_json::Value = serde_json::from_str(answer).unwrap_or_else(|e| panic!("{answer:?}: {e}"));
+    assert!(["stop", "go", "wait"].contains(&v["action"].as_str().unwrap()), "{v}");
+    // In chunks, cut before the text has come and after: the same tokens.
+    let prompt = engine().tokenize(ask, true).unwrap();
+    for cut in [2, 5] {
+        let first =
+            run(&Prompt::Tokens(prompt.clone()), &GenerateParams { max_tokens: cut, ..p.clone() }).unwrap();
+        let mut more = prompt.clone();
+        more.extend(ids(&first));
+        let rest = GenerateParams { max_tokens: 48 - cut, continuation: cut, ..p.clone() };
+        let second = run(&Prompt::Tokens(more), &rest).unwrap();
+        assert_eq!([ids(&first), ids(&second)].concat(), ids(&g), "cut after {cut}");
+    }
+    // Without the text ever coming, nothing is constrained: the free answer.
+    let never = GenerateParams { constraint_after: Some("\u{1}never".into()), max_tokens: 6, ..p.clone() };
+    assert_eq!(ids(&run(&Prompt::Text(ask.into()), &never).unwrap()), ids(&free));
+}
+
 /// The constraint checked on the chosen token first (the default) gives a greedy answer the
 /// grammar-first chain gives, and a sampled one that still follows the schema.
 #[test]

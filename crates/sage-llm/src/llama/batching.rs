@@ -145,7 +145,7 @@ pub(super) enum Pending {
     Generate {
         session: SessionId,
         prompt: Vec<TokenId>,
-        params: GenerateParams,
+        params: Box<GenerateParams>,
         events: Sender<WorkerEvent>,
         start: Instant,
     },
@@ -414,7 +414,7 @@ impl<'m> Scheduler<'m> {
                 }
                 Pending::Generate { session, prompt, params, events, start } => {
                     let listener = Listener::Stream(events.clone());
-                    if let Err(e) = self.start(session, slot, prompt, params, listener, start) {
+                    if let Err(e) = self.start(session, slot, prompt, *params, listener, start) {
                         let _ = events.send(WorkerEvent::Done(Err(e)));
                     }
                 }
@@ -575,10 +575,7 @@ impl<'m> Scheduler<'m> {
         // Continuing a generation: what it generated so far has passed through the sampler
         // chain (grammar, penalty) and drawn one number each.
         let continued = prompt.len().saturating_sub(1).min(params.continuation as usize);
-        for &t in &prompt[prompt.len() - continued..] {
-            sampler.accept(LlamaToken(t as i32));
-            rng.uniform();
-        }
+        sample::replay(&mut sampler, &mut rng, &prompt[prompt.len() - continued..], |t| self.w.piece(t));
         let Reuse { tokens: reused, row: saved } = self.prepare(slot, &prompt);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.busy = true;

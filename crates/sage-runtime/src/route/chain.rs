@@ -225,21 +225,11 @@ fn attempt(
     let mut s = generation_settings(settings, request, model, &kept, max_tokens);
     // A thinking block the template opened: its tag is restored at the output's start, so
     // every reader (streams, the final split, a peer) sees the block whole.
-    let mut opened = !request.raw && request.prefix.is_empty() && prompt_opens_thinking(model, &tokens);
-    let mut tokens = tokens;
+    let opened = !request.raw && request.prefix.is_empty() && prompt_opens_thinking(model, &tokens);
     if opened && s.params.constraint.is_some() {
-        // A constrained answer (a schema, a grammar, a forced call) cannot think first: the
-        // block is closed in the prompt, as thinking switched off closes it, and the grammar
-        // applies to the answer.
-        match model.tokenize(sage_llm::reasoning::CLOSED, false) {
-            Ok(close) => {
-                // The window kept room for the answer; the tag takes its share of it.
-                s.max_tokens = s.max_tokens.saturating_sub(close.len() as u32).max(1);
-                tokens.extend(close)
-            }
-            Err(e) => return Err(Failure::EngineError { message: e.to_string() }),
-        }
-        opened = false;
+        // A constrained answer (a schema, a grammar, a forced call) after the thinking: the
+        // grammar waits for the block's end.
+        s.params.constraint_after = Some(sage_llm::reasoning::CLOSE.to_string());
     }
     let mut opener = opened.then_some(sage_llm::reasoning::OPENED);
     let mut restoring = sink.map(|f| {

@@ -15,23 +15,42 @@ use crate::types::{FinishReason, GenerateParams, TokenId, TokenOut};
 
 /// Greedy choice with nothing that reshapes the distribution: the best logit is the token,
 /// and llama.cpp's sampler (which copies the whole vocabulary into a candidate array) is skipped.
-fn plain_greedy(p: &GenerateParams) -> bool {
-    p.sampling.temperature == 0.0 && !reshaped(p)
+fn plain_greedy(a: &Active) -> bool {
+    a.params.sampling.temperature == 0.0 && !reshaped(a)
 }
 
 /// Whether something besides temperature and truncation reshapes the distribution: a
 /// constraint, a penalty or a logit bias (only llama.cpp's chain applies those).
-fn reshaped(p: &GenerateParams) -> bool {
-    p.constraint.is_some() || crate::types::penalised(&p.sampling) || !p.logit_bias.is_empty()
+fn reshaped(a: &Active) -> bool {
+    let p = &a.params;
+    a.sampler.constraining() || crate::types::penalised(&p.sampling) || !p.logit_bias.is_empty()
 }
 
 /// Temperature sampling over a bounded top-k with nothing else reshaping the distribution: our
 /// own draw over the row's best `k` (the same chain as llama.cpp's, drawn from the request's
 /// seed), computed with the other rows in parallel; llama.cpp's sampler would copy the whole
 /// vocabulary per token, one sequence after another. Returns `k`.
-fn fast_sampling(p: &GenerateParams) -> Option<usize> {
-    let s = &p.sampling;
-    (s.temperature > 0.0 && (1..=1000).contains(&s.top_k) && !reshaped(p)).then_some(s.top_k as usize)
+fn fast_sampling(a: &Active) -> Option<usize> {
+    let s = &a.params.sampling;
+    (s.temperature > 0.0 && (1..=1000).contains(&s.top_k) && !reshaped(a)).then_some(s.top_k as usize)
+}
+
+/// Tokens this request generated in earlier calls (a generation taken in chunks) pass through
+/// its samplers again, as they did then: the grammar (once its awaited text has come), the
+/// penalties' history, one random number each.
+pub(super) fn replay(
+    sampler: &mut crate::llama::Samplers,
+    rng: &mut Rng,
+    tokens: &[TokenId],
+    piece: impl Fn(TokenId) -> Vec<u8>,
+) {
+    for &t in tokens {
+        sampler.accept(LlamaToken(t as i32));
+        if sampler.waiting_for.is_some() {
+            sampler.saw(&String::from_utf8_lossy(&piece(t)));
+        }
+        rng.uniform();
+    }
 }
 
 /// Which sequences need row statistics: those reporting log-probabilities (with the row's
@@ -55,8 +74,8 @@ pub(super) fn row_stats(
             };
             let n = [
                 a.params.logprobs.map(|n| (n as usize).clamp(1, 20)),
-                plain_greedy(&a.params).then_some(1),
-                fast_sampling(&a.params),
+                plain_greedy(a).then_some(1),
+                fast_sampling(a),
             ]
             .into_iter()
             .flatten()
@@ -126,7 +145,8 @@ impl Logits<'_, '_> {
     /// best); a top-k draw is too, when k of the best pass.
     fn sample(&self, p: &GenerateParams, s: &mut super::super::Samplers, rng: &mut Rng) -> LlamaToken {
         let (u, again) = rng.uniform_pair();
-        let token = match s.grammar.as_mut() {
+        let waiting = s.waiting_for.is_some();
+        let token = match s.grammar.as_mut().filter(|_| !waiting) {
             None => Self::choose(&mut self.candidates(), &mut s.rest, u),
             Some(g) if s.exact => {
                 let mut cands = self.candidates();
@@ -243,8 +263,8 @@ pub(super) fn advance(
         _ => vec![],
     };
     let token = match (stats, row) {
-        (Some(st), _) if plain_greedy(&a.params) && !st.top.is_empty() => LlamaToken(st.top[0] as i32),
-        (Some(st), Some(row)) if !st.top.is_empty() => match fast_sampling(&a.params) {
+        (Some(st), _) if plain_greedy(a) && !st.top.is_empty() => LlamaToken(st.top[0] as i32),
+        (Some(st), Some(row)) if !st.top.is_empty() => match fast_sampling(a) {
             Some(k) => {
                 let s = &a.params.sampling;
                 let u = a.rng.uniform();
@@ -271,6 +291,7 @@ pub(super) fn advance(
     let piece = String::from_utf8_lossy(&bytes).into_owned();
     let before = a.text.len();
     a.text.push_str(&a.utf8.push(&bytes));
+    a.sampler.saw(&a.text[before..]);
     let out = TokenOut { id, text: piece, logprob: lp, top };
     // Stop sequences: cut the text at the first one. Only the tail can hold a new one (the text
     // before it was searched at the tokens before), so a token costs the stops' length, not the
