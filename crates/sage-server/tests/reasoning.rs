@@ -344,3 +344,36 @@ async fn anthropic_s_adaptive_thinking_is_shown_and_omitted_thinking_is_not() {
         assert!(body.contains("thinking"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn thinking_asked_with_a_constrained_answer_opens_the_block_so_the_model_thinks_first() {
+    // A template that does not open the block (Qwen 3's; Llama-Nemotron's with "detailed
+    // thinking on"): with `enable_thinking: true` and a schema, the block is opened at the
+    // prompt's end and the grammar waits for its end; unasked, the prompt is left as it is.
+    let json_answer = r#"{"dock": "free"}"#;
+    let template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
+                    {% if add_generation_prompt %}<|assistant|>{% endif %}";
+    let reply = format!("{THOUGHT}\n</think>\n\n{json_answer}");
+    let script =
+        Script { context: 2048, reply, template: Some(template.into()), ..Script::new("thinker", 0.8) };
+    let a = app_of(script);
+    let schema =
+        json!({"type": "json_schema", "json_schema": {"name": "dock", "schema": {"type": "object"}}});
+    let unasked = json!({"model": "sage", "messages": ask(), "response_format": schema});
+    let plain = prompt_tokens(&a, "/v1/chat/completions", unasked).await;
+    let body = json!({"model": "sage", "messages": ask(), "response_format": schema,
+                      "chat_template_kwargs": {"enable_thinking": true}});
+    let (s, text) = post(&a, "/v1/chat/completions", body).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(
+        (m["content"].as_str(), m["reasoning_content"].as_str()),
+        (Some(json_answer), Some(THOUGHT)),
+        "{v}"
+    );
+    assert_eq!(v["usage"]["prompt_tokens"].as_i64().unwrap() - plain, "<think>\n".len() as i64);
+    // Thinking asked without a constraint: the model opens its block itself, nothing is added.
+    let free = json!({"model": "sage", "messages": ask(), "chat_template_kwargs": {"enable_thinking": true}});
+    assert_eq!(prompt_tokens(&a, "/v1/chat/completions", free).await, plain);
+}

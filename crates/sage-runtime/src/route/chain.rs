@@ -223,14 +223,8 @@ fn attempt(
         }
     };
     let mut s = generation_settings(settings, request, model, &kept, max_tokens);
-    // A thinking block the template opened: its tag is restored at the output's start, so
-    // every reader (streams, the final split, a peer) sees the block whole.
-    let opened = !request.raw && request.prefix.is_empty() && prompt_opens_thinking(model, &tokens);
-    if opened && s.params.constraint.is_some() {
-        // A constrained answer (a schema, a grammar, a forced call) after the thinking: the
-        // grammar waits for the block's end.
-        s.params.constraint_after = Some(sage_llm::reasoning::CLOSE.to_string());
-    }
+    let mut tokens = tokens;
+    let opened = think_first(model, request, &mut tokens, &mut s)?;
     let mut opener = opened.then_some(sage_llm::reasoning::OPENED);
     let mut restoring = sink.map(|f| {
         move |d: &str| match opener.take() {
@@ -297,10 +291,42 @@ fn prompt_tokens(
     trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens))
 }
 
-/// Whether the rendered prompt ends by opening a thinking block (read from its last tokens).
-fn prompt_opens_thinking(model: &dyn LanguageModel, tokens: &[sage_llm::TokenId]) -> bool {
-    let tail = &tokens[tokens.len().saturating_sub(16)..];
-    model.detokenize(tail).is_ok_and(|t| sage_llm::reasoning::prompt_opens(&t))
+/// Whether the answer begins inside a thinking block (decision 0025): the template opened one
+/// at the prompt's end, or the request asked for thinking (`enable_thinking: true`) and a
+/// constrained answer, so the block is opened here (without it, the grammar would hold the
+/// model to the answer's form from its first token: no thinking). A block's tag is restored at
+/// the output's start, so every reader (streams, the final split, a peer) sees it whole; a
+/// constrained answer's grammar waits for the block's end. Raw requests and continued
+/// prefixes are left as they are.
+fn think_first(
+    model: &dyn LanguageModel,
+    request: &Request,
+    tokens: &mut Vec<sage_llm::TokenId>,
+    s: &mut LlmSettings,
+) -> Result<bool, Failure> {
+    if request.raw || !request.prefix.is_empty() {
+        return Ok(false);
+    }
+    let tail = model.detokenize(&tokens[tokens.len().saturating_sub(16)..]).unwrap_or_default();
+    let mut opened = sage_llm::reasoning::prompt_opens(&tail);
+    if s.params.constraint.is_none() {
+        return Ok(opened);
+    }
+    let asked = template_vars(request).and_then(|v| v.get("enable_thinking")).and_then(|v| v.as_bool());
+    let closed = tail.trim_end().ends_with(sage_llm::reasoning::CLOSE);
+    if !opened && !closed && asked == Some(true) {
+        let open = model
+            .tokenize(sage_llm::reasoning::OPENED, false)
+            .map_err(|e| Failure::EngineError { message: e.to_string() })?;
+        // The window kept room for the answer; the tag takes its share of it.
+        s.max_tokens = s.max_tokens.saturating_sub(open.len() as u32).max(1);
+        tokens.extend(open);
+        opened = true;
+    }
+    if opened {
+        s.params.constraint_after = Some(sage_llm::reasoning::CLOSE.to_string());
+    }
+    Ok(opened)
 }
 
 /// The request's messages, with thinking switched by the system prompt where the request sets
