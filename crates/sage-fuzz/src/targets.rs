@@ -256,7 +256,17 @@ fn http(name: &str) -> Result<Target, SetupError> {
     let err = |message: String| SetupError { target: "http", message };
     let specs =
         sage_runtime::Zoo::parse(zoo, "fuzz zoo", Path::new(".")).map_err(|e| err(e.to_string()))?.models;
-    let loader = Arc::new(ScriptedLoader::new(vec![Script::new("a", 0.8)], std::time::Duration::ZERO));
+    // A reasoning model: its template opens the thinking block unless `enable_thinking` is
+    // false and says "detailed thinking" (Llama-Nemotron's switch), its reply thinks first.
+    let template = "{#- detailed thinking on|off #}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
+                    {% if add_generation_prompt %}<|assistant|><think>\n\
+                    {%- if enable_thinking is defined and enable_thinking is false %}</think>\n\n{% endif %}{% endif %}";
+    let script = Script {
+        template: Some(template.into()),
+        reply: "The battery reads 87.\n</think>\n\n{\"battery\": 87}".into(),
+        ..Script::new("a", 0.8)
+    };
+    let loader = Arc::new(ScriptedLoader::new(vec![script], std::time::Duration::ZERO));
     let clock = Arc::new(sage_runtime::ManualClock::default());
     let residency = sage_runtime::Residency::new(&specs, 1 << 30, loader, clock.clone());
     let router = sage_runtime::route::Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
@@ -280,6 +290,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
             vec![
                 r#"{"model":"sage","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Battery?"}],"max_tokens":8,"temperature":0.7,"seed":3,"stop":["\n"],"logprobs":true,"top_logprobs":2}"#,
                 r#"{"model":"a","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"x":{"type":"integer"}}}}}}"#,
+                r#"{"model":"sage","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"JSON?"}],"reasoning_effort":"high","chat_template_kwargs":{"enable_thinking":true},"reasoning_format":"deepseek","response_format":{"type":"json_object"},"stream":true}"#,
             ],
         ),
         "http_completions" => (
@@ -303,6 +314,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"model":"sage","max_tokens":8,"system":[{"type":"text","text":"Be brief."}],"messages":[{"role":"user","content":"Battery?"}],"stop_sequences":["%"],"temperature":0.5,"top_k":20}"#,
                 r#"{"model":"a","max_tokens":16,"stream":true,"tools":[{"name":"get_battery","description":"d","input_schema":{"type":"object","properties":{"unit":{"type":"string"}}}}],"tool_choice":{"type":"tool","name":"get_battery","disable_parallel_tool_use":true},"messages":[{"role":"user","content":"Battery?"},{"role":"assistant","content":[{"type":"text","text":"Checking."},{"type":"tool_use","id":"toolu_1","name":"get_battery","input":{"unit":"percent"}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"87"}],"is_error":false},{"type":"text","text":"Thanks"}]}]}"#,
                 r#"{"model":"sage","max_tokens":64,"messages":[{"role":"user","content":[{"type":"text","text":"JSON"}]}],"output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"x":{"type":"integer"}}}}},"thinking":{"type":"disabled"}}"#,
+                r#"{"model":"a","max_tokens":2048,"stream":true,"messages":[{"role":"user","content":"Battery?"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":""},{"type":"text","text":"87"}]},{"role":"user","content":"And now?"}],"thinking":{"type":"adaptive","display":"summarized"}}"#,
             ],
         ),
         "http_embeddings" => (
@@ -314,6 +326,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
             vec![
                 r#"{"model":"a:latest","messages":[{"role":"user","content":"Battery?"}],"stream":false,"options":{"temperature":0.5,"seed":4,"num_predict":8,"stop":["\n"]},"keep_alive":"5m"}"#,
                 r#"{"model":"sage","messages":[{"role":"user","content":"JSON"}],"format":{"type":"object"},"keep_alive":-1}"#,
+                r#"{"model":"a","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Battery?"}],"think":"high","stream":true}"#,
             ],
         ),
         "http_ollama_generate" => (
