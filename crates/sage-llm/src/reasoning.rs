@@ -45,6 +45,18 @@ pub fn prompt_opens(prompt: &str) -> bool {
 /// What the caller writes before an output whose prompt opened the block.
 pub const OPENED: &str = "<think>\n";
 
+/// What closes a block for a model whose thinking reached its budget (as MLX and NVIDIA NIM
+/// close it): a line break, the tag, a blank line before the answer.
+pub const FORCED_CLOSE: &str = "\n</think>\n\n";
+
+/// How many tokens of `generated` (whose text is `text`) a still open thinking block holds: all
+/// of them when the block began the output (the prompt `opened` it, or the output begins with
+/// `<think>`) and has not closed; `None` when no block is open.
+pub fn open_block_tokens(text: &str, generated: usize, opened: bool) -> Option<usize> {
+    let began = opened || text.trim_start().starts_with(OPEN);
+    (began && !text.contains(CLOSE)).then_some(generated)
+}
+
 /// Whether a chat template is a reasoning model's: it writes or strips `<think>` blocks (Qwen 3,
 /// DeepSeek-R1's distillations) or switches "detailed thinking" (Llama-Nemotron's).
 pub fn template_thinks(template: &str) -> bool {

@@ -21,8 +21,11 @@ pub struct LlmSettings {
     pub max_tokens: u32,
     /// ATP per generated token.
     pub atp_per_token: f64,
-    /// Sampling, stops, constraint (its `max_tokens` is ignored: the plugin sets it per step).
+    /// Sampling, stops, constraint (its `max_tokens` is ignored: the plugin sets it per step),
+    /// the thinking budget the plugin keeps.
     pub params: GenerateParams,
+    /// The prompt opened a thinking block (decision 0025): the output begins inside it.
+    pub opened: bool,
 }
 
 impl Default for LlmSettings {
@@ -32,6 +35,7 @@ impl Default for LlmSettings {
             max_tokens: 64,
             atp_per_token: 0.05,
             params: GenerateParams { logprobs: Some(0), ..Default::default() },
+            opened: false,
         }
     }
 }
@@ -117,6 +121,27 @@ impl<'a> LlmPlugin<'a> {
         }
     }
 
+    /// Tokens the thinking block may still take before its budget
+    /// ([`GenerateParams::thinking_budget`]); `None` without a budget or an open block. A block
+    /// at its budget is closed here ([`sage_llm::reasoning::FORCED_CLOSE`], streamed as if
+    /// generated), and the answer follows.
+    fn thinking_left(&mut self, state: &mut LlmState) -> Result<Option<u32>, PluginError> {
+        let Some(limit) = self.settings.params.thinking_budget else { return Ok(None) };
+        let open =
+            sage_llm::reasoning::open_block_tokens(&state.text, state.tokens.len(), self.settings.opened);
+        let Some(thought) = open else { return Ok(None) };
+        if (thought as u64) < limit as u64 {
+            return Ok(Some(limit - thought as u32));
+        }
+        let close = self.model.tokenize(sage_llm::reasoning::FORCED_CLOSE, false).map_err(|e| {
+            PluginError::StepFailed { plugin: self.model.info().id.clone(), step: 0, message: e.to_string() }
+        })?;
+        state.tokens.extend(close);
+        state.text.push_str(sage_llm::reasoning::FORCED_CLOSE);
+        self.flush(state, false);
+        Ok(None)
+    }
+
     fn stop_at(&self, text: &str) -> Option<usize> {
         self.settings.params.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
     }
@@ -141,6 +166,9 @@ impl Plugin for LlmPlugin<'_> {
     }
 
     fn step(&mut self, state: &mut LlmState, budget: &mut Budget) -> Result<StepOutcome, PluginError> {
+        // Thinking within its budget: at the budget the block is closed for the model; before
+        // it, the chunk ends where the budget does.
+        let thinking_left = self.thinking_left(state)?;
         let s = &self.settings;
         let per = s.atp_per_token;
         // One token was paid by the loop; the rest of the chunk must be affordable.
@@ -148,6 +176,7 @@ impl Plugin for LlmPlugin<'_> {
         let used = (state.prompt.len() + state.tokens.len()) as u32;
         let room = self.window.saturating_sub(used);
         let n = s.chunk.min(s.max_tokens.saturating_sub(state.tokens.len() as u32)).min(affordable).min(room);
+        let n = n.min(thinking_left.unwrap_or(u32::MAX));
         if n == 0 {
             state.finish = Some(FinishReason::Length);
             self.flush(state, true);
@@ -327,5 +356,42 @@ mod tests {
         assert_eq!(r.telemetry.halt_reason, HaltReason::BudgetSpent);
         assert_eq!(r.state.tokens.len(), 6, "0.3 ATP at 0.05 per token");
         assert!(r.telemetry.atp_spent <= 0.3 + 1e-9);
+    }
+
+    /// A model that thinks on and on (its block opened by the prompt, never closed).
+    fn ponderer() -> ScriptedModel {
+        ScriptedModel::new(Script { reply: "abcdefghijklmnopqrstuvwxyz".into(), ..Script::new("m", 0.5) })
+    }
+
+    fn think(budget: Option<u32>, opened: bool) -> (LlmRun, String) {
+        let m = ponderer();
+        let (s, n) = m.open_session(None).unwrap();
+        let mut settings = LlmSettings { chunk: 4, max_tokens: 40, opened, ..Default::default() };
+        settings.params.thinking_budget = budget;
+        let prompt = m.tokenize("class: text.question\nWhy?", true).unwrap();
+        let mut seen = String::new();
+        let mut sink = |d: &str| {
+            seen.push_str(d);
+            Flow::Continue
+        };
+        let r = run(&m, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+        (r, seen)
+    }
+
+    #[test]
+    fn thinking_at_its_budget_has_its_block_closed_for_it() {
+        // Budget 10 in chunks of 4: the third chunk is cut to 2, then the block is closed.
+        let (r, seen) = think(Some(10), true);
+        let forced = sage_llm::reasoning::FORCED_CLOSE;
+        assert!(r.state.text.starts_with(&format!("abcdefghij{forced}")), "{:?}", r.state.text);
+        assert_eq!(seen, r.state.text, "the closing streams as if generated");
+        let opened = format!("{}{}", sage_llm::reasoning::OPENED, r.state.text);
+        assert_eq!(sage_llm::reasoning::split(&opened).0.as_deref(), Some("abcdefghij"));
+        assert_eq!(r.state.tokens.len(), 40, "the close counts against max_tokens");
+        // Budget 0: closed before anything is thought.
+        assert!(think(Some(0), true).0.state.text.starts_with(forced));
+        // No budget, or no open block: nothing is closed.
+        assert!(!think(None, true).0.state.text.contains("</think>"));
+        assert!(!think(Some(10), false).0.state.text.contains("</think>"));
     }
 }

@@ -288,10 +288,19 @@ fn params(b: &MessagesBody, tools: Option<&ToolSpec>) -> Result<GenerateParams, 
     let constraint = crate::openai::with_forced_call(format, "output_config.format", tools)?;
     // Asked or refused thinking, as the templates that switch it read it (Qwen 3's, Nemotron's).
     let mut template_vars = serde_json::Map::new();
-    if let Some(on) = thinking_of(b)?.switch {
+    let thinking = thinking_of(b)?;
+    if let Some(on) = thinking.switch {
         template_vars.insert("enable_thinking".into(), on.into());
     }
-    Ok(GenerateParams { max_tokens, sampling, stop, constraint, template_vars, ..GenerateParams::default() })
+    Ok(GenerateParams {
+        max_tokens,
+        sampling,
+        stop,
+        constraint,
+        template_vars,
+        thinking_budget: thinking.budget,
+        ..GenerateParams::default()
+    })
 }
 
 /// Fields SAGE does not serve: refused by name, never ignored.
@@ -412,6 +421,8 @@ pub(crate) async fn messages(State(app): State<Arc<App>>, body: Bytes) -> Answer
 struct Thinking {
     switch: Option<bool>,
     show: bool,
+    /// `budget_tokens`: the most tokens the thinking may take before its block is closed.
+    budget: Option<u32>,
 }
 
 /// `thinking`: `enabled` (and `between_tools`) switch it on, `disabled` off, `adaptive` leaves it
@@ -419,7 +430,16 @@ struct Thinking {
 /// thinking is off or not asked for (SAGE cannot stop a model from thinking; it leaves it out).
 fn thinking_of(b: &MessagesBody) -> Result<Thinking, ApiError> {
     let Some(t) = b.thinking.as_ref().filter(|t| !t.is_null()) else {
-        return Ok(Thinking { switch: None, show: false });
+        return Ok(Thinking { switch: None, show: false, budget: None });
+    };
+    let budget = match t.get("budget_tokens").filter(|b| !b.is_null()) {
+        None => None,
+        Some(v) => match v.as_u64().and_then(|b| u32::try_from(b).ok()) {
+            Some(b) => Some(b),
+            None => {
+                return Err(bad(format!("thinking.budget_tokens {v} is not a count of tokens"), "thinking"))
+            }
+        },
     };
     let shown = match t.get("display").filter(|d| !d.is_null()) {
         None => true,
@@ -428,9 +448,9 @@ fn thinking_of(b: &MessagesBody) -> Result<Thinking, ApiError> {
         Some(d) => return Err(bad(format!("thinking.display {d} is not summarized or omitted"), "thinking")),
     };
     match t["type"].as_str() {
-        Some("enabled" | "between_tools") => Ok(Thinking { switch: Some(true), show: shown }),
-        Some("adaptive") => Ok(Thinking { switch: None, show: shown }),
-        Some("disabled") => Ok(Thinking { switch: Some(false), show: false }),
+        Some("enabled" | "between_tools") => Ok(Thinking { switch: Some(true), show: shown, budget }),
+        Some("adaptive") => Ok(Thinking { switch: None, show: shown, budget }),
+        Some("disabled") => Ok(Thinking { switch: Some(false), show: false, budget: None }),
         _ => Err(bad(
             format!("thinking.type {} is not enabled, adaptive, disabled or between_tools", t["type"]),
             "thinking",

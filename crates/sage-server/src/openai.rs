@@ -122,6 +122,8 @@ struct ChatBody {
     /// OpenAI's: thinking off (`none`, `minimal`) or on (`low` to `xhigh`), as `enable_thinking`
     /// unless `chat_template_kwargs` sets it.
     reasoning_effort: Option<Value>,
+    /// vLLM's: the most tokens a reasoning model may think before its block is closed for it.
+    thinking_token_budget: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -640,6 +642,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     if let Some(on) = thinking_of_effort(b.reasoning_effort.as_ref(), "reasoning_effort")? {
         p.template_vars.entry("enable_thinking").or_insert(on.into());
     }
+    p.thinking_budget = b.thinking_token_budget;
     let raw = match b.reasoning_format.as_deref() {
         None | Some("auto" | "deepseek" | "deepseek-legacy") => false,
         Some("none") => true,

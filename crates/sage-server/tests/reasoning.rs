@@ -377,3 +377,29 @@ async fn thinking_asked_with_a_constrained_answer_opens_the_block_so_the_model_t
     let free = json!({"model": "sage", "messages": ask(), "chat_template_kwargs": {"enable_thinking": true}});
     assert_eq!(prompt_tokens(&a, "/v1/chat/completions", free).await, plain);
 }
+
+#[tokio::test]
+async fn a_thinking_budget_closes_the_block_on_openai_s_and_anthropic_s_apis() {
+    // A model whose block the template opened and which would think on: vLLM's
+    // `thinking_token_budget` and Anthropic's `budget_tokens` end its thinking after that many
+    // tokens (the scripted tokenizer: one per byte); the answer follows the closed block.
+    let a = opener("The operator asks about the dock and the model keeps on thinking about it");
+    let body = json!({"model": "sage", "messages": ask(), "max_tokens": 48, "thinking_token_budget": 10});
+    let (s, text) = post(&a, "/v1/chat/completions", body).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(m["reasoning_content"].as_str(), Some("The operat"), "{v}");
+    assert!(!m["content"].as_str().unwrap().contains("</think>"), "{v}");
+    let body = json!({"model": "sage", "max_tokens": 48, "messages": ask(),
+                      "thinking": {"type": "enabled", "budget_tokens": 10}});
+    let (s, text) = post(&a, "/v1/messages", body).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["content"][0]["thinking"], "The operat", "{v}");
+    let bad = json!({"model": "sage", "max_tokens": 48, "messages": ask(),
+                     "thinking": {"type": "enabled", "budget_tokens": -5}});
+    assert_eq!(post(&a, "/v1/messages", bad).await.0, StatusCode::BAD_REQUEST);
+    let bad = json!({"model": "sage", "messages": ask(), "thinking_token_budget": "lots"});
+    assert_eq!(post(&a, "/v1/chat/completions", bad).await.0, StatusCode::BAD_REQUEST);
+}

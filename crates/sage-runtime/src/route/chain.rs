@@ -225,6 +225,7 @@ fn attempt(
     let mut s = generation_settings(settings, request, model, &kept, max_tokens);
     let mut tokens = tokens;
     let opened = think_first(model, request, &mut tokens, &mut s)?;
+    s.opened = opened;
     let mut opener = opened.then_some(sage_llm::reasoning::OPENED);
     let mut restoring = sink.map(|f| {
         move |d: &str| match opener.take() {
