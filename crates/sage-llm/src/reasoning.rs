@@ -45,9 +45,11 @@ pub fn prompt_opens(prompt: &str) -> bool {
 /// What the caller writes before an output whose prompt opened the block.
 pub const OPENED: &str = "<think>\n";
 
-/// What closes a block for a model whose thinking reached its budget (as MLX and NVIDIA NIM
-/// close it): a line break, the tag, a blank line before the answer.
-pub const FORCED_CLOSE: &str = "\n</think>\n\n";
+/// What closes a block for a model whose thinking reached its budget (as MLX closes it): a
+/// line break and the tag. Nothing after it: a constrained answer's grammar starts right there
+/// (a blank line would not follow a JSON schema's grammar), and a free one begins as the model
+/// likes.
+pub const FORCED_CLOSE: &str = "\n</think>";
 
 /// How many tokens of `generated` (whose text is `text`) a still open thinking block holds: all
 /// of them when the block began the output (the prompt `opened` it, or the output begins with

@@ -194,7 +194,7 @@ pub struct GenerateParams {
     /// first token.
     pub constraint_after: Option<String>,
     /// Most tokens a reasoning model may spend inside its thinking block: at the budget the
-    /// block is closed for it (`\n</think>\n\n`) and the answer follows (vLLM's
+    /// block is closed for it (`\n</think>`) and the answer follows (vLLM's
     /// `thinking_token_budget`, Anthropic's `budget_tokens`). Kept by the LLM plugin that runs
     /// the generation in steps (`sage-runtime`), not by an engine alone; none: no limit.
     pub thinking_budget: Option<u32>,

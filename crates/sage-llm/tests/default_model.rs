@@ -309,6 +309,13 @@ fn a_constraint_after_a_text_leaves_the_output_free_until_the_text_comes() {
         let second = run(&Prompt::Tokens(more), &rest).unwrap();
         assert_eq!([ids(&first), ids(&second)].concat(), ids(&g), "cut after {cut}");
     }
+    // A continuation whose earlier tokens do not follow the constraint is a typed error (fed to
+    // llama.cpp's grammar, such a token aborted the process).
+    let mut broken = prompt.clone();
+    broken.extend(engine().tokenize("hello there", false).unwrap());
+    let n = broken.len() - prompt.len();
+    let strict = GenerateParams { constraint_after: None, continuation: n as u32, ..p.clone() };
+    assert!(matches!(run(&Prompt::Tokens(broken), &strict), Err(GenerateError::Constraint { .. })));
     // Without the text ever coming, nothing is constrained: the free answer.
     let never = GenerateParams { constraint_after: Some("\u{1}never".into()), max_tokens: 6, ..p.clone() };
     assert_eq!(ids(&run(&Prompt::Text(ask.into()), &never).unwrap()), ids(&free));

@@ -575,7 +575,12 @@ impl<'m> Scheduler<'m> {
         // Continuing a generation: what it generated so far has passed through the sampler
         // chain (grammar, penalty) and drawn one number each.
         let continued = prompt.len().saturating_sub(1).min(params.continuation as usize);
-        sample::replay(&mut sampler, &mut rng, &prompt[prompt.len() - continued..], |t| self.w.piece(t));
+        let replayed =
+            sample::replay(&mut sampler, &mut rng, &prompt[prompt.len() - continued..], |t| self.w.piece(t));
+        if let Err(t) = replayed {
+            let message = format!("token {t} of the generation so far does not follow the constraint");
+            return Err(GenerateError::Constraint { model: self.model(), message });
+        }
         let Reuse { tokens: reused, row: saved } = self.prepare(slot, &prompt);
         if let Some(s) = self.sessions.get_mut(&session) {
             s.busy = true;

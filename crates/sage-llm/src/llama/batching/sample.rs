@@ -37,20 +37,32 @@ fn fast_sampling(a: &Active) -> Option<usize> {
 
 /// Tokens this request generated in earlier calls (a generation taken in chunks) pass through
 /// its samplers again, as they did then: the grammar (once its awaited text has come), the
-/// penalties' history, one random number each.
+/// penalties' history, one random number each. A token the grammar does not allow (the caller
+/// gave a generation that did not follow it) is `Err` with its id: fed to llama.cpp's grammar,
+/// it would abort the process.
 pub(super) fn replay(
     sampler: &mut crate::llama::Samplers,
     rng: &mut Rng,
     tokens: &[TokenId],
     piece: impl Fn(TokenId) -> Vec<u8>,
-) {
+) -> Result<(), TokenId> {
     for &t in tokens {
+        let waiting = sampler.waiting_for.is_some();
+        if let Some(g) = sampler.grammar.as_mut().filter(|_| !waiting) {
+            let one = std::iter::once(LlamaTokenData::new(LlamaToken(t as i32), 0.0, 0.0));
+            let mut one = LlamaTokenDataArray::from_iter(one, false);
+            one.apply_sampler(g);
+            if !one.data.first().is_some_and(|c| c.logit().is_finite()) {
+                return Err(t);
+            }
+        }
         sampler.accept(LlamaToken(t as i32));
         if sampler.waiting_for.is_some() {
             sampler.saw(&String::from_utf8_lossy(&piece(t)));
         }
         rng.uniform();
     }
+    Ok(())
 }
 
 /// Which sequences need row statistics: those reporting log-probabilities (with the row's

@@ -1,0 +1,63 @@
+#![allow(clippy::unwrap_used)]
+
+//! Thinking within a budget, and a constrained answer after it, on the embedded default model
+//! (a real engine, so the block closed for the model and the grammar that waits for it run
+//! through llama.cpp's sampler chain and the continuation of a generation taken in steps).
+//! The model is a base model, not a reasoning one: its text stands in for thinking in a block
+//! the prompt opened.
+
+#[path = "../../sage-llm/tests/common/mod.rs"]
+mod common;
+
+use std::sync::OnceLock;
+
+use sage_llm::reasoning::{split, CLOSE, FORCED_CLOSE, OPENED};
+use sage_llm::{
+    Constraint, EngineConfig, FinishReason, GenerateParams, LanguageModel, LlamaEngine, Sampling,
+};
+use sage_runtime::llm::{run, LlmSettings};
+
+fn engine() -> &'static LlamaEngine {
+    static E: OnceLock<LlamaEngine> = OnceLock::new();
+    common::load_once(&E, "gemma3-270m", EngineConfig::default())
+}
+
+#[test]
+fn a_budget_closes_the_block_and_the_answer_after_it_follows_the_schema() {
+    let e = engine();
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"action": {"type": "string", "enum": ["stop", "go", "wait"]}},
+        "required": ["action"]
+    });
+    let params = GenerateParams {
+        sampling: Sampling::greedy(),
+        logprobs: Some(0),
+        constraint: Some(Constraint::JsonSchema(schema)),
+        constraint_after: Some(CLOSE.into()),
+        thinking_budget: Some(6),
+        ..GenerateParams::default()
+    };
+    let settings = LlmSettings { chunk: 4, max_tokens: 64, opened: true, params, ..LlmSettings::default() };
+    let (s, n) = e.open_session(None).unwrap();
+    let prompt = e.tokenize("The robot sees an obstacle ahead. Its decision:", true).unwrap();
+    let mut streamed = String::new();
+    let mut sink = |d: &str| {
+        streamed.push_str(d);
+        sage_llm::Flow::Continue
+    };
+    let r = run(e, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+    e.close_session(s);
+    let texts = |from: usize, to: usize| -> String {
+        r.state.generated[from..to].iter().map(|t| t.text.as_str()).collect()
+    };
+    let thought = texts(0, 6);
+    let after = texts(6, r.state.generated.len());
+    assert_eq!(r.state.text, format!("{thought}{FORCED_CLOSE}{after}"), "six tokens, then the close");
+    assert_eq!(streamed, r.state.text);
+    assert_eq!(r.state.finish, Some(FinishReason::EndOfTurn), "{:?}", r.state.text);
+    let (reasoning, answer) = split(&format!("{OPENED}{}", r.state.text));
+    assert_eq!(reasoning.as_deref(), Some(thought.trim()));
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{answer:?}: {e}"));
+    assert!(["stop", "go", "wait"].contains(&v["action"].as_str().unwrap()), "{v}");
+}
