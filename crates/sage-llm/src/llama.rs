@@ -791,14 +791,26 @@ impl Samplers {
     }
 
     /// `token` was chosen (or generated earlier by the same request): advance the grammar (once
-    /// it constrains) and the penalties' history.
+    /// it constrains) and the penalties' history. A token the grammar does not allow is not fed
+    /// to it: llama.cpp's grammar would abort the process (callers choose allowed tokens; this
+    /// holds when nothing is allowed at all).
     pub fn accept(&mut self, token: LlamaToken) {
         if self.waiting_for.is_none() {
             if let Some(g) = &mut self.grammar {
-                g.accept(token);
+                if Self::allows(g, token) {
+                    g.accept(token);
+                }
             }
         }
         self.rest.accept(token);
+    }
+
+    /// Whether `grammar` allows `token` next.
+    pub fn allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
+        let one = std::iter::once(llama_cpp_2::token::data::LlamaTokenData::new(token, 0.0, 0.0));
+        let mut one = llama_cpp_2::token::data_array::LlamaTokenDataArray::from_iter(one, false);
+        one.apply_sampler(grammar);
+        one.data.first().is_some_and(|c| c.logit().is_finite())
     }
 
     /// `text` came with the last token: the grammar starts with the next token once the

@@ -518,3 +518,23 @@ fn an_enormous_penalty_window_is_capped() {
     let rss = sage_llm::llama::rss_bytes();
     assert!(rss < 4 << 30, "resident {} MiB", rss >> 20);
 }
+
+/// A logit bias that bans every token a grammar allows (llama-server's `false`): the grammar
+/// wins (the best token it allows), never llama.cpp's abort on a token its grammar refuses.
+#[test]
+fn a_bias_that_bans_everything_the_grammar_allows_gives_way_to_the_grammar() {
+    let e = engine();
+    let banned: Vec<(u32, f32)> = (0..e.info().vocab)
+        .filter(|&t| {
+            let piece = e.detokenize(&[t]).unwrap_or_default();
+            !piece.is_empty() && "yes".starts_with(&piece)
+        })
+        .map(|t| (t, f32::NEG_INFINITY))
+        .collect();
+    assert!(banned.len() >= 3, "{banned:?}");
+    let mut p = greedy(4);
+    p.constraint = Some(Constraint::Grammar("root ::= \"yes\"".into()));
+    p.logit_bias = banned;
+    let g = run(&Prompt::Text("Answer:".into()), &p).unwrap();
+    assert_eq!((g.text.as_str(), g.finish), ("yes", FinishReason::EndOfTurn), "{:?}", g.tokens);
+}

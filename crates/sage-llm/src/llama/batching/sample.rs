@@ -49,10 +49,7 @@ pub(super) fn replay(
     for &t in tokens {
         let waiting = sampler.waiting_for.is_some();
         if let Some(g) = sampler.grammar.as_mut().filter(|_| !waiting) {
-            let one = std::iter::once(LlamaTokenData::new(LlamaToken(t as i32), 0.0, 0.0));
-            let mut one = LlamaTokenDataArray::from_iter(one, false);
-            one.apply_sampler(g);
-            if !one.data.first().is_some_and(|c| c.logit().is_finite()) {
+            if !crate::llama::Samplers::allows(g, LlamaToken(t as i32)) {
                 return Err(t);
             }
         }
@@ -139,10 +136,14 @@ impl Logits<'_, '_> {
     }
 
     /// The token `chain` leaves chosen in `cands`, or drawn from what it leaves with `u`; None
-    /// when it ruled out every token.
+    /// when it ruled out every token (llama.cpp's greedy choice then selects a ruled-out one).
     fn choose(cands: &mut LlamaTokenDataArray, chain: &mut LlamaSampler, u: f64) -> Option<LlamaToken> {
         cands.apply_sampler(chain);
-        cands.selected_token().or_else(|| pick(&cands.data, u))
+        match cands.selected.and_then(|i| cands.data.get(i)) {
+            Some(c) if c.logit().is_finite() => Some(c.id()),
+            Some(_) => None,
+            None => pick(&cands.data, u),
+        }
     }
 
     /// Sample (and accept) a token with llama.cpp's samplers (grammar, bias, penalty, top-k,
@@ -167,9 +168,22 @@ impl Logits<'_, '_> {
             }
             Some(g) => self.constrained(p, g, &mut s.rest, (u, again)),
         };
-        // The chain ruled out every token: the best logit.
-        let token =
-            token.unwrap_or_else(|| LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32));
+        // The chain ruled out every token (a logit bias that bans every token the constraint
+        // allows): the best the constraint allows, else the best logit.
+        let token = token.unwrap_or_else(|| {
+            let constraint = s.grammar.as_mut().filter(|_| !waiting);
+            let allowed = constraint.and_then(|g| {
+                let mut cands = self.candidates();
+                cands.apply_sampler(g);
+                cands
+                    .data
+                    .iter()
+                    .filter(|c| c.logit().is_finite())
+                    .max_by(|a, b| a.logit().total_cmp(&b.logit()))
+                    .map(|c| c.id())
+            });
+            allowed.unwrap_or_else(|| LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32))
+        });
         s.accept(token);
         token
     }
