@@ -762,6 +762,7 @@ impl Worker<'_> {
             exact: p.exact_constraint,
             waiting_for,
             seen: String::new(),
+            dead_end: false,
         })
     }
 }
@@ -782,6 +783,9 @@ pub(crate) struct Samplers {
     pub waiting_for: Option<String>,
     /// The output's tail while the grammar waits, where the awaited text may begin.
     pub seen: String,
+    /// The constraint allowed no token at all (a grammar no text can follow, such as one
+    /// character that is never generated): the generation ends with a typed error.
+    pub dead_end: bool,
 }
 
 impl Samplers {

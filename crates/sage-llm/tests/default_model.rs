@@ -538,3 +538,30 @@ fn a_bias_that_bans_everything_the_grammar_allows_gives_way_to_the_grammar() {
     let g = run(&Prompt::Text("Answer:".into()), &p).unwrap();
     assert_eq!((g.text.as_str(), g.finish), ("yes", FinishReason::EndOfTurn), "{:?}", g.tokens);
 }
+
+/// Grammars no model text can follow, or only barely: a typed result every time, never
+/// llama.cpp's abort on a token its grammar refuses; one that allows no token at all ends the
+/// generation with a typed error instead of letting free text through.
+#[test]
+fn hostile_grammars_give_typed_results() {
+    let cases: [(&str, bool); 5] = [
+        (r#"root ::= "\x00""#, false),
+        (r#"root ::= "" "#, true),
+        (r#"root ::= "a"*"#, true),
+        (r#"root ::= [\x01-\x02]+"#, true),
+        ("root ::= x\nx ::= x \"a\" | \"b\"", false),
+    ];
+    for (g, ok) in cases {
+        for sampling in
+            [Sampling::greedy(), Sampling { temperature: 0.8, seed: 1, top_k: 40, ..Sampling::default() }]
+        {
+            let mut p = greedy(6);
+            p.sampling = sampling;
+            p.constraint = Some(Constraint::Grammar(g.into()));
+            match run(&Prompt::Text("Answer:".into()), &p) {
+                Ok(r) => assert!(ok, "{g:?}: {r:?}"),
+                Err(e) => assert!(!ok && matches!(e, GenerateError::Constraint { .. }), "{g:?}: {e:?}"),
+            }
+        }
+    }
+}

@@ -172,6 +172,7 @@ impl Logits<'_, '_> {
         // allows): the best the constraint allows, else the best logit.
         let token = token.unwrap_or_else(|| {
             let constraint = s.grammar.as_mut().filter(|_| !waiting);
+            let constraint_set = constraint.is_some();
             let allowed = constraint.and_then(|g| {
                 let mut cands = self.candidates();
                 cands.apply_sampler(g);
@@ -182,6 +183,11 @@ impl Logits<'_, '_> {
                     .max_by(|a, b| a.logit().total_cmp(&b.logit()))
                     .map(|c| c.id())
             });
+            if constraint_set && allowed.is_none() {
+                // The constraint allows no token at all: the generation ends here (see
+                // `Samplers::dead_end`).
+                s.dead_end = true;
+            }
             allowed.unwrap_or_else(|| LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32))
         });
         s.accept(token);
@@ -304,6 +310,10 @@ pub(super) fn advance(
     };
     if a.first_token_at.is_none() {
         a.first_token_at = Some(a.start.elapsed().as_secs_f64());
+    }
+    if a.sampler.dead_end {
+        // Ended as an error by the scheduler (`finish_ok`).
+        return Some(FinishReason::Stop);
     }
     if w.model.vocab().is_eog(token) {
         return Some(FinishReason::EndOfTurn);
