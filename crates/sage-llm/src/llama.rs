@@ -142,8 +142,63 @@ pub fn check_constraint(c: &Constraint) -> Result<(), ConstraintError> {
         Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
             .map(|_| ())
             .map_err(|e| ConstraintError::Schema(e.to_string())),
-        Constraint::Grammar(_) => Ok(()),
+        Constraint::Grammar(g) => grammar_within_limits(g).map_err(ConstraintError::Grammar),
     }
+}
+
+/// Deepest nesting of parentheses a grammar may have: llama.cpp parses it recursively, and
+/// 100,000 levels overflowed the engine thread's stack (a request that killed the server).
+pub const MAX_GRAMMAR_NESTING: usize = 1000;
+/// Most rules a grammar may have: llama.cpp follows a chain of rules each starting with the next
+/// recursively (100,000 overflowed the stack; 10,000 did not, with an eighth of the stack the
+/// engine thread has now).
+pub const MAX_GRAMMAR_RULES: usize = 10_000;
+
+/// Whether a GBNF grammar's nesting and rule count are within what llama.cpp's recursive
+/// parser and matcher take on the engine thread's stack ([`MAX_GRAMMAR_NESTING`],
+/// [`MAX_GRAMMAR_RULES`]); the reason when not.
+pub fn grammar_within_limits(text: &str) -> Result<(), String> {
+    let rules = text.matches("::=").count();
+    if rules > MAX_GRAMMAR_RULES {
+        return Err(format!("{rules} rules, more than {MAX_GRAMMAR_RULES}"));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // A literal or a character class: skipped, escapes and all.
+            '"' | '[' => {
+                let end = if c == '"' { '"' } else { ']' };
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => {
+                            chars.next();
+                        }
+                        d if d == end => break,
+                        _ => {}
+                    }
+                }
+            }
+            // A comment, to the end of its line.
+            '#' => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_GRAMMAR_NESTING {
+        return Err(format!("parentheses nested {deepest} deep, more than {MAX_GRAMMAR_NESTING}"));
+    }
+    Ok(())
 }
 
 /// A constraint that cannot be compiled.
@@ -152,6 +207,9 @@ pub enum ConstraintError {
     /// The JSON schema does not convert to a grammar.
     #[error("llama.cpp cannot turn the schema into a grammar ({0})")]
     Schema(String),
+    /// The grammar is beyond what the engine takes.
+    #[error("the grammar is too large for the engine: {0}")]
+    Grammar(String),
 }
 
 /// Resident set size of this process, bytes (Linux; 0 elsewhere).
@@ -300,6 +358,9 @@ impl LlamaEngine {
         let worker_stats = Arc::clone(&stats);
         let worker = std::thread::Builder::new()
             .name(format!("llama:{id}"))
+            // llama.cpp's grammar parser and matcher recurse (see `MAX_GRAMMAR_NESTING`): room
+            // for eight times what the limits were measured with (pages are touched only as used).
+            .stack_size(16 << 20)
             .spawn(move || worker(thread_path, id, config, n_swa, worker_stats, ready_tx, jobs_rx))
             .map_err(|e| LoadError::Engine {
                 path: path.clone(),
@@ -712,7 +773,13 @@ impl Worker<'_> {
             None => None,
             Some(c) => {
                 let grammar = match c {
-                    Constraint::Grammar(g) => g.clone(),
+                    Constraint::Grammar(g) => {
+                        grammar_within_limits(g).map_err(|message| GenerateError::Constraint {
+                            model: self.id.to_string(),
+                            message: format!("the grammar is too large for the engine: {message}"),
+                        })?;
+                        g.clone()
+                    }
                     Constraint::JsonSchema(schema) => {
                         llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| {
                             GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }

@@ -565,3 +565,33 @@ fn hostile_grammars_give_typed_results() {
         }
     }
 }
+
+/// Grammars deeper than llama.cpp's recursive parser and matcher take (100,000 nested
+/// parentheses, a chain of 100,000 rules overflowed the engine thread's stack and killed the
+/// process) are refused with a typed error; the deepest allowed run.
+#[test]
+fn grammars_beyond_the_engine_s_limits_are_refused_and_the_deepest_allowed_run() {
+    use sage_llm::llama::{MAX_GRAMMAR_NESTING, MAX_GRAMMAR_RULES};
+    let nested = |depth: usize| format!("root ::= {}\"a\"{}", "(".repeat(depth), ")".repeat(depth));
+    let chain = |n: usize| {
+        let mut g = String::from("root ::= r0\n");
+        for k in 0..n - 2 {
+            g.push_str(&format!("r{k} ::= r{}\n", k + 1));
+        }
+        g + &format!("r{} ::= \"a\"\n", n - 2)
+    };
+    for (g, ok) in [
+        (nested(MAX_GRAMMAR_NESTING), true),
+        (chain(MAX_GRAMMAR_RULES), true),
+        (nested(100_000), false),
+        (chain(100_000), false),
+    ] {
+        let mut p = greedy(2);
+        p.constraint = Some(Constraint::Grammar(g));
+        match run(&Prompt::Text("Answer:".into()), &p) {
+            Ok(r) => assert!(ok && r.text == "a", "{:?}", r.text),
+            Err(e) => assert!(!ok && matches!(e, GenerateError::Constraint { .. }), "{e:?}"),
+        }
+        assert_eq!(sage_llm::check_constraint(p.constraint.as_ref().unwrap()).is_ok(), ok);
+    }
+}

@@ -62,6 +62,11 @@ async fn llama_server_s_paths_without_v1_answer_as_with_it() {
     let (s2, v2) = call(&a, "POST", "/completion", Some(body), None).await;
     assert_eq!((s, s2), (StatusCode::OK, StatusCode::OK), "{v} {v2}");
     assert_eq!((v["content"].is_string(), v["stop"].as_bool()), (true, Some(true)), "{v}");
+    // A grammar deeper than llama.cpp's recursive parser takes is the client's error, not a crash.
+    let deep = format!("root ::= {}\"a\"{}", "(".repeat(5000), ")".repeat(5000));
+    let (s, v) = call(&a, "POST", "/completion", Some(json!({"prompt": "x", "grammar": deep})), None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v.to_string().contains("nested 5000 deep"), "{v}");
 }
 
 #[tokio::test]
