@@ -139,11 +139,50 @@ pub(crate) fn backend_for_tools() -> Result<(), String> {
 /// error instead of counting it against the model). A grammar is checked when a model parses it.
 pub fn check_constraint(c: &Constraint) -> Result<(), ConstraintError> {
     match c {
-        Constraint::JsonSchema(schema) => llama_cpp_2::json_schema_to_grammar(&schema.to_string())
-            .map(|_| ())
-            .map_err(|e| ConstraintError::Schema(e.to_string())),
+        Constraint::JsonSchema(schema) => {
+            schema_to_grammar(schema).map(|_| ()).map_err(ConstraintError::Schema)
+        }
         Constraint::Grammar(g) => grammar_within_limits(g).map_err(ConstraintError::Grammar),
     }
+}
+
+/// Most `$ref`s a JSON schema may hold: llama.cpp's converter follows a chain of them
+/// recursively (2,000 in a chain overflowed a 2 MiB stack, a request that killed the server), so
+/// it runs on a thread of its own with 64 MiB, and at most this many.
+pub const MAX_SCHEMA_REFS: usize = 10_000;
+
+/// A JSON schema as a GBNF grammar, by llama.cpp's converter (see [`MAX_SCHEMA_REFS`]); the
+/// reason when it cannot be.
+pub fn schema_to_grammar(schema: &serde_json::Value) -> Result<String, String> {
+    let refs = count_refs(schema);
+    if refs > MAX_SCHEMA_REFS {
+        return Err(format!("{refs} $refs, more than {MAX_SCHEMA_REFS}"));
+    }
+    let text = schema.to_string();
+    std::thread::scope(|scope| {
+        let converter = std::thread::Builder::new()
+            .name("json-schema".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || llama_cpp_2::json_schema_to_grammar(&text).map_err(|e| e.to_string()))
+            .map_err(|e| format!("cannot start a thread for the conversion: {e}"))?;
+        converter.join().map_err(|_| "the conversion panicked".to_string())?
+    })
+}
+
+/// How many `$ref` keys a JSON value holds, at any depth (walked without recursion).
+fn count_refs(v: &serde_json::Value) -> usize {
+    let (mut n, mut todo) = (0, vec![v]);
+    while let Some(v) = todo.pop() {
+        match v {
+            serde_json::Value::Object(m) => {
+                n += m.contains_key("$ref") as usize;
+                todo.extend(m.values());
+            }
+            serde_json::Value::Array(a) => todo.extend(a),
+            _ => {}
+        }
+    }
+    n
 }
 
 /// Deepest nesting of parentheses a grammar may have: llama.cpp parses it recursively, and
@@ -780,11 +819,9 @@ impl Worker<'_> {
                         })?;
                         g.clone()
                     }
-                    Constraint::JsonSchema(schema) => {
-                        llama_cpp_2::json_schema_to_grammar(&schema.to_string()).map_err(|e| {
-                            GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }
-                        })?
-                    }
+                    Constraint::JsonSchema(schema) => schema_to_grammar(schema).map_err(|message| {
+                        GenerateError::Constraint { model: self.id.to_string(), message }
+                    })?,
                 };
                 let g = LlamaSampler::grammar(self.model, &grammar, "root").map_err(|e| {
                     GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }

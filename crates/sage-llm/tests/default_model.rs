@@ -595,3 +595,33 @@ fn grammars_beyond_the_engine_s_limits_are_refused_and_the_deepest_allowed_run()
         assert_eq!(sage_llm::check_constraint(p.constraint.as_ref().unwrap()).is_ok(), ok);
     }
 }
+
+/// A chain of `$ref`s deeper than llama.cpp's converter took on a server thread's stack (2,000
+/// overflowed it and killed the process) converts on a thread of its own up to the limit, and is
+/// refused beyond it; a cycle of references converts.
+#[test]
+fn json_schemas_with_long_ref_chains_convert_up_to_the_limit_and_are_refused_beyond() {
+    use sage_llm::llama::MAX_SCHEMA_REFS;
+    let chain = |n: usize| {
+        let mut defs = serde_json::Map::new();
+        for k in 0..n - 1 {
+            defs.insert(format!("d{k}"), serde_json::json!({"$ref": format!("#/$defs/d{}", k + 1)}));
+        }
+        defs.insert(format!("d{}", n - 1), serde_json::json!({"type": "string"}));
+        Constraint::JsonSchema(serde_json::json!({"$ref": "#/$defs/d0", "$defs": defs}))
+    };
+    // Run where a request's handler runs: a thread with the default 2 MiB stack.
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            assert!(sage_llm::check_constraint(&chain(MAX_SCHEMA_REFS)).is_ok());
+            let e = sage_llm::check_constraint(&chain(MAX_SCHEMA_REFS + 1)).unwrap_err();
+            assert!(e.to_string().contains("$refs"), "{e}");
+            let cycle = serde_json::json!({"$ref": "#/$defs/a",
+                "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}});
+            assert!(sage_llm::check_constraint(&Constraint::JsonSchema(cycle)).is_ok());
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
