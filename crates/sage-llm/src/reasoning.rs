@@ -51,12 +51,14 @@ pub const OPENED: &str = "<think>\n";
 /// likes.
 pub const FORCED_CLOSE: &str = "\n</think>";
 
-/// How many tokens of `generated` (whose text is `text`) a still open thinking block holds: all
-/// of them when the block began the output (the prompt `opened` it, or the output begins with
-/// `<think>`) and has not closed; `None` when no block is open.
-pub fn open_block_tokens(text: &str, generated: usize, opened: bool) -> Option<usize> {
-    let began = opened || text.trim_start().starts_with(OPEN);
-    (began && !text.contains(CLOSE)).then_some(generated)
+/// Where the answer begins in an output `text`: after the thinking block that began it (the
+/// prompt `opened` it, or the output begins with `<think>`), at the start without one; `None`
+/// while that block is still open.
+pub fn answer_start(text: &str, opened: bool) -> Option<usize> {
+    if !opened && !text.trim_start().starts_with(OPEN) {
+        return Some(0);
+    }
+    text.find(CLOSE).map(|i| i + CLOSE.len())
 }
 
 /// Whether a chat template is a reasoning model's: it writes or strips `<think>` blocks (Qwen 3,

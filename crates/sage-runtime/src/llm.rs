@@ -112,8 +112,14 @@ impl<'a> LlmPlugin<'a> {
     /// generation is `done`, else all but what may begin a stop sequence the next chunk completes.
     /// (Without this a stream ended short of the answer by whatever was held back last.)
     fn flush(&mut self, state: &mut LlmState, done: bool) {
+        let answer = self.answer_start(&state.text);
         let Some(f) = self.sink.as_mut() else { return };
-        let held = if done { 0 } else { sage_llm::llama::held_back(&state.text, &self.settings.params.stop) };
+        let held = match (done, answer) {
+            (false, Some(from)) => {
+                sage_llm::llama::held_back(&state.text[from..], &self.settings.params.stop)
+            }
+            _ => 0,
+        };
         let safe = state.text.len() - held;
         if safe > state.streamed && state.text.is_char_boundary(state.streamed) {
             let _ = f(&state.text[state.streamed..safe]);
@@ -127,9 +133,11 @@ impl<'a> LlmPlugin<'a> {
     /// generated), and the answer follows.
     fn thinking_left(&mut self, state: &mut LlmState) -> Result<Option<u32>, PluginError> {
         let Some(limit) = self.settings.params.thinking_budget else { return Ok(None) };
-        let open =
-            sage_llm::reasoning::open_block_tokens(&state.text, state.tokens.len(), self.settings.opened);
-        let Some(thought) = open else { return Ok(None) };
+        if self.answer_start(&state.text).is_some() {
+            return Ok(None);
+        }
+        // The block began the output: every token so far is thinking.
+        let thought = state.tokens.len();
         if (thought as u64) < limit as u64 {
             return Ok(Some(limit - thought as u32));
         }
@@ -142,8 +150,24 @@ impl<'a> LlmPlugin<'a> {
         Ok(None)
     }
 
+    /// Where the answer begins in `text` ([`sage_llm::reasoning::answer_start`]). Stop
+    /// sequences apply to the answer alone: a reasoning model's thinking runs over lines a `\n`
+    /// stop would cut (decision 0025).
+    fn answer_start(&self, text: &str) -> Option<usize> {
+        sage_llm::reasoning::answer_start(text, self.settings.opened)
+    }
+
     fn stop_at(&self, text: &str) -> Option<usize> {
-        self.settings.params.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| text.find(s.as_str())).min()
+        let from = self.answer_start(text)?;
+        let after = &text[from..];
+        self.settings
+            .params
+            .stop
+            .iter()
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| after.find(s.as_str()))
+            .min()
+            .map(|i| from + i)
     }
 }
 
@@ -185,20 +209,32 @@ impl Plugin for LlmPlugin<'_> {
         let mut input = state.prompt.clone();
         input.extend_from_slice(&state.tokens);
         let mut params = s.params.clone();
+        // Thinking: the stops wait for the answer, so the engine gets none and the chunk ends
+        // where the block does; the next one stops where the answer does.
+        let stops_wait = !params.stop.is_empty() && self.answer_start(&state.text).is_none();
+        if stops_wait {
+            params.stop.clear();
+        }
+        let (mut tail, mut closed) = (String::new(), false);
         params.max_tokens = n;
         params.logprobs = Some(params.logprobs.unwrap_or(0));
         // The chunks are one generation: its constraint, penalty and random stream go on.
         params.continuation = state.tokens.len() as u32;
         let sink = &mut self.sink;
         let streamed = &mut state.streamed;
-        let g =
-            self.model.generate_tokens(self.session, &input, &params, &mut |e| match (e, sink.as_mut()) {
-                (Event::Token { delta, .. }, Some(f)) if !delta.is_empty() => {
-                    *streamed += delta.len();
-                    f(delta)
-                }
-                _ => Flow::Continue,
-            });
+        let g = self.model.generate_tokens(self.session, &input, &params, &mut |e| {
+            let Event::Token { delta, .. } = e else { return Flow::Continue };
+            let mut flow = Flow::Continue;
+            if let Some(f) = sink.as_mut().filter(|_| !delta.is_empty()) {
+                *streamed += delta.len();
+                flow = f(delta);
+            }
+            if stops_wait && flow == Flow::Continue && block_closed(&mut tail, delta) {
+                closed = true;
+                flow = Flow::Stop;
+            }
+            flow
+        });
         let g = match g {
             Ok(g) => g,
             Err(e) => {
@@ -235,7 +271,12 @@ impl Plugin for LlmPlugin<'_> {
             self.flush(state, true);
             return Ok(StepOutcome::Done);
         }
-        match g.finish {
+        // Ended where the block did (above), not cancelled: the answer comes in the next step.
+        let finish = match g.finish {
+            FinishReason::Cancelled if closed => FinishReason::Length,
+            other => other,
+        };
+        match finish {
             FinishReason::Length => {
                 let last = state.tokens.len() as u32 >= s.max_tokens;
                 self.flush(state, last);
@@ -252,6 +293,22 @@ impl Plugin for LlmPlugin<'_> {
     fn energy(&self, state: &LlmState) -> f64 {
         state.mean_nll().unwrap_or(self.uniform)
     }
+}
+
+/// Whether the thinking block closes with `delta`, the output's tail so far kept in `tail` (as
+/// long as the closing tag, where it may begin).
+fn block_closed(tail: &mut String, delta: &str) -> bool {
+    use sage_llm::reasoning::CLOSE;
+    tail.push_str(delta);
+    if tail.contains(CLOSE) {
+        return true;
+    }
+    let mut from = tail.len().saturating_sub(CLOSE.len());
+    while !tail.is_char_boundary(from) {
+        from -= 1;
+    }
+    tail.drain(..from);
+    false
 }
 
 /// The result of one LLM run.
@@ -393,5 +450,38 @@ mod tests {
         // No budget, or no open block: nothing is closed.
         assert!(!think(None, true).0.state.text.contains("</think>"));
         assert!(!think(Some(10), false).0.state.text.contains("</think>"));
+    }
+
+    #[test]
+    fn stop_sequences_apply_to_the_answer_after_the_thinking() {
+        let stopped = |reply: &str, opened: bool| {
+            let m = ScriptedModel::new(Script { reply: reply.into(), ..Script::new("m", 0.5) });
+            let (s, n) = m.open_session(None).unwrap();
+            let mut settings = LlmSettings { chunk: 4, max_tokens: 64, opened, ..Default::default() };
+            settings.params.stop = vec!["\n".into()];
+            let prompt = m.tokenize("class: text.question\nWhy?", true).unwrap();
+            let mut seen = String::new();
+            let mut sink = |d: &str| {
+                seen.push_str(d);
+                Flow::Continue
+            };
+            let r = run(&m, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+            // (The scripted engine streams past a stop sequence; a real one holds it back.)
+            assert!(seen.starts_with(&r.state.text), "{seen:?}");
+            (r.state.text, r.state.finish)
+        };
+        let stop = Some(FinishReason::Stop);
+        // The prompt opened the block: its lines run on, the answer stops at its first line.
+        assert_eq!(
+            stopped("one\ntwo\n</think>The dock is free.\nMore.", true),
+            ("one\ntwo\n</think>The dock is free.".into(), stop)
+        );
+        // The model opened it.
+        assert_eq!(
+            stopped("<think>\none\ntwo\n</think>Free.\nMore.", false),
+            ("<think>\none\ntwo\n</think>Free.".into(), stop)
+        );
+        // No thinking: the first line.
+        assert_eq!(stopped("Free.\nMore.", false), ("Free.".into(), stop));
     }
 }

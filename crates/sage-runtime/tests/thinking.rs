@@ -61,3 +61,33 @@ fn a_budget_closes_the_block_and_the_answer_after_it_follows_the_schema() {
     let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{answer:?}: {e}"));
     assert!(["stop", "go", "wait"].contains(&v["action"].as_str().unwrap()), "{v}");
 }
+
+#[test]
+fn a_stop_sequence_waits_for_the_answer_after_the_thinking() {
+    // The model's first tokens here are line breaks ("Answer:" goes on "\n\nThe answer is...");
+    // as thinking in a block the prompt opened, a "\n" stop must not cut them.
+    let e = engine();
+    let params = GenerateParams {
+        sampling: Sampling::greedy(),
+        logprobs: Some(0),
+        stop: vec!["\n".into()],
+        thinking_budget: Some(6),
+        ..GenerateParams::default()
+    };
+    let settings = LlmSettings { chunk: 4, max_tokens: 48, opened: true, params, ..LlmSettings::default() };
+    let (s, n) = e.open_session(None).unwrap();
+    let prompt = e.tokenize("Answer:", true).unwrap();
+    let mut streamed = String::new();
+    let mut sink = |d: &str| {
+        streamed.push_str(d);
+        sage_llm::Flow::Continue
+    };
+    let r = run(e, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+    e.close_session(s);
+    let thought: String = r.state.generated[..6].iter().map(|t| t.text.as_str()).collect();
+    assert!(thought.contains('\n'), "the thinking holds a line break: {thought:?}");
+    let answer = r.state.text.strip_prefix(&format!("{thought}{FORCED_CLOSE}")).unwrap();
+    assert!(!answer.contains('\n'), "{:?}", r.state.text);
+    assert_eq!(r.state.finish, Some(FinishReason::Stop), "{:?}", r.state.text);
+    assert_eq!(streamed, r.state.text);
+}
