@@ -185,6 +185,13 @@ fn count_refs(v: &serde_json::Value) -> usize {
     n
 }
 
+/// Longest the grammar's work for one token may take. llama.cpp's grammar keeps one stack per
+/// way of matching the text so far and does not merge equal ones, so an ambiguous grammar
+/// (`("a" | "a")*`, a run of `"a"?`) multiplies its work with every token: a 1 KB grammar
+/// held the engine, and every request on it, for minutes. A token over this ends the
+/// generation with a typed error (the token that crosses it is not interrupted).
+pub const MAX_GRAMMAR_STEP: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Deepest nesting of parentheses a grammar may have: llama.cpp parses it recursively, and
 /// 100,000 levels overflowed the engine thread's stack (a request that killed the server).
 pub const MAX_GRAMMAR_NESTING: usize = 1000;
@@ -866,7 +873,7 @@ impl Worker<'_> {
             exact: p.exact_constraint,
             waiting_for,
             seen: String::new(),
-            dead_end: false,
+            dead_end: None,
         })
     }
 }
@@ -887,9 +894,10 @@ pub(crate) struct Samplers {
     pub waiting_for: Option<String>,
     /// The output's tail while the grammar waits, where the awaited text may begin.
     pub seen: String,
-    /// The constraint allowed no token at all (a grammar no text can follow, such as one
-    /// character that is never generated): the generation ends with a typed error.
-    pub dead_end: bool,
+    /// Why the constraint cannot go on, if it cannot: it allowed no token at all (a grammar no
+    /// text can follow, such as one character that is never generated), or one token's grammar
+    /// work took longer than [`MAX_GRAMMAR_STEP`]. The generation ends with a typed error.
+    pub dead_end: Option<String>,
 }
 
 impl Samplers {

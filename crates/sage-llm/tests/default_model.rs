@@ -625,3 +625,20 @@ fn json_schemas_with_long_ref_chains_convert_up_to_the_limit_and_are_refused_bey
         .join()
         .unwrap();
 }
+
+/// An ambiguous grammar multiplies llama.cpp's grammar work with every token (it keeps one stack
+/// per way of matching and merges none): a run of 200 `"a"?` held the engine for minutes. A
+/// token whose grammar work passes `MAX_GRAMMAR_STEP` ends the generation with a typed error
+/// (here after the first, which takes seconds: that one is not interrupted).
+#[test]
+fn a_grammar_too_ambiguous_for_the_engine_ends_with_a_typed_error() {
+    let g = format!("root ::= {}", "\"a\"? ".repeat(200));
+    let mut p = greedy(64);
+    p.constraint = Some(Constraint::Grammar(g));
+    match run(&Prompt::Text("aaaa".into()), &p) {
+        Err(GenerateError::Constraint { message, .. }) => {
+            assert!(message.contains("too ambiguous"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

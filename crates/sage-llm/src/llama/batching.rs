@@ -921,8 +921,8 @@ impl<'m> Scheduler<'m> {
     }
 
     fn finish_ok(&mut self, mut a: Active, finish: FinishReason) {
-        if a.sampler.dead_end {
-            let message = format!("no token can follow the constraint after {} tokens", a.tokens.len());
+        if let Some(why) = &a.sampler.dead_end {
+            let message = format!("{why}, after {} tokens", a.tokens.len());
             return self.finish(a, Err(GenerateError::Constraint { model: self.model(), message }));
         }
         if let Some(at) = a.stop_at {

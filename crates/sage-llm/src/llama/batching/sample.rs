@@ -158,6 +158,7 @@ impl Logits<'_, '_> {
     /// best); a top-k draw is too, when k of the best pass.
     fn sample(&self, p: &GenerateParams, s: &mut super::super::Samplers, rng: &mut Rng) -> LlamaToken {
         let (u, again) = rng.uniform_pair();
+        let started = std::time::Instant::now();
         let waiting = s.waiting_for.is_some();
         let token = match s.grammar.as_mut().filter(|_| !waiting) {
             None => Self::choose(&mut self.candidates(), &mut s.rest, u),
@@ -186,11 +187,20 @@ impl Logits<'_, '_> {
             if constraint_set && allowed.is_none() {
                 // The constraint allows no token at all: the generation ends here (see
                 // `Samplers::dead_end`).
-                s.dead_end = true;
+                s.dead_end = Some("no token can follow the constraint".into());
             }
             allowed.unwrap_or_else(|| LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32))
         });
+        let constrained = s.constraining();
         s.accept(token);
+        let took = started.elapsed();
+        if constrained && took > crate::llama::MAX_GRAMMAR_STEP && s.dead_end.is_none() {
+            s.dead_end = Some(format!(
+                "one token's grammar work took {} ms (more than {} ms): the grammar is too ambiguous",
+                took.as_millis(),
+                crate::llama::MAX_GRAMMAR_STEP.as_millis()
+            ));
+        }
         token
     }
 
@@ -311,7 +321,7 @@ pub(super) fn advance(
     if a.first_token_at.is_none() {
         a.first_token_at = Some(a.start.elapsed().as_secs_f64());
     }
-    if a.sampler.dead_end {
+    if a.sampler.dead_end.is_some() {
         // Ended as an error by the scheduler (`finish_ok`).
         return Some(FinishReason::Stop);
     }
