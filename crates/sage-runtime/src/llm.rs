@@ -415,24 +415,25 @@ mod tests {
         assert!(r.telemetry.atp_spent <= 0.3 + 1e-9);
     }
 
-    /// A model that thinks on and on (its block opened by the prompt, never closed).
-    fn ponderer() -> ScriptedModel {
-        ScriptedModel::new(Script { reply: "abcdefghijklmnopqrstuvwxyz".into(), ..Script::new("m", 0.5) })
-    }
-
-    fn think(budget: Option<u32>, opened: bool) -> (LlmRun, String) {
-        let m = ponderer();
+    /// A scripted model answering `reply`, run with `settings`: the run and what streamed.
+    fn run_script(reply: &str, settings: &LlmSettings) -> (LlmRun, String) {
+        let m = ScriptedModel::new(Script { reply: reply.into(), ..Script::new("m", 0.5) });
         let (s, n) = m.open_session(None).unwrap();
-        let mut settings = LlmSettings { chunk: 4, max_tokens: 40, opened, ..Default::default() };
-        settings.params.thinking_budget = budget;
         let prompt = m.tokenize("class: text.question\nWhy?", true).unwrap();
         let mut seen = String::new();
         let mut sink = |d: &str| {
             seen.push_str(d);
             Flow::Continue
         };
-        let r = run(&m, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+        let r = run(&m, s, n, prompt, settings, 100.0, Some(&mut sink)).unwrap();
         (r, seen)
+    }
+
+    /// A model that thinks on and on (its block opened by the prompt, never closed).
+    fn think(budget: Option<u32>, opened: bool) -> (LlmRun, String) {
+        let mut settings = LlmSettings { chunk: 4, max_tokens: 40, opened, ..Default::default() };
+        settings.params.thinking_budget = budget;
+        run_script("abcdefghijklmnopqrstuvwxyz", &settings)
     }
 
     #[test]
@@ -455,17 +456,9 @@ mod tests {
     #[test]
     fn stop_sequences_apply_to_the_answer_after_the_thinking() {
         let stopped = |reply: &str, opened: bool| {
-            let m = ScriptedModel::new(Script { reply: reply.into(), ..Script::new("m", 0.5) });
-            let (s, n) = m.open_session(None).unwrap();
             let mut settings = LlmSettings { chunk: 4, max_tokens: 64, opened, ..Default::default() };
             settings.params.stop = vec!["\n".into()];
-            let prompt = m.tokenize("class: text.question\nWhy?", true).unwrap();
-            let mut seen = String::new();
-            let mut sink = |d: &str| {
-                seen.push_str(d);
-                Flow::Continue
-            };
-            let r = run(&m, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
+            let (r, seen) = run_script(reply, &settings);
             // (The scripted engine streams past a stop sequence; a real one holds it back.)
             assert!(seen.starts_with(&r.state.text), "{seen:?}");
             (r.state.text, r.state.finish)

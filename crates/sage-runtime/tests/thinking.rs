@@ -15,11 +15,26 @@ use sage_llm::reasoning::{split, CLOSE, FORCED_CLOSE, OPENED};
 use sage_llm::{
     Constraint, EngineConfig, FinishReason, GenerateParams, LanguageModel, LlamaEngine, Sampling,
 };
-use sage_runtime::llm::{run, LlmSettings};
+use sage_runtime::llm::{run, LlmRun, LlmSettings};
 
 fn engine() -> &'static LlamaEngine {
     static E: OnceLock<LlamaEngine> = OnceLock::new();
     common::load_once(&E, "gemma3-270m", EngineConfig::default())
+}
+
+/// The LLM plugin run on `prompt` with `settings` in a session of its own: the run and what
+/// streamed.
+fn run_on(e: &LlamaEngine, prompt: &str, settings: &LlmSettings) -> (LlmRun, String) {
+    let (s, n) = e.open_session(None).unwrap();
+    let prompt = e.tokenize(prompt, true).unwrap();
+    let mut streamed = String::new();
+    let mut sink = |d: &str| {
+        streamed.push_str(d);
+        sage_llm::Flow::Continue
+    };
+    let r = run(e, s, n, prompt, settings, 100.0, Some(&mut sink)).unwrap();
+    e.close_session(s);
+    (r, streamed)
 }
 
 #[test]
@@ -39,15 +54,7 @@ fn a_budget_closes_the_block_and_the_answer_after_it_follows_the_schema() {
         ..GenerateParams::default()
     };
     let settings = LlmSettings { chunk: 4, max_tokens: 64, opened: true, params, ..LlmSettings::default() };
-    let (s, n) = e.open_session(None).unwrap();
-    let prompt = e.tokenize("The robot sees an obstacle ahead. Its decision:", true).unwrap();
-    let mut streamed = String::new();
-    let mut sink = |d: &str| {
-        streamed.push_str(d);
-        sage_llm::Flow::Continue
-    };
-    let r = run(e, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
-    e.close_session(s);
+    let (r, streamed) = run_on(e, "The robot sees an obstacle ahead. Its decision:", &settings);
     let texts = |from: usize, to: usize| -> String {
         r.state.generated[from..to].iter().map(|t| t.text.as_str()).collect()
     };
@@ -75,15 +82,7 @@ fn a_stop_sequence_waits_for_the_answer_after_the_thinking() {
         ..GenerateParams::default()
     };
     let settings = LlmSettings { chunk: 4, max_tokens: 48, opened: true, params, ..LlmSettings::default() };
-    let (s, n) = e.open_session(None).unwrap();
-    let prompt = e.tokenize("Answer:", true).unwrap();
-    let mut streamed = String::new();
-    let mut sink = |d: &str| {
-        streamed.push_str(d);
-        sage_llm::Flow::Continue
-    };
-    let r = run(e, s, n, prompt, &settings, 100.0, Some(&mut sink)).unwrap();
-    e.close_session(s);
+    let (r, streamed) = run_on(e, "Answer:", &settings);
     let thought: String = r.state.generated[..6].iter().map(|t| t.text.as_str()).collect();
     assert!(thought.contains('\n'), "the thinking holds a line break: {thought:?}");
     let answer = r.state.text.strip_prefix(&format!("{thought}{FORCED_CLOSE}")).unwrap();
