@@ -189,8 +189,10 @@ fn count_refs(v: &serde_json::Value) -> usize {
 /// way of matching the text so far and does not merge equal ones, so an ambiguous grammar
 /// (`("a" | "a")*`, a run of `"a"?`) multiplies its work with every token: a 1 KB grammar
 /// held the engine, and every request on it, for minutes. A token over this ends the
-/// generation with a typed error (the token that crosses it is not interrupted).
-pub const MAX_GRAMMAR_STEP: std::time::Duration = std::time::Duration::from_millis(500);
+/// generation with a typed error (the token that crosses it is not interrupted). Set well
+/// above what the default model's JSON schemas and tool calls took on the development machine
+/// in every test, for slower edge CPUs.
+pub const MAX_GRAMMAR_STEP: std::time::Duration = std::time::Duration::from_millis(1000);
 
 /// Deepest nesting of parentheses a grammar may have: llama.cpp parses it recursively, and
 /// 100,000 levels overflowed the engine thread's stack (a request that killed the server).
