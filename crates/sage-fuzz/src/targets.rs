@@ -248,25 +248,29 @@ fn hf_import(root: &Path, work: &Path) -> Result<Target, SetupError> {
     Ok(Target { name: "hf_import", seeds, run: Box::new(run) })
 }
 
+/// The HTTP targets' scripted model, a reasoning one: its template opens the thinking block
+/// unless `enable_thinking` is false and says "detailed thinking" (Llama-Nemotron's switch),
+/// its reply thinks first.
+fn reasoning_script() -> sage_runtime::scripted::Script {
+    let template = "{#- detailed thinking on|off #}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
+                    {% if add_generation_prompt %}<|assistant|><think>\n\
+                    {%- if enable_thinking is defined and enable_thinking is false %}</think>\n\n{% endif %}{% endif %}";
+    sage_runtime::scripted::Script {
+        template: Some(template.into()),
+        reply: "The battery reads 87.\n</think>\n\n{\"battery\": 87}".into(),
+        ..sage_runtime::scripted::Script::new("a", 0.8)
+    }
+}
+
 /// The HTTP API's bodies, through the real routes over scripted models (test doubles: the
 /// parsing and validation are what is under test).
 fn http(name: &str) -> Result<Target, SetupError> {
-    use sage_runtime::scripted::{Script, ScriptedLoader};
+    use sage_runtime::scripted::ScriptedLoader;
     let zoo = "[[model]]\nid = \"a\"\nengine = \"gguf\"\npath = \"a.gguf\"\nrole = \"primary\"\ncontext = 2048\nexpected_mib = 100\nquality = { \"text.question\" = 0.8, \"text.chat\" = 0.8, \"text.alert\" = 0.8 }\n";
     let err = |message: String| SetupError { target: "http", message };
     let specs =
         sage_runtime::Zoo::parse(zoo, "fuzz zoo", Path::new(".")).map_err(|e| err(e.to_string()))?.models;
-    // A reasoning model: its template opens the thinking block unless `enable_thinking` is
-    // false and says "detailed thinking" (Llama-Nemotron's switch), its reply thinks first.
-    let template = "{#- detailed thinking on|off #}{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}\
-                    {% if add_generation_prompt %}<|assistant|><think>\n\
-                    {%- if enable_thinking is defined and enable_thinking is false %}</think>\n\n{% endif %}{% endif %}";
-    let script = Script {
-        template: Some(template.into()),
-        reply: "The battery reads 87.\n</think>\n\n{\"battery\": 87}".into(),
-        ..Script::new("a", 0.8)
-    };
-    let loader = Arc::new(ScriptedLoader::new(vec![script], std::time::Duration::ZERO));
+    let loader = Arc::new(ScriptedLoader::new(vec![reasoning_script()], std::time::Duration::ZERO));
     let clock = Arc::new(sage_runtime::ManualClock::default());
     let residency = sage_runtime::Residency::new(&specs, 1 << 30, loader, clock.clone());
     let router = sage_runtime::route::Router::new(specs.clone(), residency.clone(), clock.clone(), 1);
