@@ -13,6 +13,7 @@
 pub mod cancel;
 pub mod error;
 pub mod gguf;
+pub mod grammar;
 pub mod import;
 pub mod llama;
 pub mod llama_arch;

@@ -136,13 +136,17 @@ pub(crate) fn backend_for_tools() -> Result<(), String> {
 
 /// Whether a constraint can be compiled before any model sees it: a JSON schema must convert to
 /// a grammar (checked without a model, so that a server refuses a bad schema as the client's
-/// error instead of counting it against the model). A grammar is checked when a model parses it.
+/// error instead of counting it against the model). A grammar must be within the limits and
+/// parse; only its `<text>` token references wait for a model's vocabulary.
 pub fn check_constraint(c: &Constraint) -> Result<(), ConstraintError> {
     match c {
         Constraint::JsonSchema(schema) => {
             schema_to_grammar(schema).map(|_| ()).map_err(ConstraintError::Schema)
         }
-        Constraint::Grammar(g) => grammar_within_limits(g).map_err(ConstraintError::Grammar),
+        Constraint::Grammar(g) => {
+            grammar_within_limits(g).map_err(ConstraintError::Grammar)?;
+            crate::grammar::check(g).map_err(|e| ConstraintError::Syntax(e.to_string()))
+        }
     }
 }
 
@@ -185,17 +189,18 @@ fn count_refs(v: &serde_json::Value) -> usize {
     n
 }
 
-/// Longest the grammar's work for one token may take. llama.cpp's grammar keeps one stack per
-/// way of matching the text so far and does not merge equal ones, so an ambiguous grammar
-/// (`("a" | "a")*`, a run of `"a"?`) multiplies its work with every token: a 1 KB grammar
-/// held the engine, and every request on it, for minutes. A token over this ends the
-/// generation with a typed error (the token that crosses it is not interrupted). Set well
-/// above what the default model's JSON schemas and tool calls took on the development machine
-/// in every test, for slower edge CPUs.
+/// Longest the grammar's judging of one token's candidates may take. The matcher
+/// ([`crate::grammar`]) looks at the clock while it judges and stops past this: the generation
+/// ends with a typed error. llama.cpp's matcher, used before, merged no equal stacks, so an
+/// ambiguous grammar multiplied its work with every token and could not be interrupted (19 s
+/// for one token of a run of 200 `"a"?`, minutes for a loop over equal alternatives); ours
+/// merges them, and no grammar tried since comes near this limit. Set far above what the
+/// default model's JSON schemas and tool calls take, for slower edge CPUs.
 pub const MAX_GRAMMAR_STEP: std::time::Duration = std::time::Duration::from_millis(1000);
 
-/// Deepest nesting of parentheses a grammar may have: llama.cpp parses it recursively, and
-/// 100,000 levels overflowed the engine thread's stack (a request that killed the server).
+/// Deepest nesting of parentheses a grammar may have: grammars are parsed recursively, and
+/// 100,000 levels overflowed the engine thread's stack in llama.cpp's parser (a request that
+/// killed the server).
 pub const MAX_GRAMMAR_NESTING: usize = 1000;
 /// Most rules a grammar may have: llama.cpp follows a chain of rules each starting with the next
 /// recursively (100,000 overflowed the stack; 10,000 did not, with an eighth of the stack the
@@ -258,6 +263,9 @@ pub enum ConstraintError {
     /// The grammar is beyond what the engine takes.
     #[error("the grammar is too large for the engine: {0}")]
     Grammar(String),
+    /// The grammar does not parse.
+    #[error("{0}")]
+    Syntax(String),
 }
 
 /// Resident set size of this process, bytes (Linux; 0 elsewhere).
@@ -451,7 +459,7 @@ impl LlamaEngine {
 
     /// The vocabulary, used from the caller's thread (llama.cpp's tokenizer is read-only).
     fn vocab(&self) -> Worker<'_> {
-        Worker { model: &self.model, id: &self.info.id, n_vocab: self.info.vocab }
+        Worker::new(&self.model, &self.info.id, self.info.vocab)
     }
 }
 
@@ -681,7 +689,7 @@ fn worker(
     if ready.send(Ok(loaded)).is_err() {
         return;
     }
-    let w = Worker { model: &model, id: &id, n_vocab };
+    let w = Worker::new(&model, &id, n_vocab);
     let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
     let decode_threads = config.threads_batch.map_or(threads, |t| t.max(1) as i32).max(threads) as usize;
     let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, decode_threads, stats);
@@ -739,13 +747,36 @@ fn worker(
     }
 }
 
+/// A model's vocabulary as the grammar matcher reads it: every token's text as llama.cpp renders
+/// it for its own grammar (special tokens as their text) and whether it ends a generation.
+pub fn grammar_vocab(model: &LlamaModel) -> crate::grammar::Vocab {
+    let v = model.vocab();
+    let n = v.n_tokens().max(0);
+    crate::grammar::Vocab::new((0..n).map(|t| {
+        let t = LlamaToken(t);
+        (v.token_to_piece(t, true, None), v.is_eog(t))
+    }))
+}
+
 struct Worker<'a> {
     model: &'a LlamaModel,
     id: &'a str,
     n_vocab: u32,
+    /// Every token's text for the grammar matcher, made on the first constrained request.
+    grammar_vocab: std::sync::OnceLock<Arc<crate::grammar::Vocab>>,
 }
 
 impl Worker<'_> {
+    fn new<'a>(model: &'a LlamaModel, id: &'a str, n_vocab: u32) -> Worker<'a> {
+        Worker { model, id, n_vocab, grammar_vocab: std::sync::OnceLock::new() }
+    }
+
+    /// Every token's text as llama.cpp renders it for a grammar (special tokens as their text)
+    /// and whether it ends a generation.
+    fn grammar_vocab(&self) -> Arc<crate::grammar::Vocab> {
+        Arc::clone(self.grammar_vocab.get_or_init(|| Arc::new(grammar_vocab(self.model))))
+    }
+
     fn tokenize(&self, text: &str, add_bos: bool) -> Vec<TokenId> {
         self.model
             .vocab()
@@ -832,7 +863,14 @@ impl Worker<'_> {
                         GenerateError::Constraint { model: self.id.to_string(), message }
                     })?,
                 };
-                let g = LlamaSampler::grammar(self.model, &grammar, "root").map_err(|e| {
+                let vocab = self.grammar_vocab();
+                let model = self.model;
+                // `<text>` in a grammar: the one token the text is (special tokens included).
+                let token = |text: &str| match model.vocab().tokenize(text.as_bytes(), false, true)[..] {
+                    [t] => Some(t.0 as u32),
+                    _ => None,
+                };
+                let g = crate::grammar::Grammar::new(&grammar, "root", vocab, &token).map_err(|e| {
                     GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }
                 })?;
                 Some(g)
@@ -885,7 +923,7 @@ impl Worker<'_> {
 /// chooses before it is run over the whole vocabulary (`batching::sample`).
 pub(crate) struct Samplers {
     /// The constraint, if any.
-    pub grammar: Option<LlamaSampler>,
+    pub grammar: Option<crate::grammar::Grammar>,
     /// Everything else.
     pub rest: LlamaSampler,
     /// Constrain every candidate before each draw ([`GenerateParams::exact_constraint`]).
@@ -909,26 +947,18 @@ impl Samplers {
     }
 
     /// `token` was chosen (or generated earlier by the same request): advance the grammar (once
-    /// it constrains) and the penalties' history. A token the grammar does not allow is not fed
-    /// to it: llama.cpp's grammar would abort the process (callers choose allowed tokens; this
-    /// holds when nothing is allowed at all).
+    /// it constrains) and the penalties' history. A token the grammar does not allow leaves it
+    /// where it was (callers choose allowed tokens); a grammar whose state grows past its bound
+    /// ends the generation (`dead_end`).
     pub fn accept(&mut self, token: LlamaToken) {
         if self.waiting_for.is_none() {
             if let Some(g) = &mut self.grammar {
-                if Self::allows(g, token) {
-                    g.accept(token);
+                if let Err(e @ crate::grammar::GrammarError::TooLarge(_)) = g.accept(token.0 as u32) {
+                    self.dead_end = Some(e.to_string());
                 }
             }
         }
         self.rest.accept(token);
-    }
-
-    /// Whether `grammar` allows `token` next.
-    pub fn allows(grammar: &mut LlamaSampler, token: LlamaToken) -> bool {
-        let one = std::iter::once(llama_cpp_2::token::data::LlamaTokenData::new(token, 0.0, 0.0));
-        let mut one = llama_cpp_2::token::data_array::LlamaTokenDataArray::from_iter(one, false);
-        one.apply_sampler(grammar);
-        one.data.first().is_some_and(|c| c.logit().is_finite())
     }
 
     /// `text` came with the last token: the grammar starts with the next token once the

@@ -11,6 +11,7 @@ use llama_cpp_2::token::LlamaToken;
 use super::super::logits::{draw, top_n, Rng, RowStats};
 use super::super::{Worker, WorkerEvent};
 use super::{held_back, Active, Phase};
+use crate::grammar::Grammar;
 use crate::types::{FinishReason, GenerateParams, TokenId, TokenOut};
 
 /// Greedy choice with nothing that reshapes the distribution: the best logit is the token,
@@ -49,7 +50,7 @@ pub(super) fn replay(
     for &t in tokens {
         let waiting = sampler.waiting_for.is_some();
         if let Some(g) = sampler.grammar.as_mut().filter(|_| !waiting) {
-            if !crate::llama::Samplers::allows(g, LlamaToken(t as i32)) {
+            if !g.allows(t) {
                 return Err(t);
             }
         }
@@ -135,6 +136,24 @@ impl Logits<'_, '_> {
         LlamaTokenDataArray::from_iter(data, false)
     }
 
+    /// Rule out, in `cands`, what `grammar` does not allow next; past the deadline (the
+    /// grammar's share of this token, [`crate::llama::MAX_GRAMMAR_STEP`]) the reason instead.
+    fn constrain(
+        cands: &mut LlamaTokenDataArray,
+        grammar: &mut Grammar,
+        started: std::time::Instant,
+    ) -> Result<(), String> {
+        let limit = crate::llama::MAX_GRAMMAR_STEP;
+        let mut logits: Vec<f32> = cands.data.iter().map(|c| c.logit()).collect();
+        let mut judged: Vec<(u32, &mut f32)> =
+            cands.data.iter().zip(logits.iter_mut()).map(|(c, l)| (c.id().0 as u32, l)).collect();
+        grammar.apply(&mut judged, Some((started + limit, limit.as_millis()))).map_err(|e| e.to_string())?;
+        for (c, l) in cands.data.iter_mut().zip(logits) {
+            c.set_logit(l);
+        }
+        Ok(())
+    }
+
     /// The token `chain` leaves chosen in `cands`, or drawn from what it leaves with `u`; None
     /// when it ruled out every token (llama.cpp's greedy choice then selects a ruled-out one).
     fn choose(cands: &mut LlamaTokenDataArray, chain: &mut LlamaSampler, u: f64) -> Option<LlamaToken> {
@@ -161,13 +180,21 @@ impl Logits<'_, '_> {
         let started = std::time::Instant::now();
         let waiting = s.waiting_for.is_some();
         let token = match s.grammar.as_mut().filter(|_| !waiting) {
-            None => Self::choose(&mut self.candidates(), &mut s.rest, u),
+            None => Ok(Self::choose(&mut self.candidates(), &mut s.rest, u)),
             Some(g) if s.exact => {
                 let mut cands = self.candidates();
-                cands.apply_sampler(g);
-                Self::choose(&mut cands, &mut s.rest, u)
+                Self::constrain(&mut cands, g, started).map(|()| Self::choose(&mut cands, &mut s.rest, u))
             }
-            Some(g) => self.constrained(p, g, &mut s.rest, (u, again)),
+            Some(g) => self.constrained(p, g, &mut s.rest, (u, again), started),
+        };
+        // The grammar's work passed its time limit: the generation ends here (see
+        // `Samplers::dead_end`), with the row's best token, which is not streamed.
+        let token = match token {
+            Ok(t) => t,
+            Err(why) => {
+                s.dead_end = Some(why);
+                return LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32);
+            }
         };
         // The chain ruled out every token (a logit bias that bans every token the constraint
         // allows): the best the constraint allows, else the best logit.
@@ -176,7 +203,10 @@ impl Logits<'_, '_> {
             let constraint_set = constraint.is_some();
             let allowed = constraint.and_then(|g| {
                 let mut cands = self.candidates();
-                cands.apply_sampler(g);
+                if let Err(why) = Self::constrain(&mut cands, g, started) {
+                    s.dead_end = Some(why);
+                    return None;
+                }
                 cands
                     .data
                     .iter()
@@ -184,22 +214,15 @@ impl Logits<'_, '_> {
                     .max_by(|a, b| a.logit().total_cmp(&b.logit()))
                     .map(|c| c.id())
             });
-            if constraint_set && allowed.is_none() {
+            if constraint_set && allowed.is_none() && s.dead_end.is_none() {
                 // The constraint allows no token at all: the generation ends here (see
                 // `Samplers::dead_end`).
                 s.dead_end = Some("no token can follow the constraint".into());
             }
             allowed.unwrap_or_else(|| LlamaToken(top_n(self.row(), 1).first().copied().unwrap_or(0) as i32))
         });
-        let constrained = s.constraining();
-        s.accept(token);
-        let took = started.elapsed();
-        if constrained && took > crate::llama::MAX_GRAMMAR_STEP && s.dead_end.is_none() {
-            s.dead_end = Some(format!(
-                "one token's grammar work took {} ms (more than {} ms): the grammar is too ambiguous",
-                took.as_millis(),
-                crate::llama::MAX_GRAMMAR_STEP.as_millis()
-            ));
+        if s.dead_end.is_none() {
+            s.accept(token);
         }
         token
     }
@@ -209,10 +232,11 @@ impl Logits<'_, '_> {
     fn constrained(
         &self,
         p: &GenerateParams,
-        grammar: &mut LlamaSampler,
+        grammar: &mut Grammar,
         rest: &mut LlamaSampler,
         (u, again): (f64, f64),
-    ) -> Option<LlamaToken> {
+        started: std::time::Instant,
+    ) -> Result<Option<LlamaToken>, String> {
         let row = self.row();
         let sp = &p.sampling;
         // Where nothing but truncation and temperature shapes the row, the draw needs only the
@@ -230,18 +254,19 @@ impl Logits<'_, '_> {
             Some(k) => Some(LlamaToken(draw_among(&top_n(row, k), u) as i32)),
             None => Self::choose(&mut self.candidates(), rest, u),
         };
-        if first.is_some_and(|t| !allowed(grammar, row, &[t.0 as usize]).is_empty()) {
-            return first;
+        if first.is_some_and(|t| grammar.allows(t.0 as u32)) {
+            return Ok(first);
         }
         if let Some(k) = k {
-            let passed = allowed(grammar, row, &top_n(row, (k * 8).max(SHORTLIST).min(row.len())));
+            let best = top_n(row, (k * 8).max(SHORTLIST).min(row.len()));
+            let passed: Vec<usize> = best.into_iter().filter(|&i| grammar.allows(i as u32)).collect();
             if passed.len() >= k {
-                return Some(LlamaToken(draw_among(&passed[..k], again) as i32));
+                return Ok(Some(LlamaToken(draw_among(&passed[..k], again) as i32)));
             }
         }
         let mut cands = self.candidates();
-        cands.apply_sampler(grammar);
-        Self::choose(&mut cands, rest, again)
+        Self::constrain(&mut cands, grammar, started)?;
+        Ok(Self::choose(&mut cands, rest, again))
     }
 }
 
@@ -249,14 +274,6 @@ impl Logits<'_, '_> {
 /// top-k where that is more). A second, longer list was tried (8,192): no faster, since where
 /// too few of the best 256 pass, few tokens pass at all (a digit, a closing brace).
 const SHORTLIST: usize = 256;
-
-/// Which of `ids` (indices into `row`) the grammar allows next, in their order.
-fn allowed(grammar: &mut LlamaSampler, row: &[f32], ids: &[usize]) -> Vec<usize> {
-    let data = ids.iter().map(|&i| LlamaTokenData::new(LlamaToken(i as i32), row[i], 0.0));
-    let mut cands = LlamaTokenDataArray::from_iter(data, false);
-    cands.apply_sampler(grammar);
-    cands.data.iter().filter(|c| c.logit().is_finite()).map(|c| c.id().0 as usize).collect()
-}
 
 /// Draw from candidates' logits (the softmax of what the chain left) with the uniform number
 /// `u`; None when every candidate has been ruled out.

@@ -1,0 +1,345 @@
+//! Constrained generation's matcher: a GBNF grammar (llama.cpp's language, and what its JSON
+//! schema converter writes) judging which tokens may come next.
+//!
+//! llama.cpp's own matcher keeps one pushdown stack per way of matching the text so far and
+//! checks each candidate token by a depth-first walk over them that merges nothing, so an
+//! ambiguous grammar multiplies its work with every character: a 1.2 KB run of 200 `"a"?`
+//! held the engine for 19 s on one token, a loop over 200 equal alternatives for more than six
+//! minutes. This one interns every stack and every set of stacks ([`stacks`]): the ways of
+//! matching that reach the same stack are one, a set's move on a character is computed once
+//! and then looked up, and a token's check is one lookup per character. Its work is bounded
+//! ([`stacks::MAX_STATE`]) and interruptible (a deadline, checked while it runs), so no
+//! grammar can hold the engine. The tokens it allows are the ones llama.cpp's allows (tests
+//! compare them on the default model's vocabulary); decision 0026.
+
+mod parse;
+mod stacks;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use stacks::{Engine, Partial, Set, DEAD, EMPTY};
+
+/// Why a grammar cannot be used, or cannot go on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GrammarError {
+    /// The text is not a grammar llama.cpp's language allows.
+    #[error("the grammar does not parse: {0}")]
+    Syntax(String),
+    /// Its state grew past what a request may hold: an ambiguity that even merged stacks do
+    /// not contain.
+    #[error("the grammar is too ambiguous: its matcher's state grew past {0} entries")]
+    TooLarge(usize),
+    /// Judging the candidates passed the deadline.
+    #[error("judging one token's candidates passed the grammar's time limit ({0} ms)")]
+    TooSlow(u128),
+    /// The token given is one the grammar does not allow next.
+    #[error("token {0} does not follow the grammar")]
+    NotAllowed(u32),
+}
+
+/// Whether `text` is a grammar (start rule `root`) the matcher takes, before any model: its
+/// `<text>` token references are checked when a model's vocabulary is there.
+pub fn check(text: &str) -> Result<(), GrammarError> {
+    parse::parse(text, "root", &|_| Some(0)).map(|_| ())
+}
+
+/// What the matcher needs of a vocabulary: each token's text (as llama.cpp renders it for its
+/// grammar, special tokens included, up to a NUL byte) and whether it ends a generation.
+pub struct Vocab {
+    pieces: Vec<Box<[u8]>>,
+    end_of_generation: Vec<bool>,
+}
+
+impl Vocab {
+    /// A vocabulary from each token's text and whether it ends a generation, by token id.
+    pub fn new(pieces: impl IntoIterator<Item = (Vec<u8>, bool)>) -> Vocab {
+        let (mut p, mut e) = (Vec::new(), Vec::new());
+        for (mut text, eog) in pieces {
+            if let Some(nul) = text.iter().position(|&b| b == 0) {
+                text.truncate(nul);
+            }
+            p.push(text.into_boxed_slice());
+            e.push(eog);
+        }
+        Vocab { pieces: p, end_of_generation: e }
+    }
+
+    /// How many tokens.
+    pub fn len(&self) -> usize {
+        self.pieces.len()
+    }
+
+    /// Whether it has no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+}
+
+/// A grammar and where the text generated so far has brought it.
+pub struct Grammar {
+    rules: Arc<parse::Rules>,
+    vocab: Arc<Vocab>,
+    engine: Engine,
+    /// The stacks the text so far leaves.
+    now: Set,
+    /// A character the last token left unfinished.
+    partial: Partial,
+}
+
+/// How many candidates are judged between two looks at the clock.
+const CLOCK_EVERY: usize = 1024;
+
+impl Grammar {
+    /// Parse `text` (start rule `root`) for `vocab`; `token` turns a `<text>` reference into
+    /// the one token it must be (None: not exactly one).
+    pub fn new(
+        text: &str,
+        root: &str,
+        vocab: Arc<Vocab>,
+        token: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<Grammar, GrammarError> {
+        let rules = Arc::new(parse::parse(text, root, token)?);
+        let mut engine = Engine::new();
+        let now = engine.start(&rules);
+        let g = Grammar { rules, vocab, engine, now, partial: Partial::default() };
+        g.check_size()?;
+        Ok(g)
+    }
+
+    fn check_size(&self) -> Result<(), GrammarError> {
+        match self.engine.size() > stacks::MAX_STATE {
+            true => Err(GrammarError::TooLarge(stacks::MAX_STATE)),
+            false => Ok(()),
+        }
+    }
+
+    /// Whether the text so far is a whole match (a token that ends the generation may come).
+    pub fn complete(&self) -> bool {
+        self.engine.stacks(self.now).contains(&EMPTY)
+    }
+
+    /// Whether `token` may come next.
+    pub fn allows(&mut self, token: u32) -> bool {
+        let Some(piece) = self.vocab.pieces.get(token as usize) else { return false };
+        if self.vocab.end_of_generation[token as usize] {
+            return self.complete();
+        }
+        if piece.is_empty() {
+            return false;
+        }
+        if self.whole_token(piece) && !self.engine.step_token(&self.rules, self.now, token).is_empty() {
+            return true;
+        }
+        let (rules, engine) = (&*self.rules, &mut self.engine);
+        let mut set = self.now;
+        let Some(left) = stacks::decode(piece, self.partial, |c| {
+            set = engine.step(rules, set, c);
+            set != DEAD
+        }) else {
+            return false;
+        };
+        match left.remain {
+            0 => set != DEAD,
+            r if r < 0 => false,
+            _ => engine.partial_fits(rules, set, left),
+        }
+    }
+
+    /// Whether `piece` may match a token reference: as llama.cpp, only a text that holds a
+    /// whole character and is valid UTF-8 (after what the last token left open).
+    fn whole_token(&self, piece: &[u8]) -> bool {
+        let mut chars = 0;
+        let left = stacks::decode(piece, self.partial, |_| {
+            chars += 1;
+            true
+        });
+        chars > 0 && left.is_some_and(|p| p.remain >= 0)
+    }
+
+    /// Of `tokens`, those that may come next, in their order.
+    pub fn filter(&mut self, tokens: impl IntoIterator<Item = u32>) -> Vec<u32> {
+        tokens.into_iter().filter(|&t| self.allows(t)).collect()
+    }
+
+    /// Judge every candidate (a token id and its logit): those that may not come next get a
+    /// logit of -inf. Past `deadline` it stops with [`GrammarError::TooSlow`] (`limit_ms` is
+    /// what the message reports), and the candidates are left as they were.
+    pub fn apply(
+        &mut self,
+        candidates: &mut [(u32, &mut f32)],
+        deadline: Option<(Instant, u128)>,
+    ) -> Result<(), GrammarError> {
+        let mut refused = Vec::new();
+        for (i, (token, _)) in candidates.iter().enumerate() {
+            if i % CLOCK_EVERY == CLOCK_EVERY - 1 {
+                if let Some((_, limit_ms)) = deadline.filter(|(at, _)| Instant::now() > *at) {
+                    return Err(GrammarError::TooSlow(limit_ms));
+                }
+                self.check_size()?;
+            }
+            if !self.allows(*token) {
+                refused.push(i);
+            }
+        }
+        self.check_size()?;
+        for i in refused {
+            *candidates[i].1 = f32::NEG_INFINITY;
+        }
+        Ok(())
+    }
+
+    /// `token` came next: move past it.
+    pub fn accept(&mut self, token: u32) -> Result<(), GrammarError> {
+        if !self.allows(token) {
+            return Err(GrammarError::NotAllowed(token));
+        }
+        if self.vocab.end_of_generation[token as usize] {
+            return Ok(());
+        }
+        let rules = &*self.rules;
+        let mut next = match self.whole_token(&self.vocab.pieces[token as usize]) {
+            true => self.engine.step_token(rules, self.now, token),
+            false => Vec::new(),
+        };
+        let engine = &mut self.engine;
+        let mut set = self.now;
+        let left = stacks::decode(&self.vocab.pieces[token as usize], self.partial, |c| {
+            set = engine.step(rules, set, c);
+            set != DEAD
+        });
+        next.extend_from_slice(engine.stacks(set));
+        self.now = engine.intern_set(next);
+        self.partial = left.filter(|p| p.remain > 0).unwrap_or_default();
+        // What other paths took is given back once it grows: only the stacks the text has
+        // reached are kept.
+        if self.engine.size() > stacks::MAX_STATE / 4 {
+            let (fresh, now) = self.engine.compact(self.now);
+            (self.engine, self.now) = (fresh, now);
+        }
+        self.check_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A vocabulary of single bytes a-z, some two-letter tokens, "é" split in two bytes, and an
+    /// end token (id 0).
+    fn vocab() -> Arc<Vocab> {
+        let mut v: Vec<(Vec<u8>, bool)> = vec![(b"</s>".to_vec(), true)];
+        v.extend((b'a'..=b'z').map(|c| (vec![c], false)));
+        v.extend(["ab", "aa", "aaaa", "{\"", "\"}", " "].iter().map(|s| (s.as_bytes().to_vec(), false)));
+        v.push((vec![0xc3], false));
+        v.push((vec![0xa9], false));
+        v.push((vec![], false));
+        Arc::new(Vocab::new(v))
+    }
+
+    fn id(text: &[u8]) -> u32 {
+        vocab().pieces.iter().position(|p| &p[..] == text).expect("in the vocabulary") as u32
+    }
+
+    fn grammar(text: &str) -> Grammar {
+        Grammar::new(text, "root", vocab(), &|_| None).expect("grammar")
+    }
+
+    fn allowed(g: &mut Grammar) -> Vec<String> {
+        let n = g.vocab.len() as u32;
+        g.filter(0..n)
+            .into_iter()
+            .map(|t| String::from_utf8_lossy(&g.vocab.pieces[t as usize]).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_literal_allows_its_prefixes_and_then_the_end() {
+        let mut g = grammar("root ::= \"ab\"");
+        assert_eq!(allowed(&mut g), ["a", "ab"]);
+        g.accept(id(b"a")).expect("a");
+        assert_eq!(allowed(&mut g), ["b"]);
+        g.accept(id(b"b")).expect("b");
+        assert_eq!(allowed(&mut g), ["</s>"]);
+        assert!(g.complete());
+        assert_eq!(g.accept(id(b"a")), Err(GrammarError::NotAllowed(id(b"a"))));
+    }
+
+    #[test]
+    fn an_ambiguous_run_is_one_lookup_per_character() {
+        let g = format!("root ::= {}\"b\"", "\"a\"? ".repeat(200));
+        let mut g = grammar(&g);
+        for _ in 0..197 {
+            assert!(g.allows(id(b"aaaa")));
+            g.accept(id(b"a")).expect("a");
+        }
+        assert!(!g.allows(id(b"aaaa")), "only 3 a's are left");
+        assert!(g.allows(id(b"aa")));
+        assert!(g.allows(id(b"b")));
+        assert!(g.engine.size() < 100_000, "state {}", g.engine.size());
+    }
+
+    #[test]
+    fn equal_alternatives_in_a_loop_stay_small() {
+        let alts = vec!["\"a\""; 200].join(" | ");
+        let mut g = grammar(&format!("root ::= ({alts})* \"b\""));
+        for _ in 0..100 {
+            g.accept(id(b"aaaa")).expect("aaaa");
+        }
+        assert!(g.allows(id(b"b")));
+        assert!(g.engine.size() < 100_000, "state {}", g.engine.size());
+    }
+
+    #[test]
+    fn a_character_split_across_tokens() {
+        let mut g = grammar("root ::= [é] \"a\"");
+        assert_eq!(allowed(&mut g), ["\u{fffd}"], "the first byte of é only");
+        g.accept(id(&[0xc3])).expect("first byte");
+        assert!(!g.allows(id(b"a")));
+        g.accept(id(&[0xa9])).expect("second byte");
+        assert_eq!(allowed(&mut g), ["a"]);
+        // As llama.cpp: a negated class refuses a partial character that could complete to a
+        // character it names, and takes one that cannot.
+        let mut not_e = grammar("root ::= [^é] \"a\"");
+        assert!(!not_e.allows(id(&[0xa9])), "a continuation byte alone is invalid");
+        assert!(!not_e.allows(id(&[0xc3])));
+        assert!(grammar("root ::= [^a] \"a\"").allows(id(&[0xc3])));
+    }
+
+    #[test]
+    fn token_references_match_whole_tokens() {
+        let mut g = Grammar::new("root ::= <[27]> \"b\" | !<[1]> \"c\"", "root", vocab(), &|_| None)
+            .expect("grammar");
+        let tokens = allowed(&mut g);
+        assert!(
+            tokens.contains(&"ab".to_string())
+                && !tokens.contains(&"a".to_string())
+                && tokens.contains(&"b".to_string())
+        );
+        g.accept(27).expect("token 27");
+        assert_eq!(allowed(&mut g), ["b", "c"], "both alternatives took token 27");
+    }
+
+    #[test]
+    fn empty_tokens_never_and_the_end_only_when_complete() {
+        let mut g = grammar("root ::= \"a\"*");
+        let empty = g.vocab.len() as u32 - 1;
+        assert!(!g.allows(empty));
+        assert!(g.allows(0));
+        g.accept(id(b"a")).expect("a");
+        assert!(g.allows(0));
+        let mut g = grammar("root ::= \"a\"+");
+        assert!(!g.allows(0));
+    }
+
+    #[test]
+    fn the_deadline_interrupts() {
+        let mut g = grammar("root ::= [a-z]*");
+        let mut logits = vec![0.0f32; 5000];
+        let mut cands: Vec<(u32, &mut f32)> =
+            logits.iter_mut().enumerate().map(|(i, l)| (i as u32 % 30, l)).collect();
+        let past = Instant::now().checked_sub(std::time::Duration::from_millis(1)).expect("clock");
+        assert_eq!(g.apply(&mut cands, Some((past, 1))), Err(GrammarError::TooSlow(1)));
+        assert!(logits.iter().all(|&l| l == 0.0), "nothing changed");
+    }
+}

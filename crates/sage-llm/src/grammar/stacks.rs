@@ -1,0 +1,347 @@
+//! The matcher's state: llama.cpp's pushdown stacks, but each stack interned once (a stack is
+//! its top position over the stack below it, so equal stacks are one number), and each set of
+//! stacks interned too, with its transitions on a character remembered. Two ways of matching
+//! the same text that reach the same stack are one stack, and a set seen before is not
+//! recomputed: the work per character is one lookup, however ambiguous the grammar.
+
+use std::collections::HashMap;
+
+use super::parse::{El, Rules};
+
+/// An interned stack; [`EMPTY`] is the empty one (the grammar has matched all it asks for).
+pub(crate) type Stack = u32;
+pub(crate) const EMPTY: Stack = u32::MAX;
+
+/// An interned set of stacks; [`DEAD`] is the empty set (nothing can follow).
+pub(crate) type Set = u32;
+pub(crate) const DEAD: Set = 0;
+
+/// A UTF-8 sequence a token left unfinished: its value so far and how many bytes it still
+/// needs (negative: invalid).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Partial {
+    pub value: u32,
+    pub remain: i8,
+}
+
+#[derive(Default)]
+pub(crate) struct Engine {
+    /// Each stack's top position and the stack below it.
+    nodes: Vec<(u32, Stack)>,
+    node_ids: HashMap<(u32, Stack), Stack>,
+    /// Memo: the stacks a stack advances to (each with a terminal on top, or empty).
+    advanced: HashMap<Stack, Box<[Stack]>>,
+    /// Each set's stacks, sorted.
+    sets: Vec<Box<[Stack]>>,
+    set_ids: HashMap<Box<[Stack]>, Set>,
+    /// Memo: the set a set moves to on a character.
+    moves: HashMap<(Set, u32), Set>,
+}
+
+/// How large the matcher's memory may grow for one request before the grammar is called too
+/// ambiguous: interned stacks, sets and remembered moves together.
+pub(crate) const MAX_STATE: usize = 4_000_000;
+
+impl Engine {
+    pub fn new() -> Engine {
+        let mut e = Engine::default();
+        e.sets.push(Box::new([]));
+        e.set_ids.insert(Box::new([]), DEAD);
+        e
+    }
+
+    /// How much the matcher holds (see [`MAX_STATE`]).
+    pub fn size(&self) -> usize {
+        self.nodes.len() + self.sets.len() + self.moves.len() + self.advanced.len()
+    }
+
+    pub fn stacks(&self, set: Set) -> &[Stack] {
+        &self.sets[set as usize]
+    }
+
+    pub fn top(&self, s: Stack) -> Option<u32> {
+        (s != EMPTY).then(|| self.nodes[s as usize].0)
+    }
+
+    fn below(&self, s: Stack) -> Stack {
+        self.nodes[s as usize].1
+    }
+
+    fn push(&mut self, below: Stack, pos: u32) -> Stack {
+        if let Some(&id) = self.node_ids.get(&(pos, below)) {
+            return id;
+        }
+        let id = self.nodes.len() as Stack;
+        self.nodes.push((pos, below));
+        self.node_ids.insert((pos, below), id);
+        id
+    }
+
+    /// `s` without its top, then `next` pushed where it does not end an alternative.
+    fn replace_top(&mut self, rules: &Rules, s: Stack, next: u32) -> Stack {
+        let below = self.below(s);
+        match rules.elems[next as usize].ends() {
+            true => below,
+            false => self.push(below, next),
+        }
+    }
+
+    pub fn intern_set(&mut self, mut stacks: Vec<Stack>) -> Set {
+        stacks.sort_unstable();
+        stacks.dedup();
+        let stacks = stacks.into_boxed_slice();
+        if let Some(&id) = self.set_ids.get(&stacks) {
+            return id;
+        }
+        let id = self.sets.len() as Set;
+        self.sets.push(stacks.clone());
+        self.set_ids.insert(stacks, id);
+        id
+    }
+
+    /// The set the grammar starts in: every alternative of the root, advanced.
+    pub fn start(&mut self, rules: &Rules) -> Set {
+        let mut out = Vec::new();
+        for alt in rules.alternatives(rules.root).collect::<Vec<_>>() {
+            let s = match rules.elems[alt as usize].ends() {
+                true => EMPTY,
+                false => self.push(EMPTY, alt),
+            };
+            out.extend_from_slice(&self.advance(rules, s));
+        }
+        self.intern_set(out)
+    }
+
+    /// The stacks `start` becomes once every rule reference on top is expanded: each with a
+    /// terminal (a character class or a token) on top, or empty.
+    pub fn advance(&mut self, rules: &Rules, start: Stack) -> Box<[Stack]> {
+        if let Some(done) = self.advanced.get(&start) {
+            return done.clone();
+        }
+        let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![start];
+        while let Some(s) = todo.pop() {
+            if !seen.insert(s) {
+                continue;
+            }
+            let Some(pos) = self.top(s) else {
+                out.push(EMPTY);
+                continue;
+            };
+            match rules.elems[pos as usize] {
+                El::Ref(r) => {
+                    let below = self.replace_top(rules, s, pos + 1);
+                    for alt in rules.alternatives(r).collect::<Vec<_>>() {
+                        todo.push(match rules.elems[alt as usize].ends() {
+                            true => below,
+                            false => self.push(below, alt),
+                        });
+                    }
+                }
+                _ => out.push(s),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        let out = out.into_boxed_slice();
+        self.advanced.insert(start, out.clone());
+        out
+    }
+
+    /// The set `set` moves to when the text goes on with character `c`.
+    pub fn step(&mut self, rules: &Rules, set: Set, c: u32) -> Set {
+        if set == DEAD {
+            return DEAD;
+        }
+        if let Some(&to) = self.moves.get(&(set, c)) {
+            return to;
+        }
+        let mut out = Vec::new();
+        for i in 0..self.sets[set as usize].len() {
+            let s = self.sets[set as usize][i];
+            let Some(pos) = self.top(s) else { continue };
+            if let Some((true, after)) = match_char(rules, pos, c) {
+                let next = self.replace_top(rules, s, after);
+                out.extend_from_slice(&self.advance(rules, next));
+            }
+        }
+        let to = self.intern_set(out);
+        self.moves.insert((set, c), to);
+        to
+    }
+
+    /// The stacks of `set` whose top is a token `token` matches, each moved past it.
+    pub fn step_token(&mut self, rules: &Rules, set: Set, token: u32) -> Vec<Stack> {
+        let mut out = Vec::new();
+        for i in 0..self.sets[set as usize].len() {
+            let s = self.sets[set as usize][i];
+            let Some(pos) = self.top(s) else { continue };
+            let matches = match rules.elems[pos as usize] {
+                El::Token(t) => t == token,
+                El::TokenNot(t) => t != token,
+                _ => false,
+            };
+            if matches {
+                let next = self.replace_top(rules, s, pos + 1);
+                out.extend_from_slice(&self.advance(rules, next));
+            }
+        }
+        out
+    }
+
+    /// Whether some stack of `set` could match a character `partial` may complete to.
+    pub fn partial_fits(&self, rules: &Rules, set: Set, partial: Partial) -> bool {
+        self.stacks(set).iter().any(|&s| self.top(s).is_some_and(|pos| match_partial(rules, pos, partial)))
+    }
+
+    /// A fresh engine holding only `set`'s stacks (what the generation goes on from), and the
+    /// set's id in it: the memory other paths took is given back.
+    pub fn compact(&self, set: Set) -> (Engine, Set) {
+        let mut fresh = Engine::new();
+        let mut map: HashMap<Stack, Stack> = HashMap::new();
+        let mut stacks = Vec::new();
+        for &s in self.stacks(set) {
+            // The chain from the bottom up, copied where not copied yet.
+            let mut chain = Vec::new();
+            let mut at = s;
+            while at != EMPTY && !map.contains_key(&at) {
+                chain.push(at);
+                at = self.below(at);
+            }
+            let mut below = if at == EMPTY { EMPTY } else { map[&at] };
+            for &old in chain.iter().rev() {
+                below = fresh.push(below, self.nodes[old as usize].0);
+                map.insert(old, below);
+            }
+            stacks.push(if s == EMPTY { EMPTY } else { map[&s] });
+        }
+        let id = fresh.intern_set(stacks);
+        (fresh, id)
+    }
+}
+
+/// Whether character `c` matches the class at `pos`, and the position after the class; None
+/// where `pos` holds no character class.
+pub(crate) fn match_char(rules: &Rules, pos: u32, c: u32) -> Option<(bool, u32)> {
+    let e = &rules.elems;
+    let mut at = pos as usize;
+    let positive = match e[at] {
+        El::Char(_) | El::Any => true,
+        El::CharNot(_) => false,
+        _ => return None,
+    };
+    let mut found = false;
+    loop {
+        let value = match e[at] {
+            El::Char(v) | El::CharNot(v) | El::CharAlt(v) => Some(v),
+            _ => None,
+        };
+        match (value, e.get(at + 1)) {
+            (Some(lo), Some(&El::Upper(hi))) => {
+                found |= lo <= c && c <= hi;
+                at += 2;
+            }
+            (Some(v), _) => {
+                found |= v == c;
+                at += 1;
+            }
+            (None, _) => {
+                found = true;
+                at += 1;
+            }
+        }
+        if !matches!(e.get(at), Some(El::CharAlt(_))) {
+            break;
+        }
+    }
+    Some((found == positive, at as u32))
+}
+
+/// Whether some completion of `partial` could match the class at `pos`.
+fn match_partial(rules: &Rules, pos: u32, partial: Partial) -> bool {
+    let e = &rules.elems;
+    let mut at = pos as usize;
+    let positive = match e[at] {
+        El::Char(_) | El::Any => true,
+        El::CharNot(_) => false,
+        _ => return false,
+    };
+    let remain = partial.remain as u32;
+    if partial.remain < 0 || (remain == 1 && partial.value < 2) {
+        return false;
+    }
+    let mut low = partial.value << (remain * 6);
+    let high = low | ((1u32 << (remain * 6)) - 1);
+    if low == 0 {
+        low = match remain {
+            2 => 1 << 11,
+            3 => 1 << 16,
+            _ => low,
+        };
+    }
+    loop {
+        let value = match e[at] {
+            El::Char(v) | El::CharNot(v) | El::CharAlt(v) => Some(v),
+            _ => None,
+        };
+        match (value, e.get(at + 1)) {
+            (Some(lo), Some(&El::Upper(hi))) => {
+                if lo <= high && low <= hi {
+                    return positive;
+                }
+                at += 2;
+            }
+            (Some(v), _) => {
+                if low <= v && v <= high {
+                    return positive;
+                }
+                at += 1;
+            }
+            (None, _) => return true,
+        }
+        if !matches!(e.get(at), Some(El::CharAlt(_))) {
+            return !positive;
+        }
+    }
+}
+
+/// Decode `bytes` as UTF-8 continuing `partial` (a sequence the previous token left open):
+/// each whole character to `each`, which may stop the walk by returning false. Returns the
+/// sequence left open at the end, or None where the walk was stopped. Invalid UTF-8 ends the
+/// walk with a partial whose `remain` is negative.
+pub(crate) fn decode(bytes: &[u8], partial: Partial, mut each: impl FnMut(u32) -> bool) -> Option<Partial> {
+    let (mut value, mut remain) = (partial.value, partial.remain as i32);
+    let mut i = 0;
+    while i < bytes.len() && remain > 0 {
+        let b = bytes[i];
+        if b >> 6 != 2 {
+            return Some(Partial { value: 0, remain: -1 });
+        }
+        value = (value << 6) + (b & 0x3f) as u32;
+        i += 1;
+        remain -= 1;
+    }
+    if partial.remain > 0 && remain == 0 && !each(value) {
+        return None;
+    }
+    while i < bytes.len() {
+        const EXTRA: [i32; 16] = [0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, 1, 1, 2, 3];
+        let first = bytes[i];
+        remain = EXTRA[(first >> 4) as usize];
+        if remain < 0 {
+            return Some(Partial { value: 0, remain: -1 });
+        }
+        value = (first & ((1u8 << (7 - remain)) - 1)) as u32;
+        i += 1;
+        while i < bytes.len() && remain > 0 {
+            value = (value << 6) + (bytes[i] & 0x3f) as u32;
+            i += 1;
+            remain -= 1;
+        }
+        if remain == 0 && !each(value) {
+            return None;
+        }
+    }
+    Some(Partial { value, remain: remain as i8 })
+}

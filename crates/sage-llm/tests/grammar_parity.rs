@@ -1,0 +1,166 @@
+#![allow(clippy::unwrap_used)]
+
+//! SAGE's grammar matcher against llama.cpp's, on the default model's whole vocabulary (262,144
+//! tokens): for each grammar, a walk of seeded random steps, and at every step the set of tokens
+//! each allows must be the same. The grammars cover what constrained generation sends (JSON
+//! schemas through llama.cpp's converter, the JSON grammar, tool-call shapes) and every part of
+//! the language: classes, negated and with ranges, `.`, escapes, repetitions, token references,
+//! multi-byte characters split across tokens, ambiguity small enough for llama.cpp.
+
+mod common;
+
+use std::sync::{Arc, OnceLock};
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
+use llama_cpp_2::token::LlamaToken;
+use sage_llm::grammar::{Grammar, Vocab};
+
+struct Loaded {
+    model: LlamaModel,
+    vocab: Arc<Vocab>,
+}
+
+fn loaded() -> &'static Loaded {
+    static BACKEND: OnceLock<LlamaBackend> = OnceLock::new();
+    static MODEL: OnceLock<Loaded> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let backend = BACKEND.get_or_init(|| {
+            let mut b = LlamaBackend::init().unwrap();
+            b.void_logs();
+            b
+        });
+        let model =
+            LlamaModel::load_from_file(backend, common::model_path(), &LlamaModelParams::default()).unwrap();
+        let vocab = Arc::new(sage_llm::llama::grammar_vocab(&model));
+        Loaded { model, vocab }
+    })
+}
+
+/// The tokens llama.cpp's grammar allows next.
+fn theirs(sampler: &mut LlamaSampler, n: u32) -> Vec<u32> {
+    let data = (0..n).map(|t| LlamaTokenData::new(LlamaToken(t as i32), 0.0, 0.0));
+    let mut cands = LlamaTokenDataArray::from_iter(data, false);
+    cands.apply_sampler(sampler);
+    cands.data.iter().filter(|c| c.logit().is_finite()).map(|c| c.id().0 as u32).collect()
+}
+
+fn text(m: &LlamaModel, t: u32) -> String {
+    String::from_utf8_lossy(&m.vocab().token_to_piece(LlamaToken(t as i32), true, None)).into_owned()
+}
+
+/// Walk `steps` random steps (seed `seed`) through `grammar` with both matchers, comparing the
+/// allowed sets at each.
+fn walk(grammar: &str, steps: usize, seed: u64) {
+    let l = loaded();
+    let n = l.vocab.len() as u32;
+    let token = |s: &str| match l.model.vocab().tokenize(s.as_bytes(), false, true)[..] {
+        [t] => Some(t.0 as u32),
+        _ => None,
+    };
+    let mut ours = Grammar::new(grammar, "root", Arc::clone(&l.vocab), &token).unwrap();
+    let mut theirs_g = LlamaSampler::grammar(&l.model, grammar, "root").unwrap();
+    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut path = String::new();
+    for step in 0..steps {
+        let want = theirs(&mut theirs_g, n);
+        let got = ours.filter(0..n);
+        if want != got {
+            let only = |a: &[u32], b: &[u32]| -> Vec<String> {
+                a.iter().filter(|t| b.binary_search(t).is_err()).take(8).map(|&t| text(&l.model, t)).collect()
+            };
+            panic!(
+                "{grammar:?} after {path:?} (step {step}): {} allowed by llama.cpp, {} by ours; only llama.cpp: {:?}; only ours: {:?}",
+                want.len(),
+                got.len(),
+                only(&want, &got),
+                only(&got, &want)
+            );
+        }
+        // Go on with a token neither would end on, when there is one.
+        let go: Vec<u32> =
+            got.iter().copied().filter(|&t| !l.model.vocab().is_eog(LlamaToken(t as i32))).collect();
+        if go.is_empty() {
+            return;
+        }
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let t = go[(rng >> 33) as usize % go.len()];
+        path.push_str(&text(&l.model, t));
+        ours.accept(t).unwrap();
+        theirs_g.accept(LlamaToken(t as i32));
+    }
+}
+
+const JSON: &str = r#"root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::= "{" ws ( string ":" ws value ("," ws string ":" ws value)* )? "}" ws
+array  ::= "[" ws ( value ("," ws value)* )? "]" ws
+string ::= "\"" ( [^"\\\x7F\x00-\x1F] | "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+ws ::= | " " | "\n" [ \t]{0,20}
+"#;
+
+#[test]
+fn the_json_grammar_allows_what_llama_cpp_allows() {
+    for seed in 0..3 {
+        walk(JSON, 24, seed);
+    }
+}
+
+#[test]
+fn json_schemas_allow_what_llama_cpp_allows() {
+    let schemas = [
+        serde_json::json!({"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}}, "required": ["name"]}),
+        serde_json::json!({"type": "array", "items": {"enum": ["red", "green", "blue"]}, "minItems": 1, "maxItems": 3}),
+        serde_json::json!({"type": "object", "properties": {"tool": {"const": "get_weather"}, "arguments": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 12}, "unit": {"enum": ["c", "f"]}}}}, "required": ["tool", "arguments"]}),
+        serde_json::json!({"oneOf": [{"type": "number"}, {"type": "string", "pattern": "^[A-Z]{2}-[0-9]+$"}, {"type": "boolean"}]}),
+    ];
+    for (i, s) in schemas.iter().enumerate() {
+        let g = sage_llm::llama::schema_to_grammar(s).unwrap();
+        walk(&g, 20, i as u64);
+    }
+}
+
+#[test]
+fn every_part_of_the_language_allows_what_llama_cpp_allows() {
+    let grammars = [
+        r#"root ::= "The answer is " [0-9]+ "." "#,
+        "root ::= [a-zA-Z_] [a-zA-Z0-9_]{0,7} \"(\" args? \")\"\nargs ::= [0-9]+ (\", \" [0-9]+)*",
+        r#"root ::= [^\n]{1,20} "\n" "#,
+        r#"root ::= . . . "!""#,
+        r#"root ::= ("é" | "ñ" | "中文" | [\u00C0-\u00FF]+ | "😀") "x""#,
+        r#"root ::= [^aeiou\u0080-\U0010FFFF]+"#,
+        r#"root ::= "\x41\u0042\t" [\-\]]* "\\""#,
+        "root ::= (\"yes\" | \"no\" | \"y\" | \"yes sir\")+ # ambiguous, a little\n",
+        r#"root ::= ("a" | "ab" | "b")* "c""#,
+        r#"root ::= "<start_of_turn>" | <start_of_turn> "x" | !<[2]> "y""#,
+        r#"root ::= <[106]> [a-z]+"#,
+        "root ::= item{2,4}\nitem ::= \"- \" [a-z]+ \"\\n\"",
+        "root ::= \"a\"{3} \"b\"{0,2} \"c\"{2,}",
+        "root ::= ( \"(\" root \")\" )* | \"x\"",
+    ];
+    for (i, g) in grammars.iter().enumerate() {
+        walk(g, 16, 10 + i as u64);
+    }
+}
+
+/// The grammar that held llama.cpp's engine for minutes: here every step takes milliseconds
+/// (its sets are compared with llama.cpp's on the first step only, which it takes seconds for).
+#[test]
+fn an_ambiguous_grammar_is_quick_and_right() {
+    let g = format!("root ::= {}\"b\"", "\"a\"? ".repeat(40));
+    walk(&g, 1, 0);
+    let big = format!("root ::= {}\"b\"", "\"a\"? ".repeat(200));
+    let l = loaded();
+    let mut ours = Grammar::new(&big, "root", Arc::clone(&l.vocab), &|_| None).unwrap();
+    let a = l.model.vocab().tokenize(b"a", false, false)[0].0 as u32;
+    for _ in 0..150 {
+        let allowed = ours.filter(0..l.vocab.len() as u32);
+        assert!(allowed.contains(&a));
+        ours.accept(a).unwrap();
+    }
+}
