@@ -28,7 +28,7 @@ pub enum GrammarError {
     Syntax(String),
     /// Its state grew past what a request may hold: an ambiguity that even merged stacks do
     /// not contain.
-    #[error("the grammar is too ambiguous: its matcher's state grew past {0} entries")]
+    #[error("the grammar is too ambiguous: its matcher's state grew past {0} stacks")]
     TooLarge(usize),
     /// Judging the candidates passed the deadline.
     #[error("judging one token's candidates passed the grammar's time limit ({0} ms)")]
@@ -103,11 +103,16 @@ impl Grammar {
         let mut engine = Engine::new();
         let now = engine.start(&rules);
         let g = Grammar { rules, vocab, engine, now, partial: Partial::default() };
-        g.check_size()?;
+        g.within_bounds()?;
         Ok(g)
     }
 
-    fn check_size(&self) -> Result<(), GrammarError> {
+    /// Whether the matcher's state is within its bounds ([`GrammarError::TooLarge`] when not:
+    /// the grammar cannot go on, and every token is refused).
+    pub fn within_bounds(&self) -> Result<(), GrammarError> {
+        if self.engine.overflow {
+            return Err(GrammarError::TooLarge(stacks::MAX_SET));
+        }
         match self.engine.size() > stacks::MAX_STATE {
             true => Err(GrammarError::TooLarge(stacks::MAX_STATE)),
             false => Ok(()),
@@ -121,6 +126,9 @@ impl Grammar {
 
     /// Whether `token` may come next.
     pub fn allows(&mut self, token: u32) -> bool {
+        if self.engine.overflow {
+            return false;
+        }
         let Some(piece) = self.vocab.pieces.get(token as usize) else { return false };
         if self.vocab.end_of_generation[token as usize] {
             return self.complete();
@@ -176,13 +184,13 @@ impl Grammar {
                 if let Some((_, limit_ms)) = deadline.filter(|(at, _)| Instant::now() > *at) {
                     return Err(GrammarError::TooSlow(limit_ms));
                 }
-                self.check_size()?;
+                self.within_bounds()?;
             }
             if !self.allows(*token) {
                 refused.push(i);
             }
         }
-        self.check_size()?;
+        self.within_bounds()?;
         for i in refused {
             *candidates[i].1 = f32::NEG_INFINITY;
         }
@@ -191,7 +199,9 @@ impl Grammar {
 
     /// `token` came next: move past it.
     pub fn accept(&mut self, token: u32) -> Result<(), GrammarError> {
+        self.within_bounds()?;
         if !self.allows(token) {
+            self.within_bounds()?;
             return Err(GrammarError::NotAllowed(token));
         }
         if self.vocab.end_of_generation[token as usize] {
@@ -217,7 +227,7 @@ impl Grammar {
             let (fresh, now) = self.engine.compact(self.now);
             (self.engine, self.now) = (fresh, now);
         }
-        self.check_size()
+        self.within_bounds()
     }
 }
 
@@ -288,6 +298,15 @@ mod tests {
         }
         assert!(g.allows(id(b"b")));
         assert!(g.engine.size() < 100_000, "state {}", g.engine.size());
+    }
+
+    #[test]
+    fn a_grammar_with_exponentially_many_different_stacks_ends_with_a_typed_error() {
+        let mut g = grammar("root ::= [^a] [ab]? root{0,3}");
+        let b = id(b"b");
+        let ended = (0..200).find_map(|_| g.accept(b).err());
+        assert_eq!(ended, Some(GrammarError::TooLarge(stacks::MAX_SET)));
+        assert!(!g.allows(b), "every token is refused once it cannot go on");
     }
 
     #[test]

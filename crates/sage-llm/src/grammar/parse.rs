@@ -437,10 +437,10 @@ impl<'a> Parser<'a> {
             elems.extend(r);
         }
         let rules = Rules { elems, starts, root };
-        if let Some(r) = left_recursive(&rules) {
+        if let Some((r, why)) = left_recursive(&rules) {
             let name = names.iter().find(|(_, &id)| id == r).map_or("?", |(n, _)| n.as_str());
             return Err(GrammarError::Syntax(format!(
-                "rule '{}' is left-recursive (it can begin with itself)",
+                "rule '{}' is left-recursive ({why})",
                 name.split(" #").next().unwrap_or(name)
             )));
         }
@@ -464,21 +464,39 @@ impl Rules {
     }
 }
 
-/// A rule that can begin with itself, if any (matching would never end): found by a walk over
-/// "may begin with" edges, without recursion (a chain of 10,000 rules is a deep graph).
-fn left_recursive(rules: &Rules) -> Option<u32> {
-    let n = rules.starts.len();
-    let nullable = nullable(rules);
-    // The rules each rule may begin with: the first reference of each alternative, and the
-    // next while those before it may be empty.
-    let begins: Vec<Vec<u32>> = (0..n as u32)
+/// A rule that can begin with itself in a way the matcher cannot take, if any: either as
+/// llama.cpp finds it (through references to rules with an empty alternative: the same
+/// grammars refused), or through rules that can match nothing in a way llama.cpp does not look
+/// for, where each round leaves something to match after it and the stacks would grow without
+/// end (llama.cpp takes such a grammar and never finishes expanding it). A rule that begins
+/// with itself only as its alternative's last item (`x' ::= x x' |` with `x` able to match
+/// nothing: what `(x)+` becomes) comes back to the same stack, which the matcher has seen, and
+/// is taken, as llama.cpp takes it.
+fn left_recursive(rules: &Rules) -> Option<(u32, &'static str)> {
+    let shallow: Vec<bool> = (0..rules.starts.len() as u32)
+        .map(|r| rules.alternatives(r).any(|alt| rules.elems[alt as usize].ends()))
+        .collect();
+    let edges = begins_with(rules, &shallow);
+    if let Some(r) = on_a_cycle(&edges, |_| true) {
+        return Some((r, "it can begin with itself"));
+    }
+    let edges = begins_with(rules, &nullable(rules));
+    on_a_cycle(&edges, |pushes| pushes)
+        .map(|r| (r, "it can begin with itself through rules that match nothing, and its stacks would grow without end"))
+}
+
+/// For each rule, the rules it may begin with, each with whether matching it leaves more of the
+/// alternative to match (something pushed on the stack): the first reference of each
+/// alternative, and the next while those before it may match nothing (`empty`).
+fn begins_with(rules: &Rules, empty: &[bool]) -> Vec<Vec<(u32, bool)>> {
+    (0..rules.starts.len() as u32)
         .map(|r| {
             let mut out = Vec::new();
             for alt in rules.alternatives(r) {
                 let mut at = alt as usize;
                 while let El::Ref(s) = rules.elems[at] {
-                    out.push(s);
-                    if !nullable[s as usize] {
+                    out.push((s, !rules.elems[at + 1].ends()));
+                    if !empty[s as usize] {
                         break;
                     }
                     at += 1;
@@ -486,36 +504,67 @@ fn left_recursive(rules: &Rules) -> Option<u32> {
             }
             out
         })
-        .collect();
-    // Cycle detection: 0 unvisited, 1 on the path, 2 done.
-    let mut mark = vec![0u8; n];
+        .collect()
+}
+
+/// A rule on a cycle of `edges` that passes an edge `counts` takes, if any: the graph's strongly
+/// connected components (Kosaraju's, without recursion: a chain of 10,000 rules is deep), then
+/// an edge within one.
+fn on_a_cycle(edges: &[Vec<(u32, bool)>], counts: impl Fn(bool) -> bool) -> Option<u32> {
+    let n = edges.len();
+    // First pass: the order in which the rules are finished.
+    let mut order = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
     for start in 0..n {
-        if mark[start] != 0 {
+        if seen[start] {
             continue;
         }
-        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
-        mark[start] = 1;
-        while let Some((r, i)) = path.last_mut() {
-            match begins[*r].get(*i) {
-                Some(&s) => {
+        seen[start] = true;
+        let mut path = vec![(start, 0usize)];
+        while let Some(&mut (r, ref mut i)) = path.last_mut() {
+            match edges[r].get(*i) {
+                Some(&(s, _)) => {
                     *i += 1;
-                    match mark[s as usize] {
-                        1 => return Some(s),
-                        0 => {
-                            mark[s as usize] = 1;
-                            path.push((s as usize, 0));
-                        }
-                        _ => {}
+                    if !seen[s as usize] {
+                        seen[s as usize] = true;
+                        path.push((s as usize, 0));
                     }
                 }
                 None => {
-                    mark[*r] = 2;
+                    order.push(r);
                     path.pop();
                 }
             }
         }
     }
-    None
+    // Second pass, over the reversed edges in reverse finishing order: the components.
+    let mut reverse = vec![Vec::new(); n];
+    for (r, es) in edges.iter().enumerate() {
+        for &(s, _) in es {
+            reverse[s as usize].push(r);
+        }
+    }
+    let mut component = vec![usize::MAX; n];
+    for &root in order.iter().rev() {
+        if component[root] != usize::MAX {
+            continue;
+        }
+        component[root] = root;
+        let mut todo = vec![root];
+        while let Some(r) = todo.pop() {
+            for &s in &reverse[r] {
+                if component[s] == usize::MAX {
+                    component[s] = root;
+                    todo.push(s);
+                }
+            }
+        }
+    }
+    edges.iter().enumerate().find_map(|(r, es)| {
+        es.iter()
+            .any(|&(s, pushes)| counts(pushes) && component[s as usize] == component[r])
+            .then_some(r as u32)
+    })
 }
 
 /// Which rules may match the empty text (a fixed point).
@@ -612,9 +661,18 @@ mod tests {
     }
 
     #[test]
-    fn left_recursion_through_nullable_rules_is_found() {
+    fn left_recursion_is_refused_where_it_would_grow_the_stacks() {
+        // As llama.cpp: through a rule with an empty alternative, or directly.
         assert!(rules("root ::= e root \"a\" | \"b\"\ne ::= \"\" | \"c\"").is_err());
+        assert!(rules("root ::= root | \"a\"").is_err());
+        // Through a rule that matches nothing only through others: llama.cpp takes it and
+        // never finishes expanding it.
+        assert!(rules("root ::= n root \"z\" | \"b\"\nn ::= m\nm ::= \"\" | \"c\"").is_err());
+        // Taken: right recursion, and `(x)+` with an `x` that may match nothing (its
+        // recursion is the alternative's last item: the stack comes back the same).
         assert!(rules("root ::= \"a\" root | \"b\"").is_ok());
+        assert!(rules("root ::= (\"a\"?)+ \"b\"").is_ok());
+        assert!(rules("root ::= (x x | y*)+\nx ::= | \"a\"\ny ::= \"b\"").is_ok());
     }
 
     #[test]

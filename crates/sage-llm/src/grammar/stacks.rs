@@ -36,7 +36,17 @@ pub(crate) struct Engine {
     set_ids: HashMap<Box<[Stack]>, Set>,
     /// Memo: the set a set moves to on a character.
     moves: HashMap<(Set, u32), Set>,
+    /// Stacks held in sets and memos, all together.
+    held: usize,
+    /// A set or an expansion grew past [`MAX_SET`]: the grammar cannot go on.
+    pub overflow: bool,
 }
+
+/// Most stacks one set, or one expansion, may hold. Merging equal stacks does not bound them:
+/// a grammar can keep exponentially many different ones (`root ::= [^a] [ab]? root{0,3}`
+/// counts, for each level it has entered, the repetitions left), and llama.cpp's matcher spent
+/// minutes and gigabytes on one such token. Past this the grammar ends with a typed error.
+pub(crate) const MAX_SET: usize = 20_000;
 
 /// How large the matcher's memory may grow for one request before the grammar is called too
 /// ambiguous: interned stacks, sets and remembered moves together.
@@ -52,7 +62,7 @@ impl Engine {
 
     /// How much the matcher holds (see [`MAX_STATE`]).
     pub fn size(&self) -> usize {
-        self.nodes.len() + self.sets.len() + self.moves.len() + self.advanced.len()
+        self.nodes.len() + self.sets.len() + self.moves.len() + self.held
     }
 
     pub fn stacks(&self, set: Set) -> &[Stack] {
@@ -93,7 +103,12 @@ impl Engine {
         if let Some(&id) = self.set_ids.get(&stacks) {
             return id;
         }
+        if stacks.len() > MAX_SET {
+            self.overflow = true;
+            return DEAD;
+        }
         let id = self.sets.len() as Set;
+        self.held += stacks.len();
         self.sets.push(stacks.clone());
         self.set_ids.insert(stacks, id);
         id
@@ -125,6 +140,10 @@ impl Engine {
             if !seen.insert(s) {
                 continue;
             }
+            if seen.len() > MAX_SET {
+                self.overflow = true;
+                return Box::new([]);
+            }
             let Some(pos) = self.top(s) else {
                 out.push(EMPTY);
                 continue;
@@ -145,6 +164,7 @@ impl Engine {
         out.sort_unstable();
         out.dedup();
         let out = out.into_boxed_slice();
+        self.held += out.len();
         self.advanced.insert(start, out.clone());
         out
     }
@@ -164,6 +184,10 @@ impl Engine {
             if let Some((true, after)) = match_char(rules, pos, c) {
                 let next = self.replace_top(rules, s, after);
                 out.extend_from_slice(&self.advance(rules, next));
+                if out.len() > 4 * MAX_SET || self.overflow {
+                    self.overflow = true;
+                    return DEAD;
+                }
             }
         }
         let to = self.intern_set(out);
