@@ -40,9 +40,23 @@ pub enum GrammarError {
 
 /// Whether `text` is a grammar (start rule `root`) the matcher takes, before any model: its
 /// `<text>` token references are checked when a model's vocabulary is there.
+/// Parsed on a thread of its own with [`PARSE_STACK`] bytes of stack: parentheses nest by
+/// recursion, and a request handler's thread has 2 MiB.
 pub fn check(text: &str) -> Result<(), GrammarError> {
-    parse::parse(text, "root", &|_| Some(0)).map(|_| ())
+    std::thread::scope(|scope| {
+        let parser = std::thread::Builder::new()
+            .name("grammar-check".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse::parse(text, "root", &|_| Some(0)).map(|_| ()))
+            .map_err(|e| GrammarError::Syntax(format!("cannot start a thread to parse the grammar: {e}")))?;
+        parser.join().map_err(|_| GrammarError::Syntax("the grammar's parser panicked".into()))?
+    })
 }
+
+/// The stack a grammar is parsed on: [`crate::llama::MAX_GRAMMAR_NESTING`] levels of
+/// parentheses took under 4 MiB in a debug build (each level is two calls); the engine thread
+/// has 16 MiB.
+pub const PARSE_STACK: usize = 16 << 20;
 
 /// What the matcher needs of a vocabulary: each token's text (as llama.cpp renders it for its
 /// grammar, special tokens included, up to a NUL byte) and whether it ends a generation.
@@ -100,7 +114,7 @@ impl Grammar {
         token: &dyn Fn(&str) -> Option<u32>,
     ) -> Result<Grammar, GrammarError> {
         let rules = Arc::new(parse::parse(text, root, token)?);
-        let mut engine = Engine::new();
+        let mut engine = Engine::new(&rules);
         let now = engine.start(&rules);
         let g = Grammar { rules, vocab, engine, now, partial: Partial::default() };
         g.within_bounds()?;
@@ -136,7 +150,10 @@ impl Grammar {
         if piece.is_empty() {
             return false;
         }
-        if self.whole_token(piece) && !self.engine.step_token(&self.rules, self.now, token).is_empty() {
+        if self.engine.has_token_tops(self.now)
+            && self.whole_token(piece)
+            && !self.engine.step_token(&self.rules, self.now, token).is_empty()
+        {
             return true;
         }
         let (rules, engine) = (&*self.rules, &mut self.engine);

@@ -676,6 +676,17 @@ mod tests {
     }
 
     #[test]
+    fn the_deepest_nesting_allowed_parses_on_a_quarter_of_the_parse_stack() {
+        let depth = crate::llama::MAX_GRAMMAR_NESTING;
+        let g = format!("root ::= {}\"a\"{}", "(".repeat(depth), ")".repeat(depth));
+        let handle = std::thread::Builder::new()
+            .stack_size(crate::grammar::PARSE_STACK / 4)
+            .spawn(move || rules(&g).map(|r| r.starts.len()))
+            .expect("thread");
+        assert_eq!(handle.join().expect("no overflow").expect("parses"), depth + 1);
+    }
+
+    #[test]
     fn a_long_chain_of_rules_parses_without_recursion_trouble() {
         let mut g = String::from("root ::= r0\n");
         for i in 0..10_000 {

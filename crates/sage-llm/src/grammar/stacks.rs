@@ -5,6 +5,7 @@
 //! recomputed: the work per character is one lookup, however ambiguous the grammar.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::parse::{El, Rules};
 
@@ -24,23 +25,67 @@ pub(crate) struct Partial {
     pub remain: i8,
 }
 
+/// A fast hash for the matcher's small integer keys (a multiply and a rotate per word, as
+/// rustc's FxHash): the standard one, built against hostile keys, made a lookup the largest cost
+/// of judging a vocabulary. The keys are the matcher's own numbers, not a client's text.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
 #[derive(Default)]
 pub(crate) struct Engine {
     /// Each stack's top position and the stack below it.
     nodes: Vec<(u32, Stack)>,
-    node_ids: HashMap<(u32, Stack), Stack>,
+    node_ids: FxMap<(u32, Stack), Stack>,
     /// Memo: the stacks a stack advances to (each with a terminal on top, or empty).
-    advanced: HashMap<Stack, Box<[Stack]>>,
+    advanced: FxMap<Stack, Box<[Stack]>>,
     /// Each set's stacks, sorted.
     sets: Vec<Box<[Stack]>>,
-    set_ids: HashMap<Box<[Stack]>, Set>,
+    /// Whether each set has a stack with a token reference on top.
+    token_tops: Vec<bool>,
+    /// Memo of each set's moves on ASCII characters (`UNKNOWN` where not computed yet), made
+    /// for a set the first time it moves: most text is ASCII, and an array is faster than a map.
+    ascii: Vec<Option<Box<[Set; 128]>>>,
+    set_ids: FxMap<Box<[Stack]>, Set>,
     /// Memo: the set a set moves to on a character.
-    moves: HashMap<(Set, u32), Set>,
+    moves: FxMap<(Set, u32), Set>,
     /// Stacks held in sets and memos, all together.
     held: usize,
     /// A set or an expansion grew past [`MAX_SET`]: the grammar cannot go on.
     pub overflow: bool,
+    /// Which positions of the grammar hold a token reference.
+    is_token: Arc<[bool]>,
 }
+
+/// Not computed yet (in [`Engine::ascii`]).
+const UNKNOWN: Set = u32::MAX;
 
 /// Most stacks one set, or one expansion, may hold. Merging equal stacks does not bound them:
 /// a grammar can keep exponentially many different ones (`root ::= [^a] [ab]? root{0,3}`
@@ -53,8 +98,15 @@ pub(crate) const MAX_SET: usize = 20_000;
 pub(crate) const MAX_STATE: usize = 4_000_000;
 
 impl Engine {
-    pub fn new() -> Engine {
-        let mut e = Engine::default();
+    pub fn new(rules: &Rules) -> Engine {
+        let is_token = rules.elems.iter().map(|e| matches!(e, El::Token(_) | El::TokenNot(_))).collect();
+        Engine::with_tokens(is_token)
+    }
+
+    fn with_tokens(is_token: Arc<[bool]>) -> Engine {
+        let mut e = Engine { is_token, ..Engine::default() };
+        e.token_tops.push(false);
+        e.ascii.push(None);
         e.sets.push(Box::new([]));
         e.set_ids.insert(Box::new([]), DEAD);
         e
@@ -109,6 +161,9 @@ impl Engine {
         }
         let id = self.sets.len() as Set;
         self.held += stacks.len();
+        let tokens = stacks.iter().any(|&s| self.top(s).is_some_and(|p| self.is_token[p as usize]));
+        self.token_tops.push(tokens);
+        self.ascii.push(None);
         self.sets.push(stacks.clone());
         self.set_ids.insert(stacks, id);
         id
@@ -169,14 +224,42 @@ impl Engine {
         out
     }
 
+    /// Whether some stack of `set` has a token reference on top.
+    pub fn has_token_tops(&self, set: Set) -> bool {
+        self.token_tops[set as usize]
+    }
+
     /// The set `set` moves to when the text goes on with character `c`.
     pub fn step(&mut self, rules: &Rules, set: Set, c: u32) -> Set {
         if set == DEAD {
             return DEAD;
         }
+        if c < 128 {
+            if let Some(known) = &self.ascii[set as usize] {
+                if known[c as usize] != UNKNOWN {
+                    return known[c as usize];
+                }
+            }
+            let to = self.step_uncached(rules, set, c);
+            let known = &mut self.ascii[set as usize];
+            if known.is_none() {
+                *known = Some(Box::new([UNKNOWN; 128]));
+                self.held += 128;
+            }
+            if let Some(known) = known {
+                known[c as usize] = to;
+            }
+            return to;
+        }
         if let Some(&to) = self.moves.get(&(set, c)) {
             return to;
         }
+        let to = self.step_uncached(rules, set, c);
+        self.moves.insert((set, c), to);
+        to
+    }
+
+    fn step_uncached(&mut self, rules: &Rules, set: Set, c: u32) -> Set {
         let mut out = Vec::new();
         for i in 0..self.sets[set as usize].len() {
             let s = self.sets[set as usize][i];
@@ -190,9 +273,7 @@ impl Engine {
                 }
             }
         }
-        let to = self.intern_set(out);
-        self.moves.insert((set, c), to);
-        to
+        self.intern_set(out)
     }
 
     /// The stacks of `set` whose top is a token `token` matches, each moved past it.
@@ -222,8 +303,8 @@ impl Engine {
     /// A fresh engine holding only `set`'s stacks (what the generation goes on from), and the
     /// set's id in it: the memory other paths took is given back.
     pub fn compact(&self, set: Set) -> (Engine, Set) {
-        let mut fresh = Engine::new();
-        let mut map: HashMap<Stack, Stack> = HashMap::new();
+        let mut fresh = Engine::with_tokens(Arc::clone(&self.is_token));
+        let mut map: FxMap<Stack, Stack> = FxMap::default();
         let mut stacks = Vec::new();
         for &s in self.stacks(set) {
             // The chain from the bottom up, copied where not copied yet.
