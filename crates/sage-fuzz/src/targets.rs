@@ -50,6 +50,7 @@ pub const NAMES: &[&str] = &[
     "zoo",
     "recording",
     "template",
+    "grammar",
     "hf_import",
     "http_chat",
     "http_completions",
@@ -84,6 +85,7 @@ pub fn target(name: &str, root: &Path, work: &Path) -> Result<Target, SetupError
         }
         "recording" => recording(root),
         "template" => template(root),
+        "grammar" => Ok(grammar()),
         "hf_import" => hf_import(root, work),
         n if n.starts_with("http_") && NAMES.contains(&n) => http(name),
         other => Err(SetupError { target: "?", message: format!("no target {other}: {}", NAMES.join(", ")) }),
@@ -178,6 +180,48 @@ fn template(root: &Path) -> Result<Target, SetupError> {
         };
         verdict(render_template(t, &msgs, &ctx).is_ok())
     }))
+}
+
+/// GBNF grammars (a client's `grammar` field), each then walked over the text after a `%%`
+/// line: parsed as the server checks them, and matched with a vocabulary of every byte, some
+/// longer pieces and an end token, every token judged at every step, within the engine's time
+/// limit for one token.
+fn grammar() -> Target {
+    use sage_llm::grammar::{Grammar, Vocab};
+    let mut pieces: Vec<(Vec<u8>, bool)> = vec![(b"</s>".to_vec(), true)];
+    pieces.extend((1..=255u8).map(|b| (vec![b], false)));
+    for p in ["{\"", "\": ", "\"}", "true", "null", "aaaa", "ab", "é", "中文", "😀", "<think>", "  "] {
+        pieces.push((p.as_bytes().to_vec(), false));
+    }
+    let vocab = Arc::new(Vocab::new(pieces));
+    let seeds = [
+        "root ::= object\nobject ::= \"{\" ws (string \":\" ws value (\",\" ws string \":\" ws value)*)? \"}\"\nvalue ::= object | string | [0-9]+ | \"true\"\nstring ::= \"\\\"\" [^\"\\\\]* \"\\\"\" ws\nws ::= [ \\t\\n]{0,3}\n%%\n{\"a\": {\"b\": 12}}",
+        "root ::= (\"yes\" | \"no\" | \"y\")+ [.!]? # ambiguous\n%%\nyesyesno!",
+        "root ::= \"a\"? \"a\"? \"a\"? \"a\"? \"a\"? \"b\"\n%%\naaab",
+        "root ::= [^a] [ab]? root{0,3}\n%%\nbbbbbbbbbbbbbbbbbbbbbb",
+        "root ::= <[3]> [\\u00e0-\\u00ff]{1,4} !<[5]> .\n%%\n\u{3}éàxy",
+        "root ::= ( \"(\" root \")\" )* | \"x\"{2,}\n%%\n(()(()))",
+    ];
+    let seeds = seeds.iter().map(|s| s.as_bytes().to_vec()).collect();
+    text_target("grammar", seeds, move |t| {
+        let (text, walk) = t.split_once("\n%%\n").unwrap_or((t, ""));
+        if sage_llm::llama::grammar_within_limits(text).is_err() || sage_llm::grammar::check(text).is_err() {
+            return 1;
+        }
+        let Ok(mut g) = Grammar::new(text, "root", Arc::clone(&vocab), &|_| None) else { return 1 };
+        let limit = sage_llm::llama::MAX_GRAMMAR_STEP;
+        let mut logits = vec![0.0f32; vocab.len()];
+        for b in walk.bytes().filter(|&b| b != 0) {
+            logits.iter_mut().for_each(|l| *l = 0.0);
+            let mut judged: Vec<(u32, &mut f32)> =
+                logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();
+            let deadline = (std::time::Instant::now() + limit, limit.as_millis());
+            if g.apply(&mut judged, Some(deadline)).is_err() || g.accept(b as u32).is_err() {
+                break;
+            }
+        }
+        0
+    })
 }
 
 /// The HF folder importer: one of config.json, tokenizer.json, tokenizer_config.json or the
