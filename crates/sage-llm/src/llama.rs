@@ -202,14 +202,13 @@ pub const MAX_GRAMMAR_STEP: std::time::Duration = std::time::Duration::from_mill
 /// 100,000 levels overflowed the engine thread's stack in llama.cpp's parser (a request that
 /// killed the server).
 pub const MAX_GRAMMAR_NESTING: usize = 1000;
-/// Most rules a grammar may have: llama.cpp follows a chain of rules each starting with the next
-/// recursively (100,000 overflowed the stack; 10,000 did not, with an eighth of the stack the
-/// engine thread has now).
+/// Most rules a grammar may have: llama.cpp's matcher followed a chain of rules each starting
+/// with the next recursively (100,000 overflowed the stack); SAGE's does not recurse there and
+/// keeps the limit as a bound on what one request makes the parser build.
 pub const MAX_GRAMMAR_RULES: usize = 10_000;
 
-/// Whether a GBNF grammar's nesting and rule count are within what llama.cpp's recursive
-/// parser and matcher take on the engine thread's stack ([`MAX_GRAMMAR_NESTING`],
-/// [`MAX_GRAMMAR_RULES`]); the reason when not.
+/// Whether a GBNF grammar's nesting and rule count are within the limits
+/// ([`MAX_GRAMMAR_NESTING`], [`MAX_GRAMMAR_RULES`]); the reason when not.
 pub fn grammar_within_limits(text: &str) -> Result<(), String> {
     let rules = text.matches("::=").count();
     if rules > MAX_GRAMMAR_RULES {
@@ -414,8 +413,9 @@ impl LlamaEngine {
         let worker_stats = Arc::clone(&stats);
         let worker = std::thread::Builder::new()
             .name(format!("llama:{id}"))
-            // llama.cpp's grammar parser and matcher recurse (see `MAX_GRAMMAR_NESTING`): room
-            // for eight times what the limits were measured with (pages are touched only as used).
+            // Grammars are parsed recursively (see `MAX_GRAMMAR_NESTING`, `grammar::PARSE_STACK`):
+            // room for four times what the deepest allowed took in a debug build (pages are
+            // touched only as used).
             .stack_size(16 << 20)
             .spawn(move || worker(thread_path, id, config, n_swa, worker_stats, ready_tx, jobs_rx))
             .map_err(|e| LoadError::Engine {

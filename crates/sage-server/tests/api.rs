@@ -62,11 +62,22 @@ async fn llama_server_s_paths_without_v1_answer_as_with_it() {
     let (s2, v2) = call(&a, "POST", "/completion", Some(body), None).await;
     assert_eq!((s, s2), (StatusCode::OK, StatusCode::OK), "{v} {v2}");
     assert_eq!((v["content"].is_string(), v["stop"].as_bool()), (true, Some(true)), "{v}");
-    // A grammar deeper than llama.cpp's recursive parser takes is the client's error, not a crash.
+    // A grammar deeper than the recursive parser takes is the client's error, not a crash.
     let deep = format!("root ::= {}\"a\"{}", "(".repeat(5000), ")".repeat(5000));
     let (s, v) = call(&a, "POST", "/completion", Some(json!({"prompt": "x", "grammar": deep})), None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     assert!(v.to_string().contains("nested 5000 deep"), "{v}");
+    // A grammar that does not parse, or whose left recursion would never finish expanding
+    // (llama.cpp's matcher hung on it), is refused before any model sees it.
+    for (grammar, says) in [
+        ("root ::= item+", "rule 'item' is used but not defined"),
+        ("root ::= n root \"z\" | \"b\"\nn ::= m\nm ::= \"\" | \"c\"", "without end"),
+    ] {
+        let (s, v) =
+            call(&a, "POST", "/completion", Some(json!({"prompt": "x", "grammar": grammar})), None).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+        assert!(v.to_string().contains(says), "{v}");
+    }
 }
 
 #[tokio::test]
