@@ -240,7 +240,7 @@ impl Grammar {
         self.partial = left.filter(|p| p.remain > 0).unwrap_or_default();
         // What other paths took is given back once it grows: only the stacks the text has
         // reached are kept.
-        if self.engine.size() > stacks::MAX_STATE / 4 {
+        if self.engine.size() > stacks::MAX_STATE / 16 {
             let (fresh, now) = self.engine.compact(self.now);
             (self.engine, self.now) = (fresh, now);
         }
@@ -324,6 +324,22 @@ mod tests {
         let ended = (0..200).find_map(|_| g.accept(b).err());
         assert_eq!(ended, Some(GrammarError::TooLarge(stacks::MAX_SET)));
         assert!(!g.allows(b), "every token is refused once it cannot go on");
+    }
+
+    #[test]
+    fn compacting_the_state_keeps_what_is_allowed() {
+        let mut g = grammar("root ::= (\"{\\\"\" [a-z]+ \"\\\"}\" \" \"?)+");
+        for t in [b"{\"".as_slice(), b"ab", b"c", b"\"}", b" ", b"{\"", b"aaaa"] {
+            g.accept(id(t)).expect("follows");
+        }
+        let before = allowed(&mut g);
+        let size = g.engine.size();
+        let (fresh, now) = g.engine.compact(g.now);
+        (g.engine, g.now) = (fresh, now);
+        assert!(g.engine.size() < size, "{} -> {}", size, g.engine.size());
+        assert_eq!(allowed(&mut g), before);
+        g.accept(id(b"\"}")).expect("follows");
+        assert!(allowed(&mut g).contains(&"</s>".to_string()));
     }
 
     #[test]
