@@ -1,6 +1,6 @@
 //! `sage bench constrained`: grammar-constrained generation (a JSON schema, a forced tool call)
 //! with the constraint checked on the chosen token first (SAGE's default) against the grammar
-//! run over every candidate before each draw (llama.cpp's bare chain: the baseline), in the same
+//! run over every candidate before each draw (as llama.cpp's bare chain does: the baseline), in the same
 //! process, alternating, on the same model.
 
 use std::path::Path;

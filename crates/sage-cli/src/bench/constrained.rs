@@ -49,6 +49,6 @@ pub fn run(
             }
         );
     }
-    println!("  (baseline: the grammar applied to every candidate before each draw, llama.cpp's bare chain; SAGE: the token the rest of the chain chooses is checked first, then the best candidates, the whole vocabulary only when too few of them pass)");
+    println!("  (baseline: the grammar applied to every candidate before each draw, as llama.cpp's bare chain does, with SAGE's matcher (decision 0026; grammar_bench compares the matchers); SAGE: the token the rest of the chain chooses is checked first, then the best candidates, the whole vocabulary only when too few of them pass)");
     Ok(())
 }
