@@ -159,8 +159,14 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
         assert_eq!(top[0]["id"], p["id"], "greedy takes the most likely: {p}");
         assert!(p["logprob"].as_f64().unwrap() <= 0.0, "{p}");
     }
-    // One llama.cpp cannot parse is the client's error, and the server goes on.
+    // A grammar that does not parse is the client's error, named before any model sees it, and
+    // the server goes on.
     let bad = post(&addr, "/completion", r#"{"prompt":"x","n_predict":4,"grammar":"root ::= [a-"}"#);
-    assert!(bad.starts_with("HTTP/1.1 400") && bad.contains("invalid constraint"), "{bad}");
+    assert!(
+        bad.starts_with("HTTP/1.1 400")
+            && bad.contains("does not parse")
+            && bad.contains("\"param\":\"grammar\""),
+        "{bad}"
+    );
     assert!(post(&addr, "/completion", r#"{"prompt":"x","n_predict":2}"#).starts_with("HTTP/1.1 200"));
 }

@@ -61,32 +61,45 @@ pub const PARSE_STACK: usize = 16 << 20;
 /// What the matcher needs of a vocabulary: each token's text (as llama.cpp renders it for its
 /// grammar, special tokens included, up to a NUL byte) and whether it ends a generation.
 pub struct Vocab {
-    pieces: Vec<Box<[u8]>>,
+    /// Every token's text, one after another (262,144 boxes of a few bytes each took several
+    /// times the memory).
+    text: Vec<u8>,
+    /// Where each token's text ends in `text` (it begins where the one before ends).
+    ends: Vec<u32>,
     end_of_generation: Vec<bool>,
 }
 
 impl Vocab {
     /// A vocabulary from each token's text and whether it ends a generation, by token id.
     pub fn new(pieces: impl IntoIterator<Item = (Vec<u8>, bool)>) -> Vocab {
-        let (mut p, mut e) = (Vec::new(), Vec::new());
-        for (mut text, eog) in pieces {
-            if let Some(nul) = text.iter().position(|&b| b == 0) {
-                text.truncate(nul);
-            }
-            p.push(text.into_boxed_slice());
-            e.push(eog);
+        let (mut text, mut ends, mut eogs) = (Vec::new(), Vec::new(), Vec::new());
+        for (piece, eog) in pieces {
+            let upto = piece.iter().position(|&b| b == 0).unwrap_or(piece.len());
+            text.extend_from_slice(&piece[..upto]);
+            ends.push(text.len() as u32);
+            eogs.push(eog);
         }
-        Vocab { pieces: p, end_of_generation: e }
+        Vocab { text, ends, end_of_generation: eogs }
     }
 
     /// How many tokens.
     pub fn len(&self) -> usize {
-        self.pieces.len()
+        self.ends.len()
     }
 
     /// Whether it has no tokens.
     pub fn is_empty(&self) -> bool {
-        self.pieces.is_empty()
+        self.ends.is_empty()
+    }
+
+    /// Token `t`'s text, if there is such a token.
+    fn piece(&self, t: u32) -> Option<&[u8]> {
+        let end = *self.ends.get(t as usize)? as usize;
+        let begin = match t {
+            0 => 0,
+            _ => self.ends[t as usize - 1] as usize,
+        };
+        self.text.get(begin..end)
     }
 }
 
@@ -140,25 +153,25 @@ impl Grammar {
 
     /// Whether `token` may come next.
     pub fn allows(&mut self, token: u32) -> bool {
-        if self.engine.overflow {
+        let Grammar { rules, vocab, engine, now, partial } = self;
+        if engine.overflow {
             return false;
         }
-        let Some(piece) = self.vocab.pieces.get(token as usize) else { return false };
-        if self.vocab.end_of_generation[token as usize] {
-            return self.complete();
+        let Some(piece) = vocab.piece(token) else { return false };
+        if vocab.end_of_generation[token as usize] {
+            return engine.stacks(*now).contains(&EMPTY);
         }
         if piece.is_empty() {
             return false;
         }
-        if self.engine.has_token_tops(self.now)
-            && self.whole_token(piece)
-            && !self.engine.step_token(&self.rules, self.now, token).is_empty()
+        if engine.has_token_tops(*now)
+            && whole_token(piece, *partial)
+            && !engine.step_token(rules, *now, token).is_empty()
         {
             return true;
         }
-        let (rules, engine) = (&*self.rules, &mut self.engine);
-        let mut set = self.now;
-        let Some(left) = stacks::decode(piece, self.partial, |c| {
+        let mut set = *now;
+        let Some(left) = stacks::decode(piece, *partial, |c| {
             set = engine.step(rules, set, c);
             set != DEAD
         }) else {
@@ -169,17 +182,6 @@ impl Grammar {
             r if r < 0 => false,
             _ => engine.partial_fits(rules, set, left),
         }
-    }
-
-    /// Whether `piece` may match a token reference: as llama.cpp, only a text that holds a
-    /// whole character and is valid UTF-8 (after what the last token left open).
-    fn whole_token(&self, piece: &[u8]) -> bool {
-        let mut chars = 0;
-        let left = stacks::decode(piece, self.partial, |_| {
-            chars += 1;
-            true
-        });
-        chars > 0 && left.is_some_and(|p| p.remain >= 0)
     }
 
     /// Of `tokens`, those that may come next, in their order.
@@ -224,20 +226,20 @@ impl Grammar {
         if self.vocab.end_of_generation[token as usize] {
             return Ok(());
         }
-        let rules = &*self.rules;
-        let mut next = match self.whole_token(&self.vocab.pieces[token as usize]) {
-            true => self.engine.step_token(rules, self.now, token),
+        let Grammar { rules, vocab, engine, now, partial } = self;
+        let piece = vocab.piece(token).unwrap_or_default();
+        let mut next = match whole_token(piece, *partial) {
+            true => engine.step_token(rules, *now, token),
             false => Vec::new(),
         };
-        let engine = &mut self.engine;
-        let mut set = self.now;
-        let left = stacks::decode(&self.vocab.pieces[token as usize], self.partial, |c| {
+        let mut set = *now;
+        let left = stacks::decode(piece, *partial, |c| {
             set = engine.step(rules, set, c);
             set != DEAD
         });
         next.extend_from_slice(engine.stacks(set));
-        self.now = engine.intern_set(next);
-        self.partial = left.filter(|p| p.remain > 0).unwrap_or_default();
+        *now = engine.intern_set(next);
+        *partial = left.filter(|p| p.remain > 0).unwrap_or_default();
         // What other paths took is given back once it grows: only the stacks the text has
         // reached are kept.
         if self.engine.size() > stacks::MAX_STATE / 16 {
@@ -246,6 +248,17 @@ impl Grammar {
         }
         self.within_bounds()
     }
+}
+
+/// Whether `piece` may match a token reference: as llama.cpp, only a text that holds a whole
+/// character and is valid UTF-8 (after what the last token left open, `partial`).
+fn whole_token(piece: &[u8], partial: Partial) -> bool {
+    let mut chars = 0;
+    let left = stacks::decode(piece, partial, |_| {
+        chars += 1;
+        true
+    });
+    chars > 0 && left.is_some_and(|p| p.remain >= 0)
 }
 
 #[cfg(test)]
@@ -265,7 +278,8 @@ mod tests {
     }
 
     fn id(text: &[u8]) -> u32 {
-        vocab().pieces.iter().position(|p| &p[..] == text).expect("in the vocabulary") as u32
+        let v = vocab();
+        (0..v.len() as u32).find(|&t| v.piece(t) == Some(text)).expect("in the vocabulary")
     }
 
     fn grammar(text: &str) -> Grammar {
@@ -276,7 +290,7 @@ mod tests {
         let n = g.vocab.len() as u32;
         g.filter(0..n)
             .into_iter()
-            .map(|t| String::from_utf8_lossy(&g.vocab.pieces[t as usize]).into_owned())
+            .map(|t| String::from_utf8_lossy(g.vocab.piece(t).unwrap_or_default()).into_owned())
             .collect()
     }
 

@@ -7,6 +7,8 @@
 //! - [`gguf`]: a validating GGUF reader (and writer), so that bad files are typed errors.
 //! - [`template`]: chat templates rendered with `minijinja`, and the plain completion format for
 //!   base models.
+//! - [`grammar`]: constrained generation's matcher for llama.cpp's grammar language, with equal
+//!   stacks merged so that an ambiguous grammar cannot hold the engine (decision 0026).
 
 #![deny(missing_docs)]
 
