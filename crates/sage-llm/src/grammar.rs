@@ -12,6 +12,7 @@
 //! grammar can hold the engine. The tokens it allows are the ones llama.cpp's allows (tests
 //! compare them on the default model's vocabulary); decision 0026.
 
+mod judge;
 mod parse;
 mod stacks;
 
@@ -67,6 +68,8 @@ pub struct Vocab {
     /// Where each token's text ends in `text` (it begins where the one before ends).
     ends: Vec<u32>,
     end_of_generation: Vec<bool>,
+    /// The tokens sorted by their text, made the first time the whole vocabulary is judged.
+    sorted: std::sync::OnceLock<judge::Sorted>,
 }
 
 impl Vocab {
@@ -79,7 +82,7 @@ impl Vocab {
             ends.push(text.len() as u32);
             eogs.push(eog);
         }
-        Vocab { text, ends, end_of_generation: eogs }
+        Vocab { text, ends, end_of_generation: eogs, sorted: std::sync::OnceLock::new() }
     }
 
     /// How many tokens.
@@ -93,7 +96,7 @@ impl Vocab {
     }
 
     /// Token `t`'s text, if there is such a token.
-    fn piece(&self, t: u32) -> Option<&[u8]> {
+    pub(crate) fn piece(&self, t: u32) -> Option<&[u8]> {
         let end = *self.ends.get(t as usize)? as usize;
         let begin = match t {
             0 => 0,
@@ -197,6 +200,29 @@ impl Grammar {
         candidates: &mut [(u32, &mut f32)],
         deadline: Option<(Instant, u128)>,
     ) -> Result<(), GrammarError> {
+        self.within_bounds()?;
+        // Most of the vocabulary: judged in one walk over the tokens sorted by text (not where a
+        // token reference may come next: those match token ids, not text).
+        if candidates.len() >= self.vocab.len() / 2 && !self.engine.has_token_tops(self.now) {
+            let Grammar { rules, vocab, engine, now, partial } = self;
+            let sorted = vocab.sorted.get_or_init(|| judge::Sorted::of(vocab));
+            let allowed = judge::allowed(engine, rules, (*now, *partial), vocab, sorted, deadline)?;
+            let complete = engine.stacks(*now).contains(&EMPTY);
+            if engine.overflow {
+                return Err(GrammarError::TooLarge(stacks::MAX_SET));
+            }
+            for (token, logit) in candidates.iter_mut() {
+                let ok = match vocab.end_of_generation.get(*token as usize) {
+                    Some(true) => complete,
+                    Some(false) => allowed[*token as usize],
+                    None => false,
+                };
+                if !ok {
+                    **logit = f32::NEG_INFINITY;
+                }
+            }
+            return Ok(());
+        }
         let mut refused = Vec::new();
         for (i, (token, _)) in candidates.iter().enumerate() {
             if i % CLOCK_EVERY == CLOCK_EVERY - 1 {

@@ -41,6 +41,16 @@ fn loaded() -> &'static Loaded {
     })
 }
 
+/// The tokens ours allows next, judged as a draw over the whole vocabulary judges them (one
+/// walk over the tokens sorted by text).
+fn ours_all(g: &mut Grammar, n: u32) -> Result<Vec<u32>, sage_llm::grammar::GrammarError> {
+    let mut logits = vec![0.0f32; n as usize];
+    let mut judged: Vec<(u32, &mut f32)> =
+        logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();
+    g.apply(&mut judged, None)?;
+    Ok((0..n).filter(|&t| logits[t as usize].is_finite()).collect())
+}
+
 /// The tokens llama.cpp's grammar allows next.
 fn theirs(sampler: &mut LlamaSampler, n: u32) -> Vec<u32> {
     let data = (0..n).map(|t| LlamaTokenData::new(LlamaToken(t as i32), 0.0, 0.0));
@@ -69,6 +79,11 @@ fn walk(grammar: &str, steps: usize, seed: u64) {
     for step in 0..steps {
         let want = theirs(&mut theirs_g, n);
         let got = ours.filter(0..n);
+        assert_eq!(
+            ours_all(&mut ours, n).unwrap(),
+            got,
+            "{grammar:?} after {path:?}: the walk over the sorted vocabulary"
+        );
         if want != got {
             let only = |a: &[u32], b: &[u32]| -> Vec<String> {
                 a.iter().filter(|t| b.binary_search(t).is_err()).take(8).map(|&t| text(&l.model, t)).collect()
@@ -284,6 +299,17 @@ fn generated_grammars_allow_what_llama_cpp_allows() {
         taken += 1;
         for step in 0..8 {
             let got = ours.filter(judged.iter().copied());
+            // The whole vocabulary may find more ways of matching than the tokens judged here:
+            // too ambiguous is then a typed error, as below.
+            let Ok(all) = ours_all(&mut ours, n) else {
+                overflowed += 1;
+                break;
+            };
+            assert_eq!(
+                all.iter().filter(|t| judged.binary_search(t).is_ok()).copied().collect::<Vec<_>>(),
+                got,
+                "seed {seed} step {step}: the walk, {g}"
+            );
             // Where ours has more ways of matching than it keeps (exponentially many different
             // stacks), it has ended with a typed error; llama.cpp would take minutes and
             // gigabytes, so it is not asked.

@@ -76,6 +76,8 @@ pub(crate) struct Engine {
     set_ids: FxMap<Box<[Stack]>, Set>,
     /// Memo: the set a set moves to on a character.
     moves: FxMap<(Set, u32), Set>,
+    /// Memo: whether some character a begun UTF-8 sequence may complete to could move a set.
+    begun: FxMap<(Set, u32, i8), bool>,
     /// Stacks held in sets and memos, all together.
     held: usize,
     /// A set or an expansion grew past [`MAX_SET`]: the grammar cannot go on.
@@ -295,6 +297,26 @@ impl Engine {
         out
     }
 
+    /// Whether some character that `partial` (a UTF-8 sequence begun, not finished) may complete
+    /// to could move `set`: an over-estimate (a negated class is taken to allow some), so that a
+    /// walk may skip what it refuses. Not llama.cpp's test for a token that ends unfinished
+    /// ([`Engine::partial_fits`]), which refuses some completions a negated class allows.
+    pub fn could_continue(&mut self, rules: &Rules, set: Set, partial: Partial) -> bool {
+        if let Some(&known) = self.begun.get(&(set, partial.value, partial.remain)) {
+            return known;
+        }
+        let remain = partial.remain.max(0) as u32;
+        let low = partial.value << (remain * 6);
+        let high = low | ((1u32 << (remain * 6)) - 1);
+        let could = self
+            .stacks(set)
+            .iter()
+            .any(|&s| self.top(s).is_some_and(|pos| class_meets(rules, pos, low, high)));
+        self.begun.insert((set, partial.value, partial.remain), could);
+        self.held += 1;
+        could
+    }
+
     /// Whether some stack of `set` could match a character `partial` may complete to.
     pub fn partial_fits(&self, rules: &Rules, set: Set, partial: Partial) -> bool {
         self.stacks(set).iter().any(|&s| self.top(s).is_some_and(|pos| match_partial(rules, pos, partial)))
@@ -363,6 +385,40 @@ pub(crate) fn match_char(rules: &Rules, pos: u32, c: u32) -> Option<(bool, u32)>
     Some((found == positive, at as u32))
 }
 
+/// Whether some character in `low..=high` could match the class at `pos` (a negated class or
+/// `.`: taken to).
+fn class_meets(rules: &Rules, pos: u32, low: u32, high: u32) -> bool {
+    let e = &rules.elems;
+    let mut at = pos as usize;
+    match e[at] {
+        El::Char(_) => {}
+        El::CharNot(_) | El::Any => return true,
+        _ => return false,
+    }
+    loop {
+        let value = match e[at] {
+            El::Char(v) | El::CharAlt(v) => v,
+            _ => return false,
+        };
+        let hi = match e.get(at + 1) {
+            Some(&El::Upper(hi)) => {
+                at += 2;
+                hi
+            }
+            _ => {
+                at += 1;
+                value
+            }
+        };
+        if value <= high && low <= hi {
+            return true;
+        }
+        if !matches!(e.get(at), Some(El::CharAlt(_))) {
+            return false;
+        }
+    }
+}
+
 /// Whether some completion of `partial` could match the class at `pos`.
 fn match_partial(rules: &Rules, pos: u32, partial: Partial) -> bool {
     let e = &rules.elems;
@@ -411,6 +467,10 @@ fn match_partial(rules: &Rules, pos: u32, partial: Partial) -> bool {
     }
 }
 
+/// How many bytes follow a UTF-8 sequence's first byte, by its high four bits (-1: not a first
+/// byte).
+pub(crate) const EXTRA: [i32; 16] = [0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, 1, 1, 2, 3];
+
 /// Decode `bytes` as UTF-8 continuing `partial` (a sequence the previous token left open):
 /// each whole character to `each`, which may stop the walk by returning false. Returns the
 /// sequence left open at the end, or None where the walk was stopped. Invalid UTF-8 ends the
@@ -431,7 +491,6 @@ pub(crate) fn decode(bytes: &[u8], partial: Partial, mut each: impl FnMut(u32) -
         return None;
     }
     while i < bytes.len() {
-        const EXTRA: [i32; 16] = [0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, 1, 1, 2, 3];
         let first = bytes[i];
         remain = EXTRA[(first >> 4) as usize];
         if remain < 0 {
