@@ -96,7 +96,7 @@ pub(crate) fn allowed(
     let mut i = 0;
     let mut checked = 0usize;
     while i < sorted.order.len() {
-        if checked % 1024 == 0 {
+        if checked.is_multiple_of(1024) {
             if let Some((_, limit_ms)) = deadline.filter(|(at, _)| std::time::Instant::now() > *at) {
                 return Err(GrammarError::TooSlow(limit_ms));
             }
