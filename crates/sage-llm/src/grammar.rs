@@ -7,9 +7,10 @@
 //! held the engine for 19 s on one token, a loop over 200 equal alternatives for more than six
 //! minutes. This one interns every stack and every set of stacks ([`stacks`]): the ways of
 //! matching that reach the same stack are one, a set's move on a character is computed once
-//! and then looked up, and a token's check is one lookup per character. Its work is bounded
-//! ([`stacks::MAX_STATE`]) and interruptible (a deadline, checked while it runs), so no
-//! grammar can hold the engine. The tokens it allows are the ones llama.cpp's allows (tests
+//! and then looked up, and a token's check is one lookup per character; the whole vocabulary
+//! is judged in one walk over the tokens sorted by text ([`judge`]). Its work is bounded
+//! ([`stacks::MAX_STATE`], [`stacks::MAX_SET`]) and interruptible (a deadline, checked while it
+//! runs), so no grammar can hold the engine. The tokens it allows are the ones llama.cpp's allows (tests
 //! compare them on the default model's vocabulary); decision 0026.
 
 mod judge;
