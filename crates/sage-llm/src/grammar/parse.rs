@@ -240,46 +240,16 @@ impl<'a> Parser<'a> {
             let b = self.at(pos);
             match b {
                 b'"' => {
-                    pos += 1;
                     last = rule.len();
                     prev_rules = 1;
-                    while self.at(pos) != b'"' {
-                        if pos >= self.src.len() {
-                            return Err(self.err("unterminated literal", pos));
-                        }
-                        let (c, next) = self.char(pos)?;
-                        rule.push(El::Char(c));
-                        pos = next;
-                    }
-                    pos = self.space(pos + 1, nested);
+                    pos = self.literal(pos + 1, rule)?;
+                    pos = self.space(pos, nested);
                 }
                 b'[' => {
-                    pos += 1;
-                    let negated = self.at(pos) == b'^';
-                    pos += negated as usize;
                     last = rule.len();
                     prev_rules = 1;
-                    while self.at(pos) != b']' {
-                        if pos >= self.src.len() {
-                            return Err(self.err("unterminated character class", pos));
-                        }
-                        let (c, next) = self.char(pos)?;
-                        pos = next;
-                        rule.push(match (rule.len() > last, negated) {
-                            (true, _) => El::CharAlt(c),
-                            (false, true) => El::CharNot(c),
-                            (false, false) => El::Char(c),
-                        });
-                        if self.at(pos) == b'-' && self.at(pos + 1) != b']' {
-                            if pos + 1 >= self.src.len() {
-                                return Err(self.err("unterminated character class", pos));
-                            }
-                            let (upper, next) = self.char(pos + 1)?;
-                            rule.push(El::Upper(upper));
-                            pos = next;
-                        }
-                    }
-                    pos = self.space(pos + 1, nested);
+                    pos = self.char_class(pos + 1, rule)?;
+                    pos = self.space(pos, nested);
                 }
                 b'<' | b'!' => {
                     let not = b == b'!';
@@ -328,30 +298,8 @@ impl<'a> Parser<'a> {
                 }
                 b'{' => {
                     let at = pos;
-                    pos = self.space(pos + 1, nested);
-                    if !self.at(pos).is_ascii_digit() {
-                        return Err(self.err("expected a number", pos));
-                    }
-                    let (min, end) = self.int(pos)?;
-                    pos = self.space(end, nested);
-                    let max = match self.at(pos) {
-                        b'}' => Some(min),
-                        b',' => {
-                            pos = self.space(pos + 1, nested);
-                            let mut max = None;
-                            if self.at(pos).is_ascii_digit() {
-                                let (m, end) = self.int(pos)?;
-                                max = Some(m);
-                                pos = self.space(end, nested);
-                            }
-                            if self.at(pos) != b'}' {
-                                return Err(self.err("expected '}'", pos));
-                            }
-                            max
-                        }
-                        _ => return Err(self.err("expected ',' or '}'", pos)),
-                    };
-                    pos = self.space(pos + 1, nested);
+                    let (min, max, end) = self.bounds(pos + 1, nested)?;
+                    pos = end;
                     if min > MAX_REPETITION {
                         return Err(self.err(&format!("more than {MAX_REPETITION} repetitions"), at));
                     }
@@ -366,6 +314,79 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(pos)
+    }
+
+    /// A literal's characters (from after its opening quote) onto `rule`; the position after
+    /// its closing quote.
+    fn literal(&self, mut pos: usize, rule: &mut Vec<El>) -> Result<usize, GrammarError> {
+        while self.at(pos) != b'"' {
+            if pos >= self.src.len() {
+                return Err(self.err("unterminated literal", pos));
+            }
+            let (c, next) = self.char(pos)?;
+            rule.push(El::Char(c));
+            pos = next;
+        }
+        Ok(pos + 1)
+    }
+
+    /// A character class (from after its `[`) onto `rule`: its first character (`Char`, or
+    /// `CharNot` after `^`), the others as `CharAlt`, each with its range's `Upper`; the position
+    /// after its `]`.
+    fn char_class(&self, mut pos: usize, rule: &mut Vec<El>) -> Result<usize, GrammarError> {
+        let negated = self.at(pos) == b'^';
+        pos += negated as usize;
+        let first = rule.len();
+        while self.at(pos) != b']' {
+            if pos >= self.src.len() {
+                return Err(self.err("unterminated character class", pos));
+            }
+            let (c, next) = self.char(pos)?;
+            pos = next;
+            rule.push(match (rule.len() > first, negated) {
+                (true, _) => El::CharAlt(c),
+                (false, true) => El::CharNot(c),
+                (false, false) => El::Char(c),
+            });
+            if self.at(pos) == b'-' && self.at(pos + 1) != b']' {
+                if pos + 1 >= self.src.len() {
+                    return Err(self.err("unterminated character class", pos));
+                }
+                let (upper, next) = self.char(pos + 1)?;
+                rule.push(El::Upper(upper));
+                pos = next;
+            }
+        }
+        Ok(pos + 1)
+    }
+
+    /// A repetition's bounds (from after its `{`): `{m}`, `{m,}` or `{m,n}`, and the position
+    /// after the `}` and the space after it.
+    fn bounds(&self, pos: usize, nested: bool) -> Result<(u64, Option<u64>, usize), GrammarError> {
+        let mut pos = self.space(pos, nested);
+        if !self.at(pos).is_ascii_digit() {
+            return Err(self.err("expected a number", pos));
+        }
+        let (min, end) = self.int(pos)?;
+        pos = self.space(end, nested);
+        let max = match self.at(pos) {
+            b'}' => Some(min),
+            b',' => {
+                pos = self.space(pos + 1, nested);
+                let mut max = None;
+                if self.at(pos).is_ascii_digit() {
+                    let (m, end) = self.int(pos)?;
+                    max = Some(m);
+                    pos = self.space(end, nested);
+                }
+                if self.at(pos) != b'}' {
+                    return Err(self.err("expected '}'", pos));
+                }
+                max
+            }
+            _ => return Err(self.err("expected ',' or '}'", pos)),
+        };
+        Ok((min, max, self.space(pos + 1, nested)))
     }
 
     /// Rewrite the item that begins at `last` for a repetition: `S{m,n}` is S `m` times then

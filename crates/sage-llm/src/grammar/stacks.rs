@@ -348,86 +348,80 @@ impl Engine {
     }
 }
 
-/// Whether character `c` matches the class at `pos`, and the position after the class; None
-/// where `pos` holds no character class.
-pub(crate) fn match_char(rules: &Rules, pos: u32, c: u32) -> Option<(bool, u32)> {
-    let e = &rules.elems;
-    let mut at = pos as usize;
-    let positive = match e[at] {
+/// A character class in the grammar, read range by range (`.` is one range, every
+/// character); `at` is the position after what has been read.
+struct Class<'a> {
+    elems: &'a [El],
+    at: usize,
+    /// False for a negated class (`[^...]`).
+    positive: bool,
+    started: bool,
+}
+
+/// The class at `pos`; None where `pos` holds no character class.
+fn class(rules: &Rules, pos: u32) -> Option<Class<'_>> {
+    let positive = match rules.elems[pos as usize] {
         El::Char(_) | El::Any => true,
         El::CharNot(_) => false,
         _ => return None,
     };
-    let mut found = false;
-    loop {
-        let value = match e[at] {
-            El::Char(v) | El::CharNot(v) | El::CharAlt(v) => Some(v),
-            _ => None,
-        };
-        match (value, e.get(at + 1)) {
-            (Some(lo), Some(&El::Upper(hi))) => {
-                found |= lo <= c && c <= hi;
-                at += 2;
-            }
-            (Some(v), _) => {
-                found |= v == c;
-                at += 1;
-            }
-            (None, _) => {
-                found = true;
-                at += 1;
-            }
+    Some(Class { elems: &rules.elems, at: pos as usize, positive, started: false })
+}
+
+impl Iterator for Class<'_> {
+    type Item = (u32, u32);
+
+    fn next(&mut self) -> Option<(u32, u32)> {
+        if self.started && !matches!(self.elems.get(self.at), Some(El::CharAlt(_))) {
+            return None;
         }
-        if !matches!(e.get(at), Some(El::CharAlt(_))) {
-            break;
+        self.started = true;
+        let low = match self.elems[self.at] {
+            El::Char(v) | El::CharNot(v) | El::CharAlt(v) => v,
+            _ => {
+                self.at += 1;
+                return Some((0, u32::MAX));
+            }
+        };
+        match self.elems.get(self.at + 1) {
+            Some(&El::Upper(high)) => {
+                self.at += 2;
+                Some((low, high))
+            }
+            _ => {
+                self.at += 1;
+                Some((low, low))
+            }
         }
     }
-    Some((found == positive, at as u32))
+}
+
+/// Whether character `c` matches the class at `pos`, and the position after the class; None
+/// where `pos` holds no character class.
+pub(crate) fn match_char(rules: &Rules, pos: u32, c: u32) -> Option<(bool, u32)> {
+    let mut class = class(rules, pos)?;
+    let mut found = false;
+    for (low, high) in class.by_ref() {
+        found |= low <= c && c <= high;
+    }
+    Some((found == class.positive, class.at as u32))
 }
 
 /// Whether some character in `low..=high` could match the class at `pos` (a negated class or
 /// `.`: taken to).
 fn class_meets(rules: &Rules, pos: u32, low: u32, high: u32) -> bool {
-    let e = &rules.elems;
-    let mut at = pos as usize;
-    match e[at] {
-        El::Char(_) => {}
-        El::CharNot(_) | El::Any => return true,
-        _ => return false,
-    }
-    loop {
-        let value = match e[at] {
-            El::Char(v) | El::CharAlt(v) => v,
-            _ => return false,
-        };
-        let hi = match e.get(at + 1) {
-            Some(&El::Upper(hi)) => {
-                at += 2;
-                hi
-            }
-            _ => {
-                at += 1;
-                value
-            }
-        };
-        if value <= high && low <= hi {
-            return true;
-        }
-        if !matches!(e.get(at), Some(El::CharAlt(_))) {
-            return false;
-        }
+    match class(rules, pos) {
+        Some(c) if c.positive => c.into_iter().any(|(lo, hi)| lo <= high && low <= hi),
+        Some(_) => true,
+        None => false,
     }
 }
 
-/// Whether some completion of `partial` could match the class at `pos`.
+/// Whether some completion of `partial` could match the class at `pos`, as llama.cpp judges a
+/// token that ends in the middle of a character: a negated class refuses it where a character
+/// it names is among the completions.
 fn match_partial(rules: &Rules, pos: u32, partial: Partial) -> bool {
-    let e = &rules.elems;
-    let mut at = pos as usize;
-    let positive = match e[at] {
-        El::Char(_) | El::Any => true,
-        El::CharNot(_) => false,
-        _ => return false,
-    };
+    let Some(class) = class(rules, pos) else { return false };
     let remain = partial.remain as u32;
     if partial.remain < 0 || (remain == 1 && partial.value < 2) {
         return false;
@@ -441,30 +435,16 @@ fn match_partial(rules: &Rules, pos: u32, partial: Partial) -> bool {
             _ => low,
         };
     }
-    loop {
-        let value = match e[at] {
-            El::Char(v) | El::CharNot(v) | El::CharAlt(v) => Some(v),
-            _ => None,
-        };
-        match (value, e.get(at + 1)) {
-            (Some(lo), Some(&El::Upper(hi))) => {
-                if lo <= high && low <= hi {
-                    return positive;
-                }
-                at += 2;
-            }
-            (Some(v), _) => {
-                if low <= v && v <= high {
-                    return positive;
-                }
-                at += 1;
-            }
-            (None, _) => return true,
-        }
-        if !matches!(e.get(at), Some(El::CharAlt(_))) {
-            return !positive;
+    if rules.elems[pos as usize] == El::Any {
+        return true;
+    }
+    let positive = class.positive;
+    for (lo, hi) in class {
+        if lo <= high && low <= hi {
+            return positive;
         }
     }
+    !positive
 }
 
 /// How many bytes follow a UTF-8 sequence's first byte, by its high four bits (-1: not a first
