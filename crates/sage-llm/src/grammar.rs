@@ -5,11 +5,11 @@
 //! checks each candidate token by a depth-first walk over them that merges nothing, so an
 //! ambiguous grammar multiplies its work with every character: a 1.2 KB run of 200 `"a"?`
 //! held the engine for 19 s on one token, a loop over 200 equal alternatives for more than six
-//! minutes. This one interns every stack and every set of stacks ([`stacks`]): the ways of
+//! minutes. This one interns every stack and every set of stacks (`grammar/stacks.rs`): the ways of
 //! matching that reach the same stack are one, a set's move on a character is computed once
 //! and then looked up, and a token's check is one lookup per character; the whole vocabulary
-//! is judged in one walk over the tokens sorted by text ([`judge`]). Its work is bounded
-//! ([`stacks::MAX_STATE`], [`stacks::MAX_SET`]) and interruptible (a deadline, checked while it
+//! is judged in one walk over the tokens sorted by text (`grammar/judge.rs`). Its work is bounded
+//! (`MAX_STATE`, `MAX_SET` in `grammar/stacks.rs`) and interruptible (a deadline, checked while it
 //! runs), so no grammar can hold the engine. The tokens it allows are the ones llama.cpp's allows (tests
 //! compare them on the default model's vocabulary); decision 0026.
 
@@ -55,10 +55,65 @@ pub fn check(text: &str) -> Result<(), GrammarError> {
     })
 }
 
-/// The stack a grammar is parsed on: [`crate::llama::MAX_GRAMMAR_NESTING`] levels of
+/// The stack a grammar is parsed on: [`MAX_GRAMMAR_NESTING`] levels of
 /// parentheses took under 4 MiB in a debug build (each level is two calls); the engine thread
 /// has 16 MiB.
 pub const PARSE_STACK: usize = 16 << 20;
+
+/// Deepest nesting of parentheses a grammar may have: grammars are parsed recursively, and
+/// 100,000 levels overflowed the engine thread's stack in llama.cpp's parser (a request that
+/// killed the server).
+pub const MAX_GRAMMAR_NESTING: usize = 1000;
+/// Most rules a grammar may have: llama.cpp's matcher followed a chain of rules each starting
+/// with the next recursively (100,000 overflowed the stack); SAGE's does not recurse there and
+/// keeps the limit as a bound on what one request makes the parser build.
+pub const MAX_GRAMMAR_RULES: usize = 10_000;
+
+/// Whether a GBNF grammar's nesting and rule count are within the limits
+/// ([`MAX_GRAMMAR_NESTING`], [`MAX_GRAMMAR_RULES`]); the reason when not.
+pub fn grammar_within_limits(text: &str) -> Result<(), String> {
+    let rules = text.matches("::=").count();
+    if rules > MAX_GRAMMAR_RULES {
+        return Err(format!("{rules} rules, more than {MAX_GRAMMAR_RULES}"));
+    }
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // A literal or a character class: skipped, escapes and all.
+            '"' | '[' => {
+                let end = if c == '"' { '"' } else { ']' };
+                while let Some(d) = chars.next() {
+                    match d {
+                        '\\' => {
+                            chars.next();
+                        }
+                        d if d == end => break,
+                        _ => {}
+                    }
+                }
+            }
+            // A comment, to the end of its line.
+            '#' => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_GRAMMAR_NESTING {
+        return Err(format!("parentheses nested {deepest} deep, more than {MAX_GRAMMAR_NESTING}"));
+    }
+    Ok(())
+}
 
 /// What the matcher needs of a vocabulary: each token's text (as llama.cpp renders it for its
 /// grammar, special tokens included, up to a NUL byte) and whether it ends a generation.

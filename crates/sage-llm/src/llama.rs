@@ -198,60 +198,7 @@ fn count_refs(v: &serde_json::Value) -> usize {
 /// default model's JSON schemas and tool calls take, for slower edge CPUs.
 pub const MAX_GRAMMAR_STEP: std::time::Duration = std::time::Duration::from_millis(1000);
 
-/// Deepest nesting of parentheses a grammar may have: grammars are parsed recursively, and
-/// 100,000 levels overflowed the engine thread's stack in llama.cpp's parser (a request that
-/// killed the server).
-pub const MAX_GRAMMAR_NESTING: usize = 1000;
-/// Most rules a grammar may have: llama.cpp's matcher followed a chain of rules each starting
-/// with the next recursively (100,000 overflowed the stack); SAGE's does not recurse there and
-/// keeps the limit as a bound on what one request makes the parser build.
-pub const MAX_GRAMMAR_RULES: usize = 10_000;
-
-/// Whether a GBNF grammar's nesting and rule count are within the limits
-/// ([`MAX_GRAMMAR_NESTING`], [`MAX_GRAMMAR_RULES`]); the reason when not.
-pub fn grammar_within_limits(text: &str) -> Result<(), String> {
-    let rules = text.matches("::=").count();
-    if rules > MAX_GRAMMAR_RULES {
-        return Err(format!("{rules} rules, more than {MAX_GRAMMAR_RULES}"));
-    }
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            // A literal or a character class: skipped, escapes and all.
-            '"' | '[' => {
-                let end = if c == '"' { '"' } else { ']' };
-                while let Some(d) = chars.next() {
-                    match d {
-                        '\\' => {
-                            chars.next();
-                        }
-                        d if d == end => break,
-                        _ => {}
-                    }
-                }
-            }
-            // A comment, to the end of its line.
-            '#' => {
-                for d in chars.by_ref() {
-                    if d == '\n' {
-                        break;
-                    }
-                }
-            }
-            '(' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            ')' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    if deepest > MAX_GRAMMAR_NESTING {
-        return Err(format!("parentheses nested {deepest} deep, more than {MAX_GRAMMAR_NESTING}"));
-    }
-    Ok(())
-}
+pub use crate::grammar::{grammar_within_limits, MAX_GRAMMAR_NESTING, MAX_GRAMMAR_RULES};
 
 /// A constraint that cannot be compiled.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
