@@ -314,12 +314,16 @@ impl Grammar {
             true => engine.step_token(rules, *now, token),
             false => Vec::new(),
         };
-        let mut set = *now;
+        let (mut set, mut chars) = (*now, 0);
         let left = stacks::decode(piece, *partial, |c| {
+            chars += 1;
             set = engine.step(rules, set, c);
             set != DEAD
         });
-        next.extend_from_slice(engine.stacks(set));
+        // A token that finished no character (a byte of one begun) leaves the stacks as they
+        // were but for the empty one: a character is pending, so the match is not complete (as
+        // llama.cpp drops the empty stack with every token).
+        next.extend(engine.stacks(set).iter().filter(|&&s| chars > 0 || s != EMPTY));
         *now = engine.intern_set(next);
         *partial = left.filter(|p| p.remain > 0).unwrap_or_default();
         // What other paths took is given back once it grows: only the stacks the text has
@@ -436,6 +440,17 @@ mod tests {
         assert_eq!(allowed(&mut g), before);
         g.accept(id(b"\"}")).expect("follows");
         assert!(allowed(&mut g).contains(&"</s>".to_string()));
+    }
+
+    #[test]
+    fn a_match_is_not_complete_while_a_character_is_pending() {
+        let mut g = grammar("root ::= [a-zé]+");
+        g.accept(id(b"a")).expect("a");
+        assert!(g.allows(0), "complete after a");
+        g.accept(id(&[0xc3])).expect("first byte of é");
+        assert!(!g.allows(0), "not complete in the middle of é");
+        g.accept(id(&[0xa9])).expect("second byte");
+        assert!(g.allows(0), "complete after é");
     }
 
     #[test]
