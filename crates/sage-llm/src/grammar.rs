@@ -164,7 +164,7 @@ impl Vocab {
 
 /// A grammar and where the text generated so far has brought it.
 pub struct Grammar {
-    rules: Arc<parse::Rules>,
+    rules: parse::Rules,
     vocab: Arc<Vocab>,
     engine: Engine,
     /// The stacks the text so far leaves.
@@ -185,7 +185,7 @@ impl Grammar {
         vocab: Arc<Vocab>,
         token: &dyn Fn(&str) -> Option<u32>,
     ) -> Result<Grammar, GrammarError> {
-        let rules = Arc::new(parse::parse(text, root, token)?);
+        let rules = parse::parse(text, root, token)?;
         let mut engine = Engine::new(&rules);
         let now = engine.start(&rules);
         let g = Grammar { rules, vocab, engine, now, partial: Partial::default() };

@@ -762,6 +762,27 @@ impl Worker<'_> {
         GenerateError::Decode { model: self.id.to_string(), message: what.to_string() }
     }
 
+    /// A constraint's grammar, matched with this model's vocabulary (decision 0026).
+    fn grammar(&self, c: &Constraint) -> Result<crate::grammar::Grammar, GenerateError> {
+        let fail = |message: String| GenerateError::Constraint { model: self.id.to_string(), message };
+        let text = match c {
+            Constraint::Grammar(g) => {
+                grammar_within_limits(g)
+                    .map_err(|m| fail(format!("the grammar is too large for the engine: {m}")))?;
+                g.clone()
+            }
+            Constraint::JsonSchema(schema) => schema_to_grammar(schema).map_err(fail)?,
+        };
+        let model = self.model;
+        // `<text>` in a grammar: the one token the text is (special tokens included).
+        let token = |text: &str| match model.vocab().tokenize(text.as_bytes(), false, true)[..] {
+            [t] => Some(t.0 as u32),
+            _ => None,
+        };
+        crate::grammar::Grammar::new(&text, "root", self.grammar_vocab(), &token)
+            .map_err(|e| fail(e.to_string()))
+    }
+
     fn sampler(&self, p: &GenerateParams) -> Result<Samplers, GenerateError> {
         let s: &Sampling = &p.sampling;
         let invalid = |message: String| GenerateError::InvalidParams { model: self.id.to_string(), message };
@@ -795,34 +816,7 @@ impl Worker<'_> {
             biases.push(llama_cpp_2::token::logit_bias::LlamaLogitBias::new(LlamaToken(token as i32), bias));
         }
         let mut chain = vec![];
-        let grammar = match &p.constraint {
-            None => None,
-            Some(c) => {
-                let grammar = match c {
-                    Constraint::Grammar(g) => {
-                        grammar_within_limits(g).map_err(|message| GenerateError::Constraint {
-                            model: self.id.to_string(),
-                            message: format!("the grammar is too large for the engine: {message}"),
-                        })?;
-                        g.clone()
-                    }
-                    Constraint::JsonSchema(schema) => schema_to_grammar(schema).map_err(|message| {
-                        GenerateError::Constraint { model: self.id.to_string(), message }
-                    })?,
-                };
-                let vocab = self.grammar_vocab();
-                let model = self.model;
-                // `<text>` in a grammar: the one token the text is (special tokens included).
-                let token = |text: &str| match model.vocab().tokenize(text.as_bytes(), false, true)[..] {
-                    [t] => Some(t.0 as u32),
-                    _ => None,
-                };
-                let g = crate::grammar::Grammar::new(&grammar, "root", vocab, &token).map_err(|e| {
-                    GenerateError::Constraint { model: self.id.to_string(), message: e.to_string() }
-                })?;
-                Some(g)
-            }
-        };
+        let grammar = p.constraint.as_ref().map(|c| self.grammar(c)).transpose()?;
         if !biases.is_empty() {
             chain.push(LlamaSampler::logit_bias(self.n_vocab as i32, &biases));
         }

@@ -55,7 +55,7 @@ pub(crate) fn parse(
     if text.contains('\0') {
         return Err(GrammarError::Syntax("the grammar holds a NUL character".into()));
     }
-    let mut p = Parser { src: text, names: HashMap::new(), rules: Vec::new(), token };
+    let mut p = Parser { src: text, names: HashMap::new(), rules: Vec::new(), token, expanded: 0 };
     let mut pos = p.space(0, true);
     while pos < text.len() {
         pos = p.rule(pos)?;
@@ -69,7 +69,14 @@ struct Parser<'a> {
     /// Each symbol's rule, once defined.
     rules: Vec<Option<Vec<El>>>,
     token: &'a dyn Fn(&str) -> Option<u32>,
+    /// Elements the repetitions have written so far (see [`MAX_EXPANSION`]).
+    expanded: usize,
 }
+
+/// Most elements the repetitions of one grammar may write. Each repetition is held to 2,000
+/// rules as llama.cpp holds it, but a grammar may have many: 600 copies of `"a"{0,2000}` (7 KB)
+/// would be 1.2 million rules. JSON schemas' grammars write a few thousand.
+pub(crate) const MAX_EXPANSION: usize = 1_000_000;
 
 fn word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-'
@@ -412,6 +419,12 @@ impl<'a> Parser<'a> {
         if prev_rules.saturating_mul(total) > MAX_REPETITION {
             return Err(self.err("a repetition too large (more than 2000 rules)", pos));
         }
+        let optional = max.map_or(1, |m| m - min);
+        let copies = min.saturating_sub(1).saturating_add(optional) as usize;
+        self.expanded = self.expanded.saturating_add(copies.saturating_mul(item.len() + 3));
+        if self.expanded > MAX_EXPANSION {
+            return Err(self.err(&format!("the repetitions expand past {MAX_EXPANSION} elements"), pos));
+        }
         if min == 0 {
             rule.truncate(last);
         } else {
@@ -419,7 +432,6 @@ impl<'a> Parser<'a> {
                 rule.extend_from_slice(&item);
             }
         }
-        let optional = max.map_or(1, |m| m - min);
         let mut previous = 0;
         for i in 0..optional {
             let id = self.generated(name);
@@ -679,6 +691,19 @@ mod tests {
         ] {
             assert!(rules(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn many_large_repetitions_are_refused_before_they_are_built() {
+        let g = format!("root ::= {}", "\"a\"{0,2000} ".repeat(600));
+        let e = rules(&g).map(|r| r.starts.len()).unwrap_err();
+        assert!(e.to_string().contains("expand past"), "{e}");
+        // A long literal repeated: its characters count.
+        let g = format!("root ::= \"{}\"{{0,2000}}", "a".repeat(1000));
+        assert!(rules(&g).is_err());
+        // What a JSON schema writes is far below.
+        let g = "root ::= [0-9]{1,16} (\".\" [0-9]{1,16})? ([eE] [-+]? [0-9]{1,16})? [ \t]{0,20}";
+        assert!(rules(g).is_ok());
     }
 
     #[test]
