@@ -16,6 +16,7 @@
 mod judge;
 mod parse;
 mod stacks;
+pub mod trigger;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -213,34 +214,18 @@ impl Grammar {
     /// Whether `token` may come next.
     pub fn allows(&mut self, token: u32) -> bool {
         let Grammar { rules, vocab, engine, now, partial } = self;
-        if engine.overflow {
-            return false;
-        }
         let Some(piece) = vocab.piece(token) else { return false };
         if vocab.end_of_generation[token as usize] {
-            return engine.stacks(*now).contains(&EMPTY);
+            return !engine.overflow && engine.stacks(*now).contains(&EMPTY);
         }
-        if piece.is_empty() {
-            return false;
-        }
-        if engine.has_token_tops(*now)
-            && whole_token(piece, *partial)
-            && !engine.step_token(rules, *now, token).is_empty()
-        {
-            return true;
-        }
-        let mut set = *now;
-        let Some(left) = stacks::decode(piece, *partial, |c| {
-            set = engine.step(rules, set, c);
-            set != DEAD
-        }) else {
-            return false;
-        };
-        match left.remain {
-            0 => set != DEAD,
-            r if r < 0 => false,
-            _ => engine.partial_fits(rules, set, left),
-        }
+        allows_piece(rules, engine, (*now, *partial), token, piece)
+    }
+
+    /// Whether `piece` may come next as `token`'s text (part of it, where a lazy grammar's
+    /// trigger began inside the token).
+    fn allows_text(&mut self, token: u32, piece: &[u8]) -> bool {
+        let Grammar { rules, engine, now, partial, .. } = self;
+        allows_piece(rules, engine, (*now, *partial), token, piece)
     }
 
     /// Of `tokens`, those that may come next, in their order.
@@ -308,8 +293,31 @@ impl Grammar {
         if self.vocab.end_of_generation[token as usize] {
             return Ok(());
         }
-        let Grammar { rules, vocab, engine, now, partial } = self;
-        let piece = vocab.piece(token).unwrap_or_default();
+        let vocab = Arc::clone(&self.vocab);
+        self.advance(token, vocab.piece(token).unwrap_or_default());
+        self.within_bounds()
+    }
+
+    /// `piece`, the end of `token`'s text, came next (a lazy grammar's trigger began inside
+    /// the token, and the grammar judges the text from there, as llama.cpp's does): move past it.
+    pub fn accept_text(&mut self, token: u32, piece: &[u8]) -> Result<(), GrammarError> {
+        self.within_bounds()?;
+        if piece.is_empty() || !self.allows_text(token, piece) {
+            self.within_bounds()?;
+            return Err(GrammarError::NotAllowed(token));
+        }
+        self.advance(token, piece);
+        self.within_bounds()
+    }
+
+    /// Token `t`'s text as the grammar reads it (special tokens as their text).
+    pub fn piece(&self, t: u32) -> Option<&[u8]> {
+        self.vocab.piece(t)
+    }
+
+    /// Move past `piece`, allowed as `token`'s text.
+    fn advance(&mut self, token: u32, piece: &[u8]) {
+        let Grammar { rules, engine, now, partial, .. } = self;
         let mut next = match whole_token(piece, *partial) {
             true => engine.step_token(rules, *now, token),
             false => Vec::new(),
@@ -332,7 +340,38 @@ impl Grammar {
             let (fresh, now) = self.engine.compact(self.now);
             (self.engine, self.now) = (fresh, now);
         }
-        self.within_bounds()
+    }
+}
+
+/// Whether `piece` (not a token that ends the generation) may come next as `token`'s text from
+/// the stacks `now` with `partial` pending.
+fn allows_piece(
+    rules: &parse::Rules,
+    engine: &mut Engine,
+    (now, partial): (Set, Partial),
+    token: u32,
+    piece: &[u8],
+) -> bool {
+    if engine.overflow || piece.is_empty() {
+        return false;
+    }
+    if engine.has_token_tops(now)
+        && whole_token(piece, partial)
+        && !engine.step_token(rules, now, token).is_empty()
+    {
+        return true;
+    }
+    let mut set = now;
+    let Some(left) = stacks::decode(piece, partial, |c| {
+        set = engine.step(rules, set, c);
+        set != DEAD
+    }) else {
+        return false;
+    };
+    match left.remain {
+        0 => set != DEAD,
+        r if r < 0 => false,
+        _ => engine.partial_fits(rules, set, left),
     }
 }
 
@@ -378,6 +417,19 @@ mod tests {
             .into_iter()
             .map(|t| String::from_utf8_lossy(g.vocab.piece(t).unwrap_or_default()).into_owned())
             .collect()
+    }
+
+    #[test]
+    fn the_end_of_a_token_is_judged_from_where_a_trigger_began() {
+        let mut g = grammar(r#"root ::= "ab" "c"*"#);
+        // "aa" with a trigger at its second letter: the grammar reads "a" of it.
+        assert_eq!(g.accept_text(id(b"aa"), b"a"), Ok(()));
+        assert!(!g.complete());
+        assert_eq!(g.accept_text(id(b"b"), b"b"), Ok(()));
+        assert!(g.complete());
+        assert_eq!(g.accept_text(id(b"x"), b"x"), Err(GrammarError::NotAllowed(id(b"x"))));
+        assert_eq!(g.accept_text(id(b"c"), b""), Err(GrammarError::NotAllowed(id(b"c"))));
+        assert_eq!(g.piece(id(b"ab")), Some(&b"ab"[..]));
     }
 
     #[test]

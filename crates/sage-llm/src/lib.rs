@@ -37,5 +37,5 @@ pub use model::{LanguageModel, SessionId};
 pub use openai::OpenAiModel;
 pub use types::{
     ChatMessage, Constraint, EngineStats, Event, FinishReason, Flow, GenerateParams, Generation, ModelInfo,
-    Prompt, Role, Sampling, Timings, TokenId, TokenOut, ToolCall,
+    Prompt, Role, Sampling, Timings, TokenId, TokenOut, ToolCall, Trigger,
 };

@@ -235,7 +235,7 @@ enum Job {
     Generate {
         session: SessionId,
         prompt: Vec<TokenId>,
-        params: GenerateParams,
+        params: Box<GenerateParams>,
         events: Sender<WorkerEvent>,
     },
     Logits {
@@ -457,7 +457,7 @@ impl LanguageModel for LlamaEngine {
         on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Generation, GenerateError> {
         let (tx, rx) = mpsc::channel();
-        self.send(Job::Generate { session, prompt: prompt.to_vec(), params: params.clone(), events: tx })?;
+        self.send(Job::Generate { session, prompt: prompt.to_vec(), params: Box::new(params.clone()), events: tx })?;
         // Dropping `rx` (returning early) tells the worker to stop. What was received until
         // then is returned, so a caller that stops loses nothing it saw.
         let mut seen: Vec<TokenOut> = vec![];
@@ -680,7 +680,7 @@ fn worker(
             Job::Generate { session, prompt, params, events } => sched.submit(Pending::Generate {
                 session,
                 prompt,
-                params: Box::new(params),
+                params,
                 events,
                 start: Instant::now(),
             }),
@@ -758,6 +758,11 @@ impl Worker<'_> {
         self.model.vocab().token_to_piece(LlamaToken(t as i32), false, None)
     }
 
+    /// Token `t`'s text with special tokens written as their text.
+    fn special_piece(&self, t: TokenId) -> Vec<u8> {
+        self.model.vocab().token_to_piece(LlamaToken(t as i32), true, None)
+    }
+
     fn err_decode(&self, what: impl std::fmt::Display) -> GenerateError {
         GenerateError::Decode { model: self.id.to_string(), message: what.to_string() }
     }
@@ -773,14 +778,44 @@ impl Worker<'_> {
             }
             Constraint::JsonSchema(schema) => schema_to_grammar(schema).map_err(fail)?,
         };
-        let model = self.model;
-        // `<text>` in a grammar: the one token the text is (special tokens included).
-        let token = |text: &str| match model.vocab().tokenize(text.as_bytes(), false, true)[..] {
+        crate::grammar::Grammar::new(&text, "root", self.grammar_vocab(), &|t| self.one_token(t))
+            .map_err(|e| fail(e.to_string()))
+    }
+
+    /// The one token `text` is (special tokens included), if it is one: a grammar's `<text>`,
+    /// a trigger word, a preserved token.
+    fn one_token(&self, text: &str) -> Option<u32> {
+        match self.model.vocab().tokenize(text.as_bytes(), false, true)[..] {
             [t] => Some(t.0 as u32),
             _ => None,
+        }
+    }
+
+    /// When the constraint starts judging the output: from the first token, after
+    /// `constraint_after`'s text, from a trigger on, or both in turn.
+    fn gate(&self, p: &GenerateParams) -> Result<Gate, GenerateError> {
+        let lazy = match p.constraint_triggers.is_empty() {
+            true => Gate::Open,
+            false => Gate::Lazy(
+                crate::grammar::trigger::Triggers::new(&p.constraint_triggers, self.n_vocab as usize, &|w| {
+                    self.one_token(w)
+                })
+                .map_err(|e| GenerateError::InvalidParams {
+                    model: self.id.to_string(),
+                    message: e.to_string(),
+                })?,
+            ),
         };
-        crate::grammar::Grammar::new(&text, "root", self.grammar_vocab(), &token)
-            .map_err(|e| fail(e.to_string()))
+        Ok(match p.constraint_after.clone().filter(|t| !t.is_empty()) {
+            Some(text) => Gate::After { text, seen: String::new(), then: Box::new(lazy) },
+            None => lazy,
+        })
+    }
+
+    /// The preserved tokens' ids: a text that is not one token of this model's is passed over,
+    /// as llama-server does (a tool-call style written for another family's special tokens).
+    fn preserved(&self, p: &GenerateParams) -> Vec<u32> {
+        p.preserved_tokens.iter().filter_map(|text| self.one_token(text)).collect()
     }
 
     fn sampler(&self, p: &GenerateParams) -> Result<Samplers, GenerateError> {
@@ -847,13 +882,16 @@ impl Worker<'_> {
             // random stream (see `batching::Logits::sample`), which a chunked generation can
             // continue; llama.cpp's stream would restart with every call.
         }
-        let waiting_for = p.constraint_after.clone().filter(|t| grammar.is_some() && !t.is_empty());
+        let gate = match grammar.is_some() {
+            true => self.gate(p)?,
+            false => Gate::Open,
+        };
         Ok(Samplers {
             grammar,
             rest: LlamaSampler::chain_simple(chain),
             exact: p.exact_constraint,
-            waiting_for,
-            seen: String::new(),
+            gate,
+            preserved: self.preserved(p),
             dead_end: None,
         })
     }
@@ -869,22 +907,39 @@ pub(crate) struct Samplers {
     pub rest: LlamaSampler,
     /// Constrain every candidate before each draw ([`GenerateParams::exact_constraint`]).
     pub exact: bool,
-    /// The grammar waits until the output holds this text
-    /// ([`GenerateParams::constraint_after`]): until then the output is free and the grammar
-    /// is fed nothing.
-    pub waiting_for: Option<String>,
-    /// The output's tail while the grammar waits, where the awaited text may begin.
-    pub seen: String,
+    /// When the grammar starts judging the output.
+    pub gate: Gate,
+    /// Special tokens written into the output as their text
+    /// ([`GenerateParams::preserved_tokens`]).
+    pub preserved: Vec<u32>,
     /// Why the constraint cannot go on, if it cannot: it allowed no token at all (a grammar no
     /// text can follow, such as one character that is never generated), or one token's grammar
     /// work took longer than [`MAX_GRAMMAR_STEP`]. The generation ends with a typed error.
     pub dead_end: Option<String>,
 }
 
+/// When a request's grammar starts judging the output.
+#[derive(Debug)]
+pub(crate) enum Gate {
+    /// From the first token (or there is no grammar).
+    Open,
+    /// Once the output holds `text` ([`GenerateParams::constraint_after`]), from the next token
+    /// on as `then` says; `seen` is the output's tail where the awaited text may begin (across
+    /// tokens and calls).
+    After { text: String, seen: String, then: Box<Gate> },
+    /// From a trigger on, the trigger's text included ([`GenerateParams::constraint_triggers`]).
+    Lazy(crate::grammar::trigger::Triggers),
+}
+
 impl Samplers {
     /// Whether the grammar constrains the next token.
     pub fn constraining(&self) -> bool {
-        self.grammar.is_some() && self.waiting_for.is_none()
+        self.grammar.is_some() && !self.waiting()
+    }
+
+    /// Whether a grammar waits for its text or its trigger.
+    pub fn waiting(&self) -> bool {
+        !matches!(self.gate, Gate::Open)
     }
 
     /// `token` was chosen (or generated earlier by the same request): advance the grammar (once
@@ -892,7 +947,7 @@ impl Samplers {
     /// where it was (callers choose allowed tokens); a grammar whose state grows past its bound
     /// ends the generation (`dead_end`).
     pub fn accept(&mut self, token: LlamaToken) {
-        if self.waiting_for.is_none() {
+        if !self.waiting() {
             if let Some(g) = &mut self.grammar {
                 if let Err(e @ crate::grammar::GrammarError::TooLarge(_)) = g.accept(token.0 as u32) {
                     self.dead_end = Some(e.to_string());
@@ -902,20 +957,43 @@ impl Samplers {
         self.rest.accept(token);
     }
 
-    /// `text` came with the last token: the grammar starts with the next token once the
-    /// awaited text has come (across tokens and calls: the tail that may begin it is kept).
-    pub fn saw(&mut self, text: &str) {
-        let Some(w) = &self.waiting_for else { return };
-        self.seen.push_str(text);
-        if self.seen.contains(w.as_str()) {
-            self.waiting_for = None;
-            self.seen.clear();
-            return;
+    /// `token`, whose text in the output is `text`, came (after [`Samplers::accept`]): a
+    /// waiting grammar looks for its text or its trigger. A trigger hands the grammar the output
+    /// from the trigger on; text there that the grammar does not allow ends the generation
+    /// (`dead_end`: llama.cpp's server fails the request the same way).
+    pub fn generated(&mut self, token: u32, text: &str) {
+        match &mut self.gate {
+            Gate::Open => {}
+            Gate::After { text: awaited, seen, then } => {
+                seen.push_str(text);
+                if seen.contains(awaited.as_str()) {
+                    self.gate = std::mem::replace(then.as_mut(), Gate::Open);
+                    return;
+                }
+                let mut from = seen.len().saturating_sub(awaited.len());
+                while !seen.is_char_boundary(from) {
+                    from -= 1;
+                }
+                seen.drain(..from);
+            }
+            Gate::Lazy(triggers) => {
+                let Some(g) = &mut self.grammar else { return };
+                let Some(replay) = triggers.saw(token, g.piece(token).unwrap_or_default()) else { return };
+                self.gate = Gate::Open;
+                for (t, piece) in replay {
+                    let judged = match g.piece(t) == Some(&piece[..]) {
+                        true => g.accept(t),
+                        false => g.accept_text(t, &piece),
+                    };
+                    if let Err(e) = judged {
+                        let shown = String::from_utf8_lossy(&piece).into_owned();
+                        self.dead_end = Some(format!(
+                            "the output from the lazy grammar's trigger on does not follow the grammar at {shown:?}: {e}"
+                        ));
+                        return;
+                    }
+                }
+            }
         }
-        let mut from = self.seen.len().saturating_sub(w.len());
-        while !self.seen.is_char_boundary(from) {
-            from -= 1;
-        }
-        self.seen.drain(..from);
     }
 }

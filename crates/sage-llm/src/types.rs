@@ -165,6 +165,24 @@ pub enum Constraint {
     JsonSchema(serde_json::Value),
 }
 
+/// What starts a lazy constraint (llama.cpp's grammar triggers, llama-server's
+/// `grammar_triggers`): until one appears the output is free; from it on the grammar judges the
+/// output, the trigger's own text included (so the grammar begins with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The output holds this text. A text that is one token of the model's is also that token
+    /// (a model that writes it in pieces still triggers it).
+    Word(String),
+    /// A regular expression found anywhere in the output: the grammar judges from its first
+    /// capture group that matched something, else from where the match begins.
+    Pattern(String),
+    /// A regular expression the whole output so far matches.
+    PatternFull(String),
+    /// This token is generated.
+    Token(TokenId),
+}
+
 /// The largest penalty window the engine keeps, tokens (a larger `repeat_last_n` is this one):
 /// llama.cpp allocates the window when the sampler is made.
 pub const MAX_PENALTY_WINDOW: u32 = 1 << 16;
@@ -193,6 +211,15 @@ pub struct GenerateParams {
     /// `</think>`: it thinks freely, then answers in the constraint's form); none: from the
     /// first token.
     pub constraint_after: Option<String>,
+    /// The constraint is lazy: it applies from the first of these triggers on (after
+    /// `constraint_after`'s text, when both are given); empty: from the first token.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub constraint_triggers: Vec<Trigger>,
+    /// Special tokens written into the output as their text (llama-server's
+    /// `preserved_tokens`; other special tokens are written as nothing); a text that is not
+    /// one token of the model's is passed over, as llama-server does.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preserved_tokens: Vec<String>,
     /// Most tokens a reasoning model may spend inside its thinking block: at the budget the
     /// block is closed for it (`\n</think>`) and the answer follows (vLLM's
     /// `thinking_token_budget`, Anthropic's `budget_tokens`). Kept by the LLM plugin that runs
@@ -231,6 +258,8 @@ impl Default for GenerateParams {
             logprobs: None,
             constraint: None,
             constraint_after: None,
+            constraint_triggers: vec![],
+            preserved_tokens: vec![],
             thinking_budget: None,
             logit_bias: vec![],
             continuation: 0,

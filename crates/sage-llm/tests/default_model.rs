@@ -646,3 +646,37 @@ fn ambiguous_grammars_generate_and_are_followed() {
         );
     }
 }
+
+/// A lazy grammar (llama-server's `grammar_lazy`): the output is free until the trigger, then
+/// follows the grammar from the trigger's own text on, whichever token the trigger began in.
+#[test]
+fn a_lazy_grammar_leaves_the_text_free_until_its_trigger() {
+    let prompt = Prompt::Text("Q: What is the capital of France?\nA: The capital of France is".into());
+    let free = run(&prompt, &greedy(24)).unwrap();
+    let grammar = r#"root ::= "Paris" " (code " [0-9] [0-9] [0-9] ")." "#;
+    let mut p = greedy(24);
+    p.constraint = Some(Constraint::Grammar(grammar.into()));
+    p.constraint_triggers = vec![sage_llm::Trigger::Word("Paris".into())];
+    let lazy = run(&prompt, &p).unwrap();
+    let at = free.text.find("Paris").expect("the model names Paris unconstrained");
+    // Before the trigger, the free text; from it on, the grammar's form, then the end.
+    assert_eq!(&lazy.text[..at], &free.text[..at], "{:?} / {:?}", lazy.text, free.text);
+    let tail = &lazy.text[at..];
+    assert!(
+        tail.len() == "Paris (code 000).".len()
+            && tail.starts_with("Paris (code ")
+            && tail[12..15].chars().all(|c| c.is_ascii_digit())
+            && tail.ends_with(")."),
+        "{:?}",
+        lazy.text
+    );
+    assert_eq!(lazy.finish, FinishReason::EndOfTurn, "{lazy:?}");
+    // A trigger that never comes leaves the whole answer free.
+    p.constraint_triggers = vec![sage_llm::Trigger::Word("Zanzibar".into())];
+    assert_eq!(run(&prompt, &p).unwrap().text, free.text);
+    // A trigger whose text the grammar does not begin with ends the generation with a typed error.
+    p.constraint = Some(Constraint::Grammar(r#"root ::= "Lyon""#.into()));
+    p.constraint_triggers = vec![sage_llm::Trigger::Pattern("(Par)is".into())];
+    let err = run(&prompt, &p).unwrap_err().to_string();
+    assert!(err.contains("does not follow the grammar"), "{err}");
+}

@@ -38,6 +38,7 @@ mod deltas;
 mod embed;
 mod error;
 pub mod federation;
+mod lazy;
 mod listen;
 mod llama_server;
 mod metrics;

@@ -5,7 +5,9 @@
 //! `model` is optional (llama-server serves one model): absent, it is the zoo's first; `sage`
 //! lets the router choose. `n_probs` gives `completion_probabilities` with the whole answer
 //! (not per streamed event). Fields llama-server knows and SAGE does not use (`cache_prompt`,
-//! `n_keep`...) are ignored, as llama-server ignores what it does not know.
+//! `n_keep`...) are ignored, as llama-server ignores what it does not know. Lazy grammars
+//! (`grammar_lazy`, `grammar_triggers`, `preserved_tokens`) as llama-server reads them
+//! (`lazy.rs`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -55,6 +57,8 @@ struct CompletionBody {
     grammar: Option<String>,
     /// Report each generated token's log-probability and this many alternatives (at most 20).
     n_probs: Option<u32>,
+    #[serde(flatten)]
+    lazy: crate::lazy::LazyFields,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +169,7 @@ fn params(app: &App, b: &CompletionBody) -> Result<(GenerateParams, u32), ApiErr
         sage_llm::check_constraint(c)
             .map_err(|e| ApiError::invalid(format!("{param} is not usable: {e}"), Some(param)))?;
     }
+    let (constraint_triggers, preserved_tokens) = b.lazy.read(constraint.as_ref())?;
     crate::openai::check_stops(&b.stop, "stop")?;
     let logit_bias = logit_bias(b.logit_bias.as_ref())?;
     let p = GenerateParams {
@@ -172,6 +177,8 @@ fn params(app: &App, b: &CompletionBody) -> Result<(GenerateParams, u32), ApiErr
         sampling,
         stop: b.stop.clone(),
         constraint,
+        constraint_triggers,
+        preserved_tokens,
         logit_bias,
         logprobs: b.n_probs.filter(|&n| n > 0).map(|n| n.min(20)),
         ..GenerateParams::default()

@@ -83,6 +83,9 @@ struct Common {
     repeat_penalty: Option<f32>,
     repeat_last_n: Option<u32>,
     grammar: Option<String>,
+    /// llama-server's lazy grammars (`grammar_lazy`, `grammar_triggers`, `preserved_tokens`).
+    #[serde(flatten)]
+    lazy: crate::lazy::LazyFields,
     /// Token id (as a string) to a bias in [-100, 100].
     logit_bias: Option<std::collections::BTreeMap<String, f32>>,
     seed: Option<u32>,
@@ -228,6 +231,7 @@ fn params(
         }
         Some(g) => Some(Constraint::Grammar(g.to_string())),
     };
+    let (constraint_triggers, preserved_tokens) = c.lazy.read(constraint.as_ref())?;
     let logit_bias = logit_bias(c.logit_bias.as_ref())?;
     // No seed: a fresh one, so that asking again gives another answer (OpenAI's and
     // llama-server's behaviour); a given seed repeats its answer (see decision 0009).
@@ -244,6 +248,8 @@ fn params(
         stop,
         logprobs,
         constraint,
+        constraint_triggers,
+        preserved_tokens,
         logit_bias,
         ..GenerateParams::default()
     };

@@ -686,6 +686,30 @@ async fn llama_server_endpoints_answer_in_its_shape() {
             "grammar",
         ),
         ("/completion", json!({"prompt": "x", "json_schema": 5}), "json_schema"),
+        // Lazy grammars: a trigger is needed, and must be one SAGE reads.
+        (
+            "/completion",
+            json!({"prompt": "x", "grammar": "root ::= \"a\"", "grammar_lazy": true}),
+            "grammar_triggers",
+        ),
+        (
+            "/completion",
+            json!({"prompt": "x", "grammar_lazy": true, "grammar_triggers": [{"type": 1, "value": "a"}]}),
+            "grammar_lazy",
+        ),
+        (
+            "/completion",
+            json!({"prompt": "x", "grammar": "root ::= \"a\"", "grammar_lazy": true,
+                   "grammar_triggers": [{"type": 2, "value": "(a"}]}),
+            "grammar_triggers",
+        ),
+        (
+            "/v1/chat/completions",
+            json!({"model": "a", "messages": [{"role": "user", "content": "x"}], "grammar": "root ::= \"a\"",
+                   "grammar_lazy": true, "grammar_triggers": [{"type": "word", "value": ""}]}),
+            "grammar_triggers",
+        ),
+        ("/completion", json!({"prompt": "x", "preserved_tokens": "<x>"}), "preserved_tokens"),
         ("/completion", json!({"prompt": "x", "logit_bias": [[1]]}), "logit_bias"),
         ("/completion", json!({"prompt": "x", "logit_bias": [["a", 1]]}), "logit_bias"),
         ("/completion", json!({"prompt": "x", "logit_bias": {"5": true}}), "logit_bias"),

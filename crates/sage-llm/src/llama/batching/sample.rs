@@ -48,15 +48,18 @@ pub(super) fn replay(
     piece: impl Fn(TokenId) -> Vec<u8>,
 ) -> Result<(), TokenId> {
     for &t in tokens {
-        let waiting = sampler.waiting_for.is_some();
+        let waiting = sampler.waiting();
         if let Some(g) = sampler.grammar.as_mut().filter(|_| !waiting) {
             if !g.allows(t) {
                 return Err(t);
             }
         }
         sampler.accept(LlamaToken(t as i32));
-        if sampler.waiting_for.is_some() {
-            sampler.saw(&String::from_utf8_lossy(&piece(t)));
+        if sampler.waiting() {
+            sampler.generated(t, &String::from_utf8_lossy(&piece(t)));
+            if sampler.dead_end.is_some() {
+                return Err(t);
+            }
         }
         rng.uniform();
     }
@@ -178,7 +181,7 @@ impl Logits<'_, '_> {
     fn sample(&self, p: &GenerateParams, s: &mut super::super::Samplers, rng: &mut Rng) -> LlamaToken {
         let (u, again) = rng.uniform_pair();
         let started = std::time::Instant::now();
-        let waiting = s.waiting_for.is_some();
+        let waiting = s.waiting();
         let token = match s.grammar.as_mut().filter(|_| !waiting) {
             None => Ok(Self::choose(&mut self.candidates(), &mut s.rest, u)),
             Some(g) if s.exact => {
@@ -350,11 +353,18 @@ pub(super) fn advance(
         (Some(_), Some(st), Some(row)) => Some(st.logprob(row, id as usize)),
         _ => None,
     };
-    let bytes = w.piece(id);
+    let bytes = match a.sampler.preserved.contains(&id) {
+        true => w.special_piece(id),
+        false => w.piece(id),
+    };
     let piece = String::from_utf8_lossy(&bytes).into_owned();
     let before = a.text.len();
     a.text.push_str(&a.utf8.push(&bytes));
-    a.sampler.saw(&a.text[before..]);
+    a.sampler.generated(id, &a.text[before..]);
+    if a.sampler.dead_end.is_some() {
+        // The text from a lazy grammar's trigger on does not follow it: ended as an error.
+        return Some(FinishReason::Stop);
+    }
     let out = TokenOut { id, text: piece, logprob: lp, top };
     // Stop sequences: cut the text at the first one. Only the tail can hold a new one (the text
     // before it was searched at the tokens before), so a token costs the stops' length, not the
