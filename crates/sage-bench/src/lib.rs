@@ -16,6 +16,7 @@ pub mod llm;
 mod measure;
 pub mod report;
 pub mod routing_families;
+pub mod tool_calls;
 
 pub use measure::{measure, Rate};
 

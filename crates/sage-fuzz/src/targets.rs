@@ -395,6 +395,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"prompt":"x","grammar":"root ::= \"yes\" | \"no\"","model":"sage"}"#,
                 r#"{"prompt":"yes","presence_penalty":1.5,"frequency_penalty":-0.5,"logit_bias":[[5,false],[7,-2.5]]}"#,
                 r#"{"prompt":"yes","logit_bias":{"5":1.5}}"#,
+                r#"{"prompt":"Q","grammar":"root ::= \"<c>\" [0-9]+","grammar_lazy":true,"grammar_triggers":[{"type":1,"value":"<c>"},{"type":"pattern","value":"a(b+)"},{"type":3,"value":"\\s*x"},{"type":0,"value":"<t>","token":3}],"preserved_tokens":["<c>"]}"#,
             ],
         ),
         "http_llama_tokenize" => (

@@ -457,7 +457,12 @@ impl LanguageModel for LlamaEngine {
         on_event: &mut dyn FnMut(Event<'_>) -> Flow,
     ) -> Result<Generation, GenerateError> {
         let (tx, rx) = mpsc::channel();
-        self.send(Job::Generate { session, prompt: prompt.to_vec(), params: Box::new(params.clone()), events: tx })?;
+        self.send(Job::Generate {
+            session,
+            prompt: prompt.to_vec(),
+            params: Box::new(params.clone()),
+            events: tx,
+        })?;
         // Dropping `rx` (returning early) tells the worker to stop. What was received until
         // then is returned, so a caller that stops loses nothing it saw.
         let mut seen: Vec<TokenOut> = vec![];
@@ -677,13 +682,9 @@ fn worker(
                 let _ = reply.send(r);
             }
             Job::Close { session } => sched.close(session),
-            Job::Generate { session, prompt, params, events } => sched.submit(Pending::Generate {
-                session,
-                prompt,
-                params,
-                events,
-                start: Instant::now(),
-            }),
+            Job::Generate { session, prompt, params, events } => {
+                sched.submit(Pending::Generate { session, prompt, params, events, start: Instant::now() })
+            }
             Job::Logits { session, tokens, last_only, reply } => {
                 sched.submit(Pending::Logits { session, tokens, last_only, reply })
             }
@@ -892,6 +893,7 @@ impl Worker<'_> {
             exact: p.exact_constraint,
             gate,
             preserved: self.preserved(p),
+            gives_way: p.constraint_gives_way,
             dead_end: None,
         })
     }
@@ -912,6 +914,9 @@ pub(crate) struct Samplers {
     /// Special tokens written into the output as their text
     /// ([`GenerateParams::preserved_tokens`]).
     pub preserved: Vec<u32>,
+    /// The grammar gives way where the output at its trigger does not follow it
+    /// ([`GenerateParams::constraint_gives_way`]).
+    pub gives_way: bool,
     /// Why the constraint cannot go on, if it cannot: it allowed no token at all (a grammar no
     /// text can follow, such as one character that is never generated), or one token's grammar
     /// work took longer than [`MAX_GRAMMAR_STEP`]. The generation ends with a typed error.
@@ -987,9 +992,16 @@ impl Samplers {
                     };
                     if let Err(e) = judged {
                         let shown = String::from_utf8_lossy(&piece).into_owned();
-                        self.dead_end = Some(format!(
+                        let why = format!(
                             "the output from the lazy grammar's trigger on does not follow the grammar at {shown:?}: {e}"
-                        ));
+                        );
+                        match self.gives_way {
+                            true => {
+                                tracing::debug!("the grammar gives way: {why}");
+                                self.grammar = None;
+                            }
+                            false => self.dead_end = Some(why),
+                        }
                         return;
                     }
                 }

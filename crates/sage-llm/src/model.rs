@@ -71,6 +71,12 @@ pub trait LanguageModel: Send + Sync {
         None
     }
 
+    /// Whether the engine applies grammar constraints (a remote server is sent none): where it
+    /// does not, SAGE adds none of its own (the lazy grammar of tool calls).
+    fn constrains(&self) -> bool {
+        true
+    }
+
     /// Render a conversation: the model's chat template if it has one, else the plain format.
     fn render_chat(&self, messages: &[ChatMessage]) -> Result<RenderedChat, TemplateError> {
         self.render_chat_tools(messages, &[])

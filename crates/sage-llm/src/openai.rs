@@ -207,6 +207,10 @@ fn bytes_to_tokens(text: &str) -> impl Iterator<Item = TokenId> + '_ {
 }
 
 impl LanguageModel for OpenAiModel {
+    fn constrains(&self) -> bool {
+        false
+    }
+
     fn info(&self) -> &ModelInfo {
         &self.info
     }

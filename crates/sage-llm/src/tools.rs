@@ -16,7 +16,11 @@
 //! Every family's reader also accepts the generic forms, so a forced call (a JSON array, by the
 //! schema of [`forced_schema`]) is read the same way whatever the family.
 
+mod auto;
+
 use serde_json::{json, Value};
+
+pub use auto::{auto_call_grammar, forced_call_grammar};
 
 use crate::types::{ChatMessage, Role, ToolCall};
 
@@ -111,15 +115,22 @@ pub fn lower(messages: &[ChatMessage], tools: &[Value]) -> Vec<ChatMessage> {
                 push(Role::User, format!("Result of {name} ({id}): {}", m.content));
             }
             Role::Assistant if !m.tool_calls.is_empty() => {
-                let calls: Vec<Value> = m
+                // Written name first, as the instructions show and every family writes calls
+                // (a JSON object's keys would come sorted: a model shown `arguments` first
+                // imitates it, and a call's grammar expects the name first).
+                let calls: Vec<String> = m
                     .tool_calls
                     .iter()
-                    .map(|c| json!({"name": c.name, "arguments": serde_json::from_str::<Value>(&c.arguments).unwrap_or(json!({}))}))
+                    .map(|c| {
+                        let args = serde_json::from_str::<Value>(&c.arguments).unwrap_or(json!({}));
+                        format!("{{\"name\":{},\"arguments\":{args}}}", Value::String(c.name.clone()))
+                    })
                     .collect();
+                let calls = format!("[{}]", calls.join(","));
                 let text = if m.content.trim().is_empty() {
-                    Value::Array(calls).to_string()
+                    calls
                 } else {
-                    format!("{}\n{}", m.content.trim(), Value::Array(calls))
+                    format!("{}\n{calls}", m.content.trim())
                 };
                 push(Role::Assistant, text);
             }
@@ -403,7 +414,7 @@ mod tests {
         assert!(
             low[0].content.starts_with("Be brief.") && low[0].content.contains("get_weather: Weather now.")
         );
-        assert_eq!(low[2].content, r#"[{"arguments":{"city":"Paris"},"name":"get_weather"}]"#);
+        assert_eq!(low[2].content, r#"[{"name":"get_weather","arguments":{"city":"Paris"}}]"#);
         assert_eq!(low[3].content, "Result of get_weather (c1): 18 C, sunny");
     }
 

@@ -215,6 +215,12 @@ pub struct GenerateParams {
     /// `constraint_after`'s text, when both are given); empty: from the first token.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub constraint_triggers: Vec<Trigger>,
+    /// Where the output at a trigger does not follow the grammar (the trigger's token ran on
+    /// past what the grammar allows), the grammar gives way and the output stays free (SAGE's
+    /// own hold on tool calls); otherwise the generation ends with a typed error (a client's
+    /// lazy grammar, as llama-server ends it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub constraint_gives_way: bool,
     /// Special tokens written into the output as their text (llama-server's
     /// `preserved_tokens`; other special tokens are written as nothing); a text that is not
     /// one token of the model's is passed over, as llama-server does.
@@ -259,6 +265,7 @@ impl Default for GenerateParams {
             constraint: None,
             constraint_after: None,
             constraint_triggers: vec![],
+            constraint_gives_way: false,
             preserved_tokens: vec![],
             thinking_budget: None,
             logit_bias: vec![],

@@ -679,4 +679,7 @@ fn a_lazy_grammar_leaves_the_text_free_until_its_trigger() {
     p.constraint_triggers = vec![sage_llm::Trigger::Pattern("(Par)is".into())];
     let err = run(&prompt, &p).unwrap_err().to_string();
     assert!(err.contains("does not follow the grammar"), "{err}");
+    // ...unless the grammar gives way (SAGE's own hold on tool calls): the answer stays free.
+    p.constraint_gives_way = true;
+    assert_eq!(run(&prompt, &p).unwrap().text, free.text);
 }

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use sage_llm::tools::{forced_schema, parse_calls, ToolChoice, ToolFamily};
+use sage_llm::tools::{forced_call_grammar, forced_schema, parse_calls, ToolChoice, ToolFamily};
 use sage_llm::{ChatMessage, Constraint, Role, ToolCall};
 
 use crate::error::ApiError;
@@ -121,17 +121,20 @@ impl ToolSpec {
         }
     }
 
-    /// The constraint that forces a call (`required` or a named function).
+    /// The constraint that forces a call (`required` or a named function): a grammar that writes
+    /// each call's name before its arguments (`sage_llm::tools::forced_call_grammar`); where the
+    /// tools' schemas do not convert that way, the schema of the calls (which puts the arguments
+    /// first).
     pub fn constraint(&self) -> Option<Constraint> {
-        match &self.choice {
-            ToolChoice::Required => {
-                Some(Constraint::JsonSchema(forced_schema(&self.tools, None, self.parallel)))
-            }
-            ToolChoice::Function(n) => {
-                Some(Constraint::JsonSchema(forced_schema(&self.tools, Some(n), self.parallel)))
-            }
-            _ => None,
-        }
+        let only = match &self.choice {
+            ToolChoice::Required => None,
+            ToolChoice::Function(n) => Some(n.as_str()),
+            _ => return None,
+        };
+        Some(match forced_call_grammar(&self.tools, only, self.parallel) {
+            Ok(g) => Constraint::Grammar(g),
+            Err(_) => Constraint::JsonSchema(forced_schema(&self.tools, only, self.parallel)),
+        })
     }
 
     /// Calls in an answer: the text before them and the calls (ids `call_<n>` unique in the

@@ -15,6 +15,7 @@ mod realtime;
 mod routing;
 pub mod serve;
 mod sse;
+mod tools;
 
 /// Arguments of `sage bench`.
 #[derive(Debug, Args)]
@@ -86,6 +87,34 @@ enum What {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Tool calling with `tool_choice: "auto"` on generated cases, each answered free (the
+    /// baseline) and with the lazy grammar that holds a begun call to the tools' schemas.
+    Tools {
+        /// Model file. Default: `SAGE_MODEL`, else the embedded default.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: u32,
+        /// First case seed.
+        #[arg(long, default_value_t = 0)]
+        seeds_from: u64,
+        /// Cases.
+        #[arg(long, default_value_t = 40)]
+        cases: u64,
+        /// Sampled answers per case and way (t 0.8) besides the greedy one.
+        #[arg(long, default_value_t = 1)]
+        samples: usize,
+        /// Most tokens per answer.
+        #[arg(long, default_value_t = 96)]
+        max_tokens: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Every answer, both ways, on stderr.
+        #[arg(long)]
+        show: bool,
     },
     /// The real-time kernel against the lock-step kernel on mixed robot input with the model
     /// answering; crisis-to-cancellation latency; input capacity over Zenoh; a question over
@@ -368,6 +397,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         What::Constrained { model, threads, runs, max_tokens, json } => {
             constrained::run(model, threads, runs, max_tokens, json)
+        }
+        What::Tools { model, threads, seeds_from, cases, samples, max_tokens, json, show } => {
+            tools::run(model, threads, seeds_from..seeds_from + cases, samples, max_tokens, json, show)
         }
         What::Kernel { reps, ms, json, python_ref, python } => {
             kernel::run(reps, ms, json, python_ref, python)

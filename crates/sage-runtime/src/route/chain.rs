@@ -223,6 +223,7 @@ fn attempt(
         }
     };
     let mut s = generation_settings(settings, request, model, &kept, max_tokens);
+    hold_tool_calls(model, request, &mut s);
     let mut tokens = tokens;
     let opened = think_first(model, request, &mut tokens, &mut s)?;
     s.opened = opened;
@@ -290,6 +291,31 @@ fn prompt_tokens(
         trim_with(model, &messages, &request.tools, template_vars(request), window, max_tokens)
     };
     trimmed.and_then(|(kept, tokens)| continue_from(model, &request.prefix, kept, tokens))
+}
+
+/// Tools offered with no constraint (`tool_choice: "auto"`): a call the model begins, in any
+/// family's form, is held to the offered tools' schemas by a lazy grammar (`sage_llm::tools::
+/// auto_call_grammar`); its prose stays free. Not on engines that apply no constraints (remote
+/// servers), nor where the tools' schemas cannot be converted (the call is then read back as
+/// before, unheld), nor on an answer continued from a prefix (its call may have begun there).
+fn hold_tool_calls(model: &dyn LanguageModel, request: &Request, s: &mut LlmSettings) {
+    let continued = !request.prefix.is_empty();
+    if request.tools.is_empty()
+        || request.raw
+        || continued
+        || s.params.constraint.is_some()
+        || !model.constrains()
+    {
+        return;
+    }
+    match sage_llm::tools::auto_call_grammar(&request.tools) {
+        Ok((grammar, triggers)) => {
+            s.params.constraint = Some(sage_llm::Constraint::Grammar(grammar));
+            s.params.constraint_triggers = triggers;
+            s.params.constraint_gives_way = true;
+        }
+        Err(why) => tracing::debug!(model = %model.info().id, "tool calls not held by a grammar: {why}"),
+    }
 }
 
 /// Whether the answer begins inside a thinking block (decision 0025): the template opened one
@@ -429,5 +455,53 @@ impl Runner {
             &self.settings,
             sink,
         )
+    }
+}
+
+#[cfg(test)]
+mod tool_call_tests {
+    use super::*;
+    use crate::scripted::{Script, ScriptedModel};
+
+    fn request(tools: Vec<serde_json::Value>) -> Request {
+        Request {
+            class: "text.chat".into(),
+            messages: vec![ChatMessage::new(sage_llm::Role::User, "Move to 3, 4.")],
+            conversation: None,
+            max_tokens: 32,
+            atp: 10.0,
+            complexity: None,
+            params: None,
+            raw: false,
+            prefix: String::new(),
+            tools,
+        }
+    }
+
+    #[test]
+    fn offered_tools_are_held_by_a_lazy_grammar_unless_something_else_constrains() {
+        let model = ScriptedModel::new(Script::new("m", 0.9));
+        let tool = serde_json::json!({"type": "function", "function": {"name": "move_to",
+            "parameters": {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}}});
+        let mut s = LlmSettings::default();
+        hold_tool_calls(&model, &request(vec![tool.clone()]), &mut s);
+        assert!(
+            matches!(&s.params.constraint, Some(sage_llm::Constraint::Grammar(g)) if g.contains("move_to"))
+        );
+        assert!(s.params.constraint_gives_way && s.params.constraint_triggers.len() == 5, "{:?}", s.params);
+        // No tools, a raw prompt, a continued answer, or the request's own constraint: nothing added.
+        let own = Some(sage_llm::Constraint::JsonSchema(serde_json::json!({"type": "object"})));
+        let mut cases = vec![request(vec![]), request(vec![tool.clone()]), request(vec![tool.clone()])];
+        cases[1].raw = true;
+        cases[2].prefix = "[{".into();
+        for r in cases {
+            let mut s = LlmSettings::default();
+            hold_tool_calls(&model, &r, &mut s);
+            assert!(s.params.constraint.is_none() && s.params.constraint_triggers.is_empty());
+        }
+        let mut s = LlmSettings::default();
+        s.params.constraint = own.clone();
+        hold_tool_calls(&model, &request(vec![tool]), &mut s);
+        assert!(s.params.constraint == own && s.params.constraint_triggers.is_empty());
     }
 }
