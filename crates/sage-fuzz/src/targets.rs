@@ -51,6 +51,7 @@ pub const NAMES: &[&str] = &[
     "recording",
     "template",
     "grammar",
+    "lazy_grammar",
     "hf_import",
     "http_chat",
     "http_completions",
@@ -86,6 +87,7 @@ pub fn target(name: &str, root: &Path, work: &Path) -> Result<Target, SetupError
         "recording" => recording(root),
         "template" => template(root),
         "grammar" => Ok(grammar()),
+        "lazy_grammar" => Ok(lazy_grammar()),
         "hf_import" => hf_import(root, work),
         n if n.starts_with("http_") && NAMES.contains(&n) => http(name),
         other => Err(SetupError { target: "?", message: format!("no target {other}: {}", NAMES.join(", ")) }),
@@ -212,6 +214,76 @@ fn grammar() -> Target {
         let limit = sage_llm::llama::MAX_GRAMMAR_STEP;
         let mut logits = vec![0.0f32; vocab.len()];
         for b in walk.bytes().filter(|&b| b != 0) {
+            logits.iter_mut().for_each(|l| *l = 0.0);
+            let mut judged: Vec<(u32, &mut f32)> =
+                logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();
+            let deadline = (std::time::Instant::now() + limit, limit.as_millis());
+            if g.apply(&mut judged, Some(deadline)).is_err() || g.accept(b as u32).is_err() {
+                break;
+            }
+        }
+        0
+    })
+}
+
+/// Lazy grammars (llama-server's `grammar_triggers`): a grammar, `%%`, its triggers one per line
+/// (`w:` a word, `p:` a pattern, `f:` a full pattern, `t:` a token id), `%%`, an output fed
+/// byte by byte (every byte a token) to the triggers and, once one fires, to the grammar from
+/// the trigger on, each later byte judged against the whole vocabulary first, as the engine
+/// does (`Samplers::generated`).
+fn lazy_grammar() -> Target {
+    use sage_llm::grammar::trigger::Triggers;
+    use sage_llm::grammar::{Grammar, Vocab};
+    use sage_llm::Trigger;
+    let mut pieces: Vec<(Vec<u8>, bool)> = vec![(b"</s>".to_vec(), true)];
+    pieces.extend((1..=255u8).map(|b| (vec![b], false)));
+    let vocab = Arc::new(Vocab::new(pieces));
+    let seeds = [
+        "root ::= \"<tool_call>\" [ a-z{}\":]+ \"</tool_call>\"\n%%\nw:<tool_call>\n%%\nLet me check. <tool_call>{\"name\": \"x\"}</tool_call>",
+        "root ::= \"{\" [a-z\": ]* \"}\"\n%%\np:^\\s*(\\{\\s*\"name)\nf:\\s*\\[[\\s\\S]*\n%%\n  {\"name\": \"ab\"}",
+        "root ::= [0-9]+\n%%\nt:50\nw:1\n%%\nabc1234",
+    ];
+    let seeds = seeds.iter().map(|s| s.as_bytes().to_vec()).collect();
+    text_target("lazy_grammar", seeds, move |t| {
+        let mut parts = t.splitn(3, "\n%%\n");
+        let (text, specs, output) =
+            (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let triggers: Vec<Trigger> = specs
+            .lines()
+            .filter_map(|l| match l.split_once(':')? {
+                ("w", v) => Some(Trigger::Word(v.into())),
+                ("p", v) => Some(Trigger::Pattern(v.into())),
+                ("f", v) => Some(Trigger::PatternFull(v.into())),
+                ("t", v) => v.parse().ok().map(Trigger::Token),
+                _ => None,
+            })
+            .collect();
+        if sage_llm::grammar::trigger::check(&triggers).is_err()
+            || sage_llm::llama::grammar_within_limits(text).is_err()
+            || sage_llm::grammar::check(text).is_err()
+        {
+            return 1;
+        }
+        let Ok(mut g) = Grammar::new(text, "root", Arc::clone(&vocab), &|_| None) else { return 1 };
+        let Ok(mut waiting) =
+            Triggers::new(&triggers, vocab.len(), &|w| (w.len() == 1).then(|| w.as_bytes()[0] as u32))
+        else {
+            return 1;
+        };
+        let mut fired = false;
+        let limit = sage_llm::llama::MAX_GRAMMAR_STEP;
+        let mut logits = vec![0.0f32; vocab.len()];
+        for b in output.bytes().filter(|&b| b != 0) {
+            if !fired {
+                let Some(replay) = waiting.saw(b as u32, &[b]) else { continue };
+                fired = true;
+                for (tok, piece) in replay {
+                    if g.accept_text(tok, &piece).is_err() {
+                        return 0;
+                    }
+                }
+                continue;
+            }
             logits.iter_mut().for_each(|l| *l = 0.0);
             let mut judged: Vec<(u32, &mut f32)> =
                 logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();

@@ -1,0 +1,122 @@
+//! A request's samplers: its grammar, when the grammar starts judging the output (at once,
+//! after a text, from a trigger on), and the rest of llama.cpp's chain.
+
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+#[cfg(doc)]
+use super::MAX_GRAMMAR_STEP;
+#[cfg(doc)]
+use crate::types::GenerateParams;
+
+/// A request's samplers: its constraint's grammar apart from the rest of the chain (bias,
+/// penalties, truncation, temperature), so that the grammar can judge the token the rest
+/// chooses before it is run over the whole vocabulary (`batching::sample`).
+pub(crate) struct Samplers {
+    /// The constraint, if any.
+    pub grammar: Option<crate::grammar::Grammar>,
+    /// Everything else.
+    pub rest: LlamaSampler,
+    /// Constrain every candidate before each draw ([`GenerateParams::exact_constraint`]).
+    pub exact: bool,
+    /// When the grammar starts judging the output.
+    pub gate: Gate,
+    /// Special tokens written into the output as their text
+    /// ([`GenerateParams::preserved_tokens`]).
+    pub preserved: Vec<u32>,
+    /// The grammar gives way where the output at its trigger does not follow it
+    /// ([`GenerateParams::constraint_gives_way`]).
+    pub gives_way: bool,
+    /// Why the constraint cannot go on, if it cannot: it allowed no token at all (a grammar no
+    /// text can follow, such as one character that is never generated), or one token's grammar
+    /// work took longer than [`MAX_GRAMMAR_STEP`]. The generation ends with a typed error.
+    pub dead_end: Option<String>,
+}
+
+/// When a request's grammar starts judging the output.
+#[derive(Debug)]
+pub(crate) enum Gate {
+    /// From the first token (or there is no grammar).
+    Open,
+    /// Once the output holds `text` ([`GenerateParams::constraint_after`]), from the next token
+    /// on as `then` says; `seen` is the output's tail where the awaited text may begin (across
+    /// tokens and calls).
+    After { text: String, seen: String, then: Box<Gate> },
+    /// From a trigger on, the trigger's text included ([`GenerateParams::constraint_triggers`]).
+    Lazy(crate::grammar::trigger::Triggers),
+}
+
+impl Samplers {
+    /// Whether the grammar constrains the next token.
+    pub fn constraining(&self) -> bool {
+        self.grammar.is_some() && !self.waiting()
+    }
+
+    /// Whether a grammar waits for its text or its trigger.
+    pub fn waiting(&self) -> bool {
+        !matches!(self.gate, Gate::Open)
+    }
+
+    /// `token` was chosen (or generated earlier by the same request): advance the grammar (once
+    /// it constrains) and the penalties' history. A token the grammar does not allow leaves it
+    /// where it was (callers choose allowed tokens); a grammar whose state grows past its bound
+    /// ends the generation (`dead_end`).
+    pub fn accept(&mut self, token: LlamaToken) {
+        if !self.waiting() {
+            if let Some(g) = &mut self.grammar {
+                if let Err(e @ crate::grammar::GrammarError::TooLarge(_)) = g.accept(token.0 as u32) {
+                    self.dead_end = Some(e.to_string());
+                }
+            }
+        }
+        self.rest.accept(token);
+    }
+
+    /// `token`, whose text in the output is `text`, came (after [`Samplers::accept`]): a
+    /// waiting grammar looks for its text or its trigger. A trigger hands the grammar the output
+    /// from the trigger on; text there that the grammar does not allow ends the generation
+    /// (`dead_end`: llama.cpp's server fails the request the same way), or, where the grammar
+    /// gives way (`gives_way`), drops the grammar and leaves the output free.
+    pub fn generated(&mut self, token: u32, text: &str) {
+        match &mut self.gate {
+            Gate::Open => {}
+            Gate::After { text: awaited, seen, then } => {
+                seen.push_str(text);
+                if seen.contains(awaited.as_str()) {
+                    self.gate = std::mem::replace(then.as_mut(), Gate::Open);
+                    return;
+                }
+                let mut from = seen.len().saturating_sub(awaited.len());
+                while !seen.is_char_boundary(from) {
+                    from -= 1;
+                }
+                seen.drain(..from);
+            }
+            Gate::Lazy(triggers) => {
+                let Some(g) = &mut self.grammar else { return };
+                let Some(replay) = triggers.saw(token, g.piece(token).unwrap_or_default()) else { return };
+                self.gate = Gate::Open;
+                for (t, piece) in replay {
+                    let judged = match g.piece(t) == Some(&piece[..]) {
+                        true => g.accept(t),
+                        false => g.accept_text(t, &piece),
+                    };
+                    if let Err(e) = judged {
+                        let shown = String::from_utf8_lossy(&piece).into_owned();
+                        let why = format!(
+                            "the output from the lazy grammar's trigger on does not follow the grammar at {shown:?}: {e}"
+                        );
+                        match self.gives_way {
+                            true => {
+                                tracing::debug!("the grammar gives way: {why}");
+                                self.grammar = None;
+                            }
+                            false => self.dead_end = Some(why),
+                        }
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
