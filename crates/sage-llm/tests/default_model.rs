@@ -682,4 +682,14 @@ fn a_lazy_grammar_leaves_the_text_free_until_its_trigger() {
     // ...unless the grammar gives way (SAGE's own hold on tool calls): the answer stays free.
     p.constraint_gives_way = true;
     assert_eq!(run(&prompt, &p).unwrap().text, free.text);
+    // Awaiting a text first (a reasoning model's `</think>`) whose token goes on into the
+    // trigger: the triggers watch the rest of that token (they missed it).
+    let first = &free.tokens[0].text;
+    let inside = first.find("Paris").filter(|&i| i > 0).expect("the first token is \" Paris\"");
+    p.constraint = Some(Constraint::Grammar(grammar.into()));
+    p.constraint_triggers = vec![sage_llm::Trigger::Word("Paris".into())];
+    p.constraint_gives_way = false;
+    p.constraint_after = Some(first[..inside].to_string());
+    let after = run(&prompt, &p).unwrap();
+    assert_eq!(after.text, lazy.text, "{:?}", after.text);
 }

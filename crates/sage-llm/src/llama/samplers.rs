@@ -82,8 +82,14 @@ impl Samplers {
             Gate::Open => {}
             Gate::After { text: awaited, seen, then } => {
                 seen.push_str(text);
-                if seen.contains(awaited.as_str()) {
+                if let Some(at) = seen.find(awaited.as_str()) {
+                    // The token may go on past the awaited text (`>\n\n` after a `</think>`
+                    // written as plain text): a lazy grammar's triggers watch that rest too.
+                    let rest = seen.as_bytes()[at + awaited.len()..].to_vec();
                     self.gate = std::mem::replace(then.as_mut(), Gate::Open);
+                    if !rest.is_empty() {
+                        self.lazy_saw(token, &rest);
+                    }
                     return;
                 }
                 let mut from = seen.len().saturating_sub(awaited.len());
@@ -92,30 +98,41 @@ impl Samplers {
                 }
                 seen.drain(..from);
             }
-            Gate::Lazy(triggers) => {
-                let Some(g) = &mut self.grammar else { return };
-                let Some(replay) = triggers.saw(token, g.piece(token).unwrap_or_default()) else { return };
-                self.gate = Gate::Open;
-                for (t, piece) in replay {
-                    let judged = match g.piece(t) == Some(&piece[..]) {
-                        true => g.accept(t),
-                        false => g.accept_text(t, &piece),
-                    };
-                    if let Err(e) = judged {
-                        let shown = String::from_utf8_lossy(&piece).into_owned();
-                        let why = format!(
-                            "the output from the lazy grammar's trigger on does not follow the grammar at {shown:?}: {e}"
-                        );
-                        match self.gives_way {
-                            true => {
-                                tracing::debug!("the grammar gives way: {why}");
-                                self.grammar = None;
-                            }
-                            false => self.dead_end = Some(why),
-                        }
-                        return;
+            Gate::Lazy(_) => {
+                let piece = match &self.grammar {
+                    Some(g) => g.piece(token).unwrap_or_default().to_vec(),
+                    None => return,
+                };
+                self.lazy_saw(token, &piece);
+            }
+        }
+    }
+
+    /// A waiting lazy grammar's triggers see `piece` of `token` (its whole text, or the part
+    /// after an awaited text); a completed trigger hands the grammar the output from it on.
+    fn lazy_saw(&mut self, token: u32, piece: &[u8]) {
+        let Gate::Lazy(triggers) = &mut self.gate else { return };
+        let Some(g) = &mut self.grammar else { return };
+        let Some(replay) = triggers.saw(token, piece) else { return };
+        self.gate = Gate::Open;
+        for (t, piece) in replay {
+            let judged = match g.piece(t) == Some(&piece[..]) {
+                true => g.accept(t),
+                false => g.accept_text(t, &piece),
+            };
+            if let Err(e) = judged {
+                let shown = String::from_utf8_lossy(&piece).into_owned();
+                let why = format!(
+                    "the output from the lazy grammar's trigger on does not follow the grammar at {shown:?}: {e}"
+                );
+                match self.gives_way {
+                    true => {
+                        tracing::debug!("the grammar gives way: {why}");
+                        self.grammar = None;
                     }
+                    false => self.dead_end = Some(why),
                 }
+                return;
             }
         }
     }
