@@ -462,6 +462,7 @@ pub(crate) fn route_sim(
             expected_load_s: m.load_s,
             keep_alive_s: 1e9,
             pinned: false,
+            chat_template: None,
         })
         .collect();
     let scripts: Vec<Script> = zoo

@@ -1,5 +1,8 @@
 //! Engine settings shared by every command that loads a model.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 use clap::{Args, ValueEnum};
 use sage_llm::{EngineConfig, FlashAttention, KvType, LoadMode};
 
@@ -64,12 +67,17 @@ pub struct EngineArgs {
     /// Layers to offload to the GPU (builds with the `cuda` feature).
     #[arg(long, default_value_t = 0)]
     pub gpu_layers: u32,
+    /// A chat template (Jinja) in place of the model file's, as llama-server's option of that
+    /// name (a zoo names one per model: `chat_template = "FILE"`).
+    #[arg(long, value_name = "FILE")]
+    pub chat_template_file: Option<PathBuf>,
 }
 
 impl EngineArgs {
-    /// The engine configuration.
-    pub fn config(&self) -> EngineConfig {
-        EngineConfig {
+    /// The engine configuration (the chat template file read).
+    pub fn config(&self) -> anyhow::Result<EngineConfig> {
+        let chat_template = self.chat_template_file.as_deref().map(read_chat_template).transpose()?;
+        Ok(EngineConfig {
             threads: self.threads,
             threads_batch: self.threads,
             context: self.ctx,
@@ -93,6 +101,17 @@ impl EngineArgs {
             },
             mlock: self.mlock,
             gpu_layers: self.gpu_layers,
-        }
+            chat_template,
+        })
     }
+}
+
+/// A chat template file's text, checked to parse (a model loads when first asked: a broken
+/// template is said at once, not as a failed load later).
+pub fn read_chat_template(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the chat template {}", path.display()))?;
+    sage_llm::template::check_syntax(&path.display().to_string(), &text)
+        .with_context(|| format!("the chat template {}", path.display()))?;
+    Ok(text)
 }

@@ -78,7 +78,7 @@ pub struct GenerateArgs {
 /// Run the command.
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let path = model_path::resolve(args.model.as_deref())?;
-    let config: EngineConfig = args.engine.config();
+    let config: EngineConfig = args.engine.config()?;
     let model =
         LlamaEngine::load(&path, None, config).with_context(|| format!("loading {}", path.display()))?;
     let sampling = if args.greedy {

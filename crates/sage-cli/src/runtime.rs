@@ -57,6 +57,11 @@ impl Loader for EngineLoader {
         config.context = Some(config.context.unwrap_or(spec.context));
         config.parallel = spec.parallel.unwrap_or(config.parallel);
         config.load = spec.load.unwrap_or(config.load);
+        if let Some(file) = &spec.chat_template {
+            let text =
+                crate::engine_args::read_chat_template(file).map_err(|e| unavailable(format!("{e:#}")))?;
+            config.chat_template = Some(text);
+        }
         Ok(Arc::new(LlamaEngine::load(&path, Some(&spec.id), config)?) as Arc<dyn LanguageModel>)
     }
 }
@@ -157,6 +162,7 @@ fn default_zoo(
         expected_load_s: 0.5,
         keep_alive_s: 600.0,
         pinned: false,
+        chat_template: None,
     }];
     Ok((specs, format!("{id}: {why}")))
 }
@@ -164,6 +170,11 @@ fn default_zoo(
 /// Compose the runtime for a command.
 pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
     let zoo = match &args.zoo {
+        Some(_) if args.engine.chat_template_file.is_some() => {
+            anyhow::bail!(
+                "--chat-template-file is for the one model of --model; a zoo names a chat_template per model"
+            )
+        }
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading the zoo {}", p.display()))?;
@@ -179,6 +190,9 @@ pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
         other => Profile::named(other)
             .with_context(|| format!("unknown profile {other} (thor, legion, sprout, local)"))?,
     };
+    for file in zoo.iter().flat_map(|z| &z.models).filter_map(|m| m.chat_template.as_deref()) {
+        crate::engine_args::read_chat_template(file)?;
+    }
     let sequences = args.engine.parallel.unwrap_or(1);
     let (specs, notes) = match zoo {
         Some(z) => {
@@ -204,7 +218,7 @@ pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
     }
     let store = Store::open(&store_path)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
-    let loader = Arc::new(EngineLoader { config: args.engine.config() });
+    let loader = Arc::new(EngineLoader { config: args.engine.config()? });
     let residency = Residency::new(&specs, profile.model_bytes, loader, clock.clone());
     // What earlier loads measured is used from the start.
     for s in &specs {
@@ -239,8 +253,97 @@ pub struct ChatArgs {
     /// Most tokens per reply.
     #[arg(long, default_value_t = 96)]
     pub max_tokens: u32,
+    /// A reasoning model's thinking on or off (its chat template's `enable_thinking`, or
+    /// Llama-Nemotron's system prompt); default: the model's own.
+    #[arg(long, value_enum)]
+    pub think: Option<Think>,
+    /// Most tokens the model may think before its thinking block is closed for it.
+    #[arg(long, value_name = "TOKENS")]
+    pub thinking_budget: Option<u32>,
+    /// Do not show the thinking (shown on stderr by default; stdout holds the answers alone).
+    #[arg(long)]
+    pub hide_thinking: bool,
     #[command(flatten)]
     pub zoo: ZooArgs,
+}
+
+/// `sage chat --think`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Think {
+    #[value(alias = "true")]
+    On,
+    #[value(alias = "false")]
+    Off,
+}
+
+impl ChatArgs {
+    /// The generation's parameters when thinking is switched or budgeted, else the router's.
+    fn params(&self) -> Option<sage_llm::GenerateParams> {
+        if self.think.is_none() && self.thinking_budget.is_none() {
+            return None;
+        }
+        let mut p = sage_llm::GenerateParams { logprobs: Some(0), ..Default::default() };
+        if let Some(t) = self.think {
+            p.template_vars.insert("enable_thinking".into(), (t == Think::On).into());
+        }
+        p.thinking_budget = self.thinking_budget;
+        Some(p)
+    }
+}
+
+/// A reply as it streams: the thinking to stderr (unless hidden), the answer to stdout.
+struct ReplyStream {
+    splitter: sage_llm::reasoning::Splitter,
+    hide_thinking: bool,
+    /// Thinking is being shown and its line is not ended.
+    thinking: bool,
+}
+
+impl ReplyStream {
+    fn new(hide_thinking: bool) -> Self {
+        Self { splitter: Default::default(), hide_thinking, thinking: false }
+    }
+
+    fn push(&mut self, delta: &str) {
+        let pieces = self.splitter.push(delta);
+        self.show(pieces);
+    }
+
+    fn finish(&mut self) {
+        let pieces = self.splitter.finish();
+        self.show(pieces);
+        self.end_thinking();
+    }
+
+    fn show(&mut self, pieces: Vec<sage_llm::reasoning::Piece>) {
+        use sage_llm::reasoning::Piece;
+        for p in pieces {
+            match p {
+                Piece::Reasoning(_) if self.hide_thinking => {}
+                Piece::Reasoning(t) => {
+                    let mut err = std::io::stderr();
+                    if !self.thinking {
+                        let _ = write!(err, "thinking: ");
+                        self.thinking = true;
+                    }
+                    let _ = write!(err, "{t}");
+                    let _ = err.flush();
+                }
+                Piece::Content(c) => {
+                    self.end_thinking();
+                    let mut out = std::io::stdout();
+                    let _ = write!(out, "{c}");
+                    let _ = out.flush();
+                }
+            }
+        }
+    }
+
+    fn end_thinking(&mut self) {
+        if std::mem::take(&mut self.thinking) {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
 }
 
 /// `sage chat`: an interactive, streaming, multi-turn chat through the router. Reads lines from
@@ -278,19 +381,20 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             max_tokens: args.max_tokens,
             atp: 100.0,
             complexity: None,
-            params: None,
+            params: args.params(),
             raw: false,
             prefix: String::new(),
             tools: vec![],
         };
         write!(out, "sage> ")?;
         out.flush()?;
+        let mut stream = ReplyStream::new(args.hide_thinking);
         let mut sink = |d: &str| {
-            let _ = write!(std::io::stdout(), "{d}");
-            let _ = std::io::stdout().flush();
+            stream.push(d);
             Flow::Continue
         };
         let served = router.serve(&request, State::Wake, Some(&mut sink));
+        stream.finish();
         if served.degraded {
             write!(out, "{}", served.reply)?;
         }

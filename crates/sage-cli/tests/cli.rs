@@ -342,3 +342,52 @@ fn bench_attention_on_plain_messages_with_and_without_the_model() {
     attention_meets(&[&messages], &figures);
     attention_meets(&["--with-model", &messages], &figures);
 }
+
+/// `sage chat` with a reasoning model's template (given with `--chat-template-file`): the
+/// thinking streams to stderr, apart from the answer on stdout, within `--thinking-budget`;
+/// `--think off` and `--hide-thinking` show none; a template that does not parse, or one given
+/// beside a zoo, is a clear error.
+#[test]
+fn chat_shows_the_thinking_apart_from_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sage.db");
+    let template = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/thinking.jinja");
+    let chat = |session: &str, extra: &[&str]| {
+        let mut args =
+            vec!["chat", "--store", db.to_str().unwrap(), "--session", session, "--max-tokens", "24"];
+        args.extend(["--chat-template-file", template]);
+        args.extend(extra);
+        sage(&args, Some("Is the door in bay 3 open?\n"))
+    };
+    let on = chat("on", &["--thinking-budget", "4"]);
+    let (out, err) = (text(&on.stdout), text(&on.stderr));
+    assert!(on.status.success(), "{err}");
+    let thought = err.lines().find_map(|l| l.strip_prefix("thinking: ")).unwrap_or_else(|| panic!("{err}"));
+    assert!(!thought.trim().is_empty(), "{err}");
+    // The answer after the block: neither the tag nor the thought begins it (the model, a base
+    // model, may write tags of its own further on).
+    let answer = out.strip_prefix("sage> ").unwrap_or_else(|| panic!("{out}")).trim_start();
+    assert!(!answer.starts_with("<think>") && !answer.starts_with(thought.trim()), "{out}");
+    for (session, extra) in
+        [("off", &["--think", "off"][..]), ("hidden", &["--thinking-budget", "4", "--hide-thinking"])]
+    {
+        let r = chat(session, extra);
+        let err = text(&r.stderr);
+        assert!(r.status.success() && !err.contains("thinking: "), "{session}: {err}");
+    }
+    let broken = dir.path().join("broken.jinja");
+    std::fs::write(&broken, "{% for m in messages %}{{ m.content }").unwrap();
+    let r = sage(
+        &["chat", "--store", db.to_str().unwrap(), "--chat-template-file", broken.to_str().unwrap()],
+        Some("Hi\n"),
+    );
+    assert!(!r.status.success());
+    let err = text(&r.stderr);
+    assert!(err.contains("broken.jinja") && err.contains("does not parse"), "{err}");
+    let zoo = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/zoo.example.toml");
+    let r = sage(
+        &["chat", "--store", db.to_str().unwrap(), "--zoo", zoo, "--chat-template-file", template],
+        Some("Hi\n"),
+    );
+    assert!(!r.status.success() && text(&r.stderr).contains("a zoo names a chat_template per model"));
+}

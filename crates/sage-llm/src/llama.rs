@@ -98,6 +98,9 @@ pub struct EngineConfig {
     pub mlock: bool,
     /// Layers to offload to the GPU (needs the `cuda` feature).
     pub gpu_layers: u32,
+    /// A chat template (Jinja) in place of the file's `tokenizer.chat_template` (llama-server's
+    /// `--chat-template-file`, Ollama's `TEMPLATE`); checked when the model loads.
+    pub chat_template: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -114,6 +117,7 @@ impl Default for EngineConfig {
             load: LoadMode::Auto,
             mlock: false,
             gpu_layers: 0,
+            chat_template: None,
         }
     }
 }
@@ -331,7 +335,7 @@ impl LlamaEngine {
             train_context: meta_u32(&gguf, "context_length"),
             vocab: 0,
             layers: meta_u32(&gguf, "block_count"),
-            chat_template: gguf.chat_template().map(str::to_string),
+            chat_template: config.chat_template.clone().or_else(|| gguf.chat_template().map(str::to_string)),
             // Token texts come from llama.cpp once the vocabulary is loaded.
             bos: None,
             eos: None,
@@ -341,6 +345,12 @@ impl LlamaEngine {
             embedding_only: gguf.get(&format!("{arch}.attention.causal")).and_then(Value::as_bool)
                 == Some(false),
         };
+        if let Some(t) = &config.chat_template {
+            crate::template::check_syntax(&id, t).map_err(|e| LoadError::Settings {
+                path: path.clone(),
+                message: format!("the chat template given for it: {e}"),
+            })?;
+        }
         let n_swa = meta_u32(&gguf, "attention.sliding_window");
         let plan = LoadPlan::for_file(&gguf, config.load, config.gpu_layers);
         tracing::debug!(model = %id, "{}", plan.reason());

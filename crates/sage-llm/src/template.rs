@@ -133,6 +133,15 @@ pub const TEMPLATE_FUEL_BASE: u64 = 200_000;
 /// See [`TEMPLATE_FUEL_BASE`].
 pub const TEMPLATE_FUEL_PER_MESSAGE: u64 = 20_000;
 
+/// Whether `template` parses as a chat template (Jinja): a template given in place of a model
+/// file's (`--chat-template-file`) is checked when the model loads, not at its first request.
+pub fn check_syntax(model: &str, template: &str) -> Result<(), TemplateError> {
+    let mut env = Environment::new();
+    env.add_template("chat", template)
+        .map(|_| ())
+        .map_err(|e| TemplateError::Syntax { model: model.to_string(), message: e.to_string() })
+}
+
 /// Render `messages` with `template`, ending with the generation prompt for the assistant.
 pub fn render_template(
     template: &str,

@@ -412,6 +412,24 @@ fn the_caller_can_stop_and_stop_sequences_cut_the_text() {
     e.close_session(s);
 }
 
+/// A chat template given in place of the file's (`--chat-template-file`) renders the chat; one
+/// that does not parse is refused at load, naming the file.
+#[test]
+fn a_chat_template_given_replaces_the_files() {
+    let given = "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}[assistant] ";
+    let cfg = EngineConfig { chat_template: Some(given.into()), ..EngineConfig::default() };
+    let e = LlamaEngine::load(model_path(), Some("templated"), cfg).unwrap();
+    assert_eq!(e.info().chat_template.as_deref(), Some(given));
+    let r = e.render_chat(&[sage_llm::ChatMessage::new(sage_llm::Role::User, "Hi")]).unwrap();
+    assert_eq!(r.text, "[user] Hi\n[assistant] ");
+    drop(e);
+    let broken =
+        EngineConfig { chat_template: Some("{% for m in messages %}".into()), ..EngineConfig::default() };
+    let err = LlamaEngine::load(model_path(), None, broken).unwrap_err();
+    assert!(matches!(err, LoadError::Settings { .. }), "{err}");
+    assert!(err.to_string().contains("chat template") && err.to_string().contains(".gguf"), "{err}");
+}
+
 #[test]
 fn bad_files_are_typed_load_errors() {
     let dir = std::env::temp_dir().join(format!("sage-llm-bad-{}", std::process::id()));

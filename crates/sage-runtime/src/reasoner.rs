@@ -123,6 +123,7 @@ mod tests {
             expected_load_s: 0.1,
             keep_alive_s: 60.0,
             pinned: false,
+            chat_template: None,
         };
         let script = Script { reply: reply.into(), context: 2048, ..Script::new("m", 0.9) };
         let loader = Arc::new(ScriptedLoader::new(vec![script], Duration::ZERO));

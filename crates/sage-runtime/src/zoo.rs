@@ -94,6 +94,10 @@ pub struct ModelSpec {
     /// Never evicted.
     #[serde(default)]
     pub pinned: bool,
+    /// A chat template file (Jinja) in place of the model file's, resolved against the zoo
+    /// file's folder (llama-server's `--chat-template-file`).
+    #[serde(default)]
+    pub chat_template: Option<PathBuf>,
 }
 
 fn default_role() -> String {
@@ -173,9 +177,9 @@ impl Zoo {
         let mut zoo: Zoo = toml::from_str(text)
             .map_err(|e| ZooError::Parse { path: origin.into(), message: e.to_string() })?;
         for m in &mut zoo.models {
-            if let Some(p) = &m.path {
+            for p in [&mut m.path, &mut m.chat_template].into_iter().flatten() {
                 if p.is_relative() {
-                    m.path = Some(base.join(p));
+                    *p = base.join(&*p);
                 }
             }
         }
@@ -341,6 +345,7 @@ profile = "sprout"
 id = "small"
 engine = "gguf"
 path = "small.gguf"
+chat_template = "templates/small.jinja"
 role = "small"
 expected_mib = 300
 [model.quality]
@@ -360,6 +365,8 @@ quality = { "text.question" = 0.9 }
         assert_eq!(z.profile, "sprout");
         assert_eq!(z.models.len(), 2);
         assert_eq!(z.models[0].path.as_deref(), Some(Path::new("/models/small.gguf")));
+        assert_eq!(z.models[0].chat_template.as_deref(), Some(Path::new("/models/templates/small.jinja")));
+        assert_eq!(z.models[1].chat_template, None);
         assert_eq!(z.models[0].context, 2048);
         assert_eq!(z.get("remote").unwrap().engine, EngineKind::Openai);
     }

@@ -26,6 +26,7 @@ fn spec(id: &str, mib: u64) -> ModelSpec {
         expected_load_s: 0.1,
         keep_alive_s: 60.0,
         pinned: false,
+        chat_template: None,
     }
 }
 

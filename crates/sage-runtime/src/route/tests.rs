@@ -30,6 +30,7 @@ fn spec(id: &str, mib: u64, prior: f64) -> ModelSpec {
         expected_load_s: 0.5,
         keep_alive_s: 600.0,
         pinned: false,
+        chat_template: None,
     }
 }
 
