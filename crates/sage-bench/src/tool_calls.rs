@@ -198,14 +198,7 @@ pub fn judge(case: &Case, text: &str) -> Outcome {
         n += 1;
         format!("call_{n}")
     };
-    let families = [
-        ToolFamily::Hermes,
-        ToolFamily::Nemotron,
-        ToolFamily::Mistral,
-        ToolFamily::Llama3,
-        ToolFamily::Generic,
-    ];
-    let calls = families.iter().find_map(|f| parse_calls(text, *f, &names, &mut id)).map(|(_, c)| c);
+    let calls = ToolFamily::ALL.iter().find_map(|f| parse_calls(text, *f, &names, &mut id)).map(|(_, c)| c);
     let t = text.trim_start();
     let looks = ["[", "{", "```", "<tool_call>", "<TOOLCALL>", "[TOOL_CALLS]", "<|python_tag|>"]
         .iter()

@@ -211,19 +211,25 @@ fn grammar() -> Target {
             return 1;
         }
         let Ok(mut g) = Grammar::new(text, "root", Arc::clone(&vocab), &|_| None) else { return 1 };
-        let limit = sage_llm::llama::MAX_GRAMMAR_STEP;
         let mut logits = vec![0.0f32; vocab.len()];
         for b in walk.bytes().filter(|&b| b != 0) {
-            logits.iter_mut().for_each(|l| *l = 0.0);
-            let mut judged: Vec<(u32, &mut f32)> =
-                logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();
-            let deadline = (std::time::Instant::now() + limit, limit.as_millis());
-            if g.apply(&mut judged, Some(deadline)).is_err() || g.accept(b as u32).is_err() {
+            if !judge_then_accept(&mut g, &mut logits, b) {
                 break;
             }
         }
         0
     })
+}
+
+/// The grammar judges the whole vocabulary within the engine's limit, as before a draw, then
+/// takes the byte `b` (a token of its own); whether it took it.
+fn judge_then_accept(g: &mut sage_llm::grammar::Grammar, logits: &mut [f32], b: u8) -> bool {
+    let limit = sage_llm::llama::MAX_GRAMMAR_STEP;
+    logits.iter_mut().for_each(|l| *l = 0.0);
+    let mut judged: Vec<(u32, &mut f32)> =
+        logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();
+    let deadline = (std::time::Instant::now() + limit, limit.as_millis());
+    g.apply(&mut judged, Some(deadline)).is_ok() && g.accept(b as u32).is_ok()
 }
 
 /// Lazy grammars (llama-server's `grammar_triggers`): a grammar, `%%`, its triggers one per line
@@ -271,7 +277,6 @@ fn lazy_grammar() -> Target {
             return 1;
         };
         let mut fired = false;
-        let limit = sage_llm::llama::MAX_GRAMMAR_STEP;
         let mut logits = vec![0.0f32; vocab.len()];
         for b in output.bytes().filter(|&b| b != 0) {
             if !fired {
@@ -284,11 +289,7 @@ fn lazy_grammar() -> Target {
                 }
                 continue;
             }
-            logits.iter_mut().for_each(|l| *l = 0.0);
-            let mut judged: Vec<(u32, &mut f32)> =
-                logits.iter_mut().enumerate().map(|(i, l)| (i as u32, l)).collect();
-            let deadline = (std::time::Instant::now() + limit, limit.as_millis());
-            if g.apply(&mut judged, Some(deadline)).is_err() || g.accept(b as u32).is_err() {
+            if !judge_then_accept(&mut g, &mut logits, b) {
                 break;
             }
         }

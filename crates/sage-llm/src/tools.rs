@@ -39,6 +39,17 @@ pub enum ToolFamily {
     Generic,
 }
 
+impl ToolFamily {
+    /// Every family, the generic one last (an answer is read as each family's calls in turn).
+    pub const ALL: [ToolFamily; 5] = [
+        ToolFamily::Hermes,
+        ToolFamily::Nemotron,
+        ToolFamily::Mistral,
+        ToolFamily::Llama3,
+        ToolFamily::Generic,
+    ];
+}
+
 /// The family a chat template writes tool calls in.
 pub fn family_of(template: Option<&str>) -> ToolFamily {
     let Some(t) = template else { return ToolFamily::Generic };
@@ -360,13 +371,7 @@ mod tests {
 
     #[test]
     fn ordinary_answers_and_unknown_tools_are_not_calls() {
-        for f in [
-            ToolFamily::Hermes,
-            ToolFamily::Nemotron,
-            ToolFamily::Mistral,
-            ToolFamily::Llama3,
-            ToolFamily::Generic,
-        ] {
+        for f in ToolFamily::ALL {
             assert_eq!(parse("It is sunny in Paris.", f), None, "{f:?}");
             assert_eq!(parse("{\"name\": \"rm_rf\", \"arguments\": {}}", f), None, "{f:?}");
             assert_eq!(parse("<tool_call>{not json</tool_call>", f), None, "{f:?}");

@@ -144,15 +144,8 @@ impl ToolSpec {
             return None;
         }
         let mut id = || format!("call_{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-        let families = [
-            ToolFamily::Hermes,
-            ToolFamily::Nemotron,
-            ToolFamily::Mistral,
-            ToolFamily::Llama3,
-            ToolFamily::Generic,
-        ];
         let (before, mut calls) =
-            families.iter().find_map(|f| parse_calls(text, *f, &self.names, &mut id))?;
+            ToolFamily::ALL.iter().find_map(|f| parse_calls(text, *f, &self.names, &mut id))?;
         if !self.parallel {
             calls.truncate(1);
         }
