@@ -83,13 +83,9 @@ impl Samplers {
             Gate::After { text: awaited, seen, then } => {
                 seen.push_str(text);
                 if let Some(at) = seen.find(awaited.as_str()) {
-                    // The token may go on past the awaited text (`>\n\n` after a `</think>`
-                    // written as plain text): a lazy grammar's triggers watch that rest too.
                     let rest = seen.as_bytes()[at + awaited.len()..].to_vec();
                     self.gate = std::mem::replace(then.as_mut(), Gate::Open);
-                    if !rest.is_empty() {
-                        self.lazy_saw(token, &rest);
-                    }
+                    self.rest_of_token(token, &rest);
                     return;
                 }
                 let mut from = seen.len().saturating_sub(awaited.len());
@@ -105,6 +101,28 @@ impl Samplers {
                 };
                 self.lazy_saw(token, &piece);
             }
+        }
+    }
+
+    /// The token the awaited text ended in may go on past it (`>{"` after a `</think>` a
+    /// Llama 3 tokenizer writes as plain text): a lazy grammar's triggers watch that rest; a
+    /// grammar that judges from the text on judges it, the white space it begins with aside (the
+    /// answer after a thinking block is read without it), and ends the generation where the
+    /// rest does not follow it (`dead_end`).
+    fn rest_of_token(&mut self, token: u32, rest: &[u8]) {
+        match &self.gate {
+            Gate::Lazy(_) => self.lazy_saw(token, rest),
+            Gate::Open => {
+                let text = rest.trim_ascii_start();
+                let Some(g) = self.grammar.as_mut().filter(|_| !text.is_empty()) else { return };
+                if let Err(e) = g.accept_text(token, text) {
+                    let shown = String::from_utf8_lossy(text);
+                    self.dead_end = Some(format!(
+                        "the output after the awaited text does not follow the grammar at {shown:?}: {e}"
+                    ));
+                }
+            }
+            Gate::After { .. } => {}
         }
     }
 
@@ -135,5 +153,62 @@ impl Samplers {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::grammar::{Grammar, Vocab};
+
+    /// A grammar after `</think>` over a vocabulary of every byte and two pieces that run past
+    /// the tag's `>`: `>{` (256) and `>` with a blank line (257).
+    fn after_think() -> Samplers {
+        let mut pieces: Vec<(Vec<u8>, bool)> = (0..=255u8).map(|b| (vec![b], false)).collect();
+        pieces.push((b">{".to_vec(), false));
+        pieces.push((b">\n\n".to_vec(), false));
+        let vocab = Arc::new(Vocab::new(pieces));
+        let grammar = Grammar::new("root ::= \"{\" [a-z]+ \"}\"", "root", vocab, &|_| None).unwrap();
+        Samplers {
+            grammar: Some(grammar),
+            rest: LlamaSampler::greedy(),
+            exact: false,
+            gate: Gate::After { text: "</think>".into(), seen: String::new(), then: Box::new(Gate::Open) },
+            preserved: vec![],
+            gives_way: false,
+            dead_end: None,
+        }
+    }
+
+    fn think_then(s: &mut Samplers, last: u32, text: &str) {
+        for b in "<think>x</think".bytes() {
+            s.accept(LlamaToken(b as i32));
+            s.generated(b as u32, &(b as char).to_string());
+        }
+        assert!(s.waiting());
+        s.accept(LlamaToken(last as i32));
+        s.generated(last, text);
+    }
+
+    #[test]
+    fn the_rest_of_the_token_the_awaited_text_ends_in_is_judged() {
+        // `>{`: the brace is the answer's first character; the grammar goes on after it.
+        let mut s = after_think();
+        think_then(&mut s, 256, ">{");
+        let g = s.grammar.as_mut().unwrap();
+        assert!(s.dead_end.is_none() && g.allows(b'a' as u32) && !g.allows(b'{' as u32));
+        // A blank line before the answer is not judged: the grammar still awaits its brace.
+        let mut s = after_think();
+        think_then(&mut s, 257, ">\n\n");
+        let g = s.grammar.as_mut().unwrap();
+        assert!(s.dead_end.is_none() && g.allows(b'{' as u32));
+        // A rest the grammar does not allow ends the generation.
+        let mut s = after_think();
+        think_then(&mut s, b'>' as u32, ">x");
+        assert!(s.dead_end.as_deref().unwrap().contains("after the awaited text"), "{:?}", s.dead_end);
     }
 }
