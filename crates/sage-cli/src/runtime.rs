@@ -260,6 +260,10 @@ pub struct ChatArgs {
     /// Most tokens the model may think before its thinking block is closed for it.
     #[arg(long, value_name = "TOKENS")]
     pub thinking_budget: Option<u32>,
+    /// Past the budget, close the block at the thought's next line end within this many more
+    /// tokens (NVIDIA's budget control for Nemotron); default 0: exactly at the budget.
+    #[arg(long, value_name = "TOKENS", default_value_t = 0, requires = "thinking_budget")]
+    pub thinking_grace: u32,
     /// Do not show the thinking (shown on stderr by default; stdout holds the answers alone).
     #[arg(long)]
     pub hide_thinking: bool,
@@ -287,6 +291,7 @@ impl ChatArgs {
             p.template_vars.insert("enable_thinking".into(), (t == Think::On).into());
         }
         p.thinking_budget = self.thinking_budget;
+        p.thinking_grace = self.thinking_grace;
         Some(p)
     }
 }

@@ -128,18 +128,26 @@ impl<'a> LlmPlugin<'a> {
     }
 
     /// Tokens the thinking block may still take before its budget
-    /// ([`GenerateParams::thinking_budget`]); `None` without a budget or an open block. A block
-    /// at its budget is closed here ([`sage_llm::reasoning::FORCED_CLOSE`], streamed as if
+    /// ([`GenerateParams::thinking_budget`]), and whether they are the grace past it in which
+    /// the block closes at the thought's next line end ([`GenerateParams::thinking_grace`]);
+    /// `None` without a budget or an open block. A block at its budget (and its line's end, or
+    /// the grace's) is closed here ([`sage_llm::reasoning::FORCED_CLOSE`], streamed as if
     /// generated), and the answer follows.
-    fn thinking_left(&mut self, state: &mut LlmState) -> Result<Option<u32>, PluginError> {
+    fn thinking_left(&mut self, state: &mut LlmState) -> Result<Option<(u32, bool)>, PluginError> {
         let Some(limit) = self.settings.params.thinking_budget else { return Ok(None) };
         if self.answer_start(&state.text).is_some() {
             return Ok(None);
         }
         // The block began the output: every token so far is thinking.
-        let thought = state.tokens.len();
-        if (thought as u64) < limit as u64 {
-            return Ok(Some(limit - thought as u32));
+        let thought = state.tokens.len() as u64;
+        if thought < limit as u64 {
+            return Ok(Some((limit - thought as u32, false)));
+        }
+        let end = limit as u64 + self.settings.params.thinking_grace as u64;
+        let past = state.generated.get(limit as usize..).unwrap_or_default();
+        let line_ended = past.iter().any(|t| t.text.contains('\n'));
+        if thought < end && !line_ended {
+            return Ok(Some(((end - thought) as u32, true)));
         }
         let close = self.model.tokenize(sage_llm::reasoning::FORCED_CLOSE, false).map_err(|e| {
             PluginError::StepFailed { plugin: self.model.info().id.clone(), step: 0, message: e.to_string() }
@@ -192,7 +200,8 @@ impl Plugin for LlmPlugin<'_> {
     fn step(&mut self, state: &mut LlmState, budget: &mut Budget) -> Result<StepOutcome, PluginError> {
         // Thinking within its budget: at the budget the block is closed for the model; before
         // it, the chunk ends where the budget does.
-        let thinking_left = self.thinking_left(state)?;
+        let (thinking_left, grace) = self.thinking_left(state)?.unzip();
+        let grace = grace == Some(true);
         let s = &self.settings;
         let per = s.atp_per_token;
         // One token was paid by the loop; the rest of the chunk must be affordable.
@@ -215,7 +224,7 @@ impl Plugin for LlmPlugin<'_> {
         if stops_wait {
             params.stop.clear();
         }
-        let (mut tail, mut closed) = (String::new(), false);
+        let (mut tail, mut closed, mut line_ended) = (String::new(), false, false);
         params.max_tokens = n;
         params.logprobs = Some(params.logprobs.unwrap_or(0));
         // The chunks are one generation: its constraint, penalty and random stream go on.
@@ -231,6 +240,11 @@ impl Plugin for LlmPlugin<'_> {
             }
             if stops_wait && flow == Flow::Continue && block_closed(&mut tail, delta) {
                 closed = true;
+                flow = Flow::Stop;
+            }
+            // In the grace past the budget, the thought's line has ended: the block closes.
+            if grace && flow == Flow::Continue && !closed && delta.contains('\n') {
+                line_ended = true;
                 flow = Flow::Stop;
             }
             flow
@@ -273,7 +287,7 @@ impl Plugin for LlmPlugin<'_> {
         }
         // Ended where the block did (above), not cancelled: the answer comes in the next step.
         let finish = match g.finish {
-            FinishReason::Cancelled if closed => FinishReason::Length,
+            FinishReason::Cancelled if closed || line_ended => FinishReason::Length,
             other => other,
         };
         match finish {

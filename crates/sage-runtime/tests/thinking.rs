@@ -90,3 +90,41 @@ fn a_stop_sequence_waits_for_the_answer_after_the_thinking() {
     assert_eq!(r.state.finish, Some(FinishReason::Stop), "{:?}", r.state.text);
     assert_eq!(streamed, r.state.text);
 }
+
+/// A grace past the budget (NVIDIA's budget control): the thought ends its line, and the block
+/// closes after the first token past the budget that holds a line break, or at the grace's end.
+#[test]
+fn a_grace_past_the_budget_lets_the_thought_end_its_line() {
+    let e = engine();
+    let prompt = "A robot's log, line by line:";
+    let params =
+        GenerateParams { sampling: Sampling::greedy(), logprobs: Some(0), ..GenerateParams::default() };
+    let settings = LlmSettings { chunk: 4, max_tokens: 64, opened: true, params, ..LlmSettings::default() };
+    let (free, _) = run_on(e, prompt, &settings);
+    let (budget, grace) = (3usize, 40usize);
+    let line_end = free.state.generated[budget..].iter().position(|t| t.text.contains('\n'));
+    let thought_tokens = line_end.map_or(budget + grace, |i| budget + i + 1).min(budget + grace);
+    assert!(
+        line_end.is_some_and(|i| i > 0 && i < grace),
+        "the free text ends a line past the budget, within the grace: {:?}",
+        free.state.text
+    );
+    let mut graced = settings.clone();
+    graced.params.thinking_budget = Some(budget as u32);
+    graced.params.thinking_grace = grace as u32;
+    let (r, streamed) = run_on(e, prompt, &graced);
+    let ids = |r: &LlmRun, n: usize| r.state.generated[..n].iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(&r, thought_tokens), ids(&free, thought_tokens), "the thought is the free text");
+    let thought: String = free.state.generated[..thought_tokens].iter().map(|t| t.text.as_str()).collect();
+    assert!(
+        r.state.text.starts_with(&format!("{thought}{FORCED_CLOSE}")),
+        "{:?} / {thought:?}",
+        r.state.text
+    );
+    assert_eq!(streamed, r.state.text);
+    // Without a grace, the block closes at the budget, mid-line.
+    graced.params.thinking_grace = 0;
+    let (strict, _) = run_on(e, prompt, &graced);
+    let cut: String = free.state.generated[..budget].iter().map(|t| t.text.as_str()).collect();
+    assert!(strict.state.text.starts_with(&format!("{cut}{FORCED_CLOSE}")), "{:?}", strict.state.text);
+}

@@ -127,6 +127,28 @@ struct ChatBody {
     reasoning_effort: Option<Value>,
     /// vLLM's: the most tokens a reasoning model may think before its block is closed for it.
     thinking_token_budget: Option<u32>,
+    /// SAGE's: past the budget, the block closes at the thought's next line end within this
+    /// many more tokens (NVIDIA's budget control for Nemotron); default 0.
+    thinking_token_grace: Option<u32>,
+    /// NVIDIA NIM's extensions: `max_thinking_tokens`, a budget with NIM's grace (10% of it).
+    nvext: Option<NvExt>,
+}
+
+/// NVIDIA NIM's request extensions SAGE reads.
+#[derive(Deserialize)]
+struct NvExt {
+    max_thinking_tokens: Option<u32>,
+}
+
+/// The thinking budget and its grace: vLLM's budget (no grace unless asked), else NIM's (a
+/// grace of 10% of it, as NIM grants by default).
+fn thinking_budget(b: &ChatBody) -> (Option<u32>, u32) {
+    let nim = b.nvext.as_ref().and_then(|n| n.max_thinking_tokens);
+    match (b.thinking_token_budget, nim) {
+        (Some(budget), _) => (Some(budget), b.thinking_token_grace.unwrap_or(0)),
+        (None, Some(budget)) => (Some(budget), b.thinking_token_grace.unwrap_or(budget / 10)),
+        (None, None) => (None, 0),
+    }
 }
 
 #[derive(Deserialize)]
@@ -648,7 +670,7 @@ pub(crate) async fn chat(State(app): State<Arc<App>>, body: Bytes) -> Result<Res
     if let Some(on) = thinking_of_effort(b.reasoning_effort.as_ref(), "reasoning_effort")? {
         p.template_vars.entry("enable_thinking").or_insert(on.into());
     }
-    p.thinking_budget = b.thinking_token_budget;
+    (p.thinking_budget, p.thinking_grace) = thinking_budget(&b);
     let raw = match b.reasoning_format.as_deref() {
         None | Some("auto" | "deepseek" | "deepseek-legacy") => false,
         Some("none") => true,

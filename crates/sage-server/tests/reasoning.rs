@@ -402,4 +402,25 @@ async fn a_thinking_budget_closes_the_block_on_openai_s_and_anthropic_s_apis() {
     assert_eq!(post(&a, "/v1/messages", bad).await.0, StatusCode::BAD_REQUEST);
     let bad = json!({"model": "sage", "messages": ask(), "thinking_token_budget": "lots"});
     assert_eq!(post(&a, "/v1/chat/completions", bad).await.0, StatusCode::BAD_REQUEST);
+    // SAGE's grace past the budget: the thought ends its line (NVIDIA's budget control), or
+    // closes at the grace's end.
+    let a = opener("The operator asks\nabout the dock and the model keeps on thinking about it");
+    for (grace, thought) in [(20, "The operator asks"), (5, "The operator as")] {
+        let body = json!({"model": "sage", "messages": ask(), "max_tokens": 48,
+                          "thinking_token_budget": 10, "thinking_token_grace": grace});
+        let (s, text) = post(&a, "/v1/chat/completions", body).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["choices"][0]["message"]["reasoning_content"].as_str(), Some(thought), "{grace}: {v}");
+    }
+    // NVIDIA NIM's `nvext.max_thinking_tokens`: the budget with NIM's grace, 10% of it (10
+    // tokens and one more, in which no line ends; 12 and 1 likewise; 17 and 1: the line ends in it).
+    for (budget, thought) in [(10, "The operato"), (12, "The operator"), (17, "The operator asks")] {
+        let body = json!({"model": "sage", "messages": ask(), "max_tokens": 48,
+                          "nvext": {"max_thinking_tokens": budget}});
+        let (s, text) = post(&a, "/v1/chat/completions", body).await;
+        assert_eq!(s, StatusCode::OK, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["choices"][0]["message"]["reasoning_content"].as_str(), Some(thought), "{budget}: {v}");
+    }
 }
