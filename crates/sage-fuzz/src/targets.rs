@@ -412,6 +412,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"{"model":"sage","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Battery?"}],"max_tokens":8,"temperature":0.7,"seed":3,"stop":["\n"],"logprobs":true,"top_logprobs":2}"#,
                 r#"{"model":"a","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"stream":true,"response_format":{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","properties":{"x":{"type":"integer"}}}}}}"#,
                 r#"{"model":"sage","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"JSON?"}],"reasoning_effort":"high","chat_template_kwargs":{"enable_thinking":true},"reasoning_format":"deepseek","response_format":{"type":"json_object"},"stream":true}"#,
+                r#"{"model":"sage","messages":[{"role":"user","content":"Why?"}],"max_tokens":24,"thinking_token_budget":6,"thinking_token_grace":4,"nvext":{"max_thinking_tokens":9}}"#,
             ],
         ),
         "http_completions" => (
