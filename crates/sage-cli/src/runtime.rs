@@ -207,8 +207,12 @@ pub fn compose(args: &ZooArgs) -> anyhow::Result<Composed> {
             (z.models, notes)
         }
         None => {
-            let (specs, note) =
+            let (mut specs, note) =
                 default_zoo(args.model.as_deref(), args.engine.ctx, sequences, profile.model_bytes)?;
+            // The one model's template, as a zoo entry names it (the server shows it).
+            if let Some(s) = specs.first_mut() {
+                s.chat_template = args.engine.chat_template_file.clone();
+            }
             (specs, vec![note])
         }
     };

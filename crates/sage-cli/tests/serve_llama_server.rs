@@ -170,3 +170,31 @@ fn llama_server_endpoints_agree_with_the_openai_ones_on_the_real_model() {
     );
     assert!(post(&addr, "/completion", r#"{"prompt":"x","n_predict":2}"#).starts_with("HTTP/1.1 200"));
 }
+
+/// `sage serve --chat-template-file`: the given template is the model's on every API
+/// (`/props` shows it), and a thinking template makes the default model's output a thinking
+/// block, closed at the budget, apart from the answer.
+#[test]
+fn a_chat_template_file_serves_in_place_of_the_models() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/thinking.jinja");
+    let server = Server::start("chat-template-file", None, &["--chat-template-file", file]);
+    let addr = server.addr();
+    let props = json_of(&common::get(&addr, "/props"));
+    assert_eq!(props["chat_template"].as_str(), Some(std::fs::read_to_string(file).unwrap().as_str()));
+    let body = r#"{"model":"sage","messages":[{"role":"user","content":"Is the door open?"}],
+                   "max_tokens":16,"temperature":0,"thinking_token_budget":3}"#;
+    let v = json_of(&post(&addr, "/v1/chat/completions", body));
+    let m = &v["choices"][0]["message"];
+    let thought = m["reasoning_content"].as_str().unwrap_or_else(|| panic!("{v}"));
+    assert!(!thought.trim().is_empty(), "{v}");
+    assert!(!m["content"].as_str().unwrap().starts_with("</think>"), "{v}");
+    // The prompt is the given template's, thinking switched as it reads `enable_thinking`.
+    let render = |vars: &str| {
+        let body =
+            format!(r#"{{"messages":[{{"role":"user","content":"Hi"}}],"chat_template_kwargs":{vars}}}"#);
+        json_of(&post(&addr, "/apply-template", &body))["prompt"].as_str().unwrap().to_string()
+    };
+    assert!(render("{}").ends_with("<start_of_turn>model\n<think>\n"), "{}", render("{}"));
+    let off = render(r#"{"enable_thinking":false}"#);
+    assert!(off.ends_with("<think>\n\n</think>\n\n"), "{off}");
+}

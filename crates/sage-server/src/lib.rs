@@ -198,7 +198,7 @@ impl App {
         config: ServerConfig,
     ) -> Arc<Self> {
         let specs = router.models().to_vec();
-        let facts = model_facts::read_all(specs.iter().map(|s| (s.id.as_str(), s.path.as_deref())));
+        let facts = model_facts::read_all(specs.iter());
         let (events, _) = broadcast::channel(256);
         Arc::new(Self {
             router: Mutex::new(router),

@@ -86,14 +86,19 @@ impl ModelFacts {
 /// The facts of every model, by id: what its GGUF says (nothing for a model without one) and
 /// its digest.
 pub(crate) fn read_all<'a>(
-    models: impl Iterator<Item = (&'a str, Option<&'a Path>)>,
+    models: impl Iterator<Item = &'a sage_runtime::ModelSpec>,
 ) -> BTreeMap<String, ModelFacts> {
     models
-        .map(|(id, path)| {
-            let facts = ModelFacts {
+        .map(|m| {
+            let (id, path) = (m.id.as_str(), m.path.as_deref());
+            let mut facts = ModelFacts {
                 digest: identity_digest(id, path),
                 ..path.and_then(ModelFacts::read).unwrap_or_default()
             };
+            // A template given in place of the file's (`chat_template`) is the model's.
+            if let Some(t) = m.chat_template.as_deref().and_then(|f| std::fs::read_to_string(f).ok()) {
+                facts.template = t;
+            }
             (id.to_string(), facts)
         })
         .collect()
