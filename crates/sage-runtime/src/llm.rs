@@ -271,8 +271,10 @@ impl Plugin for LlmPlugin<'_> {
         state.generated.extend(g.tokens.iter().cloned());
         state.text.push_str(&g.text);
         let tm = &mut state.timings;
-        tm.prompt_tokens += g.timings.prompt_tokens;
+        // The prompt is evaluated by the first step; what later steps evaluate is the output's
+        // own (a thinking block closed for the model), counted among the generated tokens.
         if tm.generated_tokens == 0 {
+            tm.prompt_tokens += g.timings.prompt_tokens;
             tm.cached_tokens = g.timings.cached_tokens;
             tm.time_to_first_token_s = g.timings.time_to_first_token_s;
         }

@@ -413,6 +413,13 @@ async fn a_thinking_budget_closes_the_block_on_openai_s_and_anthropic_s_apis() {
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["choices"][0]["message"]["reasoning_content"].as_str(), Some(thought), "{grace}: {v}");
     }
+    // The block closed for the model is part of the output, not of the prompt.
+    let plain = json!({"model": "sage", "messages": ask(), "max_tokens": 48});
+    let budgeted = json!({"model": "sage", "messages": ask(), "max_tokens": 48, "thinking_token_budget": 10});
+    assert_eq!(
+        prompt_tokens(&a, "/v1/chat/completions", budgeted).await,
+        prompt_tokens(&a, "/v1/chat/completions", plain).await
+    );
     // NVIDIA NIM's `nvext.max_thinking_tokens`: the budget with NIM's grace, 10% of it (10
     // tokens and one more, in which no line ends; 12 and 1 likewise; 17 and 1: the line ends in it).
     for (budget, thought) in [(10, "The operato"), (12, "The operator"), (17, "The operator asks")] {
