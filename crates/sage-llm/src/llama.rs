@@ -284,6 +284,24 @@ fn meta_u32(g: &GgufFile, key: &str) -> u32 {
     g.arch_value(key).and_then(Value::as_u64).unwrap_or(0) as u32
 }
 
+/// Why `config` cannot run model `id`, if it cannot: sizes out of range, or a chat template
+/// given in its place that does not parse.
+fn check_settings(id: &str, config: &EngineConfig) -> Result<(), String> {
+    if config.batch == 0 || config.ubatch == 0 || config.context == Some(0) || config.parallel == 0 {
+        return Err("batch, ubatch, context and parallel must be positive".into());
+    }
+    if config.parallel > 64 || config.parallel > config.batch {
+        return Err(format!(
+            "parallel {} must be at most 64 and at most the batch size {}",
+            config.parallel, config.batch
+        ));
+    }
+    if let Some(t) = &config.chat_template {
+        crate::template::check_syntax(id, t).map_err(|e| format!("the chat template given for it: {e}"))?;
+    }
+    Ok(())
+}
+
 impl LlamaEngine {
     /// Validate `path` as GGUF, load it into llama.cpp on a worker thread and wait until it is
     /// ready. `id` names the model in logs and errors (default: the file stem).
@@ -292,20 +310,11 @@ impl LlamaEngine {
         if !path.exists() {
             return Err(LoadError::NotFound(path));
         }
-        if config.batch == 0 || config.ubatch == 0 || config.context == Some(0) || config.parallel == 0 {
-            return Err(LoadError::Settings {
-                path,
-                message: "batch, ubatch, context and parallel must be positive".into(),
-            });
-        }
-        if config.parallel > 64 || config.parallel > config.batch {
-            return Err(LoadError::Settings {
-                path,
-                message: format!(
-                    "parallel {} must be at most 64 and at most the batch size {}",
-                    config.parallel, config.batch
-                ),
-            });
+        let id = id.map(str::to_string).unwrap_or_else(|| {
+            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
+        });
+        if let Err(message) = check_settings(&id, &config) {
+            return Err(LoadError::Settings { path, message });
         }
         let start = Instant::now();
         let gguf = GgufFile::open(&path)?;
@@ -322,9 +331,6 @@ impl LlamaEngine {
                 message: format!("refused before llama.cpp saw it: {why}"),
             });
         }
-        let id = id.map(str::to_string).unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into())
-        });
         let mut info = ModelInfo {
             id: id.clone(),
             path: path.clone(),
@@ -345,12 +351,6 @@ impl LlamaEngine {
             embedding_only: gguf.get(&format!("{arch}.attention.causal")).and_then(Value::as_bool)
                 == Some(false),
         };
-        if let Some(t) = &config.chat_template {
-            crate::template::check_syntax(&id, t).map_err(|e| LoadError::Settings {
-                path: path.clone(),
-                message: format!("the chat template given for it: {e}"),
-            })?;
-        }
         let n_swa = meta_u32(&gguf, "attention.sliding_window");
         let plan = LoadPlan::for_file(&gguf, config.load, config.gpu_layers);
         tracing::debug!(model = %id, "{}", plan.reason());
