@@ -405,7 +405,31 @@ fn http(name: &str) -> Result<Target, SetupError> {
     );
     app.warm_up();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(setup("http"))?;
-    let (path, seeds): (&'static str, Vec<&str>) = match name {
+    let (path, seeds) = http_route(name);
+    let router = sage_server::routes(app);
+    let run = move |b: &[u8]| {
+        use tower::ServiceExt;
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(b.to_vec()));
+        let Ok(req) = req else { return 0 };
+        let svc = router.clone();
+        rt.block_on(async move {
+            let Ok(resp) = svc.oneshot(req).await;
+            let status = resp.status().as_u16();
+            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+            status
+        })
+    };
+    let name: &'static str = NAMES.iter().find(|n| **n == name).copied().unwrap_or("http");
+    Ok(Target { name, seeds: seeds.into_iter().map(|s| s.as_bytes().to_vec()).collect(), run: Box::new(run) })
+}
+
+/// An HTTP target's route and the request bodies it mutates.
+fn http_route(name: &str) -> (&'static str, Vec<&'static str>) {
+    match name {
         "http_chat" => (
             "/v1/chat/completions",
             vec![
@@ -484,26 +508,7 @@ fn http(name: &str) -> Result<Target, SetupError> {
                 r#"[{"source":"lidar","values":[1,2,3]}]"#,
             ],
         ),
-    };
-    let router = sage_server::routes(app);
-    let run = move |b: &[u8]| {
-        use tower::ServiceExt;
-        let req = axum::http::Request::builder()
-            .method("POST")
-            .uri(path)
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(b.to_vec()));
-        let Ok(req) = req else { return 0 };
-        let svc = router.clone();
-        rt.block_on(async move {
-            let Ok(resp) = svc.oneshot(req).await;
-            let status = resp.status().as_u16();
-            let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
-            status
-        })
-    };
-    let name: &'static str = NAMES.iter().find(|n| **n == name).copied().unwrap_or("http");
-    Ok(Target { name, seeds: seeds.into_iter().map(|s| s.as_bytes().to_vec()).collect(), run: Box::new(run) })
+    }
 }
 
 /// The workspace root (this crate's grandparent).
