@@ -147,7 +147,7 @@ impl<'a> LlmPlugin<'a> {
         let past = state.generated.get(limit as usize..).unwrap_or_default();
         let line_ended = past.iter().any(|t| t.text.contains('\n'));
         if thought < end && !line_ended {
-            return Ok(Some(((end - thought) as u32, true)));
+            return Ok(Some(((end - thought).min(u32::MAX as u64) as u32, true)));
         }
         let close = self.model.tokenize(sage_llm::reasoning::FORCED_CLOSE, false).map_err(|e| {
             PluginError::StepFailed { plugin: self.model.info().id.clone(), step: 0, message: e.to_string() }
