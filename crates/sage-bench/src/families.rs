@@ -32,8 +32,8 @@
 //! run once before the noise estimate took a noise that changed for good, and 2120 to 2129, run
 //! once before a channel's noise that fell back was taken together, and 2130 to 2139, run once
 //! before a change begun under the threshold and confirmed at the next reading counted, and 2140
-//! to 2149, run once before the level learned to follow a level in motion; the held-out seeds
-//! start at 2150.)
+//! to 2149, run once before the level learned to follow a level in motion, and 2150 to 2159,
+//! run once before the threshold learned heavy-tailed noise; the held-out seeds start at 2160.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -58,6 +58,12 @@
 //! steepest slope is up to 1σ a tick (a joint that swings, a wheel that speeds up and slows
 //! down), in 1 to 4 channels of 1 to 32 dimensions. Its tuning seeds were 0-19; it was added
 //! after the held-out seeds 2140-2149 had been reported.
+//!
+//! The **spiky** family (added when the threshold learned heavy-tailed noise,
+//! `sage_kernel::snarc::tails`) draws every channel's noise from Student's t of 3 to 8 degrees
+//! of freedom, scaled to its σ (a lidar's stray returns, an IMU's knocks): single readings far
+//! past 6σ are common and are no event; a jump is still salient by the same rule. Its tuning
+//! seeds were 0-19; it was added with the moving family.
 
 use std::collections::BTreeMap;
 
@@ -65,7 +71,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2150;
+pub const HELD_OUT_FROM: u64 = 2160;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +124,10 @@ pub struct Family {
     /// draws its own in `[motion / 4, motion]`; 0: none). A joint that swings, a wheel that
     /// speeds up and slows down.
     pub motion: f64,
+    /// Noise with heavy tails: Student's t of this many degrees of freedom at the least (each
+    /// channel draws its own, a whole number from it to 8), scaled to the dimension's σ (0:
+    /// normal noise). A lidar's stray returns, an IMU's knocks.
+    pub tails: u32,
 }
 
 /// The first family, `mixed`: the ranges every other family starts from.
@@ -143,6 +153,7 @@ fn mixed() -> Family {
         wander: 0.0,
         shaky: 0.0,
         motion: 0.0,
+        tails: 0,
     }
 }
 
@@ -182,7 +193,8 @@ pub fn families() -> Vec<Family> {
         },
         Family { name: "wandering", channels: (1, 4), dims: (1, 32), wander: 0.4, ..base.clone() },
         Family { name: "shaky", channels: (1, 4), dims: (1, 32), shaky: 5.0, ..base.clone() },
-        Family { name: "moving", channels: (1, 4), dims: (1, 32), motion: 1.0, ..base },
+        Family { name: "moving", channels: (1, 4), dims: (1, 32), motion: 1.0, ..base.clone() },
+        Family { name: "spiky", channels: (1, 4), dims: (1, 32), tails: 3, ..base },
     ]
 }
 
@@ -308,6 +320,8 @@ struct Channel {
     loud: Option<(u64, u64, f64)>,
     /// Per dimension, its swing: amplitude in its σ, radians a tick, phase (empty: none).
     swing: Vec<(f64, f64, f64)>,
+    /// Degrees of freedom of the noise's Student's t (0: normal).
+    tails: u32,
 }
 
 /// A channel of `family`, the `c`th: its dimensions, units, levels, drift, noise per dimension
@@ -347,6 +361,7 @@ fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
     } else {
         Vec::new()
     };
+    let tails = if family.tails > 0 { between(rng, (u64::from(family.tails), 8)) as u32 } else { 0 };
     Channel {
         name: format!("sensor{c}"),
         level,
@@ -359,7 +374,19 @@ fn draw_channel(family: &Family, rng: &mut Rng, c: usize) -> Channel {
         phase,
         loud,
         swing,
+        tails,
     }
+}
+
+/// A draw of `ch`'s noise in units of its σ: normal, or Student's t of its degrees of freedom
+/// scaled to unit variance.
+fn noise(rng: &mut Rng, ch: &Channel) -> f64 {
+    if ch.tails == 0 {
+        return rng.normal();
+    }
+    let dof = f64::from(ch.tails);
+    let chi2: f64 = (0..ch.tails).map(|_| rng.normal().powi(2)).sum();
+    rng.normal() / (chi2 / dof).sqrt() * ((dof - 2.0) / dof).sqrt()
 }
 
 /// Tick `t` of channel `ch`: its drift, and where it reads at `t`, the reading and, where a
@@ -413,7 +440,7 @@ fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Opt
         .enumerate()
         .map(|(d, ((l, o), sigma))| {
             let swing = ch.swing.get(d).map_or(0.0, |&(a, w, p)| a * sigma * (w * t as f64 + p).sin());
-            json!(l + o + swing + loud * sigma * rng.normal())
+            json!(l + o + swing + loud * sigma * noise(rng, ch))
         })
         .collect();
     Some((Value::Array(reading), label))
@@ -605,6 +632,16 @@ mod tests {
         // 0.926 (0.991 with the moving pace).
         let moving = families().into_iter().find(|f| f.name == "moving").unwrap();
         let figures = evaluate(&moving, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+        assert!(figures.recall >= 0.97, "{figures:?}");
+        assert!(figures.precision >= 0.5, "{figures:?}");
+    }
+
+    #[test]
+    fn jumps_in_heavy_tailed_noise_are_attended_and_its_spikes_are_not() {
+        // With the threshold of normal noise, on seeds 0-19 of this family: recall 0.996,
+        // precision 0.371 (0.993 and 0.599 with the tails learned, `sage_kernel::snarc::tails`).
+        let spiky = families().into_iter().find(|f| f.name == "spiky").unwrap();
+        let figures = evaluate(&spiky, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
         assert!(figures.recall >= 0.97, "{figures:?}");
         assert!(figures.precision >= 0.5, "{figures:?}");
     }

@@ -27,6 +27,7 @@ mod lexicon;
 mod orders;
 pub mod pool;
 pub mod regime;
+pub mod tails;
 pub mod warmup;
 
 use levels::{Levels, Z_SALIENT};

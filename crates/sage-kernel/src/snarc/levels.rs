@@ -48,6 +48,7 @@ use std::collections::VecDeque;
 
 use super::pool;
 use super::regime;
+use super::tails;
 
 /// Readings used to estimate level and noise before the estimates settle into their running
 /// form.
@@ -270,6 +271,8 @@ pub struct Levels {
     unpooled_weight: f64,
     /// The dimensions whose last reading may have begun a change ([`confirm_threshold`]).
     pending: Vec<Pending>,
+    /// The spikes that say whether the noise has heavy tails ([`tails`]).
+    tails: tails::Tails,
 }
 
 impl Levels {
@@ -293,6 +296,7 @@ impl Levels {
             channel_watch: regime::ChannelWatch::default(),
             unpooled_weight: 1.0,
             pending: Vec::new(),
+            tails: tails::Tails::default(),
         }
     }
 
@@ -335,12 +339,15 @@ impl Levels {
         let warm = self.readings >= WARMUP;
         if !warm && self.readings >= EARLY {
             let deviation = self.early(x);
-            self.learn(x, deviation.threshold, None, &[]);
+            self.learn(x, (deviation.threshold, deviation.threshold), None, &[]);
             return deviation;
         }
-        let threshold = threshold(x.len(), self.dof(true));
+        let base = threshold(x.len(), self.dof(true));
         self.unpooled_weight =
-            if self.pooled_dof > 0.0 { threshold / self::threshold(x.len(), self.dof(false)) } else { 1.0 };
+            if self.pooled_dof > 0.0 { base / self::threshold(x.len(), self.dof(false)) } else { 1.0 };
+        // A source whose noise has heavy tails is news on its own only past where its spikes
+        // reach once in a thousand readings ([`tails`]).
+        let threshold = if warm { base * self.tails.factor(self.readings, FALSE_ALARM) } else { base };
         let z = self.distance(x, &self.level);
         let nearest = self
             .known
@@ -354,24 +361,43 @@ impl Levels {
         let mut deviation = Deviation { z, z_known, z_home, threshold, warm, confirmed: 0.0 };
         // Back at a known level: that level, estimated over many readings, is restored.
         let back_to = nearest.filter(|_| warm && deviation.returned()).map(|(_, i)| i);
+        if warm {
+            self.watch_tails(x, base);
+        }
         let confirmed = if warm && back_to.is_none() {
-            self.confirm(x, threshold)
+            self.confirm(x, base, threshold)
         } else {
             self.pending.clear();
             Vec::new()
         };
         deviation.confirmed = confirmed.iter().map(|&(_, _, z)| z.max(threshold)).fold(0.0, f64::max);
-        self.learn(x, threshold, back_to, &confirmed);
+        self.learn(x, (threshold, base), back_to, &confirmed);
         deviation
     }
 
+    /// The last reading passed `base` (the threshold for normal noise), or it did not, and
+    /// reading `x` says whether the one before was a spike ([`tails`]).
+    fn watch_tails(&mut self, x: &[f64], base: f64) {
+        let farthest = (0..x.len())
+            .map(|d| (d, ((x[d] - self.level[d]).abs() / self.noise(d)).min(Z_MAX) * self.weight(d)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let next = farthest.filter(|&(_, z)| z >= base).map(|(dim, z)| tails::Candidate {
+            dim,
+            level: self.level[dim],
+            sd: self.noise(dim) / self.weight(dim),
+            ratio: z / base,
+        });
+        let back_within = confirm_threshold(x.len(), self.dof(true));
+        self.tails.observe(self.readings, x, back_within, next);
+    }
+
     /// The dimensions whose last reading lay between [`confirm_threshold`] and `threshold` and
-    /// whose reading `x` lies past the confirmation threshold again, on the same side (past
-    /// `threshold` too, where the change is news on its own, but began a reading earlier):
-    /// `(dimension, its noise variance before the change's first reading, the two readings'
-    /// mean deviation)`. The dimensions that may begin a change at `x` are kept for the next
-    /// reading.
-    fn confirm(&mut self, x: &[f64], threshold: f64) -> Vec<(usize, f64, f64)> {
+    /// whose reading `x` lies past the confirmation threshold again, on the same side, the two
+    /// readings' mean or this one's deviation past `base` (the threshold for normal noise;
+    /// [`tails`] may have raised `threshold` above it): `(dimension, its noise variance before
+    /// the change's first reading, the two readings' mean deviation)`. The dimensions that may
+    /// begin a change at `x` are kept for the next reading.
+    fn confirm(&mut self, x: &[f64], base: f64, threshold: f64) -> Vec<(usize, f64, f64)> {
         let confirm_at = confirm_threshold(x.len(), self.dof(true));
         let before = std::mem::take(&mut self.pending);
         let mut confirmed = Vec::new();
@@ -382,9 +408,7 @@ impl Levels {
             }
             let first = before.iter().find(|p| p.dim == d && p.z.signum() == z.signum());
             match first.map(|p| (p, (p.z.abs() + z.abs()) / 2.0)) {
-                Some((p, mean)) if mean >= threshold || z.abs() >= threshold => {
-                    confirmed.push((d, p.var, mean))
-                }
+                Some((p, mean)) if mean >= base || z.abs() >= base => confirmed.push((d, p.var, mean)),
                 Some(_) => {}
                 None if z.abs() < threshold => self.pending.push(Pending { dim: d, z, var: self.var[d] }),
                 None => {}
@@ -404,7 +428,17 @@ impl Levels {
 
     /// Learn from reading `x`: `back_to`, the known level it returned to; `confirmed`, the
     /// dimensions whose change it confirmed ([`Levels::confirm`]), which take it as a jump.
-    fn learn(&mut self, x: &[f64], threshold: f64, back_to: Option<usize>, confirmed: &[(usize, f64, f64)]) {
+    /// `threshold`: where a deviation is news on its own; `base`: the threshold for normal
+    /// noise, under it where [`tails`] raised it (a deviation between the two is held to `base`
+    /// as the level and the noise learn from it: a spike of heavy-tailed noise neither drags
+    /// the level nor reads as a louder noise).
+    fn learn(
+        &mut self,
+        x: &[f64],
+        (threshold, base): (f64, f64),
+        back_to: Option<usize>,
+        confirmed: &[(usize, f64, f64)],
+    ) {
         self.readings += 1;
         if self.readings <= WARMUP {
             self.learn_warming_up(x);
@@ -438,16 +472,19 @@ impl Levels {
         for (d, &v) in x.iter().enumerate() {
             let sd = self.noise(d);
             let e = v - self.level[d];
+            let held = base / self.weight(d);
+            let spike = !jumped[d] && (e / sd).abs() >= held;
             if jumped[d] {
                 self.take_jump(d, v, e, restored.as_ref().map(|(known, age, _)| (known.as_slice(), *age)));
             } else {
-                for (i, share) in self.follow(d, v, e, sd) {
+                let e = if spike { e.signum() * held * sd } else { e };
+                for (i, share) in self.follow(d, self.level[d] + e, e, sd) {
                     excess[i].0 += share;
                     excess[i].1 += 1;
                 }
             }
             if restored.is_none() {
-                let jump = jumped[d].then_some(threshold / self.weight(d));
+                let jump = if jumped[d] { Some(threshold / self.weight(d)) } else { spike.then_some(held) };
                 if self.watch.len() > 1 && sd > 0.0 && self.var[d] > 0.0 {
                     let z2 = jump.map_or((e / sd).powi(2), |t| t * t);
                     louder.0 += regime::louder_evidence(z2);
