@@ -364,14 +364,18 @@ impl Levels {
         if warm {
             self.watch_tails(x, base);
         }
+        // Where a dimension jumps: past the threshold, or, in a reading that is news on its
+        // own, past the normal one (a knock that moves several dimensions is one change, not a
+        // jump now and changes confirmed at the next reading).
+        let jump_at = if z >= threshold { base } else { threshold };
         let confirmed = if warm && back_to.is_none() {
-            self.confirm(x, base, threshold)
+            self.confirm(x, base, jump_at)
         } else {
             self.pending.clear();
             Vec::new()
         };
         deviation.confirmed = confirmed.iter().map(|&(_, _, z)| z.max(threshold)).fold(0.0, f64::max);
-        self.learn(x, (threshold, base), back_to, &confirmed);
+        self.learn(x, (jump_at, base), back_to, &confirmed);
         deviation
     }
 
