@@ -97,6 +97,8 @@ pub const PACES: [Pace; 3] = [
     Pace { level: FAST_RATE, trend: TREND_RATE },
     Pace { level: MOVING_RATE, trend: MOVING_TREND_RATE },
 ];
+/// The levels kept beside the one in use.
+const OTHERS: usize = PACES.len() - 1;
 /// Another level is taken when its squared prediction errors have lately been this much
 /// smaller than those of the one in use, as a share of the noise ([`Levels::choose_pace`]).
 const SWITCH_GAIN: f64 = 0.05;
@@ -470,7 +472,7 @@ impl Levels {
         } else {
             self.since_jump += 1;
         }
-        let mut excess = vec![(0.0, 0usize); self.others.len()];
+        let mut excess = [(0.0, 0usize); OTHERS];
         let mut louder = (0.0, Vec::with_capacity(if self.watch.len() > 1 { x.len() } else { 0 }));
         let mut quieter = Vec::with_capacity(louder.1.capacity());
         for (d, &v) in x.iter().enumerate() {
@@ -482,9 +484,12 @@ impl Levels {
                 self.take_jump(d, v, e, restored.as_ref().map(|(known, age, _)| (known.as_slice(), *age)));
             } else {
                 let e = if spike { e.signum() * held * sd } else { e };
-                for (i, share) in self.follow(d, self.level[d] + e, e, sd) {
-                    excess[i].0 += share;
-                    excess[i].1 += 1;
+                let shares = self.follow(d, self.level[d] + e, e, sd);
+                for ((sum, n), share) in excess.iter_mut().zip(shares) {
+                    if let Some(share) = share {
+                        *sum += share;
+                        *n += 1;
+                    }
                 }
             }
             if restored.is_none() {
@@ -556,10 +561,10 @@ impl Levels {
     }
 
     /// Dimension `d` read `v`, `e` from its level of noise `sd`, and no jump: level, trend and
-    /// noise learn from it, and the other levels too. Returns, per other level (its index), how
-    /// much larger its squared error was than this one's, in the noise's variance (none before
-    /// the warm-up's end or without noise).
-    fn follow(&mut self, d: usize, v: f64, e: f64, sd: f64) -> Vec<(usize, f64)> {
+    /// noise learn from it, and the other levels too. Returns, per other level (by its index),
+    /// how much larger its squared error was than this one's, in the noise's variance (none
+    /// before the warm-up's end or without noise).
+    fn follow(&mut self, d: usize, v: f64, e: f64, sd: f64) -> [Option<f64>; OTHERS] {
         // While settling, the level is the mean of the readings since the jump: its error adds
         // 1/k of the noise's variance to the reading's, which the noise estimate leaves out.
         let k = self.settling[d];
@@ -571,16 +576,12 @@ impl Levels {
         self.trend[d] += self.pace.trend * e;
         self.level[d] += rate.max(self.pace.level) * e + self.trend[d];
         let e_others = self.follow_others(d, v, rate, spread);
-        if self.var[d] <= 0.0 {
-            return Vec::new();
-        }
         let var = self.var[d];
+        if var <= 0.0 {
+            return [None; OTHERS];
+        }
         let clip = |e: f64| (e / spread).clamp(-WINSOR * sd, WINSOR * sd).powi(2);
-        e_others
-            .into_iter()
-            .map(|(i, e_other)| (i, (clip(e_other) - clip(e)) / var))
-            .filter(|(_, share)| share.is_finite())
-            .collect()
+        e_others.map(|e_other| e_other.map(|o| (clip(o) - clip(e)) / var).filter(|share| share.is_finite()))
     }
 
     /// A reading after the [`EARLY`]th, before the warm-up is over: its deviation from the fit
@@ -718,9 +719,9 @@ impl Levels {
     /// its own pace (`settling`: the rate while the levels average the readings since a jump;
     /// `spread`: what that average's error adds to a prediction error). Returns their
     /// prediction errors, by index (none before the warm-up's end).
-    fn follow_others(&mut self, d: usize, v: f64, settling: f64, spread: f64) -> Vec<(usize, f64)> {
-        let mut errors = Vec::with_capacity(self.others.len());
-        for (i, o) in self.others.iter_mut().enumerate() {
+    fn follow_others(&mut self, d: usize, v: f64, settling: f64, spread: f64) -> [Option<f64>; OTHERS] {
+        let mut errors = [None; OTHERS];
+        for (o, error) in self.others.iter_mut().zip(&mut errors) {
             let (Some(level), Some(trend), Some(var)) =
                 (o.level.get_mut(d), o.trend.get_mut(d), o.var.get_mut(d))
             else {
@@ -733,7 +734,7 @@ impl Levels {
             *var += NOISE_RATE * (clipped * clipped - *var);
             *trend += o.pace.trend * e;
             *level += settling.max(o.pace.level) * e + *trend;
-            errors.push((i, e));
+            *error = Some(e);
         }
         errors
     }
