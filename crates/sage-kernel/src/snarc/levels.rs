@@ -328,11 +328,17 @@ impl Levels {
     }
 
     fn distance(&self, x: &[f64], to: &[f64]) -> f64 {
+        self.farthest(x, to).1
+    }
+
+    /// The dimension of `x` farthest from `to`, in noise units (weighted), and how far (0 for
+    /// no dimensions).
+    fn farthest(&self, x: &[f64], to: &[f64]) -> (usize, f64) {
         x.iter()
             .zip(to)
             .enumerate()
-            .map(|(d, (a, b))| ((a - b).abs() / self.noise(d)).min(Z_MAX) * self.weight(d))
-            .fold(0.0, f64::max)
+            .map(|(d, (a, b))| (d, ((a - b).abs() / self.noise(d)).min(Z_MAX) * self.weight(d)))
+            .fold((0, 0.0), |best, this| if this.1 > best.1 { this } else { best })
     }
 
     /// How far `x` is from the levels, then learn from it. `x` must have [`Levels::dims`]
@@ -350,7 +356,7 @@ impl Levels {
         // A source whose noise has heavy tails is news on its own only past where its spikes
         // reach once in a thousand readings ([`tails`]).
         let threshold = if warm { base * self.tails.factor(self.readings, FALSE_ALARM) } else { base };
-        let z = self.distance(x, &self.level);
+        let (far, z) = self.farthest(x, &self.level);
         let nearest = self
             .known
             .iter()
@@ -364,7 +370,7 @@ impl Levels {
         // Back at a known level: that level, estimated over many readings, is restored.
         let back_to = nearest.filter(|_| warm && deviation.returned()).map(|(_, i)| i);
         if warm {
-            self.watch_tails(x, base);
+            self.watch_tails(x, (far, z), base);
         }
         // Where a dimension jumps: past the threshold, or, in a reading that is news on its
         // own, past the normal one (a knock that moves several dimensions is one change, not a
@@ -381,18 +387,17 @@ impl Levels {
         deviation
     }
 
-    /// The last reading passed `base` (the threshold for normal noise), or it did not, and
-    /// reading `x` says whether the one before was a spike ([`tails`]).
-    fn watch_tails(&mut self, x: &[f64], base: f64) {
-        let farthest = (0..x.len())
-            .map(|d| (d, ((x[d] - self.level[d]).abs() / self.noise(d)).min(Z_MAX) * self.weight(d)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        let next = farthest.filter(|&(_, z)| z >= base).map(|(dim, z)| tails::Candidate {
-            dim,
-            level: self.level[dim],
-            sd: self.noise(dim) / self.weight(dim),
-            ratio: z / base,
-        });
+    /// Reading `x`, whose dimension farthest from its level is `farthest` (dimension, deviation),
+    /// passed `base` (the threshold for normal noise) or it did not, and says whether the one
+    /// before was a spike ([`tails`]).
+    fn watch_tails(&mut self, x: &[f64], farthest: (usize, f64), base: f64) {
+        let next =
+            Some(farthest).filter(|&(_, z)| z >= base && !x.is_empty()).map(|(dim, z)| tails::Candidate {
+                dim,
+                level: self.level[dim],
+                sd: self.noise(dim) / self.weight(dim),
+                ratio: z / base,
+            });
         let back_within = confirm_threshold(x.len(), self.dof(true));
         self.tails.observe(self.readings, x, back_within, next);
     }
