@@ -55,23 +55,22 @@ impl Tails {
     /// How many times the threshold noise alone passes once in `1 / false_alarm` readings, at
     /// reading `now` (1 until there are [`MIN_SPIKES`] spikes in the window).
     pub fn factor(&self, now: u64, false_alarm: f64) -> f64 {
-        let recent: Vec<f64> = self
+        // Called at every reading: the recent spikes counted in one pass, nothing allocated.
+        let (count, logs) = self
             .spikes
             .iter()
             .filter(|(at, _)| now.saturating_sub(*at) < WINDOW)
-            .map(|&(_, ratio)| ratio)
-            .collect();
-        if recent.len() < MIN_SPIKES {
+            .fold((0usize, 0.0), |(n, logs), &(_, ratio)| (n + 1, logs + ratio.max(1.0).ln()));
+        if count < MIN_SPIKES {
             return 1.0;
         }
         let span = now.saturating_sub(self.since.unwrap_or(now)).clamp(1, WINDOW) as f64;
-        let rate = recent.len() as f64 / span;
-        let logs: f64 = recent.iter().map(|r| r.max(1.0).ln()).sum();
+        let rate = count as f64 / span;
         if rate <= false_alarm || logs <= 0.0 {
             return 1.0;
         }
         // Hill's estimate of the index: the spikes' count over their summed log-excess.
-        let index = recent.len() as f64 / logs;
+        let index = count as f64 / logs;
         let factor = (rate / false_alarm).powf(1.0 / index);
         if factor.is_finite() {
             factor.clamp(1.0, MAX_FACTOR)
