@@ -19,7 +19,8 @@ salient message is salient. Seeds 1-10 were run while writing it (37 of 37 in ea
 run once and their misses looked at, which led to the change of session 20 (decision 0013), tuned
 on seeds 1-40; 120-139, 140-159, 160-179 and 180-199 were run once for docs/BENCHMARKS.md (180-199
 beside the rule before the change of session 22); 200-219 were run once after the level learned to follow a level in motion, 220-239 after the
-threshold learned heavy-tailed noise; report on seeds from 240 on.
+threshold learned heavy-tailed noise, 240-259 once after a source's spikes counted sooner;
+report on seeds from 260 on.
 """
 import json, math, os, random, sys
 

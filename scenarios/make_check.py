@@ -12,14 +12,16 @@ lines and look-alikes ("fire drill scheduled for friday"), 600 ticks, about 1,87
 WANDER (default 0: none) replaces the drift and the oscillation by a level that wanders: every
 reading, each dimension's level takes a random step of WANDER noise sigmas (a random walk; 0.2
 was run on seeds 20-39 while the level learned to follow it, 40-59, 60-79, 80-99, 100-119 and
-120-139, 140-159 and 160-179 once each for docs/BENCHMARKS.md; report on seeds from 180 on).
+120-139, 140-159, 160-179 and 180-199 once each for docs/BENCHMARKS.md; report on seeds from
+200 on).
 
 Seeds 0-19 were used while changing the salience rule (decision 0013; seed 5 is in the tests); 100-119 were run once and
 their misses looked at; 200-219, 300-319, 400-419, 500-519, 600-619 (seed 602's miss led to a
 change), 700-719, 800-819, 820-839, 840-859, 860-879, 880-899, 900-919 and 920-939 were run once
 for docs/BENCHMARKS.md; seeds 20-99 (without WANDER) were the tuning seeds of session 22's change.
 940-959 were run once for docs/BENCHMARKS.md after the level learned to follow a level in
-motion, 960-979 after the threshold learned heavy-tailed noise. Report on seeds from 980 on.
+motion, 960-979 after the threshold learned heavy-tailed noise, 980-999 after a source's spikes counted
+sooner. Report on seeds from 1000 on.
 """
 import json, math, random, sys
 try:

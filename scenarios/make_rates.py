@@ -15,7 +15,8 @@ Labels: a jump is salient at its first reading; its other readings and its retur
 salient message is salient. Seeds 1-3 and 10-29 were used while changing the sensor rule
 (session 16); 100-119, 120-139, 140-159, 160-179, 180-199, 200-219 and 220-239 were run once for
 docs/BENCHMARKS.md, 240-259 once after the level learned to follow a level in motion, and
-260-279 once after the threshold learned heavy-tailed noise; report on seeds from 280 on.
+260-279 once after the threshold learned heavy-tailed noise, 280-299 once after a source's
+spikes counted sooner; report on seeds from 300 on.
 """
 import json, os, random, sys
 

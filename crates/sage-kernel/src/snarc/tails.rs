@@ -18,9 +18,15 @@ use std::collections::VecDeque;
 
 /// Readings the spikes are counted over.
 pub const WINDOW: u64 = 1000;
-/// Spikes within the window before their tail is estimated (noise that is normal gives about 1
-/// in [`WINDOW`] readings, 6 or more once in about 1,700 windows).
-pub const MIN_SPIKES: usize = 6;
+/// Spikes within the window before their tail is estimated, at the least; and only where
+/// noise that is normal gives as many in as many readings less often than [`CHANCE`] (it
+/// passes the threshold about once in [`WINDOW`] readings: in a full window, 6 spikes or more
+/// are that rare; in a source's first 150 readings, 3; in its first 35, 2). A source with heavy
+/// tails and many dimensions spikes every few readings: waiting for 6 made its first 6 news.
+pub const MIN_SPIKES: usize = 2;
+/// How rarely noise that is normal gives the spikes counted, at most, for their tail to be
+/// taken: the chance of 6 or more in a window where 1 is expected.
+pub const CHANCE: f64 = 6e-4;
 /// Spikes remembered.
 const CAPACITY: usize = 64;
 /// The threshold is raised at most this many times (a knock far past even heavy-tailed noise is
@@ -61,10 +67,10 @@ impl Tails {
             .iter()
             .filter(|(at, _)| now.saturating_sub(*at) < WINDOW)
             .fold((0usize, 0.0), |(n, logs), &(_, ratio)| (n + 1, logs + ratio.max(1.0).ln()));
-        if count < MIN_SPIKES {
+        let span = now.saturating_sub(self.since.unwrap_or(now)).clamp(1, WINDOW) as f64;
+        if count < MIN_SPIKES || at_least(count, false_alarm * span) >= CHANCE {
             return 1.0;
         }
-        let span = now.saturating_sub(self.since.unwrap_or(now)).clamp(1, WINDOW) as f64;
         let rate = count as f64 / span;
         if rate <= false_alarm || logs <= 0.0 {
             return 1.0;
@@ -102,6 +108,26 @@ impl Tails {
     }
 }
 
+/// The chance of `k` or more events where `mean` are expected (Poisson), for a small mean: the
+/// tail's terms summed from `k` on until they no longer count.
+fn at_least(k: usize, mean: f64) -> f64 {
+    if mean <= 0.0 {
+        return if k == 0 { 1.0 } else { 0.0 };
+    }
+    // The k-th term, e^-mean mean^k / k!, in logarithms (no overflow for any k).
+    let log_term = -mean + k as f64 * mean.ln() - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
+    let mut term = log_term.exp();
+    let mut sum = 0.0;
+    for i in k + 1..k + 200 {
+        sum += term;
+        term *= mean / i as f64;
+        if term < 1e-12 * sum {
+            break;
+        }
+    }
+    sum.min(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +152,7 @@ mod tests {
     fn few_or_rare_spikes_leave_the_threshold_alone() {
         let mut t = Tails::default();
         t.observe(0, &[0.0], 3.0, None);
-        // Five spikes: too few.
+        // Five spikes in 800 readings: no more than noise that is normal gives once in 700.
         for i in 0..5 {
             t.observe(10 + 100 * i, &[0.0], 3.0, candidate(1.2));
             t.observe(11 + 100 * i, &[0.0], 3.0, None);
@@ -140,6 +166,37 @@ mod tests {
             t.observe(1000 * i + 6, &[0.0], 3.0, None);
         }
         assert_eq!(t.factor(10_000, 1e-3), 1.0);
+    }
+
+    #[test]
+    fn the_chance_of_so_many_spikes_is_poissons() {
+        assert!((at_least(6, 1.0) - 5.94e-4).abs() < 1e-6, "{}", at_least(6, 1.0));
+        assert!((at_least(1, 0.5) - (1.0 - (-0.5f64).exp())).abs() < 1e-12);
+        assert!((at_least(2, 0.035) - 5.93e-4).abs() < 1e-5, "{}", at_least(2, 0.035));
+        assert_eq!(at_least(0, 0.0), 1.0);
+        assert_eq!(at_least(3, 0.0), 0.0);
+        assert!(at_least(500, 1.0) < 1e-300);
+    }
+
+    #[test]
+    fn spikes_soon_after_the_warm_up_count_as_soon_as_noise_that_is_normal_would_not_give_them() {
+        // Two spikes in the first 20 readings: noise that is normal gives that once in 5,000
+        // sources.
+        let mut t = Tails::default();
+        t.observe(0, &[0.0], 3.0, None);
+        for at in [5, 15] {
+            t.observe(at, &[0.0], 3.0, candidate(2.0));
+            t.observe(at + 1, &[0.0], 3.0, None);
+        }
+        assert!(t.factor(20, 1e-3) > 1.5, "{}", t.factor(20, 1e-3));
+        // The same two spread over 200 readings: no more than normal noise gives (1 in 60).
+        let mut t = Tails::default();
+        t.observe(0, &[0.0], 3.0, None);
+        for at in [50, 150] {
+            t.observe(at, &[0.0], 3.0, candidate(2.0));
+            t.observe(at + 1, &[0.0], 3.0, None);
+        }
+        assert_eq!(t.factor(200, 1e-3), 1.0);
     }
 
     #[test]
