@@ -34,8 +34,9 @@
 //! before a change begun under the threshold and confirmed at the next reading counted, and 2140
 //! to 2149, run once before the level learned to follow a level in motion, and 2150 to 2159,
 //! run once before the threshold learned heavy-tailed noise, and 2160 to 2169, run once before
-//! a source's spikes counted as soon as they were more than normal noise gives; the held-out
-//! seeds start at 2170.)
+//! a source's spikes counted as soon as they were more than normal noise gives, and 2170 to
+//! 2179, run once before each pace's noise came from its own predictions over the warm-up and
+//! a spike that may begin a change left the level alone; the held-out seeds start at 2180.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -82,7 +83,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2170;
+pub const HELD_OUT_FROM: u64 = 2180;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
@@ -681,6 +682,18 @@ mod tests {
         // seeds 0-199 (0.589 when six were waited for).
         let spiky = families().into_iter().find(|f| f.name == "spiky").unwrap();
         let figures = evaluate(&spiky, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+        assert!(figures.recall >= 0.97, "{figures:?}");
+        assert!(figures.precision >= 0.5, "{figures:?}");
+    }
+
+    #[test]
+    fn jumps_on_a_rough_robot_are_attended() {
+        // Most kinds of trouble at once: on seeds 0-199 recall 0.975, precision 0.555 before
+        // each pace's noise came from its own predictions over the warm-up, the warm-up's
+        // estimate counted for its readings only and a spike that may begin a change left the
+        // level alone (0.985 and 0.542 with them).
+        let rough = families().into_iter().find(|f| f.name == "rough").unwrap();
+        let figures = evaluate(&rough, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
         assert!(figures.recall >= 0.97, "{figures:?}");
         assert!(figures.precision >= 0.5, "{figures:?}");
     }

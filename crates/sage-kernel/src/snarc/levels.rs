@@ -437,6 +437,14 @@ impl Levels {
         (self.readings.saturating_sub(1) as f64 + added).clamp(1.0, memory)
     }
 
+    /// The share of a squared prediction error dimension `d`'s noise variance takes: the running
+    /// mean's (one over the readings behind the estimate, [`Levels::dof`]) until it reaches
+    /// [`NOISE_RATE`], so that the warm-up's estimate counts for the readings it had, no more.
+    fn noise_rate(&self, d: usize) -> f64 {
+        let pooled = self.pooled.get(d).copied().unwrap_or(false);
+        (1.0 / (self.dof(pooled) + 1.0)).max(NOISE_RATE)
+    }
+
     /// Learn from reading `x`: `back_to`, the known level it returned to; `confirmed`, the
     /// dimensions whose change it confirmed ([`Levels::confirm`]), which take it as a jump.
     /// `threshold`: where a deviation is news on its own; `base`: the threshold for normal
@@ -489,7 +497,8 @@ impl Levels {
                 self.take_jump(d, v, e, restored.as_ref().map(|(known, age, _)| (known.as_slice(), *age)));
             } else {
                 let e = if spike { e.signum() * held * sd } else { e };
-                let shares = self.follow(d, self.level[d] + e, e, sd);
+                let pending = spike && self.pending.iter().any(|p| p.dim == d);
+                let shares = self.follow(d, self.level[d] + e, e, sd, pending);
                 for ((sum, n), share) in excess.iter_mut().zip(shares) {
                     if let Some(share) = share {
                         *sum += share;
@@ -568,8 +577,9 @@ impl Levels {
     /// Dimension `d` read `v`, `e` from its level of noise `sd`, and no jump: level, trend and
     /// noise learn from it, and the other levels too. Returns, per other level (by its index),
     /// how much larger its squared error was than this one's, in the noise's variance (none
-    /// before the warm-up's end or without noise).
-    fn follow(&mut self, d: usize, v: f64, e: f64, sd: f64) -> [Option<f64>; OTHERS] {
+    /// before the warm-up's end or without noise). `held`: the reading may begin a change, and
+    /// the level and trend do not take it (the noise does).
+    fn follow(&mut self, d: usize, v: f64, e: f64, sd: f64, held: bool) -> [Option<f64>; OTHERS] {
         // While settling, the level is the mean of the readings since the jump: its error adds
         // 1/k of the noise's variance to the reading's, which the noise estimate leaves out.
         let k = self.settling[d];
@@ -577,10 +587,15 @@ impl Levels {
             if k > 0 { (1.0 / (k + 1) as f64, (1.0 + 1.0 / k as f64).sqrt()) } else { (LEVEL_RATE, 1.0) };
         self.settling[d] = if k > 0 && rate > LEVEL_RATE { k + 1 } else { 0 };
         let clipped = (e / spread).clamp(-WINSOR * sd, WINSOR * sd);
-        self.var[d] += NOISE_RATE * (clipped * clipped - self.var[d]);
-        self.trend[d] += self.pace.trend * e;
-        self.level[d] += rate.max(self.pace.level) * e + self.trend[d];
-        let e_others = self.follow_others(d, v, rate, spread);
+        let noise_rate = self.noise_rate(d);
+        self.var[d] += noise_rate * (clipped * clipped - self.var[d]);
+        // A spike that may begin a change (past the normal threshold, under the one heavy
+        // tails raised) does not move the level: the next reading is judged against what the
+        // level predicted without it, or a jump's second reading would read as under half of it.
+        let taken = if held { 0.0 } else { e };
+        self.trend[d] += self.pace.trend * taken;
+        self.level[d] += rate.max(self.pace.level) * taken + self.trend[d];
+        let e_others = self.follow_others(d, v, rate, spread, noise_rate);
         let var = self.var[d];
         if var <= 0.0 {
             return [None; OTHERS];
@@ -686,10 +701,18 @@ impl Levels {
         let rows = std::mem::take(&mut self.warmup);
         let mut xs = Vec::with_capacity(rows.len());
         let mut estimates = Vec::with_capacity(self.level.len());
+        let mut replays = Vec::with_capacity(self.level.len());
         for d in 0..self.level.len() {
             xs.clear();
             xs.extend(rows.iter().map(|r| r[d]));
             let fit = super::warmup::fit(&xs);
+            replays.push(
+                PACES
+                    .iter()
+                    .filter(|&&p| p != self.pace)
+                    .map(|p| super::warmup::replay(&xs, (p.level, p.trend), &fit))
+                    .collect::<Vec<_>>(),
+            );
             self.trend[d] = fit.slope;
             self.var[d] = fit.var;
             self.level[d] = fit.level + fit.slope;
@@ -709,12 +732,23 @@ impl Levels {
         self.others = PACES
             .iter()
             .filter(|&&p| p != self.pace)
-            .map(|&pace| Track {
-                pace,
-                level: self.level.clone(),
-                trend: self.trend.clone(),
-                var: self.var.clone(),
-                excess: 0.0,
+            .enumerate()
+            .map(|(i, &pace)| {
+                let mut track = Track {
+                    pace,
+                    level: self.level.clone(),
+                    trend: self.trend.clone(),
+                    var: self.var.clone(),
+                    excess: 0.0,
+                };
+                // Each level's noise is its own prediction errors over the warm-up's last
+                // segment, where it had enough readings.
+                for (d, replay) in replays.iter().enumerate() {
+                    if let Some(&Some((level, trend, var))) = replay.get(i) {
+                        (track.level[d], track.trend[d], track.var[d]) = (level, trend, var);
+                    }
+                }
+                track
             })
             .collect();
         self.watch = vec![regime::Watch::default(); self.var.len()];
@@ -724,7 +758,14 @@ impl Levels {
     /// its own pace (`settling`: the rate while the levels average the readings since a jump;
     /// `spread`: what that average's error adds to a prediction error). Returns their
     /// prediction errors, by index (none before the warm-up's end).
-    fn follow_others(&mut self, d: usize, v: f64, settling: f64, spread: f64) -> [Option<f64>; OTHERS] {
+    fn follow_others(
+        &mut self,
+        d: usize,
+        v: f64,
+        settling: f64,
+        spread: f64,
+        noise_rate: f64,
+    ) -> [Option<f64>; OTHERS] {
         let mut errors = [None; OTHERS];
         for (o, error) in self.others.iter_mut().zip(&mut errors) {
             let (Some(level), Some(trend), Some(var)) =
@@ -736,7 +777,7 @@ impl Levels {
             // As [`Levels::noise`]: never NaN (a clamp's bounds must not be).
             let sd = var.sqrt().max(f64::MIN_POSITIVE);
             let clipped = (e / spread).clamp(-WINSOR * sd, WINSOR * sd);
-            *var += NOISE_RATE * (clipped * clipped - *var);
+            *var += noise_rate * (clipped * clipped - *var);
             *trend += o.pace.trend * e;
             *level += settling.max(o.pace.level) * e + *trend;
             *error = Some(e);

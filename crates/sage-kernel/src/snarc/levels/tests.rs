@@ -567,11 +567,30 @@ fn heavy_tailed(dof: u32, runs: u64) -> (usize, usize) {
 fn heavy_tailed_noise_raises_the_threshold_and_jumps_are_still_caught() {
     // With the threshold of normal noise, over 10 runs: t of 3 degrees of freedom 1,367 false
     // alarms and 0 of 180 jumps missed, of 5 583 and 2; with the tails learned, 116 and 5, 77
-    // and 2; normal noise 18 and 0 either way.
+    // and 2; normal noise 18 and 0 either way. Since each pace's noise is its own over the
+    // warm-up and a spike that may begin a change leaves the level alone: 77 and 5, 43 and 2,
+    // 9 and 0.
     let (false_alarms, missed) = heavy_tailed(3, 10);
     assert!(false_alarms <= 200 && missed <= 9, "t3: {false_alarms} false alarms, {missed} of 180 missed");
     let (false_alarms, missed) = heavy_tailed(5, 10);
     assert!(false_alarms <= 150 && missed <= 5, "t5: {false_alarms} false alarms, {missed} of 180 missed");
     let (false_alarms, missed) = heavy_tailed(0, 10);
     assert!(false_alarms <= 30 && missed == 0, "normal: {false_alarms} false alarms, {missed} of 180 missed");
+}
+
+#[test]
+fn the_warm_up_noise_counts_for_its_readings_only() {
+    // A noise of 1.5 over the warm-up, of 1 for the 30 readings after it: the running mean of
+    // the squared errors is 1.28² (a rate of 0.01 from the warm-up's end would leave 1.38²).
+    let (mut sum, runs) = (0.0, 40);
+    for seed in 0..runs {
+        let mut rng = Rng::new(seed);
+        let mut l = Levels::new(&noisy(&mut rng, 1, 0.0, 1.5));
+        for t in 1..60 {
+            l.observe(&noisy(&mut rng, 1, 0.0, if t < WARMUP { 1.5 } else { 1.0 }));
+        }
+        sum += l.noise(0);
+    }
+    let mean = sum / runs as f64;
+    assert!((1.2..1.33).contains(&mean), "{mean}");
 }
