@@ -631,6 +631,14 @@ pub fn evaluate_all(seeds: &[u64]) -> Result<Vec<FamilyFigures>, crate::BenchErr
 mod tests {
     use super::*;
 
+    /// Family `name` on its first `seeds` tuning seeds meets the recall and precision goals.
+    fn meets_the_goals(name: &str, seeds: u64) {
+        let family = families().into_iter().find(|f| f.name == name).unwrap();
+        let figures = evaluate(&family, &(0..seeds).collect::<Vec<_>>()).unwrap();
+        assert!(figures.recall >= 0.97, "{figures:?}");
+        assert!(figures.precision >= 0.5, "{figures:?}");
+    }
+
     #[test]
     fn generation_is_reproducible_and_parses_with_labels() {
         for f in families() {
@@ -658,20 +666,14 @@ mod tests {
     fn a_noise_that_grows_for_a_while_is_taken_and_its_shaken_readings_are_no_news() {
         // With the noise estimate alone (no `regime` watch), on these seeds: recall 0.963,
         // precision 0.233 (0.978 and 0.695 with it).
-        let shaky = families().into_iter().find(|f| f.name == "shaky").unwrap();
-        let figures = evaluate(&shaky, &[0, 1, 2, 3, 4]).unwrap();
-        assert!(figures.recall >= 0.97, "{figures:?}");
-        assert!(figures.precision >= 0.5, "{figures:?}");
+        meets_the_goals("shaky", 5);
     }
 
     #[test]
     fn jumps_on_levels_in_motion_are_attended() {
         // With the steady and the wandering paces alone, on seeds 0-19 of this family: recall
         // 0.926 (0.991 with the moving pace).
-        let moving = families().into_iter().find(|f| f.name == "moving").unwrap();
-        let figures = evaluate(&moving, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
-        assert!(figures.recall >= 0.97, "{figures:?}");
-        assert!(figures.precision >= 0.5, "{figures:?}");
+        meets_the_goals("moving", 8);
     }
 
     #[test]
@@ -680,10 +682,7 @@ mod tests {
         // precision 0.371 (0.993 and 0.599 with the tails learned, `sage_kernel::snarc::tails`).
         // Spikes counted as soon as they are more than normal noise gives: precision 0.652 on
         // seeds 0-199 (0.589 when six were waited for).
-        let spiky = families().into_iter().find(|f| f.name == "spiky").unwrap();
-        let figures = evaluate(&spiky, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
-        assert!(figures.recall >= 0.97, "{figures:?}");
-        assert!(figures.precision >= 0.5, "{figures:?}");
+        meets_the_goals("spiky", 8);
     }
 
     #[test]
@@ -692,19 +691,13 @@ mod tests {
         // each pace's noise came from its own predictions over the warm-up, the warm-up's
         // estimate counted for its readings only and a spike that may begin a change left the
         // level alone (0.985 and 0.542 with them).
-        let rough = families().into_iter().find(|f| f.name == "rough").unwrap();
-        let figures = evaluate(&rough, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
-        assert!(figures.recall >= 0.97, "{figures:?}");
-        assert!(figures.precision >= 0.5, "{figures:?}");
+        meets_the_goals("rough", 8);
     }
 
     #[test]
     fn jumps_in_noise_with_memory_are_attended() {
         // AR(1) noise up to 0.99 (its steps far smaller than its spread): on seeds 0-199
         // recall 0.999, precision 0.854.
-        let coloured = families().into_iter().find(|f| f.name == "coloured").unwrap();
-        let figures = evaluate(&coloured, &[0, 1, 2, 3, 4, 5, 6, 7]).unwrap();
-        assert!(figures.recall >= 0.97, "{figures:?}");
-        assert!(figures.precision >= 0.5, "{figures:?}");
+        meets_the_goals("coloured", 8);
     }
 }

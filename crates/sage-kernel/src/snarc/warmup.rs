@@ -3,8 +3,8 @@
 //! spike).
 //!
 //! A least-squares line through all the readings takes a jump of 10σ lasting four readings of 30
-//! as noise: the noise estimate comes out about three times too large, and since it then follows
-//! the readings at a rate of 0.01, the dimension stays half blind for hundreds of readings. So:
+//! as noise: the noise estimate comes out about three times too large, and the dimension stays
+//! half blind until the running estimate that follows has forgotten it (tens of readings). So:
 //!
 //! 1. **Breaks**: a step between consecutive readings far beyond the typical step ([`BREAK_Z`]
 //!    times the noise, estimated robustly from the steps themselves: [`local_sd`])
@@ -664,7 +664,7 @@ mod tests {
         let (mut line, mut replayed) = (0.0, 0.0);
         for seed in 0..20 {
             let mut rng = Rng::new(seed);
-            // A swing of amplitude 20σ and period 120 readings, its quarter from the middle on.
+            // A swing of amplitude 20σ, period 120 readings: its quarter from the middle to the top.
             let xs: Vec<f64> = (0..30)
                 .map(|t| 20.0 * (std::f64::consts::TAU * t as f64 / 120.0).sin() + rng.normal())
                 .collect();
