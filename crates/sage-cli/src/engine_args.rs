@@ -71,6 +71,10 @@ pub struct EngineArgs {
     /// name (a zoo names one per model: `chat_template = "FILE"`).
     #[arg(long, value_name = "FILE")]
     pub chat_template_file: Option<PathBuf>,
+    /// Longest a grammar (JSON schema, tool calls) may take to judge one token's candidates,
+    /// in milliseconds; past it the generation ends with an error. Raise it on a slow CPU.
+    #[arg(long, value_name = "MS", default_value_t = sage_llm::llama::MAX_GRAMMAR_STEP.as_millis() as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub grammar_step_limit_ms: u64,
 }
 
 impl EngineArgs {
@@ -102,6 +106,7 @@ impl EngineArgs {
             mlock: self.mlock,
             gpu_layers: self.gpu_layers,
             chat_template,
+            grammar_step_limit: std::time::Duration::from_millis(self.grammar_step_limit_ms),
         })
     }
 }

@@ -101,6 +101,9 @@ pub struct EngineConfig {
     /// A chat template (Jinja) in place of the file's `tokenizer.chat_template` (llama-server's
     /// `--chat-template-file`, Ollama's `TEMPLATE`); checked when the model loads.
     pub chat_template: Option<String>,
+    /// Longest the grammar's judging of one token's candidates may take before the generation
+    /// ends with a typed error (default [`MAX_GRAMMAR_STEP`]; raise it on a slow CPU).
+    pub grammar_step_limit: std::time::Duration,
 }
 
 impl Default for EngineConfig {
@@ -118,6 +121,7 @@ impl Default for EngineConfig {
             mlock: false,
             gpu_layers: 0,
             chat_template: None,
+            grammar_step_limit: MAX_GRAMMAR_STEP,
         }
     }
 }
@@ -195,7 +199,8 @@ fn count_refs(v: &serde_json::Value) -> usize {
     n
 }
 
-/// Longest the grammar's judging of one token's candidates may take. The matcher
+/// Longest the grammar's judging of one token's candidates may take, by default
+/// ([`EngineConfig::grammar_step_limit`]). The matcher
 /// ([`crate::grammar`]) looks at the clock while it judges and stops past this: the generation
 /// ends with a typed error. llama.cpp's matcher, used before, merged no equal stacks, so an
 /// ambiguous grammar multiplied its work with every token and could not be interrupted (19 s
@@ -272,6 +277,8 @@ pub struct LlamaEngine {
     stats: Arc<Mutex<EngineStats>>,
     jobs: Mutex<Option<Sender<Job>>>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    /// [`EngineConfig::grammar_step_limit`].
+    grammar_step_limit: std::time::Duration,
 }
 
 impl std::fmt::Debug for LlamaEngine {
@@ -295,6 +302,9 @@ fn check_settings(id: &str, config: &EngineConfig) -> Result<(), String> {
             "parallel {} must be at most 64 and at most the batch size {}",
             config.parallel, config.batch
         ));
+    }
+    if config.grammar_step_limit.is_zero() {
+        return Err("the grammar's limit per token must be positive".into());
     }
     if let Some(t) = &config.chat_template {
         crate::template::check_syntax(id, t).map_err(|e| format!("the chat template given for it: {e}"))?;
@@ -370,6 +380,7 @@ impl LlamaEngine {
         let thread_path = path.clone();
         let stats = Arc::new(Mutex::new(EngineStats::default()));
         let worker_stats = Arc::clone(&stats);
+        let grammar_step_limit = config.grammar_step_limit;
         let worker = std::thread::Builder::new()
             .name(format!("llama:{id}"))
             // Grammars are parsed recursively (see `MAX_GRAMMAR_NESTING`, `grammar::PARSE_STACK`):
@@ -407,6 +418,7 @@ impl LlamaEngine {
             stats,
             jobs: Mutex::new(Some(jobs_tx)),
             worker: Mutex::new(Some(worker)),
+            grammar_step_limit,
         })
     }
 
@@ -418,7 +430,7 @@ impl LlamaEngine {
 
     /// The vocabulary, used from the caller's thread (llama.cpp's tokenizer is read-only).
     fn vocab(&self) -> Worker<'_> {
-        Worker::new(&self.model, &self.info.id, self.info.vocab)
+        Worker::new(&self.model, &self.info.id, self.info.vocab, self.grammar_step_limit)
     }
 }
 
@@ -653,7 +665,7 @@ fn worker(
     if ready.send(Ok(loaded)).is_err() {
         return;
     }
-    let w = Worker::new(&model, &id, n_vocab);
+    let w = Worker::new(&model, &id, n_vocab, config.grammar_step_limit);
     let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
     let decode_threads = config.threads_batch.map_or(threads, |t| t.max(1) as i32).max(threads) as usize;
     let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, decode_threads, stats);
@@ -724,11 +736,18 @@ struct Worker<'a> {
     n_vocab: u32,
     /// Every token's text for the grammar matcher, made on the first constrained request.
     grammar_vocab: std::sync::OnceLock<Arc<crate::grammar::Vocab>>,
+    /// [`EngineConfig::grammar_step_limit`].
+    grammar_step_limit: std::time::Duration,
 }
 
 impl Worker<'_> {
-    fn new<'a>(model: &'a LlamaModel, id: &'a str, n_vocab: u32) -> Worker<'a> {
-        Worker { model, id, n_vocab, grammar_vocab: std::sync::OnceLock::new() }
+    fn new<'a>(
+        model: &'a LlamaModel,
+        id: &'a str,
+        n_vocab: u32,
+        grammar_step_limit: std::time::Duration,
+    ) -> Worker<'a> {
+        Worker { model, id, n_vocab, grammar_vocab: std::sync::OnceLock::new(), grammar_step_limit }
     }
 
     /// Every token's text as llama.cpp renders it for a grammar (special tokens as their text)
@@ -906,6 +925,7 @@ impl Worker<'_> {
             gate,
             preserved: self.preserved(p),
             gives_way: p.constraint_gives_way,
+            step_limit: self.grammar_step_limit,
             dead_end: None,
         })
     }

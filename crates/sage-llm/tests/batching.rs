@@ -23,7 +23,15 @@ fn engine() -> &'static LlamaEngine {
     load_once(
         &E,
         "gemma3-270m",
-        EngineConfig { context: Some(256), parallel: PARALLEL, ..EngineConfig::default() },
+        EngineConfig {
+            context: Some(256),
+            parallel: PARALLEL,
+            // The grammar's matcher is this crate's code, unoptimised in a test build and slower
+            // still beside a concurrent build: the default limit (1 s per token) failed a
+            // constrained test here once. What the limit does is tested on an engine of its own.
+            grammar_step_limit: std::time::Duration::from_secs(120),
+            ..EngineConfig::default()
+        },
     )
 }
 
@@ -445,4 +453,42 @@ fn the_next_token_row_reuses_the_cached_preamble() {
     assert_eq!(e.stats().unwrap().prompt_tokens_evaluated - before, evaluated, "{:?}", e.stats());
     assert_eq!(again, row);
     e.close_session(s);
+}
+
+#[test]
+fn a_grammar_past_its_time_limit_ends_the_generation_with_an_error() {
+    static E: OnceLock<LlamaEngine> = OnceLock::new();
+    // A limit no judging of the whole vocabulary (262,144 tokens) can meet.
+    let limit = std::time::Duration::from_micros(1);
+    let e = load_once(
+        &E,
+        "gemma3-270m-hurried",
+        EngineConfig { context: Some(64), grammar_step_limit: limit, ..EngineConfig::default() },
+    );
+    let prompt = e.tokenize("The battery level as JSON:", true).unwrap();
+    let schema = serde_json::json!({"type": "object", "properties": {"battery": {"type": "integer"}}});
+    let params = GenerateParams {
+        constraint: Some(Constraint::JsonSchema(schema)),
+        exact_constraint: true,
+        ..greedy(8)
+    };
+    let (s, _) = e.open_session(None).unwrap();
+    let err = e.generate_tokens(s, &prompt, &params, &mut |_| Flow::Continue).unwrap_err();
+    e.close_session(s);
+    assert!(
+        matches!(&err, sage_llm::GenerateError::Constraint { message, .. } if message.contains("time limit")),
+        "{err}"
+    );
+    // The same request without a constraint is answered: the engine goes on.
+    let (s, _) = e.open_session(None).unwrap();
+    let g = e.generate_tokens(s, &prompt, &greedy(4), &mut |_| Flow::Continue).unwrap();
+    e.close_session(s);
+    assert_eq!(g.tokens.len(), 4);
+}
+
+#[test]
+fn a_grammar_limit_of_zero_is_refused_at_load() {
+    let config = EngineConfig { grammar_step_limit: std::time::Duration::ZERO, ..EngineConfig::default() };
+    let err = LlamaEngine::load(common::model_path(), Some("zero-limit"), config).unwrap_err();
+    assert!(err.to_string().contains("limit per token must be positive"), "{err}");
 }

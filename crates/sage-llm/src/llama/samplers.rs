@@ -27,9 +27,12 @@ pub(crate) struct Samplers {
     /// The grammar gives way where the output at its trigger does not follow it
     /// ([`GenerateParams::constraint_gives_way`]).
     pub gives_way: bool,
+    /// Longest one token's grammar work may take (the engine's
+    /// `EngineConfig::grammar_step_limit`, by default [`MAX_GRAMMAR_STEP`]).
+    pub step_limit: std::time::Duration,
     /// Why the constraint cannot go on, if it cannot: it allowed no token at all (a grammar no
     /// text can follow, such as one character that is never generated), or one token's grammar
-    /// work took longer than [`MAX_GRAMMAR_STEP`]. The generation ends with a typed error.
+    /// work took longer than `step_limit`. The generation ends with a typed error.
     pub dead_end: Option<String>,
 }
 
@@ -180,6 +183,7 @@ mod tests {
             gate: Gate::After { text: "</think>".into(), seen: String::new(), then: Box::new(Gate::Open) },
             preserved: vec![],
             gives_way: false,
+            step_limit: crate::llama::MAX_GRAMMAR_STEP,
             dead_end: None,
         }
     }

@@ -139,14 +139,14 @@ impl Logits<'_, '_> {
         LlamaTokenDataArray::from_iter(data, false)
     }
 
-    /// Rule out, in `cands`, what `grammar` does not allow next; past the deadline (the
-    /// grammar's share of this token, [`crate::llama::MAX_GRAMMAR_STEP`]) the reason instead.
+    /// Rule out, in `cands`, what `grammar` does not allow next; past the deadline (`clock`:
+    /// when this token's grammar work started and its limit, the engine's
+    /// `grammar_step_limit`) the reason instead.
     fn constrain(
         cands: &mut LlamaTokenDataArray,
         grammar: &mut Grammar,
-        started: std::time::Instant,
+        (started, limit): Clock,
     ) -> Result<(), String> {
-        let limit = crate::llama::MAX_GRAMMAR_STEP;
         let mut logits: Vec<f32> = cands.data.iter().map(|c| c.logit()).collect();
         let mut judged: Vec<(u32, &mut f32)> =
             cands.data.iter().zip(logits.iter_mut()).map(|(c, l)| (c.id().0 as u32, l)).collect();
@@ -180,7 +180,7 @@ impl Logits<'_, '_> {
     /// best); a top-k draw is too, when k of the best pass.
     fn sample(&self, p: &GenerateParams, s: &mut super::super::Samplers, rng: &mut Rng) -> LlamaToken {
         let (u, again) = rng.uniform_pair();
-        let started = std::time::Instant::now();
+        let started = (std::time::Instant::now(), s.step_limit);
         let waiting = s.waiting();
         let token = match s.grammar.as_mut().filter(|_| !waiting) {
             None => Ok(Self::choose(&mut self.candidates(), &mut s.rest, u)),
@@ -238,7 +238,7 @@ impl Logits<'_, '_> {
         grammar: &mut Grammar,
         rest: &mut LlamaSampler,
         (u, again): (f64, f64),
-        started: std::time::Instant,
+        started: Clock,
     ) -> Result<Option<LlamaToken>, String> {
         let row = self.row();
         let sp = &p.sampling;
@@ -272,6 +272,9 @@ impl Logits<'_, '_> {
         Ok(Self::choose(&mut cands, rest, again))
     }
 }
+
+/// When one token's grammar work started, and how long it may take.
+type Clock = (std::time::Instant, std::time::Duration);
 
 /// The best candidates a refused choice's grammar judges before the whole vocabulary (8 times
 /// top-k where that is more). A second, longer list was tried (8,192): no faster, since where
