@@ -275,6 +275,17 @@ pub struct Levels {
     pending: Vec<Pending>,
     /// The spikes that say whether the noise has heavy tails ([`tails`]).
     tails: tails::Tails,
+    /// The last reading.
+    last: Vec<f64>,
+    /// Per dimension: the last step, from the reading before the last to the last (NaN before
+    /// the second reading).
+    last_step: Vec<f64>,
+    /// Per dimension: the smallest change of step from one reading to the next (infinite
+    /// before the first), its resolution where it reads on a grid ([`Levels::resolution`]).
+    step: Vec<f64>,
+    /// Per dimension: whether it has read the same value twice in a row (a grid's sign: noise
+    /// of real numbers never does).
+    held: Vec<bool>,
 }
 
 impl Levels {
@@ -299,6 +310,10 @@ impl Levels {
             unpooled_weight: 1.0,
             pending: Vec::new(),
             tails: tails::Tails::default(),
+            last: first.to_vec(),
+            last_step: vec![f64::NAN; first.len()],
+            step: vec![f64::INFINITY; first.len()],
+            held: vec![false; first.len()],
         }
     }
 
@@ -324,7 +339,40 @@ impl Levels {
         };
         // A channel that never varied: any change is many deviations away, never a division
         // by zero.
-        var.sqrt().max(1e-12 * self.level[d].abs()).max(f64::MIN_POSITIVE)
+        var.sqrt().max(self.resolution(d)).max(1e-12 * self.level[d].abs()).max(f64::MIN_POSITIVE)
+    }
+
+    /// The least noise dimension `d`'s readings can show, once it has read the same value twice
+    /// in a row: the smallest change of its step from one reading to the next over
+    /// [`QUANTUM_Z`] (0 before; the smallest of a few changes of real noise would be a
+    /// floor above the noise itself, a grid's is its step). A reading on a grid (a
+    /// temperature to 0.1°, a battery percentage, an encoder's counts) whose noise is under the
+    /// grid's step holds still for a while and then steps by one: its running noise estimate,
+    /// learning from equal readings, would fall towards zero and make the step, the grid's
+    /// least change, news without end. Changes of step, not steps: a level that climbs by large
+    /// steps (an odometer) has no coarse grid for it, and its steps' changes are its noise;
+    /// on a grid they are whole steps of it, and on no grid they soon get small.
+    fn resolution(&self, d: usize) -> f64 {
+        let step = self.step[d];
+        if step.is_finite() && self.held[d] {
+            step / QUANTUM_Z
+        } else {
+            0.0
+        }
+    }
+
+    /// Reading `x` came: each dimension's smallest change of step so far takes this one's.
+    fn note_steps(&mut self, x: &[f64]) {
+        let dims = self.step.iter_mut().zip(&mut self.last).zip(&mut self.last_step).zip(&mut self.held);
+        for ((((step, last), last_step), held), &v) in dims.zip(x) {
+            let taken = v - *last;
+            let change = (taken - *last_step).abs();
+            if change > 0.0 && change < *step {
+                *step = change;
+            }
+            *held |= taken == 0.0;
+            (*last, *last_step) = (v, taken);
+        }
     }
 
     fn distance(&self, x: &[f64], to: &[f64]) -> f64 {
@@ -459,6 +507,7 @@ impl Levels {
         confirmed: &[(usize, f64, f64)],
     ) {
         self.readings += 1;
+        self.note_steps(x);
         if self.readings <= WARMUP {
             self.learn_warming_up(x);
             return;
@@ -635,7 +684,8 @@ impl Levels {
             }
             let v = x[*d];
             let weight = if p.dof < best { threshold / self::threshold(x.len(), p.dof) } else { 1.0 };
-            let sd = p.var.sqrt().max(1e-12 * fit.level.abs()).max(f64::MIN_POSITIVE);
+            let sd =
+                p.var.sqrt().max(self.resolution(*d)).max(1e-12 * fit.level.abs()).max(f64::MIN_POSITIVE);
             // In the noise's units, not the difference's: a jump's second reading is well within
             // the threshold of its first, and a new jump no nearer to the reading before than to
             // the level.
@@ -886,3 +936,6 @@ mod tests;
 
 #[cfg(test)]
 mod drift_tests;
+
+#[cfg(test)]
+mod grid_tests;

@@ -92,7 +92,7 @@ fn nothing_counts_during_warm_up() {
 }
 
 /// Is `d` news (what the kernel attends to)?
-fn news(d: &Deviation) -> bool {
+pub(super) fn news(d: &Deviation) -> bool {
     d.warm && d.z >= d.threshold && !d.returned()
 }
 
