@@ -435,6 +435,10 @@ impl Machine {
 
         let next: Option<(State, Rule)> = if (i.crisis || atp < t.crisis_atp) && self.state != State::Crisis {
             Some((State::Crisis, if i.crisis { Rule::CrisisSignal } else { Rule::AtpCritical }))
+        } else if self.state == State::Dream && self.ticks_in_state < t.min_dwell && sal >= t.wake_salience {
+            // A dream runs nothing: what would be attended wakes it at once, inside the dwell
+            // too (decision 0029; it cannot flap: going back to DREAM takes quiet ticks).
+            Some((State::Wake, Rule::WokenBySalience))
         } else if self.ticks_in_state < t.min_dwell {
             None
         } else {

@@ -120,3 +120,26 @@ fn legal_transitions_table() {
     assert!(!Focus.can_go_to(Dream));
     assert!(!Wake.can_go_to(Wake));
 }
+
+#[test]
+fn a_salient_event_wakes_a_dream_at_once_and_nothing_else_cuts_the_dwell() {
+    // Into DREAM from REST: ATP 45 (above 40) after more than 6 ticks of rest.
+    let dream = || {
+        let mut m = Machine::new(Thresholds::default());
+        while m.state() != State::Rest {
+            m.update(inputs(20.0, 0.0));
+        }
+        while m.state() != State::Dream {
+            m.update(inputs(45.0, 0.0));
+        }
+        m
+    };
+    let mut m = dream();
+    let t = m.update(inputs(45.0, Thresholds::default().wake_salience)).expect("woken inside the dwell");
+    assert_eq!((t.from, t.to, t.rule), (State::Dream, State::Wake, Rule::WokenBySalience));
+    // Under the wake salience, and with ATP under DREAM's floor, the dwell holds.
+    let mut m = dream();
+    assert_eq!(m.update(inputs(45.0, 0.3)), None);
+    assert_eq!(m.update(inputs(35.0, 0.0)), None);
+    assert_eq!(m.state(), State::Dream);
+}
