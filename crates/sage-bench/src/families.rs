@@ -37,7 +37,8 @@
 //! a source's spikes counted as soon as they were more than normal noise gives, and 2170 to
 //! 2179, run once before each pace's noise came from its own predictions over the warm-up and
 //! a spike that may begin a change left the level alone, and 2180 to 2189, run once before a
-//! dimension's noise had a floor at half its grid's step; the held-out seeds start at 2190.)
+//! dimension's noise had a floor at half its grid's step, and 2190 to 2199, run once before a
+//! salient event woke a dream inside its dwell; the held-out seeds start at 2200.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -92,7 +93,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2190;
+pub const HELD_OUT_FROM: u64 = 2200;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
