@@ -472,10 +472,10 @@ fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Opt
     let mut offset = vec![0.0; ch.level.len()];
     let mut label = None;
     // A jump's size is in the dimension's σ of the time, or half the grid's step.
-    let unit = |ch: &Channel, d: usize| (ch.sigma[d] * loud).max(ch.grid / 2.0);
+    let unit: Vec<f64> = ch.sigma.iter().map(|s| (s * loud).max(ch.grid / 2.0)).collect();
     match &mut ch.jump {
         Some((dim, size, left)) => {
-            offset[*dim] = *size * (ch.sigma[*dim] * loud).max(ch.grid / 2.0);
+            offset[*dim] = *size * unit[*dim];
             *left -= 1;
             if *left == 0 {
                 ch.jump = None;
@@ -485,7 +485,7 @@ fn read_channel(family: &Family, rng: &mut Rng, ch: &mut Channel, t: u64) -> Opt
         None if ch.quiet == 0 && rng.next_f64() < family.jump_rate / 100.0 => {
             let dim = rng.below(ch.level.len());
             let size = uniform(rng, family.jump_sigma) * if rng.below(2) == 0 { 1.0 } else { -1.0 };
-            offset[dim] = size * unit(ch, dim);
+            offset[dim] = size * unit[dim];
             if size.abs() >= 6.0 {
                 label = Some(format!("a {:.1}σ jump in dimension {dim}", size.abs()));
             }

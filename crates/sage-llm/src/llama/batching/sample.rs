@@ -150,7 +150,9 @@ impl Logits<'_, '_> {
         let mut logits: Vec<f32> = cands.data.iter().map(|c| c.logit()).collect();
         let mut judged: Vec<(u32, &mut f32)> =
             cands.data.iter().zip(logits.iter_mut()).map(|(c, l)| (c.id().0 as u32, l)).collect();
-        grammar.apply(&mut judged, Some((started + limit, limit.as_millis()))).map_err(|e| e.to_string())?;
+        // A limit past what the clock can count (`--grammar-step-limit-ms` of 2^64 - 1) is none.
+        let deadline = started.checked_add(limit).map(|at| (at, limit.as_millis()));
+        grammar.apply(&mut judged, deadline).map_err(|e| e.to_string())?;
         for (c, l) in cands.data.iter_mut().zip(logits) {
             c.set_logit(l);
         }
