@@ -27,7 +27,9 @@ pub struct ObservationReport {
     pub deferred_from: Option<u64>,
     /// For a sensor reading that confirms a change its source's previous reading began under
     /// the deviation threshold ([`crate::snarc::Salience::confirms`]): the tick of that reading,
-    /// where the change began.
+    /// where the change began. For a sensor reading held after being capped in place of an
+    /// earlier capped reading of its source (one is held per sensor, the more salient): the
+    /// earlier one's tick, where the source's unattended news began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onset: Option<u64>,
 }

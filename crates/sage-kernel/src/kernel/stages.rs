@@ -504,8 +504,19 @@ impl Kernel {
             })
             .flatten();
         match same {
-            Some(j) if self.deferred[j].salience.total >= sal.total => {}
-            Some(j) => self.deferred[j] = held,
+            Some(j) => {
+                // One reading held per sensor, the more salient; the source's news went
+                // unattended from the earlier of the two, whose tick the one kept names as its
+                // onset.
+                let kept = &mut self.deferred[j];
+                let began = kept.onset.unwrap_or(kept.origin).min(held.onset.unwrap_or(held.origin));
+                if sal.total > kept.salience.total {
+                    *kept = held;
+                }
+                if began < kept.origin {
+                    kept.onset = Some(began);
+                }
+            }
             None if self.deferred.len() < MAX_DEFERRED => self.deferred.push(held),
             None => ctx.expired += 1,
         }

@@ -444,3 +444,49 @@ fn a_reading_that_confirms_a_change_names_the_tick_the_change_began() {
     assert_eq!(o.onset, Some(began));
     assert_eq!(o.attention, Attention::Attended);
 }
+
+#[test]
+fn a_held_reading_replaced_by_a_more_salient_one_keeps_the_onset_of_the_first() {
+    // A kernel that dreams long and wakes only for the most salient events: two jumps of one
+    // sensor in a row, the second farther, are held through the dream, the second in the
+    // first's place; attended on waking, it names the tick the first was read.
+    let mut config = KernelConfig::default();
+    config.thresholds.wake_salience = 0.99;
+    config.thresholds.dream_ticks = 30.0;
+    config.thresholds.dream_wake_atp = 1000.0;
+    let mut k = Kernel::new(config).unwrap();
+    let mut rng = crate::rng::Rng::new(9);
+    let reading = |rng: &mut crate::rng::Rng| (0..4).map(|_| rng.normal()).collect::<Vec<f64>>();
+    let mut t = 0.0;
+    while k.state() != State::Dream {
+        k.tick(t, &[Observation::sensor("arm", reading(&mut rng))], false);
+        t += 1.0;
+        assert!(t < 500.0, "never dreamt");
+    }
+    let mut first = reading(&mut rng);
+    first[1] += 5.0;
+    let r = k.tick(t, &[Observation::sensor("arm", first)], false);
+    let began = r.tick;
+    let held = &r.observations[0];
+    assert_eq!(held.attention, Attention::Capped, "{held:?}");
+    let mut second = reading(&mut rng);
+    second[2] -= 8.0;
+    let r = k.tick(t + 1.0, &[Observation::sensor("arm", second)], false);
+    let replaced = r.observations.iter().find(|o| o.deferred_from.is_none()).unwrap();
+    assert_eq!(replaced.attention, Attention::Capped, "{replaced:?}");
+    assert!(replaced.salience.unwrap().total > held.salience.unwrap().total, "{replaced:?} {held:?}");
+    let mut attended = None;
+    for i in 2..200u64 {
+        let r = k.tick(t + i as f64, &[Observation::sensor("arm", reading(&mut rng))], false);
+        attended = r
+            .observations
+            .into_iter()
+            .find(|o| o.deferred_from.is_some() && o.attention == Attention::Attended);
+        if attended.is_some() {
+            break;
+        }
+    }
+    let o = attended.expect("attended once the kernel could run something");
+    assert_eq!(o.deferred_from, Some(began + 1), "the reading held is the second one");
+    assert_eq!(o.onset, Some(began), "the source's news began at the first");
+}
