@@ -38,7 +38,9 @@
 //! 2179, run once before each pace's noise came from its own predictions over the warm-up and
 //! a spike that may begin a change left the level alone, and 2180 to 2189, run once before a
 //! dimension's noise had a floor at half its grid's step, and 2190 to 2199, run once before a
-//! salient event woke a dream inside its dwell; the held-out seeds start at 2200.)
+//! salient event woke a dream inside its dwell, and 2200 to 2209, run once before a sensor
+//! reading held in place of an earlier one kept the earlier one's tick as its onset; the
+//! held-out seeds start at 2210.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -93,7 +95,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2200;
+pub const HELD_OUT_FROM: u64 = 2210;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
