@@ -597,6 +597,8 @@ fn context_params(config: &EngineConfig, n_ctx: u32) -> LlamaContextParams {
         .with_flash_attention_policy(fa)
 }
 
+/// The engine's thread: load the model and its context, say so on `ready`, then serve `jobs`
+/// until every handle is gone.
 fn worker(
     path: PathBuf,
     id: String,
@@ -606,104 +608,132 @@ fn worker(
     ready: SyncSender<Result<Loaded, LoadError>>,
     jobs: Receiver<Job>,
 ) {
-    let fail = |message: String| LoadError::Engine { path: path.clone(), message };
     let backend = match backend() {
         Ok(b) => b,
         Err(e) => {
-            let _ = ready.send(Err(fail(e)));
+            let _ = ready.send(Err(LoadError::Engine { path, message: e }));
             return;
         }
     };
     let rss0 = rss_bytes();
+    let model = match load_model(backend, &path, &config) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let (ctx, window) = match new_context(backend, &model, &path, &config) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let loaded = describe(&model, rss_bytes().saturating_sub(rss0));
+    if ready.send(Ok(loaded)).is_err() {
+        return;
+    }
+    let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
+    let decode_threads = config.threads_batch.map_or(threads, |t| t.max(1) as i32).max(threads) as usize;
+    let w = Worker::new(&model, &id, model.vocab().n_tokens().max(0) as u32, config.grammar_step_limit);
+    let sched = Scheduler::new(w, ctx, config.parallel, n_swa, decode_threads, stats);
+    serve(Served { model: &model, backend, id: &id, threads, window }, sched, &jobs);
+}
+
+/// The model file at `path`, loaded as `config` says.
+fn load_model(
+    backend: &LlamaBackend,
+    path: &Path,
+    config: &EngineConfig,
+) -> Result<Arc<LlamaModel>, LoadError> {
     let params = LlamaModelParams::default()
         .with_use_mmap(config.load != LoadMode::Read)
         .with_use_mlock(config.mlock)
         .with_n_gpu_layers(config.gpu_layers);
-    let model = match LlamaModel::load_from_file(backend, &path, &params) {
-        Ok(m) => Arc::new(m),
-        Err(e) => {
-            let _ =
-                ready.send(Err(fail(format!("{e} (see the log with --log debug for llama.cpp's reason)"))));
-            return;
-        }
-    };
-    let vocab = model.vocab();
-    let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
-    let n_vocab = vocab.n_tokens().max(0) as u32;
-    let bos = (vocab.bos().0 >= 0 && (vocab.bos().0 as u32) < n_vocab).then(|| piece(vocab.bos()));
-    let eos = (vocab.eos().0 >= 0 && (vocab.eos().0 as u32) < n_vocab).then(|| piece(vocab.eos()));
-    // One context for every session: `parallel` sequences of `window` cells each,
-    // allocated now so that its memory is part of the measured load.
+    LlamaModel::load_from_file(backend, path, &params).map(Arc::new).map_err(|e| LoadError::Engine {
+        path: path.to_path_buf(),
+        message: format!("{e} (see the log with --log debug for llama.cpp's reason)"),
+    })
+}
+
+/// One context for every session: `parallel` sequences of a window of cells each, allocated
+/// now so that its memory is part of the measured load. With the window.
+fn new_context<'m>(
+    backend: &LlamaBackend,
+    model: &'m LlamaModel,
+    path: &Path,
+    config: &EngineConfig,
+) -> Result<(llama_cpp_2::context::LlamaContext<'m>, u32), LoadError> {
     let train = model.n_ctx_train();
     let window = config.context.unwrap_or_else(|| train.clamp(1, 4096)).max(16);
     if train > 0 && window > train {
-        let _ = ready.send(Err(LoadError::Settings {
-            path: path.clone(),
+        return Err(LoadError::Settings {
+            path: path.to_path_buf(),
             message: format!("a context of {window} tokens exceeds the {train} the model was trained for"),
-        }));
-        return;
+        });
     }
     let cells = window.saturating_mul(config.parallel);
-    let ctx = match model.new_context(backend, context_params(&config, cells)) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(Err(fail(format!(
-                "cannot create a KV cache of {cells} cells ({window} x {} sequences): {e}",
-                config.parallel
-            ))));
-            return;
-        }
-    };
-    let loaded = Loaded {
-        model: Arc::clone(&model),
+    let ctx = model.new_context(backend, context_params(config, cells)).map_err(|e| LoadError::Engine {
+        path: path.to_path_buf(),
+        message: format!(
+            "cannot create a KV cache of {cells} cells ({window} x {} sequences): {e}",
+            config.parallel
+        ),
+    })?;
+    Ok((ctx, window))
+}
+
+/// What the engine reports of the model it loaded (`resident_bytes`: what loading it added).
+fn describe(model: &Arc<LlamaModel>, resident_bytes: u64) -> Loaded {
+    let vocab = model.vocab();
+    let piece = |t: LlamaToken| String::from_utf8_lossy(&vocab.token_to_piece(t, true, None)).into_owned();
+    let n_vocab = vocab.n_tokens().max(0) as u32;
+    let known = |t: LlamaToken| t.0 >= 0 && (t.0 as u32) < n_vocab;
+    Loaded {
+        model: Arc::clone(model),
         vocab: n_vocab,
-        bos,
-        eos,
-        train_context: train,
-        resident_bytes: rss_bytes().saturating_sub(rss0),
-    };
-    if ready.send(Ok(loaded)).is_err() {
-        return;
+        bos: known(vocab.bos()).then(|| piece(vocab.bos())),
+        eos: known(vocab.eos()).then(|| piece(vocab.eos())),
+        train_context: model.n_ctx_train(),
+        resident_bytes,
     }
-    let w = Worker::new(&model, &id, n_vocab, config.grammar_step_limit);
-    let threads = config.threads.unwrap_or_else(default_threads).max(1) as i32;
-    let decode_threads = config.threads_batch.map_or(threads, |t| t.max(1) as i32).max(threads) as usize;
-    let mut sched = Scheduler::new(w, ctx, config.parallel, n_swa, decode_threads, stats);
+}
+
+/// What the serving loop needs of the loaded engine besides its scheduler.
+struct Served<'m> {
+    model: &'m LlamaModel,
+    backend: &'m LlamaBackend,
+    id: &'m str,
+    threads: i32,
+    /// A session's context when it asks for none.
+    window: u32,
+}
+
+/// Serve `jobs` until every handle is gone: block for work only when nothing is generating;
+/// otherwise take what has arrived and go on stepping.
+fn serve(e: Served<'_>, mut sched: Scheduler<'_>, jobs: &Receiver<Job>) {
     // Created on the first embedding request.
     let mut embed_ctx = None;
     loop {
-        // Block for work only when nothing is generating; otherwise take what has arrived and
-        // go on stepping.
         let job = if sched.idle() {
             match jobs.recv() {
-                Ok(j) => Some(j),
+                Ok(j) => j,
                 Err(_) => return,
             }
         } else {
             match jobs.try_recv() {
-                Ok(j) => Some(j),
-                Err(TryRecvError::Empty) => None,
+                Ok(j) => j,
+                Err(TryRecvError::Empty) => {
+                    sched.step();
+                    continue;
+                }
                 Err(TryRecvError::Disconnected) => return,
             }
         };
-        let Some(job) = job else {
-            sched.step();
-            continue;
-        };
         match job {
             Job::Open { context, reply } => {
-                let n = context.unwrap_or(window).max(16);
-                let r = if train > 0 && n > train {
-                    Err(GenerateError::InvalidParams {
-                        model: id.clone(),
-                        message: format!(
-                            "a context of {n} tokens exceeds the {train} the model was trained for"
-                        ),
-                    })
-                } else {
-                    sched.open(n)
-                };
-                let _ = reply.send(r);
+                let _ = reply.send(open_session(&e, &mut sched, context));
             }
             Job::Close { session } => sched.close(session),
             Job::Generate { session, prompt, params, events } => {
@@ -713,10 +743,28 @@ fn worker(
                 sched.submit(Pending::Logits { session, tokens, last_only, reply })
             }
             Job::Embed { texts, reply } => {
-                let _ = reply.send(embed::embed(&model, backend, &mut embed_ctx, &id, threads, &texts));
+                let _ = reply.send(embed::embed(e.model, e.backend, &mut embed_ctx, e.id, e.threads, &texts));
             }
         }
     }
+}
+
+/// A session of `context` tokens (the engine's window where none is asked), within what the
+/// model was trained for: its id and its window.
+fn open_session(
+    e: &Served<'_>,
+    sched: &mut Scheduler<'_>,
+    context: Option<u32>,
+) -> Result<(SessionId, u32), GenerateError> {
+    let n = context.unwrap_or(e.window).max(16);
+    let train = e.model.n_ctx_train();
+    if train > 0 && n > train {
+        return Err(GenerateError::InvalidParams {
+            model: e.id.to_string(),
+            message: format!("a context of {n} tokens exceeds the {train} the model was trained for"),
+        });
+    }
+    sched.open(n)
 }
 
 /// A model's vocabulary as the grammar matcher reads it: every token's text as llama.cpp renders
