@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::text::{is_stopword, normalize_word};
 
 pub mod cues;
+pub mod cycle;
 pub mod levels;
 mod lexicon;
 mod orders;
@@ -239,6 +240,8 @@ struct SensorTrack {
     seen: u64,
     /// Level and noise per dimension (None before the first reading).
     levels: Option<Levels>,
+    /// The watch for a fast cycle in its readings ([`cycle`]).
+    cycle: cycle::Watch,
     outcomes: VecDeque<(Vec<f64>, f64)>,
     last: Option<Vec<f64>>,
     norms: Ring,
@@ -249,6 +252,7 @@ impl SensorTrack {
         Self {
             seen: 0,
             levels: None,
+            cycle: cycle::Watch::default(),
             outcomes: VecDeque::new(),
             last: None,
             norms: Ring::new(CONFLICT_WINDOW),
@@ -586,7 +590,9 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64, bool) {
     let norm = l2(v);
     let (surprise, novelty, arousal, confirms) = match &mut track.levels {
         Some(l) if l.dims() == v.len() => {
-            let d = l.observe(v);
+            let before = track.cycle.cycle().map(|_| l.prediction().to_vec());
+            let d = l.observe(&track.cycle.remove(v));
+            track.cycle.learn(v, before.as_deref(), l);
             if d.warm {
                 let confirms = d.confirmed > 0.0;
                 let news = (d.z >= d.threshold && !d.returned()) || confirms;
@@ -608,11 +614,16 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64, bool) {
         }
         Some(_) => {
             // A shape change is maximally surprising; the levels start again.
-            track.levels = Some(Levels::new(v));
+            let mut levels = Levels::new(v);
+            track.cycle = cycle::Watch::default();
+            track.cycle.learn(v, None, &mut levels);
+            track.levels = Some(levels);
             (1.0, 1.0, 0.0, false)
         }
         None => {
-            track.levels = Some(Levels::new(v));
+            let mut levels = Levels::new(v);
+            track.cycle.learn(v, None, &mut levels);
+            track.levels = Some(levels);
             (0.0, 1.0, 0.0, false)
         }
     };

@@ -330,6 +330,17 @@ impl Levels {
         self.level.len()
     }
 
+    /// The prediction for the next reading, per dimension (during the warm-up: the running
+    /// mean).
+    pub fn prediction(&self) -> &[f64] {
+        &self.level
+    }
+
+    /// Dimension `d`'s noise, its standard deviation.
+    pub fn noise_sd(&self, d: usize) -> f64 {
+        self.noise(d)
+    }
+
     fn noise(&self, d: usize) -> f64 {
         // Until the warm-up's last reading, `var` is Welford's sum of squares.
         let var = if self.readings < WARMUP && self.readings > 1 {

@@ -1,0 +1,558 @@
+//! A source's fast cycle: a sine of a few readings' period on top of its level (a legged
+//! robot's gait in its IMU, a fan's or a wheel's vibration, a rotating sensor).
+//!
+//! The levels ([`super::levels`]) predict a reading from the ones before it with a level and a
+//! trend: a swing over 80 readings or more is followed, but a cycle of 6 to 40 readings is not,
+//! and its swing becomes the channel's noise. A jump of 8σ under a cycle of 15σ then reads as
+//! no news (probe family `cyclic`: recall 0.794 on tuning seeds 0-39 without this watch).
+//!
+//! The watch keeps a source's last [`BUFFER`] readings and, every [`SEARCH_EVERY`] readings from
+//! the [`SEARCH_FROM`]th until it finds one, looks for a cycle in them:
+//!
+//! 1. **Where**: each dimension less its straight line, the frequency whose sine and cosine
+//!    explain the largest share of the dimensions' variance, summed over dimensions (a
+//!    periodogram on a grid of half its resolution, periods [`MIN_PERIOD`] to
+//!    [`MAX_PERIOD`] readings and at least [`MIN_CYCLES`] cycles in the buffer, refined by a
+//!    parabola through the best three).
+//! 2. **Whether**: each dimension less its centred moving mean over about one period (what is
+//!    slower than the cycle: a drift, a swing, a jump that stayed), the share of its variance
+//!    the sine of that frequency explains. A dimension where it is at least [`EXPLAINED`] has a
+//!    cycle: its swing is larger than its noise. Noise alone explains about 0.04 at the best
+//!    of the frequencies; a swing of a period of 80 readings or more, left over by the moving
+//!    mean, hardly projects on a faster sine.
+//! 3. **Then**: the cycle's amplitude and phase per dimension; the levels are rebuilt over the
+//!    buffer less the cycle (replayed: their warm-up, noise and known levels as if the cycle had
+//!    never been there), and judge every later reading less the cycle. The cycle's amplitude
+//!    and phase follow the levels' prediction errors, a little at each reading ([`RATE`],
+//!    clipped at [`CLIP`] noise units, and not at all where a dimension reads a jump).
+//!
+//! Wider sources than [`MAX_DIMS`] dimensions are not searched (their buffer would be large);
+//! the search looks at [`SEARCH_DIMS`] of a source's dimensions at a time, a different share
+//! each time. A cycle found is kept; a cycle whose frequency changes later is followed only as
+//! far as its phase can (a limit, written in decision 0013).
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::f64::consts::TAU;
+
+use super::levels::Levels;
+
+/// Readings kept for the search.
+pub const BUFFER: usize = 192;
+/// Readings before the first search.
+pub const SEARCH_FROM: u64 = 48;
+/// Readings between searches until the buffer is full.
+pub const SEARCH_EARLY: u64 = 16;
+/// Readings between searches once the buffer is full.
+pub const SEARCH_EVERY: u64 = 512;
+/// Shortest period searched, in readings.
+pub const MIN_PERIOD: f64 = 3.0;
+/// Longest period searched, in readings (a swing of 80 readings or more is the moving level's).
+pub const MAX_PERIOD: f64 = 48.0;
+/// Cycles the buffer must hold at the longest period searched.
+pub const MIN_CYCLES: f64 = 2.0;
+/// Share of a dimension's fast variance a cycle must explain to be taken.
+pub const EXPLAINED: f64 = 0.75;
+/// Share of a prediction error the cycle's amplitude and phase take.
+pub const RATE: f64 = 0.02;
+/// Prediction errors are clipped at this many noise units when the cycle learns from them, and
+/// past [`JUMP`] it does not learn.
+pub const CLIP: f64 = 2.5;
+/// Prediction errors past this many noise units are a jump's: the cycle does not learn from
+/// them.
+pub const JUMP: f64 = 4.0;
+/// Readings, the newest, in which a cycle followed is checked every [`SEARCH_EARLY`] readings
+/// ([`gone`]).
+pub const GONE_WINDOW: usize = 64;
+/// Share of a dimension's fast variance under which its cycle has gone from the newest
+/// readings (noise alone leaves about 0.05 to a sine of a given frequency in 64 readings).
+pub const GONE: f64 = 0.25;
+/// Share of the frequency difference measured that a cycle's frequency takes every
+/// [`SEARCH_EARLY`] readings ([`Cycle::tune`]).
+pub const TUNE_GAIN: f64 = 0.5;
+/// How far, in the periodogram's bins, a cycle's frequency is looked for around the one
+/// followed when it is fitted anew after it stopped ([`refit`]).
+pub const REFIT_BINS: usize = 2;
+/// Widest source searched.
+pub const MAX_DIMS: usize = 256;
+/// Dimensions looked at by one search.
+pub const SEARCH_DIMS: usize = 8;
+
+/// A cycle found: its frequency (radians a reading) and each dimension's cosine and sine
+/// amplitude (both 0 where the dimension has none), at reading count `n` as the phase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cycle {
+    /// Radians a reading.
+    pub omega: f64,
+    /// Per dimension: amplitude of `cos(omega · n)`.
+    pub cos: Vec<f64>,
+    /// Per dimension: amplitude of `sin(omega · n)`.
+    pub sin: Vec<f64>,
+    /// Per dimension: whether it has the cycle.
+    pub has: Vec<bool>,
+    /// Per dimension: the phase of its amplitudes when the frequency was last tuned
+    /// ([`Cycle::tune`]; empty before).
+    phases: Vec<f64>,
+}
+
+impl Cycle {
+    /// The cycle's value in dimension `d` at reading `n`.
+    pub fn at(&self, d: usize, n: u64) -> f64 {
+        if !self.has[d] {
+            return 0.0;
+        }
+        let phase = self.omega * n as f64;
+        self.cos[d] * phase.cos() + self.sin[d] * phase.sin()
+    }
+
+    /// The frequency follows the cycle's, at reading `n`, [`SEARCH_EARLY`] readings after it
+    /// last did: where the true frequency differs from it, the amplitudes' phase turns by the
+    /// difference a reading as they follow ([`RATE`]); the frequency takes [`TUNE_GAIN`] of the
+    /// turn measured (the dimensions' turns weighted by their amplitude), and the amplitudes are
+    /// turned back so the cycle's value at `n` is unchanged.
+    fn tune(&mut self, n: u64) {
+        let phase = |a: f64, b: f64| (-b).atan2(a);
+        let phases: Vec<f64> = self.cos.iter().zip(&self.sin).map(|(&a, &b)| phase(a, b)).collect();
+        if self.phases.len() == phases.len() {
+            let (mut turn, mut weight) = (0.0, 0.0);
+            for d in (0..phases.len()).filter(|&d| self.has[d]) {
+                let w = self.cos[d].hypot(self.sin[d]);
+                let t = (phases[d] - self.phases[d] + std::f64::consts::PI).rem_euclid(TAU)
+                    - std::f64::consts::PI;
+                (turn, weight) = (turn + w * t, weight + w);
+            }
+            if weight > 0.0 {
+                let delta = TUNE_GAIN * turn / weight / SEARCH_EARLY as f64;
+                self.omega += delta;
+                // a − ib turns by −δ·n: the same value at n in the new frequency.
+                let (c, s) = ((delta * n as f64).cos(), (delta * n as f64).sin());
+                for (a, b) in self.cos.iter_mut().zip(self.sin.iter_mut()) {
+                    (*a, *b) = (*a * c - *b * s, *a * s + *b * c);
+                }
+            }
+        }
+        self.phases = self.cos.iter().zip(&self.sin).map(|(&a, &b)| phase(a, b)).collect();
+    }
+
+    /// Reading `n`'s prediction errors `errors` (of the levels, on the reading less the cycle)
+    /// in units of noise `sd(d)`: the amplitudes take a little of each.
+    fn learn(&mut self, n: u64, errors: &[f64], sd: impl Fn(usize) -> f64) {
+        let phase = self.omega * n as f64;
+        let (c, s) = (phase.cos(), phase.sin());
+        for (d, &e) in errors.iter().enumerate() {
+            let sd = sd(d);
+            if !self.has[d] || sd.is_nan() || sd <= 0.0 || (e / sd).abs() >= JUMP {
+                continue;
+            }
+            let e = e.clamp(-CLIP * sd, CLIP * sd);
+            self.cos[d] += 2.0 * RATE * e * c;
+            self.sin[d] += 2.0 * RATE * e * s;
+        }
+    }
+}
+
+/// The watch on one source's readings for a cycle.
+#[derive(Debug, Clone, Default)]
+pub struct Watch {
+    /// Readings seen.
+    n: u64,
+    /// The last readings, until a cycle is found (empty for a source too wide).
+    buffer: VecDeque<Vec<f64>>,
+    cycle: Option<Cycle>,
+    /// Searches made (which dimensions the next looks at).
+    searches: usize,
+    /// Readings the cycle followed was found on.
+    found_on: usize,
+    /// The cycle followed as it was after the last [`SEARCH_EARLY`] readings none of whose
+    /// prediction errors was a jump's ([`JUMP`]): once a cycle stops, the one followed learns
+    /// from errors that are the cycle's own absence, and its frequency turns with them.
+    kept: Option<Cycle>,
+    /// The noise per dimension when `kept` was kept: the errors are measured against it (the
+    /// noise estimated since grows with the errors of a cycle that stopped).
+    kept_sd: Vec<f64>,
+    /// The largest prediction error, in units of `kept_sd`, since the last multiple of
+    /// [`SEARCH_EARLY`] readings.
+    worst: f64,
+}
+
+impl Watch {
+    /// The cycle found, if any.
+    pub fn cycle(&self) -> Option<&Cycle> {
+        self.cycle.as_ref()
+    }
+
+    /// Reading `v`, the next, less the cycle (as it is while none was found).
+    pub fn remove<'a>(&self, v: &'a [f64]) -> Cow<'a, [f64]> {
+        match &self.cycle {
+            Some(c) => Cow::Owned(v.iter().enumerate().map(|(d, x)| x - c.at(d, self.n)).collect()),
+            None => Cow::Borrowed(v),
+        }
+    }
+
+    /// Reading `v` was judged by `levels`, less the cycle, against their prediction `before`
+    /// (needed only while a cycle is followed, [`Watch::cycle`]): the cycle learns from it; it
+    /// joins the buffer, and a search may find a cycle (then `levels` are rebuilt over the
+    /// buffer less it) or find that the one followed has stopped.
+    pub fn learn(&mut self, v: &[f64], before: Option<&[f64]>, levels: &mut Levels) {
+        let n = self.n;
+        self.n += 1;
+        if let (Some(cycle), Some(before)) = (&mut self.cycle, before) {
+            let errors: Vec<f64> =
+                v.iter().zip(before).enumerate().map(|(d, (x, p))| x - cycle.at(d, n) - p).collect();
+            cycle.learn(n, &errors, |d| levels.noise_sd(d));
+            if self.kept_sd.len() != errors.len() {
+                self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
+            }
+            let worst = (0..errors.len())
+                .filter(|&d| cycle.has[d])
+                .map(|d| (errors[d] / self.kept_sd[d]).abs())
+                .fold(0.0, f64::max);
+            self.worst = self.worst.max(worst);
+            if self.n.is_multiple_of(SEARCH_EARLY) {
+                cycle.tune(n);
+                if self.worst < JUMP {
+                    self.kept = Some(cycle.clone());
+                    self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
+                }
+                self.worst = 0.0;
+            }
+        }
+        if v.len() > MAX_DIMS {
+            return;
+        }
+        let mut slot =
+            if self.buffer.len() == BUFFER { self.buffer.pop_front() } else { None }.unwrap_or_default();
+        slot.clear();
+        slot.extend_from_slice(v);
+        self.buffer.push_back(slot);
+        let search = searches_at(self.n);
+        if !search && (self.cycle.is_none() || !self.n.is_multiple_of(SEARCH_EARLY)) {
+            return;
+        }
+        let first = self.n - self.buffer.len() as u64;
+        let readings: Vec<&[f64]> = self.buffer.iter().map(Vec::as_slice).collect();
+        let found = if search {
+            self.searches += 1;
+            find(&readings, first, self.searches)
+        } else if self.cycle.as_ref().is_some_and(|c| gone(&readings, first, c)) {
+            None
+        } else {
+            return;
+        };
+        let Some(found) = found else {
+            if let Some(followed) = self.cycle.take() {
+                let stopped = self.kept.take().unwrap_or(followed);
+                // The cycle stopped (the robot stands still): the levels are rebuilt over the
+                // buffer less the cycle until where it stopped, and as read from there.
+                self.found_on = 0;
+                let until = stopped_at(&readings, first, &stopped);
+                *levels = replay(&readings, first, &refit(&readings[..until], first, stopped), until);
+            }
+            return;
+        };
+        // A cycle found on more readings is the better estimate. Once the buffer is full, the
+        // one followed is kept unless the new one's frequency would drift from it by more than
+        // a quarter turn over the buffer (its amplitude and phase follow).
+        let moved = self.cycle.as_ref().is_none_or(|c| {
+            readings.len() > self.found_on
+                || (c.omega - found.omega).abs() * readings.len() as f64 > TAU / 4.0
+                || c.has != found.has
+        });
+        if moved {
+            self.found_on = readings.len();
+            self.kept = Some(found.clone());
+            self.kept_sd.clear();
+            *levels = replay(&readings, first, &found, readings.len());
+            self.cycle = Some(found);
+        }
+    }
+}
+
+/// Whether `cycle` has left the newest [`GONE_WINDOW`] of `readings` (the first is reading
+/// `first`): in none of its dimensions does a sine of its frequency explain [`GONE`] of their
+/// fast variance there.
+fn gone(readings: &[&[f64]], first: u64, cycle: &Cycle) -> bool {
+    let Some(from) = readings.len().checked_sub(GONE_WINDOW) else {
+        return false;
+    };
+    let width = ((TAU / cycle.omega).round() as usize) | 1;
+    (0..cycle.has.len()).filter(|&d| cycle.has[d]).all(|d| {
+        let column: Vec<f64> = readings[from..].iter().map(|r| r[d]).collect();
+        let (at, fast) = fast_part(&column, width);
+        fast.len() < 2 || fit(&fast, first + (from + at) as u64, cycle.omega).2 < GONE
+    })
+}
+
+/// Whether the watch searches after its `n`th reading: every [`SEARCH_EARLY`] readings from
+/// [`SEARCH_FROM`] until the buffer is full, then every [`SEARCH_EVERY`].
+fn searches_at(n: u64) -> bool {
+    if n < SEARCH_FROM {
+        false
+    } else if n <= BUFFER as u64 {
+        n.is_multiple_of(SEARCH_EARLY)
+    } else {
+        n.is_multiple_of(SEARCH_EVERY)
+    }
+}
+
+/// Levels over `readings` (the first is reading `first`), less `cycle` for the first `until`.
+fn replay(readings: &[&[f64]], first: u64, cycle: &Cycle, until: usize) -> Levels {
+    let less = |i: usize| -> Vec<f64> {
+        let n = first + i as u64;
+        readings[i].iter().enumerate().map(|(d, x)| if i < until { x - cycle.at(d, n) } else { *x }).collect()
+    };
+    let mut levels = Levels::new(&less(0));
+    for i in 1..readings.len() {
+        levels.observe(&less(i));
+    }
+    levels
+}
+
+/// `cycle`'s frequency, amplitudes and phases fitted anew to `readings` (the first is reading
+/// `first`): those it followed may have learned from readings after it stopped, and its
+/// frequency turned with them. The frequency is the best within [`REFIT_BINS`] of the
+/// periodogram's resolution of the one followed (a grid of a quarter of it, refined by a
+/// parabola). Unchanged where there are fewer readings than a cycle.
+fn refit(readings: &[&[f64]], first: u64, mut cycle: Cycle) -> Cycle {
+    let len = readings.len();
+    if (len as f64) < TAU / cycle.omega {
+        return cycle;
+    }
+    let dims: Vec<usize> = (0..cycle.has.len()).filter(|&d| cycle.has[d]).collect();
+    let columns: Vec<Vec<f64>> =
+        dims.iter().map(|&d| detrend(&readings.iter().map(|r| r[d]).collect::<Vec<_>>())).collect();
+    let explained = |omega: f64| -> f64 { columns.iter().map(|y| fit(y, first, omega).2).sum() };
+    let step = TAU / (4.0 * len as f64);
+    let reach = 4 * REFIT_BINS as i64;
+    let grid: Vec<f64> = (-reach..=reach)
+        .map(|k| cycle.omega + step * k as f64)
+        .filter(|&w| w > 0.0 && w < std::f64::consts::PI)
+        .collect();
+    let shares: Vec<f64> = grid.iter().map(|&w| explained(w)).collect();
+    if let Some((best, &p)) = shares.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
+        cycle.omega = grid[best];
+        if let (Some(&l), Some(&r)) = (best.checked_sub(1).and_then(|i| shares.get(i)), shares.get(best + 1))
+        {
+            let curve = l + r - 2.0 * p;
+            if curve < 0.0 {
+                cycle.omega += step * 0.5 * (l - r) / curve;
+            }
+        }
+    }
+    for (&d, y) in dims.iter().zip(&columns) {
+        let (a, b, _) = fit(y, first, cycle.omega);
+        (cycle.cos[d], cycle.sin[d]) = (a, b);
+    }
+    cycle.phases.clear();
+    cycle
+}
+
+/// Where in `readings` (the first is reading `first`) `cycle` stopped: the start of the
+/// newest stretch over which taking it away leaves the readings, less their line, the farther
+/// from it (0: it had stopped before the buffer's first reading).
+fn stopped_at(readings: &[&[f64]], first: u64, cycle: &Cycle) -> usize {
+    let dims: Vec<usize> = (0..cycle.has.len()).filter(|&d| cycle.has[d]).collect();
+    let columns: Vec<Vec<f64>> =
+        dims.iter().map(|&d| detrend(&readings.iter().map(|r| r[d]).collect::<Vec<_>>())).collect();
+    let worse: Vec<f64> = (0..readings.len())
+        .map(|i| {
+            let n = first + i as u64;
+            dims.iter().zip(&columns).map(|(&d, y)| (y[i] - cycle.at(d, n)).powi(2) - y[i].powi(2)).sum()
+        })
+        .collect();
+    // The suffix whose sum is largest.
+    let (mut best, mut at, mut sum) = (f64::NEG_INFINITY, readings.len(), 0.0);
+    for i in (0..readings.len()).rev() {
+        sum += worse[i];
+        if sum > best {
+            (best, at) = (sum, i);
+        }
+    }
+    at
+}
+
+/// Each of `series` less its least-squares line.
+fn detrend(series: &[f64]) -> Vec<f64> {
+    let n = series.len() as f64;
+    let mean_t = (n - 1.0) / 2.0;
+    let mean = series.iter().sum::<f64>() / n;
+    let (mut sxy, mut sxx) = (0.0, 0.0);
+    for (t, y) in series.iter().enumerate() {
+        let dt = t as f64 - mean_t;
+        sxy += dt * (y - mean);
+        sxx += dt * dt;
+    }
+    let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+    series.iter().enumerate().map(|(t, y)| y - mean - slope * (t as f64 - mean_t)).collect()
+}
+
+/// `series` less its centred moving mean over `width` readings (odd), where the window fits:
+/// `(index of the first, values)`.
+fn fast_part(series: &[f64], width: usize) -> (usize, Vec<f64>) {
+    let h = width / 2;
+    if series.len() <= 2 * h {
+        return (0, Vec::new());
+    }
+    let mut sum: f64 = series[..width].iter().sum();
+    let mut out = Vec::with_capacity(series.len() - 2 * h);
+    for t in h..series.len() - h {
+        if t > h {
+            sum += series[t + h] - series[t - h - 1];
+        }
+        out.push(series[t] - sum / width as f64);
+    }
+    (h, out)
+}
+
+/// What a centred moving mean over `width` readings keeps of a sine of frequency `omega`.
+fn mean_gain(omega: f64, width: usize) -> f64 {
+    let w = width as f64;
+    (omega * w / 2.0).sin() / (w * (omega / 2.0).sin())
+}
+
+/// The least-squares fit of `a cos(ωn) + b sin(ωn)` to `y` (the first at reading `first`):
+/// `(a, b, the share of y's sum of squares it explains)`.
+fn fit(y: &[f64], first: u64, omega: f64) -> (f64, f64, f64) {
+    fit_on(y, &waves(first, omega, y.len()))
+}
+
+/// `cos(ωn)` and `sin(ωn)` for the `len` readings from reading `first`.
+fn waves(first: u64, omega: f64, len: usize) -> Vec<(f64, f64)> {
+    (0..len)
+        .map(|i| {
+            let phase = omega * (first + i as u64) as f64;
+            (phase.cos(), phase.sin())
+        })
+        .collect()
+}
+
+/// [`fit`] with the cosines and sines of its readings computed ([`waves`]): one table serves
+/// every dimension of a search.
+fn fit_on(y: &[f64], waves: &[(f64, f64)]) -> (f64, f64, f64) {
+    let (mut cc, mut ss, mut cs, mut yc, mut ys, mut yy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (&v, &(c, s)) in y.iter().zip(waves) {
+        cc += c * c;
+        ss += s * s;
+        cs += c * s;
+        yc += v * c;
+        ys += v * s;
+        yy += v * v;
+    }
+    let det = cc * ss - cs * cs;
+    if det.is_nan() || yy.is_nan() || det <= 0.0 || yy <= 0.0 {
+        return (0.0, 0.0, 0.0);
+    }
+    let a = (yc * ss - ys * cs) / det;
+    let b = (ys * cc - yc * cs) / det;
+    (a, b, ((a * yc + b * ys) / yy).clamp(0.0, 1.0))
+}
+
+/// The share of `y`'s sum of squares (the first at reading `first`) that `a cos(ωn) + b sin(ωn)`
+/// explains (negative where it adds more than it explains).
+fn explained_by(y: &[f64], first: u64, omega: f64, (a, b): (f64, f64)) -> f64 {
+    let (mut left, mut total) = (0.0, 0.0);
+    for (i, &v) in y.iter().enumerate() {
+        let phase = omega * (first + i as u64) as f64;
+        left += (v - a * phase.cos() - b * phase.sin()).powi(2);
+        total += v * v;
+    }
+    if total > 0.0 {
+        1.0 - left / total
+    } else {
+        0.0
+    }
+}
+
+/// Whether a sine of frequency `omega` fitted to either half of `y` (the first at reading
+/// `first`) explains at least [`EXPLAINED`] of the other half: a cycle predicts readings it was
+/// not fitted on; a sine fitted to noise (the best of many frequencies, in a short buffer,
+/// now and then explains half of one dimension's fast variance) does not.
+fn holds_out(y: &[f64], first: u64, omega: f64) -> bool {
+    let half = y.len() / 2;
+    let (one, two) = y.split_at(half);
+    let second = first + half as u64;
+    let fitted = |y: &[f64], at: u64| {
+        let (a, b, _) = fit(y, at, omega);
+        (a, b)
+    };
+    explained_by(two, second, omega, fitted(one, first)) >= EXPLAINED
+        && explained_by(one, first, omega, fitted(two, second)) >= EXPLAINED
+}
+
+/// The frequency (radians a reading) whose sine explains the largest share of `series`'
+/// variances, summed, on a grid of half the periodogram's resolution (refined by a
+/// parabola), and that sum; None where no period fits the buffer.
+fn strongest(series: &[Vec<f64>]) -> Option<(f64, f64)> {
+    let len = series.first()?.len();
+    let longest = MAX_PERIOD.min(len as f64 / MIN_CYCLES);
+    if longest <= MIN_PERIOD {
+        return None;
+    }
+    let step = TAU / (2.0 * len as f64);
+    let (lo, hi) = (TAU / longest, TAU / MIN_PERIOD);
+    let totals: Vec<f64> = series.iter().map(|y| y.iter().map(|v| v * v).sum()).collect();
+    let power = |omega: f64| -> f64 {
+        // cos and sin of ωt by rotation: one complex product a reading.
+        let (rc, rs) = (omega.cos(), omega.sin());
+        let mut table = Vec::with_capacity(len);
+        let (mut c, mut s) = (1.0f64, 0.0f64);
+        for _ in 0..len {
+            table.push((c, s));
+            (c, s) = (c * rc - s * rs, c * rs + s * rc);
+        }
+        series
+            .iter()
+            .zip(&totals)
+            .map(|(y, &total)| {
+                let (c, s) =
+                    y.iter().zip(&table).fold((0.0, 0.0), |(c, s), (v, (tc, ts))| (c + v * tc, s + v * ts));
+                if total > 0.0 {
+                    2.0 * (c * c + s * s) / (len as f64 * total)
+                } else {
+                    0.0
+                }
+            })
+            .sum()
+    };
+    let grid: Vec<f64> = (0..).map(|k| lo + step * k as f64).take_while(|&w| w <= hi).collect();
+    let powers: Vec<f64> = grid.iter().map(|&w| power(w)).collect();
+    let (best, &p) = powers.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    // A peak at the grid's end is a slope toward a cycle outside it (a longer period than the
+    // buffer holds yet): none. Otherwise a parabola through the best and its neighbours.
+    let (&l, &r) = (powers.get(best.checked_sub(1)?)?, powers.get(best + 1)?);
+    let curve = l + r - 2.0 * p;
+    let omega = if curve < 0.0 { grid[best] + step * 0.5 * (l - r) / curve } else { grid[best] };
+    Some((omega, p))
+}
+
+/// A cycle in `readings` (the first is reading `first`), looking at every `stride`th dimension
+/// from an offset that `search` moves; None where no dimension's fast variance is explained by
+/// one at [`EXPLAINED`] or more.
+pub fn find(readings: &[&[f64]], first: u64, search: usize) -> Option<Cycle> {
+    let dims = readings.first()?.len();
+    let stride = dims.div_ceil(SEARCH_DIMS).max(1);
+    let column = |d: usize| -> Vec<f64> { readings.iter().map(|r| r[d]).collect() };
+    let looked: Vec<Vec<f64>> =
+        (0..dims).filter(|d| (d + search).is_multiple_of(stride)).map(|d| detrend(&column(d))).collect();
+    let (omega, _) = strongest(&looked)?;
+    let width = ((TAU / omega).round() as usize) | 1;
+    let mut cycle =
+        Cycle { omega, cos: vec![0.0; dims], sin: vec![0.0; dims], has: vec![false; dims], phases: vec![] };
+    // The moving mean leaves a little of the cycle in itself: the fast part holds the rest.
+    let kept = 1.0 - mean_gain(omega, width);
+    let (from, _) = fast_part(&column(0), width);
+    let at = first + from as u64;
+    let table = waves(at, omega, readings.len());
+    for d in 0..dims {
+        let (_, fast) = fast_part(&column(d), width);
+        let (a, b, share) = fit_on(&fast, &table);
+        if share >= EXPLAINED && holds_out(&fast, at, omega) {
+            (cycle.cos[d], cycle.sin[d], cycle.has[d]) = (a / kept, b / kept, true);
+        }
+    }
+    cycle.has.contains(&true).then_some(cycle)
+}
+
+#[cfg(test)]
+#[path = "cycle_tests.rs"]
+mod tests;

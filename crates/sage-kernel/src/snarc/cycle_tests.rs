@@ -1,0 +1,154 @@
+//! The cycle watch: a fast cycle is found, with its frequency and the dimensions it is in; noise,
+//! a slow swing and a jump are no cycle; a jump under a cycle larger than it is news once the
+//! cycle is found.
+
+use super::*;
+use crate::rng::Rng;
+use crate::snarc::{Snarc, SnarcConfig};
+
+/// `readings` readings of `dims` dimensions of noise `sigma` around `offset`, with a sine of
+/// `period` readings and `amplitude` (in σ) in the dimensions `with`, each of its own phase;
+/// and, from reading `jump.0`, `jump.1` σ added to dimension 0 for three readings.
+struct Series {
+    dims: usize,
+    with: Vec<usize>,
+    period: f64,
+    amplitude: f64,
+    sigma: f64,
+    offset: f64,
+    jump: Option<(usize, f64)>,
+}
+
+impl Series {
+    fn read(&self, seed: u64, readings: usize) -> Vec<Vec<f64>> {
+        let mut rng = Rng::new(seed);
+        let phases: Vec<f64> = (0..self.dims).map(|_| TAU * rng.next_f64()).collect();
+        (0..readings)
+            .map(|i| {
+                (0..self.dims)
+                    .map(|d| {
+                        let cycle = if self.with.contains(&d) {
+                            self.amplitude * (TAU * i as f64 / self.period + phases[d]).sin()
+                        } else {
+                            0.0
+                        };
+                        let lift = match self.jump {
+                            Some((at, size)) if d == 0 && (at..at + 3).contains(&i) => size,
+                            _ => 0.0,
+                        };
+                        self.offset + self.sigma * (cycle + lift + rng.normal())
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+fn gait() -> Series {
+    Series { dims: 3, with: vec![0, 2], period: 13.7, amplitude: 8.0, sigma: 0.05, offset: 9.81, jump: None }
+}
+
+fn search(readings: &[Vec<f64>]) -> Option<Cycle> {
+    let slices: Vec<&[f64]> = readings.iter().map(Vec::as_slice).collect();
+    find(&slices, 0, 1)
+}
+
+#[test]
+fn a_fast_cycle_is_found_with_its_frequency_and_its_dimensions() {
+    for seed in 0..10 {
+        let cycle = search(&gait().read(seed, BUFFER)).unwrap();
+        let period = TAU / cycle.omega;
+        assert!((period - 13.7).abs() < 0.1, "seed {seed}: period {period}");
+        assert_eq!(cycle.has, [true, false, true], "seed {seed}");
+        let amplitude = cycle.cos[0].hypot(cycle.sin[0]) / 0.05;
+        assert!((amplitude - 8.0).abs() < 0.5, "seed {seed}: amplitude {amplitude}σ");
+    }
+}
+
+#[test]
+fn units_and_offset_do_not_change_what_is_found() {
+    for (sigma, offset) in [(1e-3, 0.0), (1e3, -5e4)] {
+        let a = search(&gait().read(3, BUFFER)).unwrap();
+        let b = search(&Series { sigma, offset, ..gait() }.read(3, BUFFER)).unwrap();
+        assert!((a.omega - b.omega).abs() < 1e-9 * a.omega, "{a:?} {b:?}");
+        assert_eq!(a.has, b.has);
+    }
+}
+
+#[test]
+fn noise_a_slow_swing_and_a_jump_are_no_cycle() {
+    for seed in 0..40 {
+        // Noise in 64 dimensions, a short buffer (where a sine fitted to noise explains most).
+        let noise = Series { dims: 64, with: vec![], jump: None, ..gait() };
+        assert_eq!(search(&noise.read(seed, 48)), None, "seed {seed}: noise, 48 readings");
+        assert_eq!(search(&noise.read(seed, BUFFER)), None, "seed {seed}: noise");
+        // A swing of 120 readings, 20σ: the moving level's to follow.
+        let swing = Series { period: 120.0, amplitude: 20.0, with: vec![0, 1, 2], ..gait() };
+        assert_eq!(search(&swing.read(seed, BUFFER)), None, "seed {seed}: a slow swing");
+        // A jump of 12σ for three readings.
+        let jump = Series { with: vec![], jump: Some((90, 12.0)), ..gait() };
+        assert_eq!(search(&jump.read(seed, BUFFER)), None, "seed {seed}: a jump");
+    }
+}
+
+#[test]
+fn a_cycle_longer_than_the_buffer_holds_yet_is_not_taken_for_a_faster_one() {
+    // Period 40 in 64 readings: the longest period searched is 32 (two cycles), where the
+    // periodogram only slopes toward 40.
+    for seed in 0..10 {
+        let long = Series { period: 40.0, ..gait() };
+        assert_eq!(search(&long.read(seed, 64)), None, "seed {seed}");
+        let found = search(&long.read(seed, BUFFER)).unwrap();
+        assert!((TAU / found.omega - 40.0).abs() < 0.5, "seed {seed}: {found:?}");
+    }
+}
+
+/// The readings of `series` through a scorer: the surprise of each.
+fn surprises(series: &Series, seed: u64, readings: usize) -> Vec<f64> {
+    let mut snarc = Snarc::new(SnarcConfig::default());
+    series
+        .read(seed, readings)
+        .iter()
+        .map(|r| snarc.assess_frame(&[("imu", r)]).unwrap()[0].dims.surprise)
+        .collect()
+}
+
+#[test]
+fn a_jump_under_a_larger_cycle_is_news_once_the_cycle_is_found() {
+    // A jump of 8σ under a cycle of 12σ: without the watch the cycle is the channel's noise
+    // (the jump read as 0.9 of it) and no reading is news.
+    for seed in 0..10 {
+        let series = Series { amplitude: 12.0, with: vec![0, 1, 2], jump: Some((300, 8.0)), ..gait() };
+        let s = surprises(&series, seed, 400);
+        assert!(s[300] > 0.0, "seed {seed}: the jump's first reading, surprise {}", s[300]);
+        assert_eq!(s[301], 0.0, "seed {seed}: its second reading");
+        let news: Vec<usize> = (200..400).filter(|&i| s[i] > 0.0 && i != 300 && i != 303).collect();
+        assert!(news.len() <= 1, "seed {seed}: news at {news:?}");
+    }
+}
+
+#[test]
+fn a_cycle_that_stops_is_dropped_and_a_jump_after_it_is_news() {
+    // The gait stops at reading 400: the check of the newest readings (every 16) drops it
+    // once they hold no cycle, and the readings are judged as before the cycle, with the
+    // cycle as it was before it stopped (the one followed has learned from its absence, and
+    // its frequency has turned: taken away from the buffer, it would leave it noisier).
+    for seed in 0..10 {
+        let walking = Series { amplitude: 12.0, with: vec![0, 1, 2], ..gait() };
+        let standing = Series { amplitude: 0.0, jump: Some((200, 8.0)), ..walking_like(&walking) };
+        let mut snarc = Snarc::new(SnarcConfig::default());
+        let mut news = Vec::new();
+        for (i, r) in walking.read(seed, 400).iter().chain(&standing.read(seed + 100, 400)).enumerate() {
+            if snarc.assess_frame(&[("imu", r)]).unwrap()[0].dims.surprise > 0.0 {
+                news.push(i);
+            }
+        }
+        assert!(news.contains(&600), "seed {seed}: news at {news:?}");
+        let quiet = news.iter().filter(|&&i| (520..600).contains(&i) || i > 603).count();
+        assert!(quiet <= 1, "seed {seed}: news at {news:?}");
+    }
+}
+
+fn walking_like(s: &Series) -> Series {
+    Series { with: s.with.clone(), ..gait() }
+}
