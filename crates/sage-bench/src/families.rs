@@ -761,7 +761,7 @@ mod tests {
     #[test]
     fn jumps_under_a_larger_fast_cycle_are_attended() {
         // A sine of 6-40 readings and 5-20σ in every dimension, larger than the jumps: with the
-        // cycle left in the noise (`snarc::cycle` off), recall 0.786 on seeds 0-199; 0.977 with
+        // cycle left in the noise (`snarc::cycle` off), recall 0.786 on seeds 0-199; 0.978 with
         // it found and taken away.
         meets_the_goals("cyclic", 8);
     }
