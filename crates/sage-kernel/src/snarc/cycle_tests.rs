@@ -153,17 +153,20 @@ fn walking_like(s: &Series) -> Series {
     Series { with: s.with.clone(), ..gait() }
 }
 
+/// A named source of readings, reading `i` of it.
+type Source = (&'static str, fn(usize) -> Vec<f64>);
+
 #[test]
 fn extreme_and_degenerate_readings_neither_panic_nor_give_a_surprise_past_one() {
     // Readings at the ends of f64's range, a constant source, a source alternating between
     // two values (a period of 2, under the shortest searched) and one of a single dimension:
     // long enough for every search and the checks of a cycle followed.
-    let sources: Vec<(&str, Box<dyn Fn(usize) -> Vec<f64>>)> = vec![
-        ("huge", Box::new(|i| vec![1e300 * (i as f64 * 0.7).sin(), -1e300, 1e300])),
-        ("tiny", Box::new(|i| vec![1e-300 * (i as f64 * 0.7).sin(), 5e-324, 0.0])),
-        ("constant", Box::new(|_| vec![3.0; 4])),
-        ("alternating", Box::new(|i| vec![if i % 2 == 0 { 1.0 } else { -1.0 }; 2])),
-        ("one", Box::new(|i| vec![(i as f64 * 0.5).sin() + if i > 700 { 50.0 } else { 0.0 }])),
+    let sources: [Source; 5] = [
+        ("huge", |i| vec![1e300 * (i as f64 * 0.7).sin(), -1e300, 1e300]),
+        ("tiny", |i| vec![1e-300 * (i as f64 * 0.7).sin(), 5e-324, 0.0]),
+        ("constant", |_| vec![3.0; 4]),
+        ("alternating", |i| vec![if i % 2 == 0 { 1.0 } else { -1.0 }; 2]),
+        ("one", |i| vec![(i as f64 * 0.5).sin() + if i > 700 { 50.0 } else { 0.0 }]),
     ];
     let mut snarc = Snarc::new(SnarcConfig::default());
     for i in 0..1200 {
