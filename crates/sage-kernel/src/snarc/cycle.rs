@@ -6,8 +6,9 @@
 //! and its swing becomes the channel's noise. A jump of 8σ under a cycle of 15σ then reads as
 //! no news (probe family `cyclic`: recall 0.794 on tuning seeds 0-39 without this watch).
 //!
-//! The watch keeps a source's last [`BUFFER`] readings and, every [`SEARCH_EVERY`] readings from
-//! the [`SEARCH_FROM`]th until it finds one, looks for a cycle in them:
+//! The watch keeps a source's last [`BUFFER`] readings and looks for a cycle in them every
+//! [`SEARCH_EARLY`] readings from the [`SEARCH_FROM`]th until the buffer is full, then every
+//! [`SEARCH_EVERY`]:
 //!
 //! 1. **Where**: each dimension less its straight line, the frequency whose sine and cosine
 //!    explain the largest share of the dimensions' variance, summed over dimensions (a
@@ -28,8 +29,11 @@
 //!
 //! Wider sources than [`MAX_DIMS`] dimensions are not searched (their buffer would be large);
 //! the search looks at [`SEARCH_DIMS`] of a source's dimensions at a time, a different share
-//! each time. A cycle found is kept; a cycle whose frequency changes later is followed only as
-//! far as its phase can (a limit, written in decision 0013).
+//! each time. A cycle followed has its frequency tuned every [`SEARCH_EARLY`] readings
+//! ([`TUNE_GAIN`]) and is dropped when the newest [`GONE_WINDOW`] readings no longer hold it
+//! ([`GONE`]) or a search finds none: then the levels are rebuilt over the buffer less the cycle
+//! until where it stopped, with the cycle as it was before it stopped, fitted anew. One cycle
+//! per source (decision 0013 gives the limits).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
