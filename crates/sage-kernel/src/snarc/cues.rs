@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "on the floor" not negated), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", "on the floor" or "was left" not negated; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -125,7 +125,10 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             || raw.iter().zip(&words).enumerate().any(|(i, (r, w))| {
                 w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
             });
-    let trouble = said(&TROUBLES)
+    // "blocked" is trouble, "cell block D" a place.
+    let troubled = (0..words.len())
+        .any(|i| TROUBLES.has(&stems[i]) && !negated(i) && !named[i] && !in_list(BARE_NOUNS, &words[i]));
+    let trouble = troubled
         || stopped
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
@@ -509,5 +512,18 @@ mod tests {
         assert_eq!(ev("pick rate 140 per hour"), 0.0);
         assert_eq!(ev("scan count 52"), 0.0);
         assert_eq!(ev("pick box 14 for the next order"), INSTRUCTION);
+    }
+
+    #[test]
+    fn a_place_named_like_trouble_is_none_and_an_absence_or_an_open_latch_is_trouble() {
+        // held-17 (session 45): "Cell block count matches roster" was trouble at every repeat,
+        // and these two were missed.
+        assert_eq!(ev("Cell block count matches roster"), 0.0);
+        assert!(ev("exit 3 blocked by pallets") >= TROUBLE);
+        assert!(ev("The zebra enclosure gate was left unlatched") >= TROUBLE);
+        assert!(ev("The lion keeper hasn't checked in for an hour") >= TROUBLE);
+        assert!(ev("nothing was left on the dock") < QUESTION, "negated");
+        assert!(ev("floor drain cleaned") < QUESTION);
+        assert!(ev("sink draining slowly in the staff kitchen") >= TROUBLE);
     }
 }

@@ -187,6 +187,25 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "not working",
     "doesn't work",
     "stopped working",
+    "hasn't checked in",
+    "has not checked in",
+    "didn't check in",
+    "did not check in",
+    "hasn't come back",
+    "has not come back",
+    "hasn't returned",
+    "has not returned",
+    "hasn't reported back",
+    "not back yet",
+    "hasn't been seen",
+    "has not been seen",
+    "no one has seen",
+    "nobody has seen",
+    "no word from",
+    "can't find",
+    "cannot find",
+    "can't reach",
+    "cannot reach",
     "is down",
     "went down",
     "broke down",
@@ -419,6 +438,13 @@ pub(super) const MORE_TROUBLE: &[&str] = &[
     "died",
     "unfamiliar",
     "unrecognized",
+    "overdue",
+    "ajar",
+    "unsecured",
+    "unguarded",
+    "unlatched",
+    "unfastened",
+    "unstrapped",
 ];
 
 /// More hazards, matched by stem like [`HAZARD_WORDS`]: harm to a person, fire, poison, violence.
@@ -514,7 +540,15 @@ pub(super) const EMERGENCY_CODES: &[&str] =
     &["blue", "red", "black", "pink", "silver", "orange", "grey", "gray", "purple", "amber", "adam"];
 
 /// Phrases of trouble that a negation before them undoes ("nothing on the floor").
-pub(super) const NEGATABLE_TROUBLE: &[&str] = &["on the floor", "on the ground", "left open", "been left"];
+pub(super) const NEGATABLE_TROUBLE: &[&str] =
+    &["on the floor", "on the ground", "left open", "been left", "was left", "were left"];
+
+/// Trouble words whose bare form is mostly a noun of no trouble: "blocked" is trouble, "cell
+/// block D" is a place; "drain", "drip tray", "market stall", "the arm's tip". Only their
+/// inflected forms ("blocked", "draining", "tipped") are trouble.
+pub(super) const BARE_NOUNS: &[&str] = &[
+    "block", "blocks", "drain", "drains", "drip", "drips", "stall", "stalls", "tip", "tips", "snap", "snaps",
+];
 
 /// Words telling the robot to look out: read as urgency.
 pub(super) const WARNING_PHRASES: &[&str] = &[
