@@ -114,7 +114,11 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         named[i] = raw[i].ends_with(|c: char| c.is_alphanumeric())
             && (EQUIPMENTS.has(next) || (hazardous && named[i + 1]));
     }
-    let said = |set: &Stems| (0..words.len()).any(|i| set.has(&stems[i]) && !negated(i) && !named[i]);
+    // "blocked" is trouble, "cell block D" a place (no hazard word is one of these nouns).
+    let said = |set: &Stems| {
+        (0..words.len())
+            .any(|i| set.has(&stems[i]) && !negated(i) && !named[i] && !in_list(BARE_NOUNS, &words[i]))
+    };
     // "Code blue in ward 5": an emergency called by its code.
     let code = words.windows(2).any(|p| p[0] == "code" && in_list(EMERGENCY_CODES, &p[1]));
     let hazard = said(&HAZARDS) || code;
@@ -125,10 +129,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             || raw.iter().zip(&words).enumerate().any(|(i, (r, w))| {
                 w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
             });
-    // "blocked" is trouble, "cell block D" a place.
-    let troubled = (0..words.len())
-        .any(|i| TROUBLES.has(&stems[i]) && !negated(i) && !named[i] && !in_list(BARE_NOUNS, &words[i]));
-    let trouble = troubled
+    let trouble = said(&TROUBLES)
         || stopped
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
