@@ -7,8 +7,10 @@
 //! no news (probe family `cyclic`: recall 0.794 on tuning seeds 0-39 without this watch).
 //!
 //! The watch keeps a source's last [`BUFFER`] readings and looks for a cycle in them every
-//! [`SEARCH_EARLY`] readings from the [`SEARCH_FROM`]th until the buffer is full, then every
-//! [`SEARCH_EVERY`]:
+//! [`SEARCH_SOON`] readings from the [`SEARCH_FROM`]th until the [`SEARCH_SOON_UNTIL`]th, every
+//! [`SEARCH_EARLY`] from there until the buffer is full, then every [`SEARCH_EVERY`] (a long
+//! cycle is found as soon as the buffer holds [`MIN_CYCLES`] of it: a jump in a cycle's first
+//! readings is judged against the cycle's swing as noise until then):
 //!
 //! 1. **Where**: each dimension less its straight line, the frequency whose sine and cosine
 //!    explain the largest share of the dimensions' variance, summed over dimensions (a
@@ -44,8 +46,13 @@ use super::levels::Levels;
 /// Readings kept for the search.
 pub const BUFFER: usize = 192;
 /// Readings before the first search.
-pub const SEARCH_FROM: u64 = 48;
-/// Readings between searches until the buffer is full.
+pub const SEARCH_FROM: u64 = 24;
+/// Readings between searches until the [`SEARCH_SOON_UNTIL`]th reading.
+pub const SEARCH_SOON: u64 = 8;
+/// Reading from which the searches are [`SEARCH_EARLY`] readings apart.
+pub const SEARCH_SOON_UNTIL: u64 = 96;
+/// Readings between searches from [`SEARCH_SOON_UNTIL`] until the buffer is full, and between
+/// the tunings of a cycle followed.
 pub const SEARCH_EARLY: u64 = 16;
 /// Readings between searches once the buffer is full.
 pub const SEARCH_EVERY: u64 = 512;
@@ -53,8 +60,11 @@ pub const SEARCH_EVERY: u64 = 512;
 pub const MIN_PERIOD: f64 = 3.0;
 /// Longest period searched, in readings (a swing of 80 readings or more is the moving level's).
 pub const MAX_PERIOD: f64 = 48.0;
-/// Cycles the buffer must hold at the longest period searched.
-pub const MIN_CYCLES: f64 = 2.0;
+/// Cycles the buffer must hold at the longest period searched (fewer than two: a cycle of 30
+/// readings is found by the 56th reading, one of 40 by the 80th, where two cycles and searches
+/// from the 48th, 16 apart, could find them no sooner than the 64th and the 96th; the second
+/// test, a fit on either half predicting the other, keeps noise out).
+pub const MIN_CYCLES: f64 = 1.25;
 /// Share of a dimension's fast variance a cycle must explain to be taken.
 pub const EXPLAINED: f64 = 0.75;
 /// Share of a prediction error the cycle's amplitude and phase take.
@@ -287,11 +297,14 @@ fn gone(readings: &[&[f64]], first: u64, cycle: &Cycle) -> bool {
     })
 }
 
-/// Whether the watch searches after its `n`th reading: every [`SEARCH_EARLY`] readings from
-/// [`SEARCH_FROM`] until the buffer is full, then every [`SEARCH_EVERY`].
+/// Whether the watch searches after its `n`th reading: every [`SEARCH_SOON`] readings from
+/// [`SEARCH_FROM`] until [`SEARCH_SOON_UNTIL`], every [`SEARCH_EARLY`] until the buffer is full,
+/// then every [`SEARCH_EVERY`].
 fn searches_at(n: u64) -> bool {
     if n < SEARCH_FROM {
         false
+    } else if n < SEARCH_SOON_UNTIL {
+        n.is_multiple_of(SEARCH_SOON)
     } else if n <= BUFFER as u64 {
         n.is_multiple_of(SEARCH_EARLY)
     } else {

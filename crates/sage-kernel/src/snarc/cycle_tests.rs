@@ -93,8 +93,8 @@ fn noise_a_slow_swing_and_a_jump_are_no_cycle() {
 
 #[test]
 fn a_cycle_longer_than_the_buffer_holds_yet_is_not_taken_for_a_faster_one() {
-    // Period 40 in 64 readings: the longest period searched is 32 (two cycles), where the
-    // periodogram only slopes toward 40.
+    // Period 40 in 64 readings (1.6 cycles, less than one in each half that a fit on the
+    // other must predict): not yet; in the full buffer, found.
     for seed in 0..10 {
         let long = Series { period: 40.0, ..gait() };
         assert_eq!(search(&long.read(seed, 64)), None, "seed {seed}");
@@ -174,6 +174,20 @@ fn extreme_and_degenerate_readings_neither_panic_nor_give_a_surprise_past_one() 
             let r = reading(i);
             let s = snarc.assess_frame(&[(*name, r.as_slice())]).unwrap()[0].dims.surprise;
             assert!((0.0..=1.0).contains(&s), "{name} at {i}: surprise {s}");
+        }
+    }
+}
+
+#[test]
+fn a_long_cycle_is_found_within_two_of_its_periods() {
+    // The searches the watch makes (from the 24th reading, 8 apart until the 96th), each on the
+    // readings so far: a jump in a cycle's first readings is judged against the cycle's swing
+    // taken for noise, so the sooner it is found the better.
+    for (period, by) in [(13.7, 24), (20.0, 40), (30.0, 56), (40.0, 80)] {
+        for seed in 0..10 {
+            let readings = Series { period, amplitude: 4.0, ..gait() }.read(seed, BUFFER);
+            let found = (1..=BUFFER).find(|&n| searches_at(n as u64) && search(&readings[..n]).is_some());
+            assert!(found.is_some_and(|n| n <= by), "seed {seed}: period {period} found at {found:?}");
         }
     }
 }
