@@ -331,6 +331,12 @@ impl ReplyStream {
                 Piece::Reasoning(_) if self.hide_thinking => {}
                 Piece::Reasoning(t) => {
                     let mut err = std::io::stderr();
+                    // A block of blank lines (a model that writes "<think>\n</think>" after
+                    // thinking was switched off) is no thought to show.
+                    let t = if self.thinking { t.as_str() } else { t.trim_start() };
+                    if t.is_empty() {
+                        continue;
+                    }
                     if !self.thinking {
                         let _ = write!(err, "thinking: ");
                         self.thinking = true;
