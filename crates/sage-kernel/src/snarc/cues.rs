@@ -7,11 +7,11 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", "on the floor" or "was left" not negated; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...) |
-//! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", "climbed over", "on the floor" or "was left" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it |
+//! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
-//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "make sure" anywhere |
+//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "we need you", "everybody out", "make sure" anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
 //! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame |
@@ -114,10 +114,21 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         named[i] = raw[i].ends_with(|c: char| c.is_alphanumeric())
             && (EQUIPMENTS.has(next) || (hazardous && named[i + 1]));
     }
+    // "lost and found": a trouble word in a set phrase that names no trouble.
+    let mut idiom = vec![false; words.len()];
+    for phrase in IDIOMS {
+        let here = |i: usize| {
+            words.get(i..i + phrase.len()).is_some_and(|w| w.iter().zip(*phrase).all(|(a, b)| a == b))
+        };
+        for at in (0..words.len()).filter(|&i| here(i)) {
+            idiom[at..at + phrase.len()].fill(true);
+        }
+    }
     // "blocked" is trouble, "cell block D" a place (no hazard word is one of these nouns).
     let said = |set: &Stems| {
-        (0..words.len())
-            .any(|i| set.has(&stems[i]) && !negated(i) && !named[i] && !in_list(BARE_NOUNS, &words[i]))
+        (0..words.len()).any(|i| {
+            set.has(&stems[i]) && !negated(i) && !named[i] && !idiom[i] && !in_list(BARE_NOUNS, &words[i])
+        })
     };
     // "Code blue in ward 5": an emergency called by its code.
     let code = words.windows(2).any(|p| p[0] == "code" && in_list(EMERGENCY_CODES, &p[1]));
@@ -134,10 +145,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
-    // "self-test" is a test.
-    let routine = stems.iter().any(|w| ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
-        || lower.contains("all clear")
-        || lower.contains("false alarm");
+    // "self-test" is a test; "this is not a drill" is no routine.
+    let routine =
+        (stems.iter().any(|w| ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+            || lower.contains("all clear")
+            || lower.contains("false alarm"))
+            && !NOT_ROUTINE.iter().any(|p| lower.contains(p));
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
     } else if trouble {
@@ -149,7 +162,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             let letters: Vec<char> = w.chars().filter(|c| c.is_alphabetic()).collect();
             letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase())
         });
-    let warning = WARNING_PHRASES.iter().any(|p| lower.contains(p));
+    let warning = WARNING_PHRASES.iter().chain(HASTE_PHRASES).any(|p| lower.contains(p));
     if !routine && (words.iter().any(|w| urgency.contains(w)) || shouting || warning) {
         cues.urgency = URGENCY;
     }
@@ -256,13 +269,18 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
         let ends_clause = raw[i].ends_with(['.', '!', ',', ';', ':']);
         // "dock 3 vacant", "charge 80 percent": a noun with a number or a state after it;
         // "store opened on time", "dock cleared": a noun, and what happened to it.
-        let happened = |n: &String| {
-            n.len() > 4
-                && n.ends_with("ed")
+        // "return shelf emptied": the noun of a compound, then what happened to it (`at`: where
+        // what happened is).
+        let happened_at = |at: usize| {
+            words.get(at).is_some_and(|n| n.len() > 4 && n.ends_with("ed"))
                 && words
-                    .get(i + 2)
+                    .get(at + 1)
                     .is_none_or(|m| m.chars().all(|c| c.is_ascii_digit()) || in_list(AFTER_DONE, m))
         };
+        let compound = words.get(i + 1).is_some_and(|n| {
+            n.chars().all(char::is_alphabetic) && !in_list(OBJECT_OPENERS, n) && !in_list(FUNCTION_WORDS, n)
+        }) && !raw.get(i + 1).is_some_and(|r| r.ends_with([',', ';', '.', '!', ':']))
+            && happened_at(i + 2);
         let number = |n: &String| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.');
         // "pick rate 140 per hour": a metric's label and its value.
         let metric =
@@ -270,9 +288,11 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
         let named = in_list(NOUN_VERBS, &w)
             && !ends_clause
             && (metric
-                || words.get(i + 1).is_some_and(|n| {
-                    n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n) || happened(n)
-                }));
+                || compound
+                || words
+                    .get(i + 1)
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n))
+                || happened_at(i + 1));
         // "weather: clear skies", "path: clear": a label's value, not an order.
         let value = i > 0 && raw[i - 1].ends_with(':') && in_list(STATES, &w);
         // A verb that is also a noun orders with an object or a direction after it.
@@ -526,5 +546,25 @@ mod tests {
         assert!(ev("nothing was left on the dock") < QUESTION, "negated");
         assert!(ev("floor drain cleaned") < QUESTION);
         assert!(ev("sink draining slowly in the staff kitchen") >= TROUBLE);
+    }
+
+    #[test]
+    fn a_desk_a_compound_noun_and_a_harmless_adjective_are_routine_and_haste_or_a_real_alarm_is_not() {
+        // held-18 (session 46): these three routine lines were attended at every repeat, and
+        // the next three were missed.
+        assert!(ev("Lost and found: one umbrella handed in") < QUESTION);
+        assert!(ev("Return shelf emptied") < QUESTION);
+        assert!(ev("Chemical delivery received and logged") < QUESTION);
+        assert!(ev("We need you at the sorting belt right away") >= INSTRUCTION);
+        assert!(ev("A fan climbed over the barrier onto the pitch") >= TROUBLE);
+        assert!(ev("The evacuation drill is now a real evacuation, everybody out") >= INSTRUCTION);
+        // Their neighbours keep what they were.
+        assert!(ev("Lost the signal from drone 2") >= TROUBLE);
+        assert!(ev("Return the cart to bay 4") >= INSTRUCTION);
+        assert!(ev("check point cleared at 9") < QUESTION);
+        assert!(ev("Chemical spill in aisle 3") >= HAZARD);
+        assert!(ev("Fire in hall 2, this is not a drill") >= HAZARD);
+        assert!(ev("Fire drill in hall 2 at noon") < QUESTION);
+        assert_eq!(ev("Battery swap for unit 4 at once"), URGENCY, "haste alone");
     }
 }

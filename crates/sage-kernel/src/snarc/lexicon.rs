@@ -58,7 +58,6 @@ pub(super) const HAZARD_WORDS: &[&str] = &[
     "sparks",
     "shock",
     "toxic",
-    "chemical",
     "weapon",
     "attack",
     "alarm",
@@ -278,6 +277,13 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "have stopped",
     "had stopped",
     "just stopped",
+    "climbed over",
+    "climbing over",
+    "climbed onto",
+    "climbing onto",
+    "jumped over",
+    "jumped the fence",
+    "jumped the barrier",
 ];
 
 /// Something there: "there's a fox in the warehouse", "there might be a rat"; not "there are no".
@@ -542,6 +548,17 @@ pub(super) const EMERGENCY_CODES: &[&str] =
 /// Phrases of trouble that a negation before them undoes ("nothing on the floor").
 pub(super) const NEGATABLE_TROUBLE: &[&str] =
     &["on the floor", "on the ground", "left open", "been left", "was left", "were left"];
+
+/// Set phrases in which a trouble word names no trouble: "lost and found" is a desk.
+pub(super) const IDIOMS: &[&[&str]] = &[&["lost", "and", "found"], &["lost", "property"]];
+
+/// Phrases that say a hazard is no drill or test: they undo a routine frame ("Fire in hall 2,
+/// this is not a drill").
+pub(super) const NOT_ROUTINE: &[&str] = &["not a drill", "not a test", "not an exercise", "no drill"];
+
+/// Words that ask for speed without an urgency word of their own: read as urgency.
+pub(super) const HASTE_PHRASES: &[&str] =
+    &["right away", "at once", "without delay", "straight away", "as soon as possible"];
 
 /// Trouble words whose bare form is mostly a noun of no trouble: "blocked" is trouble, "cell
 /// block D" is a place; "drain", "drip tray", "market stall", "the arm's tip". Only their
