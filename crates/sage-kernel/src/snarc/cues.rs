@@ -162,7 +162,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             let letters: Vec<char> = w.chars().filter(|c| c.is_alphabetic()).collect();
             letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase())
         });
-    let warning = WARNING_PHRASES.iter().chain(HASTE_PHRASES).any(|p| lower.contains(p));
+    // Whole words: "remind the crew" does not say "mind the", nor "that once" "at once".
+    let warning = WARNING_PHRASES.iter().chain(HASTE_PHRASES).any(|p| says(&lower, p));
     if !routine && (words.iter().any(|w| urgency.contains(w)) || shouting || warning) {
         cues.urgency = URGENCY;
     }
@@ -237,6 +238,15 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
         in_list(TRENDS, &words[i]) && (i == 0 || !matches!(words[i - 1].as_str(), "the" | "a" | "an"))
     });
     person || ongoing || there || perceived || trend
+}
+
+/// Whether `phrase` is in `lower` as whole words (no letter or digit just before or after it).
+fn says(lower: &str, phrase: &str) -> bool {
+    lower.match_indices(phrase).any(|(at, _)| {
+        let before = lower[..at].chars().next_back();
+        let after = lower[at + phrase.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 /// Whether `phrase` is in `lower` without a negation among the four words before it ("nothing
@@ -566,5 +576,7 @@ mod tests {
         assert!(ev("Fire in hall 2, this is not a drill") >= HAZARD);
         assert!(ev("Fire drill in hall 2 at noon") < QUESTION);
         assert_eq!(ev("Battery swap for unit 4 at once"), URGENCY, "haste alone");
+        assert_eq!(ev("Battery swap for unit 4 that once stood in bay 2"), 0.0, "whole words");
+        assert!(ev("Remind the day shift about the rota") < URGENCY, "an order, not 'mind the'");
     }
 }

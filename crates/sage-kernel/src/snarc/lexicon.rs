@@ -554,7 +554,7 @@ pub(super) const IDIOMS: &[&[&str]] = &[&["lost", "and", "found"], &["lost", "pr
 
 /// Phrases that say a hazard is no drill or test: they undo a routine frame ("Fire in hall 2,
 /// this is not a drill").
-pub(super) const NOT_ROUTINE: &[&str] = &["not a drill", "not a test", "not an exercise", "no drill"];
+pub(super) const NOT_ROUTINE: &[&str] = &["not a drill", "not a test", "not an exercise"];
 
 /// Words that ask for speed without an urgency word of their own: read as urgency.
 pub(super) const HASTE_PHRASES: &[&str] =
