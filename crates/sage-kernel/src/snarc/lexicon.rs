@@ -163,6 +163,10 @@ pub(super) const STEADY: &[&str] = &[
     "everything",
 ];
 
+/// Where a steady state goes, which makes it a motion ("a deer is running toward the pad", not
+/// "the pump is running").
+pub(super) const HEADINGS: &[&str] = &["toward", "towards", "into", "onto", "across", "through"];
+
 /// Trouble said in more than one word, read in the lower-cased text as it is (no negation:
 /// "not responding" is the trouble).
 pub(super) const TROUBLE_PHRASES: &[&str] = &[
@@ -284,6 +288,12 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "jumped over",
     "jumped the fence",
     "jumped the barrier",
+    "came loose",
+    "come loose",
+    "comes loose",
+    "coming loose",
+    "worked loose",
+    "broke loose",
 ];
 
 /// Something there: "there's a fox in the warehouse", "there might be a rat"; not "there are no".
