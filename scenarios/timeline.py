@@ -1,4 +1,4 @@
-"""What make_rates.py and make_amr.py share (not a scenario itself): how they read their seed,
+"""What make_rates.py, make_amr.py and make_drone.py share (not a scenario itself): how they read their seed,
 when their operator messages arrive and how a tick is printed with its message and labels."""
 
 
