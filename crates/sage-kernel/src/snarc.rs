@@ -281,6 +281,8 @@ pub struct Snarc {
     /// Expected correlation per sensor pair (names sorted).
     expected_corr: HashMap<(String, String), f64>,
     texts: HashMap<String, TextTrack>,
+    /// The last [`TEXT_WINDOW`] messages' content words, from every source.
+    heard: VecDeque<HashSet<String>>,
     /// Assessments so far (the recency clock of streams).
     uses: u64,
     urgency: HashSet<String>,
@@ -326,6 +328,7 @@ impl Snarc {
             sensors: HashMap::new(),
             expected_corr: HashMap::new(),
             texts: HashMap::new(),
+            heard: VecDeque::new(),
             uses: 0,
         }
     }
@@ -458,12 +461,15 @@ impl Snarc {
             cues.event = false;
         }
         // News: once a source's routine is known, a message mostly in words it has not used
-        // lately ("the cows broke through the east fence" among status lines).
+        // lately ("the cows broke through the east fence" among status lines), and not a line
+        // heard lately from another ("Pump primed" from the ground crew, then the pilot).
         let words: Vec<&String> = content.iter().filter(|w| !w.chars().any(|c| c.is_ascii_digit())).collect();
         let unknown = words.iter().filter(|w| !track.vocabulary.contains_key(**w)).count();
+        let heard = self.heard.iter().any(|m| jaccard(m, &content) >= REPEAT_SIMILARITY);
         cues.news = track.recent.len() >= NEWS_AFTER
             && !cues.report
             && !cues.routine
+            && !heard
             && words.len() >= 2
             && unknown as f64 >= NEWS_SHARE * words.len() as f64;
         let evidence = cues.evidence();
@@ -502,6 +508,10 @@ impl Snarc {
             *track.vocabulary.entry(w.clone()).or_insert(0) += 1;
         }
         track.last = Some(content.clone());
+        if self.heard.len() == TEXT_WINDOW {
+            self.heard.pop_front();
+        }
+        self.heard.push_back(content.clone());
         track.recent.push_back(content);
 
         let dims = Dims { surprise, novelty, arousal, reward, conflict };

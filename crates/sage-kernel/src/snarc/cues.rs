@@ -145,12 +145,21 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
-    // "self-test" is a test; "this is not a drill" is no routine.
-    let routine =
-        (stems.iter().any(|w| ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
-            || lower.contains("all clear")
-            || lower.contains("false alarm"))
-            && !NOT_ROUTINE.iter().any(|p| lower.contains(p));
+    // "self-test" is a test; "this is not a drill" is no routine. "Tested last week" dates a
+    // routine and "no alarms in the last hour" frames a status; "came loose during the last
+    // flight" dates what happened.
+    let dates_an_event = |i: usize| {
+        words[i] == "last"
+            && i > 0
+            && words[i - 1] == "the"
+            && words.get(i + 1).is_some_and(|next| !in_list(TIME_UNITS, next))
+    };
+    let routine = ((0..stems.len()).any(|i| {
+        let w = &stems[i];
+        !dates_an_event(i) && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+    }) || lower.contains("all clear")
+        || lower.contains("false alarm"))
+        && !NOT_ROUTINE.iter().any(|p| lower.contains(p));
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
     } else if trouble {
@@ -578,12 +587,23 @@ mod tests {
         assert!(ev("Fire in hall 2, this is not a drill") >= HAZARD);
         assert!(ev("Fire drill in hall 2 at noon") < QUESTION);
         assert_eq!(ev("Battery swap for unit 4 at once"), URGENCY, "haste alone");
-        // The drone check (scenarios/make_drone.py, session 46) missed these two ("...came loose
-        // during the last flight" stays a routine frame: "last", as in "tested last week").
+        // The drone check (scenarios/make_drone.py, session 46) missed these two.
         assert!(ev("The battery cover on drone 2 came loose") >= TROUBLE);
         assert!(ev("A deer is running toward the landing pad") >= EVENT);
         assert!(ev("pump 2 is running at 80 percent") < EVENT, "a steady state");
         assert_eq!(ev("Battery swap for unit 4 that once stood in bay 2"), 0.0, "whole words");
         assert!(ev("Remind the day shift about the rota") < URGENCY, "an order, not 'mind the'");
+    }
+
+    #[test]
+    fn the_last_flight_dates_what_happened_and_last_week_a_routine() {
+        // The drone check (session 46) missed the first in all 20 of its seeds.
+        assert!(ev("Battery cover on drone 2 came loose during the last flight") >= TROUBLE);
+        assert!(ev("Smoke detector in hall 2 tested last week") < QUESTION);
+        assert!(ev("Fire door in hall 2 inspected during the last round") < QUESTION);
+        assert!(ev("No H2S detected on the last round") < QUESTION);
+        let routine = |t: &str| cues(t, &|_| false).routine;
+        assert!(routine("no alarms in the last hour"), "a status's time frame");
+        assert!(!routine("Battery cover on drone 2 came loose during the last flight"));
     }
 }

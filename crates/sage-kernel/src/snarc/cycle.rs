@@ -10,7 +10,10 @@
 //! [`SEARCH_SOON`] readings from the [`SEARCH_FROM`]th until the [`SEARCH_SOON_UNTIL`]th, every
 //! [`SEARCH_EARLY`] from there until the buffer is full, then every [`SEARCH_EVERY`] (a long
 //! cycle is found as soon as the buffer holds [`MIN_CYCLES`] of it: a jump in a cycle's first
-//! readings is judged against the cycle's swing as noise until then):
+//! readings is judged against the cycle's swing as noise until then). Where a full buffer holds
+//! no cycle throughout, its newest [`RECENT`] readings are searched: a cycle that began inside
+//! it (rotors at take-off, a gait that changed its pace) is found there, and where it began is
+//! found on the whole buffer ([`began_at`]):
 //!
 //! 1. **Where**: each dimension less its straight line, the frequency whose sine and cosine
 //!    explain the largest share of the dimensions' variance, summed over dimensions (a
@@ -24,8 +27,10 @@
 //!    of the frequencies; a swing of a period of 80 readings or more, left over by the moving
 //!    mean, hardly projects on a faster sine.
 //! 3. **Then**: the cycle's amplitude and phase per dimension; the levels are rebuilt over the
-//!    buffer less the cycle (replayed: their warm-up, noise and known levels as if the cycle had
-//!    never been there), and judge every later reading less the cycle. The cycle's amplitude
+//!    whole buffer less the cycle from where it began, and less the cycle followed before (as
+//!    it was before it stopped or changed) over the readings that held it (replayed: their
+//!    warm-up, noise and known levels as if no cycle had ever been there, with no fresh
+//!    warm-up where a cycle began late), and judge every later reading less the cycle. The cycle's amplitude
 //!    and phase follow the levels' prediction errors, a little at each reading ([`RATE`],
 //!    clipped at [`CLIP`] noise units, and not at all where a dimension reads a jump).
 //!
@@ -34,12 +39,15 @@
 //! each time. A cycle followed has its frequency tuned every [`SEARCH_EARLY`] readings
 //! ([`TUNE_GAIN`]) and is dropped when the newest [`GONE_WINDOW`] readings no longer hold it
 //! ([`GONE`]) or a search finds none: then the levels are rebuilt over the buffer less the cycle
-//! until where it stopped, with the cycle as it was before it stopped, fitted anew. One cycle
-//! per source (decision 0013 gives the limits).
+//! until where it stopped, with the cycle as it was before it stopped, fitted anew. It is
+//! dropped at once where it breaks off in most of its dimensions ([`BREAK_DIMS`]: their errors
+//! read it gone, or swing), and then looked for on the readings since the break alone. One
+//! cycle per source (decision 0013 gives the limits).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::f64::consts::TAU;
+use std::ops::Range;
 
 use super::levels::Levels;
 
@@ -55,7 +63,26 @@ pub const SEARCH_SOON_UNTIL: u64 = 96;
 /// the tunings of a cycle followed.
 pub const SEARCH_EARLY: u64 = 16;
 /// Readings between searches once the buffer is full.
-pub const SEARCH_EVERY: u64 = 512;
+pub const SEARCH_EVERY: u64 = 64;
+/// The newest readings searched where the full buffer holds no cycle throughout: a cycle that
+/// began inside it (a drone's rotors at take-off, a gait that changed its pace) is found on
+/// them, and where it began is found on the whole buffer ([`began_at`]).
+pub const RECENT: usize = 96;
+/// Cycled dimensions whose prediction errors swing ([`Swing`]), at least, and more than half
+/// of those whose cycle is larger than a jump, for the cycle to have broken off (stopped, or
+/// changed its pace).
+pub const BREAK_DIMS: usize = 2;
+/// Turns of sign of a dimension's jump-sized prediction errors, each within a period of the
+/// one before, for it to swing: a cycle that stopped, or one followed at the wrong pace,
+/// leaves errors of its own swing (+, −, + ...); a jump and its return turn once.
+pub const SWING_TURNS: u32 = 2;
+/// A dimension whose prediction error is its cycle's value taken away, to within this many
+/// units of noise, reads the cycle gone ([`BREAK_DIMS`]).
+pub const ABSENT: f64 = 2.5;
+/// Readings in a row that read a cycle gone ([`ABSENT`]) for it to have stopped.
+pub const GONE_READINGS: u32 = 2;
+/// The fewest newest readings searched on their own ([`RECENT`], or those since a break).
+pub const MIN_RECENT: usize = 32;
 /// Shortest period searched, in readings.
 pub const MIN_PERIOD: f64 = 3.0;
 /// Longest period searched, in readings (a swing of 80 readings or more is the moving level's).
@@ -187,6 +214,43 @@ pub struct Watch {
     /// The largest prediction error, in units of `kept_sd`, since the last multiple of
     /// [`SEARCH_EARLY`] readings.
     worst: f64,
+    /// The reading (counted from the source's first) at which the cycle followed began.
+    since: u64,
+    /// The cycle followed before, as it was before it stopped or changed, and the readings it
+    /// held: a replay takes it away from those.
+    past: Option<(Cycle, Range<u64>)>,
+    /// The reading at which the cycle followed last broke off ([`BREAK_DIMS`]): until one is
+    /// found again, the readings since are searched every [`SEARCH_EARLY`].
+    broke: Option<u64>,
+    /// The watch on the cycle followed for breaking off.
+    breaks: Breaks,
+}
+
+/// A dimension's jump-sized prediction errors ([`JUMP`]) while a cycle is followed: the sign
+/// and reading of the last, and how many times in a row their sign turned within a period.
+#[derive(Debug, Clone, Copy, Default)]
+struct Swing {
+    sign: f64,
+    at: u64,
+    turns: u32,
+}
+
+impl Swing {
+    /// A jump-sized error of sign `sign` at reading `n`, for a cycle of `period` readings.
+    fn error(&mut self, sign: f64, n: u64, period: u64) {
+        let near = self.sign != 0.0 && n - self.at < period;
+        self.turns = match (near, self.sign == sign) {
+            (true, true) => self.turns,
+            (true, false) => self.turns + 1,
+            (false, _) => 0,
+        };
+        (self.sign, self.at) = (sign, n);
+    }
+
+    /// Whether it swings at reading `n`.
+    fn swings(&self, n: u64, period: u64) -> bool {
+        self.turns >= SWING_TURNS && n - self.at < period
+    }
 }
 
 impl Watch {
@@ -210,9 +274,10 @@ impl Watch {
     pub fn learn(&mut self, v: &[f64], before: Option<&[f64]>, levels: &mut Levels) {
         let n = self.n;
         self.n += 1;
+        let mut broke = false;
         if let (Some(cycle), Some(before)) = (&mut self.cycle, before) {
-            let errors: Vec<f64> =
-                v.iter().zip(before).enumerate().map(|(d, (x, p))| x - cycle.at(d, n) - p).collect();
+            let values: Vec<f64> = (0..v.len()).map(|d| cycle.at(d, n)).collect();
+            let errors: Vec<f64> = v.iter().zip(before).zip(&values).map(|((x, p), c)| x - c - p).collect();
             cycle.learn(n, &errors, |d| levels.noise_sd(d));
             if self.kept_sd.len() != errors.len() {
                 self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
@@ -222,6 +287,7 @@ impl Watch {
                 .map(|d| (errors[d] / self.kept_sd[d]).abs())
                 .fold(0.0, f64::max);
             self.worst = self.worst.max(worst);
+            broke = self.breaks.broke_off(cycle, &values, &errors, &self.kept_sd, n);
             if self.n.is_multiple_of(SEARCH_EARLY) {
                 cycle.tune(n);
                 if self.worst < JUMP {
@@ -239,46 +305,128 @@ impl Watch {
         slot.clear();
         slot.extend_from_slice(v);
         self.buffer.push_back(slot);
-        let search = searches_at(self.n);
+        let first = self.n - self.buffer.len() as u64;
+        if broke {
+            // The cycle broke off at this reading in most of its dimensions at once (the
+            // rotors stopped or changed their pace): it stops here, and is looked for again in
+            // the readings from here on.
+            self.stop(self.buffer.len() - 1, first, levels);
+            self.broke = Some(n);
+            return;
+        }
+        let since_break =
+            self.broke.filter(|_| self.cycle.is_none()).map(|b| self.n - b).filter(|&s| s <= BUFFER as u64);
+        // After a break, the readings since are searched once there are enough of them.
+        let search = match since_break {
+            Some(s) => s >= MIN_RECENT as u64 && (self.n.is_multiple_of(SEARCH_EARLY) || searches_at(self.n)),
+            None => searches_at(self.n),
+        };
         if !search && (self.cycle.is_none() || !self.n.is_multiple_of(SEARCH_EARLY)) {
             return;
         }
-        let first = self.n - self.buffer.len() as u64;
         let readings: Vec<&[f64]> = self.buffer.iter().map(Vec::as_slice).collect();
         let found = if search {
             self.searches += 1;
-            find(&readings, first, self.searches)
+            find_begun(&readings, first, self.searches, since_break.map(|s| s as usize))
         } else if self.cycle.as_ref().is_some_and(|c| gone(&readings, first, c)) {
             None
         } else {
             return;
         };
         let Some(found) = found else {
-            if let Some(followed) = self.cycle.take() {
-                let stopped = self.kept.take().unwrap_or(followed);
-                // The cycle stopped (the robot stands still): the levels are rebuilt over the
-                // buffer less the cycle until where it stopped, and as read from there.
-                self.found_on = 0;
-                let until = stopped_at(&readings, first, &stopped);
-                *levels = replay(&readings, first, &refit(&readings[..until], first, stopped), until);
-            }
+            self.stop(readings.len(), first, levels);
             return;
         };
+        let (found, began) = found;
         // A cycle found on more readings is the better estimate. Once the buffer is full, the
         // one followed is kept unless the new one's frequency would drift from it by more than
         // a quarter turn over the buffer (its amplitude and phase follow).
-        let moved = self.cycle.as_ref().is_none_or(|c| {
-            readings.len() > self.found_on
-                || (c.omega - found.omega).abs() * readings.len() as f64 > TAU / 4.0
-                || c.has != found.has
-        });
+        let found_on = readings.len() - began;
+        let drifts = |c: &Cycle| (c.omega - found.omega).abs() * readings.len() as f64 > TAU / 4.0;
+        let moved =
+            self.cycle.as_ref().is_none_or(|c| found_on > self.found_on || drifts(c) || c.has != found.has);
         if moved {
-            self.found_on = readings.len();
+            // Of the frequency of the one followed, it is the one followed, found on more
+            // readings: it goes on from where it began. A new one began where it was found to:
+            // before it, the one followed until then (as it was before it changed), or the one
+            // that stopped, where there was one.
+            let start = match &self.cycle {
+                Some(c) if !drifts(c) => self.since,
+                _ => first + began as u64,
+            };
+            if start > self.since {
+                if let Some(followed) = self.cycle.take() {
+                    self.past = Some((self.kept.take().unwrap_or(followed), self.since..start));
+                }
+            }
+            let mut pieces: Vec<(&Cycle, Range<u64>)> = vec![(&found, start..u64::MAX)];
+            if let Some((past, held)) = &self.past {
+                pieces.push((past, held.start..held.end.min(start)));
+            }
+            *levels = replay(&readings, first, &pieces);
+            self.found_on = found_on;
+            self.since = start;
             self.kept = Some(found.clone());
             self.kept_sd.clear();
-            *levels = replay(&readings, first, &found, readings.len());
             self.cycle = Some(found);
+            self.breaks = Breaks::default();
         }
+    }
+}
+
+impl Watch {
+    /// The cycle followed, if any, stopped within the buffer's oldest `held` readings (the
+    /// first is reading `first`): the levels are rebuilt over the buffer less the cycle until
+    /// where it stopped, and as read from there.
+    fn stop(&mut self, held: usize, first: u64, levels: &mut Levels) {
+        let Some(followed) = self.cycle.take() else {
+            return;
+        };
+        let stopped = self.kept.take().unwrap_or(followed);
+        self.found_on = 0;
+        let readings: Vec<&[f64]> = self.buffer.iter().map(Vec::as_slice).collect();
+        let until = stopped_at(&readings[..held], first, &stopped);
+        let stopped = refit(&readings[..until], first, stopped);
+        let end = first + until as u64;
+        *levels = replay(&readings, first, &[(&stopped, self.since..end)]);
+        self.past = Some((stopped, self.since..end));
+    }
+}
+
+/// A cycle followed, watched for breaking off: [`BREAK_DIMS`] of its dimensions at least, and
+/// more than half of those where it is larger than a jump, read it gone at once at
+/// [`GONE_READINGS`] readings in a row (their errors are its own value taken away, to within
+/// [`ABSENT`]: it stopped), or swing ([`Swing`]: it stopped, or changed its pace).
+#[derive(Debug, Clone, Default)]
+struct Breaks {
+    /// Per dimension, its jump-sized errors.
+    swings: Vec<Swing>,
+    /// Readings in a row that read it gone.
+    gone: u32,
+}
+
+impl Breaks {
+    /// Whether `cycle` broke off at reading `n`, where it was worth `values` and the
+    /// prediction errors (of the levels, on the reading less it) were `errors`, in units of
+    /// noise `sd`.
+    fn broke_off(&mut self, cycle: &Cycle, values: &[f64], errors: &[f64], sd: &[f64], n: u64) -> bool {
+        let period = ((TAU / cycle.omega).round() as u64).max(1);
+        let dims: Vec<usize> = (0..errors.len()).filter(|&d| cycle.has[d]).collect();
+        self.swings.resize(errors.len(), Swing::default());
+        for &d in &dims {
+            if (errors[d] / sd[d]).abs() >= JUMP {
+                self.swings[d].error(errors[d].signum(), n, period);
+            }
+        }
+        let more_than_half = |count: usize, of: usize| count >= BREAK_DIMS && 2 * count > of;
+        // Gone, where it is larger than a jump at this reading.
+        let showing: Vec<usize> = dims.iter().copied().filter(|&d| values[d].abs() >= JUMP * sd[d]).collect();
+        let gone = showing.iter().filter(|&&d| (errors[d] + values[d]).abs() < ABSENT * sd[d]).count();
+        self.gone = if more_than_half(gone, showing.len()) { self.gone + 1 } else { 0 };
+        // Swinging, where it is larger than a jump.
+        let larger = dims.iter().filter(|&&d| cycle.cos[d].hypot(cycle.sin[d]) >= JUMP * sd[d]).count();
+        let swinging = dims.iter().filter(|&&d| self.swings[d].swings(n, period)).count();
+        self.gone >= GONE_READINGS || more_than_half(swinging, larger)
     }
 }
 
@@ -312,11 +460,15 @@ fn searches_at(n: u64) -> bool {
     }
 }
 
-/// Levels over `readings` (the first is reading `first`), less `cycle` for the first `until`.
-fn replay(readings: &[&[f64]], first: u64, cycle: &Cycle, until: usize) -> Levels {
+/// Levels over `readings` (the first is reading `first`), each less the first of `pieces`
+/// whose readings (counted from the source's first) hold it.
+fn replay(readings: &[&[f64]], first: u64, pieces: &[(&Cycle, Range<u64>)]) -> Levels {
     let less = |i: usize| -> Vec<f64> {
         let n = first + i as u64;
-        readings[i].iter().enumerate().map(|(d, x)| if i < until { x - cycle.at(d, n) } else { *x }).collect()
+        match pieces.iter().find(|(_, held)| held.contains(&n)) {
+            Some((cycle, _)) => readings[i].iter().enumerate().map(|(d, x)| x - cycle.at(d, n)).collect(),
+            None => readings[i].to_vec(),
+        }
     };
     let mut levels = Levels::new(&less(0));
     for i in 1..readings.len() {
@@ -368,15 +520,7 @@ fn refit(readings: &[&[f64]], first: u64, mut cycle: Cycle) -> Cycle {
 /// newest stretch over which taking it away leaves the readings, less their line, the farther
 /// from it (0: it had stopped before the buffer's first reading).
 fn stopped_at(readings: &[&[f64]], first: u64, cycle: &Cycle) -> usize {
-    let dims: Vec<usize> = (0..cycle.has.len()).filter(|&d| cycle.has[d]).collect();
-    let columns: Vec<Vec<f64>> =
-        dims.iter().map(|&d| detrend(&readings.iter().map(|r| r[d]).collect::<Vec<_>>())).collect();
-    let worse: Vec<f64> = (0..readings.len())
-        .map(|i| {
-            let n = first + i as u64;
-            dims.iter().zip(&columns).map(|(&d, y)| (y[i] - cycle.at(d, n)).powi(2) - y[i].powi(2)).sum()
-        })
-        .collect();
+    let worse = worse_without(readings, first, cycle);
     // The suffix whose sum is largest.
     let (mut best, mut at, mut sum) = (f64::NEG_INFINITY, readings.len(), 0.0);
     for i in (0..readings.len()).rev() {
@@ -386,6 +530,63 @@ fn stopped_at(readings: &[&[f64]], first: u64, cycle: &Cycle) -> usize {
         }
     }
     at
+}
+
+/// Where in `readings` (the first is reading `first`) `cycle` began: the end of the oldest
+/// stretch over which taking it away leaves the readings, less their line, the farther from
+/// it (0: it was there from the buffer's first reading).
+fn began_at(readings: &[&[f64]], first: u64, cycle: &Cycle) -> usize {
+    let worse = worse_without(readings, first, cycle);
+    // The prefix whose sum is largest (the empty one's is 0).
+    let (mut best, mut at, mut sum) = (0.0, 0, 0.0);
+    for (i, w) in worse.iter().enumerate() {
+        sum += w;
+        if sum > best {
+            (best, at) = (sum, i + 1);
+        }
+    }
+    at
+}
+
+/// Per reading of `readings` (the first is reading `first`), how much farther from their line
+/// the dimensions that have `cycle` are with it taken away than without.
+fn worse_without(readings: &[&[f64]], first: u64, cycle: &Cycle) -> Vec<f64> {
+    let dims: Vec<usize> = (0..cycle.has.len()).filter(|&d| cycle.has[d]).collect();
+    let columns: Vec<Vec<f64>> =
+        dims.iter().map(|&d| detrend(&readings.iter().map(|r| r[d]).collect::<Vec<_>>())).collect();
+    (0..readings.len())
+        .map(|i| {
+            let n = first + i as u64;
+            dims.iter().zip(&columns).map(|(&d, y)| (y[i] - cycle.at(d, n)).powi(2) - y[i].powi(2)).sum()
+        })
+        .collect()
+}
+
+/// A cycle in `readings` (the first is reading `first`; [`find`]) and where in them it began:
+/// the one in the most dimensions of those found on them all and on the newest [`RECENT`],
+/// half of it and [`MIN_RECENT`] (on more readings where as many: a cycle that began inside
+/// them is found in fewer of its dimensions on them all, or in none); after a break, only on
+/// the newest `since_break` (at least [`MIN_RECENT`]): the cycle that broke off is not found
+/// again on the readings before.
+fn find_begun(
+    readings: &[&[f64]],
+    first: u64,
+    search: usize,
+    since_break: Option<usize>,
+) -> Option<(Cycle, usize)> {
+    let len = readings.len();
+    let newest = |w: usize| find(&readings[len - w..], first + (len - w) as u64, search);
+    let found = match since_break {
+        Some(w) => Some(w).filter(|&w| (MIN_RECENT..=len).contains(&w)).and_then(newest),
+        // (The last of the most: the longest.)
+        None => [MIN_RECENT, RECENT / 2, RECENT, len]
+            .into_iter()
+            .filter(|&w| w == len || (MIN_RECENT..len).contains(&w))
+            .filter_map(newest)
+            .max_by_key(|c| c.has.iter().filter(|&&h| h).count()),
+    }?;
+    let began = began_at(readings, first, &found);
+    Some((found, began))
 }
 
 /// Each of `series` less its least-squares line.

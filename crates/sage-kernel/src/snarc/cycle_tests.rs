@@ -8,7 +8,8 @@ use crate::snarc::{Snarc, SnarcConfig};
 
 /// `readings` readings of `dims` dimensions of noise `sigma` around `offset`, with a sine of
 /// `period` readings and `amplitude` (in σ) in the dimensions `with`, each of its own phase;
-/// and, from reading `jump.0`, `jump.1` σ added to dimension 0 for three readings.
+/// and, from reading `jump.0`, `jump.1` σ added to the first `jumps_in` dimensions for three
+/// readings.
 struct Series {
     dims: usize,
     with: Vec<usize>,
@@ -17,6 +18,14 @@ struct Series {
     sigma: f64,
     offset: f64,
     jump: Option<(usize, f64)>,
+    /// The reading at which the cycle begins.
+    begins: usize,
+    /// From reading `.0`, the cycle's pace times `.1` (its phase continuous).
+    speeds_up: Option<(usize, f64)>,
+    /// The reading at which the cycle stops.
+    stops: usize,
+    /// Dimensions the jump is in.
+    jumps_in: usize,
 }
 
 impl Series {
@@ -27,13 +36,17 @@ impl Series {
             .map(|i| {
                 (0..self.dims)
                     .map(|d| {
-                        let cycle = if self.with.contains(&d) {
-                            self.amplitude * (TAU * i as f64 / self.period + phases[d]).sin()
+                        let cycle = if self.with.contains(&d) && (self.begins..self.stops).contains(&i) {
+                            let turns = match self.speeds_up {
+                                Some((at, by)) if i > at => (at as f64 + (i - at) as f64 * by) / self.period,
+                                _ => i as f64 / self.period,
+                            };
+                            self.amplitude * (TAU * turns + phases[d]).sin()
                         } else {
                             0.0
                         };
                         let lift = match self.jump {
-                            Some((at, size)) if d == 0 && (at..at + 3).contains(&i) => size,
+                            Some((at, size)) if d < self.jumps_in && (at..at + 3).contains(&i) => size,
                             _ => 0.0,
                         };
                         self.offset + self.sigma * (cycle + lift + rng.normal())
@@ -45,7 +58,19 @@ impl Series {
 }
 
 fn gait() -> Series {
-    Series { dims: 3, with: vec![0, 2], period: 13.7, amplitude: 8.0, sigma: 0.05, offset: 9.81, jump: None }
+    Series {
+        dims: 3,
+        with: vec![0, 2],
+        period: 13.7,
+        amplitude: 8.0,
+        sigma: 0.05,
+        offset: 9.81,
+        jump: None,
+        begins: 0,
+        speeds_up: None,
+        stops: usize::MAX,
+        jumps_in: 1,
+    }
 }
 
 fn search(readings: &[Vec<f64>]) -> Option<Cycle> {
@@ -189,5 +214,77 @@ fn a_long_cycle_is_found_within_two_of_its_periods() {
             let found = (1..=BUFFER).find(|&n| searches_at(n as u64) && search(&readings[..n]).is_some());
             assert!(found.is_some_and(|n| n <= by), "seed {seed}: period {period} found at {found:?}");
         }
+    }
+}
+
+/// The readings at which `series` (seed `seed`, `readings` of it) is news to a scorer.
+fn news(series: &Series, seed: u64, readings: usize) -> Vec<usize> {
+    surprises(series, seed, readings).iter().enumerate().filter(|(_, &s)| s > 0.0).map(|(i, _)| i).collect()
+}
+
+#[test]
+fn a_cycle_that_begins_in_a_full_buffer_is_found_and_a_jump_under_it_is_news() {
+    // A drone's rotors start at reading 300, after a full buffer of quiet readings: the newest
+    // readings hold the cycle throughout before the whole buffer does. A jump of 8σ under a
+    // cycle of 10σ at reading 500 is news, and the cycle, once found, is no news.
+    for seed in 0..10 {
+        let series =
+            Series { amplitude: 10.0, with: vec![0, 1, 2], begins: 300, jump: Some((500, 8.0)), ..gait() };
+        let found = news(&series, seed, 640);
+        assert!(found.contains(&500), "seed {seed}: news at {found:?}");
+        let after = found.iter().filter(|&&i| (420..640).contains(&i) && !(500..=503).contains(&i)).count();
+        assert!(after <= 1, "seed {seed}: news at {found:?}");
+    }
+}
+
+#[test]
+fn a_cycle_that_changes_its_pace_is_found_again() {
+    // The gait quickens by a fifth at reading 400: the cycle followed no longer holds, and the
+    // new pace is found on the newest readings. A jump of 8σ under it at reading 620 is news.
+    for seed in 0..10 {
+        let series = Series {
+            amplitude: 10.0,
+            with: vec![0, 1, 2],
+            speeds_up: Some((400, 1.2)),
+            jump: Some((620, 8.0)),
+            ..gait()
+        };
+        let found = news(&series, seed, 720);
+        assert!(found.contains(&620), "seed {seed}: news at {found:?}");
+        let after = found.iter().filter(|&&i| (560..720).contains(&i) && !(620..=623).contains(&i)).count();
+        assert!(after <= 1, "seed {seed}: news at {found:?}");
+    }
+}
+
+/// A drone's rotors in the six dimensions of its IMU, 4σ to 9σ each.
+fn rotors() -> Series {
+    Series { dims: 6, with: (0..6).collect(), period: 6.5, amplitude: 9.0, ..gait() }
+}
+
+#[test]
+fn a_cycle_that_quickens_breaks_off_and_its_new_pace_is_found_on_the_readings_since() {
+    // Six dimensions of 9σ quicken by a fifth at reading 400: the errors swing in most of them
+    // and the cycle breaks off; the new pace is found on the readings since the break (not on
+    // a buffer that holds both paces), and a jump of 8σ under it at reading 520 is news.
+    for seed in 0..10 {
+        let quickens = Series { speeds_up: Some((400, 1.2)), jump: Some((520, 8.0)), ..rotors() };
+        let found = news(&quickens, seed, 600);
+        assert!(found.contains(&520), "seed {seed}: the jump under the new pace, news at {found:?}");
+        let late = found.iter().filter(|&&i| (460..600).contains(&i) && !(520..=523).contains(&i)).count();
+        assert!(late <= 1, "seed {seed}: news at {found:?}");
+    }
+}
+
+#[test]
+fn a_jump_in_half_of_a_cycles_dimensions_does_not_break_it_off() {
+    // A jump of 8σ in three of the six dimensions, for three readings: its errors keep their
+    // sign (a cycle that broke off swings them); the cycle is followed on, and the jump's
+    // other readings and its return are no news.
+    for seed in 0..10 {
+        let series = Series { jump: Some((400, 8.0)), jumps_in: 3, ..rotors() };
+        let found = news(&series, seed, 520);
+        assert!(found.contains(&400), "seed {seed}: news at {found:?}");
+        let after = found.iter().filter(|&&i| i > 400 && i != 403).count();
+        assert!(after <= 1, "seed {seed}: news at {found:?}");
     }
 }

@@ -356,6 +356,13 @@ pub(super) const ROUTINE_WORDS: &[&str] = &[
     "extinguishers",
 ];
 
+/// Spans of time: "in the last hour" frames a status, where "during the last flight" dates
+/// an event.
+pub(super) const TIME_UNITS: &[&str] = &[
+    "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "night", "nights", "week",
+    "weeks", "weekend", "month", "months", "year", "years", "shift", "shifts", "while",
+];
+
 pub(super) const MONTHS: &[&str] = &[
     "january",
     "february",

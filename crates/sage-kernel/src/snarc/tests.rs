@@ -206,6 +206,26 @@ fn once_a_source_has_a_routine_a_message_in_new_words_is_news() {
     assert!(s.assess_text("op", "greenhouse irrigation cycle complete", None).total < 0.35);
 }
 
+#[test]
+fn a_line_heard_lately_from_another_source_is_no_news() {
+    // The drone check (session 46): "Pump primed" from the ground crew, then from the pilot,
+    // then the farm office: each source's first sighting of a status line was news.
+    let mut s = Snarc::new(SnarcConfig::default());
+    let routine = ["battery 82 percent", "all systems nominal", "conveyor idle", "door 4 closed"];
+    for source in ["crew", "pilot"] {
+        for line in routine.iter().cycle().take(NEWS_AFTER) {
+            s.assess_text(source, line, None);
+        }
+    }
+    let first = s.assess_text("crew", "Ground crew on break", None);
+    assert!(first.evidence >= cues::NEWS, "the first time it is heard: {first:?}");
+    let again = s.assess_text("pilot", "ground crew on break", None);
+    assert!(again.evidence < cues::NEWS && again.total < 0.35, "heard from the crew: {again:?}");
+    // Words of their own from the pilot are news still.
+    let cows = s.assess_text("pilot", "The cows broke through the east fence", None);
+    assert!(cows.evidence >= cues::NEWS, "{cows:?}");
+}
+
 mod invariance {
     use super::*;
     use proptest::prelude::*;
