@@ -19,8 +19,9 @@ messages from a pilot, the ground crew and the farm office among routine lines a
 Labels: an event is salient at its first reading; its other readings and its return are not; a
 GPS spike, a turn, the rotors' change of speed and their stop, and the motors warming are not; a
 salient message is salient. Seeds 1-3 were run while writing it (to check that it runs and what
-it labels, not tuned on); 100-119 were run once with the rule of session 46 and once with a
-build not landed (decision 0013); report on seeds from 120 on.
+it labels, not tuned on); 100-119 were run with the rules of sessions 46 and 47 while the
+cycle watch was changed for it, 120-139 once with the rule of session 47 (decision 0013); report
+on seeds from 140 on.
 """
 import math, os, random, sys
 
