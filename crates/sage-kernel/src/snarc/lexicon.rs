@@ -356,6 +356,16 @@ pub(super) const ROUTINE_WORDS: &[&str] = &[
     "extinguishers",
 ];
 
+/// Words before "the last" that open a span of time: "in the last hour".
+pub(super) const SPAN_OPENERS: &[&str] = &["in", "over", "for", "within", "throughout"];
+
+/// Forms of a trouble word's stem that name the work done, not the trouble: "lane oiling
+/// finished", "hinges oiled".
+pub(super) const WORK_FORMS: &[&str] = &["oiling", "oiled", "greasing", "greased"];
+
+/// Words after "wound" that make it a form of "wind": "spring wound up".
+pub(super) const WOUND_UP: &[&str] = &["up", "down", "back", "around", "onto", "tight"];
+
 /// Spans of time: "in the last hour" frames a status, where "during the last flight" dates
 /// an event.
 pub(super) const TIME_UNITS: &[&str] = &[
