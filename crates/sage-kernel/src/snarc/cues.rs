@@ -95,6 +95,40 @@ impl Cues {
     }
 }
 
+/// Whether word `i` of `words` is a trouble word's form that names the work done: "lane oiling
+/// finished" is not oil on the floor; "reel 41 wound" (or "wound up") is from "wind", not an
+/// injury.
+fn names_the_work(words: &[String], i: usize) -> bool {
+    in_list(WORK_FORMS, &words[i])
+        || words[i] == "wound"
+            && (i.checked_sub(1).is_some_and(|j| words[j].chars().all(|c| c.is_ascii_digit()))
+                || words.get(i + 1).is_some_and(|w| in_list(WOUND_UP, w)))
+}
+
+/// Whether word `i` of `words` is a "last" that dates what happened rather than a routine:
+/// "tested last week" dates a routine and "no alarms in the last hour" frames a status; "came
+/// loose during the last flight" (or "the last shift change") dates what happened, and
+/// "drifting since the storm last night" since when.
+fn dates_an_event(words: &[String], i: usize) -> bool {
+    let span = i >= 2
+        && in_list(SPAN_OPENERS, &words[i - 2])
+        && words.get(i + 1).is_some_and(|next| in_list(TIME_UNITS, next));
+    let since = words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
+    words[i] == "last" && (since || i > 0 && words[i - 1] == "the" && !span)
+}
+
+/// Whether the message (its `words`, their `stems`, its text in `lower` case) has a routine
+/// frame (a drill, a schedule, a test, maintenance): "self-test" is a test; "this is not a
+/// drill" is no routine.
+fn routine_frame(words: &[String], stems: &[String], lower: &str) -> bool {
+    let marked = (0..stems.len()).any(|i| {
+        let w = &stems[i];
+        !dates_an_event(words, i) && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+    });
+    (marked || lower.contains("all clear") || lower.contains("false alarm"))
+        && !NOT_ROUTINE.iter().any(|p| lower.contains(p))
+}
+
 /// Read the cues of `text`; `known` says whether this source used a word recently, `urgency`
 /// holds the urgency words (lower case; `SnarcConfig::urgency_words`).
 pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>) -> Cues {
@@ -125,14 +159,6 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         }
     }
     // "blocked" is trouble, "cell block D" a place (no hazard word is one of these nouns).
-    // "Lane oiling finished" is the work, not oil on the floor; "reel 41 wound" (or "wound up")
-    // is from "wind", not an injury.
-    let work = |i: usize| {
-        in_list(WORK_FORMS, &words[i])
-            || words[i] == "wound"
-                && (i.checked_sub(1).is_some_and(|j| words[j].chars().all(|c| c.is_ascii_digit()))
-                    || words.get(i + 1).is_some_and(|w| in_list(WOUND_UP, w)))
-    };
     let said = |set: &Stems| {
         (0..words.len()).any(|i| {
             set.has(&stems[i])
@@ -140,7 +166,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
                 && !named[i]
                 && !idiom[i]
                 && !in_list(BARE_NOUNS, &words[i])
-                && !work(i)
+                && !names_the_work(&words, i)
         })
     };
     // "Code blue in ward 5": an emergency called by its code.
@@ -158,23 +184,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
-    // "self-test" is a test; "this is not a drill" is no routine. "Tested last week" dates a
-    // routine and "no alarms in the last hour" frames a status; "came loose during the last
-    // flight" (or "the last shift change") dates what happened, and "drifting since the storm
-    // last night" since when.
-    let dates_an_event = |i: usize| {
-        let span = i >= 2
-            && in_list(SPAN_OPENERS, &words[i - 2])
-            && words.get(i + 1).is_some_and(|next| in_list(TIME_UNITS, next));
-        let since = words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
-        words[i] == "last" && (since || i > 0 && words[i - 1] == "the" && !span)
-    };
-    let routine = ((0..stems.len()).any(|i| {
-        let w = &stems[i];
-        !dates_an_event(i) && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
-    }) || lower.contains("all clear")
-        || lower.contains("false alarm"))
-        && !NOT_ROUTINE.iter().any(|p| lower.contains(p));
+    let routine = routine_frame(&words, &stems, &lower);
     if hazard {
         cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
     } else if trouble {
