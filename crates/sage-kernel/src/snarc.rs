@@ -600,7 +600,7 @@ fn assess_sensor(track: &mut SensorTrack, v: &[f64]) -> (Dims, f64, bool) {
     let norm = l2(v);
     let (surprise, novelty, arousal, confirms) = match &mut track.levels {
         Some(l) if l.dims() == v.len() => {
-            let before = track.cycle.cycle().map(|_| l.prediction().to_vec());
+            let before = (v.len() <= cycle::MAX_DIMS).then(|| l.prediction().to_vec());
             let d = l.observe(&track.cycle.remove(v));
             track.cycle.learn(v, before.as_deref(), l);
             if d.warm {
