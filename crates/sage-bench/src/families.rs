@@ -45,8 +45,9 @@
 //! absence ("hasn't checked in") as trouble, and 2230 to 2239, run once before the cycle
 //! watch searched from a source's 24th reading with 1.25 cycles in its buffer, and 2240 to
 //! 2259, run once before a cycle that began inside a full buffer was searched for on its
-//! newest readings and one that broke off was dropped at once; the held-out seeds start at
-//! 2260.)
+//! newest readings and one that broke off was dropped at once, and 2260 to 2269, run once
+//! before a cycle that began or changed its pace was looked for on the readings since; the
+//! held-out seeds start at 2270.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -107,7 +108,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2260;
+pub const HELD_OUT_FROM: u64 = 2270;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
