@@ -117,6 +117,21 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     words[i] == "last" && (since || i > 0 && words[i - 1] == "the" && !span)
 }
 
+/// Whether the message (its `raw` words and their normalized `words`) says a count fell short:
+/// "the count is two ampoules short" (a count within three words before a "short" that ends the
+/// clause), "short of gloves", "short by 4", "came up short"; not "a short break at 10".
+fn falls_short(raw: &[&str], words: &[String]) -> bool {
+    let count =
+        |w: &String| in_list(COUNT_WORDS, w) || (!w.is_empty() && w.chars().all(|c| c.is_ascii_digit()));
+    words.iter().enumerate().any(|(i, w)| {
+        let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';', '?']);
+        w == "short"
+            && (words.get(i + 1).is_some_and(|n| n == "of" || n == "by")
+                || i > 0 && words[i - 1] == "up"
+                || ends && words[i.saturating_sub(3)..i].iter().any(count))
+    })
+}
+
 /// Whether the message (its `words`, their `stems`, its text in `lower` case) has a routine
 /// frame (a drill, a schedule, a test, maintenance): "self-test" is a test; "this is not a
 /// drill" is no routine.
@@ -181,6 +196,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             });
     let trouble = said(&TROUBLES)
         || stopped
+        || falls_short(&raw, &words)
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
@@ -579,6 +595,18 @@ mod tests {
         assert_eq!(ev("pick rate 140 per hour"), 0.0);
         assert_eq!(ev("scan count 52"), 0.0);
         assert_eq!(ev("pick box 14 for the next order"), INSTRUCTION);
+    }
+
+    #[test]
+    fn a_count_that_fell_short_is_trouble_and_a_short_break_is_not() {
+        // held-20 (session 48), run once before this rule: the first was missed.
+        assert!(ev("The controlled drugs count is two ampoules short") >= TROUBLE);
+        assert!(ev("we are one driver short.") >= TROUBLE);
+        assert!(ev("Ward 3 is short of gloves") >= TROUBLE);
+        assert!(ev("Stock take came up short") >= TROUBLE);
+        assert!(ev("Shortage of saline in theatre 2") >= TROUBLE);
+        assert!(ev("Short break at 10") < QUESTION);
+        assert!(ev("Kept the safety briefing short") < QUESTION);
     }
 
     #[test]

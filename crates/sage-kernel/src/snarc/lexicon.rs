@@ -362,6 +362,11 @@ pub(super) const SPAN_OPENERS: &[&str] = &["in", "over", "for", "within", "throu
 /// Forms of a trouble word's stem that name the work done, not the trouble: "lane oiling
 /// finished", "hinges oiled".
 pub(super) const WORK_FORMS: &[&str] = &["oiling", "oiled", "greasing", "greased"];
+/// Counts said in words, for a count that fell short ("two ampoules short").
+pub(super) const COUNT_WORDS: &[&str] = &[
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "dozen", "few", "several",
+    "some",
+];
 
 /// Words after "wound" that make it a form of "wind": "spring wound up".
 pub(super) const WOUND_UP: &[&str] = &["up", "down", "back", "around", "onto", "tight"];
@@ -394,6 +399,9 @@ pub(super) const NEGATIONS: &[&str] = &["no", "not", "without", "zero", "never",
 /// smells that it should not, things out of place.
 pub(super) const MORE_TROUBLE: &[&str] = &[
     "missing",
+    "shortage",
+    "shortfall",
+    "discrepancy",
     "lost",
     "stolen",
     "theft",
