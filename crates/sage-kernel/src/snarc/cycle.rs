@@ -652,15 +652,8 @@ fn refit(readings: &[&[f64]], first: u64, mut cycle: Cycle) -> Cycle {
         .filter(|&w| w > 0.0 && w < std::f64::consts::PI)
         .collect();
     let shares: Vec<f64> = grid.iter().map(|&w| explained(w)).collect();
-    if let Some((best, &p)) = shares.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
-        cycle.omega = grid[best];
-        if let (Some(&l), Some(&r)) = (best.checked_sub(1).and_then(|i| shares.get(i)), shares.get(best + 1))
-        {
-            let curve = l + r - 2.0 * p;
-            if curve < 0.0 {
-                cycle.omega += step * 0.5 * (l - r) / curve;
-            }
-        }
+    if let Some(omega) = peak(&grid, &shares, step) {
+        cycle.omega = omega;
     }
     for (&d, y) in dims.iter().zip(&columns) {
         let (a, b, _) = fit(y, first, cycle.omega);
@@ -773,14 +766,7 @@ fn relock(readings: &[&[f64]], first: u64, band: (f64, f64), dims: &[usize]) -> 
     let step = TAU / (8.0 * len as f64);
     let grid: Vec<f64> = (0..).map(|k| lo + step * k as f64).take_while(|&w| w <= hi).collect();
     let shares: Vec<f64> = grid.iter().map(|&w| explained(w)).collect();
-    let (best, &p) = shares.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-    let mut omega = grid[best];
-    if let (Some(&l), Some(&r)) = (best.checked_sub(1).and_then(|i| shares.get(i)), shares.get(best + 1)) {
-        let curve = l + r - 2.0 * p;
-        if curve < 0.0 {
-            omega += step * 0.5 * (l - r) / curve;
-        }
-    }
+    let omega = peak(&grid, &shares, step)?;
     let width = readings.first()?.len();
     let mut cycle = Cycle {
         omega,
@@ -800,6 +786,21 @@ fn relock(readings: &[&[f64]], first: u64, band: (f64, f64), dims: &[usize]) -> 
         }
     }
     (2 * holding > dims.len()).then_some(cycle)
+}
+
+/// The frequency of `grid` (a step of `step` apart) whose share in `shares` is the largest,
+/// refined by a parabola through it and its neighbours where they bend down; None for an empty
+/// grid.
+fn peak(grid: &[f64], shares: &[f64], step: f64) -> Option<f64> {
+    let (best, &p) = shares.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    let mut omega = grid[best];
+    if let (Some(&l), Some(&r)) = (best.checked_sub(1).and_then(|i| shares.get(i)), shares.get(best + 1)) {
+        let curve = l + r - 2.0 * p;
+        if curve < 0.0 {
+            omega += step * 0.5 * (l - r) / curve;
+        }
+    }
+    Some(omega)
 }
 
 /// Each of `series` less its least-squares line.
