@@ -41,8 +41,13 @@
 //! ([`GONE`]) or a search finds none: then the levels are rebuilt over the buffer less the cycle
 //! until where it stopped, with the cycle as it was before it stopped, fitted anew. It is
 //! dropped at once where it breaks off in most of its dimensions ([`BREAK_DIMS`]: their errors
-//! read it gone, or swing), and then looked for on the readings since the break alone. One
-//! cycle per source (decision 0013 gives the limits).
+//! read it gone, or swing), and then looked for on the readings since the break alone. Until a
+//! search could find it there (it needs [`MIN_RECENT`] readings), the cycle that broke off is
+//! looked for at a pace near its own on the readings from where it stopped, and one that begins
+//! while none is followed (errors that swing in two dimensions or more, [`Onset`]) at any pace
+//! on the readings since, at every reading ([`Watch::quick`], [`relock`]): rotors that start or
+//! change their speed are followed again within a few of their periods. One cycle per source
+//! (decision 0013 gives the limits).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
