@@ -310,29 +310,7 @@ impl Watch {
     pub fn learn(&mut self, v: &[f64], before: Option<&[f64]>, levels: &mut Levels) {
         let n = self.n;
         self.n += 1;
-        let mut broke = false;
-        if let (Some(cycle), Some(before)) = (&mut self.cycle, before) {
-            let values: Vec<f64> = (0..v.len()).map(|d| cycle.at(d, n)).collect();
-            let errors: Vec<f64> = v.iter().zip(before).zip(&values).map(|((x, p), c)| x - c - p).collect();
-            cycle.learn(n, &errors, |d| levels.noise_sd(d));
-            if self.kept_sd.len() != errors.len() {
-                self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
-            }
-            let worst = (0..errors.len())
-                .filter(|&d| cycle.has[d])
-                .map(|d| (errors[d] / self.kept_sd[d]).abs())
-                .fold(0.0, f64::max);
-            self.worst = self.worst.max(worst);
-            broke = self.breaks.broke_off(cycle, &values, &errors, &self.kept_sd, n);
-            if self.n.is_multiple_of(SEARCH_EARLY) {
-                cycle.tune(n);
-                if self.worst < JUMP {
-                    self.kept = Some(cycle.clone());
-                    self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
-                }
-                self.worst = 0.0;
-            }
-        }
+        let broke = before.is_some_and(|before| self.follow(n, v, before, levels));
         if let (None, Some(before)) = (&self.cycle, before) {
             let errors: Vec<f64> = v.iter().zip(before).map(|(x, p)| x - p).collect();
             self.onset.watch(&errors, |d| levels.noise_sd(d), n);
@@ -354,6 +332,48 @@ impl Watch {
             self.broke = Some(n);
             return;
         }
+        match self.look(first) {
+            Look::Nothing => {}
+            Look::Stopped => self.stop(self.buffer.len(), first, levels),
+            Look::Found(found, began) => self.take(found, began, first, levels),
+        }
+    }
+
+    /// The cycle followed, if any, learns from reading `n`, `v`, predicted `before` by the
+    /// levels (less it): its amplitudes and phase, every [`SEARCH_EARLY`] readings its
+    /// frequency and the copy kept; returns whether it broke off ([`Breaks`]).
+    fn follow(&mut self, n: u64, v: &[f64], before: &[f64], levels: &Levels) -> bool {
+        let Some(cycle) = &mut self.cycle else {
+            return false;
+        };
+        let values: Vec<f64> = (0..v.len()).map(|d| cycle.at(d, n)).collect();
+        let errors: Vec<f64> = v.iter().zip(before).zip(&values).map(|((x, p), c)| x - c - p).collect();
+        cycle.learn(n, &errors, |d| levels.noise_sd(d));
+        if self.kept_sd.len() != errors.len() {
+            self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
+        }
+        let worst = (0..errors.len())
+            .filter(|&d| cycle.has[d])
+            .map(|d| (errors[d] / self.kept_sd[d]).abs())
+            .fold(0.0, f64::max);
+        self.worst = self.worst.max(worst);
+        let broke = self.breaks.broke_off(cycle, &values, &errors, &self.kept_sd, n);
+        if self.n.is_multiple_of(SEARCH_EARLY) {
+            cycle.tune(n);
+            if self.worst < JUMP {
+                self.kept = Some(cycle.clone());
+                self.kept_sd = (0..errors.len()).map(|d| levels.noise_sd(d)).collect();
+            }
+            self.worst = 0.0;
+        }
+        broke
+    }
+
+    /// What the buffer (the first is reading `first`) says at this reading: a cycle found
+    /// (on few readings after a break or an onset, [`Watch::quick`]; or by a search), the one
+    /// followed stopped (a search found none, or it is gone from the newest readings), or
+    /// nothing to do.
+    fn look(&mut self, first: u64) -> Look {
         let since_break = self.broke.map(|b| self.n - b);
         let unfound = since_break.filter(|&s| self.cycle.is_none() && s <= BUFFER as u64);
         // After a break, the readings since are searched once there are enough of them.
@@ -363,37 +383,39 @@ impl Watch {
         };
         let quick = self.quick(since_break, first);
         if !search && quick.is_none() && (self.cycle.is_none() || !self.n.is_multiple_of(SEARCH_EARLY)) {
-            return;
+            return Look::Nothing;
         }
         let readings: Vec<&[f64]> = self.buffer.iter().map(Vec::as_slice).collect();
         let quickly = quick.as_ref().and_then(|q| {
             relock(&readings[q.from..], first + q.from as u64, q.band, &q.dims).map(|found| (found, q.from))
         });
-        let found = if quickly.is_some() {
-            quickly
+        if let Some((found, began)) = quickly {
+            Look::Found(found, began)
         } else if quick.is_some() && !search {
-            return;
+            Look::Nothing
         } else if search {
             self.searches += 1;
             match find_begun(&readings, first, self.searches, unfound.map(|s| s as usize)) {
-                Some(found) => {
+                Some((found, began)) => {
                     self.onset.began = None;
-                    Some(found)
+                    Look::Found(found, began)
                 }
                 // One found on fewer readings than a search looks at is not stopped by it.
-                None if self.cycle.is_some() && self.found_on < MIN_RECENT => return,
-                None => None,
+                None if self.cycle.is_some() && self.found_on < MIN_RECENT => Look::Nothing,
+                None => Look::Stopped,
             }
         } else if self.cycle.as_ref().is_some_and(|c| gone(&readings, first, self.since, c)) {
-            None
+            Look::Stopped
         } else {
-            return;
-        };
-        let Some(found) = found else {
-            self.stop(readings.len(), first, levels);
-            return;
-        };
-        let (found, began) = found;
+            Look::Nothing
+        }
+    }
+
+    /// `found`, which began at the buffer's reading `began` (the first is reading `first`),
+    /// becomes the cycle followed where it is the better estimate, and the levels are rebuilt
+    /// over the buffer less it (and less the cycles before it, where they were).
+    fn take(&mut self, found: Cycle, began: usize, first: u64, levels: &mut Levels) {
+        let readings: Vec<&[f64]> = self.buffer.iter().map(Vec::as_slice).collect();
         // A cycle found on more readings is the better estimate. Once the buffer is full, the
         // one followed is kept unless the new one's frequency would drift from it by more than
         // a quarter turn over the buffer (its amplitude and phase follow).
@@ -401,34 +423,42 @@ impl Watch {
         let drifts = |c: &Cycle| (c.omega - found.omega).abs() * readings.len() as f64 > TAU / 4.0;
         let moved =
             self.cycle.as_ref().is_none_or(|c| found_on > self.found_on || drifts(c) || c.has != found.has);
-        if moved {
-            // Of the frequency of the one followed, it is the one followed, found on more
-            // readings: it goes on from where it began. A new one began where it was found to:
-            // before it, the one followed until then (as it was before it changed), or the one
-            // that stopped, where there was one.
-            let start = match &self.cycle {
-                Some(c) if !drifts(c) => self.since,
-                _ => first + began as u64,
-            };
-            if start > self.since {
-                if let Some(followed) = self.cycle.take() {
-                    let followed = self.kept.take().unwrap_or(followed);
-                    keep_past(&mut self.past, followed, self.since..start, first);
-                }
-            }
-            let mut pieces: Vec<(&Cycle, Range<u64>)> = vec![(&found, start..u64::MAX)];
-            for (past, held) in &self.past {
-                pieces.push((past, held.start..held.end.min(start)));
-            }
-            *levels = replay(&readings, first, &pieces);
-            self.found_on = found_on;
-            self.since = start;
-            self.kept = Some(found.clone());
-            self.kept_sd.clear();
-            self.cycle = Some(found);
-            self.breaks = Breaks::default();
+        if !moved {
+            return;
         }
+        // Of the frequency of the one followed, it is the one followed, found on more
+        // readings: it goes on from where it began. A new one began where it was found to:
+        // before it, the one followed until then (as it was before it changed), or the one
+        // that stopped, where there was one.
+        let start = match &self.cycle {
+            Some(c) if !drifts(c) => self.since,
+            _ => first + began as u64,
+        };
+        if start > self.since {
+            if let Some(followed) = self.cycle.take() {
+                let followed = self.kept.take().unwrap_or(followed);
+                keep_past(&mut self.past, followed, self.since..start, first);
+            }
+        }
+        let mut pieces: Vec<(&Cycle, Range<u64>)> = vec![(&found, start..u64::MAX)];
+        for (past, held) in &self.past {
+            pieces.push((past, held.start..held.end.min(start)));
+        }
+        *levels = replay(&readings, first, &pieces);
+        self.found_on = found_on;
+        self.since = start;
+        self.kept = Some(found.clone());
+        self.kept_sd.clear();
+        self.cycle = Some(found);
+        self.breaks = Breaks::default();
     }
+}
+
+/// What the buffer says at a reading ([`Watch::look`]).
+enum Look {
+    Nothing,
+    Stopped,
+    Found(Cycle, usize),
 }
 
 impl Watch {
