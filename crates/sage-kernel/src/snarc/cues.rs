@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", "climbed over", "on the floor" or "was left" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -618,6 +618,11 @@ mod tests {
         assert!(ev("The zebra enclosure gate was left unlatched") >= TROUBLE);
         assert!(ev("The lion keeper hasn't checked in for an hour") >= TROUBLE);
         assert!(ev("nothing was left on the dock") < QUESTION, "negated");
+        // held-21 (session 49): missed.
+        assert!(ev("The gate to the road was found open after lunch") >= TROUBLE);
+        assert!(ev("Fire door propped open with a wedge") >= TROUBLE);
+        assert!(ev("No doors found open on the night round") < QUESTION, "negated");
+        assert!(ev("Gates open at 9") < QUESTION);
         assert!(ev("floor drain cleaned") < QUESTION);
         assert!(ev("sink draining slowly in the staff kitchen") >= TROUBLE);
     }

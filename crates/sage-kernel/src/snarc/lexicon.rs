@@ -580,9 +580,22 @@ pub(super) const EQUIPMENT: &[&str] = &[
 pub(super) const EMERGENCY_CODES: &[&str] =
     &["blue", "red", "black", "pink", "silver", "orange", "grey", "gray", "purple", "amber", "adam"];
 
-/// Phrases of trouble that a negation before them undoes ("nothing on the floor").
-pub(super) const NEGATABLE_TROUBLE: &[&str] =
-    &["on the floor", "on the ground", "left open", "been left", "was left", "were left"];
+/// Phrases of trouble that a negation before them undoes ("nothing on the floor"). Something
+/// "found open" or "propped open" is a finding, not a state someone chose (held-21: "The gate to
+/// the road was found open after lunch").
+pub(super) const NEGATABLE_TROUBLE: &[&str] = &[
+    "on the floor",
+    "on the ground",
+    "left open",
+    "been left",
+    "was left",
+    "were left",
+    "left unlocked",
+    "found open",
+    "found unlocked",
+    "propped open",
+    "wide open",
+];
 
 /// Set phrases in which a trouble word names no trouble: "lost and found" is a desk.
 pub(super) const IDIOMS: &[&[&str]] = &[&["lost", "and", "found"], &["lost", "property"]];
