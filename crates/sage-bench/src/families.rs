@@ -47,8 +47,9 @@
 //! 2259, run once before a cycle that began inside a full buffer was searched for on its
 //! newest readings and one that broke off was dropped at once, and 2260 to 2269, run once
 //! before a cycle that began or changed its pace was looked for on the readings since, and
-//! 2270 to 2279, run once before the text rule read something "found open" as trouble; the
-//! held-out seeds start at 2280.)
+//! 2270 to 2279, run once before the text rule read something "found open" as trouble, and
+//! 2280 to 2289, run once before a dimension back at a known level without passing the
+//! threshold took that level again; the held-out seeds start at 2290.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -109,7 +110,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2280;
+pub const HELD_OUT_FROM: u64 = 2290;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]

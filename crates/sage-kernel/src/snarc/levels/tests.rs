@@ -594,3 +594,37 @@ fn the_warm_up_noise_counts_for_its_readings_only() {
     let mean = sum / runs as f64;
     assert!((1.2..1.33).contains(&mean), "{mean}");
 }
+
+#[test]
+fn a_spike_just_past_the_threshold_is_not_averaged_into_the_level_after_its_return() {
+    // `make_check.py` seed 1188: noise of 4.5σ in one of 16 dimensions was taken as a jump; the
+    // next reading, back within the threshold of the jump's value, was a return to the known
+    // level, but the dimension averaged the spike into its level, so a jump of 6.2σ five
+    // readings later read 3.8σ.
+    let (mut misses, mut off) = (0, 0.0f64);
+    for seed in 0..20 {
+        let mut rng = Rng::new(seed);
+        let mut l = Levels::new(&noisy(&mut rng, 16, 0.0, 1.0));
+        for _ in 0..200 {
+            l.observe(&noisy(&mut rng, 16, 0.0, 1.0));
+        }
+        let mut spike = noisy(&mut rng, 16, 0.0, 0.3);
+        spike[5] = 4.9;
+        let taken = l.observe(&spike);
+        assert!(taken.z >= taken.threshold, "seed {seed}: {taken:?}");
+        let mut back = noisy(&mut rng, 16, 0.0, 0.3);
+        back[5] = 1.2;
+        assert!(l.observe(&back).returned(), "seed {seed}");
+        off = off.max(l.prediction()[5].abs());
+        for _ in 0..3 {
+            l.observe(&noisy(&mut rng, 16, 0.0, 0.3));
+        }
+        let mut jump = noisy(&mut rng, 16, 0.0, 0.3);
+        jump[5] = 5.6;
+        let d = l.observe(&jump);
+        misses += usize::from(d.z < d.threshold);
+    }
+    // Before the fix the level sat at the mean of the spike and the return, 3σ off.
+    assert!(off < 1.0, "the level after the return is {off}σ off");
+    assert_eq!(misses, 0);
+}
