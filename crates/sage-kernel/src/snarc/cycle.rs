@@ -313,7 +313,7 @@ impl Watch {
         let broke = before.is_some_and(|before| self.follow(n, v, before, levels));
         if let (None, Some(before)) = (&self.cycle, before) {
             let errors: Vec<f64> = v.iter().zip(before).map(|(x, p)| x - p).collect();
-            self.onset.watch(&errors, |d| levels.noise_sd(d), n);
+            self.onset.watch(&errors, |d| levels.quiet_sd(d), n);
         }
         if v.len() > MAX_DIMS {
             return;

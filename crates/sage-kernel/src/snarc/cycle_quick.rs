@@ -53,8 +53,10 @@ impl Watch {
 pub(super) struct Onset {
     swings: Vec<Swing>,
     /// The noise per dimension when the errors were last quiet (none jump-sized for
-    /// [`ONSET_PERIOD`] readings): the errors are measured against it (the running estimate
-    /// takes a cycle that began for a louder noise within a few of its periods).
+    /// [`ONSET_PERIOD`] readings), as it was before the regime watch last raised it
+    /// ([`Levels::quiet_sd`]): the errors are measured against it (the running estimate takes a
+    /// cycle that began for a louder noise within a few of its periods, and rotors that spool
+    /// up are taken so before their first jump-sized error).
     sd: Vec<f64>,
     /// The last reading with a jump-sized error.
     loud: Option<u64>,

@@ -26,6 +26,8 @@ struct Series {
     stops: usize,
     /// Dimensions the jump is in.
     jumps_in: usize,
+    /// Readings over which the cycle's amplitude grows from nothing (rotors that spool up).
+    spool: usize,
 }
 
 impl Series {
@@ -41,7 +43,8 @@ impl Series {
                                 Some((at, by)) if i > at => (at as f64 + (i - at) as f64 * by) / self.period,
                                 _ => i as f64 / self.period,
                             };
-                            self.amplitude * (TAU * turns + phases[d]).sin()
+                            let grown = ((i - self.begins + 1) as f64 / self.spool.max(1) as f64).min(1.0);
+                            grown * self.amplitude * (TAU * turns + phases[d]).sin()
                         } else {
                             0.0
                         };
@@ -70,6 +73,7 @@ fn gait() -> Series {
         speeds_up: None,
         stops: usize::MAX,
         jumps_in: 1,
+        spool: 0,
     }
 }
 
@@ -305,6 +309,20 @@ fn a_jump_soon_after_a_cycle_begins_is_news() {
     for seed in 0..10 {
         let series = Series { begins: 300, jump: Some((316, 8.0)), ..rotors() };
         only_the_jump_is_news(&series, seed, 316..420);
+    }
+}
+
+#[test]
+fn a_jump_soon_after_rotors_spool_up_is_news() {
+    // The drone's rotors spool up over five readings: their first swings are under a jump's
+    // size, and the noise watch takes the swing for a louder noise within a few readings, before
+    // any error is jump-sized against it. Measured against the noise before that raise, the
+    // swings begin a search within a few periods, and a jump of 9σ 28 readings after the start
+    // is news (`make_drone.py` seed 201: found at the 31st reading, the jump missed; without, news
+    // in 18 of 20 seeds of this test).
+    for seed in 0..10 {
+        let series = Series { begins: 300, spool: 5, jump: Some((328, 9.0)), ..rotors() };
+        only_the_jump_is_news(&series, seed, 320..420);
     }
 }
 

@@ -338,6 +338,17 @@ impl Levels {
         &self.level
     }
 
+    /// Dimension `d`'s noise before the regime watch last raised it (its noise where it was
+    /// not raised): what the cycle watch measures a cycle that begins against
+    /// ([`super::cycle`]), since the regime watch takes a swing for a louder noise within a few
+    /// readings, before its errors are jump-sized against the raised noise.
+    pub fn quiet_sd(&self, d: usize) -> f64 {
+        match self.watch.get(d).map(regime::Watch::raised_above) {
+            Some(before) if before > 0.0 => before.sqrt().min(self.noise(d)),
+            _ => self.noise(d),
+        }
+    }
+
     /// Dimension `d`'s noise, its standard deviation.
     pub fn noise_sd(&self, d: usize) -> f64 {
         self.noise(d)
