@@ -12,8 +12,8 @@
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "we need you", "everybody out", "make sure" anywhere |
-//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start, or letters and digits together (B7, R2-D2) outside a status report |
-//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
+//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report |
+//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame nor a line heard lately from another source |
 //!
 //! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
@@ -28,7 +28,7 @@ use std::collections::HashSet;
 
 use super::lexicon::*;
 use super::orders::*;
-use crate::text::normalize_word;
+use crate::text::{is_stopword, normalize_word};
 
 /// Evidence of a hazard.
 pub const HAZARD: f64 = 1.0;
@@ -240,7 +240,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p));
 
     let mut sentence_start = true;
-    for (w, n) in raw.iter().zip(&words) {
+    for (i, (w, n)) in raw.iter().zip(&words).enumerate() {
         let core: String = w.chars().filter(|c| c.is_alphanumeric() || *c == '-').collect();
         let has_digit = core.chars().any(|c| c.is_ascii_digit());
         let has_letter = core.chars().any(|c| c.is_alphabetic());
@@ -250,7 +250,13 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         let calendar = in_list(ROUTINE_WORDS, n) || in_list(MONTHS, n);
         // A code in a status report ("waypoint WP-17 reached") is a sequence number, not news.
         let code = has_digit && has_letter && !report;
-        let name = ((capitalised && !sentence_start) || code) && !calendar;
+        // A sentence's first word is a name where a verb that follows names does
+        // ("Svetlana starts tonight"), unless it is a word of the rule's own lists.
+        let named = sentence_start
+            && words.get(i + 1).is_some_and(|next| in_list(AFTER_A_NAME, next))
+            && !is_stopword(n)
+            && !in_list(WH_WORDS, n);
+        let name = ((capitalised && (!sentence_start || named)) || code) && !calendar;
         if name && !n.is_empty() && !known(n) {
             cues.entity = true;
         }
@@ -595,6 +601,19 @@ mod tests {
         assert_eq!(ev("pick rate 140 per hour"), 0.0);
         assert_eq!(ev("scan count 52"), 0.0);
         assert_eq!(ev("pick box 14 for the next order"), INSTRUCTION);
+    }
+
+    #[test]
+    fn a_name_before_its_verb_a_need_to_know_and_a_shake_felt_are_read() {
+        // held-23 (session 49): missed, each at 0.21-0.25.
+        assert!(cues("Svetlana starts on the night shift tonight", &|_| false).entity);
+        assert!(!cues("Svetlana starts on the night shift tonight", &|w| w == "svetlana").entity);
+        assert!(cues("Okafor called about the order", &|_| false).entity);
+        assert!(!cues("Who called?", &|_| false).entity, "a question word is no name");
+        assert!(!cues("Shift starts at 6", &|w| w == "shift").entity, "a word the source used");
+        assert!(ev("Need to know if the delivery truck left already") >= QUESTION);
+        assert!(ev("Everyone in the canteen felt the floor shake") >= EVENT);
+        assert!(ev("Nobody felt anything during the test") < QUESTION, "negated");
     }
 
     #[test]

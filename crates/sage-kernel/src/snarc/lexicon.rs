@@ -632,7 +632,15 @@ pub(super) const WARNING_PHRASES: &[&str] = &[
 
 /// Something perceived or set off: "a bang was heard", "a drone spotted over the yard", "the
 /// sprinkler went off", "smoke coming from the vent"; not when negated ("no motion detected").
-pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "noticed", "detected"];
+pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "noticed", "detected", "felt"];
+
+/// Verbs that follow a person's name at a message's start ("Svetlana starts on the night shift
+/// tonight", "Okafor called about the order"): a capitalised first word before one of them, and
+/// unknown to the source, is a name, not a sentence's capital.
+pub(super) const AFTER_A_NAME: &[&str] = &[
+    "starts", "started", "wants", "wanted", "says", "said", "called", "asked", "joins", "joined", "phoned",
+    "rang", "emailed", "texted",
+];
 
 /// The same said in more words.
 pub(super) const EVENT_PHRASES: &[&str] =

@@ -357,6 +357,10 @@ pub(super) const QUESTION_PHRASES: &[&str] = &[
     "let me know",
     "i'd like to know",
     "i want to know",
+    "need to know if",
+    "need to know whether",
+    "want to know if",
+    "want to know whether",
 ];
 
 /// "please" as operators type it.
