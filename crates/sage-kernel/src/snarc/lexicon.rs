@@ -634,6 +634,33 @@ pub(super) const WARNING_PHRASES: &[&str] = &[
 /// sprinkler went off", "smoke coming from the vent"; not when negated ("no motion detected").
 pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "noticed", "detected", "felt"];
 
+/// Negated modals, typed with or without their apostrophe: what follows will not happen.
+pub(super) const NEGATED_MODALS: &[&str] = &[
+    "won't",
+    "wont",
+    "won’t",
+    "can't",
+    "cant",
+    "can’t",
+    "cannot",
+    "doesn't",
+    "doesnt",
+    "doesn’t",
+    "didn't",
+    "didnt",
+    "didn’t",
+];
+
+/// Modals that "not" negates after them ("will not lock").
+pub(super) const MODALS: &[&str] = &["will", "does", "did", "can", "would"];
+
+/// What equipment does: after a negated modal ("door 9 wont lock", "the lid will not seal"),
+/// something that fails to do it.
+pub(super) const FUNCTIONS: &[&str] = &[
+    "start", "open", "close", "shut", "lock", "unlock", "latch", "seal", "move", "charge", "connect",
+    "respond", "boot", "turn", "work", "stop", "power", "release", "engage", "drain", "load",
+];
+
 /// Verbs that follow a person's name at a message's start ("Svetlana starts on the night shift
 /// tonight", "Okafor called about the order"): a capitalised first word before one of them, and
 /// unknown to the source, is a name, not a sentence's capital.

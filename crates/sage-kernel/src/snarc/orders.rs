@@ -284,6 +284,14 @@ pub(super) const NOUN_VERBS: &[&str] = &[
 pub(super) const METRICS: &[&str] =
     &["rate", "count", "level", "time", "total", "speed", "throughput", "accuracy", "average", "weight"];
 
+/// Past participles that do not end in "-ed": what happened to a noun that could be an order
+/// ("report sent", "order made", "shift handover done").
+pub(super) const IRREGULAR_PARTICIPLES: &[&str] = &[
+    "sent", "done", "made", "taken", "given", "shown", "built", "kept", "found", "paid", "set", "put",
+    "read", "run", "brought", "bought", "held", "told", "sold", "written", "drawn", "thrown", "shut", "cut",
+    "seen", "spent", "won", "hung", "swept", "fed",
+];
+
 /// Words after "<noun> <verb>ed" that make it a report of what happened to the noun ("store
 /// opened on time", "dock cleared at 9"), not an order with an object ("clear blocked exits").
 pub(super) const AFTER_DONE: &[&str] = &[
@@ -383,6 +391,13 @@ pub(super) const INSTRUCTION_PHRASES: &[&str] = &[
     "you should",
     "you have to",
     "make sure",
+    // Someone's wish passed on: "boss want the report by 5", "the captain wants us on deck".
+    "wants the",
+    "want the",
+    "wants us",
+    "want us to",
+    "wants them",
+    "wants it",
 ];
 
 /// Words that open a message without being its verb: greetings and fillers.
