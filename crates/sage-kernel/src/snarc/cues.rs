@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "went out", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -117,6 +117,17 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     words[i] == "last" && (since || i > 0 && words[i - 1] == "the" && !span)
 }
 
+/// Whether the message (its normalized `words`) says a light, the power or a signal went out
+/// ("lights went out in sector 4", "the pilot light has gone out"): a word of [`GOES_OUT`]
+/// within three words before "went/gone/goes out". What else "went out" was sent.
+fn went_out(words: &[String]) -> bool {
+    words.windows(2).enumerate().any(|(i, p)| {
+        matches!(p[0].as_str(), "went" | "gone" | "goes")
+            && p[1] == "out"
+            && words[i.saturating_sub(3)..i].iter().any(|w| in_list(GOES_OUT, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says something will not do what it is for:
 /// a negated modal, with or without its apostrophe ("wont", "will not"), then within two words
 /// a verb of what equipment does ("door 9 wont lock", "the freezer door doesn't shut anymore",
@@ -210,6 +221,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || stopped
         || falls_short(&raw, &words)
         || will_not_work(&words)
+        || went_out(&words)
+        || WHOLE_WORD_TROUBLE.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
@@ -643,6 +656,19 @@ mod tests {
         // Its routine line "report sent" was an order at every repeat.
         assert!(ev("report sent") < QUESTION);
         assert!(ev("Report your position") >= INSTRUCTION);
+    }
+
+    #[test]
+    fn tripping_offline_out_of_stock_and_lights_that_went_out_are_trouble() {
+        // held-25 (session 49): missed at 0.22-0.27, and "FYI the newsletter went out" was
+        // trouble at every sighting.
+        assert!(ev("Just so you know, the compressor in unit 3 has been tripping all morning") >= TROUBLE);
+        assert!(ev("FYI the north gate camera has been offline since 6") >= TROUBLE);
+        assert!(ev("Looks like we're out of nitrile gloves in every size") >= TROUBLE);
+        assert!(ev("Lights went out in sector 4") >= TROUBLE);
+        assert!(ev("FYI the newsletter went out") < QUESTION);
+        assert!(ev("No cameras offline on the last check") < QUESTION, "negated");
+        assert!(ev("Floor stripping finished in hall 2") < QUESTION, "not a whole word");
     }
 
     #[test]

@@ -242,7 +242,6 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "fell off",
     "falling off",
     "fall off",
-    "went out",
     "gone out",
     "not right",
     "can't be right",
@@ -633,6 +632,42 @@ pub(super) const WARNING_PHRASES: &[&str] = &[
 /// Something perceived or set off: "a bang was heard", "a drone spotted over the yard", "the
 /// sprinkler went off", "smoke coming from the vent"; not when negated ("no motion detected").
 pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "noticed", "detected", "felt"];
+
+/// Trouble said in whole words, not negated: "the compressor has been tripping all morning",
+/// "the north gate camera has been offline since 6", "we're out of nitrile gloves" (not
+/// "stripping", not "no cameras offline").
+pub(super) const WHOLE_WORD_TROUBLE: &[&str] =
+    &["tripping", "offline", "we're out of", "we are out of", "we're all out of", "out of stock"];
+
+/// What fails when it "went out": "lights went out in sector 4", "the pilot light has gone out";
+/// not "the newsletter went out", "the shipment went out at 2".
+pub(super) const GOES_OUT: &[&str] = &[
+    "light",
+    "lights",
+    "lamp",
+    "lamps",
+    "bulb",
+    "bulbs",
+    "power",
+    "electricity",
+    "flame",
+    "pilot",
+    "beacon",
+    "signal",
+    "screen",
+    "screens",
+    "display",
+    "heating",
+    "heater",
+    "wifi",
+    "internet",
+    "network",
+    "radio",
+    "camera",
+    "cameras",
+    "monitor",
+    "monitors",
+];
 
 /// Negated modals, typed with or without their apostrophe: what follows will not happen.
 pub(super) const NEGATED_MODALS: &[&str] = &[
