@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-25
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-26
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -47,7 +47,9 @@ once: 38 of 40, precision 0.745, and its misses ("wont lock", "boss want the rep
 routine "report sent" read as an order then changed the rule; held-25, said politely, hedged or
 in passing, was written after that change and run once: 37 of 40, precision 0.822, and its
 misses ("tripping", "offline", "we're out of") and "the newsletter went out" read as trouble
-then changed the rule; decision 0013;
+then changed the rule; held-26, a robot's own logs and its operator, was written after that
+change and run once: 38 of 40, precision 0.844, and its misses ("test failed", "spiked") then
+changed the rule; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 

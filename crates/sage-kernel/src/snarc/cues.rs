@@ -7,8 +7,8 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
@@ -227,10 +227,16 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
     let routine = routine_frame(&words, &stems, &lower);
+    // A drill or a test that failed is trouble, whatever the hazard it names.
+    let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p));
     if hazard {
-        cues.hazard = if routine { ROUTINE_HAZARD } else { HAZARD };
+        cues.hazard = match (routine, failed) {
+            (false, _) => HAZARD,
+            (true, true) => TROUBLE,
+            (true, false) => ROUTINE_HAZARD,
+        };
     } else if trouble {
-        cues.hazard = if routine { ROUTINE_HAZARD } else { TROUBLE };
+        cues.hazard = if routine && !failed { ROUTINE_HAZARD } else { TROUBLE };
     }
 
     let shouting = text.contains('!')
@@ -669,6 +675,16 @@ mod tests {
         assert!(ev("FYI the newsletter went out") < QUESTION);
         assert!(ev("No cameras offline on the last check") < QUESTION, "negated");
         assert!(ev("Floor stripping finished in hall 2") < QUESTION, "not a whole word");
+    }
+
+    #[test]
+    fn a_test_that_failed_and_a_sudden_spike_are_trouble() {
+        // held-26 (session 49): missed at 0.30 and 0.18.
+        assert!(ev("Emergency lighting test failed in block C") >= TROUBLE);
+        assert!(ev("Fire alarm test failed on level 3") >= TROUBLE);
+        assert!(ev("Emergency lighting test passed in block C") < QUESTION);
+        assert!(ev("Fire drill scheduled for Friday") < QUESTION);
+        assert!(ev("Network latency spiked to 900 ms") >= TROUBLE);
     }
 
     #[test]

@@ -636,8 +636,25 @@ pub(super) const EVENT_WORDS: &[&str] = &["heard", "spotted", "sighted", "notice
 /// Trouble said in whole words, not negated: "the compressor has been tripping all morning",
 /// "the north gate camera has been offline since 6", "we're out of nitrile gloves" (not
 /// "stripping", not "no cameras offline").
-pub(super) const WHOLE_WORD_TROUBLE: &[&str] =
-    &["tripping", "offline", "we're out of", "we are out of", "we're all out of", "out of stock"];
+pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
+    "tripping",
+    "offline",
+    "we're out of",
+    "we are out of",
+    "we're all out of",
+    "out of stock",
+    // A sudden change: "network latency spiked to 900 ms".
+    "spiked",
+    "surged",
+    "soared",
+    "plunged",
+    "plummeted",
+    "skyrocketed",
+];
+
+/// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
+/// where "emergency lighting test passed" is a routine.
+pub(super) const FAILED: &[&str] = &["failed", "fails", "failure", "failures"];
 
 /// What fails when it "went out": "lights went out in sector 4", "the pilot light has gone out";
 /// not "the newsletter went out", "the shipment went out at 2".
