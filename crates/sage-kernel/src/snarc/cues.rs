@@ -283,7 +283,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         // A code in a status report ("waypoint WP-17 reached") is a sequence number, not news.
         let code = has_digit && has_letter && !report;
         // A sentence's first word is a name where a verb that follows names does
-        // ("Svetlana starts tonight"), unless it is a word of the rule's own lists.
+        // ("Svetlana starts tonight"), unless it is a stopword or a question word.
         let named = sentence_start
             && words.get(i + 1).is_some_and(|next| in_list(AFTER_A_NAME, next))
             && !is_stopword(n)

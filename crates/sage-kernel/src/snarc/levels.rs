@@ -31,9 +31,10 @@
 //! - **Known levels**: the levels a source left recently by a jump (at most [`KNOWN_LEVELS`]).
 //!   A reading back at one of them is a return, not news, and every dimension the jump had
 //!   moved takes that level again, also one that came back without passing the threshold from
-//!   the jump's value (a spike just past it would otherwise stay averaged into its level). A level the source only drifted or
-//!   swung away from is not one: a snapshot of it taken now and then made a jump toward where
-//!   the level had swung from read as a return (decision 0013, session 20). A level held for
+//!   the jump's value (a spike just past it would otherwise stay averaged into its level). A
+//!   level the source only drifted or swung away from is not one: a snapshot of it taken now
+//!   and then made a jump toward where the level had swung from read as a return (decision
+//!   0013, session 20). A level held for
 //!   [`KNOWN_FOR`] readings or more (a baseline) is known for [`KNOWN_FOR`] readings after it
 //!   is left, so the return from a jump is no news; a level held shorter (a jump's) for
 //!   [`TRANSIENT_FOR`], so a signal that flips from reading to reading between two levels is
