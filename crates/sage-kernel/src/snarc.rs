@@ -169,6 +169,7 @@ impl Default for SnarcConfig {
                 "careful",
                 "caution",
                 "beware",
+                "stat",
             ]),
             keywords: words(&[
                 "robot",

@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -128,6 +128,30 @@ fn went_out(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says a place or a device is without what it
+/// runs on: "has no", "have no", "there's no" or "there is no", then within two words a word of
+/// [`UTILITIES`] ("the eyewash station has no water pressure"); not "no water leaks found".
+fn lacks_a_utility(words: &[String]) -> bool {
+    words.windows(2).enumerate().any(|(i, p)| {
+        let lacks =
+            p[1] == "no" && matches!(p[0].as_str(), "has" | "have" | "there's" | "theres" | "is" | "got");
+        let there = p[0] != "is" || i > 0 && words[i - 1] == "there";
+        lacks && there && words.iter().skip(i + 2).take(2).any(|w| in_list(UTILITIES, w))
+    })
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says something is near its
+/// limit: a share of 90% or more ("98%", "95 percent") with a word of [`CAPACITY`] within two
+/// words of it ("PDU B at 98% load", "disk 97% full"); not "battery at 98 percent".
+fn near_capacity(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let share = raw[i].contains('%') || words.get(i + 1).is_some_and(|n| n == "percent" || n == "pct");
+        let high = words[i].parse::<f64>().is_ok_and(|v| (90.0..=100.0).contains(&v));
+        let near = words[i.saturating_sub(2)..(i + 4).min(words.len())].iter().any(|w| in_list(CAPACITY, w));
+        share && high && near
+    })
+}
+
 /// Whether the message (its normalized `words`) says something will not do what it is for:
 /// a negated modal, with or without its apostrophe ("wont", "will not"), then within two words
 /// a verb of what equipment does ("door 9 wont lock", "the freezer door doesn't shut anymore",
@@ -222,6 +246,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || falls_short(&raw, &words)
         || will_not_work(&words)
         || went_out(&words)
+        || lacks_a_utility(&words)
+        || near_capacity(&raw, &words)
         || WHOLE_WORD_TROUBLE.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
@@ -685,6 +711,21 @@ mod tests {
         assert!(ev("Emergency lighting test passed in block C") < QUESTION);
         assert!(ev("Fire drill scheduled for Friday") < QUESTION);
         assert!(ev("Network latency spiked to 900 ms") >= TROUBLE);
+    }
+
+    #[test]
+    fn a_share_near_its_limit_a_missing_utility_and_people_in_danger_are_read() {
+        // held-27 (session 49): missed at 0.22-0.30, and "Crash cart checked and sealed" was a
+        // hazard at every sighting.
+        assert!(ev("PDU B in rack 14 at 98% load") >= TROUBLE);
+        assert!(ev("WARN: disk 97% full on /var/log") >= TROUBLE);
+        assert!(ev("Battery at 98 percent") < QUESTION);
+        assert!(ev("Disk 52% used") < QUESTION);
+        assert!(ev("Eyewash station in lab 2 has no water pressure") >= TROUBLE);
+        assert!(ev("There's no power in block C") >= TROUBLE);
+        assert!(ev("No water leaks found on the round") < QUESTION);
+        assert!(ev("Scaffold tag is red on tower B but guys are up there") >= EVENT);
+        assert!(ev("Crash cart checked and sealed") < QUESTION);
     }
 
     #[test]

@@ -139,6 +139,9 @@ pub(super) const PEOPLE: &[&str] = &[
     "grandmother",
     "grandfather",
     "elderly",
+    "guys",
+    "lads",
+    "folks",
 ];
 
 /// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
@@ -543,6 +546,8 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "inspection",
     "blanket",
     "hose",
+    "cart",
+    "trolley",
     "sprinkler",
     "hydrant",
     "marshal",
@@ -684,6 +689,49 @@ pub(super) const GOES_OUT: &[&str] = &[
     "cameras",
     "monitor",
     "monitors",
+];
+
+/// What a place or a device can be without ("the eyewash station has no water pressure",
+/// "there's no power in block C"): after "has no", "have no", "there's no", "there is no".
+pub(super) const UTILITIES: &[&str] = &[
+    "water",
+    "pressure",
+    "power",
+    "electricity",
+    "signal",
+    "heat",
+    "heating",
+    "network",
+    "internet",
+    "wifi",
+    "air",
+    "light",
+    "lights",
+    "connection",
+    "coverage",
+    "gas",
+    "hot",
+    "oxygen",
+    "suction",
+];
+
+/// What is in trouble near its limit ("PDU B at 98% load", "disk 97% full"), unlike a charge
+/// ("battery at 98 percent").
+pub(super) const CAPACITY: &[&str] = &[
+    "load",
+    "loaded",
+    "full",
+    "usage",
+    "used",
+    "utilisation",
+    "utilization",
+    "capacity",
+    "cpu",
+    "memory",
+    "ram",
+    "disk",
+    "storage",
+    "occupancy",
 ];
 
 /// Negated modals, typed with or without their apostrophe: what follows will not happen.
