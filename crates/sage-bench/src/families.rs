@@ -55,7 +55,8 @@
 //! it read what will not work as trouble, and 2320 to 2329, run once before it read a light
 //! that went out (and no newsletter) as trouble, and 2330 to 2339, run once before it read a
 //! test that failed as trouble, and 2340 to 2349, run once before it read a share near its limit
-//! and a missing utility as trouble; the held-out seeds start at 2350.)
+//! and a missing utility as trouble, and 2350 to 2359, run once before it read a lapse, a
+//! change of look and a creature run over as trouble; the held-out seeds start at 2360.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -116,7 +117,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2350;
+pub const HELD_OUT_FROM: u64 = 2360;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]

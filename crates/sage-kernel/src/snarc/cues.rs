@@ -6,8 +6,8 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...) |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -128,6 +128,31 @@ fn went_out(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says something ran over someone or something:
+/// "ran", "run" or "runs" before "over" and a determiner ([`RAN_OVER`]).
+fn ran_over(words: &[String]) -> bool {
+    words.windows(3).any(|p| {
+        matches!(p[0].as_str(), "ran" | "run" | "runs") && p[1] == "over" && in_list(RAN_OVER, &p[2])
+    })
+}
+
+/// Whether the message (its normalized `words`) says something has not happened for a while
+/// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within six words
+/// after it, "since", "for" or "in" and a time word ([`LAPSE`]): "the cat hasn't eaten since
+/// yesterday"; not "we haven't had any alarms for a week" (an absence of "any" or "no" thing).
+fn lapse(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let negated =
+            matches!(words[i].as_str(), "hasn't" | "hasnt" | "haven't" | "havent" | "hasn’t" | "haven’t")
+                || words[i] == "not" && i > 0 && matches!(words[i - 1].as_str(), "has" | "have");
+        let after = &words[i + 1..(i + 7).min(words.len())];
+        negated
+            && after.iter().any(|w| matches!(w.as_str(), "since" | "for" | "in"))
+            && after.iter().any(|w| in_list(LAPSE, w))
+            && !after.iter().any(|w| w == "any" || w == "no")
+    })
+}
+
 /// Whether the message (its normalized `words`) says a place or a device is without what it
 /// runs on: "has no", "have no", "there's no" or "there is no", then within two words a word of
 /// [`UTILITIES`] ("the eyewash station has no water pressure"); not "no water leaks found".
@@ -233,7 +258,9 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     };
     // "Code blue in ward 5": an emergency called by its code.
     let code = words.windows(2).any(|p| p[0] == "code" && in_list(EMERGENCY_CODES, &p[1]));
-    let hazard = said(&HAZARDS) || code;
+    let hazard = said(&HAZARDS)
+        || code
+        || HAZARD_PHRASES.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p));
     // "the fan stopped spinning": something that was going on stopped.
     // "ventilation fan 4 stopped." (the clause ends with it).
     let stopped =
@@ -241,20 +268,25 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             || raw.iter().zip(&words).enumerate().any(|(i, (r, w))| {
                 w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
             });
+    let lapsed = lapse(&words);
     let trouble = said(&TROUBLES)
         || stopped
         || falls_short(&raw, &words)
         || will_not_work(&words)
         || went_out(&words)
         || lacks_a_utility(&words)
+        || ran_over(&words)
+        || lapsed
+        || LOOKS_WRONG.iter().any(|p| says(&lower, p))
         || near_capacity(&raw, &words)
         || WHOLE_WORD_TROUBLE.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
 
     let routine = routine_frame(&words, &stems, &lower);
-    // A drill or a test that failed is trouble, whatever the hazard it names.
-    let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p));
+    // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
+    // whose time word ("since yesterday") would frame a routine.
+    let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p)) || lapsed;
     if hazard {
         cues.hazard = match (routine, failed) {
             (false, _) => HAZARD,
@@ -726,6 +758,18 @@ mod tests {
         assert!(ev("No water leaks found on the round") < QUESTION);
         assert!(ev("Scaffold tag is red on tower B but guys are up there") >= EVENT);
         assert!(ev("Crash cart checked and sealed") < QUESTION);
+    }
+
+    #[test]
+    fn a_creature_run_over_a_lapse_a_change_of_look_and_a_breath_are_read() {
+        // held-28 (session 49): missed at 0.22-0.30.
+        assert!(ev("You ran over the cat's tail") >= TROUBLE);
+        assert!(ev("The meeting ran over by ten minutes") < QUESTION);
+        assert!(ev("The cat hasn't eaten since yesterday") >= TROUBLE);
+        let words = |t: &str| t.split_whitespace().map(normalize_word).collect::<Vec<_>>();
+        assert!(!lapse(&words("We haven't had any alarms for a week")));
+        assert!(ev("The pills in the blue box look different today") >= TROUBLE);
+        assert_eq!(ev("I can't breathe properly"), HAZARD);
     }
 
     #[test]

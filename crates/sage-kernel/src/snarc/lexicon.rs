@@ -734,6 +734,67 @@ pub(super) const CAPACITY: &[&str] = &[
     "occupancy",
 ];
 
+/// Hazards said in more words, matched whole and not negated: someone who cannot breathe.
+pub(super) const HAZARD_PHRASES: &[&str] = &[
+    "can't breathe",
+    "cant breathe",
+    "cannot breathe",
+    "can not breathe",
+    "not breathing",
+    "trouble breathing",
+    "difficulty breathing",
+    "short of breath",
+];
+
+/// Something that is not as it should be, said of how it looks: "the pills in the blue box look
+/// different today", "the label looks wrong", "the readings seem off".
+pub(super) const LOOKS_WRONG: &[&str] = &[
+    "look different",
+    "looks different",
+    "looked different",
+    "look odd",
+    "looks odd",
+    "look strange",
+    "looks strange",
+    "look off",
+    "looks off",
+    "seems off",
+    "seem off",
+    "seems different",
+];
+
+/// What a vehicle or a robot ran over ("you ran over the cat's tail"); not "the meeting ran
+/// over by ten minutes".
+pub(super) const RAN_OVER: &[&str] =
+    &["the", "a", "an", "my", "his", "her", "their", "our", "your", "someone's", "somebody's"];
+
+/// Time words that make a lapse of a negated perfect ("the cat hasn't eaten since yesterday",
+/// "he hasn't moved for an hour").
+pub(super) const LAPSE: &[&str] = &[
+    "yesterday",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "minutes",
+    "morning",
+    "night",
+    "week",
+    "weeks",
+    "breakfast",
+    "lunch",
+    "dinner",
+    "noon",
+    "midnight",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// Negated modals, typed with or without their apostrophe: what follows will not happen.
 pub(super) const NEGATED_MODALS: &[&str] = &[
     "won't",
