@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -125,6 +125,19 @@ fn went_out(words: &[String]) -> bool {
         matches!(p[0].as_str(), "went" | "gone" | "goes")
             && p[1] == "out"
             && words[i.saturating_sub(3)..i].iter().any(|w| in_list(GOES_OUT, w))
+    })
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says something was forced
+/// open: "the generator room door was forced", "forced open", "forced entry"; not "the
+/// shuttle was forced to wait".
+fn forced(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let next = words.get(i + 1).map(String::as_str);
+        let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';']);
+        words[i] == "forced"
+            && (matches!(next, Some("open" | "entry"))
+                || ends && i > 0 && matches!(words[i - 1].as_str(), "was" | "were" | "been" | "is"))
     })
 }
 
@@ -276,6 +289,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         || went_out(&words)
         || lacks_a_utility(&words)
         || ran_over(&words)
+        || forced(&raw, &words)
         || lapsed
         || LOOKS_WRONG.iter().any(|p| says(&lower, p))
         || near_capacity(&raw, &words)
@@ -770,6 +784,15 @@ mod tests {
         assert!(!lapse(&words("We haven't had any alarms for a week")));
         assert!(ev("The pills in the blue box look different today") >= TROUBLE);
         assert_eq!(ev("I can't breathe properly"), HAZARD);
+    }
+
+    #[test]
+    fn a_needle_found_and_a_door_forced_are_read() {
+        // held-29 (session 49): missed at 0.24 and 0.25.
+        assert_eq!(ev("Housekeeping found a needle in room 127"), HAZARD);
+        assert!(ev("The generator room door was forced") >= TROUBLE);
+        assert!(ev("Door sensor 12 reports forced open") >= TROUBLE);
+        assert!(ev("The shuttle was forced to wait at the gate") < QUESTION);
     }
 
     #[test]

@@ -492,6 +492,10 @@ pub(super) const MORE_TROUBLE: &[&str] = &[
 
 /// More hazards, matched by stem like [`HAZARD_WORDS`]: harm to a person, fire, poison, violence.
 pub(super) const MORE_HAZARDS: &[&str] = &[
+    "syringe",
+    "syringes",
+    "needle",
+    "needles",
     "fainted",
     "seizure",
     "choking",
