@@ -26,6 +26,7 @@ pub mod cycle;
 pub mod levels;
 mod lexicon;
 mod orders;
+mod patterns;
 pub mod pool;
 pub mod regime;
 pub mod tails;

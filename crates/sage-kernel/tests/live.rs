@@ -259,7 +259,7 @@ fn an_ambiguous_text_waits_for_its_score_while_the_ticks_go_on() {
     let mut k = scoring_kernel();
     let (lo, hi) = k.config().semantic_band;
     // A text whose cheap salience is inside the semantic band.
-    let text = "The charging dock of the robot looks different today";
+    let text = "The charging dock of the robot looks shiny today";
     let r = k.tick_live(0.0, &[Observation::text("operator", text)], false, vec![], &mut NoExecutor);
     let cheap = r.observations[0].salience.unwrap().total;
     assert!((lo..=hi).contains(&cheap), "{cheap} is not ambiguous; pick another text");

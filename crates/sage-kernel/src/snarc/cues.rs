@@ -28,6 +28,7 @@ use std::collections::HashSet;
 
 use super::lexicon::*;
 use super::orders::*;
+use super::patterns::*;
 use crate::text::{is_stopword, normalize_word};
 
 /// Evidence of a hazard.

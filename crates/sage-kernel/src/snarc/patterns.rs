@@ -1,0 +1,196 @@
+//! The text rule's patterns: word lists read by position, a word before or after another
+//! (a negated modal and what equipment does, what "went out", a lapse's time words, a name's
+//! verb), and phrases matched as whole words; beside [`super::lexicon`]'s stemmed lists. Each
+//! came from a message set the rule missed (decision 0013, session 49).
+
+/// Trouble said in whole words, not negated: "the compressor has been tripping all morning",
+/// "the north gate camera has been offline since 6", "we're out of nitrile gloves" (not
+/// "stripping", not "no cameras offline").
+pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
+    "tripping",
+    "offline",
+    "we're out of",
+    "we are out of",
+    "we're all out of",
+    "out of stock",
+    // A sudden change: "network latency spiked to 900 ms".
+    "spiked",
+    "surged",
+    "soared",
+    "plunged",
+    "plummeted",
+    "skyrocketed",
+];
+
+/// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
+/// where "emergency lighting test passed" is a routine.
+pub(super) const FAILED: &[&str] = &["failed", "fails", "failure", "failures"];
+
+/// What fails when it "went out": "lights went out in sector 4", "the pilot light has gone out";
+/// not "the newsletter went out", "the shipment went out at 2".
+pub(super) const GOES_OUT: &[&str] = &[
+    "light",
+    "lights",
+    "lamp",
+    "lamps",
+    "bulb",
+    "bulbs",
+    "power",
+    "electricity",
+    "flame",
+    "pilot",
+    "beacon",
+    "signal",
+    "screen",
+    "screens",
+    "display",
+    "heating",
+    "heater",
+    "wifi",
+    "internet",
+    "network",
+    "radio",
+    "camera",
+    "cameras",
+    "monitor",
+    "monitors",
+];
+
+/// What a place or a device can be without ("the eyewash station has no water pressure",
+/// "there's no power in block C"): after "has no", "have no", "there's no", "there is no".
+pub(super) const UTILITIES: &[&str] = &[
+    "water",
+    "pressure",
+    "power",
+    "electricity",
+    "signal",
+    "heat",
+    "heating",
+    "network",
+    "internet",
+    "wifi",
+    "air",
+    "light",
+    "lights",
+    "connection",
+    "coverage",
+    "gas",
+    "hot",
+    "oxygen",
+    "suction",
+];
+
+/// What is in trouble near its limit ("PDU B at 98% load", "disk 97% full"), unlike a charge
+/// ("battery at 98 percent").
+pub(super) const CAPACITY: &[&str] = &[
+    "load",
+    "loaded",
+    "full",
+    "usage",
+    "used",
+    "utilisation",
+    "utilization",
+    "capacity",
+    "cpu",
+    "memory",
+    "ram",
+    "disk",
+    "storage",
+    "occupancy",
+];
+
+/// Hazards said in more words, matched whole and not negated: someone who cannot breathe.
+pub(super) const HAZARD_PHRASES: &[&str] = &[
+    "can't breathe",
+    "cant breathe",
+    "cannot breathe",
+    "can not breathe",
+    "not breathing",
+    "trouble breathing",
+    "difficulty breathing",
+    "short of breath",
+];
+
+/// Something that is not as it should be, said of how it looks: "the pills in the blue box look
+/// different today", "the label looks wrong", "the readings seem off".
+pub(super) const LOOKS_WRONG: &[&str] = &[
+    "look different",
+    "looks different",
+    "looked different",
+    "look odd",
+    "looks odd",
+    "look strange",
+    "looks strange",
+    "look off",
+    "looks off",
+    "seems off",
+    "seem off",
+    "seems different",
+];
+
+/// What a vehicle or a robot ran over ("you ran over the cat's tail"); not "the meeting ran
+/// over by ten minutes".
+pub(super) const RAN_OVER: &[&str] =
+    &["the", "a", "an", "my", "his", "her", "their", "our", "your", "someone's", "somebody's"];
+
+/// Time words that make a lapse of a negated perfect ("the cat hasn't eaten since yesterday",
+/// "he hasn't moved for an hour").
+pub(super) const LAPSE: &[&str] = &[
+    "yesterday",
+    "hour",
+    "hours",
+    "day",
+    "days",
+    "minutes",
+    "morning",
+    "night",
+    "week",
+    "weeks",
+    "breakfast",
+    "lunch",
+    "dinner",
+    "noon",
+    "midnight",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// Negated modals, typed with or without their apostrophe: what follows will not happen.
+pub(super) const NEGATED_MODALS: &[&str] = &[
+    "won't",
+    "wont",
+    "won’t",
+    "can't",
+    "cant",
+    "can’t",
+    "cannot",
+    "doesn't",
+    "doesnt",
+    "doesn’t",
+    "didn't",
+    "didnt",
+    "didn’t",
+];
+
+/// Modals that "not" negates after them ("will not lock").
+pub(super) const MODALS: &[&str] = &["will", "does", "did", "can", "would"];
+
+/// What equipment does: after a negated modal ("door 9 wont lock", "the lid will not seal"),
+/// something that fails to do it.
+pub(super) const FUNCTIONS: &[&str] = &[
+    "start", "open", "close", "shut", "lock", "unlock", "latch", "seal", "move", "charge", "connect",
+    "respond", "boot", "turn", "work", "stop", "power", "release", "engage", "drain", "load",
+];
+
+/// Verbs that follow a person's name at a message's start ("Svetlana starts on the night shift
+/// tonight", "Okafor called about the order"): a capitalised first word before one of them, and
+/// unknown to the source, is a name, not a sentence's capital.
+pub(super) const AFTER_A_NAME: &[&str] = &[
+    "starts", "started", "wants", "wanted", "says", "said", "called", "asked", "joins", "joined", "phoned",
+    "rang", "emailed", "texted",
+];
