@@ -230,6 +230,54 @@ fn routine_frame(words: &[String], stems: &[String], lower: &str) -> bool {
         && !NOT_ROUTINE.iter().any(|p| lower.contains(p))
 }
 
+/// Per word of the message: whether it is no hazard or trouble word whatever its stem says:
+/// equipment named after a hazard ("smoke detectors", "gas meter", "fire alarm panel"; "Fire!
+/// Exit now" is no fire exit: the comma or the mark ends the name), or a word of a set phrase
+/// that names no trouble ("lost and found").
+fn masked(raw: &[&str], words: &[String], stems: &[String]) -> Vec<bool> {
+    let mut masked = vec![false; words.len()];
+    for i in (0..words.len().saturating_sub(1)).rev() {
+        let next = &stems[i + 1];
+        let hazardous = HAZARDS.has(next) || TROUBLES.has(next);
+        masked[i] = raw[i].ends_with(|c: char| c.is_alphanumeric())
+            && (EQUIPMENTS.has(next) || (hazardous && masked[i + 1]));
+    }
+    for phrase in IDIOMS {
+        let here = |i: usize| {
+            words.get(i..i + phrase.len()).is_some_and(|w| w.iter().zip(*phrase).all(|(a, b)| a == b))
+        };
+        for at in (0..words.len()).filter(|&i| here(i)) {
+            masked[at..at + phrase.len()].fill(true);
+        }
+    }
+    masked
+}
+
+/// Whether the message (its `raw` words, their normalized `words`, its text in `lower` case)
+/// says trouble in more than a word: something that stopped ("the fan stopped spinning",
+/// "ventilation fan 4 stopped."), a count short, what will not work, a light gone out, a
+/// missing utility, something run over or forced, a change of look, a share near its limit,
+/// or a phrase of the lists ([`WHOLE_WORD_TROUBLE`], [`TROUBLE_PHRASES`], [`NEGATABLE_TROUBLE`]).
+fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
+    let stopped =
+        words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"))
+            || raw.iter().zip(words).enumerate().any(|(i, (r, w))| {
+                w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
+            });
+    stopped
+        || falls_short(raw, words)
+        || will_not_work(words)
+        || went_out(words)
+        || lacks_a_utility(words)
+        || ran_over(words)
+        || forced(raw, words)
+        || LOOKS_WRONG.iter().any(|p| says(lower, p))
+        || near_capacity(raw, words)
+        || WHOLE_WORD_TROUBLE.iter().any(|p| says(lower, p) && phrase_not_negated(lower, p))
+        || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
+        || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(lower, p))
+}
+
 /// Read the cues of `text`; `known` says whether this source used a word recently, `urgency`
 /// holds the urgency words (lower case; `SnarcConfig::urgency_words`).
 pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>) -> Cues {
@@ -240,32 +288,13 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let stems: Vec<String> = words.iter().map(|w| stem(w)).collect();
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
     let lower = text.to_lowercase().replace('’', "'");
-    // "smoke detectors", "gas meter", "fire alarm panel": equipment named after a hazard ("Fire!
-    // Exit now" is no fire exit: the comma or the mark ends the name).
-    let mut named = vec![false; words.len()];
-    for i in (0..words.len().saturating_sub(1)).rev() {
-        let next = &stems[i + 1];
-        let hazardous = HAZARDS.has(next) || TROUBLES.has(next);
-        named[i] = raw[i].ends_with(|c: char| c.is_alphanumeric())
-            && (EQUIPMENTS.has(next) || (hazardous && named[i + 1]));
-    }
-    // "lost and found": a trouble word in a set phrase that names no trouble.
-    let mut idiom = vec![false; words.len()];
-    for phrase in IDIOMS {
-        let here = |i: usize| {
-            words.get(i..i + phrase.len()).is_some_and(|w| w.iter().zip(*phrase).all(|(a, b)| a == b))
-        };
-        for at in (0..words.len()).filter(|&i| here(i)) {
-            idiom[at..at + phrase.len()].fill(true);
-        }
-    }
+    let masked = masked(&raw, &words, &stems);
     // "blocked" is trouble, "cell block D" a place (no hazard word is one of these nouns).
     let said = |set: &Stems| {
         (0..words.len()).any(|i| {
             set.has(&stems[i])
                 && !negated(i)
-                && !named[i]
-                && !idiom[i]
+                && !masked[i]
                 && !in_list(BARE_NOUNS, &words[i])
                 && !names_the_work(&words, i)
         })
@@ -275,28 +304,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let hazard = said(&HAZARDS)
         || code
         || HAZARD_PHRASES.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p));
-    // "the fan stopped spinning": something that was going on stopped.
-    // "ventilation fan 4 stopped." (the clause ends with it).
-    let stopped =
-        words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"))
-            || raw.iter().zip(&words).enumerate().any(|(i, (r, w))| {
-                w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
-            });
     let lapsed = lapse(&words);
-    let trouble = said(&TROUBLES)
-        || stopped
-        || falls_short(&raw, &words)
-        || will_not_work(&words)
-        || went_out(&words)
-        || lacks_a_utility(&words)
-        || ran_over(&words)
-        || forced(&raw, &words)
-        || lapsed
-        || LOOKS_WRONG.iter().any(|p| says(&lower, p))
-        || near_capacity(&raw, &words)
-        || WHOLE_WORD_TROUBLE.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
-        || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
-        || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(&lower, p));
+    let trouble = said(&TROUBLES) || lapsed || trouble_in_patterns(&raw, &words, &lower);
 
     let routine = routine_frame(&words, &stems, &lower);
     // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
