@@ -7,13 +7,13 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
-//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report |
-//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "there might be a rat"; not "there are no") |
+//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report, or "new" before a word the source never used ("the new drone from agrivision arrived"; not "no new messages") |
+//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "theres a kid", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame nor a line heard lately from another source |
 //!
 //! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
@@ -150,6 +150,39 @@ fn ran_over(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says an animal is out of its place: a word of
+/// [`ANIMALS`] and, within four words after it, a phrase of [`ANIMAL_OUT`] ("the cows are out
+/// on the road", "the dog got out"), where an "out" is not followed by where it belongs ("the
+/// cows are out in the pasture", "out to graze", "out for a walk").
+fn animal_out(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let after = &words[i + 1..(i + 5).min(words.len())];
+        in_list(ANIMALS, &words[i])
+            && ANIMAL_OUT.iter().any(|p| {
+                let p: Vec<&str> = p.split(' ').collect();
+                after.windows(p.len()).enumerate().any(|(j, w)| {
+                    let next = after.get(j + p.len()).or_else(|| words.get(i + 1 + j + p.len()));
+                    w.iter().zip(&p).all(|(a, b)| a == b)
+                        && !next
+                            .is_some_and(|n| matches!(n.as_str(), "in" | "to" | "for" | "of" | "with" | "at"))
+                })
+            })
+    })
+}
+
+/// Whether the message (its normalized `words`) says something is all over a place ("water
+/// all over the floor") or went bad ("all the milk went bad"): [`ALL_OVER`], [`SPOILED`].
+fn spread_or_spoiled(words: &[String]) -> bool {
+    let all_over = (0..words.len().saturating_sub(2)).any(|i| {
+        let place = if in_list(RAN_OVER, &words[i + 2]) { words.get(i + 3) } else { words.get(i + 2) };
+        words[i] == "all" && words[i + 1] == "over" && place.is_some_and(|w| in_list(ALL_OVER, w))
+    });
+    let spoiled = words
+        .windows(2)
+        .any(|p| matches!(p[0].as_str(), "went" | "gone" | "going" | "goes") && in_list(SPOILED, &p[1]));
+    all_over || spoiled
+}
+
 /// Whether the message (its normalized `words`) says something has not happened for a while
 /// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within six words
 /// after it, "since", "for" or "in" and a time word ([`LAPSE`]): "the cat hasn't eaten since
@@ -270,6 +303,8 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || went_out(words)
         || lacks_a_utility(words)
         || ran_over(words)
+        || animal_out(words)
+        || spread_or_spoiled(words)
         || forced(raw, words)
         || LOOKS_WRONG.iter().any(|p| says(lower, p))
         || near_capacity(raw, words)
@@ -371,7 +406,14 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             && !is_stopword(n)
             && !in_list(WH_WORDS, n);
         let name = ((capitalised && (!sentence_start || named)) || code) && !calendar;
-        if name && !n.is_empty() && !known(n) {
+        // "the new drone from agrivision arrived": something new, in words the source has not
+        // used (lower case, as a transcript writes it); not "no new messages".
+        let new_thing = n == "new"
+            && !negated(i)
+            && words[i + 1..(i + 3).min(words.len())]
+                .iter()
+                .any(|w| !w.is_empty() && !is_stopword(w) && !known(w));
+        if name && !n.is_empty() && !known(n) || new_thing {
             cues.entity = true;
         }
         // "Mrs. Oduya": an honorific's full stop does not end the sentence.
@@ -803,6 +845,26 @@ mod tests {
         assert!(ev("The generator room door was forced") >= TROUBLE);
         assert!(ev("Door sensor 12 reports forced open") >= TROUBLE);
         assert!(ev("The shuttle was forced to wait at the gate") < QUESTION);
+    }
+
+    #[test]
+    fn a_transcript_s_animals_out_spills_spoils_and_new_things_are_read() {
+        // held-30 (session 50), speech transcribed in lower case without punctuation: missed at
+        // 0.23, 0.25, 0.24 and 0.30.
+        assert!(ev("uh the cows are out on the road") >= TROUBLE);
+        assert!(ev("so the dog got out") >= TROUBLE);
+        assert!(ev("the cows are out in the pasture") < ENTITY);
+        assert!(ev("the dog is out for a walk") < ENTITY);
+        assert!(ev("theres water all over the floor in the server room") >= TROUBLE);
+        assert!(ev("glass all over the road by gate 2") >= TROUBLE);
+        assert!(ev("the fridge is warm all the milk went bad") >= TROUBLE);
+        assert_eq!(ev("theres a fox in the barn"), EVENT);
+        let new = |text: &str, known: &dyn Fn(&str) -> bool| cues(text, known).entity;
+        assert!(new("the new drone from agrivision arrived today", &|_| false));
+        // Said before, the drone is no longer new; nor is "no new messages".
+        assert!(!new("the new drone from agrivision arrived today", &|w| w != "new"));
+        assert!(!new("no new messages", &|_| false));
+        assert!(!new("nothing new", &|_| false));
     }
 
     #[test]

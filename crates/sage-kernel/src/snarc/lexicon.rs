@@ -306,6 +306,10 @@ pub(super) const THERE_PHRASES: &[&str] = &[
     "there's an",
     "there are some",
     "there are two",
+    // Typed or transcribed without the apostrophe: "theres a kid in front of you".
+    "theres a",
+    "theres an",
+    "theres some",
     "there might be",
     "there may be",
     "there could be",

@@ -194,3 +194,74 @@ pub(super) const AFTER_A_NAME: &[&str] = &[
     "starts", "started", "wants", "wanted", "says", "said", "called", "asked", "joins", "joined", "phoned",
     "rang", "emailed", "texted",
 ];
+
+/// Animals that are trouble out of their place: "the cows are out on the road", "the dog got
+/// out", "two sheep in the road" (with [`ANIMAL_OUT`] after them).
+pub(super) const ANIMALS: &[&str] = &[
+    "cow",
+    "cows",
+    "cattle",
+    "calf",
+    "calves",
+    "bull",
+    "bulls",
+    "heifer",
+    "heifers",
+    "sheep",
+    "lamb",
+    "lambs",
+    "goat",
+    "goats",
+    "pig",
+    "pigs",
+    "horse",
+    "horses",
+    "pony",
+    "ponies",
+    "dog",
+    "dogs",
+    "puppy",
+    "cat",
+    "kitten",
+    "hens",
+    "chickens",
+    "geese",
+    "ducks",
+    "deer",
+    "llama",
+    "llamas",
+    "alpaca",
+    "alpacas",
+    "herd",
+    "flock",
+    "animals",
+    "livestock",
+];
+
+/// Where an animal is out of its place, within four words after it: "got out", "out on the
+/// road", "loose"; not "out in the pasture", "out to graze", "out for a walk".
+pub(super) const ANIMAL_OUT: &[&str] = &[
+    "got out",
+    "gotten out",
+    "get out",
+    "are out",
+    "is out",
+    "broke out",
+    "broke through",
+    "on the road",
+    "in the road",
+    "onto the road",
+    "on the highway",
+    "on the tracks",
+    "on the runway",
+    "in the street",
+];
+
+/// What is out of place when it is "all over" it: "there's water all over the floor in the
+/// server room", "glass all over the road".
+pub(super) const ALL_OVER: &[&str] =
+    &["floor", "floors", "ground", "road", "place", "carpet", "deck", "bench"];
+
+/// What went bad ("all the milk went bad", "the vaccine has gone bad"): "went", "gone" or
+/// "going" before "bad", "rotten" or "sour".
+pub(super) const SPOILED: &[&str] = &["bad", "rotten", "sour", "mouldy", "moldy"];
