@@ -118,7 +118,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2370;
+pub const HELD_OUT_FROM: u64 = 2380;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]

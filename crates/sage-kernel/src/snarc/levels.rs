@@ -152,34 +152,6 @@ pub fn threshold(dims: usize, dof: f64) -> f64 {
     pool::t_two_sided_quantile(p, dof)
 }
 
-/// Readings of pure noise in which some dimension lies past the confirmation threshold
-/// ([`confirm_threshold`]) on the same side two readings running: one in ten thousand.
-const PAIR_FALSE_ALARM: f64 = 1e-4;
-
-/// Where a deviation under [`threshold`] may be the first reading of a change: noise alone puts
-/// some one of `dims` dimensions past it, on the same side, two readings running once in
-/// [`PAIR_FALSE_ALARM`]⁻¹ readings (each reading beyond it on one side with probability
-/// `√(PAIR_FALSE_ALARM / 2 dims)`), as Student's t has it for `dof` degrees of freedom: for 16
-/// dimensions 2.9 once the noise is well known (one dimension 2.5, 256 dimensions 3.3). A jump
-/// whose first reading, with its own noise, falls under [`threshold`] is news at its second
-/// ([`Deviation::confirmed`]).
-pub fn confirm_threshold(dims: usize, dof: f64) -> f64 {
-    let one_side = (PAIR_FALSE_ALARM / (2.0 * dims.max(1) as f64)).sqrt();
-    pool::t_two_sided_quantile(2.0 * one_side, dof)
-}
-
-/// A dimension whose last reading lay between [`confirm_threshold`] and [`threshold`]: the
-/// possible first reading of a change.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Pending {
-    dim: usize,
-    /// Its deviation, signed.
-    z: f64,
-    /// The dimension's noise variance before that reading taught it (a change's first reading
-    /// is not noise).
-    var: f64,
-}
-
 /// Readings a level held for `held` readings is remembered for once left.
 fn remembered_for(held: u64) -> u64 {
     if held >= KNOWN_FOR {
@@ -278,6 +250,14 @@ pub struct Levels {
     pending: Vec<Pending>,
     /// The spikes that say whether the noise has heavy tails ([`tails`]).
     tails: tails::Tails,
+    /// Per dimension: the sign of its last prediction error (NaN after a jump and before the
+    /// warm-up's end), for [`Levels::memory`].
+    last_sign: Vec<f64>,
+    /// How much the prediction errors remember: the running mean, over dimensions, of the
+    /// product of each error's sign with the one before's (`2/π · asin ρ` for a lag-1
+    /// correlation ρ, bounded whatever a jump's size), begun at the end of the warm-up from
+    /// its readings' steps (1 before: not known to be white). See [`confirm::WHITE`].
+    memory: f64,
     /// The last reading.
     last: Vec<f64>,
     /// Per dimension: the last step, from the reading before the last to the last (NaN before
@@ -313,6 +293,8 @@ impl Levels {
             unpooled_weight: 1.0,
             pending: Vec::new(),
             tails: tails::Tails::default(),
+            last_sign: vec![f64::NAN; first.len()],
+            memory: 1.0,
             last: first.to_vec(),
             last_step: vec![f64::NAN; first.len()],
             step: vec![f64::INFINITY; first.len()],
@@ -455,7 +437,7 @@ impl Levels {
             self.pending.clear();
             Vec::new()
         };
-        deviation.confirmed = confirmed.iter().map(|&(_, _, z)| z.max(threshold)).fold(0.0, f64::max);
+        deviation.confirmed = confirmed.iter().map(|c| c.z.max(threshold)).fold(0.0, f64::max);
         self.learn(x, (jump_at, base), back_to, &confirmed);
         deviation
     }
@@ -473,32 +455,6 @@ impl Levels {
             });
         let back_within = confirm_threshold(x.len(), self.dof(true));
         self.tails.observe(self.readings, x, back_within, next);
-    }
-
-    /// The dimensions whose last reading lay between [`confirm_threshold`] and `threshold` and
-    /// whose reading `x` lies past the confirmation threshold again, on the same side, the two
-    /// readings' mean or this one's deviation past `base` (the threshold for normal noise;
-    /// [`tails`] may have raised `threshold` above it): `(dimension, its noise variance before
-    /// the change's first reading, the two readings' mean deviation)`. The dimensions that may
-    /// begin a change at `x` are kept for the next reading.
-    fn confirm(&mut self, x: &[f64], base: f64, threshold: f64) -> Vec<(usize, f64, f64)> {
-        let confirm_at = confirm_threshold(x.len(), self.dof(true));
-        let before = std::mem::take(&mut self.pending);
-        let mut confirmed = Vec::new();
-        for (d, &v) in x.iter().enumerate() {
-            let z = ((v - self.level[d]) / self.noise(d)).clamp(-Z_MAX, Z_MAX) * self.weight(d);
-            if z.abs() < confirm_at {
-                continue;
-            }
-            let first = before.iter().find(|p| p.dim == d && p.z.signum() == z.signum());
-            match first.map(|p| (p, (p.z.abs() + z.abs()) / 2.0)) {
-                Some((p, mean)) if mean >= base || z.abs() >= base => confirmed.push((d, p.var, mean)),
-                Some(_) => {}
-                None if z.abs() < threshold => self.pending.push(Pending { dim: d, z, var: self.var[d] }),
-                None => {}
-            }
-        }
-        confirmed
     }
 
     /// Degrees of freedom of the running noise estimates: the readings behind them (at most the
@@ -529,7 +485,7 @@ impl Levels {
         x: &[f64],
         (threshold, base): (f64, f64),
         back_to: Option<usize>,
-        confirmed: &[(usize, f64, f64)],
+        confirmed: &[Confirmed],
     ) {
         self.readings += 1;
         self.note_steps(x);
@@ -538,15 +494,15 @@ impl Levels {
             return;
         }
         // A change's first reading was no noise: its dimension's noise is what it was before.
-        for &(d, var, _) in confirmed {
-            self.var[d] = var;
+        for c in confirmed {
+            self.var[c.dim] = c.var;
         }
         let jumped: Vec<bool> = x
             .iter()
             .enumerate()
             .map(|(d, &v)| {
                 (v - self.level[d]).abs() / self.noise(d) * self.weight(d) >= threshold
-                    || confirmed.iter().any(|c| c.0 == d)
+                    || confirmed.iter().any(|c| c.dim == d)
             })
             .collect();
         let restored = back_to
@@ -562,6 +518,7 @@ impl Levels {
         let mut excess = [(0.0, 0usize); OTHERS];
         let mut louder = (0.0, Vec::with_capacity(if self.watch.len() > 1 { x.len() } else { 0 }));
         let mut quieter = Vec::with_capacity(louder.1.capacity());
+        let mut lagged = (0.0, 0usize);
         for (d, &v) in x.iter().enumerate() {
             if let (false, Some((known, age, _))) = (jumped[d], restored.as_ref()) {
                 self.restore_settling(d, v, known[d] + self.trend[d] * *age as f64);
@@ -574,7 +531,7 @@ impl Levels {
                 self.take_jump(d, v, e, restored.as_ref().map(|(known, age, _)| (known.as_slice(), *age)));
             } else {
                 let e = if spike { e.signum() * held * sd } else { e };
-                let pending = spike && self.pending.iter().any(|p| p.dim == d);
+                let pending = self.pending.iter().any(|p| p.dim == d) && (spike || self.white());
                 let shares = self.follow(d, self.level[d] + e, e, sd, pending);
                 for ((sum, n), share) in excess.iter_mut().zip(shares) {
                     if let Some(share) = share {
@@ -596,6 +553,15 @@ impl Levels {
                 self.take_noise_change(d, e, jump);
             }
             self.home[d] += HOME_RATE * (v - self.home[d]) + self.trend[d];
+            let sign = if jumped[d] || e == 0.0 { f64::NAN } else { e.signum() };
+            if (sign * self.last_sign[d]).is_finite() {
+                lagged.0 += sign * self.last_sign[d];
+                lagged.1 += 1;
+            }
+            self.last_sign[d] = sign;
+        }
+        if lagged.1 > 0 {
+            self.memory += COMPARE_RATE * (lagged.0 / lagged.1 as f64 - self.memory);
         }
         for (o, (sum, n)) in self.others.iter_mut().zip(excess) {
             if n > 0 {
@@ -687,9 +653,12 @@ impl Levels {
         let clipped = (e / spread).clamp(-WINSOR * sd, WINSOR * sd);
         let noise_rate = self.noise_rate(d);
         self.var[d] += noise_rate * (clipped * clipped - self.var[d]);
-        // A spike that may begin a change (past the normal threshold, under the one heavy
-        // tails raised) does not move the level: the next reading is judged against what the
-        // level predicted without it, or a jump's second reading would read as under half of it.
+        // A reading that may begin a change (past the confirmation threshold, under the one
+        // for news: a spike under the one heavy tails raised, or a jump's first reading that
+        // its own noise took under the normal one) does not move the level: the next reading is
+        // judged against what the level predicted without it, or a jump's second reading would
+        // read as less than it is (a 6.8σ jump read 3.4σ, then 3.8σ against a level that had
+        // taken a quarter of the first; decision 0013, session 50).
         let taken = if held { 0.0 } else { e };
         self.trend[d] += self.pace.trend * taken;
         self.level[d] += rate.max(self.pace.level) * taken + self.trend[d];
@@ -801,10 +770,15 @@ impl Levels {
         let mut xs = Vec::with_capacity(rows.len());
         let mut estimates = Vec::with_capacity(self.level.len());
         let mut replays = Vec::with_capacity(self.level.len());
+        let mut remembers = (0.0, 0usize);
         for d in 0..self.level.len() {
             xs.clear();
             xs.extend(rows.iter().map(|r| r[d]));
             let fit = super::warmup::fit(&xs);
+            if let Some(rho) = confirm::lag_correlation(&xs, fit.var) {
+                remembers.0 += rho;
+                remembers.1 += 1;
+            }
             replays.push(
                 PACES
                     .iter()
@@ -817,6 +791,10 @@ impl Levels {
             self.level[d] = fit.level + fit.slope;
             self.home[d] = self.level[d];
             estimates.push((fit.var, fit.dof));
+        }
+        if remembers.1 > 0 {
+            let rho = remembers.0 / remembers.1 as f64;
+            self.memory = std::f64::consts::FRAC_2_PI * rho.clamp(-1.0, 1.0).asin();
         }
         let pooled = pool::pool(&estimates);
         if let Some((p, own)) = pooled.iter().zip(&estimates).find(|(p, _)| p.pooled) {
@@ -979,6 +957,10 @@ impl Levels {
         self.known.push_back((level, self.readings, held));
     }
 }
+
+mod confirm;
+pub use confirm::confirm_threshold;
+use confirm::{Confirmed, Pending};
 
 #[cfg(test)]
 mod tests;
