@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -227,12 +227,15 @@ fn near_capacity(raw: &[&str], words: &[String]) -> bool {
 /// Whether the message (its normalized `words`) says something will not do what it is for:
 /// a negated modal, with or without its apostrophe ("wont", "will not"), then within two words
 /// a verb of what equipment does ("door 9 wont lock", "the freezer door doesn't shut anymore",
-/// "the lid will not fully seal").
+/// "the lid will not fully seal"), or "come" or "go" and a direction of [`MOVES`] ("the loading
+/// dock door won't come down"; not "he won't come back until 5").
 fn will_not_work(words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let negated = in_list(NEGATED_MODALS, &words[i])
             || words[i] == "not" && i > 0 && in_list(MODALS, &words[i - 1]);
-        negated && words.iter().skip(i + 1).take(2).any(|w| in_list(FUNCTIONS, w))
+        let after = &words[i + 1..(i + 4).min(words.len())];
+        let moves = after.windows(2).any(|p| matches!(p[0].as_str(), "come" | "go") && in_list(MOVES, &p[1]));
+        negated && (after.iter().take(2).any(|w| in_list(FUNCTIONS, w)) || moves)
     })
 }
 
@@ -845,6 +848,14 @@ mod tests {
         assert!(ev("The generator room door was forced") >= TROUBLE);
         assert!(ev("Door sensor 12 reports forced open") >= TROUBLE);
         assert!(ev("The shuttle was forced to wait at the gate") < QUESTION);
+    }
+
+    #[test]
+    fn a_door_that_will_not_come_down_is_trouble() {
+        // held-31 (session 50), a team's chat: missed at 0.27.
+        assert!(ev("the loading dock door won't come down") >= TROUBLE);
+        assert!(ev("the shutter will not go up") >= TROUBLE);
+        assert!(ev("he won't come back until 5") < ENTITY);
     }
 
     #[test]

@@ -187,6 +187,10 @@ pub(super) const FUNCTIONS: &[&str] = &[
     "respond", "boot", "turn", "work", "stop", "power", "release", "engage", "drain", "load",
 ];
 
+/// Where equipment does not move after a negated modal and "come" or "go" ("the loading dock
+/// door won't come down", "the shutter will not go up").
+pub(super) const MOVES: &[&str] = &["down", "up", "off", "out", "open", "loose"];
+
 /// Verbs that follow a person's name at a message's start ("Svetlana starts on the night shift
 /// tonight", "Okafor called about the order"): a capitalised first word before one of them, and
 /// unknown to the source, is a name, not a sentence's capital.
