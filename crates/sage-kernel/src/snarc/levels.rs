@@ -654,8 +654,9 @@ impl Levels {
         let noise_rate = self.noise_rate(d);
         self.var[d] += noise_rate * (clipped * clipped - self.var[d]);
         // A reading that may begin a change (past the confirmation threshold, under the one
-        // for news: a spike under the one heavy tails raised, or a jump's first reading that
-        // its own noise took under the normal one) does not move the level: the next reading is
+        // for news: a spike under the one heavy tails raised, or, where the source's noise is
+        // about white ([`Levels::white`]), a jump's first reading that its own noise took under
+        // the normal one) does not move the level (`held`): the next reading is
         // judged against what the level predicted without it, or a jump's second reading would
         // read as less than it is (a 6.8σ jump read 3.4σ, then 3.8σ against a level that had
         // taken a quarter of the first; decision 0013, session 50).
