@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-31
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-32
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -62,7 +62,10 @@ punctuation, fillers), was written after that change and run once: 36 of 40, pre
 and its misses ("the cows are out on the road", "water all over the floor", "the milk went
 bad", "the new drone from agrivision") then changed the rule; held-31, a team's chat with emoji
 and abbreviations, was written after that change and run once: 39 of 40, precision 0.867, and
-its miss ("the loading dock door won't come down") then changed the rule; decision 0013;
+its miss ("the loading dock door won't come down") then changed the rule; held-32, a polar
+station and a space habitat, was written after that change and run once: 39 of 40, precision
+0.951, and its miss ("the fire extinguisher in the workshop is empty") then changed the rule;
+decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 

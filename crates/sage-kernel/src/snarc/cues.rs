@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -170,6 +170,16 @@ fn animal_out(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says what must be ready is spent: a word of
+/// [`READY_KIT`] and, within five words after it, one of [`SPENT`] ("the fire extinguisher in
+/// the workshop is empty"; not "water tanks topped up").
+fn kit_spent(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        in_list(READY_KIT, &words[i])
+            && words[i + 1..(i + 6).min(words.len())].iter().any(|w| in_list(SPENT, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says something is all over a place ("water
 /// all over the floor") or went bad ("all the milk went bad"): [`ALL_OVER`], [`SPOILED`].
 fn spread_or_spoiled(words: &[String]) -> bool {
@@ -308,6 +318,7 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || ran_over(words)
         || animal_out(words)
         || spread_or_spoiled(words)
+        || kit_spent(words)
         || forced(raw, words)
         || LOOKS_WRONG.iter().any(|p| says(lower, p))
         || near_capacity(raw, words)
@@ -347,8 +358,11 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
 
     let routine = routine_frame(&words, &stems, &lower);
     // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
-    // whose time word ("since yesterday") would frame a routine.
-    let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p)) || lapsed;
+    // whose time word ("since yesterday") would frame a routine, and an extinguisher found
+    // empty (extinguishers frame a routine: "fire extinguishers inspected").
+    let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
+        || lapsed
+        || kit_spent(&words);
     if hazard {
         cues.hazard = match (routine, failed) {
             (false, _) => HAZARD,
@@ -848,6 +862,15 @@ mod tests {
         assert!(ev("The generator room door was forced") >= TROUBLE);
         assert!(ev("Door sensor 12 reports forced open") >= TROUBLE);
         assert!(ev("The shuttle was forced to wait at the gate") < QUESTION);
+    }
+
+    #[test]
+    fn an_empty_extinguisher_is_trouble() {
+        // held-32 (session 50), a polar station and a space habitat: missed at 0.25.
+        assert!(ev("the fire extinguisher in the workshop is empty") >= TROUBLE);
+        assert!(ev("AED pads expired on deck 2") >= TROUBLE);
+        assert!(ev("water tanks topped up") < ENTITY);
+        assert!(ev("dishwasher emptied") < ENTITY);
     }
 
     #[test]

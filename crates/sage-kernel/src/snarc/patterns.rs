@@ -191,6 +191,31 @@ pub(super) const FUNCTIONS: &[&str] = &[
 /// door won't come down", "the shutter will not go up").
 pub(super) const MOVES: &[&str] = &["down", "up", "off", "out", "open", "loose"];
 
+/// What must be ready when it is needed (a fire extinguisher, a defibrillator, an oxygen
+/// canister, a fuel tank, a first aid kit): trouble when [`SPENT`] within five words after it.
+pub(super) const READY_KIT: &[&str] = &[
+    "extinguisher",
+    "extinguishers",
+    "defibrillator",
+    "defib",
+    "aed",
+    "eyewash",
+    "kit",
+    "canister",
+    "canisters",
+    "cylinder",
+    "cylinders",
+    "tank",
+    "tanks",
+    "inhaler",
+    "epipen",
+    "respirator",
+];
+
+/// How what must be ready is not: "the fire extinguisher in the workshop is empty", "the AED
+/// battery expired".
+pub(super) const SPENT: &[&str] = &["empty", "expired", "discharged", "depleted"];
+
 /// Verbs that follow a person's name at a message's start ("Svetlana starts on the night shift
 /// tonight", "Okafor called about the order"): a capitalised first word before one of them, and
 /// unknown to the source, is a name, not a sentence's capital.
