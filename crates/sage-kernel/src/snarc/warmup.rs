@@ -16,6 +16,10 @@
 //!    spike, a jump whose edges made no break) are left out, and the line is fitted again on
 //!    the rest. The first trimming is around each segment's median, which outliers do not pull.
 //!
+//! 4. **A bend**: readings that held a line and then bent into another (a battery that starts to
+//!    drain when the robot moves off) are fitted after the bend, where a bent line explains them
+//!    far better than one line and than a parabola and leaves white noise ([`bent`]).
+//!
 //! The noise is the variance of the residuals kept; the prediction for the next reading is the
 //! last segment's level carried on by the trend (a jump that persisted to the end of the warm-up
 //! is the normal from then on).
@@ -281,8 +285,9 @@ pub fn fit(xs: &[f64]) -> Fit {
         return fit_plain(xs);
     };
     if clean(xs, sigma) {
-        // Most dimensions: nothing to split or trim, and the plain line is the fit.
-        return fit_plain(xs);
+        // Most dimensions: nothing to split or trim, and the plain line is the fit, unless
+        // the line bent on the way.
+        return bent(xs, sigma).unwrap_or_else(|| fit_plain(xs));
     }
     let mut of = segments(xs, sigma);
     let (slope, levels) = start(xs, &of, sigma);
@@ -335,7 +340,105 @@ pub fn fit(xs: &[f64]) -> Fit {
     if result.var <= 0.0 || !result.var.is_finite() {
         return fit_plain(xs);
     }
-    result
+    // A line that bent: the readings far off one line through it were trimmed as spikes or
+    // split off as segments, and the rest still bow around it.
+    match bent(xs, sigma) {
+        Some(after) if after.var < result.var => after,
+        _ => result,
+    }
+}
+
+/// Readings before a bend, at least ([`bent`]).
+const BEND_HEAD: usize = 5;
+/// A bend is taken where a line that bends once (two lines that meet) leaves at least this
+/// much less of the readings unexplained than one line (the F statistic of the one more
+/// parameter, at the best bend: the best bend of 30 readings of a straight line and white noise
+/// passes 26 about once in a thousand; a drone's battery that starts to drain passes hundreds).
+const BEND_F: f64 = 60.0;
+/// ... and the readings on either side of the bend leave residuals no larger than this many
+/// times the variance of the noise seen from reading to reading ([`local_sd`]): a random walk
+/// bends everywhere, and no line through its readings leaves only its noise; nor does one
+/// through a jump.
+const BEND_NOISE: f64 = 1.5;
+/// ... and the residuals' correlation from one reading to the next is at most this (white
+/// noise passes it 199 times in 200; a noise with memory, a low-passed reading, wanders for
+/// tens of readings, and the lines leave its slow part).
+const BEND_WHITE: f64 = 0.3;
+/// ... and the bent line leaves at most this share of what a parabola leaves: a corner, not a
+/// curve (a swing that turns within the warm-up is a bent line about as well as it is a
+/// parabola; a battery that starts to drain is a bent line far better).
+const BEND_OVER_CURVE: f64 = 1.0 / 1.5;
+
+/// The residuals of `ys` around their least-squares fit by a constant and the `columns`
+/// (Gram-Schmidt: each column made orthogonal to those before it).
+fn residuals_around(ys: &[f64], columns: &[Vec<f64>]) -> Vec<f64> {
+    let n = ys.len() as f64;
+    let centred = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / n;
+        v.iter().map(|x| x - mean).collect::<Vec<f64>>()
+    };
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let mut r = centred(ys);
+    let mut done: Vec<Vec<f64>> = Vec::with_capacity(columns.len());
+    for column in columns {
+        let mut v = centred(column);
+        for q in &done {
+            let c = dot(&v, q) / dot(q, q);
+            v.iter_mut().zip(q).for_each(|(x, y)| *x -= c * y);
+        }
+        let vv = dot(&v, &v);
+        if vv > 0.0 {
+            let c = dot(&r, &v) / vv;
+            r.iter_mut().zip(&v).for_each(|(x, y)| *x -= c * y);
+            done.push(v);
+        }
+    }
+    r
+}
+
+/// The readings `xs` (of noise `sigma` from reading to reading) that held a line and then
+/// bent into another, the second at least half of them (a battery that starts to drain
+/// when the robot moves off; a pump that starts): the fit of the readings after the bend, the
+/// warm-up's last segment. One line through both leaves the bend in its residuals (a drone's
+/// battery at rest for ten readings, then 1.7σ lower at each: twice the noise), and a 6σ drop
+/// reads as 2σ for as long as the running estimate remembers the warm-up (tens of readings, on
+/// a channel read every tenth tick the whole flight). None where no split passes [`BEND_F`],
+/// [`BEND_OVER_CURVE`], [`BEND_NOISE`] and [`BEND_WHITE`].
+fn bent(xs: &[f64], sigma: f64) -> Option<Fit> {
+    let n = xs.len();
+    if n < 2 * REPLAY_LEAST {
+        return None;
+    }
+    let t: Vec<f64> = (0..n).map(|i| i as f64).collect();
+    let squares = |r: &[f64]| r.iter().map(|e| e * e).sum::<f64>();
+    let one = squares(&residuals_around(xs, std::slice::from_ref(&t)));
+    // The bend is between readings `at - 1` and `at`: a line, and from there a second slope,
+    // for at least half the readings (a bend late in the warm-up is as likely the turn of a
+    // swing, and the line after it too short to carry on).
+    let (at, bend) = (BEND_HEAD..=n / 2)
+        .map(|k| {
+            let after: Vec<f64> = t.iter().map(|&i| (i - k as f64 + 0.5).max(0.0)).collect();
+            (k, residuals_around(xs, &[t.clone(), after]))
+        })
+        .min_by(|a, b| squares(&a.1).total_cmp(&squares(&b.1)))?;
+    let two = squares(&bend);
+    let f = (one - two) / (two / (n - 3) as f64);
+    let curve = squares(&residuals_around(xs, &[t.clone(), t.iter().map(|i| i * i).collect()]));
+    if f.is_nan() || f <= BEND_F || two > BEND_OVER_CURVE * curve {
+        return None;
+    }
+    // Each side leaves only the noise, and white.
+    let noise = BEND_NOISE * sigma * sigma;
+    let (head, tail) = bend.split_at(at);
+    let lagged = bend.windows(2).map(|w| w[0] * w[1]).sum::<f64>();
+    if squares(head) / (at - 1) as f64 > noise
+        || squares(tail) / (n - at - 1) as f64 > noise
+        || lagged > BEND_WHITE * two
+    {
+        return None;
+    }
+    let after = fit_plain(&xs[at..]);
+    (after.var > 0.0).then_some(after)
 }
 
 /// Readings of the warm-up's last segment a replay needs ([`replay`]; fewer: none).
@@ -577,6 +680,61 @@ mod tests {
         }
         assert!(worst < 0.4, "{worst}");
         assert!(breaks <= 1, "noise alone split {breaks} times in 50 warm-ups");
+    }
+
+    #[test]
+    fn a_line_that_bends_is_fitted_after_the_bend() {
+        // A battery at rest, then draining 1.7σ a reading from a reading in 5 to 14 (a drone
+        // that takes off), read to 0.5σ: the fit is the line after the bend, the noise its own.
+        let (mut good, mut plain_var) = (0, 0.0);
+        for seed in 0..50 {
+            let mut rng = Rng::new(seed);
+            let at = 5 + (seed % 10) as usize;
+            let xs: Vec<f64> = (0..30)
+                .map(|t: usize| {
+                    let drain = 1.7 * t.saturating_sub(at) as f64;
+                    ((100.0 - drain + rng.normal()) * 2.0).round() / 2.0
+                })
+                .collect();
+            let f = fit(&xs);
+            let last = 100.0 - 1.7 * (29 - at) as f64;
+            good += usize::from(
+                (0.35..2.0).contains(&f.var) && (f.slope + 1.7).abs() < 0.2 && (f.level - last).abs() < 1.5,
+            );
+            plain_var += fit_plain(&xs).var / 50.0;
+        }
+        // The rest keep the robust fit: a bend near the middle that a parabola fits nearly as
+        // well, one at the fifth reading with too few before it, a quantised noise that its
+        // steps underestimate.
+        assert!(good >= 44, "{good} of 50");
+        // One line through both leaves about ten times the noise's variance.
+        assert!(plain_var > 6.0, "{plain_var}");
+    }
+
+    #[test]
+    fn a_swing_a_wander_or_a_straight_line_is_no_bend() {
+        let mut bends = [0; 3];
+        for seed in 0..200 {
+            let mut rng = Rng::new(seed);
+            // A swing whose steepest slope is 0.25σ to 1σ a reading, of a period of 80 to 400.
+            let omega = std::f64::consts::TAU / (80.0 + 320.0 * rng.next_f64());
+            let (amplitude, phase) = ((0.25 + 0.75 * rng.next_f64()) / omega, 6.3 * rng.next_f64());
+            let swing: Vec<f64> =
+                (0..30).map(|t| amplitude * (omega * t as f64 + phase).sin() + rng.normal()).collect();
+            // A noise with memory (AR(1), 0.9), and a straight line.
+            let mut ar = 0.0;
+            let wander: Vec<f64> = (0..30)
+                .map(|_| {
+                    ar = 0.9 * ar + rng.normal();
+                    ar
+                })
+                .collect();
+            let line: Vec<f64> = (0..30).map(|t| 0.5 * t as f64 + rng.normal()).collect();
+            for (count, xs) in bends.iter_mut().zip([swing, wander, line]) {
+                *count += usize::from(local_sd(&xs).and_then(|sd| bent(&xs, sd)).is_some());
+            }
+        }
+        assert!(bends.iter().all(|&b| b <= 4), "bends in 200 swings, wanders, lines: {bends:?}");
     }
 
     #[test]
