@@ -386,6 +386,19 @@ impl Levels {
         self.farthest(x, to).1
     }
 
+    /// How far `x` is from the known level `to`, left `age` readings ago and carried on by the
+    /// trend, each dimension from the nearer of it and the current level (a return brings back
+    /// what jumped; the rest went on from the current level, wandering or drifting, while the
+    /// jump lasted): the farthest, in noise units (weighted).
+    fn distance_known(&self, x: &[f64], to: &[f64], age: u64) -> f64 {
+        let dims = x.iter().zip(to).zip(self.level.iter().zip(&self.trend)).enumerate();
+        dims.map(|(d, ((a, k), (l, t)))| {
+            let from = (a - k - t * age as f64).abs().min((a - l).abs());
+            (from / self.noise(d)).min(Z_MAX) * self.weight(d)
+        })
+        .fold(0.0, f64::max)
+    }
+
     /// The dimension of `x` farthest from `to`, in noise units (weighted), and how far (0 for
     /// no dimensions).
     fn farthest(&self, x: &[f64], to: &[f64]) -> (usize, f64) {
@@ -417,7 +430,7 @@ impl Levels {
             .iter()
             .enumerate()
             .filter(|(_, (_, at, held))| self.readings - at <= remembered_for(*held))
-            .map(|(i, (l, _, _))| (self.distance(x, l), i))
+            .map(|(i, (l, at, _))| (self.distance_known(x, l, self.readings - at), i))
             .min_by(|a, b| a.0.total_cmp(&b.0));
         let z_known = nearest.map_or(z, |(k, _)| k.min(z));
         let z_home = self.distance(x, &self.home);

@@ -640,3 +640,45 @@ fn a_spike_just_past_the_threshold_is_not_averaged_into_the_level_after_its_retu
     assert!(off < 1.0, "the level after the return is {off}σ off");
     assert_eq!(misses, 0);
 }
+
+/// Sixteen dimensions whose levels move `slope` σ a reading (each its own way) and wander 0.2σ;
+/// dimension 3 jumps 8σ for four readings and comes back. Returns how many of 20 runs read
+/// the return as a return (no news) and how many read the jump as news.
+fn return_while_moving(slope: f64) -> (usize, usize) {
+    let (mut known, mut news) = (0, 0);
+    for seed in 0..20 {
+        let mut rng = Rng::new(700 + seed);
+        let slopes: Vec<f64> = (0..16).map(|_| slope * (2.0 * rng.next_f64() - 1.0)).collect();
+        let mut level = vec![0.0; 16];
+        let mut read = |rng: &mut Rng, up: f64| -> Vec<f64> {
+            level.iter_mut().zip(&slopes).for_each(|(l, s)| *l += s + 0.2 * rng.normal());
+            let mut x: Vec<f64> = level.iter().map(|l| l + rng.normal()).collect();
+            x[3] += up;
+            x
+        };
+        let mut l = Levels::new(&read(&mut rng, 0.0));
+        for _ in 0..300 {
+            l.observe(&read(&mut rng, 0.0));
+        }
+        let jump = l.observe(&read(&mut rng, 8.0));
+        news += usize::from(jump.z >= jump.threshold && !jump.returned());
+        for _ in 0..3 {
+            l.observe(&read(&mut rng, 8.0));
+        }
+        known += usize::from(l.observe(&read(&mut rng, 0.0)).returned());
+    }
+    (known, news)
+}
+
+#[test]
+fn a_return_is_known_though_the_other_dimensions_moved_meanwhile() {
+    // Each dimension is compared with the nearer of the known level, carried on by its trend,
+    // and the current one: the dimensions that did not jump went on from the current level.
+    // Against the known level alone, 4 of the 20 returns were known at 1σ a reading, none at
+    // 1.5σ; the jumps are news either way.
+    for slope in [1.0, 1.5] {
+        let (known, news) = return_while_moving(slope);
+        assert_eq!(news, 20, "slope {slope}");
+        assert!(known >= 19, "slope {slope}: {known} of 20 returns known");
+    }
+}
