@@ -649,7 +649,7 @@ fn return_while_moving(slope: f64) -> (usize, usize) {
     for seed in 0..20 {
         let mut rng = Rng::new(700 + seed);
         let slopes: Vec<f64> = (0..16).map(|_| slope * (2.0 * rng.next_f64() - 1.0)).collect();
-        let mut level = vec![0.0; 16];
+        let mut level = [0.0; 16];
         let mut read = |rng: &mut Rng, up: f64| -> Vec<f64> {
             level.iter_mut().zip(&slopes).for_each(|(l, s)| *l += s + 0.2 * rng.normal());
             let mut x: Vec<f64> = level.iter().map(|l| l + rng.normal()).collect();
