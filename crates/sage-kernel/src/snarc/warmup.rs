@@ -361,7 +361,7 @@ const BEND_F: f64 = 60.0;
 /// through a jump.
 const BEND_NOISE: f64 = 1.5;
 /// ... and the residuals' correlation from one reading to the next is at most this (white
-/// noise passes it 199 times in 200; a noise with memory, a low-passed reading, wanders for
+/// noise passes it 99 times in 100; a noise with memory, a low-passed reading, wanders for
 /// tens of readings, and the lines leave its slow part).
 const BEND_WHITE: f64 = 0.3;
 /// ... and the bent line leaves at most this share of what a parabola leaves: a corner, not a
