@@ -6,18 +6,19 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended...) read the same way, or a phrase ("stopped responding", "won't close", "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged...) read the same way, or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
-//! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
+//! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
-//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
-//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report, or "new" before a word the source never used ("the new drone from agrivision arrived"; not "no new messages") |
+//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
+//! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report and not a measure or an ordinal ("30-minute", "3pm", "2nd"), or "new" before a word the source never used ("the new drone from agrivision arrived"; not "no new messages") |
 //! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "theres a kid", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame nor a line heard lately from another source |
 //!
 //! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
-//! not in a condition such as "when you're done") and no `!` or `?`.
+//! not in a condition such as "when you're done", nor qualified by a "but" within three words,
+//! "driver is ok but shaken", nor the "passed" of "passed out") and no `!` or `?`.
 //!
 //! The attention threshold in WAKE is 0.35: a hazard, an urgent message, a question, an
 //! instruction and a new name are attended; routine status lines and hazard words in a routine
@@ -127,6 +128,56 @@ fn went_out(words: &[String]) -> bool {
             && p[1] == "out"
             && words[i.saturating_sub(3)..i].iter().any(|w| in_list(GOES_OUT, w))
     })
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says someone lost
+/// consciousness: a word of [`FAINTS`] and "out", at the clause's end or before where or when
+/// ([`WHERE_AFTER`]): "there's a guy passed out behind the main stage"; not "the volunteers
+/// passed out flyers".
+fn fainted(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len().saturating_sub(1))
+        .any(|i| in_list(FAINTS, &words[i]) && words[i + 1] == "out" && ends_or_says_where(raw, words, i + 1))
+}
+
+/// Whether word `i` ends its clause, or the word after it says where or when ([`WHERE_AFTER`]).
+fn ends_or_says_where(raw: &[&str], words: &[String], i: usize) -> bool {
+    i + 1 == raw.len()
+        || raw[i].ends_with(['.', '!', ',', ';', '?'])
+        || words.get(i + 1).is_some_and(|n| in_list(WHERE_AFTER, n))
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says something was
+/// knocked over by force: a word of [`FORCES`], then within four words an "over" that ends its
+/// clause or says where ("a student kicked the robot over by the dining hall"); not "pushed the
+/// cart over to bay 4", which moved it.
+fn forced_over(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        in_list(FORCES, &words[i])
+            && (i + 1..(i + 5).min(words.len()))
+                .any(|j| words[j] == "over" && ends_or_says_where(raw, words, j))
+    })
+}
+
+/// Whether word `i` of `words` (`raw`: as written) is "stop" or "halt" as a noun, a place or an
+/// event ("fuel stop done", "at a rest stop", "came to a halt"), not an order: it follows a word
+/// that is neither a clause's end, nor a word after which a verb comes ([`BEFORE_A_VERB`]:
+/// "please stop", "you must stop"), nor a plural subject ("all trucks stop at the yard").
+fn names_a_stop(raw: &[&str], words: &[String], i: usize) -> bool {
+    let plural = |w: &str| w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") && !w.ends_with("us");
+    matches!(words[i].as_str(), "stop" | "halt")
+        && i > 0
+        && !raw[i - 1].ends_with(['.', '!', ',', ';', ':', '?'])
+        && !in_list(BEFORE_A_VERB, &words[i - 1])
+        && !plural(&words[i - 1])
+}
+
+/// Whether `core` (a word's letters, digits and hyphens) is a measure or an ordinal, not a code:
+/// digits and then a unit ("30-minute", "10kg", "5pm", "2nd"): digits, then two or more lower
+/// case letters, or a hyphen and three or more.
+fn is_measure(core: &str) -> bool {
+    let unit = core.trim_start_matches(|c: char| c.is_ascii_digit());
+    let letters = |u: &str, least: usize| u.len() >= least && u.chars().all(|c| c.is_ascii_lowercase());
+    unit.len() < core.len() && (letters(unit, 2) || unit.strip_prefix('-').is_some_and(|u| letters(u, 3)))
 }
 
 /// Whether the message (its `raw` words and their normalized `words`) says something was forced
@@ -270,7 +321,10 @@ fn falls_short(raw: &[&str], words: &[String]) -> bool {
 fn routine_frame(words: &[String], stems: &[String], lower: &str) -> bool {
     let marked = (0..stems.len()).any(|i| {
         let w = &stems[i];
-        !dates_an_event(words, i) && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+        // "clear the field" orders and "path clear" is a state; "cleared" is a routine's end.
+        !dates_an_event(words, i)
+            && words[i] != "clear"
+            && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
     });
     (marked || lower.contains("all clear") || lower.contains("false alarm"))
         && !NOT_ROUTINE.iter().any(|p| lower.contains(p))
@@ -316,6 +370,7 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || went_out(words)
         || lacks_a_utility(words)
         || ran_over(words)
+        || forced_over(raw, words)
         || animal_out(words)
         || spread_or_spoiled(words)
         || kit_spent(words)
@@ -352,6 +407,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let code = words.windows(2).any(|p| p[0] == "code" && in_list(EMERGENCY_CODES, &p[1]));
     let hazard = said(&HAZARDS)
         || code
+        || fainted(&raw, &words)
         || HAZARD_PHRASES.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p));
     let lapsed = lapse(&words);
     let trouble = said(&TROUBLES) || lapsed || trouble_in_patterns(&raw, &words, &lower);
@@ -380,7 +436,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         });
     // Whole words: "remind the crew" does not say "mind the", nor "that once" "at once".
     let warning = WARNING_PHRASES.iter().chain(HASTE_PHRASES).any(|p| says(&lower, p));
-    if !routine && (words.iter().any(|w| urgency.contains(w)) || shouting || warning) {
+    let urgent_word = (0..words.len()).any(|i| urgency.contains(&words[i]) && !names_a_stop(&raw, &words, i));
+    if !routine && (urgent_word || shouting || warning) {
         cues.urgency = URGENCY;
     }
 
@@ -398,7 +455,13 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         && ((0..words.len()).any(|i| {
             // "when you're done" is a condition of an order, not a report.
             let condition = (i.saturating_sub(3)..i).any(|j| in_list(CONDITIONS, &words[j]));
-            (in_list(REPORT_WORDS, &words[i]) || in_list(MORE_REPORT, &words[i])) && !condition
+            // "driver is ok but shaken": a report qualified; "passed out" is no check passed.
+            let but = words[i + 1..(i + 4).min(words.len())].iter().any(|w| w == "but");
+            let out = words[i] == "passed" && words.get(i + 1).is_some_and(|n| n == "out");
+            (in_list(REPORT_WORDS, &words[i]) || in_list(MORE_REPORT, &words[i]))
+                && !condition
+                && !but
+                && !out
         }) || lower.contains("nothing to report"));
     let orders = opens_with_order(&raw, &words, first);
     cues.instruction = orders && !report
@@ -415,7 +478,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         // Days and months are capitalised but name nothing new.
         let calendar = in_list(ROUTINE_WORDS, n) || in_list(MONTHS, n);
         // A code in a status report ("waypoint WP-17 reached") is a sequence number, not news.
-        let code = has_digit && has_letter && !report;
+        let code = has_digit && has_letter && !report && !is_measure(&core);
         // A sentence's first word is a name where a verb that follows names does
         // ("Svetlana starts tonight"), unless it is a stopword or a question word.
         let named = sentence_start

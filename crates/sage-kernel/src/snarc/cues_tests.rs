@@ -401,3 +401,31 @@ fn the_last_flight_dates_what_happened_and_last_week_a_routine() {
     assert!(ev("Oil on the floor by lane 3") >= TROUBLE);
     assert!(routine("no incidents over the last shift"), "a span of time");
 }
+
+#[test]
+fn held_33s_misses_and_look_alikes() {
+    // Message set held-33 (session 53: a truck fleet's dispatch, a festival's crew, a campus
+    // delivery robot), run once: 35 of 40; these five were missed.
+    assert_eq!(ev("truck 17 jackknifed on the I-80 ramp, driver is ok but shaken"), HAZARD);
+    assert_eq!(ev("there's a guy passed out behind the main stage"), HAZARD);
+    assert_eq!(ev("lightning 5 miles out, we need to clear the field"), HAZARD);
+    assert!(ev("a student kicked the robot over by the dining hall") >= TROUBLE);
+    assert!(ev("the fuel card for unit 12 got declined at the pump") >= TROUBLE);
+    // ... and these two routine lines were attended at every repeat.
+    assert!(ev("fuel stop done, back on the road") < ENTITY, "a stop that is a place");
+    assert!(ev("fire pit lit for the evening set") < ENTITY, "a fire kept in its pit");
+    assert!(!cues("driver 12 on 30-minute break", &|_| false).entity, "a measure, not a code");
+    // Their neighbours keep what they were.
+    assert_eq!(ev("the volunteers passed out flyers at the gate"), 0.0, "handed out");
+    assert!(ev("pushed the cart over to bay 4") < TROUBLE, "moved, not knocked over");
+    assert!(ev("please stop the bot, it's heading toward the pit") >= URGENCY);
+    assert!(ev("all trucks stop at the yard") >= URGENCY, "a plural subject's order");
+    assert!(ev("STOP") >= URGENCY);
+    assert!(ev("the truck is on fire") >= HAZARD);
+    assert!(cues("Bay 4B is blocked", &|_| false).entity, "a code");
+    assert!(cues("path clear, smoke cleared", &|_| false).routine, "a routine's end");
+    assert!(!cues("smoke in hall 2, clear the area", &|_| false).routine, "an order");
+    assert_eq!(ev("sound check passed, stage A ok"), 0.0);
+    assert!(ev("GPS shows truck 5 at a rest stop, no answer from the driver") >= TROUBLE);
+    assert!(ev("the wristband scanners at gate 2 are all down") >= TROUBLE);
+}

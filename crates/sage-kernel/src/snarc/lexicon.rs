@@ -142,6 +142,18 @@ pub(super) const PEOPLE: &[&str] = &[
     "guys",
     "lads",
     "folks",
+    // held-33: "a student kicked the robot over", "there's a guy passed out".
+    "guy",
+    "girl",
+    "boy",
+    "lady",
+    "student",
+    "students",
+    "pedestrian",
+    "pedestrians",
+    "cyclist",
+    "teenager",
+    "teenagers",
 ];
 
 /// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
@@ -176,6 +188,12 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "stopped responding",
     "not responding",
     "no response from",
+    "no answer from",
+    "no answer on",
+    "not answering",
+    "isn't answering",
+    "not picking up",
+    "no reply from",
     "lost contact",
     "lost connection",
     "caught in",
@@ -213,6 +231,11 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "can't reach",
     "cannot reach",
     "is down",
+    "are down",
+    "are all down",
+    "is all down",
+    "was down",
+    "were down",
     "went down",
     "broke down",
     "got loose",
@@ -235,6 +258,8 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "ran out",
     "out of order",
     "dropped to",
+    "dropped from",
+    "dropped by",
     "too close",
     "too fast",
     "too hot",
@@ -492,6 +517,17 @@ pub(super) const MORE_TROUBLE: &[&str] = &[
     "unlatched",
     "unfastened",
     "unstrapped",
+    // Refused or flagged (held-33: "the fuel card for unit 12 got declined at the pump", "weigh
+    // station flagged us as overweight").
+    "declined",
+    "rejected",
+    "refused",
+    "denied",
+    "flagged",
+    "overweight",
+    "vandalized",
+    "vandalised",
+    "vandalism",
 ];
 
 /// More hazards, matched by stem like [`HAZARD_WORDS`]: harm to a person, fire, poison, violence.
@@ -529,6 +565,22 @@ pub(super) const MORE_HAZARDS: &[&str] = &[
     "corrosive",
     "burnt",
     "mayday",
+    // A vehicle or a crowd in trouble, and weather that strikes (held-33: "truck 17 jackknifed
+    // on the I-80 ramp", "lightning 5 miles out, we need to clear the field").
+    "jackknifed",
+    "wreck",
+    "wrecked",
+    "derailed",
+    "capsized",
+    "crushed",
+    "stampede",
+    "overdose",
+    "lightning",
+    "tornado",
+    "earthquake",
+    "avalanche",
+    "landslide",
+    "wildfire",
 ];
 
 /// Things named after a hazard that are equipment, plans or places, not the hazard itself: "smoke
@@ -585,6 +637,17 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "mask",
     "cabinet",
     "monitor",
+    // What a fire or gas is kept in or fought with (held-33: "fire pit lit for the evening
+    // set"; "gas station", "fire truck", "lightning rod").
+    "pit",
+    "station",
+    "truck",
+    "engine",
+    "brigade",
+    "department",
+    "crew",
+    "rod",
+    "protection",
 ];
 
 /// Colours after "code" that call an emergency in hospitals and plants ("code blue": cardiac

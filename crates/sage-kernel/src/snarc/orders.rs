@@ -390,6 +390,13 @@ pub(super) const INSTRUCTION_PHRASES: &[&str] = &[
     "everyone out",
     "you should",
     "you have to",
+    // What must be done, said of us (held-33: "lightning 5 miles out, we need to clear the
+    // field").
+    "we need to",
+    "we have to",
+    "we must",
+    "we've got to",
+    "we gotta",
     "make sure",
     // Someone's wish passed on: "boss want the report by 5", "the captain wants us on deck".
     "wants the",

@@ -294,3 +294,73 @@ pub(super) const ALL_OVER: &[&str] =
 /// What went bad ("all the milk went bad", "the vaccine has gone bad"): "went", "gone" or
 /// "going" before "bad", "rotten" or "sour".
 pub(super) const SPOILED: &[&str] = &["bad", "rotten", "sour", "mouldy", "moldy"];
+
+/// Verbs before "out" that say someone lost consciousness: "there's a guy passed out behind the
+/// main stage" (held-33), "she blacked out"; not "the volunteers passed out flyers" (an object
+/// follows: [`WHERE_AFTER`] must, or the clause must end).
+pub(super) const FAINTS: &[&str] = &["passed", "passing", "pass", "passes", "blacked", "blacking", "black"];
+
+/// Words that may follow what happened to someone or something, saying where or when ("passed
+/// out behind the stage", "kicked the robot over by the dining hall"), where an object would
+/// say what was handed out or moved ("passed out flyers", "pushed the cart over to bay 4").
+pub(super) const WHERE_AFTER: &[&str] = &[
+    "in",
+    "on",
+    "at",
+    "by",
+    "near",
+    "behind",
+    "outside",
+    "inside",
+    "next",
+    "beside",
+    "under",
+    "from",
+    "during",
+    "after",
+    "again",
+    "and",
+    "twice",
+    "here",
+    "there",
+    "while",
+    "just",
+    "completely",
+];
+
+/// Verbs of force before "over": "a student kicked the robot over", "the wind blew the sign
+/// over", "someone pushed the bin over" (held-33); with at most three words between.
+pub(super) const FORCES: &[&str] =
+    &["kicked", "pushed", "shoved", "knocked", "blew", "blown", "flipped", "threw", "thrown", "tipped"];
+
+/// Words after which "stop" or "halt" is the verb, an order to stop ("please stop the bot",
+/// "you must stop", "tell it to stop"), where after a noun or an article it is a place or an
+/// event ("fuel stop done", "a rest stop", "the line came to a halt"; held-33).
+pub(super) const BEFORE_A_VERB: &[&str] = &[
+    "to",
+    "please",
+    "pls",
+    "must",
+    "should",
+    "will",
+    "can",
+    "could",
+    "would",
+    "and",
+    "then",
+    "now",
+    "not",
+    "don't",
+    "dont",
+    "never",
+    "you",
+    "we",
+    "i",
+    "they",
+    "it",
+    "everyone",
+    "everybody",
+    "all",
+    "robot",
+    "just",
+];
