@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-33
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-34
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -69,7 +69,11 @@ held-33, a truck fleet's dispatch, a music festival's crew and a campus delivery
 operator, was written in session 53 and committed before the rule was run on it, and run once:
 35 of 40, precision 0.636, and its misses ("jackknifed", "passed out", "lightning", "kicked the
 robot over", "declined") and its two routine lines attended at every repeat ("fuel stop done",
-"fire pit lit") then changed the rule; decision 0013;
+"fire pit lit") then changed the rule; held-34, a shopping centre's security desk, facilities
+tickets and a motorway works crew, was written after that change and committed before the rule
+was run on it, and run once: 39 of 40, precision 0.736, and its miss ("pothole") and its routine
+line attended at every repeat ("fire alarm test Thursday 10am, ignore the bells") then changed
+the rule; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 

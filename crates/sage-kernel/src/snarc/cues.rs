@@ -6,12 +6,12 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged...) read the same way, or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss...) read the same way, or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
-//! | instruction | 0.6 | a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
+//! | instruction | 0.6 | (none in a routine frame with an order to do nothing: "fire alarm test Thursday, ignore the bells") a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report and not a measure or an ordinal ("30-minute", "3pm", "2nd"), or "new" before a word the source never used ("the new drone from agrivision arrived"; not "no new messages") |
 //! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "theres a kid", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame nor a line heard lately from another source |
@@ -116,7 +116,9 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
         && in_list(SPAN_OPENERS, &words[i - 2])
         && words.get(i + 1).is_some_and(|next| in_list(TIME_UNITS, next));
     let since = words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
-    words[i] == "last" && (since || i > 0 && words[i - 1] == "the" && !span)
+    // "last seen near the carousel" dates when it was seen.
+    let seen = words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "seen" | "heard" | "spotted" | "known"));
+    words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
 }
 
 /// Whether the message (its normalized `words`) says a light, the power or a signal went out
@@ -256,9 +258,21 @@ fn lapse(words: &[String]) -> bool {
         let after = &words[i + 1..(i + 7).min(words.len())];
         negated
             && after.iter().any(|w| matches!(w.as_str(), "since" | "for" | "in"))
-            && after.iter().any(|w| in_list(LAPSE, w))
+            && after.iter().any(|w| in_list(LAPSE, w) || is_clock(w))
             && !after.iter().any(|w| w == "any" || w == "no")
     })
+}
+
+/// Whether `w` (normalized) is a time of day: "2am", "11pm", "0600" or "14:30" (normalization
+/// keeps the colon inside a word).
+fn is_clock(w: &str) -> bool {
+    let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let ampm = matches!(&w[digits.len()..], "am" | "pm");
+    let clock = digits.len() == 4 && digits.chars().all(|c| c.is_ascii_digit())
+        || digits.split_once(':').is_some_and(|(h, m)| {
+            !h.is_empty() && m.len() == 2 && h.chars().chain(m.chars()).all(|c| c.is_ascii_digit())
+        });
+    !digits.is_empty() && (ampm && digits.chars().all(|c| c.is_ascii_digit()) || clock && w == digits)
 }
 
 /// Whether the message (its normalized `words`) says a place or a device is without what it
@@ -323,7 +337,7 @@ fn routine_frame(words: &[String], stems: &[String], lower: &str) -> bool {
         let w = &stems[i];
         // "clear the field" orders and "path clear" is a state; "cleared" is a routine's end.
         !dates_an_event(words, i)
-            && words[i] != "clear"
+            && !in_list(NOT_ROUTINE_BARE, &words[i])
             && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
     });
     (marked || lower.contains("all clear") || lower.contains("false alarm"))
@@ -462,11 +476,16 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
                 && !condition
                 && !but
                 && !out
-        }) || lower.contains("nothing to report"));
+        }) || lower.contains("nothing to report")
+            || says(&lower, "back in service")
+            || says(&lower, "in service again"));
+    // "fire alarm test Thursday, ignore the bells": an order to do nothing in a routine frame.
+    let stand_down = routine && words.iter().any(|w| in_list(STAND_DOWN, w));
     let orders = opens_with_order(&raw, &words, first);
-    cues.instruction = orders && !report
-        || words.iter().any(|w| in_list(PLEASE, w))
-        || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p));
+    cues.instruction = !stand_down
+        && (orders && !report
+            || words.iter().any(|w| in_list(PLEASE, w))
+            || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p)));
 
     let mut sentence_start = true;
     for (i, (w, n)) in raw.iter().zip(&words).enumerate() {
@@ -514,8 +533,15 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
     let perceived = (0..words.len()).any(|i| EVENTS.has(&stems[i]) && !negated(i))
         || EVENT_PHRASES.iter().any(|p| lower.contains(p));
     let be = |w: &str| matches!(w, "is" | "are" | "was" | "were" | "it's" | "keeps" | "keep");
-    let changing =
-        |w: &str| w.len() > 4 && w.ends_with("ing") && !in_list(STEADY, w) && !in_list(ROUTINE_MOTION, w);
+    // Not a routine's own name ("security briefing at 18:00", "training", "testing").
+    let changing = |w: &str| {
+        w.len() > 4
+            && w.ends_with("ing")
+            && !in_list(STEADY, w)
+            && !in_list(ROUTINE_MOTION, w)
+            && !in_list(ROUTINE_WORDS, w)
+            && !in_list(MORE_ROUTINE, w)
+    };
     // "the battery is swelling", and "crane 2 hook swinging in the wind": a thing, then what it
     // is doing (not after a preposition or an article: "in the morning", "a warning").
     // "a deer is running toward the pad": a steady state with where it goes is a motion.

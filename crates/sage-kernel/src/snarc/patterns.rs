@@ -20,6 +20,14 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "plunged",
     "plummeted",
     "skyrocketed",
+    // What a screen or a camera should show and does not, and water where it should not come
+    // (held-34: "CCTV cameras 5 through 9 showing no picture", "water coming through the
+    // ceiling tiles").
+    "showing no",
+    "no picture",
+    "through the ceiling",
+    "through the roof",
+    "pouring in",
 ];
 
 /// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
@@ -294,6 +302,15 @@ pub(super) const ALL_OVER: &[&str] =
 /// What went bad ("all the milk went bad", "the vaccine has gone bad"): "went", "gone" or
 /// "going" before "bad", "rotten" or "sour".
 pub(super) const SPOILED: &[&str] = &["bad", "rotten", "sour", "mouldy", "moldy"];
+
+/// Routine words whose bare form is mostly something else: "clear the field" orders, "path
+/// clear" is a state, "the customer service desk" a place (held-33, held-34); their other forms
+/// ("cleared", "serviced") still frame a routine.
+pub(super) const NOT_ROUTINE_BARE: &[&str] = &["clear", "service", "services"];
+
+/// Orders to do nothing: in a routine frame they say the routine is no news ("fire alarm test
+/// Thursday 10am, ignore the bells", held-34), and are no instruction.
+pub(super) const STAND_DOWN: &[&str] = &["ignore", "disregard"];
 
 /// Verbs before "out" that say someone lost consciousness: "there's a guy passed out behind the
 /// main stage" (held-33), "she blacked out"; not "the volunteers passed out flyers" (an object
