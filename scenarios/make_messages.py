@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-34
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-35
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -73,7 +73,11 @@ robot over", "declined") and its two routine lines attended at every repeat ("fu
 tickets and a motorway works crew, was written after that change and committed before the rule
 was run on it, and run once: 39 of 40, precision 0.736, and its miss ("pothole") and its routine
 line attended at every repeat ("fire alarm test Thursday 10am, ignore the bells") then changed
-the rule; decision 0013;
+the rule; held-35, a fire station's watch room, a school bus fleet and a restaurant kitchen,
+was written after that change and committed before the rule was run on it, and run once: 38 of
+40, precision 0.613, and its misses ("arrived warm", "rats seen") and its three routine lines
+attended at every repeat ("chimney fire ... out", "watch handover", "smoke alarm fitting visit
+... booked") then changed the rule; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 

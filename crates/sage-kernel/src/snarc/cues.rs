@@ -7,8 +7,8 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss...) read the same way, or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss...) read the same way, or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | (none in a routine frame with an order to do nothing: "fire alarm test Thursday, ignore the bells") a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
@@ -329,18 +329,35 @@ fn falls_short(raw: &[&str], words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its `raw` words and their normalized `words`) says a fire is out: a word
+/// of [`PUT_OUT`], then within five words an "out" that ends its clause and does not follow a
+/// word of [`OUT_MOVERS`] ("chimney fire on Church Road out, crews returning"; not "fire in
+/// hall 2, everybody out").
+fn put_out(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        in_list(PUT_OUT, &words[i])
+            && (i + 1..(i + 6).min(words.len())).any(|j| {
+                words[j] == "out"
+                    && (j + 1 == raw.len() || raw[j].ends_with(['.', ',', ';']))
+                    && !in_list(OUT_MOVERS, &words[j - 1])
+            })
+    })
+}
+
 /// Whether the message (its `words`, their `stems`, its text in `lower` case) has a routine
 /// frame (a drill, a schedule, a test, maintenance): "self-test" is a test; "this is not a
 /// drill" is no routine.
-fn routine_frame(words: &[String], stems: &[String], lower: &str) -> bool {
+fn routine_frame(raw: &[&str], words: &[String], stems: &[String], lower: &str) -> bool {
     let marked = (0..stems.len()).any(|i| {
         let w = &stems[i];
         // "clear the field" orders and "path clear" is a state; "cleared" is a routine's end.
         !dates_an_event(words, i)
             && !in_list(NOT_ROUTINE_BARE, &words[i])
-            && (ROUTINES.has(w) || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+            && (ROUTINES.has(w)
+                || in_list(ROUTINE_EXACT, &words[i])
+                || w.split('-').any(|part| ROUTINES.has(&stem(part))))
     });
-    (marked || lower.contains("all clear") || lower.contains("false alarm"))
+    (marked || lower.contains("all clear") || lower.contains("false alarm") || put_out(raw, words))
         && !NOT_ROUTINE.iter().any(|p| lower.contains(p))
 }
 
@@ -426,7 +443,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let lapsed = lapse(&words);
     let trouble = said(&TROUBLES) || lapsed || trouble_in_patterns(&raw, &words, &lower);
 
-    let routine = routine_frame(&words, &stems, &lower);
+    let routine = routine_frame(&raw, &words, &stems, &lower);
     // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
     // whose time word ("since yesterday") would frame a routine, and an extinguisher found
     // empty (extinguishers frame a routine: "fire extinguishers inspected").

@@ -121,7 +121,8 @@ fn inflections_reach_their_stem_and_nouns_order_only_with_an_object() {
     assert_eq!(ev("alarm system armed for the night"), 0.0);
     // Something that was going on stopped; something there, maybe; a thing gone wrong.
     assert_eq!(ev("The ventilation fan stopped spinning"), TROUBLE);
-    assert_eq!(ev("There might be a rat in the pantry"), EVENT);
+    assert_eq!(ev("There might be a fox in the pantry"), EVENT);
+    assert_eq!(ev("There might be a rat in the pantry"), TROUBLE, "a pest (held-35)");
     assert_eq!(ev("Lights went out in sector 4"), TROUBLE);
     // As operators type: "pls", "whats", "restock" without an article, a thing and what it
     // is doing without "is"; a steady state is still none.
@@ -454,4 +455,29 @@ fn held_34s_miss_weak_catches_and_look_alike() {
     assert!(cues("Printer on level 2 back in service", &|_| false).report, "held-25's routine");
     assert!(ev("we haven't had any calls since 2am") < ENTITY, "an absence");
     assert!(ev("no incidents overnight") < ENTITY);
+}
+
+#[test]
+fn held_35s_misses_and_look_alikes() {
+    // Message set held-35 (session 53: a fire station's watch room, a school bus fleet, a
+    // restaurant kitchen), run once: 38 of 40; these two were missed.
+    assert!(ev("delivery of chicken arrived warm, 14 degrees") >= TROUBLE);
+    assert!(ev("rats seen behind the bins in the yard") >= TROUBLE);
+    // ... and these three routine lines were attended at every repeat (their names, Church
+    // Road and Oak Road, are known after the first).
+    let known = |t: &str| cues(t, &|_| true).evidence();
+    assert_eq!(
+        known("chimney fire on Church Road out, crews returning"),
+        ROUTINE_HAZARD,
+        "a fire that is out"
+    );
+    assert_eq!(ev("watch handover at 18:00"), 0.0, "a watch is a shift");
+    assert!(known("smoke alarm fitting visit at 14 Oak Road booked") < ENTITY, "a visit booked");
+    assert!(ev("pick rate 140 per hour") < ENTITY, "'rate' is no 'rat'");
+    assert!(ev("Humidity in the rare book vault jumped to 80 percent") >= TROUBLE, "no booking");
+    // Their neighbours keep what they were.
+    assert_eq!(ev("fire in hall 2, everybody out"), HAZARD);
+    assert_eq!(ev("the fire is out of control"), HAZARD);
+    assert!(ev("watch the door while I fetch the keys") >= INSTRUCTION);
+    assert!(ev("bus 5 is running 40 minutes late") >= TROUBLE);
 }

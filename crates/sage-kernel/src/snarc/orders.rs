@@ -17,9 +17,9 @@ pub(super) const IMPERATIVES: &[&str] = &[
     "navigate", "head", "look", "find", "show", "tell", "give", "hold", "keep", "leave", "get", "carry",
     "scan", "patrol", "shut", "switch", "restart", "reboot", "load", "unload", "park", "back", "clear",
     "secure", "notify", "alert", "evacuate", "help", "stay", "remain", "freeze", "grab", "lock", "unlock",
-    "listen", "watch", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify",
-    "ensure", "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide",
-    "fix", "repair", "replace", "prepare", "announce", "don't", "never", "stand", "record", "cover", "wipe",
+    "listen", "hurry", "run", "drive", "push", "pull", "press", "assist", "confirm", "verify", "ensure",
+    "make", "let", "use", "raise", "lower", "remove", "place", "store", "meet", "escort", "guide", "fix",
+    "repair", "replace", "prepare", "announce", "don't", "never", "stand", "record", "cover", "wipe",
     "sweep", "reverse", "raise",
 ];
 
@@ -27,6 +27,8 @@ pub(super) const IMPERATIVES: &[&str] = &[
 /// "proceed to waypoint C", "retreat!"), because many are nouns that open status lines as well
 /// ("map updated", "count 12 pallets in bay 3" as a report reads otherwise).
 pub(super) const VERBS: &[&str] = &[
+    // "watch the door", "watch out"; not "watch handover at 18:00" (a fire station's shift, held-35).
+    "watch",
     "proceed",
     "locate",
     "disable",

