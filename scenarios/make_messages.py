@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-35
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-36
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -77,7 +77,9 @@ the rule; held-35, a fire station's watch room, a school bus fleet and a restaur
 was written after that change and committed before the rule was run on it, and run once: 38 of
 40, precision 0.613, and its misses ("arrived warm", "rats seen") and its three routine lines
 attended at every repeat ("chimney fire ... out", "watch handover", "smoke alarm fitting visit
-... booked") then changed the rule; decision 0013;
+... booked") then changed the rule; held-36, an Antarctic research station, a racecourse's
+stables and an e-bike courier hub, was written in session 54 and committed before the rule was
+run on it; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
