@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-38
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-39
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -83,7 +83,8 @@ run on it; held-37, an aquarium, a lift maintenance firm, a vertical farm and a 
 was written in session 54 after held-36's run and committed before the rule was run on it;
 held-38, a holiday park, an animal shelter, a university's halls of residence and a coffee
 roastery, was written after held-37's run and committed before the rule was run on it;
-decision 0013;
+held-39, a film set, a canal's locks, an archaeological dig and a wedding venue, was written
+after held-38's run and committed before the rule was run on it; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
