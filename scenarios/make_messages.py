@@ -79,12 +79,18 @@ was written after that change and committed before the rule was run on it, and r
 attended at every repeat ("chimney fire ... out", "watch handover", "smoke alarm fitting visit
 ... booked") then changed the rule; held-36, an Antarctic research station, a racecourse's
 stables and an e-bike courier hub, was written in session 54 and committed before the rule was
-run on it; held-37, an aquarium, a lift maintenance firm, a vertical farm and a golf course,
-was written in session 54 after held-36's run and committed before the rule was run on it;
-held-38, a holiday park, an animal shelter, a university's halls of residence and a coffee
-roastery, was written after held-37's run and committed before the rule was run on it;
-held-39, a film set, a canal's locks, an archaeological dig and a wedding venue, was written
-after held-38's run and committed before the rule was run on it; decision 0013;
+run on it, and run once: 38 of 40, precision 0.884 ("no contact ... since 0400", "never
+arrived" missed); held-37, an aquarium, a lift maintenance firm, a vertical farm and a golf
+course, was written after held-36's run and committed before the rule was run on it, and run
+once: 38 of 40, precision 0.704 ("a problem with his regulator", "geese all over the 3rd
+green" missed); held-38, a holiday park, an animal shelter, a university's halls of residence
+and a coffee roastery, was written after held-37's run and committed before the rule was run
+on it, and run once: 36 of 40, precision 0.878 ("kicked in", "a non-resident", "run out of",
+"won't light" missed); held-39, a film set, a canal's locks, an archaeological dig and a
+wedding venue, was written after held-38's run and committed before the rule was run on it,
+and run once: 33 of 40, precision 0.673 ("got past the gate", "hasn't come up", "diesel
+sheen", "again last night", "unexploded", "wants all photos", "hasn't turned up" missed); the
+misses of each then changed the rule; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 

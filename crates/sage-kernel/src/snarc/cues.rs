@@ -6,18 +6,18 @@
 //!
 //! | cue | evidence | how it is read |
 //! |---|---|---|
-//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss...) read the same way, or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am", "looks different", "the door was forced", an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor", "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "can't find", a negated modal before what equipment does ("wont lock", "will not seal") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
+//! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening, unexploded...) not negated ("no smoke") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss, sheen...) read the same way, or, as whole words, "problem", "issue" or "trouble" ("a problem with his regulator"; not "no issues"), or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am", "no contact with the field camp since 0400", "signed for but never arrived" (not "never mind"), "looks different", "the door was forced" or "has been kicked in" (not "the heating kicked in"), "we've run out of" (not "we haven't run out of"), an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor" or "all over the 3rd green" (not "all over the news"), "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "hasn't turned up", "got past the gate", "can't find", a negated modal before what equipment does ("wont lock", "will not seal", "won't light") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen" or "again last night"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
-//! | instruction | 0.6 | (none in a routine frame with an order to do nothing: "fire alarm test Thursday, ignore the bells") a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5") anywhere |
+//! | instruction | 0.6 | (none in a routine frame with an order to do nothing: "fire alarm test Thursday, ignore the bells") a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent", or a compound and the routine that frames it, "load test at Riverside Court scheduled for Tuesday"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5", "site director wants all photos uploaded") anywhere |
 //! | unknown entity | 0.5 | a name or code the source never used before: a capitalised word not at the start (or at the start before a verb that follows names: "Svetlana starts tonight", "Okafor called"), or letters and digits together (B7, R2-D2) outside a status report and not a measure or an ordinal ("30-minute", "3pm", "2nd"), or "new" before a word the source never used ("the new drone from agrivision arrived"; not "no new messages") |
-//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "theres a kid", "there might be a rat"; not "there are no") |
+//! | something happening | 0.5 | outside a status report: a person ("someone", "a worker", "grandma", "the baby", "a lad", an outsider: "a non-resident"; not negated), a change going on ("is swelling", "keeps beeping"; not a steady state such as "is charging"), a trend ("and climbing", "pressure rising"; not after an article), something perceived ("spotted", "heard", "felt", "came from", "went off"; not negated), or something there ("there's a fox", "theres a kid", "there might be a rat"; not "there are no") |
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame nor a line heard lately from another source |
 //!
 //! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
-//! not in a condition such as "when you're done", nor qualified by a "but" within three words,
+//! not in a condition such as "when you're done" or "when the van has arrived", nor qualified by a "but" within three words,
 //! "driver is ok but shaken", nor the "passed" of "passed out") and no `!` or `?`.
 //!
 //! The attention threshold in WAKE is 0.35: a hazard, an urgent message, a question, an
@@ -110,12 +110,14 @@ fn names_the_work(words: &[String], i: usize) -> bool {
 /// Whether word `i` of `words` is a "last" that dates what happened rather than a routine:
 /// "tested last week" dates a routine and "no alarms in the last hour" frames a status; "came
 /// loose during the last flight" (or "the last shift change") dates what happened, and
-/// "drifting since the storm last night" since when.
+/// "drifting since the storm last night" since when; a bare "last" and a time ("on site without
+/// permission again last night") dates what happened too, as a routine done then says so with
+/// its own word ("tested last week").
 fn dates_an_event(words: &[String], i: usize) -> bool {
-    let span = i >= 2
-        && in_list(SPAN_OPENERS, &words[i - 2])
-        && words.get(i + 1).is_some_and(|next| in_list(TIME_UNITS, next));
-    let since = words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
+    let timed = words.get(i + 1).is_some_and(|next| in_list(TIME_UNITS, next));
+    let span = i >= 2 && in_list(SPAN_OPENERS, &words[i - 2]) && timed;
+    let bare = timed && !(i > 0 && matches!(words[i - 1].as_str(), "the" | "this" | "that"));
+    let since = bare || words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
     // "last seen near the carousel" dates when it was seen.
     let seen = words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "seen" | "heard" | "spotted" | "known"));
     words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
@@ -182,16 +184,33 @@ fn is_measure(core: &str) -> bool {
     unit.len() < core.len() && (letters(unit, 2) || unit.strip_prefix('-').is_some_and(|u| letters(u, 3)))
 }
 
+/// Whether the message (its text in `lower` case) says something ran out ([`RAN_OUT`]), not
+/// after a negated auxiliary within two words ("we haven't run out of anything").
+fn ran_out(lower: &str) -> bool {
+    RAN_OUT.iter().any(|p| {
+        lower.match_indices(p).any(|(at, _)| {
+            let whole = !lower[..at].ends_with(char::is_alphanumeric)
+                && !lower[at + p.len()..].starts_with(char::is_alphanumeric);
+            let before: Vec<String> = lower[..at].split_whitespace().map(normalize_word).collect();
+            whole && !before.iter().rev().take(2).any(|w| in_list(NEGATED_AUXILIARIES, w))
+        })
+    })
+}
+
 /// Whether the message (its `raw` words and their normalized `words`) says something was forced
-/// open: "the generator room door was forced", "forced open", "forced entry"; not "the
-/// shuttle was forced to wait".
+/// open: "the generator room door was forced", "forced open", "forced entry", a verb of
+/// [`BREAKS_IN`] before "open" within four words ("someone prised the window open") or after a
+/// passive and before "in" ("the door has been kicked in"); not "the shuttle was forced to
+/// wait", nor "the heating kicked in at 6".
 fn forced(raw: &[&str], words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let next = words.get(i + 1).map(String::as_str);
         let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';']);
-        words[i] == "forced"
-            && (matches!(next, Some("open" | "entry"))
-                || ends && i > 0 && matches!(words[i - 1].as_str(), "was" | "were" | "been" | "is"))
+        let passive = i > 0 && matches!(words[i - 1].as_str(), "was" | "were" | "been" | "is" | "got");
+        let breaks = in_list(BREAKS_IN, &words[i])
+            && (words[i + 1..(i + 5).min(words.len())].iter().any(|w| w == "open")
+                || passive && matches!(next, Some("in" | "into")));
+        breaks || words[i] == "forced" && (matches!(next, Some("open" | "entry")) || ends && passive)
     })
 }
 
@@ -234,11 +253,17 @@ fn kit_spent(words: &[String]) -> bool {
 }
 
 /// Whether the message (its normalized `words`) says something is all over a place ("water
-/// all over the floor") or went bad ("all the milk went bad"): [`ALL_OVER`], [`SPOILED`].
+/// all over the floor", "geese all over the 3rd green": any place after a determiner but the
+/// world and the news, [`NOT_SPREAD`]; a place of [`ALL_OVER`] without one) or went bad ("all
+/// the milk went bad"): [`SPOILED`].
 fn spread_or_spoiled(words: &[String]) -> bool {
     let all_over = (0..words.len().saturating_sub(2)).any(|i| {
-        let place = if in_list(RAN_OVER, &words[i + 2]) { words.get(i + 3) } else { words.get(i + 2) };
-        words[i] == "all" && words[i + 1] == "over" && place.is_some_and(|w| in_list(ALL_OVER, w))
+        let determined = in_list(RAN_OVER, &words[i + 2]);
+        let spread = match words.get(i + 3) {
+            Some(place) if determined => !in_list(NOT_SPREAD, place),
+            _ => in_list(ALL_OVER, &words[i + 2]),
+        };
+        words[i] == "all" && words[i + 1] == "over" && spread
     });
     let spoiled = words
         .windows(2)
@@ -250,16 +275,32 @@ fn spread_or_spoiled(words: &[String]) -> bool {
 /// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within six words
 /// after it, "since", "for" or "in" and a time word ([`LAPSE`]): "the cat hasn't eaten since
 /// yesterday"; not "we haven't had any alarms for a week" (an absence of "any" or "no" thing).
+/// "no" before a word of [`CONTACTS`] is such a negation too: "no contact with the field camp
+/// since 0400", "no heartbeat from unit 4 for ten minutes".
 fn lapse(words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let negated =
             matches!(words[i].as_str(), "hasn't" | "hasnt" | "haven't" | "havent" | "hasn’t" | "haven’t")
-                || words[i] == "not" && i > 0 && matches!(words[i - 1].as_str(), "has" | "have");
+                || words[i] == "not" && i > 0 && matches!(words[i - 1].as_str(), "has" | "have")
+                || words[i] == "no" && words.get(i + 1).is_some_and(|w| in_list(CONTACTS, w));
         let after = &words[i + 1..(i + 7).min(words.len())];
         negated
             && after.iter().any(|w| matches!(w.as_str(), "since" | "for" | "in"))
             && after.iter().any(|w| in_list(LAPSE, w) || is_clock(w))
             && !after.iter().any(|w| w == "any" || w == "no")
+    })
+}
+
+/// Whether the message (its normalized `words`) says something expected never happened:
+/// "never" and a past form, directly or after "been", "even", "actually" or "once" ("signed for
+/// but never arrived", "the van never came back", "has never been serviced"); not "never mind".
+fn never_happened(words: &[String]) -> bool {
+    words.iter().enumerate().any(|(i, w)| {
+        let mut next = words.get(i + 1);
+        if next.is_some_and(|n| matches!(n.as_str(), "been" | "even" | "actually" | "once")) {
+            next = words.get(i + 2).or(next);
+        }
+        w == "never" && next.is_some_and(|n| n.len() > 3 && n.ends_with("ed") || in_list(PAST_FORMS, n))
     })
 }
 
@@ -396,6 +437,8 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
                 w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
             });
     stopped
+        || never_happened(words)
+        || ran_out(lower)
         || falls_short(raw, words)
         || will_not_work(words)
         || went_out(words)
@@ -445,10 +488,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
 
     let routine = routine_frame(&raw, &words, &stems, &lower);
     // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
-    // whose time word ("since yesterday") would frame a routine, and an extinguisher found
-    // empty (extinguishers frame a routine: "fire extinguishers inspected").
+    // whose time word ("since yesterday") would frame a routine, a routine that never happened
+    // ("the boiler has never been serviced"), and an extinguisher found empty (extinguishers
+    // frame a routine: "fire extinguishers inspected").
     let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
         || lapsed
+        || never_happened(&words)
         || kit_spent(&words);
     if hazard {
         cues.hazard = match (routine, failed) {
@@ -485,7 +530,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let report = !text.contains(['!', '?'])
         && ((0..words.len()).any(|i| {
             // "when you're done" is a condition of an order, not a report.
-            let condition = (i.saturating_sub(3)..i).any(|j| in_list(CONDITIONS, &words[j]));
+            let condition = (i.saturating_sub(4)..i).any(|j| in_list(CONDITIONS, &words[j]));
             // "driver is ok but shaken": a report qualified; "passed out" is no check passed.
             let but = words[i + 1..(i + 4).min(words.len())].iter().any(|w| w == "but");
             let out = words[i] == "passed" && words.get(i + 1).is_some_and(|n| n == "out");
@@ -502,7 +547,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     cues.instruction = !stand_down
         && (orders && !report
             || words.iter().any(|w| in_list(PLEASE, w))
-            || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p)));
+            || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p))
+            || words.windows(2).any(|p| matches!(p[0].as_str(), "want" | "wants") && in_list(WISHED, &p[1])));
 
     let mut sentence_start = true;
     for (i, (w, n)) in raw.iter().zip(&words).enumerate() {
@@ -546,7 +592,9 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
 /// charging"), or something is there ("there's a fox in the warehouse"; not "there are no...").
 fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
     let negated = |i: usize| (i.saturating_sub(2)..i).any(|j| in_list(NEGATIONS, &words[j]));
-    let person = (0..words.len()).any(|i| in_list(PEOPLE, &words[i]) && !negated(i));
+    let outsider =
+        |w: &str| w.strip_prefix("non-").is_some_and(|r| in_list(PEOPLE, r) || in_list(MEMBERS, r));
+    let person = (0..words.len()).any(|i| (in_list(PEOPLE, &words[i]) || outsider(&words[i])) && !negated(i));
     let perceived = (0..words.len()).any(|i| EVENTS.has(&stems[i]) && !negated(i))
         || EVENT_PHRASES.iter().any(|p| lower.contains(p));
     let be = |w: &str| matches!(w, "is" | "are" | "was" | "were" | "it's" | "keeps" | "keep");
@@ -626,10 +674,27 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
                     .get(at + 1)
                     .is_none_or(|m| m.chars().all(|c| c.is_ascii_digit()) || in_list(AFTER_DONE, m))
         };
+        // "load test at Riverside Court scheduled for Tuesday": a compound, and later in its
+        // clause the routine that frames it; "call sheet for tomorrow sent": a compound, and
+        // what happened to it at the clause's end (not after a condition: "check pallets once
+        // unloaded" orders).
+        let scheduled = || {
+            let end = (i + 2..raw.len())
+                .find(|&j| raw[j].ends_with([',', ';', '.', '!', ':']))
+                .unwrap_or(raw.len() - 1);
+            let clause = &words[i + 2..=end];
+            let routine = clause.iter().any(|m| {
+                m.len() > 4 && m.ends_with("ed") && (ROUTINES.has(&stem(m)) || in_list(ROUTINE_EXACT, m))
+            });
+            let last = &words[end];
+            let done = (last.len() > 4 && last.ends_with("ed") || in_list(IRREGULAR_PARTICIPLES, last))
+                && !clause.iter().any(|m| in_list(CONDITIONS, m));
+            routine || done
+        };
         let compound = words.get(i + 1).is_some_and(|n| {
             n.chars().all(char::is_alphabetic) && !in_list(OBJECT_OPENERS, n) && !in_list(FUNCTION_WORDS, n)
         }) && !raw.get(i + 1).is_some_and(|r| r.ends_with([',', ';', '.', '!', ':']))
-            && happened_at(i + 2);
+            && (happened_at(i + 2) || i + 2 < words.len() && scheduled());
         let number = |n: &String| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.');
         // "pick rate 140 per hour": a metric's label and its value.
         let metric =

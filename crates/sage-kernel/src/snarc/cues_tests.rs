@@ -481,3 +481,85 @@ fn held_35s_misses_and_look_alikes() {
     assert!(ev("watch the door while I fetch the keys") >= INSTRUCTION);
     assert!(ev("bus 5 is running 40 minutes late") >= TROUBLE);
 }
+
+#[test]
+fn held_36s_misses_and_look_alikes() {
+    // Message set held-36 (session 54: an Antarctic station, racecourse stables, an e-bike
+    // courier hub), run once: 38 of 40; these two were missed.
+    assert!(ev("no contact with the field camp since 0400") >= TROUBLE);
+    assert!(ev("three parcels for flat 9 were signed for but never arrived") >= TROUBLE);
+    // The same, said otherwise.
+    assert!(ev("no heartbeat from unit 4 for ten minutes") >= TROUBLE);
+    assert!(ev("the van never came back from the depot") >= TROUBLE);
+    assert!(ev("the boiler has never been serviced") >= TROUBLE);
+    // Their look-alikes: an absence that is good news, and an idiom.
+    assert!(ev("no alarms since Monday") < ENTITY);
+    assert!(ev("no faults for a week, all good") < ENTITY);
+    assert_eq!(cues("never mind, found it", &|_| false).hazard, 0.0);
+    assert!(ev("no-contact deliveries done for the morning") < ENTITY);
+}
+
+#[test]
+fn held_37s_misses_and_look_alikes() {
+    // Message set held-37 (session 54: an aquarium, a lift maintenance firm, a vertical farm, a
+    // golf course), run once: 38 of 40; these two were missed.
+    assert!(ev("the diver in the main tank signalled a problem with his regulator") >= TROUBLE);
+    assert!(ev("geese all over the 3rd green") >= TROUBLE);
+    // ... and this routine line was read as an order ("load ...") at every repeat.
+    let known = |t: &str| cues(t, &|_| true).evidence();
+    assert!(known("load test at Riverside Court scheduled for Tuesday") < ENTITY);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("we have an issue with the conveyor") >= TROUBLE);
+    assert!(ev("paper all over the car park") >= TROUBLE);
+    assert!(ev("No issues on the morning round") < ENTITY);
+    assert!(ev("issue 42 resolved") < ENTITY);
+    assert!(ev("Visitor badge issued to the contractor") < TROUBLE);
+    assert!(ev("our robots are used all over the world") < ENTITY);
+    assert!(ev("he's all over it") < ENTITY);
+    assert!(ev("load the pallets onto truck 3") >= INSTRUCTION);
+    assert!(ev("load boxes marked fragile onto truck 3") >= INSTRUCTION);
+}
+
+#[test]
+fn held_38s_misses_and_look_alikes() {
+    // Message set held-38 (session 54: a holiday park, an animal shelter, halls of residence,
+    // a coffee roastery), run once: 36 of 40; these four were missed.
+    assert!(ev("the laundry room door has been kicked in") >= TROUBLE);
+    assert!(ev("a non-resident has been sleeping in the common room") >= EVENT);
+    assert!(ev("we've run out of 1 kg bags") >= TROUBLE);
+    assert!(ev("the afterburner won't light") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("someone prised the shed window open") >= TROUBLE);
+    assert!(ev("the printer won't print") >= TROUBLE);
+    assert!(ev("the heating kicked in at 6") < ENTITY);
+    assert!(ev("residents fed and settled") < ENTITY);
+    assert!(ev("we haven't run out of anything this week") < ENTITY);
+}
+
+#[test]
+fn held_39s_misses_and_look_alikes() {
+    // Message set held-39 (session 54: a film set, canal locks, an archaeological dig, a
+    // wedding venue), run once: 33 of 40; these seven were missed.
+    assert!(ev("paparazzi got past the gate and are in the unit base") >= TROUBLE);
+    assert!(ev("a lad jumped in from the lock beam and hasn't come up") >= TROUBLE);
+    assert!(ev("diesel sheen on the water by the boatyard") >= TROUBLE);
+    assert!(ev("metal detectorist on site without permission again last night") >= TROUBLE);
+    assert_eq!(ev("unexploded shell turned up in the spoil heap"), HAZARD);
+    assert!(ev("site director wants all photos uploaded before 4") >= INSTRUCTION);
+    assert!(ev("photographer hasn't turned up and the ceremony starts at 2") >= TROUBLE);
+    // ... and this routine line was read as an order ("call ...") at every repeat.
+    let known = |t: &str| cues(t, &|_| true).evidence();
+    assert!(known("call sheet for tomorrow sent") < ENTITY);
+    // The look-alikes keep what they were.
+    assert!(ev("Smoke detector in hall 2 tested last week") < QUESTION);
+    assert!(ev("check pallets once unloaded") >= INSTRUCTION);
+    assert!(ev("call the site office when the van has arrived") >= INSTRUCTION);
+}
+
+#[test]
+fn upkeep_done_frames_a_routine_though_its_materials_do_not() {
+    // held-16's routine line, once a bare "last week" stopped framing a routine (session 54).
+    assert!(cues("evacuation route signs were repainted last week", &|_| true).routine);
+    assert!(!cues("wet paint on the floor by door 3", &|_| true).routine);
+    assert!(ev("grease spilled all over the ramp") >= TROUBLE);
+}

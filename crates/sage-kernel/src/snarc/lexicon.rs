@@ -17,6 +17,10 @@ pub(super) const HAZARD_WORDS: &[&str] = &[
     "smoking",
     "explosion",
     "exploded",
+    // held-39: "unexploded shell turned up in the spoil heap".
+    "unexploded",
+    "ordnance",
+    "grenade",
     "blast",
     "injured",
     "injury",
@@ -141,6 +145,16 @@ pub(super) const PEOPLE: &[&str] = &[
     "elderly",
     "guys",
     "lads",
+    // held-39: "a lad jumped in from the lock beam and hasn't come up".
+    "lad",
+    "lass",
+    "bloke",
+    "chap",
+    "fella",
+    "youth",
+    "youths",
+    "stranger",
+    "strangers",
     "folks",
     // held-33: "a student kicked the robot over", "there's a guy passed out".
     "guy",
@@ -198,6 +212,35 @@ pub(super) const TROUBLE_PHRASES: &[&str] = &[
     "isn't answering",
     "not picking up",
     "no reply from",
+    // Who did not turn up or come back up (held-39: "photographer hasn't turned up", "a lad
+    // jumped in from the lock beam and hasn't come up").
+    "hasn't turned up",
+    "has not turned up",
+    "haven't turned up",
+    "didn't turn up",
+    "hasn't shown up",
+    "has not shown up",
+    "didn't show up",
+    "no-show",
+    "hasn't arrived",
+    "has not arrived",
+    "hasn't come up",
+    "has not come up",
+    "hasn't surfaced",
+    // Who got where they should not (held-39: "paparazzi got past the gate").
+    "got past the",
+    "got past security",
+    "slipped past",
+    "snuck in",
+    "snuck past",
+    "sneaked in",
+    "sneaked past",
+    "got through the fence",
+    "no contact with",
+    "no contact from",
+    "no signal from",
+    "no heartbeat from",
+    "no telemetry from",
     "lost contact",
     "lost connection",
     "caught in",
@@ -438,6 +481,9 @@ pub(super) const NEGATIONS: &[&str] = &["no", "not", "without", "zero", "never",
 /// More trouble, matched by stem like [`TROUBLE_WORDS`]: faults, damage, what a robot hears and
 /// smells that it should not, things out of place.
 pub(super) const MORE_TROUBLE: &[&str] = &[
+    // Oil on water (held-39: "diesel sheen on the water by the boatyard").
+    "sheen",
+    "slick",
     "missing",
     "shortage",
     "shortfall",
@@ -773,7 +819,26 @@ pub(super) const MORE_ROUTINE: &[&str] = &[
 
 /// Routine frames compared as whole words, whose stem would say something else: "visit
 /// booked" is planned (held-35), "the rare book vault" is a place (held-18).
-pub(super) const ROUTINE_EXACT: &[&str] = &["booked", "rebooked"];
+pub(super) const ROUTINE_EXACT: &[&str] = &[
+    "booked",
+    "rebooked",
+    // Upkeep done, as whole words: "wet paint" and "spilled grease" are no upkeep ("evacuation
+    // route signs were repainted last week", held-16, once a bare "last week" no longer framed a
+    // routine in session 54).
+    "painted",
+    "repainted",
+    "greased",
+    "regreased",
+    "oiled",
+    "lubricated",
+    "swept",
+    "mopped",
+    "tidied",
+    "polished",
+    "mowed",
+    "mown",
+    "raked",
+];
 
 /// A word as the stemmed lists compare it: lower case, without a possessive, and without the
 /// endings -ies (to -y), -ing, -ed, -es after s, x, z, ch or sh, -s, and then a final -e; a

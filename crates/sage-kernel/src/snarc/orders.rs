@@ -400,13 +400,35 @@ pub(super) const INSTRUCTION_PHRASES: &[&str] = &[
     "we've got to",
     "we gotta",
     "make sure",
-    // Someone's wish passed on: "boss want the report by 5", "the captain wants us on deck".
-    "wants the",
-    "want the",
-    "wants us",
-    "want us to",
-    "wants them",
-    "wants it",
+];
+
+/// What may follow "want" or "wants" in a wish passed on ("boss want the report by 5", "the
+/// captain wants us on deck", "site director wants all photos uploaded before 4", held-39).
+pub(super) const WISHED: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "all",
+    "every",
+    "everything",
+    "everyone",
+    "everybody",
+    "us",
+    "you",
+    "them",
+    "it",
+    "him",
+    "her",
+    "his",
+    "their",
+    "our",
+    "your",
+    "this",
+    "that",
+    "these",
+    "those",
+    "more",
+    "another",
 ];
 
 /// Words that open a message without being its verb: greetings and fillers.

@@ -9,6 +9,13 @@
 pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "tripping",
     "offline",
+    // A problem named as one (held-37: "the diver signalled a problem with his regulator"); whole
+    // words, as "issued" is no issue; "no issues" is negated.
+    "problem",
+    "problems",
+    "issue",
+    "issues",
+    "trouble",
     "we're out of",
     "we are out of",
     "we're all out of",
@@ -222,6 +229,33 @@ pub(super) const LAPSE: &[&str] = &[
     "sunday",
 ];
 
+/// What one hears from a party that is there and well: "no" before one of these is a lapse
+/// when a time follows ("no contact with the field camp since 0400").
+pub(super) const CONTACTS: &[&str] = &[
+    "contact",
+    "signal",
+    "word",
+    "reply",
+    "response",
+    "answer",
+    "heartbeat",
+    "comms",
+    "telemetry",
+    "ping",
+    "news",
+    "update",
+    "updates",
+    "call",
+    "calls",
+];
+
+/// Irregular past forms: "never" before one says something expected did not happen ("the
+/// parcel never came").
+pub(super) const PAST_FORMS: &[&str] = &[
+    "came", "got", "went", "made", "left", "sent", "took", "gave", "rang", "heard", "saw", "seen", "woke",
+    "ran", "paid", "brought", "showed", "turned", "arrived", "done", "shown", "given",
+];
+
 /// Negated modals, typed with or without their apostrophe: what follows will not happen.
 pub(super) const NEGATED_MODALS: &[&str] = &[
     "won't",
@@ -247,6 +281,9 @@ pub(super) const MODALS: &[&str] = &["will", "does", "did", "can", "would"];
 pub(super) const FUNCTIONS: &[&str] = &[
     "start", "open", "close", "shut", "lock", "unlock", "latch", "seal", "move", "charge", "connect",
     "respond", "boot", "turn", "work", "stop", "power", "release", "engage", "drain", "load",
+    // held-38: "the afterburner won't light".
+    "light", "ignite", "heat", "cool", "print", "spin", "flush", "pump", "fill", "flow", "retract", "extend",
+    "fold", "brake", "steer", "reset", "restart", "reboot", "sync", "pair", "dispense",
 ];
 
 /// Where equipment does not move after a negated modal and "come" or "go" ("the loading dock
@@ -353,6 +390,13 @@ pub(super) const ANIMAL_OUT: &[&str] = &[
 pub(super) const ALL_OVER: &[&str] =
     &["floor", "floors", "ground", "road", "place", "carpet", "deck", "bench"];
 
+/// What something is "all over" without being out of place: "it's all over the news", "we
+/// ship all over the country".
+pub(super) const NOT_SPREAD: &[&str] = &[
+    "world", "globe", "planet", "country", "region", "county", "state", "city", "town", "map", "news",
+    "internet", "web", "papers", "press", "media", "radio", "tv",
+];
+
 /// What went bad ("all the milk went bad", "the vaccine has gone bad"): "went", "gone" or
 /// "going" before "bad", "rotten" or "sour".
 pub(super) const SPOILED: &[&str] = &["bad", "rotten", "sour", "mouldy", "moldy"];
@@ -401,6 +445,43 @@ pub(super) const WHERE_AFTER: &[&str] = &[
 
 /// Verbs of force before "over": "a student kicked the robot over", "the wind blew the sign
 /// over", "someone pushed the bin over" (held-33); with at most three words between.
+/// What ran out (held-38: "we've run out of 1 kg bags"); not after a negated auxiliary ("we
+/// haven't run out of anything").
+pub(super) const RAN_OUT: &[&str] =
+    &["run out of", "ran out of", "running out of", "runs out of", "running low"];
+
+/// Negated auxiliaries, typed with or without their apostrophe.
+pub(super) const NEGATED_AUXILIARIES: &[&str] = &[
+    "haven't", "havent", "hasn't", "hasnt", "hadn't", "hadnt", "didn't", "didnt", "won't", "wont", "isn't",
+    "isnt", "aren't", "arent", "not", "never",
+];
+
+/// Verbs that break a way in: "the laundry room door has been kicked in" (held-38), "someone
+/// prised the window open"; not "the heating kicked in at 6" (no passive before it).
+pub(super) const BREAKS_IN: &[&str] =
+    &["kicked", "smashed", "forced", "prised", "pried", "jimmied", "jemmied", "bashed", "levered", "booted"];
+
+/// Who belongs to a place: someone "non-" one of them is an outsider ("a non-resident has been
+/// sleeping in the common room", held-38), though a resident alone is no news.
+pub(super) const MEMBERS: &[&str] = &[
+    "resident",
+    "residents",
+    "member",
+    "members",
+    "staff",
+    "employee",
+    "employees",
+    "tenant",
+    "tenants",
+    "passenger",
+    "passengers",
+    "guest",
+    "guests",
+    "student",
+    "students",
+    "patient",
+];
+
 pub(super) const FORCES: &[&str] =
     &["kicked", "pushed", "shoved", "knocked", "blew", "blown", "flipped", "threw", "thrown", "tipped"];
 
