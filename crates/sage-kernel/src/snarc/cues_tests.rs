@@ -563,3 +563,27 @@ fn upkeep_done_frames_a_routine_though_its_materials_do_not() {
     assert!(!cues("wet paint on the floor by door 3", &|_| true).routine);
     assert!(ev("grease spilled all over the ramp") >= TROUBLE);
 }
+
+#[test]
+fn held_40s_miss_and_look_alikes() {
+    // Message set held-40 (session 54: a tree surgery crew, a water park, a self-storage site,
+    // a livestock market), run once: 39 of 40; this one was missed.
+    assert!(ev("rent on unit 12 hasn't been paid for four months, overlock it") >= TROUBLE);
+    // ... and these routine lines were attended at every repeat: a tree felled read as a fall,
+    // and "park" as an order.
+    let known = |t: &str| cues(t, &|_| true).evidence();
+    assert!(known("tree 2 felled and logged") < ENTITY);
+    assert!(known("park opens at 10") < ENTITY);
+    // Their neighbours keep what they were.
+    assert_eq!(ev("a climber fell from the oak"), HAZARD);
+    assert!(ev("park the van by gate 2") >= INSTRUCTION);
+    assert!(ev("check tyres on van 3") >= INSTRUCTION);
+}
+
+#[test]
+fn a_hazard_after_a_negated_any_is_none() {
+    assert!(ev("we haven't had any alarms for a week") < ENTITY);
+    assert!(ev("didn't find any leaks on the round") < ENTITY);
+    assert!(ev("the tap hasn't stopped leaking") >= TROUBLE);
+    assert!(ev("is there any smoke in the stairwell?") >= QUESTION);
+}

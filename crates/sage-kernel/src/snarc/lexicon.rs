@@ -443,8 +443,8 @@ pub(super) const ROUTINE_WORDS: &[&str] = &[
 pub(super) const SPAN_OPENERS: &[&str] = &["in", "over", "for", "within", "throughout"];
 
 /// Forms of a trouble word's stem that name the work done, not the trouble: "lane oiling
-/// finished", "hinges oiled".
-pub(super) const WORK_FORMS: &[&str] = &["oiling", "oiled", "greasing", "greased"];
+/// finished", "hinges oiled", "tree 2 felled and logged" (held-40: a tree cut down, no fall).
+pub(super) const WORK_FORMS: &[&str] = &["oiling", "oiled", "greasing", "greased", "felled", "felling"];
 /// Counts said in words, for a count that fell short ("two ampoules short").
 pub(super) const COUNT_WORDS: &[&str] = &[
     "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "dozen", "few", "several",

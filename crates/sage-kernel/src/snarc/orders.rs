@@ -288,6 +288,13 @@ pub(super) const METRICS: &[&str] =
 
 /// Past participles that do not end in "-ed": what happened to a noun that could be an order
 /// ("report sent", "order made", "shift handover done").
+/// Verbs whose subject a noun-verb before them is: "park opens at 10" (held-40), "store is
+/// open"; an order's object would follow it instead.
+pub(super) const SUBJECT_VERBS: &[&str] = &[
+    "opens", "closes", "starts", "ends", "shuts", "finishes", "begins", "resumes", "reopens", "runs", "is",
+    "are", "was", "were", "has",
+];
+
 pub(super) const IRREGULAR_PARTICIPLES: &[&str] = &[
     "sent", "done", "made", "taken", "given", "shown", "built", "kept", "found", "paid", "set", "put",
     "read", "run", "brought", "bought", "held", "told", "sold", "written", "drawn", "thrown", "shut", "cut",
