@@ -7,7 +7,7 @@
 //! | cue | evidence | how it is read |
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening, unexploded...) not negated ("no smoke", "we haven't had any alarms") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
-//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss, sheen...) read the same way, or, as whole words, "problem", "issue" or "trouble" ("a problem with his regulator"; not "no issues"), or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am" or "for four months", "no contact with the field camp since 0400", "signed for but never arrived" (not "never mind"), "looks different", "the door was forced" or "has been kicked in" (not "the heating kicked in"), "we've run out of" (not "we haven't run out of"), an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor" or "all over the 3rd green" (not "all over the news"), "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "hasn't turned up", "got past the gate", "got in through the loading bay", "clipped the racking", "not signed off", "two cars have been keyed", "can't find", a negated modal before what equipment does ("wont lock", "will not seal", "won't light") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
+//! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss, sheen...) read the same way, or, as whole words, "problem", "issue" or "trouble" ("a problem with his regulator"; not "no issues"), or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am" or "for four months", "no contact with the field camp since 0400", "signed for but never arrived" (not "never mind"), "looks different", "the door was forced" or "has been kicked in" (not "the heating kicked in"), "we've run out of" (not "we haven't run out of"), an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor" or "all over the 3rd green" (not "all over the news"), "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "hasn't turned up", "got past the gate", "got in through the loading bay", "clipped the racking", "not signed off", "two cars have been keyed", "the sound system cut out mid-service" (not "cut out the shapes"), "can't find", a negated modal before what equipment does ("wont lock", "will not seal", "won't light") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
 //! | hazard in a routine frame | 0.25 | the same with a routine marker (none before a "but" frames what follows it: "lorry is booked but his fridge unit is dead" is trouble) (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen" or "again last night"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
@@ -99,9 +99,12 @@ impl Cues {
 
 /// Whether word `i` of `words` is a trouble word's form that names the work done: "lane oiling
 /// finished" is not oil on the floor; "reel 41 wound" (or "wound up") is from "wind", not an
-/// injury.
+/// injury; "the bisque firing" (a word of [`KILN_WORDS`] within three words before) is no fire.
 fn names_the_work(words: &[String], i: usize) -> bool {
-    in_list(WORK_FORMS, &words[i])
+    // "kiln 1 loaded for the bisque firing" (held-42) fires pots, not a building.
+    let kiln = matches!(words[i].as_str(), "firing" | "fired" | "firings")
+        && words[i.saturating_sub(3)..i].iter().any(|w| in_list(KILN_WORDS, w));
+    kiln || in_list(WORK_FORMS, &words[i])
         || words[i] == "wound"
             && (i.checked_sub(1).is_some_and(|j| words[j].chars().all(|c| c.is_ascii_digit()))
                 || words.get(i + 1).is_some_and(|w| in_list(WOUND_UP, w)))
@@ -207,6 +210,19 @@ fn keyed(words: &[String]) -> bool {
         words[i] == "keyed"
             && matches!(words[i - 1].as_str(), "been" | "was" | "were" | "got")
             && words[i.saturating_sub(5)..i - 1].iter().any(|w| in_list(VEHICLES, w))
+    })
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says something stopped
+/// working for a while: "cut out", "cuts out" or "cutting out" at a clause's end, before where or
+/// when, or before a word of [`CUT_OUT_WHEN`] ("the sound system cut out mid-service", held-42;
+/// "the mic keeps cutting out"); not "cut out the shapes".
+fn cut_out(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len().saturating_sub(1)).any(|i| {
+        let when = |n: &String| in_list(CUT_OUT_WHEN, n) || n.starts_with("mid");
+        matches!(words[i].as_str(), "cut" | "cuts" | "cutting")
+            && words[i + 1] == "out"
+            && (ends_or_says_where(raw, words, i + 1) || words.get(i + 2).is_some_and(when))
     })
 }
 
@@ -422,7 +438,9 @@ fn routine_frame(raw: &[&str], words: &[String], stems: &[String], lower: &str) 
             && !in_list(NOT_ROUTINE_BARE, &words[i])
             && (ROUTINES.has(w)
                 || in_list(ROUTINE_EXACT, &words[i])
-                || w.split('-').any(|part| ROUTINES.has(&stem(part))))
+                || words[i]
+                    .split('-')
+                    .any(|part| !in_list(NOT_ROUTINE_BARE, part) && ROUTINES.has(&stem(part))))
     });
     (marked || lower.contains("all clear") || lower.contains("false alarm") || put_out(raw, words))
         && !NOT_ROUTINE.iter().any(|p| lower.contains(p))
@@ -468,6 +486,7 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || keyed(words)
         || COLLISIONS.iter().chain(GOT_IN).any(|p| says(lower, p) && phrase_not_negated(lower, p))
         || ran_out(lower)
+        || cut_out(raw, words)
         || falls_short(raw, words)
         || will_not_work(words)
         || went_out(words)
@@ -674,6 +693,7 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
             || (changing(&p[1])
                 && !p[0].is_empty()
                 && !in_list(FUNCTION_WORDS, &p[0])
+                && !in_list(KILN_WORDS, &p[0])
                 && !p[0].ends_with("ing"))
     });
     let there = THERE_PHRASES.iter().any(|p| lower.contains(p));

@@ -607,3 +607,19 @@ fn held_41s_misses_and_look_alikes() {
     assert!(ev("smoke seen near bay 4, but it was the scheduled test") < ENTITY);
     assert!(ev("all doors checked and locked") < ENTITY);
 }
+
+#[test]
+fn held_42s_miss_and_look_alikes() {
+    // Message set held-42 (session 54: a traffic control centre, a pottery studio, a trampoline
+    // park, a cemetery's grounds crew), run once: 39 of 40; this one was missed.
+    assert!(ev("mourners at the east chapel say the sound system cut out mid-service") >= TROUBLE);
+    // ... and this routine line was a fire at every repeat.
+    let known = |t: &str| cues(t, &|_| true);
+    assert_eq!(known("kiln 1 loaded for the bisque firing").hazard, 0.0);
+    assert!(known("kiln 1 loaded for the bisque firing").evidence() < ENTITY);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the radio keeps cutting out") >= TROUBLE);
+    assert!(ev("cut out the shapes for the class") < TROUBLE);
+    assert_eq!(ev("shots fired near the east gate"), HAZARD);
+    assert_eq!(ev("the kiln room is on fire"), HAZARD);
+}

@@ -449,6 +449,42 @@ pub(super) const WHERE_AFTER: &[&str] = &[
 
 /// Verbs of force before "over": "a student kicked the robot over", "the wind blew the sign
 /// over", "someone pushed the bin over" (held-33); with at most three words between.
+/// What is fired in a kiln ("the bisque firing", held-42): "firing" after one is no fire.
+pub(super) const KILN_WORDS: &[&str] = &[
+    "kiln",
+    "kilns",
+    "bisque",
+    "biscuit",
+    "glaze",
+    "glost",
+    "raku",
+    "pots",
+    "pottery",
+    "ceramics",
+    "stoneware",
+    "porcelain",
+    "clay",
+];
+
+/// When something cuts out ("the sound system cut out mid-service", "keeps cutting out again").
+pub(super) const CUT_OUT_WHEN: &[&str] = &[
+    "again",
+    "during",
+    "every",
+    "halfway",
+    "completely",
+    "randomly",
+    "intermittently",
+    "suddenly",
+    "constantly",
+    "sometimes",
+    "twice",
+    "now",
+    "today",
+    "while",
+    "when",
+];
+
 /// A collision said as a verb and where it went (held-41: "forklift clipped the racking in the
 /// cold store"); not "hedges clipped".
 pub(super) const COLLISIONS: &[&str] = &[
