@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | hazard | 1.0 | a hazard word (fire, smoke, injured, intruder, leak, collision, sparking, fainted, jackknifed, lightning, threatening, unexploded...) not negated ("no smoke", "we haven't had any alarms") and not naming equipment ("smoke detectors", "fire alarm panel", "fire pit", "gas station"; "Fire! Exit now" is a fire), or an emergency code ("code blue", "code red", "code silver"...), or someone who "can't breathe" or "passed out" (at a clause's end or before where: not "passed out flyers") |
 //! | trouble | 0.7 | no emergency on its own: a trouble word (outage, slippery, damaged, broken, blocked, jammed, loud, smell, fault, failed, wrong, unattended, declined, flagged, pothole, incident, loss, sheen...) read the same way, or, as whole words, "problem", "issue" or "trouble" ("a problem with his regulator"; not "no issues"), or a phrase ("stopped responding", "no answer from", "won't close", "the scanners are all down", "showing no picture", "water coming through the ceiling", "hanging off", pests ("rats"), "arrived warm", "running late", "jumped to", "kicked the robot over" (a force and an "over" that ends the clause or says where; not "pushed the cart over to bay 4"), "out of order", "the lights went out" (not "the newsletter went out"), "has been tripping", "offline", "we're out of", "spiked", "has no water pressure", "at 98% load", "ran over the", "hasn't eaten since yesterday" or "since 2am" or "for four months", "no contact with the field camp since 0400", "signed for but never arrived" (not "never mind"), "looks different", "the door was forced" or "has been kicked in" (not "the heating kicked in"), "we've run out of" (not "we haven't run out of"), an animal out of its place ("the cows are out on the road", "the dog got out"; not "out in the pasture"), "all over the floor" or "all over the 3rd green" (not "all over the news"), "the milk went bad", "covered in", "rolled into", "tipped over", "slipped", "can't get up", "has stopped", "hasn't checked in", "hasn't turned up", "got past the gate", "got in through the loading bay", "clipped the racking", "not signed off", "two cars have been keyed", "the sound system cut out mid-service" (not "cut out the shapes"), "can't find", a negated modal before what equipment does ("wont lock", "will not seal", "won't light") or before "come" or "go" and a direction ("won't come down"), what must be ready spent ("the fire extinguisher is empty", "AED pads expired"), "climbed over", "on the floor", "was left" or "found open" not negated; a trouble word in a set phrase, "lost and found", is none; "blocked", not "cell block": a word of [`BARE_NOUNS`] in its bare form is a noun), or something that "stopped" doing something or "stopped" at a clause's end; never raises CRISIS |
-//! | hazard in a routine frame | 0.25 | the same with a routine marker (none before a "but" frames what follows it: "lorry is booked but his fridge unit is dead" is trouble) (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen" or "again last night"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7) |
+//! | hazard in a routine frame | 0.25 | the same with a routine marker (drill, scheduled, test, self-test, inspection, maintenance, replaced, resolved, false alarm...; not the bare "clear" or "service", a place or an order, nor the "last" of "last seen" or "again last night"; "booked" as a whole word; a fire that is out: "chimney fire on Church Road out", not "fire in hall 2, everybody out"), unless "not a drill", "not a test" undoes it; a routine that "failed" is trouble (0.7); a marker before a "but" frames nothing after it ("lorry is booked but his fridge unit is dead" is trouble) |
 //! | urgency | 0.7 | an urgency word (urgent, emergency, immediately, asap, caution...; "stop" and "halt" only as orders, not as a place after a noun: "fuel stop done", "at a rest stop"), haste ("right away", "at once"), a warning ("heads up", "watch your step", "keep clear"), or shouting with `!` |
 //! | question | 0.6 | ends with `?`, or starts with a question word or an auxiliary (what, what's, where, can, is...), or asks without a question's form ("I wonder", "any idea", "do you know", "let me know") |
 //! | instruction | 0.6 | (none in a routine frame with an order to do nothing: "fire alarm test Thursday, ignore the bells") a clause starts with an imperative verb (stop, go, bring, check, stay, don't, do not...; not an order that is a noun too with a number or a state after it, "dock 3 vacant", or a metric and its value, "pick rate 140", or with what happened to it, "store opened on time", "return shelf emptied", "report sent", or with a verb it is the subject of, "park opens at 10", or a compound and the routine that frames it, "load test at Riverside Court scheduled for Tuesday"; not a label's value, "weather: clear skies"), or with a verb that orders only with an object, a direction or a manner after it ("locate the cart", "proceed to waypoint C"; not "map updated"), possibly after "please", greetings or an address and a comma ("Hey robot, ..."), unless the message is a status report; or "please", "you must", "you need to", "we need to", "I need you to", "we need you", "everybody out", "make sure", someone's wish passed on ("the boss wants the report by 5", "site director wants all photos uploaded") anywhere |
@@ -17,8 +17,9 @@
 //! | news | 0.5 | set by the scorer, which knows the source: after its first 10 messages, a message at least three quarters in words the source has not used lately (numbers aside), neither a report nor in a routine frame nor a line heard lately from another source |
 //!
 //! A status report has a report word (passed, complete, done, ok, updated, checked, returned...;
-//! not in a condition such as "when you're done" or "when the van has arrived", nor qualified by a "but" within three words,
-//! "driver is ok but shaken", nor the "passed" of "passed out") and no `!` or `?`.
+//! not in a condition such as "when you're done" or "when the van has arrived", nor qualified
+//! by a "but" within three words, "driver is ok but shaken", nor the "passed" of "passed out")
+//! and no `!` or `?`.
 //!
 //! The attention threshold in WAKE is 0.35: a hazard, an urgent message, a question, an
 //! instruction and a new name are attended; routine status lines and hazard words in a routine
@@ -316,8 +317,8 @@ fn spread_or_spoiled(words: &[String]) -> bool {
 /// Whether the message (its normalized `words`) says something has not happened for a while
 /// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within six words
 /// after it, "since", "for" or "in" and a time word ([`LAPSE`], [`TIME_UNITS`]): "the cat hasn't
-/// eaten since yesterday", "rent hasn't been paid for four months"; not "we haven't had any alarms for a week" (an absence of "any" or "no" thing).
-/// "no" before a word of [`CONTACTS`] is such a negation too: "no contact with the field camp
+/// eaten since yesterday", "rent hasn't been paid for four months"; not "we haven't had any
+/// alarms for a week" (an absence of "any" or "no" thing). "no" before a word of [`CONTACTS`] is such a negation too: "no contact with the field camp
 /// since 0400", "no heartbeat from unit 4 for ten minutes".
 fn lapse(words: &[String]) -> bool {
     (0..words.len()).any(|i| {
@@ -583,20 +584,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     cues.question = text.trim_end().ends_with('?')
         || (asks(opening_stem) && raw.len() > 2)
         || QUESTION_PHRASES.iter().any(|p| lower.contains(p));
-    let report = !text.contains(['!', '?'])
-        && ((0..words.len()).any(|i| {
-            // "when you're done" is a condition of an order, not a report.
-            let condition = (i.saturating_sub(4)..i).any(|j| in_list(CONDITIONS, &words[j]));
-            // "driver is ok but shaken": a report qualified; "passed out" is no check passed.
-            let but = words[i + 1..(i + 4).min(words.len())].iter().any(|w| w == "but");
-            let out = words[i] == "passed" && words.get(i + 1).is_some_and(|n| n == "out");
-            (in_list(REPORT_WORDS, &words[i]) || in_list(MORE_REPORT, &words[i]))
-                && !condition
-                && !but
-                && !out
-        }) || lower.contains("nothing to report")
-            || says(&lower, "back in service")
-            || says(&lower, "in service again"));
+    let report = reports(text, &words, &lower);
     // "fire alarm test Thursday, ignore the bells": an order to do nothing in a routine frame.
     let stand_down = routine && words.iter().any(|w| in_list(STAND_DOWN, w));
     let orders = opens_with_order(&raw, &words, first);
@@ -646,6 +634,25 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         cues.hazard = cues.hazard.max(read(&tail, known, urgency).hazard);
     }
     cues
+}
+
+/// Whether the message (`text`, its normalized `words`, its text in `lower` case) is a status
+/// report: a report word not in a condition ("when you're done") nor qualified by a "but"
+/// ("driver is ok but shaken"), nor the "passed" of "passed out", and no `!` or `?`.
+fn reports(text: &str, words: &[String], lower: &str) -> bool {
+    let reported = (0..words.len()).any(|i| {
+        // "when you're done" is a condition of an order, not a report.
+        let condition = (i.saturating_sub(4)..i).any(|j| in_list(CONDITIONS, &words[j]));
+        // "driver is ok but shaken": a report qualified; "passed out" is no check passed.
+        let but = words[i + 1..(i + 4).min(words.len())].iter().any(|w| w == "but");
+        let out = words[i] == "passed" && words.get(i + 1).is_some_and(|n| n == "out");
+        (in_list(REPORT_WORDS, &words[i]) || in_list(MORE_REPORT, &words[i])) && !condition && !but && !out
+    });
+    !text.contains(['!', '?'])
+        && (reported
+            || lower.contains("nothing to report")
+            || says(lower, "back in service")
+            || says(lower, "in service again"))
 }
 
 /// What follows the last "but" of `text`, in lower case, where at least two words do ("the test
