@@ -214,6 +214,49 @@ fn keyed(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) passes on a wish or a need: "want(s)" or
+/// "need(s)" before a word of [`WISHED`] ("boss want the report by 5", "the engineer needs the
+/// bearing inspection report by Thursday", held-43); a need not negated before it ("the beds
+/// don't need any water today").
+fn wishes(words: &[String]) -> bool {
+    (0..words.len().saturating_sub(1)).any(|i| {
+        let wish = matches!(words[i].as_str(), "want" | "wants");
+        let need = matches!(words[i].as_str(), "need" | "needs")
+            && !words[i.saturating_sub(2)..i].iter().any(|w| {
+                in_list(NEGATED_MODALS, w) || in_list(NEGATIONS, w) || in_list(NEGATED_AUXILIARIES, w)
+            });
+        (wish || need) && in_list(WISHED, &words[i + 1])
+    })
+}
+
+/// Whether the message (its normalized `words`) says something came down on a vehicle or a
+/// person: a word of [`CAME_DOWN`], then "on" or "onto", then within three words a word of
+/// [`VEHICLES`] or [`PEOPLE`] ("paint overspray has landed on parked cars under span 2",
+/// held-43); not "the drone landed on pad 2" nor "landed on time".
+fn came_down_on(words: &[String]) -> bool {
+    (0..words.len().saturating_sub(2)).any(|i| {
+        in_list(CAME_DOWN, &words[i])
+            && matches!(words[i + 1].as_str(), "on" | "onto")
+            && words[i + 2..(i + 5).min(words.len())]
+                .iter()
+                .any(|w| in_list(VEHICLES, w) || in_list(PEOPLE, w))
+    })
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says a sum of money is adrift: a sum, with its currency
+/// sign ("£500", "$20") or word after it ("20 quid"), then a word of [`ADRIFT`] ("the cash cage
+/// is £500 down after the shift count", held-43; "the till is $20 out"); not "£500 deposit".
+fn money_adrift(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let digits = |w: &str| w.chars().next().is_some_and(|c| c.is_ascii_digit());
+        let signed =
+            raw[i].trim_start_matches(['(', '"']).starts_with(['£', '$', '€', '¥']) && digits(&words[i]);
+        let worded = digits(&words[i]) && words.get(i + 1).is_some_and(|w| in_list(CURRENCIES, w));
+        let next = if worded { i + 2 } else { i + 1 };
+        (signed || worded) && words.get(next).is_some_and(|w| in_list(ADRIFT, w))
+    })
+}
+
 /// Whether the message (its `raw` words and their normalized `words`) says something stopped
 /// working for a while: "cut out", "cuts out" or "cutting out" at a clause's end, before where or
 /// when, or before a word of [`CUT_OUT_WHEN`] ("the sound system cut out mid-service", held-42;
@@ -489,6 +532,8 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || ran_out(lower)
         || cut_out(raw, words)
         || falls_short(raw, words)
+        || money_adrift(raw, words)
+        || came_down_on(words)
         || will_not_work(words)
         || went_out(words)
         || lacks_a_utility(words)
@@ -592,7 +637,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         && (orders && !report
             || words.iter().any(|w| in_list(PLEASE, w))
             || INSTRUCTION_PHRASES.iter().any(|p| lower.contains(p))
-            || words.windows(2).any(|p| matches!(p[0].as_str(), "want" | "wants") && in_list(WISHED, &p[1])));
+            || wishes(&words));
 
     let mut sentence_start = true;
     for (i, (w, n)) in raw.iter().zip(&words).enumerate() {

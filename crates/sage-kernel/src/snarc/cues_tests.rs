@@ -623,3 +623,19 @@ fn held_42s_miss_and_look_alikes() {
     assert_eq!(ev("shots fired near the east gate"), HAZARD);
     assert_eq!(ev("the kiln room is on fire"), HAZARD);
 }
+
+#[test]
+fn held_43s_misses_and_look_alikes() {
+    // Message set held-43 (session 55: a casino floor, a hair salon, an orchard at harvest, a
+    // bridge maintenance crew), run once: 37 of 40; these were missed.
+    assert!(ev("the cash cage is £500 down after the shift count") >= TROUBLE);
+    assert!(ev("paint overspray has landed on parked cars under span 2") >= TROUBLE);
+    assert!(cues("the engineer needs the bearing inspection report by Thursday", &|_| false).instruction);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the till is 20 quid out") >= TROUBLE);
+    assert!(ev("a branch fell onto a parked car") >= TROUBLE);
+    assert!(cues("the vet needs a hand in pen 4", &|_| false).instruction);
+    assert!(ev("£500 deposit paid") < TROUBLE);
+    assert!(ev("the drone landed on pad 2") < TROUBLE);
+    assert!(!cues("the beds don't need any water today", &|_| false).instruction);
+}

@@ -599,3 +599,15 @@ pub(super) const BEFORE_A_VERB: &[&str] = &[
     "robot",
     "just",
 ];
+
+/// What comes down on something ("paint overspray has landed on parked cars", held-43).
+pub(super) const CAME_DOWN: &[&str] =
+    &["landed", "fell", "fallen", "dropped", "dripped", "splashed", "sprayed", "blew", "blown", "collapsed"];
+
+/// Words of a currency after a sum ("20 quid short").
+pub(super) const CURRENCIES: &[&str] =
+    &["quid", "pounds", "pound", "dollars", "dollar", "bucks", "euros", "euro", "pence", "cents"];
+
+/// What a sum is when the money does not add up ("the cash cage is £500 down", held-43; "the
+/// till is $20 out").
+pub(super) const ADRIFT: &[&str] = &["down", "short", "out", "missing", "adrift", "over", "unaccounted"];
