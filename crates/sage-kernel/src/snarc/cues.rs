@@ -100,11 +100,12 @@ impl Cues {
 
 /// Whether word `i` of `words` is a trouble word's form that names the work done: "lane oiling
 /// finished" is not oil on the floor; "reel 41 wound" (or "wound up") is from "wind", not an
-/// injury; "the bisque firing" (a word of [`KILN_WORDS`] within three words before) is no fire.
+/// injury; "the bisque firing" or "furnace 1 charged for the morning melt" (a word of
+/// [`KILN_WORDS`] within six words before) is no fire.
 fn names_the_work(words: &[String], i: usize) -> bool {
     // "kiln 1 loaded for the bisque firing" (held-42) fires pots, not a building.
-    let kiln = matches!(words[i].as_str(), "firing" | "fired" | "firings")
-        && words[i.saturating_sub(3)..i].iter().any(|w| in_list(KILN_WORDS, w));
+    let kiln = matches!(words[i].as_str(), "firing" | "fired" | "firings" | "melt" | "melts")
+        && words[i.saturating_sub(6)..i].iter().any(|w| in_list(KILN_WORDS, w));
     kiln || in_list(WORK_FORMS, &words[i])
         || words[i] == "wound"
             && (i.checked_sub(1).is_some_and(|j| words[j].chars().all(|c| c.is_ascii_digit()))
@@ -127,14 +128,49 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
 }
 
-/// Whether the message (its normalized `words`) says a light, the power or a signal went out
-/// ("lights went out in sector 4", "the pilot light has gone out"): a word of [`GOES_OUT`]
-/// within three words before "went/gone/goes out". What else "went out" was sent.
-fn went_out(words: &[String]) -> bool {
+/// Whether the message (its `raw` words and their normalized `words`) says a light, the power
+/// or a signal went out ("lights went out in sector 4", "the pilot light has gone out"): a word
+/// of [`GOES_OUT`] within three words before "went/gone/goes out", or within five words before
+/// "is/are out" that ends its clause or says where ("the pad lights on the north side are
+/// out", held-44; "the power's out"). What else "went out" was sent; "lights out at 10" is a
+/// time.
+fn went_out(raw: &[&str], words: &[String]) -> bool {
+    let goes_out = |w: &String| in_list(GOES_OUT, w.trim_end_matches("'s").trim_end_matches("’s"));
     words.windows(2).enumerate().any(|(i, p)| {
-        matches!(p[0].as_str(), "went" | "gone" | "goes")
-            && p[1] == "out"
-            && words[i.saturating_sub(3)..i].iter().any(|w| in_list(GOES_OUT, w))
+        let went = matches!(p[0].as_str(), "went" | "gone" | "goes")
+            && words[i.saturating_sub(3)..i].iter().any(goes_out);
+        let is = (matches!(p[0].as_str(), "is" | "are" | "was" | "were")
+            || p[0].ends_with("'s")
+            || p[0].ends_with("’s"))
+            && ends_or_says_where(raw, words, i + 1)
+            && words[i.saturating_sub(5)..=i].iter().any(goes_out);
+        p[1] == "out" && (went || is)
+    })
+}
+
+/// Whether the message (its normalized `words`) says people or animals turned on someone: a
+/// word of [`PEOPLE`] or [`CROWDS`] within three words before "turned on", and one within two
+/// words after it, or a pronoun ("the crowd has turned on the press", held-44; "the dog turned
+/// on its handler"); not "someone turned on the lights".
+fn turned_on(words: &[String]) -> bool {
+    let who = |w: &String| in_list(PEOPLE, w) || in_list(CROWDS, w);
+    (1..words.len().saturating_sub(1)).any(|i| {
+        matches!(words[i].as_str(), "turned" | "turning" | "turns")
+            && words[i + 1] == "on"
+            && words[i.saturating_sub(3)..i].iter().any(who)
+            && words[i + 2..(i + 4).min(words.len())]
+                .iter()
+                .any(|w| who(w) || matches!(w.as_str(), "us" | "me" | "him" | "her" | "them"))
+    })
+}
+
+/// Whether the message (its normalized `words`) says a secret was made public: a word of
+/// [`SECRETS`], then within ten words a word of [`PUBLIC`] ("the gate code has been given out on
+/// social media", held-44; "the wifi password is on the whiteboard" says neither).
+fn secret_out(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        in_list(SECRETS, &words[i])
+            && words[i + 1..(i + 11).min(words.len())].iter().any(|w| in_list(PUBLIC, w))
     })
 }
 
@@ -471,6 +507,13 @@ fn put_out(raw: &[&str], words: &[String]) -> bool {
     })
 }
 
+/// Whether `word` is a day's possessive, which names a thing rather than when a routine is due
+/// ("a threatening phone call about tomorrow's story", held-44; not "drill tomorrow").
+fn possessive_day(word: &str) -> bool {
+    let base = word.replace('’', "'");
+    base.strip_suffix("'s").is_some_and(|day| in_list(DAY_NAMES, day))
+}
+
 /// Whether the message (its `words`, their `stems`, its text in `lower` case) has a routine
 /// frame (a drill, a schedule, a test, maintenance): "self-test" is a test; "this is not a
 /// drill" is no routine.
@@ -480,6 +523,7 @@ fn routine_frame(raw: &[&str], words: &[String], stems: &[String], lower: &str) 
         // "clear the field" orders and "path clear" is a state; "cleared" is a routine's end.
         !dates_an_event(words, i)
             && !in_list(NOT_ROUTINE_BARE, &words[i])
+            && !possessive_day(&words[i])
             && (ROUTINES.has(w)
                 || in_list(ROUTINE_EXACT, &words[i])
                 || words[i]
@@ -535,7 +579,9 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || money_adrift(raw, words)
         || came_down_on(words)
         || will_not_work(words)
-        || went_out(words)
+        || went_out(raw, words)
+        || turned_on(words)
+        || secret_out(words)
         || lacks_a_utility(words)
         || ran_over(words)
         || forced_over(raw, words)

@@ -639,3 +639,25 @@ fn held_43s_misses_and_look_alikes() {
     assert!(ev("the drone landed on pad 2") < TROUBLE);
     assert!(!cues("the beds don't need any water today", &|_| false).instruction);
 }
+
+#[test]
+fn held_44s_misses_and_look_alikes() {
+    // Message set held-44 (session 55: a foundry, a heliport, a newsroom, allotments), run once:
+    // 35 of 40; these were missed.
+    assert!(ev("the pad lights on the north side are out") >= TROUBLE);
+    assert_eq!(ev("we've had a threatening phone call about tomorrow's story"), HAZARD);
+    assert!(ev("a suspicious envelope with white powder came in the post") >= TROUBLE);
+    assert!(ev("the crowd has turned on the press") >= TROUBLE);
+    assert!(ev("the gate code has been given out on social media") >= TROUBLE);
+    // ... and this routine line was a hazard at every repeat.
+    let known = |t: &str| cues(t, &|_| true);
+    assert_eq!(known("furnace 1 charged for the morning melt").hazard, 0.0);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the power's out") >= TROUBLE);
+    assert!(ev("the dog turned on its handler") >= TROUBLE);
+    assert!(ev("lights out at 10") < TROUBLE);
+    assert!(ev("someone turned on the lights") < TROUBLE);
+    assert!(ev("the ice is starting to melt on the roof") >= TROUBLE);
+    assert!(cues("fire drill tomorrow", &|_| false).routine);
+    assert!(!cues("a parcel came in the post", &|_| false).routine);
+}

@@ -406,9 +406,10 @@ pub(super) const NOT_SPREAD: &[&str] = &[
 pub(super) const SPOILED: &[&str] = &["bad", "rotten", "sour", "mouldy", "moldy"];
 
 /// Routine words whose bare form is mostly something else: "clear the field" orders, "path
-/// clear" is a state, "the customer service desk" a place (held-33, held-34); their other forms
-/// ("cleared", "serviced") still frame a routine.
-pub(super) const NOT_ROUTINE_BARE: &[&str] = &["clear", "service", "services"];
+/// clear" is a state, "the customer service desk" a place (held-33, held-34), "came in the
+/// post" is mail (held-44; its stem is a poster's); their other forms ("cleared", "serviced")
+/// still frame a routine.
+pub(super) const NOT_ROUTINE_BARE: &[&str] = &["clear", "service", "services", "post", "posts"];
 
 /// Orders to do nothing: in a routine frame they say the routine is no news ("fire alarm test
 /// Thursday 10am, ignore the bells", held-34), and are no instruction.
@@ -447,9 +448,8 @@ pub(super) const WHERE_AFTER: &[&str] = &[
     "completely",
 ];
 
-/// Verbs of force before "over": "a student kicked the robot over", "the wind blew the sign
-/// over", "someone pushed the bin over" (held-33); with at most three words between.
-/// What is fired in a kiln ("the bisque firing", held-42): "firing" after one is no fire.
+/// What is fired in a kiln or melted in a furnace ("the bisque firing", held-42; "furnace 1
+/// charged for the morning melt", held-44): "firing" or "melt" after one is the work, no fire.
 pub(super) const KILN_WORDS: &[&str] = &[
     "kiln",
     "kilns",
@@ -464,6 +464,11 @@ pub(super) const KILN_WORDS: &[&str] = &[
     "stoneware",
     "porcelain",
     "clay",
+    "furnace",
+    "furnaces",
+    "cupola",
+    "crucible",
+    "foundry",
 ];
 
 /// When something cuts out ("the sound system cut out mid-service", "keeps cutting out again").
@@ -565,6 +570,8 @@ pub(super) const MEMBERS: &[&str] = &[
     "patient",
 ];
 
+/// Verbs of force before "over": "a student kicked the robot over", "the wind blew the sign
+/// over", "someone pushed the bin over" (held-33); with at most three words between.
 pub(super) const FORCES: &[&str] =
     &["kicked", "pushed", "shoved", "knocked", "blew", "blown", "flipped", "threw", "thrown", "tipped"];
 
@@ -611,3 +618,76 @@ pub(super) const CURRENCIES: &[&str] =
 /// What a sum is when the money does not add up ("the cash cage is £500 down", held-43; "the
 /// till is $20 out").
 pub(super) const ADRIFT: &[&str] = &["down", "short", "out", "missing", "adrift", "over", "unaccounted"];
+
+/// Who may turn on someone ("the crowd has turned on the press", held-44), beside [`PEOPLE`].
+pub(super) const CROWDS: &[&str] = &[
+    "crowd",
+    "crowds",
+    "mob",
+    "fans",
+    "protesters",
+    "protestors",
+    "press",
+    "police",
+    "stewards",
+    "staff",
+    "crew",
+    "guards",
+    "security",
+    "handler",
+    "keeper",
+    "owner",
+    "referee",
+    "players",
+    "dog",
+    "dogs",
+    "horse",
+    "bull",
+];
+
+/// What must stay secret ("the gate code has been given out on social media", held-44).
+pub(super) const SECRETS: &[&str] = &[
+    "code",
+    "codes",
+    "password",
+    "passwords",
+    "pin",
+    "passcode",
+    "passcodes",
+    "combination",
+    "keycode",
+    "credentials",
+    "login",
+    "logins",
+];
+
+/// Where a secret is public.
+pub(super) const PUBLIC: &[&str] = &[
+    "online",
+    "internet",
+    "social",
+    "facebook",
+    "twitter",
+    "instagram",
+    "tiktok",
+    "reddit",
+    "publicly",
+    "strangers",
+    "leaked",
+];
+
+/// Days and times a routine is due on; their possessive names a thing ("tomorrow's story").
+pub(super) const DAY_NAMES: &[&str] = &[
+    "today",
+    "tonight",
+    "tomorrow",
+    "yesterday",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "weekend",
+];
