@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-44
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-45
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -107,7 +107,12 @@ crew, was written in session 55 and committed before the rule was run on it, and
 of 40, precision 0.841 ("£500 down", "overspray has landed on parked cars", "needs the ...
 report by Thursday" missed), which then changed the rule; held-44, a foundry, a heliport, a
 newsroom and allotments, was written after held-43's change and committed before the rule was
-run on it; decision 0013;
+run on it, and run once: 35 of 40, precision 0.778 ("the pad lights ... are out", "a
+threatening phone call about tomorrow's story", "a suspicious envelope ... came in the post",
+"the crowd has turned on the press", "the gate code has been given out on social media"
+missed; "the morning melt" read as a hazard at every repeat), which then changed the rule;
+held-45, a beach's lifeguards, a bike-share depot, a mushroom farm and a science centre, was
+written after held-44's change and committed before the rule was run on it; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
