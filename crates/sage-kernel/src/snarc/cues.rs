@@ -394,18 +394,22 @@ fn spread_or_spoiled(words: &[String]) -> bool {
 }
 
 /// Whether the message (its normalized `words`) says something has not happened for a while
-/// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within six words
+/// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within eleven words
 /// after it, "since", "for" or "in" and a time word ([`LAPSE`], [`TIME_UNITS`]): "the cat hasn't
 /// eaten since yesterday", "rent hasn't been paid for four months"; not "we haven't had any
-/// alarms for a week" (an absence of "any" or "no" thing). "no" before a word of [`CONTACTS`] is such a negation too: "no contact with the field camp
-/// since 0400", "no heartbeat from unit 4 for ten minutes".
+/// alarms for a week" (an absence of "any" or "no" thing). "no" before a word of [`CONTACTS`]
+/// is such a negation too ("no contact with the field camp since 0400", "no heartbeat from unit
+/// 4 for ten minutes"), and so is [`NOBODY`] ("nobody's seen the swimmer in the red cap for ten
+/// minutes", held-45; "no one has heard from him since 6").
 fn lapse(words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let negated =
             matches!(words[i].as_str(), "hasn't" | "hasnt" | "haven't" | "havent" | "hasn’t" | "haven’t")
                 || words[i] == "not" && i > 0 && matches!(words[i - 1].as_str(), "has" | "have")
-                || words[i] == "no" && words.get(i + 1).is_some_and(|w| in_list(CONTACTS, w));
-        let after = &words[i + 1..(i + 7).min(words.len())];
+                || words[i] == "no" && words.get(i + 1).is_some_and(|w| in_list(CONTACTS, w))
+                || in_list(NOBODY, &words[i].replace('’', "'"))
+                || words[i] == "no" && words.get(i + 1).is_some_and(|w| w == "one");
+        let after = &words[i + 1..(i + 12).min(words.len())];
         negated
             && after.iter().any(|w| matches!(w.as_str(), "since" | "for" | "in"))
             && after.iter().any(|w| in_list(LAPSE, w) || in_list(TIME_UNITS, w) || is_clock(w))
@@ -891,8 +895,36 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
         !value
             && (((in_list(IMPERATIVES, &w) || again) && !named)
                 || (w == "do" && words.get(i + 1).is_some_and(|n| n == "not"))
-                || (in_list(VERBS, &w) && object))
+                || (in_list(VERBS, &w) && object)
+                || bare_verb_with_object(raw, words, i))
     })
+}
+
+/// Whether the clause that opens at word `i` of `words` (the message's `raw` words) opens with
+/// a bare verb and its object, a verb no list names: a plain word, then a determiner of
+/// [`DETERMINERS`] ("rebalance the city centre docks before the evening rush", held-45; "water
+/// the seedlings"). Not a word that cannot be a bare verb: a function word, a word of
+/// [`NOT_BARE_VERBS`] (prepositions, adverbs, days, people addressed), an "-ly", "-ed", "-ing"
+/// or "-s" form, a past form, a number or a possessive, or a word that ends its clause
+/// ("update: the ...").
+fn bare_verb_with_object(raw: &[&str], words: &[String], i: usize) -> bool {
+    let w = &words[i];
+    let plain = w.len() > 2 && w.chars().all(|c| c.is_ascii_lowercase());
+    // "-s" is a plural or a verb with its subject left out; "press", "cross" are bare.
+    let form = ["ly", "ed", "ing"].iter().any(|end| w.ends_with(end))
+        || w.ends_with('s') && !w.ends_with("ss")
+        || in_list(PAST_FORMS, w)
+        || in_list(IRREGULAR_PARTICIPLES, w);
+    plain
+        && !form
+        && !is_stopword(w)
+        && !in_list(FUNCTION_WORDS, w)
+        && !in_list(NOT_BARE_VERBS, w)
+        && !in_list(QUESTION_STARTS, w)
+        && !raw[i].ends_with([',', ';', '.', '!', ':', '?'])
+        && words.get(i + 1).is_some_and(|n| in_list(DETERMINERS, n))
+        // "escalator A annual service booked": a capital "A" is a code, not an article.
+        && !raw[i + 1].chars().any(char::is_uppercase)
 }
 
 fn in_list(list: &[&str], w: &str) -> bool {

@@ -661,3 +661,28 @@ fn held_44s_misses_and_look_alikes() {
     assert!(cues("fire drill tomorrow", &|_| false).routine);
     assert!(!cues("a parcel came in the post", &|_| false).routine);
 }
+
+#[test]
+fn held_45s_misses_and_look_alikes() {
+    // Message set held-45 (session 55: a beach's lifeguards, a bike-share depot, a mushroom
+    // farm, a science centre), run once: 37 of 40; these were missed.
+    assert!(ev("nobody's seen the swimmer in the red cap for ten minutes") >= TROUBLE);
+    assert!(cues("rebalance the city centre docks before the evening rush", &|_| false).instruction);
+    assert!(ev("flies everywhere in room 6") >= TROUBLE);
+    // ... and this routine line was trouble at every repeat ("flags" shared "flagged"'s stem).
+    let known = |t: &str| cues(t, &|_| true);
+    assert_eq!(known("flags set between towers 2 and 3").hazard, 0.0);
+    // The same, said otherwise, and the look-alikes.
+    assert!(cues("water the seedlings in tunnel 2", &|_| false).instruction);
+    assert!(cues("press the red button", &|_| false).instruction);
+    assert!(ev("weigh station flagged us as overweight") >= TROUBLE);
+    for not_an_order in [
+        "alright all the machines are off for the night",
+        "escalator A annual service booked",
+        "outside the gate a van is waiting",
+        "update: the pump is fixed",
+        "tomorrow the crew starts at 6",
+    ] {
+        assert!(!cues(not_an_order, &|_| false).instruction, "{not_an_order}");
+    }
+}

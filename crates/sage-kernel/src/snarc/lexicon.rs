@@ -578,7 +578,6 @@ pub(super) const MORE_TROUBLE: &[&str] = &[
     "rejected",
     "refused",
     "denied",
-    "flagged",
     "overweight",
     "vandalized",
     "vandalised",

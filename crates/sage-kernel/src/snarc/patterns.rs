@@ -19,6 +19,10 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "defaced",
     "issue",
     "issues",
+    // Whole word (held-45: the beach's "flags set between towers 2 and 3" shares its stem).
+    "flagged",
+    // Spread all around (held-45: "flies everywhere in room 6"; "glass everywhere").
+    "everywhere",
     "trouble",
     "we're out of",
     "we are out of",
@@ -691,3 +695,7 @@ pub(super) const DAY_NAMES: &[&str] = &[
     "sunday",
     "weekend",
 ];
+
+/// Nobody, before what nobody did for a while ("nobody's seen the swimmer in the red cap for
+/// ten minutes", held-45).
+pub(super) const NOBODY: &[&str] = &["nobody", "nobody's", "nobodys", "noone", "no-one"];
