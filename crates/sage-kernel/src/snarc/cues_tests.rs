@@ -686,3 +686,30 @@ fn held_45s_misses_and_look_alikes() {
         assert!(!cues(not_an_order, &|_| false).instruction, "{not_an_order}");
     }
 }
+
+#[test]
+fn held_46s_misses_and_look_alikes() {
+    // Message set held-46 (session 55: a funicular railway, a fire lookout, a dog daycare, an
+    // auction house), run once: 33 of 40; these were missed.
+    for missed in [
+        "car 2 stopped halfway up with forty passengers aboard",
+        "humidity down to 9 percent this afternoon",
+        "Bella's owner says she's been vomiting since yesterday",
+        "one of the dogs ate a sock",
+        "the online bidding platform is lagging by thirty seconds",
+        "the lot numbers in the catalogue are out by one from 200",
+    ] {
+        assert!(ev(missed) >= TROUBLE, "{missed}");
+    }
+    assert!(cues("the consignor wants lot 45 withdrawn before it comes up", &|_| false).instruction);
+    // ... and this routine line was a fire at every repeat.
+    let known = |t: &str| cues(t, &|_| true);
+    assert_eq!(known("fire danger board set to moderate").hazard, 0.0);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("battery dropped to 15%") >= TROUBLE);
+    assert!(ev("the toddler swallowed a coin") >= TROUBLE);
+    assert_eq!(ev("fire in the board room"), HAZARD);
+    for not_trouble in ["the dogs ate their dinner", "bus stopped at gate 3", "queue down to 40 percent"] {
+        assert!(ev(not_trouble) < TROUBLE, "{not_trouble}");
+    }
+}

@@ -656,6 +656,12 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "detector",
     "sensor",
     "meter",
+    // What shows a hazard's level (held-46: "fire danger board set to moderate").
+    "board",
+    "notice",
+    "rating",
+    "index",
+    "register",
     "extinguisher",
     "plan",
     "drill",

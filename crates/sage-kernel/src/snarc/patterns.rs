@@ -23,6 +23,44 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "flagged",
     // Spread all around (held-45: "flies everywhere in room 6"; "glass everywhere").
     "everywhere",
+    // Illness, whole words (held-46: "Bella's owner says she's been vomiting since yesterday").
+    "vomiting",
+    "vomited",
+    "vomit",
+    "throwing up",
+    "threw up",
+    "diarrhoea",
+    "diarrhea",
+    "dizzy",
+    "rash",
+    "fever",
+    "feverish",
+    "allergic",
+    "swallowed",
+    "concussion",
+    "concussed",
+    "bitten",
+    "stung",
+    "sprained",
+    "fracture",
+    "fractured",
+    "bruised",
+    // Systems in trouble (held-46: "the online bidding platform is lagging by thirty seconds").
+    "lagging",
+    "laggy",
+    "glitching",
+    "glitchy",
+    "buffering",
+    "sluggish",
+    "timed out",
+    "timing out",
+    "hacked",
+    "phishing",
+    "ransomware",
+    "malware",
+    "corrupted",
+    "seeping",
+    "oozing",
     "trouble",
     "we're out of",
     "we are out of",
@@ -699,3 +737,43 @@ pub(super) const DAY_NAMES: &[&str] = &[
 /// Nobody, before what nobody did for a while ("nobody's seen the swimmer in the red cap for
 /// ten minutes", held-45).
 pub(super) const NOBODY: &[&str] = &["nobody", "nobody's", "nobodys", "noone", "no-one"];
+
+/// What is no food, eaten or swallowed ("one of the dogs ate a sock", held-46).
+pub(super) const NOT_FOOD: &[&str] = &[
+    "sock",
+    "socks",
+    "battery",
+    "batteries",
+    "coin",
+    "coins",
+    "magnet",
+    "magnets",
+    "chocolate",
+    "grapes",
+    "raisins",
+    "poison",
+    "pills",
+    "tablets",
+    "glass",
+    "plastic",
+    "string",
+    "toy",
+    "bleach",
+    "screw",
+    "nail",
+    "button",
+    "earring",
+    "ring",
+    "glove",
+    "stone",
+    "stones",
+    "rubber",
+    "foil",
+    "wire",
+];
+
+/// Verbs of eating, before what is no food.
+pub(super) const ATE: &[&str] = &["ate", "eaten", "eat", "eats", "eating", "swallowed", "chewed", "gulped"];
+
+/// Verbs of a drop, before a low share ("humidity down to 9 percent", held-46).
+pub(super) const DROPS_TO: &[&str] = &["down", "dropped", "fell", "fallen", "falling", "dropping", "sunk"];
