@@ -32,6 +32,7 @@ use super::lexicon::*;
 use super::orders::*;
 use super::patterns::*;
 use crate::text::{is_stopword, normalize_word};
+use mishaps::{kit_spent, lapse, never_happened, trouble_in_patterns};
 
 /// Evidence of a hazard.
 pub const HAZARD: f64 = 1.0;
@@ -130,52 +131,6 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     since_day || words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
 }
 
-/// Whether the message (its `raw` words and their normalized `words`) says a light, the power
-/// or a signal went out ("lights went out in sector 4", "the pilot light has gone out"): a word
-/// of [`GOES_OUT`] within three words before "went/gone/goes out", or within five words before
-/// "is/are out" that ends its clause or says where ("the pad lights on the north side are
-/// out", held-44; "the power's out"). What else "went out" was sent; "lights out at 10" is a
-/// time.
-fn went_out(raw: &[&str], words: &[String]) -> bool {
-    let goes_out = |w: &String| in_list(GOES_OUT, w.trim_end_matches("'s").trim_end_matches("’s"));
-    words.windows(2).enumerate().any(|(i, p)| {
-        let went = matches!(p[0].as_str(), "went" | "gone" | "goes")
-            && words[i.saturating_sub(3)..i].iter().any(goes_out);
-        let is = (matches!(p[0].as_str(), "is" | "are" | "was" | "were")
-            || p[0].ends_with("'s")
-            || p[0].ends_with("’s"))
-            && ends_or_says_where(raw, words, i + 1)
-            && words[i.saturating_sub(5)..=i].iter().any(goes_out);
-        p[1] == "out" && (went || is)
-    })
-}
-
-/// Whether the message (its normalized `words`) says people or animals turned on someone: a
-/// word of [`PEOPLE`] or [`CROWDS`] within three words before "turned on", and one within two
-/// words after it, or a pronoun ("the crowd has turned on the press", held-44; "the dog turned
-/// on its handler"); not "someone turned on the lights".
-fn turned_on(words: &[String]) -> bool {
-    let who = |w: &String| in_list(PEOPLE, w) || in_list(CROWDS, w);
-    (1..words.len().saturating_sub(1)).any(|i| {
-        matches!(words[i].as_str(), "turned" | "turning" | "turns")
-            && words[i + 1] == "on"
-            && words[i.saturating_sub(3)..i].iter().any(who)
-            && words[i + 2..(i + 4).min(words.len())]
-                .iter()
-                .any(|w| who(w) || matches!(w.as_str(), "us" | "me" | "him" | "her" | "them"))
-    })
-}
-
-/// Whether the message (its normalized `words`) says a secret was made public: a word of
-/// [`SECRETS`], then within ten words a word of [`PUBLIC`] ("the gate code has been given out on
-/// social media", held-44; "the wifi password is on the whiteboard" says neither).
-fn secret_out(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        in_list(SECRETS, &words[i])
-            && words[i + 1..(i + 11).min(words.len())].iter().any(|w| in_list(PUBLIC, w))
-    })
-}
-
 /// Whether the message (its `raw` words and their normalized `words`) says someone lost
 /// consciousness: a word of [`FAINTS`] and "out", at the clause's end or before where or when
 /// ([`WHERE_AFTER`]): "there's a guy passed out behind the main stage"; not "the volunteers
@@ -190,18 +145,6 @@ fn ends_or_says_where(raw: &[&str], words: &[String], i: usize) -> bool {
     i + 1 == raw.len()
         || raw[i].ends_with(['.', '!', ',', ';', '?'])
         || words.get(i + 1).is_some_and(|n| in_list(WHERE_AFTER, n))
-}
-
-/// Whether the message (its `raw` words and their normalized `words`) says something was
-/// knocked over by force: a word of [`FORCES`], then within four words an "over" that ends its
-/// clause or says where ("a student kicked the robot over by the dining hall"); not "pushed the
-/// cart over to bay 4", which moved it.
-fn forced_over(raw: &[&str], words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        in_list(FORCES, &words[i])
-            && (i + 1..(i + 5).min(words.len()))
-                .any(|j| words[j] == "over" && ends_or_says_where(raw, words, j))
-    })
 }
 
 /// Whether word `i` of `words` (`raw`: as written) is "stop" or "halt" as a noun, a place or an
@@ -226,32 +169,6 @@ fn is_measure(core: &str) -> bool {
     unit.len() < core.len() && (letters(unit, 2) || unit.strip_prefix('-').is_some_and(|u| letters(u, 3)))
 }
 
-/// Whether the message (its normalized `words`) says what should be done is not: a word of a
-/// report or a sign-off ([`SIGNED_OFF`]) after "not", "never" or a negated auxiliary within two
-/// words ("allergen changeover not signed off", "the doors weren't checked", "hasn't been
-/// cleaned").
-fn unfinished(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let done = in_list(REPORT_WORDS, &words[i])
-            || in_list(MORE_REPORT, &words[i])
-            || in_list(SIGNED_OFF, &words[i]);
-        done && words[i.saturating_sub(2)..i]
-            .iter()
-            .any(|w| in_list(NEGATED_AUXILIARIES, w) || in_list(NOT_DONE, w))
-    })
-}
-
-/// Whether the message (its normalized `words`) says a vehicle was scratched with a key: "two
-/// cars have been keyed in the rank" (held-41); "keyed" after a passive, a vehicle within four
-/// words before it (not "the code was keyed in").
-fn keyed(words: &[String]) -> bool {
-    (1..words.len()).any(|i| {
-        words[i] == "keyed"
-            && matches!(words[i - 1].as_str(), "been" | "was" | "were" | "got")
-            && words[i.saturating_sub(5)..i - 1].iter().any(|w| in_list(VEHICLES, w))
-    })
-}
-
 /// Whether the message (its normalized `words`) passes on a wish or a need: "want(s)" or
 /// "need(s)" before a word of [`WISHED`] ("boss want the report by 5", "the engineer needs the
 /// bearing inspection report by Thursday", held-43), or "want(s)", a thing and a participle
@@ -271,266 +188,6 @@ fn wishes(words: &[String]) -> bool {
             .skip(1)
             .any(|w| w.len() > 4 && w.ends_with("ed") || in_list(IRREGULAR_PARTICIPLES, w));
         (wish || need) && (in_list(WISHED, &words[i + 1]) || wish && done_to)
-    })
-}
-
-/// Whether the message (its normalized `words`) says what is no food was eaten: a word of [`ATE`]
-/// and within three words after it one of [`NOT_FOOD`] ("one of the dogs ate a sock", held-46;
-/// not "the dogs ate their dinner").
-fn ate_no_food(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        in_list(ATE, &words[i]) && words[i + 1..(i + 4).min(words.len())].iter().any(|w| in_list(NOT_FOOD, w))
-    })
-}
-
-/// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
-/// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
-/// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
-fn dropped_low(raw: &[&str], words: &[String]) -> bool {
-    (0..words.len().saturating_sub(2)).any(|i| {
-        let low = |j: usize| {
-            words[j].parse::<f64>().is_ok_and(|v| (0.0..=20.0).contains(&v))
-                && (raw[j].contains('%')
-                    || words.get(j + 1).is_some_and(|n| matches!(n.as_str(), "percent" | "per")))
-        };
-        in_list(DROPS_TO, &words[i]) && words[i + 1] == "to" && low(i + 2)
-    })
-}
-
-/// Whether the message (its normalized `words`) says something came down on a vehicle or a
-/// person: a word of [`CAME_DOWN`], then "on" or "onto", then within three words a word of
-/// [`VEHICLES`] or [`PEOPLE`] ("paint overspray has landed on parked cars under span 2",
-/// held-43); not "the drone landed on pad 2" nor "landed on time".
-fn came_down_on(words: &[String]) -> bool {
-    (0..words.len().saturating_sub(2)).any(|i| {
-        in_list(CAME_DOWN, &words[i])
-            && matches!(words[i + 1].as_str(), "on" | "onto")
-            && words[i + 2..(i + 5).min(words.len())]
-                .iter()
-                .any(|w| in_list(VEHICLES, w) || in_list(PEOPLE, w))
-    })
-}
-
-/// Whether the message (its `raw` words and their normalized `words`) says a sum of money is adrift: a sum, with its currency
-/// sign ("£500", "$20") or word after it ("20 quid"), then a word of [`ADRIFT`] ("the cash cage
-/// is £500 down after the shift count", held-43; "the till is $20 out"); not "£500 deposit".
-fn money_adrift(raw: &[&str], words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let digits = |w: &str| w.chars().next().is_some_and(|c| c.is_ascii_digit());
-        let signed =
-            raw[i].trim_start_matches(['(', '"']).starts_with(['£', '$', '€', '¥']) && digits(&words[i]);
-        let worded = digits(&words[i]) && words.get(i + 1).is_some_and(|w| in_list(CURRENCIES, w));
-        let next = if worded { i + 2 } else { i + 1 };
-        (signed || worded) && words.get(next).is_some_and(|w| in_list(ADRIFT, w))
-    })
-}
-
-/// Whether the message (its `raw` words and their normalized `words`) says something stopped
-/// working for a while: "cut out", "cuts out" or "cutting out" at a clause's end, before where or
-/// when, or before a word of [`CUT_OUT_WHEN`] ("the sound system cut out mid-service", held-42;
-/// "the mic keeps cutting out"); not "cut out the shapes".
-fn cut_out(raw: &[&str], words: &[String]) -> bool {
-    (0..words.len().saturating_sub(1)).any(|i| {
-        let when = |n: &String| in_list(CUT_OUT_WHEN, n) || n.starts_with("mid");
-        matches!(words[i].as_str(), "cut" | "cuts" | "cutting")
-            && words[i + 1] == "out"
-            && (ends_or_says_where(raw, words, i + 1) || words.get(i + 2).is_some_and(when))
-    })
-}
-
-/// Whether the message (its text in `lower` case) says something ran out ([`RAN_OUT`]), not
-/// after a negated auxiliary within two words ("we haven't run out of anything").
-fn ran_out(lower: &str) -> bool {
-    RAN_OUT.iter().any(|p| {
-        lower.match_indices(p).any(|(at, _)| {
-            let whole = !lower[..at].ends_with(char::is_alphanumeric)
-                && !lower[at + p.len()..].starts_with(char::is_alphanumeric);
-            let before: Vec<String> = lower[..at].split_whitespace().map(normalize_word).collect();
-            whole && !before.iter().rev().take(2).any(|w| in_list(NEGATED_AUXILIARIES, w))
-        })
-    })
-}
-
-/// Whether the message (its `raw` words and their normalized `words`) says something was forced
-/// open: "the generator room door was forced", "forced open", "forced entry", a verb of
-/// [`BREAKS_IN`] before "open" within four words ("someone prised the window open") or after a
-/// passive and before "in" ("the door has been kicked in"); not "the shuttle was forced to
-/// wait", nor "the heating kicked in at 6".
-fn forced(raw: &[&str], words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let next = words.get(i + 1).map(String::as_str);
-        let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';']);
-        let passive = i > 0 && matches!(words[i - 1].as_str(), "was" | "were" | "been" | "is" | "got");
-        let breaks = in_list(BREAKS_IN, &words[i])
-            && (words[i + 1..(i + 5).min(words.len())].iter().any(|w| w == "open")
-                || passive && matches!(next, Some("in" | "into")));
-        breaks || words[i] == "forced" && (matches!(next, Some("open" | "entry")) || ends && passive)
-    })
-}
-
-/// Whether the message (its normalized `words`) says something ran over someone or something:
-/// "ran", "run" or "runs" before "over" and a determiner ([`RAN_OVER`]).
-fn ran_over(words: &[String]) -> bool {
-    words.windows(3).any(|p| {
-        matches!(p[0].as_str(), "ran" | "run" | "runs") && p[1] == "over" && in_list(RAN_OVER, &p[2])
-    })
-}
-
-/// Whether the message (its normalized `words`) says an animal is out of its place: a word of
-/// [`ANIMALS`] and, within four words after it, a phrase of [`ANIMAL_OUT`] ("the cows are out
-/// on the road", "the dog got out"), where an "out" is not followed by where it belongs ("the
-/// cows are out in the pasture", "out to graze", "out for a walk").
-fn animal_out(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let after = &words[i + 1..(i + 5).min(words.len())];
-        in_list(ANIMALS, &words[i])
-            && ANIMAL_OUT.iter().any(|p| {
-                let p: Vec<&str> = p.split(' ').collect();
-                after.windows(p.len()).enumerate().any(|(j, w)| {
-                    let next = after.get(j + p.len()).or_else(|| words.get(i + 1 + j + p.len()));
-                    w.iter().zip(&p).all(|(a, b)| a == b)
-                        && !next
-                            .is_some_and(|n| matches!(n.as_str(), "in" | "to" | "for" | "of" | "with" | "at"))
-                })
-            })
-    })
-}
-
-/// Whether the message (its normalized `words`) says what must be ready is spent: a word of
-/// [`READY_KIT`] and, within five words after it, one of [`SPENT`] ("the fire extinguisher in
-/// the workshop is empty"; not "water tanks topped up").
-fn kit_spent(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        in_list(READY_KIT, &words[i])
-            && words[i + 1..(i + 6).min(words.len())].iter().any(|w| in_list(SPENT, w))
-    })
-}
-
-/// Whether the message (its normalized `words`) says something is all over a place ("water
-/// all over the floor", "geese all over the 3rd green": any place after a determiner but the
-/// world and the news, [`NOT_SPREAD`]; a place of [`ALL_OVER`] without one) or went bad ("all
-/// the milk went bad"): [`SPOILED`].
-fn spread_or_spoiled(words: &[String]) -> bool {
-    let all_over = (0..words.len().saturating_sub(2)).any(|i| {
-        let determined = in_list(RAN_OVER, &words[i + 2]);
-        let spread = match words.get(i + 3) {
-            Some(place) if determined => !in_list(NOT_SPREAD, place),
-            _ => in_list(ALL_OVER, &words[i + 2]),
-        };
-        words[i] == "all" && words[i + 1] == "over" && spread
-    });
-    let spoiled = words
-        .windows(2)
-        .any(|p| matches!(p[0].as_str(), "went" | "gone" | "going" | "goes") && in_list(SPOILED, &p[1]));
-    all_over || spoiled
-}
-
-/// Whether the message (its normalized `words`) says something has not happened for a while
-/// that should have: a negated perfect ("hasn't", "has not", "haven't") and, within eleven words
-/// after it, "since", "for" or "in" and a time word ([`LAPSE`], [`TIME_UNITS`]): "the cat hasn't
-/// eaten since yesterday", "rent hasn't been paid for four months"; not "we haven't had any
-/// alarms for a week" (an absence of "any" or "no" thing). "no" before a word of [`CONTACTS`]
-/// is such a negation too ("no contact with the field camp since 0400", "no heartbeat from unit
-/// 4 for ten minutes"), and so is [`NOBODY`] ("nobody's seen the swimmer in the red cap for ten
-/// minutes", held-45; "no one has heard from him since 6").
-fn lapse(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let negated =
-            matches!(words[i].as_str(), "hasn't" | "hasnt" | "haven't" | "havent" | "hasn’t" | "haven’t")
-                || words[i] == "not" && i > 0 && matches!(words[i - 1].as_str(), "has" | "have")
-                || words[i] == "no" && words.get(i + 1).is_some_and(|w| in_list(CONTACTS, w))
-                || in_list(NOBODY, &words[i].replace('’', "'"))
-                || words[i] == "no" && words.get(i + 1).is_some_and(|w| w == "one");
-        let after = &words[i + 1..(i + 12).min(words.len())];
-        negated
-            && after.iter().any(|w| matches!(w.as_str(), "since" | "for" | "in"))
-            && after.iter().any(|w| in_list(LAPSE, w) || in_list(TIME_UNITS, w) || is_clock(w))
-            && !after.iter().any(|w| w == "any" || w == "no")
-    })
-}
-
-/// Whether the message (its normalized `words`) says something expected never happened:
-/// "never" and a past form, directly or after "been", "even", "actually" or "once" ("signed for
-/// but never arrived", "the van never came back", "has never been serviced"); not "never mind".
-fn never_happened(words: &[String]) -> bool {
-    words.iter().enumerate().any(|(i, w)| {
-        let mut next = words.get(i + 1);
-        if next.is_some_and(|n| matches!(n.as_str(), "been" | "even" | "actually" | "once")) {
-            next = words.get(i + 2).or(next);
-        }
-        w == "never" && next.is_some_and(|n| n.len() > 3 && n.ends_with("ed") || in_list(PAST_FORMS, n))
-    })
-}
-
-/// Whether `w` (normalized) is a time of day: "2am", "11pm", "0600" or "14:30" (normalization
-/// keeps the colon inside a word).
-fn is_clock(w: &str) -> bool {
-    let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let ampm = matches!(&w[digits.len()..], "am" | "pm");
-    let clock = digits.len() == 4 && digits.chars().all(|c| c.is_ascii_digit())
-        || digits.split_once(':').is_some_and(|(h, m)| {
-            !h.is_empty() && m.len() == 2 && h.chars().chain(m.chars()).all(|c| c.is_ascii_digit())
-        });
-    !digits.is_empty() && (ampm && digits.chars().all(|c| c.is_ascii_digit()) || clock && w == digits)
-}
-
-/// Whether the message (its normalized `words`) says a place or a device is without what it
-/// runs on: "has no", "have no", "there's no" or "there is no", then within two words a word of
-/// [`UTILITIES`] ("the eyewash station has no water pressure"); not "no water leaks found".
-fn lacks_a_utility(words: &[String]) -> bool {
-    words.windows(2).enumerate().any(|(i, p)| {
-        let lacks =
-            p[1] == "no" && matches!(p[0].as_str(), "has" | "have" | "there's" | "theres" | "is" | "got");
-        let there = p[0] != "is" || i > 0 && words[i - 1] == "there";
-        lacks && there && words.iter().skip(i + 2).take(2).any(|w| in_list(UTILITIES, w))
-    })
-}
-
-/// Whether the message (its `raw` words and their normalized `words`) says something is near its
-/// limit: a share of 90% or more ("98%", "95 percent") with a word of [`CAPACITY`] within two
-/// words of it ("PDU B at 98% load", "disk 97% full"); not "battery at 98 percent".
-fn near_capacity(raw: &[&str], words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let share = raw[i].contains('%') || words.get(i + 1).is_some_and(|n| n == "percent" || n == "pct");
-        let high = words[i].parse::<f64>().is_ok_and(|v| (90.0..=100.0).contains(&v));
-        let near = words[i.saturating_sub(2)..(i + 4).min(words.len())].iter().any(|w| in_list(CAPACITY, w));
-        share && high && near
-    })
-}
-
-/// Whether the message (its normalized `words`) says something will not do what it is for:
-/// a negated modal, with or without its apostrophe ("wont", "will not"), then within two words
-/// a verb of what equipment does ("door 9 wont lock", "the freezer door doesn't shut anymore",
-/// "the lid will not fully seal"), or "come" or "go" and a direction of [`MOVES`] ("the loading
-/// dock door won't come down"; not "he won't come back until 5").
-fn will_not_work(words: &[String]) -> bool {
-    (0..words.len()).any(|i| {
-        let negated = in_list(NEGATED_MODALS, &words[i])
-            || words[i] == "not" && i > 0 && in_list(MODALS, &words[i - 1]);
-        let after = &words[i + 1..(i + 4).min(words.len())];
-        let moves = after.windows(2).any(|p| matches!(p[0].as_str(), "come" | "go") && in_list(MOVES, &p[1]));
-        negated && (after.iter().take(2).any(|w| in_list(FUNCTIONS, w)) || moves)
-    })
-}
-
-/// Whether the message (its `raw` words and their normalized `words`) says a count fell short:
-/// "the count is two ampoules short" (a count within three words before a "short" that ends the
-/// clause), "short of gloves", "short by 4", "came up short", "out by one", "off by 3"; not "a
-/// short break at 10".
-fn falls_short(raw: &[&str], words: &[String]) -> bool {
-    let count =
-        |w: &String| in_list(COUNT_WORDS, w) || (!w.is_empty() && w.chars().all(|c| c.is_ascii_digit()));
-    words.iter().enumerate().any(|(i, w)| {
-        let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';', '?']);
-        // "the lot numbers in the catalogue are out by one from 200" (held-46), "off by 3".
-        let out_by = matches!(w.as_str(), "out" | "off")
-            && words.get(i + 1).is_some_and(|n| n == "by")
-            && words.get(i + 2).is_some_and(count);
-        out_by
-            || w == "short"
-                && (words.get(i + 1).is_some_and(|n| n == "of" || n == "by")
-                    || i > 0 && words[i - 1] == "up"
-                    || ends && words[i.saturating_sub(3)..i].iter().any(count))
     })
 }
 
@@ -597,48 +254,6 @@ fn masked(raw: &[&str], words: &[String], stems: &[String]) -> Vec<bool> {
         }
     }
     masked
-}
-
-/// Whether the message (its `raw` words, their normalized `words`, its text in `lower` case)
-/// says trouble in more than a word: something that stopped ("the fan stopped spinning",
-/// "ventilation fan 4 stopped."), a count short, what will not work, a light gone out, a
-/// missing utility, something run over or forced, a change of look, a share near its limit,
-/// or a phrase of the lists ([`WHOLE_WORD_TROUBLE`], [`TROUBLE_PHRASES`], [`NEGATABLE_TROUBLE`]).
-fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -> bool {
-    let stopped = words.windows(2).any(|p| p[0] == "stopped" && p[1].len() > 4 && p[1].ends_with("ing"))
-        || raw.iter().zip(words).enumerate().any(|(i, (r, w))| {
-            // "car 2 stopped halfway up with forty passengers aboard" (held-46).
-            let when = words.get(i + 1).is_some_and(|n| in_list(CUT_OUT_WHEN, n));
-            w == "stopped" && (i + 1 == raw.len() || r.ends_with(['.', '!', ',', ';']) || when)
-        });
-    stopped
-        || never_happened(words)
-        || unfinished(words)
-        || keyed(words)
-        || COLLISIONS.iter().chain(GOT_IN).any(|p| says(lower, p) && phrase_not_negated(lower, p))
-        || ran_out(lower)
-        || cut_out(raw, words)
-        || falls_short(raw, words)
-        || money_adrift(raw, words)
-        || ate_no_food(words)
-        || dropped_low(raw, words)
-        || came_down_on(words)
-        || will_not_work(words)
-        || went_out(raw, words)
-        || turned_on(words)
-        || secret_out(words)
-        || lacks_a_utility(words)
-        || ran_over(words)
-        || forced_over(raw, words)
-        || animal_out(words)
-        || spread_or_spoiled(words)
-        || kit_spent(words)
-        || forced(raw, words)
-        || LOOKS_WRONG.iter().any(|p| says(lower, p))
-        || near_capacity(raw, words)
-        || WHOLE_WORD_TROUBLE.iter().any(|p| says(lower, p) && phrase_not_negated(lower, p))
-        || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
-        || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(lower, p))
 }
 
 /// Read the cues of `text`; `known` says whether this source used a word recently, `urgency`
@@ -996,6 +611,9 @@ fn skip_address(raw: &[&str], words: &[String]) -> usize {
 pub fn content(text: &str) -> HashSet<String> {
     text.split_whitespace().map(normalize_word).filter(|w| !w.is_empty()).collect()
 }
+
+#[path = "mishaps.rs"]
+mod mishaps;
 
 #[cfg(test)]
 #[path = "cues_tests.rs"]
