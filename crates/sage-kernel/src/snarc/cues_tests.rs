@@ -713,3 +713,15 @@ fn held_46s_misses_and_look_alikes() {
         assert!(ev(not_trouble) < TROUBLE, "{not_trouble}");
     }
 }
+
+#[test]
+fn held_47s_misses_and_look_alikes() {
+    // Message set held-47 (session 55: a motorway service station, a shearing shed, a dialysis
+    // unit, a radio station), run once: 37 of 40; these were missed.
+    assert!(ev("a lorry driver has been asleep in his cab with the engine running for six hours") >= EVENT);
+    assert!(ev("the fuel tanker is due but the forecourt is full of queuing cars") >= TROUBLE);
+    assert!(ev("the station's social accounts have been posting spam") >= TROUBLE);
+    // The look-alikes.
+    assert!(ev("the van is full of stock for the morning") < TROUBLE);
+    assert!(cues("session times posted for half term", &|_| false).routine);
+}

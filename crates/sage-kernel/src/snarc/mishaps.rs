@@ -117,6 +117,19 @@ fn dropped_low(raw: &[&str], words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says a place is packed: "full of", then within
+/// two words a word of [`VEHICLES`], [`PEOPLE`] or [`CROWDS`] ("the forecourt is full of
+/// queuing cars", held-47); not "full of stock".
+fn packed(words: &[String]) -> bool {
+    (0..words.len().saturating_sub(2)).any(|i| {
+        words[i] == "full"
+            && words[i + 1] == "of"
+            && words[i + 2..(i + 4).min(words.len())]
+                .iter()
+                .any(|w| in_list(VEHICLES, w) || in_list(PEOPLE, w) || in_list(CROWDS, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says something came down on a vehicle or a
 /// person: a word of [`CAME_DOWN`], then "on" or "onto", then within three words a word of
 /// [`VEHICLES`] or [`PEOPLE`] ("paint overspray has landed on parked cars under span 2",
@@ -376,6 +389,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || falls_short(raw, words)
         || money_adrift(raw, words)
         || ate_no_food(words)
+        || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)
         || will_not_work(words)
