@@ -725,3 +725,15 @@ fn held_47s_misses_and_look_alikes() {
     assert!(ev("the van is full of stock for the morning") < TROUBLE);
     assert!(cues("session times posted for half term", &|_| false).routine);
 }
+
+#[test]
+fn held_48s_misses_and_look_alikes() {
+    // Message set held-48 (session 55: an indoor climbing wall, an MRI suite, a scrapyard's car
+    // auction, a children's summer camp), run once: 38 of 40; these were missed.
+    assert!(ev("the belay device on rope 4 has been threaded backwards") >= TROUBLE);
+    assert!(ev("two boys snuck out of their cabin after lights out") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the label on tank 3 is upside down") >= TROUBLE);
+    assert!(ev("resident 4 has wandered off from the garden") >= TROUBLE);
+    assert!(ev("no one has wandered off today") < TROUBLE);
+}
