@@ -172,8 +172,9 @@ fn is_measure(core: &str) -> bool {
 /// Whether the message (its normalized `words`) passes on a wish or a need: "want(s)" or
 /// "need(s)" before a word of [`WISHED`] ("boss want the report by 5", "the engineer needs the
 /// bearing inspection report by Thursday", held-43), or "want(s)", a thing and a participle
-/// within three words ("the consignor wants lot 45 withdrawn", held-46); a need not negated
-/// before it ("the beds don't need any water today").
+/// within three words ("the consignor wants lot 45 withdrawn", held-46), or "wants to" ("a
+/// birthday group of 20 wants to race together", held-49); a need not negated before it ("the
+/// beds don't need any water today").
 fn wishes(words: &[String]) -> bool {
     (0..words.len().saturating_sub(1)).any(|i| {
         let wish = matches!(words[i].as_str(), "want" | "wants");
@@ -187,7 +188,9 @@ fn wishes(words: &[String]) -> bool {
             .iter()
             .skip(1)
             .any(|w| w.len() > 4 && w.ends_with("ed") || in_list(IRREGULAR_PARTICIPLES, w));
-        (wish || need) && (in_list(WISHED, &words[i + 1]) || wish && done_to)
+        // "a birthday group of 20 wants to race together" (held-49): a wish passed on.
+        let wants_to = words[i] == "wants" && words[i + 1] == "to";
+        (wish || need) && (in_list(WISHED, &words[i + 1]) || wish && done_to || wants_to)
     })
 }
 

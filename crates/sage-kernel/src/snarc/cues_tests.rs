@@ -737,3 +737,14 @@ fn held_48s_misses_and_look_alikes() {
     assert!(ev("resident 4 has wandered off from the garden") >= TROUBLE);
     assert!(ev("no one has wandered off today") < TROUBLE);
 }
+
+#[test]
+fn held_49s_misses_and_look_alikes() {
+    // Message set held-49 (session 55: a cheese dairy, a karting track, a hospice, a removals
+    // firm), run once: 38 of 40; these were missed.
+    assert!(ev("cheese cloths have run out in the moulding room") >= TROUBLE);
+    assert!(cues("a birthday group of 20 wants to race together but the max is 12", &|_| false).instruction);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the gloves have run out") >= TROUBLE);
+    assert!(ev("we haven't run out yet") < TROUBLE);
+}

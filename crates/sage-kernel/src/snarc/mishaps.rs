@@ -184,6 +184,24 @@ fn ran_out(lower: &str) -> bool {
     })
 }
 
+/// Whether the message (its `raw` words and their normalized `words`) says a supply has run out
+/// with nothing after "out" but where or when: a perfect ("have", "has", "had" or a contraction
+/// of one, not negated) before "run out" at its clause's end or before where ("cheese cloths
+/// have run out in the moulding room", held-49; "the gloves have run out"); not "the kids ran
+/// out into the yard".
+fn run_out_of_supply(raw: &[&str], words: &[String]) -> bool {
+    (1..words.len().saturating_sub(1)).any(|i| {
+        let perfect = matches!(words[i - 1].as_str(), "have" | "has" | "had")
+            || ["'ve", "'s", "'d", "’ve", "’s", "’d"].iter().any(|c| words[i - 1].ends_with(c));
+        let negated = words[i.saturating_sub(3)..i].iter().any(|w| in_list(NEGATED_AUXILIARIES, w));
+        words[i] == "run"
+            && words[i + 1] == "out"
+            && perfect
+            && !negated
+            && ends_or_says_where(raw, words, i + 1)
+    })
+}
+
 /// Whether the message (its `raw` words and their normalized `words`) says something was forced
 /// open: "the generator room door was forced", "forced open", "forced entry", a verb of
 /// [`BREAKS_IN`] before "open" within four words ("someone prised the window open") or after a
@@ -385,6 +403,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || keyed(words)
         || COLLISIONS.iter().chain(GOT_IN).any(|p| says(lower, p) && phrase_not_negated(lower, p))
         || ran_out(lower)
+        || run_out_of_supply(raw, words)
         || cut_out(raw, words)
         || falls_short(raw, words)
         || money_adrift(raw, words)
