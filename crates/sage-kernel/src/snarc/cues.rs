@@ -563,9 +563,9 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
 /// a bare verb and its object, a verb no list names: a plain word, then a determiner of
 /// [`DETERMINERS`] ("rebalance the city centre docks before the evening rush", held-45; "water
 /// the seedlings"). Not a word that cannot be a bare verb: a function word, a word of
-/// [`NOT_BARE_VERBS`] (prepositions, adverbs, days, people addressed), an "-ly", "-ed", "-ing"
-/// or "-s" form, a past form, a number or a possessive, or a word that ends its clause
-/// ("update: the ...").
+/// [`NOT_BARE_VERBS`] (prepositions, adverbs, people addressed) or [`DAY_NAMES`], an "-ly",
+/// "-ed", "-ing" or "-s" form, a past form, a number or a possessive, or a word that ends its
+/// clause ("update: the ...").
 fn bare_verb_with_object(raw: &[&str], words: &[String], i: usize) -> bool {
     let w = &words[i];
     let plain = w.len() > 2 && w.chars().all(|c| c.is_ascii_lowercase());
@@ -579,6 +579,7 @@ fn bare_verb_with_object(raw: &[&str], words: &[String], i: usize) -> bool {
         && !is_stopword(w)
         && !in_list(FUNCTION_WORDS, w)
         && !in_list(NOT_BARE_VERBS, w)
+        && !in_list(DAY_NAMES, w)
         && !in_list(QUESTION_STARTS, w)
         && !raw[i].ends_with([',', ';', '.', '!', ':', '?'])
         && words.get(i + 1).is_some_and(|n| in_list(DETERMINERS, n))

@@ -748,3 +748,25 @@ fn held_49s_misses_and_look_alikes() {
     assert!(ev("the gloves have run out") >= TROUBLE);
     assert!(ev("we haven't run out yet") < TROUBLE);
 }
+
+#[test]
+fn every_cut_of_every_message_set_reads_without_a_panic() {
+    // The rule's patterns look words ahead and behind; every message of every set, cut at
+    // each word from either end, must read without indexing past the message.
+    let sets: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../scenarios/messages.json")).expect("messages.json");
+    let mut read = 0;
+    for set in sets.as_object().expect("sets").values() {
+        for kind in ["salient", "routine"] {
+            for line in set[kind].as_array().expect("lines") {
+                let words: Vec<&str> = line.as_str().expect("a line").split_whitespace().collect();
+                for cut in 0..=words.len() {
+                    let _ = cues(&words[..cut].join(" "), &|_| false);
+                    let _ = cues(&words[cut..].join(" "), &|_| true);
+                    read += 2;
+                }
+            }
+        }
+    }
+    assert!(read > 10_000, "{read}");
+}

@@ -541,8 +541,9 @@ pub(super) const DETERMINERS: &[&str] =
     &["the", "a", "an", "all", "every", "each", "this", "these", "those", "your", "our", "their", "some"];
 
 /// Words that open a clause before a determiner without being a bare verb: prepositions,
-/// conjunctions, adverbs, times, quantities and the people a message addresses ("outside the
-/// gate", "tomorrow the crew...", "guys the pump is down").
+/// conjunctions, adverbs, times of day, quantities and the people a message addresses
+/// ("outside the gate", "guys the pump is down"); days are `patterns::DAY_NAMES` ("tomorrow the
+/// crew...").
 pub(super) const NOT_BARE_VERBS: &[&str] = &[
     "about",
     "above",
@@ -598,10 +599,6 @@ pub(super) const NOT_BARE_VERBS: &[&str] = &[
     "meanwhile",
     "otherwise",
     "anyway",
-    "today",
-    "tonight",
-    "tomorrow",
-    "yesterday",
     "again",
     "almost",
     "already",
@@ -648,14 +645,6 @@ pub(super) const NOT_BARE_VERBS: &[&str] = &[
     "afternoon",
     "evening",
     "night",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "weekend",
     "like",
     "unlike",
     "plus",
