@@ -565,7 +565,7 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
 /// the seedlings"). Not a word that cannot be a bare verb: a function word, a word of
 /// [`NOT_BARE_VERBS`] (prepositions, adverbs, people addressed) or [`DAY_NAMES`], an "-ly",
 /// "-ed", "-ing" or "-s" form, a past form, a number or a possessive, or a word that ends its
-/// clause ("update: the ...").
+/// clause ("update: the ..."). A particle may stand between the verb and its object.
 fn bare_verb_with_object(raw: &[&str], words: &[String], i: usize) -> bool {
     let w = &words[i];
     let plain = w.len() > 2 && w.chars().all(|c| c.is_ascii_lowercase());
@@ -582,9 +582,17 @@ fn bare_verb_with_object(raw: &[&str], words: &[String], i: usize) -> bool {
         && !in_list(DAY_NAMES, w)
         && !in_list(QUESTION_STARTS, w)
         && !raw[i].ends_with([',', ';', '.', '!', ':', '?'])
-        && words.get(i + 1).is_some_and(|n| in_list(DETERMINERS, n))
-        // "escalator A annual service booked": a capital "A" is a code, not an article.
-        && !raw[i + 1].chars().any(char::is_uppercase)
+        && object_follows(raw, words, i + 1)
+}
+
+/// Whether a determiner of [`DETERMINERS`] opens the object at word `at`, or after a verb's
+/// particle there ("top up the sulphur in tank 3", held-50; "clear out the fridge"). Not a
+/// capital "A": "escalator A annual service booked" names a code, not an article.
+fn object_follows(raw: &[&str], words: &[String], at: usize) -> bool {
+    let particle = words.get(at).is_some_and(|w| in_list(VERB_PARTICLES, w))
+        && !raw[at].ends_with([',', ';', '.', '!', ':', '?']);
+    let at = if particle { at + 1 } else { at };
+    words.get(at).is_some_and(|n| in_list(DETERMINERS, n)) && !raw[at].chars().any(char::is_uppercase)
 }
 
 fn in_list(list: &[&str], w: &str) -> bool {

@@ -750,6 +750,24 @@ fn held_49s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_50s_misses_and_look_alikes() {
+    // Message set held-50 (session 56: a recycling plant, a veterinary surgery, a winery at
+    // crush, a printing works), run once: 38 of 40; these were missed, and the routine line
+    // read as trouble at every repeat.
+    assert!(ev("the dog in kennel 3 has pulled her drip out") >= TROUBLE);
+    assert!(cues("top up the sulphur in tank 3 before lunch", &|_| false).instruction);
+    assert!(ev("glass bay emptied by the haulier") < TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("her cannula has come out") >= TROUBLE);
+    assert!(ev("the dog chewed through his stitches") >= TROUBLE);
+    assert!(ev("drip tray emptied") < TROUBLE);
+    assert!(cues("clear out the fridge in the staff room", &|_| false).instruction);
+    assert!(!cues("crew on the way to site", &|_| false).instruction);
+    assert!(!cues("lorry back in the yard", &|_| false).instruction);
+    assert!(ev("there's glass in the bin by the door") >= TROUBLE);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

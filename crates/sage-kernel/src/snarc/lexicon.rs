@@ -694,6 +694,11 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "lighting",
     "cylinder",
     "bottle",
+    // Where a material is kept or collected (held-50: "glass bay emptied by the haulier").
+    "bay",
+    "bin",
+    "bank",
+    "skip",
     "poster",
     "assembly",
     "escape",

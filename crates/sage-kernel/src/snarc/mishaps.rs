@@ -103,6 +103,20 @@ fn ate_no_food(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says a patient's line came out by mishap: a word
+/// of [`LINE_PULLS`] within three words before a word of [`MEDICAL_LINES`] ("the dog in kennel 3
+/// has pulled her drip out", held-50; "chewed through his stitches"), or the line, then "came",
+/// "come" or "fallen" "out" ("her cannula has come out"); not "drip tray emptied".
+fn line_pulled(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let pulled = words[i.saturating_sub(3)..i].iter().any(|w| in_list(LINE_PULLS, w));
+        let came_out = words[i + 1..(i + 4).min(words.len())]
+            .windows(2)
+            .any(|p| matches!(p[0].as_str(), "came" | "come" | "fallen" | "fell") && p[1] == "out");
+        in_list(MEDICAL_LINES, &words[i]) && (pulled || came_out)
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -408,6 +422,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || falls_short(raw, words)
         || money_adrift(raw, words)
         || ate_no_food(words)
+        || line_pulled(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

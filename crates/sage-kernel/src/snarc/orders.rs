@@ -540,6 +540,10 @@ pub(super) const HONORIFICS: &[&str] = &["mr", "mrs", "ms", "dr", "prof", "st"];
 pub(super) const DETERMINERS: &[&str] =
     &["the", "a", "an", "all", "every", "each", "this", "these", "those", "your", "our", "their", "some"];
 
+/// Particles of phrasal verbs, between a bare verb and its object ("top up the sulphur", "clear
+/// out the fridge", "switch off the pump"); not "in" or "on", which say where ("crew on the way").
+pub(super) const VERB_PARTICLES: &[&str] = &["up", "down", "out", "off", "away", "back", "over"];
+
 /// Words that open a clause before a determiner without being a bare verb: prepositions,
 /// conjunctions, adverbs, times of day, quantities and the people a message addresses
 /// ("outside the gate", "guys the pump is down"); days are `patterns::DAY_NAMES` ("tomorrow the

@@ -799,3 +799,14 @@ pub(super) const ATE: &[&str] = &["ate", "eaten", "eat", "eats", "eating", "swal
 
 /// Verbs of a drop, before a low share ("humidity down to 9 percent", held-46).
 pub(super) const DROPS_TO: &[&str] = &["down", "dropped", "fell", "fallen", "falling", "dropping", "sunk"];
+
+/// Lines and dressings on a patient or an animal, which come out only by mishap ("the dog in
+/// kennel 3 has pulled her drip out", held-50).
+pub(super) const MEDICAL_LINES: &[&str] = &[
+    "drip", "cannula", "catheter", "iv", "stitches", "sutures", "dressing", "bandage", "feeding", "chest",
+    "picc",
+];
+
+/// Verbs that take a line out by mishap ("pulled her drip out", "chewed his stitches").
+pub(super) const LINE_PULLS: &[&str] =
+    &["pulled", "ripped", "tore", "torn", "yanked", "chewed", "dislodged", "knocked"];
