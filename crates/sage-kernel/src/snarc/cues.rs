@@ -125,7 +125,13 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     let bare = timed && !(i > 0 && matches!(words[i - 1].as_str(), "the" | "this" | "that"));
     let since = bare || words[i.saturating_sub(4)..i].iter().any(|w| w == "since");
     // "last seen near the carousel" dates when it was seen.
-    let seen = words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "seen" | "heard" | "spotted" | "known"));
+    // "last contact 4 hours ago" (held-51): when something was last known of.
+    let seen = words.get(i + 1).is_some_and(|n| {
+        matches!(
+            n.as_str(),
+            "seen" | "heard" | "spotted" | "known" | "contact" | "sighting" | "sighted" | "ping"
+        )
+    });
     // "she's been vomiting since yesterday" (held-46): since a day, not on it.
     let since_day = i > 0 && words[i - 1] == "since" && in_list(DAY_NAMES, &words[i]);
     since_day || words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
@@ -246,7 +252,7 @@ fn masked(raw: &[&str], words: &[String], stems: &[String]) -> Vec<bool> {
         let next = &stems[i + 1];
         let hazardous = HAZARDS.has(next) || TROUBLES.has(next);
         masked[i] = raw[i].ends_with(|c: char| c.is_alphanumeric())
-            && (EQUIPMENTS.has(next) || (hazardous && masked[i + 1]));
+            && (EQUIPMENTS.has(next) || (hazardous && masked[i + 1]) || bulletin(words, i + 1));
     }
     for phrase in IDIOMS {
         let here = |i: usize| {
@@ -257,6 +263,16 @@ fn masked(raw: &[&str], words: &[String], stems: &[String]) -> Vec<bool> {
         }
     }
     masked
+}
+
+/// Whether word `at` of `words` is a forecast named as a bulletin that was handled, a report
+/// word after it ("avalanche forecast noted in the log", held-51); not "hail forecast for
+/// tonight", which warns.
+fn bulletin(words: &[String], at: usize) -> bool {
+    words[at] == "forecast"
+        && words.get(at + 1).is_some_and(|w| {
+            in_list(REPORT_WORDS, w) || in_list(MORE_REPORT, w) || matches!(w.as_str(), "noted" | "read")
+        })
 }
 
 /// Read the cues of `text`; `known` says whether this source used a word recently, `urgency`

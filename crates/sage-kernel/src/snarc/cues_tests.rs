@@ -768,6 +768,24 @@ fn held_50s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_51s_misses_and_look_alikes() {
+    // Message set held-51 (session 56: a circus, a commercial laundry, a mountain rescue team, a
+    // flower market), run once: 38 of 40; these were missed, and the routine line read as a
+    // hazard at every repeat.
+    assert!(ev("one of the horses kicked the stable hand, he's holding his ribs") >= TROUBLE);
+    assert!(ev("walker reported overdue on the ridge, last contact 4 hours ago") >= TROUBLE);
+    assert!(ev("avalanche forecast noted in the log") < TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the dog bit the postman") >= TROUBLE);
+    assert!(ev("a visitor punched him") >= TROUBLE);
+    assert!(ev("she's clutching her wrist") >= TROUBLE);
+    assert!(ev("the heating kicked in at 6") < TROUBLE);
+    assert!(ev("the tyres are a bit scratched") < TROUBLE);
+    assert!(ev("holding her hand in room 7") < TROUBLE);
+    assert!(ev("avalanche warning for the north gully") >= TROUBLE);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

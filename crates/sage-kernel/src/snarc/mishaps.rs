@@ -117,6 +117,37 @@ fn line_pulled(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says an animal or a person struck someone: a word
+/// of [`STRIKES`] with an animal of [`ANIMALS`] within five words before it ("one of the horses
+/// kicked the stable hand", held-51), or, but "charged", a person of [`PEOPLE`] or a pronoun
+/// within three words after it ("a visitor punched him"). Not "kicked off", "kicked in" or "a
+/// bit".
+fn struck(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let w = words[i].as_str();
+        let before = &words[i.saturating_sub(5)..i];
+        let idiom = words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "off" | "in" | "out" | "up"))
+            || i > 0 && matches!(words[i - 1].as_str(), "a" | "little" | "quite" | "tiny");
+        let animal = before.iter().any(|b| in_list(ANIMALS, b));
+        let person = w != "charged"
+            && words[i + 1..(i + 4).min(words.len())]
+                .iter()
+                .any(|n| in_list(PEOPLE, n) || matches!(n.as_str(), "him" | "her" | "me" | "us" | "them"));
+        in_list(STRIKES, w) && !idiom && (animal || person)
+    })
+}
+
+/// Whether the message (its normalized `words`) says someone holds a part of the body as the hurt
+/// do: "holding" and a possessive, then a word of [`BODY_PARTS`] ("he's holding his ribs",
+/// held-51); not "holding her hand".
+fn holding_hurt(words: &[String]) -> bool {
+    words.windows(3).any(|p| {
+        matches!(p[0].as_str(), "holding" | "clutching" | "clutched" | "clutches")
+            && matches!(p[1].as_str(), "his" | "her" | "their" | "my" | "its" | "your")
+            && in_list(BODY_PARTS, &p[2])
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -423,6 +454,8 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || money_adrift(raw, words)
         || ate_no_food(words)
         || line_pulled(words)
+        || struck(words)
+        || holding_hurt(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

@@ -810,3 +810,28 @@ pub(super) const MEDICAL_LINES: &[&str] = &[
 /// Verbs that take a line out by mishap ("pulled her drip out", "chewed his stitches").
 pub(super) const LINE_PULLS: &[&str] =
     &["pulled", "ripped", "tore", "torn", "yanked", "chewed", "dislodged", "knocked"];
+
+/// Blows an animal or a person deals ("one of the horses kicked the stable hand", held-51;
+/// "the dog bit him"); "charged" only from an animal ("the bull charged").
+pub(super) const STRIKES: &[&str] = &[
+    "kicked",
+    "bit",
+    "trampled",
+    "gored",
+    "butted",
+    "headbutted",
+    "punched",
+    "mauled",
+    "pecked",
+    "scratched",
+    "clawed",
+    "stamped",
+    "charged",
+];
+
+/// Parts of the body a hurt person holds ("he's holding his ribs", held-51); not the hand, which
+/// is held to comfort.
+pub(super) const BODY_PARTS: &[&str] = &[
+    "ribs", "arm", "head", "wrist", "side", "chest", "back", "leg", "ankle", "stomach", "eye", "face",
+    "knee", "shoulder", "neck", "jaw", "nose", "foot", "hip", "belly", "tummy",
+];
