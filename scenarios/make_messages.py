@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-51
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-52
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -135,7 +135,12 @@ a printing works, was written after held-49's change and committed before the ru
 and run once: 38 of 40, precision 0.731 ("pulled her drip out", "top up the sulphur" missed;
 "glass bay emptied by the haulier" attended at every repeat), which then changed the rule;
 held-51, a circus, a commercial laundry, a mountain rescue team and a flower market, was
-written after held-50's change and committed before the rule was run on it; decision 0013;
+written after held-50's change and committed before the rule was run on it, and run once: 38 of
+40, precision 0.809 ("the horses kicked the stable hand, he's holding his ribs", "walker
+reported overdue ..., last contact 4 hours ago" missed; "avalanche forecast noted in the log"
+attended at every repeat), which then changed the rule; held-52, an observatory, a paintball
+park, an industrial bakery and a nature reserve's rangers, was written after held-51's change
+and committed before the rule was run on it; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
