@@ -120,7 +120,10 @@ fn names_the_work(words: &[String], i: usize) -> bool {
 /// permission again last night") dates what happened too, as a routine done then says so with
 /// its own word ("tested last week").
 fn dates_an_event(words: &[String], i: usize) -> bool {
-    let timed = words.get(i + 1).is_some_and(|next| in_list(TIME_UNITS, next));
+    // "lost last night's data" (held-52): a time's possessive is a time too.
+    let timed = words
+        .get(i + 1)
+        .is_some_and(|next| in_list(TIME_UNITS, next.trim_end_matches("'s").trim_end_matches("’s")));
     let span = i >= 2 && in_list(SPAN_OPENERS, &words[i - 2]) && timed;
     let bare = timed && !(i > 0 && matches!(words[i - 1].as_str(), "the" | "this" | "that"));
     let since = bare || words[i.saturating_sub(4)..i].iter().any(|w| w == "since");

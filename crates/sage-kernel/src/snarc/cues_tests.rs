@@ -786,6 +786,25 @@ fn held_51s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_52s_misses_and_look_alikes() {
+    // Message set held-52 (session 56: an observatory, a paintball park, an industrial bakery, a
+    // nature reserve), run once: 35 of 40; these were missed, and the routine line read as a
+    // hazard at every repeat.
+    assert!(ev("the observing log server has lost last night's data") >= TROUBLE);
+    assert!(ev("the netting between pitch 2 and the car park has a big hole") >= TROUBLE);
+    assert!(ev("a metal fragment showed up on the detector on the bread line") >= TROUBLE);
+    assert!(ev("an operator got flour in his eyes from the silo hatch") >= TROUBLE);
+    assert!(ev("water levels in the reedbed have dropped a foot overnight") >= TROUBLE);
+    assert!(ev("guns cleaned and racked") < TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("there's a hole in the fence by the gate") >= TROUBLE);
+    assert!(ev("the river rose two metres since lunch") >= TROUBLE);
+    assert!(ev("hole 7 flag replaced") < TROUBLE);
+    assert!(ev("parcel dropped at the front desk") < TROUBLE);
+    assert!(ev("the blood was cleaned up but the patient is still bleeding") >= HAZARD);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

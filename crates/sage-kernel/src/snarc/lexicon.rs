@@ -851,6 +851,11 @@ pub(super) const ROUTINE_EXACT: &[&str] = &[
     "mowed",
     "mown",
     "raked",
+    // held-52: "guns cleaned and racked".
+    "cleaned",
+    "sanitised",
+    "sanitized",
+    "disinfected",
 ];
 
 /// A word as the stemmed lists compare it: lower case, without a possessive, and without the

@@ -148,6 +148,28 @@ fn holding_hurt(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says something got in someone's eye: "in", a
+/// possessive, then "eye" or "eyes" ("an operator got flour in his eyes from the silo hatch",
+/// held-52); not "keep an eye on it".
+fn in_the_eye(words: &[String]) -> bool {
+    words.windows(3).any(|p| {
+        p[0] == "in"
+            && matches!(p[1].as_str(), "his" | "her" | "their" | "my" | "your" | "its" | "the")
+            && matches!(p[2].as_str(), "eye" | "eyes")
+    })
+}
+
+/// Whether the message (its normalized `words`) says a level moved by a length: a word of
+/// [`DROPS_TO`] or a rise, then within three words a length of [`LENGTHS`] ("water levels in
+/// the reedbed have dropped a foot overnight", held-52; "the river rose two metres"); not "the
+/// parcel dropped at the front desk".
+fn level_moved(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let moved = in_list(DROPS_TO, &words[i]) || matches!(words[i].as_str(), "rose" | "risen" | "rising");
+        moved && words[i + 1..(i + 4).min(words.len())].iter().any(|w| in_list(LENGTHS, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -456,6 +478,8 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || line_pulled(words)
         || struck(words)
         || holding_hurt(words)
+        || in_the_eye(words)
+        || level_moved(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

@@ -23,6 +23,22 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "flagged",
     // Spread all around (held-45: "flies everywhere in room 6"; "glass everywhere").
     "everywhere",
+    // A hole torn or worn (held-52: "the netting ... has a big hole"); not a golf course's "hole 7".
+    "hole in the",
+    "hole in it",
+    "hole in its",
+    "holes in the",
+    "has a hole",
+    "have a hole",
+    "a big hole",
+    "a huge hole",
+    "a large hole",
+    // Pieces of what broke, in food or on the floor (held-52: "a metal fragment showed up on the
+    // detector on the bread line").
+    "fragment",
+    "fragments",
+    "shard",
+    "shards",
     // Illness, whole words (held-46: "Bella's owner says she's been vomiting since yesterday").
     "vomiting",
     "vomited",
@@ -834,4 +850,20 @@ pub(super) const STRIKES: &[&str] = &[
 pub(super) const BODY_PARTS: &[&str] = &[
     "ribs", "arm", "head", "wrist", "side", "chest", "back", "leg", "ankle", "stomach", "eye", "face",
     "knee", "shoulder", "neck", "jaw", "nose", "foot", "hip", "belly", "tummy",
+];
+
+/// Lengths a level moves by ("water levels in the reedbed have dropped a foot overnight", held-52).
+pub(super) const LENGTHS: &[&str] = &[
+    "foot",
+    "feet",
+    "metre",
+    "metres",
+    "meter",
+    "meters",
+    "inch",
+    "inches",
+    "cm",
+    "centimetres",
+    "yard",
+    "yards",
 ];
