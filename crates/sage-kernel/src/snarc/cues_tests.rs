@@ -805,6 +805,25 @@ fn held_52s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_53s_misses_and_look_alikes() {
+    // Message set held-53 (session 56: a prison wing, a concert hall, a car wash, a quarry), run
+    // once: 35 of 40; these were missed.
+    assert!(ev("a phone was thrown over the wall into the exercise yard") >= TROUBLE);
+    assert!(ev("the cellist's chair collapsed during the rehearsal") >= TROUBLE);
+    assert!(ev("a lad's been letting down tyres in the car park") >= TROUBLE);
+    assert!(ev("the haul truck's brakes faded on the ramp down") >= TROUBLE);
+    assert!(ev("dust levels at the crusher are over the limit") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the steering went heavy on the forklift") >= TROUBLE);
+    assert!(ev("someone hopped over the fence by gate 3") >= TROUBLE);
+    assert!(ev("brake pads replaced on van 2") < TROUBLE);
+    assert!(ev("the drone passed over the fence line on its survey") < TROUBLE);
+    assert!(ev("the ball went over the fence") < TROUBLE);
+    assert!(ev("evacuation exercise on Tuesday") < TROUBLE);
+    assert!(ev("fire drill during the morning") < TROUBLE);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

@@ -170,6 +170,43 @@ fn level_moved(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says something or someone went over a barrier: a
+/// word of [`OVER_BARRIERS`] within three words before "over", then within two words a word of
+/// [`BARRIERS`] ("a phone was thrown over the wall into the exercise yard", held-53); not
+/// "passed over the bridge".
+fn over_a_barrier(words: &[String]) -> bool {
+    (1..words.len()).any(|i| {
+        words[i] == "over"
+            && words[i.saturating_sub(3)..i].iter().any(|w| in_list(OVER_BARRIERS, w))
+            && words[i + 1..(i + 3).min(words.len())].iter().any(|w| in_list(BARRIERS, w))
+    })
+}
+
+/// Whether the message (its normalized `words`) says brakes or steering are failing: "brakes",
+/// "brake" or "steering" (a possessive too), then within two words a word of
+/// [`CONTROLS_FAILING`] ("the haul truck's brakes faded on the ramp down", held-53); not "brake
+/// pads replaced".
+fn controls_failing(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let control = words[i].trim_end_matches("'s").trim_end_matches("’s");
+        matches!(control, "brakes" | "brake" | "steering")
+            && words[i + 1..(i + 3).min(words.len())].iter().any(|w| in_list(CONTROLS_FAILING, w))
+    })
+}
+
+/// Whether the message (its normalized `words`) says someone let a vehicle's tyres down: "let",
+/// "lets" or "letting", then within four words "down" and a tyre, either way round ("a lad's
+/// been letting down tyres in the car park", held-53; "let the tyres down on van 3"); not
+/// "let down the blinds".
+fn tyres_let_down(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let after = &words[i + 1..(i + 6).min(words.len())];
+        matches!(words[i].as_str(), "let" | "lets" | "letting")
+            && after.iter().any(|w| w == "down")
+            && after.iter().any(|w| matches!(w.as_str(), "tyres" | "tires" | "tyre" | "tire"))
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -480,6 +517,9 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || holding_hurt(words)
         || in_the_eye(words)
         || level_moved(words)
+        || over_a_barrier(words)
+        || controls_failing(words)
+        || tyres_let_down(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

@@ -33,6 +33,12 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "a big hole",
     "a huge hole",
     "a large hole",
+    // Past a limit (held-53: "dust levels at the crusher are over the limit").
+    "over the limit",
+    "above the limit",
+    "beyond the limit",
+    "past the limit",
+    "over the legal limit",
     // Pieces of what broke, in food or on the floor (held-52: "a metal fragment showed up on the
     // detector on the bread line").
     "fragment",
@@ -866,4 +872,49 @@ pub(super) const LENGTHS: &[&str] = &[
     "centimetres",
     "yard",
     "yards",
+];
+
+/// What keeps people or things out, for what was thrown or jumped over it ("a phone was thrown
+/// over the wall into the exercise yard", held-53).
+pub(super) const BARRIERS: &[&str] = &[
+    "wall",
+    "walls",
+    "fence",
+    "fences",
+    "gate",
+    "barrier",
+    "barriers",
+    "railing",
+    "railings",
+    "hedge",
+    "perimeter",
+];
+
+/// How something gets over a barrier ("thrown over the wall", "hopped over the fence").
+pub(super) const OVER_BARRIERS: &[&str] =
+    &["thrown", "threw", "chucked", "tossed", "lobbed", "jumped", "hopped", "vaulted", "got", "came"];
+
+/// What brakes or steering do as they fail ("the haul truck's brakes faded on the ramp down",
+/// held-53; "the brakes are spongy").
+pub(super) const CONTROLS_FAILING: &[&str] = &[
+    "faded", "fading", "fade", "spongy", "soft", "gone", "went", "locked", "locking", "binding", "smoking",
+    "slipping", "grabbing", "pulling", "heavy",
+];
+
+/// Things and places named after exercise, which frame no exercise of a drill ("a phone was
+/// thrown over the wall into the exercise yard", held-53).
+pub(super) const EXERCISE_PLACES: &[&str] = &[
+    "yard",
+    "yards",
+    "bike",
+    "bikes",
+    "room",
+    "area",
+    "class",
+    "classes",
+    "equipment",
+    "machine",
+    "ball",
+    "wheel",
+    "pen",
 ];
