@@ -118,8 +118,8 @@ fn names_the_work(words: &[String], i: usize) -> bool {
 /// loose during the last flight" (or "the last shift change") dates what happened, and
 /// "drifting since the storm last night" since when; a bare "last" and a time ("on site without
 /// permission again last night") dates what happened too, as a routine done then says so with
-/// its own word ("tested last week"). A routine word after "during" dates what happened too
-/// ("collapsed during the rehearsal").
+/// its own word ("tested last week"). A gathering of [`GATHERINGS`] after "during" dates what
+/// happened too ("collapsed during the rehearsal"; not "sounded during the weekly test").
 fn dates_an_event(words: &[String], i: usize) -> bool {
     // "lost last night's data" (held-52): a time's possessive is a time too.
     let timed = words
@@ -139,8 +139,9 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     // "she's been vomiting since yesterday" (held-46): since a day, not on it.
     let since_day = i > 0 && words[i - 1] == "since" && in_list(DAY_NAMES, &words[i]);
     // "the cellist's chair collapsed during the rehearsal" (held-53): what happened during a
-    // routine happened.
-    let during = words[i.saturating_sub(3)..i].iter().any(|w| w == "during");
+    // gathering happened; an alarm "during the weekly test" is the test.
+    let during =
+        in_list(GATHERINGS, &words[i]) && words[i.saturating_sub(3)..i].iter().any(|w| w == "during");
     since_day || during || words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
 }
 
@@ -236,9 +237,11 @@ fn routine_frame(raw: &[&str], words: &[String], stems: &[String], lower: &str) 
     let marked = (0..stems.len()).any(|i| {
         let w = &stems[i];
         // "clear the field" orders and "path clear" is a state; "cleared" is a routine's end.
+        let exercise_place =
+            words[i] == "exercise" && words.get(i + 1).is_some_and(|n| in_list(EXERCISE_PLACES, n));
         !dates_an_event(words, i)
             && !in_list(NOT_ROUTINE_BARE, &words[i])
-            && !(words[i] == "exercise" && words.get(i + 1).is_some_and(|n| in_list(EXERCISE_PLACES, n)))
+            && !exercise_place
             && !possessive_day(&words[i])
             && (ROUTINES.has(w)
                 || in_list(ROUTINE_EXACT, &words[i])

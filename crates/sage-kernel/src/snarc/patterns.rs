@@ -918,3 +918,8 @@ pub(super) const EXERCISE_PLACES: &[&str] = &[
     "wheel",
     "pen",
 ];
+
+/// Routines that gather people, during which what happens happened ("the cellist's chair
+/// collapsed during the rehearsal", held-53); a drill or a test is what sounds during it.
+pub(super) const GATHERINGS: &[&str] =
+    &["rehearsal", "rehearsals", "briefing", "training", "practice", "refresher", "audit"];
