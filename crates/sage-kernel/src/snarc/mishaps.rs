@@ -207,6 +207,39 @@ fn tyres_let_down(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says a fridge or a freezer is too warm: a word of
+/// [`COLD_STORES`] or a freezer within five words before a number of degrees past
+/// [`COLD_LIMIT`] or [`FROZEN_LIMIT`] ("the cafe's fridge is at 12 degrees", held-54; a freezer
+/// at "minus 5"; not "fridge temperature logged at 4 degrees", nor a freezer at "-18C").
+fn too_warm(raw: &[&str], words: &[String]) -> bool {
+    let store = |w: &String| w.trim_end_matches("'s").trim_end_matches("’s").to_string();
+    (0..words.len()).any(|i| {
+        let Ok(value) = words[i].trim_end_matches("°c").trim_end_matches('°').parse::<f64>() else {
+            return false;
+        };
+        let below_zero = raw[i].starts_with(['-', '−']) || i > 0 && words[i - 1] == "minus";
+        let value = if below_zero { -value } else { value };
+        let degrees = raw[i].contains('°')
+            || words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "degrees" | "°c" | "c" | "deg"));
+        let before: Vec<String> = words[i.saturating_sub(5)..i].iter().map(store).collect();
+        let freezer = before.iter().any(|w| matches!(w.as_str(), "freezer" | "freezers"));
+        let cold = before.iter().any(|w| in_list(COLD_STORES, w));
+        degrees && (if freezer { value > FROZEN_LIMIT } else { cold && value > COLD_LIMIT })
+    })
+}
+
+/// Whether the message (its `raw` words and their normalized `words`) says lights or power cut:
+/// a word of [`GOES_OUT`] within five words before "cut" that ends its clause or says where or
+/// when ("the lights over the park cut at 8 and there are still riders in", held-54); not "grass
+/// cut at 8".
+fn lights_cut(raw: &[&str], words: &[String]) -> bool {
+    (1..words.len()).any(|i| {
+        words[i] == "cut"
+            && ends_or_says_where(raw, words, i)
+            && words[i.saturating_sub(5)..i].iter().any(|w| in_list(GOES_OUT, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -520,6 +553,8 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || over_a_barrier(words)
         || controls_failing(words)
         || tyres_let_down(words)
+        || too_warm(raw, words)
+        || lights_cut(raw, words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

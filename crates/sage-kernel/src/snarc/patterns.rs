@@ -33,6 +33,12 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "a big hole",
     "a huge hole",
     "a large hole",
+    // A system that hangs (held-54: "the radar's been freezing every few minutes").
+    "keeps freezing",
+    "kept freezing",
+    "been freezing",
+    "freezing up",
+    "froze up",
     // Past a limit (held-53: "dust levels at the crusher are over the limit").
     "over the limit",
     "above the limit",
@@ -374,6 +380,8 @@ pub(super) const FUNCTIONS: &[&str] = &[
     // held-38: "the afterburner won't light".
     "light", "ignite", "heat", "cool", "print", "spin", "flush", "pump", "fill", "flow", "retract", "extend",
     "fold", "brake", "steer", "reset", "restart", "reboot", "sync", "pair", "dispense",
+    // held-54: "the car deck ramp won't lower at the far side".
+    "lower", "raise", "lift", "budge", "rotate", "tilt", "slide", "deploy", "inflate",
 ];
 
 /// Where equipment does not move after a negated modal and "come" or "go" ("the loading dock
@@ -923,3 +931,12 @@ pub(super) const EXERCISE_PLACES: &[&str] = &[
 /// collapsed during the rehearsal", held-53); a drill or a test is what sounds during it.
 pub(super) const GATHERINGS: &[&str] =
     &["rehearsal", "rehearsals", "briefing", "training", "practice", "refresher", "audit"];
+
+/// What keeps food cold, too warm past [`COLD_LIMIT`] degrees ("the cafe's fridge is at 12
+/// degrees", held-54); a freezer past [`FROZEN_LIMIT`].
+pub(super) const COLD_STORES: &[&str] =
+    &["fridge", "fridges", "chiller", "chillers", "cooler", "coolers", "cold"];
+/// Degrees Celsius over which a fridge, a chiller or a cold room is too warm (food law: 8).
+pub(super) const COLD_LIMIT: f64 = 8.0;
+/// Degrees Celsius over which a freezer is too warm (stored frozen food: at most -12 or so).
+pub(super) const FROZEN_LIMIT: f64 = -12.0;
