@@ -32,7 +32,7 @@ use super::lexicon::*;
 use super::orders::*;
 use super::patterns::*;
 use crate::text::{is_stopword, normalize_word};
-use mishaps::{kit_spent, lapse, never_happened, trouble_in_patterns};
+use mishaps::{kit_spent, lapse, never_happened, trouble_in_patterns, will_not_work};
 
 /// Evidence of a hazard.
 pub const HAZARD: f64 = 1.0;
@@ -327,11 +327,13 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let routine = routine_frame(&raw, &words, &stems, &lower);
     // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
     // whose time word ("since yesterday") would frame a routine, a routine that never happened
-    // ("the boiler has never been serviced"), and an extinguisher found empty (extinguishers
-    // frame a routine: "fire extinguishers inspected").
+    // ("the boiler has never been serviced"), an extinguisher found empty (extinguishers
+    // frame a routine: "fire extinguishers inspected"), and what a test showed will not work
+    // ("the autoclave's test strip didn't change colour", held-55).
     let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
         || lapsed
         || never_happened(&words)
+        || will_not_work(&words)
         || kit_spent(&words);
     if hazard {
         cues.hazard = match (routine, failed) {

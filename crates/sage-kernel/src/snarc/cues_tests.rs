@@ -843,6 +843,21 @@ fn held_54s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_55s_misses_and_look_alikes() {
+    // Message set held-55 (session 56: a hydroelectric dam, a tattoo studio, a fishing trawler,
+    // a coworking space), run once: 37 of 40; these were missed.
+    assert!(ev("the autoclave's test strip didn't change colour") >= TROUBLE);
+    assert!(ev("the booking system double-booked the Saturday slots") >= TROUBLE);
+    assert!(ev("a member's bike was taken from the rack inside the lobby") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("my phone got nicked") >= TROUBLE);
+    assert!(ev("the car was taken to the garage") < TROUBLE);
+    assert!(ev("the patient's blood was taken at 9") < TROUBLE);
+    assert!(ev("siren test on the first Monday of the month") < TROUBLE);
+    assert!(ev("room booked for Saturday") < TROUBLE);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

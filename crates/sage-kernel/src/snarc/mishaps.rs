@@ -240,6 +240,26 @@ fn lights_cut(raw: &[&str], words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its `raw` words and their normalized `words`) says a belonging was taken:
+/// a word of [`BELONGINGS`], then within three words "was", "were", "been" or "got" and a word of
+/// [`TAKEN_AWAY`] ("a member's bike was taken from the rack inside the lobby", held-55; "my
+/// phone got nicked"); "taken" only before "from" or at the clause's end (not "the car was
+/// taken to the garage").
+fn belonging_taken(raw: &[&str], words: &[String]) -> bool {
+    (0..words.len().saturating_sub(1)).any(|i| {
+        let taken = |j: usize| {
+            in_list(TAKEN_AWAY, &words[j])
+                && (words[j] != "taken"
+                    || words.get(j + 1).is_some_and(|n| n == "from")
+                    || j + 1 == raw.len()
+                    || raw[j].ends_with(['.', '!', ',', ';']))
+        };
+        in_list(BELONGINGS, &words[i])
+            && (i + 1..(i + 4).min(words.len() - 1))
+                .any(|j| matches!(words[j].as_str(), "was" | "were" | "been" | "got") && taken(j + 1))
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -491,7 +511,7 @@ fn near_capacity(raw: &[&str], words: &[String]) -> bool {
 /// a verb of what equipment does ("door 9 wont lock", "the freezer door doesn't shut anymore",
 /// "the lid will not fully seal"), or "come" or "go" and a direction of [`MOVES`] ("the loading
 /// dock door won't come down"; not "he won't come back until 5").
-fn will_not_work(words: &[String]) -> bool {
+pub(super) fn will_not_work(words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let negated = in_list(NEGATED_MODALS, &words[i])
             || words[i] == "not" && i > 0 && in_list(MODALS, &words[i - 1]);
@@ -555,6 +575,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || tyres_let_down(words)
         || too_warm(raw, words)
         || lights_cut(raw, words)
+        || belonging_taken(raw, words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

@@ -33,6 +33,12 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "a big hole",
     "a huge hole",
     "a large hole",
+    // Booked twice (held-55: "the booking system double-booked the Saturday slots"); a failed
+    // routine too (`FAILED`).
+    "double-booked",
+    "double booked",
+    "double-booking",
+    "overbooked",
     // A system that hangs (held-54: "the radar's been freezing every few minutes").
     "keeps freezing",
     "kept freezing",
@@ -189,7 +195,17 @@ pub(super) const OUT_MOVERS: &[&str] = &[
 
 /// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
 /// where "emergency lighting test passed" is a routine.
-pub(super) const FAILED: &[&str] = &["failed", "fails", "failure", "failures"];
+pub(super) const FAILED: &[&str] = &[
+    "failed",
+    "fails",
+    "failure",
+    "failures",
+    // A booking that failed (held-55: "the booking system double-booked the Saturday slots").
+    "double-booked",
+    "double booked",
+    "double-booking",
+    "overbooked",
+];
 
 /// What fails when it "went out": "lights went out in sector 4", "the pilot light has gone out";
 /// not "the newsletter went out", "the shipment went out at 2".
@@ -382,6 +398,8 @@ pub(super) const FUNCTIONS: &[&str] = &[
     "fold", "brake", "steer", "reset", "restart", "reboot", "sync", "pair", "dispense",
     // held-54: "the car deck ramp won't lower at the far side".
     "lower", "raise", "lift", "budge", "rotate", "tilt", "slide", "deploy", "inflate",
+    // held-55: "the autoclave's test strip didn't change colour".
+    "change",
 ];
 
 /// Where equipment does not move after a negated modal and "come" or "go" ("the loading dock
@@ -940,3 +958,32 @@ pub(super) const COLD_STORES: &[&str] =
 pub(super) const COLD_LIMIT: f64 = 8.0;
 /// Degrees Celsius over which a freezer is too warm (stored frozen food: at most -12 or so).
 pub(super) const FROZEN_LIMIT: f64 = -12.0;
+
+/// Things people own that are taken from them ("a member's bike was taken from the rack inside
+/// the lobby", held-55); not a sample or a reading, which are taken as routine.
+pub(super) const BELONGINGS: &[&str] = &[
+    "bike",
+    "bikes",
+    "bicycle",
+    "scooter",
+    "car",
+    "van",
+    "phone",
+    "wallet",
+    "purse",
+    "bag",
+    "handbag",
+    "laptop",
+    "tools",
+    "keys",
+    "camera",
+    "tablet",
+    "jewellery",
+    "watch",
+    "cash",
+    "money",
+    "helmet",
+];
+
+/// How something is taken from its owner (with "taken" only "from" it or at a clause's end).
+pub(super) const TAKEN_AWAY: &[&str] = &["taken", "nicked", "pinched", "swiped", "snatched", "lifted"];
