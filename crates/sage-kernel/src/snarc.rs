@@ -25,6 +25,7 @@ pub mod cues;
 pub mod cycle;
 pub mod levels;
 mod lexicon;
+mod mishap_words;
 mod orders;
 mod patterns;
 pub mod pool;

@@ -6,6 +6,7 @@
 
 use super::{ends_or_says_where, in_list, phrase_not_negated, says};
 use crate::snarc::lexicon::*;
+use crate::snarc::mishap_words::*;
 use crate::snarc::orders::*;
 use crate::snarc::patterns::*;
 use crate::text::normalize_word;

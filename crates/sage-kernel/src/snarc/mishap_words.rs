@@ -1,0 +1,121 @@
+//! Words the multi-word trouble patterns of `mishaps` read since session 56 (decision 0013):
+//! what a patient's line is and what pulls it, blows and the body, lengths a level moves by,
+//! barriers, failing brakes, cold stores and their limits, belongings and how they are taken.
+//! The older lists the patterns share with the rest of the rule stay in `patterns`.
+
+/// Lines and dressings on a patient or an animal, which come out only by mishap ("the dog in
+/// kennel 3 has pulled her drip out", held-50).
+pub(super) const MEDICAL_LINES: &[&str] = &[
+    "drip", "cannula", "catheter", "iv", "stitches", "sutures", "dressing", "bandage", "feeding", "chest",
+    "picc",
+];
+
+/// Verbs that take a line out by mishap ("pulled her drip out", "chewed his stitches").
+pub(super) const LINE_PULLS: &[&str] =
+    &["pulled", "ripped", "tore", "torn", "yanked", "chewed", "dislodged", "knocked"];
+
+/// Blows an animal or a person deals ("one of the horses kicked the stable hand", held-51;
+/// "the dog bit him"); "charged" only from an animal ("the bull charged").
+pub(super) const STRIKES: &[&str] = &[
+    "kicked",
+    "bit",
+    "trampled",
+    "gored",
+    "butted",
+    "headbutted",
+    "punched",
+    "mauled",
+    "pecked",
+    "scratched",
+    "clawed",
+    "stamped",
+    "charged",
+];
+
+/// Parts of the body a hurt person holds ("he's holding his ribs", held-51); not the hand, which
+/// is held to comfort.
+pub(super) const BODY_PARTS: &[&str] = &[
+    "ribs", "arm", "head", "wrist", "side", "chest", "back", "leg", "ankle", "stomach", "eye", "face",
+    "knee", "shoulder", "neck", "jaw", "nose", "foot", "hip", "belly", "tummy",
+];
+
+/// Lengths a level moves by ("water levels in the reedbed have dropped a foot overnight", held-52).
+pub(super) const LENGTHS: &[&str] = &[
+    "foot",
+    "feet",
+    "metre",
+    "metres",
+    "meter",
+    "meters",
+    "inch",
+    "inches",
+    "cm",
+    "centimetres",
+    "yard",
+    "yards",
+];
+
+/// What keeps people or things out, for what was thrown or jumped over it ("a phone was thrown
+/// over the wall into the exercise yard", held-53).
+pub(super) const BARRIERS: &[&str] = &[
+    "wall",
+    "walls",
+    "fence",
+    "fences",
+    "gate",
+    "barrier",
+    "barriers",
+    "railing",
+    "railings",
+    "hedge",
+    "perimeter",
+];
+
+/// How something gets over a barrier ("thrown over the wall", "hopped over the fence").
+pub(super) const OVER_BARRIERS: &[&str] =
+    &["thrown", "threw", "chucked", "tossed", "lobbed", "jumped", "hopped", "vaulted", "got", "came"];
+
+/// What brakes or steering do as they fail ("the haul truck's brakes faded on the ramp down",
+/// held-53; "the brakes are spongy").
+pub(super) const CONTROLS_FAILING: &[&str] = &[
+    "faded", "fading", "fade", "spongy", "soft", "gone", "went", "locked", "locking", "binding", "smoking",
+    "slipping", "grabbing", "pulling", "heavy",
+];
+
+/// What keeps food cold, too warm past [`COLD_LIMIT`] degrees ("the cafe's fridge is at 12
+/// degrees", held-54); a freezer past [`FROZEN_LIMIT`].
+pub(super) const COLD_STORES: &[&str] =
+    &["fridge", "fridges", "chiller", "chillers", "cooler", "coolers", "cold"];
+/// Degrees Celsius over which a fridge, a chiller or a cold room is too warm (food law: 8).
+pub(super) const COLD_LIMIT: f64 = 8.0;
+/// Degrees Celsius over which a freezer is too warm (stored frozen food: at most -12 or so).
+pub(super) const FROZEN_LIMIT: f64 = -12.0;
+
+/// Things people own that are taken from them ("a member's bike was taken from the rack inside
+/// the lobby", held-55); not a sample or a reading, which are taken as routine.
+pub(super) const BELONGINGS: &[&str] = &[
+    "bike",
+    "bikes",
+    "bicycle",
+    "scooter",
+    "car",
+    "van",
+    "phone",
+    "wallet",
+    "purse",
+    "bag",
+    "handbag",
+    "laptop",
+    "tools",
+    "keys",
+    "camera",
+    "tablet",
+    "jewellery",
+    "watch",
+    "cash",
+    "money",
+    "helmet",
+];
+
+/// How something is taken from its owner (with "taken" only "from" it or at a clause's end).
+pub(super) const TAKEN_AWAY: &[&str] = &["taken", "nicked", "pinched", "swiped", "snatched", "lifted"];
