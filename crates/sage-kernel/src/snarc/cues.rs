@@ -330,11 +330,12 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     // ("the boiler has never been serviced"), an extinguisher found empty (extinguishers
     // frame a routine: "fire extinguishers inspected"), and what a test showed will not work
     // ("the autoclave's test strip didn't change colour", held-55).
-    let failed = FAILED.iter().any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
-        || lapsed
-        || never_happened(&words)
-        || will_not_work(&words)
-        || kit_spent(&words);
+    let failed =
+        FAILED.iter().chain(FAILED_ARRANGEMENTS).any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
+            || lapsed
+            || never_happened(&words)
+            || will_not_work(&words)
+            || kit_spent(&words);
     if hazard {
         cues.hazard = match (routine, failed) {
             (false, _) => HAZARD,

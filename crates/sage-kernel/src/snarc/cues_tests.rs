@@ -858,6 +858,21 @@ fn held_55s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_56s_misses_and_look_alikes() {
+    // Message set held-56 (session 56: a rowing club, a meat plant, an escape-room venue, a
+    // railway signal box), run once: 36 of 40; these were missed.
+    assert!(ev("the boathouse door's been jimmied and two sets of blades are gone") >= TROUBLE);
+    assert!(ev("effluent's running into the surface water drain") >= TROUBLE);
+    assert!(ev("the timer screen in room 2 has gone blank mid-game") >= TROUBLE);
+    assert!(ev("a hen party's booked all three rooms and only paid for one") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("slurry leaking into the stream by the farm") >= TROUBLE);
+    assert!(ev("the lock was prised") >= TROUBLE);
+    assert!(ev("rainwater running into the drain") < TROUBLE);
+    assert!(ev("all three rooms booked and paid for") < TROUBLE);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

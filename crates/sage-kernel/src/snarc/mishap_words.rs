@@ -119,3 +119,39 @@ pub(super) const BELONGINGS: &[&str] = &[
 
 /// How something is taken from its owner (with "taken" only "from" it or at a clause's end).
 pub(super) const TAKEN_AWAY: &[&str] = &["taken", "nicked", "pinched", "swiped", "snatched", "lifted"];
+
+/// What fouls water where it runs into it ("effluent's running into the surface water drain",
+/// held-56).
+pub(super) const POLLUTANTS: &[&str] = &[
+    "effluent",
+    "sewage",
+    "slurry",
+    "diesel",
+    "petrol",
+    "fuel",
+    "oil",
+    "chemicals",
+    "chemical",
+    "bleach",
+    "blood",
+    "waste",
+];
+
+/// Waters that pollution runs into.
+pub(super) const WATERS: &[&str] = &[
+    "drain",
+    "drains",
+    "river",
+    "stream",
+    "watercourse",
+    "brook",
+    "canal",
+    "pond",
+    "lake",
+    "ditch",
+    "sea",
+    "culvert",
+    "beck",
+    "harbour",
+    "dock",
+];

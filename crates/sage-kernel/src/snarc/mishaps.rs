@@ -261,6 +261,19 @@ fn belonging_taken(raw: &[&str], words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says something foul runs into water: a word of
+/// [`POLLUTANTS`] within four words before "into", then within four words a water of
+/// [`WATERS`] ("effluent's running into the surface water drain", held-56); not "rainwater
+/// running into the drain".
+fn polluting(words: &[String]) -> bool {
+    let bare = |w: &String| w.trim_end_matches("'s").trim_end_matches("’s").to_string();
+    (1..words.len()).any(|i| {
+        words[i] == "into"
+            && words[i.saturating_sub(4)..i].iter().any(|w| in_list(POLLUTANTS, &bare(w)))
+            && words[i + 1..(i + 5).min(words.len())].iter().any(|w| in_list(WATERS, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -363,8 +376,9 @@ fn run_out_of_supply(raw: &[&str], words: &[String]) -> bool {
 /// Whether the message (its `raw` words and their normalized `words`) says something was forced
 /// open: "the generator room door was forced", "forced open", "forced entry", a verb of
 /// [`BREAKS_IN`] before "open" within four words ("someone prised the window open") or after a
-/// passive and before "in" ("the door has been kicked in"); not "the shuttle was forced to
-/// wait", nor "the heating kicked in at 6".
+/// passive and before "in" ("the door has been kicked in"), or prised, jimmied or levered after
+/// a passive ("the door's been jimmied"); not "the shuttle was forced to wait", nor "the heating
+/// kicked in at 6".
 fn forced(raw: &[&str], words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let next = words.get(i + 1).map(String::as_str);
@@ -373,7 +387,13 @@ fn forced(raw: &[&str], words: &[String]) -> bool {
         let breaks = in_list(BREAKS_IN, &words[i])
             && (words[i + 1..(i + 5).min(words.len())].iter().any(|w| w == "open")
                 || passive && matches!(next, Some("in" | "into")));
-        breaks || words[i] == "forced" && (matches!(next, Some("open" | "entry")) || ends && passive)
+        // "the boathouse door's been jimmied and two sets of blades are gone" (held-56): a lock
+        // tool's verb after a passive forces whatever follows.
+        let levered =
+            passive && matches!(words[i].as_str(), "prised" | "pried" | "jimmied" | "jemmied" | "levered");
+        breaks
+            || levered
+            || words[i] == "forced" && (matches!(next, Some("open" | "entry")) || ends && passive)
     })
 }
 
@@ -577,6 +597,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || too_warm(raw, words)
         || lights_cut(raw, words)
         || belonging_taken(raw, words)
+        || polluting(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)
@@ -593,7 +614,10 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || forced(raw, words)
         || LOOKS_WRONG.iter().any(|p| says(lower, p))
         || near_capacity(raw, words)
-        || WHOLE_WORD_TROUBLE.iter().any(|p| says(lower, p) && phrase_not_negated(lower, p))
+        || WHOLE_WORD_TROUBLE
+            .iter()
+            .chain(FAILED_ARRANGEMENTS)
+            .any(|p| says(lower, p) && phrase_not_negated(lower, p))
         || TROUBLE_PHRASES.iter().any(|p| lower.contains(p))
         || NEGATABLE_TROUBLE.iter().any(|p| phrase_not_negated(lower, p))
 }

@@ -33,12 +33,11 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "a big hole",
     "a huge hole",
     "a large hole",
-    // Booked twice (held-55: "the booking system double-booked the Saturday slots"); a failed
-    // routine too (`FAILED`).
-    "double-booked",
-    "double booked",
-    "double-booking",
-    "overbooked",
+    // A screen gone blank (held-56: "the timer screen in room 2 has gone blank mid-game").
+    "gone blank",
+    "went blank",
+    "goes blank",
+    "blank screen",
     // A system that hangs (held-54: "the radar's been freezing every few minutes").
     "keeps freezing",
     "kept freezing",
@@ -195,16 +194,24 @@ pub(super) const OUT_MOVERS: &[&str] = &[
 
 /// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
 /// where "emergency lighting test passed" is a routine.
-pub(super) const FAILED: &[&str] = &[
-    "failed",
-    "fails",
-    "failure",
-    "failures",
-    // A booking that failed (held-55: "the booking system double-booked the Saturday slots").
+pub(super) const FAILED: &[&str] = &["failed", "fails", "failure", "failures"];
+
+/// Arrangements that failed, trouble that also undoes a routine frame: a booking made twice
+/// (held-55: "the booking system double-booked the Saturday slots"), a bill unpaid (held-56: "a
+/// hen party's booked all three rooms and only paid for one").
+pub(super) const FAILED_ARRANGEMENTS: &[&str] = &[
     "double-booked",
     "double booked",
     "double-booking",
     "overbooked",
+    "only paid",
+    "didn't pay",
+    "hasn't paid",
+    "haven't paid",
+    "not paid",
+    "unpaid",
+    "underpaid",
+    "without paying",
 ];
 
 /// What fails when it "went out": "lights went out in sector 4", "the pilot light has gone out";
