@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-56
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-57
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
@@ -159,7 +159,9 @@ held-56, a rowing club, a meat plant, an escape-room venue and a railway signal 
 written after held-55's change and committed before the rule was run on it, and run once: 36
 of 40, precision 0.878 ("the boathouse door's been jimmied", "effluent's running into the
 surface water drain", "has gone blank mid-game", "only paid for one" missed), which then
-changed the rule; decision 0013;
+changed the rule; held-57, a community pharmacy, a treetop adventure course, a recording studio
+and a garden centre, was written after held-56's change and committed before the rule was run
+on it; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
