@@ -873,6 +873,19 @@ fn held_56s_misses_and_look_alikes() {
 }
 
 #[test]
+fn held_57s_misses_and_look_alikes() {
+    // Message set held-57 (session 56: a community pharmacy, a treetop adventure course, a
+    // recording studio, a garden centre), run once: 38 of 40; these were missed.
+    assert!(ev("the booking system shows a group of 12 but only 9 harnesses are free") >= TROUBLE);
+    assert!(ev("the sprinkler in aisle 3 has been spraying the walkway all morning") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("we ordered 50 pallets but only 40 came") >= TROUBLE);
+    assert!(ev("a burst pipe is gushing water in the basement") >= TROUBLE);
+    assert!(ev("roses sprayed for greenfly") < TROUBLE);
+    assert!(ev("crop spraying finished in the top field") < TROUBLE);
+}
+
+#[test]
 fn every_cut_of_every_message_set_reads_without_a_panic() {
     // The rule's patterns look words ahead and behind; every message of every set, cut at
     // each word from either end, must read without indexing past the message.

@@ -155,3 +155,24 @@ pub(super) const WATERS: &[&str] = &[
     "harbour",
     "dock",
 ];
+
+/// What holds water and should not spray it ("the sprinkler in aisle 3 has been spraying the
+/// walkway all morning", held-57).
+pub(super) const CONTAINS_WATER: &[&str] = &[
+    "sprinkler",
+    "sprinklers",
+    "pipe",
+    "pipes",
+    "hose",
+    "tap",
+    "taps",
+    "valve",
+    "hydrant",
+    "main",
+    "mains",
+    "fountain",
+    "radiator",
+    "tank",
+    "cistern",
+    "boiler",
+];

