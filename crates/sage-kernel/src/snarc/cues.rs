@@ -286,6 +286,31 @@ fn bulletin(words: &[String], at: usize) -> bool {
         })
 }
 
+/// Whether the message (its normalized `words`, its text in `lower` case) says a routine
+/// failed: a drill or a test that failed is trouble, whatever the hazard it names; so is a
+/// routine that never happened ("the boiler has never been serviced"), an extinguisher found
+/// empty (extinguishers frame a routine: "fire extinguishers inspected"), what a test showed
+/// will not work ("the autoclave's test strip didn't change colour", held-55) and an
+/// arrangement that failed ("double-booked"). A lapse, whose time word ("since yesterday") would
+/// frame a routine, counts too; the caller adds it.
+fn routine_failed(words: &[String], lower: &str) -> bool {
+    FAILED.iter().chain(FAILED_ARRANGEMENTS).any(|p| says(lower, p) && phrase_not_negated(lower, p))
+        || never_happened(words)
+        || will_not_work(words)
+        || kit_spent(words)
+}
+
+/// The hazard evidence of a message that names a `hazard` or `trouble`, in a `routine` frame or
+/// not, and says whether the routine `failed`: [`HAZARD`], [`TROUBLE`], [`ROUTINE_HAZARD`] or 0.
+fn hazard_evidence(hazard: bool, trouble: bool, routine: bool, failed: bool) -> f64 {
+    match (hazard || trouble, routine, failed) {
+        (false, _, _) => 0.0,
+        (true, true, false) => ROUTINE_HAZARD,
+        (true, false, _) if hazard => HAZARD,
+        (true, _, _) => TROUBLE,
+    }
+}
+
 /// Read the cues of `text`; `known` says whether this source used a word recently, `urgency`
 /// holds the urgency words (lower case; `SnarcConfig::urgency_words`).
 pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>) -> Cues {
@@ -325,26 +350,8 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
     let trouble = said(&TROUBLES) || lapsed || trouble_in_patterns(&raw, &words, &lower);
 
     let routine = routine_frame(&raw, &words, &stems, &lower);
-    // A drill or a test that failed is trouble, whatever the hazard it names; so is a lapse,
-    // whose time word ("since yesterday") would frame a routine, a routine that never happened
-    // ("the boiler has never been serviced"), an extinguisher found empty (extinguishers
-    // frame a routine: "fire extinguishers inspected"), and what a test showed will not work
-    // ("the autoclave's test strip didn't change colour", held-55).
-    let failed =
-        FAILED.iter().chain(FAILED_ARRANGEMENTS).any(|p| says(&lower, p) && phrase_not_negated(&lower, p))
-            || lapsed
-            || never_happened(&words)
-            || will_not_work(&words)
-            || kit_spent(&words);
-    if hazard {
-        cues.hazard = match (routine, failed) {
-            (false, _) => HAZARD,
-            (true, true) => TROUBLE,
-            (true, false) => ROUTINE_HAZARD,
-        };
-    } else if trouble {
-        cues.hazard = if routine && !failed { ROUTINE_HAZARD } else { TROUBLE };
-    }
+    let failed = lapsed || routine_failed(&words, &lower);
+    cues.hazard = hazard_evidence(hazard, trouble, routine, failed);
 
     let shouting = text.contains('!')
         && raw.iter().any(|w| {
