@@ -107,10 +107,33 @@ fn names_the_work(words: &[String], i: usize) -> bool {
     // "kiln 1 loaded for the bisque firing" (held-42) fires pots, not a building.
     let kiln = matches!(words[i].as_str(), "firing" | "fired" | "firings" | "melt" | "melts")
         && words[i.saturating_sub(6)..i].iter().any(|w| in_list(KILN_WORDS, w));
-    kiln || in_list(WORK_FORMS, &words[i])
+    // "compressor drained" (held-58) is work done; "the battery's drained" is flat.
+    let drained =
+        words[i] == "drained" && !words.iter().any(|w| in_list(POWER_STORES, w.trim_end_matches("'s")));
+    kiln || drained
+        || in_list(WORK_FORMS, &words[i])
         || words[i] == "wound"
             && (i.checked_sub(1).is_some_and(|j| words[j].chars().all(|c| c.is_ascii_digit()))
                 || words.get(i + 1).is_some_and(|w| in_list(WOUND_UP, w)))
+}
+
+/// Whether word `i` of `words` is the subject of a verb of [`SUBJECT_PROGRESSIVES`] that a time
+/// follows: "park opening at 10" (held-58) says when the park opens; "stop opening the doors"
+/// orders; "the gate keeps opening at night" repeats.
+fn subject_of_a_progressive(words: &[String], i: usize) -> bool {
+    !matches!(words[i].as_str(), "keeps" | "keep" | "kept")
+        && words.get(i + 1).is_some_and(|n| in_list(SUBJECT_PROGRESSIVES, n))
+        && words.get(i + 2).is_some_and(|t| {
+            a_time(t) || in_list(WHEN_PREPOSITIONS, t) && words.get(i + 3).is_some_and(|u| a_time(u))
+        })
+}
+
+/// Whether a word says when: a number ("10", "9:30"), a day, a month or [`WHEN_WORDS`].
+fn a_time(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_digit())
+        || in_list(WHEN_WORDS, w)
+        || in_list(DAY_NAMES, w)
+        || in_list(MONTHS, w)
 }
 
 /// Whether word `i` of `words` is a "last" that dates what happened rather than a routine:
@@ -486,13 +509,18 @@ fn happening(words: &[String], stems: &[String], lower: &str) -> bool {
     // is doing (not after a preposition or an article: "in the morning", "a warning").
     // "a deer is running toward the pad": a steady state with where it goes is a motion.
     let heading = |i: usize| words.get(i + 2).is_some_and(|w| in_list(HEADINGS, w));
+    // "park opening at 10" (held-58) is a timetable, not what is happening.
     let ongoing = words.windows(2).enumerate().any(|(i, p)| {
-        (be(&p[0]) && p[1].len() > 4 && p[1].ends_with("ing") && (!in_list(STEADY, &p[1]) || heading(i)))
-            || (changing(&p[1])
-                && !p[0].is_empty()
-                && !in_list(FUNCTION_WORDS, &p[0])
-                && !in_list(KILN_WORDS, &p[0])
-                && !p[0].ends_with("ing"))
+        !subject_of_a_progressive(words, i)
+            && ((be(&p[0])
+                && p[1].len() > 4
+                && p[1].ends_with("ing")
+                && (!in_list(STEADY, &p[1]) || heading(i)))
+                || (changing(&p[1])
+                    && !p[0].is_empty()
+                    && !in_list(FUNCTION_WORDS, &p[0])
+                    && !in_list(KILN_WORDS, &p[0])
+                    && !p[0].ends_with("ing")))
     });
     let there = THERE_PHRASES.iter().any(|p| lower.contains(p));
     let trend = (0..words.len()).any(|i| {
@@ -583,7 +611,8 @@ fn opens_with_order(raw: &[&str], words: &[String], first: usize) -> bool {
                     .get(i + 1)
                     .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()) || in_list(STATES, n))
                 || happened_at(i + 1)
-                || words.get(i + 1).is_some_and(|n| in_list(SUBJECT_VERBS, n)));
+                || words.get(i + 1).is_some_and(|n| in_list(SUBJECT_VERBS, n))
+                || subject_of_a_progressive(words, i));
         // "weather: clear skies", "path: clear": a label's value, not an order.
         let value = i > 0 && raw[i - 1].ends_with(':') && in_list(STATES, &w);
         // A verb that is also a noun orders with an object or a direction after it.
@@ -667,3 +696,7 @@ mod mishaps;
 #[cfg(test)]
 #[path = "cues_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "cues_held_tests.rs"]
+mod held_tests;

@@ -286,8 +286,6 @@ pub(super) const NOUN_VERBS: &[&str] = &[
 pub(super) const METRICS: &[&str] =
     &["rate", "count", "level", "time", "total", "speed", "throughput", "accuracy", "average", "weight"];
 
-/// Past participles that do not end in "-ed": what happened to a noun that could be an order
-/// ("report sent", "order made", "shift handover done").
 /// Verbs whose subject a noun-verb before them is: "park opens at 10" (held-40), "store is
 /// open"; an order's object would follow it instead.
 pub(super) const SUBJECT_VERBS: &[&str] = &[
@@ -295,6 +293,29 @@ pub(super) const SUBJECT_VERBS: &[&str] = &[
     "are", "was", "were", "has",
 ];
 
+/// The same verbs in "-ing", whose subject a noun-verb before them is when a time follows them
+/// ([`WHEN_WORDS`] or a number): "park opening at 10" (held-58); not "stop opening the doors".
+pub(super) const SUBJECT_PROGRESSIVES: &[&str] = &[
+    "opening",
+    "closing",
+    "starting",
+    "ending",
+    "shutting",
+    "finishing",
+    "beginning",
+    "resuming",
+    "reopening",
+];
+
+/// What says when on its own, after [`SUBJECT_PROGRESSIVES`]: "closing early today".
+pub(super) const WHEN_WORDS: &[&str] = &["early", "late", "soon", "noon", "midnight"];
+
+/// Prepositions that say when only before a time, a day or a month: "opening at 10", "closing
+/// on Friday"; not "a sinkhole opening on the practice ground" (held-37).
+pub(super) const WHEN_PREPOSITIONS: &[&str] = &["at", "on", "from", "until", "till", "by"];
+
+/// Past participles that do not end in "-ed": what happened to a noun that could be an order
+/// ("report sent", "order made", "shift handover done").
 pub(super) const IRREGULAR_PARTICIPLES: &[&str] = &[
     "sent",
     "done",

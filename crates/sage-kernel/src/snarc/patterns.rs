@@ -56,6 +56,17 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "fragments",
     "shard",
     "shards",
+    // Food or feed gone off, said as its state (held-58: "the hay delivered this morning is
+    // mouldy"); whole words, as "the mould tool" or "mold 4 changed" is a press's.
+    "mouldy",
+    "moldy",
+    "mildewed",
+    "rotten",
+    "rotting",
+    "rancid",
+    "putrid",
+    "maggots",
+    "maggoty",
     // Illness, whole words (held-46: "Bella's owner says she's been vomiting since yesterday").
     "vomiting",
     "vomited",
@@ -877,3 +888,8 @@ pub(super) const EXERCISE_PLACES: &[&str] = &[
 /// collapsed during the rehearsal", held-53); a drill or a test is what sounds during it.
 pub(super) const GATHERINGS: &[&str] =
     &["rehearsal", "rehearsals", "briefing", "training", "practice", "refresher", "audit"];
+
+/// What is flat when it is "drained" ("the battery's drained"); anything else drained was
+/// emptied on purpose ("compressor drained", held-58).
+pub(super) const POWER_STORES: &[&str] =
+    &["battery", "batteries", "batt", "cell", "cells", "pack", "packs", "power", "charge", "phone", "ups"];
