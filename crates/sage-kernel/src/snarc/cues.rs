@@ -165,7 +165,11 @@ fn dates_an_event(words: &[String], i: usize) -> bool {
     // gathering happened; an alarm "during the weekly test" is the test.
     let during =
         in_list(GATHERINGS, &words[i]) && words[i.saturating_sub(3)..i].iter().any(|w| w == "during");
-    since_day || during || words[i] == "last" && (since || seen || i > 0 && words[i - 1] == "the" && !span)
+    // "we're down to our last two pallets" (held-59): a supply's last, no routine's date.
+    let supply = words[i.saturating_sub(3)..i].windows(2).any(|p| p[0] == "down" && p[1] == "to");
+    since_day
+        || during
+        || words[i] == "last" && (since || seen || supply || i > 0 && words[i - 1] == "the" && !span)
 }
 
 /// Whether the message (its `raw` words and their normalized `words`) says someone lost
@@ -655,10 +659,15 @@ fn bare_verb_with_object(raw: &[&str], words: &[String], i: usize) -> bool {
 /// particle there ("top up the sulphur in tank 3", held-50; "clear out the fridge"). Not a
 /// capital "A": "escalator A annual service booked" names a code, not an article.
 fn object_follows(raw: &[&str], words: &[String], at: usize) -> bool {
-    let particle = words.get(at).is_some_and(|w| in_list(VERB_PARTICLES, w))
+    // "order in more dabbers" (held-59): more of something after a verb that brings supplies
+    // (not "much more rain expected"), and "in" a particle before it.
+    let supply = at > 0 && in_list(SUPPLY_VERBS, &words[at - 1]);
+    let more = |j: usize| supply && words.get(j).is_some_and(|w| in_list(MORE_OF, w));
+    let particle = words.get(at).is_some_and(|w| in_list(VERB_PARTICLES, w) || w == "in" && more(at + 1))
         && !raw[at].ends_with([',', ';', '.', '!', ':', '?']);
     let at = if particle { at + 1 } else { at };
-    words.get(at).is_some_and(|n| in_list(DETERMINERS, n)) && !raw[at].chars().any(char::is_uppercase)
+    (words.get(at).is_some_and(|n| in_list(DETERMINERS, n)) || more(at))
+        && !raw[at].chars().any(char::is_uppercase)
 }
 
 fn in_list(list: &[&str], w: &str) -> bool {

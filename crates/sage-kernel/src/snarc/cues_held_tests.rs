@@ -156,3 +156,24 @@ fn held_58s_misses_and_look_alikes() {
     assert!(ev("mould tool changed on press 4") < QUESTION);
     assert!(cues("stop opening the doors", &|_| false).instruction);
 }
+
+#[test]
+fn held_59s_misses_and_look_alikes() {
+    // Message set held-59 (session 57: an oyster farm, a bingo hall, a chocolate factory, a
+    // snow-clearing depot), run once: 37 of 40; these were missed.
+    let dabbers = cues("order in more dabbers, we're down to the last box", &|_| false);
+    assert!(dabbers.instruction && dabbers.evidence() >= TROUBLE);
+    assert!(ev("the gritter on route 3 has gone into a ditch") >= TROUBLE);
+    assert!(ev("a driver's been out for 14 hours, he's over his hours") >= TROUBLE);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("we're down to our last two pallets") >= TROUBLE);
+    assert!(ev("the van reversed into the wall by the gate") >= TROUBLE);
+    assert!(ev("the lift is over its weight limit") >= TROUBLE);
+    assert!(ev("the hall is over capacity") >= TROUBLE);
+    assert!(cues("bring extra blankets to ward 4", &|_| false).instruction);
+    assert!(ev("he went into the office") < QUESTION);
+    assert!(ev("patrols over the hours of darkness") < QUESTION);
+    assert!(ev("much more rain expected") < QUESTION);
+    assert!(ev("two extra shifts covered") < QUESTION);
+    assert!(ev("three more trucks arrived") < QUESTION);
+}

@@ -176,3 +176,44 @@ pub(super) const CONTAINS_WATER: &[&str] = &[
     "cistern",
     "boiler",
 ];
+
+/// How a vehicle leaves its way ("the gritter on route 3 has gone into a ditch", held-59; "the
+/// van reversed into the wall").
+pub(super) const VEERS: &[&str] = &[
+    "gone", "went", "ran", "run", "drove", "driven", "slid", "skidded", "crashed", "veered", "reversed",
+    "backed", "rolled", "careered", "ploughed", "plowed", "swerved", "spun",
+];
+
+/// What a vehicle ends up in or against when it leaves its way.
+pub(super) const OFF_THE_WAY: &[&str] = &[
+    "ditch",
+    "hedge",
+    "wall",
+    "river",
+    "canal",
+    "lake",
+    "pond",
+    "verge",
+    "barrier",
+    "fence",
+    "tree",
+    "pole",
+    "lamppost",
+    "embankment",
+    "bollard",
+    "kerb",
+    "curb",
+    "gatepost",
+    "sea",
+    "harbour",
+    "dock",
+];
+
+/// Limits that someone or something is over ("he's over his hours", held-59; "the hall is over
+/// capacity", "over budget"); "hours" only after a possessive ("over the hours of darkness" is a
+/// span).
+pub(super) const LIMITS: &[&str] =
+    &["limit", "limits", "budget", "capacity", "quota", "allowance", "max", "maximum", "hours"];
+
+/// Whose limit it is, between "over" and [`LIMITS`].
+pub(super) const LIMIT_OWNERS: &[&str] = &["his", "her", "their", "its", "my", "your", "our", "the"];

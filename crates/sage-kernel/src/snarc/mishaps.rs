@@ -579,6 +579,46 @@ fn falls_short(raw: &[&str], words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says a vehicle left its way into something:
+/// a verb of [`VEERS`], "into", a determiner and, within two words, a place of [`OFF_THE_WAY`]
+/// ("the gritter on route 3 has gone into a ditch", held-59; "reversed into the wall"); not
+/// "went into the office".
+fn off_the_way(words: &[String]) -> bool {
+    (1..words.len().saturating_sub(2)).any(|i| {
+        words[i] == "into"
+            && in_list(VEERS, &words[i - 1])
+            && in_list(DETERMINERS, &words[i + 1])
+            && words[i + 2..(i + 4).min(words.len())].iter().any(|w| in_list(OFF_THE_WAY, w))
+    })
+}
+
+/// Whether the message (its normalized `words`) says someone or something is over a limit:
+/// "over", an owner of [`LIMIT_OWNERS`] or none, and a word of [`LIMITS`] ("he's over his
+/// hours", held-59; "the hall is over capacity"); "hours" only with a possessive ("stayed over
+/// the hours of darkness" is a span).
+fn over_a_limit(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let owner = words.get(i + 1).filter(|w| in_list(LIMIT_OWNERS, w));
+        let at = i + 1 + usize::from(owner.is_some());
+        // "over its weight limit": one word may name the limit after an owner.
+        let limit = |l: &String| in_list(LIMITS, l) && (l != "hours" || owner.is_some_and(|o| o != "the"));
+        words[i] == "over"
+            && (words.get(at).is_some_and(limit)
+                || owner.is_some() && words.get(at + 1).is_some_and(|l| l != "hours" && limit(l)))
+    })
+}
+
+/// Whether the message (its normalized `words`) says a supply is down to its last: "down to",
+/// an owner or none, and "last" ("we're down to the last box", held-59; "down to our last
+/// roll").
+fn down_to_the_last(words: &[String]) -> bool {
+    words.windows(2).enumerate().any(|(i, p)| {
+        let owner = words.get(i + 2).filter(|w| in_list(LIMIT_OWNERS, w));
+        let last = words.get(i + 2 + usize::from(owner.is_some()));
+        p[0] == "down" && p[1] == "to" && last.is_some_and(|l| l == "last")
+    })
+}
+
 /// Whether the message (its `raw` words, their normalized `words`, its text in `lower` case)
 /// says trouble in more than a word: something that stopped ("the fan stopped spinning",
 /// "ventilation fan 4 stopped."), a count short, what will not work, a light gone out, a
@@ -615,6 +655,9 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || belonging_taken(raw, words)
         || polluting(words)
         || spraying(words)
+        || off_the_way(words)
+        || over_a_limit(words)
+        || down_to_the_last(words)
         || packed(words)
         || dropped_low(raw, words)
         || came_down_on(words)

@@ -561,6 +561,14 @@ pub(super) const HONORIFICS: &[&str] = &["mr", "mrs", "ms", "dr", "prof", "st"];
 pub(super) const DETERMINERS: &[&str] =
     &["the", "a", "an", "all", "every", "each", "this", "these", "those", "your", "our", "their", "some"];
 
+/// What opens an object as more of something after a verb of [`SUPPLY_VERBS`] ("order in more
+/// dabbers", held-59; "bring extra blankets").
+pub(super) const MORE_OF: &[&str] = &["more", "extra"];
+
+/// Verbs that bring supplies, which order with [`MORE_OF`] after them.
+pub(super) const SUPPLY_VERBS: &[&str] =
+    &["order", "get", "bring", "call", "ship", "fetch", "buy", "send", "grab", "put", "lay"];
+
 /// Particles of phrasal verbs, between a bare verb and its object ("top up the sulphur", "clear
 /// out the fridge", "switch off the pump"); not "in" or "on", which say where ("crew on the way").
 pub(super) const VERB_PARTICLES: &[&str] = &["up", "down", "out", "off", "away", "back", "over"];
