@@ -257,6 +257,15 @@ fn possessive_day(word: &str) -> bool {
     base.strip_suffix("'s").is_some_and(|day| in_list(DAY_NAMES, day))
 }
 
+/// Whether word `i` of `words` names a plan that something overran rather than a routine:
+/// "behind schedule", "two minutes over their planned time" (held-60): after "behind", or after a
+/// possessive after "over", "past" or "beyond".
+fn overran(words: &[String], i: usize) -> bool {
+    let owned = |j: usize| in_list(&["his", "her", "their", "its", "my", "your", "our"], &words[j]);
+    i >= 1 && words[i - 1] == "behind"
+        || i >= 2 && owned(i - 1) && matches!(words[i - 2].as_str(), "over" | "past" | "beyond" | "behind")
+}
+
 /// Whether the message (its `words`, their `stems`, its text in `lower` case) has a routine
 /// frame (a drill, a schedule, a test, maintenance): "self-test" is a test; "this is not a
 /// drill" is no routine.
@@ -267,6 +276,7 @@ fn routine_frame(raw: &[&str], words: &[String], stems: &[String], lower: &str) 
         let exercise_place =
             words[i] == "exercise" && words.get(i + 1).is_some_and(|n| in_list(EXERCISE_PLACES, n));
         !dates_an_event(words, i)
+            && !overran(words, i)
             && !in_list(NOT_ROUTINE_BARE, &words[i])
             && !exercise_place
             && !possessive_day(&words[i])

@@ -177,3 +177,24 @@ fn held_59s_misses_and_look_alikes() {
     assert!(ev("two extra shifts covered") < QUESTION);
     assert!(ev("three more trucks arrived") < QUESTION);
 }
+
+#[test]
+fn held_60s_misses_and_look_alikes() {
+    // Message set held-60 (session 57: a whisky distillery, a dive boat, a fireworks display
+    // crew, a village post office), run once: 37 of 40; these were missed, and two routine
+    // lines were read as trouble and as an order at every repeat.
+    assert!(ev("the spirit safe's seal has been tampered with") >= TROUBLE);
+    assert!(ev("buddy pair on the second drop is two minutes over their planned time") >= TROUBLE);
+    assert!(ev("a shell went sideways into the crowd barrier") >= TROUBLE);
+    assert!(ev("casks rolled into warehouse 2") < QUESTION);
+    assert!(ev("show starts at 8") < QUESTION);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the delivery is behind schedule") >= TROUBLE);
+    assert!(ev("we're past the deadline for the permit") >= TROUBLE);
+    assert!(ev("the trolley rolled into the road") >= TROUBLE);
+    assert!(ev("bus rolled into bay 4") < QUESTION);
+    assert!(ev("scaffold tower rolled into place") < QUESTION);
+    assert!(ev("tamper seal checked") < QUESTION);
+    assert!(ev("the drone flew past the window") < QUESTION);
+    assert!(cues("show me the map", &|_| false).instruction);
+}

@@ -209,11 +209,26 @@ pub(super) const OFF_THE_WAY: &[&str] = &[
     "dock",
 ];
 
-/// Limits that someone or something is over ("he's over his hours", held-59; "the hall is over
-/// capacity", "over budget"); "hours" only after a possessive ("over the hours of darkness" is a
-/// span).
+/// Limits that someone or something is over ("the hall is over capacity", "over budget", "past
+/// the deadline").
 pub(super) const LIMITS: &[&str] =
-    &["limit", "limits", "budget", "capacity", "quota", "allowance", "max", "maximum", "hours"];
+    &["limit", "limits", "budget", "capacity", "quota", "allowance", "max", "maximum", "deadline"];
+
+/// Limits that someone or something is over only after a possessive ("he's over his hours",
+/// held-59; "two minutes over their planned time", held-60); "over the hours of darkness" and
+/// "past the window" are a span and a place.
+pub(super) const OWNED_LIMITS: &[&str] = &["hours", "time", "slot", "window"];
 
 /// Whose limit it is, between "over" and [`LIMITS`].
 pub(super) const LIMIT_OWNERS: &[&str] = &["his", "her", "their", "its", "my", "your", "our", "the"];
+
+/// What is over a limit: "over", "past" or "beyond" before [`LIMITS`] or [`OWNED_LIMITS`].
+pub(super) const OVER: &[&str] = &["over", "past", "beyond"];
+
+/// Moves that end "into" something by mishap ("Tractor rolled into the irrigation ditch", "van 3
+/// reversed into the gatepost"), unless into a place kept for it, [`PLACINGS`].
+pub(super) const INTO_MOVERS: &[&str] = &["rolled", "drove", "reversed", "backed"];
+
+/// Where something is moved into on purpose ("rolled into place"); a place with a number after
+/// it is one too ("casks rolled into warehouse 2", held-60).
+pub(super) const PLACINGS: &[&str] = &["place", "position", "storage", "stock", "line", "view"];

@@ -585,26 +585,41 @@ fn falls_short(raw: &[&str], words: &[String]) -> bool {
 /// "went into the office".
 fn off_the_way(words: &[String]) -> bool {
     (1..words.len().saturating_sub(2)).any(|i| {
+        // "a shell went sideways into the crowd barrier" (held-60): a word may say how.
         words[i] == "into"
-            && in_list(VEERS, &words[i - 1])
+            && words[i.saturating_sub(2)..i].iter().any(|w| in_list(VEERS, w))
             && in_list(DETERMINERS, &words[i + 1])
             && words[i + 2..(i + 4).min(words.len())].iter().any(|w| in_list(OFF_THE_WAY, w))
     })
 }
 
-/// Whether the message (its normalized `words`) says someone or something is over a limit:
-/// "over", an owner of [`LIMIT_OWNERS`] or none, and a word of [`LIMITS`] ("he's over his
-/// hours", held-59; "the hall is over capacity"); "hours" only with a possessive ("stayed over
-/// the hours of darkness" is a span).
-fn over_a_limit(words: &[String]) -> bool {
+/// Whether the message (its normalized `words`) says something moved into something by mishap:
+/// a word of [`INTO_MOVERS`] before "into", not into a place of [`PLACINGS`] nor a numbered place
+/// ("casks rolled into warehouse 2", held-60; "the lorry reversed into the loading bay wall" is
+/// trouble).
+fn moved_into(words: &[String]) -> bool {
+    let number = |w: &String| w.starts_with(|c: char| c.is_ascii_digit());
+    (0..words.len().saturating_sub(1)).any(|i| {
+        let placed = words.get(i + 2).is_some_and(|w| in_list(PLACINGS, w))
+            || words.get(i + 3).is_some_and(number)
+                && words.get(i + 2).is_some_and(|w| !in_list(DETERMINERS, w));
+        in_list(INTO_MOVERS, &words[i]) && words[i + 1] == "into" && !placed
+    })
+}
+
+/// Whether the message (its normalized `words`) says someone or something is over a limit: a
+/// word of [`OVER`], an owner of [`LIMIT_OWNERS`] or none, and a word of [`LIMITS`] ("the hall is
+/// over capacity"), or of [`OWNED_LIMITS`] after a possessive ("he's over his hours", held-59;
+/// not "stayed over the hours of darkness").
+pub(super) fn over_a_limit(words: &[String]) -> bool {
     (0..words.len()).any(|i| {
         let owner = words.get(i + 1).filter(|w| in_list(LIMIT_OWNERS, w));
         let at = i + 1 + usize::from(owner.is_some());
-        // "over its weight limit": one word may name the limit after an owner.
-        let limit = |l: &String| in_list(LIMITS, l) && (l != "hours" || owner.is_some_and(|o| o != "the"));
-        words[i] == "over"
-            && (words.get(at).is_some_and(limit)
-                || owner.is_some() && words.get(at + 1).is_some_and(|l| l != "hours" && limit(l)))
+        let owned = owner.is_some_and(|o| o != "the");
+        let limit = |l: &String| in_list(LIMITS, l) || owned && in_list(OWNED_LIMITS, l);
+        // "over its weight limit", "over their planned time": one word may name the limit.
+        in_list(OVER, &words[i])
+            && (words.get(at).is_some_and(limit) || owner.is_some() && words.get(at + 1).is_some_and(limit))
     })
 }
 
@@ -656,6 +671,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || polluting(words)
         || spraying(words)
         || off_the_way(words)
+        || moved_into(words)
         || over_a_limit(words)
         || down_to_the_last(words)
         || packed(words)

@@ -56,6 +56,14 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "fragments",
     "shard",
     "shards",
+    // Interfered with (held-60: "the spirit safe's seal has been tampered with"); not a
+    // "tamper-evident seal".
+    "tampered with",
+    "tampering with",
+    "been tampered",
+    "signs of tampering",
+    // Late (held-60's "over their planned time", with `mishaps::over_a_limit`).
+    "behind schedule",
     // Food or feed gone off, said as its state (held-58: "the hay delivered this morning is
     // mouldy"); whole words, as "the mould tool" or "mold 4 changed" is a press's.
     "mouldy",
