@@ -198,3 +198,23 @@ fn held_60s_misses_and_look_alikes() {
     assert!(ev("the drone flew past the window") < QUESTION);
     assert!(cues("show me the map", &|_| false).instruction);
 }
+
+#[test]
+fn held_61s_misses_and_look_alikes() {
+    // Message set held-61 (session 57: a marathon's race control, a lambing shed, a TV outside
+    // broadcast, a hospital's sterile services), run once: 38 of 40; these were missed, and a
+    // routine line was read as an order at every repeat.
+    assert!(ev("runner down at mile 22, medics needed") >= TROUBLE);
+    assert!(ev("the water station at mile 9 has run dry and the lead pack is ten minutes out") >= TROUBLE);
+    assert!(ev("start pens opened") < QUESTION);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("man down at gate 4") >= TROUBLE);
+    assert!(ev("rider down on the back straight") >= TROUBLE);
+    assert!(ev("security needed at the bar") >= TROUBLE);
+    assert!(ev("the well has run dry") >= TROUBLE);
+    assert!(ev("a dry run of the show at 5") < QUESTION);
+    assert!(ev("power down at 6") < QUESTION);
+    assert!(ev("visitors down on last year") < TROUBLE);
+    assert!(cues("start the pump", &|_| false).instruction);
+    assert!(cues("start now", &|_| false).instruction);
+}

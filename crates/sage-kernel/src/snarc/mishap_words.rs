@@ -232,3 +232,57 @@ pub(super) const INTO_MOVERS: &[&str] = &["rolled", "drove", "reversed", "backed
 /// Where something is moved into on purpose ("rolled into place"); a place with a number after
 /// it is one too ("casks rolled into warehouse 2", held-60).
 pub(super) const PLACINGS: &[&str] = &["place", "position", "storage", "stock", "line", "view"];
+
+/// Roles of people who can be "down" (fallen, hurt) besides [`PEOPLE`] ("runner down at mile
+/// 22, medics needed", held-61; "rider down on the back straight").
+pub(super) const ROLES: &[&str] = &[
+    "runner",
+    "rider",
+    "jockey",
+    "climber",
+    "player",
+    "swimmer",
+    "diver",
+    "skier",
+    "walker",
+    "hiker",
+    "officer",
+    "firefighter",
+    "marshal",
+    "steward",
+    "guard",
+    "colleague",
+    "teammate",
+    "resident",
+    "member",
+    "passenger",
+    "pupil",
+    "child",
+    "casualty",
+    "spectator",
+    "competitor",
+    "racer",
+    "biker",
+];
+
+/// Where a person who is "down" is, or the end of the clause ("man down at gate 4").
+pub(super) const DOWN_WHERE: &[&str] =
+    &["at", "on", "in", "near", "by", "behind", "outside", "inside", "here", "there"];
+
+/// Who is called for when "needed" ("medics needed", "security needed at the bar").
+pub(super) const RESPONDERS: &[&str] = &[
+    "medic",
+    "medics",
+    "paramedic",
+    "paramedics",
+    "ambulance",
+    "doctor",
+    "nurse",
+    "aider",
+    "aiders",
+    "security",
+    "police",
+    "firefighters",
+    "backup",
+    "rescue",
+];

@@ -607,6 +607,24 @@ fn moved_into(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its `raw` words, their normalized `words`) says a person is down (fallen
+/// or hurt): one person of [`PEOPLE`] or [`ROLES`] (not a plural: "visitors down on last year"
+/// is a count), "down", then a place of [`DOWN_WHERE`] or the clause's end ("runner down at mile
+/// 22", held-61; "man down"); or calls for a responder of [`RESPONDERS`] ("medics needed").
+fn someone_down(raw: &[&str], words: &[String]) -> bool {
+    let person = |w: &String| (in_list(PEOPLE, w) || in_list(ROLES, w)) && !w.ends_with('s');
+    let down = (0..words.len().saturating_sub(1)).any(|i| {
+        let ends = i + 2 == raw.len() || raw[i + 1].ends_with(['.', '!', ',', ';']);
+        person(&words[i])
+            && words[i + 1] == "down"
+            && (ends || words.get(i + 2).is_some_and(|w| in_list(DOWN_WHERE, w)))
+    });
+    let called = words
+        .windows(2)
+        .any(|p| in_list(RESPONDERS, &p[0]) && matches!(p[1].as_str(), "needed" | "required"));
+    down || called
+}
+
 /// Whether the message (its normalized `words`) says someone or something is over a limit: a
 /// word of [`OVER`], an owner of [`LIMIT_OWNERS`] or none, and a word of [`LIMITS`] ("the hall is
 /// over capacity"), or of [`OWNED_LIMITS`] after a possessive ("he's over his hours", held-59;
@@ -672,6 +690,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || spraying(words)
         || off_the_way(words)
         || moved_into(words)
+        || someone_down(raw, words)
         || over_a_limit(words)
         || down_to_the_last(words)
         || packed(words)

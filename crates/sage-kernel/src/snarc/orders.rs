@@ -278,8 +278,9 @@ pub(super) const OBJECT_OPENERS: &[&str] = &[
 pub(super) const NOUN_VERBS: &[&str] = &[
     "dock", "charge", "park", "load", "record", "patrol", "report", "check", "scan", "lock", "store",
     "cover", "alert", "call", "clear", "hold", "drop", "head", "back", "switch", "place", "lift", "return",
-    "pick", "wait", "press", "secure", "clean", // held-60: "show starts at 8".
-    "show",
+    "pick", "wait", "press", "secure", "clean",
+    // held-60: "show starts at 8"; held-61: "start pens opened".
+    "show", "start",
 ];
 
 /// What a noun that is also an order may measure, as a metric's label ahead of its value: "pick

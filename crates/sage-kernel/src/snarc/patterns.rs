@@ -62,6 +62,12 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "tampering with",
     "been tampered",
     "signs of tampering",
+    // A supply gone (held-61: "the water station at mile 9 has run dry").
+    "run dry",
+    "ran dry",
+    "running dry",
+    "gone dry",
+    "went dry",
     // Late (held-60's "over their planned time", with `mishaps::over_a_limit`).
     "behind schedule",
     // Food or feed gone off, said as its state (held-58: "the hay delivered this morning is
