@@ -218,3 +218,25 @@ fn held_61s_misses_and_look_alikes() {
     assert!(cues("start the pump", &|_| false).instruction);
     assert!(cues("start now", &|_| false).instruction);
 }
+
+#[test]
+fn held_62s_misses_and_look_alikes() {
+    // Message set held-62 (session 57: a hot-air balloon company, a petrol station, a youth
+    // hostel, a power station's control room), run once: 37 of 40; these were missed, and a
+    // routine line was read as trouble at every repeat.
+    assert!(ev("the balloon's landed in a field with a bull in it") >= TROUBLE);
+    assert!(ev("the CEMS shows stack emissions over the permit") >= TROUBLE);
+    assert!(ev("the control room's second screen wall has gone black") >= TROUBLE);
+    assert!(ev("turbine vibration readings taken") < QUESTION);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("temperature high on turbine 2") >= TROUBLE);
+    assert!(ev("pressure readings high on line 2") >= TROUBLE);
+    assert!(ev("radiation readings off the scale") >= TROUBLE);
+    assert!(ev("tyre pressure low on van 3") >= TROUBLE);
+    assert!(ev("there's a snake in the tool shed") >= TROUBLE);
+    assert!(ev("the bull was moved to the top field") < QUESTION);
+    assert!(ev("high pressure washer cleaned") < QUESTION);
+    assert!(ev("high temperature alarm tested") < QUESTION);
+    assert!(ev("dust levels low today") < QUESTION);
+    assert!(ev("temperature logged at 5 degrees") < QUESTION);
+}

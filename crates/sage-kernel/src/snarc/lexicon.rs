@@ -659,6 +659,7 @@ pub(super) const EQUIPMENT: &[&str] = &[
     "board",
     "notice",
     "rating",
+    "readings",
     "index",
     "register",
     "extinguisher",

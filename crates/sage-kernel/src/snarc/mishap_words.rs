@@ -211,8 +211,23 @@ pub(super) const OFF_THE_WAY: &[&str] = &[
 
 /// Limits that someone or something is over ("the hall is over capacity", "over budget", "past
 /// the deadline").
-pub(super) const LIMITS: &[&str] =
-    &["limit", "limits", "budget", "capacity", "quota", "allowance", "max", "maximum", "deadline"];
+pub(super) const LIMITS: &[&str] = &[
+    "limit",
+    "limits",
+    "budget",
+    "capacity",
+    "quota",
+    "allowance",
+    "max",
+    "maximum",
+    "deadline",
+    // held-62: "the CEMS shows stack emissions over the permit".
+    "permit",
+    "consent",
+    "licence",
+    "license",
+    "threshold",
+];
 
 /// Limits that someone or something is over only after a possessive ("he's over his hours",
 /// held-59; "two minutes over their planned time", held-60); "over the hours of darkness" and
@@ -285,4 +300,70 @@ pub(super) const RESPONDERS: &[&str] = &[
     "firefighters",
     "backup",
     "rescue",
+];
+
+/// What is measured, before a word of [`OUT_OF_RANGE`] ("temperature high on turbine 2",
+/// "vibration readings high", "CO2 readings are elevated"); never after it, as "high pressure
+/// washer" and "high temperature alarm" name equipment.
+pub(super) const MEASURES: &[&str] = &[
+    "temperature",
+    "temperatures",
+    "temp",
+    "temps",
+    "pressure",
+    "pressures",
+    "vibration",
+    "vibrations",
+    "voltage",
+    "current",
+    "humidity",
+    "level",
+    "levels",
+    "reading",
+    "readings",
+    "co2",
+    "co",
+    "oxygen",
+    "o2",
+    "radiation",
+    "ph",
+    "load",
+    "flow",
+    "rpm",
+    "noise",
+    "dust",
+    "gas",
+    "methane",
+    "conductivity",
+    "emissions",
+    "moisture",
+    "ammonia",
+    "chlorine",
+    "turbidity",
+    "pulse",
+    "bp",
+];
+
+/// What says a measure is out of its range, within three words after it.
+pub(super) const OUT_OF_RANGE: &[&str] =
+    &["high", "higher", "elevated", "abnormal", "excessive", "critical", "dangerously"];
+
+/// Measures that are out of range when "low" too ("battery level low", "oxygen low in tank 2");
+/// not when a measure that is only bad high is named ("noise levels low overnight").
+pub(super) const LOW_MEASURES: &[&str] = &[
+    "temperature",
+    "temp",
+    "pressure",
+    "pressures",
+    "voltage",
+    "current",
+    "level",
+    "levels",
+    "oxygen",
+    "o2",
+    "flow",
+    "pulse",
+    "bp",
+    "reading",
+    "readings",
 ];

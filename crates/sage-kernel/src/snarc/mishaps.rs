@@ -625,6 +625,28 @@ fn someone_down(raw: &[&str], words: &[String]) -> bool {
     down || called
 }
 
+/// Whether the message (its normalized `words`) says a measure is out of its range: a word of
+/// [`MEASURES`] and, within three words after it, a word of [`OUT_OF_RANGE`] ("temperature
+/// high on turbine 2", "vibration readings high", "CO2 readings are elevated") or "low" after
+/// one of [`LOW_MEASURES`] where no measure only bad high is named, or "off the
+/// scale", "off the charts", "out of range" or "out of spec" ("radiation readings off the
+/// scale"). Not a measure after the word ("high pressure washer cleaned").
+fn out_of_range(words: &[String]) -> bool {
+    let only_bad_high = words.iter().any(|w| in_list(MEASURES, w) && !in_list(LOW_MEASURES, w));
+    (0..words.len()).any(|i| {
+        let low = !only_bad_high && in_list(LOW_MEASURES, &words[i]);
+        let after = &words[i + 1..(i + 5).min(words.len())];
+        let off = after.windows(3).any(|p| {
+            matches!(
+                (p[0].as_str(), p[1].as_str(), p[2].as_str()),
+                ("off", "the", "scale" | "charts" | "chart") | ("out", "of", "range" | "spec" | "limits")
+            )
+        });
+        let out = |w: &String| in_list(OUT_OF_RANGE, w) || low && w == "low";
+        in_list(MEASURES, &words[i]) && (after.iter().take(3).any(out) || off)
+    })
+}
+
 /// Whether the message (its normalized `words`) says someone or something is over a limit: a
 /// word of [`OVER`], an owner of [`LIMIT_OWNERS`] or none, and a word of [`LIMITS`] ("the hall is
 /// over capacity"), or of [`OWNED_LIMITS`] after a possessive ("he's over his hours", held-59;
@@ -691,6 +713,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || off_the_way(words)
         || moved_into(words)
         || someone_down(raw, words)
+        || out_of_range(words)
         || over_a_limit(words)
         || down_to_the_last(words)
         || packed(words)
