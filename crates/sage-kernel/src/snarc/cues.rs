@@ -107,10 +107,17 @@ fn names_the_work(words: &[String], i: usize) -> bool {
     // "kiln 1 loaded for the bisque firing" (held-42) fires pots, not a building.
     let kiln = matches!(words[i].as_str(), "firing" | "fired" | "firings" | "melt" | "melts")
         && words[i.saturating_sub(6)..i].iter().any(|w| in_list(KILN_WORDS, w));
+    // "clay delivery tipped" (held-63) is a load dumped where it should be; "the lorry tipped
+    // over" or "tipped onto the road" is trouble.
+    let dumped = words[i] == "tipped"
+        && i > 0
+        && in_list(LOADS, &words[i - 1])
+        && words.get(i + 1).is_none_or(|n| matches!(n.as_str(), "at" | "in" | "by" | "and" | "for"));
     // "compressor drained" (held-58) is work done; "the battery's drained" is flat.
     let drained =
         words[i] == "drained" && !words.iter().any(|w| in_list(POWER_STORES, w.trim_end_matches("'s")));
     kiln || drained
+        || dumped
         || in_list(WORK_FORMS, &words[i])
         || words[i] == "wound"
             && (i.checked_sub(1).is_some_and(|j| words[j].chars().all(|c| c.is_ascii_digit()))
@@ -257,6 +264,14 @@ fn possessive_day(word: &str) -> bool {
     base.strip_suffix("'s").is_some_and(|day| in_list(DAY_NAMES, day))
 }
 
+/// Whether word `i` of `words` is a day something comes to, not a routine's: "we'll run out by
+/// Thursday" (held-63).
+fn deadline_day(words: &[String], i: usize) -> bool {
+    in_list(DAY_NAMES, &words[i])
+        && i > 0
+        && matches!(words[i - 1].as_str(), "by" | "before" | "until" | "till")
+}
+
 /// Whether word `i` of `words` names a plan that something overran rather than a routine:
 /// "behind schedule", "two minutes over their planned time" (held-60): after "behind", or after a
 /// possessive after "over", "past" or "beyond".
@@ -277,6 +292,7 @@ fn routine_frame(raw: &[&str], words: &[String], stems: &[String], lower: &str) 
             words[i] == "exercise" && words.get(i + 1).is_some_and(|n| in_list(EXERCISE_PLACES, n));
         !dates_an_event(words, i)
             && !overran(words, i)
+            && !deadline_day(words, i)
             && !in_list(NOT_ROUTINE_BARE, &words[i])
             && !exercise_place
             && !possessive_day(&words[i])
@@ -672,7 +688,13 @@ fn object_follows(raw: &[&str], words: &[String], at: usize) -> bool {
     // "order in more dabbers" (held-59): more of something after a verb that brings supplies
     // (not "much more rain expected"), and "in" a particle before it.
     let supply = at > 0 && in_list(SUPPLY_VERBS, &words[at - 1]);
-    let more = |j: usize| supply && words.get(j).is_some_and(|w| in_list(MORE_OF, w));
+    // "order two more pallets" (held-63): a count may stand before "more".
+    let count = |w: &String| in_list(COUNT_WORDS, w) || w.chars().all(|c| c.is_ascii_digit());
+    let more = |j: usize| {
+        supply
+            && (words.get(j).is_some_and(|w| in_list(MORE_OF, w))
+                || words.get(j).is_some_and(count) && words.get(j + 1).is_some_and(|w| in_list(MORE_OF, w)))
+    };
     let particle = words.get(at).is_some_and(|w| in_list(VERB_PARTICLES, w) || w == "in" && more(at + 1))
         && !raw[at].ends_with([',', ';', '.', '!', ':', '?']);
     let at = if particle { at + 1 } else { at };

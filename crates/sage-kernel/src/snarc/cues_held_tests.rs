@@ -240,3 +240,25 @@ fn held_62s_misses_and_look_alikes() {
     assert!(ev("dust levels low today") < QUESTION);
     assert!(ev("temperature logged at 5 degrees") < QUESTION);
 }
+
+#[test]
+fn held_63s_misses_and_look_alikes() {
+    // Message set held-63 (session 57: a brickworks, a city farm, a fishing harbour, a car
+    // rental desk), run once: 34 of 40; these were missed, and a routine line was read as
+    // trouble at every repeat.
+    let wrap = cues("order two more pallets of shrink wrap, we'll run out by Thursday", &|_| false);
+    assert!(wrap.instruction && wrap.evidence() >= TROUBLE && !wrap.routine);
+    assert!(ev("the pigs have rooted under the fence into the car park") >= TROUBLE);
+    assert!(ev("a stray dog's got into the sheep paddock") >= TROUBLE);
+    assert!(ev("the key safe has been forced and three sets of keys are gone") >= TROUBLE);
+    assert!(ev("we've got 12 reservations for vans and only 7 on the lot") >= TROUBLE);
+    assert!(ev("a customer's card was charged the deposit three times") >= TROUBLE);
+    assert!(ev("clay delivery tipped") < QUESTION);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("we're going to run out of milk") >= TROUBLE);
+    assert!(ev("the reader is charging customers twice") >= TROUBLE);
+    assert!(ev("the skip lorry tipped over on the bend") >= TROUBLE);
+    assert!(ev("battery charged twice today") < QUESTION);
+    assert!(ev("fire alarm test by Friday") < QUESTION);
+    assert!(ev("the kids will run out into the yard") < TROUBLE);
+}

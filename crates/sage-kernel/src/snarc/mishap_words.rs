@@ -367,3 +367,34 @@ pub(super) const LOW_MEASURES: &[&str] = &[
     "reading",
     "readings",
 ];
+
+/// When a supply will run out, after "run out" ("we'll run out by Thursday", held-63).
+pub(super) const RUN_OUT_WHEN: &[&str] = &["by", "before", "soon", "within", "this", "next", "at"];
+
+/// Money taken, which is trouble taken twice ("charged the deposit three times", held-63).
+pub(super) const MONEY_TAKEN: &[&str] =
+    &["charged", "charging", "charges", "billed", "billing", "debited", "invoiced", "refunded"];
+
+/// Who or what pays, which says "charged" is money's ("a customer's card", "the deposit").
+pub(super) const PAYERS: &[&str] = &[
+    "card",
+    "cards",
+    "customer",
+    "customers",
+    "client",
+    "clients",
+    "account",
+    "accounts",
+    "deposit",
+    "fee",
+    "fees",
+    "payment",
+    "payments",
+    "bill",
+    "guest",
+    "guests",
+    "member",
+    "members",
+    "patient",
+    "patients",
+];

@@ -369,18 +369,25 @@ fn ran_out(lower: &str) -> bool {
 /// Whether the message (its `raw` words and their normalized `words`) says a supply has run out
 /// with nothing after "out" but where or when: a perfect ("have", "has", "had" or a contraction
 /// of one, not negated) before "run out" at its clause's end or before where ("cheese cloths
-/// have run out in the moulding room", held-49; "the gloves have run out"); not "the kids ran
-/// out into the yard".
+/// have run out in the moulding room", held-49; "the gloves have run out"), or a future ("will",
+/// "'ll", "going to") before it and then where or when ("we'll run out by Thursday", held-63);
+/// not "the kids ran out into the yard".
 fn run_out_of_supply(raw: &[&str], words: &[String]) -> bool {
     (1..words.len().saturating_sub(1)).any(|i| {
         let perfect = matches!(words[i - 1].as_str(), "have" | "has" | "had")
             || ["'ve", "'s", "'d", "’ve", "’s", "’d"].iter().any(|c| words[i - 1].ends_with(c));
         let negated = words[i.saturating_sub(3)..i].iter().any(|w| in_list(NEGATED_AUXILIARIES, w));
+        // "we'll run out by Thursday" (held-63): a supply that will run out, and when.
+        let future = matches!(words[i - 1].as_str(), "will" | "gonna" | "might" | "could")
+            || words[i - 1].ends_with("'ll")
+            || words[i - 1].ends_with("’ll")
+            || i >= 2 && words[i - 1] == "to" && matches!(words[i - 2].as_str(), "going" | "about");
+        let when = words.get(i + 2).is_some_and(|w| in_list(RUN_OUT_WHEN, w) || in_list(DAY_NAMES, w));
         words[i] == "run"
             && words[i + 1] == "out"
-            && perfect
+            && (perfect && ends_or_says_where(raw, words, i + 1)
+                || future && (ends_or_says_where(raw, words, i + 1) || when))
             && !negated
-            && ends_or_says_where(raw, words, i + 1)
     })
 }
 
@@ -402,9 +409,11 @@ fn forced(raw: &[&str], words: &[String]) -> bool {
         // tool's verb after a passive forces whatever follows.
         let levered =
             passive && matches!(words[i].as_str(), "prised" | "pried" | "jimmied" | "jemmied" | "levered");
+        // "the key safe has been forced and three sets of keys are gone" (held-63).
+        let and = matches!(next, Some("and" | "but" | "overnight" | "again"));
         breaks
             || levered
-            || words[i] == "forced" && (matches!(next, Some("open" | "entry")) || ends && passive)
+            || words[i] == "forced" && (matches!(next, Some("open" | "entry")) || (ends || and) && passive)
     })
 }
 
@@ -566,10 +575,14 @@ fn falls_short(raw: &[&str], words: &[String]) -> bool {
         let out_by = matches!(w.as_str(), "out" | "off")
             && words.get(i + 1).is_some_and(|n| n == "by")
             && words.get(i + 2).is_some_and(count);
-        // "a group of 12 but only 9 harnesses are free" (held-57): fewer than asked for.
-        let but_only = w == "but"
-            && words.get(i + 1).is_some_and(|n| n == "only")
-            && words.get(i + 2).is_some_and(count);
+        // "a group of 12 but only 9 harnesses are free" (held-57): fewer than asked for; "12
+        // reservations for vans and only 7 on the lot" (held-63): fewer than a number before.
+        let only = words.get(i + 1).is_some_and(|n| n == "only") && words.get(i + 2).is_some_and(count);
+        let fewer = words
+            .get(i + 2)
+            .and_then(|n| n.parse::<u64>().ok())
+            .is_some_and(|n| words[..i].iter().filter_map(|m| m.parse::<u64>().ok()).any(|m| m > n));
+        let but_only = only && (w == "but" || w == "and" && fewer);
         out_by
             || but_only
             || w == "short"
@@ -647,6 +660,24 @@ fn out_of_range(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its normalized `words`) says money was taken more than once: a word of
+/// [`MONEY_TAKEN`] and, within five words after it, "twice", "double" or a count and "times"
+/// ("a customer's card was charged the deposit three times", held-63); or "double charged"; with
+/// a payer or money named ([`PAYERS`], "£40").
+fn taken_again(raw: &[&str], words: &[String]) -> bool {
+    let count = |w: &String| in_list(COUNT_WORDS, w) || w.chars().all(|c| c.is_ascii_digit());
+    // Money, not a battery: "battery charged twice today" is no trouble.
+    let money = words.iter().any(|w| in_list(PAYERS, w.trim_end_matches("'s")))
+        || raw.iter().any(|r| r.starts_with(['£', '$', '€']));
+    money
+        && (0..words.len()).any(|i| {
+            let after = &words[i + 1..(i + 6).min(words.len())];
+            let again = after.iter().any(|w| w == "twice" || w == "double")
+                || after.windows(2).any(|p| count(&p[0]) && p[1] == "times");
+            in_list(MONEY_TAKEN, &words[i]) && (again || i > 0 && words[i - 1] == "double")
+        })
+}
+
 /// Whether the message (its normalized `words`) says someone or something is over a limit: a
 /// word of [`OVER`], an owner of [`LIMIT_OWNERS`] or none, and a word of [`LIMITS`] ("the hall is
 /// over capacity"), or of [`OWNED_LIMITS`] after a possessive ("he's over his hours", held-59;
@@ -714,6 +745,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || moved_into(words)
         || someone_down(raw, words)
         || out_of_range(words)
+        || taken_again(raw, words)
         || over_a_limit(words)
         || down_to_the_last(words)
         || packed(words)

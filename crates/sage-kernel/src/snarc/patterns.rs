@@ -67,6 +67,15 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "tampering with",
     "been tampered",
     "signs of tampering",
+    // An animal loose (held-63: "a stray dog's got into the sheep paddock", "the pigs have
+    // rooted under the fence into the car park").
+    "stray",
+    "strays",
+    "under the fence",
+    "through the fence",
+    "under the wire",
+    "through the hedge",
+    "under the gate",
     // A supply gone (held-61: "the water station at mile 9 has run dry").
     "run dry",
     "ran dry",
@@ -930,3 +939,7 @@ pub(super) const GATHERINGS: &[&str] =
 /// emptied on purpose ("compressor drained", held-58).
 pub(super) const POWER_STORES: &[&str] =
     &["battery", "batteries", "batt", "cell", "cells", "pack", "packs", "power", "charge", "phone", "ups"];
+
+/// Loads that are "tipped" where they should be ("clay delivery tipped", held-63).
+pub(super) const LOADS: &[&str] =
+    &["delivery", "deliveries", "load", "loads", "skip", "skips", "waste", "spoil"];
