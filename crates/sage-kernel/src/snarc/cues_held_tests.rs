@@ -262,3 +262,16 @@ fn held_63s_misses_and_look_alikes() {
     assert!(ev("fire alarm test by Friday") < QUESTION);
     assert!(ev("the kids will run out into the yard") < TROUBLE);
 }
+
+#[test]
+fn held_64s_miss_and_look_alikes() {
+    // Message set held-64 (session 57: a gliding club, a pest control firm, a maternity unit, a
+    // crane hire yard), run once: 39 of 40; this was missed ("plane" read as a plan, framing a
+    // routine), and a routine line was read as someone trapped at every repeat.
+    assert!(ev("the tug plane's oil pressure dropped on the climb") >= TROUBLE);
+    assert!(ev("van stocked with traps") < QUESTION);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("a worker is trapped under the pallet") >= TROUBLE);
+    assert!(ev("the planes on stand 4 are leaking fuel") >= TROUBLE);
+    assert!(ev("flight plan filed") < QUESTION);
+}

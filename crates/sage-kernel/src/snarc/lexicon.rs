@@ -764,10 +764,12 @@ pub(super) const HASTE_PHRASES: &[&str] =
     &["right away", "at once", "without delay", "straight away", "as soon as possible"];
 
 /// Trouble words whose bare form is mostly a noun of no trouble: "blocked" is trouble, "cell
-/// block D" is a place; "drain", "drip tray", "market stall", "the arm's tip". Only their
-/// inflected forms ("blocked", "draining", "tipped") are trouble.
+/// block D" is a place; "drain", "drip tray", "market stall", "the arm's tip", "van stocked with
+/// traps" (held-64). Only their inflected forms ("blocked", "draining", "tipped", "trapped") are
+/// trouble.
 pub(super) const BARE_NOUNS: &[&str] = &[
     "block", "blocks", "drain", "drains", "drip", "drips", "stall", "stalls", "tip", "tips", "snap", "snaps",
+    "trap", "traps",
 ];
 
 /// Words telling the robot to look out: read as urgency.

@@ -584,8 +584,12 @@ pub(super) const SPOILED: &[&str] = &["bad", "rotten", "sour", "mouldy", "moldy"
 /// Routine words whose bare form is mostly something else: "clear the field" orders, "path
 /// clear" is a state, "the customer service desk" a place (held-33, held-34), "came in the
 /// post" is mail (held-44; its stem is a poster's), "posting spam" is no notice (held-47);
-/// their other forms ("cleared", "serviced") still frame a routine.
-pub(super) const NOT_ROUTINE_BARE: &[&str] = &["clear", "service", "services", "post", "posts", "posting"];
+/// their other forms ("cleared", "serviced") still frame a routine; "plane" is no plan.
+pub(super) const NOT_ROUTINE_BARE: &[&str] = &[
+    "clear", "service", "services", "post", "posts", "posting",
+    // held-64: "the tug plane's oil pressure dropped on the climb" (its stem is a plan's).
+    "plane", "planes", "plane's",
+];
 
 /// Orders to do nothing: in a routine frame they say the routine is no news ("fire alarm test
 /// Thursday 10am, ignore the bells", held-34), and are no instruction.
