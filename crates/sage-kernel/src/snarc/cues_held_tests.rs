@@ -275,3 +275,21 @@ fn held_64s_miss_and_look_alikes() {
     assert!(ev("the planes on stand 4 are leaking fuel") >= TROUBLE);
     assert!(ev("flight plan filed") < QUESTION);
 }
+
+#[test]
+fn held_65s_misses_and_look_alikes() {
+    // Message set held-65 (session 57: a phone repair shop, a tram network, a poultry farm, an
+    // opticians), run once: 37 of 40; these were missed, and a routine line was read as broken
+    // glass at every repeat.
+    assert!(ev("a fox has killed six birds in the free range paddock") >= TROUBLE);
+    assert!(ev("a worker's been pecked badly on the arm and it's infected") >= TROUBLE);
+    assert!(ev("the water line to shed 4 has split") >= TROUBLE);
+    assert!(ev("glasses ready for collection") < QUESTION);
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("a worker's been pecked badly") >= TROUBLE);
+    assert!(ev("the hose has split near the tap") >= TROUBLE);
+    assert!(ev("the pipe's split") >= TROUBLE);
+    assert!(ev("glass on the floor in aisle 3") >= TROUBLE);
+    assert!(ev("the team has split into two groups") < QUESTION);
+    assert!(ev("kill switch tested") < QUESTION);
+}

@@ -765,11 +765,11 @@ pub(super) const HASTE_PHRASES: &[&str] =
 
 /// Trouble words whose bare form is mostly a noun of no trouble: "blocked" is trouble, "cell
 /// block D" is a place; "drain", "drip tray", "market stall", "the arm's tip", "van stocked with
-/// traps" (held-64). Only their inflected forms ("blocked", "draining", "tipped", "trapped") are
-/// trouble.
+/// traps" (held-64), "glasses ready for collection" (held-65). Only their inflected forms
+/// ("blocked", "draining", "tipped", "trapped") are trouble.
 pub(super) const BARE_NOUNS: &[&str] = &[
     "block", "blocks", "drain", "drains", "drip", "drips", "stall", "stalls", "tip", "tips", "snap", "snaps",
-    "trap", "traps",
+    "trap", "traps", "glasses",
 ];
 
 /// Words telling the robot to look out: read as urgency.

@@ -134,7 +134,14 @@ fn struck(words: &[String]) -> bool {
             && words[i + 1..(i + 4).min(words.len())]
                 .iter()
                 .any(|n| in_list(PEOPLE, n) || matches!(n.as_str(), "him" | "her" | "me" | "us" | "them"));
-        in_list(STRIKES, w) && !idiom && (animal || person)
+        // "a worker's been pecked badly on the arm" (held-65): a person struck, said passively.
+        let struck_person = i > 0
+            && matches!(words[i - 1].as_str(), "been" | "was" | "were" | "got" | "get" | "gets")
+            && before.iter().any(|b| {
+                let b = b.trim_end_matches("'s");
+                in_list(PEOPLE, b) || in_list(ROLES, b) || matches!(b, "he" | "she" | "they" | "i" | "we")
+            });
+        in_list(STRIKES, w) && !idiom && (animal || person || struck_person)
     })
 }
 
@@ -660,6 +667,21 @@ fn out_of_range(words: &[String]) -> bool {
     })
 }
 
+/// Whether the message (its `raw` words, their normalized `words`) says something has split: a
+/// perfect before "split" at its clause's end or before where ("the water line to shed 4 has
+/// split", held-65; "the pipe's split."); not "the team has split into two groups".
+fn split(raw: &[&str], words: &[String]) -> bool {
+    (1..words.len()).any(|i| {
+        let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';', '?']);
+        // "the pipe's split" at the clause's end; not "the pipe's split end".
+        let contracted = words[i - 1].ends_with("'s") && ends;
+        words[i] == "split"
+            && (matches!(words[i - 1].as_str(), "has" | "have" | "had" | "is" | "are")
+                && ends_or_says_where(raw, words, i)
+                || contracted)
+    })
+}
+
 /// Whether the message (its normalized `words`) says money was taken more than once: a word of
 /// [`MONEY_TAKEN`] and, within five words after it, "twice", "double" or a count and "times"
 /// ("a customer's card was charged the deposit three times", held-63); or "double charged"; with
@@ -746,6 +768,7 @@ pub(super) fn trouble_in_patterns(raw: &[&str], words: &[String], lower: &str) -
         || someone_down(raw, words)
         || out_of_range(words)
         || taken_again(raw, words)
+        || split(raw, words)
         || over_a_limit(words)
         || down_to_the_last(words)
         || packed(words)

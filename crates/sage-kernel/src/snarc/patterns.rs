@@ -67,6 +67,14 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "tampering with",
     "been tampered",
     "signs of tampering",
+    // held-65: "a fox has killed six birds", "it's infected" (with `mishaps::split`); whole
+    // words, as a "kill switch" is equipment and "split the load" an order.
+    "killed",
+    "infected",
+    "infection",
+    "split open",
+    "split in two",
+    "split in half",
     // An animal loose (held-63: "a stray dog's got into the sheep paddock", "the pigs have
     // rooted under the fence into the car park").
     "stray",
