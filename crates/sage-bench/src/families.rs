@@ -60,7 +60,8 @@
 //! read a needle and a door forced, and 2370 to 2379 and 2380 to 2389, run once each after a
 //! change of the text rule and of the level, and 2390 to 2399, run once before a warm-up's
 //! bent line was fitted, and 2400 to 2409, run once in session 53, and 2410 to 2419, run once
-//! in session 54, and 2420 to 2429, run once in session 55; the held-out seeds start at 2430.)
+//! in session 54, and 2420 to 2429, run once in session 55, and 2430 to 2439, run once in
+//! session 56; the held-out seeds start at 2440.)
 //!
 //! The **irregular** family (added with that change) reads each channel every 1 to 5 ticks,
 //! spreads the noise across a channel's dimensions by up to tenfold either way, lets jumps last
@@ -121,7 +122,7 @@ use sage_kernel::rng::Rng;
 use serde_json::{json, Value};
 
 /// Seeds from here on are never used for tuning.
-pub const HELD_OUT_FROM: u64 = 2430;
+pub const HELD_OUT_FROM: u64 = 2440;
 
 /// A family of scenarios: ranges the generator draws from.
 #[derive(Debug, Clone, PartialEq)]
