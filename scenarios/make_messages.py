@@ -163,7 +163,30 @@ changed the rule; held-57, a community pharmacy, a treetop adventure course, a r
 and a garden centre, was written after held-56's change and committed before the rule was run
 on it, and run once: 38 of 40, precision 0.844 ("a group of 12 but only 9 harnesses are free",
 "the sprinkler ... has been spraying the walkway" missed), which then changed the rule;
-decision 0013;
+held-58, a riding school, a dry cleaner's, a theme park's rides and a tyre garage, was written
+after held-57's change and committed before the rule was run on it, and run once: 39 of 40,
+precision 0.672 ("is mouldy" missed; "park opening at 10" and "compressor drained" attended at
+every repeat); held-59, an oyster farm, a bingo hall, a chocolate factory and a snow-clearing
+depot, likewise after held-58's change: 37 of 40, precision 0.841 ("order in more dabbers,
+we're down to the last box", "has gone into a ditch", "he's over his hours" missed); held-60, a
+whisky distillery, a dive boat, a fireworks display crew and a village post office: 37 of 40,
+precision 0.627 ("tampered with", "over their planned time", "went sideways into the crowd
+barrier" missed; "casks rolled into warehouse 2" and "show starts at 8" attended at every
+repeat); held-61, a marathon's race control, a lambing shed, a TV outside broadcast and a
+hospital's sterile services: 38 of 40, precision 0.760 ("runner down at mile 22, medics
+needed", "has run dry" missed; "start pens opened" attended at every repeat); held-62, a hot-air
+balloon company, a petrol station, a youth hostel and a power station's control room: 37 of
+40, precision 0.712 ("a bull in it", "over the permit", "has gone black" missed; "turbine
+vibration readings taken" attended at every repeat); held-63, a brickworks, a city farm, a
+fishing harbour and a car rental desk: 34 of 40, precision 0.756 ("order two more ..., we'll run
+out by Thursday", "rooted under the fence", "a stray dog", "has been forced and", "12
+reservations ... and only 7", "charged the deposit three times" missed; "clay delivery tipped"
+attended at every repeat); held-64, a gliding club, a pest control firm, a maternity unit and a
+crane hire yard: 39 of 40, precision 0.780 ("the tug plane's oil pressure dropped" missed; "van
+stocked with traps" attended at every repeat); held-65, a phone repair shop, a tram network, a
+poultry farm and an opticians: 37 of 40, precision 0.755 ("has killed six birds", "been pecked
+... infected", "has split" missed; "glasses ready for collection" attended at every repeat);
+each set's misses then changed the rule; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
