@@ -689,11 +689,11 @@ fn object_follows(raw: &[&str], words: &[String], at: usize) -> bool {
     // (not "much more rain expected"), and "in" a particle before it.
     let supply = at > 0 && in_list(SUPPLY_VERBS, &words[at - 1]);
     // "order two more pallets" (held-63): a count may stand before "more".
-    let count = |w: &String| in_list(COUNT_WORDS, w) || w.chars().all(|c| c.is_ascii_digit());
     let more = |j: usize| {
         supply
             && (words.get(j).is_some_and(|w| in_list(MORE_OF, w))
-                || words.get(j).is_some_and(count) && words.get(j + 1).is_some_and(|w| in_list(MORE_OF, w)))
+                || words.get(j).is_some_and(|w| is_count(w))
+                    && words.get(j + 1).is_some_and(|w| in_list(MORE_OF, w)))
     };
     let particle = words.get(at).is_some_and(|w| in_list(VERB_PARTICLES, w) || w == "in" && more(at + 1))
         && !raw[at].ends_with([',', ';', '.', '!', ':', '?']);
@@ -704,6 +704,11 @@ fn object_follows(raw: &[&str], words: &[String], at: usize) -> bool {
 
 fn in_list(list: &[&str], w: &str) -> bool {
     list.contains(&w)
+}
+
+/// Whether a word is a count: a whole number ("12") or a count in words ("two", "dozen").
+fn is_count(w: &str) -> bool {
+    in_list(COUNT_WORDS, w) || (!w.is_empty() && w.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Index of the first word after a vocative ("Robot, ...", "Hey robot, ...", "Sage: ...") or

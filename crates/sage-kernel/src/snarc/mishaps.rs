@@ -4,7 +4,7 @@
 //! Each predicate reads a message's `raw` words and their normalized `words`; what they share
 //! with the rest of the rule (`in_list`, `says`, `ends_or_says_where`) stays in `cues`.
 
-use super::{ends_or_says_where, in_list, phrase_not_negated, says};
+use super::{ends_or_says_where, in_list, is_count, phrase_not_negated, says};
 use crate::snarc::lexicon::*;
 use crate::snarc::mishap_words::*;
 use crate::snarc::orders::*;
@@ -574,8 +574,7 @@ pub(super) fn will_not_work(words: &[String]) -> bool {
 /// clause), "short of gloves", "short by 4", "came up short", "out by one", "off by 3", "but only
 /// 9"; not "a short break at 10".
 fn falls_short(raw: &[&str], words: &[String]) -> bool {
-    let count =
-        |w: &String| in_list(COUNT_WORDS, w) || (!w.is_empty() && w.chars().all(|c| c.is_ascii_digit()));
+    let count = |w: &String| is_count(w);
     words.iter().enumerate().any(|(i, w)| {
         let ends = i + 1 == raw.len() || raw[i].ends_with(['.', '!', ',', ';', '?']);
         // "the lot numbers in the catalogue are out by one from 200" (held-46), "off by 3".
@@ -687,7 +686,7 @@ fn split(raw: &[&str], words: &[String]) -> bool {
 /// ("a customer's card was charged the deposit three times", held-63); or "double charged"; with
 /// a payer or money named ([`PAYERS`], "£40").
 fn taken_again(raw: &[&str], words: &[String]) -> bool {
-    let count = |w: &String| in_list(COUNT_WORDS, w) || w.chars().all(|c| c.is_ascii_digit());
+    let count = |w: &String| is_count(w);
     // Money, not a battery: "battery charged twice today" is no trouble.
     let money = words.iter().any(|w| in_list(PAYERS, w.trim_end_matches("'s")))
         || raw.iter().any(|r| r.starts_with(['£', '$', '€']));
