@@ -4,7 +4,7 @@ forty salient messages of one set (hazards, questions, orders, new names, said i
 every 15 ticks from tick 40, among twenty routine status lines of that set, one every 5 ticks.
 Text only, 700 ticks.
 
-    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-65
+    python3 scenarios/make_messages.py SET > /tmp/messages.jsonl   # SET: tuning, held-1 ... held-66
     ./target/release/sage bench attention /tmp/messages.jsonl [--with-model]
 
 `tuning` was written first and the rule's word lists were widened on it. Each `held-N` was
