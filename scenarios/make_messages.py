@@ -186,7 +186,9 @@ crane hire yard: 39 of 40, precision 0.780 ("the tug plane's oil pressure droppe
 stocked with traps" attended at every repeat); held-65, a phone repair shop, a tram network, a
 poultry farm and an opticians: 37 of 40, precision 0.755 ("has killed six birds", "been pecked
 ... infected", "has split" missed; "glasses ready for collection" attended at every repeat);
-each set's misses then changed the rule; decision 0013;
+held-66, a stonemason's yard, an indoor market, a crematorium and a flight training school: 38
+of 40, precision 0.826 ("the new trader in unit 5", "the simulator froze during an
+engine-failure drill" missed); each set's misses then changed the rule; decision 0013;
 held-10's and held-11's routine lines "weather: clear skies" and "store opened on time" were read
 as orders, which held-11 showed). Write a new set to check the rule again.
 
