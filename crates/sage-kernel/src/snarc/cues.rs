@@ -124,6 +124,18 @@ fn names_the_work(words: &[String], i: usize) -> bool {
                 || words.get(i + 1).is_some_and(|w| in_list(WOUND_UP, w)))
 }
 
+/// Whether the "new" at word `i` of `words` names something new: a word after it the source has
+/// not used (`known`; "the new drone from agrivision arrived", lower case as a transcript writes
+/// it), or a newcomer after "a new" or "the new", however often the word was used ("the new
+/// trader in unit 5, a coffee roaster, moves in on Monday", held-66).
+fn names_something_new(words: &[String], i: usize, known: &dyn Fn(&str) -> bool) -> bool {
+    let after_new = &words[i + 1..(i + 3).min(words.len())];
+    let newcomer = i > 0
+        && matches!(words[i - 1].as_str(), "a" | "the")
+        && after_new.iter().any(|w| in_list(NEWCOMERS, w) || in_list(PEOPLE, w));
+    newcomer || after_new.iter().any(|w| !w.is_empty() && !is_stopword(w) && !known(w))
+}
+
 /// Whether word `i` of `words` is the subject of a verb of [`SUBJECT_PROGRESSIVES`] that a time
 /// follows: "park opening at 10" (held-58) says when the park opens; "stop opening the doors"
 /// orders; "the gate keeps opening at night" repeats.
@@ -456,17 +468,7 @@ pub fn read(text: &str, known: &dyn Fn(&str) -> bool, urgency: &HashSet<String>)
             && !is_stopword(n)
             && !in_list(WH_WORDS, n);
         let name = ((capitalised && (!sentence_start || named)) || code) && !calendar;
-        // "the new drone from agrivision arrived": something new, in words the source has not
-        // used (lower case, as a transcript writes it); not "no new messages".
-        // "the new trader in unit 5, a coffee roaster, moves in on Monday" (held-66): a newcomer
-        // after "a new" or "the new" is someone new, however often the word was used.
-        let after_new = &words[i + 1..(i + 3).min(words.len())];
-        let newcomer = i > 0
-            && matches!(words[i - 1].as_str(), "a" | "the")
-            && after_new.iter().any(|w| in_list(NEWCOMERS, w) || in_list(PEOPLE, w));
-        let new_thing = n == "new"
-            && !negated(i)
-            && (newcomer || after_new.iter().any(|w| !w.is_empty() && !is_stopword(w) && !known(w)));
+        let new_thing = n == "new" && !negated(i) && names_something_new(&words, i, known);
         if name && !n.is_empty() && !known(n) || new_thing {
             cues.entity = true;
         }
